@@ -1,0 +1,290 @@
+package wechattest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/reminderd/reminderd/internal/wechat"
+)
+
+// AddTemplate registers a template with the account, replacing one with the
+// same ID. Content is rendered from Keywords when empty; Keywords are parsed
+// from Content when empty.
+func (s *Server) AddTemplate(t wechat.Template) {
+	if t.Kind == "" {
+		t.Kind = wechat.OneTime
+	}
+	if len(t.Keywords) == 0 {
+		t.Keywords = wechat.ParseContent(t.Content)
+	}
+	for i, k := range t.Keywords {
+		if k.Type == "" {
+			t.Keywords[i].Type, _, _ = wechat.KeywordType(k.Key)
+		}
+	}
+	if t.Content == "" {
+		var b strings.Builder
+		for _, k := range t.Keywords {
+			fmt.Fprintf(&b, "%s:{{%s.DATA}}\n", k.Label, k.Key)
+		}
+		t.Content = b.String()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.templates = slices.DeleteFunc(s.templates, func(x wechat.Template) bool { return x.ID == t.ID })
+	s.templates = append(s.templates, t)
+}
+
+// RemoveTemplate deletes a template from the account.
+func (s *Server) RemoveTemplate(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.templates = slices.DeleteFunc(s.templates, func(x wechat.Template) bool { return x.ID == id })
+}
+
+// template finds a template. The caller holds s.mu.
+func (s *Server) template(id string) *wechat.Template {
+	for i := range s.templates {
+		if s.templates[i].ID == id {
+			return &s.templates[i]
+		}
+	}
+	return nil
+}
+
+// Template IDs of DemoTemplates.
+const (
+	MeetingTemplateID  = "fakeMeetingReminder00000000000000000000001"
+	DeadlineTemplateID = "fakeDeadlineReminder0000000000000000000002"
+	ClinicTemplateID   = "fakeClinicAppointment000000000000000000003"
+)
+
+// DemoTemplates are the templates the sandbox and the demo register: a
+// one-time meeting reminder, a one-time deadline reminder with an enum, and
+// a long-term appointment reminder.
+func DemoTemplates() []wechat.Template {
+	return []wechat.Template{
+		{ID: MeetingTemplateID, Title: "会议提醒", Kind: wechat.OneTime, Keywords: []wechat.Keyword{
+			{Key: "thing1", Label: "会议名称"}, {Key: "time2", Label: "会议时间"}, {Key: "thing3", Label: "会议地点"},
+		}, Example: "会议名称:项目评审会\n会议时间:2026-12-01 14:00\n会议地点:A栋201会议室\n"},
+		{ID: DeadlineTemplateID, Title: "截止提醒", Kind: wechat.OneTime, Keywords: []wechat.Keyword{
+			{Key: "thing1", Label: "事项"}, {Key: "date2", Label: "截止日期"},
+			{Key: "enum_string3", Label: "优先级", Enum: []string{"高", "中", "低"}},
+			{Key: "character_string4", Label: "编号"},
+		}},
+		{ID: ClinicTemplateID, Title: "预约提醒", Kind: wechat.LongTerm, Keywords: []wechat.Keyword{
+			{Key: "name1", Label: "就诊人"}, {Key: "time2", Label: "预约时间"}, {Key: "thing3", Label: "科室"},
+			{Key: "phone_number4", Label: "联系电话"},
+		}},
+	}
+}
+
+// Popup simulates the user answering wx.requestSubscribeMessage for the
+// given template ids with the given status per id ("accept", "reject", …),
+// and returns what the mini-program's call resolves with, errMsg included.
+// It enforces the platform's limits: at most 3 ids, all known, one-time and
+// long-term not mixed. Each accept adds one credit (one-time) or grants the
+// template (long-term). If a push target is set, the signed popup event is
+// pushed before Popup returns.
+func (s *Server) Popup(ctx context.Context, openID string, answers map[string]string) (map[string]string, error) {
+	if len(answers) == 0 || len(answers) > 3 {
+		return nil, fmt.Errorf("requestSubscribeMessage:fail 10002 between 1 and 3 template ids, got %d", len(answers))
+	}
+	s.mu.Lock()
+	var kinds []wechat.TemplateKind
+	for id := range answers {
+		t := s.template(id)
+		if t == nil {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("requestSubscribeMessage:fail 20001 no template data for %s", id)
+		}
+		kinds = append(kinds, t.Kind)
+	}
+	if slices.Contains(kinds, wechat.OneTime) && slices.Contains(kinds, wechat.LongTerm) {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("requestSubscribeMessage:fail 20002 one-time and long-term templates mixed")
+	}
+	s.users[openID] = true
+	out := map[string]string{"errMsg": "requestSubscribeMessage:ok"}
+	ev := &wechat.Event{ToUserName: "gh_fa4e00000001", FromUserName: openID, CreateTime: s.now().Unix(),
+		MsgType: "event", Event: "subscribe_msg_popup_event"}
+	ids := slices.Sorted(maps.Keys(answers))
+	for _, id := range ids {
+		status := answers[id]
+		out[id] = status
+		key := ledgerKey{openID, id}
+		if strings.HasPrefix(status, "accept") {
+			if s.template(id).Kind == wechat.LongTerm {
+				s.longTerm[key] = true
+			} else {
+				s.credits[key]++
+			}
+		}
+		if status == "accept" || status == "reject" || strings.HasPrefix(status, "accept") {
+			st := "reject"
+			if strings.HasPrefix(status, "accept") {
+				st = "accept"
+			}
+			ev.Popup = append(ev.Popup, wechat.PopupItem{TemplateID: id, SubscribeStatus: st, PopupScene: 0})
+		}
+	}
+	s.mu.Unlock()
+	if len(ev.Popup) > 0 {
+		if err := s.pushEvent(ctx, ev); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// Unsubscribe simulates the user turning templates off in settings: credits
+// drop to zero and, with a push target, a change event is pushed.
+func (s *Server) Unsubscribe(ctx context.Context, openID string, templateIDs ...string) error {
+	s.mu.Lock()
+	ev := &wechat.Event{ToUserName: "gh_fa4e00000001", FromUserName: openID, CreateTime: s.now().Unix(),
+		MsgType: "event", Event: "subscribe_msg_change_event"}
+	for _, id := range templateIDs {
+		key := ledgerKey{openID, id}
+		delete(s.credits, key)
+		delete(s.longTerm, key)
+		ev.Change = append(ev.Change, wechat.ChangeItem{TemplateID: id, SubscribeStatus: "reject"})
+	}
+	s.mu.Unlock()
+	return s.pushEvent(ctx, ev)
+}
+
+// Credits returns the user's remaining one-time credits for a template.
+func (s *Server) Credits(openID, templateID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.credits[ledgerKey{openID, templateID}]
+}
+
+// Grant adds credits without a popup (test setup).
+func (s *Server) Grant(openID, templateID string, credits int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[openID] = true
+	key := ledgerKey{openID, templateID}
+	if t := s.template(templateID); t != nil && t.Kind == wechat.LongTerm {
+		s.longTerm[key] = credits > 0
+		return
+	}
+	s.credits[key] += credits
+}
+
+// pushTarget is where events are pushed, as configured in the mini-program
+// console.
+type pushTarget struct {
+	url  string
+	json bool
+	rcv  *wechat.Receiver
+}
+
+// PushRecord is one push delivery attempt.
+type PushRecord struct {
+	Event  string
+	Status int    // HTTP status, 0 when the request failed
+	Body   string // the receiver's reply
+	Err    string
+}
+
+// SetPush configures message push: events are POSTed to url, signed with
+// token and, when aesKey is set, encrypted (safe mode); json selects the
+// JSON format instead of XML. An empty url turns pushing off.
+func (s *Server) SetPush(url, token, aesKey string, json bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if url == "" {
+		s.push = nil
+		return nil
+	}
+	rcv, err := wechat.NewReceiver(wechat.PushConfig{Token: token, AESKey: aesKey, AppID: s.appID, Now: s.now})
+	if err != nil {
+		return fmt.Errorf("fake push config: %w", err)
+	}
+	s.push = &pushTarget{url: url, json: json, rcv: rcv}
+	return nil
+}
+
+// Pushes returns every push attempt so far.
+func (s *Server) Pushes() []PushRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.pushes)
+}
+
+// WaitPushes waits for asynchronous pushes (sent events) in flight.
+func (s *Server) WaitPushes() { s.pushWG.Wait() }
+
+// pushEvent delivers one event to the push target, if any.
+func (s *Server) pushEvent(ctx context.Context, ev *wechat.Event) error {
+	s.mu.Lock()
+	target := s.push
+	s.mu.Unlock()
+	if target == nil {
+		return nil
+	}
+	msg, err := wechat.MarshalEvent(ev, target.json)
+	if err != nil {
+		return err
+	}
+	q, body, err := target.rcv.Seal(msg, ev.ToUserName, target.json)
+	if err != nil {
+		return err
+	}
+	rec := PushRecord{Event: ev.Event}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.url+"?"+q.Encode(), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if target.json {
+		req.Header.Set("Content-Type", "application/json")
+	} else {
+		req.Header.Set("Content-Type", "text/xml")
+	}
+	resp, err := s.pushClient.Do(req)
+	if err != nil {
+		rec.Err = err.Error()
+	} else {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		rec.Status, rec.Body = resp.StatusCode, string(b)
+		if resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("push %s: HTTP %d", ev.Event, resp.StatusCode)
+		}
+	}
+	s.mu.Lock()
+	s.pushes = append(s.pushes, rec)
+	s.mu.Unlock()
+	return err
+}
+
+// pushSentEvent pushes the sent event for an accepted send in the background,
+// as WeChat reports the final outcome later.
+func (s *Server) pushSentEvent(sent Send) {
+	s.mu.Lock()
+	on := s.push != nil
+	ev := &wechat.Event{ToUserName: "gh_fa4e00000001", FromUserName: sent.ToUser, CreateTime: s.now().Unix(),
+		MsgType: "event", Event: "subscribe_msg_sent_event",
+		Sent: []wechat.SentItem{{TemplateID: sent.TemplateID, MsgID: sent.MsgID, ErrorCode: 0, ErrorStatus: "success"}}}
+	if on {
+		s.pushWG.Add(1)
+	}
+	s.mu.Unlock()
+	if !on {
+		return
+	}
+	go func() {
+		defer s.pushWG.Done()
+		if err := s.pushEvent(context.Background(), ev); err != nil {
+			s.log.Warn("fake wechat: sent event push failed", "error", err)
+		}
+	}()
+}
