@@ -1,0 +1,165 @@
+// Package catalog keeps the mini-program's subscribe-message templates: it
+// syncs them from WeChat into the database and serves them from memory.
+//
+// A failed sync keeps the last known templates; the database copy lets a
+// restart serve templates before WeChat answers.
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/wechat"
+)
+
+// Source fetches the template list (a *wechat.Client).
+type Source interface {
+	Templates(ctx context.Context) ([]wechat.Template, error)
+}
+
+// Catalog is the set of known templates. It is safe for concurrent use.
+type Catalog struct {
+	db     *db.DB
+	src    Source
+	now    func() time.Time
+	log    *slog.Logger
+	syncMu sync.Mutex
+
+	cur      atomic.Pointer[snapshot]
+	synced   atomic.Bool // a sync from WeChat succeeded in this process
+	lastErr  atomic.Pointer[string]
+	lastSync atomic.Int64
+}
+
+type snapshot struct {
+	list []wechat.Template
+	byID map[string]*wechat.Template
+}
+
+// New returns an empty catalog; call Load and Sync.
+func New(d *db.DB, src Source, now func() time.Time, log *slog.Logger) *Catalog {
+	c := &Catalog{db: d, src: src, now: now, log: log}
+	c.cur.Store(&snapshot{byID: map[string]*wechat.Template{}})
+	return c
+}
+
+// storedKeyword is a keyword as stored in templates.keywords.
+type storedKeyword struct {
+	Key   string   `json:"key"`
+	Type  string   `json:"type"`
+	Label string   `json:"label"`
+	Enum  []string `json:"enum,omitempty"`
+}
+
+// Load reads the last known templates from the database.
+func (c *Catalog) Load(ctx context.Context) error {
+	rows, err := c.db.Read.ListTemplates(ctx)
+	if err != nil {
+		return fmt.Errorf("load templates: %w", err)
+	}
+	list := make([]wechat.Template, 0, len(rows))
+	for _, r := range rows {
+		var kws []storedKeyword
+		if err := json.Unmarshal([]byte(r.Keywords), &kws); err != nil {
+			return fmt.Errorf("load template %s: keywords: %w", r.ID, err)
+		}
+		t := wechat.Template{ID: r.ID, Title: r.Title, Kind: wechat.TemplateKind(r.Kind), Content: r.Content}
+		for _, k := range kws {
+			t.Keywords = append(t.Keywords, wechat.Keyword{Key: k.Key, Type: k.Type, Label: k.Label, Enum: k.Enum})
+		}
+		list = append(list, t)
+	}
+	c.set(list)
+	return nil
+}
+
+func (c *Catalog) set(list []wechat.Template) {
+	s := &snapshot{list: list, byID: make(map[string]*wechat.Template, len(list))}
+	for i := range s.list {
+		s.byID[s.list[i].ID] = &s.list[i]
+	}
+	c.cur.Store(s)
+}
+
+// Sync fetches the template list from WeChat, stores it and serves it. On
+// failure the last known templates stay.
+func (c *Catalog) Sync(ctx context.Context) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	err := c.sync(ctx)
+	if err != nil {
+		msg := err.Error()
+		c.lastErr.Store(&msg)
+		return err
+	}
+	c.lastErr.Store(nil)
+	c.synced.Store(true)
+	c.lastSync.Store(c.now().UnixMilli())
+	return nil
+}
+
+func (c *Catalog) sync(ctx context.Context) error {
+	list, err := c.src.Templates(ctx)
+	if err != nil {
+		return fmt.Errorf("sync templates: %w", err)
+	}
+	now := c.now().UnixMilli()
+	err = c.db.WithTx(ctx, func(q *db.Queries) error {
+		for i, t := range list {
+			kws := make([]storedKeyword, len(t.Keywords))
+			for j, k := range t.Keywords {
+				kws[j] = storedKeyword{Key: k.Key, Type: k.Type, Label: k.Label, Enum: k.Enum}
+				if !wechat.KnownType(k.Type) {
+					c.log.Warn("template keyword of unknown type: values pass unvalidated", "template_id", t.ID, "key", k.Key)
+				}
+			}
+			b, err := json.Marshal(kws)
+			if err != nil {
+				return err
+			}
+			if err := q.UpsertTemplate(ctx, db.UpsertTemplateParams{ID: t.ID, Title: t.Title, Kind: string(t.Kind),
+				Content: t.Content, Keywords: string(b), Position: int64(i), SyncedAt: now}); err != nil {
+				return fmt.Errorf("store template %s: %w", t.ID, err)
+			}
+		}
+		_, err := q.MarkTemplatesAbsent(ctx, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sync templates: %w", err)
+	}
+	c.set(list)
+	c.log.Info("templates synced", "count", len(list))
+	return nil
+}
+
+// Synced reports whether a sync from WeChat has succeeded in this process.
+func (c *Catalog) Synced() bool { return c.synced.Load() }
+
+// Ready reports whether templates can be served: synced, or known from the
+// database.
+func (c *Catalog) Ready() bool { return c.synced.Load() || len(c.cur.Load().list) > 0 }
+
+// LastError is the error of the last failed sync, or "".
+func (c *Catalog) LastError() string {
+	if p := c.lastErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// List returns the known templates in WeChat's order. Callers must not
+// modify them.
+func (c *Catalog) List() []wechat.Template { return c.cur.Load().list }
+
+// Get returns a template by id.
+func (c *Catalog) Get(id string) (*wechat.Template, bool) {
+	t, ok := c.cur.Load().byID[id]
+	return t, ok
+}

@@ -1,0 +1,260 @@
+package db_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db"
+	_ "modernc.org/sqlite"
+)
+
+func openTest(t *testing.T) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func schemaOf(t *testing.T, c *sql.DB) map[string]string {
+	t.Helper()
+	rows, err := c.Query(`SELECT type || ' ' || name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			t.Fatal(err)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func TestMigratedDatabaseMatchesSchemaFile(t *testing.T) {
+	migrated := openTest(t)
+	schema, err := os.ReadFile("../../schema.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "ref.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	if _, err := ref.Exec(string(schema)); err != nil {
+		t.Fatalf("schema.sql does not apply: %v", err)
+	}
+	got, want := schemaOf(t, migrated.W), schemaOf(t, ref)
+	if len(want) < 10 {
+		t.Fatalf("reference schema has only %d objects", len(want))
+	}
+	for name, sql := range want {
+		if got[name] != sql {
+			t.Errorf("%s differs:\nmigrated: %s\nschema.sql: %s", name, got[name], sql)
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			t.Errorf("migrations create %s, which schema.sql lacks", name)
+		}
+	}
+	v, err := migrated.SchemaVersion(context.Background())
+	if err != nil || v != db.LatestVersion() || v < 1 {
+		t.Fatalf("user_version = %d (%v), want %d", v, err, db.LatestVersion())
+	}
+}
+
+func TestMigrateIsIdempotentAndRefusesNewerDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	ctx := context.Background()
+	d, err := db.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.Migrate(ctx); err != nil || n != 0 {
+		t.Fatalf("second migrate applied %d (%v), want 0", n, err)
+	}
+	if _, err := d.W.Exec("PRAGMA user_version = 999"); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if _, err := db.Open(ctx, path); err == nil {
+		t.Fatal("a database newer than the binary was opened")
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	d := openTest(t)
+	p, err := d.Pragmas(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"busy_timeout": "10000", "journal_mode": "wal", "foreign_keys": "1", "synchronous": "1"} {
+		if p[k] != want {
+			t.Errorf("pragma %s = %q, want %q", k, p[k], want)
+		}
+	}
+	// The read pool refuses writes.
+	if _, err := d.R.Exec(`DELETE FROM sessions`); err == nil {
+		t.Fatal("read pool accepted a write")
+	}
+}
+
+func TestOpenRejectsBadPath(t *testing.T) {
+	for _, p := range []string{"", "a?b.db", "x#.db"} {
+		if _, err := db.Open(context.Background(), p); err == nil {
+			t.Errorf("Open(%q) succeeded", p)
+		}
+	}
+}
+
+func TestCheckConstraints(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	q := d.Write
+	// credits can never go below zero, even by a direct write.
+	if err := q.AddCredit(ctx, db.AddCreditParams{Openid: "o", TemplateID: "t", Credits: 1, Now: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.W.Exec(`UPDATE consents SET credits = -1`); err == nil {
+		t.Fatal("negative credits accepted")
+	}
+	if _, err := d.W.Exec(`INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, timezone, data, created_at, updated_at)
+		VALUES ('r', 'o', 't', 'bogus', 1, 1, 'UTC', '{}', 1, 1)`); err == nil {
+		t.Fatal("unknown status accepted")
+	}
+	if _, err := d.W.Exec(`INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, timezone, data, created_at, updated_at)
+		VALUES ('r', 'o', 't', 'failed', 1, 1, 'UTC', '{}', 1, 1)`); err == nil {
+		t.Fatal("failed without a reason accepted")
+	}
+	if _, err := d.W.Exec(`INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, timezone, data, created_at, updated_at)
+		VALUES ('r', 'o', 't', 'scheduled', 1, 1, 'UTC', 'not json', 1, 1)`); err == nil {
+		t.Fatal("invalid data JSON accepted")
+	}
+	if _, err := d.W.Exec(`INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, timezone, data, created_at, updated_at)
+		VALUES ('r', 'o', 't', 'sending', 1, 1, 'UTC', '{}', 1, 1)`); err == nil {
+		t.Fatal("sending without a lease accepted")
+	}
+}
+
+func TestConcurrentConsumptionNeverOverspends(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	if err := d.Write.AddCredit(ctx, db.AddCreditParams{Openid: "o1", TemplateID: "t1", Credits: 25, Now: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var won atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range 10 {
+				err := d.WithTx(ctx, func(q *db.Queries) error {
+					n, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: "o1", TemplateID: "t1", Now: 2})
+					won.Add(n)
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	c, err := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: "o1", TemplateID: "t1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if won.Load() != 25 || c.Credits != 0 {
+		t.Fatalf("160 concurrent consumers of 25 credits: %d succeeded, %d left", won.Load(), c.Credits)
+	}
+}
+
+func TestRecordAcceptPairsReportAndEvent(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	credits := func() int64 {
+		c, err := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: "o1", TemplateID: "t1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Credits
+	}
+	steps := []struct {
+		source  string
+		at      time.Duration
+		counted bool
+		credits int64
+	}{
+		{db.SourceClient, 0, true, 1},                  // the report
+		{db.SourceEvent, 30 * time.Second, false, 1},   // its popup event: same accept
+		{db.SourceEvent, 40 * time.Second, true, 2},    // a second accept, event first
+		{db.SourceClient, 41 * time.Second, false, 2},  // its report
+		{db.SourceClient, 60 * time.Second, true, 3},   // a third accept
+		{db.SourceEvent, 181 * time.Second, true, 4},   // an event 121 s later is another accept
+		{db.SourceClient, 182 * time.Second, false, 4}, // pairs with the event just before
+		{db.SourceClient, 183 * time.Second, true, 5},  // nothing left to pair with
+	}
+	for i, s := range steps {
+		counted, err := d.RecordAccept(ctx, "o1", "t1", false, s.source, t0.Add(s.at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counted != s.counted || credits() != s.credits {
+			t.Fatalf("step %d (%s at %v): counted=%v credits=%d, want %v and %d", i, s.source, s.at, counted, credits(), s.counted, s.credits)
+		}
+	}
+	if _, err := d.RecordAccept(ctx, "o1", "t1", false, "bogus", t0); err == nil {
+		t.Fatal("unknown source accepted")
+	}
+}
+
+func TestRecordAcceptLongTerm(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	if _, err := d.RecordAccept(ctx, "o1", "lt", true, db.SourceClient, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: "o1", TemplateID: "lt"})
+	if c.LongTerm != 1 || c.Credits != 0 || c.Status != "accept" {
+		t.Fatalf("long-term consent %+v", c)
+	}
+}
+
+func TestCompareAndSetTransitions(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	q := d.Write
+	if err := q.InsertReminder(ctx, db.InsertReminderParams{ID: "r1", Openid: "o", TemplateID: "t", FireAt: 100,
+		Timezone: "UTC", Data: "{}", Now: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := q.CancelReminder(ctx, db.CancelReminderParams{ID: "r1", Now: 2}); n != 1 {
+		t.Fatal("cancel of a scheduled reminder")
+	}
+	if n, _ := q.CancelReminder(ctx, db.CancelReminderParams{ID: "r1", Now: 3}); n != 0 {
+		t.Fatal("second cancel changed a row")
+	}
+	if n, _ := q.UpdateScheduledReminder(ctx, db.UpdateScheduledReminderParams{ID: "r1", FireAt: 200, Data: "{}", Now: 4}); n != 0 {
+		t.Fatal("patch of a canceled reminder changed a row")
+	}
+	if n, _ := q.RetryReminder(ctx, db.RetryReminderParams{ID: "r1", Now: 5}); n != 0 {
+		t.Fatal("retry of a canceled reminder changed a row")
+	}
+	if _, err := d.Read.GetReminder(ctx, "nope"); !errors.Is(db.NotFound(err, "reminder nope"), db.ErrNotFound) {
+		t.Fatalf("missing reminder: %v", err)
+	}
+}

@@ -1,0 +1,72 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// PairWindow is how far apart a client report and a popup event may be and
+// still describe the same accept.
+const PairWindow = 120 * time.Second
+
+// Grant sources.
+const (
+	SourceClient = "client"
+	SourceEvent  = "event"
+)
+
+// RecordAccept records one accept of (openid, template) reported by source.
+// If the other source reported an accept within PairWindow that is not yet
+// paired, the two describe one accept: they are paired and no credit is
+// added. Otherwise one credit is added (one-time) or the template granted
+// (long-term). It reports whether the accept added to the ledger.
+func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source string, now time.Time) (counted bool, err error) {
+	other := SourceEvent
+	if source == SourceEvent {
+		other = SourceClient
+	} else if source != SourceClient {
+		return false, fmt.Errorf("record accept: unknown source %q", source)
+	}
+	ms := now.UnixMilli()
+	err = d.WithTx(ctx, func(q *Queries) error {
+		match, err := q.FindUnpairedGrant(ctx, FindUnpairedGrantParams{
+			Openid: openID, TemplateID: templateID, Source: other, Since: ms - PairWindow.Milliseconds(),
+		})
+		switch {
+		case err == nil:
+			id, err := q.InsertGrant(ctx, InsertGrantParams{Openid: openID, TemplateID: templateID, Source: source,
+				ReceivedAt: ms, PairedWith: sql.NullInt64{Int64: match, Valid: true}})
+			if err != nil {
+				return err
+			}
+			n, err := q.PairGrant(ctx, PairGrantParams{ID: match, PairedWith: sql.NullInt64{Int64: id, Valid: true}})
+			if err != nil {
+				return err
+			}
+			if n != 1 {
+				return fmt.Errorf("pair grant %d: %w", match, ErrConflict)
+			}
+			counted = false
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if _, err := q.InsertGrant(ctx, InsertGrantParams{Openid: openID, TemplateID: templateID, Source: source,
+			ReceivedAt: ms}); err != nil {
+			return err
+		}
+		p := AddCreditParams{Openid: openID, TemplateID: templateID, Credits: 1, Now: ms}
+		if longTerm {
+			p.Credits, p.LongTerm = 0, 1
+		}
+		counted = true
+		return q.AddCredit(ctx, p)
+	})
+	if err != nil {
+		return false, fmt.Errorf("record accept %s/%s: %w", openID, templateID, err)
+	}
+	return counted, nil
+}

@@ -1,0 +1,63 @@
+-- name: GetConsent :one
+SELECT * FROM consents WHERE openid = ? AND template_id = ?;
+
+-- name: ListConsents :many
+SELECT * FROM consents WHERE openid = ? ORDER BY template_id;
+
+-- name: AddCredit :exec
+-- One accept: one more credit for a one-time template, the grant for a long-term one.
+INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
+VALUES (@openid, @template_id, @credits, 'accept', @long_term, @now)
+ON CONFLICT (openid, template_id) DO UPDATE SET
+    credits = credits + excluded.credits, status = 'accept',
+    long_term = max(long_term, excluded.long_term), updated_at = excluded.updated_at;
+
+-- name: SetConsentStatus :exec
+-- A reject, ban or filter answer: the status changes, the credits stay.
+INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
+VALUES (@openid, @template_id, 0, @status, 0, @now)
+ON CONFLICT (openid, template_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at;
+
+-- name: ZeroConsent :exec
+-- The user unsubscribed (change event) or WeChat answered 43101: nothing is left.
+INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
+VALUES (@openid, @template_id, 0, @status, 0, @now)
+ON CONFLICT (openid, template_id) DO UPDATE SET
+    credits = 0, long_term = 0, status = excluded.status, updated_at = excluded.updated_at;
+
+-- name: ConsumeCredit :execrows
+-- Compare-and-set: takes one credit only if there is one.
+UPDATE consents SET credits = credits - 1, updated_at = @now
+WHERE openid = @openid AND template_id = @template_id AND credits > 0;
+
+-- name: FindUnpairedGrant :one
+-- The earliest unpaired accept from the other source within the pairing window.
+SELECT id FROM consent_grants
+WHERE openid = @openid AND template_id = @template_id AND source = @source
+  AND paired_with IS NULL AND received_at >= @since
+ORDER BY received_at, id
+LIMIT 1;
+
+-- name: InsertGrant :one
+INSERT INTO consent_grants (openid, template_id, source, received_at, paired_with)
+VALUES (@openid, @template_id, @source, @received_at, @paired_with)
+RETURNING id;
+
+-- name: PairGrant :execrows
+UPDATE consent_grants SET paired_with = @paired_with WHERE id = @id AND paired_with IS NULL;
+
+-- name: DeleteOldGrants :execrows
+DELETE FROM consent_grants WHERE received_at < @before;
+
+-- name: ListScheduledForPrompt :many
+-- The caller's reminders still to be sent, most urgent first, for the consent prompt planner.
+SELECT template_id, fire_at FROM reminders
+WHERE openid = @openid AND status IN ('scheduled', 'sending')
+ORDER BY fire_at, id
+LIMIT @max_rows;
+
+-- name: CountAheadOfReminder :one
+-- How many of the user's pending reminders for the template come before the given one.
+SELECT count(*) FROM reminders
+WHERE openid = @openid AND template_id = @template_id AND status IN ('scheduled', 'sending')
+  AND (fire_at < @fire_at OR (fire_at = @fire_at AND id < @id));

@@ -1,0 +1,53 @@
+-- name: InsertReminder :exec
+INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, expires_at, window_ms, recurrence,
+                       timezone, data, page, idempotency_key, request_hash, created_at, updated_at)
+VALUES (@id, @openid, @template_id, 'scheduled', @fire_at, @fire_at, @expires_at, @window_ms, @recurrence,
+        @timezone, @data, @page, @idempotency_key, @request_hash, @now, @now);
+
+-- name: GetReminder :one
+SELECT * FROM reminders WHERE id = ?;
+
+-- name: GetReminderByIdempotencyKey :one
+SELECT * FROM reminders WHERE openid = ? AND idempotency_key = ?;
+
+-- name: ListReminders :many
+-- Listing in (fire_at, id) order after a cursor; empty filters match everything.
+SELECT * FROM reminders
+WHERE (CAST(@openid AS TEXT) = '' OR openid = CAST(@openid AS TEXT))
+  AND (CAST(@status AS TEXT) = '' OR status = CAST(@status AS TEXT))
+  AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
+  AND fire_at >= @from_ms AND fire_at < @to_ms
+  AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
+ORDER BY fire_at, id
+LIMIT @max_rows;
+
+-- name: UpdateScheduledReminder :execrows
+-- PATCH: only while scheduled (compare-and-set).
+UPDATE reminders SET fire_at = @fire_at, due_at = @fire_at, expires_at = @expires_at, window_ms = @window_ms,
+    data = @data, page = @page, updated_at = @now
+WHERE id = @id AND status = 'scheduled';
+
+-- name: CancelReminder :execrows
+UPDATE reminders SET status = 'canceled', updated_at = @now WHERE id = @id AND status = 'scheduled';
+
+-- name: RetryReminder :execrows
+-- Admin retry of a failed or skipped reminder: scheduled now, with a fresh attempt count.
+UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = @now, due_at = @now,
+    expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE @now + window_ms END,
+    attempts = 0, updated_at = @now
+WHERE id = @id AND status IN ('failed', 'skipped');
+
+-- name: CountRemindersByStatus :many
+SELECT status, count(*) AS n FROM reminders GROUP BY status;
+
+-- name: DueBacklog :one
+SELECT count(*) AS n, CAST(coalesce(min(due_at), 0) AS INTEGER) AS oldest_due_at
+FROM reminders WHERE status = 'scheduled' AND due_at <= @now;
+
+-- name: ListDeliveries :many
+SELECT * FROM deliveries WHERE reminder_id = ? ORDER BY occurrence_at, attempt;
+
+-- name: MarkDelivered :execrows
+-- The sent event for a msgid: delivered or not, once.
+UPDATE deliveries SET delivered = @delivered, event_status = @event_status
+WHERE msgid = @msgid AND status = 'sent' AND delivered IS NULL;

@@ -1,0 +1,15 @@
+-- name: UpsertTemplate :exec
+INSERT INTO templates (id, title, kind, content, keywords, position, present, synced_at)
+VALUES (@id, @title, @kind, @content, @keywords, @position, 1, @synced_at)
+ON CONFLICT (id) DO UPDATE SET
+    title = excluded.title, kind = excluded.kind, content = excluded.content,
+    keywords = excluded.keywords, position = excluded.position, present = 1, synced_at = excluded.synced_at;
+
+-- name: MarkTemplatesAbsent :execrows
+UPDATE templates SET present = 0 WHERE present = 1 AND synced_at < @synced_at;
+
+-- name: ListTemplates :many
+SELECT * FROM templates WHERE present = 1 ORDER BY position, id;
+
+-- name: GetTemplate :one
+SELECT * FROM templates WHERE id = ?;

@@ -1,0 +1,129 @@
+-- reminderd's database schema: the canonical, complete schema that sqlc reads.
+-- The migrations in internal/db/migrations must produce exactly this (a test
+-- compares them). Instants are INTEGER unix milliseconds UTC; zones are IANA
+-- names in their own column.
+
+-- Mini-program sessions. Only a SHA-256 of the bearer token is stored.
+CREATE TABLE sessions (
+    token_hash TEXT    NOT NULL PRIMARY KEY CHECK (length(token_hash) = 64),
+    openid     TEXT    NOT NULL CHECK (openid <> ''),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL CHECK (expires_at > created_at)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX sessions_expires ON sessions (expires_at);
+
+-- Templates learned from WeChat's template list (gettemplate). A template
+-- that disappears from the list stays with present = 0 so that reminders
+-- referring to it can be explained.
+CREATE TABLE templates (
+    id        TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+    title     TEXT    NOT NULL,
+    kind      TEXT    NOT NULL CHECK (kind IN ('one_time', 'long_term')),
+    content   TEXT    NOT NULL,
+    keywords  TEXT    NOT NULL CHECK (json_valid(keywords)), -- [{"key","type","label","enum"}]
+    position  INTEGER NOT NULL,
+    present   INTEGER NOT NULL DEFAULT 1 CHECK (present IN (0, 1)),
+    synced_at INTEGER NOT NULL
+) STRICT;
+
+-- The consent ledger: one row per (openid, template). credits is the number
+-- of sends the user's accepts still allow; it can never go below zero.
+CREATE TABLE consents (
+    openid      TEXT    NOT NULL CHECK (openid <> ''),
+    template_id TEXT    NOT NULL CHECK (template_id <> ''),
+    credits     INTEGER NOT NULL DEFAULT 0 CHECK (credits >= 0),
+    status      TEXT    NOT NULL CHECK (status IN ('accept', 'reject', 'ban', 'filter', 'unsubscribed', 'refused')),
+    long_term   INTEGER NOT NULL DEFAULT 0 CHECK (long_term IN (0, 1)),
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (openid, template_id)
+) STRICT, WITHOUT ROWID;
+
+-- Every accept as reported by the mini-program (source 'client') or by
+-- WeChat's popup event (source 'event'). A report and an event for the same
+-- openid and template within 120 s describe one accept: the second to arrive
+-- is paired with the first and adds no credit.
+CREATE TABLE consent_grants (
+    id          INTEGER NOT NULL PRIMARY KEY,
+    openid      TEXT    NOT NULL,
+    template_id TEXT    NOT NULL,
+    source      TEXT    NOT NULL CHECK (source IN ('client', 'event')),
+    received_at INTEGER NOT NULL,
+    paired_with INTEGER REFERENCES consent_grants (id) ON DELETE SET NULL
+) STRICT;
+
+CREATE INDEX consent_grants_unpaired ON consent_grants (openid, template_id, source, received_at)
+    WHERE paired_with IS NULL;
+
+-- Reminders. fire_at is the scheduled instant of the current occurrence;
+-- due_at is when the scanner should next pick the reminder up (fire_at, or a
+-- retry time). A reminder in 'sending' holds a lease until lease_until.
+CREATE TABLE reminders (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    openid          TEXT    NOT NULL CHECK (openid <> ''),
+    template_id     TEXT    NOT NULL CHECK (template_id <> ''),
+    status          TEXT    NOT NULL CHECK (status IN ('scheduled', 'sending', 'sent', 'failed', 'skipped', 'canceled')),
+    reason          TEXT CHECK (reason IN ('no_consent', 'expired', 'user_refused', 'invalid_data', 'template_invalid',
+                                           'openid_invalid', 'page_invalid', 'content_rejected', 'banned',
+                                           'retries_exhausted')),
+    fire_at         INTEGER NOT NULL,
+    due_at          INTEGER NOT NULL,
+    expires_at      INTEGER CHECK (expires_at IS NULL OR expires_at >= fire_at),
+    window_ms       INTEGER CHECK (window_ms IS NULL OR window_ms >= 0), -- expires_at - fire_at, kept for each occurrence
+    recurrence      TEXT,
+    timezone        TEXT    NOT NULL CHECK (timezone <> ''),
+    data            TEXT    NOT NULL CHECK (json_valid(data)),
+    page            TEXT    NOT NULL DEFAULT '',
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    lease_until     INTEGER,
+    lease_owner     TEXT,
+    idempotency_key TEXT,
+    request_hash    TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    CHECK ((status IN ('failed', 'skipped')) = (reason IS NOT NULL)),
+    CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
+    CHECK ((idempotency_key IS NULL) = (request_hash IS NULL)),
+    UNIQUE (openid, idempotency_key)
+) STRICT;
+
+-- The due scan: scheduled reminders in due order.
+CREATE INDEX reminders_due ON reminders (due_at, id) WHERE status = 'scheduled';
+-- The lease rescuer: sending reminders by lease expiry.
+CREATE INDEX reminders_lease ON reminders (lease_until) WHERE status = 'sending';
+-- Listings, ordered by (fire_at, id): a user's own, and the admin's filters.
+CREATE INDEX reminders_owner ON reminders (openid, fire_at, id);
+CREATE INDEX reminders_status ON reminders (status, fire_at, id);
+CREATE INDEX reminders_template ON reminders (template_id, fire_at, id);
+CREATE INDEX reminders_fire ON reminders (fire_at, id);
+
+-- One row per send attempt. occurrence_at is the scheduled instant the
+-- attempt belongs to; an occurrence is sent at most once (deliveries_once).
+CREATE TABLE deliveries (
+    id            INTEGER NOT NULL PRIMARY KEY,
+    reminder_id   TEXT    NOT NULL REFERENCES reminders (id) ON DELETE CASCADE,
+    occurrence_at INTEGER NOT NULL,
+    attempt       INTEGER NOT NULL CHECK (attempt >= 1),
+    status        TEXT    NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'retry', 'deferred', 'abandoned')),
+    errcode       INTEGER,
+    errmsg        TEXT    NOT NULL DEFAULT '',
+    msgid         INTEGER,
+    started_at    INTEGER NOT NULL,
+    finished_at   INTEGER,
+    latency_ms    INTEGER,
+    delivered     INTEGER CHECK (delivered IN (0, 1)),
+    event_status  TEXT    NOT NULL DEFAULT '',
+    UNIQUE (reminder_id, occurrence_at, attempt)
+) STRICT;
+
+CREATE UNIQUE INDEX deliveries_once ON deliveries (reminder_id, occurrence_at) WHERE status = 'sent';
+CREATE INDEX deliveries_msgid ON deliveries (msgid) WHERE msgid IS NOT NULL;
+CREATE INDEX deliveries_started ON deliveries (started_at);
+
+-- The cached WeChat access token (one row), so a restart does not refetch.
+CREATE TABLE wechat_token (
+    id         INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    value      TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
