@@ -31,10 +31,13 @@ type Catalog struct {
 	log    *slog.Logger
 	syncMu sync.Mutex
 
-	cur      atomic.Pointer[snapshot]
-	synced   atomic.Bool // a sync from WeChat succeeded in this process
-	lastErr  atomic.Pointer[string]
-	lastSync atomic.Int64
+	// Guarded by syncMu: when SyncIfDue next calls WeChat.
+	nextSync time.Time
+	failures int
+
+	cur     atomic.Pointer[snapshot]
+	synced  atomic.Bool // a sync from WeChat succeeded in this process
+	lastErr atomic.Pointer[string]
 }
 
 type snapshot struct {
@@ -100,7 +103,7 @@ func (c *Catalog) Sync(ctx context.Context) error {
 	}
 	c.lastErr.Store(nil)
 	c.synced.Store(true)
-	c.lastSync.Store(c.now().UnixMilli())
+	c.nextSync = c.now().Add(SyncInterval)
 	return nil
 }
 
@@ -136,6 +139,33 @@ func (c *Catalog) sync(ctx context.Context) error {
 	}
 	c.set(list)
 	c.log.Info("templates synced", "count", len(list))
+	return nil
+}
+
+// SyncInterval is how often the template list is fetched; gettemplate has a
+// small daily quota.
+const SyncInterval = 6 * time.Hour
+
+// SyncIfDue syncs when SyncInterval has passed since the last success, or,
+// after failures, when the backoff (1 min, 2 min, 4 min … 1 h) has passed.
+// It is the periodic job; a failed sync keeps the last known templates.
+func (c *Catalog) SyncIfDue(ctx context.Context) error {
+	c.syncMu.Lock()
+	due := !c.now().Before(c.nextSync)
+	c.syncMu.Unlock()
+	if !due {
+		return nil
+	}
+	err := c.Sync(ctx)
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	if err != nil {
+		c.failures++
+		c.nextSync = c.now().Add(min(time.Minute<<min(c.failures-1, 6), time.Hour))
+		return err
+	}
+	c.failures = 0
+	c.nextSync = c.now().Add(SyncInterval)
 	return nil
 }
 

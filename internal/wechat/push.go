@@ -147,6 +147,11 @@ func (r *Receiver) Handshake(q url.Values) (string, error) {
 // SHA-256 of the plaintext message, so retries match even though WeChat
 // re-encrypts them, and two different events in the same second do not).
 func (r *Receiver) Open(q url.Values, body []byte) (*Event, error) {
+	var key [sha256.Size]byte
+	return r.open(q, body, &key)
+}
+
+func (r *Receiver) open(q url.Values, body []byte, key *[sha256.Size]byte) (*Event, error) {
 	if int64(len(body)) > r.cfg.MaxBody {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, len(body), r.cfg.MaxBody)
 	}
@@ -188,10 +193,34 @@ func (r *Receiver) Open(q url.Values, body []byte) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !r.remember(sha256.Sum256(msg)) {
+	*key = sha256.Sum256(msg)
+	if !r.remember(*key) {
 		return nil, ErrDuplicate
 	}
 	return e, nil
+}
+
+// Process opens one pushed POST like Open and hands the event to handle. If
+// handle fails, the delivery is forgotten so that WeChat's retry of it is
+// processed instead of being refused as a duplicate.
+func (r *Receiver) Process(q url.Values, body []byte, handle func(*Event) error) error {
+	var key [sha256.Size]byte
+	e, err := r.open(q, body, &key)
+	if err != nil {
+		return err
+	}
+	if err := handle(e); err != nil {
+		r.forget(key)
+		return err
+	}
+	return nil
+}
+
+// forget drops an accepted key.
+func (r *Receiver) forget(key [sha256.Size]byte) {
+	r.mu.Lock()
+	delete(r.seen, key)
+	r.mu.Unlock()
 }
 
 // checkTime rejects a timestamp that is not a decimal Unix time within

@@ -618,3 +618,26 @@ func BenchmarkOpenSafeModeJSON(b *testing.B) {
 		i++
 	}
 }
+
+func TestProcessForgetsAFailedDelivery(t *testing.T) {
+	r, _ := pushReceiver(t, true)
+	body := []byte(`{"ToUserName":"gh_97417a04a28d","Encrypt":"` + pushVecEncrypt + `"}`)
+	fail := errors.New("database busy")
+	calls := 0
+	handle := func(err error) func(*Event) error {
+		return func(*Event) error { calls++; return err }
+	}
+	if err := r.Process(pushVecQuery(), body, handle(fail)); !errors.Is(err, fail) {
+		t.Fatalf("first delivery: %v, want the handler's error", err)
+	}
+	// WeChat retries: the event is handled again, not refused as a duplicate.
+	if err := r.Process(pushVecQuery(), body, handle(nil)); err != nil {
+		t.Fatalf("retry after a failed handle: %v", err)
+	}
+	if err := r.Process(pushVecQuery(), body, handle(nil)); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("retry after success: %v, want ErrDuplicate", err)
+	}
+	if calls != 2 {
+		t.Fatalf("handler ran %d times, want 2", calls)
+	}
+}

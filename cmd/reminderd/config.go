@@ -1,0 +1,125 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/reminderd/reminderd/internal/recur"
+)
+
+// config is reminderd's configuration: built once from flags and the
+// environment (a flag wins over its variable), validated once, never mutated.
+type config struct {
+	Addr             string
+	DB               string
+	AdminToken       string
+	AppID            string
+	Secret           string
+	BaseURL          string
+	PushToken        string
+	AESKey           string
+	MiniprogramState string
+	Lang             string
+	Timezone         string
+}
+
+// Sandbox reports whether reminderd runs against its built-in fake WeChat.
+func (c config) Sandbox() bool { return c.AppID == "" }
+
+type setting struct {
+	env, flag, def, usage string
+	dst                   *string
+	secret                bool
+}
+
+func (c *config) settings() []setting {
+	return []setting{
+		{"REMINDERD_ADDR", "addr", "127.0.0.1:8080", "listen address", &c.Addr, false},
+		{"REMINDERD_DB", "db", "reminderd.db", "SQLite file", &c.DB, false},
+		{"REMINDERD_ADMIN_TOKEN", "admin-token", "", "bearer token for /admin (none: admin API disabled, except in sandbox)", &c.AdminToken, true},
+		{"REMINDERD_WECHAT_APPID", "wechat-appid", "", "mini-program AppID (none: sandbox with a built-in fake WeChat)", &c.AppID, false},
+		{"REMINDERD_WECHAT_SECRET", "wechat-secret", "", "AppSecret", &c.Secret, true},
+		{"REMINDERD_WECHAT_BASE_URL", "wechat-base-url", "https://api.weixin.qq.com", "WeChat API root", &c.BaseURL, false},
+		{"REMINDERD_WECHAT_PUSH_TOKEN", "wechat-push-token", "", "message-push Token", &c.PushToken, true},
+		{"REMINDERD_WECHAT_AES_KEY", "wechat-aes-key", "", "message-push EncodingAESKey (43 characters; set = safe mode)", &c.AESKey, true},
+		{"REMINDERD_MINIPROGRAM_STATE", "miniprogram-state", "formal", "developer, trial or formal", &c.MiniprogramState, false},
+		{"REMINDERD_LANG", "lang", "zh_CN", "zh_CN, en_US, zh_HK or zh_TW", &c.Lang, false},
+		{"REMINDERD_TIMEZONE", "timezone", "Asia/Shanghai", "default zone for recurrence and time rendering", &c.Timezone, false},
+	}
+}
+
+// parseConfig reads the environment, then the flags.
+func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	for _, s := range c.settings() {
+		def := s.def
+		if v := getenv(s.env); v != "" {
+			def = v
+		}
+		if s.secret {
+			// Registered with an empty default so that usage output can never
+			// print a secret taken from the environment.
+			fs.StringVar(s.dst, s.flag, "", s.usage+" (env "+s.env+")")
+			*s.dst = def
+			continue
+		}
+		fs.StringVar(s.dst, s.flag, def, s.usage+" (env "+s.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+// validate refuses a half-filled WeChat configuration, naming what is missing.
+func (c config) validate() error {
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, errors.New("REMINDERD_ADDR must not be empty"))
+	}
+	if c.DB == "" {
+		errs = append(errs, errors.New("REMINDERD_DB must not be empty"))
+	}
+	if c.Sandbox() {
+		for _, s := range []struct{ v, name string }{{c.Secret, "REMINDERD_WECHAT_SECRET"}, {c.PushToken, "REMINDERD_WECHAT_PUSH_TOKEN"}, {c.AESKey, "REMINDERD_WECHAT_AES_KEY"}} {
+			if s.v != "" {
+				errs = append(errs, fmt.Errorf("%s is set but REMINDERD_WECHAT_APPID is missing: set the AppID for production, or unset %s for the sandbox", s.name, s.name))
+			}
+		}
+	} else {
+		if c.Secret == "" {
+			errs = append(errs, errors.New("REMINDERD_WECHAT_APPID is set but REMINDERD_WECHAT_SECRET is missing"))
+		}
+		if c.AESKey != "" && c.PushToken == "" {
+			errs = append(errs, errors.New("REMINDERD_WECHAT_AES_KEY is set but REMINDERD_WECHAT_PUSH_TOKEN is missing"))
+		}
+		if !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+			errs = append(errs, fmt.Errorf("REMINDERD_WECHAT_BASE_URL %q must be an http(s) URL", c.BaseURL))
+		}
+	}
+	if c.AESKey != "" && len(c.AESKey) != 43 {
+		errs = append(errs, fmt.Errorf("REMINDERD_WECHAT_AES_KEY must be 43 characters, got %d", len(c.AESKey)))
+	}
+	switch c.MiniprogramState {
+	case "developer", "trial", "formal":
+	default:
+		errs = append(errs, fmt.Errorf("REMINDERD_MINIPROGRAM_STATE %q must be developer, trial or formal", c.MiniprogramState))
+	}
+	switch c.Lang {
+	case "zh_CN", "en_US", "zh_HK", "zh_TW":
+	default:
+		errs = append(errs, fmt.Errorf("REMINDERD_LANG %q must be zh_CN, en_US, zh_HK or zh_TW", c.Lang))
+	}
+	if _, err := recur.LoadZone(c.Timezone); err != nil {
+		errs = append(errs, fmt.Errorf("REMINDERD_TIMEZONE %s", err))
+	}
+	return errors.Join(errs...)
+}

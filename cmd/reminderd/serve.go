@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/api"
+	"github.com/reminderd/reminderd/internal/catalog"
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/recur"
+	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/wechat"
+	"github.com/reminderd/reminderd/internal/wechat/wechattest"
+)
+
+// shutdownTimeout bounds how long in-flight requests get on SIGTERM.
+const shutdownTimeout = 10 * time.Second
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newAESKey returns a random EncodingAESKey: 32 bytes in standard base64
+// without its padding, 43 characters.
+func newAESKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)[:43]
+}
+
+// tokenStore persists the WeChat access token in the database.
+type tokenStore struct{ db *db.DB }
+
+func (t tokenStore) LoadToken(ctx context.Context) (wechat.Token, error) {
+	row, err := t.db.Read.LoadToken(ctx)
+	if err != nil {
+		if errors.Is(db.NotFound(err, "token"), db.ErrNotFound) {
+			return wechat.Token{}, nil
+		}
+		return wechat.Token{}, err
+	}
+	return wechat.Token{Value: wechat.NewSecret(row.Value), ExpiresAt: time.UnixMilli(row.ExpiresAt)}, nil
+}
+
+func (t tokenStore) SaveToken(ctx context.Context, tok wechat.Token) error {
+	return t.db.Write.SaveToken(ctx, db.SaveTokenParams{Value: tok.Value.Reveal(), ExpiresAt: tok.ExpiresAt.UnixMilli(), Now: time.Now().UnixMilli()})
+}
+
+// engine adapts the periodic jobs to what the API reports.
+type engine struct{ jobs *scheduler.Jobs }
+
+func (e engine) Wake(time.Time) {}
+func (e engine) Jobs() []api.Job {
+	var out []api.Job
+	for _, j := range e.jobs.Status() {
+		out = append(out, api.Job{Name: j.Name, Schedule: j.Schedule, LastRunAt: j.LastRunAt, NextRunAt: j.NextRunAt, LastError: j.LastError})
+	}
+	return out
+}
+func (e engine) Breaker() string             { return "closed" }
+func (e engine) QuotaPausedUntil() time.Time { return time.Time{} }
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig("reminderd migrate", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	d, err := db.Open(ctx, cfg.DB) // Open applies pending migrations
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	v, err := d.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s is at schema version %d\n", cfg.DB, v)
+	return nil
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig("reminderd serve", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr)
+	now := time.Now
+	zone, _ := recur.LoadZone(cfg.Timezone) // validated by parseConfig
+
+	wcfg := wechat.Config{
+		BaseURL: cfg.BaseURL, AppID: cfg.AppID, Secret: cfg.Secret,
+		MiniprogramState: cfg.MiniprogramState, Lang: cfg.Lang,
+		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Now: now,
+		Logger: log.With("component", "wechat"),
+	}
+	pushToken, aesKey, adminToken := cfg.PushToken, cfg.AESKey, cfg.AdminToken
+	var fake *wechattest.Server
+	if cfg.Sandbox() {
+		log.Warn("sandbox mode: REMINDERD_WECHAT_APPID is not set, so reminderd talks to a built-in fake WeChat on loopback; nothing reaches real users")
+		fake, err = wechattest.Start("127.0.0.1:0", wechattest.Options{Logger: log.With("component", "fake_wechat")})
+		if err != nil {
+			return err
+		}
+		defer fake.Close()
+		for _, t := range wechattest.DemoTemplates() {
+			fake.AddTemplate(t)
+		}
+		wcfg.BaseURL, wcfg.AppID, wcfg.Secret = fake.URL, fake.AppID(), fake.Secret()
+		if pushToken == "" {
+			pushToken, aesKey = randomToken(16), newAESKey()
+		}
+		if adminToken == "" {
+			adminToken = randomToken(24)
+		}
+	} else {
+		log.Info("production mode", "appid", cfg.AppID, "wechat_base_url", cfg.BaseURL)
+	}
+
+	database, err := db.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	wcfg.TokenStore = tokenStore{database}
+	client, err := wechat.New(wcfg)
+	if err != nil {
+		return err
+	}
+	cat := catalog.New(database, client, now, log.With("component", "catalog"))
+	if err := cat.Load(ctx); err != nil {
+		return err
+	}
+	if err := cat.SyncIfDue(ctx); err != nil {
+		log.Warn("template sync at start-up failed; serving the last known templates and retrying", "error", err)
+	}
+	var rcv *wechat.Receiver
+	if pushToken != "" {
+		rcv, err = wechat.NewReceiver(wechat.PushConfig{Token: pushToken, AESKey: aesKey, AppID: wcfg.AppID, Now: now})
+		if err != nil {
+			return fmt.Errorf("message push: %w", err)
+		}
+	}
+
+	jobs := scheduler.NewJobs(now, log.With("component", "jobs"))
+	if err := jobs.Add("template_sync", "@every 1m", cat.SyncIfDue); err != nil {
+		return err
+	}
+	if err := jobs.Add("session_cleanup", "@every 1h", func(ctx context.Context) error {
+		_, err := database.Write.DeleteExpiredSessions(ctx, now().UnixMilli())
+		if err == nil {
+			_, err = database.Write.DeleteOldGrants(ctx, now().Add(-24*time.Hour).UnixMilli())
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+
+	srv := api.New(api.Config{
+		DB: database, Catalog: cat, Login: client, Engine: engine{jobs}, Token: client, Push: rcv,
+		AdminToken: adminToken, DefaultZone: zone, Now: now, Logger: log.With("component", "api"),
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	httpSrv := &http.Server{
+		Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "reminderd listening on %s\n", base)
+	log.Info("listening", "addr", ln.Addr().String())
+	if fake != nil {
+		if err := fake.SetPush(base+"/wechat/push", pushToken, aesKey, false); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "sandbox: fake WeChat at %s (pushes signed, encrypted events to %s/wechat/push)\n", fake.URL, base)
+		fmt.Fprintf(stdout, "sandbox: admin token: %s\n", adminToken)
+		fmt.Fprintf(stdout, "sandbox: a login code for openid sandbox-user (valid 5 minutes): %s\n", fake.IssueCode("sandbox-user"))
+		fmt.Fprintf(stdout, "sandbox: more codes: curl -d '{\"openid\":\"sandbox-user\"}' %s/fake/login\n", fake.URL)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobsDone := make(chan error, 1)
+	go func() { jobsDone <- jobs.Run(ctx) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+
+	select {
+	case err = <-serveErr:
+		cancel()
+	case <-ctx.Done():
+		log.Info("shutting down")
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		err = httpSrv.Shutdown(sctx)
+		scancel()
+	}
+	<-jobsDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

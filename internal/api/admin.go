@@ -1,0 +1,122 @@
+package api
+
+import (
+	"database/sql"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/reminderd/reminderd/internal/db"
+)
+
+func (s *Server) handleAdminListReminders(w http.ResponseWriter, r *http.Request) { s.list(w, r, true) }
+
+func (s *Server) handleAdminGetReminder(w http.ResponseWriter, r *http.Request) {
+	s.writeReminder(w, r, chi.URLParam(r, "id"), http.StatusOK, true)
+}
+
+func (s *Server) handleAdminCancel(w http.ResponseWriter, r *http.Request) {
+	s.cancel(w, r, chi.URLParam(r, "id"))
+}
+
+// handleAdminRetry schedules a failed or skipped reminder again, now.
+func (s *Server) handleAdminRetry(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := chi.URLParam(r, "id")
+	now := s.now()
+	n, err := s.db.Write.RetryReminder(ctx, db.RetryReminderParams{ID: id, Now: now.UnixMilli()})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if n == 0 {
+		rem, err := s.db.Write.GetReminder(ctx, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			s.writeError(w, r, notFound("reminder "+id))
+			return
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.writeError(w, r, conflict("reminder %s is %s; only a failed or skipped reminder can be retried", id, rem.Status))
+		return
+	}
+	s.engine.Wake(now)
+	s.writeReminder(w, r, id, http.StatusOK, false)
+}
+
+type jobJSON struct {
+	Name      string  `json:"name"`
+	Schedule  string  `json:"schedule"`
+	LastRunAt *string `json:"last_run_at"`
+	NextRunAt *string `json:"next_run_at"`
+	LastError *string `json:"last_error"`
+}
+
+func optTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	v := t.UTC().Format(time.RFC3339)
+	return &v
+}
+
+func (s *Server) handleAdminJobs(w http.ResponseWriter, r *http.Request) {
+	jobs := s.engine.Jobs()
+	out := make([]jobJSON, 0, len(jobs))
+	for _, j := range jobs {
+		jj := jobJSON{Name: j.Name, Schedule: j.Schedule, LastRunAt: optTime(j.LastRunAt), NextRunAt: optTime(j.NextRunAt)}
+		if j.LastError != "" {
+			e := j.LastError
+			jj.LastError = &e
+		}
+		out = append(out, jj)
+	}
+	encode(w, http.StatusOK, map[string]any{"jobs": out})
+}
+
+type statsJSON struct {
+	Reminders           map[string]int64 `json:"reminders"`
+	DueBacklog          int64            `json:"due_backlog"`
+	OldestDueAgeSeconds float64          `json:"oldest_due_age_seconds"`
+	Breaker             string           `json:"breaker"`
+	TokenExpiresAt      *string          `json:"token_expires_at"`
+	QuotaPausedUntil    *string          `json:"quota_paused_until"`
+}
+
+func (s *Server) handleAdminStats(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	now := s.now()
+	counts, err := s.db.Read.CountRemindersByStatus(ctx)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	backlog, err := s.db.Read.DueBacklog(ctx, now.UnixMilli())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := statsJSON{Reminders: map[string]int64{}, DueBacklog: backlog.N, Breaker: s.engine.Breaker()}
+	for _, st := range statuses {
+		out.Reminders[st] = 0
+	}
+	for _, c := range counts {
+		out.Reminders[c.Status] = c.N
+	}
+	if backlog.N > 0 {
+		out.OldestDueAgeSeconds = float64(now.UnixMilli()-backlog.OldestDueAt) / 1000
+	}
+	if s.token != nil {
+		if exp, ok := s.token.TokenState(); ok {
+			out.TokenExpiresAt = optTime(exp)
+		}
+	}
+	if until := s.engine.QuotaPausedUntil(); until.After(now) {
+		out.QuotaPausedUntil = optTime(until)
+	}
+	encode(w, http.StatusOK, out)
+}

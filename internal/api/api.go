@@ -1,0 +1,133 @@
+// Package api is reminderd's HTTP API: the mini-program API under /v1, the
+// admin API under /admin/v1, WeChat message push, and health checks, as
+// written in the public contract (docs/contract.md of the shared docs).
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/catalog"
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/wechat"
+)
+
+// Login exchanges a wx.login code for the user's identity (a *wechat.Client).
+type Login interface {
+	Code2Session(ctx context.Context, code string) (wechat.Session, error)
+}
+
+// Engine is what the API needs of the scheduler. All methods must be cheap.
+type Engine interface {
+	// Wake tells the scheduler that a reminder is due at t.
+	Wake(t time.Time)
+	// Jobs lists the engine's periodic jobs.
+	Jobs() []Job
+	// Breaker is "closed", "open" or "half_open".
+	Breaker() string
+	// QuotaPausedUntil is when sending resumes after a 45009, or zero.
+	QuotaPausedUntil() time.Time
+}
+
+// Job is one periodic job's state.
+type Job struct {
+	Name      string
+	Schedule  string
+	LastRunAt time.Time
+	NextRunAt time.Time
+	LastError string
+}
+
+// TokenState reports the cached access token's expiry (a *wechat.Client).
+type TokenState interface {
+	TokenState() (time.Time, bool)
+}
+
+// Config wires a Server. DB, Catalog, Login and Now are required.
+type Config struct {
+	DB      *db.DB
+	Catalog *catalog.Catalog
+	Login   Login
+	Engine  Engine     // nil: no wake-ups, no jobs, breaker "closed"
+	Token   TokenState // nil: token_expires_at is null
+	// Push receives /wechat/push; nil answers 404 there.
+	Push *wechat.Receiver
+	// AdminToken enables the admin API; empty disables it.
+	AdminToken string
+	// DefaultZone is used for reminders that name no timezone.
+	DefaultZone *time.Location
+	// SessionTTL is a session token's lifetime (default 30 days).
+	SessionTTL time.Duration
+	// DefaultLateness bounds how late a reminder without expires_at may be
+	// sent; reported in the reminder's consent planning only.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Server serves the API.
+type Server struct {
+	db         *db.DB
+	catalog    *catalog.Catalog
+	login      Login
+	engine     Engine
+	token      TokenState
+	push       *wechat.Receiver
+	adminToken string
+	zone       *time.Location
+	sessionTTL time.Duration
+	now        func() time.Time
+	log        *slog.Logger
+	handler    http.Handler
+}
+
+// New builds a Server.
+func New(cfg Config) *Server {
+	s := &Server{
+		db:         cfg.DB,
+		catalog:    cfg.Catalog,
+		login:      cfg.Login,
+		engine:     cfg.Engine,
+		token:      cfg.Token,
+		push:       cfg.Push,
+		adminToken: cfg.AdminToken,
+		zone:       cfg.DefaultZone,
+		sessionTTL: cfg.SessionTTL,
+		now:        cfg.Now,
+		log:        cfg.Logger,
+	}
+	if s.engine == nil {
+		s.engine = noEngine{}
+	}
+	if s.zone == nil {
+		s.zone = time.UTC
+	}
+	if s.sessionTTL <= 0 {
+		s.sessionTTL = 30 * 24 * time.Hour
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.handler = s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+type noEngine struct{}
+
+func (noEngine) Wake(time.Time)              {}
+func (noEngine) Jobs() []Job                 { return nil }
+func (noEngine) Breaker() string             { return "closed" }
+func (noEngine) QuotaPausedUntil() time.Time { return time.Time{} }
+
+func sortedStrings(s []string) []string {
+	slices.Sort(s)
+	return s
+}

@@ -1,0 +1,106 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/reminderd/reminderd/internal/db"
+)
+
+type ctxKey int
+
+const openIDKey ctxKey = 1
+
+// openID returns the authenticated user of a /v1 request.
+func openID(ctx context.Context) string { return ctx.Value(openIDKey).(string) }
+
+// newToken returns a random bearer token with 256 bits of entropy.
+func newToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// hashToken is what the sessions table stores instead of the token.
+func hashToken(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// sessionOpenID resolves a session token, or "" if it is unknown or expired.
+func (s *Server) sessionOpenID(ctx context.Context, tok string) (string, error) {
+	if tok == "" || len(tok) > 256 {
+		return "", nil
+	}
+	row, err := s.db.Read.GetSession(ctx, db.GetSessionParams{TokenHash: hashToken(tok), Now: s.now().UnixMilli()})
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return row.Openid, err
+}
+
+func (s *Server) requireUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := bearer(r)
+		if tok == "" {
+			s.writeError(w, r, errf(http.StatusUnauthorized, "unauthorized", "a session token is required (Authorization: Bearer <token> from POST /v1/session)"))
+			return
+		}
+		oid, err := s.sessionOpenID(r.Context(), tok)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if oid == "" {
+			s.writeError(w, r, errf(http.StatusUnauthorized, "unauthorized", "the session token is invalid or expired; log in again"))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), openIDKey, oid)))
+	})
+}
+
+func (s *Server) isAdmin(tok string) bool {
+	if s.adminToken == "" || tok == "" {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(tok)), sha256.Sum256([]byte(s.adminToken))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.adminToken == "" {
+			s.writeError(w, r, errf(http.StatusForbidden, "forbidden", "the admin API is disabled: set REMINDERD_ADMIN_TOKEN"))
+			return
+		}
+		tok := bearer(r)
+		if s.isAdmin(tok) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if tok != "" {
+			// A valid user session is authenticated but not allowed here.
+			if oid, err := s.sessionOpenID(r.Context(), tok); err == nil && oid != "" {
+				s.writeError(w, r, errf(http.StatusForbidden, "forbidden", "a user session cannot use the admin API"))
+				return
+			}
+		}
+		s.writeError(w, r, errf(http.StatusUnauthorized, "unauthorized", "the admin token is required (Authorization: Bearer <REMINDERD_ADMIN_TOKEN>)"))
+	})
+}

@@ -1,0 +1,193 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/reminderd/reminderd/internal/db"
+)
+
+// Error is an error with its place in the contract: an HTTP status, a code
+// and a message that is safe to show. Fields name invalid request fields.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Fields  map[string]string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func errf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func notFound(what string) *Error {
+	return errf(http.StatusNotFound, "not_found", "%s not found", what)
+}
+
+func conflict(format string, args ...any) *Error {
+	return errf(http.StatusConflict, "conflict", format, args...)
+}
+
+// fieldErrors collects validation problems by JSON path.
+type fieldErrors map[string]string
+
+func (f fieldErrors) add(path, problem string) {
+	if _, dup := f[path]; !dup {
+		f[path] = problem
+	}
+}
+
+func (f fieldErrors) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(f))
+	for k := range f {
+		names = append(names, k)
+	}
+	msg := "invalid request: " + strings.Join(sortedStrings(names), ", ")
+	return &Error{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: msg, Fields: f}
+}
+
+type errorBody struct {
+	Error errorJSON `json:"error"`
+}
+
+type errorJSON struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// writeError maps err to the contract's error shape. Anything that is not an
+// *Error or a known store error is a 500 whose details go to the log only.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *Error
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, db.ErrNotFound):
+		ae = notFound("resource")
+	case errors.Is(err, db.ErrConflict):
+		ae = conflict("the resource changed; try again")
+	default:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path,
+			"request_id", middleware.GetReqID(r.Context()), "error", err)
+		ae = errf(http.StatusInternalServerError, "internal", "internal error (request %s)", middleware.GetReqID(r.Context()))
+	}
+	if ae.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="reminderd"`)
+	}
+	encode(w, ae.Status, errorBody{Error: errorJSON{Code: ae.Code, Message: ae.Message, Fields: ae.Fields}})
+}
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 64 << 10
+
+// decode reads one JSON object into v: size-limited (413), unknown fields
+// and trailing data rejected (400).
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return decodeError(err)
+		}
+		return errf(http.StatusBadRequest, "invalid_json", "request body must be a single JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		mbe  *http.MaxBytesError
+		syn  *json.SyntaxError
+		typ  *json.UnmarshalTypeError
+		text = err.Error()
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return errf(http.StatusRequestEntityTooLarge, "body_too_large", "request body exceeds %d bytes", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return errf(http.StatusBadRequest, "invalid_json", "request body is empty; a JSON object is required")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errf(http.StatusBadRequest, "invalid_json", "request body is truncated JSON")
+	case errors.As(err, &syn):
+		return errf(http.StatusBadRequest, "invalid_json", "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return errf(http.StatusBadRequest, "invalid_json", "request body must be a JSON object, not %s", typ.Value)
+		}
+		return errf(http.StatusBadRequest, "invalid_json", "field %q must be %s, not %s", field, jsonType(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(text, "json: unknown field "):
+		return errf(http.StatusBadRequest, "invalid_json", "unknown field %s", strings.TrimPrefix(text, "json: unknown field "))
+	}
+	return errf(http.StatusBadRequest, "invalid_json", "invalid JSON: %s", text)
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "map", "struct":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	case "bool":
+		return "a boolean"
+	}
+	return "a number"
+}
+
+// encode writes v as JSON with status.
+func encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// recoverer turns a panic into the contract's 500 and keeps the process up.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.writeError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// accessLog logs one line per request (never the Authorization header or
+// query strings, which may carry credentials).
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		start := s.now()
+		next.ServeHTTP(ww, r)
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", ww.Status()),
+			slog.Int64("duration_ms", s.now().Sub(start).Milliseconds()),
+			slog.String("request_id", middleware.GetReqID(r.Context())))
+	})
+}

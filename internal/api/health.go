@@ -1,0 +1,31 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/reminderd/reminderd/internal/db"
+)
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	encode(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReadyz answers 200 once the database is usable with every migration
+// applied and the templates are known.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	var problems []string
+	if err := s.db.R.PingContext(r.Context()); err != nil {
+		problems = append(problems, "database unreachable")
+	} else if v, err := s.db.SchemaVersion(r.Context()); err != nil || v != db.LatestVersion() {
+		problems = append(problems, "database migrations not applied")
+	}
+	if !s.catalog.Ready() {
+		problems = append(problems, "templates not synced from WeChat yet")
+	}
+	if len(problems) > 0 {
+		s.writeError(w, r, errf(http.StatusServiceUnavailable, "unavailable", "not ready: %s", strings.Join(problems, "; ")))
+		return
+	}
+	encode(w, http.StatusOK, map[string]string{"status": "ready"})
+}

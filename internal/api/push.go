@@ -1,0 +1,121 @@
+package api
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/wechat"
+)
+
+func (s *Server) pushError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, wechat.ErrBadSignature), errors.Is(err, wechat.ErrStale):
+		s.log.Warn("wechat push refused", "error", err)
+		s.writeError(w, r, errf(http.StatusUnauthorized, "unauthorized", "push signature or timestamp invalid"))
+	case errors.Is(err, wechat.ErrBodyTooLarge):
+		s.writeError(w, r, errf(http.StatusRequestEntityTooLarge, "body_too_large", "push body too large"))
+	case errors.Is(err, wechat.ErrMalformed), errors.Is(err, wechat.ErrDecrypt), errors.Is(err, wechat.ErrAppIDMismatch),
+		errors.Is(err, wechat.ErrSafeModeDisabled), errors.Is(err, wechat.ErrPlaintextDisabled):
+		s.log.Warn("wechat push refused", "error", err)
+		s.writeError(w, r, errf(http.StatusBadRequest, "invalid_json", "push message refused: %v", err))
+	default:
+		s.writeError(w, r, err)
+	}
+}
+
+// handlePushHandshake answers the URL verification of the message-push
+// configuration with echostr, verbatim.
+func (s *Server) handlePushHandshake(w http.ResponseWriter, r *http.Request) {
+	if s.push == nil {
+		s.writeError(w, r, notFound("message push (set REMINDERD_WECHAT_PUSH_TOKEN)"))
+		return
+	}
+	echo, err := s.push.Handshake(r.URL.Query())
+	if err != nil {
+		s.pushError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, echo)
+}
+
+// handlePush receives one pushed event. The event is applied to the
+// database before "success" is answered; if that fails, WeChat's retry is
+// processed again rather than refused as a duplicate.
+func (s *Server) handlePush(w http.ResponseWriter, r *http.Request) {
+	if s.push == nil {
+		s.writeError(w, r, notFound("message push (set REMINDERD_WECHAT_PUSH_TOKEN)"))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wechat.DefaultPushMaxBody+1))
+	if err != nil {
+		s.pushError(w, r, wechat.ErrBodyTooLarge)
+		return
+	}
+	err = s.push.Process(r.URL.Query(), body, func(e *wechat.Event) error { return s.applyEvent(r.Context(), e) })
+	if err != nil && !errors.Is(err, wechat.ErrDuplicate) {
+		s.pushError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "success")
+}
+
+// applyEvent feeds a push event into the ledger and the delivery records.
+func (s *Server) applyEvent(ctx context.Context, e *wechat.Event) error {
+	now := s.now()
+	switch e.Event {
+	case wechat.EventSubscribeMsgPopup:
+		for _, it := range e.Popup {
+			t, ok := s.catalog.Get(it.TemplateID)
+			if !ok {
+				s.log.Warn("popup event for an unknown template", "template_id", it.TemplateID)
+				continue
+			}
+			var err error
+			if st, _ := consentAnswer(it.SubscribeStatus); st == "accept" {
+				_, err = s.db.RecordAccept(ctx, e.FromUserName, t.ID, t.Kind == wechat.LongTerm, db.SourceEvent, now)
+			} else {
+				err = s.db.Write.SetConsentStatus(ctx, db.SetConsentStatusParams{Openid: e.FromUserName, TemplateID: t.ID,
+					Status: "reject", Now: now.UnixMilli()})
+			}
+			if err != nil {
+				return err
+			}
+		}
+	case wechat.EventSubscribeMsgChange:
+		for _, it := range e.Change {
+			if it.SubscribeStatus != "reject" {
+				continue
+			}
+			if err := s.db.Write.ZeroConsent(ctx, db.ZeroConsentParams{Openid: e.FromUserName, TemplateID: it.TemplateID,
+				Status: "unsubscribed", Now: now.UnixMilli()}); err != nil {
+				return err
+			}
+		}
+	case wechat.EventSubscribeMsgSent:
+		for _, it := range e.Sent {
+			delivered := int64(0)
+			if it.ErrorCode == 0 {
+				delivered = 1
+			}
+			n, err := s.db.Write.MarkDelivered(ctx, db.MarkDeliveredParams{Msgid: sqlInt(it.MsgID), Delivered: sqlInt(delivered),
+				EventStatus: it.ErrorStatus})
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				s.log.Info("sent event for an unknown or already marked msgid", "msgid", it.MsgID)
+			}
+		}
+	default:
+		s.log.Info("push event ignored", "event", e.Event)
+	}
+	return nil
+}
+
+func sqlInt(v int64) sql.NullInt64 { return sql.NullInt64{Int64: v, Valid: true} }

@@ -1,0 +1,589 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/recur"
+	"github.com/reminderd/reminderd/internal/wechat"
+)
+
+// Reminder statuses and the limits of a reminder's fields.
+var statuses = []string{"scheduled", "sending", "sent", "failed", "skipped", "canceled"}
+
+const (
+	maxPageLen           = 512
+	maxIdempotencyKeyLen = 255
+	defaultLimit         = 50
+	maxLimit             = 200
+)
+
+type createRequest struct {
+	TemplateID  string                     `json:"template_id"`
+	FireAt      *string                    `json:"fire_at"`
+	Data        map[string]json.RawMessage `json:"data"`
+	Page        string                     `json:"page"`
+	ExpiresAt   *string                    `json:"expires_at"`
+	Recurrence  *string                    `json:"recurrence"`
+	Timezone    *string                    `json:"timezone"`
+	ValuePolicy string                     `json:"value_policy"` // "reject" (default) or "fit"
+}
+
+// reminderSpec is a validated reminder, ready to store.
+type reminderSpec struct {
+	templateID string
+	fireAt     time.Time
+	expiresAt  *time.Time
+	recurrence string
+	zone       *time.Location
+	data       map[string]string
+	page       string
+}
+
+func (p reminderSpec) windowMS() sql.NullInt64 {
+	if p.expiresAt == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: p.expiresAt.Sub(p.fireAt).Milliseconds(), Valid: true}
+}
+
+func (p reminderSpec) expiresMS() sql.NullInt64 {
+	if p.expiresAt == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: p.expiresAt.UnixMilli(), Valid: true}
+}
+
+func parseInstant(fe fieldErrors, path, v string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		fe.add(path, "must be an RFC 3339 instant with an offset, such as 2026-12-01T13:45:00+08:00")
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// validateData checks every value against its keyword's WeChat rule. With
+// policy "fit", values are first made valid where that is meaningful.
+func validateData(fe fieldErrors, t *wechat.Template, raw map[string]json.RawMessage, policy string, zone *time.Location) map[string]string {
+	if raw == nil {
+		fe.add("data", "is required: an object mapping each template field to its value")
+		return nil
+	}
+	out := make(map[string]string, len(raw))
+	for key, rv := range raw {
+		path := "data." + key
+		kw, ok := t.Keyword(key)
+		if !ok {
+			fe.add(path, fmt.Sprintf("is not a field of template %s", t.ID))
+			continue
+		}
+		var v string
+		if err := json.Unmarshal(rv, &v); err != nil {
+			fe.add(path, "must be a string")
+			continue
+		}
+		if policy == "fit" {
+			v = fitValue(kw, v, zone)
+		}
+		if err := kw.Validate(v); err != nil {
+			fe.add(path, err.Error())
+			continue
+		}
+		out[key] = v
+	}
+	for _, kw := range t.Keywords {
+		if _, ok := raw[kw.Key]; !ok {
+			fe.add("data."+kw.Key, fmt.Sprintf("is required (%s, a %s field)", kw.Label, kw.Type))
+		}
+	}
+	return out
+}
+
+// fitValue applies the fit policy: an RFC 3339 instant given for a time or
+// date field is rendered in the reminder's zone; anything else goes through
+// wechat.FitValue.
+func fitValue(kw wechat.Keyword, v string, zone *time.Location) string {
+	if kw.Type == "time" || kw.Type == "date" {
+		if t, err := time.Parse(time.RFC3339, strings.TrimSpace(v)); err == nil {
+			if s, err := wechat.FormatInstant(kw.Type, t.In(zone)); err == nil {
+				return s
+			}
+		}
+	}
+	return wechat.FitValue(kw.Type, v)
+}
+
+func validPage(p string) bool {
+	if len(p) > maxPageLen || strings.HasPrefix(p, "/") {
+		return false
+	}
+	for _, r := range p {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// validateCreate turns a create request into a reminder spec, collecting
+// every problem.
+func (s *Server) validateCreate(req *createRequest) (reminderSpec, error) {
+	fe := fieldErrors{}
+	now := s.now()
+	var spec reminderSpec
+	switch req.ValuePolicy {
+	case "", "reject", "fit":
+	default:
+		fe.add("value_policy", "must be reject or fit")
+	}
+	spec.zone = s.zone
+	if req.Timezone != nil {
+		loc, err := recur.LoadZone(*req.Timezone)
+		if err != nil {
+			fe.add("timezone", err.Error())
+		} else {
+			spec.zone = loc
+		}
+	}
+	t, ok := s.catalog.Get(req.TemplateID)
+	switch {
+	case req.TemplateID == "":
+		fe.add("template_id", "is required")
+	case !ok:
+		fe.add("template_id", "unknown template: GET /v1/templates lists the known ones")
+	default:
+		spec.templateID = t.ID
+		spec.data = validateData(fe, t, req.Data, req.ValuePolicy, spec.zone)
+	}
+	if req.TemplateID == "" && req.Data == nil {
+		fe.add("data", "is required")
+	}
+	if !validPage(req.Page) {
+		fe.add("page", fmt.Sprintf("must be a mini-program page path such as pages/meeting/detail?id=42 (no leading /, no spaces, at most %d bytes)", maxPageLen))
+	}
+	spec.page = req.Page
+	var sched *recur.Schedule
+	if req.Recurrence != nil {
+		sc, err := recur.Parse(*req.Recurrence, spec.zone)
+		if err != nil {
+			fe.add("recurrence", err.Error())
+		} else {
+			sched, spec.recurrence = sc, sc.String()
+		}
+	}
+	switch {
+	case req.FireAt != nil:
+		if t, ok := parseInstant(fe, "fire_at", *req.FireAt); ok {
+			if t.Before(now) {
+				fe.add("fire_at", "is in the past")
+			}
+			spec.fireAt = t
+		}
+	case sched != nil:
+		spec.fireAt = sched.Next(now)
+	case req.Recurrence == nil:
+		fe.add("fire_at", "is required unless recurrence is given")
+	}
+	if req.ExpiresAt != nil {
+		if t, ok := parseInstant(fe, "expires_at", *req.ExpiresAt); ok {
+			if !spec.fireAt.IsZero() && t.Before(spec.fireAt) {
+				fe.add("expires_at", "must not be before fire_at")
+			}
+			spec.expiresAt = &t
+		}
+	}
+	return spec, fe.err()
+}
+
+// requestHash identifies a create request for idempotency: the same key with
+// the same body returns the same reminder.
+func requestHash(req *createRequest) string {
+	b, _ := json.Marshal(req) // map keys sorted; Marshal compacts each RawMessage
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+func newReminderID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return "rem_" + idEncoding.EncodeToString(b)
+}
+
+func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	oid := openID(ctx)
+	var req createRequest
+	if err := decode(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	var hash string
+	if key != "" {
+		if len(key) > maxIdempotencyKeyLen || strings.IndexFunc(key, unicode.IsControl) >= 0 {
+			s.writeError(w, r, fieldErrors{"Idempotency-Key": fmt.Sprintf("must be at most %d printable characters", maxIdempotencyKeyLen)}.err())
+			return
+		}
+		hash = requestHash(&req)
+		if done, err := s.replayIdempotent(w, r, oid, key, hash); done || err != nil {
+			if err != nil {
+				s.writeError(w, r, err)
+			}
+			return
+		}
+	}
+	spec, err := s.validateCreate(&req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	data, _ := json.Marshal(spec.data)
+	id := newReminderID()
+	params := db.InsertReminderParams{
+		ID: id, Openid: oid, TemplateID: spec.templateID, FireAt: spec.fireAt.UnixMilli(),
+		ExpiresAt: spec.expiresMS(), WindowMs: spec.windowMS(),
+		Recurrence: sql.NullString{String: spec.recurrence, Valid: spec.recurrence != ""},
+		Timezone:   spec.zone.String(), Data: string(data), Page: spec.page,
+		IdempotencyKey: sql.NullString{String: key, Valid: key != ""},
+		RequestHash:    sql.NullString{String: hash, Valid: key != ""},
+		Now:            s.now().UnixMilli(),
+	}
+	if err := s.db.Write.InsertReminder(ctx, params); err != nil {
+		if key != "" && isUniqueViolation(err) {
+			// A concurrent request with the same key won the race.
+			if done, err2 := s.replayIdempotent(w, r, oid, key, hash); done || err2 != nil {
+				if err2 != nil {
+					s.writeError(w, r, err2)
+				}
+				return
+			}
+		}
+		s.writeError(w, r, fmt.Errorf("insert reminder: %w", err))
+		return
+	}
+	s.engine.Wake(spec.fireAt)
+	s.writeReminder(w, r, id, http.StatusCreated, false)
+}
+
+// replayIdempotent answers a request whose Idempotency-Key was seen before.
+func (s *Server) replayIdempotent(w http.ResponseWriter, r *http.Request, oid, key, hash string) (bool, error) {
+	prev, err := s.db.Write.GetReminderByIdempotencyKey(r.Context(), db.GetReminderByIdempotencyKeyParams{
+		Openid: oid, IdempotencyKey: sql.NullString{String: key, Valid: true}})
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if prev.RequestHash.String != hash {
+		return false, conflict("Idempotency-Key %q was used with a different request body", key)
+	}
+	s.writeReminder(w, r, prev.ID, http.StatusOK, false)
+	return true, nil
+}
+
+func isUniqueViolation(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// loadOwn loads a reminder of the caller; anyone else's is "not found".
+func (s *Server) loadOwn(ctx context.Context, id string) (db.Reminder, error) {
+	rem, err := s.db.Write.GetReminder(ctx, id)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && rem.Openid != openID(ctx)) {
+		return db.Reminder{}, notFound("reminder " + id)
+	}
+	return rem, err
+}
+
+func (s *Server) handleGetOwnReminder(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if _, err := s.loadOwn(r.Context(), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeReminder(w, r, id, http.StatusOK, true)
+}
+
+type patchRequest struct {
+	FireAt    json.RawMessage            `json:"fire_at"`
+	Data      map[string]json.RawMessage `json:"data"`
+	Page      *string                    `json:"page"`
+	ExpiresAt json.RawMessage            `json:"expires_at"`
+}
+
+func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := chi.URLParam(r, "id")
+	var req patchRequest
+	if err := decode(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rem, err := s.loadOwn(ctx, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if rem.Status != "scheduled" {
+		s.writeError(w, r, conflict("reminder %s is %s; only a scheduled reminder can be changed", id, rem.Status))
+		return
+	}
+	fe := fieldErrors{}
+	zone, err := recur.LoadZone(rem.Timezone)
+	if err != nil {
+		zone = s.zone
+	}
+	fireAt := time.UnixMilli(rem.FireAt)
+	if req.FireAt != nil {
+		var v string
+		if json.Unmarshal(req.FireAt, &v) != nil {
+			fe.add("fire_at", "must be an RFC 3339 instant with an offset")
+		} else if t, ok := parseInstant(fe, "fire_at", v); ok {
+			if t.Before(s.now()) {
+				fe.add("fire_at", "is in the past")
+			}
+			fireAt = t
+		}
+	}
+	var expiresAt *time.Time
+	if rem.WindowMs.Valid {
+		t := fireAt.Add(time.Duration(rem.WindowMs.Int64) * time.Millisecond)
+		expiresAt = &t
+	}
+	if req.ExpiresAt != nil {
+		var v *string
+		if json.Unmarshal(req.ExpiresAt, &v) != nil {
+			fe.add("expires_at", "must be an RFC 3339 instant with an offset, or null")
+		} else if v == nil {
+			expiresAt = nil
+		} else if t, ok := parseInstant(fe, "expires_at", *v); ok {
+			expiresAt = &t
+		}
+	}
+	if expiresAt != nil && expiresAt.Before(fireAt) {
+		fe.add("expires_at", "must not be before fire_at")
+	}
+	var stored map[string]string
+	if err := json.Unmarshal([]byte(rem.Data), &stored); err != nil {
+		s.writeError(w, r, fmt.Errorf("reminder %s: stored data: %w", id, err))
+		return
+	}
+	data := stored
+	if req.Data != nil {
+		t, ok := s.catalog.Get(rem.TemplateID)
+		if !ok {
+			fe.add("data", "the reminder's template is no longer known; its data cannot be changed")
+		} else {
+			merged := make(map[string]json.RawMessage, len(stored)+len(req.Data))
+			for k, v := range stored {
+				b, _ := json.Marshal(v)
+				merged[k] = b
+			}
+			for k, v := range req.Data {
+				merged[k] = v
+			}
+			data = validateData(fe, t, merged, "reject", zone)
+		}
+	}
+	page := rem.Page
+	if req.Page != nil {
+		if !validPage(*req.Page) {
+			fe.add("page", "must be a mini-program page path such as pages/meeting/detail?id=42")
+		}
+		page = *req.Page
+	}
+	if err := fe.err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	spec := reminderSpec{fireAt: fireAt, expiresAt: expiresAt}
+	b, _ := json.Marshal(data)
+	n, err := s.db.Write.UpdateScheduledReminder(ctx, db.UpdateScheduledReminderParams{
+		ID: id, FireAt: fireAt.UnixMilli(), ExpiresAt: spec.expiresMS(), WindowMs: spec.windowMS(),
+		Data: string(b), Page: page, Now: s.now().UnixMilli(),
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if n == 0 {
+		s.writeError(w, r, conflict("reminder %s is no longer scheduled (it started sending or was canceled)", id))
+		return
+	}
+	s.engine.Wake(fireAt)
+	s.writeReminder(w, r, id, http.StatusOK, false)
+}
+
+func (s *Server) handleCancelOwnReminder(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if _, err := s.loadOwn(r.Context(), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.cancel(w, r, id)
+}
+
+// cancel cancels a scheduled reminder (compare-and-set on the status).
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request, id string) {
+	n, err := s.db.Write.CancelReminder(r.Context(), db.CancelReminderParams{ID: id, Now: s.now().UnixMilli()})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if n == 0 {
+		rem, err := s.db.Write.GetReminder(r.Context(), id)
+		if err != nil {
+			s.writeError(w, r, db.NotFound(err, "reminder "+id))
+			return
+		}
+		if rem.Status == "sending" {
+			s.writeError(w, r, conflict("reminder %s is being sent right now; try again in a moment", id))
+			return
+		}
+		s.writeError(w, r, conflict("reminder %s is already %s", id, rem.Status))
+		return
+	}
+	s.writeReminder(w, r, id, http.StatusOK, false)
+}
+
+// listQuery is a parsed listing request.
+type listQuery struct {
+	p     db.ListRemindersParams
+	limit int
+}
+
+func (s *Server) parseList(r *http.Request, admin bool) (listQuery, error) {
+	q := r.URL.Query()
+	fe := fieldErrors{}
+	lq := listQuery{limit: defaultLimit, p: db.ListRemindersParams{FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS}}
+	if v := q.Get("status"); v != "" {
+		if !contains(statuses, v) {
+			fe.add("status", "must be one of "+strings.Join(statuses, ", "))
+		}
+		lq.p.Status = v
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			fe.add("limit", fmt.Sprintf("must be a whole number from 1 to %d", maxLimit))
+		}
+		lq.limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		f, id, ok := decodeCursor(v)
+		if !ok {
+			fe.add("cursor", "is not a cursor this API returned")
+		}
+		lq.p.AfterFireAt, lq.p.AfterID = f, id
+	}
+	if admin {
+		lq.p.Openid = q.Get("openid")
+		lq.p.TemplateID = q.Get("template_id")
+		if v := q.Get("from"); v != "" {
+			if t, ok := parseInstant(fe, "from", v); ok {
+				lq.p.FromMs = t.UnixMilli()
+			}
+		}
+		if v := q.Get("to"); v != "" {
+			if t, ok := parseInstant(fe, "to", v); ok {
+				lq.p.ToMs = t.UnixMilli()
+			}
+		}
+	} else {
+		for _, k := range []string{"openid", "template_id", "from", "to"} {
+			if q.Has(k) {
+				fe.add(k, "is an admin filter; the mini-program API lists the caller's own reminders")
+			}
+		}
+		lq.p.Openid = openID(r.Context())
+	}
+	lq.p.MaxRows = int64(lq.limit) + 1
+	return lq, fe.err()
+}
+
+const (
+	minMS = -1 << 62
+	maxMS = 1 << 62
+)
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func encodeCursor(fireAt int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(fireAt, 10) + "|" + id))
+}
+
+func decodeCursor(c string) (int64, string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, "", false
+	}
+	f, id, ok := strings.Cut(string(b), "|")
+	n, err := strconv.ParseInt(f, 10, 64)
+	if !ok || err != nil || id == "" {
+		return 0, "", false
+	}
+	return n, id, true
+}
+
+type listResponse struct {
+	Reminders  []reminderJSON `json:"reminders"`
+	NextCursor *string        `json:"next_cursor"`
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request, admin bool) {
+	lq, err := s.parseList(r, admin)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rows, err := s.db.Read.ListReminders(r.Context(), lq.p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := listResponse{Reminders: make([]reminderJSON, 0, min(len(rows), lq.limit))}
+	if len(rows) > lq.limit {
+		rows = rows[:lq.limit]
+		last := rows[len(rows)-1]
+		c := encodeCursor(last.FireAt, last.ID)
+		out.NextCursor = &c
+	}
+	cc := newConsentCache(s, r.Context())
+	for _, rem := range rows {
+		rj, err := s.renderReminder(r.Context(), cc, rem)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out.Reminders = append(out.Reminders, rj)
+	}
+	encode(w, http.StatusOK, out)
+}
+
+func (s *Server) handleListOwnReminders(w http.ResponseWriter, r *http.Request) { s.list(w, r, false) }

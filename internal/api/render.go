@@ -1,0 +1,174 @@
+package api
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db"
+)
+
+type reminderJSON struct {
+	ID         string          `json:"id"`
+	OpenID     string          `json:"openid"`
+	TemplateID string          `json:"template_id"`
+	Status     string          `json:"status"`
+	Reason     *string         `json:"reason"`
+	FireAt     string          `json:"fire_at"`
+	ExpiresAt  *string         `json:"expires_at"`
+	Recurrence *string         `json:"recurrence"`
+	Timezone   string          `json:"timezone"`
+	Data       json.RawMessage `json:"data"`
+	Page       string          `json:"page"`
+	Attempts   int64           `json:"attempts"`
+	Consent    consentCoverage `json:"consent"`
+	CreatedAt  string          `json:"created_at"`
+	UpdatedAt  string          `json:"updated_at"`
+	Deliveries *[]deliveryJSON `json:"deliveries,omitempty"`
+}
+
+// consentCoverage says whether the ledger covers a pending reminder:
+// credits is the user's current balance for the template; covered is true
+// when the reminders due before this one leave a credit for it (or the
+// template is long-term and granted).
+type consentCoverage struct {
+	Credits int64 `json:"credits"`
+	Covered bool  `json:"covered"`
+}
+
+type deliveryJSON struct {
+	Attempt      int64   `json:"attempt"`
+	Status       string  `json:"status"`
+	Errcode      *int64  `json:"errcode"`
+	Errmsg       string  `json:"errmsg"`
+	MsgID        *string `json:"msgid"` // a string: msgids exceed 2^53, JavaScript's exact range
+	At           string  `json:"at"`
+	Delivered    *bool   `json:"delivered"`
+	OccurrenceAt string  `json:"occurrence_at"`
+	LatencyMS    *int64  `json:"latency_ms"`
+}
+
+func (s *Server) formatTime(ms int64, loc *time.Location) string {
+	return time.UnixMilli(ms).In(loc).Format(time.RFC3339)
+}
+
+func nullString(v sql.NullString) *string {
+	if !v.Valid {
+		return nil
+	}
+	return &v.String
+}
+
+// consentCache memoises consent rows while one response is rendered.
+type consentCache struct {
+	s    *Server
+	ctx  context.Context
+	rows map[string]db.Consent
+}
+
+func newConsentCache(s *Server, ctx context.Context) *consentCache {
+	return &consentCache{s: s, ctx: ctx, rows: map[string]db.Consent{}}
+}
+
+func (c *consentCache) get(openID, templateID string) (db.Consent, error) {
+	key := openID + "\x00" + templateID
+	if row, ok := c.rows[key]; ok {
+		return row, nil
+	}
+	row, err := c.s.db.Read.GetConsent(c.ctx, db.GetConsentParams{Openid: openID, TemplateID: templateID})
+	if errors.Is(err, sql.ErrNoRows) {
+		err = nil
+	}
+	if err == nil {
+		c.rows[key] = row
+	}
+	return row, err
+}
+
+func (s *Server) renderReminder(ctx context.Context, cc *consentCache, r db.Reminder) (reminderJSON, error) {
+	loc, err := time.LoadLocation(r.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	out := reminderJSON{
+		ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, Status: r.Status, Reason: nullString(r.Reason),
+		FireAt: s.formatTime(r.FireAt, loc), Recurrence: nullString(r.Recurrence), Timezone: r.Timezone,
+		Data: json.RawMessage(r.Data), Page: r.Page, Attempts: r.Attempts,
+		CreatedAt: s.formatTime(r.CreatedAt, loc), UpdatedAt: s.formatTime(r.UpdatedAt, loc),
+	}
+	if r.ExpiresAt.Valid {
+		v := s.formatTime(r.ExpiresAt.Int64, loc)
+		out.ExpiresAt = &v
+	}
+	c, err := cc.get(r.Openid, r.TemplateID)
+	if err != nil {
+		return out, err
+	}
+	out.Consent.Credits = c.Credits
+	if r.Status == "scheduled" || r.Status == "sending" {
+		if c.LongTerm == 1 {
+			out.Consent.Covered = true
+		} else if c.Credits > 0 {
+			ahead, err := s.db.Read.CountAheadOfReminder(ctx, db.CountAheadOfReminderParams{
+				Openid: r.Openid, TemplateID: r.TemplateID, FireAt: r.FireAt, ID: r.ID})
+			if err != nil {
+				return out, err
+			}
+			out.Consent.Covered = ahead < c.Credits
+		}
+	}
+	return out, nil
+}
+
+// writeReminder reads a reminder back and writes it, with its deliveries
+// when detail is set.
+func (s *Server) writeReminder(w http.ResponseWriter, r *http.Request, id string, status int, detail bool) {
+	ctx := r.Context()
+	rem, err := s.db.Write.GetReminder(ctx, id)
+	if err != nil {
+		s.writeError(w, r, db.NotFound(err, "reminder "+id))
+		return
+	}
+	out, err := s.renderReminder(ctx, newConsentCache(s, ctx), rem)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if detail {
+		rows, err := s.db.Read.ListDeliveries(ctx, id)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		loc, err := time.LoadLocation(rem.Timezone)
+		if err != nil {
+			loc = time.UTC
+		}
+		ds := make([]deliveryJSON, 0, len(rows))
+		for _, d := range rows {
+			dj := deliveryJSON{Attempt: d.Attempt, Status: d.Status, Errmsg: d.Errmsg,
+				At: s.formatTime(d.StartedAt, loc), OccurrenceAt: s.formatTime(d.OccurrenceAt, loc)}
+			if d.Errcode.Valid {
+				dj.Errcode = &d.Errcode.Int64
+			}
+			if d.Msgid.Valid {
+				v := strconv.FormatInt(d.Msgid.Int64, 10)
+				dj.MsgID = &v
+			}
+			if d.Delivered.Valid {
+				v := d.Delivered.Int64 == 1
+				dj.Delivered = &v
+			}
+			if d.LatencyMs.Valid {
+				dj.LatencyMS = &d.LatencyMs.Int64
+			}
+			ds = append(ds, dj)
+		}
+		out.Deliveries = &ds
+	}
+	encode(w, status, out)
+}

@@ -1,0 +1,55 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID)
+	r.Use(s.accessLog)
+	r.Use(s.recoverer)
+	r.Use(middleware.Timeout(30 * time.Second))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errf(http.StatusNotFound, "not_found", "no route for %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", r.Method, r.URL.Path))
+	})
+
+	r.Get("/healthz", s.handleHealthz)
+	r.Get("/readyz", s.handleReadyz)
+	r.Get("/wechat/push", s.handlePushHandshake)
+	r.Post("/wechat/push", s.handlePush)
+
+	r.Route("/v1", func(r chi.Router) {
+		r.Post("/session", s.handleCreateSession)
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireUser)
+			r.Get("/templates", s.handleListTemplates)
+			r.Post("/consents", s.handleReportConsents)
+			r.Get("/consents", s.handleListConsents)
+			r.Get("/consents/prompt", s.handleConsentPrompt)
+			r.Post("/reminders", s.handleCreateReminder)
+			r.Get("/reminders", s.handleListOwnReminders)
+			r.Get("/reminders/{id}", s.handleGetOwnReminder)
+			r.Patch("/reminders/{id}", s.handlePatchReminder)
+			r.Delete("/reminders/{id}", s.handleCancelOwnReminder)
+		})
+	})
+
+	r.Route("/admin/v1", func(r chi.Router) {
+		r.Use(s.requireAdmin)
+		r.Get("/reminders", s.handleAdminListReminders)
+		r.Get("/reminders/{id}", s.handleAdminGetReminder)
+		r.Post("/reminders/{id}/cancel", s.handleAdminCancel)
+		r.Post("/reminders/{id}/retry", s.handleAdminRetry)
+		r.Get("/jobs", s.handleAdminJobs)
+		r.Get("/stats", s.handleAdminStats)
+	})
+	return r
+}
