@@ -47,6 +47,12 @@ type snapshot struct {
 
 // New returns an empty catalog; call Load and Sync.
 func New(d *db.DB, src Source, now func() time.Time, log *slog.Logger) *Catalog {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
 	c := &Catalog{db: d, src: src, now: now, log: log}
 	c.cur.Store(&snapshot{byID: map[string]*wechat.Template{}})
 	return c

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/wechat/wechattest"
+)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigDefaultsEnvAndFlags(t *testing.T) {
+	c, err := parseConfig("t", nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.DB != "reminderd.db" || c.BaseURL != "https://api.weixin.qq.com" ||
+		c.MiniprogramState != "formal" || c.Lang != "zh_CN" || c.Timezone != "Asia/Shanghai" || !c.Sandbox() {
+		t.Fatalf("defaults %+v", c)
+	}
+	c, err = parseConfig("t", []string{"--addr", ":9999", "--wechat-secret", "flag-secret"},
+		env(map[string]string{"REMINDERD_ADDR": "127.0.0.1:1", "REMINDERD_DB": "/tmp/x.db", "REMINDERD_WECHAT_APPID": "wx1", "REMINDERD_WECHAT_SECRET": "env-secret", "REMINDERD_LANG": "en_US"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":9999" || c.DB != "/tmp/x.db" || c.Secret != "flag-secret" || c.Lang != "en_US" || c.Sandbox() {
+		t.Fatalf("env and flags %+v", c)
+	}
+}
+
+func TestConfigRefusesHalfFilledWeChat(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"REMINDERD_WECHAT_APPID": "wx1"}, "REMINDERD_WECHAT_SECRET is missing"},
+		{map[string]string{"REMINDERD_WECHAT_SECRET": "s"}, "REMINDERD_WECHAT_APPID is missing"},
+		{map[string]string{"REMINDERD_WECHAT_APPID": "wx1", "REMINDERD_WECHAT_SECRET": "s", "REMINDERD_WECHAT_AES_KEY": strings.Repeat("a", 43)}, "REMINDERD_WECHAT_PUSH_TOKEN is missing"},
+		{map[string]string{"REMINDERD_WECHAT_APPID": "wx1", "REMINDERD_WECHAT_SECRET": "s", "REMINDERD_WECHAT_PUSH_TOKEN": "p", "REMINDERD_WECHAT_AES_KEY": "short"}, "43 characters"},
+		{map[string]string{"REMINDERD_MINIPROGRAM_STATE": "beta"}, "developer, trial or formal"},
+		{map[string]string{"REMINDERD_LANG": "fr"}, "REMINDERD_LANG"},
+		{map[string]string{"REMINDERD_TIMEZONE": "Mars/Base"}, "REMINDERD_TIMEZONE"},
+	} {
+		_, err := parseConfig("t", nil, env(tc.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("env %v: err %v, want %q", tc.env, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "SECRETVALUE") {
+			t.Errorf("error echoes a secret: %v", err)
+		}
+	}
+	// The refusal reaches the command line.
+	var stderr bytes.Buffer
+	err := run(context.Background(), []string{"serve"}, env(map[string]string{"REMINDERD_WECHAT_APPID": "wx1"}), io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "REMINDERD_WECHAT_SECRET") {
+		t.Fatalf("serve with a half-filled config: %v", err)
+	}
+}
+
+func TestUsageNeverPrintsSecrets(t *testing.T) {
+	var stderr bytes.Buffer
+	_, err := parseConfig("t", []string{"-h"}, env(map[string]string{"REMINDERD_WECHAT_SECRET": "SECRETVALUE", "REMINDERD_ADMIN_TOKEN": "ADMINVALUE"}), &stderr)
+	if err == nil {
+		t.Fatal("-h returned no error")
+	}
+	if out := stderr.String(); !strings.Contains(out, "wechat-secret") || strings.Contains(out, "SECRETVALUE") || strings.Contains(out, "ADMINVALUE") {
+		t.Fatalf("usage:\n%s", out)
+	}
+}
+
+func TestVersionAndUnknownCommand(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, env(nil), &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "reminderd ") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, env(nil), io.Discard, io.Discard); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	var out bytes.Buffer
+	path := filepath.Join(t.TempDir(), "m.db")
+	if err := run(context.Background(), []string{"migrate", "--db", path}, env(nil), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "schema version 1") {
+		t.Fatalf("migrate said %q", out.String())
+	}
+}
+
+// startServe runs `reminderd serve` on :0 in sandbox mode and returns its
+// printed lines once it listens.
+func startServe(t *testing.T, extra ...string) (base string, stdout *syncBuf, stderr *syncBuf, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr = &syncBuf{}, &syncBuf{}
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "e2e.db")}, extra...)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, env(nil), stdout, stderr) }()
+	re := regexp.MustCompile(`listening on (http://\S+)`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(stdout.String()); m != nil && strings.Contains(stdout.String(), "more codes") {
+			base = m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v\n%s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() { cancel(); err = <-done })
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return base, stdout, stderr, stop
+}
+
+func call(t *testing.T, method, url, token string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %q", method, url, raw)
+		}
+	}
+	return res.StatusCode
+}
+
+// TestEndToEnd runs the real binary's run(): log in, report consent through
+// the fake's popup, create a meeting reminder, list it, cancel it.
+func TestEndToEnd(t *testing.T) {
+	base, stdout, stderr, stop := startServe(t)
+	out := stdout.String()
+	code := regexp.MustCompile(`valid 5 minutes\): (\S+)`).FindStringSubmatch(out)[1]
+	admin := regexp.MustCompile(`admin token: (\S+)`).FindStringSubmatch(out)[1]
+	fakeURL := regexp.MustCompile(`fake WeChat at (\S+)`).FindStringSubmatch(out)[1]
+	if first := strings.SplitN(stderr.String(), "\n", 2)[0]; !strings.Contains(first, "sandbox") {
+		t.Fatalf("first log line does not say sandbox: %s", first)
+	}
+
+	if st := call(t, "GET", base+"/readyz", "", nil, nil); st != 200 {
+		t.Fatalf("readyz %d", st)
+	}
+	var sess struct{ Token, OpenID string }
+	if st := call(t, "POST", base+"/v1/session", "", map[string]string{"code": code}, &sess); st != 200 || sess.OpenID != "sandbox-user" {
+		t.Fatalf("login %d %+v", st, sess)
+	}
+	// The user taps "allow" in the popup: the fake pushes the event, the
+	// mini-program reports the same result; one credit.
+	var popup map[string]string
+	if st := call(t, "POST", fakeURL+"/fake/popup", "", map[string]any{"openid": "sandbox-user", "answers": map[string]string{wechattest.MeetingTemplateID: "accept"}}, &popup); st != 200 {
+		t.Fatalf("popup %d", st)
+	}
+	var consents struct {
+		Consents []struct {
+			TemplateID string `json:"template_id"`
+			Credits    int    `json:"credits"`
+		}
+	}
+	if st := call(t, "POST", base+"/v1/consents", sess.Token, map[string]any{"results": popup}, &consents); st != 200 ||
+		len(consents.Consents) != 1 || consents.Consents[0].Credits != 1 {
+		t.Fatalf("consents %d %+v", st, consents)
+	}
+	fire := time.Now().Add(time.Hour).Truncate(time.Second)
+	body := map[string]any{"template_id": wechattest.MeetingTemplateID, "fire_at": fire.Format(time.RFC3339),
+		"data": map[string]string{"thing1": "项目评审会", "time2": fire.Format("2006-01-02 15:04"), "thing3": "A栋201会议室"}, "page": "pages/meeting/detail?id=42"}
+	var created map[string]any
+	if st := call(t, "POST", base+"/v1/reminders", sess.Token, body, &created); st != 201 {
+		t.Fatalf("create %d %v", st, created)
+	}
+	id := created["id"].(string)
+	if cov := created["consent"].(map[string]any)["covered"]; cov != true {
+		t.Fatalf("reminder not covered by the accepted consent: %v", created)
+	}
+	var list struct {
+		Reminders []map[string]any
+	}
+	if st := call(t, "GET", base+"/v1/reminders", sess.Token, nil, &list); st != 200 || len(list.Reminders) != 1 || list.Reminders[0]["id"] != id {
+		t.Fatalf("list %d %+v", st, list)
+	}
+	var admin1 map[string]any
+	if st := call(t, "GET", base+"/admin/v1/reminders/"+id, admin, nil, &admin1); st != 200 {
+		t.Fatalf("admin get %d", st)
+	}
+	var jobs struct{ Jobs []map[string]any }
+	if st := call(t, "GET", base+"/admin/v1/jobs", admin, nil, &jobs); st != 200 || len(jobs.Jobs) < 2 {
+		t.Fatalf("jobs %d %+v", st, jobs)
+	}
+	var canceled map[string]any
+	if st := call(t, "DELETE", base+"/v1/reminders/"+id, sess.Token, nil, &canceled); st != 200 || canceled["status"] != "canceled" {
+		t.Fatalf("cancel %d %v", st, canceled)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v on shutdown", err)
+	}
+	if logs := stderr.String(); strings.Contains(logs, sess.Token) || strings.Contains(logs, admin) || strings.Contains(logs, wechattest.DefaultSecret) {
+		t.Fatal("logs contain a secret")
+	}
+}

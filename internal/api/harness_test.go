@@ -1,0 +1,218 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/api"
+	"github.com/reminderd/reminderd/internal/catalog"
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/wechat"
+	"github.com/reminderd/reminderd/internal/wechat/wechattest"
+)
+
+var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+const (
+	adminToken = "admin-secret-token-for-tests"
+	pushToken  = "push-token"
+	meetingID  = wechattest.MeetingTemplateID
+	deadlineID = wechattest.DeadlineTemplateID
+	clinicID   = wechattest.ClinicTemplateID
+)
+
+var aesKey = strings.Repeat("k", 43)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type wake struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (w *wake) Wake(t time.Time) {
+	w.mu.Lock()
+	w.times = append(w.times, t)
+	w.mu.Unlock()
+}
+func (w *wake) Jobs() []api.Job {
+	return []api.Job{{Name: "due_scan", Schedule: "@every 1s", LastRunAt: t0, NextRunAt: t0.Add(time.Second)}}
+}
+func (w *wake) Breaker() string             { return "closed" }
+func (w *wake) QuotaPausedUntil() time.Time { return time.Time{} }
+
+type harness struct {
+	t      *testing.T
+	clock  *wechattest.Clock
+	fake   *wechattest.Server
+	db     *db.DB
+	client *wechat.Client
+	cat    *catalog.Catalog
+	srv    *httptest.Server
+	logs   *syncBuf
+	engine *wake
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	clock := wechattest.NewClock(t0)
+	fake := wechattest.New(wechattest.Options{Now: clock.Now, Seed: 3})
+	t.Cleanup(fake.Close)
+	for _, tm := range wechattest.DemoTemplates() {
+		fake.AddTemplate(tm)
+	}
+	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "api.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	logs := &syncBuf{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	client, err := wechat.New(wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(), Now: clock.Now, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(d, client, clock.Now, log)
+	if err := cat.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rcv, err := wechat.NewReceiver(wechat.PushConfig{Token: pushToken, AESKey: aesKey, AppID: fake.AppID(), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := &wake{}
+	zone, _ := time.LoadLocation("Asia/Shanghai")
+	srv := httptest.NewServer(api.New(api.Config{DB: d, Catalog: cat, Login: client, Engine: eng, Token: client, Push: rcv,
+		AdminToken: adminToken, DefaultZone: zone, Now: clock.Now, Logger: log}))
+	t.Cleanup(srv.Close)
+	if err := fake.SetPush(srv.URL+"/wechat/push", pushToken, aesKey, true); err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, clock: clock, fake: fake, db: d, client: client, cat: cat, srv: srv, logs: logs, engine: eng}
+}
+
+// resp is a decoded answer.
+type resp struct {
+	status int
+	body   map[string]any
+	raw    string
+	header http.Header
+}
+
+func (r resp) errCode() string {
+	e, _ := r.body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func (r resp) field(path string) string {
+	e, _ := r.body["error"].(map[string]any)
+	f, _ := e["fields"].(map[string]any)
+	v, _ := f[path].(string)
+	return v
+}
+
+func (r resp) str(key string) string { v, _ := r.body[key].(string); return v }
+
+// do sends a request; body may be a string (sent verbatim) or a value (JSON).
+func (h *harness) do(method, path, token string, body any, headers ...string) resp {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(js)
+	}
+	req, err := http.NewRequest(method, h.srv.URL+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := resp{status: res.StatusCode, raw: string(raw), header: res.Header}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &out.body); err != nil {
+			h.t.Fatalf("%s %s: answer is not JSON: %q", method, path, raw)
+		}
+		if out.status >= 400 && out.errCode() == "" {
+			h.t.Fatalf("%s %s: error answer not in the contract's shape: %s", method, path, raw)
+		}
+	}
+	return out
+}
+
+func (h *harness) want(r resp, status int, code string) {
+	h.t.Helper()
+	if r.status != status || (code != "" && r.errCode() != code) {
+		h.t.Fatalf("got %d %s, want %d %s", r.status, r.raw, status, code)
+	}
+}
+
+// login returns a session token for openid.
+func (h *harness) login(openID string) string {
+	h.t.Helper()
+	r := h.do("POST", "/v1/session", "", map[string]string{"code": h.fake.IssueCode(openID)})
+	h.want(r, 200, "")
+	return r.str("token")
+}
+
+func meetingData() map[string]string {
+	return map[string]string{"thing1": "项目评审会", "time2": "2026-12-01 14:00", "thing3": "A栋201会议室"}
+}
+
+// meeting is a valid create body firing in d.
+func meeting(d time.Duration) map[string]any {
+	return map[string]any{"template_id": meetingID, "fire_at": t0.Add(d).Format(time.RFC3339),
+		"data": meetingData(), "page": "pages/meeting/detail?id=42"}
+}
+
+func (h *harness) create(token string, body any) map[string]any {
+	h.t.Helper()
+	r := h.do("POST", "/v1/reminders", token, body)
+	h.want(r, 201, "")
+	return r.body
+}
