@@ -45,7 +45,7 @@ SELECT count(*) AS n, CAST(coalesce(min(due_at), 0) AS INTEGER) AS oldest_due_at
 FROM reminders WHERE status = 'scheduled' AND due_at <= @now;
 
 -- name: ListDeliveries :many
-SELECT * FROM deliveries WHERE reminder_id = ? ORDER BY occurrence_at, attempt;
+SELECT * FROM deliveries WHERE reminder_id = ? ORDER BY id;
 
 -- name: MarkDelivered :execrows
 -- The sent event for a msgid: delivered or not, once.

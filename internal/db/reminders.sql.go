@@ -188,7 +188,7 @@ func (q *Queries) InsertReminder(ctx context.Context, arg InsertReminderParams) 
 }
 
 const listDeliveries = `-- name: ListDeliveries :many
-SELECT id, reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms, delivered, event_status FROM deliveries WHERE reminder_id = ? ORDER BY occurrence_at, attempt
+SELECT id, reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms, delivered, event_status FROM deliveries WHERE reminder_id = ? ORDER BY id
 `
 
 func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Delivery, error) {

@@ -97,14 +97,20 @@ CREATE INDEX reminders_status ON reminders (status, fire_at, id);
 CREATE INDEX reminders_template ON reminders (template_id, fire_at, id);
 CREATE INDEX reminders_fire ON reminders (fire_at, id);
 
--- One row per send attempt. occurrence_at is the scheduled instant the
--- attempt belongs to; an occurrence is sent at most once (deliveries_once).
+-- One row per processing of a claimed reminder, in id order. occurrence_at is
+-- the scheduled instant it belongs to; an occurrence is sent at most once
+-- (deliveries_once). status: sending (in flight), sent, failed (permanent),
+-- retry (transient, retried later), deferred (not counted as an attempt:
+-- breaker open, quota, the user busy, shutdown), skipped (no consent,
+-- expired), abandoned (lease expired with the outcome unknown: WeChat may
+-- have accepted it), duplicate (WeChat accepted an occurrence already sent).
 CREATE TABLE deliveries (
     id            INTEGER NOT NULL PRIMARY KEY,
     reminder_id   TEXT    NOT NULL REFERENCES reminders (id) ON DELETE CASCADE,
     occurrence_at INTEGER NOT NULL,
     attempt       INTEGER NOT NULL CHECK (attempt >= 1),
-    status        TEXT    NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'retry', 'deferred', 'abandoned')),
+    status        TEXT    NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'retry', 'deferred', 'skipped',
+                                                     'abandoned', 'duplicate')),
     errcode       INTEGER,
     errmsg        TEXT    NOT NULL DEFAULT '',
     msgid         INTEGER,
@@ -112,9 +118,10 @@ CREATE TABLE deliveries (
     finished_at   INTEGER,
     latency_ms    INTEGER,
     delivered     INTEGER CHECK (delivered IN (0, 1)),
-    event_status  TEXT    NOT NULL DEFAULT '',
-    UNIQUE (reminder_id, occurrence_at, attempt)
+    event_status  TEXT    NOT NULL DEFAULT ''
 ) STRICT;
+
+CREATE INDEX deliveries_reminder ON deliveries (reminder_id, id);
 
 CREATE UNIQUE INDEX deliveries_once ON deliveries (reminder_id, occurrence_at) WHERE status = 'sent';
 CREATE INDEX deliveries_msgid ON deliveries (msgid) WHERE msgid IS NOT NULL;

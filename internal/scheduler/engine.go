@@ -1,0 +1,396 @@
+package scheduler
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/wechat"
+)
+
+// Sender sends one subscribe message (a *wechat.Client). Its errors are
+// classified with wechat.Classify.
+type Sender interface {
+	Send(ctx context.Context, r wechat.SendRequest) (wechat.SendResult, error)
+}
+
+// Templates looks templates up (a *catalog.Catalog).
+type Templates interface {
+	Get(id string) (*wechat.Template, bool)
+}
+
+// Config configures an Engine. DB, Sender and Templates are required; the
+// zero value of every other field takes the default named beside it.
+type Config struct {
+	DB        *db.DB
+	Sender    Sender
+	Templates Templates
+	Now       func() time.Time // time.Now
+	Logger    *slog.Logger     // discard
+	// Owner names this process in lease_owner (default host-pid-random).
+	Owner string
+	// ScanEvery is the due-scan period (1 s).
+	ScanEvery time.Duration
+	// BatchSize bounds one claim (100).
+	BatchSize int
+	// Concurrency is the number of sends in flight (8).
+	Concurrency int
+	// RateLimit caps sends per second (0: no cap).
+	RateLimit float64
+	// Lease is how long a claim holds a reminder before the rescuer may
+	// take it back (2 min). It must exceed the longest send.
+	Lease time.Duration
+	// MaxAttempts bounds the attempts at one occurrence (6).
+	MaxAttempts int
+	// BackoffBase and BackoffMax shape retries: about base, 2×base, 4×base
+	// …, capped, with ±25 % jitter (1 s, 1 min).
+	BackoffBase, BackoffMax time.Duration
+	// DefaultLateness bounds how late a reminder without expires_at may be
+	// sent (15 min).
+	DefaultLateness time.Duration
+	// UserBusyDelay defers a reminder after a 43108 (2 s).
+	UserBusyDelay time.Duration
+	// BreakerFailures consecutive transient failures open the breaker (5);
+	// it stays open BreakerTimeout (30 s), then lets one send probe.
+	BreakerFailures uint32
+	BreakerTimeout  time.Duration
+	// ShutdownGrace is how long in-flight sends may finish on shutdown (10 s).
+	ShutdownGrace time.Duration
+	// QuotaReset returns when WeChat's daily quota resets after now (the
+	// next midnight in Beijing).
+	QuotaReset func(now time.Time) time.Time
+	// Observer, if set, is told of every outcome (for metrics and logs).
+	Observer func(Outcome)
+}
+
+// Outcome describes one processed claim.
+type Outcome struct {
+	ReminderID string
+	OpenID     string
+	TemplateID string
+	Attempt    int64
+	Status     string // the delivery status: sent, failed, retry, deferred, skipped, abandoned, duplicate
+	Reason     string // the reminder's reason, for failed and skipped
+	ErrCode    int64  // WeChat's errcode when it answered; -2 when it did not
+	Latency    time.Duration
+	Lateness   time.Duration // sent - fire_at, for sent
+}
+
+var beijing = time.FixedZone("CST", 8*3600)
+
+func nextBeijingMidnight(now time.Time) time.Time {
+	t := now.In(beijing)
+	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, beijing)
+}
+
+func (c *Config) defaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Owner == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		c.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.ScanEvery, time.Second)
+	def(&c.Lease, 2*time.Minute)
+	def(&c.BackoffBase, time.Second)
+	def(&c.BackoffMax, time.Minute)
+	def(&c.DefaultLateness, 15*time.Minute)
+	def(&c.UserBusyDelay, 2*time.Second)
+	def(&c.BreakerTimeout, 30*time.Second)
+	def(&c.ShutdownGrace, 10*time.Second)
+	if c.BatchSize <= 0 {
+		c.BatchSize = 100
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 8
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 6
+	}
+	if c.BreakerFailures == 0 {
+		c.BreakerFailures = 5
+	}
+	if c.QuotaReset == nil {
+		c.QuotaReset = nextBeijingMidnight
+	}
+}
+
+// Engine turns due reminders into subscribe messages.
+type Engine struct {
+	cfg     Config
+	db      *db.DB
+	log     *slog.Logger
+	now     func() time.Time
+	cb      *gobreaker.CircuitBreaker[wechat.SendResult]
+	limiter *rate.Limiter
+	jobs    *Jobs
+
+	wake       chan struct{}
+	slots      chan struct{} // one per send in flight
+	scanMu     sync.Mutex
+	rescan     atomic.Bool
+	more       atomic.Bool // the last claim was cut by capacity: rescan when a slot frees
+	stopping   atomic.Bool
+	inflight   sync.WaitGroup
+	sendCtx    context.Context
+	cancelSend context.CancelFunc
+	users      keyedMutex
+	quotaUntil atomic.Int64 // unix ms; sending paused until then
+}
+
+// New builds an Engine and registers its periodic jobs: due_scan,
+// lease_rescue and retention. Add more with Jobs().Add before Run.
+func New(cfg Config) (*Engine, error) {
+	if cfg.DB == nil || cfg.Sender == nil || cfg.Templates == nil {
+		return nil, errors.New("scheduler: DB, Sender and Templates are required")
+	}
+	cfg.defaults()
+	e := &Engine{
+		cfg:   cfg,
+		db:    cfg.DB,
+		log:   cfg.Logger,
+		now:   cfg.Now,
+		jobs:  NewJobs(cfg.Now, cfg.Logger),
+		wake:  make(chan struct{}, 1),
+		slots: make(chan struct{}, cfg.Concurrency),
+		users: keyedMutex{m: map[string]*userLock{}},
+	}
+	e.sendCtx, e.cancelSend = context.WithCancel(context.Background())
+	if cfg.RateLimit > 0 {
+		e.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit)))
+	}
+	e.cb = gobreaker.NewCircuitBreaker[wechat.SendResult](gobreaker.Settings{
+		Name:        "wechat_send",
+		MaxRequests: 1,
+		Timeout:     cfg.BreakerTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= cfg.BreakerFailures },
+		// Only WeChat's health counts: -1, 5xx, timeouts, transport errors.
+		IsSuccessful: func(err error) bool { return wechat.Classify(err) != wechat.ClassTransient },
+		// Per-user and payload errors say nothing about WeChat's health.
+		IsExcluded: func(err error) bool {
+			switch wechat.Classify(err) {
+			case wechat.ClassPermanent, wechat.ClassUserBusy, wechat.ClassQuota:
+				return true
+			}
+			return errors.Is(err, context.Canceled)
+		},
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			e.log.Warn("circuit breaker state change", "from", from.String(), "to", to.String())
+			if to == gobreaker.StateHalfOpen || to == gobreaker.StateClosed {
+				e.Wake(time.Time{})
+			}
+		},
+	})
+	scan := func(ctx context.Context) error { return e.ScanOnce(ctx) }
+	if err := e.jobs.Add("due_scan", fmt.Sprintf("@every %s", cfg.ScanEvery), scan); err != nil {
+		return nil, err
+	}
+	if err := e.jobs.Add("lease_rescue", "@every 10s", func(ctx context.Context) error { _, err := e.RescueLeases(ctx); return err }); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Jobs is the engine's periodic job runner.
+func (e *Engine) Jobs() *Jobs { return e.jobs }
+
+// Breaker returns the breaker state: "closed", "open" or "half_open".
+func (e *Engine) Breaker() string {
+	switch e.cb.State() {
+	case gobreaker.StateOpen:
+		return "open"
+	case gobreaker.StateHalfOpen:
+		return "half_open"
+	}
+	return "closed"
+}
+
+// QuotaPausedUntil is when sending resumes after a 45009, or zero.
+func (e *Engine) QuotaPausedUntil() time.Time {
+	ms := e.quotaUntil.Load()
+	if ms == 0 || e.now().UnixMilli() >= ms {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// Wake asks for a scan now if a reminder is due at t before the next
+// periodic scan would see it.
+func (e *Engine) Wake(t time.Time) {
+	if t.After(e.now().Add(e.cfg.ScanEvery)) {
+		return
+	}
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the periodic jobs and the wake-driven scans until ctx ends, then
+// shuts down: no more claims, in-flight sends get ShutdownGrace to finish
+// and record their outcomes, the rest are released.
+func (e *Engine) Run(ctx context.Context) error {
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	jobsDone := make(chan error, 1)
+	go func() { jobsDone <- e.jobs.Run(jobsCtx) }()
+	e.Wake(time.Time{}) // reminders that fell due while the process was down
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-e.wake:
+			if err := e.ScanOnce(ctx); err != nil && ctx.Err() == nil {
+				e.log.Warn("due scan failed", "error", err)
+			}
+		}
+	}
+	e.stopping.Store(true)
+	stopJobs()
+	<-jobsDone
+	done := make(chan struct{})
+	go func() { e.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(e.cfg.ShutdownGrace):
+		e.log.Warn("shutdown grace over; interrupting sends in flight")
+		e.cancelSend()
+		<-done
+	}
+	e.cancelSend()
+	return nil
+}
+
+// ScanOnce claims due reminders up to the free send capacity and starts
+// their sends. It returns once they are started; WaitIdle waits for them.
+func (e *Engine) ScanOnce(ctx context.Context) error {
+	if !e.scanMu.TryLock() {
+		e.rescan.Store(true)
+		return nil
+	}
+	defer e.scanMu.Unlock()
+	for {
+		e.rescan.Store(false)
+		n, err := e.scanBatch(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 && !e.rescan.Load() {
+			return nil
+		}
+	}
+}
+
+// scanBatch claims and dispatches one batch; it returns how many it claimed.
+func (e *Engine) scanBatch(ctx context.Context) (int, error) {
+	if e.stopping.Load() || ctx.Err() != nil {
+		return 0, nil
+	}
+	now := e.now()
+	if now.UnixMilli() < e.quotaUntil.Load() || e.cb.State() == gobreaker.StateOpen {
+		return 0, nil // deferred without claiming, so without using an attempt
+	}
+	free := cap(e.slots) - len(e.slots)
+	want := min(free, e.cfg.BatchSize)
+	if want == 0 {
+		e.more.Store(true)
+		return 0, nil
+	}
+	var claimed []claim
+	err := e.db.WithTx(ctx, func(q *db.Queries) error {
+		rows, err := q.ClaimDue(ctx, db.ClaimDueParams{LeaseUntil: sqlInt(now.Add(e.cfg.Lease).UnixMilli()),
+			Owner: sqlStr(e.cfg.Owner), Now: now.UnixMilli(), MaxRows: int64(want)})
+		if err != nil {
+			return err
+		}
+		claimed = make([]claim, 0, len(rows))
+		for _, r := range rows {
+			id, err := q.InsertDelivery(ctx, db.InsertDeliveryParams{ReminderID: r.ID, OccurrenceAt: r.FireAt, Attempt: r.Attempts, Now: now.UnixMilli()})
+			if err != nil {
+				return err
+			}
+			claimed = append(claimed, claim{rem: r, deliveryID: id})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("claim due reminders: %w", err)
+	}
+	e.more.Store(len(claimed) == want)
+	sortClaims(claimed)
+	for _, c := range claimed {
+		e.slots <- struct{}{}
+		e.inflight.Add(1)
+		go e.process(c)
+	}
+	return len(claimed), nil
+}
+
+// WaitIdle waits until no send is in flight (for tests and the demo).
+func (e *Engine) WaitIdle() { e.inflight.Wait() }
+
+func sqlInt(v int64) sql.NullInt64   { return sql.NullInt64{Int64: v, Valid: true} }
+func sqlStr(v string) sql.NullString { return sql.NullString{String: v, Valid: true} }
+
+// keyedMutex serialises sends per openid: WeChat answers 43108 to
+// concurrent sends to one user, and the consent check and the credit
+// consumption of one user must not interleave.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*userLock
+}
+
+type userLock struct {
+	ch   chan struct{}
+	refs int
+}
+
+// lock takes the key's lock, or gives up when ctx ends.
+func (k *keyedMutex) lock(ctx context.Context, key string) (unlock func(), err error) {
+	k.mu.Lock()
+	l := k.m[key]
+	if l == nil {
+		l = &userLock{ch: make(chan struct{}, 1)}
+		k.m[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	release := func() {
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}

@@ -1,0 +1,590 @@
+package scheduler_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/wechat"
+	"github.com/reminderd/reminderd/internal/wechat/wechattest"
+)
+
+func TestSendsDueReminderAndConsumesCredit(t *testing.T) {
+	h := newHarness(t, nil)
+	h.grant("oA", meetingID, 1)
+	id := h.add("oA", t0.Add(time.Minute))
+	h.cycle()
+	if h.rem(id).Status != "scheduled" || len(h.fake.Sends()) != 0 {
+		t.Fatal("a reminder was sent before its time")
+	}
+	h.clock.Advance(time.Minute)
+	h.cycle()
+	r := h.wantState(id, "sent", "")
+	ds := h.deliveries(id)
+	sends := h.fake.Sends()
+	if len(sends) != 1 || len(ds) != 1 || ds[0].Status != "sent" || ds[0].Msgid.Int64 != sends[0].MsgID || ds[0].Errcode.Int64 != 0 {
+		t.Fatalf("deliveries %+v, sends %+v", ds, sends)
+	}
+	if s := sends[0]; s.ToUser != "oA" || s.Data["thing1"] != "会议 "+id || s.Page != "pages/meeting/detail?id=1" {
+		t.Fatalf("payload %+v", s)
+	}
+	if r.Attempts != 1 || r.LeaseUntil.Valid || h.credits("oA", meetingID) != 0 || h.fake.Credits("oA", meetingID) != 0 {
+		t.Fatalf("after send: %+v, ledger %d", r, h.credits("oA", meetingID))
+	}
+}
+
+func TestNoConsentIsSkipped(t *testing.T) {
+	h := newHarness(t, nil)
+	h.fake.IssueCode("oA")
+	id := h.add("oA", t0)
+	h.cycle()
+	h.wantState(id, "skipped", "no_consent")
+	if len(h.fake.Sends()) != 0 || h.fake.Counts().Send != 0 {
+		t.Fatal("a reminder without consent reached WeChat")
+	}
+	if ds := h.deliveries(id); len(ds) != 1 || ds[0].Status != "skipped" {
+		t.Fatalf("deliveries %+v", ds)
+	}
+}
+
+func TestCreditNeverSpentTwice(t *testing.T) {
+	// Three reminders for one user and template, two credits: two are sent,
+	// the third is skipped, and the ledger ends at zero, never below.
+	h := newHarness(t, nil)
+	h.grant("oA", meetingID, 2)
+	a, b, c := h.add("oA", t0), h.add("oA", t0), h.add("oA", t0)
+	h.cycle()
+	got := map[string]int{}
+	for _, id := range []string{a, b, c} {
+		r := h.rem(id)
+		got[r.Status+"/"+r.Reason.String]++
+	}
+	if got["sent/"] != 2 || got["skipped/no_consent"] != 1 || h.credits("oA", meetingID) != 0 || len(h.fake.Sends()) != 2 {
+		t.Fatalf("outcomes %v, ledger %d, sends %d", got, h.credits("oA", meetingID), len(h.fake.Sends()))
+	}
+}
+
+func TestUserRefusedZeroesLedger(t *testing.T) {
+	h := newHarness(t, nil)
+	// reminderd believes in 3 credits; WeChat has none (the user unsubscribed
+	// and the change event was lost).
+	h.grant("oA", meetingID, 3)
+	h.fake.Grant("oA", meetingID, -3)
+	id := h.add("oA", t0)
+	h.cycle()
+	h.wantState(id, "failed", "user_refused")
+	c, _ := h.db.Read.GetConsent(context.Background(), db.GetConsentParams{Openid: "oA", TemplateID: meetingID})
+	if c.Credits != 0 || c.Status != "refused" {
+		t.Fatalf("ledger after 43101: %+v", c)
+	}
+	if ds := h.deliveries(id); len(ds) != 1 || ds[0].Errcode.Int64 != 43101 {
+		t.Fatalf("deliveries %+v", ds)
+	}
+}
+
+func TestPermanentErrorsFailAtOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	h.grant("oA", meetingID, 5)
+	page := h.add("oA", t0, withPage("pages/missing/index"))
+	h.fake.Grant("oStranger", meetingID, 0)
+	h.grant("oB", meetingID, 1)
+	h.cycle()
+	h.wantState(page, "failed", "page_invalid")
+	if r := h.rem(page); r.Attempts != 1 {
+		t.Fatalf("permanent error retried: attempts %d", r.Attempts)
+	}
+	// A template deleted on WeChat's side, still in the catalog.
+	h.fake.RemoveTemplate(meetingID)
+	gone := h.add("oB", t0)
+	h.cycle()
+	h.wantState(gone, "failed", "template_invalid")
+	if h.credits("oA", meetingID) != 5 || h.credits("oB", meetingID) != 1 {
+		t.Fatal("a failed send consumed a credit")
+	}
+}
+
+func TestTransientRetriesWithBackoffThenExhausted(t *testing.T) {
+	h := newHarness(t, func(c *scheduler.Config) { c.MaxAttempts = 4 })
+	h.grant("oA", meetingID, 1)
+	h.fake.SetFaults(wechattest.Faults{BusyRate: 1})
+	id := h.add("oA", t0)
+	for attempt := int64(1); attempt <= 3; attempt++ {
+		h.cycle()
+		r := h.wantState(id, "scheduled", "")
+		delay := time.Duration(r.DueAt-h.clock.Now().UnixMilli()) * time.Millisecond
+		base := time.Second << (attempt - 1)
+		if r.Attempts != attempt || delay < base*3/4 || delay > base*5/4 {
+			t.Fatalf("after attempt %d: attempts %d, retry in %v, want about %v", attempt, r.Attempts, delay, base)
+		}
+		h.cycle() // not due yet: nothing happens
+		if h.rem(id).Attempts != attempt {
+			t.Fatal("retried before its backoff")
+		}
+		h.clock.Set(time.UnixMilli(r.DueAt))
+	}
+	h.cycle()
+	h.wantState(id, "failed", "retries_exhausted")
+	ds := h.deliveries(id)
+	if len(ds) != 4 || ds[0].Status != "retry" || ds[3].Status != "failed" || ds[3].Errcode.Int64 != -1 {
+		t.Fatalf("deliveries %+v", ds)
+	}
+	if h.credits("oA", meetingID) != 1 {
+		t.Fatal("failed sends consumed the credit")
+	}
+}
+
+func TestRetriesNeverPastExpiry(t *testing.T) {
+	h := newHarness(t, nil)
+	h.grant("oA", meetingID, 1)
+	h.fake.SetFaults(wechattest.Faults{HTTP500Rate: 1})
+	id := h.add("oA", t0, withExpiry(5*time.Second))
+	for range 10 {
+		h.cycle()
+		r := h.rem(id)
+		if r.Status != "scheduled" {
+			break
+		}
+		if r.DueAt > r.ExpiresAt.Int64 {
+			t.Fatalf("retry scheduled at %d past expiry %d", r.DueAt, r.ExpiresAt.Int64)
+		}
+		h.clock.Set(time.UnixMilli(r.DueAt))
+	}
+	r := h.wantState(id, "failed", "retries_exhausted")
+	for _, d := range h.deliveries(id) {
+		if d.StartedAt > r.ExpiresAt.Int64 {
+			t.Fatalf("attempt at %d after expiry %d", d.StartedAt, r.ExpiresAt.Int64)
+		}
+	}
+}
+
+func TestExpiredIsSkippedNeverSentLate(t *testing.T) {
+	h := newHarness(t, func(c *scheduler.Config) { c.DefaultLateness = 10 * time.Minute })
+	h.grant("oA", meetingID, 3)
+	late := h.add("oA", t0.Add(-11*time.Minute))                           // past the default lateness
+	window := h.add("oA", t0.Add(-2*time.Minute), withExpiry(time.Minute)) // past its expires_at
+	recent := h.add("oA", t0.Add(-9*time.Minute))                          // fell due while down, still in its window
+	h.cycle()
+	h.wantState(late, "skipped", "expired")
+	h.wantState(window, "skipped", "expired")
+	h.wantState(recent, "sent", "")
+	if len(h.fake.Sends()) != 1 || h.credits("oA", meetingID) != 2 {
+		t.Fatalf("sends %d, credits %d", len(h.fake.Sends()), h.credits("oA", meetingID))
+	}
+}
+
+func TestThousandDueAtOnceEachSentExactlyOnce(t *testing.T) {
+	h := newHarness(t, func(c *scheduler.Config) { c.Concurrency = 16; c.BatchSize = 64 })
+	want := map[string]string{}
+	for i := range 1000 {
+		openID := fmt.Sprintf("o%03d", i%250) // four reminders per user
+		if i < 250 {
+			h.grant(openID, meetingID, 4)
+		}
+		id := h.add(openID, t0)
+		want["会议 "+id] = openID
+	}
+	for i := 0; h.count("scheduled") > 0; i++ {
+		if i > 200 {
+			t.Fatal("reminders left scheduled")
+		}
+		h.cycle()
+	}
+	if h.count("sent") != 1000 {
+		t.Fatalf("%d sent", h.count("sent"))
+	}
+	seen := map[string]int{}
+	for _, s := range h.fake.Sends() {
+		seen[s.Data["thing1"]]++
+		if want[s.Data["thing1"]] != s.ToUser {
+			t.Fatalf("payload %q sent to %s", s.Data["thing1"], s.ToUser)
+		}
+	}
+	if len(seen) != 1000 {
+		t.Fatalf("%d distinct reminders sent", len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s sent %d times", k, n)
+		}
+	}
+	var busy int
+	_ = h.db.R.QueryRow(`SELECT count(*) FROM deliveries WHERE errcode = 43108`).Scan(&busy)
+	if busy != 0 {
+		t.Fatalf("%d sends collided on one user (43108)", busy)
+	}
+}
+
+func TestConcurrentClaimersNeverDoubleClaim(t *testing.T) {
+	h := newHarness(t, nil)
+	// A second engine on its own connection to the same file: another process.
+	d2, err := db.Open(context.Background(), h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	e2 := h.engine(d2, func(c *scheduler.Config) { c.Owner = "other" })
+	for i := range 300 {
+		openID := fmt.Sprintf("o%03d", i)
+		h.grant(openID, meetingID, 1)
+		h.add(openID, t0)
+	}
+	var wg sync.WaitGroup
+	for _, e := range []*scheduler.Engine{h.eng, e2} {
+		wg.Go(func() {
+			for range 100 {
+				if err := e.ScanOnce(context.Background()); err != nil {
+					t.Error(err)
+				}
+				e.WaitIdle()
+			}
+		})
+	}
+	wg.Wait()
+	if h.count("sent") != 300 || len(h.fake.Sends()) != 300 {
+		t.Fatalf("sent %d, WeChat accepted %d", h.count("sent"), len(h.fake.Sends()))
+	}
+	var rows, dup int
+	_ = h.db.R.QueryRow(`SELECT count(*), count(*) - count(DISTINCT reminder_id) FROM deliveries`).Scan(&rows, &dup)
+	if rows != 300 || dup != 0 {
+		t.Fatalf("%d delivery rows, %d reminders claimed twice", rows, dup)
+	}
+}
+
+func TestBreakerOpensAndClosesWithoutBurningAttempts(t *testing.T) {
+	h := newHarness(t, func(c *scheduler.Config) {
+		c.BreakerFailures = 3
+		c.BreakerTimeout = 300 * time.Millisecond
+		c.Concurrency = 1
+	})
+	var ids []string
+	for i := range 8 {
+		o := fmt.Sprintf("o%d", i)
+		h.grant(o, meetingID, 1)
+		ids = append(ids, h.add(o, t0))
+	}
+	h.fake.SetFaults(wechattest.Faults{BusyRate: 1})
+	for range 4 {
+		h.cycle()
+	}
+	if h.eng.Breaker() != "open" {
+		t.Fatalf("breaker %s after 3 consecutive failures", h.eng.Breaker())
+	}
+	attempts := func() map[string]int64 {
+		m := map[string]int64{}
+		for _, id := range ids {
+			m[id] = h.rem(id).Attempts
+		}
+		return m
+	}
+	before := attempts()
+	calls := h.fake.Counts().Send
+	// While open: scans claim nothing, WeChat is not called, no attempt is used.
+	for range 5 {
+		h.clock.Advance(10 * time.Second)
+		h.cycle()
+	}
+	if after := attempts(); fmt.Sprint(after) != fmt.Sprint(before) || h.fake.Counts().Send != calls {
+		t.Fatalf("attempts while open: %v -> %v, WeChat calls %d -> %d", before, after, calls, h.fake.Counts().Send)
+	}
+	var spent int64
+	for _, n := range before {
+		spent += n
+	}
+	if spent != 3 {
+		t.Fatalf("attempts used before the breaker opened: %d, want 3", spent)
+	}
+	// WeChat recovers; after the breaker's timeout one probe closes it.
+	h.fake.SetFaults(wechattest.Faults{})
+	deadline := time.Now().Add(5 * time.Second)
+	for h.eng.Breaker() == "open" {
+		if time.Now().After(deadline) {
+			t.Fatal("breaker never left open")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := 0; h.count("scheduled") > 0; i++ {
+		if i > 50 {
+			t.Fatal("reminders stuck")
+		}
+		h.clock.Advance(10 * time.Second)
+		h.cycle()
+	}
+	if h.eng.Breaker() != "closed" || h.count("sent") != 8 {
+		t.Fatalf("breaker %s, sent %d", h.eng.Breaker(), h.count("sent"))
+	}
+}
+
+func TestPerUserErrorsDoNotTripBreaker(t *testing.T) {
+	h := newHarness(t, func(c *scheduler.Config) { c.BreakerFailures = 2 })
+	for i := range 6 {
+		o := fmt.Sprintf("o%d", i)
+		h.grant(o, meetingID, 1)
+		h.add(o, t0, withPage("pages/missing/index")) // 41030 each
+	}
+	h.cycle()
+	if h.eng.Breaker() != "closed" || h.count("failed") != 6 {
+		t.Fatalf("breaker %s after per-user errors; failed %d", h.eng.Breaker(), h.count("failed"))
+	}
+}
+
+func TestTokenRotatedMidRunLosesNothing(t *testing.T) {
+	h := newHarness(t, func(c *scheduler.Config) { c.BatchSize = 10; c.Concurrency = 4 })
+	for i := range 60 {
+		o := fmt.Sprintf("o%02d", i)
+		h.grant(o, meetingID, 1)
+		h.add(o, t0)
+	}
+	h.cycle()
+	h.fake.RevokeTokens()
+	for i := 0; h.count("scheduled") > 0; i++ {
+		if i == 2 {
+			h.fake.RevokeTokens()
+		}
+		h.cycle()
+	}
+	if h.count("sent") != 60 || len(h.fake.Sends()) != 60 {
+		t.Fatalf("sent %d, accepted %d", h.count("sent"), len(h.fake.Sends()))
+	}
+	var retries int
+	_ = h.db.R.QueryRow(`SELECT count(*) FROM deliveries WHERE status <> 'sent'`).Scan(&retries)
+	if retries != 0 {
+		t.Fatalf("%d attempts lost to the rotation", retries)
+	}
+}
+
+func TestRecurrenceAcrossZones(t *testing.T) {
+	h := newHarness(t, nil)
+	// 09:00 every day in Shanghai (01:00 UTC) and in New York (14:00 UTC in winter).
+	h.grant("oA", meetingID, 10)
+	h.grant("oB", meetingID, 10)
+	sh := h.add("oA", time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC), withRecurrence("0 9 * * *", "Asia/Shanghai"), withExpiry(30*time.Minute))
+	ny := h.add("oB", time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC), withRecurrence("0 9 * * *", "America/New_York"))
+	h.clock.Set(time.Date(2026, 12, 1, 1, 5, 0, 0, time.UTC)) // five minutes late
+	h.cycle()
+	r := h.wantState(sh, "scheduled", "")
+	if next := time.UnixMilli(r.FireAt).UTC(); next != time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC) {
+		t.Fatalf("next Shanghai occurrence %v: computed from the scheduled instant, not from now", next)
+	}
+	if r.ExpiresAt.Int64 != r.FireAt+30*60*1000 || r.Attempts != 0 {
+		t.Fatalf("next occurrence's window/attempts: %+v", r)
+	}
+	if h.rem(ny).FireAt != time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC).UnixMilli() {
+		t.Fatal("New York occurrence fired early")
+	}
+	h.clock.Set(time.Date(2026, 12, 1, 14, 0, 1, 0, time.UTC))
+	h.cycle()
+	if next := time.UnixMilli(h.rem(ny).FireAt).UTC(); next != time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC) {
+		t.Fatalf("next New York occurrence %v", next)
+	}
+	// Down for three days: the missed occurrences past their window are not
+	// sent late; the series resumes at the first one still in its window
+	// (Dec 5, 09:00 in Shanghai, ten minutes ago), which is sent now.
+	h.clock.Set(time.Date(2026, 12, 5, 1, 10, 0, 0, time.UTC))
+	h.cycle()
+	if next := time.UnixMilli(h.rem(sh).FireAt).UTC(); next != time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC) {
+		t.Fatalf("series resumed at %v", next)
+	}
+	h.cycle()
+	ds := h.deliveries(sh)
+	if len(ds) != 3 || ds[0].Status != "sent" || ds[1].Status != "skipped" || ds[2].Status != "sent" ||
+		ds[2].OccurrenceAt != time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC).UnixMilli() {
+		t.Fatalf("deliveries %+v", ds)
+	}
+	if next := time.UnixMilli(h.rem(sh).FireAt).UTC(); next != time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC) {
+		t.Fatalf("next occurrence %v", next)
+	}
+	// Each occurrence is keyed by its instant: one sent row per occurrence.
+	var dups int
+	_ = h.db.R.QueryRow(`SELECT count(*) FROM (SELECT reminder_id, occurrence_at FROM deliveries WHERE status='sent' GROUP BY 1, 2 HAVING count(*) > 1)`).Scan(&dups)
+	if dups != 0 {
+		t.Fatal("an occurrence was sent twice")
+	}
+}
+
+func TestRescuerReturnsExpiredLeases(t *testing.T) {
+	h := newHarness(t, func(c *scheduler.Config) { c.Lease = time.Minute })
+	h.grant("oA", meetingID, 1)
+	id := h.add("oA", t0)
+	// A process claims it and dies before recording anything.
+	ctx := context.Background()
+	err := h.db.WithTx(ctx, func(q *db.Queries) error {
+		rows, err := q.ClaimDue(ctx, db.ClaimDueParams{LeaseUntil: sqlInt(t0.Add(time.Minute).UnixMilli()), Owner: sqlStr("dead"), Now: t0.UnixMilli(), MaxRows: 10})
+		if err != nil || len(rows) != 1 {
+			return fmt.Errorf("claim: %v %d", err, len(rows))
+		}
+		_, err = q.InsertDelivery(ctx, db.InsertDeliveryParams{ReminderID: id, OccurrenceAt: rows[0].FireAt, Attempt: 1, Now: t0.UnixMilli()})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cycle()
+	if n, _ := h.eng.RescueLeases(ctx); n != 0 || h.rem(id).Status != "sending" {
+		t.Fatal("a live lease was rescued or the claimed reminder was claimed again")
+	}
+	h.clock.Advance(time.Minute + time.Millisecond)
+	if n, err := h.eng.RescueLeases(ctx); n != 1 || err != nil {
+		t.Fatalf("rescued %d (%v)", n, err)
+	}
+	h.cycle()
+	r := h.wantState(id, "sent", "")
+	ds := h.deliveries(id)
+	if len(ds) != 2 || ds[0].Status != "abandoned" || ds[1].Status != "sent" || r.Attempts != 2 {
+		t.Fatalf("deliveries %+v attempts %d", ds, r.Attempts)
+	}
+}
+
+func TestQuotaPausesWithoutBurningAttempts(t *testing.T) {
+	h := newHarness(t, nil)
+	h.clock.Set(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)) // 23:00 in Beijing
+	var ids []string
+	for i := range 5 {
+		o := fmt.Sprintf("o%d", i)
+		h.grant(o, meetingID, 1)
+		ids = append(ids, h.add(o, h.clock.Now(), withExpiry(3*time.Hour)))
+	}
+	h.fake.SetFaults(wechattest.Faults{DailyQuota: 3})
+	h.cycle()
+	h.cycle()
+	if h.count("sent") != 3 {
+		t.Fatalf("sent %d before the quota", h.count("sent"))
+	}
+	until := h.eng.QuotaPausedUntil()
+	if !until.Equal(time.Date(2026, 12, 1, 16, 0, 0, 0, time.UTC)) {
+		t.Fatalf("paused until %v, want Beijing midnight", until)
+	}
+	calls := h.fake.Counts().Send
+	h.clock.Advance(30 * time.Minute)
+	h.cycle()
+	if h.fake.Counts().Send != calls {
+		t.Fatal("sent while the quota was paused")
+	}
+	for _, id := range ids {
+		if r := h.rem(id); r.Status == "scheduled" && r.Attempts != 0 {
+			t.Fatalf("quota burned an attempt: %+v", r)
+		}
+	}
+	h.clock.Set(time.Date(2026, 12, 1, 16, 0, 1, 0, time.UTC))
+	h.cycle()
+	if h.count("sent") != 5 || !h.eng.QuotaPausedUntil().IsZero() {
+		t.Fatalf("after the reset: sent %d, paused until %v", h.count("sent"), h.eng.QuotaPausedUntil())
+	}
+}
+
+// busyOnce answers 43108 to the first send: another process sent to the same user.
+type busyOnce struct {
+	scheduler.Sender
+	mu   sync.Mutex
+	done bool
+}
+
+func (b *busyOnce) Send(ctx context.Context, r wechat.SendRequest) (wechat.SendResult, error) {
+	b.mu.Lock()
+	first := !b.done
+	b.done = true
+	b.mu.Unlock()
+	if first {
+		return wechat.SendResult{}, &wechat.APIError{Code: 43108, Msg: "concurrent"}
+	}
+	return b.Sender.Send(ctx, r)
+}
+
+func TestUserBusyIsDeferredNotCounted(t *testing.T) {
+	var h *harness
+	h = newHarness(t, func(c *scheduler.Config) { c.Sender = &busyOnce{Sender: c.Sender} })
+	h.grant("oA", meetingID, 1)
+	id := h.add("oA", t0)
+	h.cycle()
+	r := h.wantState(id, "scheduled", "")
+	if r.Attempts != 0 || r.DueAt != t0.Add(2*time.Second).UnixMilli() {
+		t.Fatalf("after 43108: %+v", r)
+	}
+	h.clock.Advance(2 * time.Second)
+	h.cycle()
+	h.wantState(id, "sent", "")
+	if ds := h.deliveries(id); len(ds) != 2 || ds[0].Status != "deferred" || ds[0].Errcode.Int64 != 43108 {
+		t.Fatalf("deliveries %+v", ds)
+	}
+}
+
+func TestLongTermTemplateConsumesNoCredit(t *testing.T) {
+	h := newHarness(t, nil)
+	h.grant("oA", clinicID, 1)
+	data := map[string]string{"name1": "张三", "time2": "2026-12-01 14:00", "thing3": "内科", "phone_number4": "13800000000"}
+	for range 3 {
+		h.add("oA", t0, withTemplate(clinicID, data))
+	}
+	h.cycle()
+	if h.count("sent") != 3 {
+		t.Fatalf("sent %d", h.count("sent"))
+	}
+}
+
+func TestRunWakesEarlyAndShutsDownCleanly(t *testing.T) {
+	h := newHarness(t, func(c *scheduler.Config) { c.ScanEvery = time.Hour; c.ShutdownGrace = 5 * time.Second })
+	for i := range 5 {
+		o := fmt.Sprintf("o%d", i)
+		h.grant(o, meetingID, 1)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.eng.Run(ctx) }()
+	// The periodic scan is an hour away: only Wake can get this sent.
+	id := h.add("o0", t0)
+	h.eng.Wake(t0)
+	deadline := time.Now().Add(5 * time.Second)
+	for h.rem(id).Status != "sent" {
+		if time.Now().After(deadline) {
+			t.Fatal("Wake did not trigger a scan")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Shutdown under load: sends in flight finish and are recorded.
+	h.fake.SetFaults(wechattest.Faults{Latency: 300 * time.Millisecond})
+	for i := 1; i < 5; i++ {
+		h.add(fmt.Sprintf("o%d", i), t0)
+	}
+	h.eng.Wake(t0)
+	for h.count("sending") == 0 && h.count("scheduled") > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var inflight int64
+	inflight, _ = h.db.Read.CountSendingDeliveries(context.Background())
+	if h.count("sending") != 0 || inflight != 0 || h.count("sent") != 5 {
+		t.Fatalf("after shutdown: sending %d, in-flight deliveries %d, sent %d", h.count("sending"), inflight, h.count("sent"))
+	}
+}
+
+func TestShutdownGraceInterruptsAndReleases(t *testing.T) {
+	h := newHarness(t, func(c *scheduler.Config) { c.ShutdownGrace = 100 * time.Millisecond })
+	h.grant("oA", meetingID, 1)
+	id := h.add("oA", t0)
+	h.fake.SetFaults(wechattest.Faults{Latency: 5 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.eng.Run(ctx) }()
+	for h.count("sending") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r := h.wantState(id, "scheduled", "")
+	if ds := h.deliveries(id); len(ds) != 1 || ds[0].Status != "abandoned" || r.LeaseUntil.Valid {
+		t.Fatalf("interrupted send: %+v %+v", r, ds)
+	}
+	if !errors.Is(ctx.Err(), context.Canceled) || strings.Contains(r.Status, "sending") {
+		t.Fatal("unreachable")
+	}
+}

@@ -1,0 +1,193 @@
+package scheduler_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/catalog"
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/wechat"
+	"github.com/reminderd/reminderd/internal/wechat/wechattest"
+)
+
+var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+const (
+	meetingID = wechattest.MeetingTemplateID
+	clinicID  = wechattest.ClinicTemplateID
+)
+
+type harness struct {
+	t      *testing.T
+	clock  *wechattest.Clock
+	fake   *wechattest.Server
+	db     *db.DB
+	client *wechat.Client
+	cat    *catalog.Catalog
+	eng    *scheduler.Engine
+	path   string
+	n      int
+}
+
+func newHarness(t *testing.T, mutate func(*scheduler.Config)) *harness {
+	t.Helper()
+	clock := wechattest.NewClock(t0)
+	fake := wechattest.New(wechattest.Options{Now: clock.Now, Seed: 11})
+	t.Cleanup(fake.Close)
+	for _, tm := range wechattest.DemoTemplates() {
+		fake.AddTemplate(tm)
+	}
+	path := filepath.Join(t.TempDir(), "sched.db")
+	d, err := db.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	client, err := wechat.New(wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(), Now: clock.Now,
+		HTTPClient: &http.Client{Timeout: 2 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(d, client, clock.Now, nil)
+	if err := cat.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, clock: clock, fake: fake, db: d, client: client, cat: cat, path: path}
+	h.eng = h.engine(d, mutate)
+	return h
+}
+
+func (h *harness) engine(d *db.DB, mutate func(*scheduler.Config)) *scheduler.Engine {
+	h.t.Helper()
+	cfg := scheduler.Config{DB: d, Sender: h.client, Templates: h.cat, Now: h.clock.Now,
+		Logger: slog.New(slog.DiscardHandler), BreakerFailures: 1000, Concurrency: 8}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	e, err := scheduler.New(cfg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return e
+}
+
+type remOpt func(*db.InsertReminderParams)
+
+func withRecurrence(spec, zone string) remOpt {
+	return func(p *db.InsertReminderParams) {
+		p.Recurrence = sql.NullString{String: spec, Valid: true}
+		p.Timezone = zone
+	}
+}
+
+func withExpiry(d time.Duration) remOpt {
+	return func(p *db.InsertReminderParams) {
+		p.ExpiresAt = sql.NullInt64{Int64: p.FireAt + d.Milliseconds(), Valid: true}
+		p.WindowMs = sql.NullInt64{Int64: d.Milliseconds(), Valid: true}
+	}
+}
+
+func withPage(page string) remOpt { return func(p *db.InsertReminderParams) { p.Page = page } }
+
+func withTemplate(id string, data map[string]string) remOpt {
+	return func(p *db.InsertReminderParams) {
+		p.TemplateID = id
+		b, _ := json.Marshal(data)
+		p.Data = string(b)
+	}
+}
+
+// add inserts a meeting reminder for openID firing at fireAt; its thing1
+// names it so that sends can be matched with reminders.
+func (h *harness) add(openID string, fireAt time.Time, opts ...remOpt) string {
+	h.t.Helper()
+	h.n++
+	id := fmt.Sprintf("rem_%05d", h.n)
+	data, _ := json.Marshal(map[string]string{"thing1": fmt.Sprintf("会议 %s", id), "time2": "2026-12-01 14:00", "thing3": "A栋201"})
+	p := db.InsertReminderParams{ID: id, Openid: openID, TemplateID: meetingID, FireAt: fireAt.UnixMilli(),
+		Timezone: "Asia/Shanghai", Data: string(data), Page: "pages/meeting/detail?id=1", Now: h.clock.Now().UnixMilli()}
+	for _, o := range opts {
+		o(&p)
+	}
+	if err := h.db.Write.InsertReminder(context.Background(), p); err != nil {
+		h.t.Fatal(err)
+	}
+	return id
+}
+
+// grant gives openID n credits for a template in reminderd's ledger and on WeChat.
+func (h *harness) grant(openID, tmpl string, n int) {
+	h.t.Helper()
+	ctx := context.Background()
+	for range n {
+		h.clock.Advance(0)
+		if err := h.db.Write.AddCredit(ctx, db.AddCreditParams{Openid: openID, TemplateID: tmpl, Credits: 1, Now: h.clock.Now().UnixMilli()}); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	t, _ := h.cat.Get(tmpl)
+	if t.Kind == wechat.LongTerm {
+		_ = h.db.Write.AddCredit(ctx, db.AddCreditParams{Openid: openID, TemplateID: tmpl, LongTerm: 1, Now: 1})
+	}
+	h.fake.Grant(openID, tmpl, n)
+}
+
+// cycle runs one scan and waits for its sends.
+func (h *harness) cycle() {
+	h.t.Helper()
+	if err := h.eng.ScanOnce(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	h.eng.WaitIdle()
+}
+
+func (h *harness) rem(id string) db.Reminder {
+	h.t.Helper()
+	r, err := h.db.Read.GetReminder(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+func (h *harness) deliveries(id string) []db.Delivery {
+	h.t.Helper()
+	ds, err := h.db.Read.ListDeliveries(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return ds
+}
+
+func (h *harness) credits(openID, tmpl string) int64 {
+	c, _ := h.db.Read.GetConsent(context.Background(), db.GetConsentParams{Openid: openID, TemplateID: tmpl})
+	return c.Credits
+}
+
+func (h *harness) wantState(id, status, reason string) db.Reminder {
+	h.t.Helper()
+	r := h.rem(id)
+	if r.Status != status || r.Reason.String != reason {
+		h.t.Fatalf("%s: status %s/%s, want %s/%s (deliveries %+v)", id, r.Status, r.Reason.String, status, reason, h.deliveries(id))
+	}
+	return r
+}
+
+func (h *harness) count(status string) int {
+	var n int
+	if err := h.db.R.QueryRow(`SELECT count(*) FROM reminders WHERE status = ?`, status).Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+func sqlInt(v int64) sql.NullInt64   { return sql.NullInt64{Int64: v, Valid: true} }
+func sqlStr(v string) sql.NullString { return sql.NullString{String: v, Valid: true} }

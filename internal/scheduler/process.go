@@ -1,0 +1,385 @@
+package scheduler
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/recur"
+	"github.com/reminderd/reminderd/internal/wechat"
+)
+
+// claim is a reminder this process holds the lease of, with the delivery
+// row recording this processing.
+type claim struct {
+	rem        db.Reminder
+	deliveryID int64
+}
+
+func sortClaims(cs []claim) {
+	slices.SortFunc(cs, func(a, b claim) int {
+		if a.rem.DueAt != b.rem.DueAt {
+			return int(a.rem.DueAt - b.rem.DueAt)
+		}
+		return strings.Compare(a.rem.ID, b.rem.ID)
+	})
+}
+
+type verdict int
+
+const (
+	vSent verdict = iota + 1
+	vFailed
+	vRetry
+	vDefer
+	vSkip
+	vAbandon
+)
+
+// result is what happened to one claim, before it is recorded.
+type result struct {
+	verdict    verdict
+	reason     string // reminder reason for failed and skipped
+	errcode    sql.NullInt64
+	errmsg     string
+	msgid      sql.NullInt64
+	latency    time.Duration
+	deferUntil time.Time
+	refused    bool // 43101: zero the ledger
+}
+
+// permanentReasons maps permanent errcodes to the contract's reasons.
+var permanentReasons = map[int]string{
+	wechat.CodeNoCredit:        "user_refused",
+	wechat.CodeInvalidOpenID:   "openid_invalid",
+	wechat.CodeInvalidTemplate: "template_invalid",
+	wechat.CodeInvalidPage:     "page_invalid",
+	wechat.CodeSensitive:       "content_rejected",
+	wechat.CodeBanned:          "banned",
+	wechat.CodeInvalidArgument: "invalid_data",
+}
+
+// seriesReasons end a whole recurring series; any other outcome of an
+// occurrence moves the series on to its next occurrence.
+var seriesReasons = map[string]bool{
+	"openid_invalid": true, "template_invalid": true, "page_invalid": true,
+	"content_rejected": true, "banned": true, "invalid_data": true,
+}
+
+// deadline is the last instant the current occurrence may be sent.
+func (e *Engine) deadline(r db.Reminder) time.Time {
+	if r.ExpiresAt.Valid {
+		return time.UnixMilli(r.ExpiresAt.Int64)
+	}
+	return time.UnixMilli(r.FireAt).Add(e.cfg.DefaultLateness)
+}
+
+func (e *Engine) process(c claim) {
+	defer func() {
+		<-e.slots
+		e.inflight.Done()
+		if e.more.Load() {
+			e.Wake(time.Time{})
+		}
+	}()
+	ctx := e.sendCtx
+	unlock, err := e.users.lock(ctx, c.rem.Openid)
+	var res result
+	if err != nil {
+		res = result{verdict: vDefer, errmsg: "shutdown before sending", deferUntil: e.now()}
+	} else {
+		res = e.attempt(ctx, c.rem)
+	}
+	// Outcomes are recorded even when shutdown interrupted the send.
+	if err := e.record(context.WithoutCancel(ctx), c, res); err != nil {
+		e.log.Error("record outcome", "reminder_id", c.rem.ID, "attempt", c.rem.Attempts, "error", err)
+	}
+	if unlock != nil {
+		unlock()
+	}
+}
+
+// attempt decides and, when everything allows it, sends.
+func (e *Engine) attempt(ctx context.Context, r db.Reminder) result {
+	now := e.now()
+	if now.After(e.deadline(r)) {
+		return result{verdict: vSkip, reason: "expired", errmsg: "past its window: not sent late"}
+	}
+	t, ok := e.cfg.Templates.Get(r.TemplateID)
+	if !ok {
+		return result{verdict: vFailed, reason: "template_invalid", errmsg: "template no longer in the account's template list"}
+	}
+	if until := e.quotaUntil.Load(); now.UnixMilli() < until {
+		return result{verdict: vDefer, errmsg: "daily quota reached", deferUntil: time.UnixMilli(until)}
+	}
+	c, err := e.db.Read.GetConsent(ctx, db.GetConsentParams{Openid: r.Openid, TemplateID: r.TemplateID})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return result{verdict: vDefer, errmsg: "consent lookup failed", deferUntil: now.Add(e.cfg.BackoffBase)}
+	}
+	if !(t.Kind == wechat.LongTerm && c.LongTerm == 1) && !(t.Kind == wechat.OneTime && c.Credits > 0) {
+		return result{verdict: vSkip, reason: "no_consent", errmsg: "no consent credit at fire time"}
+	}
+	var data map[string]string
+	if err := json.Unmarshal([]byte(r.Data), &data); err != nil {
+		return result{verdict: vFailed, reason: "invalid_data", errmsg: "stored data is not a JSON object"}
+	}
+	if e.limiter != nil {
+		if err := e.limiter.Wait(ctx); err != nil {
+			return result{verdict: vDefer, errmsg: "shutdown before sending", deferUntil: now}
+		}
+	}
+	req := wechat.SendRequest{ToUser: r.Openid, TemplateID: r.TemplateID, Page: r.Page, Data: data}
+	start := time.Now()
+	sent, err := e.cb.Execute(func() (wechat.SendResult, error) { return e.cfg.Sender.Send(ctx, req) })
+	lat := time.Since(start)
+	return e.classify(sent, err, lat, r)
+}
+
+// classify maps a send's answer to a verdict.
+func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, r db.Reminder) result {
+	now := e.now()
+	res := result{latency: lat}
+	var apiErr *wechat.APIError
+	if errors.As(err, &apiErr) {
+		res.errcode = sqlInt(int64(apiErr.Code))
+		res.errmsg = apiErr.Msg
+	} else if err != nil {
+		res.errmsg = err.Error()
+	}
+	switch {
+	case err == nil:
+		res.verdict = vSent
+		res.errcode = sqlInt(0)
+		if sent.HasMsgID {
+			res.msgid = sqlInt(sent.MsgID)
+		}
+	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
+		res.verdict, res.errmsg = vDefer, "circuit breaker open: not sent"
+		res.deferUntil = now.Add(e.cfg.BackoffBase)
+	case errors.Is(err, context.Canceled) && e.sendCtx.Err() != nil:
+		// Shutdown interrupted the request: WeChat may or may not have it.
+		res.verdict, res.errmsg = vAbandon, "shutdown interrupted the send; outcome unknown"
+	case errors.Is(err, wechat.ErrBadRequest):
+		res.verdict, res.reason = vFailed, "invalid_data"
+	default:
+		switch wechat.Classify(err) {
+		case wechat.ClassQuota:
+			until := e.cfg.QuotaReset(now)
+			e.quotaUntil.Store(until.UnixMilli())
+			e.log.Warn("daily quota reached; sending paused", "until", until)
+			res.verdict, res.deferUntil = vDefer, until
+		case wechat.ClassUserBusy:
+			res.verdict, res.deferUntil = vDefer, now.Add(e.cfg.UserBusyDelay)
+		case wechat.ClassTransient, wechat.ClassToken:
+			res.verdict = vRetry
+		default:
+			res.verdict, res.reason = vFailed, "invalid_data"
+			if apiErr != nil {
+				if reason, ok := permanentReasons[apiErr.Code]; ok {
+					res.reason = reason
+				}
+				res.refused = apiErr.Code == wechat.CodeNoCredit
+			}
+		}
+	}
+	if res.verdict == vRetry {
+		retryAt := now.Add(e.backoff(r.Attempts))
+		if r.Attempts >= int64(e.cfg.MaxAttempts) || retryAt.After(e.deadline(r)) {
+			res.verdict, res.reason = vFailed, "retries_exhausted"
+		} else {
+			res.deferUntil = retryAt
+		}
+	}
+	return res
+}
+
+// backoff is the delay before the attempt after attempt n (n ≥ 1): about
+// base·2^(n-1), capped, with ±25 % jitter.
+func (e *Engine) backoff(n int64) time.Duration {
+	d := e.cfg.BackoffBase << min(max(n-1, 0), 20)
+	if d > e.cfg.BackoffMax || d <= 0 {
+		d = e.cfg.BackoffMax
+	}
+	jitter := time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
+	return d + jitter
+}
+
+var deliveryStatus = map[verdict]string{
+	vSent: "sent", vFailed: "failed", vRetry: "retry", vDefer: "deferred", vSkip: "skipped", vAbandon: "abandoned",
+}
+
+// nextOccurrence returns the series' next scheduled instant after the
+// current one (computed from the scheduled instant, not from now), skipping
+// occurrences whose window has already passed. Zero means the series ended.
+func (e *Engine) nextOccurrence(r db.Reminder, now time.Time) (time.Time, error) {
+	loc, err := recur.LoadZone(r.Timezone)
+	if err != nil {
+		return time.Time{}, err
+	}
+	s, err := recur.Parse(r.Recurrence.String, loc)
+	if err != nil {
+		return time.Time{}, err
+	}
+	window := e.cfg.DefaultLateness
+	if r.WindowMs.Valid {
+		window = time.Duration(r.WindowMs.Int64) * time.Millisecond
+	}
+	next := s.Next(time.UnixMilli(r.FireAt))
+	for i := 0; !next.IsZero() && next.Add(window).Before(now); i++ {
+		if i == 100000 {
+			return time.Time{}, fmt.Errorf("recurrence %q: no occurrence within reach", r.Recurrence.String)
+		}
+		next = s.Next(next)
+	}
+	return next, nil
+}
+
+// record writes the outcome of one claim in one transaction: the delivery
+// row, the reminder's transition (compare-and-set on the lease), the credit
+// consumed by a successful send, and the next occurrence of a series.
+func (e *Engine) record(ctx context.Context, c claim, res result) error {
+	r := c.rem
+	now := e.now()
+	status := deliveryStatus[res.verdict]
+	lost := false
+	err := e.db.WithTx(ctx, func(q *db.Queries) error {
+		fin := db.FinishDeliveryParams{ID: c.deliveryID, Status: status, Errcode: res.errcode, Errmsg: res.errmsg,
+			Msgid: res.msgid, Now: now.UnixMilli(), LatencyMs: sqlInt(res.latency.Milliseconds())}
+		if _, err := q.FinishDelivery(ctx, fin); err != nil {
+			if res.verdict != vSent || !strings.Contains(err.Error(), "UNIQUE") {
+				return fmt.Errorf("finish delivery: %w", err)
+			}
+			// WeChat accepted an occurrence that is already recorded as sent.
+			fin.Status, status = "duplicate", "duplicate"
+			if _, err := q.FinishDelivery(ctx, fin); err != nil {
+				return fmt.Errorf("finish delivery: %w", err)
+			}
+		}
+		if res.verdict == vSent {
+			t, _ := e.cfg.Templates.Get(r.TemplateID)
+			if t == nil || t.Kind == wechat.OneTime {
+				n, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now.UnixMilli()})
+				if err != nil {
+					return err
+				}
+				if n == 0 {
+					e.log.Warn("sent without a credit left in the ledger", "reminder_id", r.ID)
+				}
+			}
+		}
+		if res.refused {
+			if err := q.ZeroConsent(ctx, db.ZeroConsentParams{Openid: r.Openid, TemplateID: r.TemplateID, Status: "refused", Now: now.UnixMilli()}); err != nil {
+				return err
+			}
+		}
+		n, err := e.transition(ctx, q, r, res, now)
+		lost = n == 0
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if lost {
+		e.log.Warn("lease lost before the outcome was recorded", "reminder_id", r.ID, "attempt", r.Attempts)
+	}
+	e.observe(r, res, status, now)
+	return nil
+}
+
+// transition moves the reminder out of sending.
+func (e *Engine) transition(ctx context.Context, q *db.Queries, r db.Reminder, res result, now time.Time) (int64, error) {
+	owner := sqlStr(e.cfg.Owner)
+	complete := func(status, reason string) (int64, error) {
+		return q.CompleteReminder(ctx, db.CompleteReminderParams{ID: r.ID, Status: status,
+			Reason: sql.NullString{String: reason, Valid: reason != ""}, Owner: owner, Attempts: r.Attempts, Now: now.UnixMilli()})
+	}
+	reschedule := func(fireAt, dueAt time.Time, expires sql.NullInt64, attempts int64) (int64, error) {
+		return q.RescheduleReminder(ctx, db.RescheduleReminderParams{ID: r.ID, FireAt: fireAt.UnixMilli(), DueAt: dueAt.UnixMilli(),
+			ExpiresAt: expires, NewAttempts: attempts, Owner: owner, Attempts: r.Attempts, Now: now.UnixMilli()})
+	}
+	switch res.verdict {
+	case vRetry:
+		return reschedule(time.UnixMilli(r.FireAt), res.deferUntil, r.ExpiresAt, r.Attempts)
+	case vDefer:
+		// Not an attempt: the counter goes back.
+		return reschedule(time.UnixMilli(r.FireAt), res.deferUntil, r.ExpiresAt, r.Attempts-1)
+	case vAbandon:
+		return reschedule(time.UnixMilli(r.FireAt), now, r.ExpiresAt, r.Attempts)
+	}
+	terminal := map[verdict]string{vSent: "sent", vFailed: "failed", vSkip: "skipped"}[res.verdict]
+	if !r.Recurrence.Valid || seriesReasons[res.reason] {
+		return complete(terminal, res.reason)
+	}
+	next, err := e.nextOccurrence(r, now)
+	if err != nil || next.IsZero() {
+		if err != nil {
+			e.log.Warn("recurrence ended", "reminder_id", r.ID, "error", err)
+		}
+		return complete(terminal, res.reason)
+	}
+	expires := sql.NullInt64{}
+	if r.WindowMs.Valid {
+		expires = sqlInt(next.UnixMilli() + r.WindowMs.Int64)
+	}
+	return reschedule(next, next, expires, 0)
+}
+
+func (e *Engine) observe(r db.Reminder, res result, status string, now time.Time) {
+	o := Outcome{ReminderID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, Attempt: r.Attempts, Status: status,
+		Reason: res.reason, ErrCode: -2, Latency: res.latency}
+	if res.errcode.Valid {
+		o.ErrCode = res.errcode.Int64
+	}
+	if res.verdict == vSent {
+		o.Lateness = now.Sub(time.UnixMilli(r.FireAt))
+	}
+	level := slog.LevelInfo
+	if res.verdict == vFailed || res.verdict == vAbandon {
+		level = slog.LevelWarn
+	}
+	e.log.LogAttrs(context.Background(), level, "send", slog.String("reminder_id", r.ID), slog.Int64("attempt", r.Attempts),
+		slog.String("status", status), slog.String("reason", res.reason), slog.Int64("errcode", o.ErrCode),
+		slog.Int64("latency_ms", res.latency.Milliseconds()))
+	if e.cfg.Observer != nil {
+		e.cfg.Observer(o)
+	}
+}
+
+// RescueLeases returns reminders whose lease expired (their process died
+// mid-send) to scheduled, due now, and marks their in-flight delivery rows
+// abandoned: WeChat may have accepted them. It returns how many it rescued.
+func (e *Engine) RescueLeases(ctx context.Context) (int, error) {
+	now := e.now().UnixMilli()
+	var n int
+	err := e.db.WithTx(ctx, func(q *db.Queries) error {
+		ids, err := q.RescueExpiredLeases(ctx, now)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := q.AbandonDeliveries(ctx, db.AbandonDeliveriesParams{ReminderID: id, Now: now}); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rescue leases: %w", err)
+	}
+	if n > 0 {
+		e.log.Warn("rescued reminders whose lease expired", "count", n)
+		e.Wake(time.Time{})
+	}
+	return n, nil
+}

@@ -1,0 +1,48 @@
+-- name: ClaimDue :many
+-- One statement claims a batch of due reminders in due order: status
+-- sending, one more attempt, a lease.
+UPDATE reminders
+SET status = 'sending', attempts = attempts + 1, lease_until = @lease_until, lease_owner = @owner, updated_at = @now
+WHERE id IN (SELECT r.id FROM reminders r WHERE r.status = 'scheduled' AND r.due_at <= @now ORDER BY r.due_at, r.id LIMIT @max_rows)
+RETURNING *;
+
+-- name: NextDueAt :one
+SELECT CAST(coalesce(min(due_at), 0) AS INTEGER) AS due_at FROM reminders WHERE status = 'scheduled';
+
+-- name: InsertDelivery :one
+INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, started_at)
+VALUES (@reminder_id, @occurrence_at, @attempt, 'sending', @now)
+RETURNING id;
+
+-- name: FinishDelivery :execrows
+UPDATE deliveries
+SET status = @status, errcode = @errcode, errmsg = @errmsg, msgid = @msgid, finished_at = CAST(@now AS INTEGER), latency_ms = @latency_ms
+WHERE id = @id AND status = 'sending';
+
+-- name: CompleteReminder :execrows
+-- A terminal outcome (sent, failed, skipped) for the lease holder's attempt.
+UPDATE reminders SET status = @status, reason = @reason, lease_until = NULL, lease_owner = NULL, updated_at = @now
+WHERE id = @id AND status = 'sending' AND lease_owner = @owner AND attempts = @attempts;
+
+-- name: RescheduleReminder :execrows
+-- Back to scheduled: a retry, a deferral or the next occurrence.
+UPDATE reminders
+SET status = 'scheduled', reason = NULL, fire_at = @fire_at, due_at = @due_at, expires_at = @expires_at,
+    attempts = @new_attempts, lease_until = NULL, lease_owner = NULL, updated_at = @now
+WHERE id = @id AND status = 'sending' AND lease_owner = @owner AND attempts = @attempts;
+
+-- name: RescueExpiredLeases :many
+-- Reminders whose lease ran out (a crashed or killed process) go back to scheduled.
+UPDATE reminders SET status = 'scheduled', due_at = @now, lease_until = NULL, lease_owner = NULL, updated_at = @now
+WHERE status = 'sending' AND lease_until < @now
+RETURNING id;
+
+-- name: AbandonDeliveries :execrows
+UPDATE deliveries SET status = 'abandoned', finished_at = CAST(@now AS INTEGER), errmsg = 'lease expired; outcome unknown'
+WHERE reminder_id = @reminder_id AND status = 'sending';
+
+-- name: DeleteOldDeliveries :execrows
+DELETE FROM deliveries WHERE started_at < @before AND status <> 'sending';
+
+-- name: CountSendingDeliveries :one
+SELECT count(*) FROM deliveries WHERE status = 'sending';
