@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/reminderd/reminderd/internal/recur"
 )
@@ -24,6 +26,19 @@ type config struct {
 	MiniprogramState string
 	Lang             string
 	Timezone         string
+
+	// Scheduler settings (extensions of the contract).
+	ScanEvery       string
+	Concurrency     string
+	SendRate        string
+	MaxAttempts     string
+	DefaultLateness string
+
+	scanEvery       time.Duration
+	concurrency     int
+	sendRate        float64
+	maxAttempts     int
+	defaultLateness time.Duration
 }
 
 // Sandbox reports whether reminderd runs against its built-in fake WeChat.
@@ -48,6 +63,11 @@ func (c *config) settings() []setting {
 		{"REMINDERD_MINIPROGRAM_STATE", "miniprogram-state", "formal", "developer, trial or formal", &c.MiniprogramState, false},
 		{"REMINDERD_LANG", "lang", "zh_CN", "zh_CN, en_US, zh_HK or zh_TW", &c.Lang, false},
 		{"REMINDERD_TIMEZONE", "timezone", "Asia/Shanghai", "default zone for recurrence and time rendering", &c.Timezone, false},
+		{"REMINDERD_SCAN_EVERY", "scan-every", "1s", "period of the due scan", &c.ScanEvery, false},
+		{"REMINDERD_SEND_CONCURRENCY", "send-concurrency", "8", "subscribe messages in flight at once", &c.Concurrency, false},
+		{"REMINDERD_SEND_RATE", "send-rate", "0", "maximum sends per second (0: no limit)", &c.SendRate, false},
+		{"REMINDERD_MAX_ATTEMPTS", "max-attempts", "6", "attempts at one occurrence before failed/retries_exhausted", &c.MaxAttempts, false},
+		{"REMINDERD_DEFAULT_LATENESS", "default-lateness", "15m", "how late a reminder without expires_at may still be sent", &c.DefaultLateness, false},
 	}
 }
 
@@ -76,12 +96,15 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	return c, c.validate()
+	if err := c.validate(); err != nil {
+		return c, err
+	}
+	return c, nil
 }
 
 // validate refuses a half-filled WeChat configuration, naming what is missing.
-func (c config) validate() error {
-	var errs []error
+func (c *config) validate() error {
+	errs := c.parse()
 	if c.Addr == "" {
 		errs = append(errs, errors.New("REMINDERD_ADDR must not be empty"))
 	}
@@ -122,4 +145,33 @@ func (c config) validate() error {
 		errs = append(errs, fmt.Errorf("REMINDERD_TIMEZONE %s", err))
 	}
 	return errors.Join(errs...)
+}
+
+// parse converts the scheduler settings; it runs inside validate.
+func (c *config) parse() []error {
+	var errs []error
+	dur := func(name, v string, min time.Duration, dst *time.Duration) {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < min {
+			errs = append(errs, fmt.Errorf("%s %q must be a duration of at least %s, such as 1s or 15m", name, v, min))
+		}
+		*dst = d
+	}
+	num := func(name, v string, min, max int, dst *int) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min || n > max {
+			errs = append(errs, fmt.Errorf("%s %q must be a whole number from %d to %d", name, v, min, max))
+		}
+		*dst = n
+	}
+	dur("REMINDERD_SCAN_EVERY", c.ScanEvery, 100*time.Millisecond, &c.scanEvery)
+	dur("REMINDERD_DEFAULT_LATENESS", c.DefaultLateness, time.Second, &c.defaultLateness)
+	num("REMINDERD_SEND_CONCURRENCY", c.Concurrency, 1, 1024, &c.concurrency)
+	num("REMINDERD_MAX_ATTEMPTS", c.MaxAttempts, 1, 100, &c.maxAttempts)
+	r, err := strconv.ParseFloat(c.SendRate, 64)
+	if err != nil || r < 0 {
+		errs = append(errs, fmt.Errorf("REMINDERD_SEND_RATE %q must be a number of sends per second, 0 for no limit", c.SendRate))
+	}
+	c.sendRate = r
+	return errs
 }

@@ -31,6 +31,7 @@ const usage = `usage: reminderd [command] [flags]
 
 commands:
   serve     run the service (the default)
+  demo      run the whole story against the built-in fake WeChat and exit
   migrate   apply database migrations and exit
   version   print the version
 
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args, getenv, stdout, stderr)
+	case "demo":
+		return demo(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "reminderd", version)
 		return nil

@@ -247,3 +247,17 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal("logs contain a secret")
 	}
 }
+
+// TestDemo runs `reminderd demo`: it checks its own outcomes and fails if
+// any reminder ends otherwise than it should.
+func TestDemo(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"demo"}, env(nil), &out, io.Discard); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"no_consent", "page_invalid", "occurrence 2 sent", "refused at creation (422)", "Every reminder ended as it should"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -56,19 +56,19 @@ func (t tokenStore) SaveToken(ctx context.Context, tok wechat.Token) error {
 	return t.db.Write.SaveToken(ctx, db.SaveTokenParams{Value: tok.Value.Reveal(), ExpiresAt: tok.ExpiresAt.UnixMilli(), Now: time.Now().UnixMilli()})
 }
 
-// engine adapts the periodic jobs to what the API reports.
-type engine struct{ jobs *scheduler.Jobs }
+// engine adapts the scheduler to what the API reports.
+type engine struct{ *scheduler.Engine }
 
-func (e engine) Wake(time.Time) {}
 func (e engine) Jobs() []api.Job {
 	var out []api.Job
-	for _, j := range e.jobs.Status() {
+	for _, j := range e.Engine.Jobs().Status() {
 		out = append(out, api.Job{Name: j.Name, Schedule: j.Schedule, LastRunAt: j.LastRunAt, NextRunAt: j.NextRunAt, LastError: j.LastError})
 	}
 	return out
 }
-func (e engine) Breaker() string             { return "closed" }
-func (e engine) QuotaPausedUntil() time.Time { return time.Time{} }
+
+// retention is how long delivery records of past sends are kept.
+const retention = 90 * 24 * time.Hour
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig("reminderd migrate", args, getenv, stderr)
@@ -151,22 +151,36 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 
-	jobs := scheduler.NewJobs(now, log.With("component", "jobs"))
+	eng, err := scheduler.New(scheduler.Config{
+		DB: database, Sender: client, Templates: cat, Now: now, Logger: log.With("component", "scheduler"),
+		ScanEvery: cfg.scanEvery, Concurrency: cfg.concurrency, RateLimit: cfg.sendRate,
+		MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness,
+	})
+	if err != nil {
+		return err
+	}
+	jobs := eng.Jobs()
 	if err := jobs.Add("template_sync", "@every 1m", cat.SyncIfDue); err != nil {
 		return err
 	}
-	if err := jobs.Add("session_cleanup", "@every 1h", func(ctx context.Context) error {
-		_, err := database.Write.DeleteExpiredSessions(ctx, now().UnixMilli())
-		if err == nil {
-			_, err = database.Write.DeleteOldGrants(ctx, now().Add(-24*time.Hour).UnixMilli())
-		}
+	if err := jobs.Add("token_refresh", "@every 1m", func(ctx context.Context) error {
+		_, err := client.AccessToken(ctx) // replaces the token when under 5 minutes remain
 		return err
+	}); err != nil {
+		return err
+	}
+	if err := jobs.Add("retention", "@every 1h", func(ctx context.Context) error {
+		t := now()
+		_, err1 := database.Write.DeleteExpiredSessions(ctx, t.UnixMilli())
+		_, err2 := database.Write.DeleteOldGrants(ctx, t.Add(-24*time.Hour).UnixMilli())
+		_, err3 := database.Write.DeleteOldDeliveries(ctx, t.Add(-retention).UnixMilli())
+		return errors.Join(err1, err2, err3)
 	}); err != nil {
 		return err
 	}
 
 	srv := api.New(api.Config{
-		DB: database, Catalog: cat, Login: client, Engine: engine{jobs}, Token: client, Push: rcv,
+		DB: database, Catalog: cat, Login: client, Engine: engine{eng}, Token: client, Push: rcv,
 		AdminToken: adminToken, DefaultZone: zone, Now: now, Logger: log.With("component", "api"),
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -193,8 +207,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobsDone := make(chan error, 1)
-	go func() { jobsDone <- jobs.Run(ctx) }()
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- eng.Run(ctx) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 
@@ -207,7 +221,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		err = httpSrv.Shutdown(sctx)
 		scancel()
 	}
-	<-jobsDone
+	// The engine stops claiming, lets sends in flight finish and records
+	// them; the database closes last (deferred above).
+	<-engineDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

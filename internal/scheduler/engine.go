@@ -159,6 +159,10 @@ type Engine struct {
 	cancelSend context.CancelFunc
 	users      keyedMutex
 	quotaUntil atomic.Int64 // unix ms; sending paused until then
+
+	timerMu sync.Mutex
+	timer   *time.Timer // a wake-up for the earliest due instant before the next periodic scan
+	timerAt time.Time
 }
 
 // New builds an Engine and registers its periodic jobs: due_scan,
@@ -237,12 +241,35 @@ func (e *Engine) QuotaPausedUntil() time.Time {
 	return time.UnixMilli(ms)
 }
 
-// Wake asks for a scan now if a reminder is due at t before the next
-// periodic scan would see it.
+// Wake asks for a scan at t: now if t is due, by a timer if t comes before
+// the next periodic scan, not at all if the periodic scan will see it.
 func (e *Engine) Wake(t time.Time) {
-	if t.After(e.now().Add(e.cfg.ScanEvery)) {
+	d := t.Sub(e.now())
+	if d <= 0 {
+		e.signal()
 		return
 	}
+	if d > e.cfg.ScanEvery {
+		return
+	}
+	e.timerMu.Lock()
+	defer e.timerMu.Unlock()
+	if e.timer != nil && !t.Before(e.timerAt) {
+		return
+	}
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	e.timerAt = t
+	e.timer = time.AfterFunc(d, func() {
+		e.timerMu.Lock()
+		e.timer = nil
+		e.timerMu.Unlock()
+		e.signal()
+	})
+}
+
+func (e *Engine) signal() {
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -299,9 +326,21 @@ func (e *Engine) ScanOnce(ctx context.Context) error {
 			return err
 		}
 		if n == 0 && !e.rescan.Load() {
-			return nil
+			break
 		}
 	}
+	// Sub-second precision: wake for the next due reminder (a retry's
+	// backoff, a reminder created for half a second from now).
+	next, err := e.db.Read.NextDueAt(ctx)
+	if err != nil {
+		return fmt.Errorf("next due instant: %w", err)
+	}
+	// A backlog already due is picked up when a send slot frees (see
+	// process); waking for it here would spin while every slot is busy.
+	if next > e.now().UnixMilli() {
+		e.Wake(time.UnixMilli(next))
+	}
+	return nil
 }
 
 // scanBatch claims and dispatches one batch; it returns how many it claimed.
