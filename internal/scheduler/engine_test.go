@@ -588,3 +588,23 @@ func TestShutdownGraceInterruptsAndReleases(t *testing.T) {
 		t.Fatal("unreachable")
 	}
 }
+
+func TestRateLimitSpacesSends(t *testing.T) {
+	// 5 sends per second with a burst of 5: 15 sends need at least 2 s.
+	h := newHarness(t, func(c *scheduler.Config) { c.RateLimit = 5; c.Concurrency = 8 })
+	for i := range 15 {
+		o := fmt.Sprintf("o%02d", i)
+		h.grant(o, meetingID, 1)
+		h.add(o, t0)
+	}
+	start := time.Now()
+	for i := 0; h.count("scheduled") > 0; i++ {
+		if i > 20 {
+			t.Fatal("reminders stuck")
+		}
+		h.cycle()
+	}
+	if el := time.Since(start); el < 1900*time.Millisecond || h.count("sent") != 15 {
+		t.Fatalf("15 sends at 5/s took %v (sent %d)", el, h.count("sent"))
+	}
+}
