@@ -240,6 +240,17 @@ func TestEndToEnd(t *testing.T) {
 	if st := call(t, "DELETE", base+"/v1/reminders/"+id, sess.Token, nil, &canceled); st != 200 || canceled["status"] != "canceled" {
 		t.Fatalf("cancel %d %v", st, canceled)
 	}
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`reminderd_reminders{status="canceled"} 1`, `reminderd_token_events_total{kind="fetched"} 1`, `reminderd_breaker_state{state="closed"} 1`} {
+		if !strings.Contains(string(metricsText), want) {
+			t.Fatalf("/metrics lacks %q", want)
+		}
+	}
 	if err := stop(); err != nil {
 		t.Fatalf("serve returned %v on shutdown", err)
 	}

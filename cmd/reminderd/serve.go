@@ -15,6 +15,7 @@ import (
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/metrics"
 	"github.com/reminderd/reminderd/internal/recur"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/wechat"
@@ -65,6 +66,34 @@ func (e engine) Jobs() []api.Job {
 		out = append(out, api.Job{Name: j.Name, Schedule: j.Schedule, LastRunAt: j.LastRunAt, NextRunAt: j.NextRunAt, LastError: j.LastError})
 	}
 	return out
+}
+
+// engineState is what /metrics reads at each scrape.
+func engineState(ctx context.Context, d *db.DB, eng *scheduler.Engine, now time.Time) (metrics.State, error) {
+	st := metrics.State{RemindersByStatus: map[string]int64{}, Breaker: "closed"}
+	for _, s := range []string{"scheduled", "sending", "sent", "failed", "skipped", "canceled"} {
+		st.RemindersByStatus[s] = 0
+	}
+	counts, err := d.Read.CountRemindersByStatus(ctx)
+	if err != nil {
+		return st, err
+	}
+	for _, c := range counts {
+		st.RemindersByStatus[c.Status] = c.N
+	}
+	backlog, err := d.Read.DueBacklog(ctx, now.UnixMilli())
+	if err != nil {
+		return st, err
+	}
+	st.DueBacklog = backlog.N
+	if backlog.N > 0 {
+		st.OldestDueAge = now.Sub(time.UnixMilli(backlog.OldestDueAt))
+	}
+	if eng != nil {
+		st.Breaker = eng.Breaker()
+		st.QuotaPaused = !eng.QuotaPausedUntil().IsZero()
+	}
+	return st, nil
 }
 
 // retention is how long delivery records of past sends are kept.
@@ -131,7 +160,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer database.Close()
+	var eng *scheduler.Engine
+	m := metrics.New(func(ctx context.Context) (metrics.State, error) {
+		return engineState(ctx, database, eng, now())
+	}, log.With("component", "metrics"))
 	wcfg.TokenStore = tokenStore{database}
+	wcfg.OnToken = func(e wechat.TokenEvent) { m.TokenEvent(e.Kind) }
 	client, err := wechat.New(wcfg)
 	if err != nil {
 		return err
@@ -151,10 +185,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 
-	eng, err := scheduler.New(scheduler.Config{
+	eng, err = scheduler.New(scheduler.Config{
 		DB: database, Sender: client, Templates: cat, Now: now, Logger: log.With("component", "scheduler"),
 		ScanEvery: cfg.scanEvery, Concurrency: cfg.concurrency, RateLimit: cfg.sendRate,
 		MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness,
+		Observer: func(o scheduler.Outcome) { m.ObserveSend(o.Status, o.Reason, o.ErrCode, o.Latency, o.Lateness) },
+		OnRescue: m.Rescued,
 	})
 	if err != nil {
 		return err
@@ -180,7 +216,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	srv := api.New(api.Config{
-		DB: database, Catalog: cat, Login: client, Engine: engine{eng}, Token: client, Push: rcv,
+		DB: database, Catalog: cat, Login: client, Engine: engine{eng}, Token: client, Push: rcv, Metrics: m.Handler(),
 		AdminToken: adminToken, DefaultZone: zone, Now: now, Logger: log.With("component", "api"),
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -55,6 +55,8 @@ type Config struct {
 	Token   TokenState // nil: token_expires_at is null
 	// Push receives /wechat/push; nil answers 404 there.
 	Push *wechat.Receiver
+	// Metrics serves /metrics; nil answers 404 there.
+	Metrics http.Handler
 	// AdminToken enables the admin API; empty disables it.
 	AdminToken string
 	// DefaultZone is used for reminders that name no timezone.
@@ -75,6 +77,7 @@ type Server struct {
 	engine     Engine
 	token      TokenState
 	push       *wechat.Receiver
+	metrics    http.Handler
 	adminToken string
 	zone       *time.Location
 	sessionTTL time.Duration
@@ -92,6 +95,7 @@ func New(cfg Config) *Server {
 		engine:     cfg.Engine,
 		token:      cfg.Token,
 		push:       cfg.Push,
+		metrics:    cfg.Metrics,
 		adminToken: cfg.AdminToken,
 		zone:       cfg.DefaultZone,
 		sessionTTL: cfg.SessionTTL,

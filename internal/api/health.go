@@ -29,3 +29,13 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	}
 	encode(w, http.StatusOK, map[string]string{"status": "ready"})
 }
+
+// handleMetrics serves the Prometheus text format. Like /healthz it needs no
+// token: bind REMINDERD_ADDR to a private address (the default is loopback).
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	if s.metrics == nil {
+		s.writeError(w, r, notFound("metrics"))
+		return
+	}
+	s.metrics.ServeHTTP(w, r)
+}

@@ -23,6 +23,7 @@ func (s *Server) routes() http.Handler {
 
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
+	r.Get("/metrics", s.handleMetrics)
 	r.Get("/wechat/push", s.handlePushHandshake)
 	r.Post("/wechat/push", s.handlePush)
 

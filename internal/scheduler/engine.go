@@ -73,6 +73,8 @@ type Config struct {
 	QuotaReset func(now time.Time) time.Time
 	// Observer, if set, is told of every outcome (for metrics and logs).
 	Observer func(Outcome)
+	// OnRescue, if set, is told how many leases the rescuer took back.
+	OnRescue func(n int)
 }
 
 // Outcome describes one processed claim.

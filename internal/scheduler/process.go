@@ -378,6 +378,9 @@ func (e *Engine) RescueLeases(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("rescue leases: %w", err)
 	}
 	if n > 0 {
+		if e.cfg.OnRescue != nil {
+			e.cfg.OnRescue(n)
+		}
 		e.log.Warn("rescued reminders whose lease expired", "count", n)
 		e.Wake(time.Time{})
 	}

@@ -1,0 +1,152 @@
+// Package metrics exposes reminderd's Prometheus metrics. Counters and
+// histograms are fed by the scheduler and the WeChat client as things
+// happen; gauges of the database's state are read at scrape time.
+//
+// No label carries an openid, a reminder id or any other unbounded or
+// personal value.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// State is what the scrape reads from the store and the engine.
+type State struct {
+	RemindersByStatus map[string]int64
+	DueBacklog        int64
+	OldestDueAge      time.Duration
+	Breaker           string // closed, open, half_open
+	QuotaPaused       bool
+}
+
+// StateFunc reads the current State.
+type StateFunc func(ctx context.Context) (State, error)
+
+// Metrics holds reminderd's collectors.
+type Metrics struct {
+	reg            *prometheus.Registry
+	sends          *prometheus.CounterVec
+	sendLatency    prometheus.Histogram
+	lateness       prometheus.Histogram
+	tokenRefreshes *prometheus.CounterVec
+	rescued        prometheus.Counter
+	expired        prometheus.Counter
+}
+
+// New registers every collector; state is read at each scrape.
+func New(state StateFunc, log *slog.Logger) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.sends = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "reminderd_sends_total",
+		Help: "Processed claims by delivery status and WeChat errcode (-2 when WeChat did not answer).",
+	}, []string{"status", "errcode"})
+	m.sendLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "reminderd_send_latency_seconds",
+		Help:    "Duration of subscribe-message calls to WeChat.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	})
+	m.lateness = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "reminderd_send_lateness_seconds",
+		Help:    "Time from a reminder's fire_at to WeChat accepting it.",
+		Buckets: []float64{.05, .1, .25, .5, 1, 2, 5, 10, 30, 60, 300, 900},
+	})
+	m.tokenRefreshes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "reminderd_token_events_total",
+		Help: "Access-token events: fetched, loaded (from the database), invalidated, fetch_failed.",
+	}, []string{"kind"})
+	m.rescued = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "reminderd_leases_rescued_total",
+		Help: "Reminders returned to scheduled after their lease expired (a process died mid-send).",
+	})
+	m.expired = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "reminderd_skipped_expired_total",
+		Help: "Occurrences skipped because they were past their window: not sent late.",
+	})
+	m.reg.MustRegister(m.sends, m.sendLatency, m.lateness, m.tokenRefreshes, m.rescued, m.expired,
+		&stateCollector{state: state, log: log},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// ObserveSend records one processed claim.
+func (m *Metrics) ObserveSend(status, reason string, errcode int64, latency, lateness time.Duration) {
+	m.sends.WithLabelValues(status, strconv.FormatInt(errcode, 10)).Inc()
+	if latency > 0 {
+		m.sendLatency.Observe(latency.Seconds())
+	}
+	if status == "sent" {
+		m.lateness.Observe(lateness.Seconds())
+	}
+	if reason == "expired" {
+		m.expired.Inc()
+	}
+}
+
+// TokenEvent records an access-token event.
+func (m *Metrics) TokenEvent(kind string) { m.tokenRefreshes.WithLabelValues(kind).Inc() }
+
+// Rescued records reminders taken back from expired leases.
+func (m *Metrics) Rescued(n int) { m.rescued.Add(float64(n)) }
+
+var (
+	descReminders = prometheus.NewDesc("reminderd_reminders", "Reminders by status.", []string{"status"}, nil)
+	descBacklog   = prometheus.NewDesc("reminderd_due_backlog", "Scheduled reminders already due.", nil, nil)
+	descOldest    = prometheus.NewDesc("reminderd_oldest_due_age_seconds", "How long the oldest due reminder has waited.", nil, nil)
+	descBreaker   = prometheus.NewDesc("reminderd_breaker_state", "The send circuit breaker: 1 for its current state.", []string{"state"}, nil)
+	descQuota     = prometheus.NewDesc("reminderd_quota_paused", "1 while sending is paused by WeChat's daily quota (45009).", nil, nil)
+	descUp        = prometheus.NewDesc("reminderd_state_scrape_ok", "1 if the database state could be read for this scrape.", nil, nil)
+)
+
+// stateCollector reads the database state at scrape time.
+type stateCollector struct {
+	state StateFunc
+	log   *slog.Logger
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descReminders, descBacklog, descOldest, descBreaker, descQuota, descUp} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := c.state(ctx)
+	if err != nil {
+		c.log.Warn("metrics: read state", "error", err)
+		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 1)
+	for s, n := range st.RemindersByStatus {
+		ch <- prometheus.MustNewConstMetric(descReminders, prometheus.GaugeValue, float64(n), s)
+	}
+	ch <- prometheus.MustNewConstMetric(descBacklog, prometheus.GaugeValue, float64(st.DueBacklog))
+	ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, st.OldestDueAge.Seconds())
+	for _, s := range []string{"closed", "open", "half_open"} {
+		v := 0.0
+		if s == st.Breaker {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descBreaker, prometheus.GaugeValue, v, s)
+	}
+	q := 0.0
+	if st.QuotaPaused {
+		q = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descQuota, prometheus.GaugeValue, q)
+}
