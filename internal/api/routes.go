@@ -43,6 +43,20 @@ func (s *Server) routes() http.Handler {
 		})
 	})
 
+	// The admin web page.
+	r.Get("/admin", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/admin/", http.StatusMovedPermanently)
+	})
+	r.Get("/admin/", s.requireWebAdmin(s.handleWebList))
+	r.Post("/admin/login", s.handleWebLogin)
+	r.Post("/admin/logout", s.requireWebAdmin(s.handleWebLogout))
+	r.Get("/admin/reminders/{id}", s.requireWebAdmin(s.handleWebDetail))
+	r.Post("/admin/reminders/{id}/cancel", s.requireWebAdmin(s.handleWebCancel))
+	r.Post("/admin/reminders/{id}/retry", s.requireWebAdmin(s.handleWebRetry))
+	r.Get("/admin/engine", s.requireWebAdmin(s.handleWebEngine))
+	r.Get("/admin/consents", s.requireWebAdmin(s.handleWebConsents))
+	r.Handle("/admin/static/*", staticHandler())
+
 	r.Route("/admin/v1", func(r chi.Router) {
 		r.Use(s.requireAdmin)
 		r.Get("/reminders", s.handleAdminListReminders)

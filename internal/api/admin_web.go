@@ -1,0 +1,490 @@
+package api
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/reminderd/reminderd/internal/db"
+)
+
+// The admin web page: server-rendered html/template pages over the same
+// store as the admin API. Sign-in exchanges the admin token for an HttpOnly,
+// SameSite=Strict cookie (the token never travels in a URL); every form
+// carries a CSRF token bound to that cookie, and POSTs from another origin
+// are refused.
+
+//go:embed web/*.html
+var webFS embed.FS
+
+//go:embed web/static
+var staticFS embed.FS
+
+const (
+	adminCookie     = "reminderd_admin"
+	adminSessionTTL = 12 * time.Hour
+)
+
+var pages = func() map[string]*template.Template {
+	out := map[string]*template.Template{}
+	for _, p := range []string{"login", "reminders", "detail", "engine", "consents"} {
+		out[p] = template.Must(template.ParseFS(webFS, "web/layout.html", "web/"+p+".html"))
+	}
+	return out
+}()
+
+func (s *Server) adminMAC(parts ...string) string {
+	m := hmac.New(sha256.New, []byte(s.adminToken))
+	m.Write([]byte(strings.Join(parts, "|")))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// webSession returns the valid admin session cookie value, or "".
+func (s *Server) webSession(r *http.Request) string {
+	if s.adminToken == "" {
+		return ""
+	}
+	c, err := r.Cookie(adminCookie)
+	if err != nil {
+		return ""
+	}
+	exp, mac, ok := strings.Cut(c.Value, ".")
+	n, err := strconv.ParseInt(exp, 10, 64)
+	if !ok || err != nil || s.now().Unix() >= n {
+		return ""
+	}
+	if !hmac.Equal([]byte(mac), []byte(s.adminMAC("session", exp))) {
+		return ""
+	}
+	return c.Value
+}
+
+func (s *Server) csrfToken(session string) string { return s.adminMAC("csrf", session) }
+
+// sameOrigin refuses a cross-site POST (the cookie is SameSite=Strict too).
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		return r.Header.Get("Sec-Fetch-Site") == "" || r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+type pageData struct {
+	Title, Nav, Flash, Error, CSRF string
+	SignedIn                       bool
+}
+
+func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, name string, status int, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	if err := pages[name].ExecuteTemplate(w, "layout", data); err != nil {
+		s.log.Error("render admin page", "page", name, "error", err)
+	}
+}
+
+// requireWebAdmin guards the pages: without a session it shows the sign-in
+// page; POSTs must carry the CSRF token and come from this origin.
+func (s *Server) requireWebAdmin(next func(http.ResponseWriter, *http.Request, pageData)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.adminToken == "" {
+			s.renderPage(w, r, "login", http.StatusForbidden, pageData{Title: "Disabled",
+				Error: "The admin page is disabled: set REMINDERD_ADMIN_TOKEN."})
+			return
+		}
+		sess := s.webSession(r)
+		if sess == "" {
+			if r.Method != http.MethodGet {
+				s.renderPage(w, r, "login", http.StatusUnauthorized, pageData{Title: "Sign in", Error: "Your session has ended: sign in again."})
+				return
+			}
+			s.renderPage(w, r, "login", http.StatusOK, pageData{Title: "Sign in"})
+			return
+		}
+		pd := pageData{SignedIn: true, CSRF: s.csrfToken(sess), Flash: flashes[r.URL.Query().Get("done")]}
+		if r.Method == http.MethodPost {
+			if err := r.ParseForm(); err != nil || !sameOrigin(r) ||
+				subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(pd.CSRF)) != 1 {
+				s.renderPage(w, r, "login", http.StatusForbidden, pageData{Title: "Refused", SignedIn: true, CSRF: pd.CSRF,
+					Error: "The form was refused (stale page or cross-site request). Reload the page and try again."})
+				return
+			}
+		}
+		next(w, r, pd)
+	}
+}
+
+var flashes = map[string]string{
+	"canceled": "The reminder was canceled.",
+	"retried":  "The reminder is scheduled again, now.",
+}
+
+func (s *Server) handleWebLogin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if s.adminToken == "" || r.ParseForm() != nil || !sameOrigin(r) || !s.isAdmin(r.PostForm.Get("token")) {
+		s.renderPage(w, r, "login", http.StatusUnauthorized, pageData{Title: "Sign in", Error: "That is not the admin token."})
+		return
+	}
+	exp := strconv.FormatInt(s.now().Add(adminSessionTTL).Unix(), 10)
+	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: exp + "." + s.adminMAC("session", exp), Path: "/admin",
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(adminSessionTTL / time.Second)})
+	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+}
+
+func (s *Server) handleWebLogout(w http.ResponseWriter, r *http.Request, _ pageData) {
+	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: "", Path: "/admin", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+}
+
+func staticHandler() http.Handler {
+	sub, _ := fs.Sub(staticFS, "web/static")
+	return http.StripPrefix("/admin/static/", http.FileServer(http.FS(sub)))
+}
+
+type webReminder struct {
+	ID, OpenID, TemplateID, TemplateTitle, Status, Reason string
+	FireAt, ExpiresAt, Recurrence, Timezone, Page         string
+	CreatedAt, UpdatedAt                                  string
+	Attempts, Credits                                     int64
+	Pending, Covered                                      bool
+	Data                                                  []webField
+}
+
+type webField struct{ Key, Label, Value string }
+
+func (s *Server) webReminder(r *http.Request, cc *consentCache, rem db.Reminder) (webReminder, error) {
+	rj, err := s.renderReminder(r.Context(), cc, rem)
+	if err != nil {
+		return webReminder{}, err
+	}
+	out := webReminder{ID: rj.ID, OpenID: rj.OpenID, TemplateID: rj.TemplateID, TemplateTitle: rj.TemplateID, Status: rj.Status,
+		FireAt: humanTime(rj.FireAt), Timezone: rj.Timezone, Page: rj.Page, Attempts: rj.Attempts, Credits: rj.Consent.Credits,
+		Covered: rj.Consent.Covered, Pending: rj.Status == "scheduled" || rj.Status == "sending",
+		CreatedAt: humanTime(rj.CreatedAt), UpdatedAt: humanTime(rj.UpdatedAt)}
+	if rj.Reason != nil {
+		out.Reason = *rj.Reason
+	}
+	if rj.ExpiresAt != nil {
+		out.ExpiresAt = humanTime(*rj.ExpiresAt)
+	}
+	if rj.Recurrence != nil {
+		out.Recurrence = *rj.Recurrence
+	}
+	var data map[string]string
+	_ = json.Unmarshal(rj.Data, &data)
+	t, known := s.catalog.Get(rem.TemplateID)
+	if known {
+		out.TemplateTitle = t.Title
+		for _, k := range t.Keywords {
+			if v, ok := data[k.Key]; ok {
+				out.Data = append(out.Data, webField{k.Key, k.Label, v})
+				delete(data, k.Key)
+			}
+		}
+	}
+	for _, k := range sortedStrings(mapKeys(data)) {
+		out.Data = append(out.Data, webField{k, "", data[k]})
+	}
+	return out, nil
+}
+
+func mapKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// humanTime shows an RFC 3339 instant as "2006-01-02 15:04:05 -07:00".
+func humanTime(v string) string {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return v
+	}
+	return t.Format("2006-01-02 15:04:05 -07:00")
+}
+
+type listFilter struct{ Status, OpenID, TemplateID, From, To string }
+
+func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageData) {
+	q := r.URL.Query()
+	f := listFilter{Status: q.Get("status"), OpenID: q.Get("openid"), TemplateID: q.Get("template_id"), From: q.Get("from"), To: q.Get("to")}
+	p := db.ListRemindersParams{Openid: f.OpenID, TemplateID: f.TemplateID, FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS, MaxRows: defaultLimit + 1}
+	if contains(statuses, f.Status) {
+		p.Status = f.Status
+	}
+	var problems []string
+	parseLocal := func(name, v string, dst *int64) {
+		if v == "" {
+			return
+		}
+		t, err := time.ParseInLocation("2006-01-02T15:04", v, s.zone)
+		if err != nil {
+			problems = append(problems, name+" is not a date and time")
+			return
+		}
+		*dst = t.UnixMilli()
+	}
+	parseLocal("from", f.From, &p.FromMs)
+	parseLocal("to", f.To, &p.ToMs)
+	if c := q.Get("cursor"); c != "" {
+		fa, id, ok := decodeCursor(c)
+		if !ok {
+			problems = append(problems, "the page link is not valid")
+		}
+		p.AfterFireAt, p.AfterID = fa, id
+	}
+	rows, err := s.db.Read.ListReminders(r.Context(), p)
+	if err != nil {
+		s.webError(w, r, pd, err)
+		return
+	}
+	var next string
+	if len(rows) > defaultLimit {
+		rows = rows[:defaultLimit]
+		nq := url.Values{}
+		for k, v := range q {
+			nq[k] = v
+		}
+		last := rows[len(rows)-1]
+		nq.Set("cursor", encodeCursor(last.FireAt, last.ID))
+		next = "/admin/?" + nq.Encode()
+	}
+	cc := newConsentCache(s, r.Context())
+	list := make([]webReminder, 0, len(rows))
+	for _, rem := range rows {
+		wr, err := s.webReminder(r, cc, rem)
+		if err != nil {
+			s.webError(w, r, pd, err)
+			return
+		}
+		list = append(list, wr)
+	}
+	pd.Title, pd.Nav = "Scheduled jobs", "reminders"
+	if len(problems) > 0 {
+		pd.Error = strings.Join(problems, "; ")
+	}
+	type tmpl struct{ ID, Title string }
+	var ts []tmpl
+	for _, t := range s.catalog.List() {
+		ts = append(ts, tmpl{t.ID, t.Title})
+	}
+	s.renderPage(w, r, "reminders", http.StatusOK, struct {
+		pageData
+		Filter    listFilter
+		Statuses  []string
+		Templates []tmpl
+		Reminders []webReminder
+		Next      string
+		Zone      string
+	}{pd, f, statuses, ts, list, next, s.zone.String()})
+}
+
+type webDelivery struct {
+	Attempt                                                              int64
+	OccurrenceAt, At, Status, Errcode, Errmsg, MsgID, Latency, Delivered string
+}
+
+func (s *Server) handleWebDetail(w http.ResponseWriter, r *http.Request, pd pageData) {
+	id := chi.URLParam(r, "id")
+	rem, err := s.db.Read.GetReminder(r.Context(), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		pd.Title, pd.Error = "Not found", "No reminder "+id+"."
+		s.renderPage(w, r, "login", http.StatusNotFound, pd)
+		return
+	}
+	if err != nil {
+		s.webError(w, r, pd, err)
+		return
+	}
+	wr, err := s.webReminder(r, newConsentCache(s, r.Context()), rem)
+	if err != nil {
+		s.webError(w, r, pd, err)
+		return
+	}
+	rows, err := s.db.Read.ListDeliveries(r.Context(), id)
+	if err != nil {
+		s.webError(w, r, pd, err)
+		return
+	}
+	loc, err := time.LoadLocation(rem.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	var ds []webDelivery
+	for _, d := range rows {
+		wd := webDelivery{Attempt: d.Attempt, Status: d.Status, Errmsg: d.Errmsg,
+			OccurrenceAt: humanTime(s.formatTime(d.OccurrenceAt, loc)), At: humanTime(s.formatTime(d.StartedAt, loc))}
+		if d.Errcode.Valid {
+			wd.Errcode = strconv.FormatInt(d.Errcode.Int64, 10)
+		}
+		if d.Msgid.Valid {
+			wd.MsgID = strconv.FormatInt(d.Msgid.Int64, 10)
+		}
+		if d.LatencyMs.Valid {
+			wd.Latency = fmt.Sprintf("%d ms", d.LatencyMs.Int64)
+		}
+		if d.Delivered.Valid {
+			wd.Delivered = map[int64]string{0: "no", 1: "yes"}[d.Delivered.Int64]
+		}
+		ds = append(ds, wd)
+	}
+	pd.Title, pd.Nav = "Reminder "+id, "reminders"
+	s.renderPage(w, r, "detail", http.StatusOK, struct {
+		pageData
+		R          webReminder
+		Deliveries []webDelivery
+	}{pd, wr, ds})
+}
+
+func (s *Server) handleWebCancel(w http.ResponseWriter, r *http.Request, pd pageData) {
+	id := chi.URLParam(r, "id")
+	n, err := s.db.Write.CancelReminder(r.Context(), db.CancelReminderParams{ID: id, Now: s.now().UnixMilli()})
+	if err != nil {
+		s.webError(w, r, pd, err)
+		return
+	}
+	if n == 0 {
+		s.webConflict(w, r, pd, id, "It can no longer be canceled: it is not scheduled any more.")
+		return
+	}
+	http.Redirect(w, r, "/admin/reminders/"+url.PathEscape(id)+"?done=canceled", http.StatusSeeOther)
+}
+
+func (s *Server) handleWebRetry(w http.ResponseWriter, r *http.Request, pd pageData) {
+	id := chi.URLParam(r, "id")
+	now := s.now()
+	n, err := s.db.Write.RetryReminder(r.Context(), db.RetryReminderParams{ID: id, Now: now.UnixMilli()})
+	if err != nil {
+		s.webError(w, r, pd, err)
+		return
+	}
+	if n == 0 {
+		s.webConflict(w, r, pd, id, "Only a failed or skipped reminder can be retried.")
+		return
+	}
+	s.engine.Wake(now)
+	http.Redirect(w, r, "/admin/reminders/"+url.PathEscape(id)+"?done=retried", http.StatusSeeOther)
+}
+
+func (s *Server) webConflict(w http.ResponseWriter, r *http.Request, pd pageData, id, msg string) {
+	pd.Title, pd.Error = "Refused", "Reminder "+id+": "+msg
+	s.renderPage(w, r, "login", http.StatusConflict, pd)
+}
+
+func (s *Server) webError(w http.ResponseWriter, r *http.Request, pd pageData, err error) {
+	s.log.Error("admin page failed", "path", r.URL.Path, "error", err)
+	pd.Title, pd.Error = "Error", "Something went wrong; the details are in the server log."
+	s.renderPage(w, r, "login", http.StatusInternalServerError, pd)
+}
+
+type webJob struct{ Name, Schedule, LastRunAt, NextRunAt, LastError string }
+
+func (s *Server) handleWebEngine(w http.ResponseWriter, r *http.Request, pd pageData) {
+	now := s.now()
+	counts, err := s.db.Read.CountRemindersByStatus(r.Context())
+	if err != nil {
+		s.webError(w, r, pd, err)
+		return
+	}
+	backlog, err := s.db.Read.DueBacklog(r.Context(), now.UnixMilli())
+	if err != nil {
+		s.webError(w, r, pd, err)
+		return
+	}
+	fmtTime := func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.In(s.zone).Format("2006-01-02 15:04:05 -07:00")
+	}
+	var jobs []webJob
+	for _, j := range s.engine.Jobs() {
+		jobs = append(jobs, webJob{j.Name, j.Schedule, fmtTime(j.LastRunAt), fmtTime(j.NextRunAt), j.LastError})
+	}
+	type count struct {
+		Status string
+		N      int64
+	}
+	byStatus := map[string]int64{}
+	for _, c := range counts {
+		byStatus[c.Status] = c.N
+	}
+	var cs []count
+	for _, st := range statuses {
+		cs = append(cs, count{st, byStatus[st]})
+	}
+	data := struct {
+		pageData
+		Breaker, TokenExpiresAt, QuotaPausedUntil, OldestDueAge string
+		DueBacklog                                              int64
+		Counts                                                  []count
+		Jobs                                                    []webJob
+	}{pageData: pd, Breaker: s.engine.Breaker(), DueBacklog: backlog.N, Counts: cs, Jobs: jobs}
+	data.Title, data.Nav = "Engine", "engine"
+	if s.token != nil {
+		if exp, ok := s.token.TokenState(); ok {
+			data.TokenExpiresAt = fmtTime(exp)
+		}
+	}
+	if until := s.engine.QuotaPausedUntil(); until.After(now) {
+		data.QuotaPausedUntil = fmtTime(until)
+	}
+	if backlog.N > 0 {
+		data.OldestDueAge = now.Sub(time.UnixMilli(backlog.OldestDueAt)).Round(time.Second).String()
+	}
+	s.renderPage(w, r, "engine", http.StatusOK, data)
+}
+
+type webConsent struct {
+	TemplateID, Title, Status, UpdatedAt string
+	Credits                              int64
+	LongTerm                             bool
+}
+
+func (s *Server) handleWebConsents(w http.ResponseWriter, r *http.Request, pd pageData) {
+	oid := r.URL.Query().Get("openid")
+	var list []webConsent
+	if oid != "" {
+		rows, err := s.db.Read.ListConsents(r.Context(), oid)
+		if err != nil {
+			s.webError(w, r, pd, err)
+			return
+		}
+		for _, c := range rows {
+			title := c.TemplateID
+			if t, ok := s.catalog.Get(c.TemplateID); ok {
+				title = t.Title
+			}
+			list = append(list, webConsent{TemplateID: c.TemplateID, Title: title, Status: c.Status, Credits: c.Credits,
+				LongTerm: c.LongTerm == 1, UpdatedAt: time.UnixMilli(c.UpdatedAt).In(s.zone).Format("2006-01-02 15:04:05 -07:00")})
+		}
+	}
+	pd.Title, pd.Nav = "Consent ledger", "consents"
+	s.renderPage(w, r, "consents", http.StatusOK, struct {
+		pageData
+		OpenID   string
+		Consents []webConsent
+	}{pd, oid, list})
+}
