@@ -71,8 +71,18 @@ func (c *config) settings() []setting {
 	}
 }
 
-// parseConfig reads the environment, then the flags.
+// parseConfig reads the environment, then the flags; no positional argument
+// is allowed.
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	c, rest, err := parseConfigArgs(name, args, getenv, stderr)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("unexpected argument %q", rest[0])
+	}
+	return c, err
+}
+
+// parseConfigArgs is parseConfig that returns the positional arguments.
+func parseConfigArgs(name string, args []string, getenv func(string) string, stderr io.Writer) (config, []string, error) {
 	var c config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -91,15 +101,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		fs.StringVar(s.dst, s.flag, def, s.usage+" (env "+s.env+")")
 	}
 	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return c, nil, err
 	}
 	if err := c.validate(); err != nil {
-		return c, err
+		return c, nil, err
 	}
-	return c, nil
+	return c, fs.Args(), nil
 }
 
 // validate refuses a half-filled WeChat configuration, naming what is missing.

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	_ "time/tzdata" // IANA zones embedded: recurrences must not depend on the host
@@ -33,6 +35,7 @@ commands:
   serve     run the service (the default)
   demo      run the whole story against the built-in fake WeChat and exit
   migrate   apply database migrations and exit
+  backup    write a consistent copy of the live database: reminderd backup [flags] PATH
   version   print the version
 
 Run "reminderd serve -h" for the configuration flags; each has an environment variable.
@@ -50,8 +53,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, args, getenv, stdout, stderr)
 	case "demo":
 		return demo(ctx, args, stdout, stderr)
+	case "backup":
+		return backup(ctx, args, getenv, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "reminderd", version)
+		fmt.Fprintln(stdout, versionString())
 		return nil
 	case "help":
 		fmt.Fprint(stdout, usage)
@@ -69,4 +74,18 @@ func newLogger(w io.Writer) *slog.Logger {
 		}
 	}
 	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+// versionString names the build: version, VCS revision when known, Go
+// version and platform.
+func versionString() string {
+	out := "reminderd " + version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				out += " (" + s.Value[:12] + ")"
+			}
+		}
+	}
+	return out + " " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
 }

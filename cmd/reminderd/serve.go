@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/api"
@@ -114,6 +115,29 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	fmt.Fprintf(stdout, "database %s is at schema version %d\n", cfg.DB, v)
+	return nil
+}
+
+func backup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, rest, err := parseConfigArgs("reminderd backup", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return fmt.Errorf("usage: reminderd backup [--db FILE] PATH (one destination path)")
+	}
+	if _, err := os.Stat(cfg.DB); err != nil {
+		return fmt.Errorf("backup: database %s: %w", cfg.DB, err)
+	}
+	d, err := db.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Backup(ctx, rest[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backed up %s to %s\n", cfg.DB, rest[0])
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 
@@ -182,4 +183,33 @@ func NotFound(err error, what string) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
+}
+
+// Backup writes a consistent copy of the live database to dest with VACUUM
+// INTO: one read transaction, so writers (WAL) keep going meanwhile. dest
+// must not exist; the copy is written beside it and renamed into place.
+func (d *DB) Backup(ctx context.Context, dest string) error {
+	if _, err := os.Stat(dest); err == nil {
+		return fmt.Errorf("backup: %s already exists; choose a new file", dest)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("backup: %w", err)
+	}
+	tmp := dest + ".partial"
+	_ = os.Remove(tmp)
+	if _, err := d.W.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("backup to %s: %w", dest, err)
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("backup: %w", err)
+	}
+	return nil
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns its verdict.
+func (d *DB) IntegrityCheck(ctx context.Context) (string, error) {
+	var v string
+	err := d.W.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&v)
+	return v, err
 }

@@ -1,0 +1,118 @@
+// The example's client code against a live reminderd in sandbox mode.
+// Skipped unless both variables are set:
+//
+//   go run ./cmd/reminderd            # prints "sandbox: fake WeChat at http://127.0.0.1:NNNNN"
+//   REMINDERD_URL=http://127.0.0.1:8080 REMINDERD_FAKE_WECHAT_URL=http://127.0.0.1:NNNNN \
+//     node --test examples/miniprogram/test/
+//
+// wx.request is played by fetch, wx.login by the fake WeChat's /fake/login
+// (config.sandboxFakeWeChatURL), and the subscribe popup by its /fake/popup,
+// which answers exactly what wx.requestSubscribeMessage resolves with.
+'use strict'
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+
+const BASE = process.env.REMINDERD_URL
+const FAKE = process.env.REMINDERD_FAKE_WECHAT_URL
+const skip = !(BASE && FAKE) && 'set REMINDERD_URL and REMINDERD_FAKE_WECHAT_URL to run against a sandbox'
+
+function liveWx () {
+  const storage = {}
+  return {
+    getStorageSync: (k) => (k in storage ? storage[k] : ''),
+    setStorageSync: (k, v) => { storage[k] = JSON.parse(JSON.stringify(v)) },
+    removeStorageSync: (k) => { delete storage[k] },
+    login: () => { throw new Error('wx.login must not be called in sandbox mode') },
+    request: (o) => {
+      fetch(o.url, { method: o.method, headers: o.header, body: o.data === undefined ? undefined : JSON.stringify(o.data) })
+        .then((res) => res.text().then((text) => {
+          let data = text
+          try { data = JSON.parse(text) } catch (e) { /* wx.request leaves it a string */ }
+          o.success({ statusCode: res.status, data: data, header: {} })
+        }))
+        .catch((e) => o.fail({ errMsg: 'request:fail ' + e.message }))
+    }
+  }
+}
+
+test('sandbox end to end: login, templates, consent, create, idempotency, 422, list, cancel', { skip: skip }, async () => {
+  global.wx = liveWx()
+  const config = require('../config.js')
+  config.baseURL = BASE.replace(/\/$/, '')
+  config.sandboxFakeWeChatURL = FAKE
+  const api = require('../utils/api.js')
+  const h = require('../utils/helpers.js')
+
+  await api.login()
+  assert.equal(api.getOpenID(), config.sandboxOpenID)
+
+  const templates = (await api.templates()).templates
+  const meeting = h.findMeetingTemplate(templates, '', '会议提醒')
+  assert.ok(meeting, 'the sandbox has the meeting template')
+  const keys = h.meetingFieldKeys(meeting)
+  assert.deepEqual(keys, { title: 'thing1', time: 'time2', place: 'thing3' })
+
+  // A meeting tomorrow at the proposed hour, reminded 15 minutes before.
+  const day = h.defaultMeeting(Date.now() + 24 * 3600 * 1000)
+  const form = { title: '项目评审会', date: day.date, time: day.time, place: 'A栋201会议室' }
+  assert.ok(h.validateMeetingForm(form, 15, Date.now()).ok)
+  const body = h.buildMeetingReminder(meeting, keys, form, 15, config.reminderPage)
+  const key = h.newIdempotencyKey()
+  const rem = await api.createReminder(body, key)
+  assert.equal(rem.status, 'scheduled')
+  assert.equal(Date.parse(rem.fire_at), Date.parse(body.fire_at))
+  assert.deepEqual(rem.data, body.data)
+  const again = await api.createReminder(body, key)
+  assert.equal(again.id, rem.id, 'same key, same body: the same reminder')
+  await assert.rejects(api.createReminder(Object.assign({}, body, { page: 'pages/other/other' }), key),
+    (e) => e.status === 409 && e.code === 'conflict')
+
+  // Consent: the prompt names the meeting template; the popup's raw result
+  // goes to POST /v1/consents. The fake also pushes WeChat's popup event for
+  // the same accept; the ledger counts it once.
+  const prompt = await api.consentPrompt()
+  const ids = h.pickSubscribeIds(prompt.template_ids, templates, meeting.id)
+  assert.deepEqual(ids, [meeting.id])
+  const before = ((await api.consents()).consents.find((c) => c.template_id === meeting.id) || { credits: 0 }).credits
+  const popup = await fetch(FAKE + '/fake/popup', {
+    method: 'POST',
+    body: JSON.stringify({ openid: config.sandboxOpenID, answers: { [meeting.id]: 'accept' } })
+  }).then((r) => r.json())
+  assert.equal(popup.errMsg, 'requestSubscribeMessage:ok')
+  const after = await api.reportConsents(popup)
+  assert.equal(after.consents.find((c) => c.template_id === meeting.id).credits, before + 1)
+
+  // A value the server refuses: 422 naming data.thing1, placed on the title.
+  const long = Object.assign({}, body, { data: Object.assign({}, body.data, { thing1: '𠮷'.repeat(21) }) })
+  await assert.rejects(api.createReminder(long, h.newIdempotencyKey()), (e) => {
+    const placed = h.formErrorsFromFields(e.fields, keys)
+    return e.status === 422 && e.code === 'validation_failed' && /20/.test(placed.title)
+  })
+  const twenty = Object.assign({}, body, { data: Object.assign({}, body.data, { thing1: '𠮷'.repeat(20) }) })
+  const other = await api.createReminder(twenty, h.newIdempotencyKey())
+
+  // The list pages with next_cursor.
+  const seen = []
+  let cursor = null
+  do {
+    const page = await api.listReminders({ limit: 1, cursor: cursor })
+    page.reminders.forEach((r) => seen.push(r.id))
+    cursor = page.next_cursor
+  } while (cursor)
+  assert.ok(seen.includes(rem.id) && seen.includes(other.id))
+
+  // Cancel, then cancel again: 409.
+  const canceled = await api.cancelReminder(rem.id)
+  assert.equal(canceled.status, 'canceled')
+  assert.equal(h.reminderView(canceled, meeting.id, keys).statusText, '已取消')
+  await assert.rejects(api.cancelReminder(rem.id), (e) => e.status === 409)
+  await api.cancelReminder(other.id)
+
+  // A session the server no longer knows: the client logs in again once.
+  const stored = global.wx.getStorageSync(api.SESSION_KEY)
+  global.wx.setStorageSync(api.SESSION_KEY, Object.assign({}, stored, { token: 'revoked' }))
+  const list = await api.listReminders({ limit: 1 })
+  assert.ok(Array.isArray(list.reminders))
+  assert.notEqual(api.getToken(), 'revoked')
+})

@@ -1,0 +1,213 @@
+// A small client of reminderd's mini-program API (docs/contract.md).
+//
+// request(method, path, body, {idempotencyKey}) wraps wx.request:
+//   - adds Authorization: Bearer <session token>, logging in first when there
+//     is no token;
+//   - resolves with the parsed JSON of a 2xx response;
+//   - rejects with an Error carrying status, code, message and fields, taken
+//     from the contract's {"error":{"code","message","fields"}} (status 0,
+//     code 'network' when no response arrived);
+//   - on 401 (the session expired or was revoked) logs in again once and
+//     retries once; a second 401 is returned to the caller, never looped.
+//
+// Login: wx.login() gives a code valid for 5 minutes and usable once; the
+// server exchanges it with WeChat (jscode2session) and answers with its own
+// session token. WeChat's session_key stays on the server and never reaches
+// the mini-program (WeChat's own rule: it must not leave the server), so the
+// only secret kept here is reminderd's token, in wx.setStorageSync.
+//
+// wx.request supports GET, POST, PUT, DELETE, HEAD, OPTIONS, TRACE and
+// CONNECT, but not PATCH: to use PATCH /v1/reminders/{id} from a
+// mini-program, put a proxy in front or cancel and re-create instead.
+
+'use strict'
+
+const config = require('../config.js')
+const helpers = require('./helpers.js')
+
+const SESSION_KEY = 'reminderd.session'
+
+// --- session storage -------------------------------------------------------
+
+function readSession () {
+  try {
+    const s = wx.getStorageSync(SESSION_KEY)
+    return s && typeof s === 'object' && s.token ? s : null
+  } catch (e) {
+    return null
+  }
+}
+
+// getToken returns the stored session token, or '' when there is none or it
+// has expired (the server would answer 401 anyway; this saves a round trip).
+function getToken () {
+  const s = readSession()
+  if (!s) return ''
+  const exp = helpers.parseRFC3339(s.expires_at)
+  if (!isNaN(exp) && exp <= Date.now()) return ''
+  return s.token
+}
+
+function getOpenID () {
+  const s = readSession()
+  return s ? s.openid : ''
+}
+
+// dropToken forgets the stored session, but only if it is still the token
+// that was refused: a concurrent request may already have stored a new one.
+function dropToken (token) {
+  const s = readSession()
+  if (s && s.token === token) {
+    try { wx.removeStorageSync(SESSION_KEY) } catch (e) { /* nothing to do */ }
+  }
+}
+
+function clearSession () {
+  try { wx.removeStorageSync(SESSION_KEY) } catch (e) { /* nothing to do */ }
+}
+
+// --- transport ---------------------------------------------------------------
+
+// send performs one wx.request and resolves with {statusCode, data} whatever
+// the status; it rejects only when no response arrived.
+function send (method, url, body, header) {
+  return new Promise(function (resolve, reject) {
+    const opts = {
+      url: url,
+      method: method,
+      header: header,
+      timeout: config.timeout || 10000,
+      success: function (res) { resolve({ statusCode: res.statusCode, data: res.data }) },
+      fail: function (res) { reject(helpers.toNetworkError(res)) }
+    }
+    if (body !== undefined && body !== null) opts.data = body
+    wx.request(opts)
+  })
+}
+
+// --- login -------------------------------------------------------------------
+
+function wxLoginCode () {
+  if (config.sandboxFakeWeChatURL) {
+    // Sandbox only (see config.js): ask reminderd's built-in fake WeChat for a
+    // code, because it cannot accept the codes of the real wx.login().
+    return send('POST', config.sandboxFakeWeChatURL.replace(/\/$/, '') + '/fake/login',
+      { openid: config.sandboxOpenID || 'sandbox-user' }, { 'Content-Type': 'application/json' })
+      .then(function (res) {
+        if (res.statusCode !== 200 || !res.data || !res.data.code) {
+          throw helpers.toApiError(res.statusCode, res.data)
+        }
+        return res.data.code
+      })
+  }
+  return new Promise(function (resolve, reject) {
+    wx.login({
+      timeout: config.timeout || 10000,
+      success: function (res) {
+        if (res.code) resolve(res.code)
+        else reject(helpers.toNetworkError(res))
+      },
+      fail: function (res) { reject(helpers.toNetworkError(res)) }
+    })
+  })
+}
+
+let loginInFlight = null
+
+// login gets a fresh code from wx.login(), exchanges it with POST /v1/session
+// {"code"} and stores the session. Concurrent callers share one login (a page
+// load fires several requests at once; each code is single-use).
+function login () {
+  if (loginInFlight) return loginInFlight
+  loginInFlight = wxLoginCode()
+    .then(function (code) {
+      return send('POST', config.baseURL + '/v1/session', { code: code }, { 'Content-Type': 'application/json' })
+    })
+    .then(function (res) {
+      if (res.statusCode !== 200 || !res.data || !res.data.token) {
+        throw helpers.toApiError(res.statusCode, res.data)
+      }
+      // The response is {token, openid, expires_at}: nothing of WeChat's
+      // session (session_key, unionid) is in it.
+      const session = { token: res.data.token, openid: res.data.openid, expires_at: res.data.expires_at }
+      wx.setStorageSync(SESSION_KEY, session)
+      return session.token
+    })
+  const done = function () { loginInFlight = null }
+  loginInFlight.then(done, done)
+  return loginInFlight
+}
+
+// ensureLogin logs in unless a session is stored.
+function ensureLogin () {
+  const token = getToken()
+  return token ? Promise.resolve(token) : login()
+}
+
+// --- requests ----------------------------------------------------------------
+
+function headers (token, options, hasBody) {
+  const h = { Authorization: 'Bearer ' + token }
+  if (hasBody) h['Content-Type'] = 'application/json'
+  if (options && options.idempotencyKey) h['Idempotency-Key'] = options.idempotencyKey
+  return h
+}
+
+// request calls the API at path ('/v1/…') and resolves with the response
+// body; see the top of the file.
+async function request (method, path, body, options) {
+  const hasBody = body !== undefined && body !== null
+  let token = await ensureLogin()
+  let res = await send(method, config.baseURL + path, body, headers(token, options, hasBody))
+  if (res.statusCode === 401) {
+    // The session expired or was revoked: log in again once and retry once.
+    // Retrying a POST is safe: a 401 means the server did nothing (and a
+    // create carries its Idempotency-Key anyway).
+    dropToken(token)
+    token = await login()
+    res = await send(method, config.baseURL + path, body, headers(token, options, hasBody))
+  }
+  if (res.statusCode >= 200 && res.statusCode < 300) return res.data
+  throw helpers.toApiError(res.statusCode, res.data)
+}
+
+function query (params) {
+  const parts = Object.keys(params)
+    .filter(function (k) { return params[k] !== undefined && params[k] !== null && params[k] !== '' })
+    .map(function (k) { return encodeURIComponent(k) + '=' + encodeURIComponent(params[k]) })
+  return parts.length ? '?' + parts.join('&') : ''
+}
+
+// --- the endpoints the example uses ----------------------------------------
+
+module.exports = {
+  request: request,
+  login: login,
+  ensureLogin: ensureLogin,
+  getToken: getToken,
+  getOpenID: getOpenID,
+  clearSession: clearSession,
+  SESSION_KEY: SESSION_KEY,
+
+  // GET /v1/templates → {templates:[{id,title,kind,fields:[{key,type,label}]}]}
+  templates: function () { return request('GET', '/v1/templates') },
+  // GET /v1/consents → {consents:[{template_id,credits,status,long_term,updated_at}]}
+  consents: function () { return request('GET', '/v1/consents') },
+  // GET /v1/consents/prompt → {template_ids:[…]} (at most 3, one kind)
+  consentPrompt: function () { return request('GET', '/v1/consents/prompt') },
+  // POST /v1/consents {results}: results is exactly what
+  // wx.requestSubscribeMessage resolved with (errMsg included; the server
+  // ignores it).
+  reportConsents: function (results) { return request('POST', '/v1/consents', { results: results }) },
+  // POST /v1/reminders → 201 (or 200 when the Idempotency-Key was seen with
+  // the same body).
+  createReminder: function (body, idempotencyKey) {
+    return request('POST', '/v1/reminders', body, { idempotencyKey: idempotencyKey })
+  },
+  // GET /v1/reminders?limit=&cursor=&status= → {reminders, next_cursor}
+  listReminders: function (params) { return request('GET', '/v1/reminders' + query(params || {})) },
+  getReminder: function (id) { return request('GET', '/v1/reminders/' + encodeURIComponent(id)) },
+  // DELETE /v1/reminders/{id} → the reminder, canceled; 409 when it already
+  // finished (or is being sent right now).
+  cancelReminder: function (id) { return request('DELETE', '/v1/reminders/' + encodeURIComponent(id)) }
+}

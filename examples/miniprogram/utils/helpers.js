@@ -1,0 +1,526 @@
+// Pure helpers of the example: no wx.* calls, so the mini-program and plain
+// Node (node --test examples/miniprogram/test/) load the same file.
+//
+// Plain ES2017 and CommonJS on purpose: it runs on every base library without
+// a build step.
+
+'use strict'
+
+// ---------------------------------------------------------------------------
+// Time: the form's date and time are Beijing wall-clock time (UTC+08:00, no
+// daylight saving), whatever time zone the phone is set to.
+
+const BEIJING_OFFSET_MINUTES = 8 * 60
+const MINUTE = 60 * 1000
+
+function pad2 (n) {
+  return (n < 10 ? '0' : '') + n
+}
+
+// wallClock returns the calendar fields of the instant ms as seen at the given
+// UTC offset (minutes east of UTC).
+function wallClock (ms, offsetMinutes) {
+  const d = new Date(ms + offsetMinutes * MINUTE)
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds()
+  }
+}
+
+function offsetText (offsetMinutes) {
+  const sign = offsetMinutes < 0 ? '-' : '+'
+  const abs = Math.abs(offsetMinutes)
+  return sign + pad2(Math.floor(abs / 60)) + ':' + pad2(abs % 60)
+}
+
+// toRFC3339 formats the instant ms as RFC 3339 with an explicit offset, e.g.
+// toRFC3339(ms, 480) === '2026-12-01T13:45:00+08:00'. Never 'Z': the server
+// accepts any offset, but a person reading the request should see local time.
+function toRFC3339 (ms, offsetMinutes) {
+  if (offsetMinutes === undefined) offsetMinutes = BEIJING_OFFSET_MINUTES
+  const c = wallClock(ms, offsetMinutes)
+  return c.year + '-' + pad2(c.month) + '-' + pad2(c.day) + 'T' +
+    pad2(c.hour) + ':' + pad2(c.minute) + ':' + pad2(c.second) + offsetText(offsetMinutes)
+}
+
+// parseWallClock turns the pickers' 'YYYY-MM-DD' and 'HH:mm' into the instant
+// (ms since the epoch) they name at the given offset, or NaN when either is
+// malformed or names no real date (2026-02-30).
+function parseWallClock (date, time, offsetMinutes) {
+  if (offsetMinutes === undefined) offsetMinutes = BEIJING_OFFSET_MINUTES
+  const dm = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date || '')
+  const tm = /^(\d{2}):(\d{2})$/.exec(time || '')
+  if (!dm || !tm) return NaN
+  const y = +dm[1]
+  const mo = +dm[2]
+  const d = +dm[3]
+  const h = +tm[1]
+  const mi = +tm[2]
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59) return NaN
+  const utc = Date.UTC(y, mo - 1, d, h, mi)
+  const back = new Date(utc)
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return NaN
+  return utc - offsetMinutes * MINUTE
+}
+
+// meetingTimes computes what a meeting reminder needs from the picked date
+// and time (Beijing) and the lead in minutes:
+//   startMs / expiresAt: the meeting start (a reminder later than that is
+//                        pointless, so it is also the reminder's expires_at)
+//   fireMs / fireAt:     start minus the lead, RFC 3339 with +08:00
+//   time2:               the value of the template's time field, 'YYYY-MM-DD HH:mm'
+// It returns null when the date or time is malformed.
+function meetingTimes (date, time, leadMinutes) {
+  const startMs = parseWallClock(date, time, BEIJING_OFFSET_MINUTES)
+  if (isNaN(startMs)) return null
+  const lead = Number(leadMinutes) || 0
+  const fireMs = startMs - lead * MINUTE
+  return {
+    startMs: startMs,
+    fireMs: fireMs,
+    fireAt: toRFC3339(fireMs, BEIJING_OFFSET_MINUTES),
+    expiresAt: toRFC3339(startMs, BEIJING_OFFSET_MINUTES),
+    time2: date + ' ' + time
+  }
+}
+
+// formatInstant shows an RFC 3339 instant from the server (any offset) as
+// Beijing 'YYYY-MM-DD HH:mm'. Unparseable input comes back unchanged.
+function formatInstant (iso, offsetMinutes) {
+  if (offsetMinutes === undefined) offsetMinutes = BEIJING_OFFSET_MINUTES
+  const ms = parseRFC3339(iso)
+  if (isNaN(ms)) return iso || ''
+  const c = wallClock(ms, offsetMinutes)
+  return c.year + '-' + pad2(c.month) + '-' + pad2(c.day) + ' ' + pad2(c.hour) + ':' + pad2(c.minute)
+}
+
+// parseRFC3339 parses '2026-12-01T13:45:00+08:00', '…Z', with optional
+// fractional seconds, without trusting Date.parse (older JavaScriptCore
+// builds are picky about ISO strings).
+function parseRFC3339 (iso) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/.exec(iso || '')
+  if (!m) return NaN
+  let ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])
+  if (m[7]) ms += Math.floor(Number('0.' + m[7]) * 1000)
+  if (!m[8]) {
+    const off = (+m[10] * 60 + +m[11]) * (m[9] === '-' ? -1 : 1)
+    ms -= off * MINUTE
+  }
+  return ms
+}
+
+// defaultMeeting proposes a date and time for a fresh form: the next full
+// hour at least 30 minutes from now, Beijing time.
+function defaultMeeting (nowMs) {
+  const hour = 60 * MINUTE
+  const local = nowMs + BEIJING_OFFSET_MINUTES * MINUTE + 30 * MINUTE
+  const next = Math.ceil(local / hour) * hour - BEIJING_OFFSET_MINUTES * MINUTE
+  const c = wallClock(next, BEIJING_OFFSET_MINUTES)
+  return {
+    date: c.year + '-' + pad2(c.month) + '-' + pad2(c.day),
+    time: pad2(c.hour) + ':' + pad2(c.minute)
+  }
+}
+
+// todayText is today's Beijing date, for the date picker's start.
+function todayText (nowMs) {
+  const c = wallClock(nowMs, BEIJING_OFFSET_MINUTES)
+  return c.year + '-' + pad2(c.month) + '-' + pad2(c.day)
+}
+
+// ---------------------------------------------------------------------------
+// Keyword values: the WeChat rules (docs/wechat.md §3) the server enforces,
+// checked here too for instant feedback. The server stays the authority: it
+// also rejects format and private-use characters, which this file does not
+// try to recognise.
+
+// codePointLength counts Unicode code points, the unit of WeChat's limits:
+// '𠮷' (U+20BB7) is one character although it is two UTF-16 units, so
+// '𠮷'.length === 2 would be the wrong count.
+function codePointLength (s) {
+  let n = 0
+  // for…of walks a string by code points.
+  // eslint-disable-next-line no-unused-vars
+  for (const _ of String(s)) n++
+  return n
+}
+
+const THING_MAX = 20
+
+// C0 and C1 controls (which include \n, \r, \t) and the Unicode line and
+// paragraph separators.
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
+
+// isEmoji mirrors the server's conservative emoji test (internal/wechat/rules.go).
+function isEmoji (cp) {
+  if (cp < 0x200d) return false
+  if ((cp >= 0x1f000 && cp <= 0x1faff) || (cp >= 0x2600 && cp <= 0x27bf) ||
+      (cp >= 0xe0020 && cp <= 0xe007f) || (cp >= 0x23e9 && cp <= 0x23f3) ||
+      (cp >= 0x23f8 && cp <= 0x23fa)) return true
+  return [0x200d, 0xfe0e, 0xfe0f, 0x20e3, 0x231a, 0x231b, 0x25fd, 0x25fe, 0x2934, 0x2935,
+    0x2b1b, 0x2b1c, 0x2b50, 0x2b55, 0x3030, 0x303d, 0x3297, 0x3299].indexOf(cp) >= 0
+}
+
+// validateThing checks a value for a `thing` keyword and returns '' or a
+// message in Chinese to show next to the input.
+function validateThing (value) {
+  const s = value === undefined || value === null ? '' : String(value)
+  if (s.trim() === '') return '不能为空'
+  if (CONTROL_RE.test(s)) return '不能包含换行或控制字符'
+  for (const ch of s) {
+    if (isEmoji(ch.codePointAt(0))) return '不能包含表情符号'
+  }
+  if (s !== s.trim()) return '首尾不能有空格'
+  const n = codePointLength(s)
+  if (n > THING_MAX) return '最多' + THING_MAX + '个字，当前' + n + '个'
+  return ''
+}
+
+// cleanText is what the form sends for a text input: white space trimmed
+// and runs of white space (newlines pasted in included) folded to one space.
+function cleanText (value) {
+  return String(value === undefined || value === null ? '' : value).replace(/\s+/g, ' ').trim()
+}
+
+// ---------------------------------------------------------------------------
+// The meeting form.
+
+// LEAD_OPTIONS is the "提前提醒" select.
+const LEAD_OPTIONS = [
+  { minutes: 0, label: '会议开始时' },
+  { minutes: 5, label: '提前5分钟' },
+  { minutes: 15, label: '提前15分钟' },
+  { minutes: 30, label: '提前30分钟' },
+  { minutes: 60, label: '提前1小时' },
+  { minutes: 1440, label: '提前1天' }
+]
+
+// validateMeetingForm checks the form locally; it returns an object with a
+// message per invalid input (title, when, place, lead) and ok.
+function validateMeetingForm (form, leadMinutes, nowMs) {
+  const errors = {}
+  const title = validateThing(cleanText(form.title))
+  if (title) errors.title = title
+  const place = validateThing(cleanText(form.place))
+  if (place) errors.place = place
+  const t = meetingTimes(form.date, form.time, leadMinutes)
+  if (!t) {
+    errors.when = '请选择会议日期和时间'
+  } else if (t.startMs <= nowMs) {
+    errors.when = '会议时间已过'
+  } else if (t.fireMs <= nowMs) {
+    errors.lead = '提醒时间已过，请缩短提前时间'
+  }
+  return { ok: Object.keys(errors).length === 0, errors: errors }
+}
+
+// meetingFieldKeys finds which template keyword holds which form input, by
+// the keyword labels of GET /v1/templates (会议名称, 会议时间, 会议地点),
+// falling back to the first thing, the first time and the second thing:
+// templates picked from WeChat's library number their keywords freely
+// (thing1, time2, thing3 in the sandbox; thing4, time6, … elsewhere).
+function meetingFieldKeys (template) {
+  const fields = (template && template.fields) || []
+  const keys = { title: '', time: '', place: '' }
+  const byLabel = { '会议名称': 'title', '会议主题': 'title', '会议时间': 'time', '会议地点': 'place' }
+  fields.forEach(function (f) {
+    const slot = byLabel[f.label]
+    if (slot && !keys[slot]) keys[slot] = f.key
+  })
+  const things = fields.filter(function (f) { return f.type === 'thing' && f.key !== keys.title && f.key !== keys.place })
+  const times = fields.filter(function (f) { return f.type === 'time' })
+  if (!keys.title && things.length) keys.title = things.shift().key
+  if (!keys.place && things.length) keys.place = things.shift().key
+  if (!keys.time && times.length) keys.time = times[0].key
+  return keys
+}
+
+// findMeetingTemplate picks the meeting template from GET /v1/templates.
+function findMeetingTemplate (templates, id, title) {
+  const list = templates || []
+  if (id) return list.filter(function (t) { return t.id === id })[0] || null
+  return list.filter(function (t) { return t.title === title && t.kind === 'one_time' })[0] ||
+    list.filter(function (t) { return t.title === title })[0] || null
+}
+
+// buildMeetingReminder is the body of POST /v1/reminders for the form.
+function buildMeetingReminder (template, keys, form, leadMinutes, page) {
+  const t = meetingTimes(form.date, form.time, leadMinutes)
+  const data = {}
+  data[keys.title] = cleanText(form.title)
+  data[keys.time] = t.time2
+  data[keys.place] = cleanText(form.place)
+  return {
+    template_id: template.id,
+    fire_at: t.fireAt,
+    data: data,
+    page: page,
+    expires_at: t.expiresAt
+  }
+}
+
+// formErrorsFromFields places the `fields` of a 422 next to the inputs:
+// data.<title key> → title, data.<time key> → when, data.<place key> →
+// place, fire_at → lead, expires_at → when. Anything else (template_id, a
+// keyword the form does not fill, page) goes to general as "path: problem".
+function formErrorsFromFields (fields, keys) {
+  const out = { general: [] }
+  const slots = { fire_at: 'lead', expires_at: 'when' }
+  if (keys.title) slots['data.' + keys.title] = 'title'
+  if (keys.time) slots['data.' + keys.time] = 'when'
+  if (keys.place) slots['data.' + keys.place] = 'place'
+  Object.keys(fields || {}).sort().forEach(function (path) {
+    const slot = slots[path]
+    if (slot) {
+      out[slot] = out[slot] ? out[slot] + '；' + fields[path] : fields[path]
+    } else {
+      out.general.push(path + ': ' + fields[path])
+    }
+  })
+  return out
+}
+
+// ---------------------------------------------------------------------------
+// Subscribe consent.
+
+// MAX_SUBSCRIBE_IDS: WeChat's documented limit per wx.requestSubscribeMessage
+// call (newer docs say 5; 3 works everywhere).
+const MAX_SUBSCRIBE_IDS = 3
+
+// pickSubscribeIds chooses the tmplIds of the next popup: the ids of
+// GET /v1/consents/prompt (already ordered by urgency), then the preferred
+// (meeting) template, at most 3, and never one-time and long-term together
+// (WeChat fails such a call with 20002): the kind of the first id wins.
+function pickSubscribeIds (promptIds, templates, preferredId) {
+  const kinds = {}
+  ;(templates || []).forEach(function (t) { kinds[t.id] = t.kind })
+  const ids = []
+  let kind = null
+  ;(promptIds || []).concat(preferredId ? [preferredId] : []).forEach(function (id) {
+    if (!id || ids.length >= MAX_SUBSCRIBE_IDS || ids.indexOf(id) >= 0) return
+    const k = kinds[id] || 'unknown'
+    if (kind === null) kind = k
+    if (k !== kind) return
+    ids.push(id)
+  })
+  return ids
+}
+
+// acceptedIds lists the ids a wx.requestSubscribeMessage result accepted
+// ('accept', 'acceptWithAudio', 'acceptWithAlert', …); errMsg is not an id.
+function acceptedIds (result) {
+  return Object.keys(result || {}).filter(function (k) {
+    return k !== 'errMsg' && /^accept/.test(String(result[k]))
+  })
+}
+
+// subscribeFailMessage explains a wx.requestSubscribeMessage fail errCode.
+function subscribeFailMessage (errCode) {
+  const messages = {
+    10001: '参数为空',
+    10002: '网络问题，请求消息列表失败',
+    10003: '网络问题，请求消息列表失败',
+    10004: '参数类型错误',
+    10005: '无法展示授权弹窗',
+    20001: '没有找到模板（模板 id 无效或已删除）',
+    20002: '一次性模板和长期模板不能同时订阅',
+    20003: '一次最多订阅3个模板',
+    20004: '你关闭了“接收订阅消息”总开关，请在设置中开启',
+    20005: '小程序的订阅消息能力已被禁用',
+    20013: '不允许通过该接口订阅设备消息'
+  }
+  return messages[errCode] || ('订阅失败（' + errCode + '）')
+}
+
+// ---------------------------------------------------------------------------
+// Errors: the contract's {"error":{"code","message","fields"}} as a JS Error
+// with status, code, message and fields.
+
+const CODE_BY_STATUS = {
+  400: 'invalid_json',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'body_too_large',
+  422: 'validation_failed',
+  429: 'rate_limited',
+  500: 'internal',
+  503: 'unavailable'
+}
+
+// toApiError maps a non-2xx response (status and body, parsed or not) to an
+// Error with .status, .code, .message and .fields ({} when none). A body that
+// is not the contract's shape (a proxy's HTML error page, say) still gives a
+// usable error named after the status.
+function toApiError (status, body) {
+  let parsed = body
+  if (typeof parsed === 'string') {
+    try { parsed = JSON.parse(parsed) } catch (e) { parsed = null }
+  }
+  const e = parsed && typeof parsed === 'object' && parsed.error && typeof parsed.error === 'object' ? parsed.error : null
+  const code = e && typeof e.code === 'string' && e.code ? e.code : (CODE_BY_STATUS[status] || 'http_' + status)
+  const message = e && typeof e.message === 'string' && e.message ? e.message : 'HTTP ' + status
+  const err = new Error(message)
+  err.status = status
+  err.code = code
+  err.fields = e && e.fields && typeof e.fields === 'object' ? e.fields : {}
+  return err
+}
+
+// toNetworkError maps a wx.request fail (no response at all) to an Error with
+// status 0 and code 'network'.
+function toNetworkError (res) {
+  const err = new Error((res && res.errMsg) || 'request:fail')
+  err.status = 0
+  err.code = 'network'
+  err.fields = {}
+  return err
+}
+
+// errorText is what the page shows for an error in a toast or a line.
+function errorText (err) {
+  if (!err) return ''
+  if (err.code === 'network') return '网络错误，请稍后重试'
+  if (err.code === 'invalid_code') return '微信登录失败，请重试'
+  if (err.code === 'rate_limited') return '操作太频繁，请稍后再试'
+  if (err.code === 'unavailable') return '服务暂不可用，请稍后再试'
+  if (err.code === 'internal') return '服务出错了，请稍后再试'
+  return err.message || String(err)
+}
+
+// ---------------------------------------------------------------------------
+// Idempotency keys.
+
+// newIdempotencyKey makes a random key for one form submission. It only has
+// to be unique per user, not secret.
+function newIdempotencyKey (random, nowMs) {
+  const rnd = random || Math.random
+  let s = ''
+  while (s.length < 20) s += Math.floor(rnd() * 36).toString(36)
+  return 'mp-' + (nowMs === undefined ? Date.now() : nowMs).toString(36) + '-' + s
+}
+
+// idempotencyFor returns the key to send with a submission: the previous
+// submission's key when the body is the same (a second tap, or a retry after
+// a timeout whose request may have reached the server: the server answers
+// with the reminder it already created), a fresh one otherwise (a changed
+// form is a new reminder; reusing the key would get 409).
+function idempotencyFor (prev, bodyJSON, makeKey) {
+  if (prev && prev.body === bodyJSON) return prev
+  return { key: (makeKey || newIdempotencyKey)(), body: bodyJSON }
+}
+
+// ---------------------------------------------------------------------------
+// Reminders in the list.
+
+const STATUS_LABELS = {
+  scheduled: '待发送',
+  sending: '发送中',
+  sent: '已发送',
+  failed: '失败',
+  skipped: '已跳过',
+  canceled: '已取消'
+}
+
+const REASON_LABELS = {
+  no_consent: '未授权',
+  expired: '已过期',
+  user_refused: '用户已拒收',
+  invalid_data: '内容不符合模板规则',
+  template_invalid: '模板无效',
+  openid_invalid: '用户无效',
+  page_invalid: '跳转页面无效',
+  content_rejected: '内容含敏感词',
+  banned: '订阅消息能力被封禁',
+  retries_exhausted: '多次重试仍失败'
+}
+
+function statusLabel (status) {
+  return STATUS_LABELS[status] || status || ''
+}
+
+function reasonLabel (reason) {
+  if (!reason) return ''
+  return REASON_LABELS[reason] || reason
+}
+
+// reminderView turns a reminder of the API into what the list shows. keys
+// are the meeting template's keyword keys (meetingFieldKeys); a reminder of
+// another template shows its first value.
+function reminderView (rem, meetingTemplateId, keys) {
+  const data = rem.data || {}
+  let title = ''
+  let when = ''
+  let place = ''
+  if (rem.template_id === meetingTemplateId && keys) {
+    title = data[keys.title] || ''
+    when = data[keys.time] || ''
+    place = data[keys.place] || ''
+  }
+  if (!title) {
+    // Another template: its first thing keyword, else its first keyword
+    // (keywords in their template order: thing1, date2, …).
+    const num = function (k) { return parseInt((/\d+$/.exec(k) || ['0'])[0], 10) }
+    const ordered = Object.keys(data).sort(function (a, b) { return num(a) - num(b) })
+    const first = ordered.filter(function (k) { return /^thing\d/.test(k) })[0] || ordered[0]
+    title = first ? data[first] : rem.template_id
+  }
+  const pending = rem.status === 'scheduled' || rem.status === 'sending'
+  const covered = !!(rem.consent && rem.consent.covered)
+  return {
+    id: rem.id,
+    title: title,
+    when: when,
+    place: place,
+    fireText: formatInstant(rem.fire_at),
+    status: rem.status,
+    statusText: statusLabel(rem.status),
+    reasonText: reasonLabel(rem.reason),
+    // consent.covered only means something while the reminder is pending.
+    showCoverage: pending,
+    covered: covered,
+    coverText: covered ? '已授权' : '需授权',
+    canCancel: rem.status === 'scheduled',
+    recurring: !!rem.recurrence
+  }
+}
+
+module.exports = {
+  BEIJING_OFFSET_MINUTES: BEIJING_OFFSET_MINUTES,
+  THING_MAX: THING_MAX,
+  MAX_SUBSCRIBE_IDS: MAX_SUBSCRIBE_IDS,
+  LEAD_OPTIONS: LEAD_OPTIONS,
+  STATUS_LABELS: STATUS_LABELS,
+  REASON_LABELS: REASON_LABELS,
+  toRFC3339: toRFC3339,
+  parseWallClock: parseWallClock,
+  parseRFC3339: parseRFC3339,
+  meetingTimes: meetingTimes,
+  formatInstant: formatInstant,
+  defaultMeeting: defaultMeeting,
+  todayText: todayText,
+  codePointLength: codePointLength,
+  validateThing: validateThing,
+  cleanText: cleanText,
+  validateMeetingForm: validateMeetingForm,
+  meetingFieldKeys: meetingFieldKeys,
+  findMeetingTemplate: findMeetingTemplate,
+  buildMeetingReminder: buildMeetingReminder,
+  formErrorsFromFields: formErrorsFromFields,
+  pickSubscribeIds: pickSubscribeIds,
+  acceptedIds: acceptedIds,
+  subscribeFailMessage: subscribeFailMessage,
+  toApiError: toApiError,
+  toNetworkError: toNetworkError,
+  errorText: errorText,
+  newIdempotencyKey: newIdempotencyKey,
+  idempotencyFor: idempotencyFor,
+  statusLabel: statusLabel,
+  reasonLabel: reasonLabel,
+  reminderView: reminderView
+}
