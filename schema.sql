@@ -127,6 +127,15 @@ CREATE UNIQUE INDEX deliveries_once ON deliveries (reminder_id, occurrence_at) W
 CREATE INDEX deliveries_msgid ON deliveries (msgid) WHERE msgid IS NOT NULL;
 CREATE INDEX deliveries_started ON deliveries (started_at);
 
+-- Sent events (subscribe_msg_sent_event) that arrived before the outcome of
+-- their send was recorded: applied to the delivery when it is.
+CREATE TABLE pending_sent_events (
+    msgid        INTEGER NOT NULL PRIMARY KEY,
+    delivered    INTEGER NOT NULL CHECK (delivered IN (0, 1)),
+    event_status TEXT    NOT NULL,
+    received_at  INTEGER NOT NULL
+) STRICT;
+
 -- The cached WeChat access token (one row), so a restart does not refetch.
 CREATE TABLE wechat_token (
     id         INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),

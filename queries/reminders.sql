@@ -51,3 +51,8 @@ SELECT * FROM deliveries WHERE reminder_id = ? ORDER BY id;
 -- The sent event for a msgid: delivered or not, once.
 UPDATE deliveries SET delivered = @delivered, event_status = @event_status
 WHERE msgid = @msgid AND status = 'sent' AND delivered IS NULL;
+
+-- name: SavePendingSentEvent :exec
+INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at)
+VALUES (@msgid, @delivered, @event_status, @now)
+ON CONFLICT (msgid) DO NOTHING;

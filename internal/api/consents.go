@@ -88,12 +88,14 @@ func (s *Server) handleReportConsents(w http.ResponseWriter, r *http.Request) {
 		}
 		st, ok := consentAnswer(v)
 		if !ok {
-			fe.add(path, "must be accept, reject, ban or filter (as wx.requestSubscribeMessage reports)")
+			// A result value WeChat may add later: record nothing for it
+			// rather than refuse the accepts reported beside it.
+			s.log.Info("consent result value not understood; ignored", "template_id", id, "value", v)
 			continue
 		}
 		answers = append(answers, answer{t, st})
 	}
-	if len(answers) == 0 && len(fe) == 0 {
+	if len(req.Results) == 0 || (len(req.Results) == 1 && req.Results["errMsg"] != "") {
 		fe.add("results", "must map at least one template id to its result")
 	}
 	if err := fe.err(); err != nil {

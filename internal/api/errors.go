@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
 
@@ -78,6 +80,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = notFound("resource")
 	case errors.Is(err, db.ErrConflict):
 		ae = conflict("the resource changed; try again")
+	case errors.Is(err, context.DeadlineExceeded):
+		ae = errf(http.StatusServiceUnavailable, "unavailable", "the request took too long; try again")
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path,
 			"request_id", middleware.GetReqID(r.Context()), "error", err)
@@ -161,6 +165,18 @@ func encode(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+}
+
+// requestTimeout bounds every request's context; work cut short answers
+// 503 unavailable through writeError.
+func requestTimeout(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
 }
 
 // recoverer turns a panic into the contract's 500 and keeps the process up.

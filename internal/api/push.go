@@ -98,18 +98,25 @@ func (s *Server) applyEvent(ctx context.Context, e *wechat.Event) error {
 			}
 		}
 	case wechat.EventSubscribeMsgSent:
+		// Marking the delivery and parking an early event happen in one
+		// transaction; the scheduler records an outcome and applies parked
+		// events in one too, so the two cannot miss each other.
 		for _, it := range e.Sent {
 			delivered := int64(0)
 			if it.ErrorCode == 0 {
 				delivered = 1
 			}
-			n, err := s.db.Write.MarkDelivered(ctx, db.MarkDeliveredParams{Msgid: sqlInt(it.MsgID), Delivered: sqlInt(delivered),
-				EventStatus: it.ErrorStatus})
+			err := s.db.WithTx(ctx, func(q *db.Queries) error {
+				n, err := q.MarkDelivered(ctx, db.MarkDeliveredParams{Msgid: sqlInt(it.MsgID), Delivered: sqlInt(delivered),
+					EventStatus: it.ErrorStatus})
+				if err != nil || n > 0 {
+					return err
+				}
+				return q.SavePendingSentEvent(ctx, db.SavePendingSentEventParams{Msgid: it.MsgID, Delivered: delivered,
+					EventStatus: it.ErrorStatus, Now: now.UnixMilli()})
+			})
 			if err != nil {
 				return err
-			}
-			if n == 0 {
-				s.log.Info("sent event for an unknown or already marked msgid", "msgid", it.MsgID)
 			}
 		}
 	default:

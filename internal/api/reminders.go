@@ -268,7 +268,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		Now:            s.now().UnixMilli(),
 	}
 	if err := s.db.Write.InsertReminder(ctx, params); err != nil {
-		if key != "" && isUniqueViolation(err) {
+		if key != "" && db.IsUniqueViolation(err) {
 			// A concurrent request with the same key won the race.
 			if done, err2 := s.replayIdempotent(w, r, oid, key, hash); done || err2 != nil {
 				if err2 != nil {
@@ -299,10 +299,6 @@ func (s *Server) replayIdempotent(w http.ResponseWriter, r *http.Request, oid, k
 	}
 	s.writeReminder(w, r, prev.ID, http.StatusOK, false)
 	return true, nil
-}
-
-func isUniqueViolation(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 // loadOwn loads a reminder of the caller; anyone else's is "not found".

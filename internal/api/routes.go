@@ -13,7 +13,8 @@ func (s *Server) routes() http.Handler {
 	r.Use(middleware.RequestID)
 	r.Use(s.accessLog)
 	r.Use(s.recoverer)
-	r.Use(middleware.Timeout(30 * time.Second))
+	r.Use(middleware.GetHead)
+	r.Use(requestTimeout(30 * time.Second))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errf(http.StatusNotFound, "not_found", "no route for %s %s", r.Method, r.URL.Path))
 	})

@@ -42,6 +42,13 @@ type Delivery struct {
 	EventStatus  string
 }
 
+type PendingSentEvent struct {
+	Msgid       int64
+	Delivered   int64
+	EventStatus string
+	ReceivedAt  int64
+}
+
 type Reminder struct {
 	ID             string
 	Openid         string

@@ -345,6 +345,29 @@ func (q *Queries) RetryReminder(ctx context.Context, arg RetryReminderParams) (i
 	return result.RowsAffected()
 }
 
+const savePendingSentEvent = `-- name: SavePendingSentEvent :exec
+INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at)
+VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (msgid) DO NOTHING
+`
+
+type SavePendingSentEventParams struct {
+	Msgid       int64
+	Delivered   int64
+	EventStatus string
+	Now         int64
+}
+
+func (q *Queries) SavePendingSentEvent(ctx context.Context, arg SavePendingSentEventParams) error {
+	_, err := q.db.ExecContext(ctx, savePendingSentEvent,
+		arg.Msgid,
+		arg.Delivered,
+		arg.EventStatus,
+		arg.Now,
+	)
+	return err
+}
+
 const updateScheduledReminder = `-- name: UpdateScheduledReminder :execrows
 UPDATE reminders SET fire_at = ?1, due_at = ?1, expires_at = ?2, window_ms = ?3,
     data = ?4, page = ?5, updated_at = ?6

@@ -28,6 +28,27 @@ func (q *Queries) AbandonDeliveries(ctx context.Context, arg AbandonDeliveriesPa
 	return result.RowsAffected()
 }
 
+const applyPendingSentEvent = `-- name: ApplyPendingSentEvent :execrows
+UPDATE deliveries
+SET delivered = (SELECT p.delivered FROM pending_sent_events p WHERE p.msgid = ?1),
+    event_status = (SELECT p.event_status FROM pending_sent_events p WHERE p.msgid = ?1)
+WHERE id = ?2 AND EXISTS (SELECT 1 FROM pending_sent_events p WHERE p.msgid = ?1)
+`
+
+type ApplyPendingSentEventParams struct {
+	Msgid int64
+	ID    int64
+}
+
+// A sent event that arrived before this delivery's outcome was recorded.
+func (q *Queries) ApplyPendingSentEvent(ctx context.Context, arg ApplyPendingSentEventParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, applyPendingSentEvent, arg.Msgid, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const claimDue = `-- name: ClaimDue :many
 UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2, updated_at = ?3
@@ -95,16 +116,17 @@ func (q *Queries) ClaimDue(ctx context.Context, arg ClaimDueParams) ([]Reminder,
 
 const completeReminder = `-- name: CompleteReminder :execrows
 UPDATE reminders SET status = ?1, reason = ?2, lease_until = NULL, lease_owner = NULL, updated_at = ?3
-WHERE id = ?4 AND status = 'sending' AND lease_owner = ?5 AND attempts = ?6
+WHERE id = ?4 AND status = 'sending' AND lease_owner = ?5 AND attempts = ?6 AND fire_at = ?7
 `
 
 type CompleteReminderParams struct {
-	Status   string
-	Reason   sql.NullString
-	Now      int64
-	ID       string
-	Owner    sql.NullString
-	Attempts int64
+	Status        string
+	Reason        sql.NullString
+	Now           int64
+	ID            string
+	Owner         sql.NullString
+	Attempts      int64
+	ClaimedFireAt int64
 }
 
 // A terminal outcome (sent, failed, skipped) for the lease holder's attempt.
@@ -116,6 +138,7 @@ func (q *Queries) CompleteReminder(ctx context.Context, arg CompleteReminderPara
 		arg.ID,
 		arg.Owner,
 		arg.Attempts,
+		arg.ClaimedFireAt,
 	)
 	if err != nil {
 		return 0, err
@@ -146,10 +169,31 @@ func (q *Queries) DeleteOldDeliveries(ctx context.Context, before int64) (int64,
 	return result.RowsAffected()
 }
 
+const deleteOldPendingSentEvents = `-- name: DeleteOldPendingSentEvents :execrows
+DELETE FROM pending_sent_events WHERE received_at < ?1
+`
+
+func (q *Queries) DeleteOldPendingSentEvents(ctx context.Context, before int64) (int64, error) {
+	result, err := q.db.ExecContext(ctx, deleteOldPendingSentEvents, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const deletePendingSentEvent = `-- name: DeletePendingSentEvent :exec
+DELETE FROM pending_sent_events WHERE msgid = ?
+`
+
+func (q *Queries) DeletePendingSentEvent(ctx context.Context, msgid int64) error {
+	_, err := q.db.ExecContext(ctx, deletePendingSentEvent, msgid)
+	return err
+}
+
 const finishDelivery = `-- name: FinishDelivery :execrows
 UPDATE deliveries
 SET status = ?1, errcode = ?2, errmsg = ?3, msgid = ?4, finished_at = CAST(?5 AS INTEGER), latency_ms = ?6
-WHERE id = ?7 AND status = 'sending'
+WHERE id = ?7 AND status IN ('sending', 'abandoned')
 `
 
 type FinishDeliveryParams struct {
@@ -162,6 +206,8 @@ type FinishDeliveryParams struct {
 	ID        int64
 }
 
+// The outcome of an attempt. An attempt the rescuer marked abandoned (its
+// outcome unknown) gets its real outcome if it arrives after all.
 func (q *Queries) FinishDelivery(ctx context.Context, arg FinishDeliveryParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, finishDelivery,
 		arg.Status,
@@ -218,21 +264,24 @@ const rescheduleReminder = `-- name: RescheduleReminder :execrows
 UPDATE reminders
 SET status = 'scheduled', reason = NULL, fire_at = ?1, due_at = ?2, expires_at = ?3,
     attempts = ?4, lease_until = NULL, lease_owner = NULL, updated_at = ?5
-WHERE id = ?6 AND status = 'sending' AND lease_owner = ?7 AND attempts = ?8
+WHERE id = ?6 AND status = 'sending' AND lease_owner = ?7 AND attempts = ?8 AND fire_at = ?9
 `
 
 type RescheduleReminderParams struct {
-	FireAt      int64
-	DueAt       int64
-	ExpiresAt   sql.NullInt64
-	NewAttempts int64
-	Now         int64
-	ID          string
-	Owner       sql.NullString
-	Attempts    int64
+	FireAt        int64
+	DueAt         int64
+	ExpiresAt     sql.NullInt64
+	NewAttempts   int64
+	Now           int64
+	ID            string
+	Owner         sql.NullString
+	Attempts      int64
+	ClaimedFireAt int64
 }
 
-// Back to scheduled: a retry, a deferral or the next occurrence.
+// Back to scheduled: a retry, a deferral or the next occurrence. The claim
+// is identified by (owner, attempts, claimed fire_at): a stalled worker
+// cannot match a later claim of the same reminder.
 func (q *Queries) RescheduleReminder(ctx context.Context, arg RescheduleReminderParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, rescheduleReminder,
 		arg.FireAt,
@@ -243,6 +292,7 @@ func (q *Queries) RescheduleReminder(ctx context.Context, arg RescheduleReminder
 		arg.ID,
 		arg.Owner,
 		arg.Attempts,
+		arg.ClaimedFireAt,
 	)
 	if err != nil {
 		return 0, err

@@ -21,9 +21,18 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
-	_ "modernc.org/sqlite" // the pure-Go SQLite driver
+	"modernc.org/sqlite" // the pure-Go SQLite driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
+
+// IsUniqueViolation reports whether err is SQLite refusing a row that
+// breaks a UNIQUE constraint or index.
+func IsUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
 
 // Store errors, matched with errors.Is.
 var (
@@ -45,7 +54,12 @@ type DB struct {
 	Write *Queries
 	Read  *Queries
 	path  string
+	// commits counts transactions committed through WithTx (for bench).
+	commits atomic.Int64
 }
+
+// Commits returns how many WithTx transactions have committed.
+func (d *DB) Commits() int64 { return d.commits.Load() }
 
 func dsn(path string, readOnly bool) string {
 	var b strings.Builder
@@ -171,6 +185,7 @@ func (d *DB) WithTx(ctx context.Context, fn func(q *Queries) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	d.commits.Add(1)
 	return nil
 }
 

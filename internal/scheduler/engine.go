@@ -50,8 +50,13 @@ type Config struct {
 	// RateLimit caps sends per second (0: no cap).
 	RateLimit float64
 	// Lease is how long a claim holds a reminder before the rescuer may
-	// take it back (2 min). It must exceed the longest send.
+	// take it back (2 min).
 	Lease time.Duration
+	// SendBudget is the longest a send may take: a token fetch and a send,
+	// twice over with the token retry (45 s). A claim whose remaining lease
+	// is shorter than this is released instead of sent, so that a live
+	// process never sends a reminder the rescuer may already have handed on.
+	SendBudget time.Duration
 	// MaxAttempts bounds the attempts at one occurrence (6).
 	MaxAttempts int
 	// BackoffBase and BackoffMax shape retries: about base, 2×base, 4×base
@@ -117,6 +122,10 @@ func (c *Config) defaults() {
 	}
 	def(&c.ScanEvery, time.Second)
 	def(&c.Lease, 2*time.Minute)
+	def(&c.SendBudget, 45*time.Second)
+	if c.SendBudget >= c.Lease {
+		c.SendBudget = c.Lease / 2
+	}
 	def(&c.BackoffBase, time.Second)
 	def(&c.BackoffMax, time.Minute)
 	def(&c.DefaultLateness, 15*time.Minute)

@@ -27,7 +27,8 @@ const (
 
 type harness struct {
 	t      *testing.T
-	clock  *wechattest.Clock
+	clock  *wechattest.Clock // nil on the wall clock
+	now    func() time.Time
 	fake   *wechattest.Server
 	db     *db.DB
 	client *wechat.Client
@@ -39,8 +40,23 @@ type harness struct {
 
 func newHarness(t *testing.T, mutate func(*scheduler.Config)) *harness {
 	t.Helper()
-	clock := wechattest.NewClock(t0)
-	fake := wechattest.New(wechattest.Options{Now: clock.Now, Seed: 11})
+	return newHarnessAt(t, wechattest.NewClock(t0), nil, mutate)
+}
+
+// newRealHarness runs on the wall clock: for what the rate limiter and the
+// lease do in real time.
+func newRealHarness(t *testing.T, mutate func(*scheduler.Config)) *harness {
+	t.Helper()
+	return newHarnessAt(t, nil, time.Now, mutate)
+}
+
+func newHarnessAt(t *testing.T, clock *wechattest.Clock, wall func() time.Time, mutate func(*scheduler.Config)) *harness {
+	t.Helper()
+	now := wall
+	if clock != nil {
+		now = clock.Now
+	}
+	fake := wechattest.New(wechattest.Options{Now: now, Seed: 11})
 	t.Cleanup(fake.Close)
 	for _, tm := range wechattest.DemoTemplates() {
 		fake.AddTemplate(tm)
@@ -51,23 +67,23 @@ func newHarness(t *testing.T, mutate func(*scheduler.Config)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	client, err := wechat.New(wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(), Now: clock.Now,
+	client, err := wechat.New(wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(), Now: now,
 		HTTPClient: &http.Client{Timeout: 2 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.New(d, client, clock.Now, nil)
+	cat := catalog.New(d, client, now, nil)
 	if err := cat.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, clock: clock, fake: fake, db: d, client: client, cat: cat, path: path}
+	h := &harness{t: t, clock: clock, now: now, fake: fake, db: d, client: client, cat: cat, path: path}
 	h.eng = h.engine(d, mutate)
 	return h
 }
 
 func (h *harness) engine(d *db.DB, mutate func(*scheduler.Config)) *scheduler.Engine {
 	h.t.Helper()
-	cfg := scheduler.Config{DB: d, Sender: h.client, Templates: h.cat, Now: h.clock.Now,
+	cfg := scheduler.Config{DB: d, Sender: h.client, Templates: h.cat, Now: h.now,
 		Logger: slog.New(slog.DiscardHandler), BreakerFailures: 1000, Concurrency: 8}
 	if mutate != nil {
 		mutate(&cfg)
@@ -113,7 +129,7 @@ func (h *harness) add(openID string, fireAt time.Time, opts ...remOpt) string {
 	id := fmt.Sprintf("rem_%05d", h.n)
 	data, _ := json.Marshal(map[string]string{"thing1": fmt.Sprintf("会议 %s", id), "time2": "2026-12-01 14:00", "thing3": "A栋201"})
 	p := db.InsertReminderParams{ID: id, Openid: openID, TemplateID: meetingID, FireAt: fireAt.UnixMilli(),
-		Timezone: "Asia/Shanghai", Data: string(data), Page: "pages/meeting/detail?id=1", Now: h.clock.Now().UnixMilli()}
+		Timezone: "Asia/Shanghai", Data: string(data), Page: "pages/meeting/detail?id=1", Now: h.now().UnixMilli()}
 	for _, o := range opts {
 		o(&p)
 	}
@@ -128,8 +144,7 @@ func (h *harness) grant(openID, tmpl string, n int) {
 	h.t.Helper()
 	ctx := context.Background()
 	for range n {
-		h.clock.Advance(0)
-		if err := h.db.Write.AddCredit(ctx, db.AddCreditParams{Openid: openID, TemplateID: tmpl, Credits: 1, Now: h.clock.Now().UnixMilli()}); err != nil {
+		if err := h.db.Write.AddCredit(ctx, db.AddCreditParams{Openid: openID, TemplateID: tmpl, Credits: 1, Now: h.now().UnixMilli()}); err != nil {
 			h.t.Fatal(err)
 		}
 	}

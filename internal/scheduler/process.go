@@ -133,10 +133,30 @@ func (e *Engine) attempt(ctx context.Context, r db.Reminder) result {
 	if err := json.Unmarshal([]byte(r.Data), &data); err != nil {
 		return result{verdict: vFailed, reason: "invalid_data", errmsg: "stored data is not a JSON object"}
 	}
+	// Never send past the window, nor with too little lease left: the wait
+	// for the rate limiter is bounded by both.
+	deadline := e.deadline(r)
+	sendBy := time.UnixMilli(r.LeaseUntil.Int64).Add(-e.cfg.SendBudget)
 	if e.limiter != nil {
-		if err := e.limiter.Wait(ctx); err != nil {
-			return result{verdict: vDefer, errmsg: "shutdown before sending", deferUntil: now}
+		wctx, cancel := context.WithDeadline(ctx, realDeadline(e.now(), minTime(deadline, sendBy)))
+		err := e.limiter.Wait(wctx)
+		cancel()
+		if ctx.Err() != nil {
+			return result{verdict: vDefer, errmsg: "shutdown before sending", deferUntil: e.now()}
 		}
+		if err != nil {
+			if !e.now().Before(deadline) || deadline.Before(sendBy) {
+				return result{verdict: vSkip, reason: "expired", errmsg: "rate limit: no send slot before the window closed"}
+			}
+			return result{verdict: vDefer, errmsg: "rate limit: no send slot within the lease", deferUntil: e.now()}
+		}
+	}
+	now = e.now()
+	if now.After(deadline) {
+		return result{verdict: vSkip, reason: "expired", errmsg: "past its window: not sent late"}
+	}
+	if now.After(sendBy) {
+		return result{verdict: vDefer, errmsg: "too little lease left to send safely", deferUntil: now}
 	}
 	req := wechat.SendRequest{ToUser: r.Openid, TemplateID: r.TemplateID, Page: r.Page, Data: data}
 	start := time.Now()
@@ -144,6 +164,17 @@ func (e *Engine) attempt(ctx context.Context, r db.Reminder) result {
 	lat := time.Since(start)
 	return e.classify(sent, err, lat, r)
 }
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// realDeadline converts an instant on the engine's clock into one on the
+// wall clock, which context deadlines use.
+func realDeadline(now, t time.Time) time.Time { return time.Now().Add(t.Sub(now)) }
 
 // classify maps a send's answer to a verdict.
 func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, r db.Reminder) result {
@@ -255,14 +286,28 @@ func (e *Engine) record(ctx context.Context, c claim, res result) error {
 	err := e.db.WithTx(ctx, func(q *db.Queries) error {
 		fin := db.FinishDeliveryParams{ID: c.deliveryID, Status: status, Errcode: res.errcode, Errmsg: res.errmsg,
 			Msgid: res.msgid, Now: now.UnixMilli(), LatencyMs: sqlInt(res.latency.Milliseconds())}
-		if _, err := q.FinishDelivery(ctx, fin); err != nil {
-			if res.verdict != vSent || !strings.Contains(err.Error(), "UNIQUE") {
-				return fmt.Errorf("finish delivery: %w", err)
-			}
+		n, err := q.FinishDelivery(ctx, fin)
+		if err != nil && res.verdict == vSent && db.IsUniqueViolation(err) {
 			// WeChat accepted an occurrence that is already recorded as sent.
 			fin.Status, status = "duplicate", "duplicate"
-			if _, err := q.FinishDelivery(ctx, fin); err != nil {
-				return fmt.Errorf("finish delivery: %w", err)
+			n, err = q.FinishDelivery(ctx, fin)
+		}
+		if err != nil {
+			return fmt.Errorf("finish delivery: %w", err)
+		}
+		if n != 1 {
+			return fmt.Errorf("finish delivery %d: %w", c.deliveryID, db.ErrConflict)
+		}
+		if res.msgid.Valid {
+			// WeChat's sent event may have arrived before this outcome.
+			applied, err := q.ApplyPendingSentEvent(ctx, db.ApplyPendingSentEventParams{Msgid: res.msgid.Int64, ID: c.deliveryID})
+			if err != nil {
+				return err
+			}
+			if applied > 0 {
+				if err := q.DeletePendingSentEvent(ctx, res.msgid.Int64); err != nil {
+					return err
+				}
 			}
 		}
 		if res.verdict == vSent {
@@ -282,7 +327,7 @@ func (e *Engine) record(ctx context.Context, c claim, res result) error {
 				return err
 			}
 		}
-		n, err := e.transition(ctx, q, r, res, now)
+		n, err = e.transition(ctx, q, r, res, now)
 		lost = n == 0
 		return err
 	})
@@ -301,11 +346,12 @@ func (e *Engine) transition(ctx context.Context, q *db.Queries, r db.Reminder, r
 	owner := sqlStr(e.cfg.Owner)
 	complete := func(status, reason string) (int64, error) {
 		return q.CompleteReminder(ctx, db.CompleteReminderParams{ID: r.ID, Status: status,
-			Reason: sql.NullString{String: reason, Valid: reason != ""}, Owner: owner, Attempts: r.Attempts, Now: now.UnixMilli()})
+			Reason: sql.NullString{String: reason, Valid: reason != ""}, Owner: owner, Attempts: r.Attempts,
+			ClaimedFireAt: r.FireAt, Now: now.UnixMilli()})
 	}
 	reschedule := func(fireAt, dueAt time.Time, expires sql.NullInt64, attempts int64) (int64, error) {
 		return q.RescheduleReminder(ctx, db.RescheduleReminderParams{ID: r.ID, FireAt: fireAt.UnixMilli(), DueAt: dueAt.UnixMilli(),
-			ExpiresAt: expires, NewAttempts: attempts, Owner: owner, Attempts: r.Attempts, Now: now.UnixMilli()})
+			ExpiresAt: expires, NewAttempts: attempts, Owner: owner, Attempts: r.Attempts, ClaimedFireAt: r.FireAt, Now: now.UnixMilli()})
 	}
 	switch res.verdict {
 	case vRetry:

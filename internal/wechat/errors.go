@@ -57,6 +57,16 @@ func (e *TransportError) Error() string {
 
 func (e *TransportError) Unwrap() error { return e.Err }
 
+// TokenFetchError is a failure to obtain an access token (40013 bad appid,
+// 40125 bad secret, 40164 IP not whitelisted, -1, a transport error …).
+// It says nothing about the message being sent: callers treat it as
+// transient (it trips a circuit breaker) and alert on it, never as a
+// permanent failure of the message.
+type TokenFetchError struct{ Err error }
+
+func (e *TokenFetchError) Error() string { return "fetch access token: " + e.Err.Error() }
+func (e *TokenFetchError) Unwrap() error { return e.Err }
+
 // Class says what a caller should do about an error from WeChat.
 type Class int
 
@@ -123,6 +133,10 @@ func ClassifyCode(code int) Class {
 func Classify(err error) Class {
 	if err == nil {
 		return ClassNone
+	}
+	var tfe *TokenFetchError
+	if errors.As(err, &tfe) {
+		return ClassTransient
 	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {

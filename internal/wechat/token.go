@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -161,14 +160,14 @@ func (c *Client) fetchToken(ctx context.Context) (Token, error) {
 		err = c.do(ctx, "stable_token", http.MethodPost, "/cgi-bin/stable_token", nil, body, &ans)
 	}
 	if err != nil {
-		return Token{}, err
+		return Token{}, &TokenFetchError{Err: err}
 	}
 	if err := ans.err(); err != nil {
-		return Token{}, fmt.Errorf("fetch access token: %w", err)
+		return Token{}, &TokenFetchError{Err: err}
 	}
 	secs, err := ans.ExpiresIn.Int64()
 	if ans.AccessToken == "" || err != nil || secs <= 0 {
-		return Token{}, &TransportError{Op: "token", Err: errors.New("answer has no access_token or expires_in")}
+		return Token{}, &TokenFetchError{Err: &TransportError{Op: "token", Err: errors.New("answer has no access_token or expires_in")}}
 	}
 	// Count from before the request: the token may be older than it looks.
 	return Token{Value: NewSecret(ans.AccessToken), ExpiresAt: start.Add(time.Duration(secs) * time.Second)}, nil
