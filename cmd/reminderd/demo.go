@@ -278,7 +278,29 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond) // let WeChat's sent events arrive
+	// WeChat's sent events mark each accepted send delivered.
+	for waitUntil := time.Now().Add(5 * time.Second); ; {
+		missing := 0
+		for _, cs := range cases {
+			var r demoReminder
+			if _, err := c.call("GET", base+"/v1/reminders/"+cs.id, nil, &r); err != nil {
+				return err
+			}
+			for _, d := range r.Deliveries {
+				if d.Status == "sent" && (d.Delivered == nil || !*d.Delivered) {
+					missing++
+				}
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(waitUntil) {
+			return fmt.Errorf("%d sent messages never got WeChat's sent event", missing)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	say("WeChat's sent events marked every accepted message delivered")
 
 	// 6. The outcomes.
 	fmt.Fprintln(stdout)

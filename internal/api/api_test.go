@@ -575,6 +575,31 @@ func TestReminderWithDeliveriesAndSentEvent(t *testing.T) {
 	if r.status != 200 || r.raw != "success" {
 		t.Fatalf("replayed push: %d %s", r.status, r.raw)
 	}
+	popup := &wechat.Event{ToUserName: "gh_x", FromUserName: "oA", CreateTime: t0.Unix(), MsgType: "event", Event: wechat.EventSubscribeMsgPopup,
+		Popup: []wechat.PopupItem{{TemplateID: meetingID, SubscribeStatus: "accept"}}}
+	pmsg, _ := wechat.MarshalEvent(popup, false)
+	pq, pbody, _ := rcv.Seal(pmsg, "gh_x", false)
+	for range 3 { // WeChat retries up to three times
+		if r := h.do("POST", "/wechat/push?"+pq.Encode(), "", string(pbody)); r.status != 200 {
+			t.Fatalf("popup push: %d %s", r.status, r.raw)
+		}
+	}
+	if c := credits(t, h.do("GET", "/v1/consents", a, nil), meetingID); c != 1 {
+		t.Fatalf("one popup event delivered three times gave %v credits", c)
+	}
+	// A sent event for a send whose outcome is not recorded yet is parked.
+	early := &wechat.Event{ToUserName: "gh_x", FromUserName: "oA", CreateTime: t0.Unix(), MsgType: "event", Event: wechat.EventSubscribeMsgSent,
+		Sent: []wechat.SentItem{{TemplateID: meetingID, MsgID: 1700000000000000777, ErrorCode: 0, ErrorStatus: "success"}}}
+	emsg, _ := wechat.MarshalEvent(early, true)
+	eq, ebody, _ := rcv.Seal(emsg, "gh_x", true)
+	if r := h.do("POST", "/wechat/push?"+eq.Encode(), "", string(ebody)); r.status != 200 {
+		t.Fatalf("early sent event: %d %s", r.status, r.raw)
+	}
+	var parked int
+	_ = h.db.R.QueryRow(`SELECT count(*) FROM pending_sent_events WHERE msgid = 1700000000000000777`).Scan(&parked)
+	if parked != 1 {
+		t.Fatal("a sent event that arrived early was dropped")
+	}
 	// Forged and stale pushes are refused.
 	forged := url.Values{}
 	for k, v := range q {
@@ -701,7 +726,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/admin/v1/reminders/" + idA, nil, adminOnly},
 		{"GET", "/admin/v1/jobs", nil, adminOnly},
 		{"GET", "/admin/v1/stats", nil, adminOnly},
-		{"DELETE", "/v1/reminders/" + idA, nil, user(200, 404)}, // last: cancels A's reminder
+		{"POST", "/admin/v1/reminders/" + idA + "/retry", nil, map[string]int{"anonymous": 401, "userA": 403, "userB": 403, "admin": 409, "bogus": 401}},
+		{"POST", "/v1/consents", map[string]any{"results": map[string]string{meetingID: "reject"}}, user(200, 200)},
+		{"POST", "/v1/reminders", meeting(9 * time.Hour), user(201, 201)},
+		{"DELETE", "/v1/reminders/" + idA, nil, user(200, 404)}, // cancels A's reminder
+		{"POST", "/admin/v1/reminders/" + idA + "/cancel", nil, map[string]int{"anonymous": 401, "userA": 403, "userB": 403, "admin": 409, "bogus": 401}},
 	}
 	for _, rw := range rows {
 		for _, name := range []string{"anonymous", "userB", "admin", "bogus", "userA"} {
