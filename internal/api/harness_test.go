@@ -17,6 +17,7 @@ import (
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/metrics"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -107,8 +108,11 @@ func newHarness(t *testing.T) *harness {
 	}
 	eng := &wake{}
 	zone, _ := time.LoadLocation("Asia/Shanghai")
+	m := metrics.New(func(context.Context) (metrics.State, error) {
+		return metrics.State{RemindersByStatus: map[string]int64{"scheduled": 0}, Breaker: "closed"}, nil
+	}, log)
 	srv := httptest.NewServer(api.New(api.Config{DB: d, Catalog: cat, Login: client, Engine: eng, Token: client, Push: rcv,
-		AdminToken: adminToken, DefaultZone: zone, Now: clock.Now, Logger: log}))
+		Metrics: m.Handler(), AdminToken: adminToken, DefaultZone: zone, Now: clock.Now, Logger: log}))
 	t.Cleanup(srv.Close)
 	if err := fake.SetPush(srv.URL+"/wechat/push", pushToken, aesKey, true); err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ func (s *Server) routes() http.Handler {
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
 	r.Get("/metrics", s.handleMetrics)
+	r.Get("/openapi.json", s.handleOpenAPI)
 	r.Get("/wechat/push", s.handlePushHandshake)
 	r.Post("/wechat/push", s.handlePush)
 
