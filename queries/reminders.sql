@@ -42,7 +42,7 @@ SELECT status, count(*) AS n FROM reminders GROUP BY status;
 
 -- name: DueBacklog :one
 SELECT count(*) AS n, CAST(coalesce(min(due_at), 0) AS INTEGER) AS oldest_due_at
-FROM reminders WHERE status = 'scheduled' AND due_at <= @now;
+FROM reminders INDEXED BY reminders_due WHERE status = 'scheduled' AND due_at <= @now;
 
 -- name: ListDeliveries :many
 SELECT * FROM deliveries WHERE reminder_id = ? ORDER BY id;

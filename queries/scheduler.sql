@@ -3,11 +3,12 @@
 -- sending, one more attempt, a lease.
 UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = @lease_until, lease_owner = @owner, updated_at = @now
-WHERE id IN (SELECT r.id FROM reminders r WHERE r.status = 'scheduled' AND r.due_at <= @now ORDER BY r.due_at, r.id LIMIT @max_rows)
+WHERE id IN (SELECT r.id FROM reminders r INDEXED BY reminders_due
+             WHERE r.status = 'scheduled' AND r.due_at <= @now ORDER BY r.due_at, r.id LIMIT @max_rows)
 RETURNING *;
 
 -- name: NextDueAt :one
-SELECT CAST(coalesce(min(due_at), 0) AS INTEGER) AS due_at FROM reminders WHERE status = 'scheduled';
+SELECT CAST(coalesce(min(due_at), 0) AS INTEGER) AS due_at FROM reminders INDEXED BY reminders_due WHERE status = 'scheduled';
 
 -- name: InsertDelivery :one
 INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, started_at)

@@ -36,6 +36,7 @@ commands:
   demo      run the whole story against the built-in fake WeChat and exit
   migrate   apply database migrations and exit
   backup    write a consistent copy of the live database: reminderd backup [flags] PATH
+  bench     measure the pipeline, API, due scan and memory on this machine
   version   print the version
 
 Run "reminderd serve -h" for the configuration flags; each has an environment variable.
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, args, getenv, stdout, stderr)
 	case "demo":
 		return demo(ctx, args, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args, stdout, stderr)
 	case "backup":
 		return backup(ctx, args, getenv, stdout, stderr)
 	case "version":

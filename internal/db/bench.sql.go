@@ -15,7 +15,7 @@ SELECT CAST(finished_at - occurrence_at AS INTEGER) AS lateness_ms FROM deliveri
 
 // Lateness (finished - scheduled) of every sent delivery, in ms, sorted.
 func (q *Queries) BenchLateness(ctx context.Context) ([]int64, error) {
-	rows, err := q.db.QueryContext(ctx, benchLateness)
+	rows, err := q.query(ctx, q.benchLatenessStmt, benchLateness)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ type BenchSendWindowRow struct {
 }
 
 func (q *Queries) BenchSendWindow(ctx context.Context) (BenchSendWindowRow, error) {
-	row := q.db.QueryRowContext(ctx, benchSendWindow)
+	row := q.queryRow(ctx, q.benchSendWindowStmt, benchSendWindow)
 	var i BenchSendWindowRow
 	err := row.Scan(&i.FirstStart, &i.LastFinish, &i.Sent)
 	return i, err

@@ -28,7 +28,7 @@ type AddCreditParams struct {
 
 // One accept: one more credit for a one-time template, the grant for a long-term one.
 func (q *Queries) AddCredit(ctx context.Context, arg AddCreditParams) error {
-	_, err := q.db.ExecContext(ctx, addCredit,
+	_, err := q.exec(ctx, q.addCreditStmt, addCredit,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Credits,
@@ -51,7 +51,7 @@ type ConsumeCreditParams struct {
 
 // Compare-and-set: takes one credit only if there is one.
 func (q *Queries) ConsumeCredit(ctx context.Context, arg ConsumeCreditParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, consumeCredit, arg.Now, arg.Openid, arg.TemplateID)
+	result, err := q.exec(ctx, q.consumeCreditStmt, consumeCredit, arg.Now, arg.Openid, arg.TemplateID)
 	if err != nil {
 		return 0, err
 	}
@@ -73,7 +73,7 @@ type CountAheadOfReminderParams struct {
 
 // How many of the user's pending reminders for the template come before the given one.
 func (q *Queries) CountAheadOfReminder(ctx context.Context, arg CountAheadOfReminderParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countAheadOfReminder,
+	row := q.queryRow(ctx, q.countAheadOfReminderStmt, countAheadOfReminder,
 		arg.Openid,
 		arg.TemplateID,
 		arg.FireAt,
@@ -89,7 +89,7 @@ DELETE FROM consent_grants WHERE received_at < ?1
 `
 
 func (q *Queries) DeleteOldGrants(ctx context.Context, before int64) (int64, error) {
-	result, err := q.db.ExecContext(ctx, deleteOldGrants, before)
+	result, err := q.exec(ctx, q.deleteOldGrantsStmt, deleteOldGrants, before)
 	if err != nil {
 		return 0, err
 	}
@@ -113,7 +113,7 @@ type FindUnpairedGrantParams struct {
 
 // The earliest unpaired accept from the other source within the pairing window.
 func (q *Queries) FindUnpairedGrant(ctx context.Context, arg FindUnpairedGrantParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, findUnpairedGrant,
+	row := q.queryRow(ctx, q.findUnpairedGrantStmt, findUnpairedGrant,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Source,
@@ -134,7 +134,7 @@ type GetConsentParams struct {
 }
 
 func (q *Queries) GetConsent(ctx context.Context, arg GetConsentParams) (Consent, error) {
-	row := q.db.QueryRowContext(ctx, getConsent, arg.Openid, arg.TemplateID)
+	row := q.queryRow(ctx, q.getConsentStmt, getConsent, arg.Openid, arg.TemplateID)
 	var i Consent
 	err := row.Scan(
 		&i.Openid,
@@ -162,7 +162,7 @@ type InsertGrantParams struct {
 }
 
 func (q *Queries) InsertGrant(ctx context.Context, arg InsertGrantParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertGrant,
+	row := q.queryRow(ctx, q.insertGrantStmt, insertGrant,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Source,
@@ -179,7 +179,7 @@ SELECT openid, template_id, credits, status, long_term, updated_at FROM consents
 `
 
 func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, error) {
-	rows, err := q.db.QueryContext(ctx, listConsents, openid)
+	rows, err := q.query(ctx, q.listConsentsStmt, listConsents, openid)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,7 @@ type ListScheduledForPromptRow struct {
 
 // The caller's reminders still to be sent, most urgent first, for the consent prompt planner.
 func (q *Queries) ListScheduledForPrompt(ctx context.Context, arg ListScheduledForPromptParams) ([]ListScheduledForPromptRow, error) {
-	rows, err := q.db.QueryContext(ctx, listScheduledForPrompt, arg.Openid, arg.MaxRows)
+	rows, err := q.query(ctx, q.listScheduledForPromptStmt, listScheduledForPrompt, arg.Openid, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +259,7 @@ type PairGrantParams struct {
 }
 
 func (q *Queries) PairGrant(ctx context.Context, arg PairGrantParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, pairGrant, arg.PairedWith, arg.ID)
+	result, err := q.exec(ctx, q.pairGrantStmt, pairGrant, arg.PairedWith, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -281,7 +281,7 @@ type SetConsentStatusParams struct {
 
 // A reject, ban or filter answer: the status changes, the credits stay.
 func (q *Queries) SetConsentStatus(ctx context.Context, arg SetConsentStatusParams) error {
-	_, err := q.db.ExecContext(ctx, setConsentStatus,
+	_, err := q.exec(ctx, q.setConsentStatusStmt, setConsentStatus,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Status,
@@ -306,7 +306,7 @@ type ZeroConsentParams struct {
 
 // The user unsubscribed (change event) or WeChat answered 43101: nothing is left.
 func (q *Queries) ZeroConsent(ctx context.Context, arg ZeroConsentParams) error {
-	_, err := q.db.ExecContext(ctx, zeroConsent,
+	_, err := q.exec(ctx, q.zeroConsentStmt, zeroConsent,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Status,

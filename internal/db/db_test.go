@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -256,5 +257,29 @@ func TestCompareAndSetTransitions(t *testing.T) {
 	}
 	if _, err := d.Read.GetReminder(ctx, "nope"); !errors.Is(db.NotFound(err, "reminder nope"), db.ErrNotFound) {
 		t.Fatalf("missing reminder: %v", err)
+	}
+}
+
+func TestWithTxEachIsolatesFailures(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	before := d.Commits()
+	errs := d.WithTxEach(ctx, 3, func(i int, q *db.Queries) error {
+		if err := q.AddCredit(ctx, db.AddCreditParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t", Credits: 1, Now: 1}); err != nil {
+			return err
+		}
+		if i == 1 {
+			return errors.New("item 1 fails after writing")
+		}
+		return nil
+	})
+	if errs[0] != nil || errs[1] == nil || errs[2] != nil || d.Commits() != before+1 {
+		t.Fatalf("errors %v, commits %d", errs, d.Commits()-before)
+	}
+	for i, want := range []int64{1, 0, 1} {
+		c, _ := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t"})
+		if c.Credits != want {
+			t.Fatalf("item %d: credits %d, want %d (a failed item must roll back alone)", i, c.Credits, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
 type DBTX interface {
@@ -20,12 +21,538 @@ func New(db DBTX) *Queries {
 	return &Queries{db: db}
 }
 
+func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
+	q := Queries{db: db}
+	var err error
+	if q.abandonDeliveriesStmt, err = db.PrepareContext(ctx, abandonDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query AbandonDeliveries: %w", err)
+	}
+	if q.addCreditStmt, err = db.PrepareContext(ctx, addCredit); err != nil {
+		return nil, fmt.Errorf("error preparing query AddCredit: %w", err)
+	}
+	if q.applyPendingSentEventStmt, err = db.PrepareContext(ctx, applyPendingSentEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query ApplyPendingSentEvent: %w", err)
+	}
+	if q.benchLatenessStmt, err = db.PrepareContext(ctx, benchLateness); err != nil {
+		return nil, fmt.Errorf("error preparing query BenchLateness: %w", err)
+	}
+	if q.benchSendWindowStmt, err = db.PrepareContext(ctx, benchSendWindow); err != nil {
+		return nil, fmt.Errorf("error preparing query BenchSendWindow: %w", err)
+	}
+	if q.cancelReminderStmt, err = db.PrepareContext(ctx, cancelReminder); err != nil {
+		return nil, fmt.Errorf("error preparing query CancelReminder: %w", err)
+	}
+	if q.claimDueStmt, err = db.PrepareContext(ctx, claimDue); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimDue: %w", err)
+	}
+	if q.completeReminderStmt, err = db.PrepareContext(ctx, completeReminder); err != nil {
+		return nil, fmt.Errorf("error preparing query CompleteReminder: %w", err)
+	}
+	if q.consumeCreditStmt, err = db.PrepareContext(ctx, consumeCredit); err != nil {
+		return nil, fmt.Errorf("error preparing query ConsumeCredit: %w", err)
+	}
+	if q.countAheadOfReminderStmt, err = db.PrepareContext(ctx, countAheadOfReminder); err != nil {
+		return nil, fmt.Errorf("error preparing query CountAheadOfReminder: %w", err)
+	}
+	if q.countRemindersByStatusStmt, err = db.PrepareContext(ctx, countRemindersByStatus); err != nil {
+		return nil, fmt.Errorf("error preparing query CountRemindersByStatus: %w", err)
+	}
+	if q.countSendingDeliveriesStmt, err = db.PrepareContext(ctx, countSendingDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query CountSendingDeliveries: %w", err)
+	}
+	if q.createSessionStmt, err = db.PrepareContext(ctx, createSession); err != nil {
+		return nil, fmt.Errorf("error preparing query CreateSession: %w", err)
+	}
+	if q.deleteExpiredSessionsStmt, err = db.PrepareContext(ctx, deleteExpiredSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteExpiredSessions: %w", err)
+	}
+	if q.deleteOldDeliveriesStmt, err = db.PrepareContext(ctx, deleteOldDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteOldDeliveries: %w", err)
+	}
+	if q.deleteOldGrantsStmt, err = db.PrepareContext(ctx, deleteOldGrants); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteOldGrants: %w", err)
+	}
+	if q.deleteOldPendingSentEventsStmt, err = db.PrepareContext(ctx, deleteOldPendingSentEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteOldPendingSentEvents: %w", err)
+	}
+	if q.deletePendingSentEventStmt, err = db.PrepareContext(ctx, deletePendingSentEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query DeletePendingSentEvent: %w", err)
+	}
+	if q.dueBacklogStmt, err = db.PrepareContext(ctx, dueBacklog); err != nil {
+		return nil, fmt.Errorf("error preparing query DueBacklog: %w", err)
+	}
+	if q.findUnpairedGrantStmt, err = db.PrepareContext(ctx, findUnpairedGrant); err != nil {
+		return nil, fmt.Errorf("error preparing query FindUnpairedGrant: %w", err)
+	}
+	if q.finishDeliveryStmt, err = db.PrepareContext(ctx, finishDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query FinishDelivery: %w", err)
+	}
+	if q.getConsentStmt, err = db.PrepareContext(ctx, getConsent); err != nil {
+		return nil, fmt.Errorf("error preparing query GetConsent: %w", err)
+	}
+	if q.getReminderStmt, err = db.PrepareContext(ctx, getReminder); err != nil {
+		return nil, fmt.Errorf("error preparing query GetReminder: %w", err)
+	}
+	if q.getReminderByIdempotencyKeyStmt, err = db.PrepareContext(ctx, getReminderByIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query GetReminderByIdempotencyKey: %w", err)
+	}
+	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
+	}
+	if q.getTemplateStmt, err = db.PrepareContext(ctx, getTemplate); err != nil {
+		return nil, fmt.Errorf("error preparing query GetTemplate: %w", err)
+	}
+	if q.insertDeliveryStmt, err = db.PrepareContext(ctx, insertDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertDelivery: %w", err)
+	}
+	if q.insertGrantStmt, err = db.PrepareContext(ctx, insertGrant); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertGrant: %w", err)
+	}
+	if q.insertReminderStmt, err = db.PrepareContext(ctx, insertReminder); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertReminder: %w", err)
+	}
+	if q.listConsentsStmt, err = db.PrepareContext(ctx, listConsents); err != nil {
+		return nil, fmt.Errorf("error preparing query ListConsents: %w", err)
+	}
+	if q.listDeliveriesStmt, err = db.PrepareContext(ctx, listDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query ListDeliveries: %w", err)
+	}
+	if q.listRemindersStmt, err = db.PrepareContext(ctx, listReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query ListReminders: %w", err)
+	}
+	if q.listScheduledForPromptStmt, err = db.PrepareContext(ctx, listScheduledForPrompt); err != nil {
+		return nil, fmt.Errorf("error preparing query ListScheduledForPrompt: %w", err)
+	}
+	if q.listTemplatesStmt, err = db.PrepareContext(ctx, listTemplates); err != nil {
+		return nil, fmt.Errorf("error preparing query ListTemplates: %w", err)
+	}
+	if q.loadTokenStmt, err = db.PrepareContext(ctx, loadToken); err != nil {
+		return nil, fmt.Errorf("error preparing query LoadToken: %w", err)
+	}
+	if q.markDeliveredStmt, err = db.PrepareContext(ctx, markDelivered); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkDelivered: %w", err)
+	}
+	if q.markTemplatesAbsentStmt, err = db.PrepareContext(ctx, markTemplatesAbsent); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkTemplatesAbsent: %w", err)
+	}
+	if q.nextDueAtStmt, err = db.PrepareContext(ctx, nextDueAt); err != nil {
+		return nil, fmt.Errorf("error preparing query NextDueAt: %w", err)
+	}
+	if q.pairGrantStmt, err = db.PrepareContext(ctx, pairGrant); err != nil {
+		return nil, fmt.Errorf("error preparing query PairGrant: %w", err)
+	}
+	if q.rescheduleReminderStmt, err = db.PrepareContext(ctx, rescheduleReminder); err != nil {
+		return nil, fmt.Errorf("error preparing query RescheduleReminder: %w", err)
+	}
+	if q.rescueExpiredLeasesStmt, err = db.PrepareContext(ctx, rescueExpiredLeases); err != nil {
+		return nil, fmt.Errorf("error preparing query RescueExpiredLeases: %w", err)
+	}
+	if q.retryReminderStmt, err = db.PrepareContext(ctx, retryReminder); err != nil {
+		return nil, fmt.Errorf("error preparing query RetryReminder: %w", err)
+	}
+	if q.savePendingSentEventStmt, err = db.PrepareContext(ctx, savePendingSentEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query SavePendingSentEvent: %w", err)
+	}
+	if q.saveTokenStmt, err = db.PrepareContext(ctx, saveToken); err != nil {
+		return nil, fmt.Errorf("error preparing query SaveToken: %w", err)
+	}
+	if q.setConsentStatusStmt, err = db.PrepareContext(ctx, setConsentStatus); err != nil {
+		return nil, fmt.Errorf("error preparing query SetConsentStatus: %w", err)
+	}
+	if q.updateScheduledReminderStmt, err = db.PrepareContext(ctx, updateScheduledReminder); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateScheduledReminder: %w", err)
+	}
+	if q.upsertTemplateStmt, err = db.PrepareContext(ctx, upsertTemplate); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertTemplate: %w", err)
+	}
+	if q.zeroConsentStmt, err = db.PrepareContext(ctx, zeroConsent); err != nil {
+		return nil, fmt.Errorf("error preparing query ZeroConsent: %w", err)
+	}
+	return &q, nil
+}
+
+func (q *Queries) Close() error {
+	var err error
+	if q.abandonDeliveriesStmt != nil {
+		if cerr := q.abandonDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing abandonDeliveriesStmt: %w", cerr)
+		}
+	}
+	if q.addCreditStmt != nil {
+		if cerr := q.addCreditStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing addCreditStmt: %w", cerr)
+		}
+	}
+	if q.applyPendingSentEventStmt != nil {
+		if cerr := q.applyPendingSentEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing applyPendingSentEventStmt: %w", cerr)
+		}
+	}
+	if q.benchLatenessStmt != nil {
+		if cerr := q.benchLatenessStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing benchLatenessStmt: %w", cerr)
+		}
+	}
+	if q.benchSendWindowStmt != nil {
+		if cerr := q.benchSendWindowStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing benchSendWindowStmt: %w", cerr)
+		}
+	}
+	if q.cancelReminderStmt != nil {
+		if cerr := q.cancelReminderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cancelReminderStmt: %w", cerr)
+		}
+	}
+	if q.claimDueStmt != nil {
+		if cerr := q.claimDueStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimDueStmt: %w", cerr)
+		}
+	}
+	if q.completeReminderStmt != nil {
+		if cerr := q.completeReminderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing completeReminderStmt: %w", cerr)
+		}
+	}
+	if q.consumeCreditStmt != nil {
+		if cerr := q.consumeCreditStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing consumeCreditStmt: %w", cerr)
+		}
+	}
+	if q.countAheadOfReminderStmt != nil {
+		if cerr := q.countAheadOfReminderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countAheadOfReminderStmt: %w", cerr)
+		}
+	}
+	if q.countRemindersByStatusStmt != nil {
+		if cerr := q.countRemindersByStatusStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countRemindersByStatusStmt: %w", cerr)
+		}
+	}
+	if q.countSendingDeliveriesStmt != nil {
+		if cerr := q.countSendingDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countSendingDeliveriesStmt: %w", cerr)
+		}
+	}
+	if q.createSessionStmt != nil {
+		if cerr := q.createSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createSessionStmt: %w", cerr)
+		}
+	}
+	if q.deleteExpiredSessionsStmt != nil {
+		if cerr := q.deleteExpiredSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteExpiredSessionsStmt: %w", cerr)
+		}
+	}
+	if q.deleteOldDeliveriesStmt != nil {
+		if cerr := q.deleteOldDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteOldDeliveriesStmt: %w", cerr)
+		}
+	}
+	if q.deleteOldGrantsStmt != nil {
+		if cerr := q.deleteOldGrantsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteOldGrantsStmt: %w", cerr)
+		}
+	}
+	if q.deleteOldPendingSentEventsStmt != nil {
+		if cerr := q.deleteOldPendingSentEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteOldPendingSentEventsStmt: %w", cerr)
+		}
+	}
+	if q.deletePendingSentEventStmt != nil {
+		if cerr := q.deletePendingSentEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deletePendingSentEventStmt: %w", cerr)
+		}
+	}
+	if q.dueBacklogStmt != nil {
+		if cerr := q.dueBacklogStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing dueBacklogStmt: %w", cerr)
+		}
+	}
+	if q.findUnpairedGrantStmt != nil {
+		if cerr := q.findUnpairedGrantStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing findUnpairedGrantStmt: %w", cerr)
+		}
+	}
+	if q.finishDeliveryStmt != nil {
+		if cerr := q.finishDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing finishDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.getConsentStmt != nil {
+		if cerr := q.getConsentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getConsentStmt: %w", cerr)
+		}
+	}
+	if q.getReminderStmt != nil {
+		if cerr := q.getReminderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getReminderStmt: %w", cerr)
+		}
+	}
+	if q.getReminderByIdempotencyKeyStmt != nil {
+		if cerr := q.getReminderByIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getReminderByIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.getSessionStmt != nil {
+		if cerr := q.getSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSessionStmt: %w", cerr)
+		}
+	}
+	if q.getTemplateStmt != nil {
+		if cerr := q.getTemplateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getTemplateStmt: %w", cerr)
+		}
+	}
+	if q.insertDeliveryStmt != nil {
+		if cerr := q.insertDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.insertGrantStmt != nil {
+		if cerr := q.insertGrantStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertGrantStmt: %w", cerr)
+		}
+	}
+	if q.insertReminderStmt != nil {
+		if cerr := q.insertReminderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertReminderStmt: %w", cerr)
+		}
+	}
+	if q.listConsentsStmt != nil {
+		if cerr := q.listConsentsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listConsentsStmt: %w", cerr)
+		}
+	}
+	if q.listDeliveriesStmt != nil {
+		if cerr := q.listDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listDeliveriesStmt: %w", cerr)
+		}
+	}
+	if q.listRemindersStmt != nil {
+		if cerr := q.listRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listRemindersStmt: %w", cerr)
+		}
+	}
+	if q.listScheduledForPromptStmt != nil {
+		if cerr := q.listScheduledForPromptStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listScheduledForPromptStmt: %w", cerr)
+		}
+	}
+	if q.listTemplatesStmt != nil {
+		if cerr := q.listTemplatesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listTemplatesStmt: %w", cerr)
+		}
+	}
+	if q.loadTokenStmt != nil {
+		if cerr := q.loadTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing loadTokenStmt: %w", cerr)
+		}
+	}
+	if q.markDeliveredStmt != nil {
+		if cerr := q.markDeliveredStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markDeliveredStmt: %w", cerr)
+		}
+	}
+	if q.markTemplatesAbsentStmt != nil {
+		if cerr := q.markTemplatesAbsentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markTemplatesAbsentStmt: %w", cerr)
+		}
+	}
+	if q.nextDueAtStmt != nil {
+		if cerr := q.nextDueAtStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing nextDueAtStmt: %w", cerr)
+		}
+	}
+	if q.pairGrantStmt != nil {
+		if cerr := q.pairGrantStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pairGrantStmt: %w", cerr)
+		}
+	}
+	if q.rescheduleReminderStmt != nil {
+		if cerr := q.rescheduleReminderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rescheduleReminderStmt: %w", cerr)
+		}
+	}
+	if q.rescueExpiredLeasesStmt != nil {
+		if cerr := q.rescueExpiredLeasesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rescueExpiredLeasesStmt: %w", cerr)
+		}
+	}
+	if q.retryReminderStmt != nil {
+		if cerr := q.retryReminderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retryReminderStmt: %w", cerr)
+		}
+	}
+	if q.savePendingSentEventStmt != nil {
+		if cerr := q.savePendingSentEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing savePendingSentEventStmt: %w", cerr)
+		}
+	}
+	if q.saveTokenStmt != nil {
+		if cerr := q.saveTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing saveTokenStmt: %w", cerr)
+		}
+	}
+	if q.setConsentStatusStmt != nil {
+		if cerr := q.setConsentStatusStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setConsentStatusStmt: %w", cerr)
+		}
+	}
+	if q.updateScheduledReminderStmt != nil {
+		if cerr := q.updateScheduledReminderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateScheduledReminderStmt: %w", cerr)
+		}
+	}
+	if q.upsertTemplateStmt != nil {
+		if cerr := q.upsertTemplateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertTemplateStmt: %w", cerr)
+		}
+	}
+	if q.zeroConsentStmt != nil {
+		if cerr := q.zeroConsentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing zeroConsentStmt: %w", cerr)
+		}
+	}
+	return err
+}
+
+func (q *Queries) exec(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (sql.Result, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	case stmt != nil:
+		return stmt.ExecContext(ctx, args...)
+	default:
+		return q.db.ExecContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) query(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (*sql.Rows, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryContext(ctx, args...)
+	default:
+		return q.db.QueryContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) *sql.Row {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryRowContext(ctx, args...)
+	default:
+		return q.db.QueryRowContext(ctx, query, args...)
+	}
+}
+
 type Queries struct {
-	db DBTX
+	db                              DBTX
+	tx                              *sql.Tx
+	abandonDeliveriesStmt           *sql.Stmt
+	addCreditStmt                   *sql.Stmt
+	applyPendingSentEventStmt       *sql.Stmt
+	benchLatenessStmt               *sql.Stmt
+	benchSendWindowStmt             *sql.Stmt
+	cancelReminderStmt              *sql.Stmt
+	claimDueStmt                    *sql.Stmt
+	completeReminderStmt            *sql.Stmt
+	consumeCreditStmt               *sql.Stmt
+	countAheadOfReminderStmt        *sql.Stmt
+	countRemindersByStatusStmt      *sql.Stmt
+	countSendingDeliveriesStmt      *sql.Stmt
+	createSessionStmt               *sql.Stmt
+	deleteExpiredSessionsStmt       *sql.Stmt
+	deleteOldDeliveriesStmt         *sql.Stmt
+	deleteOldGrantsStmt             *sql.Stmt
+	deleteOldPendingSentEventsStmt  *sql.Stmt
+	deletePendingSentEventStmt      *sql.Stmt
+	dueBacklogStmt                  *sql.Stmt
+	findUnpairedGrantStmt           *sql.Stmt
+	finishDeliveryStmt              *sql.Stmt
+	getConsentStmt                  *sql.Stmt
+	getReminderStmt                 *sql.Stmt
+	getReminderByIdempotencyKeyStmt *sql.Stmt
+	getSessionStmt                  *sql.Stmt
+	getTemplateStmt                 *sql.Stmt
+	insertDeliveryStmt              *sql.Stmt
+	insertGrantStmt                 *sql.Stmt
+	insertReminderStmt              *sql.Stmt
+	listConsentsStmt                *sql.Stmt
+	listDeliveriesStmt              *sql.Stmt
+	listRemindersStmt               *sql.Stmt
+	listScheduledForPromptStmt      *sql.Stmt
+	listTemplatesStmt               *sql.Stmt
+	loadTokenStmt                   *sql.Stmt
+	markDeliveredStmt               *sql.Stmt
+	markTemplatesAbsentStmt         *sql.Stmt
+	nextDueAtStmt                   *sql.Stmt
+	pairGrantStmt                   *sql.Stmt
+	rescheduleReminderStmt          *sql.Stmt
+	rescueExpiredLeasesStmt         *sql.Stmt
+	retryReminderStmt               *sql.Stmt
+	savePendingSentEventStmt        *sql.Stmt
+	saveTokenStmt                   *sql.Stmt
+	setConsentStatusStmt            *sql.Stmt
+	updateScheduledReminderStmt     *sql.Stmt
+	upsertTemplateStmt              *sql.Stmt
+	zeroConsentStmt                 *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db: tx,
+		db:                              tx,
+		tx:                              tx,
+		abandonDeliveriesStmt:           q.abandonDeliveriesStmt,
+		addCreditStmt:                   q.addCreditStmt,
+		applyPendingSentEventStmt:       q.applyPendingSentEventStmt,
+		benchLatenessStmt:               q.benchLatenessStmt,
+		benchSendWindowStmt:             q.benchSendWindowStmt,
+		cancelReminderStmt:              q.cancelReminderStmt,
+		claimDueStmt:                    q.claimDueStmt,
+		completeReminderStmt:            q.completeReminderStmt,
+		consumeCreditStmt:               q.consumeCreditStmt,
+		countAheadOfReminderStmt:        q.countAheadOfReminderStmt,
+		countRemindersByStatusStmt:      q.countRemindersByStatusStmt,
+		countSendingDeliveriesStmt:      q.countSendingDeliveriesStmt,
+		createSessionStmt:               q.createSessionStmt,
+		deleteExpiredSessionsStmt:       q.deleteExpiredSessionsStmt,
+		deleteOldDeliveriesStmt:         q.deleteOldDeliveriesStmt,
+		deleteOldGrantsStmt:             q.deleteOldGrantsStmt,
+		deleteOldPendingSentEventsStmt:  q.deleteOldPendingSentEventsStmt,
+		deletePendingSentEventStmt:      q.deletePendingSentEventStmt,
+		dueBacklogStmt:                  q.dueBacklogStmt,
+		findUnpairedGrantStmt:           q.findUnpairedGrantStmt,
+		finishDeliveryStmt:              q.finishDeliveryStmt,
+		getConsentStmt:                  q.getConsentStmt,
+		getReminderStmt:                 q.getReminderStmt,
+		getReminderByIdempotencyKeyStmt: q.getReminderByIdempotencyKeyStmt,
+		getSessionStmt:                  q.getSessionStmt,
+		getTemplateStmt:                 q.getTemplateStmt,
+		insertDeliveryStmt:              q.insertDeliveryStmt,
+		insertGrantStmt:                 q.insertGrantStmt,
+		insertReminderStmt:              q.insertReminderStmt,
+		listConsentsStmt:                q.listConsentsStmt,
+		listDeliveriesStmt:              q.listDeliveriesStmt,
+		listRemindersStmt:               q.listRemindersStmt,
+		listScheduledForPromptStmt:      q.listScheduledForPromptStmt,
+		listTemplatesStmt:               q.listTemplatesStmt,
+		loadTokenStmt:                   q.loadTokenStmt,
+		markDeliveredStmt:               q.markDeliveredStmt,
+		markTemplatesAbsentStmt:         q.markTemplatesAbsentStmt,
+		nextDueAtStmt:                   q.nextDueAtStmt,
+		pairGrantStmt:                   q.pairGrantStmt,
+		rescheduleReminderStmt:          q.rescheduleReminderStmt,
+		rescueExpiredLeasesStmt:         q.rescueExpiredLeasesStmt,
+		retryReminderStmt:               q.retryReminderStmt,
+		savePendingSentEventStmt:        q.savePendingSentEventStmt,
+		saveTokenStmt:                   q.saveTokenStmt,
+		setConsentStatusStmt:            q.setConsentStatusStmt,
+		updateScheduledReminderStmt:     q.updateScheduledReminderStmt,
+		upsertTemplateStmt:              q.upsertTemplateStmt,
+		zeroConsentStmt:                 q.zeroConsentStmt,
 	}
 }

@@ -20,7 +20,7 @@ type CancelReminderParams struct {
 }
 
 func (q *Queries) CancelReminder(ctx context.Context, arg CancelReminderParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, cancelReminder, arg.Now, arg.ID)
+	result, err := q.exec(ctx, q.cancelReminderStmt, cancelReminder, arg.Now, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -37,7 +37,7 @@ type CountRemindersByStatusRow struct {
 }
 
 func (q *Queries) CountRemindersByStatus(ctx context.Context) ([]CountRemindersByStatusRow, error) {
-	rows, err := q.db.QueryContext(ctx, countRemindersByStatus)
+	rows, err := q.query(ctx, q.countRemindersByStatusStmt, countRemindersByStatus)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func (q *Queries) CountRemindersByStatus(ctx context.Context) ([]CountRemindersB
 
 const dueBacklog = `-- name: DueBacklog :one
 SELECT count(*) AS n, CAST(coalesce(min(due_at), 0) AS INTEGER) AS oldest_due_at
-FROM reminders WHERE status = 'scheduled' AND due_at <= ?1
+FROM reminders INDEXED BY reminders_due WHERE status = 'scheduled' AND due_at <= ?1
 `
 
 type DueBacklogRow struct {
@@ -70,7 +70,7 @@ type DueBacklogRow struct {
 }
 
 func (q *Queries) DueBacklog(ctx context.Context, now int64) (DueBacklogRow, error) {
-	row := q.db.QueryRowContext(ctx, dueBacklog, now)
+	row := q.queryRow(ctx, q.dueBacklogStmt, dueBacklog, now)
 	var i DueBacklogRow
 	err := row.Scan(&i.N, &i.OldestDueAt)
 	return i, err
@@ -81,7 +81,7 @@ SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, win
 `
 
 func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) {
-	row := q.db.QueryRowContext(ctx, getReminder, id)
+	row := q.queryRow(ctx, q.getReminderStmt, getReminder, id)
 	var i Reminder
 	err := row.Scan(
 		&i.ID,
@@ -118,7 +118,7 @@ type GetReminderByIdempotencyKeyParams struct {
 }
 
 func (q *Queries) GetReminderByIdempotencyKey(ctx context.Context, arg GetReminderByIdempotencyKeyParams) (Reminder, error) {
-	row := q.db.QueryRowContext(ctx, getReminderByIdempotencyKey, arg.Openid, arg.IdempotencyKey)
+	row := q.queryRow(ctx, q.getReminderByIdempotencyKeyStmt, getReminderByIdempotencyKey, arg.Openid, arg.IdempotencyKey)
 	var i Reminder
 	err := row.Scan(
 		&i.ID,
@@ -169,7 +169,7 @@ type InsertReminderParams struct {
 }
 
 func (q *Queries) InsertReminder(ctx context.Context, arg InsertReminderParams) error {
-	_, err := q.db.ExecContext(ctx, insertReminder,
+	_, err := q.exec(ctx, q.insertReminderStmt, insertReminder,
 		arg.ID,
 		arg.Openid,
 		arg.TemplateID,
@@ -192,7 +192,7 @@ SELECT id, reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, 
 `
 
 func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Delivery, error) {
-	rows, err := q.db.QueryContext(ctx, listDeliveries, reminderID)
+	rows, err := q.query(ctx, q.listDeliveriesStmt, listDeliveries, reminderID)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,7 @@ type ListRemindersParams struct {
 
 // Listing in (fire_at, id) order after a cursor; empty filters match everything.
 func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([]Reminder, error) {
-	rows, err := q.db.QueryContext(ctx, listReminders,
+	rows, err := q.query(ctx, q.listRemindersStmt, listReminders,
 		arg.Openid,
 		arg.Status,
 		arg.TemplateID,
@@ -317,7 +317,7 @@ type MarkDeliveredParams struct {
 
 // The sent event for a msgid: delivered or not, once.
 func (q *Queries) MarkDelivered(ctx context.Context, arg MarkDeliveredParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, markDelivered, arg.Delivered, arg.EventStatus, arg.Msgid)
+	result, err := q.exec(ctx, q.markDeliveredStmt, markDelivered, arg.Delivered, arg.EventStatus, arg.Msgid)
 	if err != nil {
 		return 0, err
 	}
@@ -338,7 +338,7 @@ type RetryReminderParams struct {
 
 // Admin retry of a failed or skipped reminder: scheduled now, with a fresh attempt count.
 func (q *Queries) RetryReminder(ctx context.Context, arg RetryReminderParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, retryReminder, arg.Now, arg.ID)
+	result, err := q.exec(ctx, q.retryReminderStmt, retryReminder, arg.Now, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -359,7 +359,7 @@ type SavePendingSentEventParams struct {
 }
 
 func (q *Queries) SavePendingSentEvent(ctx context.Context, arg SavePendingSentEventParams) error {
-	_, err := q.db.ExecContext(ctx, savePendingSentEvent,
+	_, err := q.exec(ctx, q.savePendingSentEventStmt, savePendingSentEvent,
 		arg.Msgid,
 		arg.Delivered,
 		arg.EventStatus,
@@ -386,7 +386,7 @@ type UpdateScheduledReminderParams struct {
 
 // PATCH: only while scheduled (compare-and-set).
 func (q *Queries) UpdateScheduledReminder(ctx context.Context, arg UpdateScheduledReminderParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, updateScheduledReminder,
+	result, err := q.exec(ctx, q.updateScheduledReminderStmt, updateScheduledReminder,
 		arg.FireAt,
 		arg.ExpiresAt,
 		arg.WindowMs,

@@ -21,7 +21,7 @@ type AbandonDeliveriesParams struct {
 }
 
 func (q *Queries) AbandonDeliveries(ctx context.Context, arg AbandonDeliveriesParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, abandonDeliveries, arg.Now, arg.ReminderID)
+	result, err := q.exec(ctx, q.abandonDeliveriesStmt, abandonDeliveries, arg.Now, arg.ReminderID)
 	if err != nil {
 		return 0, err
 	}
@@ -42,7 +42,7 @@ type ApplyPendingSentEventParams struct {
 
 // A sent event that arrived before this delivery's outcome was recorded.
 func (q *Queries) ApplyPendingSentEvent(ctx context.Context, arg ApplyPendingSentEventParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, applyPendingSentEvent, arg.Msgid, arg.ID)
+	result, err := q.exec(ctx, q.applyPendingSentEventStmt, applyPendingSentEvent, arg.Msgid, arg.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -52,7 +52,8 @@ func (q *Queries) ApplyPendingSentEvent(ctx context.Context, arg ApplyPendingSen
 const claimDue = `-- name: ClaimDue :many
 UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2, updated_at = ?3
-WHERE id IN (SELECT r.id FROM reminders r WHERE r.status = 'scheduled' AND r.due_at <= ?3 ORDER BY r.due_at, r.id LIMIT ?4)
+WHERE id IN (SELECT r.id FROM reminders r INDEXED BY reminders_due
+             WHERE r.status = 'scheduled' AND r.due_at <= ?3 ORDER BY r.due_at, r.id LIMIT ?4)
 RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at
 `
 
@@ -66,7 +67,7 @@ type ClaimDueParams struct {
 // One statement claims a batch of due reminders in due order: status
 // sending, one more attempt, a lease.
 func (q *Queries) ClaimDue(ctx context.Context, arg ClaimDueParams) ([]Reminder, error) {
-	rows, err := q.db.QueryContext(ctx, claimDue,
+	rows, err := q.query(ctx, q.claimDueStmt, claimDue,
 		arg.LeaseUntil,
 		arg.Owner,
 		arg.Now,
@@ -131,7 +132,7 @@ type CompleteReminderParams struct {
 
 // A terminal outcome (sent, failed, skipped) for the lease holder's attempt.
 func (q *Queries) CompleteReminder(ctx context.Context, arg CompleteReminderParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, completeReminder,
+	result, err := q.exec(ctx, q.completeReminderStmt, completeReminder,
 		arg.Status,
 		arg.Reason,
 		arg.Now,
@@ -151,7 +152,7 @@ SELECT count(*) FROM deliveries WHERE status = 'sending'
 `
 
 func (q *Queries) CountSendingDeliveries(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countSendingDeliveries)
+	row := q.queryRow(ctx, q.countSendingDeliveriesStmt, countSendingDeliveries)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
@@ -162,7 +163,7 @@ DELETE FROM deliveries WHERE started_at < ?1 AND status <> 'sending'
 `
 
 func (q *Queries) DeleteOldDeliveries(ctx context.Context, before int64) (int64, error) {
-	result, err := q.db.ExecContext(ctx, deleteOldDeliveries, before)
+	result, err := q.exec(ctx, q.deleteOldDeliveriesStmt, deleteOldDeliveries, before)
 	if err != nil {
 		return 0, err
 	}
@@ -174,7 +175,7 @@ DELETE FROM pending_sent_events WHERE received_at < ?1
 `
 
 func (q *Queries) DeleteOldPendingSentEvents(ctx context.Context, before int64) (int64, error) {
-	result, err := q.db.ExecContext(ctx, deleteOldPendingSentEvents, before)
+	result, err := q.exec(ctx, q.deleteOldPendingSentEventsStmt, deleteOldPendingSentEvents, before)
 	if err != nil {
 		return 0, err
 	}
@@ -186,7 +187,7 @@ DELETE FROM pending_sent_events WHERE msgid = ?
 `
 
 func (q *Queries) DeletePendingSentEvent(ctx context.Context, msgid int64) error {
-	_, err := q.db.ExecContext(ctx, deletePendingSentEvent, msgid)
+	_, err := q.exec(ctx, q.deletePendingSentEventStmt, deletePendingSentEvent, msgid)
 	return err
 }
 
@@ -209,7 +210,7 @@ type FinishDeliveryParams struct {
 // The outcome of an attempt. An attempt the rescuer marked abandoned (its
 // outcome unknown) gets its real outcome if it arrives after all.
 func (q *Queries) FinishDelivery(ctx context.Context, arg FinishDeliveryParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, finishDelivery,
+	result, err := q.exec(ctx, q.finishDeliveryStmt, finishDelivery,
 		arg.Status,
 		arg.Errcode,
 		arg.Errmsg,
@@ -238,7 +239,7 @@ type InsertDeliveryParams struct {
 }
 
 func (q *Queries) InsertDelivery(ctx context.Context, arg InsertDeliveryParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertDelivery,
+	row := q.queryRow(ctx, q.insertDeliveryStmt, insertDelivery,
 		arg.ReminderID,
 		arg.OccurrenceAt,
 		arg.Attempt,
@@ -250,11 +251,11 @@ func (q *Queries) InsertDelivery(ctx context.Context, arg InsertDeliveryParams) 
 }
 
 const nextDueAt = `-- name: NextDueAt :one
-SELECT CAST(coalesce(min(due_at), 0) AS INTEGER) AS due_at FROM reminders WHERE status = 'scheduled'
+SELECT CAST(coalesce(min(due_at), 0) AS INTEGER) AS due_at FROM reminders INDEXED BY reminders_due WHERE status = 'scheduled'
 `
 
 func (q *Queries) NextDueAt(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, nextDueAt)
+	row := q.queryRow(ctx, q.nextDueAtStmt, nextDueAt)
 	var due_at int64
 	err := row.Scan(&due_at)
 	return due_at, err
@@ -283,7 +284,7 @@ type RescheduleReminderParams struct {
 // is identified by (owner, attempts, claimed fire_at): a stalled worker
 // cannot match a later claim of the same reminder.
 func (q *Queries) RescheduleReminder(ctx context.Context, arg RescheduleReminderParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, rescheduleReminder,
+	result, err := q.exec(ctx, q.rescheduleReminderStmt, rescheduleReminder,
 		arg.FireAt,
 		arg.DueAt,
 		arg.ExpiresAt,
@@ -308,7 +309,7 @@ RETURNING id
 
 // Reminders whose lease ran out (a crashed or killed process) go back to scheduled.
 func (q *Queries) RescueExpiredLeases(ctx context.Context, now int64) ([]string, error) {
-	rows, err := q.db.QueryContext(ctx, rescueExpiredLeases, now)
+	rows, err := q.query(ctx, q.rescueExpiredLeasesStmt, rescueExpiredLeases, now)
 	if err != nil {
 		return nil, err
 	}

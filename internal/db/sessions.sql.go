@@ -21,7 +21,7 @@ type CreateSessionParams struct {
 }
 
 func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) error {
-	_, err := q.db.ExecContext(ctx, createSession,
+	_, err := q.exec(ctx, q.createSessionStmt, createSession,
 		arg.TokenHash,
 		arg.Openid,
 		arg.CreatedAt,
@@ -35,7 +35,7 @@ DELETE FROM sessions WHERE expires_at <= ?1
 `
 
 func (q *Queries) DeleteExpiredSessions(ctx context.Context, now int64) (int64, error) {
-	result, err := q.db.ExecContext(ctx, deleteExpiredSessions, now)
+	result, err := q.exec(ctx, q.deleteExpiredSessionsStmt, deleteExpiredSessions, now)
 	if err != nil {
 		return 0, err
 	}
@@ -57,7 +57,7 @@ type GetSessionRow struct {
 }
 
 func (q *Queries) GetSession(ctx context.Context, arg GetSessionParams) (GetSessionRow, error) {
-	row := q.db.QueryRowContext(ctx, getSession, arg.TokenHash, arg.Now)
+	row := q.queryRow(ctx, q.getSessionStmt, getSession, arg.TokenHash, arg.Now)
 	var i GetSessionRow
 	err := row.Scan(&i.Openid, &i.ExpiresAt)
 	return i, err

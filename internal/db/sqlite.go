@@ -89,7 +89,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	d := &DB{W: w, Write: New(w), path: path}
+	d := &DB{W: w, path: path}
 	if err := checkPragmas(ctx, w, false); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -97,6 +97,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if _, err := d.Migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
+	}
+	// Every query is prepared once per connection (sqlc's prepared queries):
+	// modernc.org/sqlite would otherwise parse each statement on each call.
+	if d.Write, err = Prepare(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open database %s: prepare: %w", path, err)
 	}
 	r, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
@@ -110,7 +116,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	d.R, d.Read = r, New(r)
+	d.R = r
+	if d.Read, err = Prepare(ctx, r); err != nil {
+		d.Write.Close()
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open database %s: prepare: %w", path, err)
+	}
 	return d, nil
 }
 
@@ -162,13 +174,19 @@ func readPragmas(ctx context.Context, c *sql.DB) (map[string]string, error) {
 // Pragmas returns the writer's pragmas as name → value, for diagnostics.
 func (d *DB) Pragmas(ctx context.Context) (map[string]string, error) { return readPragmas(ctx, d.W) }
 
-// Close closes both pools, the writer last.
+// Close closes the prepared statements and both pools, the writer last.
 func (d *DB) Close() error {
-	var err error
-	if d.R != nil {
-		err = d.R.Close()
+	var errs []error
+	if d.Read != nil {
+		errs = append(errs, d.Read.Close())
 	}
-	return errors.Join(err, d.W.Close())
+	if d.R != nil {
+		errs = append(errs, d.R.Close())
+	}
+	if d.Write != nil {
+		errs = append(errs, d.Write.Close())
+	}
+	return errors.Join(append(errs, d.W.Close())...)
 }
 
 // WithTx runs fn in one immediate write transaction, committed when fn
@@ -227,4 +245,47 @@ func (d *DB) IntegrityCheck(ctx context.Context) (string, error) {
 	var v string
 	err := d.W.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&v)
 	return v, err
+}
+
+// WithTxEach runs fn for items 0..n-1 in one write transaction (one commit:
+// group commit), each inside its own savepoint: an item whose fn fails is
+// rolled back alone and gets its error; the others commit. A failed commit
+// is every item's error. fn must not call WeChat.
+func (d *DB) WithTxEach(ctx context.Context, n int, fn func(i int, q *Queries) error) []error {
+	errs := make([]error, n)
+	fail := func(err error) []error {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	tx, err := d.W.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(fmt.Errorf("begin: %w", err))
+	}
+	q := d.Write.WithTx(tx)
+	for i := range n {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT item"); err != nil {
+			_ = tx.Rollback()
+			return fail(fmt.Errorf("savepoint: %w", err))
+		}
+		if err := fn(i, q); err != nil {
+			errs[i] = err
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO item"); err != nil {
+				_ = tx.Rollback()
+				return fail(fmt.Errorf("rollback to savepoint: %w", err))
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE item"); err != nil {
+			_ = tx.Rollback()
+			return fail(fmt.Errorf("release savepoint: %w", err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(fmt.Errorf("commit: %w", err))
+	}
+	d.commits.Add(1)
+	return errs
 }

@@ -14,7 +14,7 @@ SELECT id, title, kind, content, keywords, position, present, synced_at FROM tem
 `
 
 func (q *Queries) GetTemplate(ctx context.Context, id string) (Template, error) {
-	row := q.db.QueryRowContext(ctx, getTemplate, id)
+	row := q.queryRow(ctx, q.getTemplateStmt, getTemplate, id)
 	var i Template
 	err := row.Scan(
 		&i.ID,
@@ -34,7 +34,7 @@ SELECT id, title, kind, content, keywords, position, present, synced_at FROM tem
 `
 
 func (q *Queries) ListTemplates(ctx context.Context) ([]Template, error) {
-	rows, err := q.db.QueryContext(ctx, listTemplates)
+	rows, err := q.query(ctx, q.listTemplatesStmt, listTemplates)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ UPDATE templates SET present = 0 WHERE present = 1 AND synced_at < ?1
 `
 
 func (q *Queries) MarkTemplatesAbsent(ctx context.Context, syncedAt int64) (int64, error) {
-	result, err := q.db.ExecContext(ctx, markTemplatesAbsent, syncedAt)
+	result, err := q.exec(ctx, q.markTemplatesAbsentStmt, markTemplatesAbsent, syncedAt)
 	if err != nil {
 		return 0, err
 	}
@@ -96,7 +96,7 @@ type UpsertTemplateParams struct {
 }
 
 func (q *Queries) UpsertTemplate(ctx context.Context, arg UpsertTemplateParams) error {
-	_, err := q.db.ExecContext(ctx, upsertTemplate,
+	_, err := q.exec(ctx, q.upsertTemplateStmt, upsertTemplate,
 		arg.ID,
 		arg.Title,
 		arg.Kind,

@@ -19,7 +19,7 @@ type LoadTokenRow struct {
 }
 
 func (q *Queries) LoadToken(ctx context.Context) (LoadTokenRow, error) {
-	row := q.db.QueryRowContext(ctx, loadToken)
+	row := q.queryRow(ctx, q.loadTokenStmt, loadToken)
 	var i LoadTokenRow
 	err := row.Scan(&i.Value, &i.ExpiresAt)
 	return i, err
@@ -37,6 +37,6 @@ type SaveTokenParams struct {
 }
 
 func (q *Queries) SaveToken(ctx context.Context, arg SaveTokenParams) error {
-	_, err := q.db.ExecContext(ctx, saveToken, arg.Value, arg.ExpiresAt, arg.Now)
+	_, err := q.exec(ctx, q.saveTokenStmt, saveToken, arg.Value, arg.ExpiresAt, arg.Now)
 	return err
 }

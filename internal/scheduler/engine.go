@@ -161,6 +161,8 @@ type Engine struct {
 
 	wake       chan struct{}
 	slots      chan struct{} // one per send in flight
+	pending    atomic.Int64  // claimed and not yet recorded
+	gc         groupCommit
 	scanMu     sync.Mutex
 	rescan     atomic.Bool
 	more       atomic.Bool // the last claim was cut by capacity: rescan when a slot frees
@@ -194,6 +196,7 @@ func New(cfg Config) (*Engine, error) {
 		users: keyedMutex{m: map[string]*userLock{}},
 	}
 	e.sendCtx, e.cancelSend = context.WithCancel(context.Background())
+	e.gc.cond = sync.NewCond(&e.gc.mu)
 	if cfg.RateLimit > 0 {
 		e.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit)))
 	}
@@ -363,9 +366,11 @@ func (e *Engine) scanBatch(ctx context.Context) (int, error) {
 	if now.UnixMilli() < e.quotaUntil.Load() || e.cb.State() == gobreaker.StateOpen {
 		return 0, nil // deferred without claiming, so without using an attempt
 	}
-	free := cap(e.slots) - len(e.slots)
-	want := min(free, e.cfg.BatchSize)
-	if want == 0 {
+	// Claims are queued for the send slots; a new batch is claimed once
+	// half of the previous one is done, so that claims stay large (one
+	// statement for many reminders) and leases stay short-lived.
+	want := e.cfg.BatchSize - int(e.pending.Load())
+	if want < e.cfg.BatchSize/2 {
 		e.more.Store(true)
 		return 0, nil
 	}
@@ -392,7 +397,7 @@ func (e *Engine) scanBatch(ctx context.Context) (int, error) {
 	e.more.Store(len(claimed) == want)
 	sortClaims(claimed)
 	for _, c := range claimed {
-		e.slots <- struct{}{}
+		e.pending.Add(1)
 		e.inflight.Add(1)
 		go e.process(c)
 	}

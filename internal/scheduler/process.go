@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -86,27 +87,43 @@ func (e *Engine) deadline(r db.Reminder) time.Time {
 
 func (e *Engine) process(c claim) {
 	defer func() {
-		<-e.slots
 		e.inflight.Done()
-		if e.more.Load() {
+		if n := e.pending.Add(-1); e.more.Load() && n <= int64(e.cfg.BatchSize/2) {
 			e.Wake(time.Time{})
 		}
 	}()
 	ctx := e.sendCtx
-	unlock, err := e.users.lock(ctx, c.rem.Openid)
 	var res result
+	unlock, err := e.acquire(ctx, c.rem.Openid)
 	if err != nil {
 		res = result{verdict: vDefer, errmsg: "shutdown before sending", deferUntil: e.now()}
 	} else {
 		res = e.attempt(ctx, c.rem)
 	}
-	// Outcomes are recorded even when shutdown interrupted the send.
+	// Outcomes are recorded even when shutdown interrupted the send, and
+	// before the user's lock is released: the next reminder of this user
+	// must see the credit this one consumed.
 	if err := e.record(context.WithoutCancel(ctx), c, res); err != nil {
 		e.log.Error("record outcome", "reminder_id", c.rem.ID, "attempt", c.rem.Attempts, "error", err)
 	}
 	if unlock != nil {
 		unlock()
 	}
+}
+
+// acquire takes a send slot and the user's lock.
+func (e *Engine) acquire(ctx context.Context, openID string) (func(), error) {
+	select {
+	case e.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	unlockUser, err := e.users.lock(ctx, openID)
+	if err != nil {
+		<-e.slots
+		return nil, err
+	}
+	return func() { unlockUser(); <-e.slots }, nil
 }
 
 // attempt decides and, when everything allows it, sends.
@@ -275,70 +292,124 @@ func (e *Engine) nextOccurrence(r db.Reminder, now time.Time) (time.Time, error)
 	return next, nil
 }
 
-// record writes the outcome of one claim in one transaction: the delivery
-// row, the reminder's transition (compare-and-set on the lease), the credit
-// consumed by a successful send, and the next occurrence of a series.
+// groupCommit batches the outcomes of concurrent workers into one write
+// transaction (leader/follower): the first worker to arrive commits
+// everything pending, the others wait for it, and the next batch forms
+// meanwhile. Each outcome runs in its own savepoint.
+type groupCommit struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	pending []*outcomeReq
+	busy    bool
+}
+
+// maxGroup bounds one group commit.
+const maxGroup = 256
+
+type outcomeReq struct {
+	c      claim
+	res    result
+	status string // the delivery status recorded
+	lost   bool   // the lease was taken over before the outcome
+	now    time.Time
+	err    error
+	done   bool
+}
+
+// record writes the outcome of one claim, grouped with others: the
+// delivery row, the reminder's transition (compare-and-set on the claim),
+// the credit consumed by a successful send, the next occurrence of a
+// series, and a sent event that arrived early.
 func (e *Engine) record(ctx context.Context, c claim, res result) error {
-	r := c.rem
-	now := e.now()
+	req := &outcomeReq{c: c, res: res}
+	g := &e.gc
+	g.mu.Lock()
+	g.pending = append(g.pending, req)
+	for !req.done && g.busy {
+		g.cond.Wait()
+	}
+	if !req.done {
+		g.busy = true
+		n := min(len(g.pending), maxGroup)
+		batch := g.pending[:n:n]
+		g.pending = g.pending[n:]
+		g.mu.Unlock()
+		now := e.now()
+		errs := e.db.WithTxEach(ctx, len(batch), func(i int, q *db.Queries) error {
+			batch[i].now = now
+			return e.recordTx(ctx, q, batch[i])
+		})
+		g.mu.Lock()
+		for i, b := range batch {
+			b.err, b.done = errs[i], true
+		}
+		g.busy = false
+		g.cond.Broadcast()
+		for !req.done { // a leader's own request is in its batch; this cannot spin
+			g.cond.Wait()
+		}
+	}
+	g.mu.Unlock()
+	if req.err != nil {
+		return req.err
+	}
+	if req.lost {
+		e.log.Warn("lease lost before the outcome was recorded", "reminder_id", c.rem.ID, "attempt", c.rem.Attempts)
+	}
+	e.observe(c.rem, res, req.status, req.now)
+	return nil
+}
+
+func (e *Engine) recordTx(ctx context.Context, q *db.Queries, req *outcomeReq) error {
+	c, res, r, now := req.c, req.res, req.c.rem, req.now
 	status := deliveryStatus[res.verdict]
-	lost := false
-	err := e.db.WithTx(ctx, func(q *db.Queries) error {
-		fin := db.FinishDeliveryParams{ID: c.deliveryID, Status: status, Errcode: res.errcode, Errmsg: res.errmsg,
-			Msgid: res.msgid, Now: now.UnixMilli(), LatencyMs: sqlInt(res.latency.Milliseconds())}
-		n, err := q.FinishDelivery(ctx, fin)
-		if err != nil && res.verdict == vSent && db.IsUniqueViolation(err) {
-			// WeChat accepted an occurrence that is already recorded as sent.
-			fin.Status, status = "duplicate", "duplicate"
-			n, err = q.FinishDelivery(ctx, fin)
-		}
+	fin := db.FinishDeliveryParams{ID: c.deliveryID, Status: status, Errcode: res.errcode, Errmsg: res.errmsg,
+		Msgid: res.msgid, Now: now.UnixMilli(), LatencyMs: sqlInt(res.latency.Milliseconds())}
+	n, err := q.FinishDelivery(ctx, fin)
+	if err != nil && res.verdict == vSent && db.IsUniqueViolation(err) {
+		// WeChat accepted an occurrence that is already recorded as sent.
+		fin.Status, status = "duplicate", "duplicate"
+		n, err = q.FinishDelivery(ctx, fin)
+	}
+	if err != nil {
+		return fmt.Errorf("finish delivery: %w", err)
+	}
+	if n != 1 {
+		return fmt.Errorf("finish delivery %d: %w", c.deliveryID, db.ErrConflict)
+	}
+	req.status = status
+	if res.msgid.Valid {
+		// WeChat's sent event may have arrived before this outcome.
+		applied, err := q.ApplyPendingSentEvent(ctx, db.ApplyPendingSentEventParams{Msgid: res.msgid.Int64, ID: c.deliveryID})
 		if err != nil {
-			return fmt.Errorf("finish delivery: %w", err)
+			return err
 		}
-		if n != 1 {
-			return fmt.Errorf("finish delivery %d: %w", c.deliveryID, db.ErrConflict)
+		if applied > 0 {
+			if err := q.DeletePendingSentEvent(ctx, res.msgid.Int64); err != nil {
+				return err
+			}
 		}
-		if res.msgid.Valid {
-			// WeChat's sent event may have arrived before this outcome.
-			applied, err := q.ApplyPendingSentEvent(ctx, db.ApplyPendingSentEventParams{Msgid: res.msgid.Int64, ID: c.deliveryID})
+	}
+	if res.verdict == vSent {
+		t, _ := e.cfg.Templates.Get(r.TemplateID)
+		if t == nil || t.Kind == wechat.OneTime {
+			n, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now.UnixMilli()})
 			if err != nil {
 				return err
 			}
-			if applied > 0 {
-				if err := q.DeletePendingSentEvent(ctx, res.msgid.Int64); err != nil {
-					return err
-				}
+			if n == 0 {
+				e.log.Warn("sent without a credit left in the ledger", "reminder_id", r.ID)
 			}
 		}
-		if res.verdict == vSent {
-			t, _ := e.cfg.Templates.Get(r.TemplateID)
-			if t == nil || t.Kind == wechat.OneTime {
-				n, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now.UnixMilli()})
-				if err != nil {
-					return err
-				}
-				if n == 0 {
-					e.log.Warn("sent without a credit left in the ledger", "reminder_id", r.ID)
-				}
-			}
-		}
-		if res.refused {
-			if err := q.ZeroConsent(ctx, db.ZeroConsentParams{Openid: r.Openid, TemplateID: r.TemplateID, Status: "refused", Now: now.UnixMilli()}); err != nil {
-				return err
-			}
-		}
-		n, err = e.transition(ctx, q, r, res, now)
-		lost = n == 0
-		return err
-	})
-	if err != nil {
-		return err
 	}
-	if lost {
-		e.log.Warn("lease lost before the outcome was recorded", "reminder_id", r.ID, "attempt", r.Attempts)
+	if res.refused {
+		if err := q.ZeroConsent(ctx, db.ZeroConsentParams{Openid: r.Openid, TemplateID: r.TemplateID, Status: "refused", Now: now.UnixMilli()}); err != nil {
+			return err
+		}
 	}
-	e.observe(r, res, status, now)
-	return nil
+	n, err = e.transition(ctx, q, r, res, now)
+	req.lost = n == 0
+	return err
 }
 
 // transition moves the reminder out of sending.

@@ -1,0 +1,581 @@
+// Package bench measures reminderd on the machine it runs on: the whole
+// pipeline against a ceiling, lateness at a steady rate, API create
+// throughput, due-scan cost against table size, and peak memory. It is
+// `reminderd bench`; it prints a human summary and one JSON line.
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/api"
+	"github.com/reminderd/reminderd/internal/catalog"
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/wechat"
+	"github.com/reminderd/reminderd/internal/wechat/wechattest"
+)
+
+// Options choose what to measure. Zero values take the defaults.
+type Options struct {
+	N            int             // reminders due at once per pipeline run (20,000)
+	Latencies    []time.Duration // fake WeChat latency per pipeline run (0 and 50 ms)
+	Concurrency  int             // sends in flight, pipeline and ceiling alike (16)
+	SteadyPerMin int             // due per minute for the lateness run (1,000); negative skips it
+	SteadyFor    time.Duration   // how long the steady run lasts (1 min)
+	APIClients   int             // concurrent HTTP clients creating reminders (16)
+	APICreates   int             // reminders they create (10,000)
+	ScanSizes    []int           // table sizes for the due-scan cost (10,000 and 1,000,000)
+	Dir          string          // scratch directory (a new temporary one)
+	Log          io.Writer       // progress lines (discard)
+}
+
+func (o *Options) defaults() {
+	if o.N <= 0 {
+		o.N = 20000
+	}
+	if o.Latencies == nil {
+		o.Latencies = []time.Duration{0, 50 * time.Millisecond}
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.SteadyPerMin == 0 {
+		o.SteadyPerMin = 1000
+	}
+	if o.SteadyFor <= 0 {
+		o.SteadyFor = time.Minute
+	}
+	if o.APIClients <= 0 {
+		o.APIClients = 16
+	}
+	if o.APICreates <= 0 {
+		o.APICreates = 10000
+	}
+	if o.ScanSizes == nil {
+		o.ScanSizes = []int{10000, 1000000}
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+}
+
+// Pipeline is one run of N reminders due at once.
+type Pipeline struct {
+	LatencyMS       int64   `json:"latency_ms"`
+	N               int     `json:"n"`
+	Seconds         float64 `json:"seconds"`
+	SendsPerSec     float64 `json:"sends_per_sec"`
+	CeilingPerSec   float64 `json:"ceiling_per_sec"`
+	Ratio           float64 `json:"ratio"`
+	LatenessP50MS   int64   `json:"lateness_p50_ms"`
+	LatenessP99MS   int64   `json:"lateness_p99_ms"`
+	LatenessMaxMS   int64   `json:"lateness_max_ms"`
+	CommitsPerSend  float64 `json:"commits_per_send"`
+	SentExactlyOnce bool    `json:"sent_exactly_once"`
+}
+
+// Steady is the lateness at a steady rate of due reminders.
+type Steady struct {
+	PerMinute     int   `json:"per_minute"`
+	N             int   `json:"n"`
+	LatenessP50MS int64 `json:"lateness_p50_ms"`
+	LatenessP99MS int64 `json:"lateness_p99_ms"`
+	LatenessMaxMS int64 `json:"lateness_max_ms"`
+}
+
+// APIResult is API create throughput.
+type APIResult struct {
+	Clients    int     `json:"clients"`
+	Creates    int     `json:"creates"`
+	Seconds    float64 `json:"seconds"`
+	PerSec     float64 `json:"creates_per_sec"`
+	ErrorCount int64   `json:"errors"`
+}
+
+// Scan is the due-scan cost with Rows reminders in the table.
+type Scan struct {
+	Rows        int     `json:"rows"`
+	ClaimMicros float64 `json:"claim_100_due_us"`
+	NextMicros  float64 `json:"next_due_us"`
+}
+
+// Result is everything measured.
+type Result struct {
+	Machine   string     `json:"machine"`
+	Pipelines []Pipeline `json:"pipelines"`
+	Steady    *Steady    `json:"steady,omitempty"`
+	API       APIResult  `json:"api"`
+	Scans     []Scan     `json:"scans"`
+	ScanRatio float64    `json:"scan_ratio_largest_smallest"`
+	PeakRSSMB float64    `json:"bench_peak_rss_mb"`
+}
+
+// Machine describes this machine.
+func Machine() string {
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				_, model, _ = strings.Cut(l, ": ")
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%d CPU %s, %s, %s/%s", runtime.NumCPU(), strings.TrimSpace(model), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// PeakRSSMB reads a process's peak resident set (VmHWM) from /proc.
+func PeakRSSMB(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// Run measures everything opts asks for.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	opts.defaults()
+	dir := opts.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "reminderd-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	res := &Result{Machine: Machine()}
+	say := func(f string, a ...any) { fmt.Fprintf(opts.Log, f+"\n", a...) }
+	for i, lat := range opts.Latencies {
+		say("pipeline: %d reminders due at once, fake WeChat latency %v, %d in flight …", opts.N, lat, opts.Concurrency)
+		p, err := pipeline(ctx, filepath.Join(dir, fmt.Sprintf("pipeline%d.db", i)), opts.N, lat, opts.Concurrency)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline at %v: %w", lat, err)
+		}
+		say("ceiling: the same sends straight to the fake …")
+		p.CeilingPerSec, err = ceiling(ctx, opts.N, lat, opts.Concurrency)
+		if err != nil {
+			return nil, fmt.Errorf("ceiling at %v: %w", lat, err)
+		}
+		p.Ratio = p.SendsPerSec / p.CeilingPerSec
+		res.Pipelines = append(res.Pipelines, p)
+	}
+	if opts.SteadyPerMin > 0 {
+		say("steady: %d due per minute for %v …", opts.SteadyPerMin, opts.SteadyFor)
+		s, err := steady(ctx, filepath.Join(dir, "steady.db"), opts.SteadyPerMin, opts.SteadyFor, opts.Concurrency)
+		if err != nil {
+			return nil, fmt.Errorf("steady: %w", err)
+		}
+		res.Steady = s
+	}
+	say("api: %d creates from %d clients …", opts.APICreates, opts.APIClients)
+	a, err := apiCreates(ctx, filepath.Join(dir, "api.db"), opts.APIClients, opts.APICreates)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	res.API = a
+	for _, n := range opts.ScanSizes {
+		say("scan: due-scan cost with %d reminders in the table …", n)
+		s, err := scanCost(ctx, filepath.Join(dir, fmt.Sprintf("scan%d.db", n)), n)
+		if err != nil {
+			return nil, fmt.Errorf("scan at %d: %w", n, err)
+		}
+		res.Scans = append(res.Scans, s)
+	}
+	if len(res.Scans) >= 2 {
+		res.ScanRatio = res.Scans[len(res.Scans)-1].ClaimMicros / res.Scans[0].ClaimMicros
+	}
+	res.PeakRSSMB = PeakRSSMB("self")
+	return res, nil
+}
+
+// world is a database, a fake WeChat and a client for one run.
+type world struct {
+	db     *db.DB
+	fake   *wechattest.Server
+	client *wechat.Client
+	cat    *catalog.Catalog
+}
+
+func newWorld(ctx context.Context, path string, latency time.Duration, concurrency int) (*world, error) {
+	d, err := db.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	fake, err := wechattest.Start("127.0.0.1:0", wechattest.Options{})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	for _, t := range wechattest.DemoTemplates() {
+		fake.AddTemplate(t)
+	}
+	fake.SetFaults(wechattest.Faults{Latency: latency})
+	client, err := wechat.New(wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(), HTTPClient: httpClient(concurrency)})
+	if err != nil {
+		return nil, err
+	}
+	cat := catalog.New(d, client, time.Now, nil)
+	if err := cat.Sync(ctx); err != nil {
+		return nil, err
+	}
+	return &world{db: d, fake: fake, client: client, cat: cat}, nil
+}
+
+func (w *world) close() { w.fake.Close(); w.db.Close() }
+
+func httpClient(conns int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = conns*2, conns*2
+	return &http.Client{Timeout: 30 * time.Second, Transport: t}
+}
+
+var meetingData = `{"thing1":"项目评审会","time2":"2026-12-01 14:00","thing3":"A栋201会议室"}`
+
+// seed inserts n reminders for n users, one credit each, firing at
+// fire(i); the fake grants the same credits.
+func (w *world) seed(ctx context.Context, n int, fire func(i int) time.Time) error {
+	now := time.Now().UnixMilli()
+	for start := 0; start < n; start += 5000 {
+		err := w.db.WithTx(ctx, func(q *db.Queries) error {
+			for i := start; i < min(n, start+5000); i++ {
+				o := fmt.Sprintf("bench-user-%06d", i)
+				if err := q.InsertReminder(ctx, db.InsertReminderParams{ID: fmt.Sprintf("rem_bench_%06d", i), Openid: o,
+					TemplateID: wechattest.MeetingTemplateID, FireAt: fire(i).UnixMilli(), Timezone: "Asia/Shanghai",
+					Data: meetingData, Now: now}); err != nil {
+					return err
+				}
+				if err := q.AddCredit(ctx, db.AddCreditParams{Openid: o, TemplateID: wechattest.MeetingTemplateID, Credits: 1, Now: now}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for i := range n {
+		w.fake.Grant(fmt.Sprintf("bench-user-%06d", i), wechattest.MeetingTemplateID, 1)
+	}
+	return nil
+}
+
+func (w *world) engine(concurrency int) (*scheduler.Engine, error) {
+	return scheduler.New(scheduler.Config{DB: w.db, Sender: w.client, Templates: w.cat,
+		Logger: slog.New(slog.DiscardHandler), Concurrency: concurrency, BatchSize: 256, DefaultLateness: time.Hour})
+}
+
+// runUntilSent runs the engine until n reminders are sent.
+func runUntilSent(ctx context.Context, d *db.DB, eng *scheduler.Engine, n int, limit time.Duration) error {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(limit)
+	for {
+		w, err := d.Read.BenchSendWindow(ctx)
+		if err != nil {
+			return err
+		}
+		if int(w.Sent) >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d sent after %v", w.Sent, n, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func percentiles(ms []int64) (p50, p99, maxv int64) {
+	if len(ms) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(ms)
+	at := func(p float64) int64 { return ms[min(len(ms)-1, int(p*float64(len(ms))))] }
+	return at(0.50), at(0.99), ms[len(ms)-1]
+}
+
+func pipeline(ctx context.Context, path string, n int, latency time.Duration, concurrency int) (Pipeline, error) {
+	w, err := newWorld(ctx, path, latency, concurrency)
+	if err != nil {
+		return Pipeline{}, err
+	}
+	defer w.close()
+	fire := time.Now().Add(time.Second)
+	if err := w.seed(ctx, n, func(int) time.Time { return fire }); err != nil {
+		return Pipeline{}, err
+	}
+	eng, err := w.engine(concurrency)
+	if err != nil {
+		return Pipeline{}, err
+	}
+	commits := w.db.Commits()
+	if err := runUntilSent(ctx, w.db, eng, n, 30*time.Minute); err != nil {
+		return Pipeline{}, err
+	}
+	win, err := w.db.Read.BenchSendWindow(ctx)
+	if err != nil {
+		return Pipeline{}, err
+	}
+	late, err := w.db.Read.BenchLateness(ctx)
+	if err != nil {
+		return Pipeline{}, err
+	}
+	p := Pipeline{LatencyMS: latency.Milliseconds(), N: n}
+	p.Seconds = float64(win.LastFinish-win.FirstStart) / 1000
+	p.SendsPerSec = float64(n) / p.Seconds
+	p.LatenessP50MS, p.LatenessP99MS, p.LatenessMaxMS = percentiles(late)
+	p.CommitsPerSend = float64(w.db.Commits()-commits) / float64(n)
+	users := map[string]bool{}
+	for _, s := range w.fake.Sends() {
+		users[s.ToUser] = true
+	}
+	p.SentExactlyOnce = len(users) == n && len(w.fake.Sends()) == n
+	return p, nil
+}
+
+// ceiling sends n messages straight to the fake with the same concurrency:
+// what the pipeline would reach with a free database and scheduler.
+func ceiling(ctx context.Context, n int, latency time.Duration, concurrency int) (float64, error) {
+	fake, err := wechattest.Start("127.0.0.1:0", wechattest.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer fake.Close()
+	fake.AddTemplate(wechattest.DemoTemplates()[0])
+	fake.SetFaults(wechattest.Faults{Latency: latency})
+	for i := range n {
+		fake.Grant(fmt.Sprintf("bench-user-%06d", i), wechattest.MeetingTemplateID, 1)
+	}
+	client, err := wechat.New(wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(), HTTPClient: httpClient(concurrency)})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := client.AccessToken(ctx); err != nil {
+		return 0, err
+	}
+	var data map[string]string
+	_ = json.Unmarshal([]byte(meetingData), &data)
+	var next atomic.Int64
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range concurrency {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				if _, err := client.Send(ctx, wechat.SendRequest{ToUser: fmt.Sprintf("bench-user-%06d", i),
+					TemplateID: wechattest.MeetingTemplateID, Data: data}); err != nil {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		return 0, fmt.Errorf("%d direct sends failed", failed.Load())
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+func steady(ctx context.Context, path string, perMin int, dur time.Duration, concurrency int) (*Steady, error) {
+	w, err := newWorld(ctx, path, 0, concurrency)
+	if err != nil {
+		return nil, err
+	}
+	defer w.close()
+	n := int(float64(perMin) * dur.Minutes())
+	step := time.Minute / time.Duration(perMin)
+	first := time.Now().Add(2 * time.Second)
+	if err := w.seed(ctx, n, func(i int) time.Time { return first.Add(time.Duration(i) * step) }); err != nil {
+		return nil, err
+	}
+	eng, err := w.engine(concurrency)
+	if err != nil {
+		return nil, err
+	}
+	if err := runUntilSent(ctx, w.db, eng, n, dur+time.Minute); err != nil {
+		return nil, err
+	}
+	late, err := w.db.Read.BenchLateness(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &Steady{PerMinute: perMin, N: n}
+	s.LatenessP50MS, s.LatenessP99MS, s.LatenessMaxMS = percentiles(late)
+	return s, nil
+}
+
+// apiCreates measures POST /v1/reminders through real HTTP.
+func apiCreates(ctx context.Context, path string, clients, total int) (APIResult, error) {
+	w, err := newWorld(ctx, path, 0, clients)
+	if err != nil {
+		return APIResult{}, err
+	}
+	defer w.close()
+	srv := api.New(api.Config{DB: w.db, Catalog: w.cat, Login: w.client, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return APIResult{}, err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	base := "http://" + ln.Addr().String()
+	hc := httpClient(clients)
+	tokens := make([]string, clients)
+	for i := range clients {
+		body := fmt.Sprintf(`{"code":%q}`, w.fake.IssueCode(fmt.Sprintf("api-user-%d", i)))
+		resp, err := hc.Post(base+"/v1/session", "application/json", strings.NewReader(body))
+		if err != nil {
+			return APIResult{}, err
+		}
+		var s struct{ Token string }
+		_ = json.NewDecoder(resp.Body).Decode(&s)
+		resp.Body.Close()
+		tokens[i] = s.Token
+	}
+	fire := time.Now().Add(24 * time.Hour).Format(time.RFC3339)
+	body := `{"template_id":"` + wechattest.MeetingTemplateID + `","fire_at":"` + fire + `","data":` + meetingData + `,"page":"pages/meeting/detail?id=42"}`
+	var next, errs atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := range clients {
+		wg.Go(func() {
+			for next.Add(1) <= int64(total) {
+				req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/reminders", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+tokens[c])
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := hc.Do(req)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					errs.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	return APIResult{Clients: clients, Creates: total, Seconds: el, PerSec: float64(total) / el, ErrorCount: errs.Load()}, nil
+}
+
+// scanCost fills a table with rows reminders (100 due, the rest sent or
+// scheduled for later) and times the due scan's claim (rolled back, so each
+// repetition sees the same table) and its next-due lookup.
+func scanCost(ctx context.Context, path string, rows int) (Scan, error) {
+	d, err := db.Open(ctx, path)
+	if err != nil {
+		return Scan{}, err
+	}
+	defer d.Close()
+	now := time.Now()
+	for start := 0; start < rows; start += 20000 {
+		err := d.WithTx(ctx, func(q *db.Queries) error {
+			for i := start; i < min(rows, start+20000); i++ {
+				fire := now.Add(time.Duration(i%1000+1) * time.Hour)
+				if i < 100 {
+					fire = now.Add(-time.Minute)
+				}
+				if err := q.InsertReminder(ctx, db.InsertReminderParams{ID: fmt.Sprintf("rem_scan_%07d", i), Openid: fmt.Sprintf("u%d", i%50000),
+					TemplateID: wechattest.MeetingTemplateID, FireAt: fire.UnixMilli(), Timezone: "Asia/Shanghai", Data: meetingData, Now: now.UnixMilli()}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return Scan{}, err
+		}
+	}
+	// Half of the rest are finished: the due scan must not read them.
+	if _, err := d.W.ExecContext(ctx, `UPDATE reminders SET status = 'sent' WHERE rowid % 2 = 0 AND fire_at > ?`, now.UnixMilli()); err != nil {
+		return Scan{}, err
+	}
+	if _, err := d.W.ExecContext(ctx, `ANALYZE`); err != nil {
+		return Scan{}, err
+	}
+	const reps = 300
+	var claim, next time.Duration
+	for range reps {
+		tx, err := d.W.BeginTx(ctx, nil)
+		if err != nil {
+			return Scan{}, err
+		}
+		t := time.Now()
+		got, err := d.Write.WithTx(tx).ClaimDue(ctx, db.ClaimDueParams{LeaseUntil: sql.NullInt64{Int64: now.Add(time.Minute).UnixMilli(), Valid: true},
+			Owner: sql.NullString{String: "bench", Valid: true}, Now: now.UnixMilli(), MaxRows: 256})
+		claim += time.Since(t)
+		_ = tx.Rollback()
+		if err != nil {
+			return Scan{}, err
+		}
+		if len(got) != 100 {
+			return Scan{}, fmt.Errorf("claimed %d, want the 100 due", len(got))
+		}
+		t = time.Now()
+		if _, err := d.Read.NextDueAt(ctx); err != nil {
+			return Scan{}, err
+		}
+		next += time.Since(t)
+	}
+	return Scan{Rows: rows, ClaimMicros: float64(claim.Microseconds()) / reps, NextMicros: float64(next.Microseconds()) / reps}, nil
+}
+
+// Summary renders a result for people.
+func Summary(r *Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "machine: %s\n\n", r.Machine)
+	for _, p := range r.Pipelines {
+		fmt.Fprintf(&b, "pipeline, %d due at once, WeChat latency %d ms:\n", p.N, p.LatencyMS)
+		fmt.Fprintf(&b, "  %.0f sends/s vs ceiling %.0f sends/s: %.0f %% of the ceiling (target ≥ 80 %%)\n", p.SendsPerSec, p.CeilingPerSec, 100*p.Ratio)
+		fmt.Fprintf(&b, "  lateness p50 %d ms, p99 %d ms, max %d ms (a burst: the queue drains at the send rate)\n", p.LatenessP50MS, p.LatenessP99MS, p.LatenessMaxMS)
+		fmt.Fprintf(&b, "  %.3f SQLite commits per send; each sent exactly once: %v\n", p.CommitsPerSend, p.SentExactlyOnce)
+	}
+	if s := r.Steady; s != nil {
+		fmt.Fprintf(&b, "steady %d due per minute (%d reminders): lateness p50 %d ms, p99 %d ms, max %d ms (target p99 ≤ 1000 ms)\n",
+			s.PerMinute, s.N, s.LatenessP50MS, s.LatenessP99MS, s.LatenessMaxMS)
+	}
+	fmt.Fprintf(&b, "API: %d creates from %d clients in %.1f s: %.0f creates/s, %d errors (target ≥ 3000/s)\n",
+		r.API.Creates, r.API.Clients, r.API.Seconds, r.API.PerSec, r.API.ErrorCount)
+	for _, s := range r.Scans {
+		fmt.Fprintf(&b, "due scan with %d rows: claim of 100 due %.0f µs, next-due lookup %.0f µs\n", s.Rows, s.ClaimMicros, s.NextMicros)
+	}
+	if r.ScanRatio > 0 {
+		fmt.Fprintf(&b, "scan cost largest/smallest table: %.2f× (target ≤ 1.2×)\n", r.ScanRatio)
+	}
+	fmt.Fprintf(&b, "peak RSS of the bench process (fake WeChat and load generators included): %.0f MB\n", r.PeakRSSMB)
+	return b.String()
+}
