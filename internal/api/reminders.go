@@ -267,7 +267,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		RequestHash:    sql.NullString{String: hash, Valid: key != ""},
 		Now:            s.now().UnixMilli(),
 	}
-	if err := s.db.Write.InsertReminder(ctx, params); err != nil {
+	if err := s.db.Group(ctx, func(q *db.Queries) error { return q.InsertReminder(ctx, params) }); err != nil {
 		if key != "" && db.IsUniqueViolation(err) {
 			// A concurrent request with the same key won the race.
 			if done, err2 := s.replayIdempotent(w, r, oid, key, hash); done || err2 != nil {

@@ -128,7 +128,9 @@ func (s *Server) renderReminder(ctx context.Context, cc *consentCache, r db.Remi
 // when detail is set.
 func (s *Server) writeReminder(w http.ResponseWriter, r *http.Request, id string, status int, detail bool) {
 	ctx := r.Context()
-	rem, err := s.db.Write.GetReminder(ctx, id)
+	// The read pool sees every committed write (WAL): the single writer
+	// connection stays free for writes.
+	rem, err := s.db.Read.GetReminder(ctx, id)
 	if err != nil {
 		s.writeError(w, r, db.NotFound(err, "reminder "+id))
 		return

@@ -56,6 +56,9 @@ type DB struct {
 	path  string
 	// commits counts transactions committed through WithTx (for bench).
 	commits atomic.Int64
+	group   groupCommit
+	// Savepoint statements of WithTxEach, prepared once on the writer.
+	savepoint, rollbackTo, release *sql.Stmt
 }
 
 // Commits returns how many WithTx transactions have committed.
@@ -103,6 +106,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if d.Write, err = Prepare(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open database %s: prepare: %w", path, err)
+	}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{{&d.savepoint, "SAVEPOINT item"}, {&d.rollbackTo, "ROLLBACK TO item"}, {&d.release, "RELEASE item"}} {
+		if *p.dst, err = w.PrepareContext(ctx, p.sql); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("open database %s: prepare: %w", path, err)
+		}
 	}
 	r, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
@@ -186,6 +198,11 @@ func (d *DB) Close() error {
 	if d.Write != nil {
 		errs = append(errs, d.Write.Close())
 	}
+	for _, st := range []*sql.Stmt{d.savepoint, d.rollbackTo, d.release} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
 	return errors.Join(append(errs, d.W.Close())...)
 }
 
@@ -261,24 +278,29 @@ func (d *DB) WithTxEach(ctx context.Context, n int, fn func(i int, q *Queries) e
 		}
 		return errs
 	}
+	if n == 1 { // the transaction itself is the unit: no savepoint needed
+		errs[0] = d.WithTx(ctx, func(q *Queries) error { return fn(0, q) })
+		return errs
+	}
 	tx, err := d.W.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(fmt.Errorf("begin: %w", err))
 	}
 	q := d.Write.WithTx(tx)
+	sp, rb, rel := tx.StmtContext(ctx, d.savepoint), tx.StmtContext(ctx, d.rollbackTo), tx.StmtContext(ctx, d.release)
 	for i := range n {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT item"); err != nil {
+		if _, err := sp.ExecContext(ctx); err != nil {
 			_ = tx.Rollback()
 			return fail(fmt.Errorf("savepoint: %w", err))
 		}
 		if err := fn(i, q); err != nil {
 			errs[i] = err
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO item"); err != nil {
+			if _, err := rb.ExecContext(ctx); err != nil {
 				_ = tx.Rollback()
 				return fail(fmt.Errorf("rollback to savepoint: %w", err))
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE item"); err != nil {
+		if _, err := rel.ExecContext(ctx); err != nil {
 			_ = tx.Rollback()
 			return fail(fmt.Errorf("release savepoint: %w", err))
 		}

@@ -162,7 +162,6 @@ type Engine struct {
 	wake       chan struct{}
 	slots      chan struct{} // one per send in flight
 	pending    atomic.Int64  // claimed and not yet recorded
-	gc         groupCommit
 	scanMu     sync.Mutex
 	rescan     atomic.Bool
 	more       atomic.Bool // the last claim was cut by capacity: rescan when a slot frees
@@ -196,7 +195,6 @@ func New(cfg Config) (*Engine, error) {
 		users: keyedMutex{m: map[string]*userLock{}},
 	}
 	e.sendCtx, e.cancelSend = context.WithCancel(context.Background())
-	e.gc.cond = sync.NewCond(&e.gc.mu)
 	if cfg.RateLimit > 0 {
 		e.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit)))
 	}

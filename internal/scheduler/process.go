@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -292,66 +291,23 @@ func (e *Engine) nextOccurrence(r db.Reminder, now time.Time) (time.Time, error)
 	return next, nil
 }
 
-// groupCommit batches the outcomes of concurrent workers into one write
-// transaction (leader/follower): the first worker to arrive commits
-// everything pending, the others wait for it, and the next batch forms
-// meanwhile. Each outcome runs in its own savepoint.
-type groupCommit struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	pending []*outcomeReq
-	busy    bool
-}
-
-// maxGroup bounds one group commit.
-const maxGroup = 256
-
 type outcomeReq struct {
 	c      claim
 	res    result
 	status string // the delivery status recorded
 	lost   bool   // the lease was taken over before the outcome
 	now    time.Time
-	err    error
-	done   bool
 }
 
-// record writes the outcome of one claim, grouped with others: the
-// delivery row, the reminder's transition (compare-and-set on the claim),
-// the credit consumed by a successful send, the next occurrence of a
-// series, and a sent event that arrived early.
+// record writes the outcome of one claim, group-committed with the
+// outcomes of other workers (db.Group): the delivery row, the reminder's
+// transition (compare-and-set on the claim), the credit consumed by a
+// successful send, the next occurrence of a series, and a sent event that
+// arrived early.
 func (e *Engine) record(ctx context.Context, c claim, res result) error {
-	req := &outcomeReq{c: c, res: res}
-	g := &e.gc
-	g.mu.Lock()
-	g.pending = append(g.pending, req)
-	for !req.done && g.busy {
-		g.cond.Wait()
-	}
-	if !req.done {
-		g.busy = true
-		n := min(len(g.pending), maxGroup)
-		batch := g.pending[:n:n]
-		g.pending = g.pending[n:]
-		g.mu.Unlock()
-		now := e.now()
-		errs := e.db.WithTxEach(ctx, len(batch), func(i int, q *db.Queries) error {
-			batch[i].now = now
-			return e.recordTx(ctx, q, batch[i])
-		})
-		g.mu.Lock()
-		for i, b := range batch {
-			b.err, b.done = errs[i], true
-		}
-		g.busy = false
-		g.cond.Broadcast()
-		for !req.done { // a leader's own request is in its batch; this cannot spin
-			g.cond.Wait()
-		}
-	}
-	g.mu.Unlock()
-	if req.err != nil {
-		return req.err
+	req := &outcomeReq{c: c, res: res, now: e.now()}
+	if err := e.db.Group(ctx, func(q *db.Queries) error { return e.recordTx(ctx, q, req) }); err != nil {
+		return err
 	}
 	if req.lost {
 		e.log.Warn("lease lost before the outcome was recorded", "reminder_id", c.rem.ID, "attempt", c.rem.Attempts)
