@@ -33,7 +33,9 @@ type config struct {
 	SendRate        string
 	MaxAttempts     string
 	DefaultLateness string
+	Lease           string
 
+	lease           time.Duration
 	scanEvery       time.Duration
 	concurrency     int
 	sendRate        float64
@@ -68,6 +70,7 @@ func (c *config) settings() []setting {
 		{"REMINDERD_SEND_RATE", "send-rate", "0", "maximum sends per second (0: no limit)", &c.SendRate, false},
 		{"REMINDERD_MAX_ATTEMPTS", "max-attempts", "6", "attempts at one occurrence before failed/retries_exhausted", &c.MaxAttempts, false},
 		{"REMINDERD_DEFAULT_LATENESS", "default-lateness", "15m", "how late a reminder without expires_at may still be sent", &c.DefaultLateness, false},
+		{"REMINDERD_LEASE", "lease", "2m", "how long a claim holds a reminder before a crashed process's claim is rescued", &c.Lease, false},
 	}
 }
 
@@ -173,6 +176,7 @@ func (c *config) parse() []error {
 	}
 	dur("REMINDERD_SCAN_EVERY", c.ScanEvery, 100*time.Millisecond, &c.scanEvery)
 	dur("REMINDERD_DEFAULT_LATENESS", c.DefaultLateness, time.Second, &c.defaultLateness)
+	dur("REMINDERD_LEASE", c.Lease, time.Second, &c.lease)
 	num("REMINDERD_SEND_CONCURRENCY", c.Concurrency, 1, 1024, &c.concurrency)
 	num("REMINDERD_MAX_ATTEMPTS", c.MaxAttempts, 1, 100, &c.maxAttempts)
 	r, err := strconv.ParseFloat(c.SendRate, 64)

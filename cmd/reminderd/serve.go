@@ -212,7 +212,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	eng, err = scheduler.New(scheduler.Config{
 		DB: database, Sender: client, Templates: cat, Now: now, Logger: log.With("component", "scheduler"),
 		ScanEvery: cfg.scanEvery, Concurrency: cfg.concurrency, RateLimit: cfg.sendRate,
-		MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness,
+		MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness, Lease: cfg.lease,
 		Observer: func(o scheduler.Outcome) { m.ObserveSend(o.Status, o.Reason, o.ErrCode, o.Latency, o.Lateness) },
 		OnRescue: m.Rescued,
 	})

@@ -159,18 +159,19 @@ type Engine struct {
 	limiter *rate.Limiter
 	jobs    *Jobs
 
-	wake       chan struct{}
-	slots      chan struct{} // one per send in flight
-	pending    atomic.Int64  // claimed and not yet recorded
-	scanMu     sync.Mutex
-	rescan     atomic.Bool
-	more       atomic.Bool // the last claim was cut by capacity: rescan when a slot frees
-	stopping   atomic.Bool
-	inflight   sync.WaitGroup
-	sendCtx    context.Context
-	cancelSend context.CancelFunc
-	users      keyedMutex
-	quotaUntil atomic.Int64 // unix ms; sending paused until then
+	wake         chan struct{}
+	slots        chan struct{} // one per send in flight
+	pending      atomic.Int64  // claimed and not yet recorded
+	scanMu       sync.Mutex
+	rescan       atomic.Bool
+	more         atomic.Bool // the last claim was cut by capacity: rescan when a slot frees
+	stopping     atomic.Bool
+	inflight     sync.WaitGroup
+	sendCtx      context.Context
+	cancelSend   context.CancelFunc
+	users        keyedMutex
+	quotaUntil   atomic.Int64 // unix ms; sending paused until then
+	breakerOpens atomic.Int64
 
 	timerMu sync.Mutex
 	timer   *time.Timer // a wake-up for the earliest due instant before the next periodic scan
@@ -215,6 +216,9 @@ func New(cfg Config) (*Engine, error) {
 		},
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			e.log.Warn("circuit breaker state change", "from", from.String(), "to", to.String())
+			if to == gobreaker.StateOpen {
+				e.breakerOpens.Add(1)
+			}
 			if to == gobreaker.StateHalfOpen || to == gobreaker.StateClosed {
 				e.Wake(time.Time{})
 			}
@@ -224,7 +228,8 @@ func New(cfg Config) (*Engine, error) {
 	if err := e.jobs.Add("due_scan", fmt.Sprintf("@every %s", cfg.ScanEvery), scan); err != nil {
 		return nil, err
 	}
-	if err := e.jobs.Add("lease_rescue", "@every 10s", func(ctx context.Context) error { _, err := e.RescueLeases(ctx); return err }); err != nil {
+	rescueEvery := min(10*time.Second, max(time.Second, cfg.Lease/4))
+	if err := e.jobs.Add("lease_rescue", fmt.Sprintf("@every %s", rescueEvery), func(ctx context.Context) error { _, err := e.RescueLeases(ctx); return err }); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -243,6 +248,9 @@ func (e *Engine) Breaker() string {
 	}
 	return "closed"
 }
+
+// BreakerOpens counts how often the breaker has opened.
+func (e *Engine) BreakerOpens() int64 { return e.breakerOpens.Load() }
 
 // QuotaPausedUntil is when sending resumes after a 45009, or zero.
 func (e *Engine) QuotaPausedUntil() time.Time {
