@@ -68,7 +68,7 @@ func (w *wake) Breaker() string             { return "closed" }
 func (w *wake) QuotaPausedUntil() time.Time { return time.Time{} }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *wechattest.Clock
 	fake   *wechattest.Server
 	db     *db.DB
@@ -79,7 +79,7 @@ type harness struct {
 	engine *wake
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	clock := wechattest.NewClock(t0)
 	fake := wechattest.New(wechattest.Options{Now: clock.Now, Seed: 3})

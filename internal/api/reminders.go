@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -97,6 +98,12 @@ func validateData(fe fieldErrors, t *wechat.Template, raw map[string]json.RawMes
 		var v string
 		if err := json.Unmarshal(rv, &v); err != nil {
 			fe.add(path, "must be a string")
+			continue
+		}
+		// encoding/json replaces invalid UTF-8 with U+FFFD: refuse it
+		// rather than store something the user did not send.
+		if !utf8.Valid(rv) {
+			fe.add(path, "must be valid UTF-8")
 			continue
 		}
 		if policy == "fit" {

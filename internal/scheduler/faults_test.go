@@ -1,0 +1,110 @@
+package scheduler_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/wechat"
+	"github.com/reminderd/reminderd/internal/wechat/wechattest"
+)
+
+// TestFaultSuite runs the engine on the wall clock against a WeChat that
+// answers -1, HTTP 500 and hangs for a share of requests, rotates its
+// tokens, goes down completely for a while and hits its daily quota: every
+// reminder within its window is eventually sent exactly once, the breaker
+// opens and closes, and no attempt is used while it is open.
+func TestFaultSuite(t *testing.T) {
+	n := 300
+	if os.Getenv("REMINDERD_HEAVY") == "1" {
+		n = 2000
+	}
+	h := newRealHarness(t, nil)
+	// Hung requests give up after 300 ms.
+	fast, err := wechat.New(wechat.Config{BaseURL: h.fake.URL, AppID: h.fake.AppID(), Secret: h.fake.Secret(),
+		HTTPClient: &http.Client{Timeout: 300 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var quotaHits atomic.Int64
+	h.eng = h.engine(h.db, func(c *scheduler.Config) {
+		c.Sender = fast
+		c.Concurrency, c.BreakerFailures, c.BreakerTimeout = 8, 5, 300*time.Millisecond
+		c.BackoffBase, c.BackoffMax, c.MaxAttempts = 50*time.Millisecond, 400*time.Millisecond, 30
+		c.DefaultLateness, c.ScanEvery, c.Lease, c.SendBudget = 5*time.Minute, 100*time.Millisecond, 10*time.Second, 2*time.Second
+		// The quota "resets" a second after it is hit (instead of at midnight).
+		c.QuotaReset = func(now time.Time) time.Time { quotaHits.Add(1); return now.Add(time.Second) }
+	})
+	for i := range n {
+		o := fmt.Sprintf("o%04d", i)
+		h.grant(o, meetingID, 1)
+		h.add(o, h.now())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.eng.Run(ctx) }()
+
+	deadline := time.Now().Add(3 * time.Minute)
+	// Each phase lasts until its condition holds (or the deadline).
+	phase := func(f wechattest.Faults, until func() bool) {
+		h.fake.SetFaults(f)
+		for !until() && h.count("sent") < n && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	const lat = 30 * time.Millisecond
+	phase(wechattest.Faults{Latency: lat, BusyRate: 0.2, HTTP500Rate: 0.1, HangRate: 0.05}, func() bool { return h.count("sent") >= n/4 })
+	h.fake.RevokeTokens()
+	// WeChat down: the breaker must open; attempts must not move while it is open.
+	h.fake.SetFaults(wechattest.Faults{HTTP500Rate: 1})
+	for h.eng.Breaker() != "open" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if h.eng.Breaker() != "open" {
+		t.Fatal("the breaker never opened while WeChat answered only 500s")
+	}
+	var before, after int64
+	_ = h.db.R.QueryRow(`SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&before)
+	calls := h.fake.Counts().Send
+	time.Sleep(150 * time.Millisecond) // within the breaker's 300 ms timeout
+	_ = h.db.R.QueryRow(`SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&after)
+	if h.eng.Breaker() == "open" && (after > before || h.fake.Counts().Send != calls) {
+		t.Fatalf("attempts %d → %d and WeChat calls %d → %d while the breaker was open", before, after, calls, h.fake.Counts().Send)
+	}
+	h.fake.RevokeTokens()
+	phase(wechattest.Faults{Latency: lat, BusyRate: 0.1, DailyQuota: len(h.fake.Sends()) + 3}, func() bool { return quotaHits.Load() > 0 })
+	phase(wechattest.Faults{Latency: lat}, func() bool { return false })
+	for h.count("sent") < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+
+	if h.count("sent") != n {
+		t.Fatalf("sent %d of %d; failed %d, skipped %d, scheduled %d", h.count("sent"), n, h.count("failed"), h.count("skipped"), h.count("scheduled"))
+	}
+	seen := map[string]int{}
+	for _, s := range h.fake.Sends() {
+		seen[s.ToUser]++
+	}
+	for u, k := range seen {
+		if k != 1 {
+			t.Fatalf("%s received %d messages", u, k)
+		}
+	}
+	if h.eng.BreakerOpens() == 0 || h.eng.Breaker() != "closed" {
+		t.Fatalf("breaker opened %d times, now %s", h.eng.BreakerOpens(), h.eng.Breaker())
+	}
+	var deferred, retried int
+	_ = h.db.R.QueryRow(`SELECT count(*) FILTER (WHERE status = 'deferred'), count(*) FILTER (WHERE status = 'retry') FROM deliveries`).Scan(&deferred, &retried)
+	t.Logf("%d sent once each; %d retries, %d deferrals, breaker opened %d times, quota hit %d times",
+		n, retried, deferred, h.eng.BreakerOpens(), quotaHits.Load())
+	if retried == 0 || deferred == 0 || quotaHits.Load() == 0 {
+		t.Fatalf("the faults did not bite: %d retries, %d deferrals, %d quota hits", retried, deferred, quotaHits.Load())
+	}
+}
