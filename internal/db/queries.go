@@ -36,6 +36,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.benchLatenessStmt, err = db.PrepareContext(ctx, benchLateness); err != nil {
 		return nil, fmt.Errorf("error preparing query BenchLateness: %w", err)
 	}
+	if q.benchScanDueStmt, err = db.PrepareContext(ctx, benchScanDue); err != nil {
+		return nil, fmt.Errorf("error preparing query BenchScanDue: %w", err)
+	}
 	if q.benchSendWindowStmt, err = db.PrepareContext(ctx, benchSendWindow); err != nil {
 		return nil, fmt.Errorf("error preparing query BenchSendWindow: %w", err)
 	}
@@ -191,6 +194,11 @@ func (q *Queries) Close() error {
 	if q.benchLatenessStmt != nil {
 		if cerr := q.benchLatenessStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing benchLatenessStmt: %w", cerr)
+		}
+	}
+	if q.benchScanDueStmt != nil {
+		if cerr := q.benchScanDueStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing benchScanDueStmt: %w", cerr)
 		}
 	}
 	if q.benchSendWindowStmt != nil {
@@ -456,6 +464,7 @@ type Queries struct {
 	addCreditStmt                   *sql.Stmt
 	applyPendingSentEventStmt       *sql.Stmt
 	benchLatenessStmt               *sql.Stmt
+	benchScanDueStmt                *sql.Stmt
 	benchSendWindowStmt             *sql.Stmt
 	cancelReminderStmt              *sql.Stmt
 	claimDueStmt                    *sql.Stmt
@@ -510,6 +519,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		addCreditStmt:                   q.addCreditStmt,
 		applyPendingSentEventStmt:       q.applyPendingSentEventStmt,
 		benchLatenessStmt:               q.benchLatenessStmt,
+		benchScanDueStmt:                q.benchScanDueStmt,
 		benchSendWindowStmt:             q.benchSendWindowStmt,
 		cancelReminderStmt:              q.cancelReminderStmt,
 		claimDueStmt:                    q.claimDueStmt,
