@@ -31,6 +31,12 @@ func (l *lineBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+func (l *lineBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func (l *lineBuffer) find(re *regexp.Regexp) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()

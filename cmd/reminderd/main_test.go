@@ -16,23 +16,6 @@ import (
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestConfigDefaultsEnvAndFlags(t *testing.T) {
@@ -117,10 +100,10 @@ func TestMigrateCommand(t *testing.T) {
 
 // startServe runs `reminderd serve` on :0 in sandbox mode and returns its
 // printed lines once it listens.
-func startServe(t *testing.T, extra ...string) (base string, stdout *syncBuf, stderr *syncBuf, stop func() error) {
+func startServe(t *testing.T, extra ...string) (base string, stdout *lineBuffer, stderr *lineBuffer, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr = &syncBuf{}, &syncBuf{}
+	stdout, stderr = &lineBuffer{}, &lineBuffer{}
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "e2e.db")}, extra...)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, env(nil), stdout, stderr) }()
