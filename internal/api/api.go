@@ -63,8 +63,7 @@ type Config struct {
 	DefaultZone *time.Location
 	// SessionTTL is a session token's lifetime (default 30 days).
 	SessionTTL time.Duration
-	// DefaultLateness bounds how late a reminder without expires_at may be
-	// sent; reported in the reminder's consent planning only.
+	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
 }

@@ -34,7 +34,7 @@ func TestFaultSuite(t *testing.T) {
 	var quotaHits atomic.Int64
 	h.eng = h.engine(h.db, func(c *scheduler.Config) {
 		c.Sender = fast
-		c.Concurrency, c.BreakerFailures, c.BreakerTimeout = 8, 5, 300*time.Millisecond
+		c.Concurrency, c.BreakerFailures, c.BreakerTimeout = 8, 5, time.Second
 		c.BackoffBase, c.BackoffMax, c.MaxAttempts = 50*time.Millisecond, 400*time.Millisecond, 30
 		c.DefaultLateness, c.ScanEvery, c.Lease, c.SendBudget = 5*time.Minute, 100*time.Millisecond, 10*time.Second, 2*time.Second
 		// The quota "resets" a second after it is hit (instead of at midnight).
@@ -71,7 +71,7 @@ func TestFaultSuite(t *testing.T) {
 	var before, after int64
 	_ = h.db.R.QueryRow(`SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&before)
 	calls := h.fake.Counts().Send
-	time.Sleep(150 * time.Millisecond) // within the breaker's 300 ms timeout
+	time.Sleep(150 * time.Millisecond) // well within the breaker's 1 s timeout
 	_ = h.db.R.QueryRow(`SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&after)
 	if h.eng.Breaker() == "open" && (after > before || h.fake.Counts().Send != calls) {
 		t.Fatalf("attempts %d → %d and WeChat calls %d → %d while the breaker was open", before, after, calls, h.fake.Counts().Send)
