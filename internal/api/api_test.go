@@ -801,3 +801,21 @@ func TestPanicsBecomeContract500(t *testing.T) {
 	h.want(h.do("GET", "/healthz", "", nil), 200, "")
 	_ = errors.New
 }
+
+func TestReminderIDsSortByCreation(t *testing.T) {
+	h := newHarness(t)
+	a := h.login("oA")
+	var ids []string
+	for range 3 {
+		ids = append(ids, h.create(a, meeting(time.Hour))["id"].(string))
+		h.clock.Advance(time.Millisecond)
+	}
+	for i, id := range ids {
+		if len(id) != 24 || !strings.HasPrefix(id, "rem_") {
+			t.Fatalf("id %q", id)
+		}
+		if i > 0 && id <= ids[i-1] {
+			t.Fatalf("ids %v do not sort by creation", ids)
+		}
+	}
+}

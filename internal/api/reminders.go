@@ -229,10 +229,19 @@ func requestHash(req *createRequest) string {
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
 
-func newReminderID() string {
-	b := make([]byte, 10)
-	_, _ = rand.Read(b)
-	return "rem_" + idEncoding.EncodeToString(b)
+// newReminderID returns "rem_" and 20 characters: 48 bits of the creation
+// time in milliseconds, then 52 random bits. Ids created together sort
+// together, so inserts append to the same leaf pages of the primary-key
+// index instead of dirtying a random page each (fewer WAL writes per commit).
+func newReminderID(now time.Time) string {
+	var b [15]byte
+	ms := uint64(now.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:])
+	return "rem_" + idEncoding.EncodeToString(b[:])[:20]
 }
 
 func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
@@ -264,7 +273,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data, _ := json.Marshal(spec.data)
-	id := newReminderID()
+	id := newReminderID(s.now())
 	params := db.InsertReminderParams{
 		ID: id, Openid: oid, TemplateID: spec.templateID, FireAt: spec.fireAt.UnixMilli(),
 		ExpiresAt: spec.expiresMS(), WindowMs: spec.windowMS(),
@@ -288,7 +297,17 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.engine.Wake(spec.fireAt)
-	s.writeReminder(w, r, id, http.StatusCreated, false)
+	// Answer from what was inserted: the row is exactly these values.
+	rem := db.Reminder{ID: id, Openid: oid, TemplateID: params.TemplateID, Status: "scheduled", FireAt: params.FireAt,
+		DueAt: params.FireAt, ExpiresAt: params.ExpiresAt, WindowMs: params.WindowMs, Recurrence: params.Recurrence,
+		Timezone: params.Timezone, Data: params.Data, Page: params.Page, IdempotencyKey: params.IdempotencyKey,
+		RequestHash: params.RequestHash, CreatedAt: params.Now, UpdatedAt: params.Now}
+	out, err := s.renderReminder(ctx, newConsentCache(s, ctx), rem)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	encode(w, http.StatusCreated, out)
 }
 
 // replayIdempotent answers a request whose Idempotency-Key was seen before.
