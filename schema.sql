@@ -28,14 +28,18 @@ CREATE TABLE templates (
 ) STRICT;
 
 -- The consent ledger: one row per (openid, template). credits is the number
--- of sends the user's accepts still allow; it can never go below zero.
+-- of sends the user's accepts still allow; it can never go below zero. A
+-- claim reserves its credit (reminders.credit_held) and gives it back if it
+-- ends without a send; zeroed_at is when the ledger was last emptied
+-- (unsubscribe, 43101), so that a credit reserved before then is not given
+-- back. (Columns added by a migration sit where ALTER TABLE puts them.)
 CREATE TABLE consents (
     openid      TEXT    NOT NULL CHECK (openid <> ''),
     template_id TEXT    NOT NULL CHECK (template_id <> ''),
     credits     INTEGER NOT NULL DEFAULT 0 CHECK (credits >= 0),
     status      TEXT    NOT NULL CHECK (status IN ('accept', 'reject', 'ban', 'filter', 'unsubscribed', 'refused')),
     long_term   INTEGER NOT NULL DEFAULT 0 CHECK (long_term IN (0, 1)),
-    updated_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL, zeroed_at INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (openid, template_id)
 ) STRICT, WITHOUT ROWID;
 
@@ -57,7 +61,8 @@ CREATE INDEX consent_grants_unpaired ON consent_grants (openid, template_id, sou
 
 -- Reminders. fire_at is the scheduled instant of the current occurrence;
 -- due_at is when the scanner should next pick the reminder up (fire_at, or a
--- retry time). A reminder in 'sending' holds a lease until lease_until.
+-- retry time). A reminder in 'sending' holds a lease until lease_until;
+-- credit_held says whether its claim reserved a consent credit.
 CREATE TABLE reminders (
     id              TEXT    NOT NULL PRIMARY KEY,
     openid          TEXT    NOT NULL CHECK (openid <> ''),
@@ -80,7 +85,7 @@ CREATE TABLE reminders (
     idempotency_key TEXT,
     request_hash    TEXT,
     created_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL, credit_held INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)),
     CHECK ((status IN ('failed', 'skipped')) = (reason IS NOT NULL)),
     CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
     CHECK ((idempotency_key IS NULL) = (request_hash IS NULL)),
@@ -125,7 +130,6 @@ CREATE INDEX deliveries_reminder ON deliveries (reminder_id, id);
 
 CREATE UNIQUE INDEX deliveries_once ON deliveries (reminder_id, occurrence_at) WHERE status = 'sent';
 CREATE INDEX deliveries_msgid ON deliveries (msgid) WHERE msgid IS NOT NULL;
-CREATE INDEX deliveries_started ON deliveries (started_at);
 
 -- Sent events (subscribe_msg_sent_event) that arrived before the outcome of
 -- their send was recorded: applied to the delivery when it is.

@@ -6,8 +6,3 @@ SELECT CAST(finished_at - occurrence_at AS INTEGER) AS lateness_ms FROM deliveri
 SELECT CAST(coalesce(min(started_at), 0) AS INTEGER) AS first_start, CAST(coalesce(max(finished_at), 0) AS INTEGER) AS last_finish,
        count(*) AS sent
 FROM deliveries WHERE status = 'sent';
-
--- name: BenchScanDue :many
--- The due scan's search alone (what ClaimDue's subquery does), for bench.
-SELECT r.id FROM reminders r INDEXED BY reminders_due
-WHERE r.status = 'scheduled' AND r.due_at <= @now ORDER BY r.due_at, r.id LIMIT @max_rows;

@@ -20,15 +20,21 @@ ON CONFLICT (openid, template_id) DO UPDATE SET status = excluded.status, update
 
 -- name: ZeroConsent :exec
 -- The user unsubscribed (change event) or WeChat answered 43101: nothing is left.
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
-VALUES (@openid, @template_id, 0, @status, 0, @now)
+INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at, zeroed_at)
+VALUES (@openid, @template_id, 0, @status, 0, @now, @now)
 ON CONFLICT (openid, template_id) DO UPDATE SET
-    credits = 0, long_term = 0, status = excluded.status, updated_at = excluded.updated_at;
+    credits = 0, long_term = 0, status = excluded.status, updated_at = excluded.updated_at, zeroed_at = excluded.updated_at;
 
 -- name: ConsumeCredit :execrows
 -- Compare-and-set: takes one credit only if there is one.
 UPDATE consents SET credits = credits - 1, updated_at = @now
 WHERE openid = @openid AND template_id = @template_id AND credits > 0;
+
+-- name: RefundCredit :execrows
+-- Gives back a credit reserved at claimed_at by a claim that ended without a
+-- send, unless the ledger was emptied since (an unsubscribe, a 43101).
+UPDATE consents SET credits = credits + 1, updated_at = @now
+WHERE openid = @openid AND template_id = @template_id AND zeroed_at < @claimed_at;
 
 -- name: FindUnpairedGrant :one
 -- The earliest unpaired accept from the other source within the pairing window.
@@ -51,13 +57,15 @@ DELETE FROM consent_grants WHERE received_at < @before;
 
 -- name: ListScheduledForPrompt :many
 -- The caller's reminders still to be sent, most urgent first, for the consent prompt planner.
+-- A claim holding a credit is covered (its credit has left the ledger already).
 SELECT template_id, fire_at FROM reminders
-WHERE openid = @openid AND status IN ('scheduled', 'sending')
+WHERE openid = @openid AND status IN ('scheduled', 'sending') AND credit_held = 0
 ORDER BY fire_at, id
 LIMIT @max_rows;
 
 -- name: CountAheadOfReminder :one
--- How many of the user's pending reminders for the template come before the given one.
+-- How many of the user's pending reminders for the template come before the
+-- given one and still need a credit from the ledger (a claim holding one does not).
 SELECT count(*) FROM reminders
-WHERE openid = @openid AND template_id = @template_id AND status IN ('scheduled', 'sending')
+WHERE openid = @openid AND template_id = @template_id AND status IN ('scheduled', 'sending') AND credit_held = 0
   AND (fire_at < @fire_at OR (fire_at = @fire_at AND id < @id));

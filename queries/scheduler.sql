@@ -1,26 +1,40 @@
--- name: ClaimDue :many
--- One statement claims a batch of due reminders in due order: status
--- sending, one more attempt, a lease.
+-- name: DueReminders :many
+-- The due reminders in due order, through the partial index (it holds only
+-- scheduled rows, so this does not grow with the table).
+SELECT r.id, r.openid, r.template_id FROM reminders r INDEXED BY reminders_due
+WHERE r.status = 'scheduled' AND r.due_at <= @now ORDER BY r.due_at, r.id LIMIT @max_rows;
+
+-- name: ClaimReminder :one
+-- Claims one due reminder: status sending, one more attempt, a lease, and
+-- whether the claim reserved a consent credit. Compare-and-set on scheduled.
 UPDATE reminders
-SET status = 'sending', attempts = attempts + 1, lease_until = @lease_until, lease_owner = @owner, updated_at = @now
-WHERE id IN (SELECT r.id FROM reminders r INDEXED BY reminders_due
-             WHERE r.status = 'scheduled' AND r.due_at <= @now ORDER BY r.due_at, r.id LIMIT @max_rows)
+SET status = 'sending', attempts = attempts + 1, lease_until = @lease_until, lease_owner = @owner,
+    credit_held = @credit_held, updated_at = @now
+WHERE id = @id AND status = 'scheduled'
 RETURNING *;
 
 -- name: NextDueAt :one
 SELECT CAST(coalesce(min(due_at), 0) AS INTEGER) AS due_at FROM reminders INDEXED BY reminders_due WHERE status = 'scheduled';
 
 -- name: InsertDelivery :one
-INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, started_at)
-VALUES (@reminder_id, @occurrence_at, @attempt, 'sending', @now)
+-- The record of one processed claim, written with its outcome.
+INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms)
+VALUES (@reminder_id, @occurrence_at, @attempt, @status, @errcode, @errmsg, @msgid, @started_at, CAST(@now AS INTEGER), @latency_ms)
 RETURNING id;
 
--- name: FinishDelivery :execrows
--- The outcome of an attempt. An attempt the rescuer marked abandoned (its
--- outcome unknown) gets its real outcome if it arrives after all.
+-- name: FinishAbandonedDelivery :one
+-- The real outcome of an attempt the rescuer marked abandoned (its outcome
+-- unknown), when it arrives after all.
 UPDATE deliveries
 SET status = @status, errcode = @errcode, errmsg = @errmsg, msgid = @msgid, finished_at = CAST(@now AS INTEGER), latency_ms = @latency_ms
-WHERE id = @id AND status IN ('sending', 'abandoned');
+WHERE id = (SELECT d.id FROM deliveries d WHERE d.reminder_id = @reminder_id AND d.occurrence_at = @occurrence_at
+            AND d.attempt = @attempt AND d.started_at = @started_at AND d.status = 'abandoned' ORDER BY d.id DESC LIMIT 1)
+RETURNING id;
+
+-- name: InsertAbandonedDelivery :exec
+-- A claim whose lease ran out: WeChat may or may not have its send.
+INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errmsg, started_at, finished_at)
+VALUES (@reminder_id, @occurrence_at, @attempt, 'abandoned', 'lease expired; outcome unknown', @started_at, CAST(@now AS INTEGER));
 
 -- name: ApplyPendingSentEvent :execrows
 -- A sent event that arrived before this delivery's outcome was recorded.
@@ -37,7 +51,7 @@ DELETE FROM pending_sent_events WHERE received_at < @before;
 
 -- name: CompleteReminder :execrows
 -- A terminal outcome (sent, failed, skipped) for the lease holder's attempt.
-UPDATE reminders SET status = @status, reason = @reason, lease_until = NULL, lease_owner = NULL, updated_at = @now
+UPDATE reminders SET status = @status, reason = @reason, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = @now
 WHERE id = @id AND status = 'sending' AND lease_owner = @owner AND attempts = @attempts AND fire_at = @claimed_fire_at;
 
 -- name: RescheduleReminder :execrows
@@ -46,21 +60,37 @@ WHERE id = @id AND status = 'sending' AND lease_owner = @owner AND attempts = @a
 -- cannot match a later claim of the same reminder.
 UPDATE reminders
 SET status = 'scheduled', reason = NULL, fire_at = @fire_at, due_at = @due_at, expires_at = @expires_at,
-    attempts = @new_attempts, lease_until = NULL, lease_owner = NULL, updated_at = @now
+    attempts = @new_attempts, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = @now
 WHERE id = @id AND status = 'sending' AND lease_owner = @owner AND attempts = @attempts AND fire_at = @claimed_fire_at;
 
--- name: RescueExpiredLeases :many
--- Reminders whose lease ran out (a crashed or killed process) go back to scheduled.
-UPDATE reminders SET status = 'scheduled', due_at = @now, lease_until = NULL, lease_owner = NULL, updated_at = @now
+-- name: ExpiredLeases :many
+-- Reminders whose lease ran out (a crashed or killed process), with their claim.
+SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at
+FROM reminders INDEXED BY reminders_lease
 WHERE status = 'sending' AND lease_until < @now
-RETURNING id;
+ORDER BY lease_until;
+
+-- name: RescueReminder :execrows
+-- Back to scheduled, due now; compare-and-set on the expired claim.
+UPDATE reminders SET status = 'scheduled', due_at = @now, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = @now
+WHERE id = @id AND status = 'sending' AND lease_until < @now AND attempts = @attempts;
 
 -- name: AbandonDeliveries :execrows
+-- In-flight delivery rows written by earlier versions, which recorded a
+-- claim before its outcome.
 UPDATE deliveries SET status = 'abandoned', finished_at = CAST(@now AS INTEGER), errmsg = 'lease expired; outcome unknown'
 WHERE reminder_id = @reminder_id AND status = 'sending';
 
 -- name: DeleteOldDeliveries :execrows
-DELETE FROM deliveries WHERE started_at < @before AND status <> 'sending';
+-- Retention. Delivery ids grow with time (ids follow outcomes, started_at
+-- the claims: at most a lease apart), so the rows older than the cutoff lead
+-- the table in id order: the first row at or after the cutoff bounds the
+-- delete without an index on started_at. An old row recorded after a newer
+-- one waits until that one is old too.
+DELETE FROM deliveries
+WHERE id < coalesce((SELECT d.id FROM deliveries d WHERE d.started_at >= @before ORDER BY d.id LIMIT 1),
+                    (SELECT max(d.id) + 1 FROM deliveries d), 0)
+  AND started_at < @before AND status <> 'sending';
 
 -- name: CountSendingDeliveries :one
 SELECT count(*) FROM deliveries WHERE status = 'sending';

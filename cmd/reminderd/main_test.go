@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
@@ -93,7 +95,7 @@ func TestMigrateCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"migrate", "--db", path}, env(nil), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "schema version 1") {
+	if !strings.Contains(out.String(), fmt.Sprintf("schema version %d", db.LatestVersion())) {
 		t.Fatalf("migrate said %q", out.String())
 	}
 }

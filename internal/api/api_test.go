@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -349,6 +350,41 @@ func TestCreateReminder(t *testing.T) {
 	h.engine.mu.Unlock()
 	if woke != 2 {
 		t.Fatalf("scheduler woken %d times for 2 creates", woke)
+	}
+}
+
+func TestCoverageCountsCreditsHeldByClaims(t *testing.T) {
+	// Two accepts, two reminders; the first is claimed by the scheduler,
+	// which reserves its credit (the ledger shows one left). Both are
+	// covered, and the planner asks for nothing.
+	h := newHarness(t)
+	tok := h.login("oA")
+	for range 2 {
+		h.do("POST", "/v1/consents", tok, map[string]any{"results": map[string]string{meetingID: "accept"}})
+		h.clock.Advance(3 * time.Second)
+	}
+	first := h.create(tok, meeting(time.Hour))
+	second := h.create(tok, meeting(2*time.Hour))
+	ctx := context.Background()
+	if err := h.db.WithTx(ctx, func(q *db.Queries) error {
+		if _, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: "oA", TemplateID: meetingID, Now: t0.UnixMilli()}); err != nil {
+			return err
+		}
+		_, err := q.ClaimReminder(ctx, db.ClaimReminderParams{ID: first["id"].(string), LeaseUntil: sql.NullInt64{Int64: t0.Add(time.Minute).UnixMilli(), Valid: true},
+			Owner: sql.NullString{String: "engine", Valid: true}, CreditHeld: 1, Now: t0.UnixMilli()})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{first["id"].(string), second["id"].(string)} {
+		r := h.do("GET", "/v1/reminders/"+id, tok, nil)
+		h.want(r, 200, "")
+		if c := r.body["consent"].(map[string]any); c["credits"] != 1.0 || c["covered"] != true {
+			t.Fatalf("%s (%v): consent %v", id, r.body["status"], c)
+		}
+	}
+	if got := h.do("GET", "/v1/consents/prompt", tok, nil).body["template_ids"].([]any); len(got) != 0 {
+		t.Fatalf("prompt %v with every reminder covered", got)
 	}
 }
 

@@ -110,7 +110,7 @@ func (s *Server) renderReminder(ctx context.Context, cc *consentCache, r db.Remi
 	}
 	out.Consent.Credits = c.Credits
 	if r.Status == "scheduled" || r.Status == "sending" {
-		if c.LongTerm == 1 {
+		if c.LongTerm == 1 || r.CreditHeld == 1 { // a claim holding a credit is covered
 			out.Consent.Covered = true
 		} else if c.Credits > 0 {
 			ahead, err := s.db.Read.CountAheadOfReminder(ctx, db.CountAheadOfReminderParams{

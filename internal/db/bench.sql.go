@@ -37,40 +37,6 @@ func (q *Queries) BenchLateness(ctx context.Context) ([]int64, error) {
 	return items, nil
 }
 
-const benchScanDue = `-- name: BenchScanDue :many
-SELECT r.id FROM reminders r INDEXED BY reminders_due
-WHERE r.status = 'scheduled' AND r.due_at <= ?1 ORDER BY r.due_at, r.id LIMIT ?2
-`
-
-type BenchScanDueParams struct {
-	Now     int64
-	MaxRows int64
-}
-
-// The due scan's search alone (what ClaimDue's subquery does), for bench.
-func (q *Queries) BenchScanDue(ctx context.Context, arg BenchScanDueParams) ([]string, error) {
-	rows, err := q.query(ctx, q.benchScanDueStmt, benchScanDue, arg.Now, arg.MaxRows)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const benchSendWindow = `-- name: BenchSendWindow :one
 SELECT CAST(coalesce(min(started_at), 0) AS INTEGER) AS first_start, CAST(coalesce(max(finished_at), 0) AS INTEGER) AS last_finish,
        count(*) AS sent

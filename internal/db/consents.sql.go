@@ -60,7 +60,7 @@ func (q *Queries) ConsumeCredit(ctx context.Context, arg ConsumeCreditParams) (i
 
 const countAheadOfReminder = `-- name: CountAheadOfReminder :one
 SELECT count(*) FROM reminders
-WHERE openid = ?1 AND template_id = ?2 AND status IN ('scheduled', 'sending')
+WHERE openid = ?1 AND template_id = ?2 AND status IN ('scheduled', 'sending') AND credit_held = 0
   AND (fire_at < ?3 OR (fire_at = ?3 AND id < ?4))
 `
 
@@ -71,7 +71,8 @@ type CountAheadOfReminderParams struct {
 	ID         string
 }
 
-// How many of the user's pending reminders for the template come before the given one.
+// How many of the user's pending reminders for the template come before the
+// given one and still need a credit from the ledger (a claim holding one does not).
 func (q *Queries) CountAheadOfReminder(ctx context.Context, arg CountAheadOfReminderParams) (int64, error) {
 	row := q.queryRow(ctx, q.countAheadOfReminderStmt, countAheadOfReminder,
 		arg.Openid,
@@ -125,7 +126,7 @@ func (q *Queries) FindUnpairedGrant(ctx context.Context, arg FindUnpairedGrantPa
 }
 
 const getConsent = `-- name: GetConsent :one
-SELECT openid, template_id, credits, status, long_term, updated_at FROM consents WHERE openid = ? AND template_id = ?
+SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at FROM consents WHERE openid = ? AND template_id = ?
 `
 
 type GetConsentParams struct {
@@ -143,6 +144,7 @@ func (q *Queries) GetConsent(ctx context.Context, arg GetConsentParams) (Consent
 		&i.Status,
 		&i.LongTerm,
 		&i.UpdatedAt,
+		&i.ZeroedAt,
 	)
 	return i, err
 }
@@ -175,7 +177,7 @@ func (q *Queries) InsertGrant(ctx context.Context, arg InsertGrantParams) (int64
 }
 
 const listConsents = `-- name: ListConsents :many
-SELECT openid, template_id, credits, status, long_term, updated_at FROM consents WHERE openid = ? ORDER BY template_id
+SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at FROM consents WHERE openid = ? ORDER BY template_id
 `
 
 func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, error) {
@@ -194,6 +196,7 @@ func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, e
 			&i.Status,
 			&i.LongTerm,
 			&i.UpdatedAt,
+			&i.ZeroedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -210,7 +213,7 @@ func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, e
 
 const listScheduledForPrompt = `-- name: ListScheduledForPrompt :many
 SELECT template_id, fire_at FROM reminders
-WHERE openid = ?1 AND status IN ('scheduled', 'sending')
+WHERE openid = ?1 AND status IN ('scheduled', 'sending') AND credit_held = 0
 ORDER BY fire_at, id
 LIMIT ?2
 `
@@ -226,6 +229,7 @@ type ListScheduledForPromptRow struct {
 }
 
 // The caller's reminders still to be sent, most urgent first, for the consent prompt planner.
+// A claim holding a credit is covered (its credit has left the ledger already).
 func (q *Queries) ListScheduledForPrompt(ctx context.Context, arg ListScheduledForPromptParams) ([]ListScheduledForPromptRow, error) {
 	rows, err := q.query(ctx, q.listScheduledForPromptStmt, listScheduledForPrompt, arg.Openid, arg.MaxRows)
 	if err != nil {
@@ -266,6 +270,33 @@ func (q *Queries) PairGrant(ctx context.Context, arg PairGrantParams) (int64, er
 	return result.RowsAffected()
 }
 
+const refundCredit = `-- name: RefundCredit :execrows
+UPDATE consents SET credits = credits + 1, updated_at = ?1
+WHERE openid = ?2 AND template_id = ?3 AND zeroed_at < ?4
+`
+
+type RefundCreditParams struct {
+	Now        int64
+	Openid     string
+	TemplateID string
+	ClaimedAt  int64
+}
+
+// Gives back a credit reserved at claimed_at by a claim that ended without a
+// send, unless the ledger was emptied since (an unsubscribe, a 43101).
+func (q *Queries) RefundCredit(ctx context.Context, arg RefundCreditParams) (int64, error) {
+	result, err := q.exec(ctx, q.refundCreditStmt, refundCredit,
+		arg.Now,
+		arg.Openid,
+		arg.TemplateID,
+		arg.ClaimedAt,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const setConsentStatus = `-- name: SetConsentStatus :exec
 INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
 VALUES (?1, ?2, 0, ?3, 0, ?4)
@@ -291,10 +322,10 @@ func (q *Queries) SetConsentStatus(ctx context.Context, arg SetConsentStatusPara
 }
 
 const zeroConsent = `-- name: ZeroConsent :exec
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
-VALUES (?1, ?2, 0, ?3, 0, ?4)
+INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at, zeroed_at)
+VALUES (?1, ?2, 0, ?3, 0, ?4, ?4)
 ON CONFLICT (openid, template_id) DO UPDATE SET
-    credits = 0, long_term = 0, status = excluded.status, updated_at = excluded.updated_at
+    credits = 0, long_term = 0, status = excluded.status, updated_at = excluded.updated_at, zeroed_at = excluded.updated_at
 `
 
 type ZeroConsentParams struct {

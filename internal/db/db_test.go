@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -260,6 +261,18 @@ func TestCompareAndSetTransitions(t *testing.T) {
 	}
 }
 
+func TestWithTxEachCommitsOnce(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	before := d.Commits()
+	errs := d.WithTxEach(ctx, 5, func(i int, q *db.Queries) error {
+		return q.AddCredit(ctx, db.AddCreditParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t", Credits: 1, Now: 1})
+	})
+	if errors.Join(errs...) != nil || d.Commits() != before+1 {
+		t.Fatalf("errors %v, commits %d, want 1", errs, d.Commits()-before)
+	}
+}
+
 func TestWithTxEachIsolatesFailures(t *testing.T) {
 	d := openTest(t)
 	ctx := context.Background()
@@ -273,7 +286,8 @@ func TestWithTxEachIsolatesFailures(t *testing.T) {
 		}
 		return nil
 	})
-	if errs[0] != nil || errs[1] == nil || errs[2] != nil || d.Commits() != before+1 {
+	// The group is rolled back and each item runs alone: two commits.
+	if errs[0] != nil || errs[1] == nil || errs[2] != nil || d.Commits() != before+2 {
 		t.Fatalf("errors %v, commits %d", errs, d.Commits()-before)
 	}
 	for i, want := range []int64{1, 0, 1} {
@@ -281,5 +295,95 @@ func TestWithTxEachIsolatesFailures(t *testing.T) {
 		if c.Credits != want {
 			t.Fatalf("item %d: credits %d, want %d (a failed item must roll back alone)", i, c.Credits, want)
 		}
+	}
+}
+
+func TestDeleteOldDeliveriesKeepsRecentRows(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	if _, err := d.W.Exec(`INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, timezone, data, created_at, updated_at)
+		VALUES ('r', 'o', 't', 'sent', 1, 1, 'UTC', '{}', 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	// started_at in id order, except one recent row recorded early and one
+	// old row recorded late; a legacy in-flight row is never deleted.
+	rows := []struct {
+		started int64
+		status  string
+	}{{100, "sent"}, {900, "retry"}, {200, "sent"}, {150, "sending"}, {300, "failed"}, {1000, "sent"}, {250, "sent"}, {1100, "sent"}}
+	for _, r := range rows {
+		if _, err := d.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, started_at) VALUES ('r', ?, 1, ?, ?)`,
+			r.started, r.status, r.started); err != nil {
+			t.Fatal(err)
+		}
+	}
+	left := func() []int64 {
+		var out []int64
+		rs, err := d.R.Query(`SELECT started_at FROM deliveries ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var v int64
+			_ = rs.Scan(&v)
+			out = append(out, v)
+		}
+		return out
+	}
+	n, err := d.Write.DeleteOldDeliveries(ctx, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rows before the first recent one (900) go; the old rows recorded
+	// after it wait, and nothing recent is touched.
+	if got := left(); n != 1 || !slices.Equal(got, []int64{900, 200, 150, 300, 1000, 250, 1100}) {
+		t.Fatalf("deleted %d, left %v", n, got)
+	}
+	// With every row old, all but the in-flight one go.
+	if n, err = d.Write.DeleteOldDeliveries(ctx, 5000); err != nil || n != 7-1 {
+		t.Fatalf("deleted %d (%v), left %v", n, err, left())
+	}
+	if got := left(); !slices.Equal(got, []int64{150}) {
+		t.Fatalf("left %v", got)
+	}
+}
+
+func TestUpgradeFromVersion1KeepsData(t *testing.T) {
+	// A database made by the first release, with a claim in flight and a
+	// ledger row, is migrated in place when opened.
+	path := filepath.Join(t.TempDir(), "v1.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := db.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{ms[0].SQL, "PRAGMA user_version = 1",
+		`INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, timezone, data, attempts, lease_until, lease_owner, created_at, updated_at)
+		 VALUES ('r1', 'o', 't', 'sending', 5, 5, 'UTC', '{"a":"b"}', 1, 99, 'old', 1, 5)`,
+		`INSERT INTO consents (openid, template_id, credits, status, updated_at) VALUES ('o', 't', 3, 'accept', 1)`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+	d, err := db.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if v, _ := d.SchemaVersion(context.Background()); v != db.LatestVersion() {
+		t.Fatalf("version %d after open, want %d", v, db.LatestVersion())
+	}
+	r, err := d.Read.GetReminder(context.Background(), "r1")
+	if err != nil || r.Status != "sending" || r.CreditHeld != 0 || r.Data != `{"a":"b"}` || r.LeaseOwner.String != "old" {
+		t.Fatalf("reminder after upgrade: %+v (%v)", r, err)
+	}
+	c, err := d.Read.GetConsent(context.Background(), db.GetConsentParams{Openid: "o", TemplateID: "t"})
+	if err != nil || c.Credits != 3 || c.ZeroedAt != 0 {
+		t.Fatalf("consent after upgrade: %+v (%v)", c, err)
 	}
 }

@@ -8,8 +8,8 @@ import (
 // groupCommit batches the writes of concurrent callers into one transaction
 // (leader/follower): the first caller to arrive while no commit runs
 // commits everything pending; the others wait, and the next group forms
-// meanwhile. Every caller's fn runs in its own savepoint, so one caller's
-// failure rolls back only its own writes. One commit per group instead of
+// meanwhile. One caller's failure rolls back only its own writes (see
+// WithTxEach: the group is then run again, each caller alone). One commit per group instead of
 // one per caller: a SQLite commit writes every changed page to the WAL, and
 // concurrent callers mostly change the same pages.
 type groupCommit struct {
@@ -29,9 +29,10 @@ type groupReq struct {
 const maxGroup = 256
 
 // Group runs fn in a write transaction shared with other concurrent
-// callers, inside its own savepoint, and returns once that transaction has
-// committed (fn's error if fn failed, the commit's error if the commit
-// failed). fn must be quick and must not call WeChat.
+// callers and returns once that transaction has committed (fn's error if
+// fn failed, the commit's error if the commit failed). fn must be quick,
+// must not call WeChat, and must be safe to run again: if another caller's
+// fn fails, the group is rolled back and every fn runs again alone.
 func (d *DB) Group(ctx context.Context, fn func(q *Queries) error) error {
 	g := &d.group
 	req := &groupReq{fn: fn}

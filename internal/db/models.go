@@ -15,6 +15,7 @@ type Consent struct {
 	Status     string
 	LongTerm   int64
 	UpdatedAt  int64
+	ZeroedAt   int64
 }
 
 type ConsentGrant struct {
@@ -70,6 +71,7 @@ type Reminder struct {
 	RequestHash    sql.NullString
 	CreatedAt      int64
 	UpdatedAt      int64
+	CreditHeld     int64
 }
 
 type Session struct {

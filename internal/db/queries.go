@@ -36,17 +36,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.benchLatenessStmt, err = db.PrepareContext(ctx, benchLateness); err != nil {
 		return nil, fmt.Errorf("error preparing query BenchLateness: %w", err)
 	}
-	if q.benchScanDueStmt, err = db.PrepareContext(ctx, benchScanDue); err != nil {
-		return nil, fmt.Errorf("error preparing query BenchScanDue: %w", err)
-	}
 	if q.benchSendWindowStmt, err = db.PrepareContext(ctx, benchSendWindow); err != nil {
 		return nil, fmt.Errorf("error preparing query BenchSendWindow: %w", err)
 	}
 	if q.cancelReminderStmt, err = db.PrepareContext(ctx, cancelReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query CancelReminder: %w", err)
 	}
-	if q.claimDueStmt, err = db.PrepareContext(ctx, claimDue); err != nil {
-		return nil, fmt.Errorf("error preparing query ClaimDue: %w", err)
+	if q.claimReminderStmt, err = db.PrepareContext(ctx, claimReminder); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimReminder: %w", err)
 	}
 	if q.completeReminderStmt, err = db.PrepareContext(ctx, completeReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteReminder: %w", err)
@@ -84,11 +81,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.dueBacklogStmt, err = db.PrepareContext(ctx, dueBacklog); err != nil {
 		return nil, fmt.Errorf("error preparing query DueBacklog: %w", err)
 	}
+	if q.dueRemindersStmt, err = db.PrepareContext(ctx, dueReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query DueReminders: %w", err)
+	}
+	if q.expiredLeasesStmt, err = db.PrepareContext(ctx, expiredLeases); err != nil {
+		return nil, fmt.Errorf("error preparing query ExpiredLeases: %w", err)
+	}
 	if q.findUnpairedGrantStmt, err = db.PrepareContext(ctx, findUnpairedGrant); err != nil {
 		return nil, fmt.Errorf("error preparing query FindUnpairedGrant: %w", err)
 	}
-	if q.finishDeliveryStmt, err = db.PrepareContext(ctx, finishDelivery); err != nil {
-		return nil, fmt.Errorf("error preparing query FinishDelivery: %w", err)
+	if q.finishAbandonedDeliveryStmt, err = db.PrepareContext(ctx, finishAbandonedDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query FinishAbandonedDelivery: %w", err)
 	}
 	if q.getConsentStmt, err = db.PrepareContext(ctx, getConsent); err != nil {
 		return nil, fmt.Errorf("error preparing query GetConsent: %w", err)
@@ -104,6 +107,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getTemplateStmt, err = db.PrepareContext(ctx, getTemplate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetTemplate: %w", err)
+	}
+	if q.insertAbandonedDeliveryStmt, err = db.PrepareContext(ctx, insertAbandonedDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertAbandonedDelivery: %w", err)
 	}
 	if q.insertDeliveryStmt, err = db.PrepareContext(ctx, insertDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertDelivery: %w", err)
@@ -144,11 +150,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.pairGrantStmt, err = db.PrepareContext(ctx, pairGrant); err != nil {
 		return nil, fmt.Errorf("error preparing query PairGrant: %w", err)
 	}
+	if q.refundCreditStmt, err = db.PrepareContext(ctx, refundCredit); err != nil {
+		return nil, fmt.Errorf("error preparing query RefundCredit: %w", err)
+	}
 	if q.rescheduleReminderStmt, err = db.PrepareContext(ctx, rescheduleReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query RescheduleReminder: %w", err)
 	}
-	if q.rescueExpiredLeasesStmt, err = db.PrepareContext(ctx, rescueExpiredLeases); err != nil {
-		return nil, fmt.Errorf("error preparing query RescueExpiredLeases: %w", err)
+	if q.rescueReminderStmt, err = db.PrepareContext(ctx, rescueReminder); err != nil {
+		return nil, fmt.Errorf("error preparing query RescueReminder: %w", err)
 	}
 	if q.retryReminderStmt, err = db.PrepareContext(ctx, retryReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query RetryReminder: %w", err)
@@ -196,11 +205,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing benchLatenessStmt: %w", cerr)
 		}
 	}
-	if q.benchScanDueStmt != nil {
-		if cerr := q.benchScanDueStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing benchScanDueStmt: %w", cerr)
-		}
-	}
 	if q.benchSendWindowStmt != nil {
 		if cerr := q.benchSendWindowStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing benchSendWindowStmt: %w", cerr)
@@ -211,9 +215,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing cancelReminderStmt: %w", cerr)
 		}
 	}
-	if q.claimDueStmt != nil {
-		if cerr := q.claimDueStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing claimDueStmt: %w", cerr)
+	if q.claimReminderStmt != nil {
+		if cerr := q.claimReminderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimReminderStmt: %w", cerr)
 		}
 	}
 	if q.completeReminderStmt != nil {
@@ -276,14 +280,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing dueBacklogStmt: %w", cerr)
 		}
 	}
+	if q.dueRemindersStmt != nil {
+		if cerr := q.dueRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing dueRemindersStmt: %w", cerr)
+		}
+	}
+	if q.expiredLeasesStmt != nil {
+		if cerr := q.expiredLeasesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing expiredLeasesStmt: %w", cerr)
+		}
+	}
 	if q.findUnpairedGrantStmt != nil {
 		if cerr := q.findUnpairedGrantStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing findUnpairedGrantStmt: %w", cerr)
 		}
 	}
-	if q.finishDeliveryStmt != nil {
-		if cerr := q.finishDeliveryStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing finishDeliveryStmt: %w", cerr)
+	if q.finishAbandonedDeliveryStmt != nil {
+		if cerr := q.finishAbandonedDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing finishAbandonedDeliveryStmt: %w", cerr)
 		}
 	}
 	if q.getConsentStmt != nil {
@@ -309,6 +323,11 @@ func (q *Queries) Close() error {
 	if q.getTemplateStmt != nil {
 		if cerr := q.getTemplateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getTemplateStmt: %w", cerr)
+		}
+	}
+	if q.insertAbandonedDeliveryStmt != nil {
+		if cerr := q.insertAbandonedDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertAbandonedDeliveryStmt: %w", cerr)
 		}
 	}
 	if q.insertDeliveryStmt != nil {
@@ -376,14 +395,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing pairGrantStmt: %w", cerr)
 		}
 	}
+	if q.refundCreditStmt != nil {
+		if cerr := q.refundCreditStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing refundCreditStmt: %w", cerr)
+		}
+	}
 	if q.rescheduleReminderStmt != nil {
 		if cerr := q.rescheduleReminderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing rescheduleReminderStmt: %w", cerr)
 		}
 	}
-	if q.rescueExpiredLeasesStmt != nil {
-		if cerr := q.rescueExpiredLeasesStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing rescueExpiredLeasesStmt: %w", cerr)
+	if q.rescueReminderStmt != nil {
+		if cerr := q.rescueReminderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rescueReminderStmt: %w", cerr)
 		}
 	}
 	if q.retryReminderStmt != nil {
@@ -464,10 +488,9 @@ type Queries struct {
 	addCreditStmt                   *sql.Stmt
 	applyPendingSentEventStmt       *sql.Stmt
 	benchLatenessStmt               *sql.Stmt
-	benchScanDueStmt                *sql.Stmt
 	benchSendWindowStmt             *sql.Stmt
 	cancelReminderStmt              *sql.Stmt
-	claimDueStmt                    *sql.Stmt
+	claimReminderStmt               *sql.Stmt
 	completeReminderStmt            *sql.Stmt
 	consumeCreditStmt               *sql.Stmt
 	countAheadOfReminderStmt        *sql.Stmt
@@ -480,13 +503,16 @@ type Queries struct {
 	deleteOldPendingSentEventsStmt  *sql.Stmt
 	deletePendingSentEventStmt      *sql.Stmt
 	dueBacklogStmt                  *sql.Stmt
+	dueRemindersStmt                *sql.Stmt
+	expiredLeasesStmt               *sql.Stmt
 	findUnpairedGrantStmt           *sql.Stmt
-	finishDeliveryStmt              *sql.Stmt
+	finishAbandonedDeliveryStmt     *sql.Stmt
 	getConsentStmt                  *sql.Stmt
 	getReminderStmt                 *sql.Stmt
 	getReminderByIdempotencyKeyStmt *sql.Stmt
 	getSessionStmt                  *sql.Stmt
 	getTemplateStmt                 *sql.Stmt
+	insertAbandonedDeliveryStmt     *sql.Stmt
 	insertDeliveryStmt              *sql.Stmt
 	insertGrantStmt                 *sql.Stmt
 	insertReminderStmt              *sql.Stmt
@@ -500,8 +526,9 @@ type Queries struct {
 	markTemplatesAbsentStmt         *sql.Stmt
 	nextDueAtStmt                   *sql.Stmt
 	pairGrantStmt                   *sql.Stmt
+	refundCreditStmt                *sql.Stmt
 	rescheduleReminderStmt          *sql.Stmt
-	rescueExpiredLeasesStmt         *sql.Stmt
+	rescueReminderStmt              *sql.Stmt
 	retryReminderStmt               *sql.Stmt
 	savePendingSentEventStmt        *sql.Stmt
 	saveTokenStmt                   *sql.Stmt
@@ -519,10 +546,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		addCreditStmt:                   q.addCreditStmt,
 		applyPendingSentEventStmt:       q.applyPendingSentEventStmt,
 		benchLatenessStmt:               q.benchLatenessStmt,
-		benchScanDueStmt:                q.benchScanDueStmt,
 		benchSendWindowStmt:             q.benchSendWindowStmt,
 		cancelReminderStmt:              q.cancelReminderStmt,
-		claimDueStmt:                    q.claimDueStmt,
+		claimReminderStmt:               q.claimReminderStmt,
 		completeReminderStmt:            q.completeReminderStmt,
 		consumeCreditStmt:               q.consumeCreditStmt,
 		countAheadOfReminderStmt:        q.countAheadOfReminderStmt,
@@ -535,13 +561,16 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteOldPendingSentEventsStmt:  q.deleteOldPendingSentEventsStmt,
 		deletePendingSentEventStmt:      q.deletePendingSentEventStmt,
 		dueBacklogStmt:                  q.dueBacklogStmt,
+		dueRemindersStmt:                q.dueRemindersStmt,
+		expiredLeasesStmt:               q.expiredLeasesStmt,
 		findUnpairedGrantStmt:           q.findUnpairedGrantStmt,
-		finishDeliveryStmt:              q.finishDeliveryStmt,
+		finishAbandonedDeliveryStmt:     q.finishAbandonedDeliveryStmt,
 		getConsentStmt:                  q.getConsentStmt,
 		getReminderStmt:                 q.getReminderStmt,
 		getReminderByIdempotencyKeyStmt: q.getReminderByIdempotencyKeyStmt,
 		getSessionStmt:                  q.getSessionStmt,
 		getTemplateStmt:                 q.getTemplateStmt,
+		insertAbandonedDeliveryStmt:     q.insertAbandonedDeliveryStmt,
 		insertDeliveryStmt:              q.insertDeliveryStmt,
 		insertGrantStmt:                 q.insertGrantStmt,
 		insertReminderStmt:              q.insertReminderStmt,
@@ -555,8 +584,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		markTemplatesAbsentStmt:         q.markTemplatesAbsentStmt,
 		nextDueAtStmt:                   q.nextDueAtStmt,
 		pairGrantStmt:                   q.pairGrantStmt,
+		refundCreditStmt:                q.refundCreditStmt,
 		rescheduleReminderStmt:          q.rescheduleReminderStmt,
-		rescueExpiredLeasesStmt:         q.rescueExpiredLeasesStmt,
+		rescueReminderStmt:              q.rescueReminderStmt,
 		retryReminderStmt:               q.retryReminderStmt,
 		savePendingSentEventStmt:        q.savePendingSentEventStmt,
 		saveTokenStmt:                   q.saveTokenStmt,

@@ -77,7 +77,7 @@ func (q *Queries) DueBacklog(ctx context.Context, now int64) (DueBacklogRow, err
 }
 
 const getReminder = `-- name: GetReminder :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at FROM reminders WHERE id = ?
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders WHERE id = ?
 `
 
 func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) {
@@ -104,12 +104,13 @@ func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) 
 		&i.RequestHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CreditHeld,
 	)
 	return i, err
 }
 
 const getReminderByIdempotencyKey = `-- name: GetReminderByIdempotencyKey :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at FROM reminders WHERE openid = ? AND idempotency_key = ?
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders WHERE openid = ? AND idempotency_key = ?
 `
 
 type GetReminderByIdempotencyKeyParams struct {
@@ -141,6 +142,7 @@ func (q *Queries) GetReminderByIdempotencyKey(ctx context.Context, arg GetRemind
 		&i.RequestHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.CreditHeld,
 	)
 	return i, err
 }
@@ -229,7 +231,7 @@ func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Deli
 }
 
 const listReminders = `-- name: ListReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders
 WHERE (CAST(?1 AS TEXT) = '' OR openid = CAST(?1 AS TEXT))
   AND (CAST(?2 AS TEXT) = '' OR status = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
@@ -290,6 +292,7 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 			&i.RequestHash,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.CreditHeld,
 		); err != nil {
 			return nil, err
 		}

@@ -20,6 +20,8 @@ type AbandonDeliveriesParams struct {
 	ReminderID string
 }
 
+// In-flight delivery rows written by earlier versions, which recorded a
+// claim before its outcome.
 func (q *Queries) AbandonDeliveries(ctx context.Context, arg AbandonDeliveriesParams) (int64, error) {
 	result, err := q.exec(ctx, q.abandonDeliveriesStmt, abandonDeliveries, arg.Now, arg.ReminderID)
 	if err != nil {
@@ -49,74 +51,61 @@ func (q *Queries) ApplyPendingSentEvent(ctx context.Context, arg ApplyPendingSen
 	return result.RowsAffected()
 }
 
-const claimDue = `-- name: ClaimDue :many
+const claimReminder = `-- name: ClaimReminder :one
 UPDATE reminders
-SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2, updated_at = ?3
-WHERE id IN (SELECT r.id FROM reminders r INDEXED BY reminders_due
-             WHERE r.status = 'scheduled' AND r.due_at <= ?3 ORDER BY r.due_at, r.id LIMIT ?4)
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at
+SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
+    credit_held = ?3, updated_at = ?4
+WHERE id = ?5 AND status = 'scheduled'
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held
 `
 
-type ClaimDueParams struct {
+type ClaimReminderParams struct {
 	LeaseUntil sql.NullInt64
 	Owner      sql.NullString
+	CreditHeld int64
 	Now        int64
-	MaxRows    int64
+	ID         string
 }
 
-// One statement claims a batch of due reminders in due order: status
-// sending, one more attempt, a lease.
-func (q *Queries) ClaimDue(ctx context.Context, arg ClaimDueParams) ([]Reminder, error) {
-	rows, err := q.query(ctx, q.claimDueStmt, claimDue,
+// Claims one due reminder: status sending, one more attempt, a lease, and
+// whether the claim reserved a consent credit. Compare-and-set on scheduled.
+func (q *Queries) ClaimReminder(ctx context.Context, arg ClaimReminderParams) (Reminder, error) {
+	row := q.queryRow(ctx, q.claimReminderStmt, claimReminder,
 		arg.LeaseUntil,
 		arg.Owner,
+		arg.CreditHeld,
 		arg.Now,
-		arg.MaxRows,
+		arg.ID,
 	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []Reminder{}
-	for rows.Next() {
-		var i Reminder
-		if err := rows.Scan(
-			&i.ID,
-			&i.Openid,
-			&i.TemplateID,
-			&i.Status,
-			&i.Reason,
-			&i.FireAt,
-			&i.DueAt,
-			&i.ExpiresAt,
-			&i.WindowMs,
-			&i.Recurrence,
-			&i.Timezone,
-			&i.Data,
-			&i.Page,
-			&i.Attempts,
-			&i.LeaseUntil,
-			&i.LeaseOwner,
-			&i.IdempotencyKey,
-			&i.RequestHash,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+	var i Reminder
+	err := row.Scan(
+		&i.ID,
+		&i.Openid,
+		&i.TemplateID,
+		&i.Status,
+		&i.Reason,
+		&i.FireAt,
+		&i.DueAt,
+		&i.ExpiresAt,
+		&i.WindowMs,
+		&i.Recurrence,
+		&i.Timezone,
+		&i.Data,
+		&i.Page,
+		&i.Attempts,
+		&i.LeaseUntil,
+		&i.LeaseOwner,
+		&i.IdempotencyKey,
+		&i.RequestHash,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.CreditHeld,
+	)
+	return i, err
 }
 
 const completeReminder = `-- name: CompleteReminder :execrows
-UPDATE reminders SET status = ?1, reason = ?2, lease_until = NULL, lease_owner = NULL, updated_at = ?3
+UPDATE reminders SET status = ?1, reason = ?2, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = ?3
 WHERE id = ?4 AND status = 'sending' AND lease_owner = ?5 AND attempts = ?6 AND fire_at = ?7
 `
 
@@ -159,9 +148,17 @@ func (q *Queries) CountSendingDeliveries(ctx context.Context) (int64, error) {
 }
 
 const deleteOldDeliveries = `-- name: DeleteOldDeliveries :execrows
-DELETE FROM deliveries WHERE started_at < ?1 AND status <> 'sending'
+DELETE FROM deliveries
+WHERE id < coalesce((SELECT d.id FROM deliveries d WHERE d.started_at >= ?1 ORDER BY d.id LIMIT 1),
+                    (SELECT max(d.id) + 1 FROM deliveries d), 0)
+  AND started_at < ?1 AND status <> 'sending'
 `
 
+// Retention. Delivery ids grow with time (ids follow outcomes, started_at
+// the claims: at most a lease apart), so the rows older than the cutoff lead
+// the table in id order: the first row at or after the cutoff bounds the
+// delete without an index on started_at. An old row recorded after a newer
+// one waits until that one is old too.
 func (q *Queries) DeleteOldDeliveries(ctx context.Context, before int64) (int64, error) {
 	result, err := q.exec(ctx, q.deleteOldDeliveriesStmt, deleteOldDeliveries, before)
 	if err != nil {
@@ -191,43 +188,165 @@ func (q *Queries) DeletePendingSentEvent(ctx context.Context, msgid int64) error
 	return err
 }
 
-const finishDelivery = `-- name: FinishDelivery :execrows
-UPDATE deliveries
-SET status = ?1, errcode = ?2, errmsg = ?3, msgid = ?4, finished_at = CAST(?5 AS INTEGER), latency_ms = ?6
-WHERE id = ?7 AND status IN ('sending', 'abandoned')
+const dueReminders = `-- name: DueReminders :many
+SELECT r.id, r.openid, r.template_id FROM reminders r INDEXED BY reminders_due
+WHERE r.status = 'scheduled' AND r.due_at <= ?1 ORDER BY r.due_at, r.id LIMIT ?2
 `
 
-type FinishDeliveryParams struct {
-	Status    string
-	Errcode   sql.NullInt64
-	Errmsg    string
-	Msgid     sql.NullInt64
-	Now       int64
-	LatencyMs sql.NullInt64
-	ID        int64
+type DueRemindersParams struct {
+	Now     int64
+	MaxRows int64
 }
 
-// The outcome of an attempt. An attempt the rescuer marked abandoned (its
-// outcome unknown) gets its real outcome if it arrives after all.
-func (q *Queries) FinishDelivery(ctx context.Context, arg FinishDeliveryParams) (int64, error) {
-	result, err := q.exec(ctx, q.finishDeliveryStmt, finishDelivery,
+type DueRemindersRow struct {
+	ID         string
+	Openid     string
+	TemplateID string
+}
+
+// The due reminders in due order, through the partial index (it holds only
+// scheduled rows, so this does not grow with the table).
+func (q *Queries) DueReminders(ctx context.Context, arg DueRemindersParams) ([]DueRemindersRow, error) {
+	rows, err := q.query(ctx, q.dueRemindersStmt, dueReminders, arg.Now, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DueRemindersRow{}
+	for rows.Next() {
+		var i DueRemindersRow
+		if err := rows.Scan(&i.ID, &i.Openid, &i.TemplateID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const expiredLeases = `-- name: ExpiredLeases :many
+SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at
+FROM reminders INDEXED BY reminders_lease
+WHERE status = 'sending' AND lease_until < ?1
+ORDER BY lease_until
+`
+
+type ExpiredLeasesRow struct {
+	ID         string
+	Openid     string
+	TemplateID string
+	FireAt     int64
+	Attempts   int64
+	CreditHeld int64
+	ClaimedAt  int64
+}
+
+// Reminders whose lease ran out (a crashed or killed process), with their claim.
+func (q *Queries) ExpiredLeases(ctx context.Context, now sql.NullInt64) ([]ExpiredLeasesRow, error) {
+	rows, err := q.query(ctx, q.expiredLeasesStmt, expiredLeases, now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ExpiredLeasesRow{}
+	for rows.Next() {
+		var i ExpiredLeasesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Openid,
+			&i.TemplateID,
+			&i.FireAt,
+			&i.Attempts,
+			&i.CreditHeld,
+			&i.ClaimedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const finishAbandonedDelivery = `-- name: FinishAbandonedDelivery :one
+UPDATE deliveries
+SET status = ?1, errcode = ?2, errmsg = ?3, msgid = ?4, finished_at = CAST(?5 AS INTEGER), latency_ms = ?6
+WHERE id = (SELECT d.id FROM deliveries d WHERE d.reminder_id = ?7 AND d.occurrence_at = ?8
+            AND d.attempt = ?9 AND d.started_at = ?10 AND d.status = 'abandoned' ORDER BY d.id DESC LIMIT 1)
+RETURNING id
+`
+
+type FinishAbandonedDeliveryParams struct {
+	Status       string
+	Errcode      sql.NullInt64
+	Errmsg       string
+	Msgid        sql.NullInt64
+	Now          int64
+	LatencyMs    sql.NullInt64
+	ReminderID   string
+	OccurrenceAt int64
+	Attempt      int64
+	StartedAt    int64
+}
+
+// The real outcome of an attempt the rescuer marked abandoned (its outcome
+// unknown), when it arrives after all.
+func (q *Queries) FinishAbandonedDelivery(ctx context.Context, arg FinishAbandonedDeliveryParams) (int64, error) {
+	row := q.queryRow(ctx, q.finishAbandonedDeliveryStmt, finishAbandonedDelivery,
 		arg.Status,
 		arg.Errcode,
 		arg.Errmsg,
 		arg.Msgid,
 		arg.Now,
 		arg.LatencyMs,
-		arg.ID,
+		arg.ReminderID,
+		arg.OccurrenceAt,
+		arg.Attempt,
+		arg.StartedAt,
 	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected()
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
+const insertAbandonedDelivery = `-- name: InsertAbandonedDelivery :exec
+INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errmsg, started_at, finished_at)
+VALUES (?1, ?2, ?3, 'abandoned', 'lease expired; outcome unknown', ?4, CAST(?5 AS INTEGER))
+`
+
+type InsertAbandonedDeliveryParams struct {
+	ReminderID   string
+	OccurrenceAt int64
+	Attempt      int64
+	StartedAt    int64
+	Now          int64
+}
+
+// A claim whose lease ran out: WeChat may or may not have its send.
+func (q *Queries) InsertAbandonedDelivery(ctx context.Context, arg InsertAbandonedDeliveryParams) error {
+	_, err := q.exec(ctx, q.insertAbandonedDeliveryStmt, insertAbandonedDelivery,
+		arg.ReminderID,
+		arg.OccurrenceAt,
+		arg.Attempt,
+		arg.StartedAt,
+		arg.Now,
+	)
+	return err
 }
 
 const insertDelivery = `-- name: InsertDelivery :one
-INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, started_at)
-VALUES (?1, ?2, ?3, 'sending', ?4)
+INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST(?9 AS INTEGER), ?10)
 RETURNING id
 `
 
@@ -235,15 +354,28 @@ type InsertDeliveryParams struct {
 	ReminderID   string
 	OccurrenceAt int64
 	Attempt      int64
+	Status       string
+	Errcode      sql.NullInt64
+	Errmsg       string
+	Msgid        sql.NullInt64
+	StartedAt    int64
 	Now          int64
+	LatencyMs    sql.NullInt64
 }
 
+// The record of one processed claim, written with its outcome.
 func (q *Queries) InsertDelivery(ctx context.Context, arg InsertDeliveryParams) (int64, error) {
 	row := q.queryRow(ctx, q.insertDeliveryStmt, insertDelivery,
 		arg.ReminderID,
 		arg.OccurrenceAt,
 		arg.Attempt,
+		arg.Status,
+		arg.Errcode,
+		arg.Errmsg,
+		arg.Msgid,
+		arg.StartedAt,
 		arg.Now,
+		arg.LatencyMs,
 	)
 	var id int64
 	err := row.Scan(&id)
@@ -264,7 +396,7 @@ func (q *Queries) NextDueAt(ctx context.Context) (int64, error) {
 const rescheduleReminder = `-- name: RescheduleReminder :execrows
 UPDATE reminders
 SET status = 'scheduled', reason = NULL, fire_at = ?1, due_at = ?2, expires_at = ?3,
-    attempts = ?4, lease_until = NULL, lease_owner = NULL, updated_at = ?5
+    attempts = ?4, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = ?5
 WHERE id = ?6 AND status = 'sending' AND lease_owner = ?7 AND attempts = ?8 AND fire_at = ?9
 `
 
@@ -301,32 +433,22 @@ func (q *Queries) RescheduleReminder(ctx context.Context, arg RescheduleReminder
 	return result.RowsAffected()
 }
 
-const rescueExpiredLeases = `-- name: RescueExpiredLeases :many
-UPDATE reminders SET status = 'scheduled', due_at = ?1, lease_until = NULL, lease_owner = NULL, updated_at = ?1
-WHERE status = 'sending' AND lease_until < ?1
-RETURNING id
+const rescueReminder = `-- name: RescueReminder :execrows
+UPDATE reminders SET status = 'scheduled', due_at = ?1, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = ?1
+WHERE id = ?2 AND status = 'sending' AND lease_until < ?1 AND attempts = ?3
 `
 
-// Reminders whose lease ran out (a crashed or killed process) go back to scheduled.
-func (q *Queries) RescueExpiredLeases(ctx context.Context, now int64) ([]string, error) {
-	rows, err := q.query(ctx, q.rescueExpiredLeasesStmt, rescueExpiredLeases, now)
+type RescueReminderParams struct {
+	Now      int64
+	ID       string
+	Attempts int64
+}
+
+// Back to scheduled, due now; compare-and-set on the expired claim.
+func (q *Queries) RescueReminder(ctx context.Context, arg RescueReminderParams) (int64, error) {
+	result, err := q.exec(ctx, q.rescueReminderStmt, rescueReminder, arg.Now, arg.ID, arg.Attempts)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	defer rows.Close()
-	items := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+	return result.RowsAffected()
 }

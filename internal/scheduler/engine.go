@@ -382,26 +382,14 @@ func (e *Engine) scanBatch(ctx context.Context) (int, error) {
 	}
 	var claimed []claim
 	err := e.db.WithTx(ctx, func(q *db.Queries) error {
-		rows, err := q.ClaimDue(ctx, db.ClaimDueParams{LeaseUntil: sqlInt(now.Add(e.cfg.Lease).UnixMilli()),
-			Owner: sqlStr(e.cfg.Owner), Now: now.UnixMilli(), MaxRows: int64(want)})
-		if err != nil {
-			return err
-		}
-		claimed = make([]claim, 0, len(rows))
-		for _, r := range rows {
-			id, err := q.InsertDelivery(ctx, db.InsertDeliveryParams{ReminderID: r.ID, OccurrenceAt: r.FireAt, Attempt: r.Attempts, Now: now.UnixMilli()})
-			if err != nil {
-				return err
-			}
-			claimed = append(claimed, claim{rem: r, deliveryID: id})
-		}
-		return nil
+		var err error
+		claimed, err = claimDue(ctx, q, e.cfg.Templates, e.cfg.Owner, now, now.Add(e.cfg.Lease), want)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("claim due reminders: %w", err)
 	}
 	e.more.Store(len(claimed) == want)
-	sortClaims(claimed)
 	for _, c := range claimed {
 		e.pending.Add(1)
 		e.inflight.Add(1)

@@ -409,15 +409,17 @@ func TestRescuerReturnsExpiredLeases(t *testing.T) {
 	// A process claims it and dies before recording anything.
 	ctx := context.Background()
 	err := h.db.WithTx(ctx, func(q *db.Queries) error {
-		rows, err := q.ClaimDue(ctx, db.ClaimDueParams{LeaseUntil: sqlInt(t0.Add(time.Minute).UnixMilli()), Owner: sqlStr("dead"), Now: t0.UnixMilli(), MaxRows: 10})
-		if err != nil || len(rows) != 1 {
-			return fmt.Errorf("claim: %v %d", err, len(rows))
+		n, err := scheduler.ClaimDue(ctx, q, h.cat, "dead", t0, t0.Add(time.Minute), 10)
+		if err != nil || n != 1 {
+			return fmt.Errorf("claim: %v %d", err, n)
 		}
-		_, err = q.InsertDelivery(ctx, db.InsertDeliveryParams{ReminderID: id, OccurrenceAt: rows[0].FireAt, Attempt: 1, Now: t0.UnixMilli()})
-		return err
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c := h.credits("oA", meetingID); c != 0 || h.rem(id).CreditHeld != 1 {
+		t.Fatalf("the claim holds no credit: ledger %d, held %d", c, h.rem(id).CreditHeld)
 	}
 	h.cycle()
 	if n, _ := h.eng.RescueLeases(ctx); n != 0 || h.rem(id).Status != "sending" {
@@ -427,12 +429,113 @@ func TestRescuerReturnsExpiredLeases(t *testing.T) {
 	if n, err := h.eng.RescueLeases(ctx); n != 1 || err != nil {
 		t.Fatalf("rescued %d (%v)", n, err)
 	}
+	if c := h.credits("oA", meetingID); c != 1 || h.rem(id).CreditHeld != 0 {
+		t.Fatalf("the rescued claim's credit was not given back: ledger %d", c)
+	}
 	h.cycle()
 	r := h.wantState(id, "sent", "")
 	ds := h.deliveries(id)
-	if len(ds) != 2 || ds[0].Status != "abandoned" || ds[1].Status != "sent" || r.Attempts != 2 {
+	if len(ds) != 2 || ds[0].Status != "abandoned" || ds[0].Attempt != 1 || ds[0].StartedAt != t0.UnixMilli() ||
+		ds[1].Status != "sent" || r.Attempts != 2 {
 		t.Fatalf("deliveries %+v attempts %d", ds, r.Attempts)
 	}
+	if c := h.credits("oA", meetingID); c != 0 {
+		t.Fatalf("ledger %d after the send, want 0", c)
+	}
+}
+
+func TestRescuerHandlesInFlightRowsOfEarlierVersions(t *testing.T) {
+	// Earlier versions wrote a 'sending' delivery row at the claim; a
+	// database upgraded with such a claim in flight gets that row abandoned
+	// (not a second one).
+	h := newHarness(t, func(c *scheduler.Config) { c.Lease = time.Minute })
+	h.grant("oA", meetingID, 1)
+	id := h.add("oA", t0)
+	if _, err := h.db.W.Exec(`UPDATE reminders SET status = 'sending', attempts = 1, lease_until = ?, lease_owner = 'old' WHERE id = ?`,
+		t0.Add(time.Minute).UnixMilli(), id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, started_at) VALUES (?, ?, 1, 'sending', ?)`,
+		id, t0.UnixMilli(), t0.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Minute + time.Millisecond)
+	if n, err := h.eng.RescueLeases(context.Background()); n != 1 || err != nil {
+		t.Fatalf("rescued %d (%v)", n, err)
+	}
+	h.cycle()
+	h.wantState(id, "sent", "")
+	if ds := h.deliveries(id); len(ds) != 2 || ds[0].Status != "abandoned" || ds[1].Status != "sent" {
+		t.Fatalf("deliveries %+v", ds)
+	}
+	if c := h.credits("oA", meetingID); c != 0 {
+		t.Fatalf("ledger %d after the send, want 0 (an old claim holds no credit)", c)
+	}
+}
+
+func TestLateOutcomeReplacesAbandoned(t *testing.T) {
+	// A send that outlives its lease (a stalled process): the rescuer takes
+	// the lease and its credit back and records the attempt abandoned; when
+	// the send's real outcome arrives after all, it replaces the abandoned
+	// record and takes the credit it used.
+	h := newRealHarness(t, func(c *scheduler.Config) { c.Lease = 400 * time.Millisecond; c.SendBudget = 50 * time.Millisecond })
+	h.grant("oA", meetingID, 2)
+	id := h.add("oA", time.Now())
+	h.fake.SetFaults(wechattest.Faults{Latency: 900 * time.Millisecond})
+	// One scan, no periodic jobs: nothing else claims or rescues meanwhile.
+	if err := h.eng.ScanOnce(context.Background()); err != nil || h.count("sending") != 1 {
+		t.Fatalf("scan: %v, %d sending", err, h.count("sending"))
+	}
+	// Another process rescues the lease while the send is still in flight.
+	time.Sleep(450 * time.Millisecond)
+	other := h.engine(h.db, func(c *scheduler.Config) { c.Lease = 400 * time.Millisecond })
+	if n, err := other.RescueLeases(context.Background()); n != 1 || err != nil {
+		t.Fatalf("rescued %d (%v)", n, err)
+	}
+	if ds := h.deliveries(id); len(ds) != 1 || ds[0].Status != "abandoned" {
+		t.Fatalf("after the rescue: %+v", ds)
+	}
+	if c := h.credits("oA", meetingID); c != 2 {
+		t.Fatalf("ledger %d after the rescue, want the held credit back (2)", c)
+	}
+	h.eng.WaitIdle() // the late outcome arrives
+	if ds := h.deliveries(id); len(ds) != 1 || ds[0].Status != "sent" || !ds[0].Msgid.Valid {
+		t.Fatalf("the late outcome did not replace the abandoned record: %+v", ds)
+	}
+	if c := h.credits("oA", meetingID); c != 1 {
+		t.Fatalf("ledger %d, want 1: the late send took its credit", c)
+	}
+	if r := h.rem(id); r.Status != "scheduled" {
+		t.Fatalf("the rescued reminder is %s; the late outcome must not move it", r.Status)
+	}
+}
+
+func TestRefundNeverResurrectsAnEmptiedLedger(t *testing.T) {
+	// The user unsubscribes while a send holding a credit is in flight and
+	// the send fails transiently: the credit is not given back.
+	h := newHarness(t, nil)
+	h.grant("oA", meetingID, 1)
+	id := h.add("oA", t0)
+	ctx := context.Background()
+	if err := h.db.WithTx(ctx, func(q *db.Queries) error {
+		_, err := scheduler.ClaimDue(ctx, q, h.cat, "dead", t0, t0.Add(time.Minute), 10)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Second)
+	if err := h.db.Write.ZeroConsent(ctx, db.ZeroConsentParams{Openid: "oA", TemplateID: meetingID, Status: "unsubscribed", Now: h.now().UnixMilli()}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(2 * time.Minute)
+	if n, err := h.eng.RescueLeases(ctx); n != 1 || err != nil {
+		t.Fatalf("rescued %d (%v)", n, err)
+	}
+	if c := h.credits("oA", meetingID); c != 0 {
+		t.Fatalf("ledger %d: a credit reserved before the unsubscribe came back after it", c)
+	}
+	h.cycle()
+	h.wantState(id, "skipped", "no_consent")
 }
 
 func TestQuotaPausesWithoutBurningAttempts(t *testing.T) {

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -19,20 +17,63 @@ import (
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
-// claim is a reminder this process holds the lease of, with the delivery
-// row recording this processing.
+// claim is a reminder this process holds the lease of.
 type claim struct {
-	rem        db.Reminder
-	deliveryID int64
+	rem       db.Reminder
+	claimedAt int64 // unix ms: the claim's instant, the delivery's started_at
+	covered   bool  // a consent covered the send when claimed
+	held      bool  // the claim reserved a one-time credit (rem.CreditHeld)
 }
 
-func sortClaims(cs []claim) {
-	slices.SortFunc(cs, func(a, b claim) int {
-		if a.rem.DueAt != b.rem.DueAt {
-			return int(a.rem.DueAt - b.rem.DueAt)
+// claimDue claims up to max due reminders in due order, in q's transaction.
+// Each gets a lease and, for a one-time template, reserves a consent credit
+// if one is left: the credit is taken by the claim and given back if the
+// claim ends without a send, so that two reminders never count on the same
+// credit and a send never waits on a ledger read.
+func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, now, leaseUntil time.Time, max int) ([]claim, error) {
+	due, err := q.DueReminders(ctx, db.DueRemindersParams{Now: now.UnixMilli(), MaxRows: int64(max)})
+	if err != nil {
+		return nil, err
+	}
+	claimed := make([]claim, 0, len(due))
+	for _, d := range due {
+		c := claim{claimedAt: now.UnixMilli()}
+		if t, ok := tpl.Get(d.TemplateID); ok {
+			switch t.Kind {
+			case wechat.OneTime:
+				n, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: d.Openid, TemplateID: d.TemplateID, Now: c.claimedAt})
+				if err != nil {
+					return nil, err
+				}
+				c.covered, c.held = n == 1, n == 1
+			case wechat.LongTerm:
+				g, err := q.GetConsent(ctx, db.GetConsentParams{Openid: d.Openid, TemplateID: d.TemplateID})
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return nil, err
+				}
+				c.covered = g.LongTerm == 1
+			}
 		}
-		return strings.Compare(a.rem.ID, b.rem.ID)
-	})
+		held := int64(0)
+		if c.held {
+			held = 1
+		}
+		c.rem, err = q.ClaimReminder(ctx, db.ClaimReminderParams{ID: d.ID, LeaseUntil: sqlInt(leaseUntil.UnixMilli()),
+			Owner: sqlStr(owner), CreditHeld: held, Now: c.claimedAt})
+		if err != nil {
+			return nil, fmt.Errorf("claim %s: %w", d.ID, err)
+		}
+		claimed = append(claimed, c)
+	}
+	return claimed, nil
+}
+
+// ClaimDue claims up to max due reminders in q's transaction as the engine
+// does, and returns how many it claimed (for reminderd bench, which times
+// it in a transaction it rolls back).
+func ClaimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, now, leaseUntil time.Time, max int) (int, error) {
+	cs, err := claimDue(ctx, q, tpl, owner, now, leaseUntil, max)
+	return len(cs), err
 }
 
 type verdict int
@@ -97,7 +138,7 @@ func (e *Engine) process(c claim) {
 	if err != nil {
 		res = result{verdict: vDefer, errmsg: "shutdown before sending", deferUntil: e.now()}
 	} else {
-		res = e.attempt(ctx, c.rem)
+		res = e.attempt(ctx, c)
 	}
 	// Outcomes are recorded even when shutdown interrupted the send, and
 	// before the user's lock is released: the next reminder of this user
@@ -126,7 +167,8 @@ func (e *Engine) acquire(ctx context.Context, openID string) (func(), error) {
 }
 
 // attempt decides and, when everything allows it, sends.
-func (e *Engine) attempt(ctx context.Context, r db.Reminder) result {
+func (e *Engine) attempt(ctx context.Context, c claim) result {
+	r := c.rem
 	now := e.now()
 	if now.After(e.deadline(r)) {
 		return result{verdict: vSkip, reason: "expired", errmsg: "past its window: not sent late"}
@@ -138,11 +180,7 @@ func (e *Engine) attempt(ctx context.Context, r db.Reminder) result {
 	if until := e.quotaUntil.Load(); now.UnixMilli() < until {
 		return result{verdict: vDefer, errmsg: "daily quota reached", deferUntil: time.UnixMilli(until)}
 	}
-	c, err := e.db.Read.GetConsent(ctx, db.GetConsentParams{Openid: r.Openid, TemplateID: r.TemplateID})
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return result{verdict: vDefer, errmsg: "consent lookup failed", deferUntil: now.Add(e.cfg.BackoffBase)}
-	}
-	if !(t.Kind == wechat.LongTerm && c.LongTerm == 1) && !(t.Kind == wechat.OneTime && c.Credits > 0) {
+	if !c.covered || (t.Kind == wechat.OneTime && !c.held) {
 		return result{verdict: vSkip, reason: "no_consent", errmsg: "no consent credit at fire time"}
 	}
 	var data map[string]string
@@ -318,25 +356,29 @@ func (e *Engine) record(ctx context.Context, c claim, res result) error {
 
 func (e *Engine) recordTx(ctx context.Context, q *db.Queries, req *outcomeReq) error {
 	c, res, r, now := req.c, req.res, req.c.rem, req.now
-	status := deliveryStatus[res.verdict]
-	fin := db.FinishDeliveryParams{ID: c.deliveryID, Status: status, Errcode: res.errcode, Errmsg: res.errmsg,
-		Msgid: res.msgid, Now: now.UnixMilli(), LatencyMs: sqlInt(res.latency.Milliseconds())}
-	n, err := q.FinishDelivery(ctx, fin)
+	n, err := e.transition(ctx, q, r, res, now)
+	if err != nil {
+		return err
+	}
+	// Lost: the rescuer took the lease back (and the credit it held) and
+	// recorded the attempt abandoned; this is its real outcome after all.
+	req.lost = n == 0
+	d := db.InsertDeliveryParams{ReminderID: r.ID, OccurrenceAt: r.FireAt, Attempt: r.Attempts, Status: deliveryStatus[res.verdict],
+		Errcode: res.errcode, Errmsg: res.errmsg, Msgid: res.msgid, StartedAt: c.claimedAt, Now: now.UnixMilli(),
+		LatencyMs: sqlInt(res.latency.Milliseconds())}
+	id, err := e.writeDelivery(ctx, q, d, req.lost)
 	if err != nil && res.verdict == vSent && db.IsUniqueViolation(err) {
 		// WeChat accepted an occurrence that is already recorded as sent.
-		fin.Status, status = "duplicate", "duplicate"
-		n, err = q.FinishDelivery(ctx, fin)
+		d.Status = "duplicate"
+		id, err = e.writeDelivery(ctx, q, d, req.lost)
 	}
 	if err != nil {
-		return fmt.Errorf("finish delivery: %w", err)
+		return fmt.Errorf("record delivery: %w", err)
 	}
-	if n != 1 {
-		return fmt.Errorf("finish delivery %d: %w", c.deliveryID, db.ErrConflict)
-	}
-	req.status = status
+	req.status = d.Status
 	if res.msgid.Valid {
 		// WeChat's sent event may have arrived before this outcome.
-		applied, err := q.ApplyPendingSentEvent(ctx, db.ApplyPendingSentEventParams{Msgid: res.msgid.Int64, ID: c.deliveryID})
+		applied, err := q.ApplyPendingSentEvent(ctx, db.ApplyPendingSentEventParams{Msgid: res.msgid.Int64, ID: id})
 		if err != nil {
 			return err
 		}
@@ -346,26 +388,46 @@ func (e *Engine) recordTx(ctx context.Context, q *db.Queries, req *outcomeReq) e
 			}
 		}
 	}
-	if res.verdict == vSent {
+	return e.settleCredit(ctx, q, c, res, req.lost, now)
+}
+
+// writeDelivery records the attempt: a new row, or the abandoned row the
+// rescuer wrote for it when the lease was lost.
+func (e *Engine) writeDelivery(ctx context.Context, q *db.Queries, d db.InsertDeliveryParams, lost bool) (int64, error) {
+	if lost {
+		id, err := q.FinishAbandonedDelivery(ctx, db.FinishAbandonedDeliveryParams{Status: d.Status, Errcode: d.Errcode,
+			Errmsg: d.Errmsg, Msgid: d.Msgid, Now: d.Now, LatencyMs: d.LatencyMs, ReminderID: d.ReminderID,
+			OccurrenceAt: d.OccurrenceAt, Attempt: d.Attempt, StartedAt: d.StartedAt})
+		if !errors.Is(err, sql.ErrNoRows) {
+			return id, err
+		}
+	}
+	return q.InsertDelivery(ctx, d)
+}
+
+// settleCredit settles the credit the claim reserved: a send keeps it, any
+// other outcome gives it back, and a 43101 empties the ledger.
+func (e *Engine) settleCredit(ctx context.Context, q *db.Queries, c claim, res result, lost bool, now time.Time) error {
+	r := c.rem
+	switch {
+	case res.refused:
+		return q.ZeroConsent(ctx, db.ZeroConsentParams{Openid: r.Openid, TemplateID: r.TemplateID, Status: "refused", Now: now.UnixMilli()})
+	case res.verdict == vSent && (!c.held || lost):
+		// Nothing held (or the rescuer gave it back): take one now.
 		t, _ := e.cfg.Templates.Get(r.TemplateID)
-		if t == nil || t.Kind == wechat.OneTime {
-			n, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now.UnixMilli()})
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				e.log.Warn("sent without a credit left in the ledger", "reminder_id", r.ID)
-			}
+		if t != nil && t.Kind == wechat.LongTerm {
+			return nil
 		}
-	}
-	if res.refused {
-		if err := q.ZeroConsent(ctx, db.ZeroConsentParams{Openid: r.Openid, TemplateID: r.TemplateID, Status: "refused", Now: now.UnixMilli()}); err != nil {
-			return err
+		n, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now.UnixMilli()})
+		if err == nil && n == 0 {
+			e.log.Warn("sent without a credit left in the ledger", "reminder_id", r.ID)
 		}
+		return err
+	case res.verdict != vSent && c.held && !lost:
+		_, err := q.RefundCredit(ctx, db.RefundCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now.UnixMilli(), ClaimedAt: c.claimedAt})
+		return err
 	}
-	n, err = e.transition(ctx, q, r, res, now)
-	req.lost = n == 0
-	return err
+	return nil
 }
 
 // transition moves the reminder out of sending.
@@ -435,16 +497,38 @@ func (e *Engine) RescueLeases(ctx context.Context) (int, error) {
 	now := e.now().UnixMilli()
 	var n int
 	err := e.db.WithTx(ctx, func(q *db.Queries) error {
-		ids, err := q.RescueExpiredLeases(ctx, now)
+		n = 0
+		expired, err := q.ExpiredLeases(ctx, sqlInt(now))
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			if _, err := q.AbandonDeliveries(ctx, db.AbandonDeliveriesParams{ReminderID: id, Now: now}); err != nil {
+		for _, x := range expired {
+			ok, err := q.RescueReminder(ctx, db.RescueReminderParams{ID: x.ID, Now: now, Attempts: x.Attempts})
+			if err != nil {
 				return err
 			}
+			if ok == 0 {
+				continue
+			}
+			n++
+			if x.CreditHeld == 1 {
+				if _, err := q.RefundCredit(ctx, db.RefundCreditParams{Openid: x.Openid, TemplateID: x.TemplateID, Now: now, ClaimedAt: x.ClaimedAt}); err != nil {
+					return err
+				}
+			}
+			// Rows of earlier versions recorded the claim in flight; now
+			// the rescuer records the attempt.
+			legacy, err := q.AbandonDeliveries(ctx, db.AbandonDeliveriesParams{ReminderID: x.ID, Now: now})
+			if err != nil {
+				return err
+			}
+			if legacy == 0 {
+				if err := q.InsertAbandonedDelivery(ctx, db.InsertAbandonedDeliveryParams{ReminderID: x.ID, OccurrenceAt: x.FireAt,
+					Attempt: x.Attempts, StartedAt: x.ClaimedAt, Now: now}); err != nil {
+					return err
+				}
+			}
 		}
-		n = len(ids)
 		return nil
 	})
 	if err != nil {
