@@ -83,6 +83,7 @@ type Server struct {
 	now        func() time.Time
 	log        *slog.Logger
 	handler    http.Handler
+	sessions   sessionCache
 }
 
 // New builds a Server.

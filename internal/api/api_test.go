@@ -53,9 +53,12 @@ func TestSession(t *testing.T) {
 	if stored == r.str("token") || len(stored) != 64 {
 		t.Fatalf("sessions table holds %q", stored)
 	}
-	// Expiry.
+	// Expiry, also of a session already used (and so remembered).
 	tok := h.login("oA")
-	h.clock.Advance(30*24*time.Hour + time.Second)
+	h.want(h.do("GET", "/v1/consents", tok, nil), 200, "")
+	h.clock.Advance(30 * 24 * time.Hour)
+	h.want(h.do("GET", "/v1/consents", tok, nil), 401, "unauthorized")
+	h.clock.Advance(time.Second)
 	h.want(h.do("GET", "/v1/consents", tok, nil), 401, "unauthorized")
 }
 

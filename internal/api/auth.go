@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/reminderd/reminderd/internal/db"
 )
@@ -48,11 +49,70 @@ func (s *Server) sessionOpenID(ctx context.Context, tok string) (string, error) 
 	if tok == "" || len(tok) > 256 {
 		return "", nil
 	}
-	row, err := s.db.Read.GetSession(ctx, db.GetSessionParams{TokenHash: hashToken(tok), Now: s.now().UnixMilli()})
+	hash, now := hashToken(tok), s.now().UnixMilli()
+	if oid, ok := s.sessions.get(hash, now); ok {
+		return oid, nil
+	}
+	row, err := s.db.Read.GetSession(ctx, db.GetSessionParams{TokenHash: hash, Now: now})
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
-	return row.Openid, err
+	if err != nil {
+		return "", err
+	}
+	s.sessions.put(hash, row.Openid, row.ExpiresAt)
+	return row.Openid, nil
+}
+
+// sessionCache remembers sessions already looked up, so that a request does
+// not start with a read of the database. It is exact: a session row never
+// changes, and it ends only by expiring, which the cache checks. Unknown
+// tokens are not cached. Only token hashes are kept, as in the table.
+type sessionCache struct {
+	mu sync.Mutex
+	m  map[string]cachedSession
+}
+
+type cachedSession struct {
+	openID    string
+	expiresAt int64 // unix ms
+}
+
+// maxCachedSessions bounds the cache (about 150 bytes an entry); when it
+// is full an arbitrary half is dropped.
+const maxCachedSessions = 10000
+
+func (c *sessionCache) get(hash string, now int64) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[hash]
+	if !ok {
+		return "", false
+	}
+	if now >= e.expiresAt {
+		delete(c.m, hash)
+		return "", false
+	}
+	return e.openID, true
+}
+
+func (c *sessionCache) put(hash, openID string, expiresAt int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]cachedSession{}
+	}
+	if len(c.m) >= maxCachedSessions {
+		n := 0
+		for k := range c.m { // map order is random: an arbitrary half
+			if n >= maxCachedSessions/2 {
+				break
+			}
+			delete(c.m, k)
+			n++
+		}
+	}
+	c.m[hash] = cachedSession{openID: openID, expiresAt: expiresAt}
 }
 
 func (s *Server) requireUser(next http.Handler) http.Handler {

@@ -283,7 +283,18 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		RequestHash:    sql.NullString{String: hash, Valid: key != ""},
 		Now:            s.now().UnixMilli(),
 	}
-	if err := s.db.Group(ctx, func(q *db.Queries) error { return q.InsertReminder(ctx, params) }); err != nil {
+	// Answer from what was inserted: the row is exactly these values.
+	rem := db.Reminder{ID: id, Openid: oid, TemplateID: params.TemplateID, Status: "scheduled", FireAt: params.FireAt,
+		DueAt: params.FireAt, ExpiresAt: params.ExpiresAt, WindowMs: params.WindowMs, Recurrence: params.Recurrence,
+		Timezone: params.Timezone, Data: params.Data, Page: params.Page, IdempotencyKey: params.IdempotencyKey,
+		RequestHash: params.RequestHash, CreatedAt: params.Now, UpdatedAt: params.Now}
+	cc := newConsentCache(s, ctx)
+	if err := s.db.Group(ctx, func(q *db.Queries) error {
+		if err := q.InsertReminder(ctx, params); err != nil {
+			return err
+		}
+		return cc.prefill(ctx, q, rem)
+	}); err != nil {
 		if key != "" && db.IsUniqueViolation(err) {
 			// A concurrent request with the same key won the race.
 			if done, err2 := s.replayIdempotent(w, r, oid, key, hash); done || err2 != nil {
@@ -297,12 +308,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.engine.Wake(spec.fireAt)
-	// Answer from what was inserted: the row is exactly these values.
-	rem := db.Reminder{ID: id, Openid: oid, TemplateID: params.TemplateID, Status: "scheduled", FireAt: params.FireAt,
-		DueAt: params.FireAt, ExpiresAt: params.ExpiresAt, WindowMs: params.WindowMs, Recurrence: params.Recurrence,
-		Timezone: params.Timezone, Data: params.Data, Page: params.Page, IdempotencyKey: params.IdempotencyKey,
-		RequestHash: params.RequestHash, CreatedAt: params.Now, UpdatedAt: params.Now}
-	out, err := s.renderReminder(ctx, newConsentCache(s, ctx), rem)
+	out, err := s.renderReminder(ctx, cc, rem)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -65,13 +65,33 @@ func nullString(v sql.NullString) *string {
 
 // consentCache memoises consent rows while one response is rendered.
 type consentCache struct {
-	s    *Server
-	ctx  context.Context
-	rows map[string]db.Consent
+	s     *Server
+	ctx   context.Context
+	rows  map[string]db.Consent
+	ahead map[string]int64 // reminder id → CountAheadOfReminder, when already known
 }
 
 func newConsentCache(s *Server, ctx context.Context) *consentCache {
-	return &consentCache{s: s, ctx: ctx, rows: map[string]db.Consent{}}
+	return &consentCache{s: s, ctx: ctx, rows: map[string]db.Consent{}, ahead: map[string]int64{}}
+}
+
+// prefill reads, in q's transaction, what rendering the just written
+// reminder r needs: a create reads it on the writer, inside its group
+// commit, where the pages are warm, instead of on the read pool.
+func (c *consentCache) prefill(ctx context.Context, q *db.Queries, r db.Reminder) error {
+	row, err := q.GetConsent(ctx, db.GetConsentParams{Openid: r.Openid, TemplateID: r.TemplateID})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	c.rows[r.Openid+"\x00"+r.TemplateID] = row
+	if row.LongTerm == 0 && row.Credits > 0 {
+		n, err := q.CountAheadOfReminder(ctx, db.CountAheadOfReminderParams{Openid: r.Openid, TemplateID: r.TemplateID, FireAt: r.FireAt, ID: r.ID})
+		if err != nil {
+			return err
+		}
+		c.ahead[r.ID] = n
+	}
+	return nil
 }
 
 func (c *consentCache) get(openID, templateID string) (db.Consent, error) {
@@ -113,10 +133,12 @@ func (s *Server) renderReminder(ctx context.Context, cc *consentCache, r db.Remi
 		if c.LongTerm == 1 || r.CreditHeld == 1 { // a claim holding a credit is covered
 			out.Consent.Covered = true
 		} else if c.Credits > 0 {
-			ahead, err := s.db.Read.CountAheadOfReminder(ctx, db.CountAheadOfReminderParams{
-				Openid: r.Openid, TemplateID: r.TemplateID, FireAt: r.FireAt, ID: r.ID})
-			if err != nil {
-				return out, err
+			ahead, ok := cc.ahead[r.ID]
+			if !ok {
+				if ahead, err = s.db.Read.CountAheadOfReminder(ctx, db.CountAheadOfReminderParams{
+					Openid: r.Openid, TemplateID: r.TemplateID, FireAt: r.FireAt, ID: r.ID}); err != nil {
+					return out, err
+				}
 			}
 			out.Consent.Covered = ahead < c.Credits
 		}
