@@ -21,9 +21,11 @@ import (
 type claim struct {
 	rem       db.Reminder
 	claimedAt int64 // unix ms: the claim's instant, the delivery's started_at
-	covered   bool  // a consent covered the send when claimed
-	held      bool  // the claim reserved a one-time credit (rem.CreditHeld)
+	covered   bool  // a consent covered the send when claimed (for a one-time template: a credit is held)
 }
+
+// held reports whether the claim reserved a one-time credit.
+func (c claim) held() bool { return c.rem.CreditHeld == 1 }
 
 // claimDue claims up to max due reminders in due order, in q's transaction.
 // Each gets a lease and, for a one-time template, reserves a consent credit
@@ -38,6 +40,7 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 	claimed := make([]claim, 0, len(due))
 	for _, d := range due {
 		c := claim{claimedAt: now.UnixMilli()}
+		held := int64(0)
 		if t, ok := tpl.Get(d.TemplateID); ok {
 			switch t.Kind {
 			case wechat.OneTime:
@@ -45,7 +48,7 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 				if err != nil {
 					return nil, err
 				}
-				c.covered, c.held = n == 1, n == 1
+				c.covered, held = n == 1, n
 			case wechat.LongTerm:
 				g, err := q.GetConsent(ctx, db.GetConsentParams{Openid: d.Openid, TemplateID: d.TemplateID})
 				if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -53,10 +56,6 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 				}
 				c.covered = g.LongTerm == 1
 			}
-		}
-		held := int64(0)
-		if c.held {
-			held = 1
 		}
 		c.rem, err = q.ClaimReminder(ctx, db.ClaimReminderParams{ID: d.ID, LeaseUntil: sqlInt(leaseUntil.UnixMilli()),
 			Owner: sqlStr(owner), CreditHeld: held, Now: c.claimedAt})
@@ -173,14 +172,14 @@ func (e *Engine) attempt(ctx context.Context, c claim) result {
 	if now.After(e.deadline(r)) {
 		return result{verdict: vSkip, reason: "expired", errmsg: "past its window: not sent late"}
 	}
-	t, ok := e.cfg.Templates.Get(r.TemplateID)
+	_, ok := e.cfg.Templates.Get(r.TemplateID)
 	if !ok {
 		return result{verdict: vFailed, reason: "template_invalid", errmsg: "template no longer in the account's template list"}
 	}
 	if until := e.quotaUntil.Load(); now.UnixMilli() < until {
 		return result{verdict: vDefer, errmsg: "daily quota reached", deferUntil: time.UnixMilli(until)}
 	}
-	if !c.covered || (t.Kind == wechat.OneTime && !c.held) {
+	if !c.covered {
 		return result{verdict: vSkip, reason: "no_consent", errmsg: "no consent credit at fire time"}
 	}
 	var data map[string]string
@@ -412,7 +411,7 @@ func (e *Engine) settleCredit(ctx context.Context, q *db.Queries, c claim, res r
 	switch {
 	case res.refused:
 		return q.ZeroConsent(ctx, db.ZeroConsentParams{Openid: r.Openid, TemplateID: r.TemplateID, Status: "refused", Now: now.UnixMilli()})
-	case res.verdict == vSent && (!c.held || lost):
+	case res.verdict == vSent && (!c.held() || lost):
 		// Nothing held (or the rescuer gave it back): take one now.
 		t, _ := e.cfg.Templates.Get(r.TemplateID)
 		if t != nil && t.Kind == wechat.LongTerm {
@@ -423,7 +422,7 @@ func (e *Engine) settleCredit(ctx context.Context, q *db.Queries, c claim, res r
 			e.log.Warn("sent without a credit left in the ledger", "reminder_id", r.ID)
 		}
 		return err
-	case res.verdict != vSent && c.held && !lost:
+	case res.verdict != vSent && c.held() && !lost:
 		_, err := q.RefundCredit(ctx, db.RefundCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now.UnixMilli(), ClaimedAt: c.claimedAt})
 		return err
 	}
