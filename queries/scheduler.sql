@@ -94,3 +94,27 @@ WHERE id < coalesce((SELECT d.id FROM deliveries d WHERE d.started_at >= @before
 
 -- name: CountSendingDeliveries :one
 SELECT count(*) FROM deliveries WHERE status = 'sending';
+
+-- name: LedgerFor :many
+-- The ledger rows of one template for a claim batch's users (a JSON array of
+-- openids): one read per template in the batch.
+SELECT c.openid, c.credits, c.long_term FROM consents c
+WHERE c.openid IN (SELECT j.value FROM json_each(CAST(@openids AS TEXT)) j) AND c.template_id = @template_id;
+
+-- name: TakeCredits :execrows
+-- Takes one credit of a template from each of the given users (a JSON array
+-- of openids) that has one: a claim batch's reservations, one statement per
+-- template and per credit taken from the same user.
+UPDATE consents SET credits = credits - 1, updated_at = @now
+WHERE openid IN (SELECT j.value FROM json_each(CAST(@openids AS TEXT)) j) AND template_id = @template_id AND credits > 0;
+
+-- name: ClaimReminders :many
+-- Claims a batch of due reminders (a JSON array of ids): status sending, one
+-- more attempt, a lease, and credit_held for the ids in held (a JSON array).
+-- Compare-and-set on scheduled; +status keeps the planner on the id index
+-- (the status index holds every scheduled reminder).
+UPDATE reminders
+SET status = 'sending', attempts = attempts + 1, lease_until = @lease_until, lease_owner = @owner,
+    credit_held = (id IN (SELECT h.value FROM json_each(CAST(@held AS TEXT)) h)), updated_at = @now
+WHERE id IN (SELECT j.value FROM json_each(CAST(@ids AS TEXT)) j) AND +status = 'scheduled'
+RETURNING *;

@@ -45,6 +45,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.claimReminderStmt, err = db.PrepareContext(ctx, claimReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query ClaimReminder: %w", err)
 	}
+	if q.claimRemindersStmt, err = db.PrepareContext(ctx, claimReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimReminders: %w", err)
+	}
 	if q.completeReminderStmt, err = db.PrepareContext(ctx, completeReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteReminder: %w", err)
 	}
@@ -120,6 +123,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertReminderStmt, err = db.PrepareContext(ctx, insertReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertReminder: %w", err)
 	}
+	if q.ledgerForStmt, err = db.PrepareContext(ctx, ledgerFor); err != nil {
+		return nil, fmt.Errorf("error preparing query LedgerFor: %w", err)
+	}
 	if q.listConsentsStmt, err = db.PrepareContext(ctx, listConsents); err != nil {
 		return nil, fmt.Errorf("error preparing query ListConsents: %w", err)
 	}
@@ -171,6 +177,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setConsentStatusStmt, err = db.PrepareContext(ctx, setConsentStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query SetConsentStatus: %w", err)
 	}
+	if q.takeCreditsStmt, err = db.PrepareContext(ctx, takeCredits); err != nil {
+		return nil, fmt.Errorf("error preparing query TakeCredits: %w", err)
+	}
 	if q.updateScheduledReminderStmt, err = db.PrepareContext(ctx, updateScheduledReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateScheduledReminder: %w", err)
 	}
@@ -218,6 +227,11 @@ func (q *Queries) Close() error {
 	if q.claimReminderStmt != nil {
 		if cerr := q.claimReminderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing claimReminderStmt: %w", cerr)
+		}
+	}
+	if q.claimRemindersStmt != nil {
+		if cerr := q.claimRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimRemindersStmt: %w", cerr)
 		}
 	}
 	if q.completeReminderStmt != nil {
@@ -345,6 +359,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertReminderStmt: %w", cerr)
 		}
 	}
+	if q.ledgerForStmt != nil {
+		if cerr := q.ledgerForStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing ledgerForStmt: %w", cerr)
+		}
+	}
 	if q.listConsentsStmt != nil {
 		if cerr := q.listConsentsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listConsentsStmt: %w", cerr)
@@ -430,6 +449,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setConsentStatusStmt: %w", cerr)
 		}
 	}
+	if q.takeCreditsStmt != nil {
+		if cerr := q.takeCreditsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing takeCreditsStmt: %w", cerr)
+		}
+	}
 	if q.updateScheduledReminderStmt != nil {
 		if cerr := q.updateScheduledReminderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing updateScheduledReminderStmt: %w", cerr)
@@ -491,6 +515,7 @@ type Queries struct {
 	benchSendWindowStmt             *sql.Stmt
 	cancelReminderStmt              *sql.Stmt
 	claimReminderStmt               *sql.Stmt
+	claimRemindersStmt              *sql.Stmt
 	completeReminderStmt            *sql.Stmt
 	consumeCreditStmt               *sql.Stmt
 	countAheadOfReminderStmt        *sql.Stmt
@@ -516,6 +541,7 @@ type Queries struct {
 	insertDeliveryStmt              *sql.Stmt
 	insertGrantStmt                 *sql.Stmt
 	insertReminderStmt              *sql.Stmt
+	ledgerForStmt                   *sql.Stmt
 	listConsentsStmt                *sql.Stmt
 	listDeliveriesStmt              *sql.Stmt
 	listRemindersStmt               *sql.Stmt
@@ -533,6 +559,7 @@ type Queries struct {
 	savePendingSentEventStmt        *sql.Stmt
 	saveTokenStmt                   *sql.Stmt
 	setConsentStatusStmt            *sql.Stmt
+	takeCreditsStmt                 *sql.Stmt
 	updateScheduledReminderStmt     *sql.Stmt
 	upsertTemplateStmt              *sql.Stmt
 	zeroConsentStmt                 *sql.Stmt
@@ -549,6 +576,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		benchSendWindowStmt:             q.benchSendWindowStmt,
 		cancelReminderStmt:              q.cancelReminderStmt,
 		claimReminderStmt:               q.claimReminderStmt,
+		claimRemindersStmt:              q.claimRemindersStmt,
 		completeReminderStmt:            q.completeReminderStmt,
 		consumeCreditStmt:               q.consumeCreditStmt,
 		countAheadOfReminderStmt:        q.countAheadOfReminderStmt,
@@ -574,6 +602,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertDeliveryStmt:              q.insertDeliveryStmt,
 		insertGrantStmt:                 q.insertGrantStmt,
 		insertReminderStmt:              q.insertReminderStmt,
+		ledgerForStmt:                   q.ledgerForStmt,
 		listConsentsStmt:                q.listConsentsStmt,
 		listDeliveriesStmt:              q.listDeliveriesStmt,
 		listRemindersStmt:               q.listRemindersStmt,
@@ -591,6 +620,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		savePendingSentEventStmt:        q.savePendingSentEventStmt,
 		saveTokenStmt:                   q.saveTokenStmt,
 		setConsentStatusStmt:            q.setConsentStatusStmt,
+		takeCreditsStmt:                 q.takeCreditsStmt,
 		updateScheduledReminderStmt:     q.updateScheduledReminderStmt,
 		upsertTemplateStmt:              q.upsertTemplateStmt,
 		zeroConsentStmt:                 q.zeroConsentStmt,

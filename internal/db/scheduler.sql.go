@@ -104,6 +104,77 @@ func (q *Queries) ClaimReminder(ctx context.Context, arg ClaimReminderParams) (R
 	return i, err
 }
 
+const claimReminders = `-- name: ClaimReminders :many
+UPDATE reminders
+SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
+    credit_held = (id IN (SELECT h.value FROM json_each(CAST(?3 AS TEXT)) h)), updated_at = ?4
+WHERE id IN (SELECT j.value FROM json_each(CAST(?5 AS TEXT)) j) AND +status = 'scheduled'
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held
+`
+
+type ClaimRemindersParams struct {
+	LeaseUntil sql.NullInt64
+	Owner      sql.NullString
+	Held       string
+	Now        int64
+	Ids        string
+}
+
+// Claims a batch of due reminders (a JSON array of ids): status sending, one
+// more attempt, a lease, and credit_held for the ids in held (a JSON array).
+// Compare-and-set on scheduled; +status keeps the planner on the id index
+// (the status index holds every scheduled reminder).
+func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) ([]Reminder, error) {
+	rows, err := q.query(ctx, q.claimRemindersStmt, claimReminders,
+		arg.LeaseUntil,
+		arg.Owner,
+		arg.Held,
+		arg.Now,
+		arg.Ids,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Reminder{}
+	for rows.Next() {
+		var i Reminder
+		if err := rows.Scan(
+			&i.ID,
+			&i.Openid,
+			&i.TemplateID,
+			&i.Status,
+			&i.Reason,
+			&i.FireAt,
+			&i.DueAt,
+			&i.ExpiresAt,
+			&i.WindowMs,
+			&i.Recurrence,
+			&i.Timezone,
+			&i.Data,
+			&i.Page,
+			&i.Attempts,
+			&i.LeaseUntil,
+			&i.LeaseOwner,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CreditHeld,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const completeReminder = `-- name: CompleteReminder :execrows
 UPDATE reminders SET status = ?1, reason = ?2, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = ?3
 WHERE id = ?4 AND status = 'sending' AND lease_owner = ?5 AND attempts = ?6 AND fire_at = ?7
@@ -382,6 +453,47 @@ func (q *Queries) InsertDelivery(ctx context.Context, arg InsertDeliveryParams) 
 	return id, err
 }
 
+const ledgerFor = `-- name: LedgerFor :many
+SELECT c.openid, c.credits, c.long_term FROM consents c
+WHERE c.openid IN (SELECT j.value FROM json_each(CAST(?1 AS TEXT)) j) AND c.template_id = ?2
+`
+
+type LedgerForParams struct {
+	Openids    string
+	TemplateID string
+}
+
+type LedgerForRow struct {
+	Openid   string
+	Credits  int64
+	LongTerm int64
+}
+
+// The ledger rows of one template for a claim batch's users (a JSON array of
+// openids): one read per template in the batch.
+func (q *Queries) LedgerFor(ctx context.Context, arg LedgerForParams) ([]LedgerForRow, error) {
+	rows, err := q.query(ctx, q.ledgerForStmt, ledgerFor, arg.Openids, arg.TemplateID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LedgerForRow{}
+	for rows.Next() {
+		var i LedgerForRow
+		if err := rows.Scan(&i.Openid, &i.Credits, &i.LongTerm); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const nextDueAt = `-- name: NextDueAt :one
 SELECT CAST(coalesce(min(due_at), 0) AS INTEGER) AS due_at FROM reminders INDEXED BY reminders_due WHERE status = 'scheduled'
 `
@@ -447,6 +559,28 @@ type RescueReminderParams struct {
 // Back to scheduled, due now; compare-and-set on the expired claim.
 func (q *Queries) RescueReminder(ctx context.Context, arg RescueReminderParams) (int64, error) {
 	result, err := q.exec(ctx, q.rescueReminderStmt, rescueReminder, arg.Now, arg.ID, arg.Attempts)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const takeCredits = `-- name: TakeCredits :execrows
+UPDATE consents SET credits = credits - 1, updated_at = ?1
+WHERE openid IN (SELECT j.value FROM json_each(CAST(?2 AS TEXT)) j) AND template_id = ?3 AND credits > 0
+`
+
+type TakeCreditsParams struct {
+	Now        int64
+	Openids    string
+	TemplateID string
+}
+
+// Takes one credit of a template from each of the given users (a JSON array
+// of openids) that has one: a claim batch's reservations, one statement per
+// template and per credit taken from the same user.
+func (q *Queries) TakeCredits(ctx context.Context, arg TakeCreditsParams) (int64, error) {
+	result, err := q.exec(ctx, q.takeCreditsStmt, takeCredits, arg.Now, arg.Openids, arg.TemplateID)
 	if err != nil {
 		return 0, err
 	}

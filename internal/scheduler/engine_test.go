@@ -37,6 +37,64 @@ func TestSendsDueReminderAndConsumesCredit(t *testing.T) {
 	}
 }
 
+func TestClaimBatchReservesInDueOrder(t *testing.T) {
+	// One claim batch holds users with several reminders and fewer
+	// credits, a long-term grant, a long-term template without one, and no
+	// consent at all: the credits go to each user's earliest reminders.
+	h := newHarness(t, nil)
+	h.grant("oA", meetingID, 2)
+	h.grant("oB", meetingID, 1)
+	h.grant("oC", clinicID, 1)
+	clinic := withTemplate(clinicID, map[string]string{"name1": "张三", "time2": "2026-12-01 14:00", "thing3": "内科", "phone_number4": "13800000000"})
+	a3 := h.add("oA", t0)
+	a1 := h.add("oA", t0.Add(-2*time.Minute))
+	b1 := h.add("oB", t0.Add(-time.Minute))
+	a2 := h.add("oA", t0.Add(-time.Minute))
+	b2 := h.add("oB", t0)
+	c1, c2 := h.add("oC", t0, clinic), h.add("oC", t0.Add(-time.Minute), clinic)
+	d1 := h.add("oD", t0, clinic)
+	e1 := h.add("oE", t0)
+	h.cycle()
+	for _, id := range []string{a1, a2, b1, c1, c2} {
+		h.wantState(id, "sent", "")
+	}
+	for _, id := range []string{a3, b2, d1, e1} {
+		h.wantState(id, "skipped", "no_consent")
+	}
+	if h.credits("oA", meetingID) != 0 || h.credits("oB", meetingID) != 0 || len(h.fake.Sends()) != 5 {
+		t.Fatalf("ledger oA %d oB %d, sends %d", h.credits("oA", meetingID), h.credits("oB", meetingID), len(h.fake.Sends()))
+	}
+	var held int
+	if err := h.db.R.QueryRow(`SELECT count(*) FROM reminders WHERE credit_held <> 0`).Scan(&held); err != nil || held != 0 {
+		t.Fatalf("credits still held after the outcomes: %d (%v)", held, err)
+	}
+}
+
+func TestClaimSurvivesKeysJSONCannotCarry(t *testing.T) {
+	// Hand-edited rows whose id or openid is not UTF-8: the batched claim
+	// passes its keys as JSON, which would alter them, so such a batch is
+	// claimed one row at a time: nothing gets stuck and the credit counts.
+	h := newHarness(t, nil)
+	bad := "o\xffA"
+	if err := h.db.Write.AddCredit(context.Background(), db.AddCreditParams{Openid: bad, TemplateID: meetingID, Credits: 1, Now: 1}); err != nil {
+		t.Fatal(err)
+	}
+	h.grant("oB", meetingID, 2)
+	x, y, z := h.add(bad, t0), h.add("oB", t0), h.add("oB", t0)
+	badID := "rem_\xff"
+	if _, err := h.db.W.Exec(`UPDATE reminders SET id = ? WHERE id = ?`, badID, z); err != nil {
+		t.Fatal(err)
+	}
+	h.cycle()
+	h.wantState(y, "sent", "")
+	h.wantState(badID, "sent", "")
+	// WeChat refuses the openid; the point is that its credit was reserved.
+	h.wantState(x, "failed", "openid_invalid")
+	if h.credits("oB", meetingID) != 0 || h.credits(bad, meetingID) != 1 {
+		t.Fatalf("ledger: oB %d, bad %d", h.credits("oB", meetingID), h.credits(bad, meetingID))
+	}
+}
+
 func TestNoConsentIsSkipped(t *testing.T) {
 	h := newHarness(t, nil)
 	h.fake.IssueCode("oA")

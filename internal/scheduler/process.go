@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sony/gobreaker/v2"
 
@@ -32,11 +33,118 @@ func (c claim) held() bool { return c.rem.CreditHeld == 1 }
 // if one is left: the credit is taken by the claim and given back if the
 // claim ends without a send, so that two reminders never count on the same
 // credit and a send never waits on a ledger read.
+//
+// The batch costs a few statements, not a few per reminder: the due rows,
+// the ledger rows and the credits taken (one statement per template, and
+// per further credit taken from one user), and the claim.
 func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, now, leaseUntil time.Time, max int) ([]claim, error) {
 	due, err := q.DueReminders(ctx, db.DueRemindersParams{Now: now.UnixMilli(), MaxRows: int64(max)})
+	if err != nil || len(due) == 0 {
+		return nil, err
+	}
+	for _, d := range due {
+		// The batch statements take their keys as JSON, which would turn
+		// invalid UTF-8 (only a hand-edited row has it) into U+FFFD.
+		if !utf8.ValidString(d.ID) || !utf8.ValidString(d.Openid) || !utf8.ValidString(d.TemplateID) {
+			return claimEach(ctx, q, tpl, owner, due, now, leaseUntil)
+		}
+	}
+	// The batch's users per template, in first-seen order.
+	var templates []string
+	users := make(map[string][]string)
+	type pair struct{ openid, templateID string }
+	seen := make(map[pair]bool, len(due))
+	for _, d := range due {
+		if p := (pair{d.Openid, d.TemplateID}); !seen[p] {
+			seen[p] = true
+			if users[d.TemplateID] == nil {
+				templates = append(templates, d.TemplateID)
+			}
+			users[d.TemplateID] = append(users[d.TemplateID], d.Openid)
+		}
+	}
+	credits := make(map[pair]int64, len(seen))
+	longTerm := make(map[pair]bool)
+	for _, tid := range templates {
+		ledger, err := q.LedgerFor(ctx, db.LedgerForParams{Openids: jsonArg(users[tid]), TemplateID: tid})
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range ledger {
+			p := pair{l.Openid, tid}
+			credits[p] = l.Credits
+			longTerm[p] = l.LongTerm == 1
+		}
+	}
+	// Reserve in due order: a user's earlier reminder gets the credit first.
+	// rounds[k][template] are the users a (k+1)-th credit is taken from.
+	ids := make([]string, len(due))
+	held := []string{}
+	covered := make(map[string]bool, len(due))
+	taken := make(map[pair]int64)
+	var rounds []map[string][]string
+	for i, d := range due {
+		ids[i] = d.ID
+		p := pair{d.Openid, d.TemplateID}
+		t, ok := tpl.Get(d.TemplateID)
+		switch {
+		case !ok:
+		case t.Kind == wechat.OneTime && credits[p] > taken[p]:
+			k := taken[p]
+			taken[p]++
+			if int(k) == len(rounds) {
+				rounds = append(rounds, map[string][]string{})
+			}
+			rounds[k][d.TemplateID] = append(rounds[k][d.TemplateID], d.Openid)
+			held = append(held, d.ID)
+			covered[d.ID] = true
+		case t.Kind == wechat.LongTerm:
+			covered[d.ID] = longTerm[p]
+		}
+	}
+	for _, r := range rounds {
+		for tid, openids := range r {
+			n, err := q.TakeCredits(ctx, db.TakeCreditsParams{Openids: jsonArg(openids), TemplateID: tid, Now: now.UnixMilli()})
+			if err != nil {
+				return nil, err
+			}
+			if n != int64(len(openids)) {
+				return nil, fmt.Errorf("claim: reserved %d of %d %s credits: %w", n, len(openids), tid, db.ErrConflict)
+			}
+		}
+	}
+	rems, err := q.ClaimReminders(ctx, db.ClaimRemindersParams{Ids: jsonArg(ids), Held: jsonArg(held),
+		LeaseUntil: sqlInt(leaseUntil.UnixMilli()), Owner: sqlStr(owner), Now: now.UnixMilli()})
 	if err != nil {
 		return nil, err
 	}
+	if len(rems) != len(due) {
+		// The due rows were read in this transaction: only a bug gets here,
+		// and the rollback gives the reserved credits back.
+		return nil, fmt.Errorf("claim: claimed %d of %d due reminders: %w", len(rems), len(due), db.ErrConflict)
+	}
+	order := make(map[string]int, len(due))
+	for i, id := range ids {
+		order[id] = i
+	}
+	claimed := make([]claim, len(due))
+	for _, r := range rems {
+		claimed[order[r.ID]] = claim{rem: r, claimedAt: now.UnixMilli(), covered: covered[r.ID]}
+	}
+	return claimed, nil
+}
+
+// jsonArg encodes a batch argument of a query (ids, pairs: valid UTF-8
+// strings, which always encode) as JSON.
+func jsonArg(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// claimEach claims the due rows one statement at a time: the path for keys
+// that JSON cannot carry unchanged (see claimDue).
+func claimEach(ctx context.Context, q *db.Queries, tpl Templates, owner string, due []db.DueRemindersRow, now, leaseUntil time.Time) ([]claim, error) {
+	var err error
 	claimed := make([]claim, 0, len(due))
 	for _, d := range due {
 		c := claim{claimedAt: now.UnixMilli()}

@@ -1,0 +1,61 @@
+package db
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHotQueriesUseTheirIndexes reads the query plans of the claim batch:
+// none may scan a table or walk an index that grows with the table (the
+// status index holds every scheduled reminder, not just the due ones).
+func TestHotQueriesUseTheirIndexes(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// Statistics that make the status index tempting for ClaimReminders.
+	if _, err := d.W.ExecContext(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	openids := `["o"]`
+	for name, c := range map[string]struct {
+		sql  string
+		args []any
+		want []string
+	}{
+		"DueReminders":   {dueReminders, []any{int64(1), int64(10)}, []string{"reminders_due"}},
+		"LedgerFor":      {ledgerFor, []any{openids, "t"}, []string{"PRIMARY KEY (openid=? AND template_id=?)"}},
+		"TakeCredits":    {takeCredits, []any{int64(1), openids, "t"}, []string{"PRIMARY KEY (openid=? AND template_id=?)"}},
+		"ClaimReminders": {claimReminders, []any{int64(1), "owner", `[]`, int64(1), `["rem_x"]`}, []string{"sqlite_autoindex_reminders_1 (id=?)"}},
+	} {
+		rows, err := d.W.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.sql, c.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		text := strings.Join(plan, "\n")
+		for _, w := range c.want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: plan does not use %q:\n%s", name, w, text)
+			}
+		}
+		for _, p := range plan {
+			if strings.HasPrefix(p, "SCAN") && !strings.Contains(p, "VIRTUAL TABLE") || strings.Contains(p, "reminders_status") {
+				t.Errorf("%s: plan step %q grows with the table:\n%s", name, p, text)
+			}
+		}
+	}
+}
