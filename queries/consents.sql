@@ -58,14 +58,15 @@ DELETE FROM consent_grants WHERE received_at < @before;
 -- name: ListScheduledForPrompt :many
 -- The caller's reminders still to be sent, most urgent first, for the consent prompt planner.
 -- A claim holding a credit is covered (its credit has left the ledger already).
-SELECT template_id, fire_at FROM reminders
+SELECT template_id, fire_at FROM reminders INDEXED BY reminders_owner
 WHERE openid = @openid AND status IN ('scheduled', 'sending') AND credit_held = 0
 ORDER BY fire_at, id
 LIMIT @max_rows;
 
 -- name: CountAheadOfReminder :one
 -- How many of the user's pending reminders for the template come before the
--- given one and still need a credit from the ledger (a claim holding one does not).
-SELECT count(*) FROM reminders
+-- given one and still need a credit from the ledger (a claim holding one does
+-- not), through the user's own index.
+SELECT count(*) FROM reminders INDEXED BY reminders_owner
 WHERE openid = @openid AND template_id = @template_id AND status IN ('scheduled', 'sending') AND credit_held = 0
   AND (fire_at < @fire_at OR (fire_at = @fire_at AND id < @id));

@@ -11,9 +11,21 @@ SELECT * FROM reminders WHERE id = ?;
 SELECT * FROM reminders WHERE openid = ? AND idempotency_key = ?;
 
 -- name: ListReminders :many
--- Listing in (fire_at, id) order after a cursor; empty filters match everything.
-SELECT * FROM reminders
-WHERE (CAST(@openid AS TEXT) = '' OR openid = CAST(@openid AS TEXT))
+-- Every user's reminders in (fire_at, id) order after a cursor; empty
+-- filters match everything. (ListUserReminders serves a given user.)
+SELECT * FROM reminders INDEXED BY reminders_fire
+WHERE fire_at >= @from_ms AND fire_at < @to_ms
+  AND (CAST(@status AS TEXT) = '' OR status = CAST(@status AS TEXT))
+  AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
+  AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
+ORDER BY fire_at, id
+LIMIT @max_rows;
+
+-- name: ListUserReminders :many
+-- One user's reminders in (fire_at, id) order after a cursor, through the
+-- user's own index: a page never reads other users' rows.
+SELECT * FROM reminders INDEXED BY reminders_owner
+WHERE openid = @openid
   AND (CAST(@status AS TEXT) = '' OR status = CAST(@status AS TEXT))
   AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
   AND fire_at >= @from_ms AND fire_at < @to_ms

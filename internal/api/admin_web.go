@@ -230,7 +230,7 @@ type listFilter struct{ Status, OpenID, TemplateID, From, To string }
 func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageData) {
 	q := r.URL.Query()
 	f := listFilter{Status: q.Get("status"), OpenID: q.Get("openid"), TemplateID: q.Get("template_id"), From: q.Get("from"), To: q.Get("to")}
-	p := db.ListRemindersParams{Openid: f.OpenID, TemplateID: f.TemplateID, FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS, MaxRows: defaultLimit + 1}
+	p := db.ListUserRemindersParams{Openid: f.OpenID, TemplateID: f.TemplateID, FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS, MaxRows: defaultLimit + 1}
 	if contains(statuses, f.Status) {
 		p.Status = f.Status
 	}
@@ -255,7 +255,7 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 		}
 		p.AfterFireAt, p.AfterID = fa, id
 	}
-	rows, err := s.db.Read.ListReminders(r.Context(), p)
+	rows, err := s.db.Read.ListRemindersPage(r.Context(), p)
 	if err != nil {
 		s.webError(w, r, pd, err)
 		return

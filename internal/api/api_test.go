@@ -691,6 +691,12 @@ func TestAdmin(t *testing.T) {
 	if got := list("template_id=" + deadlineID); len(got) != 1 || got[0] != rd {
 		t.Fatalf("template filter %v", got)
 	}
+	if got := list("openid=oB&template_id=" + meetingID); len(got) != 1 || got[0] != rb {
+		t.Fatalf("openid and template filters %v", got)
+	}
+	if got := list("openid=oA&status=canceled"); len(got) != 0 {
+		t.Fatalf("openid and status filters %v", got)
+	}
 	from, to := url.QueryEscape(t0.Add(90*time.Minute).Format(time.RFC3339)), url.QueryEscape(t0.Add(150*time.Minute).Format(time.RFC3339))
 	if got := list("from=" + from + "&to=" + to); len(got) != 1 || got[0] != rb {
 		t.Fatalf("time range %v", got)

@@ -495,14 +495,14 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, id string) {
 
 // listQuery is a parsed listing request.
 type listQuery struct {
-	p     db.ListRemindersParams
+	p     db.ListUserRemindersParams
 	limit int
 }
 
 func (s *Server) parseList(r *http.Request, admin bool) (listQuery, error) {
 	q := r.URL.Query()
 	fe := fieldErrors{}
-	lq := listQuery{limit: defaultLimit, p: db.ListRemindersParams{FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS}}
+	lq := listQuery{limit: defaultLimit, p: db.ListUserRemindersParams{FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS}}
 	if v := q.Get("status"); v != "" {
 		if !contains(statuses, v) {
 			fe.add("status", "must be one of "+strings.Join(statuses, ", "))
@@ -590,7 +590,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, admin bool) {
 		s.writeError(w, r, err)
 		return
 	}
-	rows, err := s.db.Read.ListReminders(r.Context(), lq.p)
+	rows, err := s.db.Read.ListRemindersPage(r.Context(), lq.p)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -59,7 +59,7 @@ func (q *Queries) ConsumeCredit(ctx context.Context, arg ConsumeCreditParams) (i
 }
 
 const countAheadOfReminder = `-- name: CountAheadOfReminder :one
-SELECT count(*) FROM reminders
+SELECT count(*) FROM reminders INDEXED BY reminders_owner
 WHERE openid = ?1 AND template_id = ?2 AND status IN ('scheduled', 'sending') AND credit_held = 0
   AND (fire_at < ?3 OR (fire_at = ?3 AND id < ?4))
 `
@@ -72,7 +72,8 @@ type CountAheadOfReminderParams struct {
 }
 
 // How many of the user's pending reminders for the template come before the
-// given one and still need a credit from the ledger (a claim holding one does not).
+// given one and still need a credit from the ledger (a claim holding one does
+// not), through the user's own index.
 func (q *Queries) CountAheadOfReminder(ctx context.Context, arg CountAheadOfReminderParams) (int64, error) {
 	row := q.queryRow(ctx, q.countAheadOfReminderStmt, countAheadOfReminder,
 		arg.Openid,
@@ -212,7 +213,7 @@ func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, e
 }
 
 const listScheduledForPrompt = `-- name: ListScheduledForPrompt :many
-SELECT template_id, fire_at FROM reminders
+SELECT template_id, fire_at FROM reminders INDEXED BY reminders_owner
 WHERE openid = ?1 AND status IN ('scheduled', 'sending') AND credit_held = 0
 ORDER BY fire_at, id
 LIMIT ?2

@@ -7,9 +7,10 @@ import (
 	"testing"
 )
 
-// TestHotQueriesUseTheirIndexes reads the query plans of the claim batch:
-// none may scan a table or walk an index that grows with the table (the
-// status index holds every scheduled reminder, not just the due ones).
+// TestHotQueriesUseTheirIndexes reads the query plans of the claim batch and
+// of the per-user reads: none may scan a table, sort, or walk an index that
+// grows with the table (the status index holds every scheduled reminder,
+// not just the due ones; a template's reminders are every user's).
 func TestHotQueriesUseTheirIndexes(t *testing.T) {
 	ctx := context.Background()
 	d, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"))
@@ -31,6 +32,11 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 		"LedgerFor":      {ledgerFor, []any{openids, "t"}, []string{"PRIMARY KEY (openid=? AND template_id=?)"}},
 		"TakeCredits":    {takeCredits, []any{int64(1), openids, "t"}, []string{"PRIMARY KEY (openid=? AND template_id=?)"}},
 		"ClaimReminders": {claimReminders, []any{int64(1), "owner", `[]`, int64(1), `["rem_x"]`}, []string{"sqlite_autoindex_reminders_1 (id=?)"}},
+		// A user's own reminders come from the user's index, in its order.
+		"ListUserReminders":      {listUserReminders, []any{"o", "", "", int64(0), int64(9), int64(0), "", int64(20)}, []string{"reminders_owner (openid=?"}},
+		"CountAheadOfReminder":   {countAheadOfReminder, []any{"o", "t", int64(5), "r"}, []string{"reminders_owner (openid=?"}},
+		"ListScheduledForPrompt": {listScheduledForPrompt, []any{"o", int64(20)}, []string{"reminders_owner (openid=?"}},
+		"ListReminders":          {listReminders, []any{int64(0), int64(9), "", "", int64(0), "", int64(20)}, []string{"reminders_fire (fire_at>?"}},
 	} {
 		rows, err := d.W.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.sql, c.args...)
 		if err != nil {
@@ -53,7 +59,8 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 			}
 		}
 		for _, p := range plan {
-			if strings.HasPrefix(p, "SCAN") && !strings.Contains(p, "VIRTUAL TABLE") || strings.Contains(p, "reminders_status") {
+			if strings.HasPrefix(p, "SCAN") && !strings.Contains(p, "VIRTUAL TABLE") || strings.Contains(p, "reminders_status") ||
+				strings.Contains(p, "TEMP B-TREE") {
 				t.Errorf("%s: plan step %q grows with the table:\n%s", name, p, text)
 			}
 		}

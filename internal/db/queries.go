@@ -141,6 +141,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listTemplatesStmt, err = db.PrepareContext(ctx, listTemplates); err != nil {
 		return nil, fmt.Errorf("error preparing query ListTemplates: %w", err)
 	}
+	if q.listUserRemindersStmt, err = db.PrepareContext(ctx, listUserReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUserReminders: %w", err)
+	}
 	if q.loadTokenStmt, err = db.PrepareContext(ctx, loadToken); err != nil {
 		return nil, fmt.Errorf("error preparing query LoadToken: %w", err)
 	}
@@ -389,6 +392,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listTemplatesStmt: %w", cerr)
 		}
 	}
+	if q.listUserRemindersStmt != nil {
+		if cerr := q.listUserRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUserRemindersStmt: %w", cerr)
+		}
+	}
 	if q.loadTokenStmt != nil {
 		if cerr := q.loadTokenStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing loadTokenStmt: %w", cerr)
@@ -547,6 +555,7 @@ type Queries struct {
 	listRemindersStmt               *sql.Stmt
 	listScheduledForPromptStmt      *sql.Stmt
 	listTemplatesStmt               *sql.Stmt
+	listUserRemindersStmt           *sql.Stmt
 	loadTokenStmt                   *sql.Stmt
 	markDeliveredStmt               *sql.Stmt
 	markTemplatesAbsentStmt         *sql.Stmt
@@ -608,6 +617,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listRemindersStmt:               q.listRemindersStmt,
 		listScheduledForPromptStmt:      q.listScheduledForPromptStmt,
 		listTemplatesStmt:               q.listTemplatesStmt,
+		listUserRemindersStmt:           q.listUserRemindersStmt,
 		loadTokenStmt:                   q.loadTokenStmt,
 		markDeliveredStmt:               q.markDeliveredStmt,
 		markTemplatesAbsentStmt:         q.markTemplatesAbsentStmt,

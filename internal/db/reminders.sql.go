@@ -231,8 +231,83 @@ func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Deli
 }
 
 const listReminders = `-- name: ListReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders
-WHERE (CAST(?1 AS TEXT) = '' OR openid = CAST(?1 AS TEXT))
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders INDEXED BY reminders_fire
+WHERE fire_at >= ?1 AND fire_at < ?2
+  AND (CAST(?3 AS TEXT) = '' OR status = CAST(?3 AS TEXT))
+  AND (CAST(?4 AS TEXT) = '' OR template_id = CAST(?4 AS TEXT))
+  AND (fire_at > ?5 OR (fire_at = ?5 AND id > ?6))
+ORDER BY fire_at, id
+LIMIT ?7
+`
+
+type ListRemindersParams struct {
+	FromMs      int64
+	ToMs        int64
+	Status      string
+	TemplateID  string
+	AfterFireAt int64
+	AfterID     string
+	MaxRows     int64
+}
+
+// Every user's reminders in (fire_at, id) order after a cursor; empty
+// filters match everything. (ListUserReminders serves a given user.)
+func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([]Reminder, error) {
+	rows, err := q.query(ctx, q.listRemindersStmt, listReminders,
+		arg.FromMs,
+		arg.ToMs,
+		arg.Status,
+		arg.TemplateID,
+		arg.AfterFireAt,
+		arg.AfterID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Reminder{}
+	for rows.Next() {
+		var i Reminder
+		if err := rows.Scan(
+			&i.ID,
+			&i.Openid,
+			&i.TemplateID,
+			&i.Status,
+			&i.Reason,
+			&i.FireAt,
+			&i.DueAt,
+			&i.ExpiresAt,
+			&i.WindowMs,
+			&i.Recurrence,
+			&i.Timezone,
+			&i.Data,
+			&i.Page,
+			&i.Attempts,
+			&i.LeaseUntil,
+			&i.LeaseOwner,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CreditHeld,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listUserReminders = `-- name: ListUserReminders :many
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders INDEXED BY reminders_owner
+WHERE openid = ?1
   AND (CAST(?2 AS TEXT) = '' OR status = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
   AND fire_at >= ?4 AND fire_at < ?5
@@ -241,7 +316,7 @@ ORDER BY fire_at, id
 LIMIT ?8
 `
 
-type ListRemindersParams struct {
+type ListUserRemindersParams struct {
 	Openid      string
 	Status      string
 	TemplateID  string
@@ -252,9 +327,10 @@ type ListRemindersParams struct {
 	MaxRows     int64
 }
 
-// Listing in (fire_at, id) order after a cursor; empty filters match everything.
-func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([]Reminder, error) {
-	rows, err := q.query(ctx, q.listRemindersStmt, listReminders,
+// One user's reminders in (fire_at, id) order after a cursor, through the
+// user's own index: a page never reads other users' rows.
+func (q *Queries) ListUserReminders(ctx context.Context, arg ListUserRemindersParams) ([]Reminder, error) {
+	rows, err := q.query(ctx, q.listUserRemindersStmt, listUserReminders,
 		arg.Openid,
 		arg.Status,
 		arg.TemplateID,
