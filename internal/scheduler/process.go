@@ -134,8 +134,8 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 	return claimed, nil
 }
 
-// jsonArg encodes a batch argument of a query (ids, pairs: valid UTF-8
-// strings, which always encode) as JSON.
+// jsonArg encodes a batch argument of a query (ids, openids: valid UTF-8
+// strings, which always encode) as a JSON array.
 func jsonArg(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
