@@ -99,10 +99,11 @@ CREATE INDEX reminders_lease ON reminders (lease_until) WHERE status = 'sending'
 -- A user's reminders in (fire_at, id) order: their listing, the consent
 -- prompt planner and the coverage counts.
 CREATE INDEX reminders_owner ON reminders (openid, fire_at, id);
--- The counts by status (metrics, the admin page), from the index alone.
+-- Listings of every user in one status, and the counts by status (metrics,
+-- the admin page) from the index alone.
 CREATE INDEX reminders_status ON reminders (status, fire_at, id);
--- Listings of every user in (fire_at, id) order (the admin's; its status and
--- template filters are applied while walking it).
+-- Listings of every user in (fire_at, id) order (the admin's; a template
+-- filter is applied while walking it).
 CREATE INDEX reminders_fire ON reminders (fire_at, id);
 
 -- One row per processing of a claimed reminder, in id order. occurrence_at is

@@ -21,6 +21,17 @@ WHERE fire_at >= @from_ms AND fire_at < @to_ms
 ORDER BY fire_at, id
 LIMIT @max_rows;
 
+-- name: ListStatusReminders :many
+-- Every user's reminders in one status, in (fire_at, id) order after a
+-- cursor, through the status index: a page of a rare status never walks the
+-- others.
+SELECT * FROM reminders INDEXED BY reminders_status
+WHERE status = @status AND fire_at >= @from_ms AND fire_at < @to_ms
+  AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
+  AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
+ORDER BY fire_at, id
+LIMIT @max_rows;
+
 -- name: ListUserReminders :many
 -- One user's reminders in (fire_at, id) order after a cursor, through the
 -- user's own index: a page never reads other users' rows.

@@ -697,6 +697,15 @@ func TestAdmin(t *testing.T) {
 	if got := list("openid=oA&status=canceled"); len(got) != 0 {
 		t.Fatalf("openid and status filters %v", got)
 	}
+	if got := list("status=scheduled"); len(got) != 3 || got[0] != ra || got[2] != rd {
+		t.Fatalf("status filter %v", got)
+	}
+	if got := list("status=scheduled&template_id=" + deadlineID); len(got) != 1 || got[0] != rd {
+		t.Fatalf("status and template filters %v", got)
+	}
+	if got := list("status=failed"); len(got) != 0 {
+		t.Fatalf("status filter %v", got)
+	}
 	from, to := url.QueryEscape(t0.Add(90*time.Minute).Format(time.RFC3339)), url.QueryEscape(t0.Add(150*time.Minute).Format(time.RFC3339))
 	if got := list("from=" + from + "&to=" + to); len(got) != 1 || got[0] != rb {
 		t.Fatalf("time range %v", got)

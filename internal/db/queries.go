@@ -138,6 +138,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listScheduledForPromptStmt, err = db.PrepareContext(ctx, listScheduledForPrompt); err != nil {
 		return nil, fmt.Errorf("error preparing query ListScheduledForPrompt: %w", err)
 	}
+	if q.listStatusRemindersStmt, err = db.PrepareContext(ctx, listStatusReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query ListStatusReminders: %w", err)
+	}
 	if q.listTemplatesStmt, err = db.PrepareContext(ctx, listTemplates); err != nil {
 		return nil, fmt.Errorf("error preparing query ListTemplates: %w", err)
 	}
@@ -387,6 +390,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listScheduledForPromptStmt: %w", cerr)
 		}
 	}
+	if q.listStatusRemindersStmt != nil {
+		if cerr := q.listStatusRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listStatusRemindersStmt: %w", cerr)
+		}
+	}
 	if q.listTemplatesStmt != nil {
 		if cerr := q.listTemplatesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listTemplatesStmt: %w", cerr)
@@ -554,6 +562,7 @@ type Queries struct {
 	listDeliveriesStmt              *sql.Stmt
 	listRemindersStmt               *sql.Stmt
 	listScheduledForPromptStmt      *sql.Stmt
+	listStatusRemindersStmt         *sql.Stmt
 	listTemplatesStmt               *sql.Stmt
 	listUserRemindersStmt           *sql.Stmt
 	loadTokenStmt                   *sql.Stmt
@@ -616,6 +625,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listDeliveriesStmt:              q.listDeliveriesStmt,
 		listRemindersStmt:               q.listRemindersStmt,
 		listScheduledForPromptStmt:      q.listScheduledForPromptStmt,
+		listStatusRemindersStmt:         q.listStatusRemindersStmt,
 		listTemplatesStmt:               q.listTemplatesStmt,
 		listUserRemindersStmt:           q.listUserRemindersStmt,
 		loadTokenStmt:                   q.loadTokenStmt,

@@ -305,6 +305,81 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 	return items, nil
 }
 
+const listStatusReminders = `-- name: ListStatusReminders :many
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders INDEXED BY reminders_status
+WHERE status = ?1 AND fire_at >= ?2 AND fire_at < ?3
+  AND (CAST(?4 AS TEXT) = '' OR template_id = CAST(?4 AS TEXT))
+  AND (fire_at > ?5 OR (fire_at = ?5 AND id > ?6))
+ORDER BY fire_at, id
+LIMIT ?7
+`
+
+type ListStatusRemindersParams struct {
+	Status      string
+	FromMs      int64
+	ToMs        int64
+	TemplateID  string
+	AfterFireAt int64
+	AfterID     string
+	MaxRows     int64
+}
+
+// Every user's reminders in one status, in (fire_at, id) order after a
+// cursor, through the status index: a page of a rare status never walks the
+// others.
+func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusRemindersParams) ([]Reminder, error) {
+	rows, err := q.query(ctx, q.listStatusRemindersStmt, listStatusReminders,
+		arg.Status,
+		arg.FromMs,
+		arg.ToMs,
+		arg.TemplateID,
+		arg.AfterFireAt,
+		arg.AfterID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Reminder{}
+	for rows.Next() {
+		var i Reminder
+		if err := rows.Scan(
+			&i.ID,
+			&i.Openid,
+			&i.TemplateID,
+			&i.Status,
+			&i.Reason,
+			&i.FireAt,
+			&i.DueAt,
+			&i.ExpiresAt,
+			&i.WindowMs,
+			&i.Recurrence,
+			&i.Timezone,
+			&i.Data,
+			&i.Page,
+			&i.Attempts,
+			&i.LeaseUntil,
+			&i.LeaseOwner,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CreditHeld,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listUserReminders = `-- name: ListUserReminders :many
 SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders INDEXED BY reminders_owner
 WHERE openid = ?1
