@@ -189,7 +189,9 @@ func (s *suite) tally() tally {
 	for rows.Next() {
 		var st string
 		var n int
-		_ = rows.Scan(&st, &n)
+		if err := rows.Scan(&st, &n); err != nil {
+			s.t.Fatal(err)
+		}
 		tl.byStatus[st] = n
 	}
 	rows.Close()
@@ -200,7 +202,9 @@ func (s *suite) tally() tally {
 	for rows.Next() {
 		var id, st string
 		var msgid int64
-		_ = rows.Scan(&id, &st, &msgid)
+		if err := rows.Scan(&id, &st, &msgid); err != nil {
+			s.t.Fatal(err)
+		}
 		switch st {
 		case "sending":
 			tl.sendingRows++
@@ -221,7 +225,9 @@ func (s *suite) tally() tally {
 	for rows.Next() {
 		var o string
 		var c int64
-		_ = rows.Scan(&o, &c)
+		if err := rows.Scan(&o, &c); err != nil {
+			s.t.Fatal(err)
+		}
 		tl.credits[o] = c
 	}
 	rows.Close()

@@ -125,7 +125,9 @@ func TestBadBodies(t *testing.T) {
 		t.Fatalf("unknown field not named: %s", r.raw)
 	}
 	var n int
-	_ = h.db.R.QueryRow(`SELECT count(*) FROM reminders`).Scan(&n)
+	if err := h.db.R.QueryRow(`SELECT count(*) FROM reminders`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n != 0 {
 		t.Fatal("a bad body created a reminder")
 	}
@@ -437,7 +439,9 @@ func TestCreateReminderValidation(t *testing.T) {
 	}
 	h.t = t
 	var n int
-	_ = h.db.R.QueryRow(`SELECT count(*) FROM reminders`).Scan(&n)
+	if err := h.db.R.QueryRow(`SELECT count(*) FROM reminders`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n != 0 {
 		t.Fatalf("invalid requests created %d reminders", n)
 	}
@@ -587,18 +591,8 @@ func TestReminderWithDeliveriesAndSentEvent(t *testing.T) {
 	a := h.login("oA")
 	id := h.create(a, meeting(time.Hour))["id"].(string)
 	// A delivery as the scheduler records it; WeChat's sent event marks it.
-	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, finished_at, latency_ms)
-		VALUES (?, 1, 1, 'sent', 0, 1700000000000000099, ?, ?, 12)`, id, t0.UnixMilli(), t0.UnixMilli()); err != nil {
-		t.Fatal(err)
-	}
-	rcv, _ := wechat.NewReceiver(wechat.PushConfig{Token: pushToken, AESKey: aesKey, AppID: h.fake.AppID(), Now: h.clock.Now})
-	ev := &wechat.Event{ToUserName: "gh_x", FromUserName: "oA", CreateTime: t0.Unix(), MsgType: "event", Event: wechat.EventSubscribeMsgSent,
-		Sent: []wechat.SentItem{{TemplateID: meetingID, MsgID: 1700000000000000099, ErrorCode: 0, ErrorStatus: "success"}}}
-	msg, _ := wechat.MarshalEvent(ev, true)
-	q, body, err := rcv.Seal(msg, "gh_x", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, body, ev := h.sentDeliveryPush(id)
+	rcv := h.receiver()
 	r := h.do("POST", "/wechat/push?"+q.Encode(), "", string(body))
 	if r.status != 200 || r.raw != "success" {
 		t.Fatalf("push: %d %s", r.status, r.raw)
@@ -635,7 +629,9 @@ func TestReminderWithDeliveriesAndSentEvent(t *testing.T) {
 		t.Fatalf("early sent event: %d %s", r.status, r.raw)
 	}
 	var parked int
-	_ = h.db.R.QueryRow(`SELECT count(*) FROM pending_sent_events WHERE msgid = 1700000000000000777`).Scan(&parked)
+	if err := h.db.R.QueryRow(`SELECT count(*) FROM pending_sent_events WHERE msgid = 1700000000000000777`).Scan(&parked); err != nil {
+		t.Fatal(err)
+	}
 	if parked != 1 {
 		t.Fatal("a sent event that arrived early was dropped")
 	}
@@ -647,6 +643,7 @@ func TestReminderWithDeliveriesAndSentEvent(t *testing.T) {
 	forged.Set("msg_signature", strings.Repeat("0", 40))
 	h.want(h.do("POST", "/wechat/push?"+forged.Encode(), "", string(body)), 401, "unauthorized")
 	h.clock.Advance(10 * time.Minute)
+	msg, _ := wechat.MarshalEvent(ev, true)
 	q2, body2, _ := rcv.SealAt(msg, "gh_x", true, t0, "1")
 	h.want(h.do("POST", "/wechat/push?"+q2.Encode(), "", string(body2)), 401, "unauthorized")
 	h.want(h.do("POST", "/wechat/push?timestamp=1&nonce=1&signature=x", "", "<xml>"), 400, "")

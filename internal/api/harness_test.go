@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -219,4 +220,38 @@ func (h *harness) create(token string, body any) map[string]any {
 	r := h.do("POST", "/v1/reminders", token, body)
 	h.want(r, 201, "")
 	return r.body
+}
+
+// receiver seals pushes as WeChat would send them to this server.
+func (h *harness) receiver() *wechat.Receiver {
+	h.t.Helper()
+	rcv, err := wechat.NewReceiver(wechat.PushConfig{Token: pushToken, AESKey: aesKey, AppID: h.fake.AppID(), Now: h.clock.Now})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return rcv
+}
+
+// sentDeliveryPush records a sent delivery for reminder id, as the scheduler
+// does, and seals WeChat's subscribe_msg_sent_event for it as a safe-mode
+// JSON push: the query and body to POST to /wechat/push, and the event (to
+// seal again).
+func (h *harness) sentDeliveryPush(id string) (q url.Values, body []byte, ev *wechat.Event) {
+	h.t.Helper()
+	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, finished_at, latency_ms)
+		VALUES (?, 1, 1, 'sent', 0, 1700000000000000099, ?, ?, 12)`, id, t0.UnixMilli(), t0.UnixMilli()); err != nil {
+		h.t.Fatal(err)
+	}
+	rcv := h.receiver()
+	ev = &wechat.Event{ToUserName: "gh_x", FromUserName: "oA", CreateTime: t0.Unix(), MsgType: "event", Event: wechat.EventSubscribeMsgSent,
+		Sent: []wechat.SentItem{{TemplateID: meetingID, MsgID: 1700000000000000099, ErrorCode: 0, ErrorStatus: "success"}}}
+	msg, err := wechat.MarshalEvent(ev, true)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	q, body, err = rcv.Seal(msg, "gh_x", true)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return q, body, ev
 }

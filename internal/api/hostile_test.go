@@ -50,7 +50,7 @@ func TestHostileRequestsChangeNothing(t *testing.T) {
 	h.do("POST", "/v1/consents", a, map[string]any{"results": map[string]string{meetingID: "accept"}})
 	idA := h.create(a, meeting(time.Hour))["id"].(string)
 	idB := h.create(b, meeting(2*time.Hour))["id"].(string)
-	rcv, _ := wechat.NewReceiver(wechat.PushConfig{Token: pushToken, AESKey: aesKey, AppID: h.fake.AppID(), Now: h.clock.Now})
+	rcv := h.receiver()
 	popup := &wechat.Event{ToUserName: "gh_x", FromUserName: "oA", CreateTime: t0.Unix(), MsgType: "event", Event: wechat.EventSubscribeMsgPopup,
 		Popup: []wechat.PopupItem{{TemplateID: meetingID, SubscribeStatus: "accept"}}}
 	msg, _ := wechat.MarshalEvent(popup, true)

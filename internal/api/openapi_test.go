@@ -783,18 +783,8 @@ func testContractPush(t *testing.T, h *harness, cl *client) {
 	cl.want(cl.call(docValid, "GET", "/wechat/push?"+q.Encode(), "", nil), 401, "unauthorized")
 
 	// A safe-mode JSON push: WeChat's sent event for the reminder's delivery.
-	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, finished_at, latency_ms)
-		VALUES (?, 1, 1, 'sent', 0, 1700000000000000099, ?, ?, 12)`, id, t0.UnixMilli(), t0.UnixMilli()); err != nil {
-		t.Fatal(err)
-	}
-	rcv, _ := wechat.NewReceiver(wechat.PushConfig{Token: pushToken, AESKey: aesKey, AppID: h.fake.AppID(), Now: h.clock.Now})
-	ev := &wechat.Event{ToUserName: "gh_x", FromUserName: "oA", CreateTime: t0.Unix(), MsgType: "event", Event: wechat.EventSubscribeMsgSent,
-		Sent: []wechat.SentItem{{TemplateID: meetingID, MsgID: 1700000000000000099, ErrorCode: 0, ErrorStatus: "success"}}}
-	msg, _ := wechat.MarshalEvent(ev, true)
-	pq, body, err := rcv.Seal(msg, "gh_x", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pq, body, ev := h.sentDeliveryPush(id)
+	rcv := h.receiver()
 	for range 2 { // the replay is answered "success" too
 		r = cl.call(docValid, "POST", "/wechat/push?"+pq.Encode(), "", string(body))
 		if r.status != 200 || r.raw != "success" {
@@ -807,7 +797,7 @@ func testContractPush(t *testing.T, h *harness, cl *client) {
 	}
 	// The same event as safe-mode XML.
 	ev.CreateTime++ // another message, not a replay
-	msg, _ = wechat.MarshalEvent(ev, false)
+	msg, _ := wechat.MarshalEvent(ev, false)
 	xq, xbody, err := rcv.Seal(msg, "gh_x", false)
 	if err != nil {
 		t.Fatal(err)

@@ -326,7 +326,9 @@ func TestDeleteOldDeliveriesKeepsRecentRows(t *testing.T) {
 		defer rs.Close()
 		for rs.Next() {
 			var v int64
-			_ = rs.Scan(&v)
+			if err := rs.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
 			out = append(out, v)
 		}
 		return out

@@ -270,7 +270,9 @@ func TestThousandDueAtOnceEachSentExactlyOnce(t *testing.T) {
 		}
 	}
 	var busy int
-	_ = h.db.R.QueryRow(`SELECT count(*) FROM deliveries WHERE errcode = 43108`).Scan(&busy)
+	if err := h.db.R.QueryRow(`SELECT count(*) FROM deliveries WHERE errcode = 43108`).Scan(&busy); err != nil {
+		t.Fatal(err)
+	}
 	if busy != 0 {
 		t.Fatalf("%d sends collided on one user (43108)", busy)
 	}
@@ -306,7 +308,9 @@ func TestConcurrentClaimersNeverDoubleClaim(t *testing.T) {
 		t.Fatalf("sent %d, WeChat accepted %d", h.count("sent"), len(h.fake.Sends()))
 	}
 	var rows, dup int
-	_ = h.db.R.QueryRow(`SELECT count(*), count(*) - count(DISTINCT reminder_id) FROM deliveries`).Scan(&rows, &dup)
+	if err := h.db.R.QueryRow(`SELECT count(*), count(*) - count(DISTINCT reminder_id) FROM deliveries`).Scan(&rows, &dup); err != nil {
+		t.Fatal(err)
+	}
 	if rows != 300 || dup != 0 {
 		t.Fatalf("%d delivery rows, %d reminders claimed twice", rows, dup)
 	}
@@ -408,7 +412,9 @@ func TestTokenRotatedMidRunLosesNothing(t *testing.T) {
 		t.Fatalf("sent %d, accepted %d", h.count("sent"), len(h.fake.Sends()))
 	}
 	var retries int
-	_ = h.db.R.QueryRow(`SELECT count(*) FROM deliveries WHERE status <> 'sent'`).Scan(&retries)
+	if err := h.db.R.QueryRow(`SELECT count(*) FROM deliveries WHERE status <> 'sent'`).Scan(&retries); err != nil {
+		t.Fatal(err)
+	}
 	if retries != 0 {
 		t.Fatalf("%d attempts lost to the rotation", retries)
 	}
@@ -454,7 +460,9 @@ func TestRecurrenceAcrossZones(t *testing.T) {
 	}
 	// Each occurrence is keyed by its instant: one sent row per occurrence.
 	var dups int
-	_ = h.db.R.QueryRow(`SELECT count(*) FROM (SELECT reminder_id, occurrence_at FROM deliveries WHERE status='sent' GROUP BY 1, 2 HAVING count(*) > 1)`).Scan(&dups)
+	if err := h.db.R.QueryRow(`SELECT count(*) FROM (SELECT reminder_id, occurrence_at FROM deliveries WHERE status='sent' GROUP BY 1, 2 HAVING count(*) > 1)`).Scan(&dups); err != nil {
+		t.Fatal(err)
+	}
 	if dups != 0 {
 		t.Fatal("an occurrence was sent twice")
 	}
@@ -837,7 +845,9 @@ func TestRateLimitNeverSendsPastTheWindow(t *testing.T) {
 		t.Fatalf("sent %d, skipped %d", h.count("sent"), h.count("skipped"))
 	}
 	var expired int
-	_ = h.db.R.QueryRow(`SELECT count(*) FROM reminders WHERE reason = 'expired'`).Scan(&expired)
+	if err := h.db.R.QueryRow(`SELECT count(*) FROM reminders WHERE reason = 'expired'`).Scan(&expired); err != nil {
+		t.Fatal(err)
+	}
 	if expired != h.count("skipped") {
 		t.Fatal("skipped for another reason than expiry")
 	}
@@ -874,7 +884,9 @@ func TestTokenFetchFailureIsNotTheMessagesFault(t *testing.T) {
 		}
 	}
 	var codes int
-	_ = h.db.R.QueryRow(`SELECT count(*) FROM deliveries WHERE errcode = 40125`).Scan(&codes)
+	if err := h.db.R.QueryRow(`SELECT count(*) FROM deliveries WHERE errcode = 40125`).Scan(&codes); err != nil {
+		t.Fatal(err)
+	}
 	if codes == 0 {
 		t.Fatal("the token errcode is not visible in the delivery records")
 	}
@@ -910,7 +922,9 @@ func TestSentEventBeforeOutcomeIsNotLost(t *testing.T) {
 		t.Fatalf("delivery %+v: the early sent event was lost", ds)
 	}
 	var pending int
-	_ = h.db.R.QueryRow(`SELECT count(*) FROM pending_sent_events`).Scan(&pending)
+	if err := h.db.R.QueryRow(`SELECT count(*) FROM pending_sent_events`).Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
 	if pending != 0 {
 		t.Fatal("the parked event was not cleared")
 	}

@@ -72,10 +72,14 @@ func TestFaultSuite(t *testing.T) {
 	// WeChat (a token retry within one send); let them finish first.
 	time.Sleep(50 * time.Millisecond)
 	var before, after int64
-	_ = h.db.R.QueryRow(`SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&before)
+	if err := h.db.R.QueryRow(`SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
 	calls := h.fake.Counts().Send
 	time.Sleep(150 * time.Millisecond) // well within the breaker's 1 s timeout
-	_ = h.db.R.QueryRow(`SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&after)
+	if err := h.db.R.QueryRow(`SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
 	if h.eng.Breaker() == "open" && (after > before || h.fake.Counts().Send != calls) {
 		t.Fatalf("attempts %d → %d and WeChat calls %d → %d while the breaker was open", before, after, calls, h.fake.Counts().Send)
 	}
@@ -104,7 +108,9 @@ func TestFaultSuite(t *testing.T) {
 		t.Fatalf("breaker opened %d times, now %s", h.eng.BreakerOpens(), h.eng.Breaker())
 	}
 	var deferred, retried int
-	_ = h.db.R.QueryRow(`SELECT count(*) FILTER (WHERE status = 'deferred'), count(*) FILTER (WHERE status = 'retry') FROM deliveries`).Scan(&deferred, &retried)
+	if err := h.db.R.QueryRow(`SELECT count(*) FILTER (WHERE status = 'deferred'), count(*) FILTER (WHERE status = 'retry') FROM deliveries`).Scan(&deferred, &retried); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("%d sent once each; %d retries, %d deferrals, breaker opened %d times, quota hit %d times",
 		n, retried, deferred, h.eng.BreakerOpens(), quotaHits.Load())
 	if retried == 0 || deferred == 0 || quotaHits.Load() == 0 {
