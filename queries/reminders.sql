@@ -11,11 +11,11 @@ SELECT * FROM reminders WHERE id = ?;
 SELECT * FROM reminders WHERE openid = ? AND idempotency_key = ?;
 
 -- name: ListReminders :many
--- Every user's reminders in (fire_at, id) order after a cursor; empty
--- filters match everything. (ListUserReminders serves a given user.)
+-- Every user's reminders in (fire_at, id) order after a cursor; an empty
+-- template filter matches every template. (ListUserReminders serves one
+-- user, ListStatusReminders one status.)
 SELECT * FROM reminders INDEXED BY reminders_fire
 WHERE fire_at >= @from_ms AND fire_at < @to_ms
-  AND (CAST(@status AS TEXT) = '' OR status = CAST(@status AS TEXT))
   AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
   AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
 ORDER BY fire_at, id

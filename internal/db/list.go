@@ -14,6 +14,6 @@ func (q *Queries) ListRemindersPage(ctx context.Context, p ListUserRemindersPara
 		return q.ListStatusReminders(ctx, ListStatusRemindersParams{Status: p.Status, TemplateID: p.TemplateID, FromMs: p.FromMs,
 			ToMs: p.ToMs, AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, MaxRows: p.MaxRows})
 	}
-	return q.ListReminders(ctx, ListRemindersParams{Status: p.Status, TemplateID: p.TemplateID, FromMs: p.FromMs, ToMs: p.ToMs,
+	return q.ListReminders(ctx, ListRemindersParams{TemplateID: p.TemplateID, FromMs: p.FromMs, ToMs: p.ToMs,
 		AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, MaxRows: p.MaxRows})
 }

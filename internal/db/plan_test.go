@@ -37,7 +37,7 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 		"CountAheadOfReminder":   {countAheadOfReminder, []any{"o", "t", int64(5), "r"}, []string{"reminders_owner (openid=?"}},
 		"ListScheduledForPrompt": {listScheduledForPrompt, []any{"o", int64(20)}, []string{"reminders_owner (openid=?"}},
 		"ListStatusReminders":    {listStatusReminders, []any{"failed", int64(0), int64(9), "", int64(0), "", int64(20)}, []string{"reminders_status (status=? AND fire_at>?"}},
-		"ListReminders":          {listReminders, []any{int64(0), int64(9), "", "", int64(0), "", int64(20)}, []string{"reminders_fire (fire_at>?"}},
+		"ListReminders":          {listReminders, []any{int64(0), int64(9), "", int64(0), "", int64(20)}, []string{"reminders_fire (fire_at>?"}},
 	} {
 		rows, err := d.W.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.sql, c.args...)
 		if err != nil {

@@ -233,30 +233,28 @@ func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Deli
 const listReminders = `-- name: ListReminders :many
 SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders INDEXED BY reminders_fire
 WHERE fire_at >= ?1 AND fire_at < ?2
-  AND (CAST(?3 AS TEXT) = '' OR status = CAST(?3 AS TEXT))
-  AND (CAST(?4 AS TEXT) = '' OR template_id = CAST(?4 AS TEXT))
-  AND (fire_at > ?5 OR (fire_at = ?5 AND id > ?6))
+  AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
+  AND (fire_at > ?4 OR (fire_at = ?4 AND id > ?5))
 ORDER BY fire_at, id
-LIMIT ?7
+LIMIT ?6
 `
 
 type ListRemindersParams struct {
 	FromMs      int64
 	ToMs        int64
-	Status      string
 	TemplateID  string
 	AfterFireAt int64
 	AfterID     string
 	MaxRows     int64
 }
 
-// Every user's reminders in (fire_at, id) order after a cursor; empty
-// filters match everything. (ListUserReminders serves a given user.)
+// Every user's reminders in (fire_at, id) order after a cursor; an empty
+// template filter matches every template. (ListUserReminders serves one
+// user, ListStatusReminders one status.)
 func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([]Reminder, error) {
 	rows, err := q.query(ctx, q.listRemindersStmt, listReminders,
 		arg.FromMs,
 		arg.ToMs,
-		arg.Status,
 		arg.TemplateID,
 		arg.AfterFireAt,
 		arg.AfterID,
