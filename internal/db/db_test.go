@@ -389,3 +389,49 @@ func TestUpgradeFromVersion1KeepsData(t *testing.T) {
 		t.Fatalf("consent after upgrade: %+v (%v)", c, err)
 	}
 }
+
+func TestBatcherGivesEachCallerItsOwnResult(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int
+	b := db.NewBatcher(4, func(ctx context.Context, batch []int) []error {
+		mu.Lock()
+		sizes = append(sizes, len(batch))
+		mu.Unlock()
+		time.Sleep(time.Millisecond) // let the next batch form
+		errs := make([]error, len(batch))
+		for i, v := range batch {
+			if v%2 == 1 {
+				errs[i] = fmt.Errorf("odd %d", v)
+			}
+		}
+		return errs
+	})
+	var wg sync.WaitGroup
+	for v := range 50 {
+		wg.Go(func() {
+			err := b.Do(context.Background(), v)
+			if (v%2 == 1) != (err != nil) || err != nil && err.Error() != fmt.Sprintf("odd %d", v) {
+				t.Errorf("caller %d got %v", v, err)
+			}
+		})
+	}
+	// A leader whose own request did not fit in its batch once waited
+	// for it forever.
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(30 * time.Second):
+		t.Fatal("callers still waiting after 30 s: a request was left pending")
+	}
+	total := 0
+	for _, n := range sizes {
+		if n < 1 || n > 4 {
+			t.Errorf("a batch of %d, want 1 to 4", n)
+		}
+		total += n
+	}
+	if total != 50 || len(sizes) == 50 {
+		t.Errorf("%d requests in %d batches, want 50 in fewer", total, len(sizes))
+	}
+}

@@ -5,63 +5,83 @@ import (
 	"sync"
 )
 
-// groupCommit batches the writes of concurrent callers into one transaction
-// (leader/follower): the first caller to arrive while no commit runs
-// commits everything pending; the others wait, and the next group forms
-// meanwhile. One caller's failure rolls back only its own writes (see
-// WithTxEach: the group is then run again, each caller alone). One commit per group instead of
-// one per caller: a SQLite commit writes every changed page to the WAL, and
-// concurrent callers mostly change the same pages.
-type groupCommit struct {
+// Batcher group-commits the requests of concurrent callers (leader/follower):
+// the first caller to arrive while no batch runs runs everything pending,
+// up to max, in one call of run; the others wait, and the next batch forms
+// meanwhile. One write transaction per batch instead of one per caller: a
+// SQLite commit writes every changed page to the WAL, and concurrent
+// callers mostly change the same pages; run may also write the batch with
+// a few statements instead of a few per request.
+type Batcher[T any] struct {
+	run     func(ctx context.Context, batch []T) []error
+	max     int
 	mu      sync.Mutex
 	cond    *sync.Cond
-	pending []*groupReq
+	pending []*batchReq[T]
 	busy    bool
 }
 
-type groupReq struct {
-	fn   func(*Queries) error
+type batchReq[T any] struct {
+	v    T
 	err  error
 	done bool
+}
+
+// NewBatcher returns a batcher whose batches of at most max requests are
+// written by run, which returns one error per request (nil: committed).
+func NewBatcher[T any](max int, run func(ctx context.Context, batch []T) []error) *Batcher[T] {
+	b := &Batcher[T]{run: run, max: max}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// Do adds v to the next batch and returns its error once the batch is
+// written. The leader's cancellation does not fail the others' writes.
+func (b *Batcher[T]) Do(ctx context.Context, v T) error {
+	req := &batchReq[T]{v: v}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pending = append(b.pending, req)
+	// A leader whose own request did not fit in the batch it ran leads
+	// again: the others may all be done.
+	for !req.done {
+		if b.busy {
+			b.cond.Wait()
+			continue
+		}
+		b.busy = true
+		n := min(len(b.pending), b.max)
+		batch := b.pending[:n:n]
+		b.pending = b.pending[n:]
+		b.mu.Unlock()
+		vs := make([]T, n)
+		for i, r := range batch {
+			vs[i] = r.v
+		}
+		errs := b.run(context.WithoutCancel(ctx), vs)
+		b.mu.Lock()
+		for i, r := range batch {
+			r.err, r.done = errs[i], true
+		}
+		b.busy = false
+		b.cond.Broadcast()
+	}
+	return req.err
 }
 
 // maxGroup bounds one group's transaction.
 const maxGroup = 256
 
+func (d *DB) runGroup(ctx context.Context, fns []func(*Queries) error) []error {
+	return d.WithTxEach(ctx, len(fns), func(i int, q *Queries) error { return fns[i](q) })
+}
+
 // Group runs fn in a write transaction shared with other concurrent
 // callers and returns once that transaction has committed (fn's error if
 // fn failed, the commit's error if the commit failed). fn must be quick,
 // must not call WeChat, and must be safe to run again: if another caller's
-// fn fails, the group is rolled back and every fn runs again alone.
+// fn fails, the group is rolled back and every fn runs again alone
+// (WithTxEach).
 func (d *DB) Group(ctx context.Context, fn func(q *Queries) error) error {
-	g := &d.group
-	req := &groupReq{fn: fn}
-	g.mu.Lock()
-	if g.cond == nil {
-		g.cond = sync.NewCond(&g.mu)
-	}
-	g.pending = append(g.pending, req)
-	for !req.done && g.busy {
-		g.cond.Wait()
-	}
-	if !req.done {
-		g.busy = true
-		n := min(len(g.pending), maxGroup)
-		batch := g.pending[:n:n]
-		g.pending = g.pending[n:]
-		g.mu.Unlock()
-		// The leader's own cancellation must not fail the others' writes.
-		errs := d.WithTxEach(context.WithoutCancel(ctx), len(batch), func(i int, q *Queries) error { return batch[i].fn(q) })
-		g.mu.Lock()
-		for i, b := range batch {
-			b.err, b.done = errs[i], true
-		}
-		g.busy = false
-		g.cond.Broadcast()
-		for !req.done {
-			g.cond.Wait()
-		}
-	}
-	g.mu.Unlock()
-	return req.err
+	return d.group.Do(ctx, fn)
 }

@@ -56,7 +56,7 @@ type DB struct {
 	path  string
 	// commits counts transactions committed through WithTx (for bench).
 	commits atomic.Int64
-	group   groupCommit
+	group   *Batcher[func(*Queries) error]
 }
 
 // Commits returns how many WithTx transactions have committed.
@@ -95,6 +95,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	d := &DB{W: w, path: path}
+	d.group = NewBatcher(maxGroup, d.runGroup)
 	if err := checkPragmas(ctx, w, false); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -254,29 +255,40 @@ func (d *DB) IntegrityCheck(ctx context.Context) (string, error) {
 }
 
 // WithTxEach runs fn for items 0..n-1 in one write transaction (one commit:
-// group commit). If an item's fn fails, the transaction is rolled back and
-// every item runs again in a transaction of its own, so that the failing
-// item is rolled back alone and gets its error while the others commit. fn
-// must therefore be safe to run again (its writes were rolled back). A
-// failed commit is every item's error. fn must not call WeChat.
+// group commit), as WithTxBatch with every item written by its own fn.
 //
 // A savepoint per item would isolate failures without running anything
 // twice, but every page an item touches is then copied to the statement
 // journal first: on the send path that cost more than the group saved.
 // Failures are rare (a compare-and-set that lost is not a failure).
 func (d *DB) WithTxEach(ctx context.Context, n int, fn func(i int, q *Queries) error) []error {
+	return d.WithTxBatch(ctx, n, func(q *Queries) error {
+		for i := range n {
+			if err := fn(i, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, fn)
+}
+
+// WithTxBatch writes items 0..n-1 with all in one write transaction (one
+// commit). If all fails, the transaction is rolled back and every item is
+// written again by each in a transaction of its own, so that a failing item
+// is rolled back alone and gets its error while the others commit: all and
+// each must therefore be safe to run again (their writes were rolled back).
+// A failed begin or commit is every item's error. Neither may call WeChat.
+func (d *DB) WithTxBatch(ctx context.Context, n int, all func(q *Queries) error, each func(i int, q *Queries) error) []error {
 	errs := make([]error, n)
 	if n == 1 {
-		errs[0] = d.WithTx(ctx, func(q *Queries) error { return fn(0, q) })
+		errs[0] = d.WithTx(ctx, func(q *Queries) error { return each(0, q) })
 		return errs
 	}
 	failed := false
 	err := d.WithTx(ctx, func(q *Queries) error {
-		for i := range n {
-			if err := fn(i, q); err != nil {
-				failed = true
-				return err
-			}
+		if err := all(q); err != nil {
+			failed = true
+			return err
 		}
 		return nil
 	})
@@ -290,7 +302,7 @@ func (d *DB) WithTxEach(ctx context.Context, n int, fn func(i int, q *Queries) e
 		return errs
 	}
 	for i := range n {
-		errs[i] = d.WithTx(ctx, func(q *Queries) error { return fn(i, q) })
+		errs[i] = d.WithTx(ctx, func(q *Queries) error { return each(i, q) })
 	}
 	return errs
 }
