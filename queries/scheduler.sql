@@ -54,6 +54,30 @@ DELETE FROM pending_sent_events WHERE received_at < @before;
 UPDATE reminders SET status = @status, reason = @reason, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = @now
 WHERE id = @id AND status = 'sending' AND lease_owner = @owner AND attempts = @attempts AND fire_at = @claimed_fire_at;
 
+-- name: CompleteSentReminders :many
+-- CompleteReminder for a batch of sends WeChat accepted: @claims is a JSON
+-- array of claims, each [id, attempts, claimed fire_at]. Returns the ids
+-- completed; a claim missing from them lost its lease.
+UPDATE reminders SET status = 'sent', reason = NULL, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = @now
+WHERE (id, attempts, fire_at) IN (SELECT json_extract(c.value, '$[0]'), json_extract(c.value, '$[1]'), json_extract(c.value, '$[2]')
+                                  FROM json_each(CAST(@claims AS TEXT)) c)
+  AND +status = 'sending' AND lease_owner = @owner
+RETURNING id;
+
+-- name: InsertSentDeliveries :exec
+-- InsertDelivery for a batch of sends WeChat accepted: @rows is a JSON array
+-- of [reminder_id, occurrence_at, attempt, msgid (or null), started_at,
+-- finished_at, latency_ms].
+INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms)
+SELECT json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'), 'sent', 0, '',
+       json_extract(r.value, '$[3]'), json_extract(r.value, '$[4]'), json_extract(r.value, '$[5]'), json_extract(r.value, '$[6]')
+FROM json_each(CAST(@rows AS TEXT)) r;
+
+-- name: PendingSentEvents :many
+-- The msgids, of those in @msgids (a JSON array), whose sent event arrived
+-- before the outcome of their send was recorded.
+SELECT msgid FROM pending_sent_events WHERE msgid IN (SELECT m.value FROM json_each(CAST(@msgids AS TEXT)) m);
+
 -- name: RescheduleReminder :execrows
 -- Back to scheduled: a retry, a deferral or the next occurrence. The claim
 -- is identified by (owner, attempts, claimed fire_at): a stalled worker

@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// TestHotQueriesUseTheirIndexes reads the query plans of the claim batch and
-// of the per-user reads: none may scan a table, sort, or walk an index that
-// grows with the table (the status index holds every scheduled reminder,
+// TestHotQueriesUseTheirIndexes reads the query plans of the claim batch, of
+// the batch record of sends and of the per-user reads: none may scan a table,
+// sort, or walk an index that grows with the table (the status index holds every scheduled reminder,
 // not just the due ones; a template's reminders are every user's).
 func TestHotQueriesUseTheirIndexes(t *testing.T) {
 	ctx := context.Background()
@@ -32,6 +32,10 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 		"LedgerFor":      {ledgerFor, []any{openids, "t"}, []string{"PRIMARY KEY (openid=? AND template_id=?)"}},
 		"TakeCredits":    {takeCredits, []any{int64(1), openids, "t"}, []string{"PRIMARY KEY (openid=? AND template_id=?)"}},
 		"ClaimReminders": {claimReminders, []any{int64(1), "owner", `[]`, int64(1), `["rem_x"]`}, []string{"sqlite_autoindex_reminders_1 (id=?)"}},
+		// Recording a batch of sends.
+		"PendingSentEvents": {pendingSentEvents, []any{`[1]`}, []string{"pending_sent_events USING INTEGER PRIMARY KEY (rowid=?)"}},
+		// Each claim looked up by its key: the id index or (fire_at, id).
+		"CompleteSentReminders": {completeSentReminders, []any{int64(1), `[["rem_x",1,1]]`, "owner"}, []string{"SEARCH reminders USING", "id=?)"}},
 		// A user's own reminders come from the user's index, in its order.
 		"ListUserReminders":      {listUserReminders, []any{"o", "", "", int64(0), int64(9), int64(0), "", int64(20)}, []string{"reminders_owner (openid=?"}},
 		"CountAheadOfReminder":   {countAheadOfReminder, []any{"o", "t", int64(5), "r"}, []string{"reminders_owner (openid=?"}},

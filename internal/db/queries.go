@@ -51,6 +51,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.completeReminderStmt, err = db.PrepareContext(ctx, completeReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteReminder: %w", err)
 	}
+	if q.completeSentRemindersStmt, err = db.PrepareContext(ctx, completeSentReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query CompleteSentReminders: %w", err)
+	}
 	if q.consumeCreditStmt, err = db.PrepareContext(ctx, consumeCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query ConsumeCredit: %w", err)
 	}
@@ -123,6 +126,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertReminderStmt, err = db.PrepareContext(ctx, insertReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertReminder: %w", err)
 	}
+	if q.insertSentDeliveriesStmt, err = db.PrepareContext(ctx, insertSentDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSentDeliveries: %w", err)
+	}
 	if q.ledgerForStmt, err = db.PrepareContext(ctx, ledgerFor); err != nil {
 		return nil, fmt.Errorf("error preparing query LedgerFor: %w", err)
 	}
@@ -161,6 +167,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.pairGrantStmt, err = db.PrepareContext(ctx, pairGrant); err != nil {
 		return nil, fmt.Errorf("error preparing query PairGrant: %w", err)
+	}
+	if q.pendingSentEventsStmt, err = db.PrepareContext(ctx, pendingSentEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query PendingSentEvents: %w", err)
 	}
 	if q.refundCreditStmt, err = db.PrepareContext(ctx, refundCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query RefundCredit: %w", err)
@@ -243,6 +252,11 @@ func (q *Queries) Close() error {
 	if q.completeReminderStmt != nil {
 		if cerr := q.completeReminderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing completeReminderStmt: %w", cerr)
+		}
+	}
+	if q.completeSentRemindersStmt != nil {
+		if cerr := q.completeSentRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing completeSentRemindersStmt: %w", cerr)
 		}
 	}
 	if q.consumeCreditStmt != nil {
@@ -365,6 +379,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertReminderStmt: %w", cerr)
 		}
 	}
+	if q.insertSentDeliveriesStmt != nil {
+		if cerr := q.insertSentDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSentDeliveriesStmt: %w", cerr)
+		}
+	}
 	if q.ledgerForStmt != nil {
 		if cerr := q.ledgerForStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing ledgerForStmt: %w", cerr)
@@ -428,6 +447,11 @@ func (q *Queries) Close() error {
 	if q.pairGrantStmt != nil {
 		if cerr := q.pairGrantStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pairGrantStmt: %w", cerr)
+		}
+	}
+	if q.pendingSentEventsStmt != nil {
+		if cerr := q.pendingSentEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pendingSentEventsStmt: %w", cerr)
 		}
 	}
 	if q.refundCreditStmt != nil {
@@ -533,6 +557,7 @@ type Queries struct {
 	claimReminderStmt               *sql.Stmt
 	claimRemindersStmt              *sql.Stmt
 	completeReminderStmt            *sql.Stmt
+	completeSentRemindersStmt       *sql.Stmt
 	consumeCreditStmt               *sql.Stmt
 	countAheadOfReminderStmt        *sql.Stmt
 	countRemindersByStatusStmt      *sql.Stmt
@@ -557,6 +582,7 @@ type Queries struct {
 	insertDeliveryStmt              *sql.Stmt
 	insertGrantStmt                 *sql.Stmt
 	insertReminderStmt              *sql.Stmt
+	insertSentDeliveriesStmt        *sql.Stmt
 	ledgerForStmt                   *sql.Stmt
 	listConsentsStmt                *sql.Stmt
 	listDeliveriesStmt              *sql.Stmt
@@ -570,6 +596,7 @@ type Queries struct {
 	markTemplatesAbsentStmt         *sql.Stmt
 	nextDueAtStmt                   *sql.Stmt
 	pairGrantStmt                   *sql.Stmt
+	pendingSentEventsStmt           *sql.Stmt
 	refundCreditStmt                *sql.Stmt
 	rescheduleReminderStmt          *sql.Stmt
 	rescueReminderStmt              *sql.Stmt
@@ -596,6 +623,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		claimReminderStmt:               q.claimReminderStmt,
 		claimRemindersStmt:              q.claimRemindersStmt,
 		completeReminderStmt:            q.completeReminderStmt,
+		completeSentRemindersStmt:       q.completeSentRemindersStmt,
 		consumeCreditStmt:               q.consumeCreditStmt,
 		countAheadOfReminderStmt:        q.countAheadOfReminderStmt,
 		countRemindersByStatusStmt:      q.countRemindersByStatusStmt,
@@ -620,6 +648,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertDeliveryStmt:              q.insertDeliveryStmt,
 		insertGrantStmt:                 q.insertGrantStmt,
 		insertReminderStmt:              q.insertReminderStmt,
+		insertSentDeliveriesStmt:        q.insertSentDeliveriesStmt,
 		ledgerForStmt:                   q.ledgerForStmt,
 		listConsentsStmt:                q.listConsentsStmt,
 		listDeliveriesStmt:              q.listDeliveriesStmt,
@@ -633,6 +662,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		markTemplatesAbsentStmt:         q.markTemplatesAbsentStmt,
 		nextDueAtStmt:                   q.nextDueAtStmt,
 		pairGrantStmt:                   q.pairGrantStmt,
+		pendingSentEventsStmt:           q.pendingSentEventsStmt,
 		refundCreditStmt:                q.refundCreditStmt,
 		rescheduleReminderStmt:          q.rescheduleReminderStmt,
 		rescueReminderStmt:              q.rescueReminderStmt,

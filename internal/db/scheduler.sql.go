@@ -207,6 +207,46 @@ func (q *Queries) CompleteReminder(ctx context.Context, arg CompleteReminderPara
 	return result.RowsAffected()
 }
 
+const completeSentReminders = `-- name: CompleteSentReminders :many
+UPDATE reminders SET status = 'sent', reason = NULL, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = ?1
+WHERE (id, attempts, fire_at) IN (SELECT json_extract(c.value, '$[0]'), json_extract(c.value, '$[1]'), json_extract(c.value, '$[2]')
+                                  FROM json_each(CAST(?2 AS TEXT)) c)
+  AND +status = 'sending' AND lease_owner = ?3
+RETURNING id
+`
+
+type CompleteSentRemindersParams struct {
+	Now    int64
+	Claims string
+	Owner  sql.NullString
+}
+
+// CompleteReminder for a batch of sends WeChat accepted: @claims is a JSON
+// array of claims, each [id, attempts, claimed fire_at]. Returns the ids
+// completed; a claim missing from them lost its lease.
+func (q *Queries) CompleteSentReminders(ctx context.Context, arg CompleteSentRemindersParams) ([]string, error) {
+	rows, err := q.query(ctx, q.completeSentRemindersStmt, completeSentReminders, arg.Now, arg.Claims, arg.Owner)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const countSendingDeliveries = `-- name: CountSendingDeliveries :one
 SELECT count(*) FROM deliveries WHERE status = 'sending'
 `
@@ -453,6 +493,21 @@ func (q *Queries) InsertDelivery(ctx context.Context, arg InsertDeliveryParams) 
 	return id, err
 }
 
+const insertSentDeliveries = `-- name: InsertSentDeliveries :exec
+INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms)
+SELECT json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'), 'sent', 0, '',
+       json_extract(r.value, '$[3]'), json_extract(r.value, '$[4]'), json_extract(r.value, '$[5]'), json_extract(r.value, '$[6]')
+FROM json_each(CAST(?1 AS TEXT)) r
+`
+
+// InsertDelivery for a batch of sends WeChat accepted: @rows is a JSON array
+// of [reminder_id, occurrence_at, attempt, msgid (or null), started_at,
+// finished_at, latency_ms].
+func (q *Queries) InsertSentDeliveries(ctx context.Context, rows string) error {
+	_, err := q.exec(ctx, q.insertSentDeliveriesStmt, insertSentDeliveries, rows)
+	return err
+}
+
 const ledgerFor = `-- name: LedgerFor :many
 SELECT c.openid, c.credits, c.long_term FROM consents c
 WHERE c.openid IN (SELECT j.value FROM json_each(CAST(?1 AS TEXT)) j) AND c.template_id = ?2
@@ -503,6 +558,35 @@ func (q *Queries) NextDueAt(ctx context.Context) (int64, error) {
 	var due_at int64
 	err := row.Scan(&due_at)
 	return due_at, err
+}
+
+const pendingSentEvents = `-- name: PendingSentEvents :many
+SELECT msgid FROM pending_sent_events WHERE msgid IN (SELECT m.value FROM json_each(CAST(?1 AS TEXT)) m)
+`
+
+// The msgids, of those in @msgids (a JSON array), whose sent event arrived
+// before the outcome of their send was recorded.
+func (q *Queries) PendingSentEvents(ctx context.Context, msgids string) ([]int64, error) {
+	rows, err := q.query(ctx, q.pendingSentEventsStmt, pendingSentEvents, msgids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var msgid int64
+		if err := rows.Scan(&msgid); err != nil {
+			return nil, err
+		}
+		items = append(items, msgid)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const rescheduleReminder = `-- name: RescheduleReminder :execrows

@@ -158,6 +158,8 @@ type Engine struct {
 	cb      *gobreaker.CircuitBreaker[wechat.SendResult]
 	limiter *rate.Limiter
 	jobs    *Jobs
+	// outcomes group-commits the outcomes of concurrent sends (recordBatch).
+	outcomes *db.Batcher[*outcomeReq]
 
 	wake         chan struct{}
 	slots        chan struct{} // one per send in flight
@@ -232,6 +234,7 @@ func New(cfg Config) (*Engine, error) {
 	if err := e.jobs.Add("lease_rescue", fmt.Sprintf("@every %s", rescueEvery), func(ctx context.Context) error { _, err := e.RescueLeases(ctx); return err }); err != nil {
 		return nil, err
 	}
+	e.outcomes = db.NewBatcher(maxOutcomes, e.recordBatch)
 	return e, nil
 }
 

@@ -444,14 +444,17 @@ type outcomeReq struct {
 	now    time.Time
 }
 
+// maxOutcomes bounds one batch of outcomes (one transaction).
+const maxOutcomes = 256
+
 // record writes the outcome of one claim, group-committed with the
-// outcomes of other workers (db.Group): the delivery row, the reminder's
+// outcomes of other workers (recordBatch): the delivery row, the reminder's
 // transition (compare-and-set on the claim), the credit consumed by a
 // successful send, the next occurrence of a series, and a sent event that
 // arrived early.
 func (e *Engine) record(ctx context.Context, c claim, res result) error {
 	req := &outcomeReq{c: c, res: res, now: e.now()}
-	if err := e.db.Group(ctx, func(q *db.Queries) error { return e.recordTx(ctx, q, req) }); err != nil {
+	if err := e.outcomes.Do(ctx, req); err != nil {
 		return err
 	}
 	if req.lost {
@@ -459,6 +462,121 @@ func (e *Engine) record(ctx context.Context, c claim, res result) error {
 	}
 	e.observe(c.rem, res, req.status, req.now)
 	return nil
+}
+
+// recordBatch writes a batch of outcomes in one transaction: the sends
+// that need nothing but their record with a few statements for the whole
+// batch (recordSent), the others one by one (recordTx). If anything fails,
+// each outcome is written again in a transaction of its own, so that only
+// the failing one gets an error (db.WithTxBatch).
+func (e *Engine) recordBatch(ctx context.Context, reqs []*outcomeReq) []error {
+	return e.db.WithTxBatch(ctx, len(reqs), func(q *db.Queries) error {
+		rest, err := e.recordSent(ctx, q, reqs)
+		if err != nil {
+			return err
+		}
+		for _, req := range rest {
+			if err := e.recordTx(ctx, q, req); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(i int, q *db.Queries) error { return e.recordTx(ctx, q, reqs[i]) })
+}
+
+// recordSent records, with three statements for the whole batch, the sends
+// whose record is all there is to write: WeChat accepted them, the claim
+// settled the credit (it holds the one-time credit, or the template is
+// long-term), and the reminder ends (no series). That is the bulk of the
+// traffic. The statements: the pending sent events of their msgids (usually
+// none), the reminders completed (compare-and-set on each claim, as
+// CompleteReminder), and the delivery rows. It returns the outcomes left to
+// recordTx: the others, a claim whose lease was lost, a send whose sent event
+// arrived first, a second claim of one reminder, and an id that JSON cannot
+// carry (see claimDue).
+func (e *Engine) recordSent(ctx context.Context, q *db.Queries, reqs []*outcomeReq) ([]*outcomeReq, error) {
+	var bulk, rest []*outcomeReq
+	ids := make(map[string]bool, len(reqs))
+	var msgids []int64
+	for _, req := range reqs {
+		r := req.c.rem
+		if req.res.verdict == vSent && !req.res.refused && !r.Recurrence.Valid && e.settled(req.c) && !ids[r.ID] && utf8.ValidString(r.ID) {
+			ids[r.ID] = true
+			bulk = append(bulk, req)
+			if req.res.msgid.Valid {
+				msgids = append(msgids, req.res.msgid.Int64)
+			}
+		} else {
+			rest = append(rest, req)
+		}
+	}
+	if len(bulk) < 2 {
+		return reqs, nil
+	}
+	early := map[int64]bool{}
+	if len(msgids) > 0 {
+		pending, err := q.PendingSentEvents(ctx, jsonArg(msgids))
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range pending {
+			early[m] = true
+		}
+	}
+	claims := make([][3]any, 0, len(bulk))
+	var now time.Time // the latest outcome's: one updated_at for the batch
+	for _, req := range bulk {
+		if req.res.msgid.Valid && early[req.res.msgid.Int64] {
+			continue
+		}
+		claims = append(claims, [3]any{req.c.rem.ID, req.c.rem.Attempts, req.c.rem.FireAt})
+		if req.now.After(now) {
+			now = req.now
+		}
+	}
+	if len(claims) == 0 {
+		return reqs, nil
+	}
+	completed, err := q.CompleteSentReminders(ctx, db.CompleteSentRemindersParams{Claims: jsonArg(claims),
+		Owner: sqlStr(e.cfg.Owner), Now: now.UnixMilli()})
+	if err != nil {
+		return nil, err
+	}
+	done := make(map[string]bool, len(completed))
+	for _, id := range completed {
+		done[id] = true
+	}
+	rows := make([][7]any, 0, len(completed))
+	for _, req := range bulk {
+		r, res := req.c.rem, req.res
+		if !done[r.ID] {
+			rest = append(rest, req)
+			continue
+		}
+		var msgid any
+		if res.msgid.Valid {
+			msgid = res.msgid.Int64
+		}
+		rows = append(rows, [7]any{r.ID, r.FireAt, r.Attempts, msgid, req.c.claimedAt, req.now.UnixMilli(), res.latency.Milliseconds()})
+		req.status, req.lost = "sent", false
+	}
+	if len(rows) > 0 {
+		if err := q.InsertSentDeliveries(ctx, jsonArg(rows)); err != nil {
+			return nil, fmt.Errorf("record deliveries: %w", err)
+		}
+	}
+	return rest, nil
+}
+
+// settled reports whether a send of c leaves the ledger as it is: the
+// claim holds the one-time credit the send consumes, or the template is
+// long-term (see settleCredit).
+func (e *Engine) settled(c claim) bool {
+	if c.held() {
+		return true
+	}
+	t, ok := e.cfg.Templates.Get(c.rem.TemplateID)
+	return ok && t.Kind == wechat.LongTerm
 }
 
 func (e *Engine) recordTx(ctx context.Context, q *db.Queries, req *outcomeReq) error {

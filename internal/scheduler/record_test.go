@@ -1,0 +1,261 @@
+package scheduler
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/wechat"
+)
+
+type templateMap map[string]*wechat.Template
+
+func (m templateMap) Get(id string) (*wechat.Template, bool) { t, ok := m[id]; return t, ok }
+
+// recordWorld is a database with claimed reminders, for the outcome batch.
+type recordWorld struct {
+	t      *testing.T
+	ctx    context.Context
+	d      *db.DB
+	e      *Engine
+	now    time.Time
+	claims map[string]claim
+}
+
+// newRecordWorld claims one reminder per spec: id → (openid, template,
+// recurrence). Each user of the one-time template has one credit; the
+// users of the long-term one have accepted it.
+func newRecordWorld(t *testing.T, specs map[string][3]string) *recordWorld {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "record.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	tpl := templateMap{"one": {ID: "one", Kind: wechat.OneTime}, "long": {ID: "long", Kind: wechat.LongTerm}}
+	e, err := New(Config{DB: d, Sender: nopSender{}, Templates: tpl, Now: func() time.Time { return now },
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, s := range specs {
+		p := db.InsertReminderParams{ID: id, Openid: s[0], TemplateID: s[1], FireAt: now.UnixMilli(), Timezone: "Asia/Shanghai",
+			Data: `{}`, Now: now.UnixMilli()}
+		if s[2] != "" {
+			p.Recurrence = sql.NullString{String: s[2], Valid: true}
+		}
+		if err := d.Write.InsertReminder(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.RecordAccept(ctx, s[0], s[1], s[1] == "long", db.SourceClient, now.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &recordWorld{t: t, ctx: ctx, d: d, e: e, now: now, claims: map[string]claim{}}
+	err = d.WithTx(ctx, func(q *db.Queries) error {
+		cs, err := claimDue(ctx, q, tpl, e.cfg.Owner, now, now.Add(time.Minute), 100)
+		for _, c := range cs {
+			w.claims[c.rem.ID] = c
+		}
+		return err
+	})
+	if err != nil || len(w.claims) != len(specs) {
+		t.Fatalf("claimed %d of %d: %v", len(w.claims), len(specs), err)
+	}
+	return w
+}
+
+type nopSender struct{}
+
+func (nopSender) Send(context.Context, wechat.SendRequest) (wechat.SendResult, error) {
+	return wechat.SendResult{}, nil
+}
+
+func sent(msgid int64) result {
+	return result{verdict: vSent, errcode: sqlInt(0), msgid: sqlInt(msgid), latency: 7 * time.Millisecond}
+}
+
+func (w *recordWorld) out(c claim, res result) *outcomeReq {
+	return &outcomeReq{c: c, res: res, now: w.now.Add(time.Second)}
+}
+
+// record writes the outcomes of the claims by id as one batch, and returns
+// how many commits that took.
+func (w *recordWorld) record(outcomes map[string]result, more ...*outcomeReq) int64 {
+	w.t.Helper()
+	reqs := more
+	for id, res := range outcomes {
+		reqs = append(reqs, w.out(w.claims[id], res))
+	}
+	before := w.d.Commits()
+	for i, err := range w.e.recordBatch(w.ctx, reqs) {
+		if err != nil {
+			w.t.Fatalf("outcome of %s: %v", reqs[i].c.rem.ID, err)
+		}
+	}
+	for _, req := range reqs {
+		if want := deliveryStatus[req.res.verdict]; req.status != want && req.status != "duplicate" {
+			w.t.Errorf("%s: recorded as %q, want %q", req.c.rem.ID, req.status, want)
+		}
+	}
+	return w.d.Commits() - before
+}
+
+func (w *recordWorld) reminder(id string) db.Reminder {
+	w.t.Helper()
+	r, err := w.d.Read.GetReminder(w.ctx, id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return r
+}
+
+func (w *recordWorld) deliveries(id string) []db.Delivery {
+	w.t.Helper()
+	ds, err := w.d.Read.ListDeliveries(w.ctx, id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return ds
+}
+
+func (w *recordWorld) credits(openid, tpl string) int64 {
+	w.t.Helper()
+	c, err := w.d.Read.GetConsent(w.ctx, db.GetConsentParams{Openid: openid, TemplateID: tpl})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return c.Credits
+}
+
+// TestRecordBatchWritesEveryKindOfOutcomeInOneCommit: the sends whose record
+// is all there is to write go through the batch statements, every other
+// outcome beside them through the per-outcome path, in one transaction, and
+// each ends exactly as it would alone.
+func TestRecordBatchWritesEveryKindOfOutcomeInOneCommit(t *testing.T) {
+	w := newRecordWorld(t, map[string][3]string{
+		"plain1": {"u1", "one", ""}, "plain2": {"u2", "one", ""}, "big": {"u3", "one", ""},
+		"long": {"u4", "long", ""}, "early": {"u5", "one", ""}, "lost": {"u6", "one", ""},
+		"retry": {"u7", "one", ""}, "series": {"u8", "one", "0 9 * * *"},
+	})
+	ctx, q := w.ctx, w.d.Write
+	// A sent event that arrives before its send's outcome.
+	if err := q.SavePendingSentEvent(ctx, db.SavePendingSentEventParams{Msgid: 505, Delivered: 1, EventStatus: "success", Now: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// The rescuer takes "lost" back (its lease expired) before its outcome.
+	lost := w.claims["lost"]
+	expired := w.now.Add(2 * time.Minute).UnixMilli()
+	if n, err := q.RescueReminder(ctx, db.RescueReminderParams{ID: "lost", Now: expired, Attempts: lost.rem.Attempts}); err != nil || n != 1 {
+		t.Fatalf("rescue: %d, %v", n, err)
+	}
+	if _, err := q.RefundCredit(ctx, db.RefundCreditParams{Openid: "u6", TemplateID: "one", Now: w.now.UnixMilli(), ClaimedAt: lost.claimedAt}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.InsertAbandonedDelivery(ctx, db.InsertAbandonedDeliveryParams{ReminderID: "lost", OccurrenceAt: lost.rem.FireAt,
+		Attempt: lost.rem.Attempts, StartedAt: lost.claimedAt, Now: w.now.UnixMilli()}); err != nil {
+		t.Fatal(err)
+	}
+	// ... and claims it again, while the first claim's send is in flight.
+	var again []claim
+	if err := w.d.WithTx(ctx, func(q *db.Queries) (err error) {
+		again, err = claimDue(ctx, q, w.e.cfg.Templates, w.e.cfg.Owner, time.UnixMilli(expired), time.UnixMilli(expired).Add(time.Minute), 10)
+		return err
+	}); err != nil || len(again) != 1 || again[0].rem.ID != "lost" || !again[0].held() {
+		t.Fatalf("second claim of lost: %+v, %v", again, err)
+	}
+	const bigMsgID = 1<<53 + 1 // not a float64
+	commits := w.record(map[string]result{
+		"plain1": sent(101), "plain2": sent(102), "big": sent(bigMsgID), "long": sent(404),
+		"early": sent(505), "lost": sent(606), "retry": {verdict: vRetry, errcode: sqlInt(-1), errmsg: "system busy", deferUntil: w.now.Add(time.Minute)},
+		"series": sent(808),
+	}, w.out(again[0], sent(607)))
+	if commits != 1 {
+		t.Errorf("%d commits for one batch of outcomes, want 1", commits)
+	}
+	for id, msgid := range map[string]int64{"plain1": 101, "plain2": 102, "big": bigMsgID, "long": 404, "early": 505} {
+		c := w.claims[id]
+		if r := w.reminder(id); r.Status != "sent" || r.LeaseUntil.Valid || r.LeaseOwner.Valid || r.CreditHeld != 0 || r.UpdatedAt != w.now.Add(time.Second).UnixMilli() {
+			t.Errorf("%s: reminder %+v, want sent with its lease cleared", id, r)
+		}
+		ds := w.deliveries(id)
+		if len(ds) != 1 {
+			t.Fatalf("%s: deliveries %+v", id, ds)
+		}
+		d := ds[0]
+		if d.Status != "sent" || d.Msgid != sqlInt(msgid) || d.Errcode != sqlInt(0) || d.Errmsg != "" || d.Attempt != 1 ||
+			d.OccurrenceAt != c.rem.FireAt || d.StartedAt != c.claimedAt || d.FinishedAt != sqlInt(w.now.Add(time.Second).UnixMilli()) ||
+			d.LatencyMs != sqlInt(7) {
+			t.Errorf("%s: delivery %+v", id, d)
+		}
+	}
+	for _, u := range []string{"u1", "u2", "u3", "u5", "u6", "u8"} {
+		if n := w.credits(u, "one"); n != 0 {
+			t.Errorf("%s: %d credits left after a send, want 0", u, n)
+		}
+	}
+	if n := w.credits("u7", "one"); n != 1 {
+		t.Errorf("retry: the held credit was not given back (%d)", n)
+	}
+	if d := w.deliveries("early")[0]; d.Delivered != sqlInt(1) || d.EventStatus != "success" {
+		t.Errorf("the early sent event was not applied: %+v", d)
+	}
+	var pending int
+	if err := w.d.R.QueryRow(`SELECT count(*) FROM pending_sent_events`).Scan(&pending); err != nil || pending != 0 {
+		t.Errorf("pending sent events left: %d, %v", pending, err)
+	}
+	// The second claim's send completes the reminder; the first claim's
+	// abandoned row now holds its real outcome: a duplicate of the occurrence.
+	if ds := w.deliveries("lost"); len(ds) != 2 || ds[0].Status != "duplicate" || ds[0].Msgid != sqlInt(606) || ds[0].Attempt != 1 ||
+		ds[1].Status != "sent" || ds[1].Msgid != sqlInt(607) || ds[1].Attempt != 2 {
+		t.Errorf("lost: deliveries %+v", ds)
+	}
+	if r := w.reminder("lost"); r.Status != "sent" || r.Attempts != 2 {
+		t.Errorf("lost: reminder %s after %d attempts, want sent after 2", r.Status, r.Attempts)
+	}
+	if r := w.reminder("retry"); r.Status != "scheduled" || r.DueAt != w.now.Add(time.Minute).UnixMilli() {
+		t.Errorf("retry: reminder %+v", r)
+	}
+	// 09:00 UTC is 17:00 in Shanghai: the next 9 o'clock there is 01:00 UTC.
+	if r := w.reminder("series"); r.Status != "scheduled" || r.FireAt != time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC).UnixMilli() {
+		t.Errorf("series: reminder %+v, want its next occurrence", r)
+	}
+	if ds := w.deliveries("series"); len(ds) != 1 || ds[0].Status != "sent" {
+		t.Errorf("series: deliveries %+v", ds)
+	}
+}
+
+// TestRecordBatchFailureFallsBackToEachAlone: a batch statement that fails
+// (an occurrence already recorded as sent) rolls the batch back, and each
+// outcome is then written alone, so the others are recorded exactly once
+// and the culprit as a duplicate.
+func TestRecordBatchFailureFallsBackToEachAlone(t *testing.T) {
+	w := newRecordWorld(t, map[string][3]string{"a": {"u1", "one", ""}, "b": {"u2", "one", ""}, "c": {"u3", "one", ""}})
+	c := w.claims["b"]
+	if _, err := w.d.Write.InsertDelivery(w.ctx, db.InsertDeliveryParams{ReminderID: "b", OccurrenceAt: c.rem.FireAt, Attempt: 1,
+		Status: "sent", StartedAt: 1, Now: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if commits := w.record(map[string]result{"a": sent(1), "b": sent(2), "c": sent(3)}); commits != 3 {
+		t.Errorf("%d commits, want 3 (each outcome alone)", commits)
+	}
+	for id, want := range map[string][]string{"a": {"sent"}, "b": {"sent", "duplicate"}, "c": {"sent"}} {
+		ds := w.deliveries(id)
+		var got []string
+		for _, d := range ds {
+			got = append(got, d.Status)
+		}
+		if len(got) != len(want) || got[0] != want[0] || got[len(got)-1] != want[len(want)-1] {
+			t.Errorf("%s: deliveries %v, want %v", id, got, want)
+		}
+		if r := w.reminder(id); r.Status != "sent" {
+			t.Errorf("%s: reminder %s, want sent", id, r.Status)
+		}
+	}
+}
