@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sony/gobreaker/v2"
 
@@ -43,9 +42,8 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 		return nil, err
 	}
 	for _, d := range due {
-		// The batch statements take their keys as JSON, which would turn
-		// invalid UTF-8 (only a hand-edited row has it) into U+FFFD.
-		if !utf8.ValidString(d.ID) || !utf8.ValidString(d.Openid) || !utf8.ValidString(d.TemplateID) {
+		// The batch statements take their keys as JSON (db.JSONSafe).
+		if !db.JSONSafe(d.ID, d.Openid, d.TemplateID) {
 			return claimEach(ctx, q, tpl, owner, due, now, leaseUntil)
 		}
 	}
@@ -66,7 +64,7 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 	credits := make(map[pair]int64, len(seen))
 	longTerm := make(map[pair]bool)
 	for _, tid := range templates {
-		ledger, err := q.LedgerFor(ctx, db.LedgerForParams{Openids: jsonArg(users[tid]), TemplateID: tid})
+		ledger, err := q.LedgerFor(ctx, db.LedgerForParams{Openids: db.JSONArg(users[tid]), TemplateID: tid})
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +102,7 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 	}
 	for _, r := range rounds {
 		for tid, openids := range r {
-			n, err := q.TakeCredits(ctx, db.TakeCreditsParams{Openids: jsonArg(openids), TemplateID: tid, Now: now.UnixMilli()})
+			n, err := q.TakeCredits(ctx, db.TakeCreditsParams{Openids: db.JSONArg(openids), TemplateID: tid, Now: now.UnixMilli()})
 			if err != nil {
 				return nil, err
 			}
@@ -113,7 +111,7 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 			}
 		}
 	}
-	rems, err := q.ClaimReminders(ctx, db.ClaimRemindersParams{Ids: jsonArg(ids), Held: jsonArg(held),
+	rems, err := q.ClaimReminders(ctx, db.ClaimRemindersParams{Ids: db.JSONArg(ids), Held: db.JSONArg(held),
 		LeaseUntil: sqlInt(leaseUntil.UnixMilli()), Owner: sqlStr(owner), Now: now.UnixMilli()})
 	if err != nil {
 		return nil, err
@@ -132,13 +130,6 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 		claimed[order[r.ID]] = claim{rem: r, claimedAt: now.UnixMilli(), covered: covered[r.ID]}
 	}
 	return claimed, nil
-}
-
-// jsonArg encodes a batch argument of a query (ids, openids: valid UTF-8
-// strings, which always encode) as a JSON array.
-func jsonArg(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 // claimEach claims the due rows one statement at a time: the path for keys
@@ -500,7 +491,7 @@ func (e *Engine) recordSent(ctx context.Context, q *db.Queries, reqs []*outcomeR
 	var msgids []int64
 	for _, req := range reqs {
 		r := req.c.rem
-		if req.res.verdict == vSent && !req.res.refused && !r.Recurrence.Valid && e.settled(req.c) && !ids[r.ID] && utf8.ValidString(r.ID) {
+		if req.res.verdict == vSent && !req.res.refused && !r.Recurrence.Valid && e.settled(req.c) && !ids[r.ID] && db.JSONSafe(r.ID) {
 			ids[r.ID] = true
 			bulk = append(bulk, req)
 			if req.res.msgid.Valid {
@@ -515,7 +506,7 @@ func (e *Engine) recordSent(ctx context.Context, q *db.Queries, reqs []*outcomeR
 	}
 	early := map[int64]bool{}
 	if len(msgids) > 0 {
-		pending, err := q.PendingSentEvents(ctx, jsonArg(msgids))
+		pending, err := q.PendingSentEvents(ctx, db.JSONArg(msgids))
 		if err != nil {
 			return nil, err
 		}
@@ -537,7 +528,7 @@ func (e *Engine) recordSent(ctx context.Context, q *db.Queries, reqs []*outcomeR
 	if len(claims) == 0 {
 		return reqs, nil
 	}
-	completed, err := q.CompleteSentReminders(ctx, db.CompleteSentRemindersParams{Claims: jsonArg(claims),
+	completed, err := q.CompleteSentReminders(ctx, db.CompleteSentRemindersParams{Claims: db.JSONArg(claims),
 		Owner: sqlStr(e.cfg.Owner), Now: now.UnixMilli()})
 	if err != nil {
 		return nil, err
@@ -561,7 +552,7 @@ func (e *Engine) recordSent(ctx context.Context, q *db.Queries, reqs []*outcomeR
 		req.status, req.lost = "sent", false
 	}
 	if len(rows) > 0 {
-		if err := q.InsertSentDeliveries(ctx, jsonArg(rows)); err != nil {
+		if err := q.InsertSentDeliveries(ctx, db.JSONArg(rows)); err != nil {
 			return nil, fmt.Errorf("record deliveries: %w", err)
 		}
 	}

@@ -1,0 +1,31 @@
+package db
+
+import (
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+)
+
+// JSONArg encodes a batch argument of a query (the statements that take a
+// whole batch read it with json_each) as JSON. Its strings must pass
+// JSONSafe, which makes the encoding infallible.
+func JSONArg(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("db: JSONArg: " + err.Error()) // only a non-encodable type gets here: a bug
+	}
+	return string(b)
+}
+
+// JSONSafe reports whether the strings reach SQLite unchanged through
+// JSONArg and json_each: JSON turns invalid UTF-8 into U+FFFD, and a NUL
+// would end the text on SQLite's side. Only a hand-edited row or an odd
+// header fails it; such values take the one-row statements.
+func JSONSafe(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
