@@ -18,9 +18,9 @@ func JSONArg(v any) string {
 }
 
 // JSONSafe reports whether the strings reach SQLite unchanged through
-// JSONArg and json_each: JSON turns invalid UTF-8 into U+FFFD, and a NUL
-// would end the text on SQLite's side. Only a hand-edited row or an odd
-// header fails it; such values take the one-row statements.
+// JSONArg and json_each: JSON turns invalid UTF-8 into U+FFFD, and SQLite's
+// string functions stop at a NUL inside a text. Only a hand-edited row has
+// such keys; they take the one-row statements.
 func JSONSafe(ss ...string) bool {
 	for _, s := range ss {
 		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
