@@ -446,3 +446,56 @@ func TestJSONSafe(t *testing.T) {
 		t.Errorf("JSONArg: %s", got)
 	}
 }
+
+func TestPanicInAWriteLeavesTheWriterUsable(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	mustPanic := func(f func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic did not reach the caller")
+			}
+		}()
+		f()
+	}
+	mustPanic(func() {
+		_ = d.WithTx(ctx, func(q *db.Queries) error {
+			if err := q.AddCredit(ctx, db.AddCreditParams{Openid: "o1", TemplateID: "t", Credits: 1, Now: 1}); err != nil {
+				return err
+			}
+			panic("bug")
+		})
+	})
+	// A group commit whose leader panics: the others get an error, and
+	// the group goes on.
+	b := db.NewBatcher(8, func(ctx context.Context, batch []int) []error {
+		for _, v := range batch {
+			if v == 0 {
+				panic("bug")
+			}
+		}
+		return make([]error, len(batch))
+	})
+	mustPanic(func() { _ = b.Do(ctx, 0) })
+	if err := b.Do(ctx, 1); err != nil {
+		t.Fatalf("the batcher after a panic: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- d.WithTx(ctx, func(q *db.Queries) error {
+			return q.AddCredit(ctx, db.AddCreditParams{Openid: "o2", TemplateID: "t", Credits: 1, Now: 1})
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the writer is still inside the panicked transaction")
+	}
+	if c, err := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: "o1", TemplateID: "t"}); !errors.Is(err, sql.ErrNoRows) {
+		t.Fatalf("the panicked transaction's write survived: %+v, %v", c, err)
+	}
+}

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -58,15 +59,35 @@ func (b *Batcher[T]) Do(ctx context.Context, v T) error {
 		for i, r := range batch {
 			vs[i] = r.v
 		}
-		errs := b.run(context.WithoutCancel(ctx), vs)
+		errs, panicked := b.runBatch(context.WithoutCancel(ctx), vs)
 		b.mu.Lock()
 		for i, r := range batch {
 			r.err, r.done = errs[i], true
 		}
 		b.busy = false
 		b.cond.Broadcast()
+		if panicked != nil {
+			// The others got an error; the leader's own caller gets
+			// the panic (the API turns it into a 500).
+			panic(panicked)
+		}
 	}
 	return req.err
+}
+
+// runBatch calls run, turning a panic into an error for every request of
+// the batch, so that a bug in one writer cannot leave the others waiting.
+func (b *Batcher[T]) runBatch(ctx context.Context, vs []T) (errs []error, panicked any) {
+	defer func() {
+		if p := recover(); p != nil {
+			panicked = p
+			errs = make([]error, len(vs))
+			for i := range errs {
+				errs[i] = fmt.Errorf("batch write panicked: %v", p)
+			}
+		}
+	}()
+	return b.run(ctx, vs), nil
 }
 
 // maxGroup bounds one group's transaction.

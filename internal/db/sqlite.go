@@ -203,6 +203,14 @@ func (d *DB) WithTx(ctx context.Context, fn func(q *Queries) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	defer func() {
+		// A panic in fn must not leave the single writer inside its
+		// transaction: every later write would wait for it forever.
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
 	if err := fn(d.Write.WithTx(tx)); err != nil {
 		_ = tx.Rollback()
 		return err
