@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -497,5 +498,95 @@ func TestPanicInAWriteLeavesTheWriterUsable(t *testing.T) {
 	}
 	if c, err := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: "o1", TemplateID: "t"}); !errors.Is(err, sql.ErrNoRows) {
 		t.Fatalf("the panicked transaction's write survived: %+v, %v", c, err)
+	}
+}
+
+func TestWithTxBatchIsolatesAPanic(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	write := func(i int, q *db.Queries) error {
+		if err := q.AddCredit(ctx, db.AddCreditParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t", Credits: 1, Now: 1}); err != nil {
+			return err
+		}
+		if i == 1 {
+			panic("bug in item 1")
+		}
+		return nil
+	}
+	errs := d.WithTxEach(ctx, 3, write)
+	if errs[0] != nil || errs[1] == nil || !strings.Contains(errs[1].Error(), "bug in item 1") || errs[2] != nil {
+		t.Fatalf("errors %v: only item 1 may fail", errs)
+	}
+	for i, want := range []int64{1, 0, 1} {
+		c, err := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t"})
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			t.Fatal(err)
+		}
+		if c.Credits != want {
+			t.Fatalf("item %d: credits %d, want %d", i, c.Credits, want)
+		}
+	}
+}
+
+// A leader whose own request was not in the batch it ran must not take
+// that batch's panic, nor leave its own request for a later caller.
+func TestBatcherLeaderOutsideAPanickingBatch(t *testing.T) {
+	for range 20 {
+		release, entered := make(chan struct{}), make(chan struct{})
+		var mu sync.Mutex
+		var ran []string
+		b := db.NewBatcher(1, func(ctx context.Context, batch []string) []error {
+			if batch[0] == "block" {
+				close(entered)
+				<-release
+			}
+			mu.Lock()
+			ran = append(ran, batch[0])
+			mu.Unlock()
+			if batch[0] == "bad" {
+				panic("bug")
+			}
+			return []error{nil}
+		})
+		do := func(v string) (err error, panicked bool) {
+			defer func() {
+				if recover() != nil {
+					panicked = true
+				}
+			}()
+			return b.Do(context.Background(), v), false
+		}
+		go func() { _, _ = do("block") }()
+		<-entered
+		bad := make(chan bool)
+		go func() { err, p := do("bad"); bad <- err != nil || p }()
+		time.Sleep(5 * time.Millisecond) // "bad" queues before "good" (either order must pass)
+		good := make(chan error)
+		go func() {
+			err, p := do("good")
+			if p {
+				err = errors.New("the panic of another request's batch")
+			}
+			mu.Lock()
+			n := 0
+			for _, v := range ran {
+				if v == "good" {
+					n++
+				}
+			}
+			mu.Unlock()
+			if err == nil && n != 1 {
+				err = fmt.Errorf("returned with its request run %d times", n)
+			}
+			good <- err
+		}()
+		time.Sleep(5 * time.Millisecond)
+		close(release)
+		if err := <-good; err != nil {
+			t.Fatalf("good: %v", err)
+		}
+		if !<-bad {
+			t.Fatal("the panicking request reported success")
+		}
 	}
 }

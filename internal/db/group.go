@@ -66,9 +66,10 @@ func (b *Batcher[T]) Do(ctx context.Context, v T) error {
 		}
 		b.busy = false
 		b.cond.Broadcast()
-		if panicked != nil {
-			// The others got an error; the leader's own caller gets
-			// the panic (the API turns it into a 500).
+		if panicked != nil && req.done {
+			// The others got an error; the leader's own caller, whose
+			// request was in the batch, gets the panic (the API turns it
+			// into a 500). A leader whose request was not in it leads on.
 			panic(panicked)
 		}
 	}

@@ -285,16 +285,18 @@ func (d *DB) WithTxEach(ctx context.Context, n int, fn func(i int, q *Queries) e
 // written again by each in a transaction of its own, so that a failing item
 // is rolled back alone and gets its error while the others commit: all and
 // each must therefore be safe to run again (their writes were rolled back).
-// A failed begin or commit is every item's error. Neither may call WeChat.
+// A panic counts as a failure: in all, it sends every item to each; in
+// each, it is that item's error. A failed begin or commit is every item's
+// error. Neither may call WeChat.
 func (d *DB) WithTxBatch(ctx context.Context, n int, all func(q *Queries) error, each func(i int, q *Queries) error) []error {
 	errs := make([]error, n)
 	if n == 1 {
-		errs[0] = d.WithTx(ctx, func(q *Queries) error { return each(0, q) })
+		errs[0] = d.WithTx(ctx, func(q *Queries) error { return recovered(func() error { return each(0, q) }) })
 		return errs
 	}
 	failed := false
 	err := d.WithTx(ctx, func(q *Queries) error {
-		if err := all(q); err != nil {
+		if err := recovered(func() error { return all(q) }); err != nil {
 			failed = true
 			return err
 		}
@@ -310,7 +312,19 @@ func (d *DB) WithTxBatch(ctx context.Context, n int, all func(q *Queries) error,
 		return errs
 	}
 	for i := range n {
-		errs[i] = d.WithTx(ctx, func(q *Queries) error { return each(i, q) })
+		errs[i] = d.WithTx(ctx, func(q *Queries) error { return recovered(func() error { return each(i, q) }) })
 	}
 	return errs
+}
+
+// recovered calls f and turns a panic into an error, so that a bug in one
+// item of a batch fails that item alone: the batch is rolled back and its
+// items written again each alone, and the others keep their results.
+func recovered(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	return f()
 }

@@ -515,7 +515,9 @@ func (e *Engine) recordSent(ctx context.Context, q *db.Queries, reqs []*outcomeR
 		}
 	}
 	claims := make([][3]any, 0, len(bulk))
-	var now time.Time // the latest outcome's: one updated_at for the batch
+	// One instant for the batch, the latest outcome's: the reminders'
+	// updated_at and the deliveries' finished_at, equal as on the one-row path.
+	var now time.Time
 	for _, req := range bulk {
 		if req.res.msgid.Valid && early[req.res.msgid.Int64] {
 			continue
@@ -548,7 +550,7 @@ func (e *Engine) recordSent(ctx context.Context, q *db.Queries, reqs []*outcomeR
 		if res.msgid.Valid {
 			msgid = res.msgid.Int64
 		}
-		rows = append(rows, [7]any{r.ID, r.FireAt, r.Attempts, msgid, req.c.claimedAt, req.now.UnixMilli(), res.latency.Milliseconds()})
+		rows = append(rows, [7]any{r.ID, r.FireAt, r.Attempts, msgid, req.c.claimedAt, now.UnixMilli(), res.latency.Milliseconds()})
 		req.status, req.lost = "sent", false
 	}
 	if len(rows) > 0 {

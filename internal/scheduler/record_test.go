@@ -24,6 +24,8 @@ type recordWorld struct {
 	e      *Engine
 	now    time.Time
 	claims map[string]claim
+	seq    int
+	reqs   []*outcomeReq // the last batch recorded
 }
 
 // newRecordWorld claims one reminder per spec: id → (openid, template,
@@ -81,8 +83,11 @@ func sent(msgid int64) result {
 	return result{verdict: vSent, errcode: sqlInt(0), msgid: sqlInt(msgid), latency: 7 * time.Millisecond}
 }
 
+// out is an outcome of c, recorded a second and a few ms (one more for
+// each outcome) after the claim.
 func (w *recordWorld) out(c claim, res result) *outcomeReq {
-	return &outcomeReq{c: c, res: res, now: w.now.Add(time.Second)}
+	w.seq++
+	return &outcomeReq{c: c, res: res, now: w.now.Add(time.Second + time.Duration(w.seq)*time.Millisecond)}
 }
 
 // record writes the outcomes of the claims by id as one batch, and returns
@@ -93,6 +98,7 @@ func (w *recordWorld) record(outcomes map[string]result, more ...*outcomeReq) in
 	for id, res := range outcomes {
 		reqs = append(reqs, w.out(w.claims[id], res))
 	}
+	w.reqs = reqs
 	before := w.d.Commits()
 	for i, err := range w.e.recordBatch(w.ctx, reqs) {
 		if err != nil {
@@ -179,10 +185,26 @@ func TestRecordBatchWritesEveryKindOfOutcomeInOneCommit(t *testing.T) {
 	if commits != 1 {
 		t.Errorf("%d commits for one batch of outcomes, want 1", commits)
 	}
+	// The batch statements write the sends of plain1, plain2, big, long and
+	// the second claim of lost with one instant, the latest of theirs; the
+	// one-row path writes each outcome's own.
+	var batchNow int64
+	own := map[string]int64{}
+	for _, req := range w.reqs {
+		if id := req.c.rem.ID; id == "plain1" || id == "plain2" || id == "big" || id == "long" || id == "lost" && req.c.rem.Attempts == 2 {
+			batchNow = max(batchNow, req.now.UnixMilli())
+		} else if id != "lost" {
+			own[id] = req.now.UnixMilli()
+		}
+	}
 	for id, msgid := range map[string]int64{"plain1": 101, "plain2": 102, "big": bigMsgID, "long": 404, "early": 505} {
 		c := w.claims[id]
-		if r := w.reminder(id); r.Status != "sent" || r.LeaseUntil.Valid || r.LeaseOwner.Valid || r.CreditHeld != 0 || r.UpdatedAt != w.now.Add(time.Second).UnixMilli() {
-			t.Errorf("%s: reminder %+v, want sent with its lease cleared", id, r)
+		at, ok := own[id]
+		if !ok {
+			at = batchNow
+		}
+		if r := w.reminder(id); r.Status != "sent" || r.LeaseUntil.Valid || r.LeaseOwner.Valid || r.CreditHeld != 0 || r.UpdatedAt != at {
+			t.Errorf("%s: reminder %+v, want sent at %d with its lease cleared", id, r, at)
 		}
 		ds := w.deliveries(id)
 		if len(ds) != 1 {
@@ -190,9 +212,8 @@ func TestRecordBatchWritesEveryKindOfOutcomeInOneCommit(t *testing.T) {
 		}
 		d := ds[0]
 		if d.Status != "sent" || d.Msgid != sqlInt(msgid) || d.Errcode != sqlInt(0) || d.Errmsg != "" || d.Attempt != 1 ||
-			d.OccurrenceAt != c.rem.FireAt || d.StartedAt != c.claimedAt || d.FinishedAt != sqlInt(w.now.Add(time.Second).UnixMilli()) ||
-			d.LatencyMs != sqlInt(7) {
-			t.Errorf("%s: delivery %+v", id, d)
+			d.OccurrenceAt != c.rem.FireAt || d.StartedAt != c.claimedAt || d.FinishedAt != sqlInt(at) || d.LatencyMs != sqlInt(7) {
+			t.Errorf("%s: delivery %+v, want finished at %d", id, d, at)
 		}
 	}
 	for _, u := range []string{"u1", "u2", "u3", "u5", "u6", "u8"} {
