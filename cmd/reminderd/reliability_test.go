@@ -181,24 +181,16 @@ func (s *suite) tally() tally {
 		s.t.Fatal(err)
 	}
 	defer d.Close()
-	tl := tally{byStatus: map[string]int{}, sentRows: map[string]int{}, explainedRows: map[string]int{}, msgids: map[int64]bool{}, credits: map[string]int64{}}
-	rows, err := d.R.Query(`SELECT status, count(*) FROM reminders GROUP BY status`)
+	tl := tally{byStatus: map[string]int{}, sentRows: map[string]int{}, explainedRows: map[string]int{}, msgids: map[int64]bool{}}
+	for st, n := range s.counts(d, `SELECT status, count(*) FROM reminders GROUP BY status`) {
+		tl.byStatus[st] = int(n)
+	}
+	tl.credits = s.counts(d, `SELECT openid, credits FROM consents`)
+	rows, err := d.R.Query(`SELECT reminder_id, status, coalesce(msgid, 0) FROM deliveries`)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			s.t.Fatal(err)
-		}
-		tl.byStatus[st] = n
-	}
-	rows.Close()
-	rows, err = d.R.Query(`SELECT reminder_id, status, coalesce(msgid, 0) FROM deliveries`)
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	defer rows.Close()
 	for rows.Next() {
 		var id, st string
 		var msgid int64
@@ -217,21 +209,33 @@ func (s *suite) tally() tally {
 			tl.msgids[msgid] = true
 		}
 	}
-	rows.Close()
-	rows, err = d.R.Query(`SELECT openid, credits FROM consents`)
+	if err := rows.Err(); err != nil {
+		s.t.Fatal(err)
+	}
+	return tl
+}
+
+// counts reads a query of (key, number) rows into a map.
+func (s *suite) counts(d *db.DB, query string) map[string]int64 {
+	s.t.Helper()
+	rows, err := d.R.Query(query)
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	defer rows.Close()
+	m := map[string]int64{}
 	for rows.Next() {
-		var o string
-		var c int64
-		if err := rows.Scan(&o, &c); err != nil {
+		var k string
+		var n int64
+		if err := rows.Scan(&k, &n); err != nil {
 			s.t.Fatal(err)
 		}
-		tl.credits[o] = c
+		m[k] = n
 	}
-	rows.Close()
-	return tl
+	if err := rows.Err(); err != nil {
+		s.t.Fatal(err)
+	}
+	return m
 }
 
 func (s *suite) waitTerminal(n int, limit time.Duration) tally {
