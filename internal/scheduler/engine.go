@@ -371,9 +371,8 @@ func (e *Engine) scanBatch(ctx context.Context) (int, error) {
 	if e.stopping.Load() || ctx.Err() != nil {
 		return 0, nil
 	}
-	now := e.now()
-	if now.UnixMilli() < e.quotaUntil.Load() || e.cb.State() == gobreaker.StateOpen {
-		return 0, nil // deferred without claiming, so without using an attempt
+	if e.paused(e.now()) {
+		return 0, nil
 	}
 	// Claims are queued for the send slots; a new batch is claimed once
 	// half of the previous one is done, so that claims stay large (one
@@ -385,10 +384,24 @@ func (e *Engine) scanBatch(ctx context.Context) (int, error) {
 	}
 	var claimed []claim
 	err := e.db.WithTx(ctx, func(q *db.Queries) error {
+		// Checked again once the writer is ours, and before the commit: the
+		// wait for the writer can be long under load, and the breaker may
+		// open meanwhile. A claim made while paused is rolled back (its
+		// reminders would only be deferred).
+		now := e.now()
+		if e.paused(now) {
+			return errPaused
+		}
 		var err error
 		claimed, err = claimDue(ctx, q, e.cfg.Templates, e.cfg.Owner, now, now.Add(e.cfg.Lease), want)
+		if err == nil && e.paused(e.now()) {
+			return errPaused
+		}
 		return err
 	})
+	if errors.Is(err, errPaused) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("claim due reminders: %w", err)
 	}
@@ -399,6 +412,15 @@ func (e *Engine) scanBatch(ctx context.Context) (int, error) {
 		go e.process(c)
 	}
 	return len(claimed), nil
+}
+
+// errPaused rolls back a claim made while sending is paused.
+var errPaused = errors.New("sending paused")
+
+// paused reports whether sending is paused (the daily quota, or the breaker
+// open): due reminders then stay scheduled, so no attempt is used.
+func (e *Engine) paused(now time.Time) bool {
+	return now.UnixMilli() < e.quotaUntil.Load() || e.cb.State() == gobreaker.StateOpen
 }
 
 // WaitIdle waits until no send is in flight (for tests and the demo).

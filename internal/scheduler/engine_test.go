@@ -929,3 +929,66 @@ func TestSentEventBeforeOutcomeIsNotLost(t *testing.T) {
 		t.Fatal("the parked event was not cleared")
 	}
 }
+
+// holdWriter, on its first send, takes the database's single writer and
+// keeps it until release is closed, so that the outcome of that send cannot
+// be recorded meanwhile.
+type holdWriter struct {
+	scheduler.Sender
+	d       *db.DB
+	once    sync.Once
+	held    chan struct{}
+	release chan struct{}
+	sends   chan string
+}
+
+func (w *holdWriter) Send(ctx context.Context, r wechat.SendRequest) (wechat.SendResult, error) {
+	w.once.Do(func() {
+		go func() {
+			_ = w.d.WithTx(context.Background(), func(*db.Queries) error {
+				close(w.held)
+				<-w.release
+				return nil
+			})
+		}()
+		<-w.held
+	})
+	res, err := w.Sender.Send(ctx, r)
+	w.sends <- r.ToUser
+	return res, err
+}
+
+// The send slots bound the sends in flight to WeChat, not the outcomes
+// waiting for the writer: with one slot, a second user's send goes out
+// while the first send's record waits for the writer.
+func TestSendSlotIsFreeWhileTheOutcomeWaitsForTheWriter(t *testing.T) {
+	var h *harness
+	h = newHarness(t, nil)
+	w := &holdWriter{Sender: h.client, d: h.db, held: make(chan struct{}), release: make(chan struct{}), sends: make(chan string, 2)}
+	h.eng = h.engine(h.db, func(c *scheduler.Config) { c.Sender = w; c.Concurrency = 1 })
+	for _, o := range []string{"oA", "oB"} {
+		h.grant(o, meetingID, 1)
+		h.add(o, t0)
+	}
+	if err := h.eng.ScanOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	timeout := time.After(10 * time.Second)
+	for len(got) < 2 && !t.Failed() {
+		select {
+		case o := <-w.sends:
+			got[o] = true
+		case <-timeout:
+			t.Errorf("sends %v: the second send waited for the first one's record", got)
+		}
+	}
+	close(w.release)
+	h.eng.WaitIdle()
+	if t.Failed() {
+		return
+	}
+	if h.count("sent") != 2 {
+		t.Fatalf("%d sent, want 2", h.count("sent"))
+	}
+}

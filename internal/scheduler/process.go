@@ -232,11 +232,16 @@ func (e *Engine) process(c claim) {
 	}()
 	ctx := e.sendCtx
 	var res result
-	unlock, err := e.acquire(ctx, c.rem.Openid)
+	unlockUser, err := e.acquire(ctx, c.rem.Openid)
 	if err != nil {
 		res = result{verdict: vDefer, errmsg: "shutdown before sending", deferUntil: e.now()}
 	} else {
 		res = e.attempt(ctx, c)
+		// The send slot bounds the sends in flight to WeChat: it is free
+		// once WeChat has answered. The outcome's record queues for the
+		// writer without holding it, so the next send starts while the
+		// records of the last ones are group-committed.
+		<-e.slots
 	}
 	// Outcomes are recorded even when shutdown interrupted the send, and
 	// before the user's lock is released: the next reminder of this user
@@ -244,12 +249,13 @@ func (e *Engine) process(c claim) {
 	if err := e.record(context.WithoutCancel(ctx), c, res); err != nil {
 		e.log.Error("record outcome", "reminder_id", c.rem.ID, "attempt", c.rem.Attempts, "error", err)
 	}
-	if unlock != nil {
-		unlock()
+	if unlockUser != nil {
+		unlockUser()
 	}
 }
 
-// acquire takes a send slot and the user's lock.
+// acquire takes a send slot and the user's lock; the caller frees the slot
+// (<-e.slots) and calls the returned func to unlock the user.
 func (e *Engine) acquire(ctx context.Context, openID string) (func(), error) {
 	select {
 	case e.slots <- struct{}{}:
@@ -261,7 +267,7 @@ func (e *Engine) acquire(ctx context.Context, openID string) (func(), error) {
 		<-e.slots
 		return nil, err
 	}
-	return func() { unlockUser(); <-e.slots }, nil
+	return unlockUser, nil
 }
 
 // attempt decides and, when everything allows it, sends.

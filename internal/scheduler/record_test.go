@@ -280,3 +280,66 @@ func TestRecordBatchFailureFallsBackToEachAlone(t *testing.T) {
 		}
 	}
 }
+
+// pauseOnGet pauses the engine's sending (as a 45009 does) the first time
+// the claim looks a template up: the pause arrives while the claim runs.
+type pauseOnGet struct {
+	templateMap
+	e     *Engine
+	until time.Time
+}
+
+func (p *pauseOnGet) Get(id string) (*wechat.Template, bool) {
+	p.e.quotaUntil.CompareAndSwap(0, p.until.UnixMilli())
+	return p.templateMap.Get(id)
+}
+
+// A pause that begins while a claim runs rolls the claim back: its
+// reminders would only be deferred, so it would use attempts (and move
+// credits) for nothing.
+func TestClaimRolledBackWhenSendingPausesMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "pause.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	tpl := &pauseOnGet{templateMap: templateMap{"one": {ID: "one", Kind: wechat.OneTime}}, until: now.Add(time.Hour)}
+	e, err := New(Config{DB: d, Sender: nopSender{}, Templates: tpl, Now: func() time.Time { return now },
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl.e = e
+	for _, id := range []string{"r1", "r2"} {
+		if err := d.Write.InsertReminder(ctx, db.InsertReminderParams{ID: id, Openid: "o" + id, TemplateID: "one",
+			FireAt: now.UnixMilli(), Timezone: "Asia/Shanghai", Data: `{}`, Now: now.UnixMilli()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.RecordAccept(ctx, "o"+id, "one", false, db.SourceClient, now.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := e.scanBatch(ctx)
+	if err != nil || n != 0 {
+		t.Fatalf("claimed %d while paused (%v)", n, err)
+	}
+	if e.quotaUntil.Load() == 0 {
+		t.Fatal("the claim never looked a template up: the test did not pause it midway")
+	}
+	for _, id := range []string{"r1", "r2"} {
+		r, err := d.Read.GetReminder(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: "o" + id, TemplateID: "one"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != "scheduled" || r.Attempts != 0 || r.CreditHeld != 0 || c.Credits != 1 {
+			t.Fatalf("%s: %s, %d attempts, credit held %d, %d credits left: the claim made while paused stayed",
+				id, r.Status, r.Attempts, r.CreditHeld, c.Credits)
+		}
+	}
+}
