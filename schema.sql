@@ -85,11 +85,11 @@ CREATE TABLE reminders (
     idempotency_key TEXT,
     request_hash    TEXT,
     created_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL, credit_held INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)),
+    updated_at      INTEGER NOT NULL,
+    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)),
     CHECK ((status IN ('failed', 'skipped')) = (reason IS NOT NULL)),
     CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
-    CHECK ((idempotency_key IS NULL) = (request_hash IS NULL)),
-    UNIQUE (openid, idempotency_key)
+    CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
 ) STRICT;
 
 -- The due scan: scheduled reminders in due order.
@@ -105,6 +105,9 @@ CREATE INDEX reminders_status ON reminders (status, fire_at, id);
 -- Listings of every user in (fire_at, id) order (the admin's; a template
 -- filter is applied while walking it).
 CREATE INDEX reminders_fire ON reminders (fire_at, id);
+-- Idempotency keys, unique per user. Partial: most reminders have no key,
+-- and an entry for each would cost every create a write to its user's page.
+CREATE UNIQUE INDEX reminders_idempotency ON reminders (openid, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
 -- One row per processing of a claimed reminder, in id order. occurrence_at is
 -- the scheduled instant it belongs to; an occurrence is sent at most once

@@ -590,3 +590,92 @@ func TestBatcherLeaderOutsideAPanickingBatch(t *testing.T) {
 		}
 	}
 }
+
+// Migration 4 rebuilds the reminders table (idempotency keys move to a
+// partial unique index): every reminder and every delivery survives, the
+// deliveries' foreign key still names the new table and cascades, and keys
+// stay unique per user while reminders without one are not indexed.
+func TestUpgradeRebuildsRemindersKeepingDeliveries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v3.db")
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := db.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []string{ms[0].SQL, ms[1].SQL, ms[2].SQL, "PRAGMA user_version = 3"}
+	for i := range 3 {
+		key, hash := "NULL", "NULL"
+		if i == 0 {
+			key, hash = "'k1'", "'h1'"
+		}
+		steps = append(steps, fmt.Sprintf(`INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, timezone, data,
+			idempotency_key, request_hash, created_at, updated_at, credit_held, attempts, lease_until, lease_owner)
+			VALUES ('r%d', 'o', 't', 'sending', 5, 5, 'UTC', '{"a":"b"}', %s, %s, 1, 5, 1, 2, 99, 'me')`, i, key, hash),
+			fmt.Sprintf(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, started_at) VALUES ('r%d', 5, 1, 'retry', 3)`, i))
+	}
+	for _, q := range steps {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	raw.Close()
+	ctx := context.Background()
+	d, err := db.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if v, _ := d.SchemaVersion(ctx); v != db.LatestVersion() {
+		t.Fatalf("version %d after open, want %d", v, db.LatestVersion())
+	}
+	for i := range 3 {
+		id := fmt.Sprintf("r%d", i)
+		r, err := d.Read.GetReminder(ctx, id)
+		if err != nil || r.Status != "sending" || r.CreditHeld != 1 || r.Attempts != 2 || r.LeaseOwner.String != "me" || r.Data != `{"a":"b"}` {
+			t.Fatalf("%s after the rebuild: %+v (%v)", id, r, err)
+		}
+		ds, err := d.Read.ListDeliveries(ctx, id)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("%s: %d deliveries after the rebuild (%v): dropping the old table cascaded", id, len(ds), err)
+		}
+	}
+	var fk int
+	if err := d.W.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+		t.Fatalf("foreign_keys = %d (%v) after the migration, want 1", fk, err)
+	}
+	var legacy int
+	if err := d.W.QueryRow("PRAGMA legacy_alter_table").Scan(&legacy); err != nil || legacy != 0 {
+		t.Fatalf("legacy_alter_table = %d (%v) after the migration, want 0", legacy, err)
+	}
+	// The key is still unique per user; reminders without one are many.
+	insert := func(id string, key sql.NullString) error {
+		hash := sql.NullString{String: "h", Valid: key.Valid}
+		return d.Write.InsertReminder(ctx, db.InsertReminderParams{ID: id, Openid: "o", TemplateID: "t", FireAt: 9,
+			Timezone: "UTC", Data: `{}`, IdempotencyKey: key, RequestHash: hash, Now: 1})
+	}
+	if err := insert("dup", sql.NullString{String: "k1", Valid: true}); !db.IsUniqueViolation(err) {
+		t.Fatalf("a second reminder with key k1: %v, want a unique violation", err)
+	}
+	for _, id := range []string{"n1", "n2"} {
+		if err := insert(id, sql.NullString{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := d.Write.GetReminderByIdempotencyKey(ctx, db.GetReminderByIdempotencyKeyParams{Openid: "o",
+		IdempotencyKey: sql.NullString{String: "k1", Valid: true}}); err != nil || got.ID != "r0" {
+		t.Fatalf("key k1 finds %q (%v), want r0", got.ID, err)
+	}
+	// The deliveries' foreign key refers to the new table, and cascades.
+	if _, err := d.W.Exec(`DELETE FROM reminders WHERE id = 'r1'`); err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := d.Read.ListDeliveries(ctx, "r1"); err != nil || len(ds) != 0 {
+		t.Fatalf("deleting r1 left %d deliveries (%v)", len(ds), err)
+	}
+	if _, err := d.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, started_at) VALUES ('nope', 5, 1, 'retry', 3)`); err == nil {
+		t.Fatal("a delivery of a missing reminder was accepted")
+	}
+}

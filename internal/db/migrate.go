@@ -81,22 +81,53 @@ func (d *DB) Migrate(ctx context.Context) (int, error) {
 	}
 	applied := 0
 	for _, m := range ms[cur:] {
-		tx, err := d.W.BeginTx(ctx, nil)
-		if err != nil {
-			return applied, fmt.Errorf("migrate %s: %w", m.Name, err)
-		}
-		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-			_ = tx.Rollback()
-			return applied, fmt.Errorf("migrate %s: %w", m.Name, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.Version)); err != nil {
-			_ = tx.Rollback()
-			return applied, fmt.Errorf("migrate %s: %w", m.Name, err)
-		}
-		if err := tx.Commit(); err != nil {
+		if err := d.apply(ctx, m); err != nil {
 			return applied, fmt.Errorf("migrate %s: %w", m.Name, err)
 		}
 		applied++
 	}
 	return applied, nil
+}
+
+// foreignKeysOff marks a migration that rebuilds a table: it runs with
+// foreign keys off (dropping the old table must not cascade), and they are
+// checked before its commit.
+const foreignKeysOff = "-- reminderd:foreign-keys-off\n"
+
+// apply runs one migration and its user_version bump in one transaction.
+func (d *DB) apply(ctx context.Context, m Migration) error {
+	// The pragma is a no-op inside a transaction, and W is a single
+	// connection: set around the transaction, on that connection.
+	fkOff := strings.HasPrefix(m.SQL, foreignKeysOff)
+	if fkOff {
+		if _, err := d.W.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+			return err
+		}
+		defer func() {
+			ctx := context.WithoutCancel(ctx)
+			_, _ = d.W.ExecContext(ctx, "PRAGMA legacy_alter_table = OFF") // if the migration failed before its own reset
+			_, _ = d.W.ExecContext(ctx, "PRAGMA foreign_keys = ON")
+		}()
+	}
+	tx, err := d.W.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return err
+	}
+	if fkOff {
+		var broken int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM pragma_foreign_key_check").Scan(&broken); err != nil {
+			return fmt.Errorf("foreign key check: %w", err)
+		}
+		if broken > 0 {
+			return fmt.Errorf("foreign key check: %d rows refer to missing rows", broken)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.Version)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
