@@ -9,6 +9,8 @@
 //     separate read-only pool (WAL lets them run beside the writer).
 //   - Every state change is a compare-and-set whose rows affected is checked.
 //   - No transaction is held across a call to WeChat.
+//   - WAL checkpoints run on a connection of their own (checkpoint.go), so
+//     the writer never waits on the fsyncs of a checkpoint.
 //
 // It imports no other internal package.
 package db
@@ -57,6 +59,7 @@ type DB struct {
 	// commits counts transactions committed through WithTx (for bench).
 	commits atomic.Int64
 	group   *Batcher[func(*Queries) error]
+	ckpt    *checkpointer
 }
 
 // Commits returns how many WithTx transactions have committed.
@@ -76,6 +79,8 @@ func dsn(path string, readOnly bool) string {
 		b.WriteString("&_pragma=cache_size(-4096)&_pragma=query_only(1)")
 	} else {
 		b.WriteString("&_pragma=cache_size(-16384)&_txlock=immediate")
+		// Checkpoints run beside the writer (checkpoint.go); this is the backstop.
+		fmt.Fprintf(&b, "&_pragma=wal_autocheckpoint(%d)", autoCheckpointPages)
 	}
 	return b.String()
 }
@@ -129,6 +134,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("open database %s: prepare: %w", path, err)
 	}
+	if d.ckpt, err = startCheckpointer(path); err != nil {
+		d.Read.Close()
+		d.Write.Close()
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open database %s: checkpointer: %w", path, err)
+	}
 	return d, nil
 }
 
@@ -149,6 +161,8 @@ func checkPragmas(ctx context.Context, c *sql.DB, readOnly bool) error {
 	}
 	if readOnly {
 		want["query_only"] = "1"
+	} else {
+		want["wal_autocheckpoint"] = fmt.Sprint(autoCheckpointPages)
 	}
 	var errs []error
 	for k, v := range want {
@@ -159,7 +173,7 @@ func checkPragmas(ctx context.Context, c *sql.DB, readOnly bool) error {
 	return errors.Join(errs...)
 }
 
-var pragmaNames = []string{"busy_timeout", "journal_mode", "foreign_keys", "synchronous", "query_only", "temp_store", "user_version"}
+var pragmaNames = []string{"busy_timeout", "journal_mode", "foreign_keys", "synchronous", "query_only", "temp_store", "wal_autocheckpoint", "user_version"}
 
 func readPragmas(ctx context.Context, c *sql.DB) (map[string]string, error) {
 	conn, err := c.Conn(ctx) // pragmas are per connection: read them on one
@@ -181,9 +195,13 @@ func readPragmas(ctx context.Context, c *sql.DB) (map[string]string, error) {
 // Pragmas returns the writer's pragmas as name → value, for diagnostics.
 func (d *DB) Pragmas(ctx context.Context) (map[string]string, error) { return readPragmas(ctx, d.W) }
 
-// Close closes the prepared statements and both pools, the writer last.
+// Close stops the checkpointer and closes the prepared statements and both
+// pools, the writer last.
 func (d *DB) Close() error {
 	var errs []error
+	if d.ckpt != nil {
+		errs = append(errs, d.ckpt.close())
+	}
 	if d.Read != nil {
 		errs = append(errs, d.Read.Close())
 	}
