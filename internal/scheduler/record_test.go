@@ -34,30 +34,13 @@ type recordWorld struct {
 func newRecordWorld(t *testing.T, specs map[string][3]string) *recordWorld {
 	t.Helper()
 	ctx := context.Background()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "record.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	d := seedDue(t, now, specs)
 	tpl := templateMap{"one": {ID: "one", Kind: wechat.OneTime}, "long": {ID: "long", Kind: wechat.LongTerm}}
 	e, err := New(Config{DB: d, Sender: nopSender{}, Templates: tpl, Now: func() time.Time { return now },
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for id, s := range specs {
-		p := db.InsertReminderParams{ID: id, Openid: s[0], TemplateID: s[1], FireAt: now.UnixMilli(), Timezone: "Asia/Shanghai",
-			Data: `{}`, Now: now.UnixMilli()}
-		if s[2] != "" {
-			p.Recurrence = sql.NullString{String: s[2], Valid: true}
-		}
-		if err := d.Write.InsertReminder(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := d.RecordAccept(ctx, s[0], s[1], s[1] == "long", db.SourceClient, now.Add(-time.Hour)); err != nil {
-			t.Fatal(err)
-		}
 	}
 	w := &recordWorld{t: t, ctx: ctx, d: d, e: e, now: now, claims: map[string]claim{}}
 	err = d.WithTx(ctx, func(q *db.Queries) error {
@@ -71,6 +54,33 @@ func newRecordWorld(t *testing.T, specs map[string][3]string) *recordWorld {
 		t.Fatalf("claimed %d of %d: %v", len(w.claims), len(specs), err)
 	}
 	return w
+}
+
+// seedDue opens a database with one reminder due at now per spec: id →
+// (openid, template, recurrence). Each user has accepted the template once
+// (the template "long" as long-term).
+func seedDue(t *testing.T, now time.Time, specs map[string][3]string) *db.DB {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "due.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	for id, s := range specs {
+		p := db.InsertReminderParams{ID: id, Openid: s[0], TemplateID: s[1], FireAt: now.UnixMilli(), Timezone: "Asia/Shanghai",
+			Data: `{}`, Now: now.UnixMilli()}
+		if s[2] != "" {
+			p.Recurrence = sql.NullString{String: s[2], Valid: true}
+		}
+		if err := d.Write.InsertReminder(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.RecordAccept(ctx, s[0], s[1], s[1] == "long", db.SourceClient, now.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
 }
 
 type nopSender struct{}
@@ -299,12 +309,8 @@ func (p *pauseOnGet) Get(id string) (*wechat.Template, bool) {
 // credits) for nothing.
 func TestClaimRolledBackWhenSendingPausesMeanwhile(t *testing.T) {
 	ctx := context.Background()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "pause.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	d := seedDue(t, now, map[string][3]string{"r1": {"or1", "one", ""}, "r2": {"or2", "one", ""}})
 	tpl := &pauseOnGet{templateMap: templateMap{"one": {ID: "one", Kind: wechat.OneTime}}, until: now.Add(time.Hour)}
 	e, err := New(Config{DB: d, Sender: nopSender{}, Templates: tpl, Now: func() time.Time { return now },
 		Logger: slog.New(slog.DiscardHandler)})
@@ -312,15 +318,6 @@ func TestClaimRolledBackWhenSendingPausesMeanwhile(t *testing.T) {
 		t.Fatal(err)
 	}
 	tpl.e = e
-	for _, id := range []string{"r1", "r2"} {
-		if err := d.Write.InsertReminder(ctx, db.InsertReminderParams{ID: id, Openid: "o" + id, TemplateID: "one",
-			FireAt: now.UnixMilli(), Timezone: "Asia/Shanghai", Data: `{}`, Now: now.UnixMilli()}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := d.RecordAccept(ctx, "o"+id, "one", false, db.SourceClient, now.Add(-time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	n, err := e.scanBatch(ctx)
 	if err != nil || n != 0 {
 		t.Fatalf("claimed %d while paused (%v)", n, err)
