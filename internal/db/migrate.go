@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -114,6 +115,18 @@ func (d *DB) apply(ctx context.Context, m Migration) error {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
+	if fkOff {
+		// Had database/sql replaced the connection since the pragma, this
+		// one would have foreign keys on, and dropping the old table would
+		// cascade to the rows that refer to it.
+		var on int
+		if err := tx.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&on); err != nil {
+			return err
+		}
+		if on != 0 {
+			return errors.New("foreign keys are still on: refusing to rebuild a table")
+		}
+	}
 	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return err
 	}
