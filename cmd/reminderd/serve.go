@@ -90,6 +90,7 @@ func engineState(ctx context.Context, d *db.DB, eng *scheduler.Engine, now time.
 	if backlog.N > 0 {
 		st.OldestDueAge = now.Sub(time.UnixMilli(backlog.OldestDueAt))
 	}
+	st.WALFrames, st.CheckpointFailures = d.CheckpointState()
 	if eng != nil {
 		st.Breaker = eng.Breaker()
 		st.QuotaPaused = !eng.QuotaPausedUntil().IsZero()

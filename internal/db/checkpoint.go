@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,10 +25,12 @@ const (
 
 // checkpointer runs passive checkpoints every checkpointEvery until stopped.
 type checkpointer struct {
-	c    *sql.DB
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	c        *sql.DB
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+	frames   atomic.Int64 // WAL frames at the last checkpoint
+	failures atomic.Int64
 }
 
 func startCheckpointer(path string) (*checkpointer, error) {
@@ -60,9 +63,15 @@ func (cp *checkpointer) run() {
 			return
 		case <-t.C:
 		}
-		// With nothing new in the WAL this returns at once. An error (the
-		// disk) is the writer's next error too; the backstop remains.
-		_, _, _ = cp.checkpoint(context.Background())
+		// With nothing new in the WAL this returns at once. Failures are
+		// counted for /metrics: while they last, the WAL grows until the
+		// writer's own threshold makes it checkpoint again.
+		frames, _, err := cp.checkpoint(context.Background())
+		if err != nil {
+			cp.failures.Add(1)
+			continue
+		}
+		cp.frames.Store(int64(frames))
 	}
 }
 
@@ -79,4 +88,14 @@ func (cp *checkpointer) close() error {
 	cp.once.Do(func() { close(cp.stop) })
 	<-cp.done
 	return cp.c.Close()
+}
+
+// CheckpointState reports the WAL's frames at the last background checkpoint
+// and how many of those checkpoints failed. Near autoCheckpointPages frames,
+// the writer checkpoints itself again.
+func (d *DB) CheckpointState() (walFrames, failures int64) {
+	if d.ckpt == nil {
+		return 0, 0
+	}
+	return d.ckpt.frames.Load(), d.ckpt.failures.Load()
 }

@@ -616,6 +616,10 @@ func TestUpgradeRebuildsRemindersKeepingDeliveries(t *testing.T) {
 			VALUES ('r%d', 'o', 't', 'sending', 5, 5, 'UTC', '{"a":"b"}', %s, %s, 1, 5, 1, 2, 99, 'me')`, i, key, hash),
 			fmt.Sprintf(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, started_at) VALUES ('r%d', 5, 1, 'retry', 3)`, i))
 	}
+	// And enough other reminders (about 1,000 pages) that the rebuild's WAL would be megabytes.
+	steps = append(steps, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+		INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, timezone, data, created_at, updated_at)
+		SELECT printf('f%05d', i), 'o', 't', 'sent', 5, 5, 'UTC', json_object('thing1', printf('%.1000c', 'x')), 1, 5 FROM n`)
 	for _, q := range steps {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatal(q, err)
@@ -630,6 +634,13 @@ func TestUpgradeRebuildsRemindersKeepingDeliveries(t *testing.T) {
 	defer d.Close()
 	if v, _ := d.SchemaVersion(ctx); v != db.LatestVersion() {
 		t.Fatalf("version %d after open, want %d", v, db.LatestVersion())
+	}
+	if st, err := os.Stat(path + "-wal"); err == nil && st.Size() > 64<<10 {
+		t.Fatalf("the WAL is %d bytes after the rebuild: its space was not given back", st.Size())
+	}
+	var n int
+	if err := d.R.QueryRow(`SELECT count(*) FROM reminders`).Scan(&n); err != nil || n != 3003 {
+		t.Fatalf("%d reminders after the rebuild (%v), want 3003", n, err)
 	}
 	for i := range 3 {
 		id := fmt.Sprintf("r%d", i)

@@ -90,24 +90,37 @@ func (d *DB) Migrate(ctx context.Context) (int, error) {
 	return applied, nil
 }
 
-// foreignKeysOff marks a migration that rebuilds a table: it runs with
-// foreign keys off (dropping the old table must not cascade), and they are
-// checked before its commit.
-const foreignKeysOff = "-- reminderd:foreign-keys-off\n"
+// foreignKeysOff, as a migration's first line, marks one that rebuilds a
+// table: it runs with foreign keys off (dropping the old table must not
+// cascade), and they are checked before its commit.
+const foreignKeysOff = "-- reminderd:foreign-keys-off"
+
+// rebuilds reports whether sql is marked foreignKeysOff (whatever the line
+// endings of the checkout it was embedded from).
+func rebuilds(sql string) bool {
+	first, _, _ := strings.Cut(sql, "\n")
+	return strings.TrimSpace(first) == foreignKeysOff
+}
 
 // apply runs one migration and its user_version bump in one transaction.
-func (d *DB) apply(ctx context.Context, m Migration) error {
+func (d *DB) apply(ctx context.Context, m Migration) (err error) {
 	// The pragma is a no-op inside a transaction, and W is a single
 	// connection: set around the transaction, on that connection.
-	fkOff := strings.HasPrefix(m.SQL, foreignKeysOff)
+	fkOff := rebuilds(m.SQL)
 	if fkOff {
 		if _, err := d.W.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
 			return err
 		}
 		defer func() {
 			ctx := context.WithoutCancel(ctx)
-			_, _ = d.W.ExecContext(ctx, "PRAGMA legacy_alter_table = OFF") // if the migration failed before its own reset
-			_, _ = d.W.ExecContext(ctx, "PRAGMA foreign_keys = ON")
+			// legacy_alter_table: if the migration failed before its own reset.
+			_, e1 := d.W.ExecContext(ctx, "PRAGMA legacy_alter_table = OFF")
+			_, e2 := d.W.ExecContext(ctx, "PRAGMA foreign_keys = ON")
+			// A rebuild leaves a WAL as large as the table: give the space back.
+			_, e3 := d.W.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+			if e := errors.Join(e1, e2, e3); e != nil {
+				err = errors.Join(err, fmt.Errorf("after the migration: %w", e))
+			}
 		}()
 	}
 	tx, err := d.W.BeginTx(ctx, nil)

@@ -10,7 +10,8 @@
 //   - Every state change is a compare-and-set whose rows affected is checked.
 //   - No transaction is held across a call to WeChat.
 //   - WAL checkpoints run on a connection of their own (checkpoint.go), so
-//     the writer never waits on the fsyncs of a checkpoint.
+//     the writer does not wait on a checkpoint's fsyncs (unless the WAL
+//     reaches its backstop threshold).
 //
 // It imports no other internal package.
 package db

@@ -25,6 +25,10 @@ type State struct {
 	OldestDueAge      time.Duration
 	Breaker           string // closed, open, half_open
 	QuotaPaused       bool
+	// WALFrames is the WAL's size in pages at the last background
+	// checkpoint; CheckpointFailures counts the failed ones.
+	WALFrames          int64
+	CheckpointFailures int64
 }
 
 // StateFunc reads the current State.
@@ -108,6 +112,8 @@ var (
 	descBreaker   = prometheus.NewDesc("reminderd_breaker_state", "The send circuit breaker: 1 for its current state.", []string{"state"}, nil)
 	descQuota     = prometheus.NewDesc("reminderd_quota_paused", "1 while sending is paused by WeChat's daily quota (45009).", nil, nil)
 	descUp        = prometheus.NewDesc("reminderd_state_scrape_ok", "1 if the database state could be read for this scrape.", nil, nil)
+	descWAL       = prometheus.NewDesc("reminderd_wal_frames", "Pages in the SQLite WAL at the last background checkpoint (at 10,000 the writer checkpoints itself).", nil, nil)
+	descCkptFail  = prometheus.NewDesc("reminderd_checkpoint_failures_total", "Background WAL checkpoints that failed.", nil, nil)
 )
 
 // stateCollector reads the database state at scrape time.
@@ -117,7 +123,7 @@ type stateCollector struct {
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReminders, descBacklog, descOldest, descBreaker, descQuota, descUp} {
+	for _, d := range []*prometheus.Desc{descReminders, descBacklog, descOldest, descBreaker, descQuota, descUp, descWAL, descCkptFail} {
 		ch <- d
 	}
 }
@@ -149,4 +155,6 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		q = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descQuota, prometheus.GaugeValue, q)
+	ch <- prometheus.MustNewConstMetric(descWAL, prometheus.GaugeValue, float64(st.WALFrames))
+	ch <- prometheus.MustNewConstMetric(descCkptFail, prometheus.CounterValue, float64(st.CheckpointFailures))
 }

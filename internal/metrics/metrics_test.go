@@ -21,7 +21,7 @@ func scrape(t *testing.T, m *Metrics) string {
 
 func TestMetrics(t *testing.T) {
 	state := State{RemindersByStatus: map[string]int64{"scheduled": 7, "sent": 3}, DueBacklog: 2,
-		OldestDueAge: 1500 * time.Millisecond, Breaker: "half_open", QuotaPaused: true}
+		OldestDueAge: 1500 * time.Millisecond, Breaker: "half_open", QuotaPaused: true, WALFrames: 812, CheckpointFailures: 3}
 	m := New(func(context.Context) (State, error) { return state, nil }, slog.New(slog.DiscardHandler))
 	m.ObserveSend("sent", "", 0, 40*time.Millisecond, 300*time.Millisecond)
 	m.ObserveSend("sent", "", 0, 60*time.Millisecond, 2*time.Second)
@@ -46,6 +46,8 @@ func TestMetrics(t *testing.T) {
 		`reminderd_token_events_total{kind="fetched"} 1`,
 		`reminderd_leases_rescued_total 4`,
 		`reminderd_state_scrape_ok 1`,
+		`reminderd_wal_frames 812`,
+		`reminderd_checkpoint_failures_total 3`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(out, want+"\n") && !strings.Contains(out, want+" ") {

@@ -384,16 +384,12 @@ func (e *Engine) scanBatch(ctx context.Context) (int, error) {
 	}
 	var claimed []claim
 	err := e.db.WithTx(ctx, func(q *db.Queries) error {
-		// Checked again once the writer is ours, and before the commit: the
-		// wait for the writer can be long under load, and the breaker may
-		// open meanwhile. A claim made while paused is rolled back (its
-		// reminders would only be deferred).
 		now := e.now()
-		if e.paused(now) {
-			return errPaused
-		}
 		var err error
 		claimed, err = claimDue(ctx, q, e.cfg.Templates, e.cfg.Owner, now, now.Add(e.cfg.Lease), want)
+		// Checked again before the commit: the wait for the writer can be
+		// long under load, and the breaker may open meanwhile. A claim made
+		// while paused is rolled back (its reminders would only be deferred).
 		if err == nil && e.paused(e.now()) {
 			return errPaused
 		}
