@@ -570,11 +570,12 @@ func (e *Engine) recordSent(ctx context.Context, q *db.Queries, reqs []*outcomeR
 // settled reports whether a send of c leaves the ledger as it is: the
 // claim holds the one-time credit the send consumes, or the template is
 // long-term (see settleCredit).
-func (e *Engine) settled(c claim) bool {
-	if c.held() {
-		return true
-	}
-	t, ok := e.cfg.Templates.Get(c.rem.TemplateID)
+func (e *Engine) settled(c claim) bool { return c.held() || e.longTerm(c.rem.TemplateID) }
+
+// longTerm reports whether the template is a long-term one (a send uses no
+// credit).
+func (e *Engine) longTerm(templateID string) bool {
+	t, ok := e.cfg.Templates.Get(templateID)
 	return ok && t.Kind == wechat.LongTerm
 }
 
@@ -638,8 +639,7 @@ func (e *Engine) settleCredit(ctx context.Context, q *db.Queries, c claim, res r
 		return q.ZeroConsent(ctx, db.ZeroConsentParams{Openid: r.Openid, TemplateID: r.TemplateID, Status: "refused", Now: now.UnixMilli()})
 	case res.verdict == vSent && (!c.held() || lost):
 		// Nothing held (or the rescuer gave it back): take one now.
-		t, _ := e.cfg.Templates.Get(r.TemplateID)
-		if t != nil && t.Kind == wechat.LongTerm {
+		if e.longTerm(r.TemplateID) {
 			return nil
 		}
 		n, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now.UnixMilli()})
