@@ -101,6 +101,18 @@ func engineState(ctx context.Context, d *db.DB, eng *scheduler.Engine, now time.
 // retention is how long delivery records of past sends are kept.
 const retention = 90 * 24 * time.Hour
 
+// retain deletes what is past its use at t: expired sessions, accept
+// reports too old to pair, delivery records past retention, and sent events
+// parked for a send whose outcome never came (an outcome is recorded within
+// a lease: minutes, not a day).
+func retain(ctx context.Context, d *db.DB, t time.Time) error {
+	_, err1 := d.Write.DeleteExpiredSessions(ctx, t.UnixMilli())
+	_, err2 := d.Write.DeleteOldGrants(ctx, t.Add(-24*time.Hour).UnixMilli())
+	_, err3 := d.Write.DeleteOldDeliveries(ctx, t.Add(-retention).UnixMilli())
+	_, err4 := d.Write.DeleteOldPendingSentEvents(ctx, t.Add(-24*time.Hour).UnixMilli())
+	return errors.Join(err1, err2, err3, err4)
+}
+
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig("reminderd migrate", args, getenv, stderr)
 	if err != nil {
@@ -230,13 +242,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}); err != nil {
 		return err
 	}
-	if err := jobs.Add("retention", "@every 1h", func(ctx context.Context) error {
-		t := now()
-		_, err1 := database.Write.DeleteExpiredSessions(ctx, t.UnixMilli())
-		_, err2 := database.Write.DeleteOldGrants(ctx, t.Add(-24*time.Hour).UnixMilli())
-		_, err3 := database.Write.DeleteOldDeliveries(ctx, t.Add(-retention).UnixMilli())
-		return errors.Join(err1, err2, err3)
-	}); err != nil {
+	if err := jobs.Add("retention", "@every 1h", func(ctx context.Context) error { return retain(ctx, database, now()) }); err != nil {
 		return err
 	}
 
