@@ -1,7 +1,6 @@
 package db
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"sync"
@@ -66,21 +65,13 @@ func (cp *checkpointer) run() {
 		// With nothing new in the WAL this returns at once. Failures are
 		// counted for /metrics: while they last, the WAL grows until the
 		// writer's own threshold makes it checkpoint again.
-		frames, _, err := cp.checkpoint(context.Background())
-		if err != nil {
+		var busy, frames, copied int64
+		if err := cp.c.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
 			cp.failures.Add(1)
 			continue
 		}
-		cp.frames.Store(int64(frames))
+		cp.frames.Store(frames)
 	}
-}
-
-// checkpoint runs one passive checkpoint and returns the WAL's frames and
-// how many of them are in the database file.
-func (cp *checkpointer) checkpoint(ctx context.Context) (walFrames, copied int, err error) {
-	var busy int
-	err = cp.c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &walFrames, &copied)
-	return walFrames, copied, err
 }
 
 // close stops the checkpointer and closes its connection.
