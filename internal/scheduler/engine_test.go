@@ -970,9 +970,10 @@ func TestSendSlotIsFreeWhileTheOutcomeWaitsForTheWriter(t *testing.T) {
 		h.grant(o, meetingID, 1)
 		h.add(o, t0)
 	}
-	if err := h.eng.ScanOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	// The scan runs beside the test: after its claim it scans again, and
+	// that claim waits for the writer the first send holds.
+	scanned := make(chan error, 1)
+	go func() { scanned <- h.eng.ScanOnce(context.Background()) }()
 	got := map[string]bool{}
 	timeout := time.After(10 * time.Second)
 	for len(got) < 2 && !t.Failed() {
@@ -984,6 +985,9 @@ func TestSendSlotIsFreeWhileTheOutcomeWaitsForTheWriter(t *testing.T) {
 		}
 	}
 	close(w.release)
+	if err := <-scanned; err != nil {
+		t.Fatal(err)
+	}
 	h.eng.WaitIdle()
 	if t.Failed() {
 		return
