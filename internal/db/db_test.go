@@ -732,3 +732,81 @@ func TestWALIsCheckpointedInTheBackground(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// recordingBatcher returns a batcher of at most max requests that records
+// the batches it runs.
+func recordingBatcher(max int) (*db.Batcher[string], func() [][]string) {
+	var mu sync.Mutex
+	var batches [][]string
+	b := db.NewBatcher(max, func(ctx context.Context, batch []string) []error {
+		mu.Lock()
+		batches = append(batches, append([]string(nil), batch...))
+		mu.Unlock()
+		return make([]error, len(batch))
+	})
+	return b, func() [][]string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([][]string(nil), batches...)
+	}
+}
+
+// within fails the test if done is not closed within 30 s.
+func within(t *testing.T, done <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("still waiting after 30 s: %s", what)
+	}
+}
+
+func TestBatcherGathersTheRequestsExpectedSoon(t *testing.T) {
+	t.Run("a leader waits for the expected request", func(t *testing.T) {
+		b, batches := recordingBatcher(8)
+		var expected atomic.Int64
+		expected.Store(1)
+		asked := make(chan struct{}, 1)
+		b.Gather(time.Hour, func() int {
+			select {
+			case asked <- struct{}{}:
+			default:
+			}
+			return int(expected.Load())
+		})
+		aDone, bDone := make(chan struct{}), make(chan struct{})
+		go func() { _ = b.Do(context.Background(), "a"); close(aDone) }()
+		within(t, asked, "the leader never asked what to expect")
+		expected.Store(0) // "b" is the last one expected
+		go func() { _ = b.Do(context.Background(), "b"); close(bDone) }()
+		within(t, aDone, "a")
+		within(t, bDone, "b")
+		if got := batches(); len(got) != 1 || len(got[0]) != 2 {
+			t.Fatalf("batches %v, want [a b] in one", got)
+		}
+	})
+	t.Run("no longer than the linger", func(t *testing.T) {
+		b, batches := recordingBatcher(8)
+		b.Gather(20*time.Millisecond, func() int { return 1 }) // never arrives
+		done := make(chan struct{})
+		go func() { _ = b.Do(context.Background(), "a"); close(done) }()
+		within(t, done, "a leader kept waiting past its linger")
+		if got := batches(); len(got) != 1 || len(got[0]) != 1 {
+			t.Fatalf("batches %v, want [a]", got)
+		}
+	})
+	t.Run("not once the batch is full", func(t *testing.T) {
+		b, batches := recordingBatcher(2)
+		b.Gather(time.Hour, func() int { return 5 })
+		var wg sync.WaitGroup
+		for _, v := range []string{"a", "b"} {
+			wg.Go(func() { _ = b.Do(context.Background(), v) })
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		within(t, done, "a full batch was held for more")
+		if got := batches(); len(got) != 1 || len(got[0]) != 2 {
+			t.Fatalf("batches %v, want [a b]", got)
+		}
+	})
+}

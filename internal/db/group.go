@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Batcher group-commits the requests of concurrent callers (leader/follower):
@@ -20,6 +21,21 @@ type Batcher[T any] struct {
 	cond    *sync.Cond
 	pending []*batchReq[T]
 	busy    bool
+
+	// Set by Gather: a leader waits up to linger for the expected requests.
+	expected func() int
+	linger   time.Duration
+	arrived  chan struct{} // a request was added (capacity 1)
+}
+
+// Gather makes a leader wait, up to linger, before it takes its batch,
+// while fewer requests are pending than the batch could hold and expected
+// (called under the batcher's lock, so it must be quick) says that more are
+// about to arrive. Fewer, larger batches: one commit and one set of
+// statements for many requests, instead of a commit for whichever few
+// happened to be waiting when the writer came free. Call before first use.
+func (b *Batcher[T]) Gather(linger time.Duration, expected func() int) {
+	b.expected, b.linger, b.arrived = expected, linger, make(chan struct{}, 1)
 }
 
 type batchReq[T any] struct {
@@ -43,6 +59,12 @@ func (b *Batcher[T]) Do(ctx context.Context, v T) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.pending = append(b.pending, req)
+	if b.arrived != nil {
+		select {
+		case b.arrived <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
 	// A leader whose own request did not fit in the batch it ran leads
 	// again: the others may all be done.
 	for !req.done {
@@ -51,6 +73,9 @@ func (b *Batcher[T]) Do(ctx context.Context, v T) error {
 			continue
 		}
 		b.busy = true
+		if b.expected != nil {
+			b.gather()
+		}
 		n := min(len(b.pending), b.max)
 		batch := b.pending[:n:n]
 		b.pending = b.pending[n:]
@@ -74,6 +99,26 @@ func (b *Batcher[T]) Do(ctx context.Context, v T) error {
 		}
 	}
 	return req.err
+}
+
+// gather waits, up to the linger, for the requests expected soon; it is
+// called and returns with b.mu held, by a leader (b.busy).
+func (b *Batcher[T]) gather() {
+	var timer *time.Timer
+	for len(b.pending) < b.max && b.expected() > 0 {
+		if timer == nil {
+			timer = time.NewTimer(b.linger)
+			defer timer.Stop()
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.arrived:
+			b.mu.Lock()
+		case <-timer.C:
+			b.mu.Lock()
+			return
+		}
+	}
 }
 
 // runBatch calls run, turning a panic into an error for every request of

@@ -996,3 +996,67 @@ func TestSendSlotIsFreeWhileTheOutcomeWaitsForTheWriter(t *testing.T) {
 		t.Fatalf("%d sent, want 2", h.count("sent"))
 	}
 }
+
+// gateSender holds every send until the test lets one through (pass).
+type gateSender struct {
+	scheduler.Sender
+	arrived chan string
+	pass    chan struct{}
+}
+
+func (g *gateSender) Send(ctx context.Context, r wechat.SendRequest) (wechat.SendResult, error) {
+	g.arrived <- r.ToUser
+	<-g.pass
+	return g.Sender.Send(ctx, r)
+}
+
+// An outcome's record waits for the outcomes of the sends still in flight,
+// so that they share one commit; without the wait each answer that finds
+// the writer free commits alone.
+func TestOutcomesOfSendsInFlightShareACommit(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		wait    time.Duration
+		commits int64
+	}{
+		{"gathered", time.Minute, 1},
+		{"without the wait", -1, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			g := &gateSender{Sender: h.client, arrived: make(chan string, 4), pass: make(chan struct{})}
+			observed := make(chan struct{}, 4)
+			h.eng = h.engine(h.db, func(c *scheduler.Config) {
+				c.Sender, c.Concurrency, c.RecordWait = g, 4, tc.wait
+				c.Observer = func(scheduler.Outcome) { observed <- struct{}{} }
+			})
+			for i := range 4 {
+				o := fmt.Sprintf("o%d", i)
+				h.grant(o, meetingID, 1)
+				h.add(o, t0)
+			}
+			if err := h.eng.ScanOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			timeout := time.After(30 * time.Second)
+			for range 4 {
+				select {
+				case <-g.arrived:
+				case <-timeout:
+					t.Fatal("the four sends did not all start")
+				}
+			}
+			before := h.db.Commits()
+			for range 4 {
+				g.pass <- struct{}{}
+				if tc.wait < 0 {
+					<-observed // recorded before the next send answers
+				}
+			}
+			h.eng.WaitIdle()
+			if got := h.db.Commits() - before; got != tc.commits || h.count("sent") != 4 {
+				t.Fatalf("%d commits for %d sent, want %d for 4", got, h.count("sent"), tc.commits)
+			}
+		})
+	}
+}

@@ -236,7 +236,9 @@ func (e *Engine) process(c claim) {
 	if err != nil {
 		res = result{verdict: vDefer, errmsg: "shutdown before sending", deferUntil: e.now()}
 	} else {
+		e.attempting.Add(1)
 		res = e.attempt(ctx, c)
+		e.attempting.Add(-1)
 		// The send slot bounds the sends in flight to WeChat: it is free
 		// once WeChat has answered. The outcome's record queues for the
 		// writer without holding it, so the next send starts while the

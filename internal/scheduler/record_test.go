@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -339,4 +340,73 @@ func TestClaimRolledBackWhenSendingPausesMeanwhile(t *testing.T) {
 				id, r.Status, r.Attempts, r.CreditHeld, c.Credits)
 		}
 	}
+}
+
+// Claims go to idle workers (whose stacks are already grown) rather than to
+// new goroutines, and the workers end with the engine.
+func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	specs := map[string][3]string{}
+	for i := range 8 {
+		specs[fmt.Sprintf("r%d", i)] = [3]string{fmt.Sprintf("o%d", i), "one", ""}
+	}
+	d := seedDue(t, now, specs)
+	tpl := templateMap{"one": {ID: "one", Kind: wechat.OneTime}}
+	e, err := New(Config{DB: d, Sender: nopSender{}, Templates: tpl, Now: func() time.Time { return now },
+		Logger: slog.New(slog.DiscardHandler), Concurrency: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.ScanOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitIdle()
+	started := e.workersStarted.Load()
+	if started < 1 || started > 8 {
+		t.Fatalf("%d workers for 8 claims", started)
+	}
+	// Eight more, due now: the idle workers take them.
+	for i := range 8 {
+		id, o := fmt.Sprintf("s%d", i), fmt.Sprintf("o%d", i)
+		if err := d.Write.InsertReminder(ctx, db.InsertReminderParams{ID: id, Openid: o, TemplateID: "one", FireAt: now.UnixMilli(),
+			Timezone: "Asia/Shanghai", Data: `{}`, Now: now.UnixMilli()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.RecordAccept(ctx, o, "one", false, db.SourceClient, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- e.Run(runCtx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for e.pending.Load() != 0 || countStatus(t, d, "sent") != 16 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sent after 30 s, want 16", countStatus(t, d, "sent"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := e.workersStarted.Load(); n > 8 {
+		t.Errorf("%d workers started for two batches of 8: the idle ones were not reused", n)
+	}
+	stop()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	// Well before their idle time runs out.
+	for deadline := time.Now().Add(workerIdle / 2); e.workers.Load() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers still alive after the engine stopped", e.workers.Load())
+		}
+	}
+}
+
+func countStatus(t *testing.T, d *db.DB, status string) int {
+	t.Helper()
+	var n int
+	if err := d.R.QueryRowContext(context.Background(), `SELECT count(*) FROM reminders WHERE status = ?`, status).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
