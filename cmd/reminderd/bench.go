@@ -33,6 +33,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.APIClients, "api-clients", 16, "concurrent clients creating reminders")
 	fs.IntVar(&o.APICreates, "api-creates", 10000, "reminders created through the API")
 	scans := fs.String("scan-sizes", "10000,1000000", "table sizes for the due-scan cost")
+	fs.IntVar(&o.ScanReps, "scan-reps", 300, "times each scan is measured, for its mean")
 	serverRSS := fs.Bool("server-rss", true, "measure the real server's peak RSS on the largest table")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole bench to this file")
 	if err := fs.Parse(args); err != nil {

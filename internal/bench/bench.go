@@ -39,6 +39,7 @@ type Options struct {
 	APIClients   int             // concurrent HTTP clients creating reminders (16)
 	APICreates   int             // reminders they create (10,000)
 	ScanSizes    []int           // table sizes for the due-scan cost (10,000 and 1,000,000)
+	ScanReps     int             // times each scan is measured, for its mean (300)
 	Dir          string          // scratch directory (a new temporary one)
 	Log          io.Writer       // progress lines (discard)
 }
@@ -65,6 +66,9 @@ func (o *Options) defaults() {
 	if o.APICreates <= 0 {
 		o.APICreates = 10000
 	}
+	if o.ScanReps <= 0 {
+		o.ScanReps = 300
+	}
 	if o.ScanSizes == nil {
 		o.ScanSizes = []int{10000, 1000000}
 	}
@@ -86,6 +90,10 @@ type Pipeline struct {
 	LatenessMaxMS   int64   `json:"lateness_max_ms"`
 	CommitsPerSend  float64 `json:"commits_per_send"`
 	SentExactlyOnce bool    `json:"sent_exactly_once"`
+	// CPU time of the whole process (reminderd, the fake, the load) per
+	// send, during the run and during the ceiling's.
+	CPUMicrosPerSend        float64 `json:"cpu_us_per_send"`
+	CeilingCPUMicrosPerSend float64 `json:"ceiling_cpu_us_per_send"`
 }
 
 // Steady is the lateness at a steady rate of due reminders.
@@ -124,6 +132,7 @@ type Result struct {
 	ScanRatio  float64    `json:"scan_ratio_largest_smallest"`
 	ClaimRatio float64    `json:"claim_ratio_largest_smallest"`
 	PeakRSSMB  float64    `json:"bench_peak_rss_mb"`
+	Floor      Floor      `json:"floor"`
 }
 
 // Machine describes this machine.
@@ -177,7 +186,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("pipeline at %v: %w", lat, err)
 		}
 		say("ceiling: the same sends straight to the fake …")
-		p.CeilingPerSec, err = ceiling(ctx, opts.N, lat, opts.Concurrency)
+		p.CeilingPerSec, p.CeilingCPUMicrosPerSend, err = ceiling(ctx, opts.N, lat, opts.Concurrency)
 		if err != nil {
 			return nil, fmt.Errorf("ceiling at %v: %w", lat, err)
 		}
@@ -200,7 +209,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	res.API = a
 	for _, n := range opts.ScanSizes {
 		say("scan: due-scan cost with %d reminders in the table …", n)
-		s, err := scanCost(ctx, filepath.Join(dir, fmt.Sprintf("scan%d.db", n)), n)
+		s, err := scanCost(ctx, filepath.Join(dir, fmt.Sprintf("scan%d.db", n)), n, opts.ScanReps)
 		if err != nil {
 			return nil, fmt.Errorf("scan at %d: %w", n, err)
 		}
@@ -209,6 +218,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if len(res.Scans) >= 2 {
 		res.ScanRatio = res.Scans[len(res.Scans)-1].ScanMicros / res.Scans[0].ScanMicros
 		res.ClaimRatio = res.Scans[len(res.Scans)-1].ClaimMicros / res.Scans[0].ClaimMicros
+	}
+	say("floor: the least database work of a durable claim and record …")
+	if res.Floor, err = floor(ctx, filepath.Join(dir, "floor.db"), opts.N); err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
 	}
 	res.PeakRSSMB = PeakRSSMB("self")
 	return res, nil
@@ -340,10 +353,11 @@ func pipeline(ctx context.Context, path string, n int, latency time.Duration, co
 	if err != nil {
 		return Pipeline{}, err
 	}
-	commits := w.db.Commits()
+	commits, cpu := w.db.Commits(), processCPU()
 	if err := runUntilSent(ctx, w, eng, n, 30*time.Minute); err != nil {
 		return Pipeline{}, err
 	}
+	cpu = processCPU() - cpu
 	win, err := w.db.Read.BenchSendWindow(ctx)
 	if err != nil {
 		return Pipeline{}, err
@@ -357,6 +371,7 @@ func pipeline(ctx context.Context, path string, n int, latency time.Duration, co
 	p.SendsPerSec = float64(n) / p.Seconds
 	p.LatenessP50MS, p.LatenessP99MS, p.LatenessMaxMS = percentiles(late)
 	p.CommitsPerSend = float64(w.db.Commits()-commits) / float64(n)
+	p.CPUMicrosPerSend = float64(cpu.Microseconds()) / float64(n)
 	users := map[string]bool{}
 	for _, s := range w.fake.Sends() {
 		users[s.ToUser] = true
@@ -366,11 +381,12 @@ func pipeline(ctx context.Context, path string, n int, latency time.Duration, co
 }
 
 // ceiling sends n messages straight to the fake with the same concurrency:
-// what the pipeline would reach with a free database and scheduler.
-func ceiling(ctx context.Context, n int, latency time.Duration, concurrency int) (float64, error) {
+// what the pipeline would reach with a free database and scheduler. It
+// returns the sends per second and the process's CPU time per send.
+func ceiling(ctx context.Context, n int, latency time.Duration, concurrency int) (perSec, cpuMicros float64, err error) {
 	fake, err := wechattest.Start("127.0.0.1:0", wechattest.Options{})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer fake.Close()
 	fake.AddTemplate(wechattest.DemoTemplates()[0])
@@ -380,17 +396,17 @@ func ceiling(ctx context.Context, n int, latency time.Duration, concurrency int)
 	}
 	client, err := wechat.New(wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(), HTTPClient: httpClient(concurrency)})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if _, err := client.AccessToken(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var data map[string]string
 	_ = json.Unmarshal([]byte(meetingData), &data)
 	var next atomic.Int64
 	var failed atomic.Int64
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	for range concurrency {
 		wg.Go(func() {
 			for {
@@ -407,9 +423,9 @@ func ceiling(ctx context.Context, n int, latency time.Duration, concurrency int)
 	}
 	wg.Wait()
 	if failed.Load() > 0 {
-		return 0, fmt.Errorf("%d direct sends failed", failed.Load())
+		return 0, 0, fmt.Errorf("%d direct sends failed", failed.Load())
 	}
-	return float64(n) / time.Since(start).Seconds(), nil
+	return float64(n) / time.Since(start).Seconds(), float64((processCPU() - cpu).Microseconds()) / float64(n), nil
 }
 
 func steady(ctx context.Context, path string, perMin int, dur time.Duration, concurrency int) (*Steady, error) {
@@ -513,7 +529,7 @@ func (ts templateSet) Get(id string) (*wechat.Template, bool) {
 // scanCost fills a table with rows reminders (100 due, the rest sent or
 // scheduled for later) and times the due scan's claim (rolled back, so each
 // repetition sees the same table) and its next-due lookup.
-func scanCost(ctx context.Context, path string, rows int) (Scan, error) {
+func scanCost(ctx context.Context, path string, rows, reps int) (Scan, error) {
 	d, err := db.Open(ctx, path)
 	if err != nil {
 		return Scan{}, err
@@ -543,7 +559,6 @@ func scanCost(ctx context.Context, path string, rows int) (Scan, error) {
 	if _, err := d.W.ExecContext(ctx, `ANALYZE`); err != nil {
 		return Scan{}, err
 	}
-	const reps = 300
 	var scan, claim, next time.Duration
 	for range reps {
 		t := time.Now()
@@ -572,8 +587,8 @@ func scanCost(ctx context.Context, path string, rows int) (Scan, error) {
 		}
 		next += time.Since(t)
 	}
-	return Scan{Rows: rows, ScanMicros: float64(scan.Microseconds()) / reps, ClaimMicros: float64(claim.Microseconds()) / reps,
-		NextMicros: float64(next.Microseconds()) / reps}, nil
+	return Scan{Rows: rows, ScanMicros: float64(scan.Microseconds()) / float64(reps), ClaimMicros: float64(claim.Microseconds()) / float64(reps),
+		NextMicros: float64(next.Microseconds()) / float64(reps)}, nil
 }
 
 // Summary renders a result for people.
@@ -585,6 +600,8 @@ func Summary(r *Result) string {
 		fmt.Fprintf(&b, "  %.0f sends/s vs ceiling %.0f sends/s: %.0f %% of the ceiling (target ≥ 80 %%)\n", p.SendsPerSec, p.CeilingPerSec, 100*p.Ratio)
 		fmt.Fprintf(&b, "  lateness p50 %d ms, p99 %d ms, max %d ms (a burst: the queue drains at the send rate)\n", p.LatenessP50MS, p.LatenessP99MS, p.LatenessMaxMS)
 		fmt.Fprintf(&b, "  %.3f SQLite commits per send; each sent exactly once: %v\n", p.CommitsPerSend, p.SentExactlyOnce)
+		fmt.Fprintf(&b, "  CPU per send (the whole process, fake and load included): %.0f µs, the ceiling's %.0f µs\n",
+			p.CPUMicrosPerSend, p.CeilingCPUMicrosPerSend)
 	}
 	if s := r.Steady; s != nil {
 		fmt.Fprintf(&b, "steady %d due per minute (%d reminders): lateness p50 %d ms, p99 %d ms, max %d ms (target p99 ≤ 1000 ms)\n",
@@ -597,6 +614,18 @@ func Summary(r *Result) string {
 	}
 	if r.ScanRatio > 0 {
 		fmt.Fprintf(&b, "scan cost largest/smallest table: %.2f× (target ≤ 1.2×); claim cost %.2f×\n", r.ScanRatio, r.ClaimRatio)
+	}
+	if f := r.Floor; f.N > 0 {
+		fmt.Fprintf(&b, "floor: the least database work of a durable claim and record (no index but the due one, 100 per transaction): %.0f µs of CPU per send\n",
+			f.CPUMicrosPerSend)
+		for _, p := range r.Pipelines {
+			if p.LatencyMS == 0 && p.CeilingCPUMicrosPerSend > 0 && p.CPUMicrosPerSend > 0 {
+				// Both runs keep the cores busy: 80 % of the ceiling's rate
+				// is at most 1/0.8 of its CPU per send.
+				fmt.Fprintf(&b, "  at WeChat latency 0, 80 %% of the ceiling leaves %.0f µs per send for the database and the engine; they take %.0f µs\n",
+					p.CeilingCPUMicrosPerSend/4, p.CPUMicrosPerSend-p.CeilingCPUMicrosPerSend)
+			}
+		}
 	}
 	fmt.Fprintf(&b, "peak RSS of the bench process (fake WeChat and load generators included): %.0f MB\n", r.PeakRSSMB)
 	return b.String()

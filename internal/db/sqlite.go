@@ -66,6 +66,10 @@ type DB struct {
 // Commits returns how many WithTx transactions have committed.
 func (d *DB) Commits() int64 { return d.commits.Load() }
 
+// DSN is the data source name Open uses for path: the writer's, or a
+// reader's (for measurements that need a connection configured alike).
+func DSN(path string, readOnly bool) string { return dsn(path, readOnly) }
+
 func dsn(path string, readOnly bool) string {
 	var b strings.Builder
 	b.WriteString("file:")
