@@ -11,26 +11,47 @@ SELECT * FROM reminders WHERE id = ?;
 SELECT * FROM reminders WHERE openid = ? AND idempotency_key = ?;
 
 -- name: ListReminders :many
--- Every user's reminders in (fire_at, id) order after a cursor; an empty
--- template filter matches every template. (ListUserReminders serves one
--- user, ListStatusReminders one status.)
+-- Every user's reminders in (fire_at, id) order after a cursor and up to
+-- (@until_fire_at, @until_id) inclusive; an empty template filter matches
+-- every template. (ListUserReminders serves one user, ListStatusReminders
+-- one status.)
 SELECT * FROM reminders INDEXED BY reminders_fire
 WHERE fire_at >= @from_ms AND fire_at < @to_ms
   AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
   AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
+  AND (fire_at < @until_fire_at OR (fire_at = @until_fire_at AND id <= @until_id))
 ORDER BY fire_at, id
 LIMIT @max_rows;
 
+-- name: ListRemindersWalkEnd :one
+-- Where a template-filtered ListReminders page stops reading: the
+-- (fire_at, id) @skip entries after the first one past the cursor, from
+-- the index alone. No row: the range ends sooner.
+SELECT fire_at, id FROM reminders INDEXED BY reminders_fire
+WHERE fire_at >= @from_ms AND fire_at < @to_ms
+  AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
+ORDER BY fire_at, id
+LIMIT 1 OFFSET @skip;
+
 -- name: ListStatusReminders :many
 -- Every user's reminders in one status, in (fire_at, id) order after a
--- cursor, through the status index: a page of a rare status never walks the
--- others.
+-- cursor and up to (@until_fire_at, @until_id) inclusive, through the
+-- status index: a page of a rare status never walks the others.
 SELECT * FROM reminders INDEXED BY reminders_status
 WHERE status = @status AND fire_at >= @from_ms AND fire_at < @to_ms
   AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
   AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
+  AND (fire_at < @until_fire_at OR (fire_at = @until_fire_at AND id <= @until_id))
 ORDER BY fire_at, id
 LIMIT @max_rows;
+
+-- name: ListStatusRemindersWalkEnd :one
+-- ListRemindersWalkEnd for ListStatusReminders.
+SELECT fire_at, id FROM reminders INDEXED BY reminders_status
+WHERE status = @status AND fire_at >= @from_ms AND fire_at < @to_ms
+  AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
+ORDER BY fire_at, id
+LIMIT 1 OFFSET @skip;
 
 -- name: ListUserReminders :many
 -- One user's reminders in (fire_at, id) order after a cursor, through the

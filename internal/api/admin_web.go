@@ -255,20 +255,23 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 		}
 		p.AfterFireAt, p.AfterID = fa, id
 	}
-	rows, err := s.db.Read.ListRemindersPage(r.Context(), p)
+	rows, resume, err := s.db.Read.ListRemindersPage(r.Context(), p)
 	if err != nil {
 		s.webError(w, r, pd, err)
 		return
 	}
-	var next string
 	if len(rows) > defaultLimit {
 		rows = rows[:defaultLimit]
+		last := rows[len(rows)-1]
+		resume = &db.Position{FireAt: last.FireAt, ID: last.ID}
+	}
+	var next string
+	if resume != nil {
 		nq := url.Values{}
 		for k, v := range q {
 			nq[k] = v
 		}
-		last := rows[len(rows)-1]
-		nq.Set("cursor", encodeCursor(last.FireAt, last.ID))
+		nq.Set("cursor", encodeCursor(resume.FireAt, resume.ID))
 		next = "/admin/?" + nq.Encode()
 	}
 	cc := newConsentCache(s, r.Context())

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -868,5 +870,58 @@ func TestReminderIDsSortByCreation(t *testing.T) {
 		if i > 0 && id <= ids[i-1] {
 			t.Fatalf("ids %v do not sort by creation", ids)
 		}
+	}
+}
+
+// An admin listing filtered by template alone reads a bounded stretch per
+// page: a page may be short, even empty, and still have a next_cursor;
+// following it finds every match once. The admin page says so.
+func TestAdminTemplateListingPagesThroughShortPages(t *testing.T) {
+	h := newHarness(t)
+	defer func(w int64) { db.MaxWalk = w }(db.MaxWalk)
+	db.MaxWalk = 3
+	a := h.login("oA")
+	var want []string
+	for i := range 10 {
+		id := h.create(a, meeting(time.Duration(i+1)*time.Hour))["id"].(string)
+		if i == 7 {
+			// Moved to a template of its own (no other reminder has it).
+			if _, err := h.db.W.Exec(`UPDATE reminders SET template_id = 'rare_tmpl' WHERE id = ?`, id); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, id)
+		}
+	}
+	var got []string
+	empty, cursor := 0, ""
+	for pages := 0; ; pages++ {
+		r := h.do("GET", "/admin/v1/reminders?template_id=rare_tmpl&limit=5&cursor="+url.QueryEscape(cursor), adminToken, nil)
+		h.want(r, 200, "")
+		list := r.body["reminders"].([]any)
+		for _, x := range list {
+			got = append(got, x.(map[string]any)["id"].(string))
+		}
+		if r.body["next_cursor"] == nil {
+			break
+		}
+		if len(list) == 0 {
+			empty++
+		}
+		cursor = r.body["next_cursor"].(string)
+		if pages > 10 {
+			t.Fatal("pagination does not end")
+		}
+	}
+	if !slices.Equal(got, want) || empty == 0 {
+		t.Fatalf("found %v (%d empty pages with a cursor), want %v after at least one empty page", got, empty, want)
+	}
+	res, err := webClient(t, h).Get(h.srv.URL + "/admin/?template_id=rare_tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), "The next page reads on.") || !strings.Contains(string(body), `id="next-page"`) {
+		t.Fatalf("the admin page's first, empty stretch lacks its explanation or its next link:\n%s", body)
 	}
 }

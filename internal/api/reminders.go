@@ -590,16 +590,21 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, admin bool) {
 		s.writeError(w, r, err)
 		return
 	}
-	rows, err := s.db.Read.ListRemindersPage(r.Context(), lq.p)
+	rows, resume, err := s.db.Read.ListRemindersPage(r.Context(), lq.p)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	out := listResponse{Reminders: make([]reminderJSON, 0, min(len(rows), lq.limit))}
-	if len(rows) > lq.limit {
+	switch {
+	case len(rows) > lq.limit:
 		rows = rows[:lq.limit]
 		last := rows[len(rows)-1]
 		c := encodeCursor(last.FireAt, last.ID)
+		out.NextCursor = &c
+	case resume != nil:
+		// A template-filtered page stopped reading short of its limit.
+		c := encodeCursor(resume.FireAt, resume.ID)
 		out.NextCursor = &c
 	}
 	cc := newConsentCache(s, r.Context())

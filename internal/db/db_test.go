@@ -810,3 +810,69 @@ func TestBatcherGathersTheRequestsExpectedSoon(t *testing.T) {
 		}
 	})
 }
+
+// A listing filtered by template alone reads at most MaxWalk index entries
+// a page; following its cursor finds every match once, in order.
+func TestTemplateListingReadsABoundedStretch(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	defer func(w int64) { db.MaxWalk = w }(db.MaxWalk)
+	db.MaxWalk = 4
+	var want []string
+	for i := range 30 {
+		tmpl := "common"
+		if i%12 == 5 { // 5, 17, 29: rare among the common ones
+			tmpl = "rare"
+		}
+		id := fmt.Sprintf("rem_%02d", i)
+		if err := d.Write.InsertReminder(ctx, db.InsertReminderParams{ID: id, Openid: fmt.Sprintf("o%d", i%3), TemplateID: tmpl,
+			FireAt: int64(1000 + i), Timezone: "UTC", Data: `{}`, Now: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if tmpl == "rare" {
+			want = append(want, id)
+		}
+	}
+	for _, status := range []string{"", "scheduled"} {
+		// As the API pages: limit 1, one more row asked for to see whether
+		// another page follows.
+		p := db.ListUserRemindersParams{Status: status, TemplateID: "rare", FromMs: 0, ToMs: 1 << 62, AfterFireAt: -1, MaxRows: 2}
+		var got []string
+		pages, shortWithCursor := 0, 0
+		for ; pages < 30; pages++ {
+			rows, resume, err := d.Read.ListRemindersPage(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) > 1 {
+				rows = rows[:1]
+				resume = &db.Position{FireAt: rows[0].FireAt, ID: rows[0].ID}
+			} else if resume != nil {
+				shortWithCursor++
+			}
+			for _, r := range rows {
+				got = append(got, r.ID)
+			}
+			if resume == nil {
+				break
+			}
+			p.AfterFireAt, p.AfterID = resume.FireAt, resume.ID
+		}
+		if !slices.Equal(got, want) || pages == 30 {
+			t.Fatalf("status %q: pages found %v in %d pages, want %v", status, got, pages, want)
+		}
+		if shortWithCursor == 0 {
+			t.Fatalf("status %q: no page stopped short: the walk was not bounded", status)
+		}
+	}
+	// Unfiltered and per-user listings are exact: never a short page with a cursor.
+	for _, p := range []db.ListUserRemindersParams{
+		{FromMs: 0, ToMs: 1 << 62, AfterFireAt: -1, MaxRows: 100},
+		{Openid: "o2", TemplateID: "rare", FromMs: 0, ToMs: 1 << 62, AfterFireAt: -1, MaxRows: 100},
+	} {
+		rows, resume, err := d.Read.ListRemindersPage(ctx, p)
+		if err != nil || resume != nil || len(rows) == 0 {
+			t.Fatalf("%+v: %d rows, resume %v, %v", p, len(rows), resume, err)
+		}
+	}
+}

@@ -1,19 +1,74 @@
 package db
 
-import "context"
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+)
 
-// ListRemindersPage lists reminders in (fire_at, id) order after a cursor:
-// one user's through that user's own index when p.Openid is set (a page
-// never reads other users' rows), one status's through the status index when
-// p.Status is set, everyone's otherwise.
-func (q *Queries) ListRemindersPage(ctx context.Context, p ListUserRemindersParams) ([]Reminder, error) {
-	switch {
-	case p.Openid != "":
-		return q.ListUserReminders(ctx, p)
-	case p.Status != "":
-		return q.ListStatusReminders(ctx, ListStatusRemindersParams{Status: p.Status, TemplateID: p.TemplateID, FromMs: p.FromMs,
-			ToMs: p.ToMs, AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, MaxRows: p.MaxRows})
+// MaxWalk bounds the index entries an admin listing filtered by template
+// reads for one page (a variable for tests).
+var MaxWalk int64 = 5000
+
+// Position is a place in (fire_at, id) order: where a listing's next page
+// starts.
+type Position struct {
+	FireAt int64
+	ID     string
+}
+
+// ListRemindersPage lists up to p.MaxRows reminders in (fire_at, id) order
+// after a cursor: one user's through that user's own index when p.Openid is
+// set (a page never reads other users' rows), one status's through the
+// status index when p.Status is set, everyone's otherwise.
+//
+// Without a user, a template filter is applied while walking the index, so
+// that a template with few reminders among many would read the whole table
+// for one page. Such a page reads at most MaxWalk index entries: when it
+// stops there short of p.MaxRows rows, resume is where it stopped, and the
+// next page starts after it. resume is nil when the page reached the end
+// of its range or filled up.
+func (q *Queries) ListRemindersPage(ctx context.Context, p ListUserRemindersParams) (rows []Reminder, resume *Position, err error) {
+	if p.Openid != "" {
+		rows, err = q.ListUserReminders(ctx, p)
+		return rows, nil, err
 	}
-	return q.ListReminders(ctx, ListRemindersParams{TemplateID: p.TemplateID, FromMs: p.FromMs, ToMs: p.ToMs,
-		AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, MaxRows: p.MaxRows})
+	until := Position{FireAt: math.MaxInt64} // no bound: fire_at < p.ToMs already
+	bounded := false
+	if p.TemplateID != "" {
+		var end Position
+		if p.Status != "" {
+			var r ListStatusRemindersWalkEndRow
+			r, err = q.ListStatusRemindersWalkEnd(ctx, ListStatusRemindersWalkEndParams{Status: p.Status, FromMs: p.FromMs,
+				ToMs: p.ToMs, AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, Skip: MaxWalk - 1})
+			end = Position{r.FireAt, r.ID}
+		} else {
+			var r ListRemindersWalkEndRow
+			r, err = q.ListRemindersWalkEnd(ctx, ListRemindersWalkEndParams{FromMs: p.FromMs, ToMs: p.ToMs,
+				AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, Skip: MaxWalk - 1})
+			end = Position{r.FireAt, r.ID}
+		}
+		switch {
+		case err == nil:
+			until, bounded = end, true
+		case errors.Is(err, sql.ErrNoRows): // the range ends within the walk
+		default:
+			return nil, nil, err
+		}
+	}
+	if p.Status != "" {
+		rows, err = q.ListStatusReminders(ctx, ListStatusRemindersParams{Status: p.Status, TemplateID: p.TemplateID, FromMs: p.FromMs,
+			ToMs: p.ToMs, AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, UntilFireAt: until.FireAt, UntilID: until.ID, MaxRows: p.MaxRows})
+	} else {
+		rows, err = q.ListReminders(ctx, ListRemindersParams{TemplateID: p.TemplateID, FromMs: p.FromMs, ToMs: p.ToMs,
+			AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, UntilFireAt: until.FireAt, UntilID: until.ID, MaxRows: p.MaxRows})
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if bounded && int64(len(rows)) < p.MaxRows {
+		return rows, &until, nil
+	}
+	return rows, nil, nil
 }

@@ -141,11 +141,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listRemindersStmt, err = db.PrepareContext(ctx, listReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListReminders: %w", err)
 	}
+	if q.listRemindersWalkEndStmt, err = db.PrepareContext(ctx, listRemindersWalkEnd); err != nil {
+		return nil, fmt.Errorf("error preparing query ListRemindersWalkEnd: %w", err)
+	}
 	if q.listScheduledForPromptStmt, err = db.PrepareContext(ctx, listScheduledForPrompt); err != nil {
 		return nil, fmt.Errorf("error preparing query ListScheduledForPrompt: %w", err)
 	}
 	if q.listStatusRemindersStmt, err = db.PrepareContext(ctx, listStatusReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListStatusReminders: %w", err)
+	}
+	if q.listStatusRemindersWalkEndStmt, err = db.PrepareContext(ctx, listStatusRemindersWalkEnd); err != nil {
+		return nil, fmt.Errorf("error preparing query ListStatusRemindersWalkEnd: %w", err)
 	}
 	if q.listTemplatesStmt, err = db.PrepareContext(ctx, listTemplates); err != nil {
 		return nil, fmt.Errorf("error preparing query ListTemplates: %w", err)
@@ -404,6 +410,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listRemindersStmt: %w", cerr)
 		}
 	}
+	if q.listRemindersWalkEndStmt != nil {
+		if cerr := q.listRemindersWalkEndStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listRemindersWalkEndStmt: %w", cerr)
+		}
+	}
 	if q.listScheduledForPromptStmt != nil {
 		if cerr := q.listScheduledForPromptStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listScheduledForPromptStmt: %w", cerr)
@@ -412,6 +423,11 @@ func (q *Queries) Close() error {
 	if q.listStatusRemindersStmt != nil {
 		if cerr := q.listStatusRemindersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listStatusRemindersStmt: %w", cerr)
+		}
+	}
+	if q.listStatusRemindersWalkEndStmt != nil {
+		if cerr := q.listStatusRemindersWalkEndStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listStatusRemindersWalkEndStmt: %w", cerr)
 		}
 	}
 	if q.listTemplatesStmt != nil {
@@ -587,8 +603,10 @@ type Queries struct {
 	listConsentsStmt                *sql.Stmt
 	listDeliveriesStmt              *sql.Stmt
 	listRemindersStmt               *sql.Stmt
+	listRemindersWalkEndStmt        *sql.Stmt
 	listScheduledForPromptStmt      *sql.Stmt
 	listStatusRemindersStmt         *sql.Stmt
+	listStatusRemindersWalkEndStmt  *sql.Stmt
 	listTemplatesStmt               *sql.Stmt
 	listUserRemindersStmt           *sql.Stmt
 	loadTokenStmt                   *sql.Stmt
@@ -653,8 +671,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listConsentsStmt:                q.listConsentsStmt,
 		listDeliveriesStmt:              q.listDeliveriesStmt,
 		listRemindersStmt:               q.listRemindersStmt,
+		listRemindersWalkEndStmt:        q.listRemindersWalkEndStmt,
 		listScheduledForPromptStmt:      q.listScheduledForPromptStmt,
 		listStatusRemindersStmt:         q.listStatusRemindersStmt,
+		listStatusRemindersWalkEndStmt:  q.listStatusRemindersWalkEndStmt,
 		listTemplatesStmt:               q.listTemplatesStmt,
 		listUserRemindersStmt:           q.listUserRemindersStmt,
 		loadTokenStmt:                   q.loadTokenStmt,

@@ -235,8 +235,9 @@ SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, win
 WHERE fire_at >= ?1 AND fire_at < ?2
   AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
   AND (fire_at > ?4 OR (fire_at = ?4 AND id > ?5))
+  AND (fire_at < ?6 OR (fire_at = ?6 AND id <= ?7))
 ORDER BY fire_at, id
-LIMIT ?6
+LIMIT ?8
 `
 
 type ListRemindersParams struct {
@@ -245,12 +246,15 @@ type ListRemindersParams struct {
 	TemplateID  string
 	AfterFireAt int64
 	AfterID     string
+	UntilFireAt int64
+	UntilID     string
 	MaxRows     int64
 }
 
-// Every user's reminders in (fire_at, id) order after a cursor; an empty
-// template filter matches every template. (ListUserReminders serves one
-// user, ListStatusReminders one status.)
+// Every user's reminders in (fire_at, id) order after a cursor and up to
+// (@until_fire_at, @until_id) inclusive; an empty template filter matches
+// every template. (ListUserReminders serves one user, ListStatusReminders
+// one status.)
 func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([]Reminder, error) {
 	rows, err := q.query(ctx, q.listRemindersStmt, listReminders,
 		arg.FromMs,
@@ -258,6 +262,8 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 		arg.TemplateID,
 		arg.AfterFireAt,
 		arg.AfterID,
+		arg.UntilFireAt,
+		arg.UntilID,
 		arg.MaxRows,
 	)
 	if err != nil {
@@ -303,13 +309,51 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 	return items, nil
 }
 
+const listRemindersWalkEnd = `-- name: ListRemindersWalkEnd :one
+SELECT fire_at, id FROM reminders INDEXED BY reminders_fire
+WHERE fire_at >= ?1 AND fire_at < ?2
+  AND (fire_at > ?3 OR (fire_at = ?3 AND id > ?4))
+ORDER BY fire_at, id
+LIMIT 1 OFFSET ?5
+`
+
+type ListRemindersWalkEndParams struct {
+	FromMs      int64
+	ToMs        int64
+	AfterFireAt int64
+	AfterID     string
+	Skip        int64
+}
+
+type ListRemindersWalkEndRow struct {
+	FireAt int64
+	ID     string
+}
+
+// Where a template-filtered ListReminders page stops reading: the
+// (fire_at, id) @skip entries after the first one past the cursor, from
+// the index alone. No row: the range ends sooner.
+func (q *Queries) ListRemindersWalkEnd(ctx context.Context, arg ListRemindersWalkEndParams) (ListRemindersWalkEndRow, error) {
+	row := q.queryRow(ctx, q.listRemindersWalkEndStmt, listRemindersWalkEnd,
+		arg.FromMs,
+		arg.ToMs,
+		arg.AfterFireAt,
+		arg.AfterID,
+		arg.Skip,
+	)
+	var i ListRemindersWalkEndRow
+	err := row.Scan(&i.FireAt, &i.ID)
+	return i, err
+}
+
 const listStatusReminders = `-- name: ListStatusReminders :many
 SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders INDEXED BY reminders_status
 WHERE status = ?1 AND fire_at >= ?2 AND fire_at < ?3
   AND (CAST(?4 AS TEXT) = '' OR template_id = CAST(?4 AS TEXT))
   AND (fire_at > ?5 OR (fire_at = ?5 AND id > ?6))
+  AND (fire_at < ?7 OR (fire_at = ?7 AND id <= ?8))
 ORDER BY fire_at, id
-LIMIT ?7
+LIMIT ?9
 `
 
 type ListStatusRemindersParams struct {
@@ -319,12 +363,14 @@ type ListStatusRemindersParams struct {
 	TemplateID  string
 	AfterFireAt int64
 	AfterID     string
+	UntilFireAt int64
+	UntilID     string
 	MaxRows     int64
 }
 
 // Every user's reminders in one status, in (fire_at, id) order after a
-// cursor, through the status index: a page of a rare status never walks the
-// others.
+// cursor and up to (@until_fire_at, @until_id) inclusive, through the
+// status index: a page of a rare status never walks the others.
 func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusRemindersParams) ([]Reminder, error) {
 	rows, err := q.query(ctx, q.listStatusRemindersStmt, listStatusReminders,
 		arg.Status,
@@ -333,6 +379,8 @@ func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusReminde
 		arg.TemplateID,
 		arg.AfterFireAt,
 		arg.AfterID,
+		arg.UntilFireAt,
+		arg.UntilID,
 		arg.MaxRows,
 	)
 	if err != nil {
@@ -376,6 +424,43 @@ func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusReminde
 		return nil, err
 	}
 	return items, nil
+}
+
+const listStatusRemindersWalkEnd = `-- name: ListStatusRemindersWalkEnd :one
+SELECT fire_at, id FROM reminders INDEXED BY reminders_status
+WHERE status = ?1 AND fire_at >= ?2 AND fire_at < ?3
+  AND (fire_at > ?4 OR (fire_at = ?4 AND id > ?5))
+ORDER BY fire_at, id
+LIMIT 1 OFFSET ?6
+`
+
+type ListStatusRemindersWalkEndParams struct {
+	Status      string
+	FromMs      int64
+	ToMs        int64
+	AfterFireAt int64
+	AfterID     string
+	Skip        int64
+}
+
+type ListStatusRemindersWalkEndRow struct {
+	FireAt int64
+	ID     string
+}
+
+// ListRemindersWalkEnd for ListStatusReminders.
+func (q *Queries) ListStatusRemindersWalkEnd(ctx context.Context, arg ListStatusRemindersWalkEndParams) (ListStatusRemindersWalkEndRow, error) {
+	row := q.queryRow(ctx, q.listStatusRemindersWalkEndStmt, listStatusRemindersWalkEnd,
+		arg.Status,
+		arg.FromMs,
+		arg.ToMs,
+		arg.AfterFireAt,
+		arg.AfterID,
+		arg.Skip,
+	)
+	var i ListStatusRemindersWalkEndRow
+	err := row.Scan(&i.FireAt, &i.ID)
+	return i, err
 }
 
 const listUserReminders = `-- name: ListUserReminders :many
