@@ -616,7 +616,7 @@ func Summary(r *Result) string {
 		fmt.Fprintf(&b, "scan cost largest/smallest table: %.2f× (target ≤ 1.2×); claim cost %.2f×\n", r.ScanRatio, r.ClaimRatio)
 	}
 	if f := r.Floor; f.N > 0 {
-		fmt.Fprintf(&b, "floor: the least database work of a durable claim and record (no index but the due one, 100 per transaction): %.0f µs of CPU per send\n",
+		fmt.Fprintf(&b, "floor: the least database work of a durable claim and record (no index but the primary keys and the due one, 100 per transaction): %.0f µs of CPU per send\n",
 			f.CPUMicrosPerSend)
 		for _, p := range r.Pipelines {
 			if p.LatencyMS == 0 && p.CeilingCPUMicrosPerSend > 0 && p.CPUMicrosPerSend > 0 {

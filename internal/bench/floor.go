@@ -11,8 +11,8 @@ import (
 
 // Floor is the least database work a send needs in any design that claims
 // a reminder durably before sending it and records the outcome durably
-// after: with none of reminderd's indexes beyond the due index, rows of a
-// few columns and 100 sends per transaction.
+// after: no index but the primary keys and the due index, rows of a few
+// columns and 100 sends per transaction.
 type Floor struct {
 	N                int     `json:"n"`
 	CPUMicrosPerSend float64 `json:"cpu_us_per_send"`

@@ -24,18 +24,23 @@ type Batcher[T any] struct {
 
 	// Set by Gather: a leader waits up to linger for the expected requests.
 	expected func() int
+	added    func(T)
 	linger   time.Duration
 	arrived  chan struct{} // a request was added (capacity 1)
 }
 
 // Gather makes a leader wait, up to linger, before it takes its batch,
 // while fewer requests are pending than the batch could hold and expected
-// (called under the batcher's lock, so it must be quick) says that more are
-// about to arrive. Fewer, larger batches: one commit and one set of
-// statements for many requests, instead of a commit for whichever few
-// happened to be waiting when the writer came free. Call before first use.
-func (b *Batcher[T]) Gather(linger time.Duration, expected func() int) {
-	b.expected, b.linger, b.arrived = expected, linger, make(chan struct{}, 1)
+// says that more are about to arrive. Fewer, larger batches: one commit and
+// one set of statements for many requests, instead of a commit for
+// whichever few happened to be waiting when the writer came free.
+//
+// expected and added (which may be nil) are called under the batcher's
+// lock, so they must be quick: added with each request as it joins the
+// queue, so that the caller's count of what is still to come can move to
+// the queue in the same step as a leader sees it. Call before first use.
+func (b *Batcher[T]) Gather(linger time.Duration, expected func() int, added func(T)) {
+	b.expected, b.added, b.linger, b.arrived = expected, added, linger, make(chan struct{}, 1)
 }
 
 type batchReq[T any] struct {
@@ -59,6 +64,9 @@ func (b *Batcher[T]) Do(ctx context.Context, v T) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.pending = append(b.pending, req)
+	if b.added != nil {
+		b.added(v)
+	}
 	if b.arrived != nil {
 		select {
 		case b.arrived <- struct{}{}:
@@ -104,6 +112,10 @@ func (b *Batcher[T]) Do(ctx context.Context, v T) error {
 // gather waits, up to the linger, for the requests expected soon; it is
 // called and returns with b.mu held, by a leader (b.busy).
 func (b *Batcher[T]) gather() {
+	select {
+	case <-b.arrived: // a wake-up for requests already in the queue
+	default:
+	}
 	var timer *time.Timer
 	for len(b.pending) < b.max && b.expected() > 0 {
 		if timer == nil {

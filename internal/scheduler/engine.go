@@ -185,8 +185,9 @@ type Engine struct {
 	// Claims are processed by workers, reused (dispatch).
 	work           chan claim   // to an idle worker (unbuffered)
 	workers        atomic.Int64 // worker goroutines alive
+	idleWorkers    atomic.Int64 // of which waiting for a claim
 	workersStarted atomic.Int64
-	attempting     atomic.Int64 // sends in attempt: outcomes to record soon
+	sending        atomic.Int64 // sends at WeChat whose outcomes are not queued for the writer yet
 
 	timerMu sync.Mutex
 	timer   *time.Timer // a wake-up for the earliest due instant before the next periodic scan
@@ -252,7 +253,11 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.RecordWait > 0 {
 		// Records of sends that WeChat answers within the wait share one
 		// commit instead of each taking the writer as it comes free.
-		e.outcomes.Gather(cfg.RecordWait, func() int { return int(e.attempting.Load()) })
+		e.outcomes.Gather(cfg.RecordWait, func() int { return int(e.sending.Load()) }, func(req *outcomeReq) {
+			if req.res.counted {
+				e.sending.Add(-1) // its outcome is in the queue now
+			}
+		})
 	}
 	return e, nil
 }
@@ -455,11 +460,15 @@ func (e *Engine) worker(c claim) {
 	for {
 		e.process(c)
 		idle.Reset(workerIdle)
+		e.idleWorkers.Add(1)
 		select {
 		case c = <-e.work:
+			e.idleWorkers.Add(-1)
 		case <-idle.C:
+			e.idleWorkers.Add(-1)
 			return
 		case <-e.sendCtx.Done():
+			e.idleWorkers.Add(-1)
 			return
 		}
 	}

@@ -195,6 +195,7 @@ type result struct {
 	latency    time.Duration
 	deferUntil time.Time
 	refused    bool // 43101: zero the ledger
+	counted    bool // went to WeChat: counted in e.sending until queued for the writer
 }
 
 // permanentReasons maps permanent errcodes to the contract's reasons.
@@ -236,9 +237,7 @@ func (e *Engine) process(c claim) {
 	if err != nil {
 		res = result{verdict: vDefer, errmsg: "shutdown before sending", deferUntil: e.now()}
 	} else {
-		e.attempting.Add(1)
 		res = e.attempt(ctx, c)
-		e.attempting.Add(-1)
 		// The send slot bounds the sends in flight to WeChat: it is free
 		// once WeChat has answered. The outcome's record queues for the
 		// writer without holding it, so the next send starts while the
@@ -320,9 +319,12 @@ func (e *Engine) attempt(ctx context.Context, c claim) result {
 	}
 	req := wechat.SendRequest{ToUser: r.Openid, TemplateID: r.TemplateID, Page: r.Page, Data: data}
 	start := time.Now()
+	e.sending.Add(1) // until its outcome joins the writer's queue (record)
 	sent, err := e.cb.Execute(func() (wechat.SendResult, error) { return e.cfg.Sender.Send(ctx, req) })
 	lat := time.Since(start)
-	return e.classify(sent, err, lat, r)
+	res := e.classify(sent, err, lat, r)
+	res.counted = true
+	return res
 }
 
 func minTime(a, b time.Time) time.Time {

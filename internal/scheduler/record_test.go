@@ -366,6 +366,13 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 	if started < 1 || started > 8 {
 		t.Fatalf("%d workers for 8 claims", started)
 	}
+	// Every worker back to waiting for a claim (a claim's record is done
+	// before its worker gets there).
+	for deadline := time.Now().Add(30 * time.Second); e.idleWorkers.Load() != e.workers.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d workers idle after 30 s", e.idleWorkers.Load(), e.workers.Load())
+		}
+	}
 	// Eight more, due now: the idle workers take them.
 	for i := range 8 {
 		id, o := fmt.Sprintf("s%d", i), fmt.Sprintf("o%d", i)
