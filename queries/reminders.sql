@@ -23,15 +23,16 @@ WHERE fire_at >= @from_ms AND fire_at < @to_ms
 ORDER BY fire_at, id
 LIMIT @max_rows;
 
--- name: ListRemindersWalkEnd :one
+-- name: ListRemindersWalkEnd :many
 -- Where a template-filtered ListReminders page stops reading: the
--- (fire_at, id) @skip entries after the first one past the cursor, from
--- the index alone. No row: the range ends sooner.
+-- (fire_at, id) @skip entries after the first one past the cursor, and the
+-- one after it, from the index alone. Fewer than two rows: the range ends
+-- there or sooner.
 SELECT fire_at, id FROM reminders INDEXED BY reminders_fire
 WHERE fire_at >= @from_ms AND fire_at < @to_ms
   AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
 ORDER BY fire_at, id
-LIMIT 1 OFFSET @skip;
+LIMIT 2 OFFSET @skip;
 
 -- name: ListStatusReminders :many
 -- Every user's reminders in one status, in (fire_at, id) order after a
@@ -45,13 +46,13 @@ WHERE status = @status AND fire_at >= @from_ms AND fire_at < @to_ms
 ORDER BY fire_at, id
 LIMIT @max_rows;
 
--- name: ListStatusRemindersWalkEnd :one
+-- name: ListStatusRemindersWalkEnd :many
 -- ListRemindersWalkEnd for ListStatusReminders.
 SELECT fire_at, id FROM reminders INDEXED BY reminders_status
 WHERE status = @status AND fire_at >= @from_ms AND fire_at < @to_ms
   AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
 ORDER BY fire_at, id
-LIMIT 1 OFFSET @skip;
+LIMIT 2 OFFSET @skip;
 
 -- name: ListUserReminders :many
 -- One user's reminders in (fire_at, id) order after a cursor, through the

@@ -260,11 +260,7 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 		s.webError(w, r, pd, err)
 		return
 	}
-	if len(rows) > defaultLimit {
-		rows = rows[:defaultLimit]
-		last := rows[len(rows)-1]
-		resume = &db.Position{FireAt: last.FireAt, ID: last.ID}
-	}
+	rows, resume = db.NextPage(rows, defaultLimit, resume)
 	var next string
 	if resume != nil {
 		nq := url.Values{}

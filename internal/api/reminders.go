@@ -595,16 +595,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, admin bool) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := listResponse{Reminders: make([]reminderJSON, 0, min(len(rows), lq.limit))}
-	switch {
-	case len(rows) > lq.limit:
-		rows = rows[:lq.limit]
-		last := rows[len(rows)-1]
-		c := encodeCursor(last.FireAt, last.ID)
-		out.NextCursor = &c
-	case resume != nil:
-		// A template-filtered page stopped reading short of its limit.
-		c := encodeCursor(resume.FireAt, resume.ID)
+	rows, next := db.NextPage(rows, lq.limit, resume)
+	out := listResponse{Reminders: make([]reminderJSON, 0, len(rows))}
+	if next != nil {
+		c := encodeCursor(next.FireAt, next.ID)
 		out.NextCursor = &c
 	}
 	cc := newConsentCache(s, r.Context())

@@ -768,12 +768,13 @@ func TestBatcherGathersTheRequestsExpectedSoon(t *testing.T) {
 		expected.Store(1)
 		asked := make(chan struct{}, 1)
 		b.Gather(time.Hour, func() int {
+			n := int(expected.Load()) // read before telling the test it was asked
 			select {
 			case asked <- struct{}{}:
 			default:
 			}
-			return int(expected.Load())
-		})
+			return n
+		}, nil)
 		aDone, bDone := make(chan struct{}), make(chan struct{})
 		go func() { _ = b.Do(context.Background(), "a"); close(aDone) }()
 		within(t, asked, "the leader never asked what to expect")
@@ -787,7 +788,7 @@ func TestBatcherGathersTheRequestsExpectedSoon(t *testing.T) {
 	})
 	t.Run("no longer than the linger", func(t *testing.T) {
 		b, batches := recordingBatcher(8)
-		b.Gather(20*time.Millisecond, func() int { return 1 }) // never arrives
+		b.Gather(20*time.Millisecond, func() int { return 1 }, nil) // never arrives
 		done := make(chan struct{})
 		go func() { _ = b.Do(context.Background(), "a"); close(done) }()
 		within(t, done, "a leader kept waiting past its linger")
@@ -797,7 +798,7 @@ func TestBatcherGathersTheRequestsExpectedSoon(t *testing.T) {
 	})
 	t.Run("not once the batch is full", func(t *testing.T) {
 		b, batches := recordingBatcher(2)
-		b.Gather(time.Hour, func() int { return 5 })
+		b.Gather(time.Hour, func() int { return 5 }, nil)
 		var wg sync.WaitGroup
 		for _, v := range []string{"a", "b"} {
 			wg.Go(func() { _ = b.Do(context.Background(), v) })
@@ -864,6 +865,12 @@ func TestTemplateListingReadsABoundedStretch(t *testing.T) {
 		if shortWithCursor == 0 {
 			t.Fatalf("status %q: no page stopped short: the walk was not bounded", status)
 		}
+	}
+	// A walk that ends with the range's last entry is the last page.
+	rows, resume, err := d.Read.ListRemindersPage(ctx, db.ListUserRemindersParams{TemplateID: "rare", FromMs: 0, ToMs: 1 << 62,
+		AfterFireAt: 1025, AfterID: "rem_25", MaxRows: 2})
+	if err != nil || resume != nil || len(rows) != 1 || rows[0].ID != "rem_29" {
+		t.Fatalf("the last %d entries: rows %v, resume %v, %v; want rem_29 and no next page", db.MaxWalk, rows, resume, err)
 	}
 	// Unfiltered and per-user listings are exact: never a short page with a cursor.
 	for _, p := range []db.ListUserRemindersParams{

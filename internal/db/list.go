@@ -2,8 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"math"
 )
 
@@ -37,24 +35,29 @@ func (q *Queries) ListRemindersPage(ctx context.Context, p ListUserRemindersPara
 	until := Position{FireAt: math.MaxInt64} // no bound: fire_at < p.ToMs already
 	bounded := false
 	if p.TemplateID != "" {
-		var end Position
+		var ends []Position
 		if p.Status != "" {
-			var r ListStatusRemindersWalkEndRow
-			r, err = q.ListStatusRemindersWalkEnd(ctx, ListStatusRemindersWalkEndParams{Status: p.Status, FromMs: p.FromMs,
+			var rs []ListStatusRemindersWalkEndRow
+			rs, err = q.ListStatusRemindersWalkEnd(ctx, ListStatusRemindersWalkEndParams{Status: p.Status, FromMs: p.FromMs,
 				ToMs: p.ToMs, AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, Skip: MaxWalk - 1})
-			end = Position{r.FireAt, r.ID}
+			for _, r := range rs {
+				ends = append(ends, Position{r.FireAt, r.ID})
+			}
 		} else {
-			var r ListRemindersWalkEndRow
-			r, err = q.ListRemindersWalkEnd(ctx, ListRemindersWalkEndParams{FromMs: p.FromMs, ToMs: p.ToMs,
+			var rs []ListRemindersWalkEndRow
+			rs, err = q.ListRemindersWalkEnd(ctx, ListRemindersWalkEndParams{FromMs: p.FromMs, ToMs: p.ToMs,
 				AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, Skip: MaxWalk - 1})
-			end = Position{r.FireAt, r.ID}
+			for _, r := range rs {
+				ends = append(ends, Position{r.FireAt, r.ID})
+			}
 		}
-		switch {
-		case err == nil:
-			until, bounded = end, true
-		case errors.Is(err, sql.ErrNoRows): // the range ends within the walk
-		default:
+		if err != nil {
 			return nil, nil, err
+		}
+		// With fewer than two, the range ends within the walk (or with its
+		// last entry): the page reads to the end, and is the last one.
+		if len(ends) == 2 {
+			until, bounded = ends[0], true
 		}
 	}
 	if p.Status != "" {
@@ -71,4 +74,16 @@ func (q *Queries) ListRemindersPage(ctx context.Context, p ListUserRemindersPara
 		return rows, &until, nil
 	}
 	return rows, nil, nil
+}
+
+// NextPage trims rows, listed with MaxRows one more than limit, to limit,
+// and returns where the next page starts: after the last row kept when
+// more followed, else resume (nil on the last page).
+func NextPage(rows []Reminder, limit int, resume *Position) ([]Reminder, *Position) {
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[len(rows)-1]
+		return rows, &Position{FireAt: last.FireAt, ID: last.ID}
+	}
+	return rows, resume
 }

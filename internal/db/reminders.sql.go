@@ -309,12 +309,12 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 	return items, nil
 }
 
-const listRemindersWalkEnd = `-- name: ListRemindersWalkEnd :one
+const listRemindersWalkEnd = `-- name: ListRemindersWalkEnd :many
 SELECT fire_at, id FROM reminders INDEXED BY reminders_fire
 WHERE fire_at >= ?1 AND fire_at < ?2
   AND (fire_at > ?3 OR (fire_at = ?3 AND id > ?4))
 ORDER BY fire_at, id
-LIMIT 1 OFFSET ?5
+LIMIT 2 OFFSET ?5
 `
 
 type ListRemindersWalkEndParams struct {
@@ -331,19 +331,36 @@ type ListRemindersWalkEndRow struct {
 }
 
 // Where a template-filtered ListReminders page stops reading: the
-// (fire_at, id) @skip entries after the first one past the cursor, from
-// the index alone. No row: the range ends sooner.
-func (q *Queries) ListRemindersWalkEnd(ctx context.Context, arg ListRemindersWalkEndParams) (ListRemindersWalkEndRow, error) {
-	row := q.queryRow(ctx, q.listRemindersWalkEndStmt, listRemindersWalkEnd,
+// (fire_at, id) @skip entries after the first one past the cursor, and the
+// one after it, from the index alone. Fewer than two rows: the range ends
+// there or sooner.
+func (q *Queries) ListRemindersWalkEnd(ctx context.Context, arg ListRemindersWalkEndParams) ([]ListRemindersWalkEndRow, error) {
+	rows, err := q.query(ctx, q.listRemindersWalkEndStmt, listRemindersWalkEnd,
 		arg.FromMs,
 		arg.ToMs,
 		arg.AfterFireAt,
 		arg.AfterID,
 		arg.Skip,
 	)
-	var i ListRemindersWalkEndRow
-	err := row.Scan(&i.FireAt, &i.ID)
-	return i, err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListRemindersWalkEndRow{}
+	for rows.Next() {
+		var i ListRemindersWalkEndRow
+		if err := rows.Scan(&i.FireAt, &i.ID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listStatusReminders = `-- name: ListStatusReminders :many
@@ -426,12 +443,12 @@ func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusReminde
 	return items, nil
 }
 
-const listStatusRemindersWalkEnd = `-- name: ListStatusRemindersWalkEnd :one
+const listStatusRemindersWalkEnd = `-- name: ListStatusRemindersWalkEnd :many
 SELECT fire_at, id FROM reminders INDEXED BY reminders_status
 WHERE status = ?1 AND fire_at >= ?2 AND fire_at < ?3
   AND (fire_at > ?4 OR (fire_at = ?4 AND id > ?5))
 ORDER BY fire_at, id
-LIMIT 1 OFFSET ?6
+LIMIT 2 OFFSET ?6
 `
 
 type ListStatusRemindersWalkEndParams struct {
@@ -449,8 +466,8 @@ type ListStatusRemindersWalkEndRow struct {
 }
 
 // ListRemindersWalkEnd for ListStatusReminders.
-func (q *Queries) ListStatusRemindersWalkEnd(ctx context.Context, arg ListStatusRemindersWalkEndParams) (ListStatusRemindersWalkEndRow, error) {
-	row := q.queryRow(ctx, q.listStatusRemindersWalkEndStmt, listStatusRemindersWalkEnd,
+func (q *Queries) ListStatusRemindersWalkEnd(ctx context.Context, arg ListStatusRemindersWalkEndParams) ([]ListStatusRemindersWalkEndRow, error) {
+	rows, err := q.query(ctx, q.listStatusRemindersWalkEndStmt, listStatusRemindersWalkEnd,
 		arg.Status,
 		arg.FromMs,
 		arg.ToMs,
@@ -458,9 +475,25 @@ func (q *Queries) ListStatusRemindersWalkEnd(ctx context.Context, arg ListStatus
 		arg.AfterID,
 		arg.Skip,
 	)
-	var i ListStatusRemindersWalkEndRow
-	err := row.Scan(&i.FireAt, &i.ID)
-	return i, err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListStatusRemindersWalkEndRow{}
+	for rows.Next() {
+		var i ListStatusRemindersWalkEndRow
+		if err := rows.Scan(&i.FireAt, &i.ID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listUserReminders = `-- name: ListUserReminders :many
