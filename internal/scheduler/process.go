@@ -319,11 +319,14 @@ func (e *Engine) attempt(ctx context.Context, c claim) result {
 	}
 	req := wechat.SendRequest{ToUser: r.Openid, TemplateID: r.TemplateID, Page: r.Page, Data: data}
 	start := time.Now()
-	e.sending.Add(1) // until its outcome joins the writer's queue (record)
+	counted := e.cfg.RecordWait > 0 // records wait for the sends counted (New)
+	if counted {
+		e.sending.Add(1) // until its outcome joins the writer's queue (record)
+	}
 	sent, err := e.cb.Execute(func() (wechat.SendResult, error) { return e.cfg.Sender.Send(ctx, req) })
 	lat := time.Since(start)
 	res := e.classify(sent, err, lat, r)
-	res.counted = true
+	res.counted = counted
 	return res
 }
 

@@ -397,6 +397,9 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 	if n := e.workersStarted.Load(); n > 8 {
 		t.Errorf("%d workers started for two batches of 8: the idle ones were not reused", n)
 	}
+	if n := e.sending.Load(); n != 0 {
+		t.Errorf("%d sends still counted as at WeChat after every outcome was recorded", n)
+	}
 	stop()
 	if err := <-ran; err != nil {
 		t.Fatal(err)
