@@ -207,13 +207,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	res.API = a
-	for _, n := range opts.ScanSizes {
-		say("scan: due-scan cost with %d reminders in the table …", n)
-		s, err := scanCost(ctx, filepath.Join(dir, fmt.Sprintf("scan%d.db", n)), n, opts.ScanReps)
-		if err != nil {
-			return nil, fmt.Errorf("scan at %d: %w", n, err)
-		}
-		res.Scans = append(res.Scans, s)
+	if res.Scans, err = scanCosts(ctx, dir, opts.ScanSizes, opts.ScanReps, say); err != nil {
+		return nil, err
 	}
 	if len(res.Scans) >= 2 {
 		res.ScanRatio = res.Scans[len(res.Scans)-1].ScanMicros / res.Scans[0].ScanMicros
@@ -526,16 +521,30 @@ func (ts templateSet) Get(id string) (*wechat.Template, bool) {
 	return nil, false
 }
 
-// scanCost fills a table with rows reminders (100 due, the rest sent or
-// scheduled for later) and times the due scan's claim (rolled back, so each
-// repetition sees the same table) and its next-due lookup.
-func scanCost(ctx context.Context, path string, rows, reps int) (Scan, error) {
+// scanTable is a table of rows reminders (100 due, the rest sent or
+// scheduled for later) and the time its due scans took.
+type scanTable struct {
+	d                 *db.DB
+	rows, reps        int
+	now               time.Time
+	scan, claim, next time.Duration
+}
+
+func newScanTable(ctx context.Context, path string, rows int) (*scanTable, error) {
 	d, err := db.Open(ctx, path)
 	if err != nil {
-		return Scan{}, err
+		return nil, err
 	}
-	defer d.Close()
-	now := time.Now()
+	t := &scanTable{d: d, rows: rows, now: time.Now()}
+	if err := t.fill(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *scanTable) fill(ctx context.Context) error {
+	d, now := t.d, t.now
 	// Fixture: one generating statement (a million single inserts would
 	// take minutes). 100 rows are due; the rest fire within 1,000 hours.
 	if _, err := d.W.ExecContext(ctx, `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?1)
@@ -544,51 +553,94 @@ func scanCost(ctx context.Context, path string, rows, reps int) (Scan, error) {
 		       CASE WHEN i < 100 THEN ?3 ELSE ?4 + (i % 1000 + 1) * 3600000 END,
 		       CASE WHEN i < 100 THEN ?3 ELSE ?4 + (i % 1000 + 1) * 3600000 END,
 		       'Asia/Shanghai', ?5, '', ?4, ?4 FROM seq`,
-		rows, wechattest.MeetingTemplateID, now.Add(-time.Minute).UnixMilli(), now.UnixMilli(), meetingData); err != nil {
-		return Scan{}, err
+		t.rows, wechattest.MeetingTemplateID, now.Add(-time.Minute).UnixMilli(), now.UnixMilli(), meetingData); err != nil {
+		return err
 	}
 	// The due reminders' users have a credit each, which the claim reserves.
 	if _, err := d.W.ExecContext(ctx, `INSERT INTO consents (openid, template_id, credits, status, updated_at)
 		SELECT DISTINCT openid, template_id, 1, 'accept', ?1 FROM reminders WHERE due_at <= ?1`, now.UnixMilli()); err != nil {
-		return Scan{}, err
+		return err
 	}
 	// Half of the rest are finished: the due scan must not read them.
 	if _, err := d.W.ExecContext(ctx, `UPDATE reminders SET status = 'sent' WHERE rowid % 2 = 0 AND fire_at > ?`, now.UnixMilli()); err != nil {
-		return Scan{}, err
+		return err
 	}
 	if _, err := d.W.ExecContext(ctx, `ANALYZE`); err != nil {
-		return Scan{}, err
+		return err
 	}
-	var scan, claim, next time.Duration
+	return nil
+}
+
+// measure times one due scan, its claim (rolled back, so that each
+// repetition sees the same table) and the next-due lookup.
+func (t *scanTable) measure(ctx context.Context) error {
+	d, now := t.d, t.now
+	start := time.Now()
+	ids, err := d.Read.DueReminders(ctx, db.DueRemindersParams{Now: now.UnixMilli(), MaxRows: 256})
+	t.scan += time.Since(start)
+	if err != nil || len(ids) != 100 {
+		return fmt.Errorf("scan found %d due (%v), want 100", len(ids), err)
+	}
+	tx, err := d.W.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	start = time.Now()
+	got, err := scheduler.ClaimDue(ctx, d.Write.WithTx(tx), templateSet(wechattest.DemoTemplates()), "bench", now, now.Add(time.Minute), 256)
+	t.claim += time.Since(start)
+	_ = tx.Rollback()
+	if err != nil {
+		return err
+	}
+	if got != 100 {
+		return fmt.Errorf("claimed %d, want the 100 due", got)
+	}
+	start = time.Now()
+	if _, err := d.Read.NextDueAt(ctx); err != nil {
+		return err
+	}
+	t.next += time.Since(start)
+	t.reps++
+	return nil
+}
+
+func (t *scanTable) result() Scan {
+	reps := float64(max(t.reps, 1))
+	return Scan{Rows: t.rows, ScanMicros: float64(t.scan.Microseconds()) / reps, ClaimMicros: float64(t.claim.Microseconds()) / reps,
+		NextMicros: float64(t.next.Microseconds()) / reps}
+}
+
+// scanCosts measures the due scan on a table of each size, in turn: one
+// repetition on each table, reps times over, so that a change in the
+// machine's speed during the run weighs on every size alike.
+func scanCosts(ctx context.Context, dir string, sizes []int, reps int, say func(string, ...any)) ([]Scan, error) {
+	var tables []*scanTable
+	defer func() {
+		for _, t := range tables {
+			t.d.Close()
+		}
+	}()
+	for _, n := range sizes {
+		say("scan: a table of %d reminders …", n)
+		t, err := newScanTable(ctx, filepath.Join(dir, fmt.Sprintf("scan%d.db", n)), n)
+		if err != nil {
+			return nil, fmt.Errorf("scan at %d: %w", n, err)
+		}
+		tables = append(tables, t)
+	}
+	say("scan: the due-scan cost, %d times on each table in turn …", reps)
 	for range reps {
-		t := time.Now()
-		ids, err := d.Read.DueReminders(ctx, db.DueRemindersParams{Now: now.UnixMilli(), MaxRows: 256})
-		scan += time.Since(t)
-		if err != nil || len(ids) != 100 {
-			return Scan{}, fmt.Errorf("scan found %d due (%v), want 100", len(ids), err)
+		for _, t := range tables {
+			if err := t.measure(ctx); err != nil {
+				return nil, fmt.Errorf("scan at %d: %w", t.rows, err)
+			}
 		}
-		tx, err := d.W.BeginTx(ctx, nil)
-		if err != nil {
-			return Scan{}, err
-		}
-		t = time.Now()
-		got, err := scheduler.ClaimDue(ctx, d.Write.WithTx(tx), templateSet(wechattest.DemoTemplates()), "bench", now, now.Add(time.Minute), 256)
-		claim += time.Since(t)
-		_ = tx.Rollback()
-		if err != nil {
-			return Scan{}, err
-		}
-		if got != 100 {
-			return Scan{}, fmt.Errorf("claimed %d, want the 100 due", got)
-		}
-		t = time.Now()
-		if _, err := d.Read.NextDueAt(ctx); err != nil {
-			return Scan{}, err
-		}
-		next += time.Since(t)
 	}
-	return Scan{Rows: rows, ScanMicros: float64(scan.Microseconds()) / float64(reps), ClaimMicros: float64(claim.Microseconds()) / float64(reps),
-		NextMicros: float64(next.Microseconds()) / float64(reps)}, nil
+	scans := make([]Scan, len(tables))
+	for i, t := range tables {
+		scans[i] = t.result()
+	}
+	return scans, nil
 }
 
 // Summary renders a result for people.
