@@ -41,14 +41,14 @@ func (q *Queries) ListRemindersPage(ctx context.Context, p ListUserRemindersPara
 			rs, err = q.ListStatusRemindersWalkEnd(ctx, ListStatusRemindersWalkEndParams{Status: p.Status, FromMs: p.FromMs,
 				ToMs: p.ToMs, AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, Skip: MaxWalk - 1})
 			for _, r := range rs {
-				ends = append(ends, Position{r.FireAt, r.ID})
+				ends = append(ends, Position(r))
 			}
 		} else {
 			var rs []ListRemindersWalkEndRow
 			rs, err = q.ListRemindersWalkEnd(ctx, ListRemindersWalkEndParams{FromMs: p.FromMs, ToMs: p.ToMs,
 				AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, Skip: MaxWalk - 1})
 			for _, r := range rs {
-				ends = append(ends, Position{r.FireAt, r.ID})
+				ends = append(ends, Position(r))
 			}
 		}
 		if err != nil {

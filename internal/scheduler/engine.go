@@ -461,14 +461,15 @@ func (e *Engine) worker(c claim) {
 		e.process(c)
 		idle.Reset(workerIdle)
 		e.idleWorkers.Add(1)
+		more := false
 		select {
 		case c = <-e.work:
-			e.idleWorkers.Add(-1)
+			more = true
 		case <-idle.C:
-			e.idleWorkers.Add(-1)
-			return
 		case <-e.sendCtx.Done():
-			e.idleWorkers.Add(-1)
+		}
+		e.idleWorkers.Add(-1)
+		if !more {
 			return
 		}
 	}

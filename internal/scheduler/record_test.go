@@ -412,11 +412,17 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 	}
 }
 
-func countStatus(t *testing.T, d *db.DB, status string) int {
+// countStatus counts the reminders in one status with the admin's query.
+func countStatus(t *testing.T, d *db.DB, status string) int64 {
 	t.Helper()
-	var n int
-	if err := d.R.QueryRowContext(context.Background(), `SELECT count(*) FROM reminders WHERE status = ?`, status).Scan(&n); err != nil {
+	rows, err := d.Read.CountRemindersByStatus(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	for _, r := range rows {
+		if r.Status == status {
+			return r.N
+		}
+	}
+	return 0
 }
