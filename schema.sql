@@ -86,7 +86,7 @@ CREATE TABLE reminders (
     request_hash    TEXT,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
-    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)),
+    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)), unknown_at INTEGER, delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')),
     CHECK ((status IN ('failed', 'skipped')) = (reason IS NOT NULL)),
     CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
     CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
@@ -108,6 +108,9 @@ CREATE INDEX reminders_fire ON reminders (fire_at, id);
 -- Idempotency keys, unique per user. Partial: most reminders have no key,
 -- and an entry for each would cost every create a write to its user's page.
 CREATE UNIQUE INDEX reminders_idempotency ON reminders (openid, idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- Reminders whose current occurrence has an attempt of unknown outcome
+-- (unknown_at), found by the sent event of their user and template.
+CREATE INDEX reminders_unknown ON reminders (openid, template_id, unknown_at) WHERE unknown_at IS NOT NULL;
 
 -- One row per processing of a claimed reminder, in id order. occurrence_at is
 -- the scheduled instant it belongs to; an occurrence is sent at most once
@@ -115,22 +118,26 @@ CREATE UNIQUE INDEX reminders_idempotency ON reminders (openid, idempotency_key)
 -- retry (transient, retried later), deferred (not counted as an attempt:
 -- breaker open, quota, the user busy, shutdown), skipped (no consent,
 -- expired), abandoned (lease expired with the outcome unknown: WeChat may
--- have accepted it), duplicate (WeChat accepted an occurrence already sent).
+-- have accepted it), unknown (the request may have reached WeChat but no
+-- valid answer came back), duplicate (WeChat accepted an occurrence already
+-- sent). possible_duplicate marks a send made after an unknown or abandoned
+-- attempt of the same occurrence.
 CREATE TABLE deliveries (
-    id            INTEGER NOT NULL PRIMARY KEY,
-    reminder_id   TEXT    NOT NULL REFERENCES reminders (id) ON DELETE CASCADE,
-    occurrence_at INTEGER NOT NULL,
-    attempt       INTEGER NOT NULL CHECK (attempt >= 1),
-    status        TEXT    NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'retry', 'deferred', 'skipped',
-                                                     'abandoned', 'duplicate')),
-    errcode       INTEGER,
-    errmsg        TEXT    NOT NULL DEFAULT '',
-    msgid         INTEGER,
-    started_at    INTEGER NOT NULL,
-    finished_at   INTEGER,
-    latency_ms    INTEGER,
-    delivered     INTEGER CHECK (delivered IN (0, 1)),
-    event_status  TEXT    NOT NULL DEFAULT ''
+    id                 INTEGER NOT NULL PRIMARY KEY,
+    reminder_id        TEXT    NOT NULL REFERENCES reminders (id) ON DELETE CASCADE,
+    occurrence_at      INTEGER NOT NULL,
+    attempt            INTEGER NOT NULL CHECK (attempt >= 1),
+    status             TEXT    NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'retry', 'deferred', 'skipped',
+                                                          'abandoned', 'unknown', 'duplicate')),
+    errcode            INTEGER,
+    errmsg             TEXT    NOT NULL DEFAULT '',
+    msgid              INTEGER,
+    started_at         INTEGER NOT NULL,
+    finished_at        INTEGER,
+    latency_ms         INTEGER,
+    delivered          INTEGER CHECK (delivered IN (0, 1)),
+    event_status       TEXT    NOT NULL DEFAULT '',
+    possible_duplicate INTEGER NOT NULL DEFAULT 0 CHECK (possible_duplicate IN (0, 1))
 ) STRICT;
 
 CREATE INDEX deliveries_reminder ON deliveries (reminder_id, id);
@@ -145,12 +152,33 @@ CREATE TABLE pending_sent_events (
     delivered    INTEGER NOT NULL CHECK (delivered IN (0, 1)),
     event_status TEXT    NOT NULL,
     received_at  INTEGER NOT NULL
-) STRICT;
+, openid TEXT NOT NULL DEFAULT '', template_id TEXT NOT NULL DEFAULT '') STRICT;
+
+CREATE INDEX pending_sent_events_user ON pending_sent_events (openid, template_id, received_at) WHERE openid <> '';
 
 -- The cached WeChat access token (one row), so a restart does not refetch.
 CREATE TABLE wechat_token (
     id         INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
     value      TEXT    NOT NULL,
     expires_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+
+-- Pushes already applied, durably: key is the SHA-256 of the plaintext
+-- message (WeChat's retries re-encrypt the same message), or for a plaintext
+-- push 'q:' with its timestamp and nonce, whose signature covers no body:
+-- body_hash is the message that query was first seen with.
+CREATE TABLE push_seen (
+    key       TEXT    NOT NULL PRIMARY KEY,
+    body_hash TEXT    NOT NULL DEFAULT '',
+    seen_at   INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX push_seen_at ON push_seen (seen_at);
+
+-- Pauses of sending that survive a restart (the daily quota).
+CREATE TABLE pauses (
+    name       TEXT    NOT NULL PRIMARY KEY CHECK (name <> ''),
+    until      INTEGER NOT NULL,
+    reason     TEXT    NOT NULL DEFAULT '',
     updated_at INTEGER NOT NULL
 ) STRICT;

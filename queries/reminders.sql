@@ -98,6 +98,28 @@ UPDATE deliveries SET delivered = @delivered, event_status = @event_status
 WHERE msgid = @msgid AND status = 'sent' AND delivered IS NULL;
 
 -- name: SavePendingSentEvent :exec
-INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at)
-VALUES (@msgid, @delivered, @event_status, @now)
+INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id)
+VALUES (@msgid, @delivered, @event_status, @now, @openid, @template_id)
 ON CONFLICT (msgid) DO NOTHING;
+
+-- name: SetDeliveryByMsgid :exec
+-- The reminder of the send a sent event reports on learns whether it was
+-- delivered.
+UPDATE reminders SET delivery = @delivery
+WHERE id IN (SELECT d.reminder_id FROM deliveries d WHERE d.msgid = @msgid AND d.status = 'sent');
+
+-- name: WakeUnknownReminders :execrows
+-- A sent event that matched no delivery may settle a reminder of this user
+-- and template waiting out an unknown outcome: it is due now.
+UPDATE reminders SET due_at = @now
+WHERE openid = @openid AND template_id = @template_id AND unknown_at IS NOT NULL AND status = 'scheduled' AND due_at > @now;
+
+-- name: RememberPush :execrows
+-- A push applied: 1 if key is new, 0 if it was seen before.
+INSERT INTO push_seen (key, body_hash, seen_at) VALUES (@key, @body_hash, @now) ON CONFLICT (key) DO NOTHING;
+
+-- name: PushSeenBody :one
+SELECT body_hash FROM push_seen WHERE key = ?;
+
+-- name: DeleteOldPushSeen :execrows
+DELETE FROM push_seen WHERE seen_at < @before;

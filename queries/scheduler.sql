@@ -1,7 +1,7 @@
 -- name: DueReminders :many
 -- The due reminders in due order, through the partial index (it holds only
 -- scheduled rows, so this does not grow with the table).
-SELECT r.id, r.openid, r.template_id FROM reminders r INDEXED BY reminders_due
+SELECT r.id, r.openid, r.template_id, r.unknown_at FROM reminders r INDEXED BY reminders_due
 WHERE r.status = 'scheduled' AND r.due_at <= @now ORDER BY r.due_at, r.id LIMIT @max_rows;
 
 -- name: ClaimReminder :one
@@ -18,15 +18,18 @@ SELECT CAST(coalesce(min(due_at), 0) AS INTEGER) AS due_at FROM reminders INDEXE
 
 -- name: InsertDelivery :one
 -- The record of one processed claim, written with its outcome.
-INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms)
-VALUES (@reminder_id, @occurrence_at, @attempt, @status, @errcode, @errmsg, @msgid, @started_at, CAST(@now AS INTEGER), @latency_ms)
+INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms,
+                        possible_duplicate)
+VALUES (@reminder_id, @occurrence_at, @attempt, @status, @errcode, @errmsg, @msgid, @started_at, CAST(@now AS INTEGER), @latency_ms,
+        @possible_duplicate)
 RETURNING id;
 
 -- name: FinishAbandonedDelivery :one
 -- The real outcome of an attempt the rescuer marked abandoned (its outcome
 -- unknown), when it arrives after all.
 UPDATE deliveries
-SET status = @status, errcode = @errcode, errmsg = @errmsg, msgid = @msgid, finished_at = CAST(@now AS INTEGER), latency_ms = @latency_ms
+SET status = @status, errcode = @errcode, errmsg = @errmsg, msgid = @msgid, finished_at = CAST(@now AS INTEGER), latency_ms = @latency_ms,
+    possible_duplicate = @possible_duplicate
 WHERE id = (SELECT d.id FROM deliveries d WHERE d.reminder_id = @reminder_id AND d.occurrence_at = @occurrence_at
             AND d.attempt = @attempt AND d.started_at = @started_at AND d.status = 'abandoned' ORDER BY d.id DESC LIMIT 1)
 RETURNING id;
@@ -51,7 +54,10 @@ DELETE FROM pending_sent_events WHERE received_at < @before;
 
 -- name: CompleteReminder :execrows
 -- A terminal outcome (sent, failed, skipped) for the lease holder's attempt.
-UPDATE reminders SET status = @status, reason = @reason, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = @now
+-- A non-empty @delivery sets what is known of the delivery ('unknown': the
+-- window closed with the send's outcome unknown).
+UPDATE reminders SET status = @status, reason = @reason, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = @now,
+    unknown_at = NULL, delivery = CASE WHEN CAST(@delivery AS TEXT) <> '' THEN CAST(@delivery AS TEXT) ELSE delivery END
 WHERE id = @id AND status = 'sending' AND lease_owner = @owner AND attempts = @attempts AND fire_at = @claimed_fire_at;
 
 -- name: CompleteSentReminders :many
@@ -61,7 +67,7 @@ WHERE id = @id AND status = 'sending' AND lease_owner = @owner AND attempts = @a
 UPDATE reminders SET status = 'sent', reason = NULL, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = @now
 WHERE (id, attempts, fire_at) IN (SELECT json_extract(c.value, '$[0]'), json_extract(c.value, '$[1]'), json_extract(c.value, '$[2]')
                                   FROM json_each(CAST(@claims AS TEXT)) c)
-  AND +status = 'sending' AND lease_owner = @owner
+  AND +status = 'sending' AND lease_owner = @owner AND unknown_at IS NULL
 RETURNING id;
 
 -- name: InsertSentDeliveries :exec
@@ -81,10 +87,15 @@ SELECT msgid FROM pending_sent_events WHERE msgid IN (SELECT m.value FROM json_e
 -- name: RescheduleReminder :execrows
 -- Back to scheduled: a retry, a deferral or the next occurrence. The claim
 -- is identified by (owner, attempts, claimed fire_at): a stalled worker
--- cannot match a later claim of the same reminder.
+-- cannot match a later claim of the same reminder. A next occurrence starts
+-- with no unknown attempt and no delivery report; within one occurrence the
+-- first unknown attempt's instant is kept (@unknown_at sets it if none).
 UPDATE reminders
-SET status = 'scheduled', reason = NULL, fire_at = @fire_at, due_at = @due_at, expires_at = @expires_at,
-    attempts = @new_attempts, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = @now
+SET status = 'scheduled', reason = NULL, due_at = @due_at, expires_at = @expires_at,
+    attempts = @new_attempts, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = @now,
+    unknown_at = CASE WHEN fire_at <> @fire_at THEN NULL ELSE coalesce(unknown_at, @unknown_at) END,
+    delivery = CASE WHEN fire_at <> @fire_at THEN '' ELSE delivery END,
+    fire_at = @fire_at
 WHERE id = @id AND status = 'sending' AND lease_owner = @owner AND attempts = @attempts AND fire_at = @claimed_fire_at;
 
 -- name: ExpiredLeases :many
@@ -95,8 +106,12 @@ WHERE status = 'sending' AND lease_until < @now
 ORDER BY lease_until;
 
 -- name: RescueReminder :execrows
--- Back to scheduled, due now; compare-and-set on the expired claim.
-UPDATE reminders SET status = 'scheduled', due_at = @now, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = @now
+-- Back to scheduled; compare-and-set on the expired claim. The attempt's
+-- outcome is unknown (WeChat may have its send): unknown_at is set to the
+-- claim's instant, and the reminder is due once the unknown wait since then
+-- is over (@due_at).
+UPDATE reminders SET status = 'scheduled', due_at = @due_at, lease_until = NULL, lease_owner = NULL, credit_held = 0,
+    unknown_at = coalesce(unknown_at, updated_at), updated_at = @now
 WHERE id = @id AND status = 'sending' AND lease_until < @now AND attempts = @attempts;
 
 -- name: AbandonDeliveries :execrows
@@ -142,3 +157,37 @@ SET status = 'sending', attempts = attempts + 1, lease_until = @lease_until, lea
     credit_held = (id IN (SELECT h.value FROM json_each(CAST(@held AS TEXT)) h)), updated_at = @now
 WHERE id IN (SELECT j.value FROM json_each(CAST(@ids AS TEXT)) j) AND +status = 'scheduled'
 RETURNING *;
+
+-- name: PendingSentEventFor :one
+-- The earliest parked sent event for a user and template received at or
+-- after @since: it settles an attempt of unknown outcome made at @since.
+SELECT msgid, delivered, event_status FROM pending_sent_events INDEXED BY pending_sent_events_user
+WHERE openid = @openid AND template_id = @template_id AND openid <> '' AND received_at >= @since
+ORDER BY received_at, msgid LIMIT 1;
+
+-- name: SettleUnknownDelivery :execrows
+-- The occurrence's first attempt of unknown outcome turns out sent (its sent
+-- event came, or WeChat answered 43101 to the resend).
+UPDATE deliveries SET status = 'sent', errcode = 0, errmsg = @errmsg, msgid = @msgid, delivered = @delivered,
+    event_status = @event_status
+WHERE id = (SELECT d.id FROM deliveries d WHERE d.reminder_id = @reminder_id AND d.occurrence_at = @occurrence_at
+            AND d.status IN ('unknown', 'abandoned') ORDER BY d.id LIMIT 1);
+
+-- name: SetReminderDelivery :exec
+UPDATE reminders SET delivery = @delivery WHERE id = @id;
+
+-- name: SetPause :exec
+INSERT INTO pauses (name, until, reason, updated_at) VALUES (@name, @until, @reason, @now)
+ON CONFLICT (name) DO UPDATE SET until = excluded.until, reason = excluded.reason, updated_at = excluded.updated_at;
+
+-- name: GetPause :one
+SELECT until FROM pauses WHERE name = ?;
+
+-- name: SyncReminderDelivery :exec
+-- The reminder learns what a sent event applied to its delivery said.
+UPDATE reminders SET delivery = coalesce((SELECT CASE d.delivered WHEN 1 THEN 'delivered' WHEN 0 THEN 'failed' END
+                                          FROM deliveries d WHERE d.id = @delivery_id), delivery)
+WHERE reminders.id = @reminder_id;
+
+-- name: OccurrenceSent :one
+SELECT count(*) FROM deliveries WHERE reminder_id = @reminder_id AND occurrence_at = @occurrence_at AND status = 'sent';

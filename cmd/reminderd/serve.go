@@ -102,15 +102,18 @@ func engineState(ctx context.Context, d *db.DB, eng *scheduler.Engine, now time.
 const retention = 90 * 24 * time.Hour
 
 // retain deletes what is past its use at t: expired sessions, accept
-// reports too old to pair, delivery records past retention, and sent events
+// reports too old to pair, delivery records past retention, sent events
 // parked for a send whose outcome never came (an outcome is recorded within
-// a lease: minutes, not a day).
+// a lease: minutes, not a day), and the record of pushes applied.
 func retain(ctx context.Context, d *db.DB, t time.Time) error {
 	_, err1 := d.Write.DeleteExpiredSessions(ctx, t.UnixMilli())
 	_, err2 := d.Write.DeleteOldGrants(ctx, t.Add(-24*time.Hour).UnixMilli())
 	_, err3 := d.Write.DeleteOldDeliveries(ctx, t.Add(-retention).UnixMilli())
 	_, err4 := d.Write.DeleteOldPendingSentEvents(ctx, t.Add(-24*time.Hour).UnixMilli())
-	return errors.Join(err1, err2, err3, err4)
+	// Pushes older than WeChat's timestamp skew are refused as stale anyway;
+	// an hour keeps every retry's record.
+	_, err5 := d.Write.DeleteOldPushSeen(ctx, t.Add(-time.Hour).UnixMilli())
+	return errors.Join(err1, err2, err3, err4, err5)
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

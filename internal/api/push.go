@@ -3,9 +3,11 @@ package api
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/wechat"
@@ -13,7 +15,7 @@ import (
 
 func (s *Server) pushError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case errors.Is(err, wechat.ErrBadSignature), errors.Is(err, wechat.ErrStale):
+	case errors.Is(err, wechat.ErrBadSignature), errors.Is(err, wechat.ErrStale), errors.Is(err, wechat.ErrReplayed):
 		s.log.Warn("wechat push refused", "error", err)
 		s.writeError(w, r, errf(http.StatusUnauthorized, "unauthorized", "push signature or timestamp invalid"))
 	case errors.Is(err, wechat.ErrBodyTooLarge):
@@ -56,7 +58,7 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request) {
 		s.pushError(w, r, wechat.ErrBodyTooLarge)
 		return
 	}
-	err = s.push.Process(r.URL.Query(), body, func(e *wechat.Event) error { return s.applyEvent(r.Context(), e) })
+	err = s.push.ProcessMeta(r.URL.Query(), body, func(e *wechat.Event, m wechat.PushMeta) error { return s.applyEvent(r.Context(), e, m) })
 	if err != nil && !errors.Is(err, wechat.ErrDuplicate) {
 		s.pushError(w, r, err)
 		return
@@ -65,9 +67,50 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "success")
 }
 
-// applyEvent feeds a push event into the ledger and the delivery records.
-func (s *Server) applyEvent(ctx context.Context, e *wechat.Event) error {
+// applyEvent feeds a push event into the ledger and the delivery records,
+// in one transaction with the durable record of the pushes applied: the
+// same message delivered again, after a restart too, adds nothing, and a
+// plaintext push's signed query admits one body only.
+func (s *Server) applyEvent(ctx context.Context, e *wechat.Event, m wechat.PushMeta) error {
 	now := s.now()
+	woken := false
+	err := s.db.WithTx(ctx, func(q *db.Queries) error {
+		bodyHash := hex.EncodeToString(m.Key[:])
+		if m.Plaintext {
+			queryKey := "q:" + m.Timestamp + ":" + m.Nonce
+			n, err := q.RememberPush(ctx, db.RememberPushParams{Key: queryKey, BodyHash: bodyHash, Now: now.UnixMilli()})
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				first, err := q.PushSeenBody(ctx, queryKey)
+				if err != nil {
+					return err
+				}
+				if first != bodyHash {
+					return wechat.ErrReplayed
+				}
+			}
+		}
+		n, err := q.RememberPush(ctx, db.RememberPushParams{Key: "m:" + bodyHash, Now: now.UnixMilli()})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return wechat.ErrDuplicate
+		}
+		woken, err = s.applyEventTx(ctx, q, e, now)
+		return err
+	})
+	if woken {
+		s.engine.Wake(now)
+	}
+	return err
+}
+
+// applyEventTx applies a push event in q's transaction; it reports whether
+// a reminder waiting out an unknown outcome is due now.
+func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Event, now time.Time) (woken bool, err error) {
 	switch e.Event {
 	case wechat.EventSubscribeMsgPopup:
 		for _, it := range e.Popup {
@@ -78,13 +121,13 @@ func (s *Server) applyEvent(ctx context.Context, e *wechat.Event) error {
 			}
 			var err error
 			if st, _ := consentAnswer(it.SubscribeStatus); st == "accept" {
-				_, err = s.db.RecordAccept(ctx, e.FromUserName, t.ID, t.Kind == wechat.LongTerm, db.SourceEvent, now)
+				_, err = db.RecordAcceptTx(ctx, q, e.FromUserName, t.ID, t.Kind == wechat.LongTerm, db.SourceEvent, now)
 			} else {
-				err = s.db.Write.SetConsentStatus(ctx, db.SetConsentStatusParams{Openid: e.FromUserName, TemplateID: t.ID,
+				err = q.SetConsentStatus(ctx, db.SetConsentStatusParams{Openid: e.FromUserName, TemplateID: t.ID,
 					Status: "reject", Now: now.UnixMilli()})
 			}
 			if err != nil {
-				return err
+				return false, err
 			}
 		}
 	case wechat.EventSubscribeMsgChange:
@@ -92,9 +135,9 @@ func (s *Server) applyEvent(ctx context.Context, e *wechat.Event) error {
 			if it.SubscribeStatus != "reject" {
 				continue
 			}
-			if err := s.db.Write.ZeroConsent(ctx, db.ZeroConsentParams{Openid: e.FromUserName, TemplateID: it.TemplateID,
+			if err := q.ZeroConsent(ctx, db.ZeroConsentParams{Openid: e.FromUserName, TemplateID: it.TemplateID,
 				Status: "unsubscribed", Now: now.UnixMilli()}); err != nil {
-				return err
+				return false, err
 			}
 		}
 	case wechat.EventSubscribeMsgSent:
@@ -106,23 +149,39 @@ func (s *Server) applyEvent(ctx context.Context, e *wechat.Event) error {
 			if it.ErrorCode == 0 {
 				delivered = 1
 			}
-			err := s.db.WithTx(ctx, func(q *db.Queries) error {
+			err := func() error {
 				n, err := q.MarkDelivered(ctx, db.MarkDeliveredParams{Msgid: sqlInt(it.MsgID), Delivered: sqlInt(delivered),
 					EventStatus: it.ErrorStatus})
-				if err != nil || n > 0 {
+				if err != nil {
 					return err
 				}
-				return q.SavePendingSentEvent(ctx, db.SavePendingSentEventParams{Msgid: it.MsgID, Delivered: delivered,
-					EventStatus: it.ErrorStatus, Now: now.UnixMilli()})
-			})
-			if err != nil {
+				if n > 0 {
+					word := "delivered"
+					if delivered == 0 {
+						word = "failed"
+					}
+					return q.SetDeliveryByMsgid(ctx, db.SetDeliveryByMsgidParams{Delivery: word, Msgid: sqlInt(it.MsgID)})
+				}
+				// Parked with its user and template: it may be the event of
+				// a send whose outcome is not recorded yet, or of one whose
+				// answer was lost (unknown), which it then settles.
+				if err := q.SavePendingSentEvent(ctx, db.SavePendingSentEventParams{Msgid: it.MsgID, Delivered: delivered,
+					EventStatus: it.ErrorStatus, Now: now.UnixMilli(), Openid: e.FromUserName, TemplateID: it.TemplateID}); err != nil {
+					return err
+				}
+				n, err = q.WakeUnknownReminders(ctx, db.WakeUnknownRemindersParams{Now: now.UnixMilli(),
+					Openid: e.FromUserName, TemplateID: it.TemplateID})
+				woken = woken || n > 0
 				return err
+			}()
+			if err != nil {
+				return false, err
 			}
 		}
 	default:
 		s.log.Info("push event ignored", "event", e.Event)
 	}
-	return nil
+	return woken, nil
 }
 
 func sqlInt(v int64) sql.NullInt64 { return sql.NullInt64{Int64: v, Valid: true} }

@@ -24,6 +24,15 @@ const (
 // added. Otherwise one credit is added (one-time) or the template granted
 // (long-term). It reports whether the accept added to the ledger.
 func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source string, now time.Time) (counted bool, err error) {
+	err = d.WithTx(ctx, func(q *Queries) error {
+		counted, err = RecordAcceptTx(ctx, q, openID, templateID, longTerm, source, now)
+		return err
+	})
+	return counted, err
+}
+
+// RecordAcceptTx is RecordAccept in the caller's transaction q.
+func RecordAcceptTx(ctx context.Context, q *Queries, openID, templateID string, longTerm bool, source string, now time.Time) (counted bool, err error) {
 	other := SourceEvent
 	if source == SourceEvent {
 		other = SourceClient
@@ -31,7 +40,7 @@ func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTe
 		return false, fmt.Errorf("record accept: unknown source %q", source)
 	}
 	ms := now.UnixMilli()
-	err = d.WithTx(ctx, func(q *Queries) error {
+	err = func() error {
 		match, err := q.FindUnpairedGrant(ctx, FindUnpairedGrantParams{
 			Openid: openID, TemplateID: templateID, Source: other, Since: ms - PairWindow.Milliseconds(),
 		})
@@ -64,7 +73,7 @@ func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTe
 		}
 		counted = true
 		return q.AddCredit(ctx, p)
-	})
+	}()
 	if err != nil {
 		return false, fmt.Errorf("record accept %s/%s: %w", openID, templateID, err)
 	}

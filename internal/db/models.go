@@ -28,19 +28,27 @@ type ConsentGrant struct {
 }
 
 type Delivery struct {
-	ID           int64
-	ReminderID   string
-	OccurrenceAt int64
-	Attempt      int64
-	Status       string
-	Errcode      sql.NullInt64
-	Errmsg       string
-	Msgid        sql.NullInt64
-	StartedAt    int64
-	FinishedAt   sql.NullInt64
-	LatencyMs    sql.NullInt64
-	Delivered    sql.NullInt64
-	EventStatus  string
+	ID                int64
+	ReminderID        string
+	OccurrenceAt      int64
+	Attempt           int64
+	Status            string
+	Errcode           sql.NullInt64
+	Errmsg            string
+	Msgid             sql.NullInt64
+	StartedAt         int64
+	FinishedAt        sql.NullInt64
+	LatencyMs         sql.NullInt64
+	Delivered         sql.NullInt64
+	EventStatus       string
+	PossibleDuplicate int64
+}
+
+type Pause struct {
+	Name      string
+	Until     int64
+	Reason    string
+	UpdatedAt int64
 }
 
 type PendingSentEvent struct {
@@ -48,6 +56,14 @@ type PendingSentEvent struct {
 	Delivered   int64
 	EventStatus string
 	ReceivedAt  int64
+	Openid      string
+	TemplateID  string
+}
+
+type PushSeen struct {
+	Key      string
+	BodyHash string
+	SeenAt   int64
 }
 
 type Reminder struct {
@@ -72,6 +88,8 @@ type Reminder struct {
 	CreatedAt      int64
 	UpdatedAt      int64
 	CreditHeld     int64
+	UnknownAt      sql.NullInt64
+	Delivery       string
 }
 
 type Session struct {

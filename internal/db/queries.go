@@ -81,6 +81,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteOldPendingSentEventsStmt, err = db.PrepareContext(ctx, deleteOldPendingSentEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteOldPendingSentEvents: %w", err)
 	}
+	if q.deleteOldPushSeenStmt, err = db.PrepareContext(ctx, deleteOldPushSeen); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteOldPushSeen: %w", err)
+	}
 	if q.deletePendingSentEventStmt, err = db.PrepareContext(ctx, deletePendingSentEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query DeletePendingSentEvent: %w", err)
 	}
@@ -101,6 +104,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getConsentStmt, err = db.PrepareContext(ctx, getConsent); err != nil {
 		return nil, fmt.Errorf("error preparing query GetConsent: %w", err)
+	}
+	if q.getPauseStmt, err = db.PrepareContext(ctx, getPause); err != nil {
+		return nil, fmt.Errorf("error preparing query GetPause: %w", err)
 	}
 	if q.getReminderStmt, err = db.PrepareContext(ctx, getReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query GetReminder: %w", err)
@@ -171,14 +177,26 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.nextDueAtStmt, err = db.PrepareContext(ctx, nextDueAt); err != nil {
 		return nil, fmt.Errorf("error preparing query NextDueAt: %w", err)
 	}
+	if q.occurrenceSentStmt, err = db.PrepareContext(ctx, occurrenceSent); err != nil {
+		return nil, fmt.Errorf("error preparing query OccurrenceSent: %w", err)
+	}
 	if q.pairGrantStmt, err = db.PrepareContext(ctx, pairGrant); err != nil {
 		return nil, fmt.Errorf("error preparing query PairGrant: %w", err)
+	}
+	if q.pendingSentEventForStmt, err = db.PrepareContext(ctx, pendingSentEventFor); err != nil {
+		return nil, fmt.Errorf("error preparing query PendingSentEventFor: %w", err)
 	}
 	if q.pendingSentEventsStmt, err = db.PrepareContext(ctx, pendingSentEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query PendingSentEvents: %w", err)
 	}
+	if q.pushSeenBodyStmt, err = db.PrepareContext(ctx, pushSeenBody); err != nil {
+		return nil, fmt.Errorf("error preparing query PushSeenBody: %w", err)
+	}
 	if q.refundCreditStmt, err = db.PrepareContext(ctx, refundCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query RefundCredit: %w", err)
+	}
+	if q.rememberPushStmt, err = db.PrepareContext(ctx, rememberPush); err != nil {
+		return nil, fmt.Errorf("error preparing query RememberPush: %w", err)
 	}
 	if q.rescheduleReminderStmt, err = db.PrepareContext(ctx, rescheduleReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query RescheduleReminder: %w", err)
@@ -198,6 +216,21 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setConsentStatusStmt, err = db.PrepareContext(ctx, setConsentStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query SetConsentStatus: %w", err)
 	}
+	if q.setDeliveryByMsgidStmt, err = db.PrepareContext(ctx, setDeliveryByMsgid); err != nil {
+		return nil, fmt.Errorf("error preparing query SetDeliveryByMsgid: %w", err)
+	}
+	if q.setPauseStmt, err = db.PrepareContext(ctx, setPause); err != nil {
+		return nil, fmt.Errorf("error preparing query SetPause: %w", err)
+	}
+	if q.setReminderDeliveryStmt, err = db.PrepareContext(ctx, setReminderDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query SetReminderDelivery: %w", err)
+	}
+	if q.settleUnknownDeliveryStmt, err = db.PrepareContext(ctx, settleUnknownDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query SettleUnknownDelivery: %w", err)
+	}
+	if q.syncReminderDeliveryStmt, err = db.PrepareContext(ctx, syncReminderDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query SyncReminderDelivery: %w", err)
+	}
 	if q.takeCreditsStmt, err = db.PrepareContext(ctx, takeCredits); err != nil {
 		return nil, fmt.Errorf("error preparing query TakeCredits: %w", err)
 	}
@@ -206,6 +239,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.upsertTemplateStmt, err = db.PrepareContext(ctx, upsertTemplate); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertTemplate: %w", err)
+	}
+	if q.wakeUnknownRemindersStmt, err = db.PrepareContext(ctx, wakeUnknownReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query WakeUnknownReminders: %w", err)
 	}
 	if q.zeroConsentStmt, err = db.PrepareContext(ctx, zeroConsent); err != nil {
 		return nil, fmt.Errorf("error preparing query ZeroConsent: %w", err)
@@ -310,6 +346,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteOldPendingSentEventsStmt: %w", cerr)
 		}
 	}
+	if q.deleteOldPushSeenStmt != nil {
+		if cerr := q.deleteOldPushSeenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteOldPushSeenStmt: %w", cerr)
+		}
+	}
 	if q.deletePendingSentEventStmt != nil {
 		if cerr := q.deletePendingSentEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deletePendingSentEventStmt: %w", cerr)
@@ -343,6 +384,11 @@ func (q *Queries) Close() error {
 	if q.getConsentStmt != nil {
 		if cerr := q.getConsentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getConsentStmt: %w", cerr)
+		}
+	}
+	if q.getPauseStmt != nil {
+		if cerr := q.getPauseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getPauseStmt: %w", cerr)
 		}
 	}
 	if q.getReminderStmt != nil {
@@ -460,9 +506,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing nextDueAtStmt: %w", cerr)
 		}
 	}
+	if q.occurrenceSentStmt != nil {
+		if cerr := q.occurrenceSentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing occurrenceSentStmt: %w", cerr)
+		}
+	}
 	if q.pairGrantStmt != nil {
 		if cerr := q.pairGrantStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pairGrantStmt: %w", cerr)
+		}
+	}
+	if q.pendingSentEventForStmt != nil {
+		if cerr := q.pendingSentEventForStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pendingSentEventForStmt: %w", cerr)
 		}
 	}
 	if q.pendingSentEventsStmt != nil {
@@ -470,9 +526,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing pendingSentEventsStmt: %w", cerr)
 		}
 	}
+	if q.pushSeenBodyStmt != nil {
+		if cerr := q.pushSeenBodyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pushSeenBodyStmt: %w", cerr)
+		}
+	}
 	if q.refundCreditStmt != nil {
 		if cerr := q.refundCreditStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing refundCreditStmt: %w", cerr)
+		}
+	}
+	if q.rememberPushStmt != nil {
+		if cerr := q.rememberPushStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rememberPushStmt: %w", cerr)
 		}
 	}
 	if q.rescheduleReminderStmt != nil {
@@ -505,6 +571,31 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setConsentStatusStmt: %w", cerr)
 		}
 	}
+	if q.setDeliveryByMsgidStmt != nil {
+		if cerr := q.setDeliveryByMsgidStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setDeliveryByMsgidStmt: %w", cerr)
+		}
+	}
+	if q.setPauseStmt != nil {
+		if cerr := q.setPauseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setPauseStmt: %w", cerr)
+		}
+	}
+	if q.setReminderDeliveryStmt != nil {
+		if cerr := q.setReminderDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setReminderDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.settleUnknownDeliveryStmt != nil {
+		if cerr := q.settleUnknownDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing settleUnknownDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.syncReminderDeliveryStmt != nil {
+		if cerr := q.syncReminderDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing syncReminderDeliveryStmt: %w", cerr)
+		}
+	}
 	if q.takeCreditsStmt != nil {
 		if cerr := q.takeCreditsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing takeCreditsStmt: %w", cerr)
@@ -518,6 +609,11 @@ func (q *Queries) Close() error {
 	if q.upsertTemplateStmt != nil {
 		if cerr := q.upsertTemplateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertTemplateStmt: %w", cerr)
+		}
+	}
+	if q.wakeUnknownRemindersStmt != nil {
+		if cerr := q.wakeUnknownRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing wakeUnknownRemindersStmt: %w", cerr)
 		}
 	}
 	if q.zeroConsentStmt != nil {
@@ -583,6 +679,7 @@ type Queries struct {
 	deleteOldDeliveriesStmt         *sql.Stmt
 	deleteOldGrantsStmt             *sql.Stmt
 	deleteOldPendingSentEventsStmt  *sql.Stmt
+	deleteOldPushSeenStmt           *sql.Stmt
 	deletePendingSentEventStmt      *sql.Stmt
 	dueBacklogStmt                  *sql.Stmt
 	dueRemindersStmt                *sql.Stmt
@@ -590,6 +687,7 @@ type Queries struct {
 	findUnpairedGrantStmt           *sql.Stmt
 	finishAbandonedDeliveryStmt     *sql.Stmt
 	getConsentStmt                  *sql.Stmt
+	getPauseStmt                    *sql.Stmt
 	getReminderStmt                 *sql.Stmt
 	getReminderByIdempotencyKeyStmt *sql.Stmt
 	getSessionStmt                  *sql.Stmt
@@ -613,18 +711,28 @@ type Queries struct {
 	markDeliveredStmt               *sql.Stmt
 	markTemplatesAbsentStmt         *sql.Stmt
 	nextDueAtStmt                   *sql.Stmt
+	occurrenceSentStmt              *sql.Stmt
 	pairGrantStmt                   *sql.Stmt
+	pendingSentEventForStmt         *sql.Stmt
 	pendingSentEventsStmt           *sql.Stmt
+	pushSeenBodyStmt                *sql.Stmt
 	refundCreditStmt                *sql.Stmt
+	rememberPushStmt                *sql.Stmt
 	rescheduleReminderStmt          *sql.Stmt
 	rescueReminderStmt              *sql.Stmt
 	retryReminderStmt               *sql.Stmt
 	savePendingSentEventStmt        *sql.Stmt
 	saveTokenStmt                   *sql.Stmt
 	setConsentStatusStmt            *sql.Stmt
+	setDeliveryByMsgidStmt          *sql.Stmt
+	setPauseStmt                    *sql.Stmt
+	setReminderDeliveryStmt         *sql.Stmt
+	settleUnknownDeliveryStmt       *sql.Stmt
+	syncReminderDeliveryStmt        *sql.Stmt
 	takeCreditsStmt                 *sql.Stmt
 	updateScheduledReminderStmt     *sql.Stmt
 	upsertTemplateStmt              *sql.Stmt
+	wakeUnknownRemindersStmt        *sql.Stmt
 	zeroConsentStmt                 *sql.Stmt
 }
 
@@ -651,6 +759,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteOldDeliveriesStmt:         q.deleteOldDeliveriesStmt,
 		deleteOldGrantsStmt:             q.deleteOldGrantsStmt,
 		deleteOldPendingSentEventsStmt:  q.deleteOldPendingSentEventsStmt,
+		deleteOldPushSeenStmt:           q.deleteOldPushSeenStmt,
 		deletePendingSentEventStmt:      q.deletePendingSentEventStmt,
 		dueBacklogStmt:                  q.dueBacklogStmt,
 		dueRemindersStmt:                q.dueRemindersStmt,
@@ -658,6 +767,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		findUnpairedGrantStmt:           q.findUnpairedGrantStmt,
 		finishAbandonedDeliveryStmt:     q.finishAbandonedDeliveryStmt,
 		getConsentStmt:                  q.getConsentStmt,
+		getPauseStmt:                    q.getPauseStmt,
 		getReminderStmt:                 q.getReminderStmt,
 		getReminderByIdempotencyKeyStmt: q.getReminderByIdempotencyKeyStmt,
 		getSessionStmt:                  q.getSessionStmt,
@@ -681,18 +791,28 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		markDeliveredStmt:               q.markDeliveredStmt,
 		markTemplatesAbsentStmt:         q.markTemplatesAbsentStmt,
 		nextDueAtStmt:                   q.nextDueAtStmt,
+		occurrenceSentStmt:              q.occurrenceSentStmt,
 		pairGrantStmt:                   q.pairGrantStmt,
+		pendingSentEventForStmt:         q.pendingSentEventForStmt,
 		pendingSentEventsStmt:           q.pendingSentEventsStmt,
+		pushSeenBodyStmt:                q.pushSeenBodyStmt,
 		refundCreditStmt:                q.refundCreditStmt,
+		rememberPushStmt:                q.rememberPushStmt,
 		rescheduleReminderStmt:          q.rescheduleReminderStmt,
 		rescueReminderStmt:              q.rescueReminderStmt,
 		retryReminderStmt:               q.retryReminderStmt,
 		savePendingSentEventStmt:        q.savePendingSentEventStmt,
 		saveTokenStmt:                   q.saveTokenStmt,
 		setConsentStatusStmt:            q.setConsentStatusStmt,
+		setDeliveryByMsgidStmt:          q.setDeliveryByMsgidStmt,
+		setPauseStmt:                    q.setPauseStmt,
+		setReminderDeliveryStmt:         q.setReminderDeliveryStmt,
+		settleUnknownDeliveryStmt:       q.settleUnknownDeliveryStmt,
+		syncReminderDeliveryStmt:        q.syncReminderDeliveryStmt,
 		takeCreditsStmt:                 q.takeCreditsStmt,
 		updateScheduledReminderStmt:     q.updateScheduledReminderStmt,
 		upsertTemplateStmt:              q.upsertTemplateStmt,
+		wakeUnknownRemindersStmt:        q.wakeUnknownRemindersStmt,
 		zeroConsentStmt:                 q.zeroConsentStmt,
 	}
 }

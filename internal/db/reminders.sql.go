@@ -59,6 +59,18 @@ func (q *Queries) CountRemindersByStatus(ctx context.Context) ([]CountRemindersB
 	return items, nil
 }
 
+const deleteOldPushSeen = `-- name: DeleteOldPushSeen :execrows
+DELETE FROM push_seen WHERE seen_at < ?1
+`
+
+func (q *Queries) DeleteOldPushSeen(ctx context.Context, before int64) (int64, error) {
+	result, err := q.exec(ctx, q.deleteOldPushSeenStmt, deleteOldPushSeen, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const dueBacklog = `-- name: DueBacklog :one
 SELECT count(*) AS n, CAST(coalesce(min(due_at), 0) AS INTEGER) AS oldest_due_at
 FROM reminders INDEXED BY reminders_due WHERE status = 'scheduled' AND due_at <= ?1
@@ -77,7 +89,7 @@ func (q *Queries) DueBacklog(ctx context.Context, now int64) (DueBacklogRow, err
 }
 
 const getReminder = `-- name: GetReminder :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders WHERE id = ?
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders WHERE id = ?
 `
 
 func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) {
@@ -105,12 +117,14 @@ func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.CreditHeld,
+		&i.UnknownAt,
+		&i.Delivery,
 	)
 	return i, err
 }
 
 const getReminderByIdempotencyKey = `-- name: GetReminderByIdempotencyKey :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders WHERE openid = ? AND idempotency_key = ?
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders WHERE openid = ? AND idempotency_key = ?
 `
 
 type GetReminderByIdempotencyKeyParams struct {
@@ -143,6 +157,8 @@ func (q *Queries) GetReminderByIdempotencyKey(ctx context.Context, arg GetRemind
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.CreditHeld,
+		&i.UnknownAt,
+		&i.Delivery,
 	)
 	return i, err
 }
@@ -190,7 +206,7 @@ func (q *Queries) InsertReminder(ctx context.Context, arg InsertReminderParams) 
 }
 
 const listDeliveries = `-- name: ListDeliveries :many
-SELECT id, reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms, delivered, event_status FROM deliveries WHERE reminder_id = ? ORDER BY id
+SELECT id, reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms, delivered, event_status, possible_duplicate FROM deliveries WHERE reminder_id = ? ORDER BY id
 `
 
 func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Delivery, error) {
@@ -216,6 +232,7 @@ func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Deli
 			&i.LatencyMs,
 			&i.Delivered,
 			&i.EventStatus,
+			&i.PossibleDuplicate,
 		); err != nil {
 			return nil, err
 		}
@@ -231,7 +248,7 @@ func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Deli
 }
 
 const listReminders = `-- name: ListReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders INDEXED BY reminders_fire
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders INDEXED BY reminders_fire
 WHERE fire_at >= ?1 AND fire_at < ?2
   AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
   AND (fire_at > ?4 OR (fire_at = ?4 AND id > ?5))
@@ -295,6 +312,8 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.CreditHeld,
+			&i.UnknownAt,
+			&i.Delivery,
 		); err != nil {
 			return nil, err
 		}
@@ -364,7 +383,7 @@ func (q *Queries) ListRemindersWalkEnd(ctx context.Context, arg ListRemindersWal
 }
 
 const listStatusReminders = `-- name: ListStatusReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders INDEXED BY reminders_status
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders INDEXED BY reminders_status
 WHERE status = ?1 AND fire_at >= ?2 AND fire_at < ?3
   AND (CAST(?4 AS TEXT) = '' OR template_id = CAST(?4 AS TEXT))
   AND (fire_at > ?5 OR (fire_at = ?5 AND id > ?6))
@@ -429,6 +448,8 @@ func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusReminde
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.CreditHeld,
+			&i.UnknownAt,
+			&i.Delivery,
 		); err != nil {
 			return nil, err
 		}
@@ -497,7 +518,7 @@ func (q *Queries) ListStatusRemindersWalkEnd(ctx context.Context, arg ListStatus
 }
 
 const listUserReminders = `-- name: ListUserReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held FROM reminders INDEXED BY reminders_owner
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders INDEXED BY reminders_owner
 WHERE openid = ?1
   AND (CAST(?2 AS TEXT) = '' OR status = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
@@ -560,6 +581,8 @@ func (q *Queries) ListUserReminders(ctx context.Context, arg ListUserRemindersPa
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.CreditHeld,
+			&i.UnknownAt,
+			&i.Delivery,
 		); err != nil {
 			return nil, err
 		}
@@ -594,6 +617,36 @@ func (q *Queries) MarkDelivered(ctx context.Context, arg MarkDeliveredParams) (i
 	return result.RowsAffected()
 }
 
+const pushSeenBody = `-- name: PushSeenBody :one
+SELECT body_hash FROM push_seen WHERE key = ?
+`
+
+func (q *Queries) PushSeenBody(ctx context.Context, key string) (string, error) {
+	row := q.queryRow(ctx, q.pushSeenBodyStmt, pushSeenBody, key)
+	var body_hash string
+	err := row.Scan(&body_hash)
+	return body_hash, err
+}
+
+const rememberPush = `-- name: RememberPush :execrows
+INSERT INTO push_seen (key, body_hash, seen_at) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO NOTHING
+`
+
+type RememberPushParams struct {
+	Key      string
+	BodyHash string
+	Now      int64
+}
+
+// A push applied: 1 if key is new, 0 if it was seen before.
+func (q *Queries) RememberPush(ctx context.Context, arg RememberPushParams) (int64, error) {
+	result, err := q.exec(ctx, q.rememberPushStmt, rememberPush, arg.Key, arg.BodyHash, arg.Now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const retryReminder = `-- name: RetryReminder :execrows
 UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = ?1, due_at = ?1,
     expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE ?1 + window_ms END,
@@ -616,8 +669,8 @@ func (q *Queries) RetryReminder(ctx context.Context, arg RetryReminderParams) (i
 }
 
 const savePendingSentEvent = `-- name: SavePendingSentEvent :exec
-INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at)
-VALUES (?1, ?2, ?3, ?4)
+INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 ON CONFLICT (msgid) DO NOTHING
 `
 
@@ -626,6 +679,8 @@ type SavePendingSentEventParams struct {
 	Delivered   int64
 	EventStatus string
 	Now         int64
+	Openid      string
+	TemplateID  string
 }
 
 func (q *Queries) SavePendingSentEvent(ctx context.Context, arg SavePendingSentEventParams) error {
@@ -634,7 +689,26 @@ func (q *Queries) SavePendingSentEvent(ctx context.Context, arg SavePendingSentE
 		arg.Delivered,
 		arg.EventStatus,
 		arg.Now,
+		arg.Openid,
+		arg.TemplateID,
 	)
+	return err
+}
+
+const setDeliveryByMsgid = `-- name: SetDeliveryByMsgid :exec
+UPDATE reminders SET delivery = ?1
+WHERE id IN (SELECT d.reminder_id FROM deliveries d WHERE d.msgid = ?2 AND d.status = 'sent')
+`
+
+type SetDeliveryByMsgidParams struct {
+	Delivery string
+	Msgid    sql.NullInt64
+}
+
+// The reminder of the send a sent event reports on learns whether it was
+// delivered.
+func (q *Queries) SetDeliveryByMsgid(ctx context.Context, arg SetDeliveryByMsgidParams) error {
+	_, err := q.exec(ctx, q.setDeliveryByMsgidStmt, setDeliveryByMsgid, arg.Delivery, arg.Msgid)
 	return err
 }
 
@@ -665,6 +739,27 @@ func (q *Queries) UpdateScheduledReminder(ctx context.Context, arg UpdateSchedul
 		arg.Now,
 		arg.ID,
 	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const wakeUnknownReminders = `-- name: WakeUnknownReminders :execrows
+UPDATE reminders SET due_at = ?1
+WHERE openid = ?2 AND template_id = ?3 AND unknown_at IS NOT NULL AND status = 'scheduled' AND due_at > ?1
+`
+
+type WakeUnknownRemindersParams struct {
+	Now        int64
+	Openid     string
+	TemplateID string
+}
+
+// A sent event that matched no delivery may settle a reminder of this user
+// and template waiting out an unknown outcome: it is due now.
+func (q *Queries) WakeUnknownReminders(ctx context.Context, arg WakeUnknownRemindersParams) (int64, error) {
+	result, err := q.exec(ctx, q.wakeUnknownRemindersStmt, wakeUnknownReminders, arg.Now, arg.Openid, arg.TemplateID)
 	if err != nil {
 		return 0, err
 	}

@@ -56,7 +56,7 @@ UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
     credit_held = ?3, updated_at = ?4
 WHERE id = ?5 AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery
 `
 
 type ClaimReminderParams struct {
@@ -100,6 +100,8 @@ func (q *Queries) ClaimReminder(ctx context.Context, arg ClaimReminderParams) (R
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.CreditHeld,
+		&i.UnknownAt,
+		&i.Delivery,
 	)
 	return i, err
 }
@@ -109,7 +111,7 @@ UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
     credit_held = (id IN (SELECT h.value FROM json_each(CAST(?3 AS TEXT)) h)), updated_at = ?4
 WHERE id IN (SELECT j.value FROM json_each(CAST(?5 AS TEXT)) j) AND +status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery
 `
 
 type ClaimRemindersParams struct {
@@ -161,6 +163,8 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.CreditHeld,
+			&i.UnknownAt,
+			&i.Delivery,
 		); err != nil {
 			return nil, err
 		}
@@ -176,14 +180,16 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 }
 
 const completeReminder = `-- name: CompleteReminder :execrows
-UPDATE reminders SET status = ?1, reason = ?2, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = ?3
-WHERE id = ?4 AND status = 'sending' AND lease_owner = ?5 AND attempts = ?6 AND fire_at = ?7
+UPDATE reminders SET status = ?1, reason = ?2, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = ?3,
+    unknown_at = NULL, delivery = CASE WHEN CAST(?4 AS TEXT) <> '' THEN CAST(?4 AS TEXT) ELSE delivery END
+WHERE id = ?5 AND status = 'sending' AND lease_owner = ?6 AND attempts = ?7 AND fire_at = ?8
 `
 
 type CompleteReminderParams struct {
 	Status        string
 	Reason        sql.NullString
 	Now           int64
+	Delivery      string
 	ID            string
 	Owner         sql.NullString
 	Attempts      int64
@@ -191,11 +197,14 @@ type CompleteReminderParams struct {
 }
 
 // A terminal outcome (sent, failed, skipped) for the lease holder's attempt.
+// A non-empty @delivery sets what is known of the delivery ('unknown': the
+// window closed with the send's outcome unknown).
 func (q *Queries) CompleteReminder(ctx context.Context, arg CompleteReminderParams) (int64, error) {
 	result, err := q.exec(ctx, q.completeReminderStmt, completeReminder,
 		arg.Status,
 		arg.Reason,
 		arg.Now,
+		arg.Delivery,
 		arg.ID,
 		arg.Owner,
 		arg.Attempts,
@@ -211,7 +220,7 @@ const completeSentReminders = `-- name: CompleteSentReminders :many
 UPDATE reminders SET status = 'sent', reason = NULL, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = ?1
 WHERE (id, attempts, fire_at) IN (SELECT json_extract(c.value, '$[0]'), json_extract(c.value, '$[1]'), json_extract(c.value, '$[2]')
                                   FROM json_each(CAST(?2 AS TEXT)) c)
-  AND +status = 'sending' AND lease_owner = ?3
+  AND +status = 'sending' AND lease_owner = ?3 AND unknown_at IS NULL
 RETURNING id
 `
 
@@ -300,7 +309,7 @@ func (q *Queries) DeletePendingSentEvent(ctx context.Context, msgid int64) error
 }
 
 const dueReminders = `-- name: DueReminders :many
-SELECT r.id, r.openid, r.template_id FROM reminders r INDEXED BY reminders_due
+SELECT r.id, r.openid, r.template_id, r.unknown_at FROM reminders r INDEXED BY reminders_due
 WHERE r.status = 'scheduled' AND r.due_at <= ?1 ORDER BY r.due_at, r.id LIMIT ?2
 `
 
@@ -313,6 +322,7 @@ type DueRemindersRow struct {
 	ID         string
 	Openid     string
 	TemplateID string
+	UnknownAt  sql.NullInt64
 }
 
 // The due reminders in due order, through the partial index (it holds only
@@ -326,7 +336,12 @@ func (q *Queries) DueReminders(ctx context.Context, arg DueRemindersParams) ([]D
 	items := []DueRemindersRow{}
 	for rows.Next() {
 		var i DueRemindersRow
-		if err := rows.Scan(&i.ID, &i.Openid, &i.TemplateID); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.Openid,
+			&i.TemplateID,
+			&i.UnknownAt,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -391,23 +406,25 @@ func (q *Queries) ExpiredLeases(ctx context.Context, now sql.NullInt64) ([]Expir
 
 const finishAbandonedDelivery = `-- name: FinishAbandonedDelivery :one
 UPDATE deliveries
-SET status = ?1, errcode = ?2, errmsg = ?3, msgid = ?4, finished_at = CAST(?5 AS INTEGER), latency_ms = ?6
-WHERE id = (SELECT d.id FROM deliveries d WHERE d.reminder_id = ?7 AND d.occurrence_at = ?8
-            AND d.attempt = ?9 AND d.started_at = ?10 AND d.status = 'abandoned' ORDER BY d.id DESC LIMIT 1)
+SET status = ?1, errcode = ?2, errmsg = ?3, msgid = ?4, finished_at = CAST(?5 AS INTEGER), latency_ms = ?6,
+    possible_duplicate = ?7
+WHERE id = (SELECT d.id FROM deliveries d WHERE d.reminder_id = ?8 AND d.occurrence_at = ?9
+            AND d.attempt = ?10 AND d.started_at = ?11 AND d.status = 'abandoned' ORDER BY d.id DESC LIMIT 1)
 RETURNING id
 `
 
 type FinishAbandonedDeliveryParams struct {
-	Status       string
-	Errcode      sql.NullInt64
-	Errmsg       string
-	Msgid        sql.NullInt64
-	Now          int64
-	LatencyMs    sql.NullInt64
-	ReminderID   string
-	OccurrenceAt int64
-	Attempt      int64
-	StartedAt    int64
+	Status            string
+	Errcode           sql.NullInt64
+	Errmsg            string
+	Msgid             sql.NullInt64
+	Now               int64
+	LatencyMs         sql.NullInt64
+	PossibleDuplicate int64
+	ReminderID        string
+	OccurrenceAt      int64
+	Attempt           int64
+	StartedAt         int64
 }
 
 // The real outcome of an attempt the rescuer marked abandoned (its outcome
@@ -420,6 +437,7 @@ func (q *Queries) FinishAbandonedDelivery(ctx context.Context, arg FinishAbandon
 		arg.Msgid,
 		arg.Now,
 		arg.LatencyMs,
+		arg.PossibleDuplicate,
 		arg.ReminderID,
 		arg.OccurrenceAt,
 		arg.Attempt,
@@ -428,6 +446,17 @@ func (q *Queries) FinishAbandonedDelivery(ctx context.Context, arg FinishAbandon
 	var id int64
 	err := row.Scan(&id)
 	return id, err
+}
+
+const getPause = `-- name: GetPause :one
+SELECT until FROM pauses WHERE name = ?
+`
+
+func (q *Queries) GetPause(ctx context.Context, name string) (int64, error) {
+	row := q.queryRow(ctx, q.getPauseStmt, getPause, name)
+	var until int64
+	err := row.Scan(&until)
+	return until, err
 }
 
 const insertAbandonedDelivery = `-- name: InsertAbandonedDelivery :exec
@@ -456,22 +485,25 @@ func (q *Queries) InsertAbandonedDelivery(ctx context.Context, arg InsertAbandon
 }
 
 const insertDelivery = `-- name: InsertDelivery :one
-INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST(?9 AS INTEGER), ?10)
+INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms,
+                        possible_duplicate)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST(?9 AS INTEGER), ?10,
+        ?11)
 RETURNING id
 `
 
 type InsertDeliveryParams struct {
-	ReminderID   string
-	OccurrenceAt int64
-	Attempt      int64
-	Status       string
-	Errcode      sql.NullInt64
-	Errmsg       string
-	Msgid        sql.NullInt64
-	StartedAt    int64
-	Now          int64
-	LatencyMs    sql.NullInt64
+	ReminderID        string
+	OccurrenceAt      int64
+	Attempt           int64
+	Status            string
+	Errcode           sql.NullInt64
+	Errmsg            string
+	Msgid             sql.NullInt64
+	StartedAt         int64
+	Now               int64
+	LatencyMs         sql.NullInt64
+	PossibleDuplicate int64
 }
 
 // The record of one processed claim, written with its outcome.
@@ -487,6 +519,7 @@ func (q *Queries) InsertDelivery(ctx context.Context, arg InsertDeliveryParams) 
 		arg.StartedAt,
 		arg.Now,
 		arg.LatencyMs,
+		arg.PossibleDuplicate,
 	)
 	var id int64
 	err := row.Scan(&id)
@@ -560,6 +593,49 @@ func (q *Queries) NextDueAt(ctx context.Context) (int64, error) {
 	return due_at, err
 }
 
+const occurrenceSent = `-- name: OccurrenceSent :one
+SELECT count(*) FROM deliveries WHERE reminder_id = ?1 AND occurrence_at = ?2 AND status = 'sent'
+`
+
+type OccurrenceSentParams struct {
+	ReminderID   string
+	OccurrenceAt int64
+}
+
+func (q *Queries) OccurrenceSent(ctx context.Context, arg OccurrenceSentParams) (int64, error) {
+	row := q.queryRow(ctx, q.occurrenceSentStmt, occurrenceSent, arg.ReminderID, arg.OccurrenceAt)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const pendingSentEventFor = `-- name: PendingSentEventFor :one
+SELECT msgid, delivered, event_status FROM pending_sent_events INDEXED BY pending_sent_events_user
+WHERE openid = ?1 AND template_id = ?2 AND openid <> '' AND received_at >= ?3
+ORDER BY received_at, msgid LIMIT 1
+`
+
+type PendingSentEventForParams struct {
+	Openid     string
+	TemplateID string
+	Since      int64
+}
+
+type PendingSentEventForRow struct {
+	Msgid       int64
+	Delivered   int64
+	EventStatus string
+}
+
+// The earliest parked sent event for a user and template received at or
+// after @since: it settles an attempt of unknown outcome made at @since.
+func (q *Queries) PendingSentEventFor(ctx context.Context, arg PendingSentEventForParams) (PendingSentEventForRow, error) {
+	row := q.queryRow(ctx, q.pendingSentEventForStmt, pendingSentEventFor, arg.Openid, arg.TemplateID, arg.Since)
+	var i PendingSentEventForRow
+	err := row.Scan(&i.Msgid, &i.Delivered, &i.EventStatus)
+	return i, err
+}
+
 const pendingSentEvents = `-- name: PendingSentEvents :many
 SELECT msgid FROM pending_sent_events WHERE msgid IN (SELECT m.value FROM json_each(CAST(?1 AS TEXT)) m)
 `
@@ -591,17 +667,21 @@ func (q *Queries) PendingSentEvents(ctx context.Context, msgids string) ([]int64
 
 const rescheduleReminder = `-- name: RescheduleReminder :execrows
 UPDATE reminders
-SET status = 'scheduled', reason = NULL, fire_at = ?1, due_at = ?2, expires_at = ?3,
-    attempts = ?4, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = ?5
-WHERE id = ?6 AND status = 'sending' AND lease_owner = ?7 AND attempts = ?8 AND fire_at = ?9
+SET status = 'scheduled', reason = NULL, due_at = ?1, expires_at = ?2,
+    attempts = ?3, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = ?4,
+    unknown_at = CASE WHEN fire_at <> ?5 THEN NULL ELSE coalesce(unknown_at, ?6) END,
+    delivery = CASE WHEN fire_at <> ?5 THEN '' ELSE delivery END,
+    fire_at = ?5
+WHERE id = ?7 AND status = 'sending' AND lease_owner = ?8 AND attempts = ?9 AND fire_at = ?10
 `
 
 type RescheduleReminderParams struct {
-	FireAt        int64
 	DueAt         int64
 	ExpiresAt     sql.NullInt64
 	NewAttempts   int64
 	Now           int64
+	FireAt        int64
+	UnknownAt     sql.NullInt64
 	ID            string
 	Owner         sql.NullString
 	Attempts      int64
@@ -610,14 +690,17 @@ type RescheduleReminderParams struct {
 
 // Back to scheduled: a retry, a deferral or the next occurrence. The claim
 // is identified by (owner, attempts, claimed fire_at): a stalled worker
-// cannot match a later claim of the same reminder.
+// cannot match a later claim of the same reminder. A next occurrence starts
+// with no unknown attempt and no delivery report; within one occurrence the
+// first unknown attempt's instant is kept (@unknown_at sets it if none).
 func (q *Queries) RescheduleReminder(ctx context.Context, arg RescheduleReminderParams) (int64, error) {
 	result, err := q.exec(ctx, q.rescheduleReminderStmt, rescheduleReminder,
-		arg.FireAt,
 		arg.DueAt,
 		arg.ExpiresAt,
 		arg.NewAttempts,
 		arg.Now,
+		arg.FireAt,
+		arg.UnknownAt,
 		arg.ID,
 		arg.Owner,
 		arg.Attempts,
@@ -630,23 +713,119 @@ func (q *Queries) RescheduleReminder(ctx context.Context, arg RescheduleReminder
 }
 
 const rescueReminder = `-- name: RescueReminder :execrows
-UPDATE reminders SET status = 'scheduled', due_at = ?1, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = ?1
-WHERE id = ?2 AND status = 'sending' AND lease_until < ?1 AND attempts = ?3
+UPDATE reminders SET status = 'scheduled', due_at = ?1, lease_until = NULL, lease_owner = NULL, credit_held = 0,
+    unknown_at = coalesce(unknown_at, updated_at), updated_at = ?2
+WHERE id = ?3 AND status = 'sending' AND lease_until < ?2 AND attempts = ?4
 `
 
 type RescueReminderParams struct {
+	DueAt    int64
 	Now      int64
 	ID       string
 	Attempts int64
 }
 
-// Back to scheduled, due now; compare-and-set on the expired claim.
+// Back to scheduled; compare-and-set on the expired claim. The attempt's
+// outcome is unknown (WeChat may have its send): unknown_at is set to the
+// claim's instant, and the reminder is due once the unknown wait since then
+// is over (@due_at).
 func (q *Queries) RescueReminder(ctx context.Context, arg RescueReminderParams) (int64, error) {
-	result, err := q.exec(ctx, q.rescueReminderStmt, rescueReminder, arg.Now, arg.ID, arg.Attempts)
+	result, err := q.exec(ctx, q.rescueReminderStmt, rescueReminder,
+		arg.DueAt,
+		arg.Now,
+		arg.ID,
+		arg.Attempts,
+	)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const setPause = `-- name: SetPause :exec
+INSERT INTO pauses (name, until, reason, updated_at) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (name) DO UPDATE SET until = excluded.until, reason = excluded.reason, updated_at = excluded.updated_at
+`
+
+type SetPauseParams struct {
+	Name   string
+	Until  int64
+	Reason string
+	Now    int64
+}
+
+func (q *Queries) SetPause(ctx context.Context, arg SetPauseParams) error {
+	_, err := q.exec(ctx, q.setPauseStmt, setPause,
+		arg.Name,
+		arg.Until,
+		arg.Reason,
+		arg.Now,
+	)
+	return err
+}
+
+const setReminderDelivery = `-- name: SetReminderDelivery :exec
+UPDATE reminders SET delivery = ?1 WHERE id = ?2
+`
+
+type SetReminderDeliveryParams struct {
+	Delivery string
+	ID       string
+}
+
+func (q *Queries) SetReminderDelivery(ctx context.Context, arg SetReminderDeliveryParams) error {
+	_, err := q.exec(ctx, q.setReminderDeliveryStmt, setReminderDelivery, arg.Delivery, arg.ID)
+	return err
+}
+
+const settleUnknownDelivery = `-- name: SettleUnknownDelivery :execrows
+UPDATE deliveries SET status = 'sent', errcode = 0, errmsg = ?1, msgid = ?2, delivered = ?3,
+    event_status = ?4
+WHERE id = (SELECT d.id FROM deliveries d WHERE d.reminder_id = ?5 AND d.occurrence_at = ?6
+            AND d.status IN ('unknown', 'abandoned') ORDER BY d.id LIMIT 1)
+`
+
+type SettleUnknownDeliveryParams struct {
+	Errmsg       string
+	Msgid        sql.NullInt64
+	Delivered    sql.NullInt64
+	EventStatus  string
+	ReminderID   string
+	OccurrenceAt int64
+}
+
+// The occurrence's first attempt of unknown outcome turns out sent (its sent
+// event came, or WeChat answered 43101 to the resend).
+func (q *Queries) SettleUnknownDelivery(ctx context.Context, arg SettleUnknownDeliveryParams) (int64, error) {
+	result, err := q.exec(ctx, q.settleUnknownDeliveryStmt, settleUnknownDelivery,
+		arg.Errmsg,
+		arg.Msgid,
+		arg.Delivered,
+		arg.EventStatus,
+		arg.ReminderID,
+		arg.OccurrenceAt,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const syncReminderDelivery = `-- name: SyncReminderDelivery :exec
+UPDATE reminders SET delivery = coalesce((SELECT CASE d.delivered WHEN 1 THEN 'delivered' WHEN 0 THEN 'failed' END
+                                          FROM deliveries d WHERE d.id = ?1), delivery)
+WHERE reminders.id = ?2
+`
+
+type SyncReminderDeliveryParams struct {
+	DeliveryID int64
+	ReminderID string
+}
+
+// The reminder learns what a sent event applied to its delivery said.
+func (q *Queries) SyncReminderDelivery(ctx context.Context, arg SyncReminderDeliveryParams) error {
+	_, err := q.exec(ctx, q.syncReminderDeliveryStmt, syncReminderDelivery, arg.DeliveryID, arg.ReminderID)
+	return err
 }
 
 const takeCredits = `-- name: TakeCredits :execrows

@@ -77,6 +77,16 @@ type Config struct {
 	// of the sends still in flight, to share their commit (2 ms; negative:
 	// no wait).
 	RecordWait time.Duration
+	// UnknownWait is how long an attempt of unknown outcome (the request may
+	// have reached WeChat, no valid answer came back) waits for WeChat's sent
+	// event before the reminder is sent again, never past its window (2 min).
+	UnknownWait time.Duration
+	// ClientTimeout is the WeChat client's timeout (10 s): a send is never
+	// started with less than this left in the reminder's window.
+	ClientTimeout time.Duration
+	// ResendWithoutPage sends a message again without its page when WeChat
+	// refuses the page (41030), instead of failing the occurrence.
+	ResendWithoutPage bool
 	// QuotaReset returns when WeChat's daily quota resets after now (the
 	// next midnight in Beijing).
 	QuotaReset func(now time.Time) time.Time
@@ -92,11 +102,19 @@ type Outcome struct {
 	OpenID     string
 	TemplateID string
 	Attempt    int64
-	Status     string // the delivery status: sent, failed, retry, deferred, skipped, abandoned, duplicate
+	Status     string // the delivery status: sent, failed, retry, deferred, skipped, abandoned, unknown, duplicate
 	Reason     string // the reminder's reason, for failed and skipped
 	ErrCode    int64  // WeChat's errcode when it answered; -2 when it did not
+	Sent       bool   // a request went to WeChat (ErrCode -2 then means no valid answer)
 	Latency    time.Duration
 	Lateness   time.Duration // sent - fire_at, for sent
+	// Late: WeChat accepted the send after the reminder's window closed.
+	Late bool
+	// PossibleDuplicate: a send after an attempt of unknown outcome.
+	PossibleDuplicate bool
+	// Settled: an attempt of unknown outcome turned out sent (its sent event
+	// came, or WeChat answered 43101 to the resend).
+	Settled bool
 }
 
 var beijing = time.FixedZone("CST", 8*3600)
@@ -133,6 +151,8 @@ func (c *Config) defaults() {
 	def(&c.BackoffBase, time.Second)
 	def(&c.BackoffMax, time.Minute)
 	def(&c.DefaultLateness, 15*time.Minute)
+	def(&c.UnknownWait, 2*time.Minute)
+	def(&c.ClientTimeout, 10*time.Second)
 	def(&c.UserBusyDelay, 2*time.Second)
 	def(&c.BreakerTimeout, 30*time.Second)
 	def(&c.ShutdownGrace, 10*time.Second)
@@ -221,8 +241,12 @@ func New(cfg Config) (*Engine, error) {
 		MaxRequests: 1,
 		Timeout:     cfg.BreakerTimeout,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= cfg.BreakerFailures },
-		// Only WeChat's health counts: -1, 5xx, timeouts, transport errors.
-		IsSuccessful: func(err error) bool { return wechat.Classify(err) != wechat.ClassTransient },
+		// Only WeChat's health counts: -1, 5xx, timeouts, transport errors,
+		// answers lost or invalid.
+		IsSuccessful: func(err error) bool {
+			c := wechat.Classify(err)
+			return c != wechat.ClassTransient && c != wechat.ClassUnknown
+		},
 		// Per-user and payload errors say nothing about WeChat's health.
 		IsExcluded: func(err error) bool {
 			switch wechat.Classify(err) {
@@ -248,6 +272,12 @@ func New(cfg Config) (*Engine, error) {
 	rescueEvery := min(10*time.Second, max(time.Second, cfg.Lease/4))
 	if err := e.jobs.Add("lease_rescue", fmt.Sprintf("@every %s", rescueEvery), func(ctx context.Context) error { _, err := e.RescueLeases(ctx); return err }); err != nil {
 		return nil, err
+	}
+	// A quota pause outlives a restart.
+	if until, err := cfg.DB.Read.GetPause(context.Background(), pauseQuota); err == nil {
+		e.quotaUntil.Store(until)
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("scheduler: read the quota pause: %w", err)
 	}
 	e.outcomes = db.NewBatcher(maxOutcomes, e.recordBatch)
 	if cfg.RecordWait > 0 {

@@ -87,6 +87,9 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 		t, ok := tpl.Get(d.TemplateID)
 		switch {
 		case !ok:
+		case d.UnknownAt.Valid:
+			// The attempt of unknown outcome used the credit (see attempt).
+			covered[d.ID] = true
 		case t.Kind == wechat.OneTime && credits[p] > taken[p]:
 			k := taken[p]
 			taken[p]++
@@ -141,14 +144,16 @@ func claimEach(ctx context.Context, q *db.Queries, tpl Templates, owner string, 
 		c := claim{claimedAt: now.UnixMilli()}
 		held := int64(0)
 		if t, ok := tpl.Get(d.TemplateID); ok {
-			switch t.Kind {
-			case wechat.OneTime:
+			switch {
+			case d.UnknownAt.Valid:
+				c.covered = true // the attempt of unknown outcome used the credit
+			case t.Kind == wechat.OneTime:
 				n, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: d.Openid, TemplateID: d.TemplateID, Now: c.claimedAt})
 				if err != nil {
 					return nil, err
 				}
 				c.covered, held = n == 1, n
-			case wechat.LongTerm:
+			case t.Kind == wechat.LongTerm:
 				g, err := q.GetConsent(ctx, db.GetConsentParams{Openid: d.Openid, TemplateID: d.TemplateID})
 				if err != nil && !errors.Is(err, sql.ErrNoRows) {
 					return nil, err
@@ -183,19 +188,39 @@ const (
 	vDefer
 	vSkip
 	vAbandon
+	// vUnknown: the request may have reached WeChat, but no valid answer
+	// came back. The reminder waits for WeChat's sent event (UnknownWait).
+	vUnknown
+	// vSettled: an earlier attempt of unknown outcome turned out sent, by its
+	// sent event (no request now) or by a 43101 answered to the resend.
+	vSettled
 )
 
 // result is what happened to one claim, before it is recorded.
 type result struct {
-	verdict    verdict
-	reason     string // reminder reason for failed and skipped
-	errcode    sql.NullInt64
-	errmsg     string
-	msgid      sql.NullInt64
-	latency    time.Duration
-	deferUntil time.Time
-	refused    bool // 43101: zero the ledger
-	counted    bool // went to WeChat: counted in e.sending until queued for the writer
+	verdict     verdict
+	reason      string // reminder reason for failed and skipped
+	errcode     sql.NullInt64
+	errmsg      string
+	msgid       sql.NullInt64
+	latency     time.Duration
+	deferUntil  time.Time
+	refused     bool // 43101: zero the ledger
+	counted     bool // went to WeChat: counted in e.sending until queued for the writer
+	sent        bool // a request went to WeChat
+	late        bool // accepted after the window closed
+	possibleDup bool // a send after an attempt of unknown outcome
+	// For vSettled: the sent event that settled it (msgid 0: none, a 43101),
+	// and whether this claim made a request (the 43101's resend).
+	event       sql.NullInt64
+	delivered   sql.NullInt64
+	eventStatus string
+	resent      bool
+	// windowClosed: an unknown outcome whose window closed with no event.
+	windowClosed bool
+	// alreadySent: a late outcome recorded the occurrence sent meanwhile.
+	alreadySent bool
+	quotaUntil  time.Time // a 45009: sending paused until then (persisted with the record)
 }
 
 // permanentReasons maps permanent errcodes to the contract's reasons.
@@ -210,11 +235,15 @@ var permanentReasons = map[int]string{
 }
 
 // seriesReasons end a whole recurring series; any other outcome of an
-// occurrence moves the series on to its next occurrence.
+// occurrence moves the series on to its next occurrence. A refused page
+// (41030) ends only the occurrence: the page may be published later.
 var seriesReasons = map[string]bool{
-	"openid_invalid": true, "template_invalid": true, "page_invalid": true,
+	"openid_invalid": true, "template_invalid": true,
 	"content_rejected": true, "banned": true, "invalid_data": true,
 }
+
+// pauseQuota names the persisted quota pause.
+const pauseQuota = "quota"
 
 // deadline is the last instant the current occurrence may be sent.
 func (e *Engine) deadline(r db.Reminder) time.Time {
@@ -275,8 +304,16 @@ func (e *Engine) acquire(ctx context.Context, openID string) (func(), error) {
 func (e *Engine) attempt(ctx context.Context, c claim) result {
 	r := c.rem
 	now := e.now()
+	if r.UnknownAt.Valid {
+		if res, done := e.unknownPending(ctx, r, now); done {
+			return res
+		}
+	}
 	if now.After(e.deadline(r)) {
 		return result{verdict: vSkip, reason: "expired", errmsg: "past its window: not sent late"}
+	}
+	if now.Add(e.cfg.ClientTimeout).After(e.deadline(r)) {
+		return result{verdict: vSkip, reason: "expired", errmsg: "less than the WeChat client timeout left in its window: not started"}
 	}
 	_, ok := e.cfg.Templates.Get(r.TemplateID)
 	if !ok {
@@ -314,6 +351,9 @@ func (e *Engine) attempt(ctx context.Context, c claim) result {
 	if now.After(deadline) {
 		return result{verdict: vSkip, reason: "expired", errmsg: "past its window: not sent late"}
 	}
+	if now.Add(e.cfg.ClientTimeout).After(deadline) {
+		return result{verdict: vSkip, reason: "expired", errmsg: "less than the WeChat client timeout left in its window: not started"}
+	}
 	if now.After(sendBy) {
 		return result{verdict: vDefer, errmsg: "too little lease left to send safely", deferUntil: now}
 	}
@@ -323,15 +363,72 @@ func (e *Engine) attempt(ctx context.Context, c claim) result {
 	if counted {
 		e.sending.Add(1) // until its outcome joins the writer's queue (record)
 	}
-	sent, err := e.cb.Execute(func() (wechat.SendResult, error) { return e.cfg.Sender.Send(ctx, req) })
+	send := func() (wechat.SendResult, error) {
+		return e.cb.Execute(func() (wechat.SendResult, error) { return e.cfg.Sender.Send(ctx, req) })
+	}
+	sent, err := send()
+	note := ""
+	var apiErr *wechat.APIError
+	if e.cfg.ResendWithoutPage && req.Page != "" && errors.As(err, &apiErr) && apiErr.Code == wechat.CodeInvalidPage {
+		// WeChat refused the page, so nothing was delivered: the card
+		// without its page is better than none.
+		req.Page = ""
+		sent, err = send()
+		note = "page refused by WeChat (41030): sent without it; "
+	}
 	lat := time.Since(start)
 	res := e.classify(sent, err, lat, r)
+	res.errmsg = note + res.errmsg
 	res.counted = counted
+	res.sent = true
+	res.possibleDup = r.UnknownAt.Valid
+	if res.verdict == vSent && e.now().After(deadline) {
+		res.late = true // WeChat has it: recorded as sent, counted as late
+	}
 	return res
+}
+
+// unknownPending decides a claim of a reminder whose current occurrence
+// has an attempt of unknown outcome: settled by a sent event that came,
+// still waiting for one, ended by its window, or (done false) due for a
+// resend.
+func (e *Engine) unknownPending(ctx context.Context, r db.Reminder, now time.Time) (result, bool) {
+	ev, err := e.db.Read.PendingSentEventFor(ctx, db.PendingSentEventForParams{Openid: r.Openid, TemplateID: r.TemplateID,
+		Since: r.UnknownAt.Int64})
+	switch {
+	case err == nil:
+		return result{verdict: vSettled, errmsg: "settled by WeChat's sent event", event: sqlInt(ev.Msgid),
+			delivered: sqlInt(ev.Delivered), eventStatus: ev.EventStatus}, true
+	case !errors.Is(err, sql.ErrNoRows):
+		return result{verdict: vDefer, errmsg: "could not look for a sent event: " + err.Error(), deferUntil: now.Add(e.cfg.BackoffBase)}, true
+	}
+	// A stalled send's late outcome may have recorded the occurrence sent.
+	if n, err := e.db.Read.OccurrenceSent(ctx, db.OccurrenceSentParams{ReminderID: r.ID, OccurrenceAt: r.FireAt}); err == nil && n > 0 {
+		return result{verdict: vSettled, alreadySent: true, errmsg: "the occurrence was recorded sent by a late outcome"}, true
+	}
+	deadline := e.deadline(r)
+	waitEnd := time.UnixMilli(r.UnknownAt.Int64).Add(e.cfg.UnknownWait)
+	if now.Before(waitEnd) {
+		if now.Before(deadline) {
+			return result{verdict: vDefer, errmsg: "waiting for WeChat's sent event", deferUntil: minTime(waitEnd, deadline)}, true
+		}
+	} else if !now.Add(e.cfg.ClientTimeout).After(deadline) {
+		return result{}, false // the wait is over with no event: send again
+	}
+	// The window closed (or cannot fit a resend) with no event: the request
+	// went out, and whether WeChat delivered it is not known.
+	return result{verdict: vSettled, windowClosed: true, errmsg: "window closed with the outcome unknown: no sent event came"}, true
 }
 
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
 		return a
 	}
 	return b
@@ -367,13 +464,19 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 		res.verdict, res.errmsg = vAbandon, "shutdown interrupted the send; outcome unknown"
 	case errors.Is(err, wechat.ErrBadRequest):
 		res.verdict, res.reason = vFailed, "invalid_data"
+	case apiErr != nil && apiErr.Code == wechat.CodeNoCredit && r.UnknownAt.Valid:
+		// The user's credit is gone: the attempt of unknown outcome used it.
+		res.verdict, res.resent = vSettled, true
+		res.errmsg = "43101 to the resend: the earlier attempt of unknown outcome was sent"
 	default:
 		switch wechat.Classify(err) {
+		case wechat.ClassUnknown:
+			res.verdict = vUnknown
 		case wechat.ClassQuota:
 			until := e.cfg.QuotaReset(now)
 			e.quotaUntil.Store(until.UnixMilli())
 			e.log.Warn("daily quota reached; sending paused", "until", until)
-			res.verdict, res.deferUntil = vDefer, until
+			res.verdict, res.deferUntil, res.quotaUntil = vDefer, until, until
 		case wechat.ClassUserBusy:
 			res.verdict, res.deferUntil = vDefer, now.Add(e.cfg.UserBusyDelay)
 		case wechat.ClassTransient, wechat.ClassToken:
@@ -389,14 +492,32 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 		}
 	}
 	if res.verdict == vRetry {
-		retryAt := now.Add(e.backoff(r.Attempts))
-		if r.Attempts >= int64(e.cfg.MaxAttempts) || retryAt.After(e.deadline(r)) {
-			res.verdict, res.reason = vFailed, "retries_exhausted"
-		} else {
+		if retryAt, ok := e.retryAt(r, now); ok {
 			res.deferUntil = retryAt
+		} else {
+			res.verdict, res.reason = vFailed, "retries_exhausted"
 		}
 	}
 	return res
+}
+
+// retryAt says when a transient failure is tried again, or that it is not.
+// Retries are a budget of time over the reminder's window: the attempt count
+// ends them only once no more than a quarter of the window is left, so an
+// outage that burns attempts early does not fail a reminder whose window is
+// still wide open. A retry that could not start with the client timeout left
+// in the window is not made.
+func (e *Engine) retryAt(r db.Reminder, now time.Time) (time.Time, bool) {
+	deadline := e.deadline(r)
+	retryAt := now.Add(e.backoff(r.Attempts))
+	if retryAt.Add(e.cfg.ClientTimeout).After(deadline) {
+		return time.Time{}, false
+	}
+	window := deadline.Sub(time.UnixMilli(r.FireAt))
+	if r.Attempts >= int64(e.cfg.MaxAttempts) && deadline.Sub(now) <= window/4 {
+		return time.Time{}, false
+	}
+	return retryAt, true
 }
 
 // backoff is the delay before the attempt after attempt n (n ≥ 1): about
@@ -412,6 +533,7 @@ func (e *Engine) backoff(n int64) time.Duration {
 
 var deliveryStatus = map[verdict]string{
 	vSent: "sent", vFailed: "failed", vRetry: "retry", vDefer: "deferred", vSkip: "skipped", vAbandon: "abandoned",
+	vUnknown: "unknown",
 }
 
 // nextOccurrence returns the series' next scheduled instant after the
@@ -504,7 +626,7 @@ func (e *Engine) recordSent(ctx context.Context, q *db.Queries, reqs []*outcomeR
 	var msgids []int64
 	for _, req := range reqs {
 		r := req.c.rem
-		if req.res.verdict == vSent && !req.res.refused && !r.Recurrence.Valid && e.settled(req.c) && !ids[r.ID] && db.JSONSafe(r.ID) {
+		if req.res.verdict == vSent && !req.res.refused && !r.Recurrence.Valid && !r.UnknownAt.Valid && e.settled(req.c) && !ids[r.ID] && db.JSONSafe(r.ID) {
 			ids[r.ID] = true
 			bulk = append(bulk, req)
 			if req.res.msgid.Valid {
@@ -588,16 +710,25 @@ func (e *Engine) longTerm(templateID string) bool {
 
 func (e *Engine) recordTx(ctx context.Context, q *db.Queries, req *outcomeReq) error {
 	c, res, r, now := req.c, req.res, req.c.rem, req.now
-	n, err := e.transition(ctx, q, r, res, now)
+	n, err := e.transition(ctx, q, c, res, now)
 	if err != nil {
 		return err
 	}
-	// Lost: the rescuer took the lease back (and the credit it held) and
-	// recorded the attempt abandoned; this is its real outcome after all.
+	// Lost: the rescuer took the lease back and recorded the attempt
+	// abandoned; this is its real outcome after all.
 	req.lost = n == 0
+	if !res.quotaUntil.IsZero() {
+		if err := q.SetPause(ctx, db.SetPauseParams{Name: pauseQuota, Until: res.quotaUntil.UnixMilli(),
+			Reason: "daily quota reached (45009)", Now: now.UnixMilli()}); err != nil {
+			return err
+		}
+	}
+	if res.verdict == vSettled {
+		return e.recordSettled(ctx, q, req)
+	}
 	d := db.InsertDeliveryParams{ReminderID: r.ID, OccurrenceAt: r.FireAt, Attempt: r.Attempts, Status: deliveryStatus[res.verdict],
 		Errcode: res.errcode, Errmsg: res.errmsg, Msgid: res.msgid, StartedAt: c.claimedAt, Now: now.UnixMilli(),
-		LatencyMs: sqlInt(res.latency.Milliseconds())}
+		LatencyMs: sqlInt(res.latency.Milliseconds()), PossibleDuplicate: b2i(res.possibleDup)}
 	id, err := e.writeDelivery(ctx, q, d, req.lost)
 	if err != nil && res.verdict == vSent && db.IsUniqueViolation(err) {
 		// WeChat accepted an occurrence that is already recorded as sent.
@@ -615,12 +746,62 @@ func (e *Engine) recordTx(ctx context.Context, q *db.Queries, req *outcomeReq) e
 			return err
 		}
 		if applied > 0 {
+			if err := q.SyncReminderDelivery(ctx, db.SyncReminderDeliveryParams{DeliveryID: id, ReminderID: r.ID}); err != nil {
+				return err
+			}
 			if err := q.DeletePendingSentEvent(ctx, res.msgid.Int64); err != nil {
 				return err
 			}
 		}
 	}
 	return e.settleCredit(ctx, q, c, res, req.lost, now)
+}
+
+// recordSettled records a claim that settled an earlier attempt of unknown
+// outcome: that attempt's delivery becomes the occurrence's send (unless
+// the window closed with no word of it), and a resend answered 43101 is
+// recorded beside it. The credit was counted used by the unknown attempt.
+func (e *Engine) recordSettled(ctx context.Context, q *db.Queries, req *outcomeReq) error {
+	c, res, r, now := req.c, req.res, req.c.rem, req.now
+	if res.resent {
+		d := db.InsertDeliveryParams{ReminderID: r.ID, OccurrenceAt: r.FireAt, Attempt: r.Attempts, Status: "failed",
+			Errcode: res.errcode, Errmsg: res.errmsg, StartedAt: c.claimedAt, Now: now.UnixMilli(),
+			LatencyMs: sqlInt(res.latency.Milliseconds()), PossibleDuplicate: 1}
+		if _, err := e.writeDelivery(ctx, q, d, req.lost); err != nil {
+			return fmt.Errorf("record delivery: %w", err)
+		}
+	}
+	req.status = "sent"
+	if res.windowClosed {
+		req.status = "unknown"
+		return nil
+	}
+	if res.alreadySent {
+		return nil
+	}
+	errmsg := res.errmsg
+	if res.resent {
+		errmsg = "outcome was unknown; WeChat answered 43101 to the resend, so this send used the credit"
+	}
+	n, err := q.SettleUnknownDelivery(ctx, db.SettleUnknownDeliveryParams{Errmsg: errmsg, Msgid: res.event,
+		Delivered: res.delivered, EventStatus: res.eventStatus, ReminderID: r.ID, OccurrenceAt: r.FireAt})
+	if err != nil {
+		return fmt.Errorf("settle the unknown delivery: %w", err)
+	}
+	if n == 0 {
+		e.log.Warn("no delivery of unknown outcome to settle", "reminder_id", r.ID)
+	}
+	if res.event.Valid {
+		return q.DeletePendingSentEvent(ctx, res.event.Int64)
+	}
+	return nil
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // writeDelivery records the attempt: a new row, or the abandoned row the
@@ -638,14 +819,22 @@ func (e *Engine) writeDelivery(ctx context.Context, q *db.Queries, d db.InsertDe
 }
 
 // settleCredit settles the credit the claim reserved: a send keeps it, any
-// other outcome gives it back, and a 43101 empties the ledger.
+// other outcome gives it back, and a 43101 empties the ledger. An attempt of
+// unknown outcome keeps it too (WeChat may have used it): the reminder's
+// later sends of that occurrence need and take none.
 func (e *Engine) settleCredit(ctx context.Context, q *db.Queries, c claim, res result, lost bool, now time.Time) error {
 	r := c.rem
 	switch {
+	case res.verdict == vUnknown || res.verdict == vAbandon || res.verdict == vSettled:
+		return nil
+	case r.UnknownAt.Valid:
+		return nil // the attempt of unknown outcome counted the credit used
 	case res.refused:
 		return q.ZeroConsent(ctx, db.ZeroConsentParams{Openid: r.Openid, TemplateID: r.TemplateID, Status: "refused", Now: now.UnixMilli()})
-	case res.verdict == vSent && (!c.held() || lost):
-		// Nothing held (or the rescuer gave it back): take one now.
+	case lost:
+		return nil // the rescuer counted the held credit as used
+	case res.verdict == vSent && !c.held():
+		// Nothing held: take one now.
 		if e.longTerm(r.TemplateID) {
 			return nil
 		}
@@ -654,7 +843,7 @@ func (e *Engine) settleCredit(ctx context.Context, q *db.Queries, c claim, res r
 			e.log.Warn("sent without a credit left in the ledger", "reminder_id", r.ID)
 		}
 		return err
-	case res.verdict != vSent && c.held() && !lost:
+	case res.verdict != vSent && c.held():
 		_, err := q.RefundCredit(ctx, db.RefundCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now.UnixMilli(), ClaimedAt: c.claimedAt})
 		return err
 	}
@@ -662,16 +851,28 @@ func (e *Engine) settleCredit(ctx context.Context, q *db.Queries, c claim, res r
 }
 
 // transition moves the reminder out of sending.
-func (e *Engine) transition(ctx context.Context, q *db.Queries, r db.Reminder, res result, now time.Time) (int64, error) {
+func (e *Engine) transition(ctx context.Context, q *db.Queries, c claim, res result, now time.Time) (int64, error) {
+	r := c.rem
 	owner := sqlStr(e.cfg.Owner)
+	delivery := ""
+	switch {
+	case res.windowClosed:
+		delivery = "unknown"
+	case res.delivered.Valid && res.delivered.Int64 == 1:
+		delivery = "delivered"
+	case res.delivered.Valid:
+		delivery = "failed"
+	}
 	complete := func(status, reason string) (int64, error) {
 		return q.CompleteReminder(ctx, db.CompleteReminderParams{ID: r.ID, Status: status,
 			Reason: sql.NullString{String: reason, Valid: reason != ""}, Owner: owner, Attempts: r.Attempts,
-			ClaimedFireAt: r.FireAt, Now: now.UnixMilli()})
+			ClaimedFireAt: r.FireAt, Now: now.UnixMilli(), Delivery: delivery})
 	}
+	unknownAt := sql.NullInt64{}
 	reschedule := func(fireAt, dueAt time.Time, expires sql.NullInt64, attempts int64) (int64, error) {
 		return q.RescheduleReminder(ctx, db.RescheduleReminderParams{ID: r.ID, FireAt: fireAt.UnixMilli(), DueAt: dueAt.UnixMilli(),
-			ExpiresAt: expires, NewAttempts: attempts, Owner: owner, Attempts: r.Attempts, ClaimedFireAt: r.FireAt, Now: now.UnixMilli()})
+			ExpiresAt: expires, NewAttempts: attempts, Owner: owner, Attempts: r.Attempts, ClaimedFireAt: r.FireAt, Now: now.UnixMilli(),
+			UnknownAt: unknownAt})
 	}
 	switch res.verdict {
 	case vRetry:
@@ -679,10 +880,18 @@ func (e *Engine) transition(ctx context.Context, q *db.Queries, r db.Reminder, r
 	case vDefer:
 		// Not an attempt: the counter goes back.
 		return reschedule(time.UnixMilli(r.FireAt), res.deferUntil, r.ExpiresAt, r.Attempts-1)
-	case vAbandon:
-		return reschedule(time.UnixMilli(r.FireAt), now, r.ExpiresAt, r.Attempts)
+	case vUnknown, vAbandon:
+		// WeChat may have it: wait for its sent event before sending again,
+		// never past the window.
+		unknownAt = sqlInt(c.claimedAt)
+		first := c.claimedAt
+		if r.UnknownAt.Valid {
+			first = r.UnknownAt.Int64
+		}
+		due := minTime(maxTime(now, time.UnixMilli(first).Add(e.cfg.UnknownWait)), e.deadline(r))
+		return reschedule(time.UnixMilli(r.FireAt), due, r.ExpiresAt, r.Attempts)
 	}
-	terminal := map[verdict]string{vSent: "sent", vFailed: "failed", vSkip: "skipped"}[res.verdict]
+	terminal := map[verdict]string{vSent: "sent", vFailed: "failed", vSkip: "skipped", vSettled: "sent"}[res.verdict]
 	if !r.Recurrence.Valid || seriesReasons[res.reason] {
 		return complete(terminal, res.reason)
 	}
@@ -702,7 +911,8 @@ func (e *Engine) transition(ctx context.Context, q *db.Queries, r db.Reminder, r
 
 func (e *Engine) observe(r db.Reminder, res result, status string, now time.Time) {
 	o := Outcome{ReminderID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, Attempt: r.Attempts, Status: status,
-		Reason: res.reason, ErrCode: -2, Latency: res.latency}
+		Reason: res.reason, ErrCode: -2, Latency: res.latency, Sent: res.sent, Late: res.late,
+		PossibleDuplicate: res.possibleDup && res.sent, Settled: res.verdict == vSettled && !res.windowClosed}
 	if res.errcode.Valid {
 		o.ErrCode = res.errcode.Int64
 	}
@@ -710,12 +920,12 @@ func (e *Engine) observe(r db.Reminder, res result, status string, now time.Time
 		o.Lateness = now.Sub(time.UnixMilli(r.FireAt))
 	}
 	level := slog.LevelInfo
-	if res.verdict == vFailed || res.verdict == vAbandon {
+	if res.verdict == vFailed || res.verdict == vAbandon || res.verdict == vUnknown || res.late || o.PossibleDuplicate {
 		level = slog.LevelWarn
 	}
 	e.log.LogAttrs(context.Background(), level, "send", slog.String("reminder_id", r.ID), slog.Int64("attempt", r.Attempts),
 		slog.String("status", status), slog.String("reason", res.reason), slog.Int64("errcode", o.ErrCode),
-		slog.Int64("latency_ms", res.latency.Milliseconds()))
+		slog.Int64("latency_ms", res.latency.Milliseconds()), slog.Bool("late", res.late), slog.Bool("possible_duplicate", o.PossibleDuplicate))
 	if e.cfg.Observer != nil {
 		e.cfg.Observer(o)
 	}
@@ -734,7 +944,11 @@ func (e *Engine) RescueLeases(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, x := range expired {
-			ok, err := q.RescueReminder(ctx, db.RescueReminderParams{ID: x.ID, Now: now, Attempts: x.Attempts})
+			// WeChat may have the claim's send: the credit it held counts
+			// as used, and the reminder waits out the unknown wait since the
+			// claim before it is sent again (see unknownPending).
+			due := max(now, x.ClaimedAt+e.cfg.UnknownWait.Milliseconds())
+			ok, err := q.RescueReminder(ctx, db.RescueReminderParams{ID: x.ID, Now: now, Attempts: x.Attempts, DueAt: due})
 			if err != nil {
 				return err
 			}
@@ -742,11 +956,6 @@ func (e *Engine) RescueLeases(ctx context.Context) (int, error) {
 				continue
 			}
 			n++
-			if x.CreditHeld == 1 {
-				if _, err := q.RefundCredit(ctx, db.RefundCreditParams{Openid: x.Openid, TemplateID: x.TemplateID, Now: now, ClaimedAt: x.ClaimedAt}); err != nil {
-					return err
-				}
-			}
 			// Rows of earlier versions recorded the claim in flight; now
 			// the rescuer records the attempt.
 			legacy, err := q.AbandonDeliveries(ctx, db.AbandonDeliveriesParams{ReminderID: x.ID, Now: now})

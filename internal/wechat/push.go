@@ -29,6 +29,10 @@ var (
 	ErrBadSignature = errors.New("wechat push: bad signature")
 	// ErrStale: the timestamp is further than MaxSkew from now.
 	ErrStale = errors.New("wechat push: stale timestamp")
+	// ErrReplayed: a plaintext push whose signed query (timestamp, nonce)
+	// was already seen with another body: the signature does not cover the
+	// body, so this is a forgery with a query copied from a log.
+	ErrReplayed = errors.New("wechat push: signed query already used with another body")
 	// ErrDuplicate: this message was already accepted (a WeChat retry).
 	// Answer it with "success" like the first delivery.
 	ErrDuplicate = errors.New("wechat push: duplicate delivery")
@@ -204,12 +208,32 @@ func (r *Receiver) open(q url.Values, body []byte, key *[sha256.Size]byte) (*Eve
 // handle fails, the delivery is forgotten so that WeChat's retry of it is
 // processed instead of being refused as a duplicate.
 func (r *Receiver) Process(q url.Values, body []byte, handle func(*Event) error) error {
+	return r.ProcessMeta(q, body, func(e *Event, _ PushMeta) error { return handle(e) })
+}
+
+// PushMeta describes an opened push, for a consumer that keeps its own
+// durable record of what it applied (the in-memory cache is lost on a
+// restart).
+type PushMeta struct {
+	// Key is the SHA-256 of the plaintext message: WeChat's retries of one
+	// message share it, though safe mode re-encrypts them.
+	Key [sha256.Size]byte
+	// Plaintext: the signature covered only Timestamp and Nonce, not the
+	// body, so a query seen before must not admit another body.
+	Plaintext        bool
+	Timestamp, Nonce string
+}
+
+// ProcessMeta is Process, with the push's PushMeta handed to handle too.
+func (r *Receiver) ProcessMeta(q url.Values, body []byte, handle func(*Event, PushMeta) error) error {
 	var key [sha256.Size]byte
 	e, err := r.open(q, body, &key)
 	if err != nil {
 		return err
 	}
-	if err := handle(e); err != nil {
+	et := q.Get("encrypt_type")
+	meta := PushMeta{Key: key, Plaintext: et == "" || et == "raw", Timestamp: q.Get("timestamp"), Nonce: q.Get("nonce")}
+	if err := handle(e, meta); err != nil {
 		r.forget(key)
 		return err
 	}

@@ -1,0 +1,4 @@
+package wechat
+
+// Placeholder until the client's unknown-outcome classification is merged.
+const ClassUnknown Class = 100
