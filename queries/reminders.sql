@@ -101,3 +101,10 @@ WHERE msgid = @msgid AND status = 'sent' AND delivered IS NULL;
 INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at)
 VALUES (@msgid, @delivered, @event_status, @now)
 ON CONFLICT (msgid) DO NOTHING;
+
+-- name: CountScheduledForOwner :one
+-- How many of the user's reminders are scheduled, through the user's own
+-- index; run in the create's write transaction, so that concurrent creates
+-- cannot both pass the per-user limit.
+SELECT count(*) FROM reminders INDEXED BY reminders_owner
+WHERE openid = @openid AND status = 'scheduled';

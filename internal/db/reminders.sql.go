@@ -59,6 +59,21 @@ func (q *Queries) CountRemindersByStatus(ctx context.Context) ([]CountRemindersB
 	return items, nil
 }
 
+const countScheduledForOwner = `-- name: CountScheduledForOwner :one
+SELECT count(*) FROM reminders INDEXED BY reminders_owner
+WHERE openid = ?1 AND status = 'scheduled'
+`
+
+// How many of the user's reminders are scheduled, through the user's own
+// index; run in the create's write transaction, so that concurrent creates
+// cannot both pass the per-user limit.
+func (q *Queries) CountScheduledForOwner(ctx context.Context, openid string) (int64, error) {
+	row := q.queryRow(ctx, q.countScheduledForOwnerStmt, countScheduledForOwner, openid)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const dueBacklog = `-- name: DueBacklog :one
 SELECT count(*) AS n, CAST(coalesce(min(due_at), 0) AS INTEGER) AS oldest_due_at
 FROM reminders INDEXED BY reminders_due WHERE status = 'scheduled' AND due_at <= ?1
