@@ -66,7 +66,7 @@ func Parse(spec string, loc *time.Location) (*Schedule, error) {
 	case strings.Contains(spec, "TZ="):
 		return nil, errors.New("must not name a zone; use the timezone field")
 	case strings.HasPrefix(strings.ToLower(spec), "@every"):
-		return nil, errors.New("must not be @every: a fixed delay is not a calendar recurrence; use a 5-field cron spec such as 0 9 * * * or " + strings.Join(Descriptors, ", "))
+		return nil, errors.New("must not be @every: a fixed delay is not a calendar recurrence; use a 5-field cron spec such as 0 9 * * * or one of " + strings.Join(Descriptors, ", "))
 	case strings.HasPrefix(spec, "@") && !slices.Contains(Descriptors, spec):
 		return nil, fmt.Errorf("is not a known descriptor: use a 5-field cron spec or one of %s", strings.Join(Descriptors, ", "))
 	}
