@@ -123,3 +123,10 @@ SELECT body_hash FROM push_seen WHERE key = ?;
 
 -- name: DeleteOldPushSeen :execrows
 DELETE FROM push_seen WHERE seen_at < @before;
+
+-- name: CountScheduledForOwner :one
+-- How many of the user's reminders are scheduled, through the user's own
+-- index; run in the create's write transaction, so that concurrent creates
+-- cannot both pass the per-user limit.
+SELECT count(*) FROM reminders INDEXED BY reminders_owner
+WHERE openid = @openid AND status = 'scheduled';

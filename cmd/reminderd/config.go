@@ -41,6 +41,13 @@ type config struct {
 	sendRate        float64
 	maxAttempts     int
 	defaultLateness time.Duration
+
+	// Limits of what users may create (the contract's Recurrence rules and Limits).
+	MinInterval         string
+	MaxScheduledPerUser string
+
+	minInterval         time.Duration
+	maxScheduledPerUser int
 }
 
 // Sandbox reports whether reminderd runs against its built-in fake WeChat.
@@ -71,6 +78,8 @@ func (c *config) settings() []setting {
 		{"REMINDERD_MAX_ATTEMPTS", "max-attempts", "6", "attempts at one occurrence before failed/retries_exhausted", &c.MaxAttempts, false},
 		{"REMINDERD_DEFAULT_LATENESS", "default-lateness", "15m", "how late a reminder without expires_at may still be sent", &c.DefaultLateness, false},
 		{"REMINDERD_LEASE", "lease", "2m", "how long a claim holds a reminder before a crashed process's claim is rescued", &c.Lease, false},
+		{"REMINDERD_MIN_INTERVAL", "min-interval", "1h", "shortest gap allowed between two occurrences of a recurrence (at least 1m)", &c.MinInterval, false},
+		{"REMINDERD_MAX_SCHEDULED_PER_USER", "max-scheduled-per-user", "500", "reminders a user may have scheduled at once", &c.MaxScheduledPerUser, false},
 	}
 }
 
@@ -184,5 +193,7 @@ func (c *config) parse() []error {
 		errs = append(errs, fmt.Errorf("REMINDERD_SEND_RATE %q must be a number of sends per second, 0 for no limit", c.SendRate))
 	}
 	c.sendRate = r
+	dur("REMINDERD_MIN_INTERVAL", c.MinInterval, recur.MinMinInterval, &c.minInterval)
+	num("REMINDERD_MAX_SCHEDULED_PER_USER", c.MaxScheduledPerUser, 1, 1_000_000, &c.maxScheduledPerUser)
 	return errs
 }

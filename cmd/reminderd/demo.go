@@ -104,6 +104,23 @@ type demoReminder struct {
 	} `json:"deliveries"`
 }
 
+// demoZone is the recurring reminder's zone.
+var demoZone, _ = time.LoadLocation("Asia/Shanghai")
+
+// othersEnded reports whether every case but skip was last seen finished.
+func othersEnded(seen map[string]string, cases []demoCase, skip string) bool {
+	for _, cs := range cases {
+		if cs.id == skip {
+			continue
+		}
+		st, ok := seen[cs.id]
+		if !ok || strings.HasPrefix(st, "scheduled") || strings.HasPrefix(st, "sending") {
+			return false
+		}
+	}
+	return true
+}
+
 type demoCase struct {
 	label      string
 	id         string
@@ -220,17 +237,26 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := create("meeting, page WeChat rejects", meeting("架构讨论", "pages/unknown/index", 4*time.Second), "failed", "page_invalid"); err != nil {
 		return err
 	}
-	recurring := meeting("每日站会", "pages/meeting/detail?id=7", 5*time.Second)
-	recurring["recurrence"] = "@every 3s"
-	if err := create("daily stand-up, recurring", recurring, "canceled", ""); err != nil {
-		return err
-	}
 	var bad struct {
 		Error struct {
 			Fields map[string]string `json:"fields"`
 		} `json:"error"`
 	}
-	st, err := c.call("POST", base+"/v1/reminders", meeting("这是一个超过二十个字符的非常长的会议名称示例", "", 6*time.Second), &bad)
+	// A recurrence is a calendar rule at least REMINDERD_MIN_INTERVAL (1h)
+	// apart: a daily stand-up at 09:00, first due at the next 09:00.
+	recurring := meeting("每日站会", "pages/meeting/detail?id=7", 0)
+	delete(recurring, "fire_at")
+	recurring["recurrence"] = "@every 3s"
+	st, err := c.call("POST", base+"/v1/reminders", recurring, &bad)
+	if err != nil || st != 422 {
+		return fmt.Errorf("@every recurrence: %d %v, want 422", st, err)
+	}
+	say("refused at creation (422): recurrence %s", bad.Error.Fields["recurrence"])
+	recurring["recurrence"], recurring["timezone"] = "0 9 * * *", demoZone.String()
+	if err := create("daily stand-up, recurring", recurring, "canceled", ""); err != nil {
+		return err
+	}
+	st, err = c.call("POST", base+"/v1/reminders", meeting("这是一个超过二十个字符的非常长的会议名称示例", "", 6*time.Second), &bad)
 	if err != nil || st != 422 {
 		return fmt.Errorf("invalid value: %d %v, want 422", st, err)
 	}
@@ -239,7 +265,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// 5. Watch them fire.
 	seen := map[string]string{}
 	recurringID := cases[3].id
-	sentOccurrences := 0
+	recurringNext := ""
 	for {
 		if ctx.Err() != nil {
 			return errors.New("the demo ran out of time")
@@ -255,21 +281,17 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				state += " (" + *r.Reason + ")"
 			}
 			if cs.id == recurringID {
-				n := 0
-				for _, d := range r.Deliveries {
-					if d.Status == "sent" {
-						n++
-					}
+				// Its first occurrence is hours away: once the others
+				// have ended, it is canceled, series and all.
+				if r.Status == "scheduled" && recurringNext == "" {
+					recurringNext = r.FireAt
+					say("%-28s scheduled for its first occurrence at %s, then every day at 09:00", cs.label, r.FireAt)
 				}
-				if n != sentOccurrences {
-					sentOccurrences = n
-					say("%-28s occurrence %d sent; next at %s", cs.label, n, r.FireAt)
-				}
-				if n >= 2 && r.Status == "scheduled" {
+				if r.Status == "scheduled" && othersEnded(seen, cases, recurringID) {
 					if st, err := c.call("DELETE", base+"/v1/reminders/"+cs.id, nil, nil); err != nil || st != 200 {
 						return fmt.Errorf("cancel recurring: %d %v", st, err)
 					}
-					say("%-28s canceled after two occurrences", cs.label)
+					say("%-28s canceled before its first occurrence", cs.label)
 				}
 			} else if seen[cs.id] != state {
 				seen[cs.id] = state
@@ -342,13 +364,16 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	tw.Flush()
-	if sentOccurrences < 2 {
-		failures = append(failures, fmt.Sprintf("recurring reminder sent %d occurrences, want 2", sentOccurrences))
+	if recurringNext == "" {
+		failures = append(failures, "the recurring reminder was never seen scheduled")
+	} else if f, err := time.Parse(time.RFC3339, recurringNext); err != nil || f.Before(now) || f.After(now.Add(24*time.Hour)) ||
+		f.In(demoZone).Format("15:04") != "09:00" {
+		failures = append(failures, fmt.Sprintf("the recurring reminder's first occurrence is %s, want the next 09:00 in %s", recurringNext, demoZone))
 	}
 	if len(failures) > 0 {
 		return fmt.Errorf("demo outcomes differ: %s", strings.Join(failures, "; "))
 	}
 	fmt.Fprintln(stdout, "\nEvery reminder ended as it should: sent with consent, skipped without, refused by WeChat for a bad page,")
-	fmt.Fprintln(stdout, "a recurring one sent once per occurrence, and an invalid value stopped before it could reach WeChat.")
+	fmt.Fprintln(stdout, "a recurring one scheduled for its next 09:00 (an @every one refused), and an invalid value stopped before it could reach WeChat.")
 	return nil
 }

@@ -251,7 +251,7 @@ func TestDemo(t *testing.T) {
 	if err := run(context.Background(), []string{"demo"}, env(nil), &out, io.Discard); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"no_consent", "page_invalid", "occurrence 2 sent", "refused at creation (422)", "Every reminder ended as it should"} {
+	for _, want := range []string{"no_consent", "page_invalid", "scheduled for its first occurrence", "recurrence must not be @every", "refused at creation (422)", "Every reminder ended as it should"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out.String())
 		}

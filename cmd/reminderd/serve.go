@@ -252,6 +252,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	srv := api.New(api.Config{
 		DB: database, Catalog: cat, Login: client, Engine: engine{eng}, Token: client, Push: rcv, Metrics: m.Handler(),
 		AdminToken: adminToken, DefaultZone: zone, Now: now, Logger: log.With("component", "api"),
+		MinInterval: cfg.minInterval, MaxScheduledPerUser: cfg.maxScheduledPerUser,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/recur"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -63,10 +64,19 @@ type Config struct {
 	DefaultZone *time.Location
 	// SessionTTL is a session token's lifetime (default 30 days).
 	SessionTTL time.Duration
+	// MinInterval is the shortest gap a recurrence may have between two
+	// occurrences (default recur.DefaultMinInterval, 1h).
+	MinInterval time.Duration
+	// MaxScheduledPerUser bounds a user's scheduled reminders: a create
+	// beyond it answers 429 (default 500).
+	MaxScheduledPerUser int
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
 }
+
+// DefaultMaxScheduledPerUser is the default of Config.MaxScheduledPerUser.
+const DefaultMaxScheduledPerUser = 500
 
 // Server serves the API.
 type Server struct {
@@ -80,6 +90,8 @@ type Server struct {
 	adminToken string
 	zone       *time.Location
 	sessionTTL time.Duration
+	minGap     time.Duration
+	maxSched   int
 	now        func() time.Time
 	log        *slog.Logger
 	handler    http.Handler
@@ -99,6 +111,8 @@ func New(cfg Config) *Server {
 		adminToken: cfg.AdminToken,
 		zone:       cfg.DefaultZone,
 		sessionTTL: cfg.SessionTTL,
+		minGap:     cfg.MinInterval,
+		maxSched:   cfg.MaxScheduledPerUser,
 		now:        cfg.Now,
 		log:        cfg.Logger,
 	}
@@ -110,6 +124,12 @@ func New(cfg Config) *Server {
 	}
 	if s.sessionTTL <= 0 {
 		s.sessionTTL = 30 * 24 * time.Hour
+	}
+	if s.minGap <= 0 {
+		s.minGap = recur.DefaultMinInterval
+	}
+	if s.maxSched <= 0 {
+		s.maxSched = DefaultMaxScheduledPerUser
 	}
 	if s.now == nil {
 		s.now = time.Now

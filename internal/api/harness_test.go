@@ -82,6 +82,12 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith is newHarness with the API's configuration changed by tune.
+func newHarnessWith(t testing.TB, tune func(*api.Config)) *harness {
+	t.Helper()
 	clock := wechattest.NewClock(t0)
 	fake := wechattest.New(wechattest.Options{Now: clock.Now, Seed: 3})
 	t.Cleanup(fake.Close)
@@ -112,8 +118,12 @@ func newHarness(t testing.TB) *harness {
 	m := metrics.New(func(context.Context) (metrics.State, error) {
 		return metrics.State{RemindersByStatus: map[string]int64{"scheduled": 0}, Breaker: "closed"}, nil
 	}, log)
-	srv := httptest.NewServer(api.New(api.Config{DB: d, Catalog: cat, Login: client, Engine: eng, Token: client, Push: rcv,
-		Metrics: m.Handler(), AdminToken: adminToken, DefaultZone: zone, Now: clock.Now, Logger: log}))
+	cfg := api.Config{DB: d, Catalog: cat, Login: client, Engine: eng, Token: client, Push: rcv,
+		Metrics: m.Handler(), AdminToken: adminToken, DefaultZone: zone, Now: clock.Now, Logger: log}
+	if tune != nil {
+		tune(&cfg)
+	}
+	srv := httptest.NewServer(api.New(cfg))
 	t.Cleanup(srv.Close)
 	if err := fake.SetPush(srv.URL+"/wechat/push", pushToken, aesKey, true); err != nil {
 		t.Fatal(err)

@@ -71,13 +71,51 @@ func (p reminderSpec) expiresMS() sql.NullInt64 {
 	return sql.NullInt64{Int64: p.expiresAt.UnixMilli(), Valid: true}
 }
 
+// maxOffset bounds an instant's UTC offset: time.Parse accepts up to
+// ±23:59 (and minutes past 59, +18:60 being read as +19:00).
+const maxOffset = 18 * time.Hour
+
 func parseInstant(fe fieldErrors, path, v string) (time.Time, bool) {
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
 		fe.add(path, "must be an RFC 3339 instant with an offset, such as 2026-12-01T13:45:00+08:00")
 		return time.Time{}, false
 	}
+	_, off := t.Zone()
+	if d := time.Duration(off) * time.Second; d > maxOffset || d < -maxOffset || !validOffsetMinutes(v) {
+		fe.add(path, "has an offset beyond ±18:00 (or minutes past 59): use an offset from -18:00 to +18:00")
+		return time.Time{}, false
+	}
 	return t, true
+}
+
+// validOffsetMinutes reports whether an RFC 3339 instant that time.Parse
+// accepted ends in Z or in an offset whose minutes are 00 to 59.
+func validOffsetMinutes(v string) bool {
+	if strings.HasSuffix(v, "Z") || strings.HasSuffix(v, "z") || len(v) < 6 {
+		return true
+	}
+	mm := v[len(v)-2:]
+	return mm[0] >= '0' && mm[0] <= '5'
+}
+
+// checkOccurrence refuses a fire_at that is not an occurrence of the
+// reminder's recurrence in its zone.
+func checkOccurrence(fe fieldErrors, sched *recur.Schedule, t time.Time) {
+	if sched.IsOccurrence(t) {
+		return
+	}
+	msg := fmt.Sprintf("is not an occurrence of recurrence %q in %s", sched.String(), sched.Location())
+	if n := sched.Next(t); !n.IsZero() {
+		msg += "; the next one after it is " + n.In(sched.Location()).Format(time.RFC3339)
+	}
+	fe.add("fire_at", msg)
+}
+
+// rateLimitedScheduled is the answer to a create beyond the per-user limit.
+func (s *Server) rateLimitedScheduled() *Error {
+	return errf(http.StatusTooManyRequests, "rate_limited",
+		"at most %d reminders per user may be scheduled (REMINDERD_MAX_SCHEDULED_PER_USER); cancel some or wait until they are sent", s.maxSched)
 }
 
 // validateData checks every value against its keyword's WeChat rule. With
@@ -189,6 +227,9 @@ func (s *Server) validateCreate(req *createRequest) (reminderSpec, error) {
 	var sched *recur.Schedule
 	if req.Recurrence != nil {
 		sc, err := recur.Parse(*req.Recurrence, spec.zone)
+		if err == nil {
+			err = sc.CheckInterval(s.minGap)
+		}
 		if err != nil {
 			fe.add("recurrence", err.Error())
 		} else {
@@ -200,6 +241,9 @@ func (s *Server) validateCreate(req *createRequest) (reminderSpec, error) {
 		if t, ok := parseInstant(fe, "fire_at", *req.FireAt); ok {
 			if t.Before(now) {
 				fe.add("fire_at", "is in the past")
+			}
+			if _, badZone := fe["timezone"]; sched != nil && !badZone {
+				checkOccurrence(fe, sched, t)
 			}
 			spec.fireAt = t
 		}
@@ -290,6 +334,15 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		RequestHash: params.RequestHash, CreatedAt: params.Now, UpdatedAt: params.Now}
 	cc := newConsentCache(s, ctx)
 	if err := s.db.Group(ctx, func(q *db.Queries) error {
+		// Counted in the insert's write transaction: concurrent creates
+		// of one user are serialized by the single writer.
+		n, err := q.CountScheduledForOwner(ctx, oid)
+		if err != nil {
+			return err
+		}
+		if n >= int64(s.maxSched) {
+			return s.rateLimitedScheduled()
+		}
 		if err := q.InsertReminder(ctx, params); err != nil {
 			return err
 		}
@@ -388,6 +441,13 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 		} else if t, ok := parseInstant(fe, "fire_at", v); ok {
 			if t.Before(s.now()) {
 				fe.add("fire_at", "is in the past")
+			}
+			if rem.Recurrence.Valid {
+				// A stored series parses (it was checked at creation); the
+				// minimum interval is not re-checked for it.
+				if sched, err := recur.Parse(rem.Recurrence.String, zone); err == nil {
+					checkOccurrence(fe, sched, t)
+				}
 			}
 			fireAt = t
 		}

@@ -63,6 +63,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countRemindersByStatusStmt, err = db.PrepareContext(ctx, countRemindersByStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query CountRemindersByStatus: %w", err)
 	}
+	if q.countScheduledForOwnerStmt, err = db.PrepareContext(ctx, countScheduledForOwner); err != nil {
+		return nil, fmt.Errorf("error preparing query CountScheduledForOwner: %w", err)
+	}
 	if q.countSendingDeliveriesStmt, err = db.PrepareContext(ctx, countSendingDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query CountSendingDeliveries: %w", err)
 	}
@@ -314,6 +317,11 @@ func (q *Queries) Close() error {
 	if q.countRemindersByStatusStmt != nil {
 		if cerr := q.countRemindersByStatusStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countRemindersByStatusStmt: %w", cerr)
+		}
+	}
+	if q.countScheduledForOwnerStmt != nil {
+		if cerr := q.countScheduledForOwnerStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countScheduledForOwnerStmt: %w", cerr)
 		}
 	}
 	if q.countSendingDeliveriesStmt != nil {
@@ -673,6 +681,7 @@ type Queries struct {
 	consumeCreditStmt               *sql.Stmt
 	countAheadOfReminderStmt        *sql.Stmt
 	countRemindersByStatusStmt      *sql.Stmt
+	countScheduledForOwnerStmt      *sql.Stmt
 	countSendingDeliveriesStmt      *sql.Stmt
 	createSessionStmt               *sql.Stmt
 	deleteExpiredSessionsStmt       *sql.Stmt
@@ -753,6 +762,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		consumeCreditStmt:               q.consumeCreditStmt,
 		countAheadOfReminderStmt:        q.countAheadOfReminderStmt,
 		countRemindersByStatusStmt:      q.countRemindersByStatusStmt,
+		countScheduledForOwnerStmt:      q.countScheduledForOwnerStmt,
 		countSendingDeliveriesStmt:      q.countSendingDeliveriesStmt,
 		createSessionStmt:               q.createSessionStmt,
 		deleteExpiredSessionsStmt:       q.deleteExpiredSessionsStmt,

@@ -59,6 +59,21 @@ func (q *Queries) CountRemindersByStatus(ctx context.Context) ([]CountRemindersB
 	return items, nil
 }
 
+const countScheduledForOwner = `-- name: CountScheduledForOwner :one
+SELECT count(*) FROM reminders INDEXED BY reminders_owner
+WHERE openid = ?1 AND status = 'scheduled'
+`
+
+// How many of the user's reminders are scheduled, through the user's own
+// index; run in the create's write transaction, so that concurrent creates
+// cannot both pass the per-user limit.
+func (q *Queries) CountScheduledForOwner(ctx context.Context, openid string) (int64, error) {
+	row := q.queryRow(ctx, q.countScheduledForOwnerStmt, countScheduledForOwner, openid)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const deleteOldPushSeen = `-- name: DeleteOldPushSeen :execrows
 DELETE FROM push_seen WHERE seen_at < ?1
 `
