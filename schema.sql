@@ -111,6 +111,8 @@ CREATE UNIQUE INDEX reminders_idempotency ON reminders (openid, idempotency_key)
 -- Reminders whose current occurrence has an attempt of unknown outcome
 -- (unknown_at), found by the sent event of their user and template.
 CREATE INDEX reminders_unknown ON reminders (openid, template_id, unknown_at) WHERE unknown_at IS NOT NULL;
+-- The admin's listing by delivery report (?delivery=failed): a few rows.
+CREATE INDEX reminders_delivery ON reminders (delivery, fire_at, id) WHERE delivery <> '';
 
 -- One row per processing of a claimed reminder, in id order. occurrence_at is
 -- the scheduled instant it belongs to; an occurrence is sent at most once

@@ -130,3 +130,16 @@ DELETE FROM push_seen WHERE seen_at < @before;
 -- cannot both pass the per-user limit.
 SELECT count(*) FROM reminders INDEXED BY reminders_owner
 WHERE openid = @openid AND status = 'scheduled';
+
+-- name: ListDeliveryReminders :many
+-- The admin's listing by what WeChat's sent events said (delivery), through
+-- its partial index; the other filters apply on the way.
+SELECT * FROM reminders INDEXED BY reminders_delivery
+WHERE delivery = @delivery AND delivery <> ''
+  AND (CAST(@openid AS TEXT) = '' OR openid = CAST(@openid AS TEXT))
+  AND (CAST(@status AS TEXT) = '' OR status = CAST(@status AS TEXT))
+  AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
+  AND fire_at >= @from_ms AND fire_at < @to_ms
+  AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
+ORDER BY fire_at, id
+LIMIT @max_rows;

@@ -48,6 +48,13 @@ type config struct {
 
 	minInterval         time.Duration
 	maxScheduledPerUser int
+
+	// Delivery truth (the contract's section of that name).
+	UnknownWait       string
+	ResendWithoutPage string
+
+	unknownWait       time.Duration
+	resendWithoutPage bool
 }
 
 // Sandbox reports whether reminderd runs against its built-in fake WeChat.
@@ -80,6 +87,8 @@ func (c *config) settings() []setting {
 		{"REMINDERD_LEASE", "lease", "2m", "how long a claim holds a reminder before a crashed process's claim is rescued", &c.Lease, false},
 		{"REMINDERD_MIN_INTERVAL", "min-interval", "1h", "shortest gap allowed between two occurrences of a recurrence (at least 1m)", &c.MinInterval, false},
 		{"REMINDERD_MAX_SCHEDULED_PER_USER", "max-scheduled-per-user", "500", "reminders a user may have scheduled at once", &c.MaxScheduledPerUser, false},
+		{"REMINDERD_UNKNOWN_WAIT", "unknown-wait", "2m", "how long a send of unknown outcome waits for WeChat's sent event before it is sent again", &c.UnknownWait, false},
+		{"REMINDERD_RESEND_WITHOUT_PAGE", "resend-without-page", "false", "send again without its page a message whose page WeChat refuses (41030)", &c.ResendWithoutPage, false},
 	}
 }
 
@@ -195,5 +204,11 @@ func (c *config) parse() []error {
 	c.sendRate = r
 	dur("REMINDERD_MIN_INTERVAL", c.MinInterval, recur.MinMinInterval, &c.minInterval)
 	num("REMINDERD_MAX_SCHEDULED_PER_USER", c.MaxScheduledPerUser, 1, 1_000_000, &c.maxScheduledPerUser)
+	dur("REMINDERD_UNKNOWN_WAIT", c.UnknownWait, time.Second, &c.unknownWait)
+	b, err := strconv.ParseBool(c.ResendWithoutPage)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("REMINDERD_RESEND_WITHOUT_PAGE %q must be true or false", c.ResendWithoutPage))
+	}
+	c.resendWithoutPage = b
 	return errs
 }

@@ -229,7 +229,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		DB: database, Sender: client, Templates: cat, Now: now, Logger: log.With("component", "scheduler"),
 		ScanEvery: cfg.scanEvery, Concurrency: cfg.concurrency, RateLimit: cfg.sendRate,
 		MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness, Lease: cfg.lease,
-		Observer: func(o scheduler.Outcome) { m.ObserveSend(o.Status, o.Reason, o.ErrCode, o.Latency, o.Lateness) },
+		UnknownWait: cfg.unknownWait, ResendWithoutPage: cfg.resendWithoutPage,
+		Observer: func(o scheduler.Outcome) {
+			m.ObserveSend(o.Status, o.Reason, o.ErrCode, o.Latency, o.Lateness)
+			m.ObserveTruth(o.Late, o.PossibleDuplicate, o.Settled)
+		},
 		OnRescue: m.Rescued,
 	})
 	if err != nil {

@@ -557,6 +557,8 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, id string) {
 type listQuery struct {
 	p     db.ListUserRemindersParams
 	limit int
+	// delivery filters the admin's listing by delivery report.
+	delivery string
 }
 
 func (s *Server) parseList(r *http.Request, admin bool) (listQuery, error) {
@@ -586,6 +588,12 @@ func (s *Server) parseList(r *http.Request, admin bool) (listQuery, error) {
 	if admin {
 		lq.p.Openid = q.Get("openid")
 		lq.p.TemplateID = q.Get("template_id")
+		if v := q.Get("delivery"); v != "" {
+			if !contains(deliveryReports, v) {
+				fe.add("delivery", "must be one of "+strings.Join(deliveryReports, ", "))
+			}
+			lq.delivery = v
+		}
 		if v := q.Get("from"); v != "" {
 			if t, ok := parseInstant(fe, "from", v); ok {
 				lq.p.FromMs = t.UnixMilli()
@@ -597,7 +605,7 @@ func (s *Server) parseList(r *http.Request, admin bool) (listQuery, error) {
 			}
 		}
 	} else {
-		for _, k := range []string{"openid", "template_id", "from", "to"} {
+		for _, k := range []string{"openid", "template_id", "from", "to", "delivery"} {
 			if q.Has(k) {
 				fe.add(k, "is an admin filter; the mini-program API lists the caller's own reminders")
 			}
@@ -607,6 +615,9 @@ func (s *Server) parseList(r *http.Request, admin bool) (listQuery, error) {
 	lq.p.MaxRows = int64(lq.limit) + 1
 	return lq, fe.err()
 }
+
+// deliveryReports are the values of a reminder's delivery report.
+var deliveryReports = []string{"delivered", "failed", "unknown"}
 
 const (
 	minMS = -1 << 62
@@ -650,7 +661,16 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, admin bool) {
 		s.writeError(w, r, err)
 		return
 	}
-	rows, resume, err := s.db.Read.ListRemindersPage(r.Context(), lq.p)
+	var rows []db.Reminder
+	var resume *db.Position
+	if lq.delivery != "" {
+		p := lq.p
+		rows, err = s.db.Read.ListDeliveryReminders(r.Context(), db.ListDeliveryRemindersParams{Delivery: lq.delivery,
+			Openid: p.Openid, Status: p.Status, TemplateID: p.TemplateID, FromMs: p.FromMs, ToMs: p.ToMs,
+			AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, MaxRows: p.MaxRows})
+	} else {
+		rows, resume, err = s.db.Read.ListRemindersPage(r.Context(), lq.p)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

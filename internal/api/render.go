@@ -25,6 +25,10 @@ type reminderJSON struct {
 	Data       json.RawMessage `json:"data"`
 	Page       string          `json:"page"`
 	Attempts   int64           `json:"attempts"`
+	// Delivery is what WeChat's sent event said of the send: "delivered",
+	// "failed" (WeChat accepted it but could not deliver it), or "unknown"
+	// (its window closed with the send's outcome unknown); absent before.
+	Delivery   string          `json:"delivery,omitempty"`
 	Consent    consentCoverage `json:"consent"`
 	CreatedAt  string          `json:"created_at"`
 	UpdatedAt  string          `json:"updated_at"`
@@ -50,6 +54,9 @@ type deliveryJSON struct {
 	Delivered    *bool   `json:"delivered"`
 	OccurrenceAt string  `json:"occurrence_at"`
 	LatencyMS    *int64  `json:"latency_ms"`
+	// PossibleDuplicate: sent after an attempt of unknown outcome of the
+	// same occurrence, which WeChat may have delivered too.
+	PossibleDuplicate bool `json:"possible_duplicate"`
 }
 
 func (s *Server) formatTime(ms int64, loc *time.Location) string {
@@ -117,7 +124,7 @@ func (s *Server) renderReminder(ctx context.Context, cc *consentCache, r db.Remi
 	out := reminderJSON{
 		ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, Status: r.Status, Reason: nullString(r.Reason),
 		FireAt: s.formatTime(r.FireAt, loc), Recurrence: nullString(r.Recurrence), Timezone: r.Timezone,
-		Data: json.RawMessage(r.Data), Page: r.Page, Attempts: r.Attempts,
+		Data: json.RawMessage(r.Data), Page: r.Page, Attempts: r.Attempts, Delivery: r.Delivery,
 		CreatedAt: s.formatTime(r.CreatedAt, loc), UpdatedAt: s.formatTime(r.UpdatedAt, loc),
 	}
 	if r.ExpiresAt.Valid {
@@ -130,7 +137,9 @@ func (s *Server) renderReminder(ctx context.Context, cc *consentCache, r db.Remi
 	}
 	out.Consent.Credits = c.Credits
 	if r.Status == "scheduled" || r.Status == "sending" {
-		if c.LongTerm == 1 || r.CreditHeld == 1 { // a claim holding a credit is covered
+		// A claim holding a credit is covered, and so is the resend after an
+		// attempt of unknown outcome (which counted the credit used).
+		if c.LongTerm == 1 || r.CreditHeld == 1 || r.UnknownAt.Valid {
 			out.Consent.Covered = true
 		} else if c.Credits > 0 {
 			ahead, ok := cc.ahead[r.ID]
@@ -175,7 +184,8 @@ func (s *Server) writeReminder(w http.ResponseWriter, r *http.Request, id string
 		ds := make([]deliveryJSON, 0, len(rows))
 		for _, d := range rows {
 			dj := deliveryJSON{Attempt: d.Attempt, Status: d.Status, Errmsg: d.Errmsg,
-				At: s.formatTime(d.StartedAt, loc), OccurrenceAt: s.formatTime(d.OccurrenceAt, loc)}
+				At: s.formatTime(d.StartedAt, loc), OccurrenceAt: s.formatTime(d.OccurrenceAt, loc),
+				PossibleDuplicate: d.PossibleDuplicate == 1}
 			if d.Errcode.Valid {
 				dj.Errcode = &d.Errcode.Int64
 			}

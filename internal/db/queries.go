@@ -147,6 +147,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listDeliveriesStmt, err = db.PrepareContext(ctx, listDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query ListDeliveries: %w", err)
 	}
+	if q.listDeliveryRemindersStmt, err = db.PrepareContext(ctx, listDeliveryReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query ListDeliveryReminders: %w", err)
+	}
 	if q.listRemindersStmt, err = db.PrepareContext(ctx, listReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListReminders: %w", err)
 	}
@@ -459,6 +462,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listDeliveriesStmt: %w", cerr)
 		}
 	}
+	if q.listDeliveryRemindersStmt != nil {
+		if cerr := q.listDeliveryRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listDeliveryRemindersStmt: %w", cerr)
+		}
+	}
 	if q.listRemindersStmt != nil {
 		if cerr := q.listRemindersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listRemindersStmt: %w", cerr)
@@ -709,6 +717,7 @@ type Queries struct {
 	ledgerForStmt                   *sql.Stmt
 	listConsentsStmt                *sql.Stmt
 	listDeliveriesStmt              *sql.Stmt
+	listDeliveryRemindersStmt       *sql.Stmt
 	listRemindersStmt               *sql.Stmt
 	listRemindersWalkEndStmt        *sql.Stmt
 	listScheduledForPromptStmt      *sql.Stmt
@@ -790,6 +799,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		ledgerForStmt:                   q.ledgerForStmt,
 		listConsentsStmt:                q.listConsentsStmt,
 		listDeliveriesStmt:              q.listDeliveriesStmt,
+		listDeliveryRemindersStmt:       q.listDeliveryRemindersStmt,
 		listRemindersStmt:               q.listRemindersStmt,
 		listRemindersWalkEndStmt:        q.listRemindersWalkEndStmt,
 		listScheduledForPromptStmt:      q.listScheduledForPromptStmt,

@@ -262,6 +262,89 @@ func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Deli
 	return items, nil
 }
 
+const listDeliveryReminders = `-- name: ListDeliveryReminders :many
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders INDEXED BY reminders_delivery
+WHERE delivery = ?1 AND delivery <> ''
+  AND (CAST(?2 AS TEXT) = '' OR openid = CAST(?2 AS TEXT))
+  AND (CAST(?3 AS TEXT) = '' OR status = CAST(?3 AS TEXT))
+  AND (CAST(?4 AS TEXT) = '' OR template_id = CAST(?4 AS TEXT))
+  AND fire_at >= ?5 AND fire_at < ?6
+  AND (fire_at > ?7 OR (fire_at = ?7 AND id > ?8))
+ORDER BY fire_at, id
+LIMIT ?9
+`
+
+type ListDeliveryRemindersParams struct {
+	Delivery    string
+	Openid      string
+	Status      string
+	TemplateID  string
+	FromMs      int64
+	ToMs        int64
+	AfterFireAt int64
+	AfterID     string
+	MaxRows     int64
+}
+
+// The admin's listing by what WeChat's sent events said (delivery), through
+// its partial index; the other filters apply on the way.
+func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRemindersParams) ([]Reminder, error) {
+	rows, err := q.query(ctx, q.listDeliveryRemindersStmt, listDeliveryReminders,
+		arg.Delivery,
+		arg.Openid,
+		arg.Status,
+		arg.TemplateID,
+		arg.FromMs,
+		arg.ToMs,
+		arg.AfterFireAt,
+		arg.AfterID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Reminder{}
+	for rows.Next() {
+		var i Reminder
+		if err := rows.Scan(
+			&i.ID,
+			&i.Openid,
+			&i.TemplateID,
+			&i.Status,
+			&i.Reason,
+			&i.FireAt,
+			&i.DueAt,
+			&i.ExpiresAt,
+			&i.WindowMs,
+			&i.Recurrence,
+			&i.Timezone,
+			&i.Data,
+			&i.Page,
+			&i.Attempts,
+			&i.LeaseUntil,
+			&i.LeaseOwner,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CreditHeld,
+			&i.UnknownAt,
+			&i.Delivery,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listReminders = `-- name: ListReminders :many
 SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders INDEXED BY reminders_fire
 WHERE fire_at >= ?1 AND fire_at < ?2

@@ -43,6 +43,9 @@ type Metrics struct {
 	tokenRefreshes *prometheus.CounterVec
 	rescued        prometheus.Counter
 	expired        prometheus.Counter
+	late           prometheus.Counter
+	possibleDups   prometheus.Counter
+	settled        prometheus.Counter
 }
 
 // New registers every collector; state is read at each scrape.
@@ -74,7 +77,19 @@ func New(state StateFunc, log *slog.Logger) *Metrics {
 		Name: "reminderd_skipped_expired_total",
 		Help: "Occurrences skipped because they were past their window: not sent late.",
 	})
-	m.reg.MustRegister(m.sends, m.sendLatency, m.lateness, m.tokenRefreshes, m.rescued, m.expired,
+	m.late = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "reminderd_sends_late_total",
+		Help: "Sends WeChat accepted after the reminder's window closed (recorded as sent).",
+	})
+	m.possibleDups = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "reminderd_possible_duplicates_total",
+		Help: "Sends made after an attempt of unknown outcome of the same occurrence: the user may get the message twice.",
+	})
+	m.settled = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "reminderd_unknown_settled_total",
+		Help: "Attempts of unknown outcome that turned out sent (their sent event came, or a 43101 answered the resend).",
+	})
+	m.reg.MustRegister(m.sends, m.sendLatency, m.lateness, m.tokenRefreshes, m.rescued, m.expired, m.late, m.possibleDups, m.settled,
 		&stateCollector{state: state, log: log},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -96,6 +111,21 @@ func (m *Metrics) ObserveSend(status, reason string, errcode int64, latency, lat
 	}
 	if reason == "expired" {
 		m.expired.Inc()
+	}
+}
+
+// ObserveTruth records what a processed claim says about delivery truth:
+// a send accepted after its window, a possible duplicate, an unknown
+// outcome settled.
+func (m *Metrics) ObserveTruth(late, possibleDuplicate, settled bool) {
+	if late {
+		m.late.Inc()
+	}
+	if possibleDuplicate {
+		m.possibleDups.Inc()
+	}
+	if settled {
+		m.settled.Inc()
 	}
 }
 

@@ -39,6 +39,8 @@ CREATE INDEX deliveries_msgid ON deliveries (msgid) WHERE msgid IS NOT NULL;
 ALTER TABLE reminders ADD COLUMN unknown_at INTEGER;
 ALTER TABLE reminders ADD COLUMN delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown'));
 CREATE INDEX reminders_unknown ON reminders (openid, template_id, unknown_at) WHERE unknown_at IS NOT NULL;
+-- The admin's listing by delivery report (?delivery=failed): few rows.
+CREATE INDEX reminders_delivery ON reminders (delivery, fire_at, id) WHERE delivery <> '';
 
 -- A sent event parked before its send's outcome is recorded keeps its user
 -- and template, so that an unknown outcome recorded later can be settled by it.
