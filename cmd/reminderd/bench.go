@@ -21,24 +21,44 @@ import (
 	"github.com/reminderd/reminderd/internal/bench"
 )
 
-func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("reminderd bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o bench.Options
+// benchOptions are the flags of reminderd bench, parsed.
+type benchOptions struct {
+	o                      bench.Options
+	lat, scans, cpuProfile *string
+	serverRSS              *bool
+}
+
+// benchFlags registers bench's flags (into b when it is not nil).
+func benchFlags(output io.Writer, b *benchOptions) *flag.FlagSet {
+	if b == nil {
+		b = new(benchOptions)
+	}
+	fs := newFlagSet("bench", output)
+	o := &b.o
 	fs.IntVar(&o.N, "n", 20000, "reminders due at once per pipeline run")
-	lat := fs.String("latencies", "0,50ms", "fake WeChat latency of each pipeline run")
+	b.lat = fs.String("latencies", "0,50ms", "fake WeChat latency of each pipeline run (comma-separated `durations`)")
 	fs.IntVar(&o.Concurrency, "concurrency", 16, "sends in flight (pipeline and ceiling)")
 	fs.IntVar(&o.SteadyPerMin, "steady-per-min", 1000, "due per minute in the lateness run (-1 skips it)")
 	fs.DurationVar(&o.SteadyFor, "steady-for", time.Minute, "length of the lateness run")
 	fs.IntVar(&o.APIClients, "api-clients", 16, "concurrent clients creating reminders")
 	fs.IntVar(&o.APICreates, "api-creates", 10000, "reminders created through the API")
-	scans := fs.String("scan-sizes", "10000,1000000", "table sizes for the due-scan cost")
+	b.scans = fs.String("scan-sizes", "10000,1000000", "table sizes for the due-scan cost (comma-separated `ints`)")
 	fs.IntVar(&o.ScanReps, "scan-reps", 300, "times each scan is measured, for its mean")
-	serverRSS := fs.Bool("server-rss", true, "measure the real server's peak RSS on the largest table")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole bench to this file")
+	b.serverRSS = fs.Bool("server-rss", true, "measure the real server's peak RSS on the largest table")
+	b.cpuProfile = fs.String("cpuprofile", "", "write a CPU profile of the whole bench to this `file`")
+	return fs
+}
+
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var b benchOptions
+	fs := benchFlags(stderr, &b)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return flagError(err)
 	}
+	if fs.NArg() > 0 {
+		return usageErrorf("bench: unexpected argument %q", fs.Arg(0))
+	}
+	o, lat, scans, serverRSS, cpuProfile := b.o, b.lat, b.scans, b.serverRSS, b.cpuProfile
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

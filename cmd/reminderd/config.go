@@ -97,37 +97,129 @@ func (c *config) settings() []setting {
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	c, rest, err := parseConfigArgs(name, args, getenv, stderr)
 	if err == nil && len(rest) > 0 {
-		err = fmt.Errorf("unexpected argument %q", rest[0])
+		err = usageErrorf("unexpected argument %q", rest[0])
 	}
 	return c, err
 }
 
 // parseConfigArgs is parseConfig that returns the positional arguments.
 func parseConfigArgs(name string, args []string, getenv func(string) string, stderr io.Writer) (config, []string, error) {
-	var c config
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	c, fs := configFlags(name, getenv, stderr)
+	if err := fs.Parse(args); err != nil {
+		return *c, nil, flagError(err)
+	}
+	if err := c.validate(); err != nil {
+		return *c, nil, err
+	}
+	return *c, fs.Args(), nil
+}
+
+// configFlags registers every setting as a flag whose default is its
+// environment variable's value, else the setting's default.
+func configFlags(name string, getenv func(string) string, output io.Writer) (*config, *flag.FlagSet) {
+	c := new(config)
+	fs := newFlagSet(name, output)
 	for _, s := range c.settings() {
 		def := s.def
 		if v := getenv(s.env); v != "" {
 			def = v
 		}
+		v := &typedString{dst: s.dst, typ: settingType(s)}
 		if s.secret {
 			// Registered with an empty default so that usage output can never
 			// print a secret taken from the environment.
-			fs.StringVar(s.dst, s.flag, "", s.usage+" (env "+s.env+")")
+			fs.Var(v, s.flag, s.usage+" (env "+s.env+")")
 			*s.dst = def
 			continue
 		}
-		fs.StringVar(s.dst, s.flag, def, s.usage+" (env "+s.env+")")
+		*s.dst = def
+		fs.Var(v, s.flag, s.usage+" (env "+s.env+")")
 	}
+	return c, fs
+}
+
+// dbFlags is the one setting of the commands that only open the database
+// (migrate, backup): --db, with its variable and default.
+func dbFlags(name string, getenv func(string) string, output io.Writer) (*flag.FlagSet, *string) {
+	c, fs := new(config), newFlagSet(name, output)
+	for _, s := range c.settings() {
+		if s.flag == "db" {
+			def := s.def
+			if v := getenv(s.env); v != "" {
+				def = v
+			}
+			*s.dst = def
+			fs.Var(&typedString{dst: s.dst, typ: "file"}, s.flag, s.usage+" (env "+s.env+")")
+		}
+	}
+	return fs, &c.DB
+}
+
+// parseDBArgs parses the arguments of a command that only opens the
+// database: the --db flag, then positional arguments.
+func parseDBArgs(name string, args []string, getenv func(string) string, stderr io.Writer) (string, []string, error) {
+	fs, dbPath := dbFlags(name, getenv, stderr)
 	if err := fs.Parse(args); err != nil {
-		return c, nil, err
+		return "", nil, flagError(err)
 	}
-	if err := c.validate(); err != nil {
-		return c, nil, err
+	if *dbPath == "" {
+		return "", nil, errors.New("REMINDERD_DB must not be empty")
 	}
-	return c, fs.Args(), nil
+	return *dbPath, fs.Args(), nil
+}
+
+// newFlagSet is a flag set whose usage, on a mistake or -h, is the
+// command's flags as "reminderd help NAME" prints them.
+func newFlagSet(name string, output io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("reminderd "+strings.TrimPrefix(name, "reminderd "), flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage of %s:\n", fs.Name())
+		writeFlags(fs.Output(), fs)
+	}
+	return fs
+}
+
+// flagError marks a flag parse error as a usage error (exit 2) that the
+// flag package has already printed.
+func flagError(err error) error {
+	return &usageError{err: err, reported: true}
+}
+
+// typedString is a string setting whose usage names the kind of value it
+// takes (--lease duration); the value is converted and checked in parse.
+type typedString struct {
+	dst *string
+	typ string
+}
+
+func (t *typedString) String() string {
+	if t == nil || t.dst == nil {
+		return ""
+	}
+	return *t.dst
+}
+func (t *typedString) Set(v string) error { *t.dst = v; return nil }
+func (t *typedString) Type() string       { return t.typ }
+
+// floatSettings are the settings whose value is a number with a fraction
+// (their defaults look like whole numbers).
+var floatSettings = map[string]bool{"send-rate": true}
+
+// settingType names the kind of value a setting takes, from its default:
+// float, int, duration or string. TestSettingTypesMatchParsing checks every
+// name against what validate accepts.
+func settingType(s setting) string {
+	if floatSettings[s.flag] {
+		return "float"
+	}
+	if _, err := strconv.Atoi(s.def); err == nil {
+		return "int"
+	}
+	if _, err := time.ParseDuration(s.def); err == nil {
+		return "duration"
+	}
+	return "string"
 }
 
 // validate refuses a half-filled WeChat configuration, naming what is missing.

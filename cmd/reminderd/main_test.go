@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -80,12 +81,129 @@ func TestUsageNeverPrintsSecrets(t *testing.T) {
 }
 
 func TestVersionAndUnknownCommand(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"version"}, env(nil), &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "reminderd ") {
-		t.Fatalf("version: %v %q", err, out.String())
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}} {
+		var out bytes.Buffer
+		err := run(context.Background(), args, env(nil), &out, io.Discard)
+		if err != nil || !strings.HasPrefix(out.String(), "reminderd dev ") || !strings.Contains(out.String(), runtime.Version()) {
+			t.Fatalf("%v: %v %q", args, err, out.String())
+		}
 	}
-	if err := run(context.Background(), []string{"frobnicate"}, env(nil), io.Discard, io.Discard); err == nil {
-		t.Fatal("unknown command accepted")
+	for _, args := range [][]string{{"frobnicate"}, {"help", "frobnicate"}} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, env(nil), &stdout, &stderr)
+		if exitCode(err) != 2 || !strings.Contains(err.Error(), `unknown command "frobnicate"`) {
+			t.Fatalf("%v: exit %d, %v", args, exitCode(err), err)
+		}
+		if !strings.HasPrefix(stderr.String(), `reminderd: unknown command "frobnicate"`) || !strings.Contains(stderr.String(), "\n  backup ") || stdout.Len() > 0 {
+			t.Fatalf("%v: stderr %q stdout %q", args, stderr.String(), stdout.String())
+		}
+	}
+}
+
+// The command list: one line per command, on stdout, exit 0, however asked.
+func TestHelpListsCommands(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"-help"}, {"help"}} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, env(nil), &stdout, &stderr)
+		if exitCode(err) != 0 || err != nil || stderr.Len() > 0 {
+			t.Fatalf("%v: %v, stderr %q", args, err, stderr.String())
+		}
+		for _, c := range commands() {
+			if n := strings.Count(stdout.String(), "\n  "+c.name+" "); n != 1 {
+				t.Errorf("%v: command %s listed %d times:\n%s", args, c.name, n, stdout.String())
+			}
+		}
+	}
+}
+
+// Each command's help shows its own flags only, the same whichever way it
+// is asked for, with numbers and durations typed.
+func TestCommandHelpShowsItsOwnFlags(t *testing.T) {
+	for _, tc := range []struct {
+		cmd       string
+		want, not []string
+	}{
+		{"serve", []string{"--lease duration", "--send-concurrency int", "--send-rate float", "--max-attempts int", "--addr string", "(env REMINDERD_LEASE)", "(default 2m)"}, []string{"--scan-sizes", "PATH"}},
+		{"migrate", []string{"--db file", "(env REMINDERD_DB)"}, []string{"--addr", "--lease", "--scan-sizes"}},
+		{"backup", []string{"usage: reminderd backup [--db FILE] PATH", "PATH\n", "--db file"}, []string{"--addr", "--lease", "--scan-sizes"}},
+		{"bench", []string{"--n int", "--steady-for duration", "--latencies durations", "--scan-sizes ints"}, []string{"--addr", "--db", "REMINDERD_"}},
+		{"demo", []string{"usage: reminderd demo\n"}, []string{"flags:"}},
+		{"version", []string{"usage: reminderd version\n"}, []string{"flags:"}},
+		{"help", []string{"usage: reminderd help [COMMAND]\n"}, []string{"flags:"}},
+	} {
+		var first string
+		for _, args := range [][]string{{"help", tc.cmd}, {tc.cmd, "--help"}, {tc.cmd, "-h"}} {
+			var stdout, stderr bytes.Buffer
+			env := env(map[string]string{"REMINDERD_WECHAT_SECRET": "SECRETVALUE"})
+			if err := run(context.Background(), args, env, &stdout, &stderr); err != nil || stderr.Len() > 0 {
+				t.Fatalf("%v: %v, stderr %q", args, err, stderr.String())
+			}
+			out := stdout.String()
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("%v lacks %q:\n%s", args, w, out)
+				}
+			}
+			for _, w := range append(tc.not, "SECRETVALUE") {
+				if strings.Contains(out, w) {
+					t.Errorf("%v shows %q:\n%s", args, w, out)
+				}
+			}
+			if first == "" {
+				first = out
+			} else if out != first {
+				t.Errorf("%v differs from help %s", args, tc.cmd)
+			}
+		}
+	}
+}
+
+// A mistake on the command line exits 2; a failure of the work exits 1.
+func TestUsageMistakesExit2(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"serve", "--no-such-flag"}, 2},
+		{[]string{"--no-such-flag"}, 2},
+		{[]string{"serve", "extra"}, 2},
+		{[]string{"migrate", "--addr", ":1"}, 2},
+		{[]string{"migrate", "--db", filepath.Join(dir, "m.db"), "extra"}, 2},
+		{[]string{"backup", "--db", filepath.Join(dir, "m.db")}, 2},
+		{[]string{"bench", "--lease", "1s"}, 2},
+		{[]string{"demo", "now"}, 2},
+		{[]string{"version", "now"}, 2},
+		{[]string{"serve", "--lease", "soon"}, 1}, // a bad value: validation names it
+		{[]string{"backup", "--db", filepath.Join(dir, "missing.db"), filepath.Join(dir, "b.db")}, 1},
+	} {
+		err := run(context.Background(), tc.args, env(nil), io.Discard, io.Discard)
+		if got := exitCode(err); got != tc.code {
+			t.Errorf("%v: exit %d (%v), want %d", tc.args, got, err, tc.code)
+		}
+	}
+}
+
+// The type a setting's help names is the one validate accepts: a new
+// setting whose default misleads settingType fails here.
+func TestSettingTypesMatchParsing(t *testing.T) {
+	probe := map[string]struct{ good, bad string }{
+		"int":      {"3", "1.5"},
+		"float":    {"1.5", "1s"},
+		"duration": {"90s", "1.5"},
+	}
+	for _, s := range new(config).settings() {
+		typ := settingType(s)
+		p, ok := probe[typ]
+		if !ok {
+			continue
+		}
+		for v, wantOK := range map[string]bool{p.good: true, p.bad: false} {
+			_, err := parseConfig("t", []string{"--" + s.flag, v}, env(nil), io.Discard)
+			if gotOK := err == nil || !strings.Contains(err.Error(), s.env); gotOK != wantOK {
+				t.Errorf("--%s (%s) %q: accepted %v, want %v (%v)", s.flag, typ, v, gotOK, wantOK, err)
+			}
+		}
 	}
 }
 

@@ -117,11 +117,14 @@ func retain(ctx context.Context, d *db.DB, t time.Time) error {
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig("reminderd migrate", args, getenv, stderr)
+	dbPath, rest, err := parseDBArgs("migrate", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	d, err := db.Open(ctx, cfg.DB) // Open applies pending migrations
+	if len(rest) > 0 {
+		return usageErrorf("migrate: unexpected argument %q", rest[0])
+	}
+	d, err := db.Open(ctx, dbPath) // Open applies pending migrations
 	if err != nil {
 		return err
 	}
@@ -130,22 +133,22 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "database %s is at schema version %d\n", cfg.DB, v)
+	fmt.Fprintf(stdout, "database %s is at schema version %d\n", dbPath, v)
 	return nil
 }
 
 func backup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, rest, err := parseConfigArgs("reminderd backup", args, getenv, stderr)
+	dbPath, rest, err := parseDBArgs("backup", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	if len(rest) != 1 {
-		return fmt.Errorf("usage: reminderd backup [--db FILE] PATH (one destination path)")
+		return usageErrorf("usage: reminderd backup [--db FILE] PATH (one destination path)")
 	}
-	if _, err := os.Stat(cfg.DB); err != nil {
-		return fmt.Errorf("backup: database %s: %w", cfg.DB, err)
+	if _, err := os.Stat(dbPath); err != nil {
+		return fmt.Errorf("backup: database %s: %w", dbPath, err)
 	}
-	d, err := db.Open(ctx, cfg.DB)
+	d, err := db.Open(ctx, dbPath)
 	if err != nil {
 		return err
 	}
@@ -153,7 +156,7 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := d.Backup(ctx, rest[0]); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "backed up %s to %s\n", cfg.DB, rest[0])
+	fmt.Fprintf(stdout, "backed up %s to %s\n", dbPath, rest[0])
 	return nil
 }
 

@@ -1,6 +1,6 @@
 // Package api is reminderd's HTTP API: the mini-program API under /v1, the
 // admin API under /admin/v1, WeChat message push, and health checks, as
-// written in the public contract (docs/contract.md of the shared docs).
+// described in docs/api.md and served as OpenAPI at GET /openapi.json.
 package api
 
 import (

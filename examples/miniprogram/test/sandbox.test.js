@@ -1,9 +1,13 @@
 // The example's client code against a live reminderd in sandbox mode.
-// Skipped unless both variables are set:
+// Skipped unless both variables are set (.ci/run starts a sandbox and sets
+// them, with REMINDERD_SANDBOX_REQUIRED=1 so that a missing one fails):
 //
 //   go run ./cmd/reminderd            # prints "sandbox: fake WeChat at http://127.0.0.1:NNNNN"
 //   REMINDERD_URL=http://127.0.0.1:8080 REMINDERD_FAKE_WECHAT_URL=http://127.0.0.1:NNNNN \
 //     node --test examples/miniprogram/test/
+//
+// REMINDERD_ADMIN_TOKEN (the sandbox prints it), when set, adds the admin
+// API's view of a reminder that fired.
 //
 // wx.request is played by fetch, wx.login by the fake WeChat's /fake/login
 // (config.sandboxFakeWeChatURL), and the subscribe popup by its /fake/popup,
@@ -15,7 +19,11 @@ const assert = require('node:assert/strict')
 
 const BASE = process.env.REMINDERD_URL
 const FAKE = process.env.REMINDERD_FAKE_WECHAT_URL
+const ADMIN = process.env.REMINDERD_ADMIN_TOKEN
 const skip = !(BASE && FAKE) && 'set REMINDERD_URL and REMINDERD_FAKE_WECHAT_URL to run against a sandbox'
+if (skip && process.env.REMINDERD_SANDBOX_REQUIRED) {
+  throw new Error('REMINDERD_SANDBOX_REQUIRED is set but REMINDERD_URL or REMINDERD_FAKE_WECHAT_URL is not')
+}
 
 function liveWx () {
   const storage = {}
@@ -108,6 +116,28 @@ test('sandbox end to end: login, templates, consent, create, idempotency, 422, l
   assert.equal(h.reminderView(canceled, meeting.id, keys).statusText, '已取消')
   await assert.rejects(api.cancelReminder(rem.id), (e) => e.status === 409)
   await api.cancelReminder(other.id)
+
+  // A reminder due in 2 s, covered by the credit reported above, is sent
+  // through the fake WeChat: the client sees it sent with its delivery.
+  const soon = h.defaultMeeting(Date.now())
+  const due = Object.assign({}, body, { fire_at: new Date(Math.ceil((Date.now() + 2000) / 1000) * 1000).toISOString() })
+  due.data = Object.assign({}, body.data, { time2: soon.date + ' ' + soon.time })
+  const fired = await api.createReminder(due, h.newIdempotencyKey())
+  assert.equal(fired.consent.covered, true)
+  let got = fired
+  for (let i = 0; i < 100 && got.status !== 'sent' && got.status !== 'failed' && got.status !== 'skipped'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    got = await api.getReminder(fired.id)
+  }
+  assert.equal(got.status, 'sent', JSON.stringify(got))
+  assert.equal(got.deliveries.length, 1)
+  assert.equal(got.deliveries[0].status, 'sent')
+  assert.equal(typeof got.deliveries[0].msgid, 'string')
+  if (ADMIN) {
+    const seen = await fetch(BASE + '/admin/v1/reminders/' + fired.id, { headers: { Authorization: 'Bearer ' + ADMIN } }).then((r) => r.json())
+    assert.equal(seen.status, 'sent')
+    assert.equal(seen.deliveries[0].msgid, got.deliveries[0].msgid)
+  }
 
   // A session the server no longer knows: the client logs in again once.
   const stored = global.wx.getStorageSync(api.SESSION_KEY)

@@ -1,4 +1,11 @@
-// A small client of reminderd's mini-program API (docs/contract.md).
+// A small client of reminderd's mini-program API (docs/api.md).
+//
+// It runs unchanged in a native mini-program (wx.*), under uni-app (uni.*)
+// and under Taro (Taro.*): platform() finds the API object, and invoke()
+// takes the answer from the success/fail callbacks (wx, uni) or from the
+// promise the call returns (Taro), whichever comes first. In Taro, where
+// Taro is imported rather than global, call usePlatform(Taro) once (or set
+// globalThis.Taro).
 //
 // request(method, path, body, {idempotencyKey}) wraps wx.request:
 //   - adds Authorization: Bearer <session token>, logging in first when there
@@ -27,11 +34,46 @@ const helpers = require('./helpers.js')
 
 const SESSION_KEY = 'reminderd.session'
 
+// --- platform ------------------------------------------------------------------
+
+let platformOverride = null
+
+// usePlatform sets the API object explicitly (Taro's import, a test's fake);
+// null goes back to detection.
+function usePlatform (api) { platformOverride = api || null }
+
+// platform returns the mini-program API object: the one set by usePlatform,
+// else uni (uni-app defines it on every platform, wx too on WeChat), else
+// Taro, else wx. It is looked up at each call, not at load.
+function platform () {
+  if (platformOverride) return platformOverride
+  /* global uni, Taro, wx */
+  if (typeof uni !== 'undefined' && uni && typeof uni.request === 'function') return uni
+  if (typeof Taro !== 'undefined' && Taro && typeof Taro.request === 'function') return Taro
+  if (typeof wx !== 'undefined' && wx && typeof wx.request === 'function') return wx
+  throw new Error('no mini-program API: none of uni, Taro and wx is defined (call usePlatform)')
+}
+
+// invoke calls platform()[name](opts) and settles once with its answer,
+// whether the platform calls success/fail (wx, uni) or returns a promise
+// (Taro; Taro also calls the callbacks). The call itself is synchronous, so
+// requestSubscribeMessage keeps the user's tap.
+function invoke (name, opts) {
+  const p = platform()
+  return new Promise(function (resolve, reject) {
+    let done = false
+    const ok = function (res) { if (!done) { done = true; resolve(res) } }
+    const no = function (res) { if (!done) { done = true; reject(res) } }
+    const ret = p[name](Object.assign({}, opts, { success: ok, fail: no }))
+    if (ret && typeof ret.then === 'function') ret.then(ok, no)
+  })
+}
+
 // --- session storage -------------------------------------------------------
 
 function readSession () {
   try {
-    const s = wx.getStorageSync(SESSION_KEY)
+    const s = platform().getStorageSync(SESSION_KEY)
     return s && typeof s === 'object' && s.token ? s : null
   } catch (e) {
     return null
@@ -58,31 +100,24 @@ function getOpenID () {
 function dropToken (token) {
   const s = readSession()
   if (s && s.token === token) {
-    try { wx.removeStorageSync(SESSION_KEY) } catch (e) { /* nothing to do */ }
+    try { platform().removeStorageSync(SESSION_KEY) } catch (e) { /* nothing to do */ }
   }
 }
 
 function clearSession () {
-  try { wx.removeStorageSync(SESSION_KEY) } catch (e) { /* nothing to do */ }
+  try { platform().removeStorageSync(SESSION_KEY) } catch (e) { /* nothing to do */ }
 }
 
 // --- transport ---------------------------------------------------------------
 
-// send performs one wx.request and resolves with {statusCode, data} whatever
+// send performs one request and resolves with {statusCode, data} whatever
 // the status; it rejects only when no response arrived.
 function send (method, url, body, header) {
-  return new Promise(function (resolve, reject) {
-    const opts = {
-      url: url,
-      method: method,
-      header: header,
-      timeout: config.timeout || 10000,
-      success: function (res) { resolve({ statusCode: res.statusCode, data: res.data }) },
-      fail: function (res) { reject(helpers.toNetworkError(res)) }
-    }
-    if (body !== undefined && body !== null) opts.data = body
-    wx.request(opts)
-  })
+  const opts = { url: url, method: method, header: header, timeout: config.timeout || 10000 }
+  if (body !== undefined && body !== null) opts.data = body
+  return invoke('request', opts).then(
+    function (res) { return { statusCode: res.statusCode, data: res.data } },
+    function (res) { throw helpers.toNetworkError(res) })
 }
 
 // --- login -------------------------------------------------------------------
@@ -100,16 +135,21 @@ function wxLoginCode () {
         return res.data.code
       })
   }
-  return new Promise(function (resolve, reject) {
-    wx.login({
-      timeout: config.timeout || 10000,
-      success: function (res) {
-        if (res.code) resolve(res.code)
-        else reject(helpers.toNetworkError(res))
-      },
-      fail: function (res) { reject(helpers.toNetworkError(res)) }
-    })
-  })
+  return invoke('login', { timeout: config.timeout || 10000 }).then(
+    function (res) {
+      if (res && res.code) return res.code
+      throw helpers.toNetworkError(res)
+    },
+    function (res) { throw helpers.toNetworkError(res) })
+}
+
+// requestSubscribe opens WeChat's subscribe popup for tmplIds (at most 3, one
+// kind) and resolves with exactly what requestSubscribeMessage resolved with,
+// ready for reportConsents; it rejects with the platform's fail result
+// ({errMsg, errCode}). Call it first thing in a tap handler: the popup needs
+// the tap.
+function requestSubscribe (tmplIds) {
+  return invoke('requestSubscribeMessage', { tmplIds: tmplIds })
 }
 
 let loginInFlight = null
@@ -130,7 +170,7 @@ function login () {
       // The response is {token, openid, expires_at}: nothing of WeChat's
       // session (session_key, unionid) is in it.
       const session = { token: res.data.token, openid: res.data.openid, expires_at: res.data.expires_at }
-      wx.setStorageSync(SESSION_KEY, session)
+      platform().setStorageSync(SESSION_KEY, session)
       return session.token
     })
   const done = function () { loginInFlight = null }
@@ -187,6 +227,9 @@ module.exports = {
   getToken: getToken,
   getOpenID: getOpenID,
   clearSession: clearSession,
+  requestSubscribe: requestSubscribe,
+  usePlatform: usePlatform,
+  platform: platform,
   SESSION_KEY: SESSION_KEY,
 
   // GET /v1/templates → {templates:[{id,title,kind,fields:[{key,type,label}]}]}
