@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/recur"
 )
 
@@ -34,6 +35,11 @@ type config struct {
 	MaxAttempts     string
 	DefaultLateness string
 	Lease           string
+
+	// Durability and the database's health at start.
+	Sync             string
+	IntegrityTimeout string
+	integrityTimeout time.Duration
 
 	lease           time.Duration
 	scanEvery       time.Duration
@@ -71,6 +77,8 @@ func (c *config) settings() []setting {
 		{"REMINDERD_MAX_ATTEMPTS", "max-attempts", "6", "attempts at one occurrence before failed/retries_exhausted", &c.MaxAttempts, false},
 		{"REMINDERD_DEFAULT_LATENESS", "default-lateness", "15m", "how late a reminder without expires_at may still be sent", &c.DefaultLateness, false},
 		{"REMINDERD_LEASE", "lease", "2m", "how long a claim holds a reminder before a crashed process's claim is rescued", &c.Lease, false},
+		{"REMINDERD_SYNC", "sync", "full", "full: a write answered 2xx survives a power cut; normal: faster commits, the last ones may be lost in a power cut", &c.Sync, false},
+		{"REMINDERD_INTEGRITY_TIMEOUT", "integrity-timeout", "10s", "longest PRAGMA quick_check at start-up (0: skip); a problem found refuses to start", &c.IntegrityTimeout, false},
 	}
 }
 
@@ -154,6 +162,11 @@ func (c *config) validate() error {
 	if _, err := recur.LoadZone(c.Timezone); err != nil {
 		errs = append(errs, fmt.Errorf("REMINDERD_TIMEZONE %s", err))
 	}
+	switch db.Sync(c.Sync) {
+	case db.SyncFull, db.SyncNormal:
+	default:
+		errs = append(errs, fmt.Errorf("REMINDERD_SYNC %q must be full (a write answered 2xx survives a power cut) or normal (faster; the last writes may be lost in a power cut)", c.Sync))
+	}
 	return errors.Join(errs...)
 }
 
@@ -177,6 +190,11 @@ func (c *config) parse() []error {
 	dur("REMINDERD_SCAN_EVERY", c.ScanEvery, 100*time.Millisecond, &c.scanEvery)
 	dur("REMINDERD_DEFAULT_LATENESS", c.DefaultLateness, time.Second, &c.defaultLateness)
 	dur("REMINDERD_LEASE", c.Lease, time.Second, &c.lease)
+	if c.IntegrityTimeout == "0" {
+		c.integrityTimeout = 0
+	} else {
+		dur("REMINDERD_INTEGRITY_TIMEOUT", c.IntegrityTimeout, time.Millisecond, &c.integrityTimeout)
+	}
 	num("REMINDERD_SEND_CONCURRENCY", c.Concurrency, 1, 1024, &c.concurrency)
 	num("REMINDERD_MAX_ATTEMPTS", c.MaxAttempts, 1, 100, &c.maxAttempts)
 	r, err := strconv.ParseFloat(c.SendRate, 64)
@@ -185,4 +203,9 @@ func (c *config) parse() []error {
 	}
 	c.sendRate = r
 	return errs
+}
+
+// dbOptions is how serve and migrate open the database.
+func (c config) dbOptions() db.Options {
+	return db.Options{Sync: db.Sync(c.Sync), IntegrityTimeout: c.integrityTimeout}
 }

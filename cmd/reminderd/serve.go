@@ -118,7 +118,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	d, err := db.Open(ctx, cfg.DB) // Open applies pending migrations
+	d, err := db.OpenWith(ctx, cfg.DB, cfg.dbOptions()) // OpenWith applies pending migrations
 	if err != nil {
 		return err
 	}
@@ -192,11 +192,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info("production mode", "appid", cfg.AppID, "wechat_base_url", cfg.BaseURL)
 	}
 
-	database, err := db.Open(ctx, cfg.DB)
+	database, err := db.OpenWith(ctx, cfg.DB, cfg.dbOptions())
 	if err != nil {
 		return err
 	}
 	defer database.Close()
+	if database.Integrity() == db.IntegrityUnfinished {
+		log.Warn("integrity check not finished within REMINDERD_INTEGRITY_TIMEOUT; starting without its verdict (run `sqlite3 FILE 'PRAGMA quick_check'` on a copy, or raise the timeout)",
+			"db", cfg.DB, "timeout", cfg.integrityTimeout.String())
+	}
+	if cfg.Sync == string(db.SyncNormal) {
+		log.Warn("REMINDERD_SYNC=normal: commits are not synced to disk, so writes answered 2xx may be lost in a power cut")
+	}
 	var eng *scheduler.Engine
 	m := metrics.New(func(ctx context.Context) (metrics.State, error) {
 		return engineState(ctx, database, eng, now())
