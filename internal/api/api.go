@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -63,6 +64,9 @@ type Config struct {
 	DefaultZone *time.Location
 	// SessionTTL is a session token's lifetime (default 30 days).
 	SessionTTL time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed (REMINDERD_TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -84,6 +88,9 @@ type Server struct {
 	log        *slog.Logger
 	handler    http.Handler
 	sessions   sessionCache
+
+	trustedProxies []netip.Prefix
+	adminFailures  failureLimiter
 }
 
 // New builds a Server.
@@ -101,6 +108,8 @@ func New(cfg Config) *Server {
 		sessionTTL: cfg.SessionTTL,
 		now:        cfg.Now,
 		log:        cfg.Logger,
+
+		trustedProxies: cfg.TrustedProxies,
 	}
 	if s.engine == nil {
 		s.engine = noEngine{}
@@ -117,6 +126,7 @@ func New(cfg Config) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.adminFailures.now = s.now
 	s.handler = s.routes()
 	return s
 }

@@ -80,15 +80,22 @@ type harness struct {
 	engine *wake
 }
 
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB) *harness { t.Helper(); return newHarnessWith(t, db.Options{}, nil) }
+
+// newHarnessWith is newHarness with the database opened with opt (its clock
+// the harness's, unless set) and the server's configuration changed by tweak.
+func newHarnessWith(t testing.TB, opt db.Options, tweak func(*api.Config)) *harness {
 	t.Helper()
 	clock := wechattest.NewClock(t0)
+	if opt.Now == nil {
+		opt.Now = clock.Now
+	}
 	fake := wechattest.New(wechattest.Options{Now: clock.Now, Seed: 3})
 	t.Cleanup(fake.Close)
 	for _, tm := range wechattest.DemoTemplates() {
 		fake.AddTemplate(tm)
 	}
-	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "api.db"))
+	d, err := db.OpenWith(context.Background(), filepath.Join(t.TempDir(), "api.db"), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +119,12 @@ func newHarness(t testing.TB) *harness {
 	m := metrics.New(func(context.Context) (metrics.State, error) {
 		return metrics.State{RemindersByStatus: map[string]int64{"scheduled": 0}, Breaker: "closed"}, nil
 	}, log)
-	srv := httptest.NewServer(api.New(api.Config{DB: d, Catalog: cat, Login: client, Engine: eng, Token: client, Push: rcv,
-		Metrics: m.Handler(), AdminToken: adminToken, DefaultZone: zone, Now: clock.Now, Logger: log}))
+	cfg := api.Config{DB: d, Catalog: cat, Login: client, Engine: eng, Token: client, Push: rcv,
+		Metrics: m.Handler(), AdminToken: adminToken, DefaultZone: zone, Now: clock.Now, Logger: log}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	srv := httptest.NewServer(api.New(cfg))
 	t.Cleanup(srv.Close)
 	if err := fake.SetPush(srv.URL+"/wechat/push", pushToken, aesKey, true); err != nil {
 		t.Fatal(err)

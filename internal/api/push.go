@@ -69,6 +69,15 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request) {
 func (s *Server) applyEvent(ctx context.Context, e *wechat.Event) error {
 	now := s.now()
 	switch e.Event {
+	case wechat.EventSubscribeMsgPopup, wechat.EventSubscribeMsgChange:
+		if e.FromUserName == "" {
+			// No openid to apply it to: refused as malformed (a 500 would
+			// have WeChat retry it for nothing).
+			s.log.Warn("wechat push refused: event without FromUserName", "event", e.Event)
+			return errf(http.StatusBadRequest, "invalid_json", "push message refused: %s event without FromUserName (the user's openid)", e.Event)
+		}
+	}
+	switch e.Event {
 	case wechat.EventSubscribeMsgPopup:
 		for _, it := range e.Popup {
 			t, ok := s.catalog.Get(it.TemplateID)
