@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -166,7 +165,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	wcfg := wechat.Config{
 		BaseURL: cfg.BaseURL, AppID: cfg.AppID, Secret: cfg.Secret,
 		MiniprogramState: cfg.MiniprogramState, Lang: cfg.Lang,
-		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Now: now,
+		HTTPClient: &http.Client{Timeout: cfg.wechatTimeout}, Now: now,
 		Logger: log.With("component", "wechat"),
 	}
 	pushToken, aesKey, adminToken := cfg.PushToken, cfg.AESKey, cfg.AdminToken
@@ -232,7 +231,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	eng, err = scheduler.New(scheduler.Config{
 		DB: database, Sender: client, Templates: cat, Now: now, Logger: log.With("component", "scheduler"),
 		ScanEvery: cfg.scanEvery, Concurrency: cfg.concurrency, RateLimit: cfg.sendRate,
-		MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness, Lease: cfg.lease,
+		// The send budget is shorter than the lease (validate).
+		MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness, Lease: cfg.lease, SendBudget: sendBudget(cfg.wechatTimeout),
 		Observer: func(o scheduler.Outcome) { m.ObserveSend(o.Status, o.Reason, o.ErrCode, o.Latency, o.Lateness) },
 		OnRescue: m.Rescued,
 	})
@@ -255,17 +255,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	srv := api.New(api.Config{
 		DB: database, Catalog: cat, Login: client, Engine: engine{eng}, Token: client, Push: rcv, Metrics: m.Handler(),
-		AdminToken: adminToken, DefaultZone: zone, Now: now, Logger: log.With("component", "api"),
+		AdminToken: adminToken, DefaultZone: zone, TrustedProxies: cfg.trustedProxies, Now: now, Logger: log.With("component", "api"),
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	httpSrv := &http.Server{
-		Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	ln = limitListener(ln, cfg.maxConns)
+	httpSrv := newHTTPServer(srv, log)
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "reminderd listening on %s\n", base)
 	log.Info("listening", "addr", ln.Addr().String())
