@@ -5,10 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/api"
+	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/recur"
 )
 
@@ -34,6 +37,23 @@ type config struct {
 	MaxAttempts     string
 	DefaultLateness string
 	Lease           string
+
+	// Durability and the database's health at start.
+	Sync             string
+	IntegrityTimeout string
+	integrityTimeout time.Duration
+
+	// The WeChat client's timeout per call (contract, "Delivery truth").
+	WeChatTimeout string
+	wechatTimeout time.Duration
+
+	// Hardening: plaintext push, proxies, connections.
+	AllowPlaintext string
+	TrustedProxies string
+	MaxConns       string
+	allowPlaintext bool
+	trustedProxies []netip.Prefix
+	maxConns       int
 
 	lease           time.Duration
 	scanEvery       time.Duration
@@ -89,6 +109,12 @@ func (c *config) settings() []setting {
 		{"REMINDERD_MAX_SCHEDULED_PER_USER", "max-scheduled-per-user", "500", "reminders a user may have scheduled at once", &c.MaxScheduledPerUser, false},
 		{"REMINDERD_UNKNOWN_WAIT", "unknown-wait", "2m", "how long a send of unknown outcome waits for WeChat's sent event before it is sent again", &c.UnknownWait, false},
 		{"REMINDERD_RESEND_WITHOUT_PAGE", "resend-without-page", "false", "send again without its page a message whose page WeChat refuses (41030)", &c.ResendWithoutPage, false},
+		{"REMINDERD_SYNC", "sync", "full", "full: a write answered 2xx survives a power cut; normal: faster commits, the last ones may be lost in a power cut", &c.Sync, false},
+		{"REMINDERD_WECHAT_TIMEOUT", "wechat-timeout", "10s", "client timeout of one WeChat call", &c.WeChatTimeout, false},
+		{"REMINDERD_WECHAT_ALLOW_PLAINTEXT", "wechat-allow-plaintext", "false", "true: accept a push token without an AES key in production (plaintext pushes, whose signature does not cover the body)", &c.AllowPlaintext, false},
+		{"REMINDERD_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed", &c.TrustedProxies, false},
+		{"REMINDERD_MAX_CONNS", "max-conns", "1024", "HTTP connections served at once; more wait to be accepted", &c.MaxConns, false},
+		{"REMINDERD_INTEGRITY_TIMEOUT", "integrity-timeout", "10s", "longest PRAGMA quick_check at start-up (0: skip); a problem found refuses to start", &c.IntegrityTimeout, false},
 	}
 }
 
@@ -244,6 +270,12 @@ func (c *config) validate() error {
 		if c.AESKey != "" && c.PushToken == "" {
 			errs = append(errs, errors.New("REMINDERD_WECHAT_AES_KEY is set but REMINDERD_WECHAT_PUSH_TOKEN is missing"))
 		}
+		if c.PushToken != "" && c.AESKey == "" && !c.allowPlaintext {
+			errs = append(errs, errors.New("REMINDERD_WECHAT_PUSH_TOKEN is set without REMINDERD_WECHAT_AES_KEY: that is plaintext push mode, whose signature does not cover the body, so anyone who saw one signed URL could post events; set the AES key (safe mode), or set REMINDERD_WECHAT_ALLOW_PLAINTEXT=true to accept plaintext pushes knowingly"))
+		}
+		if err := productionAdminToken(c.AdminToken); err != nil {
+			errs = append(errs, err)
+		}
 		if !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 			errs = append(errs, fmt.Errorf("REMINDERD_WECHAT_BASE_URL %q must be an http(s) URL", c.BaseURL))
 		}
@@ -263,6 +295,11 @@ func (c *config) validate() error {
 	}
 	if _, err := recur.LoadZone(c.Timezone); err != nil {
 		errs = append(errs, fmt.Errorf("REMINDERD_TIMEZONE %s", err))
+	}
+	switch db.Sync(c.Sync) {
+	case db.SyncFull, db.SyncNormal:
+	default:
+		errs = append(errs, fmt.Errorf("REMINDERD_SYNC %q must be full (a write answered 2xx survives a power cut) or normal (faster; the last writes may be lost in a power cut)", c.Sync))
 	}
 	return errors.Join(errs...)
 }
@@ -287,6 +324,27 @@ func (c *config) parse() []error {
 	dur("REMINDERD_SCAN_EVERY", c.ScanEvery, 100*time.Millisecond, &c.scanEvery)
 	dur("REMINDERD_DEFAULT_LATENESS", c.DefaultLateness, time.Second, &c.defaultLateness)
 	dur("REMINDERD_LEASE", c.Lease, time.Second, &c.lease)
+	dur("REMINDERD_WECHAT_TIMEOUT", c.WeChatTimeout, 100*time.Millisecond, &c.wechatTimeout)
+	if c.wechatTimeout > 0 && c.lease > 0 && c.lease <= sendBudget(c.wechatTimeout) {
+		errs = append(errs, fmt.Errorf("REMINDERD_LEASE %s must be longer than the send budget %s (%d.5 × REMINDERD_WECHAT_TIMEOUT %s: a token fetch and a send, twice with the token retry, and half a call of margin): a send that takes its whole budget would outlive the lease, and the reminder would be rescued and sent again by a live process; raise REMINDERD_LEASE or lower REMINDERD_WECHAT_TIMEOUT",
+			c.lease, sendBudget(c.wechatTimeout), callsPerSend, c.wechatTimeout))
+	}
+	if b, err := strconv.ParseBool(c.AllowPlaintext); err != nil {
+		errs = append(errs, fmt.Errorf("REMINDERD_WECHAT_ALLOW_PLAINTEXT %q must be true or false", c.AllowPlaintext))
+	} else {
+		c.allowPlaintext = b
+	}
+	if ps, err := api.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("REMINDERD_TRUSTED_PROXIES: %s", err))
+	} else {
+		c.trustedProxies = ps
+	}
+	num("REMINDERD_MAX_CONNS", c.MaxConns, 1, 1<<20, &c.maxConns)
+	if c.IntegrityTimeout == "0" {
+		c.integrityTimeout = 0
+	} else {
+		dur("REMINDERD_INTEGRITY_TIMEOUT", c.IntegrityTimeout, time.Millisecond, &c.integrityTimeout)
+	}
 	num("REMINDERD_SEND_CONCURRENCY", c.Concurrency, 1, 1024, &c.concurrency)
 	num("REMINDERD_MAX_ATTEMPTS", c.MaxAttempts, 1, 100, &c.maxAttempts)
 	r, err := strconv.ParseFloat(c.SendRate, 64)
@@ -303,4 +361,45 @@ func (c *config) parse() []error {
 	}
 	c.resendWithoutPage = b
 	return errs
+}
+
+// dbOptions is how serve and migrate open the database.
+func (c config) dbOptions() db.Options {
+	return db.Options{Sync: db.Sync(c.Sync), IntegrityTimeout: c.integrityTimeout}
+}
+
+// The send budget is the longest one claim may spend in WeChat: a send
+// (wechat.Client.Send) makes at most callsPerSend calls, each bounded by
+// REMINDERD_WECHAT_TIMEOUT: an access-token fetch and the send, then, when
+// WeChat rejects the token (40001/40014/42001), a second fetch and a second
+// send (the client retries exactly once). A margin of half a call covers
+// the rest of the claim (the breaker, recording the outcome on the single
+// writer): 4 × 10 s + 5 s = 45 s by default. The
+// scheduler sends only while at least this much of the lease is left, and
+// the lease must be longer, or a live process's send could outlive its
+// lease and the rescued reminder be sent again.
+const callsPerSend = 4
+
+func sendBudget(wechatTimeout time.Duration) time.Duration {
+	return callsPerSend*wechatTimeout + wechatTimeout/2
+}
+
+// exampleAdminToken is deploy/reminderd.env's placeholder.
+const exampleAdminToken = "change-me-to-a-long-random-string"
+
+// minAdminToken is the shortest admin token production accepts.
+const minAdminToken = 24
+
+// productionAdminToken refuses a guessable admin token (empty disables the
+// admin API and is allowed).
+func productionAdminToken(tok string) error {
+	switch {
+	case tok == "":
+		return nil
+	case tok == exampleAdminToken || strings.HasPrefix(tok, "change-me"):
+		return errors.New("REMINDERD_ADMIN_TOKEN is still the example file's placeholder: anyone who read deploy/reminderd.env could sign in; set a random one (openssl rand -base64 32)")
+	case len(tok) < minAdminToken:
+		return fmt.Errorf("REMINDERD_ADMIN_TOKEN has %d characters; production needs at least %d, so that it cannot be guessed (openssl rand -base64 32)", len(tok), minAdminToken)
+	}
+	return nil
 }

@@ -125,9 +125,11 @@ func (s *suite) start() *exec.Cmd {
 	s.t.Helper()
 	cmd := exec.Command(s.bin, "serve")
 	cmd.Env = append(os.Environ(),
-		"REMINDERD_ADDR=127.0.0.1:0", "REMINDERD_DB="+s.dbp, "REMINDERD_ADMIN_TOKEN=suite-admin-token",
+		"REMINDERD_ADDR=127.0.0.1:0", "REMINDERD_DB="+s.dbp, "REMINDERD_ADMIN_TOKEN=suite-admin-token-0123456789",
 		"REMINDERD_WECHAT_APPID="+s.fake.AppID(), "REMINDERD_WECHAT_SECRET="+s.fake.Secret(), "REMINDERD_WECHAT_BASE_URL="+s.fake.URL,
-		"REMINDERD_LEASE=2s", "REMINDERD_SEND_CONCURRENCY=4", "REMINDERD_SCAN_EVERY=200ms")
+		// A short lease for quick rescues needs a short WeChat timeout: the
+		// lease must be longer than the send budget (4.5 × 400 ms = 1.8 s).
+		"REMINDERD_LEASE=3s", "REMINDERD_WECHAT_TIMEOUT=400ms", "REMINDERD_SEND_CONCURRENCY=4", "REMINDERD_SCAN_EVERY=200ms")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -124,7 +123,8 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if len(rest) > 0 {
 		return usageErrorf("migrate: unexpected argument %q", rest[0])
 	}
-	d, err := db.Open(ctx, dbPath) // Open applies pending migrations
+	// The integrity check runs first: a damaged file is not migrated.
+	d, err := db.OpenWith(ctx, dbPath, db.Options{IntegrityTimeout: 10 * time.Second}) // OpenWith applies pending migrations
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	wcfg := wechat.Config{
 		BaseURL: cfg.BaseURL, AppID: cfg.AppID, Secret: cfg.Secret,
 		MiniprogramState: cfg.MiniprogramState, Lang: cfg.Lang,
-		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Now: now,
+		HTTPClient: &http.Client{Timeout: cfg.wechatTimeout}, Now: now,
 		Logger: log.With("component", "wechat"),
 	}
 	pushToken, aesKey, adminToken := cfg.PushToken, cfg.AESKey, cfg.AdminToken
@@ -198,11 +198,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info("production mode", "appid", cfg.AppID, "wechat_base_url", cfg.BaseURL)
 	}
 
-	database, err := db.Open(ctx, cfg.DB)
+	database, err := db.OpenWith(ctx, cfg.DB, cfg.dbOptions())
 	if err != nil {
 		return err
 	}
 	defer database.Close()
+	if database.Integrity() == db.IntegrityUnfinished {
+		log.Warn("integrity check not finished within REMINDERD_INTEGRITY_TIMEOUT; starting without its verdict (run `sqlite3 FILE 'PRAGMA quick_check'` on a copy, or raise the timeout)",
+			"db", cfg.DB, "timeout", cfg.integrityTimeout.String())
+	}
+	if cfg.Sync == string(db.SyncNormal) {
+		log.Warn("REMINDERD_SYNC=normal: commits are not synced to disk, so writes answered 2xx may be lost in a power cut")
+	}
 	var eng *scheduler.Engine
 	m := metrics.New(func(ctx context.Context) (metrics.State, error) {
 		return engineState(ctx, database, eng, now())
@@ -231,8 +238,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	eng, err = scheduler.New(scheduler.Config{
 		DB: database, Sender: client, Templates: cat, Now: now, Logger: log.With("component", "scheduler"),
 		ScanEvery: cfg.scanEvery, Concurrency: cfg.concurrency, RateLimit: cfg.sendRate,
-		MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness, Lease: cfg.lease,
-		UnknownWait: cfg.unknownWait, ResendWithoutPage: cfg.resendWithoutPage,
+		// The send budget is shorter than the lease (validate).
+		MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness, Lease: cfg.lease, SendBudget: sendBudget(cfg.wechatTimeout),
+		UnknownWait: cfg.unknownWait, ClientTimeout: cfg.wechatTimeout, ResendWithoutPage: cfg.resendWithoutPage,
 		Observer: func(o scheduler.Outcome) {
 			m.ObserveSend(o.Status, o.Reason, o.ErrCode, o.Latency, o.Lateness)
 			m.ObserveTruth(o.Late, o.PossibleDuplicate, o.Settled)
@@ -258,18 +266,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	srv := api.New(api.Config{
 		DB: database, Catalog: cat, Login: client, Engine: engine{eng}, Token: client, Push: rcv, Metrics: m.Handler(),
-		AdminToken: adminToken, DefaultZone: zone, Now: now, Logger: log.With("component", "api"),
+		AdminToken: adminToken, DefaultZone: zone, TrustedProxies: cfg.trustedProxies, Now: now, Logger: log.With("component", "api"),
 		MinInterval: cfg.minInterval, MaxScheduledPerUser: cfg.maxScheduledPerUser,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	httpSrv := &http.Server{
-		Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	ln = limitListener(ln, cfg.maxConns)
+	httpSrv := newHTTPServer(srv, log)
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "reminderd listening on %s\n", base)
 	log.Info("listening", "addr", ln.Addr().String())

@@ -141,18 +141,26 @@ var flashes = map[string]string{
 
 func (s *Server) handleWebLogin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if s.adminToken != "" && s.adminLimited(w, r) {
+		return
+	}
 	if s.adminToken == "" || r.ParseForm() != nil || !sameOrigin(r) || !s.isAdmin(r.PostForm.Get("token")) {
+		if s.adminToken != "" {
+			s.adminFailures.fail(s.clientAddr(r))
+		}
 		s.renderPage(w, r, "login", http.StatusUnauthorized, pageData{Title: "Sign in", Error: "That is not the admin token."})
 		return
 	}
 	exp := strconv.FormatInt(s.now().Add(adminSessionTTL).Unix(), 10)
+	// Secure when the browser's connection is TLS: reminderd's own, or a
+	// trusted proxy's (X-Forwarded-Proto: https from REMINDERD_TRUSTED_PROXIES).
 	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: exp + "." + s.adminMAC("session", exp), Path: "/admin",
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(adminSessionTTL / time.Second)})
+		HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteStrictMode, MaxAge: int(adminSessionTTL / time.Second)})
 	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 }
 
 func (s *Server) handleWebLogout(w http.ResponseWriter, r *http.Request, _ pageData) {
-	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: "", Path: "/admin", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: "", Path: "/admin", HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -70,6 +71,9 @@ type Config struct {
 	// MaxScheduledPerUser bounds a user's scheduled reminders: a create
 	// beyond it answers 429 (default 500).
 	MaxScheduledPerUser int
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed (REMINDERD_TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -96,6 +100,9 @@ type Server struct {
 	log        *slog.Logger
 	handler    http.Handler
 	sessions   sessionCache
+
+	trustedProxies []netip.Prefix
+	adminFailures  failureLimiter
 }
 
 // New builds a Server.
@@ -115,6 +122,8 @@ func New(cfg Config) *Server {
 		maxSched:   cfg.MaxScheduledPerUser,
 		now:        cfg.Now,
 		log:        cfg.Logger,
+
+		trustedProxies: cfg.TrustedProxies,
 	}
 	if s.engine == nil {
 		s.engine = noEngine{}
@@ -137,6 +146,7 @@ func New(cfg Config) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.adminFailures.now = s.now
 	s.handler = s.routes()
 	return s
 }

@@ -150,6 +150,9 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			return
 		}
 		tok := bearer(r)
+		if tok != "" && s.adminLimited(w, r) {
+			return
+		}
 		if s.isAdmin(tok) {
 			next.ServeHTTP(w, r)
 			return
@@ -160,6 +163,7 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 				s.writeError(w, r, errf(http.StatusForbidden, "forbidden", "a user session cannot use the admin API"))
 				return
 			}
+			s.adminFailures.fail(s.clientAddr(r))
 		}
 		s.writeError(w, r, errf(http.StatusUnauthorized, "unauthorized", "the admin token is required (Authorization: Bearer <REMINDERD_ADMIN_TOKEN>)"))
 	})

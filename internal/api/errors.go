@@ -80,6 +80,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = notFound("resource")
 	case errors.Is(err, db.ErrConflict):
 		ae = conflict("the resource changed; try again")
+	case db.IsFull(err):
+		// Writes fail while reads go on; readiness fails until a write
+		// succeeds again (db.Writable), and nothing needs a restart.
+		s.db.NoteWriteError(err)
+		s.log.Error("write refused: the database's disk is full", "method", r.Method, "path", r.URL.Path,
+			"request_id", middleware.GetReqID(r.Context()), "error", err)
+		ae = errf(http.StatusServiceUnavailable, "unavailable", "the database's disk is full: writes are refused until space is freed (reads still work); try again later")
 	case errors.Is(err, context.DeadlineExceeded):
 		ae = errf(http.StatusServiceUnavailable, "unavailable", "the request took too long; try again")
 	default:

@@ -80,21 +80,22 @@ type harness struct {
 	engine *wake
 }
 
-func newHarness(t testing.TB) *harness {
-	t.Helper()
-	return newHarnessWith(t, nil)
-}
+func newHarness(t testing.TB) *harness { t.Helper(); return newHarnessWith(t, db.Options{}, nil) }
 
-// newHarnessWith is newHarness with the API's configuration changed by tune.
-func newHarnessWith(t testing.TB, tune func(*api.Config)) *harness {
+// newHarnessWith is newHarness with the database opened with opt (its clock
+// the harness's, unless set) and the server's configuration changed by tweak.
+func newHarnessWith(t testing.TB, opt db.Options, tweak func(*api.Config)) *harness {
 	t.Helper()
 	clock := wechattest.NewClock(t0)
+	if opt.Now == nil {
+		opt.Now = clock.Now
+	}
 	fake := wechattest.New(wechattest.Options{Now: clock.Now, Seed: 3})
 	t.Cleanup(fake.Close)
 	for _, tm := range wechattest.DemoTemplates() {
 		fake.AddTemplate(tm)
 	}
-	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "api.db"))
+	d, err := db.OpenWith(context.Background(), filepath.Join(t.TempDir(), "api.db"), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,8 +121,8 @@ func newHarnessWith(t testing.TB, tune func(*api.Config)) *harness {
 	}, log)
 	cfg := api.Config{DB: d, Catalog: cat, Login: client, Engine: eng, Token: client, Push: rcv,
 		Metrics: m.Handler(), AdminToken: adminToken, DefaultZone: zone, Now: clock.Now, Logger: log}
-	if tune != nil {
-		tune(&cfg)
+	if tweak != nil {
+		tweak(&cfg)
 	}
 	srv := httptest.NewServer(api.New(cfg))
 	t.Cleanup(srv.Close)

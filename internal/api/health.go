@@ -12,13 +12,22 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleReadyz answers 200 once the database is usable with every migration
-// applied and the templates are known.
+// applied and can write, and the templates are known.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	var problems []string
 	if err := s.db.R.PingContext(r.Context()); err != nil {
 		problems = append(problems, "database unreachable")
 	} else if v, err := s.db.SchemaVersion(r.Context()); err != nil || v != db.LatestVersion() {
 		problems = append(problems, "database migrations not applied")
+	}
+	// A cheap write probe, at most one per db.ProbeEvery (cached between).
+	if err := s.db.Writable(r.Context()); err != nil {
+		if db.IsFull(err) {
+			problems = append(problems, "database cannot write: its disk is full")
+		} else {
+			s.log.Warn("readiness: the database cannot write", "error", err)
+			problems = append(problems, "database cannot write (see the log)")
+		}
 	}
 	if !s.catalog.Ready() {
 		problems = append(problems, "templates not synced from WeChat yet")

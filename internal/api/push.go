@@ -112,6 +112,15 @@ func (s *Server) applyEvent(ctx context.Context, e *wechat.Event, m wechat.PushM
 // a reminder waiting out an unknown outcome is due now.
 func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Event, now time.Time) (woken bool, err error) {
 	switch e.Event {
+	case wechat.EventSubscribeMsgPopup, wechat.EventSubscribeMsgChange:
+		if e.FromUserName == "" {
+			// No openid to apply it to: refused as malformed (a 500 would
+			// have WeChat retry it for nothing).
+			s.log.Warn("wechat push refused: event without FromUserName", "event", e.Event)
+			return false, errf(http.StatusBadRequest, "invalid_json", "push message refused: %s event without FromUserName (the user's openid)", e.Event)
+		}
+	}
+	switch e.Event {
 	case wechat.EventSubscribeMsgPopup:
 		for _, it := range e.Popup {
 			t, ok := s.catalog.Get(it.TemplateID)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/api"
+	"github.com/reminderd/reminderd/internal/db"
 )
 
 // TestRecurrenceRules: the contract's recurrence rules at creation, each
@@ -132,7 +133,7 @@ func TestPatchRecurringFireAt(t *testing.T) {
 }
 
 func TestMinIntervalSetting(t *testing.T) {
-	h := newHarnessWith(t, func(c *api.Config) { c.MinInterval = time.Minute })
+	h := newHarnessWith(t, db.Options{}, func(c *api.Config) { c.MinInterval = time.Minute })
 	tok := h.login("oA")
 	body := meeting(time.Hour)
 	body["recurrence"] = "* * * * *"
@@ -143,7 +144,7 @@ func TestMinIntervalSetting(t *testing.T) {
 }
 
 func TestMaxScheduledPerUser(t *testing.T) {
-	h := newHarnessWith(t, func(c *api.Config) { c.MaxScheduledPerUser = 3 })
+	h := newHarnessWith(t, db.Options{}, func(c *api.Config) { c.MaxScheduledPerUser = 3 })
 	tokA, tokB := h.login("oA"), h.login("oB")
 	var ids []string
 	for i := range 3 {
@@ -164,7 +165,7 @@ func TestMaxScheduledPerUser(t *testing.T) {
 // the limit together (the count and the insert share a write transaction).
 func TestMaxScheduledPerUserConcurrent(t *testing.T) {
 	const limit, tries = 5, 24
-	h := newHarnessWith(t, func(c *api.Config) { c.MaxScheduledPerUser = limit })
+	h := newHarnessWith(t, db.Options{}, func(c *api.Config) { c.MaxScheduledPerUser = limit })
 	tok := h.login("oA")
 	var wg sync.WaitGroup
 	codes := make([]int, tries)

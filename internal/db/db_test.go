@@ -105,7 +105,8 @@ func TestPragmas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, want := range map[string]string{"busy_timeout": "10000", "journal_mode": "wal", "foreign_keys": "1", "synchronous": "1"} {
+	// synchronous FULL (2) by default: a commit answered 2xx survives a power cut.
+	for k, want := range map[string]string{"busy_timeout": "10000", "journal_mode": "wal", "foreign_keys": "1", "synchronous": "2"} {
 		if p[k] != want {
 			t.Errorf("pragma %s = %q, want %q", k, p[k], want)
 		}
@@ -113,6 +114,30 @@ func TestPragmas(t *testing.T) {
 	// The read pool refuses writes.
 	if _, err := d.R.Exec(`DELETE FROM sessions`); err == nil {
 		t.Fatal("read pool accepted a write")
+	}
+}
+
+func TestSyncSetting(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		sync db.Sync
+		want string
+	}{{"", "2"}, {db.SyncFull, "2"}, {db.SyncNormal, "1"}} {
+		d, err := db.OpenWith(ctx, filepath.Join(t.TempDir(), "s.db"), db.Options{Sync: tc.sync})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := d.Pragmas(ctx)
+		d.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p["synchronous"] != tc.want {
+			t.Errorf("sync %q: pragma synchronous = %q, want %q", tc.sync, p["synchronous"], tc.want)
+		}
+	}
+	if _, err := db.OpenWith(ctx, filepath.Join(t.TempDir(), "s.db"), db.Options{Sync: "off"}); err == nil || !strings.Contains(err.Error(), "full") {
+		t.Fatalf("sync off: %v", err)
 	}
 }
 

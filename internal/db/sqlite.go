@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"modernc.org/sqlite" // the pure-Go SQLite driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -61,6 +62,10 @@ type DB struct {
 	commits atomic.Int64
 	group   *Batcher[func(*Queries) error]
 	ckpt    *checkpointer
+	// integrity is what OpenWith's check found; health caches the probe.
+	integrity IntegrityResult
+	health    writeHealth
+	now       func() time.Time
 }
 
 // Commits returns how many WithTx transactions have committed.
@@ -68,14 +73,45 @@ func (d *DB) Commits() int64 { return d.commits.Load() }
 
 // DSN is the data source name Open uses for path: the writer's, or a
 // reader's (for measurements that need a connection configured alike).
-func DSN(path string, readOnly bool) string { return dsn(path, readOnly) }
+// The writer's synchronous setting is the default, SyncFull.
+func DSN(path string, readOnly bool) string { return dsn(path, readOnly, SyncFull) }
 
-func dsn(path string, readOnly bool) string {
+// Sync is the writer's durability: what a commit that returned survives.
+type Sync string
+
+const (
+	// SyncFull (the default): a commit is on the disk when it returns, so a
+	// write answered 2xx survives a process crash and a power cut. Each
+	// commit waits for an fsync of the WAL.
+	SyncFull Sync = "full"
+	// SyncNormal: a commit survives a process crash, but the last commits
+	// before a power cut or an OS crash may be lost (the WAL is synced only
+	// at checkpoints). Faster commits, traded for durability.
+	SyncNormal Sync = "normal"
+)
+
+// pragma is the value of PRAGMA synchronous for s, and what reading it back
+// gives.
+func (s Sync) pragma() (set, readBack string, err error) {
+	switch s {
+	case SyncFull, "":
+		return "FULL", "2", nil
+	case SyncNormal:
+		return "NORMAL", "1", nil
+	}
+	return "", "", fmt.Errorf("synchronous setting %q must be %q or %q", string(s), SyncFull, SyncNormal)
+}
+
+func dsn(path string, readOnly bool, sync Sync) string {
+	set, _, err := sync.pragma()
+	if err != nil {
+		set = "FULL" // Open refuses an unknown setting before it gets here
+	}
 	var b strings.Builder
 	b.WriteString("file:")
 	b.WriteString(path)
 	fmt.Fprintf(&b, "?_pragma=busy_timeout(%d)", BusyTimeoutMS)
-	b.WriteString("&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)")
+	fmt.Fprintf(&b, "&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(%s)", set)
 	// Statement journals and sorts in memory, not in temporary files.
 	b.WriteString("&_pragma=temp_store(MEMORY)")
 	// Page cache per connection: the writer keeps the hot index pages of a
@@ -90,13 +126,32 @@ func dsn(path string, readOnly bool) string {
 	return b.String()
 }
 
+// Options tune OpenWith; the zero value is Open's.
+type Options struct {
+	// Sync is the writer's durability (default SyncFull).
+	Sync Sync
+	// IntegrityTimeout, when positive, runs PRAGMA quick_check before the
+	// migrations for at most this long: a problem found refuses the open
+	// (ErrCorrupt); a check cut short opens anyway (Integrity tells).
+	IntegrityTimeout time.Duration
+	// Now is the clock of Writable's cache (default time.Now).
+	Now func() time.Time
+}
+
 // Open opens (creating if needed) the database at path, checks its pragmas
-// and applies pending migrations.
-func Open(ctx context.Context, path string) (*DB, error) {
+// and applies pending migrations, with the default Options.
+func Open(ctx context.Context, path string) (*DB, error) { return OpenWith(ctx, path, Options{}) }
+
+// OpenWith is Open with opt.
+func OpenWith(ctx context.Context, path string, opt Options) (*DB, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open database: path %q must be non-empty and contain no '?' or '#'", path)
 	}
-	w, err := sql.Open("sqlite", dsn(path, false))
+	_, wantSync, err := opt.Sync.pragma()
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	w, err := sql.Open("sqlite", dsn(path, false, opt.Sync))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -104,14 +159,34 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	d := &DB{W: w, path: path}
+	d := &DB{W: w, path: path, now: opt.Now}
+	if d.now == nil {
+		d.now = time.Now
+	}
 	d.group = NewBatcher(maxGroup, d.runGroup)
-	if err := checkPragmas(ctx, w, false); err != nil {
+	if err := checkPragmas(ctx, w, false, wantSync); err != nil {
 		w.Close()
+		if isCorrupt(err) {
+			return nil, corruptError(path, err.Error())
+		}
 		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if opt.IntegrityTimeout > 0 {
+		finished, err := quickCheck(ctx, w, path, opt.IntegrityTimeout)
+		if err != nil {
+			w.Close()
+			return nil, err
+		}
+		d.integrity = IntegrityOK
+		if !finished {
+			d.integrity = IntegrityUnfinished
+		}
 	}
 	if _, err := d.Migrate(ctx); err != nil {
 		w.Close()
+		if isCorrupt(err) {
+			return nil, corruptError(path, err.Error())
+		}
 		return nil, err
 	}
 	// Every query is prepared once per connection (sqlc's prepared queries):
@@ -120,14 +195,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open database %s: prepare: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", dsn(path, true))
+	r, err := sql.Open("sqlite", dsn(path, true, opt.Sync))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	r.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
-	if err := checkPragmas(ctx, r, true); err != nil {
+	if err := checkPragmas(ctx, r, true, wantSync); err != nil {
 		w.Close()
 		r.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -151,7 +226,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // checkPragmas reads the connection's pragmas back: a DSN typo would
 // otherwise silently run without WAL or foreign keys.
-func checkPragmas(ctx context.Context, c *sql.DB, readOnly bool) error {
+// wantSync is PRAGMA synchronous as read back ("2" FULL, "1" NORMAL).
+func checkPragmas(ctx context.Context, c *sql.DB, readOnly bool, wantSync string) error {
 	p, err := readPragmas(ctx, c)
 	if err != nil {
 		return err
@@ -160,7 +236,7 @@ func checkPragmas(ctx context.Context, c *sql.DB, readOnly bool) error {
 		"busy_timeout": fmt.Sprint(BusyTimeoutMS),
 		"journal_mode": "wal",
 		"foreign_keys": "1",
-		"synchronous":  "1", // NORMAL: durable across process crashes in WAL mode
+		"synchronous":  wantSync, // FULL: a commit survives a power cut; NORMAL: a process crash only
 		"query_only":   "0",
 		"temp_store":   "2", // MEMORY
 	}
@@ -224,6 +300,7 @@ func (d *DB) Close() error {
 func (d *DB) WithTx(ctx context.Context, fn func(q *Queries) error) error {
 	tx, err := d.W.BeginTx(ctx, nil)
 	if err != nil {
+		d.NoteWriteError(err)
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
@@ -236,9 +313,11 @@ func (d *DB) WithTx(ctx context.Context, fn func(q *Queries) error) error {
 	}()
 	if err := fn(d.Write.WithTx(tx)); err != nil {
 		_ = tx.Rollback()
+		d.NoteWriteError(err)
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		d.NoteWriteError(err)
 		return fmt.Errorf("commit: %w", err)
 	}
 	d.commits.Add(1)

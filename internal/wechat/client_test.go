@@ -732,3 +732,36 @@ func TestClassifyCode(t *testing.T) {
 		t.Error("Classify does not unwrap")
 	}
 }
+
+// A template of a type reminderd does not know is left out; the others are
+// still learned (one such template failed the whole list).
+func TestTemplatesSkipsAnUnknownType(t *testing.T) {
+	e := newEnv(t, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/gettemplate") {
+			fmt.Fprint(w, `{"errcode":0,"errmsg":"ok","data":[
+				{"priTmplId":"T-ONE","title":"会议提醒","content":"会议名称:{{thing1.DATA}}\n","example":"","type":2},
+				{"priTmplId":"T-ODD","title":"新类型","content":"内容:{{thing1.DATA}}\n","example":"","type":5},
+				{"priTmplId":"T-LONG","title":"就诊提醒","content":"科室:{{thing1.DATA}}\n","example":"","type":3}]}`)
+			return
+		}
+		e.fake.Handler().ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	var logs strings.Builder
+	c, err := wechat.New(wechat.Config{BaseURL: srv.URL, AppID: e.fake.AppID(), Secret: e.fake.Secret(), Now: e.clock.Now,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := c.Templates(context.Background())
+	if err != nil {
+		t.Fatalf("one template of an unknown type failed the list: %v", err)
+	}
+	if len(ts) != 2 || ts[0].ID != "T-ONE" || ts[0].Kind != wechat.OneTime || ts[1].ID != "T-LONG" || ts[1].Kind != wechat.LongTerm {
+		t.Fatalf("templates %+v", ts)
+	}
+	if !strings.Contains(logs.String(), "T-ODD") {
+		t.Fatalf("the skipped template is not logged: %s", logs.String())
+	}
+}

@@ -94,7 +94,9 @@ type templateAnswer struct {
 }
 
 // Templates fetches the account's template list (gettemplate). The endpoint
-// has a small daily quota: call it at start-up and on a slow schedule.
+// has a small daily quota: call it at start-up and on a slow schedule. A
+// template whose type is neither 2 (one-time) nor 3 (long-term) is left out
+// and logged.
 func (c *Client) Templates(ctx context.Context) ([]Template, error) {
 	ans, err := doWithToken[templateAnswer](ctx, c, "gettemplate", http.MethodGet, "/wxaapi/newtmpl/gettemplate", nil)
 	if err != nil {
@@ -103,16 +105,20 @@ func (c *Client) Templates(ctx context.Context) ([]Template, error) {
 	out := make([]Template, 0, len(ans.Data))
 	for _, d := range ans.Data {
 		t := Template{ID: d.PriTmplID, Title: d.Title, Content: d.Content, Example: d.Example}
+		if t.ID == "" {
+			return nil, fmt.Errorf("gettemplate: a template has no priTmplId")
+		}
 		switch d.Type.String() {
 		case "2":
 			t.Kind = OneTime
 		case "3":
 			t.Kind = LongTerm
 		default:
-			return nil, fmt.Errorf("gettemplate: template %s has unknown type %q", d.PriTmplID, d.Type.String())
-		}
-		if t.ID == "" {
-			return nil, fmt.Errorf("gettemplate: a template has no priTmplId")
+			// A kind reminderd does not know (not one-time, not long-term)
+			// cannot be sent by its rules: skip that one, keep the others
+			// (failing the whole list left a fresh database never ready).
+			c.log.Warn("gettemplate: template of an unknown type skipped", "template_id", t.ID, "title", t.Title, "type", d.Type.String())
+			continue
 		}
 		t.Keywords = ParseContent(d.Content)
 		for _, e := range d.Enums {
