@@ -93,6 +93,10 @@ type templateAnswer struct {
 	} `json:"data"`
 }
 
+// gettemplate answers errcode 0 with its data; data alone is taken as a
+// success too.
+func (a *templateAnswer) impliesSuccess() bool { return a.Data != nil }
+
 // Templates fetches the account's template list (gettemplate). The endpoint
 // has a small daily quota: call it at start-up and on a slow schedule.
 func (c *Client) Templates(ctx context.Context) ([]Template, error) {
