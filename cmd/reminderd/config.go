@@ -27,6 +27,10 @@ type config struct {
 	Lang             string
 	Timezone         string
 
+	// WeChat client settings (contract: "Delivery truth").
+	WechatTimeout string
+	wechatTimeout time.Duration
+
 	// Scheduler settings (extensions of the contract).
 	ScanEvery       string
 	Concurrency     string
@@ -60,6 +64,7 @@ func (c *config) settings() []setting {
 		{"REMINDERD_WECHAT_APPID", "wechat-appid", "", "mini-program AppID (none: sandbox with a built-in fake WeChat)", &c.AppID, false},
 		{"REMINDERD_WECHAT_SECRET", "wechat-secret", "", "AppSecret", &c.Secret, true},
 		{"REMINDERD_WECHAT_BASE_URL", "wechat-base-url", "https://api.weixin.qq.com", "WeChat API root", &c.BaseURL, false},
+		{"REMINDERD_WECHAT_TIMEOUT", "wechat-timeout", "10s", "client timeout of one WeChat call", &c.WechatTimeout, false},
 		{"REMINDERD_WECHAT_PUSH_TOKEN", "wechat-push-token", "", "message-push Token", &c.PushToken, true},
 		{"REMINDERD_WECHAT_AES_KEY", "wechat-aes-key", "", "message-push EncodingAESKey (43 characters; set = safe mode)", &c.AESKey, true},
 		{"REMINDERD_MINIPROGRAM_STATE", "miniprogram-state", "formal", "developer, trial or formal", &c.MiniprogramState, false},
@@ -154,6 +159,9 @@ func (c *config) validate() error {
 	if _, err := recur.LoadZone(c.Timezone); err != nil {
 		errs = append(errs, fmt.Errorf("REMINDERD_TIMEZONE %s", err))
 	}
+	if err := c.parseWechatTimeout(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -185,4 +193,15 @@ func (c *config) parse() []error {
 	}
 	c.sendRate = r
 	return errs
+}
+
+// parseWechatTimeout converts REMINDERD_WECHAT_TIMEOUT, which must be a
+// positive duration; it runs inside validate.
+func (c *config) parseWechatTimeout() error {
+	d, err := time.ParseDuration(c.WechatTimeout)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("REMINDERD_WECHAT_TIMEOUT %q must be a positive duration, such as 10s", c.WechatTimeout)
+	}
+	c.wechatTimeout = d
+	return nil
 }

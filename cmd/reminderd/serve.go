@@ -166,7 +166,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	wcfg := wechat.Config{
 		BaseURL: cfg.BaseURL, AppID: cfg.AppID, Secret: cfg.Secret,
 		MiniprogramState: cfg.MiniprogramState, Lang: cfg.Lang,
-		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Now: now,
+		HTTPClient: wechat.NewHTTPClient(cfg.wechatTimeout, cfg.concurrency), Now: now,
 		Logger: log.With("component", "wechat"),
 	}
 	pushToken, aesKey, adminToken := cfg.PushToken, cfg.AESKey, cfg.AdminToken

@@ -42,7 +42,8 @@ type Config struct {
 	Secret    string
 	TokenMode TokenMode
 
-	// HTTPClient must have a timeout; nil means a client with a 10 s timeout.
+	// HTTPClient must have a timeout; nil means NewHTTPClient(DefaultTimeout,
+	// DefaultMaxConns).
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -135,7 +136,7 @@ func New(cfg Config) (*Client, error) {
 		lang:          cfg.Lang,
 	}
 	if c.http == nil {
-		c.http = &http.Client{Timeout: 10 * time.Second}
+		c.http = NewHTTPClient(DefaultTimeout, DefaultMaxConns)
 	}
 	if c.now == nil {
 		c.now = time.Now
