@@ -199,7 +199,9 @@ func TestSettingTypesMatchParsing(t *testing.T) {
 			continue
 		}
 		for v, wantOK := range map[string]bool{p.good: true, p.bad: false} {
-			_, err := parseConfig("t", []string{"--" + s.flag, v}, env(nil), io.Discard)
+			// A long lease, so that any WeChat timeout probed fits its send
+			// budget (the flag wins where the lease itself is probed).
+			_, err := parseConfig("t", []string{"--" + s.flag, v}, env(map[string]string{"REMINDERD_LEASE": "1h"}), io.Discard)
 			if gotOK := err == nil || !strings.Contains(err.Error(), s.env); gotOK != wantOK {
 				t.Errorf("--%s (%s) %q: accepted %v, want %v (%v)", s.flag, typ, v, gotOK, wantOK, err)
 			}

@@ -172,7 +172,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	wcfg := wechat.Config{
 		BaseURL: cfg.BaseURL, AppID: cfg.AppID, Secret: cfg.Secret,
 		MiniprogramState: cfg.MiniprogramState, Lang: cfg.Lang,
-		HTTPClient: &http.Client{Timeout: cfg.wechatTimeout}, Now: now,
+		HTTPClient: wechat.NewHTTPClient(cfg.wechatTimeout, cfg.concurrency), Now: now,
 		Logger: log.With("component", "wechat"),
 	}
 	pushToken, aesKey, adminToken := cfg.PushToken, cfg.AESKey, cfg.AdminToken

@@ -258,11 +258,7 @@ func newWorld(ctx context.Context, path string, latency time.Duration, concurren
 
 func (w *world) close() { w.fake.Close(); w.db.Close() }
 
-func httpClient(conns int) *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns, t.MaxIdleConnsPerHost = conns*2, conns*2
-	return &http.Client{Timeout: 30 * time.Second, Transport: t}
-}
+func httpClient(conns int) *http.Client { return wechat.NewHTTPClient(30*time.Second, conns) }
 
 var meetingData = `{"thing1":"项目评审会","time2":"2026-12-01 14:00","thing3":"A栋201会议室"}`
 

@@ -9,9 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -40,7 +42,8 @@ type Config struct {
 	Secret    string
 	TokenMode TokenMode
 
-	// HTTPClient must have a timeout; nil means a client with a 10 s timeout.
+	// HTTPClient must have a timeout; nil means NewHTTPClient(DefaultTimeout,
+	// DefaultMaxConns).
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -133,7 +136,7 @@ func New(cfg Config) (*Client, error) {
 		lang:          cfg.Lang,
 	}
 	if c.http == nil {
-		c.http = &http.Client{Timeout: 10 * time.Second}
+		c.http = NewHTTPClient(DefaultTimeout, DefaultMaxConns)
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -153,28 +156,109 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// Timeout returns the HTTP client's timeout for one WeChat call (0: none).
+func (c *Client) Timeout() time.Duration { return c.http.Timeout }
+
 // AppID returns the mini-program's AppID.
 func (c *Client) AppID() string { return c.appID }
 
 // maxResponse bounds what is read of any WeChat answer.
 const maxResponse = 1 << 20
 
-// errBody is the errcode/errmsg pair present in every WeChat answer.
+// errBody is the errcode/errmsg pair of WeChat's answers. Every answer
+// embeds it; an answer that may omit errcode on success says so with
+// impliesSuccess.
 type errBody struct {
-	ErrCode int    `json:"errcode"`
-	ErrMsg  string `json:"errmsg"`
+	ErrCode errCode `json:"errcode"`
+	ErrMsg  string  `json:"errmsg"`
 }
 
-func (e errBody) err() error {
-	if e.ErrCode == 0 {
+func (e *errBody) body() *errBody { return e }
+
+// lossIsUnknown reports whether a lost or invalid answer leaves the outcome
+// unknown (ErrOutcomeUnknown) rather than plainly failed. Only a send's does:
+// WeChat may have delivered the message.
+func (e *errBody) lossIsUnknown() bool { return false }
+
+func (e *errBody) err() error {
+	if e.ErrCode.n == 0 {
 		return nil
 	}
-	return &APIError{Code: e.ErrCode, Msg: e.ErrMsg}
+	return &APIError{Code: e.ErrCode.n, Msg: e.ErrMsg}
+}
+
+// errCode is an answer's errcode as WeChat wrote it.
+type errCode struct {
+	n       int
+	present bool // the key is in the answer
+	valid   bool // its value is a JSON integer that fits an int
+}
+
+// UnmarshalJSON accepts only an integer literal: "0", "-1", "40001". A
+// string, a float ("0.0", "1e3"), null, true or an object leaves valid false.
+func (c *errCode) UnmarshalJSON(b []byte) error {
+	c.present, c.valid, c.n = true, false, 0
+	i, neg := 0, false
+	if len(b) > 0 && b[0] == '-' {
+		i, neg = 1, true
+	}
+	if i == len(b) || len(b)-i > 18 {
+		return nil
+	}
+	n := 0
+	for ; i < len(b); i++ {
+		if b[i] < '0' || b[i] > '9' {
+			return nil
+		}
+		n = n*10 + int(b[i]-'0')
+	}
+	if neg {
+		n = -n
+	}
+	c.n, c.valid = n, true
+	return nil
+}
+
+// answer is what every decoded WeChat answer provides.
+type answer interface {
+	body() *errBody
+	lossIsUnknown() bool
+	// impliesSuccess reports whether the answer, without an errcode, is a
+	// success because of its other fields (docs/wechat.md §1, §4: token and
+	// code2session answers omit errcode on success).
+	impliesSuccess() bool
+}
+
+// decodeAnswer decodes a 200 answer's body into out. The body must be one
+// JSON object; its errcode, when present, must be an integer, and it may be
+// absent only when the answer's other fields imply success.
+func decodeAnswer(data []byte, out answer) *answerError {
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		if len(t) == 0 {
+			return &answerError{why: "answer is empty"}
+		}
+		return &answerError{why: "answer is not a JSON object"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
+		return &answerError{why: "answer is not JSON (cut short?)", err: err}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &answerError{why: "answer has data after its JSON object"}
+	}
+	code := out.body().ErrCode
+	if code.present && !code.valid || !code.present && !out.impliesSuccess() {
+		return &answerError{why: "answer has no integer errcode"}
+	}
+	return nil
 }
 
 // do performs one HTTP exchange and decodes the JSON answer into out. The
 // request URL holds credentials, so no error produced here contains it.
-func (c *Client) do(ctx context.Context, op, method, path string, query url.Values, body any, out any) error {
+// When the request was written (httptrace's WroteRequest) and no valid
+// answer came back, the error is also ErrOutcomeUnknown if out.lossIsUnknown.
+func (c *Client) do(ctx context.Context, op, method, path string, query url.Values, body any, out answer) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -187,7 +271,19 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	// wrote is set once the whole request has been written on the
+	// connection the transport is using; a retry on a fresh connection
+	// (only ever before anything was written) starts it again.
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { wrote.Store(false) },
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				wrote.Store(true)
+			}
+		},
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u, rd)
 	if err != nil {
 		return fmt.Errorf("wechat %s: build request for %s", op, path)
 	}
@@ -201,22 +297,27 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 		if errors.As(err, &uerr) {
 			err = uerr.Err // drop the URL: it carries the token or secret
 		}
+		if wrote.Load() {
+			err = &answerError{why: "answer lost after the request was written", err: err, unknown: out.lossIsUnknown()}
+		}
 		c.log.Debug("wechat call failed", "op", op, "path", path, "error", err)
 		return &TransportError{Op: op, Err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return &TransportError{Op: op, Err: fmt.Errorf("read answer: %w", err)}
-	}
 	if resp.StatusCode != http.StatusOK {
 		c.log.Debug("wechat call failed", "op", op, "path", path, "status", resp.StatusCode)
 		return &TransportError{Op: op, StatusCode: resp.StatusCode, Err: fmt.Errorf("HTTP %d", resp.StatusCode)}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(out); err != nil {
-		return &TransportError{Op: op, Err: fmt.Errorf("answer is not JSON: %w", err)}
+	if err != nil {
+		aerr := &answerError{why: "answer lost while it was read", err: err, unknown: out.lossIsUnknown()}
+		c.log.Debug("wechat call failed", "op", op, "path", path, "error", aerr)
+		return &TransportError{Op: op, Err: aerr}
+	}
+	if aerr := decodeAnswer(data, out); aerr != nil {
+		aerr.unknown = out.lossIsUnknown()
+		c.log.Debug("wechat call failed", "op", op, "path", path, "error", aerr)
+		return &TransportError{Op: op, Err: aerr}
 	}
 	c.log.Debug("wechat call", "op", op, "path", path, "latency_ms", c.now().Sub(start).Milliseconds())
 	return nil
@@ -228,6 +329,7 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 // exactly once.
 func doWithToken[T any, PT interface {
 	*T
+	answer
 	err() error
 }](ctx context.Context, c *Client, op, method, path string, body any) (*T, error) {
 	for attempt := 0; ; attempt++ {

@@ -40,8 +40,10 @@ func (e *APIError) Error() string { return fmt.Sprintf("wechat errcode %d: %s", 
 
 // TransportError is a failure to get an answer from WeChat at all: a
 // connection error, a timeout, an HTTP status other than 200, or a body that
-// is not WeChat's JSON. It never holds the request URL (which carries the
-// access token or the secret).
+// is not WeChat's JSON (a JSON object whose errcode, when present, is an
+// integer). It never holds the request URL (which carries the access token or
+// the secret). For a send whose request was written it also matches
+// ErrOutcomeUnknown.
 type TransportError struct {
 	Op         string // e.g. "subscribe send"
 	StatusCode int    // 0 when no HTTP answer arrived
@@ -56,6 +58,47 @@ func (e *TransportError) Error() string {
 }
 
 func (e *TransportError) Unwrap() error { return e.Err }
+
+// ErrOutcomeUnknown matches (errors.Is) a send whose request may have
+// reached WeChat but got no valid answer: a timeout or a lost connection
+// after the request was written, a body cut short, or an HTTP 200 whose body
+// is not a JSON object with an integer errcode. WeChat may have accepted the
+// message (and used the user's credit); only its subscribe_msg_sent_event
+// can tell. The error is a *TransportError, and its text says why the
+// outcome is unknown. Failures before the request could have been sent
+// (refused connection, DNS, TLS, a context ended before the write) are plain
+// transient *TransportErrors.
+var ErrOutcomeUnknown = errors.New("outcome unknown: the request may have reached WeChat")
+
+// answerError says what was wrong with an answer, or that it was lost.
+// unknown marks a send's answer: it then matches ErrOutcomeUnknown.
+type answerError struct {
+	why     string
+	err     error // nil when why says it all
+	unknown bool
+}
+
+func (e *answerError) Error() string {
+	s := e.why
+	if e.unknown {
+		s = "outcome unknown: " + s
+	}
+	if e.err != nil {
+		s += ": " + e.err.Error()
+	}
+	return s
+}
+
+func (e *answerError) Unwrap() []error {
+	var errs []error
+	if e.unknown {
+		errs = append(errs, ErrOutcomeUnknown)
+	}
+	if e.err != nil {
+		errs = append(errs, e.err)
+	}
+	return errs
+}
 
 // TokenFetchError is a failure to obtain an access token (40013 bad appid,
 // 40125 bad secret, 40164 IP not whitelisted, -1, a transport error …).
@@ -87,6 +130,11 @@ const (
 	// ClassUserBusy: a concurrent send to the same openid (43108). Retry
 	// later; says nothing about WeChat's health.
 	ClassUserBusy
+	// ClassUnknown: the send's request may have reached WeChat but no valid
+	// answer came back (ErrOutcomeUnknown): WeChat may have delivered the
+	// message and used the credit. Do not resend blindly: wait for the
+	// subscribe_msg_sent_event. Only Send returns it.
+	ClassUnknown
 )
 
 func (c Class) String() string {
@@ -103,6 +151,8 @@ func (c Class) String() string {
 		return "quota"
 	case ClassUserBusy:
 		return "user_busy"
+	case ClassUnknown:
+		return "unknown"
 	}
 	return fmt.Sprintf("class(%d)", int(c))
 }
@@ -137,6 +187,9 @@ func Classify(err error) Class {
 	var tfe *TokenFetchError
 	if errors.As(err, &tfe) {
 		return ClassTransient
+	}
+	if errors.Is(err, ErrOutcomeUnknown) {
+		return ClassUnknown
 	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {

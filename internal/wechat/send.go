@@ -47,12 +47,20 @@ type sendAnswer struct {
 	MsgID json.Number `json:"msgid"`
 }
 
+// A send's answer always has errcode, and losing it leaves the outcome
+// unknown: WeChat may have delivered the message.
+func (*sendAnswer) impliesSuccess() bool { return false }
+func (*sendAnswer) lossIsUnknown() bool  { return true }
+
 // ErrBadRequest wraps a request that is wrong before it is sent.
 var ErrBadRequest = errors.New("invalid request")
 
 // Send sends a subscribe message. Errors are *APIError (classify with
 // Classify), *TransportError, or ErrBadRequest for a request that could not
-// be valid. A token errcode has already been retried once.
+// be valid. A token errcode has already been retried once. A
+// *TransportError for a request that was written but got no valid answer
+// also matches ErrOutcomeUnknown (ClassUnknown): WeChat may have delivered
+// the message, and a resend may deliver it twice.
 func (c *Client) Send(ctx context.Context, r SendRequest) (SendResult, error) {
 	body := sendBody{
 		ToUser:           r.ToUser,

@@ -22,6 +22,9 @@ type sessionAnswer struct {
 	SessionKey string `json:"session_key"`
 }
 
+// A code2session answer omits errcode on success.
+func (a *sessionAnswer) impliesSuccess() bool { return a.OpenID != "" }
+
 // Code2Session exchanges a wx.login code for the user's openid. Errors match
 // ErrInvalidCode (40029: bad, expired or used code), ErrUserBlocked (40226),
 // ErrRateLimited (45011) or ErrUnavailable (-1 and transport failures) with

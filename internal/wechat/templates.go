@@ -93,6 +93,10 @@ type templateAnswer struct {
 	} `json:"data"`
 }
 
+// gettemplate answers errcode 0 with its data; data alone is taken as a
+// success too.
+func (a *templateAnswer) impliesSuccess() bool { return a.Data != nil }
+
 // Templates fetches the account's template list (gettemplate). The endpoint
 // has a small daily quota: call it at start-up and on a slow schedule. A
 // template whose type is neither 2 (one-time) nor 3 (long-term) is left out

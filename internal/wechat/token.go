@@ -142,6 +142,9 @@ type tokenAnswer struct {
 	ExpiresIn   json.Number `json:"expires_in"`
 }
 
+// A token answer omits errcode on success.
+func (a *tokenAnswer) impliesSuccess() bool { return a.AccessToken != "" }
+
 func (c *Client) fetchToken(ctx context.Context) (Token, error) {
 	var ans tokenAnswer
 	start := c.now()
