@@ -37,6 +37,9 @@ func TestFaultSuite(t *testing.T) {
 		c.Concurrency, c.BreakerFailures, c.BreakerTimeout = 8, 5, time.Second
 		c.BackoffBase, c.BackoffMax, c.MaxAttempts = 50*time.Millisecond, 400*time.Millisecond, 30
 		c.DefaultLateness, c.ScanEvery, c.Lease, c.SendBudget = 5*time.Minute, 100*time.Millisecond, 10*time.Second, 2*time.Second
+		// A hung request is an unknown outcome: wait 500 ms for its sent
+		// event, then send again.
+		c.ClientTimeout, c.UnknownWait = 300*time.Millisecond, 500*time.Millisecond
 		// The quota "resets" a second after it is hit (instead of at midnight).
 		c.QuotaReset = func(now time.Time) time.Time { quotaHits.Add(1); return now.Add(time.Second) }
 	})
