@@ -78,6 +78,7 @@ type harness struct {
 	srv    *httptest.Server
 	logs   *syncBuf
 	engine *wake
+	cfg    api.Config
 }
 
 func newHarness(t testing.TB) *harness { t.Helper(); return newHarnessWith(t, db.Options{}, nil) }
@@ -129,7 +130,19 @@ func newHarnessWith(t testing.TB, opt db.Options, tweak func(*api.Config)) *harn
 	if err := fake.SetPush(srv.URL+"/wechat/push", pushToken, aesKey, true); err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, clock: clock, fake: fake, db: d, client: client, cat: cat, srv: srv, logs: logs, engine: eng}
+	return &harness{t: t, clock: clock, fake: fake, db: d, client: client, cat: cat, srv: srv, logs: logs, engine: eng, cfg: cfg}
+}
+
+// restart serves the same database from a new server with a new push
+// receiver, as a restarted process does: nothing kept in memory survives
+// (the receiver's duplicate cache among it).
+func (h *harness) restart(push *wechat.Receiver) {
+	h.t.Helper()
+	h.srv.Close()
+	cfg := h.cfg
+	cfg.Push = push
+	h.srv = httptest.NewServer(api.New(cfg))
+	h.t.Cleanup(h.srv.Close)
 }
 
 // resp is a decoded answer.
