@@ -170,7 +170,7 @@ func (s *Server) acceptSend(req *sendReq) (Send, int, string) {
 		if !ok || v.Value == nil || *v.Value == "" {
 			return Send{}, wechat.CodeInvalidArgument, fmt.Sprintf("argument invalid! data.%s.value is emtpy", kw.Key)
 		}
-		if err := kw.Validate(*v.Value); err != nil {
+		if !valueAccepted(keywordTypeOf(kw.Key), *v.Value, kw.Enum) {
 			return Send{}, wechat.CodeInvalidArgument, fmt.Sprintf("argument invalid! data.%s.value invalid", kw.Key)
 		}
 		data[kw.Key] = *v.Value
