@@ -27,7 +27,7 @@ type config struct {
 	Lang             string
 	Timezone         string
 
-	// WeChat client settings (contract: "Delivery truth").
+	// WeChat client settings.
 	WechatTimeout string
 	wechatTimeout time.Duration
 
