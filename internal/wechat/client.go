@@ -224,8 +224,8 @@ type answer interface {
 	body() *errBody
 	lossIsUnknown() bool
 	// impliesSuccess reports whether the answer, without an errcode, is a
-	// success because of its other fields (docs/wechat.md §1, §4: token and
-	// code2session answers omit errcode on success).
+	// success because of its other fields (token and code2session answers
+	// omit errcode on success).
 	impliesSuccess() bool
 }
 

@@ -3,9 +3,10 @@ package wechat
 // Keyword value rules for subscribe messages (docs/wechat.md §3).
 //
 // WeChat answers errcode 47003 ("argument invalid") when a keyword value breaks
-// the rule of its type, and the message is lost. Both the fake WeChat server and
-// the API validate with this file, so the fake rejects exactly what the client
-// refuses to send.
+// the rule of its type, and the message is lost. The API validates with this
+// file. The fake WeChat (wechattest) has its own table of the same rules,
+// written apart so that it cannot share a mistake with this file; a test
+// feeds one corpus to both and fails on any disagreement.
 //
 // Where WeChat's documentation is silent the rules here are deliberately
 // stricter than WeChat is known to be: a value we reject is reported to the

@@ -36,3 +36,22 @@ func (s *Server) handleFakePopup(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, res)
 }
+
+func (s *Server) handleFakeFailNextSends(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		N     int    `json:"n"`
+		Fault string `json:"fault"`
+	}
+	const usage = `body must be {"n":1,"fault":"answer_lost|connection_reset|truncated_answer|hang|empty_answer"}`
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<12)).Decode(&req); err != nil || req.N < 1 {
+		http.Error(w, usage, http.StatusBadRequest)
+		return
+	}
+	f, err := ParseFaultAfterAccept(req.Fault)
+	if err != nil || f == NoFaultAfterAccept {
+		http.Error(w, usage, http.StatusBadRequest)
+		return
+	}
+	s.FailNextSends(req.N, f)
+	writeJSON(w, map[string]any{"n": req.N, "fault": f.String()})
+}

@@ -94,14 +94,20 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	busy := s.inflight[req.ToUser] > 0
 	s.inflight[req.ToUser]++
 	s.mu.Unlock()
-	defer func() {
+	released := false
+	release := func() {
+		if released {
+			return
+		}
+		released = true
 		s.mu.Lock()
 		s.inflight[req.ToUser]--
 		if s.inflight[req.ToUser] == 0 {
 			delete(s.inflight, req.ToUser)
 		}
 		s.mu.Unlock()
-	}()
+	}
+	defer release()
 	if busy {
 		writeErr(w, wechat.CodeUserBusy, "reach max api daily quota limit for the user: concurrent requests")
 		return
@@ -112,14 +118,28 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	sent, code, msg := s.acceptSend(&req)
+	fault := NoFaultAfterAccept
+	if code == 0 {
+		fault = s.afterAcceptFault()
+	}
 	s.mu.Unlock()
 	if code != 0 {
 		writeErr(w, code, msg)
 		return
 	}
 	// Encoded by hand to keep msgid an exact integer.
+	answer := fmt.Sprintf(`{"errcode":0,"errmsg":"ok","msgid":%d}`, sent.MsgID)
+	if fault != NoFaultAfterAccept {
+		// Accepted and delivered: WeChat is done with the request and
+		// pushes the sent event whatever happens to the answer (which may
+		// reach the client before this handler returns).
+		release()
+		s.pushSentEvent(sent)
+		loseAnswer(w, r, fault, answer)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	fmt.Fprintf(w, `{"errcode":0,"errmsg":"ok","msgid":%d}`, sent.MsgID)
+	_, _ = io.WriteString(w, answer)
 	s.pushSentEvent(sent)
 }
 
@@ -150,7 +170,7 @@ func (s *Server) acceptSend(req *sendReq) (Send, int, string) {
 		if !ok || v.Value == nil || *v.Value == "" {
 			return Send{}, wechat.CodeInvalidArgument, fmt.Sprintf("argument invalid! data.%s.value is emtpy", kw.Key)
 		}
-		if err := kw.Validate(*v.Value); err != nil {
+		if !valueAccepted(keywordTypeOf(kw.Key), *v.Value, kw.Enum) {
 			return Send{}, wechat.CodeInvalidArgument, fmt.Sprintf("argument invalid! data.%s.value invalid", kw.Key)
 		}
 		data[kw.Key] = *v.Value

@@ -81,6 +81,7 @@ type Server struct {
 	sends     []Send
 	counts    Counts
 	faults    Faults
+	failNext  []FaultAfterAccept // faults for the next accepted sends, in order
 	quotaDay  string
 	quotaUsed int
 	push      *pushTarget
@@ -121,6 +122,12 @@ type Counts struct {
 // Faults are injected into subscribe sends (and, with AllEndpoints, into
 // every endpoint). Rates are shares of requests in [0,1], drawn in order:
 // hang, HTTP 500, -1.
+//
+// The After… rates apply to subscribe sends WeChat has accepted: the message
+// is recorded in Sends, the credit is used and the sent event is pushed, but
+// the answer is lost in one of the ways of FaultAfterAccept (drawn in the
+// order of its constants). A client cannot tell these from a send that
+// failed; only the sent event says it went out.
 type Faults struct {
 	Latency      time.Duration // added to every affected request
 	BusyRate     float64       // errcode -1
@@ -128,6 +135,12 @@ type Faults struct {
 	HangRate     float64       // never answers until the client gives up
 	DailyQuota   int           // successful sends per day (Beijing time); 0 = unlimited
 	AllEndpoints bool
+
+	AfterLostRate      float64 // AnswerLost
+	AfterResetRate     float64 // ConnectionReset
+	AfterTruncatedRate float64 // TruncatedAnswer
+	AfterHangRate      float64 // HangAfterAccept
+	AfterEmptyRate     float64 // EmptyAnswer
 }
 
 // New starts a fake on a loopback httptest server. Close it when done.
@@ -234,6 +247,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /wxaapi/newtmpl/gettemplate", s.handleGetTemplate)
 	mux.HandleFunc("POST /fake/login", s.handleFakeLogin)
 	mux.HandleFunc("POST /fake/popup", s.handleFakePopup)
+	mux.HandleFunc("POST /fake/fail-next-sends", s.handleFakeFailNextSends)
 	return mux
 }
 
