@@ -15,10 +15,13 @@ import (
 )
 
 // TestFaultSuite runs the engine on the wall clock against a WeChat that
-// answers -1, HTTP 500 and hangs for a share of requests, rotates its
-// tokens, goes down completely for a while and hits its daily quota: every
-// reminder within its window is eventually sent exactly once, the breaker
-// opens and closes, and no attempt is used while it is open.
+// answers -1, HTTP 500 and hangs for a share of requests, loses the answer
+// of a share of the sends it accepted (connection closed or reset, body cut
+// short, a hang, a 200 of {}), rotates its tokens, goes down completely for
+// a while and hits its daily quota: every reminder within its window is
+// eventually sent, once, or twice only with the second marked a possible
+// duplicate; the breaker opens and closes, and no attempt is used while it
+// is open.
 func TestFaultSuite(t *testing.T) {
 	n := 300
 	if os.Getenv("REMINDERD_HEAVY") == "1" {
@@ -46,6 +49,11 @@ func TestFaultSuite(t *testing.T) {
 	for i := range n {
 		o := fmt.Sprintf("o%04d", i)
 		h.grant(o, meetingID, 1)
+		// Every other user accepted twice at WeChat, so that a resend
+		// after a lost answer can really reach them twice.
+		if i%2 == 0 {
+			h.fake.Grant(o, meetingID, 1)
+		}
 		h.add(o, h.now())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -61,7 +69,9 @@ func TestFaultSuite(t *testing.T) {
 		}
 	}
 	const lat = 30 * time.Millisecond
-	phase(wechattest.Faults{Latency: lat, BusyRate: 0.2, HTTP500Rate: 0.1, HangRate: 0.05}, func() bool { return h.count("sent") >= n/4 })
+	phase(wechattest.Faults{Latency: lat, BusyRate: 0.2, HTTP500Rate: 0.1, HangRate: 0.05,
+		AfterLostRate: 0.03, AfterResetRate: 0.02, AfterTruncatedRate: 0.02, AfterHangRate: 0.02, AfterEmptyRate: 0.02},
+		func() bool { return h.count("sent") >= n/4 })
 	h.fake.RevokeTokens()
 	// WeChat down: the breaker must open; attempts must not move while it is open.
 	h.fake.SetFaults(wechattest.Faults{HTTP500Rate: 1})
@@ -102,21 +112,45 @@ func TestFaultSuite(t *testing.T) {
 	for _, s := range h.fake.Sends() {
 		seen[s.ToUser]++
 	}
+	marked := map[string]bool{}
+	rows, err := h.db.R.Query(`SELECT r.openid FROM deliveries d JOIN reminders r ON r.id = d.reminder_id
+		WHERE d.possible_duplicate = 1 AND d.status = 'sent'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			t.Fatal(err)
+		}
+		marked[o] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	duplicates := 0
 	for u, k := range seen {
-		if k != 1 {
-			t.Fatalf("%s received %d messages", u, k)
+		switch {
+		case k == 2 && marked[u]:
+			duplicates++
+		case k != 1:
+			t.Fatalf("%s received %d messages (a resend marked possible_duplicate: %v)", u, k, marked[u])
 		}
 	}
 	if h.eng.BreakerOpens() == 0 || h.eng.Breaker() != "closed" {
 		t.Fatalf("breaker opened %d times, now %s", h.eng.BreakerOpens(), h.eng.Breaker())
 	}
-	var deferred, retried int
-	if err := h.db.R.QueryRow(`SELECT count(*) FILTER (WHERE status = 'deferred'), count(*) FILTER (WHERE status = 'retry') FROM deliveries`).Scan(&deferred, &retried); err != nil {
+	var deferred, retried, unknown, settled int
+	if err := h.db.R.QueryRow(`SELECT count(*) FILTER (WHERE status = 'deferred'), count(*) FILTER (WHERE status = 'retry'),
+		count(*) FILTER (WHERE status = 'unknown'), count(*) FILTER (WHERE status = 'failed' AND possible_duplicate = 1 AND errcode = 43101)
+		FROM deliveries`).Scan(&deferred, &retried, &unknown, &settled); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d sent once each; %d retries, %d deferrals, breaker opened %d times, quota hit %d times",
-		n, retried, deferred, h.eng.BreakerOpens(), quotaHits.Load())
-	if retried == 0 || deferred == 0 || quotaHits.Load() == 0 {
-		t.Fatalf("the faults did not bite: %d retries, %d deferrals, %d quota hits", retried, deferred, quotaHits.Load())
+	t.Logf("%d sent: %d once, %d twice (each second one marked); %d retries, %d deferrals, %d answers lost (unknown), "+
+		"%d settled by a 43101 to the resend; breaker opened %d times, quota hit %d times",
+		n, len(seen)-duplicates, duplicates, retried, deferred, unknown, settled, h.eng.BreakerOpens(), quotaHits.Load())
+	if retried == 0 || deferred == 0 || quotaHits.Load() == 0 || unknown == 0 {
+		t.Fatalf("the faults did not bite: %d retries, %d deferrals, %d quota hits, %d unknown", retried, deferred, quotaHits.Load(), unknown)
 	}
 }

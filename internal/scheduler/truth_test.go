@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
@@ -129,5 +130,148 @@ func TestARefusedPageIsSentWithoutItWhenAllowed(t *testing.T) {
 	}
 	if h.credits("oA", meetingID) != 0 {
 		t.Fatal("the send did not use the credit")
+	}
+}
+
+// sentEvent applies WeChat's subscribe_msg_sent_event for the fake's send
+// msgid as the push handler does when no delivery has that msgid yet: it is
+// parked with its user and template, and a reminder waiting out an unknown
+// outcome of theirs is due now.
+func (h *harness) sentEvent(s wechattest.Send, delivered bool) {
+	h.t.Helper()
+	ctx := context.Background()
+	d := int64(0)
+	if delivered {
+		d = 1
+	}
+	if err := h.db.Write.SavePendingSentEvent(ctx, db.SavePendingSentEventParams{Msgid: s.MsgID, Delivered: d, EventStatus: "success",
+		Now: h.now().UnixMilli(), Openid: s.ToUser, TemplateID: s.TemplateID}); err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.db.Write.WakeUnknownReminders(ctx, db.WakeUnknownRemindersParams{Now: h.now().UnixMilli(), Openid: s.ToUser,
+		TemplateID: s.TemplateID}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// TestAnUnknownOutcomeIsSettledByItsSentEvent: WeChat accepts a send and
+// the answer is lost; the attempt is recorded unknown, nothing is sent
+// again, and WeChat's sent event settles it as sent with its msgid.
+func TestAnUnknownOutcomeIsSettledByItsSentEvent(t *testing.T) {
+	for _, f := range []wechattest.FaultAfterAccept{wechattest.AnswerLost, wechattest.ConnectionReset,
+		wechattest.TruncatedAnswer, wechattest.EmptyAnswer} {
+		t.Run(f.String(), func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.grant("oA", meetingID, 1)
+			id := h.add("oA", t0)
+			h.fake.FailNextSends(1, f)
+			h.cycle()
+			r := h.wantState(id, "scheduled", "")
+			ds := h.deliveries(id)
+			if len(ds) != 1 || ds[0].Status != "unknown" || !r.UnknownAt.Valid || r.DueAt != t0.Add(2*time.Minute).UnixMilli() {
+				t.Fatalf("after the lost answer: %+v, deliveries %+v", r, ds)
+			}
+			if h.credits("oA", meetingID) != 0 {
+				t.Fatal("the credit of a send WeChat may have was given back")
+			}
+			h.clock.Advance(30 * time.Second)
+			h.cycle() // still waiting: nothing is sent
+			sends := h.fake.Sends()
+			if len(sends) != 1 || h.fake.Counts().Send != 1 {
+				t.Fatalf("%d sends, %d calls while waiting for the sent event", len(sends), h.fake.Counts().Send)
+			}
+			h.sentEvent(sends[0], true)
+			h.cycle()
+			r = h.wantState(id, "sent", "")
+			ds = h.deliveries(id)
+			if len(ds) != 1 || ds[0].Status != "sent" || ds[0].Msgid.Int64 != sends[0].MsgID || ds[0].Delivered.Int64 != 1 ||
+				r.Delivery != "delivered" || r.UnknownAt.Valid {
+				t.Fatalf("after the sent event: %+v, deliveries %+v", r, ds)
+			}
+			if h.fake.Counts().Send != 1 || h.credits("oA", meetingID) != 0 {
+				t.Fatalf("%d calls, ledger %d", h.fake.Counts().Send, h.credits("oA", meetingID))
+			}
+		})
+	}
+}
+
+// TestA43101AfterAnUnknownOutcomeSettlesItAsSent: no sent event came; the
+// resend after the wait is marked a possible duplicate, and WeChat's 43101
+// to it proves the first send used the credit: the reminder is sent, and
+// the ledger is not emptied as if the user had refused.
+func TestA43101AfterAnUnknownOutcomeSettlesItAsSent(t *testing.T) {
+	h := newHarness(t, nil)
+	h.grant("oA", meetingID, 1)
+	id := h.add("oA", t0)
+	h.fake.FailNextSends(1, wechattest.EmptyAnswer)
+	h.cycle()
+	h.wantState(id, "scheduled", "")
+	h.clock.Advance(2 * time.Minute)
+	h.cycle()
+	r := h.wantState(id, "sent", "")
+	ds := h.deliveries(id)
+	if len(ds) != 2 || ds[0].Status != "sent" || ds[1].Status != "failed" || ds[1].Errcode.Int64 != wechat.CodeNoCredit ||
+		ds[1].PossibleDuplicate != 1 || r.Reason.Valid {
+		t.Fatalf("reminder %+v, deliveries %+v", r, ds)
+	}
+	var status string
+	if err := h.db.R.QueryRow(`SELECT status FROM consents WHERE openid = 'oA' AND template_id = ?`, meetingID).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if status == "refused" {
+		t.Fatal("a 43101 after an unknown outcome marked the user as refusing")
+	}
+	if len(h.fake.Sends()) != 1 {
+		t.Fatalf("the user got %d messages", len(h.fake.Sends()))
+	}
+}
+
+// TestAnUnknownOutcomeBeforeAcceptanceIsSentAgainMarked: the request hung
+// before WeChat took it (the client timed out after writing it): with no
+// sent event, the reminder is sent again after the wait, once, marked as a
+// possible duplicate, with the credit the first attempt held.
+func TestAnUnknownOutcomeBeforeAcceptanceIsSentAgainMarked(t *testing.T) {
+	h := newHarness(t, nil)
+	h.grant("oA", meetingID, 1)
+	id := h.add("oA", t0)
+	h.fake.SetFaults(wechattest.Faults{HangRate: 1})
+	h.cycle()
+	if ds := h.deliveries(id); len(ds) != 1 || ds[0].Status != "unknown" {
+		t.Fatalf("after the hang: deliveries %+v", ds)
+	}
+	h.fake.SetFaults(wechattest.Faults{})
+	h.clock.Advance(2 * time.Minute)
+	h.cycle()
+	h.wantState(id, "sent", "")
+	ds := h.deliveries(id)
+	if len(ds) != 2 || ds[0].Status != "unknown" || ds[1].Status != "sent" || ds[1].PossibleDuplicate != 1 {
+		t.Fatalf("deliveries %+v", ds)
+	}
+	if len(h.fake.Sends()) != 1 || h.credits("oA", meetingID) != 0 {
+		t.Fatalf("%d messages, ledger %d", len(h.fake.Sends()), h.credits("oA", meetingID))
+	}
+}
+
+// TestAnUnknownOutcomeNeverWaitsPastTheWindow: the wait ends with the
+// window; with no event and no time to resend, the reminder ends sent with
+// its delivery unknown.
+func TestAnUnknownOutcomeNeverWaitsPastTheWindow(t *testing.T) {
+	h := newHarness(t, nil)
+	h.grant("oA", meetingID, 1)
+	id := h.add("oA", t0, withExpiry(time.Minute))
+	h.fake.FailNextSends(1, wechattest.AnswerLost)
+	h.cycle()
+	r := h.wantState(id, "scheduled", "")
+	if r.DueAt != t0.Add(time.Minute).UnixMilli() {
+		t.Fatalf("due at %v, want the window's end", time.UnixMilli(r.DueAt).UTC())
+	}
+	h.clock.Set(t0.Add(time.Minute))
+	h.cycle()
+	r = h.wantState(id, "sent", "")
+	if r.Delivery != "unknown" || h.fake.Counts().Send != 1 {
+		t.Fatalf("reminder %+v after %d calls", r, h.fake.Counts().Send)
+	}
+	if ds := h.deliveries(id); len(ds) != 1 || ds[0].Status != "unknown" {
+		t.Fatalf("deliveries %+v", ds)
 	}
 }
