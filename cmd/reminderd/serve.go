@@ -243,7 +243,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		UnknownWait: cfg.unknownWait, ClientTimeout: cfg.wechatTimeout, ResendWithoutPage: cfg.resendWithoutPage,
 		Observer: func(o scheduler.Outcome) {
 			m.ObserveSend(o.Status, o.Reason, o.ErrCode, o.Latency, o.Lateness)
-			m.ObserveTruth(o.Late, o.PossibleDuplicate, o.Settled)
+			m.ObserveTruth(o.Late, o.PossibleDuplicate, o.Settled, o.InvalidAnswer)
 		},
 		OnRescue: m.Rescued,
 	})

@@ -46,6 +46,7 @@ type Metrics struct {
 	late           prometheus.Counter
 	possibleDups   prometheus.Counter
 	settled        prometheus.Counter
+	invalid        prometheus.Counter
 }
 
 // New registers every collector; state is read at each scrape.
@@ -89,7 +90,11 @@ func New(state StateFunc, log *slog.Logger) *Metrics {
 		Name: "reminderd_unknown_settled_total",
 		Help: "Attempts of unknown outcome that turned out sent (their sent event came, or a 43101 answered the resend).",
 	})
-	m.reg.MustRegister(m.sends, m.sendLatency, m.lateness, m.tokenRefreshes, m.rescued, m.expired, m.late, m.possibleDups, m.settled,
+	m.invalid = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "reminderd_wechat_invalid_answers_total",
+		Help: "Send answers that arrived but were not a JSON object with an integer errcode (a wrong REMINDERD_WECHAT_BASE_URL or a proxy in the way): alert on any.",
+	})
+	m.reg.MustRegister(m.sends, m.sendLatency, m.lateness, m.tokenRefreshes, m.rescued, m.expired, m.late, m.possibleDups, m.settled, m.invalid,
 		&stateCollector{state: state, log: log},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -116,8 +121,11 @@ func (m *Metrics) ObserveSend(status, reason string, errcode int64, latency, lat
 
 // ObserveTruth records what a processed claim says about delivery truth:
 // a send accepted after its window, a possible duplicate, an unknown
-// outcome settled.
-func (m *Metrics) ObserveTruth(late, possibleDuplicate, settled bool) {
+// outcome settled, an invalid answer.
+func (m *Metrics) ObserveTruth(late, possibleDuplicate, settled, invalidAnswer bool) {
+	if invalidAnswer {
+		m.invalid.Inc()
+	}
 	if late {
 		m.late.Inc()
 	}

@@ -29,6 +29,9 @@ func TestMetrics(t *testing.T) {
 	m.ObserveSend("skipped", "expired", -2, 0, 0)
 	m.TokenEvent("fetched")
 	m.Rescued(4)
+	m.ObserveTruth(true, false, false, false)
+	m.ObserveTruth(false, true, true, false)
+	m.ObserveTruth(false, true, false, true)
 	out := scrape(t, m)
 	for _, want := range []string{
 		`reminderd_reminders{status="scheduled"} 7`,
@@ -45,6 +48,10 @@ func TestMetrics(t *testing.T) {
 		`reminderd_skipped_expired_total 1`,
 		`reminderd_token_events_total{kind="fetched"} 1`,
 		`reminderd_leases_rescued_total 4`,
+		`reminderd_sends_late_total 1`,
+		`reminderd_possible_duplicates_total 2`,
+		`reminderd_unknown_settled_total 1`,
+		`reminderd_wechat_invalid_answers_total 1`,
 		`reminderd_state_scrape_ok 1`,
 		`reminderd_wal_frames 812`,
 		`reminderd_checkpoint_failures_total 3`,

@@ -115,6 +115,9 @@ type Outcome struct {
 	// Settled: an attempt of unknown outcome turned out sent (its sent event
 	// came, or WeChat answered 43101 to the resend).
 	Settled bool
+	// InvalidAnswer: WeChat's answer arrived but was not a JSON object with
+	// an integer errcode (a wrong base URL, a proxy): an alarm.
+	InvalidAnswer bool
 }
 
 var beijing = time.FixedZone("CST", 8*3600)

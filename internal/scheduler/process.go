@@ -220,7 +220,9 @@ type result struct {
 	windowClosed bool
 	// alreadySent: a late outcome recorded the occurrence sent meanwhile.
 	alreadySent bool
-	quotaUntil  time.Time // a 45009: sending paused until then (persisted with the record)
+	// invalidAnswer: WeChat's answer arrived malformed (wechat.ErrInvalidAnswer).
+	invalidAnswer bool
+	quotaUntil    time.Time // a 45009: sending paused until then (persisted with the record)
 }
 
 // permanentReasons maps permanent errcodes to the contract's reasons.
@@ -378,6 +380,7 @@ func (e *Engine) attempt(ctx context.Context, c claim) result {
 	}
 	lat := time.Since(start)
 	res := e.classify(sent, err, lat, r)
+	res.invalidAnswer = errors.Is(err, wechat.ErrInvalidAnswer)
 	res.errmsg = note + res.errmsg
 	res.counted = counted
 	res.sent = true
@@ -912,7 +915,8 @@ func (e *Engine) transition(ctx context.Context, q *db.Queries, c claim, res res
 func (e *Engine) observe(r db.Reminder, res result, status string, now time.Time) {
 	o := Outcome{ReminderID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, Attempt: r.Attempts, Status: status,
 		Reason: res.reason, ErrCode: -2, Latency: res.latency, Sent: res.sent, Late: res.late,
-		PossibleDuplicate: res.possibleDup && res.sent, Settled: res.verdict == vSettled && !res.windowClosed}
+		PossibleDuplicate: res.possibleDup && res.sent, Settled: res.verdict == vSettled && !res.windowClosed,
+		InvalidAnswer: res.invalidAnswer}
 	if res.errcode.Valid {
 		o.ErrCode = res.errcode.Int64
 	}

@@ -275,3 +275,29 @@ func TestAnUnknownOutcomeNeverWaitsPastTheWindow(t *testing.T) {
 		t.Fatalf("deliveries %+v", ds)
 	}
 }
+
+// TestAMalformedAnswerIsAnAlarm: an HTTP 200 of {} (a wrong base URL, a
+// proxy) is an unknown outcome and is reported as an invalid answer; a lost
+// answer is unknown too, but no alarm.
+func TestAMalformedAnswerIsAnAlarm(t *testing.T) {
+	var mu sync.Mutex
+	var outcomes []scheduler.Outcome
+	h := newHarness(t, nil)
+	h.eng = h.engine(h.db, func(c *scheduler.Config) {
+		c.Observer = func(o scheduler.Outcome) { mu.Lock(); outcomes = append(outcomes, o); mu.Unlock() }
+	})
+	h.grant("oA", meetingID, 1)
+	h.grant("oB", meetingID, 1)
+	h.fake.FailNextSends(1, wechattest.EmptyAnswer)
+	h.add("oA", t0)
+	h.cycle()
+	h.fake.FailNextSends(1, wechattest.AnswerLost)
+	h.add("oB", t0)
+	h.cycle()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(outcomes) != 2 || outcomes[0].Status != "unknown" || !outcomes[0].InvalidAnswer ||
+		outcomes[1].Status != "unknown" || outcomes[1].InvalidAnswer {
+		t.Fatalf("outcomes %+v", outcomes)
+	}
+}

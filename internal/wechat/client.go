@@ -235,21 +235,21 @@ type answer interface {
 func decodeAnswer(data []byte, out answer) *answerError {
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		if len(t) == 0 {
-			return &answerError{why: "answer is empty"}
+			return &answerError{why: "answer is empty", invalid: true}
 		}
-		return &answerError{why: "answer is not a JSON object"}
+		return &answerError{why: "answer is not a JSON object", invalid: true}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(out); err != nil {
-		return &answerError{why: "answer is not JSON (cut short?)", err: err}
+		return &answerError{why: "answer is not JSON (cut short?)", err: err, invalid: true}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return &answerError{why: "answer has data after its JSON object"}
+		return &answerError{why: "answer has data after its JSON object", invalid: true}
 	}
 	code := out.body().ErrCode
 	if code.present && !code.valid || !code.present && !out.impliesSuccess() {
-		return &answerError{why: "answer has no integer errcode"}
+		return &answerError{why: "answer has no integer errcode", invalid: true}
 	}
 	return nil
 }

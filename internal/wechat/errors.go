@@ -70,12 +70,20 @@ func (e *TransportError) Unwrap() error { return e.Err }
 // transient *TransportErrors.
 var ErrOutcomeUnknown = errors.New("outcome unknown: the request may have reached WeChat")
 
+// ErrInvalidAnswer matches (errors.Is) an answer that arrived but is not
+// one JSON object with an integer errcode ({}, null, HTML, …): a wrong base
+// URL or a proxy in the way, which would otherwise lose every message
+// silently. Alert on it.
+var ErrInvalidAnswer = errors.New("invalid answer")
+
 // answerError says what was wrong with an answer, or that it was lost.
-// unknown marks a send's answer: it then matches ErrOutcomeUnknown.
+// unknown marks a send's answer: it then matches ErrOutcomeUnknown; invalid
+// marks an answer that arrived malformed: it then matches ErrInvalidAnswer.
 type answerError struct {
 	why     string
 	err     error // nil when why says it all
 	unknown bool
+	invalid bool
 }
 
 func (e *answerError) Error() string {
@@ -93,6 +101,9 @@ func (e *answerError) Unwrap() []error {
 	var errs []error
 	if e.unknown {
 		errs = append(errs, ErrOutcomeUnknown)
+	}
+	if e.invalid {
+		errs = append(errs, ErrInvalidAnswer)
 	}
 	if e.err != nil {
 		errs = append(errs, e.err)

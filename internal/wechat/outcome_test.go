@@ -138,6 +138,11 @@ func TestSendOutcomeUnknown(t *testing.T) {
 			if strings.Contains(err.Error(), storedToken) || strings.Contains(err.Error(), "access_token") {
 				t.Fatalf("err = %q holds the token", err)
 			}
+			// An answer that arrived malformed is also an alarm (a wrong base
+			// URL, a proxy); one that was lost is not.
+			if arrived := tc.why != lost && tc.why != reading; errors.Is(err, wechat.ErrInvalidAnswer) != arrived {
+				t.Fatalf("errors.Is(err, ErrInvalidAnswer) = %v for %q", !arrived, err)
+			}
 		})
 	}
 }
