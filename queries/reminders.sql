@@ -67,9 +67,13 @@ ORDER BY fire_at, id
 LIMIT @max_rows;
 
 -- name: UpdateScheduledReminder :execrows
--- PATCH: only while scheduled (compare-and-set).
+-- PATCH: only while scheduled (compare-and-set). A new fire_at is a new
+-- occurrence: an attempt of unknown outcome of the old one no longer holds
+-- it back (SQLite evaluates every SET expression on the old row).
 UPDATE reminders SET fire_at = @fire_at, due_at = @fire_at, expires_at = @expires_at, window_ms = @window_ms,
-    data = @data, page = @page, updated_at = @now
+    data = @data, page = @page, updated_at = @now,
+    unknown_at = CASE WHEN fire_at <> @fire_at THEN NULL ELSE unknown_at END,
+    delivery = CASE WHEN fire_at <> @fire_at THEN '' ELSE delivery END
 WHERE id = @id AND status = 'scheduled';
 
 -- name: CancelReminder :execrows

@@ -117,3 +117,29 @@ func TestAPlaintextQueryAdmitsOneBody(t *testing.T) {
 		t.Fatalf("forged bodies under one signed query gave %v credits", c)
 	}
 }
+
+// TestMovingAReminderEndsItsUnknownWait: a PATCH to a new fire_at is a new
+// occurrence; the attempt of unknown outcome of the old one no longer holds
+// the reminder back (nor lets it send without a credit).
+func TestMovingAReminderEndsItsUnknownWait(t *testing.T) {
+	h := newHarness(t)
+	a := h.login("oA")
+	id := h.create(a, meeting(time.Hour))["id"].(string)
+	if _, err := h.db.W.Exec(`UPDATE reminders SET unknown_at = ? WHERE id = ?`, t0.UnixMilli(), id); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.do("PATCH", "/v1/reminders/"+id, a, map[string]any{"data": meeting(time.Hour)["data"]}); r.status != 200 {
+		t.Fatalf("patch data: %d %s", r.status, r.raw)
+	}
+	var unknown *int64
+	if err := h.db.R.QueryRow(`SELECT unknown_at FROM reminders WHERE id = ?`, id).Scan(&unknown); err != nil || unknown == nil {
+		t.Fatalf("a PATCH that keeps fire_at ended the unknown wait (%v, %v)", unknown, err)
+	}
+	later := t0.Add(3 * time.Hour).Format(time.RFC3339)
+	if r := h.do("PATCH", "/v1/reminders/"+id, a, map[string]any{"fire_at": later}); r.status != 200 {
+		t.Fatalf("patch fire_at: %d %s", r.status, r.raw)
+	}
+	if err := h.db.R.QueryRow(`SELECT unknown_at FROM reminders WHERE id = ?`, id).Scan(&unknown); err != nil || unknown != nil {
+		t.Fatalf("unknown_at %v after moving the reminder (%v)", unknown, err)
+	}
+}

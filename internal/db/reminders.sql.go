@@ -812,7 +812,9 @@ func (q *Queries) SetDeliveryByMsgid(ctx context.Context, arg SetDeliveryByMsgid
 
 const updateScheduledReminder = `-- name: UpdateScheduledReminder :execrows
 UPDATE reminders SET fire_at = ?1, due_at = ?1, expires_at = ?2, window_ms = ?3,
-    data = ?4, page = ?5, updated_at = ?6
+    data = ?4, page = ?5, updated_at = ?6,
+    unknown_at = CASE WHEN fire_at <> ?1 THEN NULL ELSE unknown_at END,
+    delivery = CASE WHEN fire_at <> ?1 THEN '' ELSE delivery END
 WHERE id = ?7 AND status = 'scheduled'
 `
 
@@ -826,7 +828,9 @@ type UpdateScheduledReminderParams struct {
 	ID        string
 }
 
-// PATCH: only while scheduled (compare-and-set).
+// PATCH: only while scheduled (compare-and-set). A new fire_at is a new
+// occurrence: an attempt of unknown outcome of the old one no longer holds
+// it back (SQLite evaluates every SET expression on the old row).
 func (q *Queries) UpdateScheduledReminder(ctx context.Context, arg UpdateScheduledReminderParams) (int64, error) {
 	result, err := q.exec(ctx, q.updateScheduledReminderStmt, updateScheduledReminder,
 		arg.FireAt,
