@@ -173,7 +173,8 @@ type tally struct {
 	byStatus      map[string]int
 	sendingRows   int
 	sentRows      map[string]int // reminder → sent delivery rows
-	explainedRows map[string]int // reminder → abandoned + duplicate rows
+	explainedRows map[string]int // reminder → abandoned + unknown + duplicate rows
+	markedRows    map[string]int // reminder → rows marked possible_duplicate
 	msgids        map[int64]bool
 	credits       map[string]int64
 }
@@ -186,22 +187,24 @@ func (s *suite) tally() tally {
 		s.t.Fatal(err)
 	}
 	defer d.Close()
-	tl := tally{byStatus: map[string]int{}, sentRows: map[string]int{}, explainedRows: map[string]int{}, msgids: map[int64]bool{}}
+	tl := tally{byStatus: map[string]int{}, sentRows: map[string]int{}, explainedRows: map[string]int{}, markedRows: map[string]int{},
+		msgids: map[int64]bool{}}
 	for st, n := range s.counts(d, `SELECT status, count(*) FROM reminders GROUP BY status`) {
 		tl.byStatus[st] = int(n)
 	}
 	tl.credits = s.counts(d, `SELECT openid, credits FROM consents`)
-	rows, err := d.R.Query(`SELECT reminder_id, status, coalesce(msgid, 0) FROM deliveries`)
+	rows, err := d.R.Query(`SELECT reminder_id, status, coalesce(msgid, 0), possible_duplicate FROM deliveries`)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id, st string
-		var msgid int64
-		if err := rows.Scan(&id, &st, &msgid); err != nil {
+		var msgid, marked int64
+		if err := rows.Scan(&id, &st, &msgid, &marked); err != nil {
 			s.t.Fatal(err)
 		}
+		tl.markedRows[id] += int(marked)
 		switch st {
 		case "sending":
 			tl.sendingRows++
@@ -285,13 +288,16 @@ func (s *suite) check(tl tally, n int) {
 			if tl.explainedRows[id] < extra {
 				s.t.Errorf("%s was sent %d times with only %d abandoned/unknown/duplicate records to explain it", id, sends[id], tl.explainedRows[id])
 			}
+			if tl.markedRows[id] < extra {
+				s.t.Errorf("%s was sent %d times with only %d deliveries marked possible_duplicate", id, sends[id], tl.markedRows[id])
+			}
 		}
 		o := fmt.Sprintf("crash-user-%04d", i)
 		if tl.credits[o] != 1 || s.fake.Credits(o, wechattest.MeetingTemplateID) < 0 {
 			s.t.Errorf("%s: ledger %d credits after one send from two (WeChat has %d)", o, tl.credits[o], s.fake.Credits(o, wechattest.MeetingTemplateID))
 		}
 	}
-	s.t.Logf("%d reminders, %d WeChat sends, %d duplicates (each explained by an abandoned, unknown or duplicate record)", n, len(s.fake.Sends()), dups)
+	s.t.Logf("%d reminders, %d WeChat sends, %d duplicates (each explained by an abandoned, unknown or duplicate record and marked possible_duplicate)", n, len(s.fake.Sends()), dups)
 }
 
 // TestCrashSuite kills reminderd with SIGKILL at random moments while it
