@@ -19,13 +19,14 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/bench"
+	"github.com/reminderd/reminderd/internal/db"
 )
 
 // benchOptions are the flags of reminderd bench, parsed.
 type benchOptions struct {
-	o                      bench.Options
-	lat, scans, cpuProfile *string
-	serverRSS              *bool
+	o                            bench.Options
+	lat, scans, cpuProfile, sync *string
+	serverRSS                    *bool
 }
 
 // benchFlags registers bench's flags (into b when it is not nil).
@@ -46,6 +47,7 @@ func benchFlags(output io.Writer, b *benchOptions) *flag.FlagSet {
 	fs.IntVar(&o.ScanReps, "scan-reps", 300, "times each scan is measured, for its mean")
 	b.serverRSS = fs.Bool("server-rss", true, "measure the real server's peak RSS on the largest table")
 	b.cpuProfile = fs.String("cpuprofile", "", "write a CPU profile of the whole bench to this `file`")
+	b.sync = fs.String("sync", "full", "the writer's durability, as REMINDERD_SYNC: full or normal")
 	return fs
 }
 
@@ -81,6 +83,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--latencies: %q is not a duration", s)
 		}
 		o.Latencies = append(o.Latencies, d)
+	}
+	switch o.Sync = db.Sync(*b.sync); o.Sync {
+	case db.SyncFull, db.SyncNormal:
+	default:
+		return usageErrorf("bench: --sync %q must be full or normal", *b.sync)
 	}
 	o.ScanSizes = nil
 	for _, s := range strings.Split(*scans, ",") {

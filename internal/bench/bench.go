@@ -40,6 +40,7 @@ type Options struct {
 	APICreates   int             // reminders they create (10,000)
 	ScanSizes    []int           // table sizes for the due-scan cost (10,000 and 1,000,000)
 	ScanReps     int             // times each scan is measured, for its mean (300)
+	Sync         db.Sync         // the writer's durability, as REMINDERD_SYNC (full)
 	Dir          string          // scratch directory (a new temporary one)
 	Log          io.Writer       // progress lines (discard)
 }
@@ -181,7 +182,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	say := func(f string, a ...any) { fmt.Fprintf(opts.Log, f+"\n", a...) }
 	for i, lat := range opts.Latencies {
 		say("pipeline: %d reminders due at once, fake WeChat latency %v, %d in flight …", opts.N, lat, opts.Concurrency)
-		p, err := pipeline(ctx, filepath.Join(dir, fmt.Sprintf("pipeline%d.db", i)), opts.N, lat, opts.Concurrency)
+		p, err := pipeline(ctx, filepath.Join(dir, fmt.Sprintf("pipeline%d.db", i)), opts.Sync, opts.N, lat, opts.Concurrency)
 		if err != nil {
 			return nil, fmt.Errorf("pipeline at %v: %w", lat, err)
 		}
@@ -195,14 +196,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if opts.SteadyPerMin > 0 {
 		say("steady: %d due per minute for %v …", opts.SteadyPerMin, opts.SteadyFor)
-		s, err := steady(ctx, filepath.Join(dir, "steady.db"), opts.SteadyPerMin, opts.SteadyFor, opts.Concurrency)
+		s, err := steady(ctx, filepath.Join(dir, "steady.db"), opts.Sync, opts.SteadyPerMin, opts.SteadyFor, opts.Concurrency)
 		if err != nil {
 			return nil, fmt.Errorf("steady: %w", err)
 		}
 		res.Steady = s
 	}
 	say("api: %d creates from %d clients …", opts.APICreates, opts.APIClients)
-	a, err := apiCreates(ctx, filepath.Join(dir, "api.db"), opts.APIClients, opts.APICreates)
+	a, err := apiCreates(ctx, filepath.Join(dir, "api.db"), opts.Sync, opts.APIClients, opts.APICreates)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
@@ -231,8 +232,8 @@ type world struct {
 	sent   atomic.Int64 // sent outcomes recorded, counted by the engine's observer
 }
 
-func newWorld(ctx context.Context, path string, latency time.Duration, concurrency int) (*world, error) {
-	d, err := db.Open(ctx, path)
+func newWorld(ctx context.Context, path string, sync db.Sync, latency time.Duration, concurrency int) (*world, error) {
+	d, err := db.OpenWith(ctx, path, db.Options{Sync: sync})
 	if err != nil {
 		return nil, err
 	}
@@ -330,8 +331,8 @@ func percentiles(ms []int64) (p50, p99, maxv int64) {
 	return at(0.50), at(0.99), ms[len(ms)-1]
 }
 
-func pipeline(ctx context.Context, path string, n int, latency time.Duration, concurrency int) (Pipeline, error) {
-	w, err := newWorld(ctx, path, latency, concurrency)
+func pipeline(ctx context.Context, path string, sync db.Sync, n int, latency time.Duration, concurrency int) (Pipeline, error) {
+	w, err := newWorld(ctx, path, sync, latency, concurrency)
 	if err != nil {
 		return Pipeline{}, err
 	}
@@ -419,8 +420,8 @@ func ceiling(ctx context.Context, n int, latency time.Duration, concurrency int)
 	return float64(n) / time.Since(start).Seconds(), float64((processCPU() - cpu).Microseconds()) / float64(n), nil
 }
 
-func steady(ctx context.Context, path string, perMin int, dur time.Duration, concurrency int) (*Steady, error) {
-	w, err := newWorld(ctx, path, 0, concurrency)
+func steady(ctx context.Context, path string, sync db.Sync, perMin int, dur time.Duration, concurrency int) (*Steady, error) {
+	w, err := newWorld(ctx, path, sync, 0, concurrency)
 	if err != nil {
 		return nil, err
 	}
@@ -448,8 +449,8 @@ func steady(ctx context.Context, path string, perMin int, dur time.Duration, con
 }
 
 // apiCreates measures POST /v1/reminders through real HTTP.
-func apiCreates(ctx context.Context, path string, clients, total int) (APIResult, error) {
-	w, err := newWorld(ctx, path, 0, clients)
+func apiCreates(ctx context.Context, path string, durability db.Sync, clients, total int) (APIResult, error) {
+	w, err := newWorld(ctx, path, durability, 0, clients)
 	if err != nil {
 		return APIResult{}, err
 	}
