@@ -58,6 +58,11 @@ func binary(t *testing.T) string {
 
 func heavy() bool { return os.Getenv("REMINDERD_HEAVY") == "1" }
 
+const (
+	suitePushToken = "suitepushtoken"
+	suiteAESKey    = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+)
+
 type suite struct {
 	t    *testing.T
 	fake *wechattest.Server
@@ -130,8 +135,11 @@ func (s *suite) start() *exec.Cmd {
 		// A short lease for quick rescues needs a short WeChat timeout: the
 		// lease must be longer than the send budget (4.5 × 400 ms = 1.8 s).
 		"REMINDERD_LEASE=3s", "REMINDERD_WECHAT_TIMEOUT=400ms", "REMINDERD_SEND_CONCURRENCY=4", "REMINDERD_SCAN_EVERY=200ms",
-		// An answer lost after WeChat accepted a send waits 1 s for a
-		// sent event (none comes here: no message push) before the resend.
+		// Message push in safe mode: the fake pushes the sent event of
+		// every send it accepts (lost while the process is down). An answer
+		// lost after WeChat accepted a send waits 1 s for that event before
+		// the resend.
+		"REMINDERD_WECHAT_PUSH_TOKEN="+suitePushToken, "REMINDERD_WECHAT_AES_KEY="+suiteAESKey,
 		"REMINDERD_UNKNOWN_WAIT=1s")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -143,24 +151,30 @@ func (s *suite) start() *exec.Cmd {
 	}
 	sc := bufio.NewScanner(out)
 	re := regexp.MustCompile(`listening on (\S+)`)
-	up := make(chan bool, 1)
+	up := make(chan string, 1)
 	go func() {
 		ok := false
 		for sc.Scan() {
-			if !ok && re.MatchString(sc.Text()) {
+			if m := re.FindStringSubmatch(sc.Text()); !ok && m != nil {
 				ok = true
-				up <- true
+				up <- m[1]
 			}
 		}
 		if !ok {
-			up <- false
+			up <- ""
 		}
 	}()
 	select {
-	case ok := <-up:
-		if !ok {
+	case addr := <-up:
+		if addr == "" {
 			_ = cmd.Wait()
 			s.t.Fatalf("reminderd exited before listening; log %s", s.logs.Name())
+		}
+		if !strings.HasPrefix(addr, "http") {
+			addr = "http://" + addr
+		}
+		if err := s.fake.SetPush(strings.TrimSuffix(addr, "/")+"/wechat/push", suitePushToken, suiteAESKey, true); err != nil {
+			s.t.Fatal(err)
 		}
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
@@ -175,6 +189,7 @@ type tally struct {
 	sentRows      map[string]int // reminder → sent delivery rows
 	explainedRows map[string]int // reminder → abandoned + unknown + duplicate rows
 	markedRows    map[string]int // reminder → rows marked possible_duplicate
+	settledRows   int            // unknown attempts settled by their sent event
 	msgids        map[int64]bool
 	credits       map[string]int64
 }
@@ -193,18 +208,21 @@ func (s *suite) tally() tally {
 		tl.byStatus[st] = int(n)
 	}
 	tl.credits = s.counts(d, `SELECT openid, credits FROM consents`)
-	rows, err := d.R.Query(`SELECT reminder_id, status, coalesce(msgid, 0), possible_duplicate FROM deliveries`)
+	rows, err := d.R.Query(`SELECT reminder_id, status, coalesce(msgid, 0), possible_duplicate, errmsg FROM deliveries`)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id, st string
+		var id, st, errmsg string
 		var msgid, marked int64
-		if err := rows.Scan(&id, &st, &msgid, &marked); err != nil {
+		if err := rows.Scan(&id, &st, &msgid, &marked, &errmsg); err != nil {
 			s.t.Fatal(err)
 		}
 		tl.markedRows[id] += int(marked)
+		if st == "sent" && errmsg == "settled by WeChat's sent event" {
+			tl.settledRows++
+		}
 		switch st {
 		case "sending":
 			tl.sendingRows++
@@ -297,7 +315,8 @@ func (s *suite) check(tl tally, n int) {
 			s.t.Errorf("%s: ledger %d credits after one send from two (WeChat has %d)", o, tl.credits[o], s.fake.Credits(o, wechattest.MeetingTemplateID))
 		}
 	}
-	s.t.Logf("%d reminders, %d WeChat sends, %d duplicates (each explained by an abandoned, unknown or duplicate record and marked possible_duplicate)", n, len(s.fake.Sends()), dups)
+	s.t.Logf("%d reminders, %d WeChat sends, %d duplicates (each explained by an abandoned, unknown or duplicate record and marked possible_duplicate), %d unknown outcomes settled by their sent event",
+		n, len(s.fake.Sends()), dups, tl.settledRows)
 }
 
 // TestCrashSuite kills reminderd with SIGKILL at random moments while it
