@@ -242,7 +242,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness, Lease: cfg.lease, SendBudget: sendBudget(cfg.wechatTimeout),
 		UnknownWait: cfg.unknownWait, ClientTimeout: cfg.wechatTimeout, ResendWithoutPage: cfg.resendWithoutPage,
 		Observer: func(o scheduler.Outcome) {
-			m.ObserveSend(o.Status, o.Reason, o.ErrCode, o.Latency, o.Lateness)
+			m.ObserveSend(o.Status, o.Reason, o.ErrCode, o.Sent, o.Latency, o.Lateness)
 			m.ObserveTruth(o.Late, o.PossibleDuplicate, o.Settled, o.InvalidAnswer)
 		},
 		OnRescue: m.Rescued,
@@ -264,11 +264,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	srv := api.New(api.Config{
+	apiCfg := api.Config{
 		DB: database, Catalog: cat, Login: client, Engine: engine{eng}, Token: client, Push: rcv, Metrics: m.Handler(),
 		AdminToken: adminToken, DefaultZone: zone, TrustedProxies: cfg.trustedProxies, Now: now, Logger: log.With("component", "api"),
+		ObserveHTTP: m.ObserveHTTP,
 		MinInterval: cfg.minInterval, MaxScheduledPerUser: cfg.maxScheduledPerUser,
-	})
+	}
+	if fake != nil {
+		// The developer has no phone to tap the fake's popup: a consent
+		// report grants the same accept at the fake (never in production).
+		apiCfg.SandboxGrant = fake.ReportAccept
+	}
+	srv := api.New(apiCfg)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -282,10 +289,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if err := fake.SetPush(base+"/wechat/push", pushToken, aesKey, false); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "sandbox: fake WeChat at %s (pushes signed, encrypted events to %s/wechat/push)\n", fake.URL, base)
-		fmt.Fprintf(stdout, "sandbox: admin token: %s\n", adminToken)
-		fmt.Fprintf(stdout, "sandbox: a login code for openid sandbox-user (valid 5 minutes): %s\n", fake.IssueCode("sandbox-user"))
-		fmt.Fprintf(stdout, "sandbox: more codes: curl -d '{\"openid\":\"sandbox-user\"}' %s/fake/login\n", fake.URL)
+		printSandboxBanner(stdout, base, fake, adminToken)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -311,4 +315,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		err = nil
 	}
 	return err
+}
+
+// sandboxUser is the openid the sandbox's banner logs in.
+const sandboxUser = "sandbox-user"
+
+// printSandboxBanner prints what a developer needs to try the sandbox: the
+// fake's URL, the admin page and its token, a login code, and the two curl
+// lines that log in and grant consent, copy-pasteable against base.
+func printSandboxBanner(w io.Writer, base string, fake *wechattest.Server, adminToken string) {
+	code := fake.IssueCode(sandboxUser)
+	fmt.Fprintf(w, "sandbox: fake WeChat at %s (pushes signed, encrypted events to %s/wechat/push)\n", fake.URL, base)
+	fmt.Fprintf(w, "sandbox: admin page: %s/admin/ (sign in with the admin token)\n", base)
+	fmt.Fprintf(w, "sandbox: admin token: %s\n", adminToken)
+	fmt.Fprintf(w, "sandbox: a login code for openid %s (valid 5 minutes): %s\n", sandboxUser, code)
+	fmt.Fprintf(w, "sandbox: log in: TOKEN=$(curl -s -d '{\"code\":\"%s\"}' %s/v1/session | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\n", code, base)
+	fmt.Fprintf(w, "sandbox: grant consent: curl -s -H \"Authorization: Bearer $TOKEN\" -d '{\"results\":{\"%s\":\"accept\"}}' %s/v1/consents\n",
+		wechattest.MeetingTemplateID, base)
+	fmt.Fprintf(w, "sandbox: (a consent report is granted at the fake WeChat too: it stands in for the popup you cannot tap)\n")
+	fmt.Fprintf(w, "sandbox: more codes: curl -d '{\"openid\":\"%s\"}' %s/fake/login\n", sandboxUser, fake.URL)
 }

@@ -60,7 +60,7 @@ func optTime(t time.Time) *string {
 	if t.IsZero() {
 		return nil
 	}
-	v := t.UTC().Format(time.RFC3339)
+	v := formatUTC(t)
 	return &v
 }
 

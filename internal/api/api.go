@@ -74,6 +74,17 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed (REMINDERD_TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
+	// ObserveHTTP is told of every answered request: its method, its chi
+	// route pattern (UnmatchedRoute when none matched), its status and how
+	// long it took. Nil: nothing is told.
+	ObserveHTTP func(method, route string, status int, d time.Duration)
+	// SandboxGrant is set only in sandbox mode, by serve: it grants at the
+	// built-in fake WeChat an accept that a consent report (POST
+	// /v1/consents) says the user gave, standing in for the popup a
+	// developer cannot tap. It reports whether the fake counted it (false:
+	// the fake's own popup already counted that accept). Nil in production:
+	// reports go to the ledger only.
+	SandboxGrant func(openID, templateID string) (granted bool, err error)
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -101,6 +112,9 @@ type Server struct {
 	handler    http.Handler
 	sessions   sessionCache
 
+	observeHTTP  func(method, route string, status int, d time.Duration)
+	sandboxGrant func(openID, templateID string) (bool, error)
+
 	trustedProxies []netip.Prefix
 	adminFailures  failureLimiter
 }
@@ -122,6 +136,9 @@ func New(cfg Config) *Server {
 		maxSched:   cfg.MaxScheduledPerUser,
 		now:        cfg.Now,
 		log:        cfg.Logger,
+
+		observeHTTP:  cfg.ObserveHTTP,
+		sandboxGrant: cfg.SandboxGrant,
 
 		trustedProxies: cfg.TrustedProxies,
 	}

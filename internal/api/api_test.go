@@ -111,7 +111,7 @@ func TestBadBodies(t *testing.T) {
 		{"syntax", `{"code" "x"}`, 400, "invalid_json"},
 		{"not an object", `[1,2]`, 400, "invalid_json"},
 		{"unknown field", `{"code":"x","extra":1}`, 400, "invalid_json"},
-		{"wrong type", `{"code":42}`, 400, "invalid_json"},
+		{"wrong type", `{"code":42}`, 422, "validation_failed"},
 		{"trailing data", `{"code":"x"} {"code":"y"}`, 400, "invalid_json"},
 		{"too large", `{"code":"` + strings.Repeat("a", api.MaxBodyBytes) + `"}`, 413, "body_too_large"},
 	} {

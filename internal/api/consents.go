@@ -1,6 +1,8 @@
 package api
 
 import (
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -49,7 +51,9 @@ type consentsResponse struct {
 }
 
 type consentRequest struct {
-	Results map[string]string `json:"results"`
+	// Results is decoded value by value, so that a value of the wrong JSON
+	// type is named by its template id (results.<id>).
+	Results map[string]json.RawMessage `json:"results"`
 }
 
 // consentAnswer normalises one wx.requestSubscribeMessage result value.
@@ -63,6 +67,12 @@ func consentAnswer(v string) (string, bool) {
 	return "", false
 }
 
+// reportedAnswer is one template's result in a consent report.
+type reportedAnswer struct {
+	tmpl   *wechat.Template
+	status string
+}
+
 // handleReportConsents records what wx.requestSubscribeMessage resolved with.
 func (s *Server) handleReportConsents(w http.ResponseWriter, r *http.Request) {
 	var req consentRequest
@@ -71,12 +81,8 @@ func (s *Server) handleReportConsents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fe := fieldErrors{}
-	type answer struct {
-		tmpl   *wechat.Template
-		status string
-	}
-	var answers []answer
-	for id, v := range req.Results {
+	var answers []reportedAnswer
+	for id, raw := range req.Results {
 		if id == "errMsg" {
 			continue
 		}
@@ -86,16 +92,21 @@ func (s *Server) handleReportConsents(w http.ResponseWriter, r *http.Request) {
 			fe.add(path, "unknown template")
 			continue
 		}
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			fe.add(path, `must be a string: the result wx.requestSubscribeMessage resolved with for this template ("accept", "reject", "ban", "filter")`)
+			continue
+		}
 		st, ok := consentAnswer(v)
 		if !ok {
 			// A result value WeChat may add later: record nothing for it
 			// rather than refuse the accepts reported beside it.
-			s.log.Info("consent result value not understood; ignored", "template_id", id, "value", v)
+			s.logFor(r.Context()).Info("consent result value not understood; ignored", "template_id", id, "value", v)
 			continue
 		}
-		answers = append(answers, answer{t, st})
+		answers = append(answers, reportedAnswer{t, st})
 	}
-	if len(req.Results) == 0 || (len(req.Results) == 1 && req.Results["errMsg"] != "") {
+	if _, hasErrMsg := req.Results["errMsg"]; len(req.Results) == 0 || (len(req.Results) == 1 && hasErrMsg) {
 		fe.add("results", "must map at least one template id to its result")
 	}
 	if err := fe.err(); err != nil {
@@ -117,7 +128,44 @@ func (s *Server) handleReportConsents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	s.grantInSandbox(r, oid, answers)
 	s.writeConsents(w, r, oid)
+}
+
+// grantInSandbox gives the built-in fake WeChat, in sandbox mode, the
+// accepts a report just recorded: once per accepted template of the report.
+// The fake stands in for the popup the developer cannot tap; without it the
+// first send would meet 43101 (user_refused), as the real WeChat answers a
+// send it granted no credit for. The fake pairs a report with its own popup
+// within db.PairWindow as the ledger does, so a popup played through
+// /fake/popup and then reported counts once on both sides. The access log
+// line of the request says what happened.
+func (s *Server) grantInSandbox(r *http.Request, oid string, answers []reportedAnswer) {
+	if s.sandboxGrant == nil {
+		return
+	}
+	var granted, paired []string
+	for _, a := range answers {
+		if a.status != "accept" {
+			continue
+		}
+		ok, err := s.sandboxGrant(oid, a.tmpl.ID)
+		switch {
+		case err != nil:
+			s.logFor(r.Context()).Warn("sandbox: the built-in fake WeChat refused the reported accept", "template_id", a.tmpl.ID, "error", err)
+		case ok:
+			granted = append(granted, a.tmpl.ID)
+		default:
+			paired = append(paired, a.tmpl.ID)
+		}
+	}
+	if len(granted) > 0 {
+		noteLog(r.Context(), slog.String("sandbox", "accepts granted at the built-in fake WeChat too (it stands in for the popup)"),
+			slog.Any("sandbox_granted", granted))
+	}
+	if len(paired) > 0 {
+		noteLog(r.Context(), slog.Any("sandbox_already_granted", paired))
+	}
 }
 
 func (s *Server) handleListConsents(w http.ResponseWriter, r *http.Request) {
@@ -133,7 +181,7 @@ func (s *Server) writeConsents(w http.ResponseWriter, r *http.Request, oid strin
 	out := consentsResponse{Consents: make([]consentJSON, 0, len(rows))}
 	for _, c := range rows {
 		out.Consents = append(out.Consents, consentJSON{TemplateID: c.TemplateID, Credits: c.Credits, Status: c.Status,
-			LongTerm: c.LongTerm == 1, UpdatedAt: s.formatTime(c.UpdatedAt, time.UTC)})
+			LongTerm: c.LongTerm == 1, UpdatedAt: formatUTC(time.UnixMilli(c.UpdatedAt))})
 	}
 	encode(w, http.StatusOK, out)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/reminderd/reminderd/internal/db"
@@ -103,8 +104,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 64 << 10
 
-// decode reads one JSON object into v: size-limited (413), unknown fields
-// and trailing data rejected (400).
+// decode reads one JSON object into v: size-limited (413); a body that is
+// not one JSON object (malformed, empty, trailing data) or has an unknown
+// field is 400 invalid_json; a field of the wrong JSON type is 422
+// validation_failed naming the field by its JSON path.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	dec := json.NewDecoder(r.Body)
@@ -143,11 +146,32 @@ func decodeError(err error) error {
 		if field == "" {
 			return errf(http.StatusBadRequest, "invalid_json", "request body must be a JSON object, not %s", typ.Value)
 		}
-		return errf(http.StatusBadRequest, "invalid_json", "field %q must be %s, not %s", field, jsonType(typ.Type.Kind().String()), typ.Value)
+		// The body is JSON, and an object: a field of the wrong type is a
+		// validation problem of that field, named by its JSON path.
+		return fieldErrors{field: fmt.Sprintf("must be %s, not %s", jsonType(typ.Type.Kind().String()), jsonValue(typ.Value))}.err()
 	case strings.HasPrefix(text, "json: unknown field "):
 		return errf(http.StatusBadRequest, "invalid_json", "unknown field %s", strings.TrimPrefix(text, "json: unknown field "))
 	}
 	return errf(http.StatusBadRequest, "invalid_json", "invalid JSON: %s", text)
+}
+
+// jsonValue names the JSON value a json.UnmarshalTypeError saw ("number",
+// "number -1" for an integer out of range, "string", "bool", "array",
+// "object").
+func jsonValue(v string) string {
+	switch {
+	case v == "array", v == "object":
+		return "an " + v
+	case v == "bool":
+		return "a boolean"
+	case v == "string":
+		return "a string"
+	case v == "number":
+		return "a number"
+	case strings.HasPrefix(v, "number "):
+		return strings.TrimPrefix(v, "number ")
+	}
+	return v
 }
 
 func jsonType(kind string) string {
@@ -160,8 +184,10 @@ func jsonType(kind string) string {
 		return "an array"
 	case "bool":
 		return "a boolean"
+	case "float32", "float64":
+		return "a number"
 	}
-	return "a number"
+	return "an integer" // the int and uint kinds
 }
 
 // encode writes v as JSON with status.
@@ -202,15 +228,68 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 }
 
 // accessLog logs one line per request (never the Authorization header or
-// query strings, which may carry credentials).
+// query strings, which may carry credentials), with what the handler noted
+// about it (noteLog), and reports the request to the metrics hook by its
+// route pattern, never by its path: the label values stay bounded.
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		start := s.now()
+		notes := &logNotes{}
+		r = r.WithContext(context.WithValue(r.Context(), logNotesKey, notes))
 		next.ServeHTTP(ww, r)
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", ww.Status()),
-			slog.Int64("duration_ms", s.now().Sub(start).Milliseconds()),
-			slog.String("request_id", middleware.GetReqID(r.Context())))
+		d := s.now().Sub(start)
+		status := ww.Status()
+		route := routePattern(r)
+		attrs := append([]slog.Attr{
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
+			slog.Int("status", status), slog.Int64("duration_ms", d.Milliseconds()),
+			slog.String("request_id", middleware.GetReqID(r.Context())),
+		}, notes.attrs...)
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http", attrs...)
+		if s.observeHTTP != nil {
+			s.observeHTTP(r.Method, route, status, d)
+		}
 	})
+}
+
+// UnmatchedRoute is the route of a request no route matched (404, 405).
+const UnmatchedRoute = "unmatched"
+
+// routePattern is the chi pattern that served r ("/v1/reminders/{id}"), or
+// UnmatchedRoute when the router answered 404 or 405 itself (markUnmatched).
+func routePattern(r *http.Request) string {
+	if n, ok := r.Context().Value(logNotesKey).(*logNotes); ok && n.unmatched {
+		return UnmatchedRoute
+	}
+	rc := chi.RouteContext(r.Context())
+	if rc == nil || rc.RoutePattern() == "" {
+		return UnmatchedRoute
+	}
+	return rc.RoutePattern()
+}
+
+// markUnmatched says that no route served the request of ctx.
+func markUnmatched(ctx context.Context) {
+	if n, ok := ctx.Value(logNotesKey).(*logNotes); ok {
+		n.unmatched = true
+	}
+}
+
+type logNotesKey_ struct{}
+
+var logNotesKey logNotesKey_
+
+// logNotes are attributes a handler adds to its request's access log line.
+type logNotes struct {
+	attrs     []slog.Attr
+	unmatched bool
+}
+
+// noteLog adds attributes to the access log line of the request whose
+// context ctx is (a handler runs on one goroutine: no lock).
+func noteLog(ctx context.Context, attrs ...slog.Attr) {
+	if n, ok := ctx.Value(logNotesKey).(*logNotes); ok {
+		n.attrs = append(n.attrs, attrs...)
+	}
 }

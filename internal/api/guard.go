@@ -190,7 +190,7 @@ func (s *Server) adminLimited(w http.ResponseWriter, r *http.Request) bool {
 	}
 	secs := int(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-	s.log.Warn("admin attempts rate limited", "client", s.clientAddr(r).String())
+	s.logFor(r.Context()).Warn("admin attempts rate limited", "client", s.clientAddr(r).String())
 	if strings.HasPrefix(r.URL.Path, "/admin/v1/") {
 		s.writeError(w, r, errf(http.StatusTooManyRequests, "rate_limited",
 			"too many failed admin attempts from this address; try again in %d s", max(secs, 1)))

@@ -25,7 +25,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		if db.IsFull(err) {
 			problems = append(problems, "database cannot write: its disk is full")
 		} else {
-			s.log.Warn("readiness: the database cannot write", "error", err)
+			s.logFor(r.Context()).Warn("readiness: the database cannot write", "error", err)
 			problems = append(problems, "database cannot write (see the log)")
 		}
 	}

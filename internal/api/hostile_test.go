@@ -74,9 +74,9 @@ func TestHostileRequestsChangeNothing(t *testing.T) {
 	}{
 		{"oversized", "POST", "/v1/reminders", a, `{"template_id":"` + strings.Repeat("x", 200<<10) + `"}`, nil, 413, "body_too_large"},
 		{"malformed", "POST", "/v1/reminders", a, `{"template_id":`, nil, 400, "invalid_json"},
-		{"fire_at as a number", "POST", "/v1/reminders", a, `{"template_id":"t","fire_at":1767225600,"data":{}}`, nil, 400, "invalid_json"},
-		{"data as an array", "POST", "/v1/reminders", a, `{"template_id":"t","data":["a"]}`, nil, 400, "invalid_json"},
-		{"template_id as a bool", "POST", "/v1/reminders", a, `{"template_id":true}`, nil, 400, "invalid_json"},
+		{"fire_at as a number", "POST", "/v1/reminders", a, `{"template_id":"t","fire_at":1767225600,"data":{}}`, nil, 422, "validation_failed"},
+		{"data as an array", "POST", "/v1/reminders", a, `{"template_id":"t","data":["a"]}`, nil, 422, "validation_failed"},
+		{"template_id as a bool", "POST", "/v1/reminders", a, `{"template_id":true}`, nil, 422, "validation_failed"},
 		{"duplicate keys, unknown field", "POST", "/v1/reminders", a, `{"template_id":"a","template_id":"b","x":1}`, nil, 400, "invalid_json"},
 		{"invalid UTF-8 value", "POST", "/v1/reminders", a, "{\"template_id\":\"" + meetingID + "\",\"fire_at\":\"2026-12-01T18:00:00+08:00\",\"data\":{\"thing1\":\"\xff\xfe\",\"time2\":\"2026-12-01 14:00\",\"thing3\":\"A\"}}", nil, 422, "validation_failed"},
 		{"bidi override", "POST", "/v1/reminders", a, map[string]any{"template_id": meetingID, "fire_at": t0.Add(time.Hour).Format(time.RFC3339),

@@ -564,7 +564,11 @@ func testContractFlow(t *testing.T, h *harness, cl *client, file []byte) {
 	}
 	cl.want(cl.call(docValid, "POST", "/v1/consents", a, map[string]any{"results": map[string]string{"nope": "accept"}}), 422, "validation_failed")
 	cl.want(cl.call(docValid, "POST", "/v1/consents", a, map[string]any{"results": map[string]string{meetingID: "maybe"}}), 200, "")
-	cl.want(cl.call(docInvalid, "POST", "/v1/consents", a, map[string]any{"results": map[string]int{meetingID: 1}}), 400, "invalid_json")
+	r = cl.call(docInvalid, "POST", "/v1/consents", a, map[string]any{"results": map[string]int{meetingID: 1}})
+	cl.want(r, 422, "validation_failed")
+	if r.field("results."+meetingID) == "" {
+		t.Fatalf("a result of the wrong type is not named by its template id: %s", r.raw)
+	}
 	cl.want(cl.call(docInvalid, "POST", "/v1/consents", a, map[string]any{}), 422, "validation_failed")
 
 	// Create, with and without an Idempotency-Key.
@@ -618,7 +622,7 @@ func testContractFlow(t *testing.T, h *harness, cl *client, file []byte) {
 		{"no template", docInvalid, mod(func(m map[string]any) { delete(m, "template_id") }), 422, "validation_failed"},
 		{"bad policy", docInvalid, mod(func(m map[string]any) { m["value_policy"] = "ignore" }), 422, "validation_failed"},
 		{"unknown field", docInvalid, mod(func(m map[string]any) { m["bogus"] = true }), 400, "invalid_json"},
-		{"wrong type", docInvalid, mod(func(m map[string]any) { m["page"] = 42 }), 400, "invalid_json"},
+		{"wrong type", docInvalid, mod(func(m map[string]any) { m["page"] = 42 }), 422, "validation_failed"},
 		{"not an object", docInvalid, `[1,2]`, 400, "invalid_json"},
 		{"too large", docInvalid, `{"template_id":"` + strings.Repeat("a", api.MaxBodyBytes) + `"}`, 413, "body_too_large"},
 	} {
@@ -927,6 +931,11 @@ func TestOpenAPIRejectsUndocumented(t *testing.T) {
 	}
 	noWWWAuth := unauth.header.Clone()
 	noWWWAuth.Del("WWW-Authenticate")
+	without := func(h http.Header, name string) http.Header {
+		h = h.Clone()
+		h.Del(name)
+		return h
+	}
 	for _, tc := range []struct {
 		name   string
 		an     answer
@@ -951,6 +960,9 @@ func TestOpenAPIRejectsUndocumented(t *testing.T) {
 		{"fields outside validation", notFoundA, 404, nil, alter(notFoundA, func(m map[string]any) { errorOf(m)["fields"] = map[string]any{"id": "x"} })},
 		{"an undocumented status", notFoundA, 418, nil, []byte(notFound.raw)},
 		{"a 401 without WWW-Authenticate", unauthA, 401, noWWWAuth, []byte(unauth.raw)},
+		{"a 201 without Location", createA, 201, without(created.header, "Location"), []byte(created.raw)},
+		{"a 201 without X-Request-Id", createA, 201, without(created.header, "X-Request-Id"), []byte(created.raw)},
+		{"an error without X-Request-Id", notFoundA, 404, without(notFound.header, "X-Request-Id"), []byte(notFound.raw)},
 		{"another content type", createA, 201, http.Header{"Content-Type": {"text/html"}}, []byte(created.raw)},
 	} {
 		header := tc.header

@@ -16,13 +16,13 @@ import (
 func (s *Server) pushError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, wechat.ErrBadSignature), errors.Is(err, wechat.ErrStale), errors.Is(err, wechat.ErrReplayed):
-		s.log.Warn("wechat push refused", "error", err)
+		s.logFor(r.Context()).Warn("wechat push refused", "error", err)
 		s.writeError(w, r, errf(http.StatusUnauthorized, "unauthorized", "push signature or timestamp invalid"))
 	case errors.Is(err, wechat.ErrBodyTooLarge):
 		s.writeError(w, r, errf(http.StatusRequestEntityTooLarge, "body_too_large", "push body too large"))
 	case errors.Is(err, wechat.ErrMalformed), errors.Is(err, wechat.ErrDecrypt), errors.Is(err, wechat.ErrAppIDMismatch),
 		errors.Is(err, wechat.ErrSafeModeDisabled), errors.Is(err, wechat.ErrPlaintextDisabled):
-		s.log.Warn("wechat push refused", "error", err)
+		s.logFor(r.Context()).Warn("wechat push refused", "error", err)
 		s.writeError(w, r, errf(http.StatusBadRequest, "invalid_json", "push message refused: %v", err))
 	default:
 		s.writeError(w, r, err)
@@ -116,7 +116,7 @@ func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Even
 		if e.FromUserName == "" {
 			// No openid to apply it to: refused as malformed (a 500 would
 			// have WeChat retry it for nothing).
-			s.log.Warn("wechat push refused: event without FromUserName", "event", e.Event)
+			s.logFor(ctx).Warn("wechat push refused: event without FromUserName", "event", e.Event)
 			return false, errf(http.StatusBadRequest, "invalid_json", "push message refused: %s event without FromUserName (the user's openid)", e.Event)
 		}
 	}
@@ -125,7 +125,7 @@ func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Even
 		for _, it := range e.Popup {
 			t, ok := s.catalog.Get(it.TemplateID)
 			if !ok {
-				s.log.Warn("popup event for an unknown template", "template_id", it.TemplateID)
+				s.logFor(ctx).Warn("popup event for an unknown template", "template_id", it.TemplateID)
 				continue
 			}
 			var err error
@@ -188,7 +188,7 @@ func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Even
 			}
 		}
 	default:
-		s.log.Info("push event ignored", "event", e.Event)
+		s.logFor(ctx).Info("push event ignored", "event", e.Event)
 	}
 	return woken, nil
 }

@@ -134,8 +134,8 @@ func validateData(fe fieldErrors, t *wechat.Template, raw map[string]json.RawMes
 			continue
 		}
 		var v string
-		if err := json.Unmarshal(rv, &v); err != nil {
-			fe.add(path, "must be a string")
+		if err := json.Unmarshal(rv, &v); err != nil || jsonKind(rv) == "null" {
+			fe.add(path, valueTypeProblem(rv))
 			continue
 		}
 		// encoding/json replaces invalid UTF-8 with U+FFFD: refuse it
@@ -159,6 +159,46 @@ func validateData(fe fieldErrors, t *wechat.Template, raw map[string]json.RawMes
 		}
 	}
 	return out
+}
+
+// valueTypeProblem says what is wrong with a data value that is not a JSON
+// string. WeChat's own send body wraps each value ({"thing1":{"value":"…"}}):
+// a client that copied that shape is told to give the value itself.
+func valueTypeProblem(raw json.RawMessage) string {
+	var wrapped map[string]json.RawMessage
+	if json.Unmarshal(raw, &wrapped) == nil {
+		if inner, ok := wrapped["value"]; ok {
+			var v string
+			if len(wrapped) == 1 && json.Unmarshal(inner, &v) == nil {
+				b, _ := json.Marshal(v)
+				return fmt.Sprintf(`give the value itself (%s), not WeChat's {"value":…} object`, b)
+			}
+			return `give the value itself, a string, not WeChat's {"value":…} object`
+		}
+	}
+	return "must be a string, not " + jsonKind(raw)
+}
+
+// jsonKind names the JSON type of a valid JSON value.
+func jsonKind(raw json.RawMessage) string {
+	for _, c := range raw {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return "an object"
+		case '[':
+			return "an array"
+		case '"':
+			return "a string"
+		case 't', 'f':
+			return "a boolean"
+		case 'n':
+			return "null"
+		}
+		return "a number"
+	}
+	return "nothing"
 }
 
 // fitValue applies the fit policy: an RFC 3339 instant given for a time or
@@ -366,6 +406,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	w.Header().Set("Location", "/v1/reminders/"+id)
 	encode(w, http.StatusCreated, out)
 }
 

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/recur"
 )
 
 type reminderJSON struct {
@@ -59,8 +61,46 @@ type deliveryJSON struct {
 	PossibleDuplicate bool `json:"possible_duplicate"`
 }
 
+// Every instant an answer carries follows one rule: an instant of a
+// reminder (fire_at, expires_at, created_at, updated_at, and its deliveries'
+// at and occurrence_at) is rendered in the reminder's timezone; every other
+// instant (a session's expires_at, a consent's updated_at, the jobs, the
+// stats) in UTC, with Z. Both are RFC 3339 with the milliseconds when they
+// are not zero, so an answer names exactly the instant that was given
+// (instants are stored in milliseconds).
+const instantLayout = "2006-01-02T15:04:05.999Z07:00"
+
+// formatInstant renders t in loc by the rule above.
+func formatInstant(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format(instantLayout)
+}
+
+// formatTime renders unix milliseconds in loc.
 func (s *Server) formatTime(ms int64, loc *time.Location) string {
-	return time.UnixMilli(ms).In(loc).Format(time.RFC3339)
+	return formatInstant(time.UnixMilli(ms), loc)
+}
+
+// formatUTC renders an instant that belongs to no reminder.
+func formatUTC(t time.Time) string { return formatInstant(t, time.UTC) }
+
+// zones caches the zones reminders name: time.LoadLocation reads the
+// embedded database each time. Only zones that load are kept, so it holds
+// at most the database's 598 names.
+var zones sync.Map // string → *time.Location
+
+// reminderZone is the zone a reminder's instants are rendered in: its
+// timezone, loaded as it was validated (recur.LoadZone, the embedded IANA
+// database, whatever the host has), or UTC for a name that no longer loads.
+func reminderZone(name string) *time.Location {
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location)
+	}
+	loc, err := recur.LoadZone(name)
+	if err != nil {
+		return time.UTC
+	}
+	zones.Store(name, loc)
+	return loc
 }
 
 func nullString(v sql.NullString) *string {
@@ -117,10 +157,7 @@ func (c *consentCache) get(openID, templateID string) (db.Consent, error) {
 }
 
 func (s *Server) renderReminder(ctx context.Context, cc *consentCache, r db.Reminder) (reminderJSON, error) {
-	loc, err := time.LoadLocation(r.Timezone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := reminderZone(r.Timezone)
 	out := reminderJSON{
 		ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, Status: r.Status, Reason: nullString(r.Reason),
 		FireAt: s.formatTime(r.FireAt, loc), Recurrence: nullString(r.Recurrence), Timezone: r.Timezone,
@@ -177,10 +214,7 @@ func (s *Server) writeReminder(w http.ResponseWriter, r *http.Request, id string
 			s.writeError(w, r, err)
 			return
 		}
-		loc, err := time.LoadLocation(rem.Timezone)
-		if err != nil {
-			loc = time.UTC
-		}
+		loc := reminderZone(rem.Timezone)
 		ds := make([]deliveryJSON, 0, len(rows))
 		for _, d := range rows {
 			dj := deliveryJSON{Attempt: d.Attempt, Status: d.Status, Errmsg: d.Errmsg,

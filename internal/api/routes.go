@@ -10,15 +10,17 @@ import (
 
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID)
+	r.Use(requestID)
 	r.Use(s.accessLog)
 	r.Use(s.recoverer)
 	r.Use(middleware.GetHead)
 	r.Use(requestTimeout(30 * time.Second))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		markUnmatched(r.Context())
 		s.writeError(w, r, errf(http.StatusNotFound, "not_found", "no route for %s %s", r.Method, r.URL.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		markUnmatched(r.Context())
 		s.writeError(w, r, errf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed on %s", r.Method, r.URL.Path))
 	})
 

@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/wechat"
@@ -41,7 +40,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errf(http.StatusTooManyRequests, "rate_limited", "too many logins; try again in a minute"))
 		return
 	case err != nil:
-		s.log.Warn("code2session failed", "error", err)
+		s.logFor(r.Context()).Warn("code2session failed", "error", err)
 		s.writeError(w, r, errf(http.StatusServiceUnavailable, "unavailable", "WeChat login is unavailable; try again"))
 		return
 	}
@@ -54,5 +53,5 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	encode(w, http.StatusOK, sessionResponse{Token: tok, OpenID: sess.OpenID, ExpiresAt: exp.UTC().Format(time.RFC3339)})
+	encode(w, http.StatusOK, sessionResponse{Token: tok, OpenID: sess.OpenID, ExpiresAt: formatUTC(exp)})
 }

@@ -47,6 +47,8 @@ type Metrics struct {
 	possibleDups   prometheus.Counter
 	settled        prometheus.Counter
 	invalid        prometheus.Counter
+	httpRequests   *prometheus.CounterVec
+	httpDuration   *prometheus.HistogramVec
 }
 
 // New registers every collector; state is read at each scrape.
@@ -54,8 +56,8 @@ func New(state StateFunc, log *slog.Logger) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.sends = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "reminderd_sends_total",
-		Help: "Processed claims by delivery status and WeChat errcode (-2 when WeChat did not answer).",
-	}, []string{"status", "errcode"})
+		Help: "Processed claims by delivery status, WeChat errcode (none: no request went to WeChat; unanswered: a request went but no valid answer came) and, for failed and skipped, the reminder's reason.",
+	}, []string{"status", "errcode", "reason"})
 	m.sendLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "reminderd_send_latency_seconds",
 		Help:    "Duration of subscribe-message calls to WeChat.",
@@ -94,7 +96,16 @@ func New(state StateFunc, log *slog.Logger) *Metrics {
 		Name: "reminderd_wechat_invalid_answers_total",
 		Help: "Send answers that arrived but were not a JSON object with an integer errcode (a wrong REMINDERD_WECHAT_BASE_URL or a proxy in the way): alert on any.",
 	})
-	m.reg.MustRegister(m.sends, m.sendLatency, m.lateness, m.tokenRefreshes, m.rescued, m.expired, m.late, m.possibleDups, m.settled, m.invalid,
+	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "reminderd_http_requests_total",
+		Help: "HTTP requests answered, by method, route pattern (unmatched: no route) and status.",
+	}, []string{"method", "route", "status"})
+	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "reminderd_http_request_duration_seconds",
+		Help:    "Time to answer an HTTP request, by method and route pattern.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"method", "route"})
+	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.sends, m.sendLatency, m.lateness, m.tokenRefreshes, m.rescued, m.expired, m.late, m.possibleDups, m.settled, m.invalid,
 		&stateCollector{state: state, log: log},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -105,9 +116,39 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// ObserveSend records one processed claim.
-func (m *Metrics) ObserveSend(status, reason string, errcode int64, latency, lateness time.Duration) {
-	m.sends.WithLabelValues(status, strconv.FormatInt(errcode, 10)).Inc()
+// Values of reminderd_sends_total's errcode label when WeChat gave none.
+const (
+	// ErrcodeNone: no request went to WeChat (skipped, deferred, no
+	// consent, the breaker open, a claim abandoned).
+	ErrcodeNone = "none"
+	// ErrcodeUnanswered: a request went to WeChat but no valid answer came
+	// back (a timeout, a lost connection, an answer without an errcode).
+	ErrcodeUnanswered = "unanswered"
+)
+
+// noErrcode is the scheduler's errcode for a send WeChat did not answer.
+const noErrcode = -2
+
+// sendErrcode is the errcode label of a processed claim: sent tells whether
+// a request went to WeChat.
+func sendErrcode(errcode int64, sent bool) string {
+	switch {
+	case !sent:
+		return ErrcodeNone
+	case errcode == noErrcode:
+		return ErrcodeUnanswered
+	}
+	return strconv.FormatInt(errcode, 10)
+}
+
+// ObserveSend records one processed claim: its delivery status, the
+// reminder's reason (kept for failed and skipped only), WeChat's errcode,
+// and whether a request went to WeChat at all.
+func (m *Metrics) ObserveSend(status, reason string, errcode int64, sent bool, latency, lateness time.Duration) {
+	if status != "failed" && status != "skipped" {
+		reason = ""
+	}
+	m.sends.WithLabelValues(status, sendErrcode(errcode, sent), reason).Inc()
 	if latency > 0 {
 		m.sendLatency.Observe(latency.Seconds())
 	}
@@ -135,6 +176,20 @@ func (m *Metrics) ObserveTruth(late, possibleDuplicate, settled, invalidAnswer b
 	if settled {
 		m.settled.Inc()
 	}
+}
+
+// httpMethods are the methods counted by name; any other is "other", so
+// that a client cannot grow the label's values.
+var httpMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true}
+
+// ObserveHTTP records one answered HTTP request. route must be a route
+// pattern ("/v1/reminders/{id}"), never a raw path.
+func (m *Metrics) ObserveHTTP(method, route string, status int, d time.Duration) {
+	if !httpMethods[method] {
+		method = "other"
+	}
+	m.httpRequests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.httpDuration.WithLabelValues(method, route).Observe(d.Seconds())
 }
 
 // TokenEvent records an access-token event.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/reminderd/reminderd/internal/wechat"
 )
@@ -119,12 +120,13 @@ func (s *Server) Popup(ctx context.Context, openID string, answers map[string]st
 		status := answers[id]
 		out[id] = status
 		key := ledgerKey{openID, id}
-		if strings.HasPrefix(status, "accept") {
+		if strings.HasPrefix(status, "accept") && !s.claimAccept(s.reportAccepts, key) {
 			if s.template(id).Kind == wechat.LongTerm {
 				s.longTerm[key] = true
 			} else {
 				s.credits[key]++
 			}
+			s.addPending(s.popupAccepts, key)
 		}
 		if status == "accept" || status == "reject" || strings.HasPrefix(status, "accept") {
 			st := "reject"
@@ -141,6 +143,73 @@ func (s *Server) Popup(ctx context.Context, openID string, answers map[string]st
 		}
 	}
 	return out, nil
+}
+
+// PairWindow is how far apart a popup and a report of the same accept may be
+// and still be one accept: reminderd's ledger pairs a client report with
+// WeChat's popup event within the same window (db.PairWindow), and
+// ReportAccept pairs the same way, so that both sides count alike.
+const PairWindow = 120 * time.Second
+
+// ReportAccept is the sandbox's stand-in for a popup the developer cannot
+// tap: reminderd was told (POST /v1/consents) that the user accepted
+// templateID, and the fake grants that accept as if the popup had been
+// answered, without pushing an event (reminderd already recorded the
+// report). If a Popup of the same accept happened within PairWindow and no
+// report claimed it yet, that popup was the accept being reported: nothing
+// is added and granted is false. A Popup within PairWindow after a report
+// pairs with it the same way. Each call claims or grants one accept.
+func (s *Server) ReportAccept(openID, templateID string) (granted bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.template(templateID)
+	if t == nil {
+		return false, fmt.Errorf("no template %s in the fake account", templateID)
+	}
+	key := ledgerKey{openID, templateID}
+	if s.claimAccept(s.popupAccepts, key) {
+		return false, nil
+	}
+	s.users[openID] = true
+	if t.Kind == wechat.LongTerm {
+		s.longTerm[key] = true
+	} else {
+		s.credits[key]++
+	}
+	s.addPending(s.reportAccepts, key)
+	return true, nil
+}
+
+// claimAccept takes the oldest accept of key in pending that is at most
+// PairWindow old, dropping older ones; it reports whether there was one.
+// The caller holds s.mu.
+func (s *Server) claimAccept(pending map[ledgerKey][]time.Time, key ledgerKey) bool {
+	since := s.now().Add(-PairWindow)
+	list := pending[key]
+	for len(list) > 0 && list[0].Before(since) {
+		list = list[1:]
+	}
+	claimed := len(list) > 0
+	if claimed {
+		list = list[1:]
+	}
+	if len(list) == 0 {
+		delete(pending, key)
+	} else {
+		pending[key] = list
+	}
+	return claimed
+}
+
+// addPending records an accept of key, now, in pending, dropping those
+// older than PairWindow. The caller holds s.mu.
+func (s *Server) addPending(pending map[ledgerKey][]time.Time, key ledgerKey) {
+	since := s.now().Add(-PairWindow)
+	list := pending[key]
+	for len(list) > 0 && list[0].Before(since) {
+		list = list[1:]
+	}
+	pending[key] = append(list, s.now())
 }
 
 // Unsubscribe simulates the user turning templates off in settings: credits

@@ -76,16 +76,20 @@ type Server struct {
 	templates []wechat.Template
 	credits   map[ledgerKey]int
 	longTerm  map[ledgerKey]bool
-	inflight  map[string]int
-	nextMsgID int64
-	sends     []Send
-	counts    Counts
-	faults    Faults
-	failNext  []FaultAfterAccept // faults for the next accepted sends, in order
-	quotaDay  string
-	quotaUsed int
-	push      *pushTarget
-	pushes    []PushRecord
+	// Accepts not yet paired (ReportAccept): popups no report claimed, and
+	// reports granted with no popup seen.
+	popupAccepts  map[ledgerKey][]time.Time
+	reportAccepts map[ledgerKey][]time.Time
+	inflight      map[string]int
+	nextMsgID     int64
+	sends         []Send
+	counts        Counts
+	faults        Faults
+	failNext      []FaultAfterAccept // faults for the next accepted sends, in order
+	quotaDay      string
+	quotaUsed     int
+	push          *pushTarget
+	pushes        []PushRecord
 }
 
 type tokenRec struct {
@@ -187,8 +191,11 @@ func newServer(opts Options) *Server {
 		users:      map[string]bool{},
 		credits:    map[ledgerKey]int{},
 		longTerm:   map[ledgerKey]bool{},
-		inflight:   map[string]int{},
-		nextMsgID:  FirstMsgID,
+
+		popupAccepts:  map[ledgerKey][]time.Time{},
+		reportAccepts: map[ledgerKey][]time.Time{},
+		inflight:      map[string]int{},
+		nextMsgID:     FirstMsgID,
 	}
 	if s.appID == "" {
 		s.appID = DefaultAppID

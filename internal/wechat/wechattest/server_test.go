@@ -527,3 +527,55 @@ func TestPushToWrongTokenIsRejectedByReceiver(t *testing.T) {
 		t.Fatalf("push records %+v", p)
 	}
 }
+
+// ReportAccept grants what reminderd was told the user accepted, once per
+// report, and pairs with the fake's own popup within PairWindow, either way
+// round, as reminderd's ledger pairs a report with the popup event.
+func TestReportAcceptPairsWithPopups(t *testing.T) {
+	clock := NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	s := New(Options{Now: clock.Now})
+	defer s.Close()
+	for _, tm := range DemoTemplates() {
+		s.AddTemplate(tm)
+	}
+	ctx := context.Background()
+	accept := map[string]string{MeetingTemplateID: "accept"}
+	credits := func() int { return s.Credits("o1", MeetingTemplateID) }
+
+	// A report alone: granted.
+	if g, err := s.ReportAccept("o1", MeetingTemplateID); err != nil || !g || credits() != 1 {
+		t.Fatalf("report alone: granted %v, %v, credits %d", g, err, credits())
+	}
+	// A popup within the window after it is the same accept.
+	clock.Advance(PairWindow - time.Second)
+	if _, err := s.Popup(ctx, "o1", accept); err != nil || credits() != 1 {
+		t.Fatalf("popup after the report: %v, credits %d, want 1", err, credits())
+	}
+	// A popup, then its report: one accept.
+	clock.Advance(time.Hour)
+	if _, err := s.Popup(ctx, "o1", accept); err != nil || credits() != 2 {
+		t.Fatalf("popup: %v, credits %d", err, credits())
+	}
+	if g, err := s.ReportAccept("o1", MeetingTemplateID); err != nil || g || credits() != 2 {
+		t.Fatalf("report of the popup: granted %v, %v, credits %d, want 2", g, err, credits())
+	}
+	// A second report of it is another accept (reminderd counts it too).
+	if g, _ := s.ReportAccept("o1", MeetingTemplateID); !g || credits() != 3 {
+		t.Fatalf("second report: granted %v, credits %d, want 3", g, credits())
+	}
+	// A popup reported after the window: two accepts, as reminderd sees them.
+	clock.Advance(time.Hour)
+	_, _ = s.Popup(ctx, "o1", accept)
+	clock.Advance(PairWindow + time.Second)
+	if g, _ := s.ReportAccept("o1", MeetingTemplateID); !g || credits() != 5 {
+		t.Fatalf("report after the window: granted %v, credits %d, want 5", g, credits())
+	}
+	// Another user's popup pairs with nothing of o1's.
+	_, _ = s.Popup(ctx, "o2", accept)
+	if g, _ := s.ReportAccept("o1", MeetingTemplateID); !g {
+		t.Fatal("o1's report paired with o2's popup")
+	}
+	if _, err := s.ReportAccept("o1", "nope"); err == nil {
+		t.Fatal("an unknown template was granted")
+	}
+}
