@@ -115,8 +115,9 @@ UPDATE reminders SET status = 'scheduled', due_at = @due_at, lease_until = NULL,
 WHERE id = @id AND status = 'sending' AND lease_until < @now AND attempts = @attempts;
 
 -- name: AbandonDeliveries :execrows
--- In-flight delivery rows written by earlier versions, which recorded a
--- claim before its outcome.
+-- A claim recorded as a 'sending' delivery row, as binaries that wrote the
+-- row at the claim left them in the database: it becomes the abandoned
+-- record of the attempt.
 UPDATE deliveries SET status = 'abandoned', finished_at = CAST(@now AS INTEGER), errmsg = 'lease expired; outcome unknown'
 WHERE reminder_id = @reminder_id AND status = 'sending';
 

@@ -6,7 +6,11 @@ ON CONFLICT (id) DO UPDATE SET
     keywords = excluded.keywords, position = excluded.position, present = 1, synced_at = excluded.synced_at;
 
 -- name: MarkTemplatesAbsent :execrows
-UPDATE templates SET present = 0 WHERE present = 1 AND synced_at < @synced_at;
+-- The first statement of a sync's transaction: every template is absent
+-- until the sync's UpsertTemplate names it again (present = 1). Marking by
+-- membership in the list, not by synced_at, also holds for two syncs within
+-- one millisecond.
+UPDATE templates SET present = 0 WHERE present = 1;
 
 -- name: ListTemplates :many
 SELECT * FROM templates WHERE present = 1 ORDER BY position, id;

@@ -47,7 +47,7 @@ func benchFlags(output io.Writer, b *benchOptions) *flag.FlagSet {
 	fs.IntVar(&o.ScanReps, "scan-reps", 300, "times each scan is measured, for its mean")
 	b.serverRSS = fs.Bool("server-rss", true, "measure the real server's peak RSS on the largest table")
 	b.cpuProfile = fs.String("cpuprofile", "", "write a CPU profile of the whole bench to this `file`")
-	b.sync = fs.String("sync", "full", "the writer's durability, as REMINDERD_SYNC: full or normal")
+	b.sync = fs.String("sync", "full", "the writer's durability, as serve's --sync: full or normal")
 	return fs
 }
 

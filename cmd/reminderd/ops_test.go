@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
 )
@@ -128,45 +127,5 @@ func TestStaticBuild(t *testing.T) {
 	out, err := exec.Command(bin, "version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "reminderd test-1.2.3 ") {
 		t.Fatalf("version: %v %q", err, out)
-	}
-}
-
-// The hourly retention job also prunes sent events parked for a send whose
-// outcome never came; a recent one stays, waiting for its outcome.
-func TestRetentionPrunesParkedSentEvents(t *testing.T) {
-	ctx := context.Background()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "ret.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	for msgid, at := range map[int64]time.Time{1: now.Add(-25 * time.Hour), 2: now.Add(-time.Minute)} {
-		if err := d.Write.SavePendingSentEvent(ctx, db.SavePendingSentEventParams{Msgid: msgid, Delivered: 1,
-			EventStatus: "success", Now: at.UnixMilli()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := retain(ctx, d, now); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := d.R.Query(`SELECT msgid FROM pending_sent_events`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var left []int64
-	for rows.Next() {
-		var m int64
-		if err := rows.Scan(&m); err != nil {
-			t.Fatal(err)
-		}
-		left = append(left, m)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(left) != 1 || left[0] != 2 {
-		t.Fatalf("parked events left %v, want [2]", left)
 	}
 }

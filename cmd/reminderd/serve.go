@@ -13,9 +13,8 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/api"
-	"github.com/reminderd/reminderd/internal/catalog"
+	"github.com/reminderd/reminderd/internal/app"
 	"github.com/reminderd/reminderd/internal/db"
-	"github.com/reminderd/reminderd/internal/metrics"
 	"github.com/reminderd/reminderd/internal/recur"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/wechat"
@@ -37,82 +36,6 @@ func newAESKey() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)[:43]
-}
-
-// tokenStore persists the WeChat access token in the database.
-type tokenStore struct{ db *db.DB }
-
-func (t tokenStore) LoadToken(ctx context.Context) (wechat.Token, error) {
-	row, err := t.db.Read.LoadToken(ctx)
-	if err != nil {
-		if errors.Is(db.NotFound(err, "token"), db.ErrNotFound) {
-			return wechat.Token{}, nil
-		}
-		return wechat.Token{}, err
-	}
-	return wechat.Token{Value: wechat.NewSecret(row.Value), ExpiresAt: time.UnixMilli(row.ExpiresAt)}, nil
-}
-
-func (t tokenStore) SaveToken(ctx context.Context, tok wechat.Token) error {
-	return t.db.Write.SaveToken(ctx, db.SaveTokenParams{Value: tok.Value.Reveal(), ExpiresAt: tok.ExpiresAt.UnixMilli(), Now: time.Now().UnixMilli()})
-}
-
-// engine adapts the scheduler to what the API reports.
-type engine struct{ *scheduler.Engine }
-
-func (e engine) Jobs() []api.Job {
-	var out []api.Job
-	for _, j := range e.Engine.Jobs().Status() {
-		out = append(out, api.Job{Name: j.Name, Schedule: j.Schedule, LastRunAt: j.LastRunAt, NextRunAt: j.NextRunAt, LastError: j.LastError})
-	}
-	return out
-}
-
-// engineState is what /metrics reads at each scrape.
-func engineState(ctx context.Context, d *db.DB, eng *scheduler.Engine, now time.Time) (metrics.State, error) {
-	st := metrics.State{RemindersByStatus: map[string]int64{}, Breaker: "closed"}
-	for _, s := range []string{"scheduled", "sending", "sent", "failed", "skipped", "canceled"} {
-		st.RemindersByStatus[s] = 0
-	}
-	counts, err := d.Read.CountRemindersByStatus(ctx)
-	if err != nil {
-		return st, err
-	}
-	for _, c := range counts {
-		st.RemindersByStatus[c.Status] = c.N
-	}
-	backlog, err := d.Read.DueBacklog(ctx, now.UnixMilli())
-	if err != nil {
-		return st, err
-	}
-	st.DueBacklog = backlog.N
-	if backlog.N > 0 {
-		st.OldestDueAge = now.Sub(time.UnixMilli(backlog.OldestDueAt))
-	}
-	st.WALFrames, st.CheckpointFailures = d.CheckpointState()
-	if eng != nil {
-		st.Breaker = eng.Breaker()
-		st.QuotaPaused = !eng.QuotaPausedUntil().IsZero()
-	}
-	return st, nil
-}
-
-// retention is how long delivery records of past sends are kept.
-const retention = 90 * 24 * time.Hour
-
-// retain deletes what is past its use at t: expired sessions, accept
-// reports too old to pair, delivery records past retention, sent events
-// parked for a send whose outcome never came (an outcome is recorded within
-// a lease: minutes, not a day), and the record of pushes applied.
-func retain(ctx context.Context, d *db.DB, t time.Time) error {
-	_, err1 := d.Write.DeleteExpiredSessions(ctx, t.UnixMilli())
-	_, err2 := d.Write.DeleteOldGrants(ctx, t.Add(-24*time.Hour).UnixMilli())
-	_, err3 := d.Write.DeleteOldDeliveries(ctx, t.Add(-retention).UnixMilli())
-	_, err4 := d.Write.DeleteOldPendingSentEvents(ctx, t.Add(-24*time.Hour).UnixMilli())
-	// Pushes older than WeChat's timestamp skew are refused as stale anyway;
-	// an hour keeps every retry's record.
-	_, err5 := d.Write.DeleteOldPushSeen(ctx, t.Add(-time.Hour).UnixMilli())
-	return errors.Join(err1, err2, err3, err4, err5)
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -172,8 +95,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	wcfg := wechat.Config{
 		BaseURL: cfg.BaseURL, AppID: cfg.AppID, Secret: cfg.Secret,
 		MiniprogramState: cfg.MiniprogramState, Lang: cfg.Lang,
-		HTTPClient: wechat.NewHTTPClient(cfg.wechatTimeout, cfg.concurrency), Now: now,
-		Logger: log.With("component", "wechat"),
+		HTTPClient: wechat.NewHTTPClient(cfg.wechatTimeout, cfg.concurrency),
 	}
 	pushToken, aesKey, adminToken := cfg.PushToken, cfg.AESKey, cfg.AdminToken
 	var fake *wechattest.Server
@@ -198,76 +120,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info("production mode", "appid", cfg.AppID, "wechat_base_url", cfg.BaseURL)
 	}
 
-	database, err := db.OpenWith(ctx, cfg.DB, cfg.dbOptions())
-	if err != nil {
-		return err
-	}
-	defer database.Close()
-	if database.Integrity() == db.IntegrityUnfinished {
-		log.Warn("integrity check not finished within REMINDERD_INTEGRITY_TIMEOUT; starting without its verdict (run `sqlite3 FILE 'PRAGMA quick_check'` on a copy, or raise the timeout)",
-			"db", cfg.DB, "timeout", cfg.integrityTimeout.String())
-	}
-	if cfg.Sync == string(db.SyncNormal) {
-		log.Warn("REMINDERD_SYNC=normal: commits are not synced to disk, so writes answered 2xx may be lost in a power cut")
-	}
-	var eng *scheduler.Engine
-	m := metrics.New(func(ctx context.Context) (metrics.State, error) {
-		return engineState(ctx, database, eng, now())
-	}, log.With("component", "metrics"))
-	wcfg.TokenStore = tokenStore{database}
-	wcfg.OnToken = func(e wechat.TokenEvent) { m.TokenEvent(e.Kind) }
-	client, err := wechat.New(wcfg)
-	if err != nil {
-		return err
-	}
-	cat := catalog.New(database, client, now, log.With("component", "catalog"))
-	if err := cat.Load(ctx); err != nil {
-		return err
-	}
-	if err := cat.SyncIfDue(ctx); err != nil {
-		log.Warn("template sync at start-up failed; serving the last known templates and retrying", "error", err)
-	}
-	var rcv *wechat.Receiver
-	if pushToken != "" {
-		rcv, err = wechat.NewReceiver(wechat.PushConfig{Token: pushToken, AESKey: aesKey, AppID: wcfg.AppID, Now: now})
-		if err != nil {
-			return fmt.Errorf("message push: %w", err)
-		}
-	}
-
-	eng, err = scheduler.New(scheduler.Config{
-		DB: database, Sender: client, Templates: cat, Now: now, Logger: log.With("component", "scheduler"),
-		ScanEvery: cfg.scanEvery, Concurrency: cfg.concurrency, RateLimit: cfg.sendRate,
-		// The send budget is shorter than the lease (validate).
-		MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness, Lease: cfg.lease, SendBudget: sendBudget(cfg.wechatTimeout),
-		UnknownWait: cfg.unknownWait, ClientTimeout: cfg.wechatTimeout, ResendWithoutPage: cfg.resendWithoutPage,
-		Observer: func(o scheduler.Outcome) {
-			m.ObserveSend(o.Status, o.Reason, o.ErrCode, o.Sent, o.Latency, o.Lateness)
-			m.ObserveTruth(o.Late, o.PossibleDuplicate, o.Settled, o.InvalidAnswer)
-		},
-		OnRescue: m.Rescued,
-	})
-	if err != nil {
-		return err
-	}
-	jobs := eng.Jobs()
-	if err := jobs.Add("template_sync", "@every 1m", cat.SyncIfDue); err != nil {
-		return err
-	}
-	if err := jobs.Add("token_refresh", "@every 1m", func(ctx context.Context) error {
-		_, err := client.AccessToken(ctx) // replaces the token when under 5 minutes remain
-		return err
-	}); err != nil {
-		return err
-	}
-	if err := jobs.Add("retention", "@every 1h", func(ctx context.Context) error { return retain(ctx, database, now()) }); err != nil {
-		return err
-	}
-
 	apiCfg := api.Config{
-		DB: database, Catalog: cat, Login: client, Engine: engine{eng}, Token: client, Push: rcv, Metrics: m.Handler(),
-		AdminToken: adminToken, DefaultZone: zone, TrustedProxies: cfg.trustedProxies, Now: now, Logger: log.With("component", "api"),
-		ObserveHTTP: m.ObserveHTTP,
+		AdminToken: adminToken, DefaultZone: zone, TrustedProxies: cfg.trustedProxies,
 		MinInterval: cfg.minInterval, MaxScheduledPerUser: cfg.maxScheduledPerUser,
 	}
 	if fake != nil {
@@ -275,13 +129,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// report grants the same accept at the fake (never in production).
 		apiCfg.SandboxGrant = fake.ReportAccept
 	}
-	srv := api.New(apiCfg)
+	a, err := app.New(ctx, app.Config{
+		DB: cfg.DB, DBOptions: cfg.dbOptions(), WeChat: wcfg, PushToken: pushToken, AESKey: aesKey,
+		Engine: scheduler.Config{
+			ScanEvery: cfg.scanEvery, Concurrency: cfg.concurrency, RateLimit: cfg.sendRate,
+			// The send budget is shorter than the lease (validate).
+			MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness, Lease: cfg.lease, SendBudget: sendBudget(cfg.wechatTimeout),
+			UnknownWait: cfg.unknownWait, ClientTimeout: cfg.wechatTimeout, ResendWithoutPage: cfg.resendWithoutPage,
+		},
+		API: apiCfg,
+	}, app.Deps{Now: now, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	ln = limitListener(ln, cfg.maxConns)
-	httpSrv := newHTTPServer(srv, log)
+	httpSrv := newHTTPServer(a.Handler, log)
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "reminderd listening on %s\n", base)
 	log.Info("listening", "addr", ln.Addr().String())
@@ -295,7 +162,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	engineDone := make(chan error, 1)
-	go func() { engineDone <- eng.Run(ctx) }()
+	go func() { engineDone <- a.Engine.Run(ctx) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 
@@ -309,7 +176,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		scancel()
 	}
 	// The engine stops claiming, lets sends in flight finish and records
-	// them; the database closes last (deferred above).
+	// them; the database closes last (a.Close, deferred above).
 	<-engineDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

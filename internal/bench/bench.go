@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -22,7 +23,8 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/api"
-	"github.com/reminderd/reminderd/internal/catalog"
+	"github.com/reminderd/reminderd/internal/app"
+	"github.com/reminderd/reminderd/internal/bench/benchdb"
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/wechat"
@@ -223,41 +225,56 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// world is a database, a fake WeChat and a client for one run.
+// world is the application as serve builds it (app.New), on its own
+// database and fake WeChat, for one run.
 type world struct {
-	db     *db.DB
-	fake   *wechattest.Server
-	client *wechat.Client
-	cat    *catalog.Catalog
-	sent   atomic.Int64 // sent outcomes recorded, counted by the engine's observer
+	app   *app.App
+	db    *db.DB
+	reads *benchdb.Queries // the bench's own queries, on the read pool
+	fake  *wechattest.Server
+	sent  atomic.Int64 // sent outcomes recorded, counted by the engine's observer
 }
 
+// newWorld builds the application with the bench's settings: concurrency
+// sends in flight, claims of up to 256, an hour of lateness allowed (a
+// burst of 20,000 at 50 ms takes minutes to drain), no per-user limit in
+// the way of the creates, no logs, and the writer's durability sync.
 func newWorld(ctx context.Context, path string, sync db.Sync, latency time.Duration, concurrency int) (*world, error) {
-	d, err := db.OpenWith(ctx, path, db.Options{Sync: sync})
-	if err != nil {
-		return nil, err
-	}
 	fake, err := wechattest.Start("127.0.0.1:0", wechattest.Options{})
 	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	for _, t := range wechattest.DemoTemplates() {
 		fake.AddTemplate(t)
 	}
 	fake.SetFaults(wechattest.Faults{Latency: latency})
-	client, err := wechat.New(wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(), HTTPClient: httpClient(concurrency)})
+	w := &world{fake: fake}
+	a, err := app.New(ctx, app.Config{
+		DB:        path,
+		DBOptions: db.Options{Sync: sync},
+		WeChat:    wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(), HTTPClient: httpClient(concurrency)},
+		Engine: scheduler.Config{Concurrency: concurrency, BatchSize: 256, DefaultLateness: time.Hour,
+			Observer: func(o scheduler.Outcome) {
+				if o.Status == "sent" {
+					w.sent.Add(1)
+				}
+			}},
+		API: api.Config{MaxScheduledPerUser: math.MaxInt32},
+	}, app.Deps{Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
+		fake.Close()
 		return nil, err
 	}
-	cat := catalog.New(d, client, time.Now, nil)
-	if err := cat.Sync(ctx); err != nil {
-		return nil, err
+	if !a.Catalog.Synced() {
+		a.Close()
+		fake.Close()
+		return nil, fmt.Errorf("template sync: %s", a.Catalog.LastError())
 	}
-	return &world{db: d, fake: fake, client: client, cat: cat}, nil
+	w.app, w.db, w.reads = a, a.DB, benchdb.New(a.DB.R)
+	return w, nil
 }
 
-func (w *world) close() { w.fake.Close(); w.db.Close() }
+func (w *world) close() { w.fake.Close(); w.app.Close() }
 
 func httpClient(conns int) *http.Client { return wechat.NewHTTPClient(30*time.Second, conns) }
 
@@ -292,22 +309,12 @@ func (w *world) seed(ctx context.Context, n int, fire func(i int) time.Time) err
 	return nil
 }
 
-func (w *world) engine(concurrency int) (*scheduler.Engine, error) {
-	return scheduler.New(scheduler.Config{DB: w.db, Sender: w.client, Templates: w.cat,
-		Logger: slog.New(slog.DiscardHandler), Concurrency: concurrency, BatchSize: 256, DefaultLateness: time.Hour,
-		Observer: func(o scheduler.Outcome) {
-			if o.Status == "sent" {
-				w.sent.Add(1)
-			}
-		}})
-}
-
 // runUntilSent runs the engine until n reminders are sent. It watches the
 // engine's own count (a query per poll would take CPU from what is measured).
-func runUntilSent(ctx context.Context, w *world, eng *scheduler.Engine, n int, limit time.Duration) error {
+func runUntilSent(ctx context.Context, w *world, n int, limit time.Duration) error {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- eng.Run(ctx) }()
+	go func() { done <- w.app.Engine.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	deadline := time.Now().Add(limit)
 	for {
@@ -341,20 +348,16 @@ func pipeline(ctx context.Context, path string, sync db.Sync, n int, latency tim
 	if err := w.seed(ctx, n, func(int) time.Time { return fire }); err != nil {
 		return Pipeline{}, err
 	}
-	eng, err := w.engine(concurrency)
-	if err != nil {
-		return Pipeline{}, err
-	}
 	commits, cpu := w.db.Commits(), processCPU()
-	if err := runUntilSent(ctx, w, eng, n, 30*time.Minute); err != nil {
+	if err := runUntilSent(ctx, w, n, 30*time.Minute); err != nil {
 		return Pipeline{}, err
 	}
 	cpu = processCPU() - cpu
-	win, err := w.db.Read.BenchSendWindow(ctx)
+	win, err := w.reads.BenchSendWindow(ctx)
 	if err != nil {
 		return Pipeline{}, err
 	}
-	late, err := w.db.Read.BenchLateness(ctx)
+	late, err := w.reads.BenchLateness(ctx)
 	if err != nil {
 		return Pipeline{}, err
 	}
@@ -432,14 +435,10 @@ func steady(ctx context.Context, path string, sync db.Sync, perMin int, dur time
 	if err := w.seed(ctx, n, func(i int) time.Time { return first.Add(time.Duration(i) * step) }); err != nil {
 		return nil, err
 	}
-	eng, err := w.engine(concurrency)
-	if err != nil {
+	if err := runUntilSent(ctx, w, n, dur+time.Minute); err != nil {
 		return nil, err
 	}
-	if err := runUntilSent(ctx, w, eng, n, dur+time.Minute); err != nil {
-		return nil, err
-	}
-	late, err := w.db.Read.BenchLateness(ctx)
+	late, err := w.reads.BenchLateness(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -455,12 +454,11 @@ func apiCreates(ctx context.Context, path string, durability db.Sync, clients, t
 		return APIResult{}, err
 	}
 	defer w.close()
-	srv := api.New(api.Config{DB: w.db, Catalog: w.cat, Login: w.client, Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return APIResult{}, err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: w.app.Handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	defer hs.Close()
 	base := "http://" + ln.Addr().String()

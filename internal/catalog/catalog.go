@@ -120,6 +120,10 @@ func (c *Catalog) sync(ctx context.Context) error {
 	}
 	now := c.now().UnixMilli()
 	err = c.db.WithTx(ctx, func(q *db.Queries) error {
+		// Absent unless this list names it; readers see the whole change.
+		if _, err := q.MarkTemplatesAbsent(ctx); err != nil {
+			return err
+		}
 		for i, t := range list {
 			kws := make([]storedKeyword, len(t.Keywords))
 			for j, k := range t.Keywords {
@@ -137,8 +141,7 @@ func (c *Catalog) sync(ctx context.Context) error {
 				return fmt.Errorf("store template %s: %w", t.ID, err)
 			}
 		}
-		_, err := q.MarkTemplatesAbsent(ctx, now)
-		return err
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("sync templates: %w", err)

@@ -33,12 +33,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.applyPendingSentEventStmt, err = db.PrepareContext(ctx, applyPendingSentEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query ApplyPendingSentEvent: %w", err)
 	}
-	if q.benchLatenessStmt, err = db.PrepareContext(ctx, benchLateness); err != nil {
-		return nil, fmt.Errorf("error preparing query BenchLateness: %w", err)
-	}
-	if q.benchSendWindowStmt, err = db.PrepareContext(ctx, benchSendWindow); err != nil {
-		return nil, fmt.Errorf("error preparing query BenchSendWindow: %w", err)
-	}
 	if q.cancelReminderStmt, err = db.PrepareContext(ctx, cancelReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query CancelReminder: %w", err)
 	}
@@ -270,16 +264,6 @@ func (q *Queries) Close() error {
 	if q.applyPendingSentEventStmt != nil {
 		if cerr := q.applyPendingSentEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing applyPendingSentEventStmt: %w", cerr)
-		}
-	}
-	if q.benchLatenessStmt != nil {
-		if cerr := q.benchLatenessStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing benchLatenessStmt: %w", cerr)
-		}
-	}
-	if q.benchSendWindowStmt != nil {
-		if cerr := q.benchSendWindowStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing benchSendWindowStmt: %w", cerr)
 		}
 	}
 	if q.cancelReminderStmt != nil {
@@ -679,8 +663,6 @@ type Queries struct {
 	abandonDeliveriesStmt           *sql.Stmt
 	addCreditStmt                   *sql.Stmt
 	applyPendingSentEventStmt       *sql.Stmt
-	benchLatenessStmt               *sql.Stmt
-	benchSendWindowStmt             *sql.Stmt
 	cancelReminderStmt              *sql.Stmt
 	claimReminderStmt               *sql.Stmt
 	claimRemindersStmt              *sql.Stmt
@@ -761,8 +743,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		abandonDeliveriesStmt:           q.abandonDeliveriesStmt,
 		addCreditStmt:                   q.addCreditStmt,
 		applyPendingSentEventStmt:       q.applyPendingSentEventStmt,
-		benchLatenessStmt:               q.benchLatenessStmt,
-		benchSendWindowStmt:             q.benchSendWindowStmt,
 		cancelReminderStmt:              q.cancelReminderStmt,
 		claimReminderStmt:               q.claimReminderStmt,
 		claimRemindersStmt:              q.claimRemindersStmt,

@@ -20,8 +20,9 @@ type AbandonDeliveriesParams struct {
 	ReminderID string
 }
 
-// In-flight delivery rows written by earlier versions, which recorded a
-// claim before its outcome.
+// A claim recorded as a 'sending' delivery row, as binaries that wrote the
+// row at the claim left them in the database: it becomes the abandoned
+// record of the attempt.
 func (q *Queries) AbandonDeliveries(ctx context.Context, arg AbandonDeliveriesParams) (int64, error) {
 	result, err := q.exec(ctx, q.abandonDeliveriesStmt, abandonDeliveries, arg.Now, arg.ReminderID)
 	if err != nil {

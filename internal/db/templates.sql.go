@@ -66,11 +66,15 @@ func (q *Queries) ListTemplates(ctx context.Context) ([]Template, error) {
 }
 
 const markTemplatesAbsent = `-- name: MarkTemplatesAbsent :execrows
-UPDATE templates SET present = 0 WHERE present = 1 AND synced_at < ?1
+UPDATE templates SET present = 0 WHERE present = 1
 `
 
-func (q *Queries) MarkTemplatesAbsent(ctx context.Context, syncedAt int64) (int64, error) {
-	result, err := q.exec(ctx, q.markTemplatesAbsentStmt, markTemplatesAbsent, syncedAt)
+// The first statement of a sync's transaction: every template is absent
+// until the sync's UpsertTemplate names it again (present = 1). Marking by
+// membership in the list, not by synced_at, also holds for two syncs within
+// one millisecond.
+func (q *Queries) MarkTemplatesAbsent(ctx context.Context) (int64, error) {
+	result, err := q.exec(ctx, q.markTemplatesAbsentStmt, markTemplatesAbsent)
 	if err != nil {
 		return 0, err
 	}

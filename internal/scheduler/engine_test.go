@@ -543,9 +543,9 @@ func TestRescuerReturnsExpiredLeases(t *testing.T) {
 }
 
 func TestRescuerHandlesInFlightRowsOfEarlierVersions(t *testing.T) {
-	// Earlier versions wrote a 'sending' delivery row at the claim; a
-	// database upgraded with such a claim in flight gets that row abandoned
-	// (not a second one).
+	// A binary that wrote a 'sending' delivery row at the claim may leave
+	// one in the database; a database upgraded with such a claim in flight
+	// gets that row abandoned (not a second one).
 	h := newHarness(t, func(c *scheduler.Config) { c.Lease = time.Minute })
 	h.grant("oA", meetingID, 1)
 	id := h.add("oA", t0)

@@ -960,8 +960,10 @@ func (e *Engine) RescueLeases(ctx context.Context) (int, error) {
 				continue
 			}
 			n++
-			// Rows of earlier versions recorded the claim in flight; now
-			// the rescuer records the attempt.
+			// The rescuer writes the attempt's record. A database
+			// written by a binary that recorded a claim as a 'sending'
+			// delivery row still holds such rows: that row becomes the
+			// record, so that the attempt has one row, not two.
 			legacy, err := q.AbandonDeliveries(ctx, db.AbandonDeliveriesParams{ReminderID: x.ID, Now: now})
 			if err != nil {
 				return err

@@ -7,8 +7,8 @@ import (
 
 // TestRecurrenceAcrossTransitions: the engine advances a series with
 // recur's RFC 5545 Next: a daily 02:30 in New York fires at 03:30 EDT on
-// spring-forward day (it was skipped), a daily 01:30 fires once on
-// fall-back day (it fired twice).
+// spring-forward day (robfig/cron's own Next skips it), a daily 01:30
+// fires once on fall-back day (robfig's fires it twice).
 func TestRecurrenceAcrossTransitions(t *testing.T) {
 	h := newHarness(t, nil)
 	h.grant("oA", meetingID, 10)

@@ -120,7 +120,8 @@ func (c *Client) Templates(ctx context.Context) ([]Template, error) {
 		default:
 			// A kind reminderd does not know (not one-time, not long-term)
 			// cannot be sent by its rules: skip that one, keep the others
-			// (failing the whole list left a fresh database never ready).
+			// (failing the whole list would keep a fresh database from
+			// ever becoming ready).
 			c.log.Warn("gettemplate: template of an unknown type skipped", "template_id", t.ID, "title", t.Title, "type", d.Type.String())
 			continue
 		}

@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: bench.sql
 
-package db
+package benchdb
 
 import (
 	"context"
@@ -15,7 +15,7 @@ SELECT CAST(finished_at - occurrence_at AS INTEGER) AS lateness_ms FROM deliveri
 
 // Lateness (finished - scheduled) of every sent delivery, in ms, sorted.
 func (q *Queries) BenchLateness(ctx context.Context) ([]int64, error) {
-	rows, err := q.query(ctx, q.benchLatenessStmt, benchLateness)
+	rows, err := q.db.QueryContext(ctx, benchLateness)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ type BenchSendWindowRow struct {
 }
 
 func (q *Queries) BenchSendWindow(ctx context.Context) (BenchSendWindowRow, error) {
-	row := q.queryRow(ctx, q.benchSendWindowStmt, benchSendWindow)
+	row := q.db.QueryRowContext(ctx, benchSendWindow)
 	var i BenchSendWindowRow
 	err := row.Scan(&i.FirstStart, &i.LastFinish, &i.Sent)
 	return i, err

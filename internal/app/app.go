@@ -1,0 +1,242 @@
+// Package app builds reminderd's application from its settings: the
+// database, the WeChat client (its token kept in the database), the
+// template catalog, the engine with its periodic jobs, the metrics, message
+// push and the HTTP API.
+//
+// New is the one constructor: `reminderd serve` (and so the demo, which
+// runs serve) and `reminderd bench` build the application through it, so
+// that what the bench measures is what serve runs. Listening, the sandbox's
+// fake WeChat and the command line stay in cmd/reminderd.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/api"
+	"github.com/reminderd/reminderd/internal/catalog"
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/metrics"
+	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/wechat"
+)
+
+// Config is the application's settings, parsed and validated by the caller.
+type Config struct {
+	// DB is the SQLite file, opened with DBOptions.
+	DB        string
+	DBOptions db.Options
+	// WeChat configures the client. New sets its Now, Logger, TokenStore
+	// (the database) and OnToken (the metrics).
+	WeChat wechat.Config
+	// PushToken and AESKey configure message push; without a token there
+	// is none (/wechat/push answers 404).
+	PushToken, AESKey string
+	// Engine configures the scheduler. New sets its DB, Sender, Templates,
+	// Now, Logger and OnRescue; Engine.Observer, if set, is told of each
+	// outcome after the metrics.
+	Engine scheduler.Config
+	// API configures the HTTP API. New sets its DB, Catalog, Login, Engine,
+	// Token, Push, Metrics, ObserveHTTP, Now and Logger.
+	API api.Config
+}
+
+// Deps are what the application takes from its surroundings.
+type Deps struct {
+	Now    func() time.Time // time.Now
+	Logger *slog.Logger     // discard
+}
+
+// App is the built application. Run its Engine and serve its Handler; Close
+// closes the database, after the engine has stopped.
+type App struct {
+	DB      *db.DB
+	WeChat  *wechat.Client
+	Catalog *catalog.Catalog
+	Engine  *scheduler.Engine
+	Metrics *metrics.Metrics
+	// Handler is the HTTP API (mini-program, admin, message push, health,
+	// metrics).
+	Handler http.Handler
+}
+
+// New opens the database and builds everything on it. The catalog is
+// loaded from the database and synced from WeChat if due; a failed sync is
+// logged, and the last known templates are served meanwhile (Catalog.Synced
+// tells). The periodic jobs template_sync, token_refresh and retention are
+// added to the engine's.
+func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
+	now, log := deps.Now, deps.Logger
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	database, err := db.OpenWith(ctx, cfg.DB, cfg.DBOptions)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			database.Close()
+		}
+	}()
+	if database.Integrity() == db.IntegrityUnfinished {
+		log.Warn("integrity check not finished within REMINDERD_INTEGRITY_TIMEOUT; starting without its verdict (run `sqlite3 FILE 'PRAGMA quick_check'` on a copy, or raise the timeout)",
+			"db", cfg.DB, "timeout", cfg.DBOptions.IntegrityTimeout.String())
+	}
+	if cfg.DBOptions.Sync == db.SyncNormal {
+		log.Warn("REMINDERD_SYNC=normal: commits are not synced to disk, so writes answered 2xx may be lost in a power cut")
+	}
+	a := &App{DB: database}
+	// The metrics read the engine's state at each scrape; the engine is
+	// built after them (its observer feeds them).
+	a.Metrics = metrics.New(func(ctx context.Context) (metrics.State, error) {
+		return engineState(ctx, database, a.Engine, now())
+	}, log.With("component", "metrics"))
+
+	wcfg := cfg.WeChat
+	wcfg.Now = now
+	wcfg.Logger = log.With("component", "wechat")
+	wcfg.TokenStore = tokenStore{database}
+	wcfg.OnToken = func(e wechat.TokenEvent) { a.Metrics.TokenEvent(e.Kind) }
+	if a.WeChat, err = wechat.New(wcfg); err != nil {
+		return nil, err
+	}
+	client := a.WeChat
+	a.Catalog = catalog.New(database, client, now, log.With("component", "catalog"))
+	if err := a.Catalog.Load(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.Catalog.SyncIfDue(ctx); err != nil {
+		log.Warn("template sync at start-up failed; serving the last known templates and retrying", "error", err)
+	}
+	var rcv *wechat.Receiver
+	if cfg.PushToken != "" {
+		rcv, err = wechat.NewReceiver(wechat.PushConfig{Token: cfg.PushToken, AESKey: cfg.AESKey, AppID: wcfg.AppID, Now: now})
+		if err != nil {
+			return nil, fmt.Errorf("message push: %w", err)
+		}
+	}
+
+	ecfg := cfg.Engine
+	ecfg.DB, ecfg.Sender, ecfg.Templates, ecfg.Now = database, client, a.Catalog, now
+	ecfg.Logger = log.With("component", "scheduler")
+	observer, m := cfg.Engine.Observer, a.Metrics
+	ecfg.Observer = func(o scheduler.Outcome) {
+		m.ObserveSend(o.Status, o.Reason, o.ErrCode, o.Sent, o.Latency, o.Lateness)
+		m.ObserveTruth(o.Late, o.PossibleDuplicate, o.Settled, o.InvalidAnswer)
+		if observer != nil {
+			observer(o)
+		}
+	}
+	ecfg.OnRescue = m.Rescued
+	if a.Engine, err = scheduler.New(ecfg); err != nil {
+		return nil, err
+	}
+	jobs := a.Engine.Jobs()
+	if err := jobs.Add("template_sync", "@every 1m", a.Catalog.SyncIfDue); err != nil {
+		return nil, err
+	}
+	if err := jobs.Add("token_refresh", "@every 1m", func(ctx context.Context) error {
+		_, err := client.AccessToken(ctx) // replaces the token when under 5 minutes remain
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := jobs.Add("retention", "@every 1h", func(ctx context.Context) error { return Retain(ctx, database, now()) }); err != nil {
+		return nil, err
+	}
+
+	acfg := cfg.API
+	acfg.DB, acfg.Catalog, acfg.Login, acfg.Engine, acfg.Token = database, a.Catalog, client, engine{a.Engine}, client
+	acfg.Push, acfg.Metrics, acfg.ObserveHTTP, acfg.Now = rcv, m.Handler(), m.ObserveHTTP, now
+	acfg.Logger = log.With("component", "api")
+	a.Handler = api.New(acfg)
+	return a, nil
+}
+
+// Close closes the database (its checkpointer, statements and pools).
+func (a *App) Close() error { return a.DB.Close() }
+
+// tokenStore persists the WeChat access token in the database.
+type tokenStore struct{ db *db.DB }
+
+func (t tokenStore) LoadToken(ctx context.Context) (wechat.Token, error) {
+	row, err := t.db.Read.LoadToken(ctx)
+	if err != nil {
+		if errors.Is(db.NotFound(err, "token"), db.ErrNotFound) {
+			return wechat.Token{}, nil
+		}
+		return wechat.Token{}, err
+	}
+	return wechat.Token{Value: wechat.NewSecret(row.Value), ExpiresAt: time.UnixMilli(row.ExpiresAt)}, nil
+}
+
+func (t tokenStore) SaveToken(ctx context.Context, tok wechat.Token) error {
+	return t.db.Write.SaveToken(ctx, db.SaveTokenParams{Value: tok.Value.Reveal(), ExpiresAt: tok.ExpiresAt.UnixMilli(), Now: time.Now().UnixMilli()})
+}
+
+// engine adapts the scheduler to what the API reports.
+type engine struct{ *scheduler.Engine }
+
+func (e engine) Jobs() []api.Job {
+	var out []api.Job
+	for _, j := range e.Engine.Jobs().Status() {
+		out = append(out, api.Job{Name: j.Name, Schedule: j.Schedule, LastRunAt: j.LastRunAt, NextRunAt: j.NextRunAt, LastError: j.LastError})
+	}
+	return out
+}
+
+// engineState is what /metrics reads at each scrape.
+func engineState(ctx context.Context, d *db.DB, eng *scheduler.Engine, now time.Time) (metrics.State, error) {
+	st := metrics.State{RemindersByStatus: map[string]int64{}, Breaker: "closed"}
+	for _, s := range []string{"scheduled", "sending", "sent", "failed", "skipped", "canceled"} {
+		st.RemindersByStatus[s] = 0
+	}
+	counts, err := d.Read.CountRemindersByStatus(ctx)
+	if err != nil {
+		return st, err
+	}
+	for _, c := range counts {
+		st.RemindersByStatus[c.Status] = c.N
+	}
+	backlog, err := d.Read.DueBacklog(ctx, now.UnixMilli())
+	if err != nil {
+		return st, err
+	}
+	st.DueBacklog = backlog.N
+	if backlog.N > 0 {
+		st.OldestDueAge = now.Sub(time.UnixMilli(backlog.OldestDueAt))
+	}
+	st.WALFrames, st.CheckpointFailures = d.CheckpointState()
+	if eng != nil {
+		st.Breaker = eng.Breaker()
+		st.QuotaPaused = !eng.QuotaPausedUntil().IsZero()
+	}
+	return st, nil
+}
+
+// Retention is how long delivery records of past sends are kept.
+const Retention = 90 * 24 * time.Hour
+
+// Retain deletes what is past its use at t: expired sessions, accept
+// reports too old to pair, delivery records past Retention, sent events
+// parked for a send whose outcome never came (an outcome is recorded within
+// a lease: minutes, not a day), and the record of pushes applied. It is the
+// hourly retention job.
+func Retain(ctx context.Context, d *db.DB, t time.Time) error {
+	_, err1 := d.Write.DeleteExpiredSessions(ctx, t.UnixMilli())
+	_, err2 := d.Write.DeleteOldGrants(ctx, t.Add(-24*time.Hour).UnixMilli())
+	_, err3 := d.Write.DeleteOldDeliveries(ctx, t.Add(-Retention).UnixMilli())
+	_, err4 := d.Write.DeleteOldPendingSentEvents(ctx, t.Add(-24*time.Hour).UnixMilli())
+	// Pushes older than WeChat's timestamp skew are refused as stale anyway;
+	// an hour keeps every retry's record.
+	_, err5 := d.Write.DeleteOldPushSeen(ctx, t.Add(-time.Hour).UnixMilli())
+	return errors.Join(err1, err2, err3, err4, err5)
+}

@@ -1,0 +1,91 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/app"
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/wechat"
+	"github.com/reminderd/reminderd/internal/wechat/wechattest"
+)
+
+// The hourly retention job also prunes sent events parked for a send whose
+// outcome never came; a recent one stays, waiting for its outcome.
+func TestRetentionPrunesParkedSentEvents(t *testing.T) {
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "ret.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for msgid, at := range map[int64]time.Time{1: now.Add(-25 * time.Hour), 2: now.Add(-time.Minute)} {
+		if err := d.Write.SavePendingSentEvent(ctx, db.SavePendingSentEventParams{Msgid: msgid, Delivered: 1,
+			EventStatus: "success", Now: at.UnixMilli()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Retain(ctx, d, now); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := d.R.Query(`SELECT msgid FROM pending_sent_events`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var left []int64
+	for rows.Next() {
+		var m int64
+		if err := rows.Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, m)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0] != 2 {
+		t.Fatalf("parked events left %v, want [2]", left)
+	}
+}
+
+// New builds the whole application on a fresh database: the catalog synced
+// from WeChat, the engine's periodic jobs and the added ones, and an API
+// that answers ready.
+func TestNewBuildsTheApplication(t *testing.T) {
+	fake := wechattest.New(wechattest.Options{})
+	defer fake.Close()
+	for _, tpl := range wechattest.DemoTemplates() {
+		fake.AddTemplate(tpl)
+	}
+	ctx := context.Background()
+	a, err := app.New(ctx, app.Config{DB: filepath.Join(t.TempDir(), "app.db"),
+		WeChat: wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret()}}, app.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if !a.Catalog.Synced() || len(a.Catalog.List()) != len(wechattest.DemoTemplates()) {
+		t.Errorf("catalog synced %v with %d templates", a.Catalog.Synced(), len(a.Catalog.List()))
+	}
+	var jobs []string
+	for _, j := range a.Engine.Jobs().Status() {
+		jobs = append(jobs, j.Name)
+	}
+	if want := []string{"due_scan", "lease_rescue", "template_sync", "token_refresh", "retention"}; !slices.Equal(jobs, want) {
+		t.Errorf("jobs %v, want %v", jobs, want)
+	}
+	for path, want := range map[string]int{"/readyz": http.StatusOK, "/metrics": http.StatusOK, "/wechat/push": http.StatusNotFound} {
+		rec := httptest.NewRecorder()
+		a.Handler.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s: %d %s, want %d", path, rec.Code, rec.Body, want)
+		}
+	}
+}
