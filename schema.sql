@@ -113,6 +113,9 @@ CREATE UNIQUE INDEX reminders_idempotency ON reminders (openid, idempotency_key)
 CREATE INDEX reminders_unknown ON reminders (openid, template_id, unknown_at) WHERE unknown_at IS NOT NULL;
 -- The admin's listing by delivery report (?delivery=failed): a few rows.
 CREATE INDEX reminders_delivery ON reminders (delivery, fire_at, id) WHERE delivery <> '';
+-- The per-user limit of scheduled reminders counts them from this index
+-- alone (reminders_owner also holds their history, and not their status).
+CREATE INDEX reminders_user_scheduled ON reminders (openid) WHERE status = 'scheduled';
 
 -- One row per processing of a claimed reminder, in id order. occurrence_at is
 -- the scheduled instant it belongs to; an occurrence is sent at most once

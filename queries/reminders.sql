@@ -129,10 +129,10 @@ SELECT body_hash FROM push_seen WHERE key = ?;
 DELETE FROM push_seen WHERE seen_at < @before;
 
 -- name: CountScheduledForOwner :one
--- How many of the user's reminders are scheduled, through the user's own
--- index; run in the create's write transaction, so that concurrent creates
+-- How many of the user's reminders are scheduled, from the partial index of
+-- scheduled reminders by user alone; run in the create's write transaction, so that concurrent creates
 -- cannot both pass the per-user limit.
-SELECT count(*) FROM reminders INDEXED BY reminders_owner
+SELECT count(*) FROM reminders INDEXED BY reminders_user_scheduled
 WHERE openid = @openid AND status = 'scheduled';
 
 -- name: ListDeliveryReminders :many

@@ -39,7 +39,7 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 		// A user's own reminders come from the user's index, in its order.
 		"ListUserReminders":      {listUserReminders, []any{"o", "", "", int64(0), int64(9), int64(0), "", int64(20)}, []string{"reminders_owner (openid=?"}},
 		"CountAheadOfReminder":   {countAheadOfReminder, []any{"o", "t", int64(5), "r"}, []string{"reminders_owner (openid=?"}},
-		"CountScheduledForOwner": {countScheduledForOwner, []any{"o"}, []string{"reminders_owner (openid=?"}},
+		"CountScheduledForOwner": {countScheduledForOwner, []any{"o"}, []string{"COVERING INDEX reminders_user_scheduled (openid=?"}},
 		"ListScheduledForPrompt": {listScheduledForPrompt, []any{"o", int64(20)}, []string{"reminders_owner (openid=?"}},
 		"ListStatusReminders": {listStatusReminders, []any{"failed", int64(0), int64(9), "", int64(0), "", int64(9), "z", int64(20)},
 			[]string{"reminders_status (status=? AND fire_at>?"}},

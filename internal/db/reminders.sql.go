@@ -60,12 +60,12 @@ func (q *Queries) CountRemindersByStatus(ctx context.Context) ([]CountRemindersB
 }
 
 const countScheduledForOwner = `-- name: CountScheduledForOwner :one
-SELECT count(*) FROM reminders INDEXED BY reminders_owner
+SELECT count(*) FROM reminders INDEXED BY reminders_user_scheduled
 WHERE openid = ?1 AND status = 'scheduled'
 `
 
-// How many of the user's reminders are scheduled, through the user's own
-// index; run in the create's write transaction, so that concurrent creates
+// How many of the user's reminders are scheduled, from the partial index of
+// scheduled reminders by user alone; run in the create's write transaction, so that concurrent creates
 // cannot both pass the per-user limit.
 func (q *Queries) CountScheduledForOwner(ctx context.Context, openid string) (int64, error) {
 	row := q.queryRow(ctx, q.countScheduledForOwnerStmt, countScheduledForOwner, openid)

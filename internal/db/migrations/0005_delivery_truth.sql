@@ -41,6 +41,9 @@ ALTER TABLE reminders ADD COLUMN delivery TEXT NOT NULL DEFAULT '' CHECK (delive
 CREATE INDEX reminders_unknown ON reminders (openid, template_id, unknown_at) WHERE unknown_at IS NOT NULL;
 -- The admin's listing by delivery report (?delivery=failed): few rows.
 CREATE INDEX reminders_delivery ON reminders (delivery, fire_at, id) WHERE delivery <> '';
+-- The per-user limit counts a user's scheduled reminders from this index
+-- alone (reminders_owner also holds their history, and not their status).
+CREATE INDEX reminders_user_scheduled ON reminders (openid) WHERE status = 'scheduled';
 
 -- A sent event parked before its send's outcome is recorded keeps its user
 -- and template, so that an unknown outcome recorded later can be settled by it.
