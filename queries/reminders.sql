@@ -76,10 +76,13 @@ WHERE id = @id AND status = 'scheduled';
 UPDATE reminders SET status = 'canceled', updated_at = @now WHERE id = @id AND status = 'scheduled';
 
 -- name: RetryReminder :execrows
--- Admin retry of a failed or skipped reminder: scheduled now, with a fresh attempt count.
+-- Admin retry of a failed or skipped reminder: scheduled now, as a new
+-- occurrence (fire_at = now). attempts is kept: delivery attempt numbers
+-- continue across the retry (the engine counts the retry's attempt budget
+-- from the occurrence's first attempt, OccurrenceFirstAttempt).
 UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = @now, due_at = @now,
     expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE @now + window_ms END,
-    attempts = 0, updated_at = @now
+    updated_at = @now
 WHERE id = @id AND status IN ('failed', 'skipped');
 
 -- name: CountRemindersByStatus :many

@@ -87,6 +87,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteOldPushSeenStmt, err = db.PrepareContext(ctx, deleteOldPushSeen); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteOldPushSeen: %w", err)
 	}
+	if q.deletePauseStmt, err = db.PrepareContext(ctx, deletePause); err != nil {
+		return nil, fmt.Errorf("error preparing query DeletePause: %w", err)
+	}
 	if q.deletePendingSentEventStmt, err = db.PrepareContext(ctx, deletePendingSentEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query DeletePendingSentEvent: %w", err)
 	}
@@ -110,6 +113,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getPauseStmt, err = db.PrepareContext(ctx, getPause); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPause: %w", err)
+	}
+	if q.getPauseRowStmt, err = db.PrepareContext(ctx, getPauseRow); err != nil {
+		return nil, fmt.Errorf("error preparing query GetPauseRow: %w", err)
 	}
 	if q.getReminderStmt, err = db.PrepareContext(ctx, getReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query GetReminder: %w", err)
@@ -182,6 +188,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.nextDueAtStmt, err = db.PrepareContext(ctx, nextDueAt); err != nil {
 		return nil, fmt.Errorf("error preparing query NextDueAt: %w", err)
+	}
+	if q.occurrenceFirstAttemptStmt, err = db.PrepareContext(ctx, occurrenceFirstAttempt); err != nil {
+		return nil, fmt.Errorf("error preparing query OccurrenceFirstAttempt: %w", err)
 	}
 	if q.occurrenceSentStmt, err = db.PrepareContext(ctx, occurrenceSent); err != nil {
 		return nil, fmt.Errorf("error preparing query OccurrenceSent: %w", err)
@@ -362,6 +371,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteOldPushSeenStmt: %w", cerr)
 		}
 	}
+	if q.deletePauseStmt != nil {
+		if cerr := q.deletePauseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deletePauseStmt: %w", cerr)
+		}
+	}
 	if q.deletePendingSentEventStmt != nil {
 		if cerr := q.deletePendingSentEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deletePendingSentEventStmt: %w", cerr)
@@ -400,6 +414,11 @@ func (q *Queries) Close() error {
 	if q.getPauseStmt != nil {
 		if cerr := q.getPauseStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getPauseStmt: %w", cerr)
+		}
+	}
+	if q.getPauseRowStmt != nil {
+		if cerr := q.getPauseRowStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getPauseRowStmt: %w", cerr)
 		}
 	}
 	if q.getReminderStmt != nil {
@@ -520,6 +539,11 @@ func (q *Queries) Close() error {
 	if q.nextDueAtStmt != nil {
 		if cerr := q.nextDueAtStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing nextDueAtStmt: %w", cerr)
+		}
+	}
+	if q.occurrenceFirstAttemptStmt != nil {
+		if cerr := q.occurrenceFirstAttemptStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing occurrenceFirstAttemptStmt: %w", cerr)
 		}
 	}
 	if q.occurrenceSentStmt != nil {
@@ -697,6 +721,7 @@ type Queries struct {
 	deleteOldGrantsStmt             *sql.Stmt
 	deleteOldPendingSentEventsStmt  *sql.Stmt
 	deleteOldPushSeenStmt           *sql.Stmt
+	deletePauseStmt                 *sql.Stmt
 	deletePendingSentEventStmt      *sql.Stmt
 	dueBacklogStmt                  *sql.Stmt
 	dueRemindersStmt                *sql.Stmt
@@ -705,6 +730,7 @@ type Queries struct {
 	finishAbandonedDeliveryStmt     *sql.Stmt
 	getConsentStmt                  *sql.Stmt
 	getPauseStmt                    *sql.Stmt
+	getPauseRowStmt                 *sql.Stmt
 	getReminderStmt                 *sql.Stmt
 	getReminderByIdempotencyKeyStmt *sql.Stmt
 	getSessionStmt                  *sql.Stmt
@@ -729,6 +755,7 @@ type Queries struct {
 	markDeliveredStmt               *sql.Stmt
 	markTemplatesAbsentStmt         *sql.Stmt
 	nextDueAtStmt                   *sql.Stmt
+	occurrenceFirstAttemptStmt      *sql.Stmt
 	occurrenceSentStmt              *sql.Stmt
 	pairGrantStmt                   *sql.Stmt
 	pendingSentEventForStmt         *sql.Stmt
@@ -779,6 +806,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteOldGrantsStmt:             q.deleteOldGrantsStmt,
 		deleteOldPendingSentEventsStmt:  q.deleteOldPendingSentEventsStmt,
 		deleteOldPushSeenStmt:           q.deleteOldPushSeenStmt,
+		deletePauseStmt:                 q.deletePauseStmt,
 		deletePendingSentEventStmt:      q.deletePendingSentEventStmt,
 		dueBacklogStmt:                  q.dueBacklogStmt,
 		dueRemindersStmt:                q.dueRemindersStmt,
@@ -787,6 +815,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		finishAbandonedDeliveryStmt:     q.finishAbandonedDeliveryStmt,
 		getConsentStmt:                  q.getConsentStmt,
 		getPauseStmt:                    q.getPauseStmt,
+		getPauseRowStmt:                 q.getPauseRowStmt,
 		getReminderStmt:                 q.getReminderStmt,
 		getReminderByIdempotencyKeyStmt: q.getReminderByIdempotencyKeyStmt,
 		getSessionStmt:                  q.getSessionStmt,
@@ -811,6 +840,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		markDeliveredStmt:               q.markDeliveredStmt,
 		markTemplatesAbsentStmt:         q.markTemplatesAbsentStmt,
 		nextDueAtStmt:                   q.nextDueAtStmt,
+		occurrenceFirstAttemptStmt:      q.occurrenceFirstAttemptStmt,
 		occurrenceSentStmt:              q.occurrenceSentStmt,
 		pairGrantStmt:                   q.pairGrantStmt,
 		pendingSentEventForStmt:         q.pendingSentEventForStmt,

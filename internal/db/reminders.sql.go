@@ -748,7 +748,7 @@ func (q *Queries) RememberPush(ctx context.Context, arg RememberPushParams) (int
 const retryReminder = `-- name: RetryReminder :execrows
 UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = ?1, due_at = ?1,
     expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE ?1 + window_ms END,
-    attempts = 0, updated_at = ?1
+    updated_at = ?1
 WHERE id = ?2 AND status IN ('failed', 'skipped')
 `
 
@@ -757,7 +757,10 @@ type RetryReminderParams struct {
 	ID  string
 }
 
-// Admin retry of a failed or skipped reminder: scheduled now, with a fresh attempt count.
+// Admin retry of a failed or skipped reminder: scheduled now, as a new
+// occurrence (fire_at = now). attempts is kept: delivery attempt numbers
+// continue across the retry (the engine counts the retry's attempt budget
+// from the occurrence's first attempt, OccurrenceFirstAttempt).
 func (q *Queries) RetryReminder(ctx context.Context, arg RetryReminderParams) (int64, error) {
 	result, err := q.exec(ctx, q.retryReminderStmt, retryReminder, arg.Now, arg.ID)
 	if err != nil {
