@@ -93,6 +93,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deletePendingSentEventStmt, err = db.PrepareContext(ctx, deletePendingSentEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query DeletePendingSentEvent: %w", err)
 	}
+	if q.deliveriesPerHourStmt, err = db.PrepareContext(ctx, deliveriesPerHour); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveriesPerHour: %w", err)
+	}
+	if q.deliveryAtOrAfterStmt, err = db.PrepareContext(ctx, deliveryAtOrAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveryAtOrAfter: %w", err)
+	}
+	if q.deliveryIDRangeStmt, err = db.PrepareContext(ctx, deliveryIDRange); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveryIDRange: %w", err)
+	}
 	if q.dueBacklogStmt, err = db.PrepareContext(ctx, dueBacklog); err != nil {
 		return nil, fmt.Errorf("error preparing query DueBacklog: %w", err)
 	}
@@ -379,6 +388,21 @@ func (q *Queries) Close() error {
 	if q.deletePendingSentEventStmt != nil {
 		if cerr := q.deletePendingSentEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deletePendingSentEventStmt: %w", cerr)
+		}
+	}
+	if q.deliveriesPerHourStmt != nil {
+		if cerr := q.deliveriesPerHourStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveriesPerHourStmt: %w", cerr)
+		}
+	}
+	if q.deliveryAtOrAfterStmt != nil {
+		if cerr := q.deliveryAtOrAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveryAtOrAfterStmt: %w", cerr)
+		}
+	}
+	if q.deliveryIDRangeStmt != nil {
+		if cerr := q.deliveryIDRangeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveryIDRangeStmt: %w", cerr)
 		}
 	}
 	if q.dueBacklogStmt != nil {
@@ -723,6 +747,9 @@ type Queries struct {
 	deleteOldPushSeenStmt           *sql.Stmt
 	deletePauseStmt                 *sql.Stmt
 	deletePendingSentEventStmt      *sql.Stmt
+	deliveriesPerHourStmt           *sql.Stmt
+	deliveryAtOrAfterStmt           *sql.Stmt
+	deliveryIDRangeStmt             *sql.Stmt
 	dueBacklogStmt                  *sql.Stmt
 	dueRemindersStmt                *sql.Stmt
 	expiredLeasesStmt               *sql.Stmt
@@ -808,6 +835,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteOldPushSeenStmt:           q.deleteOldPushSeenStmt,
 		deletePauseStmt:                 q.deletePauseStmt,
 		deletePendingSentEventStmt:      q.deletePendingSentEventStmt,
+		deliveriesPerHourStmt:           q.deliveriesPerHourStmt,
+		deliveryAtOrAfterStmt:           q.deliveryAtOrAfterStmt,
+		deliveryIDRangeStmt:             q.deliveryIDRangeStmt,
 		dueBacklogStmt:                  q.dueBacklogStmt,
 		dueRemindersStmt:                q.dueRemindersStmt,
 		expiredLeasesStmt:               q.expiredLeasesStmt,
