@@ -13,11 +13,13 @@ SELECT * FROM reminders WHERE openid = ? AND idempotency_key = ?;
 -- name: ListReminders :many
 -- Every user's reminders in (fire_at, id) order after a cursor and up to
 -- (@until_fire_at, @until_id) inclusive; an empty template filter matches
--- every template. (ListUserReminders serves one user, ListStatusReminders
--- one status.)
+-- every template, an empty @text every data (else the data JSON must contain
+-- it: the admin's search, bounded like the template filter by the walk).
+-- (ListUserReminders serves one user, ListStatusReminders one status.)
 SELECT * FROM reminders INDEXED BY reminders_fire
 WHERE fire_at >= @from_ms AND fire_at < @to_ms
   AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
+  AND (CAST(@text AS TEXT) = '' OR instr(data, CAST(@text AS TEXT)) > 0)
   AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
   AND (fire_at < @until_fire_at OR (fire_at = @until_fire_at AND id <= @until_id))
 ORDER BY fire_at, id
@@ -41,6 +43,7 @@ LIMIT 2 OFFSET @skip;
 SELECT * FROM reminders INDEXED BY reminders_status
 WHERE status = @status AND fire_at >= @from_ms AND fire_at < @to_ms
   AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
+  AND (CAST(@text AS TEXT) = '' OR instr(data, CAST(@text AS TEXT)) > 0)
   AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
   AND (fire_at < @until_fire_at OR (fire_at = @until_fire_at AND id <= @until_id))
 ORDER BY fire_at, id
@@ -61,6 +64,7 @@ SELECT * FROM reminders INDEXED BY reminders_owner
 WHERE openid = @openid
   AND (CAST(@status AS TEXT) = '' OR status = CAST(@status AS TEXT))
   AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
+  AND (CAST(@text AS TEXT) = '' OR instr(data, CAST(@text AS TEXT)) > 0)
   AND fire_at >= @from_ms AND fire_at < @to_ms
   AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
 ORDER BY fire_at, id
@@ -80,10 +84,13 @@ WHERE id = @id AND status = 'scheduled';
 UPDATE reminders SET status = 'canceled', updated_at = @now WHERE id = @id AND status = 'scheduled';
 
 -- name: RetryReminder :execrows
--- Admin retry of a failed or skipped reminder: scheduled now, with a fresh attempt count.
+-- Admin retry of a failed or skipped reminder: scheduled now, as a new
+-- occurrence (fire_at = now). attempts is kept: delivery attempt numbers
+-- continue across the retry (the engine counts the retry's attempt budget
+-- from the occurrence's first attempt, OccurrenceFirstAttempt).
 UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = @now, due_at = @now,
     expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE @now + window_ms END,
-    attempts = 0, updated_at = @now
+    updated_at = @now
 WHERE id = @id AND status IN ('failed', 'skipped');
 
 -- name: CountRemindersByStatus :many
@@ -147,3 +154,22 @@ WHERE delivery = @delivery AND delivery <> ''
   AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
 ORDER BY fire_at, id
 LIMIT @max_rows;
+
+-- name: DeliveryAtOrAfter :one
+-- The first delivery from id @id on, with its start: the trend chart finds
+-- where the last day begins by bisecting the primary key (ids follow the
+-- outcomes, which follow the starts within a lease), without an index on
+-- the instants.
+SELECT id, started_at FROM deliveries WHERE id >= @id ORDER BY id LIMIT 1;
+
+-- name: DeliveryIDRange :one
+SELECT CAST(coalesce(min(id), 0) AS INTEGER) AS lo, CAST(coalesce(max(id), 0) AS INTEGER) AS hi FROM deliveries;
+
+-- name: DeliveriesPerHour :many
+-- Outcomes per hour since @since (the hour a delivery finished, or started
+-- when it has not), read from @from_id on (DeliveryAtOrAfter).
+SELECT CAST((coalesce(finished_at, started_at) - CAST(@since AS INTEGER)) / 3600000 AS INTEGER) AS hour, status, count(*) AS n
+FROM deliveries
+WHERE id >= @from_id AND coalesce(finished_at, started_at) >= CAST(@since AS INTEGER)
+GROUP BY 1, 2
+ORDER BY 1, 2;

@@ -192,3 +192,17 @@ WHERE reminders.id = @reminder_id;
 
 -- name: OccurrenceSent :one
 SELECT count(*) FROM deliveries WHERE reminder_id = @reminder_id AND occurrence_at = @occurrence_at AND status = 'sent';
+
+-- name: GetPauseRow :one
+-- A pause with what it says: the admin pause shows its reason and since when.
+SELECT name, until, reason, updated_at FROM pauses WHERE name = ?;
+
+-- name: DeletePause :exec
+DELETE FROM pauses WHERE name = ?;
+
+-- name: OccurrenceFirstAttempt :one
+-- The first attempt number recorded for an occurrence (0: none yet). The
+-- attempt numbers of a reminder continue across an admin retry, so the
+-- attempt budget of an occurrence counts from its first attempt.
+SELECT CAST(coalesce(min(attempt), 0) AS INTEGER) AS attempt FROM deliveries
+WHERE reminder_id = @reminder_id AND occurrence_at = @occurrence_at;

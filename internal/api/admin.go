@@ -85,6 +85,11 @@ type statsJSON struct {
 	Breaker             string           `json:"breaker"`
 	TokenExpiresAt      *string          `json:"token_expires_at"`
 	QuotaPausedUntil    *string          `json:"quota_paused_until"`
+	// The admin pause (POST /admin/v1/pause): paused_since and
+	// paused_reason are null when not paused.
+	Paused       bool    `json:"paused"`
+	PausedSince  *string `json:"paused_since"`
+	PausedReason *string `json:"paused_reason"`
 }
 
 func (s *Server) handleAdminStats(w http.ResponseWriter, r *http.Request) {
@@ -118,5 +123,7 @@ func (s *Server) handleAdminStats(w http.ResponseWriter, r *http.Request) {
 	if until := s.engine.QuotaPausedUntil(); until.After(now) {
 		out.QuotaPausedUntil = optTime(until)
 	}
+	ps := s.pauseState()
+	out.Paused, out.PausedSince, out.PausedReason = ps.Paused, ps.Since, ps.Reason
 	encode(w, http.StatusOK, out)
 }

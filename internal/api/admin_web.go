@@ -21,6 +21,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/wechat"
 )
 
 // The admin web page: server-rendered html/template pages over the same
@@ -42,7 +43,7 @@ const (
 
 var pages = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, p := range []string{"login", "reminders", "detail", "engine", "consents"} {
+	for _, p := range []string{"login", "reminders", "detail", "engine", "consents", "confirm"} {
 		out[p] = template.Must(template.ParseFS(webFS, "web/layout.html", "web/"+p+".html"))
 	}
 	return out
@@ -89,7 +90,22 @@ func sameOrigin(r *http.Request) bool {
 type pageData struct {
 	Title, Nav, Flash, Error, CSRF string
 	SignedIn                       bool
+	// L is the page's language (admin_i18n.go).
+	L lang
+	// Here is this page's path and query, for the switches to come back to.
+	Here string
+	// Refresh: the page reloads itself every refreshSeconds (lists and the
+	// engine page), unless the admin turned it off (RefreshOff).
+	Refresh, RefreshOff bool
+	// The admin pause, shown as a banner on every page.
+	Paused                    bool
+	PausedSince, PausedReason string
 }
+
+// refreshSeconds is the period of the lists' and the engine page's reload.
+const refreshSeconds = 30
+
+func (pd pageData) RefreshSeconds() int { return refreshSeconds }
 
 func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, name string, status int, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -103,30 +119,48 @@ func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, name string,
 	}
 }
 
+// basePage is what every page knows of its request: its language, where it
+// is, whether auto-refresh is turned off.
+func basePage(r *http.Request) pageData {
+	pd := pageData{L: pickLang(r), Here: r.URL.RequestURI()}
+	if c, err := r.Cookie(refreshCookie); err == nil && c.Value == "off" {
+		pd.RefreshOff = true
+	}
+	return pd
+}
+
 // requireWebAdmin guards the pages: without a session it shows the sign-in
 // page; POSTs must carry the CSRF token and come from this origin.
 func (s *Server) requireWebAdmin(next func(http.ResponseWriter, *http.Request, pageData)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		pd := basePage(r)
 		if s.adminToken == "" {
-			s.renderPage(w, r, "login", http.StatusForbidden, pageData{Title: "Disabled",
-				Error: "The admin page is disabled: set REMINDERD_ADMIN_TOKEN."})
+			pd.Title, pd.Error = pd.L.T("disabled.title"), pd.L.T("disabled.text")
+			s.renderPage(w, r, "login", http.StatusForbidden, pd)
 			return
 		}
 		sess := s.webSession(r)
 		if sess == "" {
+			pd.Title = pd.L.T("signin.title")
 			if r.Method != http.MethodGet {
-				s.renderPage(w, r, "login", http.StatusUnauthorized, pageData{Title: "Sign in", Error: "Your session has ended: sign in again."})
+				pd.Error = pd.L.T("signin.ended")
+				s.renderPage(w, r, "login", http.StatusUnauthorized, pd)
 				return
 			}
-			s.renderPage(w, r, "login", http.StatusOK, pageData{Title: "Sign in"})
+			s.renderPage(w, r, "login", http.StatusOK, pd)
 			return
 		}
-		pd := pageData{SignedIn: true, CSRF: s.csrfToken(sess), Flash: flashes[r.URL.Query().Get("done")]}
+		pd.SignedIn, pd.CSRF = true, s.csrfToken(sess)
+		pd.Flash = flash(pd.L, r.URL.Query())
+		if since, reason, paused := s.engine.AdminPaused(); paused {
+			pd.Paused, pd.PausedReason = true, reason
+			pd.PausedSince = since.In(s.zone).Format("2006-01-02 15:04:05")
+		}
 		if r.Method == http.MethodPost {
 			if err := r.ParseForm(); err != nil || !sameOrigin(r) ||
 				subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(pd.CSRF)) != 1 {
-				s.renderPage(w, r, "login", http.StatusForbidden, pageData{Title: "Refused", SignedIn: true, CSRF: pd.CSRF,
-					Error: "The form was refused (stale page or cross-site request). Reload the page and try again."})
+				pd.Title, pd.Error = pd.L.T("refused.title"), pd.L.T("refused.form")
+				s.renderPage(w, r, "login", http.StatusForbidden, pd)
 				return
 			}
 		}
@@ -134,9 +168,23 @@ func (s *Server) requireWebAdmin(next func(http.ResponseWriter, *http.Request, p
 	}
 }
 
-var flashes = map[string]string{
-	"canceled": "The reminder was canceled.",
-	"retried":  "The reminder is scheduled again, now.",
+// flash is the sentence for ?done=… after an action (redirect after POST).
+func flash(l lang, q url.Values) string {
+	switch d := q.Get("done"); d {
+	case "canceled", "retried", "paused", "resumed":
+		return l.T("done." + d)
+	case "bulk-cancel", "bulk-retry":
+		var n []any
+		for _, k := range []string{"ok", "conflict", "permanent", "missing"} {
+			if d == "bulk-cancel" && k == "permanent" {
+				continue
+			}
+			v, _ := strconv.Atoi(q.Get(k))
+			n = append(n, v)
+		}
+		return l.F("done.bulk."+strings.TrimPrefix(d, "bulk-"), n...)
+	}
+	return ""
 }
 
 func (s *Server) handleWebLogin(w http.ResponseWriter, r *http.Request) {
@@ -148,7 +196,9 @@ func (s *Server) handleWebLogin(w http.ResponseWriter, r *http.Request) {
 		if s.adminToken != "" {
 			s.adminFailures.fail(s.clientAddr(r))
 		}
-		s.renderPage(w, r, "login", http.StatusUnauthorized, pageData{Title: "Sign in", Error: "That is not the admin token."})
+		pd := basePage(r)
+		pd.Title, pd.Error = pd.L.T("signin.title"), pd.L.T("signin.wrong")
+		s.renderPage(w, r, "login", http.StatusUnauthorized, pd)
 		return
 	}
 	exp := strconv.FormatInt(s.now().Add(adminSessionTTL).Unix(), 10)
@@ -176,6 +226,10 @@ type webReminder struct {
 	Attempts, Credits                                     int64
 	Pending, Covered                                      bool
 	Data                                                  []webField
+	// Retry: what a retry of this reminder can do ("" when it is not
+	// failed or skipped): "ok", "consent" (the user has no credit now: it
+	// would be skipped again) or "permanent" (a retry cannot fix its reason).
+	Retry string
 }
 
 type webField struct{ Key, Label, Value string }
@@ -191,6 +245,10 @@ func (s *Server) webReminder(r *http.Request, cc *consentCache, rem db.Reminder)
 		CreatedAt: humanTime(rj.CreatedAt), UpdatedAt: humanTime(rj.UpdatedAt)}
 	if rj.Reason != nil {
 		out.Reason = *rj.Reason
+	}
+	if rj.Status == "failed" || rj.Status == "skipped" {
+		t, _ := s.catalog.Get(rem.TemplateID)
+		out.Retry = retryOutlook(out.Reason, rj.Consent.Credits > 0 || (t != nil && t.Kind == wechat.LongTerm))
 	}
 	if rj.ExpiresAt != nil {
 		out.ExpiresAt = humanTime(*rj.ExpiresAt)
@@ -233,91 +291,19 @@ func humanTime(v string) string {
 	return t.Format("2006-01-02 15:04:05 -07:00")
 }
 
-type listFilter struct{ Status, OpenID, TemplateID, From, To string }
-
-func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageData) {
-	q := r.URL.Query()
-	f := listFilter{Status: q.Get("status"), OpenID: q.Get("openid"), TemplateID: q.Get("template_id"), From: q.Get("from"), To: q.Get("to")}
-	p := db.ListUserRemindersParams{Openid: f.OpenID, TemplateID: f.TemplateID, FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS, MaxRows: defaultLimit + 1}
-	if contains(statuses, f.Status) {
-		p.Status = f.Status
-	}
-	var problems []string
-	parseLocal := func(name, v string, dst *int64) {
-		if v == "" {
-			return
-		}
-		t, err := time.ParseInLocation("2006-01-02T15:04", v, s.zone)
-		if err != nil {
-			problems = append(problems, name+" is not a date and time")
-			return
-		}
-		*dst = t.UnixMilli()
-	}
-	parseLocal("from", f.From, &p.FromMs)
-	parseLocal("to", f.To, &p.ToMs)
-	if c := q.Get("cursor"); c != "" {
-		fa, id, ok := decodeCursor(c)
-		if !ok {
-			problems = append(problems, "the page link is not valid")
-		}
-		p.AfterFireAt, p.AfterID = fa, id
-	}
-	rows, resume, err := s.db.Read.ListRemindersPage(r.Context(), p)
-	if err != nil {
-		s.webError(w, r, pd, err)
-		return
-	}
-	rows, resume = db.NextPage(rows, defaultLimit, resume)
-	var next string
-	if resume != nil {
-		nq := url.Values{}
-		for k, v := range q {
-			nq[k] = v
-		}
-		nq.Set("cursor", encodeCursor(resume.FireAt, resume.ID))
-		next = "/admin/?" + nq.Encode()
-	}
-	cc := newConsentCache(s, r.Context())
-	list := make([]webReminder, 0, len(rows))
-	for _, rem := range rows {
-		wr, err := s.webReminder(r, cc, rem)
-		if err != nil {
-			s.webError(w, r, pd, err)
-			return
-		}
-		list = append(list, wr)
-	}
-	pd.Title, pd.Nav = "Scheduled jobs", "reminders"
-	if len(problems) > 0 {
-		pd.Error = strings.Join(problems, "; ")
-	}
-	type tmpl struct{ ID, Title string }
-	var ts []tmpl
-	for _, t := range s.catalog.List() {
-		ts = append(ts, tmpl{t.ID, t.Title})
-	}
-	s.renderPage(w, r, "reminders", http.StatusOK, struct {
-		pageData
-		Filter    listFilter
-		Statuses  []string
-		Templates []tmpl
-		Reminders []webReminder
-		Next      string
-		Zone      string
-	}{pd, f, statuses, ts, list, next, s.zone.String()})
-}
+// The list page is in admin_web_list.go.
 
 type webDelivery struct {
 	Attempt                                                              int64
 	OccurrenceAt, At, Status, Errcode, Errmsg, MsgID, Latency, Delivered string
+	PossibleDuplicate                                                    bool
 }
 
 func (s *Server) handleWebDetail(w http.ResponseWriter, r *http.Request, pd pageData) {
 	id := chi.URLParam(r, "id")
 	rem, err := s.db.Read.GetReminder(r.Context(), id)
 	if errors.Is(err, sql.ErrNoRows) {
-		pd.Title, pd.Error = "Not found", "No reminder "+id+"."
+		pd.Title, pd.Error = pd.L.T("notfound.title"), pd.L.F("notfound.text", id)
 		s.renderPage(w, r, "login", http.StatusNotFound, pd)
 		return
 	}
@@ -353,11 +339,11 @@ func (s *Server) handleWebDetail(w http.ResponseWriter, r *http.Request, pd page
 			wd.Latency = fmt.Sprintf("%d ms", d.LatencyMs.Int64)
 		}
 		if d.Delivered.Valid {
-			wd.Delivered = map[int64]string{0: "no", 1: "yes"}[d.Delivered.Int64]
+			wd.Delivered = pd.L.T(map[int64]string{0: "no", 1: "yes"}[d.Delivered.Int64])
 		}
 		ds = append(ds, wd)
 	}
-	pd.Title, pd.Nav = "Reminder "+id, "reminders"
+	pd.Title, pd.Nav = pd.L.F("detail.title", id), "reminders"
 	s.renderPage(w, r, "detail", http.StatusOK, struct {
 		pageData
 		R          webReminder
@@ -365,15 +351,23 @@ func (s *Server) handleWebDetail(w http.ResponseWriter, r *http.Request, pd page
 	}{pd, wr, ds})
 }
 
+// handleWebCancel asks first: a form without confirm=1 answers a page that
+// says what will happen, with the form that does it (no script needed).
 func (s *Server) handleWebCancel(w http.ResponseWriter, r *http.Request, pd pageData) {
 	id := chi.URLParam(r, "id")
+	if r.PostForm.Get("confirm") != "1" {
+		s.renderConfirm(w, r, pd, confirmPage{Action: "/admin/reminders/" + url.PathEscape(id) + "/cancel",
+			Question: pd.L.F("confirm.cancel.one", id), Yes: pd.L.T("confirm.yes.cancel"), Danger: true,
+			Back: "/admin/reminders/" + url.PathEscape(id)})
+		return
+	}
 	n, err := s.db.Write.CancelReminder(r.Context(), db.CancelReminderParams{ID: id, Now: s.now().UnixMilli()})
 	if err != nil {
 		s.webError(w, r, pd, err)
 		return
 	}
 	if n == 0 {
-		s.webConflict(w, r, pd, id, "It can no longer be canceled: it is not scheduled any more.")
+		s.webConflict(w, r, pd, pd.L.F("conflict.cancel", id))
 		return
 	}
 	http.Redirect(w, r, "/admin/reminders/"+url.PathEscape(id)+"?done=canceled", http.StatusSeeOther)
@@ -388,21 +382,21 @@ func (s *Server) handleWebRetry(w http.ResponseWriter, r *http.Request, pd pageD
 		return
 	}
 	if n == 0 {
-		s.webConflict(w, r, pd, id, "Only a failed or skipped reminder can be retried.")
+		s.webConflict(w, r, pd, pd.L.F("conflict.retry", id))
 		return
 	}
 	s.engine.Wake(now)
 	http.Redirect(w, r, "/admin/reminders/"+url.PathEscape(id)+"?done=retried", http.StatusSeeOther)
 }
 
-func (s *Server) webConflict(w http.ResponseWriter, r *http.Request, pd pageData, id, msg string) {
-	pd.Title, pd.Error = "Refused", "Reminder "+id+": "+msg
+func (s *Server) webConflict(w http.ResponseWriter, r *http.Request, pd pageData, msg string) {
+	pd.Title, pd.Error = pd.L.T("refused.title"), msg
 	s.renderPage(w, r, "login", http.StatusConflict, pd)
 }
 
 func (s *Server) webError(w http.ResponseWriter, r *http.Request, pd pageData, err error) {
 	s.log.Error("admin page failed", "path", r.URL.Path, "error", err)
-	pd.Title, pd.Error = "Error", "Something went wrong; the details are in the server log."
+	pd.Title, pd.Error = pd.L.T("error.title"), pd.L.T("error.text")
 	s.renderPage(w, r, "login", http.StatusInternalServerError, pd)
 }
 
@@ -448,8 +442,13 @@ func (s *Server) handleWebEngine(w http.ResponseWriter, r *http.Request, pd page
 		DueBacklog                                              int64
 		Counts                                                  []count
 		Jobs                                                    []webJob
+		Chart                                                   trendChart
 	}{pageData: pd, Breaker: s.engine.Breaker(), DueBacklog: backlog.N, Counts: cs, Jobs: jobs}
-	data.Title, data.Nav = "Engine", "engine"
+	data.Title, data.Nav, data.Refresh = pd.L.T("engine.title"), "engine", true
+	if data.Chart, err = s.trend(r.Context(), now, backlog.N); err != nil {
+		s.webError(w, r, pd, err)
+		return
+	}
 	if s.token != nil {
 		if exp, ok := s.token.TokenState(); ok {
 			data.TokenExpiresAt = fmtTime(exp)
@@ -488,7 +487,7 @@ func (s *Server) handleWebConsents(w http.ResponseWriter, r *http.Request, pd pa
 				LongTerm: c.LongTerm == 1, UpdatedAt: time.UnixMilli(c.UpdatedAt).In(s.zone).Format("2006-01-02 15:04:05 -07:00")})
 		}
 	}
-	pd.Title, pd.Nav = "Consent ledger", "consents"
+	pd.Title, pd.Nav = pd.L.T("consents.title"), "consents"
 	s.renderPage(w, r, "consents", http.StatusOK, struct {
 		pageData
 		OpenID   string

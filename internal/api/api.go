@@ -32,6 +32,12 @@ type Engine interface {
 	Breaker() string
 	// QuotaPausedUntil is when sending resumes after a 45009, or zero.
 	QuotaPausedUntil() time.Time
+	// Pause stops sending until Resume, durably (the admin pause).
+	Pause(ctx context.Context, reason string) error
+	// Resume ends the admin pause.
+	Resume(ctx context.Context) error
+	// AdminPaused reports the admin pause: since when, and why.
+	AdminPaused() (since time.Time, reason string, paused bool)
 }
 
 // Job is one periodic job's state.
@@ -177,6 +183,11 @@ func (noEngine) Wake(time.Time)              {}
 func (noEngine) Jobs() []Job                 { return nil }
 func (noEngine) Breaker() string             { return "closed" }
 func (noEngine) QuotaPausedUntil() time.Time { return time.Time{} }
+func (noEngine) Pause(context.Context, string) error {
+	return errf(http.StatusServiceUnavailable, "unavailable", "no engine runs in this process")
+}
+func (noEngine) Resume(context.Context) error           { return nil }
+func (noEngine) AdminPaused() (time.Time, string, bool) { return time.Time{}, "", false }
 
 func sortedStrings(s []string) []string {
 	slices.Sort(s)

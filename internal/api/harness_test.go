@@ -53,8 +53,11 @@ func (s *syncBuf) String() string {
 }
 
 type wake struct {
-	mu    sync.Mutex
-	times []time.Time
+	mu       sync.Mutex
+	times    []time.Time
+	paused   bool
+	reason   string
+	pausedAt time.Time
 }
 
 func (w *wake) Wake(t time.Time) {
@@ -67,6 +70,28 @@ func (w *wake) Jobs() []api.Job {
 }
 func (w *wake) Breaker() string             { return "closed" }
 func (w *wake) QuotaPausedUntil() time.Time { return time.Time{} }
+
+// The admin pause, in memory (the scheduler's tests check that it persists).
+func (w *wake) Pause(_ context.Context, reason string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.paused {
+		w.pausedAt = t0
+	}
+	w.paused, w.reason = true, reason
+	return nil
+}
+func (w *wake) Resume(context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.paused = false
+	return nil
+}
+func (w *wake) AdminPaused() (time.Time, string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pausedAt, w.reason, w.paused
+}
 
 type harness struct {
 	t      testing.TB

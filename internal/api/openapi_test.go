@@ -44,6 +44,7 @@ var webPageRoutes = map[string]bool{
 	"GET /admin/": true, "POST /admin/login": true, "POST /admin/logout": true,
 	"GET /admin/reminders/{id}": true, "POST /admin/reminders/{id}/cancel": true,
 	"POST /admin/reminders/{id}/retry": true, "GET /admin/engine": true, "GET /admin/consents": true,
+	"POST /admin/bulk": true, "POST /admin/pause": true, "POST /admin/resume": true, "GET /admin/prefs": true,
 	"* /admin/static/*": true,
 }
 
@@ -757,6 +758,23 @@ func testContractFlow(t *testing.T, h *harness, cl *client, file []byte) {
 	if r.str("status") != "scheduled" || r.body["reason"] != nil {
 		t.Fatalf("retried %s", r.raw)
 	}
+	// Bulk actions and the admin pause.
+	r = cl.call(docValid, "POST", "/admin/v1/reminders/retry", adminToken, map[string]any{"filter": map[string]any{"status": "failed"}})
+	cl.want(r, 200, "")
+	r = cl.call(docValid, "POST", "/admin/v1/reminders/cancel", adminToken, map[string]any{"ids": []string{deadline, "rem_nope"}})
+	cl.want(r, 200, "")
+	if r.body["canceled"] != 1.0 || r.body["not_found"] != 1.0 {
+		t.Fatalf("bulk cancel %s", r.raw)
+	}
+	cl.want(cl.call(docValid, "POST", "/admin/v1/reminders/cancel", adminToken, map[string]any{}), 422, "validation_failed")
+	r = cl.call(docValid, "POST", "/admin/v1/pause", adminToken, map[string]any{"reason": "maintenance"})
+	cl.want(r, 200, "")
+	r = cl.call(docValid, "GET", "/admin/v1/stats", adminToken, nil)
+	cl.want(r, 200, "")
+	if r.body["paused"] != true || r.body["paused_reason"] != "maintenance" {
+		t.Fatalf("stats while paused %s", r.raw)
+	}
+	cl.want(cl.call(docValid, "POST", "/admin/v1/resume", adminToken, nil), 200, "")
 
 	r = cl.call(docValid, "GET", "/admin/v1/jobs", adminToken, nil)
 	cl.want(r, 200, "")

@@ -59,6 +59,10 @@ func (s *Server) routes() http.Handler {
 	r.Post("/admin/reminders/{id}/retry", s.requireWebAdmin(s.handleWebRetry))
 	r.Get("/admin/engine", s.requireWebAdmin(s.handleWebEngine))
 	r.Get("/admin/consents", s.requireWebAdmin(s.handleWebConsents))
+	r.Post("/admin/bulk", s.requireWebAdmin(s.handleWebBulk))
+	r.Post("/admin/pause", s.requireWebAdmin(s.handleWebPause))
+	r.Post("/admin/resume", s.requireWebAdmin(s.handleWebResume))
+	r.Get("/admin/prefs", s.handleWebPrefs)
 	r.Handle("/admin/static/*", staticHandler())
 
 	r.Route("/admin/v1", func(r chi.Router) {
@@ -67,6 +71,10 @@ func (s *Server) routes() http.Handler {
 		r.Get("/reminders/{id}", s.handleAdminGetReminder)
 		r.Post("/reminders/{id}/cancel", s.handleAdminCancel)
 		r.Post("/reminders/{id}/retry", s.handleAdminRetry)
+		r.Post("/reminders/cancel", s.handleAdminBulkCancel)
+		r.Post("/reminders/retry", s.handleAdminBulkRetry)
+		r.Post("/pause", s.handleAdminPause)
+		r.Post("/resume", s.handleAdminResume)
 		r.Get("/jobs", s.handleAdminJobs)
 		r.Get("/stats", s.handleAdminStats)
 	})

@@ -21,9 +21,9 @@ type Position struct {
 // set (a page never reads other users' rows), one status's through the
 // status index when p.Status is set, everyone's otherwise.
 //
-// Without a user, a template filter is applied while walking the index, so
-// that a template with few reminders among many would read the whole table
-// for one page. Such a page reads at most MaxWalk index entries: when it
+// Without a user, a template filter and a text search (p.Text, matched in
+// the data JSON) are applied while walking the index, so that a template
+// with few reminders among many would read the whole table for one page. Such a page reads at most MaxWalk index entries: when it
 // stops there short of p.MaxRows rows, resume is where it stopped, and the
 // next page starts after it. resume is nil when the page reached the end
 // of its range or filled up.
@@ -34,7 +34,7 @@ func (q *Queries) ListRemindersPage(ctx context.Context, p ListUserRemindersPara
 	}
 	until := Position{FireAt: math.MaxInt64} // no bound: fire_at < p.ToMs already
 	bounded := false
-	if p.TemplateID != "" {
+	if p.TemplateID != "" || p.Text != "" {
 		var ends []Position
 		if p.Status != "" {
 			var rs []ListStatusRemindersWalkEndRow
@@ -61,10 +61,10 @@ func (q *Queries) ListRemindersPage(ctx context.Context, p ListUserRemindersPara
 		}
 	}
 	if p.Status != "" {
-		rows, err = q.ListStatusReminders(ctx, ListStatusRemindersParams{Status: p.Status, TemplateID: p.TemplateID, FromMs: p.FromMs,
+		rows, err = q.ListStatusReminders(ctx, ListStatusRemindersParams{Status: p.Status, TemplateID: p.TemplateID, Text: p.Text, FromMs: p.FromMs,
 			ToMs: p.ToMs, AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, UntilFireAt: until.FireAt, UntilID: until.ID, MaxRows: p.MaxRows})
 	} else {
-		rows, err = q.ListReminders(ctx, ListRemindersParams{TemplateID: p.TemplateID, FromMs: p.FromMs, ToMs: p.ToMs,
+		rows, err = q.ListReminders(ctx, ListRemindersParams{TemplateID: p.TemplateID, Text: p.Text, FromMs: p.FromMs, ToMs: p.ToMs,
 			AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, UntilFireAt: until.FireAt, UntilID: until.ID, MaxRows: p.MaxRows})
 	}
 	if err != nil {

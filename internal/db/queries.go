@@ -81,8 +81,20 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteOldPushSeenStmt, err = db.PrepareContext(ctx, deleteOldPushSeen); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteOldPushSeen: %w", err)
 	}
+	if q.deletePauseStmt, err = db.PrepareContext(ctx, deletePause); err != nil {
+		return nil, fmt.Errorf("error preparing query DeletePause: %w", err)
+	}
 	if q.deletePendingSentEventStmt, err = db.PrepareContext(ctx, deletePendingSentEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query DeletePendingSentEvent: %w", err)
+	}
+	if q.deliveriesPerHourStmt, err = db.PrepareContext(ctx, deliveriesPerHour); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveriesPerHour: %w", err)
+	}
+	if q.deliveryAtOrAfterStmt, err = db.PrepareContext(ctx, deliveryAtOrAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveryAtOrAfter: %w", err)
+	}
+	if q.deliveryIDRangeStmt, err = db.PrepareContext(ctx, deliveryIDRange); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveryIDRange: %w", err)
 	}
 	if q.dueBacklogStmt, err = db.PrepareContext(ctx, dueBacklog); err != nil {
 		return nil, fmt.Errorf("error preparing query DueBacklog: %w", err)
@@ -104,6 +116,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getPauseStmt, err = db.PrepareContext(ctx, getPause); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPause: %w", err)
+	}
+	if q.getPauseRowStmt, err = db.PrepareContext(ctx, getPauseRow); err != nil {
+		return nil, fmt.Errorf("error preparing query GetPauseRow: %w", err)
 	}
 	if q.getReminderStmt, err = db.PrepareContext(ctx, getReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query GetReminder: %w", err)
@@ -176,6 +191,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.nextDueAtStmt, err = db.PrepareContext(ctx, nextDueAt); err != nil {
 		return nil, fmt.Errorf("error preparing query NextDueAt: %w", err)
+	}
+	if q.occurrenceFirstAttemptStmt, err = db.PrepareContext(ctx, occurrenceFirstAttempt); err != nil {
+		return nil, fmt.Errorf("error preparing query OccurrenceFirstAttempt: %w", err)
 	}
 	if q.occurrenceSentStmt, err = db.PrepareContext(ctx, occurrenceSent); err != nil {
 		return nil, fmt.Errorf("error preparing query OccurrenceSent: %w", err)
@@ -346,9 +364,29 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteOldPushSeenStmt: %w", cerr)
 		}
 	}
+	if q.deletePauseStmt != nil {
+		if cerr := q.deletePauseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deletePauseStmt: %w", cerr)
+		}
+	}
 	if q.deletePendingSentEventStmt != nil {
 		if cerr := q.deletePendingSentEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deletePendingSentEventStmt: %w", cerr)
+		}
+	}
+	if q.deliveriesPerHourStmt != nil {
+		if cerr := q.deliveriesPerHourStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveriesPerHourStmt: %w", cerr)
+		}
+	}
+	if q.deliveryAtOrAfterStmt != nil {
+		if cerr := q.deliveryAtOrAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveryAtOrAfterStmt: %w", cerr)
+		}
+	}
+	if q.deliveryIDRangeStmt != nil {
+		if cerr := q.deliveryIDRangeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveryIDRangeStmt: %w", cerr)
 		}
 	}
 	if q.dueBacklogStmt != nil {
@@ -384,6 +422,11 @@ func (q *Queries) Close() error {
 	if q.getPauseStmt != nil {
 		if cerr := q.getPauseStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getPauseStmt: %w", cerr)
+		}
+	}
+	if q.getPauseRowStmt != nil {
+		if cerr := q.getPauseRowStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getPauseRowStmt: %w", cerr)
 		}
 	}
 	if q.getReminderStmt != nil {
@@ -504,6 +547,11 @@ func (q *Queries) Close() error {
 	if q.nextDueAtStmt != nil {
 		if cerr := q.nextDueAtStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing nextDueAtStmt: %w", cerr)
+		}
+	}
+	if q.occurrenceFirstAttemptStmt != nil {
+		if cerr := q.occurrenceFirstAttemptStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing occurrenceFirstAttemptStmt: %w", cerr)
 		}
 	}
 	if q.occurrenceSentStmt != nil {
@@ -679,7 +727,11 @@ type Queries struct {
 	deleteOldGrantsStmt             *sql.Stmt
 	deleteOldPendingSentEventsStmt  *sql.Stmt
 	deleteOldPushSeenStmt           *sql.Stmt
+	deletePauseStmt                 *sql.Stmt
 	deletePendingSentEventStmt      *sql.Stmt
+	deliveriesPerHourStmt           *sql.Stmt
+	deliveryAtOrAfterStmt           *sql.Stmt
+	deliveryIDRangeStmt             *sql.Stmt
 	dueBacklogStmt                  *sql.Stmt
 	dueRemindersStmt                *sql.Stmt
 	expiredLeasesStmt               *sql.Stmt
@@ -687,6 +739,7 @@ type Queries struct {
 	finishAbandonedDeliveryStmt     *sql.Stmt
 	getConsentStmt                  *sql.Stmt
 	getPauseStmt                    *sql.Stmt
+	getPauseRowStmt                 *sql.Stmt
 	getReminderStmt                 *sql.Stmt
 	getReminderByIdempotencyKeyStmt *sql.Stmt
 	getSessionStmt                  *sql.Stmt
@@ -711,6 +764,7 @@ type Queries struct {
 	markDeliveredStmt               *sql.Stmt
 	markTemplatesAbsentStmt         *sql.Stmt
 	nextDueAtStmt                   *sql.Stmt
+	occurrenceFirstAttemptStmt      *sql.Stmt
 	occurrenceSentStmt              *sql.Stmt
 	pairGrantStmt                   *sql.Stmt
 	pendingSentEventForStmt         *sql.Stmt
@@ -759,7 +813,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteOldGrantsStmt:             q.deleteOldGrantsStmt,
 		deleteOldPendingSentEventsStmt:  q.deleteOldPendingSentEventsStmt,
 		deleteOldPushSeenStmt:           q.deleteOldPushSeenStmt,
+		deletePauseStmt:                 q.deletePauseStmt,
 		deletePendingSentEventStmt:      q.deletePendingSentEventStmt,
+		deliveriesPerHourStmt:           q.deliveriesPerHourStmt,
+		deliveryAtOrAfterStmt:           q.deliveryAtOrAfterStmt,
+		deliveryIDRangeStmt:             q.deliveryIDRangeStmt,
 		dueBacklogStmt:                  q.dueBacklogStmt,
 		dueRemindersStmt:                q.dueRemindersStmt,
 		expiredLeasesStmt:               q.expiredLeasesStmt,
@@ -767,6 +825,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		finishAbandonedDeliveryStmt:     q.finishAbandonedDeliveryStmt,
 		getConsentStmt:                  q.getConsentStmt,
 		getPauseStmt:                    q.getPauseStmt,
+		getPauseRowStmt:                 q.getPauseRowStmt,
 		getReminderStmt:                 q.getReminderStmt,
 		getReminderByIdempotencyKeyStmt: q.getReminderByIdempotencyKeyStmt,
 		getSessionStmt:                  q.getSessionStmt,
@@ -791,6 +850,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		markDeliveredStmt:               q.markDeliveredStmt,
 		markTemplatesAbsentStmt:         q.markTemplatesAbsentStmt,
 		nextDueAtStmt:                   q.nextDueAtStmt,
+		occurrenceFirstAttemptStmt:      q.occurrenceFirstAttemptStmt,
 		occurrenceSentStmt:              q.occurrenceSentStmt,
 		pairGrantStmt:                   q.pairGrantStmt,
 		pendingSentEventForStmt:         q.pendingSentEventForStmt,

@@ -86,6 +86,86 @@ func (q *Queries) DeleteOldPushSeen(ctx context.Context, before int64) (int64, e
 	return result.RowsAffected()
 }
 
+const deliveriesPerHour = `-- name: DeliveriesPerHour :many
+SELECT CAST((coalesce(finished_at, started_at) - CAST(?1 AS INTEGER)) / 3600000 AS INTEGER) AS hour, status, count(*) AS n
+FROM deliveries
+WHERE id >= ?2 AND coalesce(finished_at, started_at) >= CAST(?1 AS INTEGER)
+GROUP BY 1, 2
+ORDER BY 1, 2
+`
+
+type DeliveriesPerHourParams struct {
+	Since  int64
+	FromID int64
+}
+
+type DeliveriesPerHourRow struct {
+	Hour   int64
+	Status string
+	N      int64
+}
+
+// Outcomes per hour since @since (the hour a delivery finished, or started
+// when it has not), read from @from_id on (DeliveryAtOrAfter).
+func (q *Queries) DeliveriesPerHour(ctx context.Context, arg DeliveriesPerHourParams) ([]DeliveriesPerHourRow, error) {
+	rows, err := q.query(ctx, q.deliveriesPerHourStmt, deliveriesPerHour, arg.Since, arg.FromID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DeliveriesPerHourRow{}
+	for rows.Next() {
+		var i DeliveriesPerHourRow
+		if err := rows.Scan(&i.Hour, &i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const deliveryAtOrAfter = `-- name: DeliveryAtOrAfter :one
+SELECT id, started_at FROM deliveries WHERE id >= ?1 ORDER BY id LIMIT 1
+`
+
+type DeliveryAtOrAfterRow struct {
+	ID        int64
+	StartedAt int64
+}
+
+// The first delivery from id @id on, with its start: the trend chart finds
+// where the last day begins by bisecting the primary key (ids follow the
+// outcomes, which follow the starts within a lease), without an index on
+// the instants.
+func (q *Queries) DeliveryAtOrAfter(ctx context.Context, id int64) (DeliveryAtOrAfterRow, error) {
+	row := q.queryRow(ctx, q.deliveryAtOrAfterStmt, deliveryAtOrAfter, id)
+	var i DeliveryAtOrAfterRow
+	err := row.Scan(&i.ID, &i.StartedAt)
+	return i, err
+}
+
+const deliveryIDRange = `-- name: DeliveryIDRange :one
+SELECT CAST(coalesce(min(id), 0) AS INTEGER) AS lo, CAST(coalesce(max(id), 0) AS INTEGER) AS hi FROM deliveries
+`
+
+type DeliveryIDRangeRow struct {
+	Lo int64
+	Hi int64
+}
+
+func (q *Queries) DeliveryIDRange(ctx context.Context) (DeliveryIDRangeRow, error) {
+	row := q.queryRow(ctx, q.deliveryIDRangeStmt, deliveryIDRange)
+	var i DeliveryIDRangeRow
+	err := row.Scan(&i.Lo, &i.Hi)
+	return i, err
+}
+
 const dueBacklog = `-- name: DueBacklog :one
 SELECT count(*) AS n, CAST(coalesce(min(due_at), 0) AS INTEGER) AS oldest_due_at
 FROM reminders INDEXED BY reminders_due WHERE status = 'scheduled' AND due_at <= ?1
@@ -349,16 +429,18 @@ const listReminders = `-- name: ListReminders :many
 SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders INDEXED BY reminders_fire
 WHERE fire_at >= ?1 AND fire_at < ?2
   AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
-  AND (fire_at > ?4 OR (fire_at = ?4 AND id > ?5))
-  AND (fire_at < ?6 OR (fire_at = ?6 AND id <= ?7))
+  AND (CAST(?4 AS TEXT) = '' OR instr(data, CAST(?4 AS TEXT)) > 0)
+  AND (fire_at > ?5 OR (fire_at = ?5 AND id > ?6))
+  AND (fire_at < ?7 OR (fire_at = ?7 AND id <= ?8))
 ORDER BY fire_at, id
-LIMIT ?8
+LIMIT ?9
 `
 
 type ListRemindersParams struct {
 	FromMs      int64
 	ToMs        int64
 	TemplateID  string
+	Text        string
 	AfterFireAt int64
 	AfterID     string
 	UntilFireAt int64
@@ -368,13 +450,15 @@ type ListRemindersParams struct {
 
 // Every user's reminders in (fire_at, id) order after a cursor and up to
 // (@until_fire_at, @until_id) inclusive; an empty template filter matches
-// every template. (ListUserReminders serves one user, ListStatusReminders
-// one status.)
+// every template, an empty @text every data (else the data JSON must contain
+// it: the admin's search, bounded like the template filter by the walk).
+// (ListUserReminders serves one user, ListStatusReminders one status.)
 func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([]Reminder, error) {
 	rows, err := q.query(ctx, q.listRemindersStmt, listReminders,
 		arg.FromMs,
 		arg.ToMs,
 		arg.TemplateID,
+		arg.Text,
 		arg.AfterFireAt,
 		arg.AfterID,
 		arg.UntilFireAt,
@@ -484,10 +568,11 @@ const listStatusReminders = `-- name: ListStatusReminders :many
 SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders INDEXED BY reminders_status
 WHERE status = ?1 AND fire_at >= ?2 AND fire_at < ?3
   AND (CAST(?4 AS TEXT) = '' OR template_id = CAST(?4 AS TEXT))
-  AND (fire_at > ?5 OR (fire_at = ?5 AND id > ?6))
-  AND (fire_at < ?7 OR (fire_at = ?7 AND id <= ?8))
+  AND (CAST(?5 AS TEXT) = '' OR instr(data, CAST(?5 AS TEXT)) > 0)
+  AND (fire_at > ?6 OR (fire_at = ?6 AND id > ?7))
+  AND (fire_at < ?8 OR (fire_at = ?8 AND id <= ?9))
 ORDER BY fire_at, id
-LIMIT ?9
+LIMIT ?10
 `
 
 type ListStatusRemindersParams struct {
@@ -495,6 +580,7 @@ type ListStatusRemindersParams struct {
 	FromMs      int64
 	ToMs        int64
 	TemplateID  string
+	Text        string
 	AfterFireAt int64
 	AfterID     string
 	UntilFireAt int64
@@ -511,6 +597,7 @@ func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusReminde
 		arg.FromMs,
 		arg.ToMs,
 		arg.TemplateID,
+		arg.Text,
 		arg.AfterFireAt,
 		arg.AfterID,
 		arg.UntilFireAt,
@@ -620,16 +707,18 @@ SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, win
 WHERE openid = ?1
   AND (CAST(?2 AS TEXT) = '' OR status = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
-  AND fire_at >= ?4 AND fire_at < ?5
-  AND (fire_at > ?6 OR (fire_at = ?6 AND id > ?7))
+  AND (CAST(?4 AS TEXT) = '' OR instr(data, CAST(?4 AS TEXT)) > 0)
+  AND fire_at >= ?5 AND fire_at < ?6
+  AND (fire_at > ?7 OR (fire_at = ?7 AND id > ?8))
 ORDER BY fire_at, id
-LIMIT ?8
+LIMIT ?9
 `
 
 type ListUserRemindersParams struct {
 	Openid      string
 	Status      string
 	TemplateID  string
+	Text        string
 	FromMs      int64
 	ToMs        int64
 	AfterFireAt int64
@@ -644,6 +733,7 @@ func (q *Queries) ListUserReminders(ctx context.Context, arg ListUserRemindersPa
 		arg.Openid,
 		arg.Status,
 		arg.TemplateID,
+		arg.Text,
 		arg.FromMs,
 		arg.ToMs,
 		arg.AfterFireAt,
@@ -748,7 +838,7 @@ func (q *Queries) RememberPush(ctx context.Context, arg RememberPushParams) (int
 const retryReminder = `-- name: RetryReminder :execrows
 UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = ?1, due_at = ?1,
     expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE ?1 + window_ms END,
-    attempts = 0, updated_at = ?1
+    updated_at = ?1
 WHERE id = ?2 AND status IN ('failed', 'skipped')
 `
 
@@ -757,7 +847,10 @@ type RetryReminderParams struct {
 	ID  string
 }
 
-// Admin retry of a failed or skipped reminder: scheduled now, with a fresh attempt count.
+// Admin retry of a failed or skipped reminder: scheduled now, as a new
+// occurrence (fire_at = now). attempts is kept: delivery attempt numbers
+// continue across the retry (the engine counts the retry's attempt budget
+// from the occurrence's first attempt, OccurrenceFirstAttempt).
 func (q *Queries) RetryReminder(ctx context.Context, arg RetryReminderParams) (int64, error) {
 	result, err := q.exec(ctx, q.retryReminderStmt, retryReminder, arg.Now, arg.ID)
 	if err != nil {

@@ -300,6 +300,15 @@ func (q *Queries) DeleteOldPendingSentEvents(ctx context.Context, before int64) 
 	return result.RowsAffected()
 }
 
+const deletePause = `-- name: DeletePause :exec
+DELETE FROM pauses WHERE name = ?
+`
+
+func (q *Queries) DeletePause(ctx context.Context, name string) error {
+	_, err := q.exec(ctx, q.deletePauseStmt, deletePause, name)
+	return err
+}
+
 const deletePendingSentEvent = `-- name: DeletePendingSentEvent :exec
 DELETE FROM pending_sent_events WHERE msgid = ?
 `
@@ -460,6 +469,23 @@ func (q *Queries) GetPause(ctx context.Context, name string) (int64, error) {
 	return until, err
 }
 
+const getPauseRow = `-- name: GetPauseRow :one
+SELECT name, until, reason, updated_at FROM pauses WHERE name = ?
+`
+
+// A pause with what it says: the admin pause shows its reason and since when.
+func (q *Queries) GetPauseRow(ctx context.Context, name string) (Pause, error) {
+	row := q.queryRow(ctx, q.getPauseRowStmt, getPauseRow, name)
+	var i Pause
+	err := row.Scan(
+		&i.Name,
+		&i.Until,
+		&i.Reason,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const insertAbandonedDelivery = `-- name: InsertAbandonedDelivery :exec
 INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errmsg, started_at, finished_at)
 VALUES (?1, ?2, ?3, 'abandoned', 'lease expired; outcome unknown', ?4, CAST(?5 AS INTEGER))
@@ -592,6 +618,26 @@ func (q *Queries) NextDueAt(ctx context.Context) (int64, error) {
 	var due_at int64
 	err := row.Scan(&due_at)
 	return due_at, err
+}
+
+const occurrenceFirstAttempt = `-- name: OccurrenceFirstAttempt :one
+SELECT CAST(coalesce(min(attempt), 0) AS INTEGER) AS attempt FROM deliveries
+WHERE reminder_id = ?1 AND occurrence_at = ?2
+`
+
+type OccurrenceFirstAttemptParams struct {
+	ReminderID   string
+	OccurrenceAt int64
+}
+
+// The first attempt number recorded for an occurrence (0: none yet). The
+// attempt numbers of a reminder continue across an admin retry, so the
+// attempt budget of an occurrence counts from its first attempt.
+func (q *Queries) OccurrenceFirstAttempt(ctx context.Context, arg OccurrenceFirstAttemptParams) (int64, error) {
+	row := q.queryRow(ctx, q.occurrenceFirstAttemptStmt, occurrenceFirstAttempt, arg.ReminderID, arg.OccurrenceAt)
+	var attempt int64
+	err := row.Scan(&attempt)
+	return attempt, err
 }
 
 const occurrenceSent = `-- name: OccurrenceSent :one

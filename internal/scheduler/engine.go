@@ -202,7 +202,8 @@ type Engine struct {
 	sendCtx      context.Context
 	cancelSend   context.CancelFunc
 	users        keyedMutex
-	quotaUntil   atomic.Int64 // unix ms; sending paused until then
+	quotaUntil   atomic.Int64               // unix ms; sending paused until then
+	admin        atomic.Pointer[adminPause] // an admin pause (pause.go), or nil
 	breakerOpens atomic.Int64
 
 	// Claims are processed by workers, reused (dispatch).
@@ -281,6 +282,9 @@ func New(cfg Config) (*Engine, error) {
 		e.quotaUntil.Store(until)
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("scheduler: read the quota pause: %w", err)
+	}
+	if err := e.loadAdminPause(context.Background()); err != nil {
+		return nil, err
 	}
 	e.outcomes = db.NewBatcher(maxOutcomes, e.recordBatch)
 	if cfg.RecordWait > 0 {
@@ -511,10 +515,11 @@ func (e *Engine) worker(c claim) {
 // errPaused rolls back a claim made while sending is paused.
 var errPaused = errors.New("sending paused")
 
-// paused reports whether sending is paused (the daily quota, or the breaker
-// open): due reminders then stay scheduled, so no attempt is used.
+// paused reports whether sending is paused (an admin pause, the daily
+// quota, or the breaker open): due reminders then stay scheduled, so no
+// attempt is used.
 func (e *Engine) paused(now time.Time) bool {
-	return now.UnixMilli() < e.quotaUntil.Load() || e.cb.State() == gobreaker.StateOpen
+	return e.admin.Load() != nil || now.UnixMilli() < e.quotaUntil.Load() || e.cb.State() == gobreaker.StateOpen
 }
 
 // WaitIdle waits until no send is in flight (for tests and the demo).

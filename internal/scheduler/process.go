@@ -495,7 +495,7 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 		}
 	}
 	if res.verdict == vRetry {
-		if retryAt, ok := e.retryAt(r, now); ok {
+		if retryAt, ok := e.retryAt(r, e.occurrenceAttempts(context.WithoutCancel(e.sendCtx), r), now); ok {
 			res.deferUntil = retryAt
 		} else {
 			res.verdict, res.reason = vFailed, "retries_exhausted"
@@ -505,22 +505,44 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 }
 
 // retryAt says when a transient failure is tried again, or that it is not.
+// n is the attempts made at this occurrence (occurrenceAttempts).
 // Retries are a budget of time over the reminder's window: the attempt count
 // ends them only once no more than a quarter of the window is left, so an
 // outage that burns attempts early does not fail a reminder whose window is
 // still wide open. A retry that could not start with the client timeout left
 // in the window is not made.
-func (e *Engine) retryAt(r db.Reminder, now time.Time) (time.Time, bool) {
+func (e *Engine) retryAt(r db.Reminder, n int64, now time.Time) (time.Time, bool) {
 	deadline := e.deadline(r)
-	retryAt := now.Add(e.backoff(r.Attempts))
+	retryAt := now.Add(e.backoff(n))
 	if retryAt.Add(e.cfg.ClientTimeout).After(deadline) {
 		return time.Time{}, false
 	}
 	window := deadline.Sub(time.UnixMilli(r.FireAt))
-	if r.Attempts >= int64(e.cfg.MaxAttempts) && deadline.Sub(now) <= window/4 {
+	if n >= int64(e.cfg.MaxAttempts) && deadline.Sub(now) <= window/4 {
 		return time.Time{}, false
 	}
 	return retryAt, true
+}
+
+// occurrenceAttempts is how many attempts the claimed occurrence has had,
+// this one included. A reminder's attempt numbers continue across an admin
+// retry (a new occurrence at the retry's instant), so the budget of
+// MaxAttempts and the backoff count from the occurrence's first recorded
+// attempt, not from 1. Only a transient failure asks (one indexed read of
+// the reminder's deliveries); a database error falls back to the reminder's
+// own count, the stricter of the two.
+func (e *Engine) occurrenceAttempts(ctx context.Context, r db.Reminder) int64 {
+	if r.Attempts <= 1 {
+		return r.Attempts
+	}
+	first, err := e.db.Read.OccurrenceFirstAttempt(ctx, db.OccurrenceFirstAttemptParams{ReminderID: r.ID, OccurrenceAt: r.FireAt})
+	switch {
+	case err != nil || first > r.Attempts:
+		return r.Attempts
+	case first == 0:
+		return 1 // the occurrence's first attempt: none recorded yet
+	}
+	return r.Attempts - first + 1
 }
 
 // backoff is the delay before the attempt after attempt n (n ≥ 1): about

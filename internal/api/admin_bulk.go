@@ -1,0 +1,254 @@
+package api
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/reminderd/reminderd/internal/db"
+)
+
+// Bulk actions and the admin pause, for the JSON admin API and the page.
+
+type bulkFilter struct {
+	Status     string `json:"status"`
+	OpenID     string `json:"openid"`
+	TemplateID string `json:"template_id"`
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Q          string `json:"q"`
+}
+
+type bulkRequest struct {
+	IDs    []string    `json:"ids"`
+	Filter *bulkFilter `json:"filter"`
+}
+
+type cancelCounts struct {
+	Matched  int `json:"matched"`
+	Canceled int `json:"canceled"`
+	Conflict int `json:"conflict"`
+	NotFound int `json:"not_found"`
+}
+
+type retryCounts struct {
+	Matched   int `json:"matched"`
+	Retried   int `json:"retried"`
+	Conflict  int `json:"conflict"`
+	Permanent int `json:"permanent"`
+	NotFound  int `json:"not_found"`
+}
+
+// bulkIDs resolves a bulk request: its ids, or the reminders its filter
+// matches (at most maxBulk; more is a 422 naming the filter).
+func (s *Server) bulkIDs(w http.ResponseWriter, r *http.Request) ([]string, error) {
+	var req bulkRequest
+	if err := decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	fe := fieldErrors{}
+	switch {
+	case req.IDs != nil && req.Filter != nil:
+		fe.add("ids", "give ids or filter, not both")
+	case req.IDs == nil && req.Filter == nil:
+		fe.add("ids", "is required unless filter is given")
+	case req.IDs != nil:
+		if len(req.IDs) == 0 || len(req.IDs) > maxBulk {
+			fe.add("ids", "must hold 1 to 5000 reminder ids")
+		}
+		for _, id := range req.IDs {
+			if id == "" {
+				fe.add("ids", "must not hold an empty id")
+				break
+			}
+		}
+		if len(fe) > 0 {
+			return nil, fe.err()
+		}
+		return dedupe(req.IDs), nil
+	}
+	if len(fe) > 0 {
+		return nil, fe.err()
+	}
+	f := req.Filter
+	p := db.ListUserRemindersParams{Openid: f.OpenID, TemplateID: f.TemplateID, Text: searchText(strings.TrimSpace(f.Q)),
+		FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS}
+	if f.Status != "" {
+		if !contains(statuses, f.Status) {
+			fe.add("filter.status", "must be one of "+strings.Join(statuses, ", "))
+		}
+		p.Status = f.Status
+	}
+	if f.From != "" {
+		if t, ok := parseInstant(fe, "filter.from", f.From); ok {
+			p.FromMs = t.UnixMilli()
+		}
+	}
+	if f.To != "" {
+		if t, ok := parseInstant(fe, "filter.to", f.To); ok {
+			p.ToMs = t.UnixMilli()
+		}
+	}
+	if len(fe) > 0 {
+		return nil, fe.err()
+	}
+	ids, more, err := s.matchIDs(r.Context(), p, maxBulk)
+	if err != nil {
+		return nil, err
+	}
+	if more {
+		return nil, fieldErrors{"filter": "matches more than 5000 reminders; narrow it"}.err()
+	}
+	return ids, nil
+}
+
+func (s *Server) handleAdminBulkCancel(w http.ResponseWriter, r *http.Request) {
+	ids, err := s.bulkIDs(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.bulkCancel(r.Context(), ids)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	encode(w, http.StatusOK, c)
+}
+
+func (s *Server) handleAdminBulkRetry(w http.ResponseWriter, r *http.Request) {
+	ids, err := s.bulkIDs(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.bulkRetry(r.Context(), ids)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	encode(w, http.StatusOK, c)
+}
+
+// bulkCancel cancels the scheduled ones among ids, in one transaction.
+func (s *Server) bulkCancel(ctx context.Context, ids []string) (cancelCounts, error) {
+	c := cancelCounts{Matched: len(ids)}
+	now := s.now().UnixMilli()
+	err := s.db.WithTx(ctx, func(q *db.Queries) error {
+		c = cancelCounts{Matched: len(ids)}
+		for _, id := range ids {
+			n, err := q.CancelReminder(ctx, db.CancelReminderParams{ID: id, Now: now})
+			if err != nil {
+				return err
+			}
+			if n == 1 {
+				c.Canceled++
+				continue
+			}
+			if _, err := q.GetReminder(ctx, id); errors.Is(err, sql.ErrNoRows) {
+				c.NotFound++
+			} else if err != nil {
+				return err
+			} else {
+				c.Conflict++
+			}
+		}
+		return nil
+	})
+	return c, err
+}
+
+// bulkRetry schedules again, now, the failed and skipped ones among ids
+// whose reason a retry can fix (permanentReasons are counted, not retried),
+// in one transaction.
+func (s *Server) bulkRetry(ctx context.Context, ids []string) (retryCounts, error) {
+	var c retryCounts
+	now := s.now()
+	err := s.db.WithTx(ctx, func(q *db.Queries) error {
+		c = retryCounts{Matched: len(ids)}
+		for _, id := range ids {
+			rem, err := q.GetReminder(ctx, id)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				c.NotFound++
+				continue
+			case err != nil:
+				return err
+			case rem.Status != "failed" && rem.Status != "skipped":
+				c.Conflict++
+				continue
+			case permanentReasons[rem.Reason.String]:
+				c.Permanent++
+				continue
+			}
+			n, err := q.RetryReminder(ctx, db.RetryReminderParams{ID: id, Now: now.UnixMilli()})
+			if err != nil {
+				return err
+			}
+			if n == 1 {
+				c.Retried++
+			} else {
+				c.Conflict++
+			}
+		}
+		return nil
+	})
+	if err == nil && c.Retried > 0 {
+		s.engine.Wake(now)
+	}
+	return c, err
+}
+
+// maxPauseReason bounds the reason an admin gives for a pause (characters).
+const maxPauseReason = 200
+
+type pauseRequest struct {
+	Reason string `json:"reason"`
+}
+
+type pauseJSON struct {
+	Paused bool    `json:"paused"`
+	Since  *string `json:"since"`
+	Reason *string `json:"reason"`
+}
+
+func (s *Server) pauseState() pauseJSON {
+	since, reason, paused := s.engine.AdminPaused()
+	out := pauseJSON{Paused: paused}
+	if paused {
+		out.Since = optTime(since)
+		out.Reason = &reason
+	}
+	return out
+}
+
+// handleAdminPause stops sending until resumed; the body ({"reason"}) is
+// optional.
+func (s *Server) handleAdminPause(w http.ResponseWriter, r *http.Request) {
+	var req pauseRequest
+	if r.ContentLength != 0 {
+		if err := decode(w, r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if len([]rune(req.Reason)) > maxPauseReason {
+		s.writeError(w, r, fieldErrors{"reason": "at most 200 characters"}.err())
+		return
+	}
+	if err := s.engine.Pause(r.Context(), strings.TrimSpace(req.Reason)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	encode(w, http.StatusOK, s.pauseState())
+}
+
+func (s *Server) handleAdminResume(w http.ResponseWriter, r *http.Request) {
+	if err := s.engine.Resume(r.Context()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	encode(w, http.StatusOK, s.pauseState())
+}

@@ -1,0 +1,84 @@
+package scheduler
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db"
+)
+
+// The admin pause: an operator stops all sending until they resume it. It is
+// the pauses row named "admin" whose until is PauseIndefinite (the row's
+// presence is the pause; there is no end time), its reason as given, and
+// updated_at the instant it began. The engine reads it at start (New), so a
+// pause survives a restart, and keeps it in memory after that: every Pause
+// and Resume goes through this process's engine. While paused the due scan
+// claims nothing (paused), so due reminders stay scheduled, use no attempt
+// and no credit, and are sent once sending resumes (skipped as expired if
+// their window closed meanwhile). Sends already in flight when the pause
+// begins finish and are recorded.
+
+// pauseAdmin names the persisted admin pause.
+const pauseAdmin = "admin"
+
+// PauseIndefinite is the until of the admin pause: it lasts until resumed.
+const PauseIndefinite = math.MaxInt64
+
+type adminPause struct {
+	since  time.Time
+	reason string
+}
+
+func (e *Engine) loadAdminPause(ctx context.Context) error {
+	row, err := e.db.Read.GetPauseRow(ctx, pauseAdmin)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("scheduler: read the admin pause: %w", err)
+	}
+	e.admin.Store(&adminPause{since: time.UnixMilli(row.UpdatedAt), reason: row.Reason})
+	return nil
+}
+
+// Pause stops sending until Resume, durably. Pausing again keeps the first
+// instant and takes the new reason.
+func (e *Engine) Pause(ctx context.Context, reason string) error {
+	since := e.now()
+	if p := e.admin.Load(); p != nil {
+		since = p.since
+	}
+	if err := e.db.WithTx(ctx, func(q *db.Queries) error {
+		return q.SetPause(ctx, db.SetPauseParams{Name: pauseAdmin, Until: PauseIndefinite, Reason: reason, Now: since.UnixMilli()})
+	}); err != nil {
+		return fmt.Errorf("pause sending: %w", err)
+	}
+	e.admin.Store(&adminPause{since: since, reason: reason})
+	e.log.Warn("sending paused by an admin", "reason", reason)
+	return nil
+}
+
+// Resume ends an admin pause and scans for what fell due meanwhile.
+func (e *Engine) Resume(ctx context.Context) error {
+	if err := e.db.WithTx(ctx, func(q *db.Queries) error { return q.DeletePause(ctx, pauseAdmin) }); err != nil {
+		return fmt.Errorf("resume sending: %w", err)
+	}
+	if e.admin.Swap(nil) != nil {
+		e.log.Warn("sending resumed by an admin")
+	}
+	e.Wake(time.Time{})
+	return nil
+}
+
+// AdminPaused reports the admin pause: since when, and why.
+func (e *Engine) AdminPaused() (since time.Time, reason string, paused bool) {
+	p := e.admin.Load()
+	if p == nil {
+		return time.Time{}, "", false
+	}
+	return p.since, p.reason, true
+}
