@@ -117,7 +117,8 @@ ON CONFLICT (msgid) DO NOTHING;
 -- The reminder of the send a sent event reports on learns whether it was
 -- delivered.
 UPDATE reminders SET delivery = @delivery
-WHERE id IN (SELECT d.reminder_id FROM deliveries d WHERE d.msgid = @msgid AND d.status = 'sent');
+WHERE id IN (SELECT d.reminder_id FROM deliveries d WHERE d.msgid = @msgid AND d.status = 'sent'
+             AND d.occurrence_at = reminders.fire_at);
 
 -- name: WakeUnknownReminders :execrows
 -- A sent event that matched no delivery may settle a reminder of this user
@@ -173,3 +174,7 @@ FROM deliveries
 WHERE id >= @from_id AND coalesce(finished_at, started_at) >= CAST(@since AS INTEGER)
 GROUP BY 1, 2
 ORDER BY 1, 2;
+
+-- name: DeliveryWithMsgid :one
+-- Whether any delivery has this msgid (a sent event for it is not parked).
+SELECT count(*) FROM deliveries WHERE msgid = @msgid;

@@ -35,9 +35,11 @@ WHERE id = (SELECT d.id FROM deliveries d WHERE d.reminder_id = @reminder_id AND
 RETURNING id;
 
 -- name: InsertAbandonedDelivery :exec
--- A claim whose lease ran out: WeChat may or may not have its send.
-INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errmsg, started_at, finished_at)
-VALUES (@reminder_id, @occurrence_at, @attempt, 'abandoned', 'lease expired; outcome unknown', @started_at, CAST(@now AS INTEGER));
+-- A claim whose lease ran out: WeChat may or may not have its send. A claim
+-- made after an attempt of unknown outcome was a possible duplicate.
+INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errmsg, started_at, finished_at, possible_duplicate)
+VALUES (@reminder_id, @occurrence_at, @attempt, 'abandoned', 'lease expired; outcome unknown', @started_at, CAST(@now AS INTEGER),
+        @possible_duplicate);
 
 -- name: ApplyPendingSentEvent :execrows
 -- A sent event that arrived before this delivery's outcome was recorded.
@@ -100,7 +102,7 @@ WHERE id = @id AND status = 'sending' AND lease_owner = @owner AND attempts = @a
 
 -- name: ExpiredLeases :many
 -- Reminders whose lease ran out (a crashed or killed process), with their claim.
-SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at
+SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at
 FROM reminders INDEXED BY reminders_lease
 WHERE status = 'sending' AND lease_until < @now
 ORDER BY lease_until;
@@ -168,11 +170,14 @@ ORDER BY received_at, msgid LIMIT 1;
 
 -- name: SettleUnknownDelivery :execrows
 -- The occurrence's first attempt of unknown outcome turns out sent (its sent
--- event came, or WeChat answered 43101 to the resend).
+-- event came, or WeChat answered 43101 to the resend), unless the
+-- occurrence is recorded sent already (a late outcome).
 UPDATE deliveries SET status = 'sent', errcode = 0, errmsg = @errmsg, msgid = @msgid, delivered = @delivered,
     event_status = @event_status
 WHERE id = (SELECT d.id FROM deliveries d WHERE d.reminder_id = @reminder_id AND d.occurrence_at = @occurrence_at
-            AND d.status IN ('unknown', 'abandoned') ORDER BY d.id LIMIT 1);
+            AND d.status IN ('unknown', 'abandoned') ORDER BY d.id LIMIT 1)
+  AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE s.reminder_id = @reminder_id AND s.occurrence_at = @occurrence_at
+                  AND s.status = 'sent');
 
 -- name: SetReminderDelivery :exec
 UPDATE reminders SET delivery = @delivery WHERE id = @id;
@@ -187,7 +192,8 @@ SELECT until FROM pauses WHERE name = ?;
 -- name: SyncReminderDelivery :exec
 -- The reminder learns what a sent event applied to its delivery said.
 UPDATE reminders SET delivery = coalesce((SELECT CASE d.delivered WHEN 1 THEN 'delivered' WHEN 0 THEN 'failed' END
-                                          FROM deliveries d WHERE d.id = @delivery_id), delivery)
+                                          FROM deliveries d WHERE d.id = @delivery_id AND d.occurrence_at = reminders.fire_at),
+                                         delivery)
 WHERE reminders.id = @reminder_id;
 
 -- name: OccurrenceSent :one
@@ -206,3 +212,9 @@ DELETE FROM pauses WHERE name = ?;
 -- attempt budget of an occurrence counts from its first attempt.
 SELECT CAST(coalesce(min(attempt), 0) AS INTEGER) AS attempt FROM deliveries
 WHERE reminder_id = @reminder_id AND occurrence_at = @occurrence_at;
+
+-- name: LastUnknownAttemptAt :one
+-- When the occurrence's latest attempt of unknown outcome started: the
+-- unknown wait counts from it.
+SELECT CAST(coalesce(max(started_at), 0) AS INTEGER) FROM deliveries
+WHERE reminder_id = @reminder_id AND occurrence_at = @occurrence_at AND status IN ('unknown', 'abandoned');

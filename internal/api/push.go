@@ -171,6 +171,11 @@ func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Even
 					}
 					return q.SetDeliveryByMsgid(ctx, db.SetDeliveryByMsgidParams{Delivery: word, Msgid: sqlInt(it.MsgID)})
 				}
+				// A delivery with this msgid that took no report (not sent,
+				// or reported already) is not waiting for this event.
+				if known, err := q.DeliveryWithMsgid(ctx, sqlInt(it.MsgID)); err != nil || known > 0 {
+					return err
+				}
 				// Parked with its user and template: it may be the event of
 				// a send whose outcome is not recorded yet, or of one whose
 				// answer was lost (unknown), which it then settles.

@@ -17,7 +17,7 @@ func TestAnUndeliveredSendIsVisibleOnTheReminder(t *testing.T) {
 	id := h.create(a, meeting(time.Hour))["id"].(string)
 	other := h.create(a, meeting(2*time.Hour))["id"].(string)
 	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, finished_at, latency_ms)
-		VALUES (?, 1, 1, 'sent', 0, 1700000000000000123, ?, ?, 12)`, id, t0.UnixMilli(), t0.UnixMilli()); err != nil {
+		VALUES (?, (SELECT fire_at FROM reminders WHERE id = ?), 1, 'sent', 0, 1700000000000000123, ?, ?, 12)`, id, id, t0.UnixMilli(), t0.UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
 	ev := &wechat.Event{ToUserName: "gh_x", FromUserName: "oA", CreateTime: t0.Unix(), MsgType: "event", Event: wechat.EventSubscribeMsgSent,

@@ -96,6 +96,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deliveryIDRangeStmt, err = db.PrepareContext(ctx, deliveryIDRange); err != nil {
 		return nil, fmt.Errorf("error preparing query DeliveryIDRange: %w", err)
 	}
+	if q.deliveryWithMsgidStmt, err = db.PrepareContext(ctx, deliveryWithMsgid); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveryWithMsgid: %w", err)
+	}
 	if q.dueBacklogStmt, err = db.PrepareContext(ctx, dueBacklog); err != nil {
 		return nil, fmt.Errorf("error preparing query DueBacklog: %w", err)
 	}
@@ -146,6 +149,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertSentDeliveriesStmt, err = db.PrepareContext(ctx, insertSentDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertSentDeliveries: %w", err)
+	}
+	if q.lastUnknownAttemptAtStmt, err = db.PrepareContext(ctx, lastUnknownAttemptAt); err != nil {
+		return nil, fmt.Errorf("error preparing query LastUnknownAttemptAt: %w", err)
 	}
 	if q.ledgerForStmt, err = db.PrepareContext(ctx, ledgerFor); err != nil {
 		return nil, fmt.Errorf("error preparing query LedgerFor: %w", err)
@@ -389,6 +395,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deliveryIDRangeStmt: %w", cerr)
 		}
 	}
+	if q.deliveryWithMsgidStmt != nil {
+		if cerr := q.deliveryWithMsgidStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveryWithMsgidStmt: %w", cerr)
+		}
+	}
 	if q.dueBacklogStmt != nil {
 		if cerr := q.dueBacklogStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing dueBacklogStmt: %w", cerr)
@@ -472,6 +483,11 @@ func (q *Queries) Close() error {
 	if q.insertSentDeliveriesStmt != nil {
 		if cerr := q.insertSentDeliveriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertSentDeliveriesStmt: %w", cerr)
+		}
+	}
+	if q.lastUnknownAttemptAtStmt != nil {
+		if cerr := q.lastUnknownAttemptAtStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lastUnknownAttemptAtStmt: %w", cerr)
 		}
 	}
 	if q.ledgerForStmt != nil {
@@ -732,6 +748,7 @@ type Queries struct {
 	deliveriesPerHourStmt           *sql.Stmt
 	deliveryAtOrAfterStmt           *sql.Stmt
 	deliveryIDRangeStmt             *sql.Stmt
+	deliveryWithMsgidStmt           *sql.Stmt
 	dueBacklogStmt                  *sql.Stmt
 	dueRemindersStmt                *sql.Stmt
 	expiredLeasesStmt               *sql.Stmt
@@ -749,6 +766,7 @@ type Queries struct {
 	insertGrantStmt                 *sql.Stmt
 	insertReminderStmt              *sql.Stmt
 	insertSentDeliveriesStmt        *sql.Stmt
+	lastUnknownAttemptAtStmt        *sql.Stmt
 	ledgerForStmt                   *sql.Stmt
 	listConsentsStmt                *sql.Stmt
 	listDeliveriesStmt              *sql.Stmt
@@ -818,6 +836,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deliveriesPerHourStmt:           q.deliveriesPerHourStmt,
 		deliveryAtOrAfterStmt:           q.deliveryAtOrAfterStmt,
 		deliveryIDRangeStmt:             q.deliveryIDRangeStmt,
+		deliveryWithMsgidStmt:           q.deliveryWithMsgidStmt,
 		dueBacklogStmt:                  q.dueBacklogStmt,
 		dueRemindersStmt:                q.dueRemindersStmt,
 		expiredLeasesStmt:               q.expiredLeasesStmt,
@@ -835,6 +854,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertGrantStmt:                 q.insertGrantStmt,
 		insertReminderStmt:              q.insertReminderStmt,
 		insertSentDeliveriesStmt:        q.insertSentDeliveriesStmt,
+		lastUnknownAttemptAtStmt:        q.lastUnknownAttemptAtStmt,
 		ledgerForStmt:                   q.ledgerForStmt,
 		listConsentsStmt:                q.listConsentsStmt,
 		listDeliveriesStmt:              q.listDeliveriesStmt,

@@ -166,6 +166,18 @@ func (q *Queries) DeliveryIDRange(ctx context.Context) (DeliveryIDRangeRow, erro
 	return i, err
 }
 
+const deliveryWithMsgid = `-- name: DeliveryWithMsgid :one
+SELECT count(*) FROM deliveries WHERE msgid = ?1
+`
+
+// Whether any delivery has this msgid (a sent event for it is not parked).
+func (q *Queries) DeliveryWithMsgid(ctx context.Context, msgid sql.NullInt64) (int64, error) {
+	row := q.queryRow(ctx, q.deliveryWithMsgidStmt, deliveryWithMsgid, msgid)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const dueBacklog = `-- name: DueBacklog :one
 SELECT count(*) AS n, CAST(coalesce(min(due_at), 0) AS INTEGER) AS oldest_due_at
 FROM reminders INDEXED BY reminders_due WHERE status = 'scheduled' AND due_at <= ?1
@@ -888,7 +900,8 @@ func (q *Queries) SavePendingSentEvent(ctx context.Context, arg SavePendingSentE
 
 const setDeliveryByMsgid = `-- name: SetDeliveryByMsgid :exec
 UPDATE reminders SET delivery = ?1
-WHERE id IN (SELECT d.reminder_id FROM deliveries d WHERE d.msgid = ?2 AND d.status = 'sent')
+WHERE id IN (SELECT d.reminder_id FROM deliveries d WHERE d.msgid = ?2 AND d.status = 'sent'
+             AND d.occurrence_at = reminders.fire_at)
 `
 
 type SetDeliveryByMsgidParams struct {

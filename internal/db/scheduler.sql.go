@@ -366,7 +366,7 @@ func (q *Queries) DueReminders(ctx context.Context, arg DueRemindersParams) ([]D
 }
 
 const expiredLeases = `-- name: ExpiredLeases :many
-SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at
+SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at
 FROM reminders INDEXED BY reminders_lease
 WHERE status = 'sending' AND lease_until < ?1
 ORDER BY lease_until
@@ -380,6 +380,7 @@ type ExpiredLeasesRow struct {
 	Attempts   int64
 	CreditHeld int64
 	ClaimedAt  int64
+	UnknownAt  sql.NullInt64
 }
 
 // Reminders whose lease ran out (a crashed or killed process), with their claim.
@@ -400,6 +401,7 @@ func (q *Queries) ExpiredLeases(ctx context.Context, now sql.NullInt64) ([]Expir
 			&i.Attempts,
 			&i.CreditHeld,
 			&i.ClaimedAt,
+			&i.UnknownAt,
 		); err != nil {
 			return nil, err
 		}
@@ -487,19 +489,22 @@ func (q *Queries) GetPauseRow(ctx context.Context, name string) (Pause, error) {
 }
 
 const insertAbandonedDelivery = `-- name: InsertAbandonedDelivery :exec
-INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errmsg, started_at, finished_at)
-VALUES (?1, ?2, ?3, 'abandoned', 'lease expired; outcome unknown', ?4, CAST(?5 AS INTEGER))
+INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errmsg, started_at, finished_at, possible_duplicate)
+VALUES (?1, ?2, ?3, 'abandoned', 'lease expired; outcome unknown', ?4, CAST(?5 AS INTEGER),
+        ?6)
 `
 
 type InsertAbandonedDeliveryParams struct {
-	ReminderID   string
-	OccurrenceAt int64
-	Attempt      int64
-	StartedAt    int64
-	Now          int64
+	ReminderID        string
+	OccurrenceAt      int64
+	Attempt           int64
+	StartedAt         int64
+	Now               int64
+	PossibleDuplicate int64
 }
 
-// A claim whose lease ran out: WeChat may or may not have its send.
+// A claim whose lease ran out: WeChat may or may not have its send. A claim
+// made after an attempt of unknown outcome was a possible duplicate.
 func (q *Queries) InsertAbandonedDelivery(ctx context.Context, arg InsertAbandonedDeliveryParams) error {
 	_, err := q.exec(ctx, q.insertAbandonedDeliveryStmt, insertAbandonedDelivery,
 		arg.ReminderID,
@@ -507,6 +512,7 @@ func (q *Queries) InsertAbandonedDelivery(ctx context.Context, arg InsertAbandon
 		arg.Attempt,
 		arg.StartedAt,
 		arg.Now,
+		arg.PossibleDuplicate,
 	)
 	return err
 }
@@ -566,6 +572,25 @@ FROM json_each(CAST(?1 AS TEXT)) r
 func (q *Queries) InsertSentDeliveries(ctx context.Context, rows string) error {
 	_, err := q.exec(ctx, q.insertSentDeliveriesStmt, insertSentDeliveries, rows)
 	return err
+}
+
+const lastUnknownAttemptAt = `-- name: LastUnknownAttemptAt :one
+SELECT CAST(coalesce(max(started_at), 0) AS INTEGER) FROM deliveries
+WHERE reminder_id = ?1 AND occurrence_at = ?2 AND status IN ('unknown', 'abandoned')
+`
+
+type LastUnknownAttemptAtParams struct {
+	ReminderID   string
+	OccurrenceAt int64
+}
+
+// When the occurrence's latest attempt of unknown outcome started: the
+// unknown wait counts from it.
+func (q *Queries) LastUnknownAttemptAt(ctx context.Context, arg LastUnknownAttemptAtParams) (int64, error) {
+	row := q.queryRow(ctx, q.lastUnknownAttemptAtStmt, lastUnknownAttemptAt, arg.ReminderID, arg.OccurrenceAt)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
 }
 
 const ledgerFor = `-- name: LedgerFor :many
@@ -830,6 +855,8 @@ UPDATE deliveries SET status = 'sent', errcode = 0, errmsg = ?1, msgid = ?2, del
     event_status = ?4
 WHERE id = (SELECT d.id FROM deliveries d WHERE d.reminder_id = ?5 AND d.occurrence_at = ?6
             AND d.status IN ('unknown', 'abandoned') ORDER BY d.id LIMIT 1)
+  AND NOT EXISTS (SELECT 1 FROM deliveries s WHERE s.reminder_id = ?5 AND s.occurrence_at = ?6
+                  AND s.status = 'sent')
 `
 
 type SettleUnknownDeliveryParams struct {
@@ -842,7 +869,8 @@ type SettleUnknownDeliveryParams struct {
 }
 
 // The occurrence's first attempt of unknown outcome turns out sent (its sent
-// event came, or WeChat answered 43101 to the resend).
+// event came, or WeChat answered 43101 to the resend), unless the
+// occurrence is recorded sent already (a late outcome).
 func (q *Queries) SettleUnknownDelivery(ctx context.Context, arg SettleUnknownDeliveryParams) (int64, error) {
 	result, err := q.exec(ctx, q.settleUnknownDeliveryStmt, settleUnknownDelivery,
 		arg.Errmsg,
@@ -860,7 +888,8 @@ func (q *Queries) SettleUnknownDelivery(ctx context.Context, arg SettleUnknownDe
 
 const syncReminderDelivery = `-- name: SyncReminderDelivery :exec
 UPDATE reminders SET delivery = coalesce((SELECT CASE d.delivered WHEN 1 THEN 'delivered' WHEN 0 THEN 'failed' END
-                                          FROM deliveries d WHERE d.id = ?1), delivery)
+                                          FROM deliveries d WHERE d.id = ?1 AND d.occurrence_at = reminders.fire_at),
+                                         delivery)
 WHERE reminders.id = ?2
 `
 

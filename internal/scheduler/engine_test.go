@@ -169,8 +169,8 @@ func TestTransientRetriesWithBackoffThenExhausted(t *testing.T) {
 	h := newHarness(t, func(c *scheduler.Config) { c.MaxAttempts = 4 })
 	h.grant("oA", meetingID, 1)
 	h.fake.SetFaults(wechattest.Faults{BusyRate: 1})
-	// A window of 20 s: the fourth attempt's retry could not start with the
-	// client timeout (10 s) left in it.
+	// A window of 20 s; a send must start with the client timeout (10 s)
+	// left in it.
 	id := h.add("oA", t0, withExpiry(20*time.Second))
 	for attempt := int64(1); attempt <= 3; attempt++ {
 		h.cycle()
@@ -186,10 +186,20 @@ func TestTransientRetriesWithBackoffThenExhausted(t *testing.T) {
 		}
 		h.clock.Set(time.UnixMilli(r.DueAt))
 	}
+	// The fourth attempt (about 7 s in) leaves 13 s: more than a quarter of
+	// the window, so the count does not end it. Its backoff (8 s) would pass
+	// the last instant a send may start (10 s, the client timeout before the
+	// end): the retry is moved to that instant, the window's last try.
+	h.cycle()
+	r := h.wantState(id, "scheduled", "")
+	if r.DueAt != t0.Add(10*time.Second).UnixMilli() {
+		t.Fatalf("the last retry is due at %v, want the last instant a send may start", time.UnixMilli(r.DueAt).Sub(t0))
+	}
+	h.clock.Set(time.UnixMilli(r.DueAt))
 	h.cycle()
 	h.wantState(id, "failed", "retries_exhausted")
 	ds := h.deliveries(id)
-	if len(ds) != 4 || ds[0].Status != "retry" || ds[3].Status != "failed" || ds[3].Errcode.Int64 != -1 {
+	if len(ds) != 5 || ds[0].Status != "retry" || ds[4].Status != "failed" || ds[4].Errcode.Int64 != -1 {
 		t.Fatalf("deliveries %+v", ds)
 	}
 	if h.credits("oA", meetingID) != 1 {

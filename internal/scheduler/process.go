@@ -373,10 +373,13 @@ func (e *Engine) attempt(ctx context.Context, c claim) result {
 	var apiErr *wechat.APIError
 	if e.cfg.ResendWithoutPage && req.Page != "" && errors.As(err, &apiErr) && apiErr.Code == wechat.CodeInvalidPage {
 		// WeChat refused the page, so nothing was delivered: the card
-		// without its page is better than none.
-		req.Page = ""
-		sent, err = send()
-		note = "page refused by WeChat (41030): sent without it; "
+		// without its page is better than none, if the window and the
+		// lease still have room for a second send (else the 41030 stands).
+		if now := e.now(); !now.Add(e.cfg.ClientTimeout).After(deadline) && !now.After(sendBy) {
+			req.Page = ""
+			sent, err = send()
+			note = "page refused by WeChat (41030): sent without it; "
+		}
 	}
 	lat := time.Since(start)
 	res := e.classify(sent, err, lat, r)
@@ -396,6 +399,17 @@ func (e *Engine) attempt(ctx context.Context, c claim) result {
 // still waiting for one, ended by its window, or (done false) due for a
 // resend.
 func (e *Engine) unknownPending(ctx context.Context, r db.Reminder, now time.Time) (result, bool) {
+	lookupFailed := func(err error) (result, bool) {
+		return result{verdict: vDefer, errmsg: "could not look for a sent event: " + err.Error(), deferUntil: now.Add(e.cfg.BackoffBase)}, true
+	}
+	// A stalled send's late outcome may have recorded the occurrence sent
+	// (checked first: then no event is the occurrence's to take).
+	occ := db.OccurrenceSentParams{ReminderID: r.ID, OccurrenceAt: r.FireAt}
+	if n, err := e.db.Read.OccurrenceSent(ctx, occ); err != nil {
+		return lookupFailed(err)
+	} else if n > 0 {
+		return result{verdict: vSettled, alreadySent: true, errmsg: "the occurrence was recorded sent by a late outcome"}, true
+	}
 	ev, err := e.db.Read.PendingSentEventFor(ctx, db.PendingSentEventForParams{Openid: r.Openid, TemplateID: r.TemplateID,
 		Since: r.UnknownAt.Int64})
 	switch {
@@ -403,14 +417,16 @@ func (e *Engine) unknownPending(ctx context.Context, r db.Reminder, now time.Tim
 		return result{verdict: vSettled, errmsg: "settled by WeChat's sent event", event: sqlInt(ev.Msgid),
 			delivered: sqlInt(ev.Delivered), eventStatus: ev.EventStatus}, true
 	case !errors.Is(err, sql.ErrNoRows):
-		return result{verdict: vDefer, errmsg: "could not look for a sent event: " + err.Error(), deferUntil: now.Add(e.cfg.BackoffBase)}, true
+		return lookupFailed(err)
 	}
-	// A stalled send's late outcome may have recorded the occurrence sent.
-	if n, err := e.db.Read.OccurrenceSent(ctx, db.OccurrenceSentParams{ReminderID: r.ID, OccurrenceAt: r.FireAt}); err == nil && n > 0 {
-		return result{verdict: vSettled, alreadySent: true, errmsg: "the occurrence was recorded sent by a late outcome"}, true
+	// The wait counts from the latest attempt of unknown outcome: a resend
+	// whose answer is lost too waits again before the next.
+	last, err := e.db.Read.LastUnknownAttemptAt(ctx, db.LastUnknownAttemptAtParams(occ))
+	if err != nil {
+		return lookupFailed(err)
 	}
 	deadline := e.deadline(r)
-	waitEnd := time.UnixMilli(r.UnknownAt.Int64).Add(e.cfg.UnknownWait)
+	waitEnd := time.UnixMilli(max(last, r.UnknownAt.Int64)).Add(e.cfg.UnknownWait)
 	if now.Before(waitEnd) {
 		if now.Before(deadline) {
 			return result{verdict: vDefer, errmsg: "waiting for WeChat's sent event", deferUntil: minTime(waitEnd, deadline)}, true
@@ -462,9 +478,14 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
 		res.verdict, res.errmsg = vDefer, "circuit breaker open: not sent"
 		res.deferUntil = now.Add(e.cfg.BackoffBase)
-	case errors.Is(err, context.Canceled) && e.sendCtx.Err() != nil:
-		// Shutdown interrupted the request: WeChat may or may not have it.
+	case errors.Is(err, context.Canceled) && e.sendCtx.Err() != nil && errors.Is(err, wechat.ErrOutcomeUnknown):
+		// Shutdown interrupted the request after it was written: WeChat
+		// may or may not have it.
 		res.verdict, res.errmsg = vAbandon, "shutdown interrupted the send; outcome unknown"
+	case errors.Is(err, context.Canceled) && e.sendCtx.Err() != nil:
+		// Interrupted before the request was written (the token fetch, the
+		// connection): nothing reached WeChat.
+		res.verdict, res.errmsg, res.deferUntil = vDefer, "shutdown before the request was sent", now
 	case errors.Is(err, wechat.ErrBadRequest):
 		res.verdict, res.reason = vFailed, "invalid_data"
 	case apiErr != nil && apiErr.Code == wechat.CodeNoCredit && r.UnknownAt.Valid:
@@ -509,12 +530,13 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 // Retries are a budget of time over the reminder's window: the attempt count
 // ends them only once no more than a quarter of the window is left, so an
 // outage that burns attempts early does not fail a reminder whose window is
-// still wide open. A retry that could not start with the client timeout left
-// in the window is not made.
+// still wide open. A backoff that would pass the last instant a send may
+// start (the client timeout before the window closes) is cut short to it, so
+// that the window's end still gets its try; past that instant there is none.
 func (e *Engine) retryAt(r db.Reminder, n int64, now time.Time) (time.Time, bool) {
 	deadline := e.deadline(r)
-	retryAt := now.Add(e.backoff(n))
-	if retryAt.Add(e.cfg.ClientTimeout).After(deadline) {
+	retryAt := minTime(now.Add(e.backoff(n)), deadline.Add(-e.cfg.ClientTimeout))
+	if !retryAt.After(now) {
 		return time.Time{}, false
 	}
 	window := deadline.Sub(time.UnixMilli(r.FireAt))
@@ -651,7 +673,10 @@ func (e *Engine) recordSent(ctx context.Context, q *db.Queries, reqs []*outcomeR
 	var msgids []int64
 	for _, req := range reqs {
 		r := req.c.rem
-		if req.res.verdict == vSent && !req.res.refused && !r.Recurrence.Valid && !r.UnknownAt.Valid && e.settled(req.c) && !ids[r.ID] && db.JSONSafe(r.ID) {
+		// (The bulk statements write no errmsg: an outcome with a note
+		// takes the one-row path.)
+		if req.res.verdict == vSent && req.res.errmsg == "" && !req.res.refused && !r.Recurrence.Valid && !r.UnknownAt.Valid &&
+			e.settled(req.c) && !ids[r.ID] && db.JSONSafe(r.ID) {
 			ids[r.ID] = true
 			bulk = append(bulk, req)
 			if req.res.msgid.Valid {
@@ -814,7 +839,10 @@ func (e *Engine) recordSettled(ctx context.Context, q *db.Queries, req *outcomeR
 		return fmt.Errorf("settle the unknown delivery: %w", err)
 	}
 	if n == 0 {
+		// Recorded sent meanwhile (a late outcome): the event is not this
+		// occurrence's to take.
 		e.log.Warn("no delivery of unknown outcome to settle", "reminder_id", r.ID)
+		return nil
 	}
 	if res.event.Valid {
 		return q.DeletePendingSentEvent(ctx, res.event.Int64)
@@ -835,7 +863,7 @@ func (e *Engine) writeDelivery(ctx context.Context, q *db.Queries, d db.InsertDe
 	if lost {
 		id, err := q.FinishAbandonedDelivery(ctx, db.FinishAbandonedDeliveryParams{Status: d.Status, Errcode: d.Errcode,
 			Errmsg: d.Errmsg, Msgid: d.Msgid, Now: d.Now, LatencyMs: d.LatencyMs, ReminderID: d.ReminderID,
-			OccurrenceAt: d.OccurrenceAt, Attempt: d.Attempt, StartedAt: d.StartedAt})
+			OccurrenceAt: d.OccurrenceAt, Attempt: d.Attempt, StartedAt: d.StartedAt, PossibleDuplicate: d.PossibleDuplicate})
 		if !errors.Is(err, sql.ErrNoRows) {
 			return id, err
 		}
@@ -908,12 +936,10 @@ func (e *Engine) transition(ctx context.Context, q *db.Queries, c claim, res res
 	case vUnknown, vAbandon:
 		// WeChat may have it: wait for its sent event before sending again,
 		// never past the window.
+		// unknown_at keeps the occurrence's first such attempt (sent events
+		// from then on may settle it); the wait counts from this one.
 		unknownAt = sqlInt(c.claimedAt)
-		first := c.claimedAt
-		if r.UnknownAt.Valid {
-			first = r.UnknownAt.Int64
-		}
-		due := minTime(maxTime(now, time.UnixMilli(first).Add(e.cfg.UnknownWait)), e.deadline(r))
+		due := minTime(maxTime(now, time.UnixMilli(c.claimedAt).Add(e.cfg.UnknownWait)), e.deadline(r))
 		return reschedule(time.UnixMilli(r.FireAt), due, r.ExpiresAt, r.Attempts)
 	}
 	terminal := map[verdict]string{vSent: "sent", vFailed: "failed", vSkip: "skipped", vSettled: "sent"}[res.verdict]
@@ -992,7 +1018,7 @@ func (e *Engine) RescueLeases(ctx context.Context) (int, error) {
 			}
 			if legacy == 0 {
 				if err := q.InsertAbandonedDelivery(ctx, db.InsertAbandonedDeliveryParams{ReminderID: x.ID, OccurrenceAt: x.FireAt,
-					Attempt: x.Attempts, StartedAt: x.ClaimedAt, Now: now}); err != nil {
+					Attempt: x.Attempts, StartedAt: x.ClaimedAt, Now: now, PossibleDuplicate: b2i(x.UnknownAt.Valid)}); err != nil {
 					return err
 				}
 			}

@@ -301,3 +301,116 @@ func TestAMalformedAnswerIsAnAlarm(t *testing.T) {
 		t.Fatalf("outcomes %+v", outcomes)
 	}
 }
+
+// TestALostResendWaitsAgain: when the resend's answer is lost too, the next
+// send waits the unknown wait again (it counts from the latest attempt of
+// unknown outcome, not the first).
+func TestALostResendWaitsAgain(t *testing.T) {
+	h := newHarness(t, nil)
+	h.grant("oA", meetingID, 5)
+	id := h.add("oA", t0, withExpiry(time.Hour))
+	h.fake.SetFaults(wechattest.Faults{AfterLostRate: 1})
+	h.cycle()
+	h.clock.Advance(2 * time.Minute)
+	h.cycle() // the resend, lost too
+	if n := len(h.fake.Sends()); n != 2 {
+		t.Fatalf("%d messages after the first wait, want 2", n)
+	}
+	r := h.wantState(id, "scheduled", "")
+	if want := h.clock.Now().Add(2 * time.Minute).UnixMilli(); r.DueAt != want {
+		t.Fatalf("the next resend is due in %v, want the unknown wait", time.UnixMilli(r.DueAt).Sub(h.clock.Now()))
+	}
+	for range 4 {
+		h.clock.Advance(time.Second)
+		h.cycle()
+	}
+	if n := len(h.fake.Sends()); n != 2 {
+		t.Fatalf("%d messages within seconds of a lost resend, want still 2", n)
+	}
+	for _, d := range h.deliveries(id)[1:] {
+		if d.PossibleDuplicate != 1 {
+			t.Fatalf("a resend not marked: %+v", d)
+		}
+	}
+}
+
+// TestASettleNeverBreaksAnOccurrenceRecordedSent: an occurrence recorded
+// sent meanwhile (a stalled send's late outcome) is completed as sent, and a
+// parked sent event of the user is left for the send it belongs to (before,
+// settling the unknown row broke the one-sent-per-occurrence index, the
+// record failed, and the rescuer looped the reminder for a day).
+func TestASettleNeverBreaksAnOccurrenceRecordedSent(t *testing.T) {
+	h := newHarness(t, nil)
+	h.grant("oA", meetingID, 1)
+	id := h.add("oA", t0)
+	h.fake.FailNextSends(1, wechattest.AnswerLost)
+	h.cycle()
+	r := h.wantState(id, "scheduled", "")
+	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, finished_at, possible_duplicate)
+		VALUES (?, ?, 2, 'sent', 0, 999, ?, ?, 1)`, id, r.FireAt, h.now().UnixMilli(), h.now().UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(10 * time.Second)
+	other := wechattest.Send{MsgID: 12345, ToUser: "oA", TemplateID: meetingID}
+	h.sentEvent(other, true)
+	h.cycle()
+	h.wantState(id, "sent", "")
+	var parked int
+	if err := h.db.R.QueryRow(`SELECT count(*) FROM pending_sent_events WHERE msgid = 12345`).Scan(&parked); err != nil || parked != 1 {
+		t.Fatalf("the other send's parked event: %d (%v)", parked, err)
+	}
+}
+
+// TestARescuedResendIsMarked: the rescuer's record of a claim made after an
+// attempt of unknown outcome is marked possible_duplicate, like the resend
+// it stands for.
+func TestARescuedResendIsMarked(t *testing.T) {
+	h := newHarness(t, func(c *scheduler.Config) { c.Lease = time.Minute })
+	h.grant("oA", meetingID, 1)
+	id := h.add("oA", t0)
+	h.fake.FailNextSends(1, wechattest.AnswerLost)
+	h.cycle()
+	h.clock.Advance(2 * time.Minute)
+	ctx := context.Background()
+	if err := h.db.WithTx(ctx, func(q *db.Queries) error {
+		n, err := scheduler.ClaimDue(ctx, q, h.cat, "dead", h.now(), h.now().Add(time.Minute), 10)
+		if err == nil && n != 1 {
+			t.Errorf("claimed %d", n)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Minute + time.Millisecond)
+	if n, err := h.eng.RescueLeases(ctx); n != 1 || err != nil {
+		t.Fatalf("rescued %d (%v)", n, err)
+	}
+	ds := h.deliveries(id)
+	if len(ds) != 2 || ds[1].Status != "abandoned" || ds[1].PossibleDuplicate != 1 {
+		t.Fatalf("deliveries %+v", ds)
+	}
+}
+
+// TestRetriesEndOnlyInTheLastQuarter: with a short window, a transient
+// failure is retried until the last instant a send may start, and the
+// count of attempts never ends it while more than a quarter is left.
+func TestRetriesEndOnlyInTheLastQuarter(t *testing.T) {
+	h := newHarness(t, nil)
+	h.grant("oA", meetingID, 1)
+	h.fake.SetFaults(wechattest.Faults{BusyRate: 1})
+	win := time.Minute
+	id := h.add("oA", t0, withExpiry(win))
+	for range 40 {
+		now := h.clock.Now()
+		h.cycle()
+		r := h.rem(id)
+		if r.Status != "scheduled" {
+			if left := t0.Add(win).Sub(now); r.Reason.String != "retries_exhausted" || left > win/4 {
+				t.Fatalf("%s/%s with %v of %v left", r.Status, r.Reason.String, left, win)
+			}
+			return
+		}
+		h.clock.Set(time.UnixMilli(r.DueAt))
+	}
+	t.Fatal("never ended")
+}

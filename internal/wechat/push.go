@@ -152,10 +152,12 @@ func (r *Receiver) Handshake(q url.Values) (string, error) {
 // re-encrypts them, and two different events in the same second do not).
 func (r *Receiver) Open(q url.Values, body []byte) (*Event, error) {
 	var key [sha256.Size]byte
-	return r.open(q, body, &key)
+	return r.open(q, body, &key, true)
 }
 
-func (r *Receiver) open(q url.Values, body []byte, key *[sha256.Size]byte) (*Event, error) {
+// open verifies and decodes a push; with cache, a message already accepted
+// is ErrDuplicate.
+func (r *Receiver) open(q url.Values, body []byte, key *[sha256.Size]byte, cache bool) (*Event, error) {
 	if int64(len(body)) > r.cfg.MaxBody {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, len(body), r.cfg.MaxBody)
 	}
@@ -198,7 +200,7 @@ func (r *Receiver) open(q url.Values, body []byte, key *[sha256.Size]byte) (*Eve
 		return nil, err
 	}
 	*key = sha256.Sum256(msg)
-	if !r.remember(*key) {
+	if cache && !r.remember(*key) {
 		return nil, ErrDuplicate
 	}
 	return e, nil
@@ -208,7 +210,16 @@ func (r *Receiver) open(q url.Values, body []byte, key *[sha256.Size]byte) (*Eve
 // handle fails, the delivery is forgotten so that WeChat's retry of it is
 // processed instead of being refused as a duplicate.
 func (r *Receiver) Process(q url.Values, body []byte, handle func(*Event) error) error {
-	return r.ProcessMeta(q, body, func(e *Event, _ PushMeta) error { return handle(e) })
+	var key [sha256.Size]byte
+	e, err := r.open(q, body, &key, true)
+	if err != nil {
+		return err
+	}
+	if err := handle(e); err != nil {
+		r.forget(key)
+		return err
+	}
+	return nil
 }
 
 // PushMeta describes an opened push, for a consumer that keeps its own
@@ -224,20 +235,19 @@ type PushMeta struct {
 	Timestamp, Nonce string
 }
 
-// ProcessMeta is Process, with the push's PushMeta handed to handle too.
+// ProcessMeta is Process for a consumer that de-duplicates durably itself,
+// in the transaction that applies the event: the in-memory cache is not
+// used, so that a retry arriving while the first delivery is still being
+// applied waits for that transaction's verdict instead of being answered
+// "success" by a cache entry the first delivery may yet take back.
 func (r *Receiver) ProcessMeta(q url.Values, body []byte, handle func(*Event, PushMeta) error) error {
 	var key [sha256.Size]byte
-	e, err := r.open(q, body, &key)
+	e, err := r.open(q, body, &key, false)
 	if err != nil {
 		return err
 	}
 	et := q.Get("encrypt_type")
-	meta := PushMeta{Key: key, Plaintext: et == "" || et == "raw", Timestamp: q.Get("timestamp"), Nonce: q.Get("nonce")}
-	if err := handle(e, meta); err != nil {
-		r.forget(key)
-		return err
-	}
-	return nil
+	return handle(e, PushMeta{Key: key, Plaintext: et == "" || et == "raw", Timestamp: q.Get("timestamp"), Nonce: q.Get("nonce")})
 }
 
 // forget drops an accepted key.
