@@ -169,6 +169,74 @@ func TestAdminListPreviousPages(t *testing.T) {
 	}
 }
 
+// The detail page offers a retry only where it can succeed: a reason a
+// retry cannot fix, or a lack of consent the user has not made good, shows
+// a warning instead of the button.
+func TestAdminRetryWarnings(t *testing.T) {
+	h := newHarness(t)
+	a := h.login("oA")
+	c := webClient(t, h)
+	const (
+		button    = "button"
+		permanent = "A retry cannot fix this reason"
+		consent   = "The user has no credit for this template now"
+	)
+	check := func(id, want string) {
+		t.Helper()
+		p := webGet(t, c, h, "/admin/reminders/"+id)
+		status, reason, _ := h.state(id)
+		hasButton := strings.Contains(p.body, `id="retry"`)
+		hasWarning := strings.Contains(p.body, `id="retry-warning"`)
+		switch {
+		case p.status != 200:
+			t.Fatalf("%s %s: %d", status, reason, p.status)
+		case want == button && (!hasButton || hasWarning):
+			t.Errorf("%s %s: button %v, warning %v; want the retry button", status, reason, hasButton, hasWarning)
+		case want != button && (hasButton || !hasWarning || !strings.Contains(p.body, want)):
+			t.Errorf("%s %s: button %v, warning %v; want the warning %q", status, reason, hasButton, hasWarning, want)
+		}
+	}
+	id := h.create(a, meeting(time.Hour))["id"].(string)
+	for _, reason := range []string{"openid_invalid", "template_invalid", "content_rejected", "banned", "invalid_data", "page_invalid"} {
+		for _, status := range []string{"failed", "skipped"} {
+			h.setState(id, status, reason)
+			check(id, permanent)
+		}
+	}
+	h.setState(id, "failed", "retries_exhausted")
+	check(id, button)
+	h.setState(id, "skipped", "expired")
+	check(id, button)
+	// Consent: no credit, a warning; a credit now, the button.
+	h.setState(id, "skipped", "no_consent")
+	check(id, consent)
+	h.setState(id, "failed", "user_refused")
+	check(id, consent)
+	h.want(h.do("POST", "/v1/consents", a, map[string]any{"results": map[string]string{meetingID: "accept"}}), 200, "")
+	h.setState(id, "skipped", "no_consent")
+	check(id, button)
+	h.setState(id, "failed", "user_refused")
+	check(id, button)
+	// The credit does not make a permanent reason retryable.
+	h.setState(id, "failed", "content_rejected")
+	check(id, permanent)
+	// A long-term template needs the user's long-term grant, as the engine
+	// does (credits do not count): without it a retry is skipped again.
+	lt := h.create(a, map[string]any{"template_id": clinicID, "fire_at": t0.Add(time.Hour).Format(time.RFC3339),
+		"data": map[string]string{"name1": "张三", "time2": "2026-12-01 15:00", "thing3": "内科", "phone_number4": "13800000000"}})["id"].(string)
+	h.setState(lt, "skipped", "no_consent")
+	check(lt, consent)
+	h.want(h.do("POST", "/v1/consents", a, map[string]any{"results": map[string]string{clinicID: "accept"}}), 200, "")
+	check(lt, button)
+	// Neither a scheduled nor a sent reminder offers a retry.
+	for _, st := range []string{"scheduled", "sent", "canceled"} {
+		h.setState(id, st, "")
+		if p := webGet(t, c, h, "/admin/reminders/"+id); strings.Contains(p.body, `id="retry"`) || strings.Contains(p.body, `id="retry-warning"`) {
+			t.Errorf("a %s reminder offers a retry or warns of one", st)
+		}
+	}
+}
+
 // bulkSeed makes, for oA, one reminder in each bulk outcome and, for oB, a
 // retryable one outside the filter; it returns them by name.
 func bulkSeed(t *testing.T, h *harness) map[string]string {
