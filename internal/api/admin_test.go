@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reminderd/reminderd/internal/api"
 )
 
 // page is an admin page as the browser gets it, in English.
@@ -442,6 +444,70 @@ func dedupeStrings(s []string) []string {
 		}
 	}
 	return out
+}
+
+// A bulk action changes at most 5,000 reminders: a filter matching more is
+// refused whole (422 naming filter, on the page a 409 that says so),
+// exactly 5,000 is done.
+func TestAdminBulkCap(t *testing.T) {
+	h := newHarness(t)
+	a := h.login("oA")
+	model := h.create(a, meeting(time.Hour))["id"].(string)
+	if _, err := h.db.W.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5001)
+		INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, timezone, data, page, created_at, updated_at)
+		SELECT printf('rem_bulk%016d', i), 'oC', template_id, 'scheduled', fire_at + i, due_at + i, timezone, data, page, created_at, updated_at
+		FROM n, reminders WHERE reminders.id = ?`, model); err != nil {
+		t.Fatal(err)
+	}
+	scheduled := func() (n int) {
+		t.Helper()
+		if err := h.db.W.QueryRow(`SELECT count(*) FROM reminders WHERE openid = 'oC' AND status = 'scheduled'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, path := range []string{"/admin/v1/reminders/cancel", "/admin/v1/reminders/retry"} {
+		r := h.do("POST", path, adminToken, map[string]any{"filter": map[string]string{"openid": "oC"}})
+		h.want(r, 422, "validation_failed")
+		if !strings.Contains(r.field("filter"), "5000") {
+			t.Fatalf("%s of 5,001: %s", path, r.raw)
+		}
+	}
+	many := make([]string, 5001)
+	for i := range many {
+		many[i] = fmt.Sprintf("rem_bulk%016d", i+1) // as long as a real id
+	}
+	r := h.do("POST", "/admin/v1/reminders/cancel", adminToken, map[string]any{"ids": many})
+	h.want(r, 422, "validation_failed")
+	if r.field("ids") == "" {
+		t.Fatalf("5,001 ids: %s", r.raw)
+	}
+	// 5,000 ids fit in a body (more than 64 KiB of them).
+	r = h.do("POST", "/admin/v1/reminders/retry", adminToken, map[string]any{"ids": many[:5000]})
+	h.want(r, 200, "")
+	if got := counts(r.body, "matched", "retried", "conflict", "permanent", "not_found"); got != "matched=5000 retried=0 conflict=5000 permanent=0 not_found=0" {
+		t.Fatalf("bulk retry of 5,000 ids: %s", got)
+	}
+	h.want(h.do("POST", "/admin/v1/reminders/retry", adminToken, `{"ids":["`+strings.Repeat("a", api.MaxBulkBodyBytes)+`"]}`), 413, "body_too_large")
+	c := webClient(t, h)
+	csrf := webGet(t, c, h, "/admin/").csrf(t)
+	p := webPost(t, c, h, "/admin/bulk", url.Values{"csrf": {csrf}, "action": {"cancel"}, "all": {"1"}, "openid": {"oC"}, "confirm": {"1"}})
+	if p.status != http.StatusConflict || !strings.Contains(p.body, "More than 5000 reminders match") {
+		t.Fatalf("the page's bulk cancel of 5,001: %d\n%s", p.status, p.body)
+	}
+	if n := scheduled(); n != 5001 {
+		t.Fatalf("a refused bulk action changed reminders: %d of 5001 still scheduled", n)
+	}
+	// Exactly 5,000 is within the cap.
+	h.want(h.do("POST", "/admin/v1/reminders/rem_bulk0000000000000001/cancel", adminToken, nil), 200, "")
+	r = h.do("POST", "/admin/v1/reminders/cancel", adminToken, map[string]any{"filter": map[string]string{"openid": "oC", "status": "scheduled"}})
+	h.want(r, 200, "")
+	if got := counts(r.body, "matched", "canceled", "conflict", "not_found"); got != "matched=5000 canceled=5000 conflict=0 not_found=0" {
+		t.Fatalf("bulk cancel of 5,000: %s", got)
+	}
+	if n := scheduled(); n != 0 {
+		t.Fatalf("%d left scheduled", n)
+	}
 }
 
 // The API's view of the admin pause. The harness's engine is a stand-in
