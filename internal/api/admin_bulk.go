@@ -45,7 +45,7 @@ type retryCounts struct {
 // matches (at most maxBulk; more is a 422 naming the filter).
 func (s *Server) bulkIDs(w http.ResponseWriter, r *http.Request) ([]string, error) {
 	var req bulkRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := decodeMax(w, r, &req, MaxBulkBodyBytes); err != nil {
 		return nil, err
 	}
 	fe := fieldErrors{}

@@ -227,8 +227,9 @@ type webReminder struct {
 	Pending, Covered                                      bool
 	Data                                                  []webField
 	// Retry: what a retry of this reminder can do ("" when it is not
-	// failed or skipped): "ok", "consent" (the user has no credit now: it
-	// would be skipped again) or "permanent" (a retry cannot fix its reason).
+	// failed or skipped): "ok", "consent" (the user has no credit now, or
+	// no long-term grant for a long-term template: it would be skipped
+	// again) or "permanent" (a retry cannot fix its reason).
 	Retry string
 }
 
@@ -247,8 +248,17 @@ func (s *Server) webReminder(r *http.Request, cc *consentCache, rem db.Reminder)
 		out.Reason = *rj.Reason
 	}
 	if rj.Status == "failed" || rj.Status == "skipped" {
-		t, _ := s.catalog.Get(rem.TemplateID)
-		out.Retry = retryOutlook(out.Reason, rj.Consent.Credits > 0 || (t != nil && t.Kind == wechat.LongTerm))
+		// Consent as the engine checks it at a claim: a one-time template
+		// needs a credit, a long-term one the user's long-term grant.
+		c, err := cc.get(rem.Openid, rem.TemplateID)
+		if err != nil {
+			return webReminder{}, err
+		}
+		consent := c.Credits > 0
+		if t, ok := s.catalog.Get(rem.TemplateID); ok && t.Kind == wechat.LongTerm {
+			consent = c.LongTerm == 1
+		}
+		out.Retry = retryOutlook(out.Reason, consent)
 	}
 	if rj.ExpiresAt != nil {
 		out.ExpiresAt = humanTime(*rj.ExpiresAt)

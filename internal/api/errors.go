@@ -101,15 +101,25 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	encode(w, ae.Status, errorBody{Error: errorJSON{Code: ae.Code, Message: ae.Message, Fields: ae.Fields}})
 }
 
-// MaxBodyBytes bounds every request body.
+// MaxBodyBytes bounds every request body but a bulk action's.
 const MaxBodyBytes = 64 << 10
+
+// MaxBulkBodyBytes bounds the body of a bulk action (POST
+// /admin/v1/reminders/cancel and /retry): room for its 5,000 ids (27 bytes
+// each as JSON, with their quotes and comma), which 64 KiB is not.
+const MaxBulkBodyBytes = 512 << 10
 
 // decode reads one JSON object into v: size-limited (413); a body that is
 // not one JSON object (malformed, empty, trailing data) or has an unknown
 // field is 400 invalid_json; a field of the wrong JSON type is 422
 // validation_failed naming the field by its JSON path.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	return decodeMax(w, r, v, MaxBodyBytes)
+}
+
+// decodeMax is decode with a body of up to limit bytes.
+func decodeMax(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
