@@ -536,19 +536,13 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 	}
 	spec := reminderSpec{fireAt: fireAt, expiresAt: expiresAt}
 	b, _ := json.Marshal(data)
-	n, err := s.db.Write.UpdateScheduledReminder(ctx, db.UpdateScheduledReminderParams{
+	if err := s.reminders.Update(ctx, db.UpdateScheduledReminderParams{
 		ID: id, FireAt: fireAt.UnixMilli(), ExpiresAt: spec.expiresMS(), WindowMs: spec.windowMS(),
-		Data: string(b), Page: page, Now: s.now().UnixMilli(),
-	})
-	if err != nil {
+		Data: string(b), Page: page,
+	}); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if n == 0 {
-		s.writeError(w, r, conflict("reminder %s is no longer scheduled (it started sending or was canceled)", id))
-		return
-	}
-	s.engine.Wake(fireAt)
 	s.writeReminder(w, r, id, http.StatusOK, false)
 }
 

@@ -61,6 +61,22 @@ func (s *Reminders) Cancel(ctx context.Context, id, owner string) error {
 	return conflict("reminder %s is already %s", id, rem.Status)
 }
 
+// Update changes a scheduled reminder to p (validated by the caller; p.Now
+// is set here) and wakes the engine for its new fire_at. A reminder that
+// stopped being scheduled since it was read is a conflict.
+func (s *Reminders) Update(ctx context.Context, p db.UpdateScheduledReminderParams) error {
+	p.Now = s.now().UnixMilli()
+	n, err := s.db.Write.UpdateScheduledReminder(ctx, p)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return conflict("reminder %s is no longer scheduled (it started sending or was canceled)", p.ID)
+	}
+	s.wake.Wake(time.UnixMilli(p.FireAt))
+	return nil
+}
+
 // Retry schedules a failed or skipped reminder again, now, and wakes the
 // engine. Anything else is a conflict that says what it is.
 func (s *Reminders) Retry(ctx context.Context, id string) error {
