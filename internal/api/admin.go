@@ -1,14 +1,10 @@
 package api
 
 import (
-	"database/sql"
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-
-	"github.com/reminderd/reminderd/internal/db"
 )
 
 func (s *Server) handleAdminListReminders(w http.ResponseWriter, r *http.Request) { s.list(w, r, true) }
@@ -17,34 +13,15 @@ func (s *Server) handleAdminGetReminder(w http.ResponseWriter, r *http.Request) 
 	s.writeReminder(w, r, chi.URLParam(r, "id"), http.StatusOK, true)
 }
 
-func (s *Server) handleAdminCancel(w http.ResponseWriter, r *http.Request) {
-	s.cancel(w, r, chi.URLParam(r, "id"))
-}
+func (s *Server) handleAdminCancel(w http.ResponseWriter, r *http.Request) { s.cancel(w, r, "") }
 
 // handleAdminRetry schedules a failed or skipped reminder again, now.
 func (s *Server) handleAdminRetry(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	id := chi.URLParam(r, "id")
-	now := s.now()
-	n, err := s.db.Write.RetryReminder(ctx, db.RetryReminderParams{ID: id, Now: now.UnixMilli()})
-	if err != nil {
+	if err := s.reminders.Retry(r.Context(), id); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if n == 0 {
-		rem, err := s.db.Write.GetReminder(ctx, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			s.writeError(w, r, notFound("reminder "+id))
-			return
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		s.writeError(w, r, conflict("reminder %s is %s; only a failed or skipped reminder can be retried", id, rem.Status))
-		return
-	}
-	s.engine.Wake(now)
 	s.writeReminder(w, r, id, http.StatusOK, false)
 }
 
@@ -93,27 +70,19 @@ type statsJSON struct {
 }
 
 func (s *Server) handleAdminStats(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	now := s.now()
-	counts, err := s.db.Read.CountRemindersByStatus(ctx)
+	st, err := s.reminders.Stats(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	backlog, err := s.db.Read.DueBacklog(ctx, now.UnixMilli())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	now := st.At
+	out := statsJSON{Reminders: make(map[string]int64, len(st.ByStatus)), DueBacklog: st.DueBacklog, Breaker: s.engine.Breaker()}
+	for status, n := range st.ByStatus {
+		out.Reminders[string(status)] = n
 	}
-	out := statsJSON{Reminders: map[string]int64{}, DueBacklog: backlog.N, Breaker: s.engine.Breaker()}
-	for _, st := range statuses {
-		out.Reminders[st] = 0
-	}
-	for _, c := range counts {
-		out.Reminders[c.Status] = c.N
-	}
-	if backlog.N > 0 {
-		out.OldestDueAgeSeconds = float64(now.UnixMilli()-backlog.OldestDueAt) / 1000
+	if st.DueBacklog > 0 {
+		// In the stored milliseconds, as the backlog was counted.
+		out.OldestDueAgeSeconds = float64(now.UnixMilli()-st.OldestDueAt.UnixMilli()) / 1000
 	}
 	if s.token != nil {
 		if exp, ok := s.token.TokenState(); ok {

@@ -1,13 +1,11 @@
 package api
 
 import (
-	"context"
-	"database/sql"
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/service"
 )
 
 // Bulk actions and the admin pause, for the JSON admin API and the page.
@@ -26,6 +24,7 @@ type bulkRequest struct {
 	Filter *bulkFilter `json:"filter"`
 }
 
+// cancelCounts is a bulk cancel's answer (service.CancelCounts).
 type cancelCounts struct {
 	Matched  int `json:"matched"`
 	Canceled int `json:"canceled"`
@@ -33,6 +32,7 @@ type cancelCounts struct {
 	NotFound int `json:"not_found"`
 }
 
+// retryCounts is a bulk retry's answer (service.RetryCounts).
 type retryCounts struct {
 	Matched   int `json:"matched"`
 	Retried   int `json:"retried"`
@@ -42,7 +42,7 @@ type retryCounts struct {
 }
 
 // bulkIDs resolves a bulk request: its ids, or the reminders its filter
-// matches (at most maxBulk; more is a 422 naming the filter).
+// matches (at most service.MaxBulk; more is a 422 naming the filter).
 func (s *Server) bulkIDs(w http.ResponseWriter, r *http.Request) ([]string, error) {
 	var req bulkRequest
 	if err := decodeMax(w, r, &req, MaxBulkBodyBytes); err != nil {
@@ -55,7 +55,7 @@ func (s *Server) bulkIDs(w http.ResponseWriter, r *http.Request) ([]string, erro
 	case req.IDs == nil && req.Filter == nil:
 		fe.add("ids", "is required unless filter is given")
 	case req.IDs != nil:
-		if len(req.IDs) == 0 || len(req.IDs) > maxBulk {
+		if len(req.IDs) == 0 || len(req.IDs) > service.MaxBulk {
 			fe.add("ids", "must hold 1 to 5000 reminder ids")
 		}
 		for _, id := range req.IDs {
@@ -94,7 +94,7 @@ func (s *Server) bulkIDs(w http.ResponseWriter, r *http.Request) ([]string, erro
 	if len(fe) > 0 {
 		return nil, fe.err()
 	}
-	ids, more, err := s.matchIDs(r.Context(), p, maxBulk)
+	ids, more, err := s.reminders.Select(r.Context(), p, service.MaxBulk)
 	if err != nil {
 		return nil, err
 	}
@@ -110,12 +110,12 @@ func (s *Server) handleAdminBulkCancel(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c, err := s.bulkCancel(r.Context(), ids)
+	c, err := s.reminders.CancelMany(r.Context(), ids)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	encode(w, http.StatusOK, c)
+	encode(w, http.StatusOK, cancelCounts(c))
 }
 
 func (s *Server) handleAdminBulkRetry(w http.ResponseWriter, r *http.Request) {
@@ -124,81 +124,12 @@ func (s *Server) handleAdminBulkRetry(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c, err := s.bulkRetry(r.Context(), ids)
+	c, err := s.reminders.RetryMany(r.Context(), ids)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	encode(w, http.StatusOK, c)
-}
-
-// bulkCancel cancels the scheduled ones among ids, in one transaction.
-func (s *Server) bulkCancel(ctx context.Context, ids []string) (cancelCounts, error) {
-	c := cancelCounts{Matched: len(ids)}
-	now := s.now().UnixMilli()
-	err := s.db.WithTx(ctx, func(q *db.Queries) error {
-		c = cancelCounts{Matched: len(ids)}
-		for _, id := range ids {
-			n, err := q.CancelReminder(ctx, db.CancelReminderParams{ID: id, Now: now})
-			if err != nil {
-				return err
-			}
-			if n == 1 {
-				c.Canceled++
-				continue
-			}
-			if _, err := q.GetReminder(ctx, id); errors.Is(err, sql.ErrNoRows) {
-				c.NotFound++
-			} else if err != nil {
-				return err
-			} else {
-				c.Conflict++
-			}
-		}
-		return nil
-	})
-	return c, err
-}
-
-// bulkRetry schedules again, now, the failed and skipped ones among ids
-// whose reason a retry can fix (permanentReasons are counted, not retried),
-// in one transaction.
-func (s *Server) bulkRetry(ctx context.Context, ids []string) (retryCounts, error) {
-	var c retryCounts
-	now := s.now()
-	err := s.db.WithTx(ctx, func(q *db.Queries) error {
-		c = retryCounts{Matched: len(ids)}
-		for _, id := range ids {
-			rem, err := q.GetReminder(ctx, id)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				c.NotFound++
-				continue
-			case err != nil:
-				return err
-			case rem.Status != "failed" && rem.Status != "skipped":
-				c.Conflict++
-				continue
-			case permanentReasons[rem.Reason.String]:
-				c.Permanent++
-				continue
-			}
-			n, err := q.RetryReminder(ctx, db.RetryReminderParams{ID: id, Now: now.UnixMilli()})
-			if err != nil {
-				return err
-			}
-			if n == 1 {
-				c.Retried++
-			} else {
-				c.Conflict++
-			}
-		}
-		return nil
-	})
-	if err == nil && c.Retried > 0 {
-		s.engine.Wake(now)
-	}
-	return c, err
+	encode(w, http.StatusOK, retryCounts(c))
 }
 
 // maxPauseReason bounds the reason an admin gives for a pause (characters).

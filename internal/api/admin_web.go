@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
-	"database/sql"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
@@ -21,7 +20,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/reminderd/reminderd/internal/db"
-	"github.com/reminderd/reminderd/internal/wechat"
+	"github.com/reminderd/reminderd/internal/service"
 )
 
 // The admin web page: server-rendered html/template pages over the same
@@ -235,31 +234,23 @@ type webReminder struct {
 
 type webField struct{ Key, Label, Value string }
 
-func (s *Server) webReminder(r *http.Request, cc *consentCache, rem db.Reminder) (webReminder, error) {
+func (s *Server) webReminder(r *http.Request, cc *service.Coverage, rem db.Reminder) (webReminder, error) {
 	rj, err := s.renderReminder(r.Context(), cc, rem)
 	if err != nil {
 		return webReminder{}, err
 	}
 	out := webReminder{ID: rj.ID, OpenID: rj.OpenID, TemplateID: rj.TemplateID, TemplateTitle: rj.TemplateID, Status: rj.Status,
 		FireAt: humanTime(rj.FireAt), Timezone: rj.Timezone, Page: rj.Page, Attempts: rj.Attempts, Credits: rj.Consent.Credits,
-		Covered: rj.Consent.Covered, Pending: rj.Status == "scheduled" || rj.Status == "sending",
+		Covered: rj.Consent.Covered, Pending: db.Status(rj.Status).Pending(),
 		CreatedAt: humanTime(rj.CreatedAt), UpdatedAt: humanTime(rj.UpdatedAt)}
 	if rj.Reason != nil {
 		out.Reason = *rj.Reason
 	}
-	if rj.Status == "failed" || rj.Status == "skipped" {
-		// Consent as the engine checks it at a claim: a one-time template
-		// needs a credit, a long-term one the user's long-term grant.
-		c, err := cc.get(rem.Openid, rem.TemplateID)
-		if err != nil {
-			return webReminder{}, err
-		}
-		consent := c.Credits > 0
-		if t, ok := s.catalog.Get(rem.TemplateID); ok && t.Kind == wechat.LongTerm {
-			consent = c.LongTerm == 1
-		}
-		out.Retry = retryOutlook(out.Reason, consent)
+	outlook, err := cc.RetryOutlook(r.Context(), rem)
+	if err != nil {
+		return webReminder{}, err
 	}
+	out.Retry = string(outlook)
 	if rj.ExpiresAt != nil {
 		out.ExpiresAt = humanTime(*rj.ExpiresAt)
 	}
@@ -312,7 +303,7 @@ type webDelivery struct {
 func (s *Server) handleWebDetail(w http.ResponseWriter, r *http.Request, pd pageData) {
 	id := chi.URLParam(r, "id")
 	rem, err := s.db.Read.GetReminder(r.Context(), id)
-	if errors.Is(err, sql.ErrNoRows) {
+	if db.IsNotFound(err) {
 		pd.Title, pd.Error = pd.L.T("notfound.title"), pd.L.F("notfound.text", id)
 		s.renderPage(w, r, "login", http.StatusNotFound, pd)
 		return
@@ -321,7 +312,7 @@ func (s *Server) handleWebDetail(w http.ResponseWriter, r *http.Request, pd page
 		s.webError(w, r, pd, err)
 		return
 	}
-	wr, err := s.webReminder(r, newConsentCache(s, r.Context()), rem)
+	wr, err := s.webReminder(r, s.consents.Coverage(), rem)
 	if err != nil {
 		s.webError(w, r, pd, err)
 		return
@@ -371,13 +362,11 @@ func (s *Server) handleWebCancel(w http.ResponseWriter, r *http.Request, pd page
 			Back: "/admin/reminders/" + url.PathEscape(id)})
 		return
 	}
-	n, err := s.db.Write.CancelReminder(r.Context(), db.CancelReminderParams{ID: id, Now: s.now().UnixMilli()})
-	if err != nil {
-		s.webError(w, r, pd, err)
-		return
-	}
-	if n == 0 {
+	if err := s.reminders.Cancel(r.Context(), id, ""); refused(err) {
 		s.webConflict(w, r, pd, pd.L.F("conflict.cancel", id))
+		return
+	} else if err != nil {
+		s.webError(w, r, pd, err)
 		return
 	}
 	http.Redirect(w, r, "/admin/reminders/"+url.PathEscape(id)+"?done=canceled", http.StatusSeeOther)
@@ -385,19 +374,20 @@ func (s *Server) handleWebCancel(w http.ResponseWriter, r *http.Request, pd page
 
 func (s *Server) handleWebRetry(w http.ResponseWriter, r *http.Request, pd pageData) {
 	id := chi.URLParam(r, "id")
-	now := s.now()
-	n, err := s.db.Write.RetryReminder(r.Context(), db.RetryReminderParams{ID: id, Now: now.UnixMilli()})
-	if err != nil {
+	if err := s.reminders.Retry(r.Context(), id); refused(err) {
+		s.webConflict(w, r, pd, pd.L.F("conflict.retry", id))
+		return
+	} else if err != nil {
 		s.webError(w, r, pd, err)
 		return
 	}
-	if n == 0 {
-		s.webConflict(w, r, pd, pd.L.F("conflict.retry", id))
-		return
-	}
-	s.engine.Wake(now)
 	http.Redirect(w, r, "/admin/reminders/"+url.PathEscape(id)+"?done=retried", http.StatusSeeOther)
 }
+
+// refused reports whether err is the service refusing an action (a
+// reminder not found, or not in a state that allows it): the page answers
+// it with its own sentence, as a conflict.
+func refused(err error) bool { return errors.Is(err, db.ErrNotFound) || errors.Is(err, db.ErrConflict) }
 
 func (s *Server) webConflict(w http.ResponseWriter, r *http.Request, pd pageData, msg string) {
 	pd.Title, pd.Error = pd.L.T("refused.title"), msg
@@ -413,17 +403,12 @@ func (s *Server) webError(w http.ResponseWriter, r *http.Request, pd pageData, e
 type webJob struct{ Name, Schedule, LastRunAt, NextRunAt, LastError string }
 
 func (s *Server) handleWebEngine(w http.ResponseWriter, r *http.Request, pd pageData) {
-	now := s.now()
-	counts, err := s.db.Read.CountRemindersByStatus(r.Context())
+	st, err := s.reminders.Stats(r.Context())
 	if err != nil {
 		s.webError(w, r, pd, err)
 		return
 	}
-	backlog, err := s.db.Read.DueBacklog(r.Context(), now.UnixMilli())
-	if err != nil {
-		s.webError(w, r, pd, err)
-		return
-	}
+	now := st.At
 	fmtTime := func(t time.Time) string {
 		if t.IsZero() {
 			return "—"
@@ -438,13 +423,9 @@ func (s *Server) handleWebEngine(w http.ResponseWriter, r *http.Request, pd page
 		Status string
 		N      int64
 	}
-	byStatus := map[string]int64{}
-	for _, c := range counts {
-		byStatus[c.Status] = c.N
-	}
 	var cs []count
-	for _, st := range statuses {
-		cs = append(cs, count{st, byStatus[st]})
+	for _, status := range db.Statuses() {
+		cs = append(cs, count{string(status), st.ByStatus[status]})
 	}
 	data := struct {
 		pageData
@@ -453,9 +434,9 @@ func (s *Server) handleWebEngine(w http.ResponseWriter, r *http.Request, pd page
 		Counts                                                  []count
 		Jobs                                                    []webJob
 		Chart                                                   trendChart
-	}{pageData: pd, Breaker: s.engine.Breaker(), DueBacklog: backlog.N, Counts: cs, Jobs: jobs}
+	}{pageData: pd, Breaker: s.engine.Breaker(), DueBacklog: st.DueBacklog, Counts: cs, Jobs: jobs}
 	data.Title, data.Nav, data.Refresh = pd.L.T("engine.title"), "engine", true
-	if data.Chart, err = s.trend(r.Context(), now, backlog.N); err != nil {
+	if data.Chart, err = s.trend(r.Context(), now, st.DueBacklog); err != nil {
 		s.webError(w, r, pd, err)
 		return
 	}
@@ -467,8 +448,8 @@ func (s *Server) handleWebEngine(w http.ResponseWriter, r *http.Request, pd page
 	if until := s.engine.QuotaPausedUntil(); until.After(now) {
 		data.QuotaPausedUntil = fmtTime(until)
 	}
-	if backlog.N > 0 {
-		data.OldestDueAge = now.Sub(time.UnixMilli(backlog.OldestDueAt)).Round(time.Second).String()
+	if st.DueBacklog > 0 {
+		data.OldestDueAge = st.OldestDueAge().Round(time.Second).String()
 	}
 	s.renderPage(w, r, "engine", http.StatusOK, data)
 }
@@ -483,7 +464,7 @@ func (s *Server) handleWebConsents(w http.ResponseWriter, r *http.Request, pd pa
 	oid := r.URL.Query().Get("openid")
 	var list []webConsent
 	if oid != "" {
-		rows, err := s.db.Read.ListConsents(r.Context(), oid)
+		rows, err := s.consents.List(r.Context(), oid)
 		if err != nil {
 			s.webError(w, r, pd, err)
 			return

@@ -1,10 +1,7 @@
 package api
 
 import (
-	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -12,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/service"
 )
 
 // listFilter is the admin listing's filter, as the page's form and the bulk
@@ -103,7 +101,7 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 		if _, err := s.db.Read.GetReminder(ctx, f.Q); err == nil {
 			http.Redirect(w, r, "/admin/reminders/"+url.PathEscape(f.Q), http.StatusSeeOther)
 			return
-		} else if !errors.Is(err, sql.ErrNoRows) {
+		} else if !db.IsNotFound(err) {
 			s.webError(w, r, pd, err)
 			return
 		}
@@ -159,7 +157,7 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 			prev = link(back[len(back)-1], back[:len(back)-1])
 		}
 	}
-	cc := newConsentCache(s, ctx)
+	cc := s.consents.Coverage()
 	list := make([]webReminder, 0, len(rows))
 	for _, rem := range rows {
 		wr, err := s.webReminder(r, cc, rem)
@@ -169,16 +167,10 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 		}
 		list = append(list, wr)
 	}
-	counts, err := s.db.Read.CountRemindersByStatus(ctx)
+	st, err := s.reminders.Stats(ctx)
 	if err != nil {
 		s.webError(w, r, pd, err)
 		return
-	}
-	byStatus := map[string]int64{}
-	var total int64
-	for _, c := range counts {
-		byStatus[c.Status] = c.N
-		total += c.N
 	}
 	tabFilter := f
 	tabFilter.Status = ""
@@ -192,9 +184,10 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 		}
 		return "/admin/?" + v.Encode()
 	}
-	tabs := []statusTab{{Status: "", Link: tabLink(""), N: total, Current: p.Status == ""}}
-	for _, st := range statuses {
-		tabs = append(tabs, statusTab{Status: st, Link: tabLink(st), N: byStatus[st], Current: p.Status == st})
+	tabs := []statusTab{{Status: "", Link: tabLink(""), N: st.Total, Current: p.Status == ""}}
+	for _, status := range db.Statuses() {
+		v := string(status)
+		tabs = append(tabs, statusTab{Status: v, Link: tabLink(v), N: st.ByStatus[status], Current: p.Status == v})
 	}
 	pd.Title, pd.Nav, pd.Refresh = pd.L.T("list.title"), "reminders", true
 	if len(problems) > 0 {
@@ -217,54 +210,6 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 		MaxWalk           int64
 	}{pd, f, statuses, tabs, ts, list, next, prev, first, s.zone.String(), db.MaxWalk})
 }
-
-// permanentReasons are the reasons a retry cannot fix: the same send would
-// fail the same way until someone changes the data, the template, the page
-// or the account.
-var permanentReasons = map[string]bool{
-	"invalid_data": true, "template_invalid": true, "openid_invalid": true,
-	"page_invalid": true, "content_rejected": true, "banned": true,
-}
-
-// retryOutlook says what a retry of a failed or skipped reminder can do:
-// "permanent" (a retry cannot fix its reason), "consent" (it lacked consent
-// and the user still has no credit: it would be skipped again) or "ok".
-func retryOutlook(reason string, credit bool) string {
-	switch {
-	case permanentReasons[reason]:
-		return "permanent"
-	case (reason == "no_consent" || reason == "user_refused") && !credit:
-		return "consent"
-	}
-	return "ok"
-}
-
-// matchIDs lists the ids of the reminders p matches, in (fire_at, id)
-// order, up to max; more reports that there were more than max.
-func (s *Server) matchIDs(ctx context.Context, p db.ListUserRemindersParams, max int) (ids []string, more bool, err error) {
-	const page = 500
-	p.MaxRows = page + 1
-	for {
-		rows, resume, err := s.db.Read.ListRemindersPage(ctx, p)
-		if err != nil {
-			return nil, false, err
-		}
-		rows, next := db.NextPage(rows, page, resume)
-		for _, r := range rows {
-			if len(ids) == max {
-				return ids, true, nil
-			}
-			ids = append(ids, r.ID)
-		}
-		if next == nil {
-			return ids, false, nil
-		}
-		p.AfterFireAt, p.AfterID = next.FireAt, next.ID
-	}
-}
-
-// maxBulk bounds the reminders one bulk action changes.
-const maxBulk = 5000
 
 // confirmPage asks before an action; Fields are the form's hidden fields
 // (beside csrf and confirm=1).
@@ -309,19 +254,19 @@ func (s *Server) handleWebBulk(w http.ResponseWriter, r *http.Request, pd pageDa
 		}
 		var more bool
 		var err error
-		if ids, more, err = s.matchIDs(ctx, p, maxBulk); err != nil {
+		if ids, more, err = s.reminders.Select(ctx, p, service.MaxBulk); err != nil {
 			s.webError(w, r, pd, err)
 			return
 		}
 		if more {
-			s.webConflict(w, r, pd, pd.L.F("bulk.toomany", maxBulk))
+			s.webConflict(w, r, pd, pd.L.F("bulk.toomany", service.MaxBulk))
 			return
 		}
 		fields = append(f.Fields(), [2]string{"all", "1"})
 	} else {
 		ids = dedupe(form["id"])
-		if len(ids) > maxBulk {
-			s.webConflict(w, r, pd, pd.L.F("bulk.toomany", maxBulk))
+		if len(ids) > service.MaxBulk {
+			s.webConflict(w, r, pd, pd.L.F("bulk.toomany", service.MaxBulk))
 			return
 		}
 		fields = f.Fields()
@@ -341,7 +286,7 @@ func (s *Server) handleWebBulk(w http.ResponseWriter, r *http.Request, pd pageDa
 	}
 	done := f.values()
 	if action == "cancel" {
-		c, err := s.bulkCancel(ctx, ids)
+		c, err := s.reminders.CancelMany(ctx, ids)
 		if err != nil {
 			s.webError(w, r, pd, err)
 			return
@@ -351,7 +296,7 @@ func (s *Server) handleWebBulk(w http.ResponseWriter, r *http.Request, pd pageDa
 		done.Set("conflict", strconv.Itoa(c.Conflict))
 		done.Set("missing", strconv.Itoa(c.NotFound))
 	} else {
-		c, err := s.bulkRetry(ctx, ids)
+		c, err := s.reminders.RetryMany(ctx, ids)
 		if err != nil {
 			s.webError(w, r, pd, err)
 			return

@@ -17,16 +17,17 @@ import (
 // lease a deployment would set).
 const trendSlack = time.Hour
 
-// trendKinds maps delivery statuses to the chart's series (deferred is not
-// an attempt, and not drawn).
-var trendKinds = map[string]string{
-	"sent": "sent", "duplicate": "sent",
-	"failed": "failed", "abandoned": "failed", "unknown": "failed",
-	"retry":   "retry",
-	"skipped": "skipped",
+// trendKinds maps delivery statuses to the chart's series, each named by
+// the delivery status it is mostly made of (deferred is not an attempt,
+// and not drawn).
+var trendKinds = map[db.DeliveryStatus]db.DeliveryStatus{
+	db.DeliverySent: db.DeliverySent, db.DeliveryDuplicate: db.DeliverySent,
+	db.DeliveryFailed: db.DeliveryFailed, db.DeliveryAbandoned: db.DeliveryFailed, db.DeliveryUnknown: db.DeliveryFailed,
+	db.DeliveryRetry:   db.DeliveryRetry,
+	db.DeliverySkipped: db.DeliverySkipped,
 }
 
-var trendOrder = []string{"sent", "failed", "retry", "skipped"}
+var trendOrder = db.Strings([]db.DeliveryStatus{db.DeliverySent, db.DeliveryFailed, db.DeliveryRetry, db.DeliverySkipped})
 
 type trendBar struct {
 	X, Y, W, H float64
@@ -64,10 +65,11 @@ func (s *Server) trend(ctx context.Context, now time.Time, backlog int64) (trend
 	}
 	c := trendChart{Width: 760, Height: 220, Base: 190, Totals: map[string]int64{}, Backlog: backlog, Max: 1}
 	for _, r := range rows {
-		k, ok := trendKinds[r.Status]
+		series, ok := trendKinds[db.DeliveryStatus(r.Status)]
 		if !ok || r.Hour < 0 || r.Hour >= 24 {
 			continue
 		}
+		k := string(series)
 		per[r.Hour][k] += r.N
 		c.Totals[k] += r.N
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/recur"
+	"github.com/reminderd/reminderd/internal/service"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -123,6 +124,10 @@ type Server struct {
 
 	trustedProxies []netip.Prefix
 	adminFailures  failureLimiter
+
+	// The services every surface calls (internal/service).
+	reminders *service.Reminders
+	consents  *service.Consents
 }
 
 // New builds a Server.
@@ -170,6 +175,8 @@ func New(cfg Config) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.adminFailures.now = s.now
+	s.reminders = service.NewReminders(s.db, s.engine, s.now)
+	s.consents = service.NewConsents(s.db, s.catalog)
 	s.handler = s.routes()
 	return s
 }

@@ -5,10 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -54,7 +52,7 @@ func (s *Server) sessionOpenID(ctx context.Context, tok string) (string, error) 
 		return oid, nil
 	}
 	row, err := s.db.Read.GetSession(ctx, db.GetSessionParams{TokenHash: hash, Now: now})
-	if errors.Is(err, sql.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return "", nil
 	}
 	if err != nil {

@@ -173,7 +173,7 @@ func (s *Server) handleListConsents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) writeConsents(w http.ResponseWriter, r *http.Request, oid string) {
-	rows, err := s.db.Read.ListConsents(r.Context(), oid)
+	rows, err := s.consents.List(r.Context(), oid)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -186,61 +186,13 @@ func (s *Server) writeConsents(w http.ResponseWriter, r *http.Request, oid strin
 	encode(w, http.StatusOK, out)
 }
 
-// maxPromptIDs is how many template ids one wx.requestSubscribeMessage call
-// may ask for (WeChat's documented limit is 3; newer docs say 5).
-const maxPromptIDs = 3
-
-// handleConsentPrompt plans the next consent request: the templates the
-// caller's pending reminders lack credit for, most urgent first, all of one
-// kind (WeChat refuses one-time and long-term ids in one call).
+// handleConsentPrompt answers the plan of the caller's next consent
+// request (service.Consents.Prompt).
 func (s *Server) handleConsentPrompt(w http.ResponseWriter, r *http.Request) {
-	oid := openID(r.Context())
-	ctx := r.Context()
-	pending, err := s.db.Read.ListScheduledForPrompt(ctx, db.ListScheduledForPromptParams{Openid: oid, MaxRows: 5000})
+	ids, err := s.consents.Prompt(r.Context(), openID(r.Context()))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
-	}
-	consents, err := s.db.Read.ListConsents(ctx, oid)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	type have struct {
-		credits  int64
-		longTerm bool
-	}
-	held := map[string]have{}
-	for _, c := range consents {
-		held[c.TemplateID] = have{c.Credits, c.LongTerm == 1}
-	}
-	needed := map[string]int64{}
-	picked := map[string]bool{}
-	ids := []string{}
-	var kind wechat.TemplateKind
-	for _, p := range pending {
-		t, ok := s.catalog.Get(p.TemplateID)
-		if !ok || picked[p.TemplateID] {
-			continue
-		}
-		h := held[p.TemplateID]
-		if t.Kind == wechat.LongTerm && h.longTerm {
-			continue
-		}
-		needed[p.TemplateID]++
-		if t.Kind == wechat.LongTerm || needed[p.TemplateID] > h.credits {
-			if kind == "" {
-				kind = t.Kind
-			}
-			if t.Kind != kind {
-				continue
-			}
-			picked[p.TemplateID] = true
-			ids = append(ids, p.TemplateID)
-			if len(ids) == maxPromptIDs {
-				break
-			}
-		}
 	}
 	encode(w, http.StatusOK, map[string]any{"template_ids": ids})
 }

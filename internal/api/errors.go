@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/service"
 )
 
 // Error is an error with its place in the contract: an HTTP status, a code
@@ -71,12 +72,19 @@ type errorJSON struct {
 	Fields  map[string]string `json:"fields,omitempty"`
 }
 
-// writeError maps err to the contract's error shape. Anything that is not an
-// *Error or a known store error is a 500 whose details go to the log only.
+// writeError maps err to the contract's error shape: the one place a
+// refusal of the services or the store becomes an HTTP status. Anything
+// that is not an *Error, a *service.Error or a known store error is a 500
+// whose details go to the log only.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *Error
+	var se *service.Error
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &se) && errors.Is(se.Kind, db.ErrNotFound):
+		ae = errf(http.StatusNotFound, "not_found", "%s", se.Message)
+	case errors.As(err, &se) && errors.Is(se.Kind, db.ErrConflict):
+		ae = conflict("%s", se.Message)
 	case errors.Is(err, db.ErrNotFound):
 		ae = notFound("resource")
 	case errors.Is(err, db.ErrConflict):

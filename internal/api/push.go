@@ -165,11 +165,11 @@ func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Even
 					return err
 				}
 				if n > 0 {
-					word := "delivered"
+					report := db.ReportDelivered
 					if delivered == 0 {
-						word = "failed"
+						report = db.ReportFailed
 					}
-					return q.SetDeliveryByMsgid(ctx, db.SetDeliveryByMsgidParams{Delivery: word, Msgid: sqlInt(it.MsgID)})
+					return q.SetDeliveryByMsgid(ctx, db.SetDeliveryByMsgidParams{Delivery: string(report), Msgid: sqlInt(it.MsgID)})
 				}
 				// A delivery with this msgid that took no report (not sent,
 				// or reported already) is not waiting for this event.

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
@@ -9,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -25,8 +23,9 @@ import (
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
-// Reminder statuses and the limits of a reminder's fields.
-var statuses = []string{"scheduled", "sending", "sent", "failed", "skipped", "canceled"}
+// Reminder statuses (as the filters take them) and the limits of a
+// reminder's fields.
+var statuses = db.Strings(db.Statuses())
 
 const (
 	maxPageLen           = 512
@@ -368,11 +367,11 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		Now:            s.now().UnixMilli(),
 	}
 	// Answer from what was inserted: the row is exactly these values.
-	rem := db.Reminder{ID: id, Openid: oid, TemplateID: params.TemplateID, Status: "scheduled", FireAt: params.FireAt,
+	rem := db.Reminder{ID: id, Openid: oid, TemplateID: params.TemplateID, Status: string(db.StatusScheduled), FireAt: params.FireAt,
 		DueAt: params.FireAt, ExpiresAt: params.ExpiresAt, WindowMs: params.WindowMs, Recurrence: params.Recurrence,
 		Timezone: params.Timezone, Data: params.Data, Page: params.Page, IdempotencyKey: params.IdempotencyKey,
 		RequestHash: params.RequestHash, CreatedAt: params.Now, UpdatedAt: params.Now}
-	cc := newConsentCache(s, ctx)
+	cc := s.consents.Coverage()
 	if err := s.db.Group(ctx, func(q *db.Queries) error {
 		// Counted in the insert's write transaction: concurrent creates
 		// of one user are serialized by the single writer.
@@ -386,7 +385,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		if err := q.InsertReminder(ctx, params); err != nil {
 			return err
 		}
-		return cc.prefill(ctx, q, rem)
+		return cc.Prefill(ctx, q, rem)
 	}); err != nil {
 		if key != "" && db.IsUniqueViolation(err) {
 			// A concurrent request with the same key won the race.
@@ -414,7 +413,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 func (s *Server) replayIdempotent(w http.ResponseWriter, r *http.Request, oid, key, hash string) (bool, error) {
 	prev, err := s.db.Write.GetReminderByIdempotencyKey(r.Context(), db.GetReminderByIdempotencyKeyParams{
 		Openid: oid, IdempotencyKey: sql.NullString{String: key, Valid: true}})
-	if errors.Is(err, sql.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -427,18 +426,9 @@ func (s *Server) replayIdempotent(w http.ResponseWriter, r *http.Request, oid, k
 	return true, nil
 }
 
-// loadOwn loads a reminder of the caller; anyone else's is "not found".
-func (s *Server) loadOwn(ctx context.Context, id string) (db.Reminder, error) {
-	rem, err := s.db.Write.GetReminder(ctx, id)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && rem.Openid != openID(ctx)) {
-		return db.Reminder{}, notFound("reminder " + id)
-	}
-	return rem, err
-}
-
 func (s *Server) handleGetOwnReminder(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	if _, err := s.loadOwn(r.Context(), id); err != nil {
+	if _, err := s.reminders.Own(r.Context(), id, openID(r.Context())); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -460,12 +450,12 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rem, err := s.loadOwn(ctx, id)
+	rem, err := s.reminders.Own(ctx, id, openID(ctx))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if rem.Status != "scheduled" {
+	if db.Status(rem.Status) != db.StatusScheduled {
 		s.writeError(w, r, conflict("reminder %s is %s; only a scheduled reminder can be changed", id, rem.Status))
 		return
 	}
@@ -546,49 +536,26 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 	}
 	spec := reminderSpec{fireAt: fireAt, expiresAt: expiresAt}
 	b, _ := json.Marshal(data)
-	n, err := s.db.Write.UpdateScheduledReminder(ctx, db.UpdateScheduledReminderParams{
+	if err := s.reminders.Update(ctx, db.UpdateScheduledReminderParams{
 		ID: id, FireAt: fireAt.UnixMilli(), ExpiresAt: spec.expiresMS(), WindowMs: spec.windowMS(),
-		Data: string(b), Page: page, Now: s.now().UnixMilli(),
-	})
-	if err != nil {
+		Data: string(b), Page: page,
+	}); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if n == 0 {
-		s.writeError(w, r, conflict("reminder %s is no longer scheduled (it started sending or was canceled)", id))
-		return
-	}
-	s.engine.Wake(fireAt)
 	s.writeReminder(w, r, id, http.StatusOK, false)
 }
 
 func (s *Server) handleCancelOwnReminder(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "id")
-	if _, err := s.loadOwn(r.Context(), id); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.cancel(w, r, id)
+	s.cancel(w, r, openID(r.Context()))
 }
 
-// cancel cancels a scheduled reminder (compare-and-set on the status).
-func (s *Server) cancel(w http.ResponseWriter, r *http.Request, id string) {
-	n, err := s.db.Write.CancelReminder(r.Context(), db.CancelReminderParams{ID: id, Now: s.now().UnixMilli()})
-	if err != nil {
+// cancel cancels reminder {id} of owner ("" for the admin: anyone's) and
+// answers it.
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request, owner string) {
+	id := chi.URLParam(r, "id")
+	if err := s.reminders.Cancel(r.Context(), id, owner); err != nil {
 		s.writeError(w, r, err)
-		return
-	}
-	if n == 0 {
-		rem, err := s.db.Write.GetReminder(r.Context(), id)
-		if err != nil {
-			s.writeError(w, r, db.NotFound(err, "reminder "+id))
-			return
-		}
-		if rem.Status == "sending" {
-			s.writeError(w, r, conflict("reminder %s is being sent right now; try again in a moment", id))
-			return
-		}
-		s.writeError(w, r, conflict("reminder %s is already %s", id, rem.Status))
 		return
 	}
 	s.writeReminder(w, r, id, http.StatusOK, false)
@@ -658,7 +625,7 @@ func (s *Server) parseList(r *http.Request, admin bool) (listQuery, error) {
 }
 
 // deliveryReports are the values of a reminder's delivery report.
-var deliveryReports = []string{"delivered", "failed", "unknown"}
+var deliveryReports = db.Strings(db.Reports())
 
 const (
 	minMS = -1 << 62
@@ -722,7 +689,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, admin bool) {
 		c := encodeCursor(next.FireAt, next.ID)
 		out.NextCursor = &c
 	}
-	cc := newConsentCache(s, r.Context())
+	cc := s.consents.Coverage()
 	for _, rem := range rows {
 		rj, err := s.renderReminder(r.Context(), cc, rem)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/recur"
+	"github.com/reminderd/reminderd/internal/service"
 )
 
 type reminderJSON struct {
@@ -110,53 +110,7 @@ func nullString(v sql.NullString) *string {
 	return &v.String
 }
 
-// consentCache memoises consent rows while one response is rendered.
-type consentCache struct {
-	s     *Server
-	ctx   context.Context
-	rows  map[string]db.Consent
-	ahead map[string]int64 // reminder id → CountAheadOfReminder, when already known
-}
-
-func newConsentCache(s *Server, ctx context.Context) *consentCache {
-	return &consentCache{s: s, ctx: ctx, rows: map[string]db.Consent{}, ahead: map[string]int64{}}
-}
-
-// prefill reads, in q's transaction, what rendering the just written
-// reminder r needs: a create reads it on the writer, inside its group
-// commit, where the pages are warm, instead of on the read pool.
-func (c *consentCache) prefill(ctx context.Context, q *db.Queries, r db.Reminder) error {
-	row, err := q.GetConsent(ctx, db.GetConsentParams{Openid: r.Openid, TemplateID: r.TemplateID})
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	c.rows[r.Openid+"\x00"+r.TemplateID] = row
-	if row.LongTerm == 0 && row.Credits > 0 {
-		n, err := q.CountAheadOfReminder(ctx, db.CountAheadOfReminderParams{Openid: r.Openid, TemplateID: r.TemplateID, FireAt: r.FireAt, ID: r.ID})
-		if err != nil {
-			return err
-		}
-		c.ahead[r.ID] = n
-	}
-	return nil
-}
-
-func (c *consentCache) get(openID, templateID string) (db.Consent, error) {
-	key := openID + "\x00" + templateID
-	if row, ok := c.rows[key]; ok {
-		return row, nil
-	}
-	row, err := c.s.db.Read.GetConsent(c.ctx, db.GetConsentParams{Openid: openID, TemplateID: templateID})
-	if errors.Is(err, sql.ErrNoRows) {
-		err = nil
-	}
-	if err == nil {
-		c.rows[key] = row
-	}
-	return row, err
-}
-
-func (s *Server) renderReminder(ctx context.Context, cc *consentCache, r db.Reminder) (reminderJSON, error) {
+func (s *Server) renderReminder(ctx context.Context, cc *service.Coverage, r db.Reminder) (reminderJSON, error) {
 	loc := reminderZone(r.Timezone)
 	out := reminderJSON{
 		ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, Status: r.Status, Reason: nullString(r.Reason),
@@ -168,27 +122,11 @@ func (s *Server) renderReminder(ctx context.Context, cc *consentCache, r db.Remi
 		v := s.formatTime(r.ExpiresAt.Int64, loc)
 		out.ExpiresAt = &v
 	}
-	c, err := cc.get(r.Openid, r.TemplateID)
+	credits, covered, err := cc.Of(ctx, r)
 	if err != nil {
 		return out, err
 	}
-	out.Consent.Credits = c.Credits
-	if r.Status == "scheduled" || r.Status == "sending" {
-		// A claim holding a credit is covered, and so is the resend after an
-		// attempt of unknown outcome (which counted the credit used).
-		if c.LongTerm == 1 || r.CreditHeld == 1 || r.UnknownAt.Valid {
-			out.Consent.Covered = true
-		} else if c.Credits > 0 {
-			ahead, ok := cc.ahead[r.ID]
-			if !ok {
-				if ahead, err = s.db.Read.CountAheadOfReminder(ctx, db.CountAheadOfReminderParams{
-					Openid: r.Openid, TemplateID: r.TemplateID, FireAt: r.FireAt, ID: r.ID}); err != nil {
-					return out, err
-				}
-			}
-			out.Consent.Covered = ahead < c.Credits
-		}
-	}
+	out.Consent = consentCoverage{Credits: credits, Covered: covered}
 	return out, nil
 }
 
@@ -203,7 +141,7 @@ func (s *Server) writeReminder(w http.ResponseWriter, r *http.Request, id string
 		s.writeError(w, r, db.NotFound(err, "reminder "+id))
 		return
 	}
-	out, err := s.renderReminder(ctx, newConsentCache(s, ctx), rem)
+	out, err := s.renderReminder(ctx, s.consents.Coverage(), rem)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

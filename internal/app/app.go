@@ -22,6 +22,7 @@ import (
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/metrics"
 	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/service"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -94,10 +95,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		log.Warn("REMINDERD_SYNC=normal: commits are not synced to disk, so writes answered 2xx may be lost in a power cut")
 	}
 	a := &App{DB: database}
-	// The metrics read the engine's state at each scrape; the engine is
-	// built after them (its observer feeds them).
+	// The metrics read the engine's state at each scrape, the reminder
+	// counts from the service every surface reads them from.
+	reminders := service.NewReminders(database, wakeLater{a}, now)
 	a.Metrics = metrics.New(func(ctx context.Context) (metrics.State, error) {
-		return engineState(ctx, database, a.Engine, now())
+		return engineState(ctx, reminders, database, a.Engine)
 	}, log.With("component", "metrics"))
 
 	wcfg := cfg.WeChat
@@ -193,27 +195,32 @@ func (e engine) Jobs() []api.Job {
 	return out
 }
 
-// engineState is what /metrics reads at each scrape.
-func engineState(ctx context.Context, d *db.DB, eng *scheduler.Engine, now time.Time) (metrics.State, error) {
+// wakeLater wakes the application's engine, which is built after the
+// metrics that need the reminder service.
+type wakeLater struct{ a *App }
+
+func (w wakeLater) Wake(t time.Time) {
+	if w.a.Engine != nil {
+		w.a.Engine.Wake(t)
+	}
+}
+
+// engineState is what /metrics reads at each scrape: the reminder counts of
+// service.Stats, and the engine's and the database's own state.
+func engineState(ctx context.Context, reminders *service.Reminders, d *db.DB, eng *scheduler.Engine) (metrics.State, error) {
 	st := metrics.State{RemindersByStatus: map[string]int64{}, Breaker: "closed"}
-	for _, s := range []string{"scheduled", "sending", "sent", "failed", "skipped", "canceled"} {
-		st.RemindersByStatus[s] = 0
+	for _, s := range db.Statuses() {
+		st.RemindersByStatus[string(s)] = 0
 	}
-	counts, err := d.Read.CountRemindersByStatus(ctx)
+	stats, err := reminders.Stats(ctx)
 	if err != nil {
 		return st, err
 	}
-	for _, c := range counts {
-		st.RemindersByStatus[c.Status] = c.N
+	for s, n := range stats.ByStatus {
+		st.RemindersByStatus[string(s)] = n
 	}
-	backlog, err := d.Read.DueBacklog(ctx, now.UnixMilli())
-	if err != nil {
-		return st, err
-	}
-	st.DueBacklog = backlog.N
-	if backlog.N > 0 {
-		st.OldestDueAge = now.Sub(time.UnixMilli(backlog.OldestDueAt))
-	}
+	st.DueBacklog = stats.DueBacklog
+	st.OldestDueAge = stats.OldestDueAge()
 	st.WALFrames, st.CheckpointFailures = d.CheckpointState()
 	if eng != nil {
 		st.Breaker = eng.Breaker()

@@ -324,6 +324,11 @@ func (d *DB) WithTx(ctx context.Context, fn func(q *Queries) error) error {
 	return nil
 }
 
+// IsNotFound reports whether err says a row sought does not exist
+// (sql.ErrNoRows, or ErrNotFound from NotFound): the store's one test of
+// it, so that no caller looks for sql.ErrNoRows itself.
+func IsNotFound(err error) bool { return errors.Is(err, sql.ErrNoRows) || errors.Is(err, ErrNotFound) }
+
 // NotFound maps sql.ErrNoRows to ErrNotFound, wrapped with what was sought.
 func NotFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {

@@ -1,0 +1,139 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/service"
+)
+
+type wakes []time.Time
+
+func (w *wakes) Wake(t time.Time) { *w = append(*w, t) }
+
+// fixture opens a database holding one reminder in each of the states the
+// actions refuse or accept, as of now.
+func fixture(t *testing.T, now time.Time) (*db.DB, *service.Reminders, *wakes) {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	for _, id := range []string{"due", "sending", "failed", "skipped"} {
+		if err := d.Write.InsertReminder(ctx, db.InsertReminderParams{ID: id, Openid: "o1", TemplateID: "t1",
+			FireAt: now.Add(-90 * time.Second).UnixMilli(), Timezone: "UTC", Data: "{}", Now: now.UnixMilli()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`UPDATE reminders SET status = 'sending', lease_until = 1 WHERE id = 'sending'`,
+		`UPDATE reminders SET status = 'failed', reason = 'invalid_data' WHERE id = 'failed'`,
+		`UPDATE reminders SET status = 'skipped', reason = 'no_consent' WHERE id = 'skipped'`,
+	} {
+		if _, err := d.W.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &wakes{}
+	return d, service.NewReminders(d, w, func() time.Time { return now }), w
+}
+
+// refusal returns the message of a *service.Error of kind, or fails.
+func refusal(t *testing.T, err, kind error) string {
+	t.Helper()
+	var se *service.Error
+	if !errors.As(err, &se) || !errors.Is(err, kind) {
+		t.Fatalf("got %v, want a refusal of kind %v", err, kind)
+	}
+	return se.Message
+}
+
+func TestCancelAndRetryExplainTheirRefusals(t *testing.T) {
+	ctx := context.Background()
+	now := time.UnixMilli(1_800_000_000_000)
+	_, s, w := fixture(t, now)
+	for _, c := range []struct {
+		err  error
+		kind error
+		want string
+	}{
+		{s.Cancel(ctx, "due", "someone else"), db.ErrNotFound, "reminder due not found"},
+		{s.Cancel(ctx, "sending", ""), db.ErrConflict, "reminder sending is being sent right now; try again in a moment"},
+		{s.Cancel(ctx, "failed", ""), db.ErrConflict, "reminder failed is already failed"},
+		{s.Retry(ctx, "due"), db.ErrConflict, "reminder due is scheduled; only a failed or skipped reminder can be retried"},
+		{s.Retry(ctx, "nope"), db.ErrNotFound, "reminder nope not found"},
+	} {
+		if got := refusal(t, c.err, c.kind); got != c.want {
+			t.Errorf("refusal %q, want %q", got, c.want)
+		}
+	}
+	// An unknown id to cancel is the store's not-found (the API answers it
+	// "resource not found"), not a refusal with a sentence.
+	if err := s.Cancel(ctx, "nope", ""); !errors.Is(err, db.ErrNotFound) {
+		t.Fatalf("cancel of an unknown id: %v", err)
+	}
+	if len(*w) != 0 {
+		t.Fatalf("woken %d times by refusals", len(*w))
+	}
+	if err := s.Cancel(ctx, "due", "o1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Retry(ctx, "skipped"); err != nil {
+		t.Fatal(err)
+	}
+	if len(*w) != 1 || !(*w)[0].Equal(now) {
+		t.Fatalf("wakes %v, want one at now", *w)
+	}
+}
+
+func TestBulkCountsEachOutcome(t *testing.T) {
+	ctx := context.Background()
+	now := time.UnixMilli(1_800_000_000_000)
+	_, s, w := fixture(t, now)
+	rc, err := s.RetryMany(ctx, []string{"due", "failed", "skipped", "nope"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (service.RetryCounts{Matched: 4, Retried: 1, Conflict: 1, Permanent: 1, NotFound: 1}); rc != want {
+		t.Fatalf("retry counts %+v, want %+v", rc, want)
+	}
+	if len(*w) != 1 {
+		t.Fatalf("woken %d times, want once", len(*w))
+	}
+	cc, err := s.CancelMany(ctx, []string{"due", "skipped", "sending", "nope"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (service.CancelCounts{Matched: 4, Canceled: 2, Conflict: 1, NotFound: 1}); cc != want {
+		t.Fatalf("cancel counts %+v, want %+v", cc, want)
+	}
+}
+
+func TestStatsListEveryStatus(t *testing.T) {
+	ctx := context.Background()
+	now := time.UnixMilli(1_800_000_000_000)
+	_, s, _ := fixture(t, now)
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[db.Status]int64{db.StatusScheduled: 1, db.StatusSending: 1, db.StatusSent: 0,
+		db.StatusFailed: 1, db.StatusSkipped: 1, db.StatusCanceled: 0}
+	if len(st.ByStatus) != len(want) {
+		t.Fatalf("by status %v, want %v", st.ByStatus, want)
+	}
+	for k, n := range want {
+		if st.ByStatus[k] != n {
+			t.Errorf("%s: %d, want %d", k, st.ByStatus[k], n)
+		}
+	}
+	if st.Total != 4 || st.DueBacklog != 1 || st.OldestDueAge() != 90*time.Second || !st.At.Equal(now) {
+		t.Fatalf("total %d, backlog %d, oldest %v, at %v", st.Total, st.DueBacklog, st.OldestDueAge(), st.At)
+	}
+}

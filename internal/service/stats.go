@@ -1,0 +1,61 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db"
+)
+
+// Stats is what the database says of the reminders at one instant: how
+// many are in each status and how many are due and waiting. GET
+// /admin/v1/stats, the admin page (its status tabs and engine page) and
+// /metrics all read it, so they cannot disagree on how it is counted.
+type Stats struct {
+	// At is the instant the backlog was counted at.
+	At time.Time
+	// ByStatus holds every status of db.Statuses, 0 when none is in it.
+	ByStatus map[db.Status]int64
+	// Total is the sum of ByStatus.
+	Total int64
+	// DueBacklog counts the scheduled reminders due at At.
+	DueBacklog int64
+	// OldestDueAt is when the longest waiting of them was due (zero when
+	// DueBacklog is 0).
+	OldestDueAt time.Time
+}
+
+// OldestDueAge is how long the longest waiting due reminder has waited
+// (0 when none is due).
+func (st Stats) OldestDueAge() time.Duration {
+	if st.DueBacklog == 0 {
+		return 0
+	}
+	return st.At.Sub(st.OldestDueAt)
+}
+
+// Stats counts the reminders by status and the due backlog now, on the
+// read pool.
+func (s *Reminders) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{At: s.now(), ByStatus: make(map[db.Status]int64, len(db.Statuses()))}
+	for _, status := range db.Statuses() {
+		st.ByStatus[status] = 0
+	}
+	counts, err := s.db.Read.CountRemindersByStatus(ctx)
+	if err != nil {
+		return st, err
+	}
+	for _, c := range counts {
+		st.ByStatus[db.Status(c.Status)] = c.N
+		st.Total += c.N
+	}
+	backlog, err := s.db.Read.DueBacklog(ctx, st.At.UnixMilli())
+	if err != nil {
+		return st, err
+	}
+	st.DueBacklog = backlog.N
+	if backlog.N > 0 {
+		st.OldestDueAt = time.UnixMilli(backlog.OldestDueAt)
+	}
+	return st, nil
+}
