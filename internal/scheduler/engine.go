@@ -1,3 +1,9 @@
+// The engine: its Config and defaults, New, the wake-ups (Wake), Run and
+// its shutdown, the due scan (ScanOnce, scanBatch), the dispatch of claims to
+// reused workers, and the per-user lock. A scan waits on scanMu and the
+// writer (the claim, claim.go); Run waits on wake-ups and, at shutdown, on
+// the sends in flight for ShutdownGrace. A worker's work is in send.go.
+
 package scheduler
 
 import (
