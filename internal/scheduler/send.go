@@ -100,6 +100,7 @@ func (e *Engine) process(c claim) {
 		if n := e.pending.Add(-1); e.more.Load() && n <= int64(e.cfg.BatchSize/2) {
 			e.Wake(time.Time{})
 		}
+		e.signals.done.signal()
 	}()
 	ctx := e.sendCtx
 	var res result
