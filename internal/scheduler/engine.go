@@ -1,3 +1,9 @@
+// The engine: its Config and defaults, New, the wake-ups (Wake), Run and
+// its shutdown, the due scan (ScanOnce, scanBatch), the dispatch of claims to
+// reused workers, and the per-user lock. A scan waits on scanMu and the
+// writer (the claim, claim.go); Run waits on wake-ups and, at shutdown, on
+// the sends in flight for ShutdownGrace. A worker's work is in send.go.
+
 package scheduler
 
 import (
@@ -216,6 +222,8 @@ type Engine struct {
 	timerMu sync.Mutex
 	timer   *time.Timer // a wake-up for the earliest due instant before the next periodic scan
 	timerAt time.Time
+
+	signals engineSignals // for tests (testsignal.go); no-ops in production
 }
 
 // New builds an Engine and registers its periodic jobs: due_scan,
@@ -354,6 +362,7 @@ func (e *Engine) Wake(t time.Time) {
 }
 
 func (e *Engine) signal() {
+	e.signals.woken.signal()
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -403,6 +412,7 @@ func (e *Engine) ScanOnce(ctx context.Context) error {
 		return nil
 	}
 	defer e.scanMu.Unlock()
+	defer e.signals.scanned.signal()
 	for {
 		e.rescan.Store(false)
 		n, err := e.scanBatch(ctx)
@@ -468,6 +478,7 @@ func (e *Engine) scanBatch(ctx context.Context) (int, error) {
 		e.inflight.Add(1)
 		e.dispatch(c)
 	}
+	e.signals.claimed.signal()
 	return len(claimed), nil
 }
 
@@ -491,13 +502,17 @@ const workerIdle = 10 * time.Second
 // worker processes c, then the claims dispatched to it until it has been
 // idle workerIdle or the engine's sends end.
 func (e *Engine) worker(c claim) {
-	defer e.workers.Add(-1)
+	defer func() {
+		e.workers.Add(-1)
+		e.signals.workers.signal()
+	}()
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
 		e.process(c)
 		idle.Reset(workerIdle)
 		e.idleWorkers.Add(1)
+		e.signals.workers.signal()
 		more := false
 		select {
 		case c = <-e.work:

@@ -369,6 +369,7 @@ func TestBreakerOpensAndClosesWithoutBurningAttempts(t *testing.T) {
 	if h.eng.Breaker() != "open" {
 		t.Fatalf("breaker %s after 3 consecutive failures", h.eng.Breaker())
 	}
+	opened := time.Now() // the breaker opened before this
 	attempts := func() map[string]int64 {
 		m := map[string]int64{}
 		for _, id := range ids {
@@ -394,13 +395,12 @@ func TestBreakerOpensAndClosesWithoutBurningAttempts(t *testing.T) {
 		t.Fatalf("attempts used before the breaker opened: %d, want 3", spent)
 	}
 	// WeChat recovers; after the breaker's timeout one probe closes it.
+	// gobreaker counts its timeout on the wall clock (time.Now, no clock to
+	// inject): the wait is that timeout, once, from the instant it opened.
 	h.fake.SetFaults(wechattest.Faults{})
-	deadline := time.Now().Add(5 * time.Second)
-	for h.eng.Breaker() == "open" {
-		if time.Now().After(deadline) {
-			t.Fatal("breaker never left open")
-		}
-		time.Sleep(20 * time.Millisecond)
+	time.Sleep(time.Until(opened.Add(300*time.Millisecond + time.Millisecond)))
+	if h.eng.Breaker() == "open" {
+		t.Fatal("breaker never left open")
 	}
 	for i := 0; h.count("scheduled") > 0; i++ {
 		if i > 50 {
@@ -597,9 +597,12 @@ func TestLateOutcomeReplacesAbandoned(t *testing.T) {
 	if err := h.eng.ScanOnce(context.Background()); err != nil || h.count("sending") != 1 {
 		t.Fatalf("scan: %v, %d sending", err, h.count("sending"))
 	}
-	// Another process rescues the lease while the send is still in flight.
-	time.Sleep(450 * time.Millisecond)
-	other := h.engine(h.db, func(c *scheduler.Config) { c.Lease = 400 * time.Millisecond })
+	// Another process rescues the lease while the send is still in flight
+	// (WeChat answers after 900 ms): its clock is past the lease already.
+	other := h.engine(h.db, func(c *scheduler.Config) {
+		c.Lease = 400 * time.Millisecond
+		c.Now = func() time.Time { return time.Now().Add(450 * time.Millisecond) }
+	})
 	if n, err := other.RescueLeases(context.Background()); n != 1 || err != nil {
 		t.Fatalf("rescued %d (%v)", n, err)
 	}
@@ -750,18 +753,15 @@ func TestRunWakesEarlyAndShutsDownCleanly(t *testing.T) {
 		o := fmt.Sprintf("o%d", i)
 		h.grant(o, meetingID, 1)
 	}
+	sig := scheduler.InitTestSignals(h.eng)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.eng.Run(ctx) }()
 	// The periodic scan is an hour away: only Wake can get this sent.
 	id := h.add("o0", t0)
 	h.eng.Wake(t0)
-	deadline := time.Now().Add(5 * time.Second)
-	for h.rem(id).Status != "sent" {
-		if time.Now().After(deadline) {
-			t.Fatal("Wake did not trigger a scan")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !sig.Done.WaitUntil(time.Now().Add(5*time.Second), func() bool { return h.rem(id).Status == "sent" }) {
+		t.Fatal("Wake did not trigger a scan")
 	}
 	// Shutdown under load: sends in flight finish and are recorded.
 	h.fake.SetFaults(wechattest.Faults{Latency: 300 * time.Millisecond})
@@ -769,9 +769,8 @@ func TestRunWakesEarlyAndShutsDownCleanly(t *testing.T) {
 		h.add(fmt.Sprintf("o%d", i), t0)
 	}
 	h.eng.Wake(t0)
-	for h.count("scheduled") > 0 { // every reminder claimed: shutdown happens under load
-		time.Sleep(time.Millisecond)
-	}
+	// Every reminder claimed: shutdown happens under load.
+	sig.Claimed.WaitFor(t, 30*time.Second, "every reminder claimed", func() bool { return h.count("scheduled") == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -788,12 +787,11 @@ func TestShutdownGraceInterruptsAndReleases(t *testing.T) {
 	h.grant("oA", meetingID, 1)
 	id := h.add("oA", t0)
 	h.fake.SetFaults(wechattest.Faults{Latency: 5 * time.Second})
+	sig := scheduler.InitTestSignals(h.eng)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.eng.Run(ctx) }()
-	for h.count("sending") == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	sig.Claimed.WaitFor(t, 30*time.Second, "the reminder claimed", func() bool { return h.count("sending") > 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -856,10 +854,16 @@ func TestSlowQueueNeverOutlivesItsLease(t *testing.T) {
 			}
 		}
 	})
+	sig := scheduler.InitTestSignals(h.eng)
 	deadline := time.Now().Add(30 * time.Second)
 	for h.count("sent") < 8 && time.Now().Before(deadline) {
 		h.cycle()
-		time.Sleep(20 * time.Millisecond)
+		// As Run does: scan again at once while reminders are due (their
+		// sends wait for the rate limiter), otherwise when the engine asks
+		// for a scan (the next due instant, a rescue) or after ScanEvery.
+		if next, err := h.db.Read.NextDueAt(context.Background()); err == nil && next > time.Now().UnixMilli() {
+			sig.Woken.Next(time.Second)
+		}
 	}
 	close(stop)
 	wg.Wait()

@@ -56,17 +56,18 @@ func TestFaultSuite(t *testing.T) {
 		}
 		h.add(o, h.now())
 	}
+	sig := scheduler.InitTestSignals(h.eng)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.eng.Run(ctx) }()
 
+	// Conditions are checked again each time a claim is processed (its
+	// outcome recorded), up to the safety deadline.
 	deadline := time.Now().Add(3 * time.Minute)
 	// Each phase lasts until its condition holds (or the deadline).
 	phase := func(f wechattest.Faults, until func() bool) {
 		h.fake.SetFaults(f)
-		for !until() && h.count("sent") < n && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		sig.Done.WaitUntil(deadline, func() bool { return until() || h.count("sent") >= n })
 	}
 	const lat = 30 * time.Millisecond
 	phase(wechattest.Faults{Latency: lat, BusyRate: 0.2, HTTP500Rate: 0.1, HangRate: 0.05,
@@ -75,21 +76,30 @@ func TestFaultSuite(t *testing.T) {
 	h.fake.RevokeTokens()
 	// WeChat down: the breaker must open; attempts must not move while it is open.
 	h.fake.SetFaults(wechattest.Faults{HTTP500Rate: 1})
-	for h.eng.Breaker() != "open" && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if h.eng.Breaker() != "open" {
+	// The send that opens it is recorded after.
+	if !sig.Done.WaitUntil(deadline, func() bool { return h.eng.Breaker() == "open" }) {
 		t.Fatal("the breaker never opened while WeChat answered only 500s")
 	}
 	// Sends that entered the breaker before it opened may still reach
-	// WeChat (a token retry within one send); let them finish first.
-	time.Sleep(50 * time.Millisecond)
+	// WeChat (a token retry within one send); let them finish first: no
+	// claim left in progress (none is made while the breaker is open).
+	sig.Done.WaitUntil(deadline, func() bool { return scheduler.PendingClaims(h.eng) == 0 || h.eng.Breaker() != "open" })
 	var before, after int64
 	if err := h.db.R.QueryRow(`SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&before); err != nil {
 		t.Fatal(err)
 	}
 	calls := h.fake.Counts().Send
-	time.Sleep(150 * time.Millisecond) // well within the breaker's 1 s timeout
+	// Two due scans while it is open, well within its 1 s timeout (asked
+	// for here: cron runs an @every under a second once a second). A scan
+	// asked for while one runs makes that one go round again.
+	scans := sig.Scanned.Count()
+	for range 2 {
+		if err := h.eng.ScanOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sig.Scanned.WaitUntil(deadline, func() bool { return sig.Scanned.Count() >= scans+2 || h.eng.Breaker() != "open" })
+	sig.Done.WaitUntil(deadline, func() bool { return scheduler.PendingClaims(h.eng) == 0 || h.eng.Breaker() != "open" })
 	if err := h.db.R.QueryRow(`SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&after); err != nil {
 		t.Fatal(err)
 	}
@@ -99,9 +109,6 @@ func TestFaultSuite(t *testing.T) {
 	h.fake.RevokeTokens()
 	phase(wechattest.Faults{Latency: lat, BusyRate: 0.1, DailyQuota: len(h.fake.Sends()) + 3}, func() bool { return quotaHits.Load() > 0 })
 	phase(wechattest.Faults{Latency: lat}, func() bool { return false })
-	for h.count("sent") < n && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
 	cancel()
 	<-done
 

@@ -44,6 +44,10 @@ type Jobs struct {
 	ctx     context.Context
 	started bool
 	wg      sync.WaitGroup
+
+	// scheduleStarted is a test signal (testsignal.go): Run started the
+	// schedule, so Status has every next run from then on.
+	scheduleStarted testSignal
 }
 
 // NewJobs returns a runner whose job records use clock now.
@@ -127,6 +131,7 @@ func (j *Jobs) Run(ctx context.Context) error {
 	j.ctx = ctx
 	j.mu.Unlock()
 	j.cron.Start()
+	j.scheduleStarted.signal()
 	<-ctx.Done()
 	<-j.cron.Stop().Done()
 	j.wg.Wait()

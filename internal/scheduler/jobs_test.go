@@ -34,16 +34,11 @@ func TestJobsRecordRunsAndErrors(t *testing.T) {
 		t.Fatalf("status %+v", st[1])
 	}
 
+	j.scheduleStarted.init()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- j.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for j.Status()[0].NextRunAt.IsZero() {
-		if time.Now().After(deadline) {
-			t.Fatal("next run never set")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	j.scheduleStarted.WaitFor(t, 5*time.Second, "next run set", func() bool { return !j.Status()[0].NextRunAt.IsZero() })
 	if next := j.Status()[0].NextRunAt; next.Sub(time.Now()) > time.Hour+time.Second {
 		t.Fatalf("next run %v is more than an hour away", next)
 	}

@@ -356,6 +356,7 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sig := InitTestSignals(e)
 	ctx := context.Background()
 	if err := e.ScanOnce(ctx); err != nil {
 		t.Fatal(err)
@@ -367,10 +368,8 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 	}
 	// Every worker back to waiting for a claim (a claim's record is done
 	// before its worker gets there).
-	for deadline := time.Now().Add(30 * time.Second); e.idleWorkers.Load() != e.workers.Load(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d workers idle after 30 s", e.idleWorkers.Load(), e.workers.Load())
-		}
+	if !sig.Workers.WaitUntil(time.Now().Add(30*time.Second), func() bool { return e.idleWorkers.Load() == e.workers.Load() }) {
+		t.Fatalf("%d of %d workers idle after 30 s", e.idleWorkers.Load(), e.workers.Load())
 	}
 	// Eight more, due now: the idle workers take them.
 	for i := range 8 {
@@ -386,12 +385,8 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	ran := make(chan error, 1)
 	go func() { ran <- e.Run(runCtx) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for e.pending.Load() != 0 || countStatus(t, d, "sent") != 16 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d sent after 30 s, want 16", countStatus(t, d, "sent"))
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !sig.Done.WaitUntil(time.Now().Add(30*time.Second), func() bool { return e.pending.Load() == 0 && countStatus(t, d, "sent") == 16 }) {
+		t.Fatalf("%d sent after 30 s, want 16", countStatus(t, d, "sent"))
 	}
 	if n := e.workersStarted.Load(); n > 8 {
 		t.Errorf("%d workers started for two batches of 8: the idle ones were not reused", n)
@@ -404,10 +399,8 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Well before their idle time runs out.
-	for deadline := time.Now().Add(workerIdle / 2); e.workers.Load() != 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d workers still alive after the engine stopped", e.workers.Load())
-		}
+	if !sig.Workers.WaitUntil(time.Now().Add(workerIdle/2), func() bool { return e.workers.Load() == 0 }) {
+		t.Fatalf("%d workers still alive after the engine stopped", e.workers.Load())
 	}
 }
 
