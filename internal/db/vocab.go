@@ -104,6 +104,16 @@ const (
 // has none), in the schema's order.
 func Reports() []Report { return []Report{ReportDelivered, ReportFailed, ReportUnknown} }
 
+// ConsentStatus is a consent ledger row's status (consents.status).
+type ConsentStatus string
+
+// ConsentStatuses lists every consent status, in the schema's order:
+// the answers of wx.requestSubscribeMessage, unsubscribed (turned off in
+// WeChat's settings) and refused (WeChat answered 43101 to a send).
+func ConsentStatuses() []ConsentStatus {
+	return []ConsentStatus{"accept", "reject", "ban", "filter", "unsubscribed", "refused"}
+}
+
 // Strings converts a list of one of the types above to strings, for
 // validation messages and maps keyed by the models' string fields.
 func Strings[T ~string](vs []T) []string {

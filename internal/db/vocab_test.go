@@ -46,6 +46,7 @@ func TestVocabularyIsTheSchemas(t *testing.T) {
 		{"reminders", "reason", db.Strings(db.Reasons())},
 		{"deliveries", "status", db.Strings(db.DeliveryStatuses())},
 		{"reminders", "delivery", append([]string{""}, db.Strings(db.Reports())...)},
+		{"consents", "status", db.Strings(db.ConsentStatuses())},
 	} {
 		if got := schemaCheck(t, c.table, c.column); !slices.Equal(got, c.want) {
 			t.Errorf("%s.%s: the schema lists %q, internal/db %q", c.table, c.column, got, c.want)
