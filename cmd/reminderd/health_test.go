@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/db/dbtest"
 )
 
 func TestSyncSettingReachesTheWriter(t *testing.T) {
@@ -63,31 +64,11 @@ func mergeEnv(m map[string]string, kv ...string) map[string]string {
 // garbage written over pages of its data: it must refuse, naming the file.
 func TestServeRefusesACorruptDatabase(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "corrupt.db")
-	d, err := db.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.W.ExecContext(ctx, `CREATE TABLE filler (id INTEGER PRIMARY KEY, v BLOB)`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.W.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000)
-		INSERT INTO filler SELECT i, randomblob(1000) FROM n`); err != nil {
-		t.Fatal(err)
-	}
-	d.Close()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt([]byte(strings.Repeat("garbage!", 4096)), 200*4096); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	path := dbtest.CorruptFile(t)
 	// Without the check it would serve (until this deadline) and answer 201.
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	err = run(sctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", path}, env(nil), io.Discard, io.Discard)
+	err := run(sctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", path}, env(nil), io.Discard, io.Discard)
 	if !errors.Is(err, db.ErrCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "backup") {
 		t.Fatalf("serve on a corrupt file: %v", err)
 	}

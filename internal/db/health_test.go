@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,49 +11,12 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/db/dbtest"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
-// corruptFile makes a real database of about 2 MB, closes it and writes
-// garbage over pages in the middle of its data (not the schema on page 1).
-func corruptFile(t *testing.T) string {
-	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "corrupt.db")
-	d, err := db.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.W.ExecContext(ctx, `CREATE TABLE filler (id INTEGER PRIMARY KEY, v BLOB)`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.W.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000)
-		INSERT INTO filler SELECT i, randomblob(1000) FROM n`); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fi, _ := f.Stat()
-	if fi.Size() < 1<<20 {
-		t.Fatalf("database is %d bytes, want its data in the file (no WAL left)", fi.Size())
-	}
-	garbage := []byte(strings.Repeat("\xde\xad\xbe\xef", 4096/4))
-	for page := int64(200); page < 210; page++ {
-		if _, err := f.WriteAt(garbage, page*4096); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return path
-}
-
 func TestOpenRefusesACorruptDatabase(t *testing.T) {
-	path := corruptFile(t)
+	path := dbtest.CorruptFile(t)
 	_, err := db.OpenWith(context.Background(), path, db.Options{IntegrityTimeout: 30 * time.Second})
 	if !errors.Is(err, db.ErrCorrupt) {
 		t.Fatalf("open of a corrupt file: %v, want ErrCorrupt", err)
