@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // wechatCodes returns the errcode constants of internal/wechat/errors.go.
@@ -44,10 +44,10 @@ func wechatCodes(t *testing.T) []string {
 func TestAdminTextsCoverTheVocabulary(t *testing.T) {
 	need := map[string][]string{
 		// internal/db's vocabulary, which its own test pins to schema.sql.
-		"status.":   db.Strings(db.Statuses()),
-		"reason.":   db.Strings(db.Reasons()),
-		"delivery.": db.Strings(db.DeliveryStatuses()),
-		"consent.":  db.Strings(db.ConsentStatuses()),
+		"status.":   store.Strings(store.Statuses()),
+		"reason.":   store.Strings(store.Reasons()),
+		"delivery.": store.Strings(store.DeliveryStatuses()),
+		"consent.":  store.Strings(store.ConsentStatuses()),
 		"breaker.":  {"closed", "open", "half_open"},
 	}
 	for _, c := range wechatCodes(t) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/service"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // The admin web page: server-rendered html/template pages over the same
@@ -241,7 +242,7 @@ func (s *Server) webReminder(r *http.Request, cc *service.Coverage, rem db.Remin
 	}
 	out := webReminder{ID: rj.ID, OpenID: rj.OpenID, TemplateID: rj.TemplateID, TemplateTitle: rj.TemplateID, Status: rj.Status,
 		FireAt: humanTime(rj.FireAt), Timezone: rj.Timezone, Page: rj.Page, Attempts: rj.Attempts, Credits: rj.Consent.Credits,
-		Covered: rj.Consent.Covered, Pending: db.Status(rj.Status).Pending(),
+		Covered: rj.Consent.Covered, Pending: store.Status(rj.Status).Pending(),
 		CreatedAt: humanTime(rj.CreatedAt), UpdatedAt: humanTime(rj.UpdatedAt)}
 	if rj.Reason != nil {
 		out.Reason = *rj.Reason
@@ -424,7 +425,7 @@ func (s *Server) handleWebEngine(w http.ResponseWriter, r *http.Request, pd page
 		N      int64
 	}
 	var cs []count
-	for _, status := range db.Statuses() {
+	for _, status := range store.Statuses() {
 		cs = append(cs, count{string(status), st.ByStatus[status]})
 	}
 	data := struct {

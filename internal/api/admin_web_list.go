@@ -10,6 +10,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/service"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // listFilter is the admin listing's filter, as the page's form and the bulk
@@ -185,7 +186,7 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 		return "/admin/?" + v.Encode()
 	}
 	tabs := []statusTab{{Status: "", Link: tabLink(""), N: st.Total, Current: p.Status == ""}}
-	for _, status := range db.Statuses() {
+	for _, status := range store.Statuses() {
 		v := string(status)
 		tabs = append(tabs, statusTab{Status: v, Link: tabLink(v), N: st.ByStatus[status], Current: p.Status == v})
 	}

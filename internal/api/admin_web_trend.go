@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // The engine page's chart: sends, failures, retries and skips per hour over
@@ -20,14 +21,14 @@ const trendSlack = time.Hour
 // trendKinds maps delivery statuses to the chart's series, each named by
 // the delivery status it is mostly made of (deferred is not an attempt,
 // and not drawn).
-var trendKinds = map[db.DeliveryStatus]db.DeliveryStatus{
-	db.DeliverySent: db.DeliverySent, db.DeliveryDuplicate: db.DeliverySent,
-	db.DeliveryFailed: db.DeliveryFailed, db.DeliveryAbandoned: db.DeliveryFailed, db.DeliveryUnknown: db.DeliveryFailed,
-	db.DeliveryRetry:   db.DeliveryRetry,
-	db.DeliverySkipped: db.DeliverySkipped,
+var trendKinds = map[store.DeliveryStatus]store.DeliveryStatus{
+	store.DeliverySent: store.DeliverySent, store.DeliveryDuplicate: store.DeliverySent,
+	store.DeliveryFailed: store.DeliveryFailed, store.DeliveryAbandoned: store.DeliveryFailed, store.DeliveryUnknown: store.DeliveryFailed,
+	store.DeliveryRetry:   store.DeliveryRetry,
+	store.DeliverySkipped: store.DeliverySkipped,
 }
 
-var trendOrder = db.Strings([]db.DeliveryStatus{db.DeliverySent, db.DeliveryFailed, db.DeliveryRetry, db.DeliverySkipped})
+var trendOrder = store.Strings([]store.DeliveryStatus{store.DeliverySent, store.DeliveryFailed, store.DeliveryRetry, store.DeliverySkipped})
 
 type trendBar struct {
 	X, Y, W, H float64
@@ -65,7 +66,7 @@ func (s *Server) trend(ctx context.Context, now time.Time, backlog int64) (trend
 	}
 	c := trendChart{Width: 760, Height: 220, Base: 190, Totals: map[string]int64{}, Backlog: backlog, Max: 1}
 	for _, r := range rows {
-		series, ok := trendKinds[db.DeliveryStatus(r.Status)]
+		series, ok := trendKinds[store.DeliveryStatus(r.Status)]
 		if !ok || r.Hour < 0 || r.Hour >= 24 {
 			continue
 		}

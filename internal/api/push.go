@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -165,9 +166,9 @@ func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Even
 					return err
 				}
 				if n > 0 {
-					report := db.ReportDelivered
+					report := store.ReportDelivered
 					if delivered == 0 {
-						report = db.ReportFailed
+						report = store.ReportFailed
 					}
 					return q.SetDeliveryByMsgid(ctx, db.SetDeliveryByMsgidParams{Delivery: string(report), Msgid: sqlInt(it.MsgID)})
 				}

@@ -20,12 +20,13 @@ import (
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/recur"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
 // Reminder statuses (as the filters take them) and the limits of a
 // reminder's fields.
-var statuses = db.Strings(db.Statuses())
+var statuses = store.Strings(store.Statuses())
 
 const (
 	maxPageLen           = 512
@@ -367,7 +368,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		Now:            s.now().UnixMilli(),
 	}
 	// Answer from what was inserted: the row is exactly these values.
-	rem := db.Reminder{ID: id, Openid: oid, TemplateID: params.TemplateID, Status: string(db.StatusScheduled), FireAt: params.FireAt,
+	rem := db.Reminder{ID: id, Openid: oid, TemplateID: params.TemplateID, Status: string(store.StatusScheduled), FireAt: params.FireAt,
 		DueAt: params.FireAt, ExpiresAt: params.ExpiresAt, WindowMs: params.WindowMs, Recurrence: params.Recurrence,
 		Timezone: params.Timezone, Data: params.Data, Page: params.Page, IdempotencyKey: params.IdempotencyKey,
 		RequestHash: params.RequestHash, CreatedAt: params.Now, UpdatedAt: params.Now}
@@ -455,7 +456,7 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if db.Status(rem.Status) != db.StatusScheduled {
+	if store.Status(rem.Status) != store.StatusScheduled {
 		s.writeError(w, r, conflict("reminder %s is %s; only a scheduled reminder can be changed", id, rem.Status))
 		return
 	}
@@ -625,7 +626,7 @@ func (s *Server) parseList(r *http.Request, admin bool) (listQuery, error) {
 }
 
 // deliveryReports are the values of a reminder's delivery report.
-var deliveryReports = db.Strings(db.Reports())
+var deliveryReports = store.Strings(store.Reports())
 
 const (
 	minMS = -1 << 62

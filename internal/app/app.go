@@ -23,6 +23,7 @@ import (
 	"github.com/reminderd/reminderd/internal/metrics"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/service"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -209,7 +210,7 @@ func (w wakeLater) Wake(t time.Time) {
 // service.Stats, and the engine's and the database's own state.
 func engineState(ctx context.Context, reminders *service.Reminders, d *db.DB, eng *scheduler.Engine) (metrics.State, error) {
 	st := metrics.State{RemindersByStatus: map[string]int64{}, Breaker: "closed"}
-	for _, s := range db.Statuses() {
+	for _, s := range store.Statuses() {
 		st.RemindersByStatus[string(s)] = 0
 	}
 	stats, err := reminders.Stats(ctx)

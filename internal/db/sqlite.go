@@ -29,6 +29,8 @@ import (
 
 	"modernc.org/sqlite" // the pure-Go SQLite driver
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // IsUniqueViolation reports whether err is SQLite refusing a row that
@@ -40,8 +42,8 @@ func IsUniqueViolation(err error) bool {
 
 // Store errors, matched with errors.Is.
 var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("conflict")
+	ErrNotFound = store.ErrNotFound
+	ErrConflict = store.ErrConflict
 )
 
 // BusyTimeoutMS is how long a connection waits for a lock held by another

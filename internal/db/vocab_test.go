@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // schemaCheck returns the values of the CHECK (column IN (…)) on table's
@@ -42,11 +42,11 @@ func TestVocabularyIsTheSchemas(t *testing.T) {
 		table, column string
 		want          []string
 	}{
-		{"reminders", "status", db.Strings(db.Statuses())},
-		{"reminders", "reason", db.Strings(db.Reasons())},
-		{"deliveries", "status", db.Strings(db.DeliveryStatuses())},
-		{"reminders", "delivery", append([]string{""}, db.Strings(db.Reports())...)},
-		{"consents", "status", db.Strings(db.ConsentStatuses())},
+		{"reminders", "status", store.Strings(store.Statuses())},
+		{"reminders", "reason", store.Strings(store.Reasons())},
+		{"deliveries", "status", store.Strings(store.DeliveryStatuses())},
+		{"reminders", "delivery", append([]string{""}, store.Strings(store.Reports())...)},
+		{"consents", "status", store.Strings(store.ConsentStatuses())},
 	} {
 		if got := schemaCheck(t, c.table, c.column); !slices.Equal(got, c.want) {
 			t.Errorf("%s.%s: the schema lists %q, internal/db %q", c.table, c.column, got, c.want)
@@ -57,7 +57,7 @@ func TestVocabularyIsTheSchemas(t *testing.T) {
 // Permanent reasons are the ones docs/api.md names for the bulk retry.
 func TestPermanentReasons(t *testing.T) {
 	var got []string
-	for _, r := range db.Reasons() {
+	for _, r := range store.Reasons() {
 		if r.Permanent() {
 			got = append(got, string(r))
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -66,7 +67,7 @@ func (cv *Coverage) Of(ctx context.Context, r db.Reminder) (credits int64, cover
 	if err != nil {
 		return 0, false, err
 	}
-	if !db.Status(r.Status).Pending() {
+	if !store.Status(r.Status).Pending() {
 		return c.Credits, false, nil
 	}
 	// A claim holding a credit is covered, and so is the resend after an
@@ -105,7 +106,7 @@ const (
 // checks it at a claim: a one-time template needs a credit, a long-term one
 // the user's long-term grant. It is "" for a reminder not failed or skipped.
 func (cv *Coverage) RetryOutlook(ctx context.Context, r db.Reminder) (Outlook, error) {
-	if !db.Status(r.Status).Ended() {
+	if !store.Status(r.Status).Ended() {
 		return "", nil
 	}
 	c, err := cv.Consent(ctx, r.Openid, r.TemplateID)
@@ -116,7 +117,7 @@ func (cv *Coverage) RetryOutlook(ctx context.Context, r db.Reminder) (Outlook, e
 	if t, ok := cv.c.templates.Get(r.TemplateID); ok && t.Kind == wechat.LongTerm {
 		consent = c.LongTerm == 1
 	}
-	reason := db.Reason(r.Reason.String)
+	reason := store.Reason(r.Reason.String)
 	switch {
 	case reason.Permanent():
 		return OutlookPermanent, nil

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // Waker is told when a reminder becomes due at t (the scheduler's Wake).
@@ -55,7 +56,7 @@ func (s *Reminders) Cancel(ctx context.Context, id, owner string) error {
 	if err != nil {
 		return db.NotFound(err, "reminder "+id)
 	}
-	if db.Status(rem.Status) == db.StatusSending {
+	if store.Status(rem.Status) == store.StatusSending {
 		return conflict("reminder %s is being sent right now; try again in a moment", id)
 	}
 	return conflict("reminder %s is already %s", id, rem.Status)
@@ -150,10 +151,10 @@ func (s *Reminders) RetryMany(ctx context.Context, ids []string) (RetryCounts, e
 				continue
 			case err != nil:
 				return err
-			case !db.Status(rem.Status).Ended():
+			case !store.Status(rem.Status).Ended():
 				c.Conflict++
 				continue
-			case db.Reason(rem.Reason.String).Permanent():
+			case store.Reason(rem.Reason.String).Permanent():
 				c.Permanent++
 				continue
 			}

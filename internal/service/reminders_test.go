@@ -9,6 +9,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/service"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 type wakes []time.Time
@@ -123,8 +124,8 @@ func TestStatsListEveryStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[db.Status]int64{db.StatusScheduled: 1, db.StatusSending: 1, db.StatusSent: 0,
-		db.StatusFailed: 1, db.StatusSkipped: 1, db.StatusCanceled: 0}
+	want := map[store.Status]int64{store.StatusScheduled: 1, store.StatusSending: 1, store.StatusSent: 0,
+		store.StatusFailed: 1, store.StatusSkipped: 1, store.StatusCanceled: 0}
 	if len(st.ByStatus) != len(want) {
 		t.Fatalf("by status %v, want %v", st.ByStatus, want)
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // Stats is what the database says of the reminders at one instant: how
@@ -14,8 +14,8 @@ import (
 type Stats struct {
 	// At is the instant the backlog was counted at.
 	At time.Time
-	// ByStatus holds every status of db.Statuses, 0 when none is in it.
-	ByStatus map[db.Status]int64
+	// ByStatus holds every status of store.Statuses, 0 when none is in it.
+	ByStatus map[store.Status]int64
 	// Total is the sum of ByStatus.
 	Total int64
 	// DueBacklog counts the scheduled reminders due at At.
@@ -37,8 +37,8 @@ func (st Stats) OldestDueAge() time.Duration {
 // Stats counts the reminders by status and the due backlog now, on the
 // read pool.
 func (s *Reminders) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{At: s.now(), ByStatus: make(map[db.Status]int64, len(db.Statuses()))}
-	for _, status := range db.Statuses() {
+	st := Stats{At: s.now(), ByStatus: make(map[store.Status]int64, len(store.Statuses()))}
+	for _, status := range store.Statuses() {
 		st.ByStatus[status] = 0
 	}
 	counts, err := s.db.Read.CountRemindersByStatus(ctx)
@@ -46,7 +46,7 @@ func (s *Reminders) Stats(ctx context.Context) (Stats, error) {
 		return st, err
 	}
 	for _, c := range counts {
-		st.ByStatus[db.Status(c.Status)] = c.N
+		st.ByStatus[store.Status(c.Status)] = c.N
 		st.Total += c.N
 	}
 	backlog, err := s.db.Read.DueBacklog(ctx, st.At.UnixMilli())

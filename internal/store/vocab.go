@@ -1,6 +1,6 @@
-package db
+package store
 
-// The store's vocabulary: the values of the columns the schema restricts
+// The vocabulary: the values of the columns the schema restricts
 // with CHECK (… IN (…)), listed once here. The sqlc models carry them as
 // plain strings; code outside the store compares and writes them through
 // these constants, and vocab_test.go holds each list to schema.sql.

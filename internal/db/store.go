@@ -1,0 +1,6 @@
+package db
+
+import "github.com/reminderd/reminderd/internal/store"
+
+// DB is the SQLite driver of the store.
+var _ store.Store = (*DB)(nil)

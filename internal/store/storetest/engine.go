@@ -1,0 +1,6 @@
+package storetest
+
+import "testing"
+
+func engineTests(t *testing.T, open Open) {
+}

@@ -1,0 +1,6 @@
+package storetest
+
+import "testing"
+
+func reminderTests(t *testing.T, open Open) {
+}
