@@ -5,6 +5,7 @@ import (
 	"context"
 	"debug/elf"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"io"
 	"os"
 	"os/exec"
@@ -26,7 +27,7 @@ func TestBackupIsConsistentWhileWriting(t *testing.T) {
 	}
 	defer d.Close()
 	insert := func(i int) error {
-		return d.Write.InsertReminder(ctx, db.InsertReminderParams{ID: fmt.Sprintf("r%05d", i), Openid: "o", TemplateID: "t",
+		return d.Write.InsertReminder(ctx, dbsqlc.InsertReminderParams{ID: fmt.Sprintf("r%05d", i), Openid: "o", TemplateID: "t",
 			FireAt: int64(i), Timezone: "UTC", Data: "{}", Now: 1})
 	}
 	for i := range 500 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -103,15 +104,15 @@ func (s *suite) seed(n int) {
 	}
 	defer d.Close()
 	now := time.Now()
-	err = d.WithTx(ctx, func(q *db.Queries) error {
+	err = d.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		for i := range n {
 			o := fmt.Sprintf("crash-user-%04d", i)
 			data, _ := json.Marshal(map[string]string{"thing1": fmt.Sprintf("rem_crash_%04d", i), "time2": "2026-12-01 14:00", "thing3": "A栋201"})
-			if err := q.InsertReminder(ctx, db.InsertReminderParams{ID: fmt.Sprintf("rem_crash_%04d", i), Openid: o,
+			if err := q.InsertReminder(ctx, dbsqlc.InsertReminderParams{ID: fmt.Sprintf("rem_crash_%04d", i), Openid: o,
 				TemplateID: wechattest.MeetingTemplateID, FireAt: now.UnixMilli(), Timezone: "Asia/Shanghai", Data: string(data), Now: now.UnixMilli()}); err != nil {
 				return err
 			}
-			if err := q.AddCredit(ctx, db.AddCreditParams{Openid: o, TemplateID: wechattest.MeetingTemplateID, Credits: 2, Now: now.UnixMilli()}); err != nil {
+			if err := q.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: o, TemplateID: wechattest.MeetingTemplateID, Credits: 2, Now: now.UnixMilli()}); err != nil {
 				return err
 			}
 		}

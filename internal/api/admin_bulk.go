@@ -1,10 +1,10 @@
 package api
 
 import (
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"net/http"
 	"strings"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/service"
 )
 
@@ -73,7 +73,7 @@ func (s *Server) bulkIDs(w http.ResponseWriter, r *http.Request) ([]string, erro
 		return nil, fe.err()
 	}
 	f := req.Filter
-	p := db.ListUserRemindersParams{Openid: f.OpenID, TemplateID: f.TemplateID, Text: searchText(strings.TrimSpace(f.Q)),
+	p := dbsqlc.ListUserRemindersParams{Openid: f.OpenID, TemplateID: f.TemplateID, Text: searchText(strings.TrimSpace(f.Q)),
 		FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS}
 	if f.Status != "" {
 		if !contains(statuses, f.Status) {

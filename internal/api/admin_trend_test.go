@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"database/sql"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func rowAt(t *testing.T, h *harness, id int64) int64 {
 
 func firstSince(t *testing.T, h *harness, since int64, slack time.Duration) int64 {
 	t.Helper()
-	id, err := h.db.Read.FirstDeliverySince(context.Background(), time.UnixMilli(since), slack)
+	id, err := db.FirstDeliverySince(context.Background(), h.db.Read, time.UnixMilli(since), slack)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,11 +85,11 @@ func checkBounds(t *testing.T, h *harness, since int64, slack time.Duration) {
 		t.Fatalf("since %d: answer %d reads delivery %d, recorded more than slack (%v) before since", since, got, early.Int64, slack)
 	}
 	ctx := context.Background()
-	fast, err := h.db.Read.DeliveriesPerHour(ctx, db.DeliveriesPerHourParams{Since: since, FromID: got})
+	fast, err := h.db.Read.DeliveriesPerHour(ctx, dbsqlc.DeliveriesPerHourParams{Since: since, FromID: got})
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, err := h.db.Read.DeliveriesPerHour(ctx, db.DeliveriesPerHourParams{Since: since, FromID: 0})
+	full, err := h.db.Read.DeliveriesPerHour(ctx, dbsqlc.DeliveriesPerHourParams{Since: since, FromID: 0})
 	if err != nil {
 		t.Fatal(err)
 	}

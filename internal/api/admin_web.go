@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -235,7 +236,7 @@ type webReminder struct {
 
 type webField struct{ Key, Label, Value string }
 
-func (s *Server) webReminder(r *http.Request, cc *service.Coverage, rem db.Reminder) (webReminder, error) {
+func (s *Server) webReminder(r *http.Request, cc *service.Coverage, rem dbsqlc.Reminder) (webReminder, error) {
 	rj, err := s.renderReminder(r.Context(), cc, rem)
 	if err != nil {
 		return webReminder{}, err

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -58,8 +59,8 @@ func searchText(q string) string {
 
 // webParams turns the page's filter into the listing's parameters; times
 // are the form's datetime-local values in the server's zone.
-func (s *Server) webParams(f listFilter) (db.ListUserRemindersParams, []string) {
-	p := db.ListUserRemindersParams{Openid: f.OpenID, TemplateID: f.TemplateID, Text: searchText(f.Q), FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS}
+func (s *Server) webParams(f listFilter) (dbsqlc.ListUserRemindersParams, []string) {
+	p := dbsqlc.ListUserRemindersParams{Openid: f.OpenID, TemplateID: f.TemplateID, Text: searchText(f.Q), FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS}
 	if contains(statuses, f.Status) {
 		p.Status = f.Status
 	}
@@ -117,7 +118,7 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 		}
 		p.AfterFireAt, p.AfterID = fa, id
 	}
-	rows, resume, err := s.db.Read.ListRemindersPage(ctx, p)
+	rows, resume, err := db.ListRemindersPage(ctx, s.db.Read, p)
 	if err != nil {
 		s.webError(w, r, pd, err)
 		return

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
@@ -52,11 +53,11 @@ type trendChart struct {
 
 func (s *Server) trend(ctx context.Context, now time.Time, backlog int64) (trendChart, error) {
 	since := now.Truncate(time.Hour).Add(-23 * time.Hour)
-	from, err := s.db.Read.FirstDeliverySince(ctx, since, trendSlack)
+	from, err := db.FirstDeliverySince(ctx, s.db.Read, since, trendSlack)
 	if err != nil {
 		return trendChart{}, fmt.Errorf("trend: %w", err)
 	}
-	rows, err := s.db.Read.DeliveriesPerHour(ctx, db.DeliveriesPerHourParams{Since: since.UnixMilli(), FromID: from})
+	rows, err := s.db.Read.DeliveriesPerHour(ctx, dbsqlc.DeliveriesPerHourParams{Since: since.UnixMilli(), FromID: from})
 	if err != nil {
 		return trendChart{}, fmt.Errorf("trend: %w", err)
 	}

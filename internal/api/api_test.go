@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"io"
 	"net/http/httptest"
 	"net/url"
@@ -373,11 +374,11 @@ func TestCoverageCountsCreditsHeldByClaims(t *testing.T) {
 	first := h.create(tok, meeting(time.Hour))
 	second := h.create(tok, meeting(2*time.Hour))
 	ctx := context.Background()
-	if err := h.db.WithTx(ctx, func(q *db.Queries) error {
-		if _, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: "oA", TemplateID: meetingID, Now: t0.UnixMilli()}); err != nil {
+	if err := h.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		if _, err := q.ConsumeCredit(ctx, dbsqlc.ConsumeCreditParams{Openid: "oA", TemplateID: meetingID, Now: t0.UnixMilli()}); err != nil {
 			return err
 		}
-		_, err := q.ClaimReminder(ctx, db.ClaimReminderParams{ID: first["id"].(string), LeaseUntil: sql.NullInt64{Int64: t0.Add(time.Minute).UnixMilli(), Valid: true},
+		_, err := q.ClaimReminder(ctx, dbsqlc.ClaimReminderParams{ID: first["id"].(string), LeaseUntil: sql.NullInt64{Int64: t0.Add(time.Minute).UnixMilli(), Valid: true},
 			Owner: sql.NullString{String: "engine", Valid: true}, CreditHeld: 1, Now: t0.UnixMilli()})
 		return err
 	}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"net/http"
 	"strings"
 	"sync"
@@ -51,7 +52,7 @@ func (s *Server) sessionOpenID(ctx context.Context, tok string) (string, error) 
 	if oid, ok := s.sessions.get(hash, now); ok {
 		return oid, nil
 	}
-	row, err := s.db.Read.GetSession(ctx, db.GetSessionParams{TokenHash: hash, Now: now})
+	row, err := s.db.Read.GetSession(ctx, dbsqlc.GetSessionParams{TokenHash: hash, Now: now})
 	if db.IsNotFound(err) {
 		return "", nil
 	}

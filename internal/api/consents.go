@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -120,7 +121,7 @@ func (s *Server) handleReportConsents(w http.ResponseWriter, r *http.Request) {
 		if a.status == "accept" {
 			_, err = s.db.RecordAccept(r.Context(), oid, a.tmpl.ID, a.tmpl.Kind == wechat.LongTerm, db.SourceClient, now)
 		} else {
-			err = s.db.Write.SetConsentStatus(r.Context(), db.SetConsentStatusParams{
+			err = s.db.Write.SetConsentStatus(r.Context(), dbsqlc.SetConsentStatusParams{
 				Openid: oid, TemplateID: a.tmpl.ID, Status: a.status, Now: now.UnixMilli()})
 		}
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"io"
 	"net/http"
 	"time"
@@ -75,11 +76,11 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request) {
 func (s *Server) applyEvent(ctx context.Context, e *wechat.Event, m wechat.PushMeta) error {
 	now := s.now()
 	woken := false
-	err := s.db.WithTx(ctx, func(q *db.Queries) error {
+	err := s.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		bodyHash := hex.EncodeToString(m.Key[:])
 		if m.Plaintext {
 			queryKey := "q:" + m.Timestamp + ":" + m.Nonce
-			n, err := q.RememberPush(ctx, db.RememberPushParams{Key: queryKey, BodyHash: bodyHash, Now: now.UnixMilli()})
+			n, err := q.RememberPush(ctx, dbsqlc.RememberPushParams{Key: queryKey, BodyHash: bodyHash, Now: now.UnixMilli()})
 			if err != nil {
 				return err
 			}
@@ -93,7 +94,7 @@ func (s *Server) applyEvent(ctx context.Context, e *wechat.Event, m wechat.PushM
 				}
 			}
 		}
-		n, err := q.RememberPush(ctx, db.RememberPushParams{Key: "m:" + bodyHash, Now: now.UnixMilli()})
+		n, err := q.RememberPush(ctx, dbsqlc.RememberPushParams{Key: "m:" + bodyHash, Now: now.UnixMilli()})
 		if err != nil {
 			return err
 		}
@@ -111,7 +112,7 @@ func (s *Server) applyEvent(ctx context.Context, e *wechat.Event, m wechat.PushM
 
 // applyEventTx applies a push event in q's transaction; it reports whether
 // a reminder waiting out an unknown outcome is due now.
-func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Event, now time.Time) (woken bool, err error) {
+func (s *Server) applyEventTx(ctx context.Context, q *dbsqlc.Queries, e *wechat.Event, now time.Time) (woken bool, err error) {
 	switch e.Event {
 	case wechat.EventSubscribeMsgPopup, wechat.EventSubscribeMsgChange:
 		if e.FromUserName == "" {
@@ -133,7 +134,7 @@ func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Even
 			if st, _ := consentAnswer(it.SubscribeStatus); st == "accept" {
 				_, err = db.RecordAcceptTx(ctx, q, e.FromUserName, t.ID, t.Kind == wechat.LongTerm, db.SourceEvent, now)
 			} else {
-				err = q.SetConsentStatus(ctx, db.SetConsentStatusParams{Openid: e.FromUserName, TemplateID: t.ID,
+				err = q.SetConsentStatus(ctx, dbsqlc.SetConsentStatusParams{Openid: e.FromUserName, TemplateID: t.ID,
 					Status: "reject", Now: now.UnixMilli()})
 			}
 			if err != nil {
@@ -145,7 +146,7 @@ func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Even
 			if it.SubscribeStatus != "reject" {
 				continue
 			}
-			if err := q.ZeroConsent(ctx, db.ZeroConsentParams{Openid: e.FromUserName, TemplateID: it.TemplateID,
+			if err := q.ZeroConsent(ctx, dbsqlc.ZeroConsentParams{Openid: e.FromUserName, TemplateID: it.TemplateID,
 				Status: "unsubscribed", Now: now.UnixMilli()}); err != nil {
 				return false, err
 			}
@@ -160,7 +161,7 @@ func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Even
 				delivered = 1
 			}
 			err := func() error {
-				n, err := q.MarkDelivered(ctx, db.MarkDeliveredParams{Msgid: sqlInt(it.MsgID), Delivered: sqlInt(delivered),
+				n, err := q.MarkDelivered(ctx, dbsqlc.MarkDeliveredParams{Msgid: sqlInt(it.MsgID), Delivered: sqlInt(delivered),
 					EventStatus: it.ErrorStatus})
 				if err != nil {
 					return err
@@ -170,7 +171,7 @@ func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Even
 					if delivered == 0 {
 						report = store.ReportFailed
 					}
-					return q.SetDeliveryByMsgid(ctx, db.SetDeliveryByMsgidParams{Delivery: string(report), Msgid: sqlInt(it.MsgID)})
+					return q.SetDeliveryByMsgid(ctx, dbsqlc.SetDeliveryByMsgidParams{Delivery: string(report), Msgid: sqlInt(it.MsgID)})
 				}
 				// A delivery with this msgid that took no report (not sent,
 				// or reported already) is not waiting for this event.
@@ -180,11 +181,11 @@ func (s *Server) applyEventTx(ctx context.Context, q *db.Queries, e *wechat.Even
 				// Parked with its user and template: it may be the event of
 				// a send whose outcome is not recorded yet, or of one whose
 				// answer was lost (unknown), which it then settles.
-				if err := q.SavePendingSentEvent(ctx, db.SavePendingSentEventParams{Msgid: it.MsgID, Delivered: delivered,
+				if err := q.SavePendingSentEvent(ctx, dbsqlc.SavePendingSentEventParams{Msgid: it.MsgID, Delivered: delivered,
 					EventStatus: it.ErrorStatus, Now: now.UnixMilli(), Openid: e.FromUserName, TemplateID: it.TemplateID}); err != nil {
 					return err
 				}
-				n, err = q.WakeUnknownReminders(ctx, db.WakeUnknownRemindersParams{Now: now.UnixMilli(),
+				n, err = q.WakeUnknownReminders(ctx, dbsqlc.WakeUnknownRemindersParams{Now: now.UnixMilli(),
 					Openid: e.FromUserName, TemplateID: it.TemplateID})
 				woken = woken || n > 0
 				return err

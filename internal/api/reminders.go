@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"net/http"
 	"strconv"
 	"strings"
@@ -358,7 +359,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 	}
 	data, _ := json.Marshal(spec.data)
 	id := newReminderID(s.now())
-	params := db.InsertReminderParams{
+	params := dbsqlc.InsertReminderParams{
 		ID: id, Openid: oid, TemplateID: spec.templateID, FireAt: spec.fireAt.UnixMilli(),
 		ExpiresAt: spec.expiresMS(), WindowMs: spec.windowMS(),
 		Recurrence: sql.NullString{String: spec.recurrence, Valid: spec.recurrence != ""},
@@ -368,12 +369,12 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		Now:            s.now().UnixMilli(),
 	}
 	// Answer from what was inserted: the row is exactly these values.
-	rem := db.Reminder{ID: id, Openid: oid, TemplateID: params.TemplateID, Status: string(store.StatusScheduled), FireAt: params.FireAt,
+	rem := dbsqlc.Reminder{ID: id, Openid: oid, TemplateID: params.TemplateID, Status: string(store.StatusScheduled), FireAt: params.FireAt,
 		DueAt: params.FireAt, ExpiresAt: params.ExpiresAt, WindowMs: params.WindowMs, Recurrence: params.Recurrence,
 		Timezone: params.Timezone, Data: params.Data, Page: params.Page, IdempotencyKey: params.IdempotencyKey,
 		RequestHash: params.RequestHash, CreatedAt: params.Now, UpdatedAt: params.Now}
 	cc := s.consents.Coverage()
-	if err := s.db.Group(ctx, func(q *db.Queries) error {
+	if err := s.db.Group(ctx, func(q *dbsqlc.Queries) error {
 		// Counted in the insert's write transaction: concurrent creates
 		// of one user are serialized by the single writer.
 		n, err := q.CountScheduledForOwner(ctx, oid)
@@ -412,7 +413,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 
 // replayIdempotent answers a request whose Idempotency-Key was seen before.
 func (s *Server) replayIdempotent(w http.ResponseWriter, r *http.Request, oid, key, hash string) (bool, error) {
-	prev, err := s.db.Write.GetReminderByIdempotencyKey(r.Context(), db.GetReminderByIdempotencyKeyParams{
+	prev, err := s.db.Write.GetReminderByIdempotencyKey(r.Context(), dbsqlc.GetReminderByIdempotencyKeyParams{
 		Openid: oid, IdempotencyKey: sql.NullString{String: key, Valid: true}})
 	if db.IsNotFound(err) {
 		return false, nil
@@ -537,7 +538,7 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 	}
 	spec := reminderSpec{fireAt: fireAt, expiresAt: expiresAt}
 	b, _ := json.Marshal(data)
-	if err := s.reminders.Update(ctx, db.UpdateScheduledReminderParams{
+	if err := s.reminders.Update(ctx, dbsqlc.UpdateScheduledReminderParams{
 		ID: id, FireAt: fireAt.UnixMilli(), ExpiresAt: spec.expiresMS(), WindowMs: spec.windowMS(),
 		Data: string(b), Page: page,
 	}); err != nil {
@@ -564,7 +565,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, owner string) {
 
 // listQuery is a parsed listing request.
 type listQuery struct {
-	p     db.ListUserRemindersParams
+	p     dbsqlc.ListUserRemindersParams
 	limit int
 	// delivery filters the admin's listing by delivery report.
 	delivery string
@@ -573,7 +574,7 @@ type listQuery struct {
 func (s *Server) parseList(r *http.Request, admin bool) (listQuery, error) {
 	q := r.URL.Query()
 	fe := fieldErrors{}
-	lq := listQuery{limit: defaultLimit, p: db.ListUserRemindersParams{FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS}}
+	lq := listQuery{limit: defaultLimit, p: dbsqlc.ListUserRemindersParams{FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS}}
 	if v := q.Get("status"); v != "" {
 		if !contains(statuses, v) {
 			fe.add("status", "must be one of "+strings.Join(statuses, ", "))
@@ -670,15 +671,15 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, admin bool) {
 		s.writeError(w, r, err)
 		return
 	}
-	var rows []db.Reminder
+	var rows []dbsqlc.Reminder
 	var resume *db.Position
 	if lq.delivery != "" {
 		p := lq.p
-		rows, err = s.db.Read.ListDeliveryReminders(r.Context(), db.ListDeliveryRemindersParams{Delivery: lq.delivery,
+		rows, err = s.db.Read.ListDeliveryReminders(r.Context(), dbsqlc.ListDeliveryRemindersParams{Delivery: lq.delivery,
 			Openid: p.Openid, Status: p.Status, TemplateID: p.TemplateID, FromMs: p.FromMs, ToMs: p.ToMs,
 			AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, MaxRows: p.MaxRows})
 	} else {
-		rows, resume, err = s.db.Read.ListRemindersPage(r.Context(), lq.p)
+		rows, resume, err = db.ListRemindersPage(r.Context(), s.db.Read, lq.p)
 	}
 	if err != nil {
 		s.writeError(w, r, err)

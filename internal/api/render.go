@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"net/http"
 	"strconv"
 	"sync"
@@ -110,7 +111,7 @@ func nullString(v sql.NullString) *string {
 	return &v.String
 }
 
-func (s *Server) renderReminder(ctx context.Context, cc *service.Coverage, r db.Reminder) (reminderJSON, error) {
+func (s *Server) renderReminder(ctx context.Context, cc *service.Coverage, r dbsqlc.Reminder) (reminderJSON, error) {
 	loc := reminderZone(r.Timezone)
 	out := reminderJSON{
 		ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, Status: r.Status, Reason: nullString(r.Reason),

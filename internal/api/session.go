@@ -2,9 +2,9 @@ package api
 
 import (
 	"errors"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"net/http"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -47,7 +47,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	tok := newToken()
 	exp := now.Add(s.sessionTTL)
-	if err := s.db.Write.CreateSession(r.Context(), db.CreateSessionParams{
+	if err := s.db.Write.CreateSession(r.Context(), dbsqlc.CreateSessionParams{
 		TokenHash: hashToken(tok), Openid: sess.OpenID, CreatedAt: now.UnixMilli(), ExpiresAt: exp.UnixMilli(),
 	}); err != nil {
 		s.writeError(w, r, err)

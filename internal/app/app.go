@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"log/slog"
 	"net/http"
 	"time"
@@ -182,7 +183,7 @@ func (t tokenStore) LoadToken(ctx context.Context) (wechat.Token, error) {
 }
 
 func (t tokenStore) SaveToken(ctx context.Context, tok wechat.Token) error {
-	return t.db.Write.SaveToken(ctx, db.SaveTokenParams{Value: tok.Value.Reveal(), ExpiresAt: tok.ExpiresAt.UnixMilli(), Now: time.Now().UnixMilli()})
+	return t.db.Write.SaveToken(ctx, dbsqlc.SaveTokenParams{Value: tok.Value.Reveal(), ExpiresAt: tok.ExpiresAt.UnixMilli(), Now: time.Now().UnixMilli()})
 }
 
 // engine adapts the scheduler to what the API reports.

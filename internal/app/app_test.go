@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -26,7 +27,7 @@ func TestRetentionPrunesParkedSentEvents(t *testing.T) {
 	defer d.Close()
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	for msgid, at := range map[int64]time.Time{1: now.Add(-25 * time.Hour), 2: now.Add(-time.Minute)} {
-		if err := d.Write.SavePendingSentEvent(ctx, db.SavePendingSentEventParams{Msgid: msgid, Delivered: 1,
+		if err := d.Write.SavePendingSentEvent(ctx, dbsqlc.SavePendingSentEventParams{Msgid: msgid, Delivered: 1,
 			EventStatus: "success", Now: at.UnixMilli()}); err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"io"
 	"log/slog"
 	"math"
@@ -285,15 +286,15 @@ var meetingData = `{"thing1":"项目评审会","time2":"2026-12-01 14:00","thing
 func (w *world) seed(ctx context.Context, n int, fire func(i int) time.Time) error {
 	now := time.Now().UnixMilli()
 	for start := 0; start < n; start += 5000 {
-		err := w.db.WithTx(ctx, func(q *db.Queries) error {
+		err := w.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
 			for i := start; i < min(n, start+5000); i++ {
 				o := fmt.Sprintf("bench-user-%06d", i)
-				if err := q.InsertReminder(ctx, db.InsertReminderParams{ID: fmt.Sprintf("rem_bench_%06d", i), Openid: o,
+				if err := q.InsertReminder(ctx, dbsqlc.InsertReminderParams{ID: fmt.Sprintf("rem_bench_%06d", i), Openid: o,
 					TemplateID: wechattest.MeetingTemplateID, FireAt: fire(i).UnixMilli(), Timezone: "Asia/Shanghai",
 					Data: meetingData, Now: now}); err != nil {
 					return err
 				}
-				if err := q.AddCredit(ctx, db.AddCreditParams{Openid: o, TemplateID: wechattest.MeetingTemplateID, Credits: 1, Now: now}); err != nil {
+				if err := q.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: o, TemplateID: wechattest.MeetingTemplateID, Credits: 1, Now: now}); err != nil {
 					return err
 				}
 			}
@@ -571,7 +572,7 @@ func (t *scanTable) fill(ctx context.Context) error {
 func (t *scanTable) measure(ctx context.Context) error {
 	d, now := t.d, t.now
 	start := time.Now()
-	ids, err := d.Read.DueReminders(ctx, db.DueRemindersParams{Now: now.UnixMilli(), MaxRows: 256})
+	ids, err := d.Read.DueReminders(ctx, dbsqlc.DueRemindersParams{Now: now.UnixMilli(), MaxRows: 256})
 	t.scan += time.Since(start)
 	if err != nil || len(ids) != 100 {
 		return fmt.Errorf("scan found %d due (%v), want 100", len(ids), err)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -119,7 +120,7 @@ func (c *Catalog) sync(ctx context.Context) error {
 		return fmt.Errorf("sync templates: %w", err)
 	}
 	now := c.now().UnixMilli()
-	err = c.db.WithTx(ctx, func(q *db.Queries) error {
+	err = c.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		// Absent unless this list names it; readers see the whole change.
 		if _, err := q.MarkTemplatesAbsent(ctx); err != nil {
 			return err
@@ -136,7 +137,7 @@ func (c *Catalog) sync(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if err := q.UpsertTemplate(ctx, db.UpsertTemplateParams{ID: t.ID, Title: t.Title, Kind: string(t.Kind),
+			if err := q.UpsertTemplate(ctx, dbsqlc.UpsertTemplateParams{ID: t.ID, Title: t.Title, Kind: string(t.Kind),
 				Content: t.Content, Keywords: string(b), Position: int64(i), SyncedAt: now}); err != nil {
 				return fmt.Errorf("store template %s: %w", t.ID, err)
 			}

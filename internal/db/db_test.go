@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"os"
 	"path/filepath"
 	"slices"
@@ -154,7 +155,7 @@ func TestCheckConstraints(t *testing.T) {
 	ctx := context.Background()
 	q := d.Write
 	// credits can never go below zero, even by a direct write.
-	if err := q.AddCredit(ctx, db.AddCreditParams{Openid: "o", TemplateID: "t", Credits: 1, Now: 1}); err != nil {
+	if err := q.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: "o", TemplateID: "t", Credits: 1, Now: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.W.Exec(`UPDATE consents SET credits = -1`); err == nil {
@@ -181,7 +182,7 @@ func TestCheckConstraints(t *testing.T) {
 func TestConcurrentConsumptionNeverOverspends(t *testing.T) {
 	d := openTest(t)
 	ctx := context.Background()
-	if err := d.Write.AddCredit(ctx, db.AddCreditParams{Openid: "o1", TemplateID: "t1", Credits: 25, Now: 1}); err != nil {
+	if err := d.Write.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: "o1", TemplateID: "t1", Credits: 25, Now: 1}); err != nil {
 		t.Fatal(err)
 	}
 	var won atomic.Int64
@@ -189,8 +190,8 @@ func TestConcurrentConsumptionNeverOverspends(t *testing.T) {
 	for range 16 {
 		wg.Go(func() {
 			for range 10 {
-				err := d.WithTx(ctx, func(q *db.Queries) error {
-					n, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: "o1", TemplateID: "t1", Now: 2})
+				err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+					n, err := q.ConsumeCredit(ctx, dbsqlc.ConsumeCreditParams{Openid: "o1", TemplateID: "t1", Now: 2})
 					won.Add(n)
 					return err
 				})
@@ -201,7 +202,7 @@ func TestConcurrentConsumptionNeverOverspends(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	c, err := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: "o1", TemplateID: "t1"})
+	c, err := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: "o1", TemplateID: "t1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func TestRecordAcceptPairsReportAndEvent(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	credits := func() int64 {
-		c, err := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: "o1", TemplateID: "t1"})
+		c, err := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: "o1", TemplateID: "t1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +257,7 @@ func TestRecordAcceptLongTerm(t *testing.T) {
 	if _, err := d.RecordAccept(ctx, "o1", "lt", true, db.SourceClient, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: "o1", TemplateID: "lt"})
+	c, _ := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: "o1", TemplateID: "lt"})
 	if c.LongTerm != 1 || c.Credits != 0 || c.Status != "accept" {
 		t.Fatalf("long-term consent %+v", c)
 	}
@@ -266,20 +267,20 @@ func TestCompareAndSetTransitions(t *testing.T) {
 	d := openTest(t)
 	ctx := context.Background()
 	q := d.Write
-	if err := q.InsertReminder(ctx, db.InsertReminderParams{ID: "r1", Openid: "o", TemplateID: "t", FireAt: 100,
+	if err := q.InsertReminder(ctx, dbsqlc.InsertReminderParams{ID: "r1", Openid: "o", TemplateID: "t", FireAt: 100,
 		Timezone: "UTC", Data: "{}", Now: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := q.CancelReminder(ctx, db.CancelReminderParams{ID: "r1", Now: 2}); n != 1 {
+	if n, _ := q.CancelReminder(ctx, dbsqlc.CancelReminderParams{ID: "r1", Now: 2}); n != 1 {
 		t.Fatal("cancel of a scheduled reminder")
 	}
-	if n, _ := q.CancelReminder(ctx, db.CancelReminderParams{ID: "r1", Now: 3}); n != 0 {
+	if n, _ := q.CancelReminder(ctx, dbsqlc.CancelReminderParams{ID: "r1", Now: 3}); n != 0 {
 		t.Fatal("second cancel changed a row")
 	}
-	if n, _ := q.UpdateScheduledReminder(ctx, db.UpdateScheduledReminderParams{ID: "r1", FireAt: 200, Data: "{}", Now: 4}); n != 0 {
+	if n, _ := q.UpdateScheduledReminder(ctx, dbsqlc.UpdateScheduledReminderParams{ID: "r1", FireAt: 200, Data: "{}", Now: 4}); n != 0 {
 		t.Fatal("patch of a canceled reminder changed a row")
 	}
-	if n, _ := q.RetryReminder(ctx, db.RetryReminderParams{ID: "r1", Now: 5}); n != 0 {
+	if n, _ := q.RetryReminder(ctx, dbsqlc.RetryReminderParams{ID: "r1", Now: 5}); n != 0 {
 		t.Fatal("retry of a canceled reminder changed a row")
 	}
 	if _, err := d.Read.GetReminder(ctx, "nope"); !errors.Is(db.NotFound(err, "reminder nope"), db.ErrNotFound) {
@@ -291,8 +292,8 @@ func TestWithTxEachCommitsOnce(t *testing.T) {
 	d := openTest(t)
 	ctx := context.Background()
 	before := d.Commits()
-	errs := d.WithTxEach(ctx, 5, func(i int, q *db.Queries) error {
-		return q.AddCredit(ctx, db.AddCreditParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t", Credits: 1, Now: 1})
+	errs := d.WithTxEach(ctx, 5, func(i int, q *dbsqlc.Queries) error {
+		return q.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t", Credits: 1, Now: 1})
 	})
 	if errors.Join(errs...) != nil || d.Commits() != before+1 {
 		t.Fatalf("errors %v, commits %d, want 1", errs, d.Commits()-before)
@@ -303,8 +304,8 @@ func TestWithTxEachIsolatesFailures(t *testing.T) {
 	d := openTest(t)
 	ctx := context.Background()
 	before := d.Commits()
-	errs := d.WithTxEach(ctx, 3, func(i int, q *db.Queries) error {
-		if err := q.AddCredit(ctx, db.AddCreditParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t", Credits: 1, Now: 1}); err != nil {
+	errs := d.WithTxEach(ctx, 3, func(i int, q *dbsqlc.Queries) error {
+		if err := q.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t", Credits: 1, Now: 1}); err != nil {
 			return err
 		}
 		if i == 1 {
@@ -317,7 +318,7 @@ func TestWithTxEachIsolatesFailures(t *testing.T) {
 		t.Fatalf("errors %v, commits %d", errs, d.Commits()-before)
 	}
 	for i, want := range []int64{1, 0, 1} {
-		c, _ := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t"})
+		c, _ := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t"})
 		if c.Credits != want {
 			t.Fatalf("item %d: credits %d, want %d (a failed item must roll back alone)", i, c.Credits, want)
 		}
@@ -410,7 +411,7 @@ func TestUpgradeFromVersion1KeepsData(t *testing.T) {
 	if err != nil || r.Status != "sending" || r.CreditHeld != 0 || r.Data != `{"a":"b"}` || r.LeaseOwner.String != "old" {
 		t.Fatalf("reminder after upgrade: %+v (%v)", r, err)
 	}
-	c, err := d.Read.GetConsent(context.Background(), db.GetConsentParams{Openid: "o", TemplateID: "t"})
+	c, err := d.Read.GetConsent(context.Background(), dbsqlc.GetConsentParams{Openid: "o", TemplateID: "t"})
 	if err != nil || c.Credits != 3 || c.ZeroedAt != 0 {
 		t.Fatalf("consent after upgrade: %+v (%v)", c, err)
 	}
@@ -486,8 +487,8 @@ func TestPanicInAWriteLeavesTheWriterUsable(t *testing.T) {
 		f()
 	}
 	mustPanic(func() {
-		_ = d.WithTx(ctx, func(q *db.Queries) error {
-			if err := q.AddCredit(ctx, db.AddCreditParams{Openid: "o1", TemplateID: "t", Credits: 1, Now: 1}); err != nil {
+		_ = d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+			if err := q.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: "o1", TemplateID: "t", Credits: 1, Now: 1}); err != nil {
 				return err
 			}
 			panic("bug")
@@ -509,8 +510,8 @@ func TestPanicInAWriteLeavesTheWriterUsable(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- d.WithTx(ctx, func(q *db.Queries) error {
-			return q.AddCredit(ctx, db.AddCreditParams{Openid: "o2", TemplateID: "t", Credits: 1, Now: 1})
+		done <- d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+			return q.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: "o2", TemplateID: "t", Credits: 1, Now: 1})
 		})
 	}()
 	select {
@@ -521,7 +522,7 @@ func TestPanicInAWriteLeavesTheWriterUsable(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the writer is still inside the panicked transaction")
 	}
-	if c, err := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: "o1", TemplateID: "t"}); !errors.Is(err, sql.ErrNoRows) {
+	if c, err := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: "o1", TemplateID: "t"}); !errors.Is(err, sql.ErrNoRows) {
 		t.Fatalf("the panicked transaction's write survived: %+v, %v", c, err)
 	}
 }
@@ -529,8 +530,8 @@ func TestPanicInAWriteLeavesTheWriterUsable(t *testing.T) {
 func TestWithTxBatchIsolatesAPanic(t *testing.T) {
 	d := openTest(t)
 	ctx := context.Background()
-	write := func(i int, q *db.Queries) error {
-		if err := q.AddCredit(ctx, db.AddCreditParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t", Credits: 1, Now: 1}); err != nil {
+	write := func(i int, q *dbsqlc.Queries) error {
+		if err := q.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t", Credits: 1, Now: 1}); err != nil {
 			return err
 		}
 		if i == 1 {
@@ -543,7 +544,7 @@ func TestWithTxBatchIsolatesAPanic(t *testing.T) {
 		t.Fatalf("errors %v: only item 1 may fail", errs)
 	}
 	for i, want := range []int64{1, 0, 1} {
-		c, err := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t"})
+		c, err := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: fmt.Sprintf("o%d", i), TemplateID: "t"})
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			t.Fatal(err)
 		}
@@ -689,7 +690,7 @@ func TestUpgradeRebuildsRemindersKeepingDeliveries(t *testing.T) {
 	// The key is still unique per user; reminders without one are many.
 	insert := func(id string, key sql.NullString) error {
 		hash := sql.NullString{String: "h", Valid: key.Valid}
-		return d.Write.InsertReminder(ctx, db.InsertReminderParams{ID: id, Openid: "o", TemplateID: "t", FireAt: 9,
+		return d.Write.InsertReminder(ctx, dbsqlc.InsertReminderParams{ID: id, Openid: "o", TemplateID: "t", FireAt: 9,
 			Timezone: "UTC", Data: `{}`, IdempotencyKey: key, RequestHash: hash, Now: 1})
 	}
 	if err := insert("dup", sql.NullString{String: "k1", Valid: true}); !db.IsUniqueViolation(err) {
@@ -700,7 +701,7 @@ func TestUpgradeRebuildsRemindersKeepingDeliveries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got, err := d.Write.GetReminderByIdempotencyKey(ctx, db.GetReminderByIdempotencyKeyParams{Openid: "o",
+	if got, err := d.Write.GetReminderByIdempotencyKey(ctx, dbsqlc.GetReminderByIdempotencyKeyParams{Openid: "o",
 		IdempotencyKey: sql.NullString{String: "k1", Valid: true}}); err != nil || got.ID != "r0" {
 		t.Fatalf("key k1 finds %q (%v), want r0", got.ID, err)
 	}
@@ -735,9 +736,9 @@ func TestWALIsCheckpointedInTheBackground(t *testing.T) {
 	}
 	before := size()
 	data := fmt.Sprintf(`{"thing1":%q}`, strings.Repeat("会议", 300)) // ~1.8 KB a row
-	err = d.WithTx(context.Background(), func(q *db.Queries) error {
+	err = d.WithTx(context.Background(), func(q *dbsqlc.Queries) error {
 		for i := range 2000 {
-			if err := q.InsertReminder(context.Background(), db.InsertReminderParams{ID: fmt.Sprintf("r%05d", i), Openid: "o",
+			if err := q.InsertReminder(context.Background(), dbsqlc.InsertReminderParams{ID: fmt.Sprintf("r%05d", i), Openid: "o",
 				TemplateID: "t", FireAt: 9, Timezone: "UTC", Data: data, Now: 1}); err != nil {
 				return err
 			}
@@ -851,7 +852,7 @@ func TestTemplateListingReadsABoundedStretch(t *testing.T) {
 			tmpl = "rare"
 		}
 		id := fmt.Sprintf("rem_%02d", i)
-		if err := d.Write.InsertReminder(ctx, db.InsertReminderParams{ID: id, Openid: fmt.Sprintf("o%d", i%3), TemplateID: tmpl,
+		if err := d.Write.InsertReminder(ctx, dbsqlc.InsertReminderParams{ID: id, Openid: fmt.Sprintf("o%d", i%3), TemplateID: tmpl,
 			FireAt: int64(1000 + i), Timezone: "UTC", Data: `{}`, Now: 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -862,11 +863,11 @@ func TestTemplateListingReadsABoundedStretch(t *testing.T) {
 	for _, status := range []string{"", "scheduled"} {
 		// As the API pages: limit 1, one more row asked for to see whether
 		// another page follows.
-		p := db.ListUserRemindersParams{Status: status, TemplateID: "rare", FromMs: 0, ToMs: 1 << 62, AfterFireAt: -1, MaxRows: 2}
+		p := dbsqlc.ListUserRemindersParams{Status: status, TemplateID: "rare", FromMs: 0, ToMs: 1 << 62, AfterFireAt: -1, MaxRows: 2}
 		var got []string
 		pages, shortWithCursor := 0, 0
 		for ; pages < 30; pages++ {
-			rows, resume, err := d.Read.ListRemindersPage(ctx, p)
+			rows, resume, err := db.ListRemindersPage(ctx, d.Read, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -892,17 +893,17 @@ func TestTemplateListingReadsABoundedStretch(t *testing.T) {
 		}
 	}
 	// A walk that ends with the range's last entry is the last page.
-	rows, resume, err := d.Read.ListRemindersPage(ctx, db.ListUserRemindersParams{TemplateID: "rare", FromMs: 0, ToMs: 1 << 62,
+	rows, resume, err := db.ListRemindersPage(ctx, d.Read, dbsqlc.ListUserRemindersParams{TemplateID: "rare", FromMs: 0, ToMs: 1 << 62,
 		AfterFireAt: 1025, AfterID: "rem_25", MaxRows: 2})
 	if err != nil || resume != nil || len(rows) != 1 || rows[0].ID != "rem_29" {
 		t.Fatalf("the last %d entries: rows %v, resume %v, %v; want rem_29 and no next page", db.MaxWalk, rows, resume, err)
 	}
 	// Unfiltered and per-user listings are exact: never a short page with a cursor.
-	for _, p := range []db.ListUserRemindersParams{
+	for _, p := range []dbsqlc.ListUserRemindersParams{
 		{FromMs: 0, ToMs: 1 << 62, AfterFireAt: -1, MaxRows: 100},
 		{Openid: "o2", TemplateID: "rare", FromMs: 0, ToMs: 1 << 62, AfterFireAt: -1, MaxRows: 100},
 	} {
-		rows, resume, err := d.Read.ListRemindersPage(ctx, p)
+		rows, resume, err := db.ListRemindersPage(ctx, d.Read, p)
 		if err != nil || resume != nil || len(rows) == 0 {
 			t.Fatalf("%+v: %d rows, resume %v, %v", p, len(rows), resume, err)
 		}

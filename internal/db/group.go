@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"sync"
 	"time"
 )
@@ -151,8 +152,8 @@ func (b *Batcher[T]) runBatch(ctx context.Context, vs []T) (errs []error, panick
 // maxGroup bounds one group's transaction.
 const maxGroup = 256
 
-func (d *DB) runGroup(ctx context.Context, fns []func(*Queries) error) []error {
-	return d.WithTxEach(ctx, len(fns), func(i int, q *Queries) error { return fns[i](q) })
+func (d *DB) runGroup(ctx context.Context, fns []func(*dbsqlc.Queries) error) []error {
+	return d.WithTxEach(ctx, len(fns), func(i int, q *dbsqlc.Queries) error { return fns[i](q) })
 }
 
 // Group runs fn in a write transaction shared with other concurrent
@@ -161,6 +162,6 @@ func (d *DB) runGroup(ctx context.Context, fns []func(*Queries) error) []error {
 // must not call WeChat, and must be safe to run again: if another caller's
 // fn fails, the group is rolled back and every fn runs again alone
 // (WithTxEach).
-func (d *DB) Group(ctx context.Context, fn func(q *Queries) error) error {
+func (d *DB) Group(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
 	return d.group.Do(ctx, fn)
 }

@@ -153,8 +153,8 @@ var errProbeRollback = errors.New("probe: roll back")
 func (d *DB) probe(ctx context.Context, commit bool) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	err := d.WithTx(ctx, func(q *Queries) error {
-		res, err := q.db.ExecContext(ctx, `INSERT INTO consent_grants (openid, template_id, source, received_at)
+	err := d.withRawTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO consent_grants (openid, template_id, source, received_at)
 			VALUES ('reminderd-write-probe', printf('%.*c', 10000, 'x'), 'client', 0)`)
 		if err != nil {
 			return err
@@ -166,7 +166,7 @@ func (d *DB) probe(ctx context.Context, commit bool) error {
 		if err != nil {
 			return err
 		}
-		_, err = q.db.ExecContext(ctx, `DELETE FROM consent_grants WHERE id = ?`, id)
+		_, err = tx.ExecContext(ctx, `DELETE FROM consent_grants WHERE id = ?`, id)
 		return err
 	})
 	if errors.Is(err, errProbeRollback) {

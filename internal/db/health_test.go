@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -124,6 +125,6 @@ func TestWritableFailsWhileTheDatabaseIsFullAndRecovers(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-func sessionParams(i int) db.CreateSessionParams {
-	return db.CreateSessionParams{TokenHash: fmt.Sprintf("%064x", i), Openid: "o-full", CreatedAt: 1, ExpiresAt: 2}
+func sessionParams(i int) dbsqlc.CreateSessionParams {
+	return dbsqlc.CreateSessionParams{TokenHash: fmt.Sprintf("%064x", i), Openid: "o-full", CreatedAt: 1, ExpiresAt: 2}
 }

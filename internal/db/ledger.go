@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"time"
 )
 
@@ -24,7 +25,7 @@ const (
 // added. Otherwise one credit is added (one-time) or the template granted
 // (long-term). It reports whether the accept added to the ledger.
 func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source string, now time.Time) (counted bool, err error) {
-	err = d.WithTx(ctx, func(q *Queries) error {
+	err = d.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		counted, err = RecordAcceptTx(ctx, q, openID, templateID, longTerm, source, now)
 		return err
 	})
@@ -32,7 +33,7 @@ func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTe
 }
 
 // RecordAcceptTx is RecordAccept in the caller's transaction q.
-func RecordAcceptTx(ctx context.Context, q *Queries, openID, templateID string, longTerm bool, source string, now time.Time) (counted bool, err error) {
+func RecordAcceptTx(ctx context.Context, q *dbsqlc.Queries, openID, templateID string, longTerm bool, source string, now time.Time) (counted bool, err error) {
 	other := SourceEvent
 	if source == SourceEvent {
 		other = SourceClient
@@ -41,17 +42,17 @@ func RecordAcceptTx(ctx context.Context, q *Queries, openID, templateID string, 
 	}
 	ms := now.UnixMilli()
 	err = func() error {
-		match, err := q.FindUnpairedGrant(ctx, FindUnpairedGrantParams{
+		match, err := q.FindUnpairedGrant(ctx, dbsqlc.FindUnpairedGrantParams{
 			Openid: openID, TemplateID: templateID, Source: other, Since: ms - PairWindow.Milliseconds(),
 		})
 		switch {
 		case err == nil:
-			id, err := q.InsertGrant(ctx, InsertGrantParams{Openid: openID, TemplateID: templateID, Source: source,
+			id, err := q.InsertGrant(ctx, dbsqlc.InsertGrantParams{Openid: openID, TemplateID: templateID, Source: source,
 				ReceivedAt: ms, PairedWith: sql.NullInt64{Int64: match, Valid: true}})
 			if err != nil {
 				return err
 			}
-			n, err := q.PairGrant(ctx, PairGrantParams{ID: match, PairedWith: sql.NullInt64{Int64: id, Valid: true}})
+			n, err := q.PairGrant(ctx, dbsqlc.PairGrantParams{ID: match, PairedWith: sql.NullInt64{Int64: id, Valid: true}})
 			if err != nil {
 				return err
 			}
@@ -63,11 +64,11 @@ func RecordAcceptTx(ctx context.Context, q *Queries, openID, templateID string, 
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		if _, err := q.InsertGrant(ctx, InsertGrantParams{Openid: openID, TemplateID: templateID, Source: source,
+		if _, err := q.InsertGrant(ctx, dbsqlc.InsertGrantParams{Openid: openID, TemplateID: templateID, Source: source,
 			ReceivedAt: ms}); err != nil {
 			return err
 		}
-		p := AddCreditParams{Openid: openID, TemplateID: templateID, Credits: 1, Now: ms}
+		p := dbsqlc.AddCreditParams{Openid: openID, TemplateID: templateID, Credits: 1, Now: ms}
 		if longTerm {
 			p.Credits, p.LongTerm = 0, 1
 		}

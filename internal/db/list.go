@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"math"
 )
 
@@ -27,7 +28,7 @@ type Position struct {
 // stops there short of p.MaxRows rows, resume is where it stopped, and the
 // next page starts after it. resume is nil when the page reached the end
 // of its range or filled up.
-func (q *Queries) ListRemindersPage(ctx context.Context, p ListUserRemindersParams) (rows []Reminder, resume *Position, err error) {
+func ListRemindersPage(ctx context.Context, q *dbsqlc.Queries, p dbsqlc.ListUserRemindersParams) (rows []dbsqlc.Reminder, resume *Position, err error) {
 	if p.Openid != "" {
 		rows, err = q.ListUserReminders(ctx, p)
 		return rows, nil, err
@@ -37,15 +38,15 @@ func (q *Queries) ListRemindersPage(ctx context.Context, p ListUserRemindersPara
 	if p.TemplateID != "" || p.Text != "" {
 		var ends []Position
 		if p.Status != "" {
-			var rs []ListStatusRemindersWalkEndRow
-			rs, err = q.ListStatusRemindersWalkEnd(ctx, ListStatusRemindersWalkEndParams{Status: p.Status, FromMs: p.FromMs,
+			var rs []dbsqlc.ListStatusRemindersWalkEndRow
+			rs, err = q.ListStatusRemindersWalkEnd(ctx, dbsqlc.ListStatusRemindersWalkEndParams{Status: p.Status, FromMs: p.FromMs,
 				ToMs: p.ToMs, AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, Skip: MaxWalk - 1})
 			for _, r := range rs {
 				ends = append(ends, Position(r))
 			}
 		} else {
-			var rs []ListRemindersWalkEndRow
-			rs, err = q.ListRemindersWalkEnd(ctx, ListRemindersWalkEndParams{FromMs: p.FromMs, ToMs: p.ToMs,
+			var rs []dbsqlc.ListRemindersWalkEndRow
+			rs, err = q.ListRemindersWalkEnd(ctx, dbsqlc.ListRemindersWalkEndParams{FromMs: p.FromMs, ToMs: p.ToMs,
 				AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, Skip: MaxWalk - 1})
 			for _, r := range rs {
 				ends = append(ends, Position(r))
@@ -61,10 +62,10 @@ func (q *Queries) ListRemindersPage(ctx context.Context, p ListUserRemindersPara
 		}
 	}
 	if p.Status != "" {
-		rows, err = q.ListStatusReminders(ctx, ListStatusRemindersParams{Status: p.Status, TemplateID: p.TemplateID, Text: p.Text, FromMs: p.FromMs,
+		rows, err = q.ListStatusReminders(ctx, dbsqlc.ListStatusRemindersParams{Status: p.Status, TemplateID: p.TemplateID, Text: p.Text, FromMs: p.FromMs,
 			ToMs: p.ToMs, AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, UntilFireAt: until.FireAt, UntilID: until.ID, MaxRows: p.MaxRows})
 	} else {
-		rows, err = q.ListReminders(ctx, ListRemindersParams{TemplateID: p.TemplateID, Text: p.Text, FromMs: p.FromMs, ToMs: p.ToMs,
+		rows, err = q.ListReminders(ctx, dbsqlc.ListRemindersParams{TemplateID: p.TemplateID, Text: p.Text, FromMs: p.FromMs, ToMs: p.ToMs,
 			AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, UntilFireAt: until.FireAt, UntilID: until.ID, MaxRows: p.MaxRows})
 	}
 	if err != nil {
@@ -79,7 +80,7 @@ func (q *Queries) ListRemindersPage(ctx context.Context, p ListUserRemindersPara
 // NextPage trims rows, listed with MaxRows one more than limit, to limit,
 // and returns where the next page starts: after the last row kept when
 // more followed, else resume (nil on the last page).
-func NextPage(rows []Reminder, limit int, resume *Position) ([]Reminder, *Position) {
+func NextPage(rows []dbsqlc.Reminder, limit int, resume *Position) ([]dbsqlc.Reminder, *Position) {
 	if len(rows) > limit {
 		rows = rows[:limit]
 		last := rows[len(rows)-1]

@@ -21,6 +21,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"os"
 	"runtime"
 	"strings"
@@ -57,12 +58,12 @@ type DB struct {
 	// R is the read-only pool.
 	R *sql.DB
 	// Write runs queries on the writer, Read on the read pool.
-	Write *Queries
-	Read  *Queries
+	Write *dbsqlc.Queries
+	Read  *dbsqlc.Queries
 	path  string
 	// commits counts transactions committed through WithTx (for bench).
 	commits atomic.Int64
-	group   *Batcher[func(*Queries) error]
+	group   *Batcher[func(*dbsqlc.Queries) error]
 	ckpt    *checkpointer
 	// integrity is what OpenWith's check found; health caches the probe.
 	integrity IntegrityResult
@@ -193,7 +194,7 @@ func OpenWith(ctx context.Context, path string, opt Options) (*DB, error) {
 	}
 	// Every query is prepared once per connection (sqlc's prepared queries):
 	// modernc.org/sqlite would otherwise parse each statement on each call.
-	if d.Write, err = Prepare(ctx, w); err != nil {
+	if d.Write, err = dbsqlc.Prepare(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open database %s: prepare: %w", path, err)
 	}
@@ -210,7 +211,7 @@ func OpenWith(ctx context.Context, path string, opt Options) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	d.R = r
-	if d.Read, err = Prepare(ctx, r); err != nil {
+	if d.Read, err = dbsqlc.Prepare(ctx, r); err != nil {
 		d.Write.Close()
 		w.Close()
 		r.Close()
@@ -299,7 +300,13 @@ func (d *DB) Close() error {
 
 // WithTx runs fn in one immediate write transaction, committed when fn
 // returns nil and rolled back otherwise. fn must not call WeChat.
-func (d *DB) WithTx(ctx context.Context, fn func(q *Queries) error) error {
+func (d *DB) WithTx(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
+	return d.withRawTx(ctx, func(tx *sql.Tx) error { return fn(d.Write.WithTx(tx)) })
+}
+
+// withRawTx is WithTx on the transaction itself (the write probe's
+// statements are not queries of the store).
+func (d *DB) withRawTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := d.W.BeginTx(ctx, nil)
 	if err != nil {
 		d.NoteWriteError(err)
@@ -313,7 +320,7 @@ func (d *DB) WithTx(ctx context.Context, fn func(q *Queries) error) error {
 			panic(p)
 		}
 	}()
-	if err := fn(d.Write.WithTx(tx)); err != nil {
+	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		d.NoteWriteError(err)
 		return err
@@ -378,8 +385,8 @@ func (d *DB) IntegrityCheck(ctx context.Context) (string, error) {
 // twice, but every page an item touches is then copied to the statement
 // journal first: on the send path that cost more than the group saved.
 // Failures are rare (a compare-and-set that lost is not a failure).
-func (d *DB) WithTxEach(ctx context.Context, n int, fn func(i int, q *Queries) error) []error {
-	return d.WithTxBatch(ctx, n, func(q *Queries) error {
+func (d *DB) WithTxEach(ctx context.Context, n int, fn func(i int, q *dbsqlc.Queries) error) []error {
+	return d.WithTxBatch(ctx, n, func(q *dbsqlc.Queries) error {
 		for i := range n {
 			if err := fn(i, q); err != nil {
 				return err
@@ -397,14 +404,14 @@ func (d *DB) WithTxEach(ctx context.Context, n int, fn func(i int, q *Queries) e
 // A panic counts as a failure: in all, it sends every item to each; in
 // each, it is that item's error. A failed begin or commit is every item's
 // error. Neither may call WeChat.
-func (d *DB) WithTxBatch(ctx context.Context, n int, all func(q *Queries) error, each func(i int, q *Queries) error) []error {
+func (d *DB) WithTxBatch(ctx context.Context, n int, all func(q *dbsqlc.Queries) error, each func(i int, q *dbsqlc.Queries) error) []error {
 	errs := make([]error, n)
 	if n == 1 {
-		errs[0] = d.WithTx(ctx, func(q *Queries) error { return recovered(func() error { return each(0, q) }) })
+		errs[0] = d.WithTx(ctx, func(q *dbsqlc.Queries) error { return recovered(func() error { return each(0, q) }) })
 		return errs
 	}
 	failed := false
-	err := d.WithTx(ctx, func(q *Queries) error {
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		if err := recovered(func() error { return all(q) }); err != nil {
 			failed = true
 			return err
@@ -421,7 +428,7 @@ func (d *DB) WithTxBatch(ctx context.Context, n int, all func(q *Queries) error,
 		return errs
 	}
 	for i := range n {
-		errs[i] = d.WithTx(ctx, func(q *Queries) error { return recovered(func() error { return each(i, q) }) })
+		errs[i] = d.WithTx(ctx, func(q *dbsqlc.Queries) error { return recovered(func() error { return each(i, q) }) })
 	}
 	return errs
 }

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"time"
 )
 
@@ -12,7 +13,7 @@ import (
 // outcomes, and an outcome follows its start by at most a lease: slack
 // (the longest lease) is taken off since so that no delivery of the range
 // is missed; the caller still filters on the instant.
-func (q *Queries) FirstDeliverySince(ctx context.Context, since time.Time, slack time.Duration) (int64, error) {
+func FirstDeliverySince(ctx context.Context, q *dbsqlc.Queries, since time.Time, slack time.Duration) (int64, error) {
 	r, err := q.DeliveryIDRange(ctx)
 	if err != nil || r.Hi == 0 {
 		return 0, err

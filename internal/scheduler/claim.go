@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
@@ -18,7 +19,7 @@ import (
 
 // claim is a reminder this process holds the lease of.
 type claim struct {
-	rem       db.Reminder
+	rem       dbsqlc.Reminder
 	claimedAt int64 // unix ms: the claim's instant, the delivery's started_at
 	covered   bool  // a consent covered the send when claimed (for a one-time template: a credit is held)
 }
@@ -35,8 +36,8 @@ func (c claim) held() bool { return c.rem.CreditHeld == 1 }
 // The batch costs a few statements, not a few per reminder: the due rows,
 // the ledger rows and the credits taken (one statement per template, and
 // per further credit taken from one user), and the claim.
-func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, now, leaseUntil time.Time, max int) ([]claim, error) {
-	due, err := q.DueReminders(ctx, db.DueRemindersParams{Now: now.UnixMilli(), MaxRows: int64(max)})
+func claimDue(ctx context.Context, q *dbsqlc.Queries, tpl Templates, owner string, now, leaseUntil time.Time, max int) ([]claim, error) {
+	due, err := q.DueReminders(ctx, dbsqlc.DueRemindersParams{Now: now.UnixMilli(), MaxRows: int64(max)})
 	if err != nil || len(due) == 0 {
 		return nil, err
 	}
@@ -63,7 +64,7 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 	credits := make(map[pair]int64, len(seen))
 	longTerm := make(map[pair]bool)
 	for _, tid := range templates {
-		ledger, err := q.LedgerFor(ctx, db.LedgerForParams{Openids: db.JSONArg(users[tid]), TemplateID: tid})
+		ledger, err := q.LedgerFor(ctx, dbsqlc.LedgerForParams{Openids: db.JSONArg(users[tid]), TemplateID: tid})
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +105,7 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 	}
 	for _, r := range rounds {
 		for tid, openids := range r {
-			n, err := q.TakeCredits(ctx, db.TakeCreditsParams{Openids: db.JSONArg(openids), TemplateID: tid, Now: now.UnixMilli()})
+			n, err := q.TakeCredits(ctx, dbsqlc.TakeCreditsParams{Openids: db.JSONArg(openids), TemplateID: tid, Now: now.UnixMilli()})
 			if err != nil {
 				return nil, err
 			}
@@ -113,7 +114,7 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 			}
 		}
 	}
-	rems, err := q.ClaimReminders(ctx, db.ClaimRemindersParams{Ids: db.JSONArg(ids), Held: db.JSONArg(held),
+	rems, err := q.ClaimReminders(ctx, dbsqlc.ClaimRemindersParams{Ids: db.JSONArg(ids), Held: db.JSONArg(held),
 		LeaseUntil: sqlInt(leaseUntil.UnixMilli()), Owner: sqlStr(owner), Now: now.UnixMilli()})
 	if err != nil {
 		return nil, err
@@ -136,7 +137,7 @@ func claimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, n
 
 // claimEach claims the due rows one statement at a time: the path for keys
 // that JSON cannot carry unchanged (see claimDue).
-func claimEach(ctx context.Context, q *db.Queries, tpl Templates, owner string, due []db.DueRemindersRow, now, leaseUntil time.Time) ([]claim, error) {
+func claimEach(ctx context.Context, q *dbsqlc.Queries, tpl Templates, owner string, due []dbsqlc.DueRemindersRow, now, leaseUntil time.Time) ([]claim, error) {
 	var err error
 	claimed := make([]claim, 0, len(due))
 	for _, d := range due {
@@ -147,20 +148,20 @@ func claimEach(ctx context.Context, q *db.Queries, tpl Templates, owner string, 
 			case d.UnknownAt.Valid:
 				c.covered = true // the attempt of unknown outcome used the credit
 			case t.Kind == wechat.OneTime:
-				n, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: d.Openid, TemplateID: d.TemplateID, Now: c.claimedAt})
+				n, err := q.ConsumeCredit(ctx, dbsqlc.ConsumeCreditParams{Openid: d.Openid, TemplateID: d.TemplateID, Now: c.claimedAt})
 				if err != nil {
 					return nil, err
 				}
 				c.covered, held = n == 1, n
 			case t.Kind == wechat.LongTerm:
-				g, err := q.GetConsent(ctx, db.GetConsentParams{Openid: d.Openid, TemplateID: d.TemplateID})
+				g, err := q.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: d.Openid, TemplateID: d.TemplateID})
 				if err != nil && !errors.Is(err, sql.ErrNoRows) {
 					return nil, err
 				}
 				c.covered = g.LongTerm == 1
 			}
 		}
-		c.rem, err = q.ClaimReminder(ctx, db.ClaimReminderParams{ID: d.ID, LeaseUntil: sqlInt(leaseUntil.UnixMilli()),
+		c.rem, err = q.ClaimReminder(ctx, dbsqlc.ClaimReminderParams{ID: d.ID, LeaseUntil: sqlInt(leaseUntil.UnixMilli()),
 			Owner: sqlStr(owner), CreditHeld: held, Now: c.claimedAt})
 		if err != nil {
 			return nil, fmt.Errorf("claim %s: %w", d.ID, err)
@@ -173,7 +174,7 @@ func claimEach(ctx context.Context, q *db.Queries, tpl Templates, owner string, 
 // ClaimDue claims up to max due reminders in q's transaction as the engine
 // does, and returns how many it claimed (for reminderd bench, which times
 // it in a transaction it rolls back).
-func ClaimDue(ctx context.Context, q *db.Queries, tpl Templates, owner string, now, leaseUntil time.Time, max int) (int, error) {
+func ClaimDue(ctx context.Context, q *dbsqlc.Queries, tpl Templates, owner string, now, leaseUntil time.Time, max int) (int, error) {
 	cs, err := claimDue(ctx, q, tpl, owner, now, leaseUntil, max)
 	return len(cs), err
 }

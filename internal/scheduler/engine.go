@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"log/slog"
 	"os"
 	"sync"
@@ -454,7 +455,7 @@ func (e *Engine) scanBatch(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	var claimed []claim
-	err := e.db.WithTx(ctx, func(q *db.Queries) error {
+	err := e.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		now := e.now()
 		var err error
 		claimed, err = claimDue(ctx, q, e.cfg.Templates, e.cfg.Owner, now, now.Add(e.cfg.Lease), want)

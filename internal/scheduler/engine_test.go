@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"sync"
 	"testing"
 	"time"
@@ -76,7 +77,7 @@ func TestClaimSurvivesKeysJSONCannotCarry(t *testing.T) {
 	// claimed one row at a time: nothing gets stuck and the credit counts.
 	h := newHarness(t, nil)
 	bad := "o\xffA"
-	if err := h.db.Write.AddCredit(context.Background(), db.AddCreditParams{Openid: bad, TemplateID: meetingID, Credits: 1, Now: 1}); err != nil {
+	if err := h.db.Write.AddCredit(context.Background(), dbsqlc.AddCreditParams{Openid: bad, TemplateID: meetingID, Credits: 1, Now: 1}); err != nil {
 		t.Fatal(err)
 	}
 	h.grant("oB", meetingID, 2)
@@ -135,7 +136,7 @@ func TestUserRefusedZeroesLedger(t *testing.T) {
 	id := h.add("oA", t0)
 	h.cycle()
 	h.wantState(id, "failed", "user_refused")
-	c, _ := h.db.Read.GetConsent(context.Background(), db.GetConsentParams{Openid: "oA", TemplateID: meetingID})
+	c, _ := h.db.Read.GetConsent(context.Background(), dbsqlc.GetConsentParams{Openid: "oA", TemplateID: meetingID})
 	if c.Credits != 0 || c.Status != "refused" {
 		t.Fatalf("ledger after 43101: %+v", c)
 	}
@@ -508,7 +509,7 @@ func TestRescuerReturnsExpiredLeases(t *testing.T) {
 	id := h.add("oA", t0)
 	// A process claims it and dies before recording anything.
 	ctx := context.Background()
-	err := h.db.WithTx(ctx, func(q *db.Queries) error {
+	err := h.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		n, err := scheduler.ClaimDue(ctx, q, h.cat, "dead", t0, t0.Add(time.Minute), 10)
 		if err != nil || n != 1 {
 			return fmt.Errorf("claim: %v %d", err, n)
@@ -631,14 +632,14 @@ func TestRefundNeverResurrectsAnEmptiedLedger(t *testing.T) {
 	h.grant("oA", meetingID, 1)
 	id := h.add("oA", t0)
 	ctx := context.Background()
-	if err := h.db.WithTx(ctx, func(q *db.Queries) error {
+	if err := h.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		_, err := scheduler.ClaimDue(ctx, q, h.cat, "dead", t0, t0.Add(time.Minute), 10)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Advance(time.Second)
-	if err := h.db.Write.ZeroConsent(ctx, db.ZeroConsentParams{Openid: "oA", TemplateID: meetingID, Status: "unsubscribed", Now: h.now().UnixMilli()}); err != nil {
+	if err := h.db.Write.ZeroConsent(ctx, dbsqlc.ZeroConsentParams{Openid: "oA", TemplateID: meetingID, Status: "unsubscribed", Now: h.now().UnixMilli()}); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Advance(2 * time.Minute)
@@ -964,9 +965,9 @@ type eventFirst struct {
 func (e eventFirst) Send(ctx context.Context, r wechat.SendRequest) (wechat.SendResult, error) {
 	res, err := e.Sender.Send(ctx, r)
 	if err == nil {
-		n, _ := e.d.Write.MarkDelivered(ctx, db.MarkDeliveredParams{Msgid: sqlInt(res.MsgID), Delivered: sqlInt(1), EventStatus: "success"})
+		n, _ := e.d.Write.MarkDelivered(ctx, dbsqlc.MarkDeliveredParams{Msgid: sqlInt(res.MsgID), Delivered: sqlInt(1), EventStatus: "success"})
 		if n == 0 {
-			_ = e.d.Write.SavePendingSentEvent(ctx, db.SavePendingSentEventParams{Msgid: res.MsgID, Delivered: 1, EventStatus: "success", Now: 1})
+			_ = e.d.Write.SavePendingSentEvent(ctx, dbsqlc.SavePendingSentEventParams{Msgid: res.MsgID, Delivered: 1, EventStatus: "success", Now: 1})
 		}
 	}
 	return res, err
@@ -1007,7 +1008,7 @@ type holdWriter struct {
 func (w *holdWriter) Send(ctx context.Context, r wechat.SendRequest) (wechat.SendResult, error) {
 	w.once.Do(func() {
 		go func() {
-			_ = w.d.WithTx(context.Background(), func(*db.Queries) error {
+			_ = w.d.WithTx(context.Background(), func(*dbsqlc.Queries) error {
 				close(w.held)
 				<-w.release
 				return nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -95,26 +96,26 @@ func (h *harness) engine(d *db.DB, mutate func(*scheduler.Config)) *scheduler.En
 	return e
 }
 
-type remOpt func(*db.InsertReminderParams)
+type remOpt func(*dbsqlc.InsertReminderParams)
 
 func withRecurrence(spec, zone string) remOpt {
-	return func(p *db.InsertReminderParams) {
+	return func(p *dbsqlc.InsertReminderParams) {
 		p.Recurrence = sql.NullString{String: spec, Valid: true}
 		p.Timezone = zone
 	}
 }
 
 func withExpiry(d time.Duration) remOpt {
-	return func(p *db.InsertReminderParams) {
+	return func(p *dbsqlc.InsertReminderParams) {
 		p.ExpiresAt = sql.NullInt64{Int64: p.FireAt + d.Milliseconds(), Valid: true}
 		p.WindowMs = sql.NullInt64{Int64: d.Milliseconds(), Valid: true}
 	}
 }
 
-func withPage(page string) remOpt { return func(p *db.InsertReminderParams) { p.Page = page } }
+func withPage(page string) remOpt { return func(p *dbsqlc.InsertReminderParams) { p.Page = page } }
 
 func withTemplate(id string, data map[string]string) remOpt {
-	return func(p *db.InsertReminderParams) {
+	return func(p *dbsqlc.InsertReminderParams) {
 		p.TemplateID = id
 		b, _ := json.Marshal(data)
 		p.Data = string(b)
@@ -128,7 +129,7 @@ func (h *harness) add(openID string, fireAt time.Time, opts ...remOpt) string {
 	h.n++
 	id := fmt.Sprintf("rem_%05d", h.n)
 	data, _ := json.Marshal(map[string]string{"thing1": fmt.Sprintf("会议 %s", id), "time2": "2026-12-01 14:00", "thing3": "A栋201"})
-	p := db.InsertReminderParams{ID: id, Openid: openID, TemplateID: meetingID, FireAt: fireAt.UnixMilli(),
+	p := dbsqlc.InsertReminderParams{ID: id, Openid: openID, TemplateID: meetingID, FireAt: fireAt.UnixMilli(),
 		Timezone: "Asia/Shanghai", Data: string(data), Page: "pages/meeting/detail?id=1", Now: h.now().UnixMilli()}
 	for _, o := range opts {
 		o(&p)
@@ -144,13 +145,13 @@ func (h *harness) grant(openID, tmpl string, n int) {
 	h.t.Helper()
 	ctx := context.Background()
 	for range n {
-		if err := h.db.Write.AddCredit(ctx, db.AddCreditParams{Openid: openID, TemplateID: tmpl, Credits: 1, Now: h.now().UnixMilli()}); err != nil {
+		if err := h.db.Write.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: openID, TemplateID: tmpl, Credits: 1, Now: h.now().UnixMilli()}); err != nil {
 			h.t.Fatal(err)
 		}
 	}
 	t, _ := h.cat.Get(tmpl)
 	if t.Kind == wechat.LongTerm {
-		_ = h.db.Write.AddCredit(ctx, db.AddCreditParams{Openid: openID, TemplateID: tmpl, LongTerm: 1, Now: 1})
+		_ = h.db.Write.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: openID, TemplateID: tmpl, LongTerm: 1, Now: 1})
 	}
 	h.fake.Grant(openID, tmpl, n)
 }
@@ -164,7 +165,7 @@ func (h *harness) cycle() {
 	h.eng.WaitIdle()
 }
 
-func (h *harness) rem(id string) db.Reminder {
+func (h *harness) rem(id string) dbsqlc.Reminder {
 	h.t.Helper()
 	r, err := h.db.Read.GetReminder(context.Background(), id)
 	if err != nil {
@@ -173,7 +174,7 @@ func (h *harness) rem(id string) db.Reminder {
 	return r
 }
 
-func (h *harness) deliveries(id string) []db.Delivery {
+func (h *harness) deliveries(id string) []dbsqlc.Delivery {
 	h.t.Helper()
 	ds, err := h.db.Read.ListDeliveries(context.Background(), id)
 	if err != nil {
@@ -183,11 +184,11 @@ func (h *harness) deliveries(id string) []db.Delivery {
 }
 
 func (h *harness) credits(openID, tmpl string) int64 {
-	c, _ := h.db.Read.GetConsent(context.Background(), db.GetConsentParams{Openid: openID, TemplateID: tmpl})
+	c, _ := h.db.Read.GetConsent(context.Background(), dbsqlc.GetConsentParams{Openid: openID, TemplateID: tmpl})
 	return c.Credits
 }
 
-func (h *harness) wantState(id, status, reason string) db.Reminder {
+func (h *harness) wantState(id, status, reason string) dbsqlc.Reminder {
 	h.t.Helper()
 	r := h.rem(id)
 	if r.Status != status || r.Reason.String != reason {

@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"math"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
 )
 
 // The admin pause: an operator stops all sending until they resume it. It is
@@ -52,8 +52,8 @@ func (e *Engine) Pause(ctx context.Context, reason string) error {
 	if p := e.admin.Load(); p != nil {
 		since = p.since
 	}
-	if err := e.db.WithTx(ctx, func(q *db.Queries) error {
-		return q.SetPause(ctx, db.SetPauseParams{Name: pauseAdmin, Until: PauseIndefinite, Reason: reason, Now: since.UnixMilli()})
+	if err := e.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		return q.SetPause(ctx, dbsqlc.SetPauseParams{Name: pauseAdmin, Until: PauseIndefinite, Reason: reason, Now: since.UnixMilli()})
 	}); err != nil {
 		return fmt.Errorf("pause sending: %w", err)
 	}
@@ -64,7 +64,7 @@ func (e *Engine) Pause(ctx context.Context, reason string) error {
 
 // Resume ends an admin pause and scans for what fell due meanwhile.
 func (e *Engine) Resume(ctx context.Context) error {
-	if err := e.db.WithTx(ctx, func(q *db.Queries) error { return q.DeletePause(ctx, pauseAdmin) }); err != nil {
+	if err := e.db.WithTx(ctx, func(q *dbsqlc.Queries) error { return q.DeletePause(ctx, pauseAdmin) }); err != nil {
 		return fmt.Errorf("resume sending: %w", err)
 	}
 	if e.admin.Swap(nil) != nil {

@@ -2,10 +2,10 @@ package scheduler_test
 
 import (
 	"context"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"testing"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
@@ -69,7 +69,7 @@ func TestAdminRetryContinuesAttempts(t *testing.T) {
 		t.Fatalf("only %d attempts in the first run", first)
 	}
 	h.clock.Advance(time.Hour)
-	if n, err := h.db.Write.RetryReminder(context.Background(), db.RetryReminderParams{ID: id, Now: h.now().UnixMilli()}); err != nil || n != 1 {
+	if n, err := h.db.Write.RetryReminder(context.Background(), dbsqlc.RetryReminderParams{ID: id, Now: h.now().UnixMilli()}); err != nil || n != 1 {
 		t.Fatalf("retry: %d %v", n, err)
 	}
 	if r := h.rem(id); r.Attempts != first {
@@ -78,7 +78,7 @@ func TestAdminRetryContinuesAttempts(t *testing.T) {
 	run()
 	h.wantState(id, "failed", "retries_exhausted")
 	ds := h.deliveries(id)
-	var after []db.Delivery
+	var after []dbsqlc.Delivery
 	for i, d := range ds {
 		if d.Attempt != int64(i+1) {
 			t.Fatalf("delivery %d has attempt %d: numbers do not continue: %+v", i, d.Attempt, ds)

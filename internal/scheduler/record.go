@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"log/slog"
 	"time"
 
@@ -31,7 +32,7 @@ var deliveryStatus = map[verdict]string{
 // nextOccurrence returns the series' next scheduled instant after the
 // current one (computed from the scheduled instant, not from now), skipping
 // occurrences whose window has already passed. Zero means the series ended.
-func (e *Engine) nextOccurrence(r db.Reminder, now time.Time) (time.Time, error) {
+func (e *Engine) nextOccurrence(r dbsqlc.Reminder, now time.Time) (time.Time, error) {
 	loc, err := recur.LoadZone(r.Timezone)
 	if err != nil {
 		return time.Time{}, err
@@ -88,7 +89,7 @@ func (e *Engine) record(ctx context.Context, c claim, res result) error {
 // each outcome is written again in a transaction of its own, so that only
 // the failing one gets an error (db.WithTxBatch).
 func (e *Engine) recordBatch(ctx context.Context, reqs []*outcomeReq) []error {
-	return e.db.WithTxBatch(ctx, len(reqs), func(q *db.Queries) error {
+	return e.db.WithTxBatch(ctx, len(reqs), func(q *dbsqlc.Queries) error {
 		rest, err := e.recordSent(ctx, q, reqs)
 		if err != nil {
 			return err
@@ -99,7 +100,7 @@ func (e *Engine) recordBatch(ctx context.Context, reqs []*outcomeReq) []error {
 			}
 		}
 		return nil
-	}, func(i int, q *db.Queries) error { return e.recordTx(ctx, q, reqs[i]) })
+	}, func(i int, q *dbsqlc.Queries) error { return e.recordTx(ctx, q, reqs[i]) })
 }
 
 // recordSent records, with three statements for the whole batch, the sends
@@ -112,7 +113,7 @@ func (e *Engine) recordBatch(ctx context.Context, reqs []*outcomeReq) []error {
 // recordTx: the others, a claim whose lease was lost, a send whose sent event
 // arrived first, a second claim of one reminder, and an id that JSON cannot
 // carry (see claimDue).
-func (e *Engine) recordSent(ctx context.Context, q *db.Queries, reqs []*outcomeReq) ([]*outcomeReq, error) {
+func (e *Engine) recordSent(ctx context.Context, q *dbsqlc.Queries, reqs []*outcomeReq) ([]*outcomeReq, error) {
 	var bulk, rest []*outcomeReq
 	ids := make(map[string]bool, len(reqs))
 	var msgids []int64
@@ -160,7 +161,7 @@ func (e *Engine) recordSent(ctx context.Context, q *db.Queries, reqs []*outcomeR
 	if len(claims) == 0 {
 		return reqs, nil
 	}
-	completed, err := q.CompleteSentReminders(ctx, db.CompleteSentRemindersParams{Claims: db.JSONArg(claims),
+	completed, err := q.CompleteSentReminders(ctx, dbsqlc.CompleteSentRemindersParams{Claims: db.JSONArg(claims),
 		Owner: sqlStr(e.cfg.Owner), Now: now.UnixMilli()})
 	if err != nil {
 		return nil, err
@@ -203,7 +204,7 @@ func (e *Engine) longTerm(templateID string) bool {
 	return ok && t.Kind == wechat.LongTerm
 }
 
-func (e *Engine) recordTx(ctx context.Context, q *db.Queries, req *outcomeReq) error {
+func (e *Engine) recordTx(ctx context.Context, q *dbsqlc.Queries, req *outcomeReq) error {
 	c, res, r, now := req.c, req.res, req.c.rem, req.now
 	n, err := e.transition(ctx, q, c, res, now)
 	if err != nil {
@@ -213,7 +214,7 @@ func (e *Engine) recordTx(ctx context.Context, q *db.Queries, req *outcomeReq) e
 	// abandoned; this is its real outcome after all.
 	req.lost = n == 0
 	if !res.quotaUntil.IsZero() {
-		if err := q.SetPause(ctx, db.SetPauseParams{Name: pauseQuota, Until: res.quotaUntil.UnixMilli(),
+		if err := q.SetPause(ctx, dbsqlc.SetPauseParams{Name: pauseQuota, Until: res.quotaUntil.UnixMilli(),
 			Reason: "daily quota reached (45009)", Now: now.UnixMilli()}); err != nil {
 			return err
 		}
@@ -221,7 +222,7 @@ func (e *Engine) recordTx(ctx context.Context, q *db.Queries, req *outcomeReq) e
 	if res.verdict == vSettled {
 		return e.recordSettled(ctx, q, req)
 	}
-	d := db.InsertDeliveryParams{ReminderID: r.ID, OccurrenceAt: r.FireAt, Attempt: r.Attempts, Status: deliveryStatus[res.verdict],
+	d := dbsqlc.InsertDeliveryParams{ReminderID: r.ID, OccurrenceAt: r.FireAt, Attempt: r.Attempts, Status: deliveryStatus[res.verdict],
 		Errcode: res.errcode, Errmsg: res.errmsg, Msgid: res.msgid, StartedAt: c.claimedAt, Now: now.UnixMilli(),
 		LatencyMs: sqlInt(res.latency.Milliseconds()), PossibleDuplicate: b2i(res.possibleDup)}
 	id, err := e.writeDelivery(ctx, q, d, req.lost)
@@ -236,12 +237,12 @@ func (e *Engine) recordTx(ctx context.Context, q *db.Queries, req *outcomeReq) e
 	req.status = d.Status
 	if res.msgid.Valid {
 		// WeChat's sent event may have arrived before this outcome.
-		applied, err := q.ApplyPendingSentEvent(ctx, db.ApplyPendingSentEventParams{Msgid: res.msgid.Int64, ID: id})
+		applied, err := q.ApplyPendingSentEvent(ctx, dbsqlc.ApplyPendingSentEventParams{Msgid: res.msgid.Int64, ID: id})
 		if err != nil {
 			return err
 		}
 		if applied > 0 {
-			if err := q.SyncReminderDelivery(ctx, db.SyncReminderDeliveryParams{DeliveryID: id, ReminderID: r.ID}); err != nil {
+			if err := q.SyncReminderDelivery(ctx, dbsqlc.SyncReminderDeliveryParams{DeliveryID: id, ReminderID: r.ID}); err != nil {
 				return err
 			}
 			if err := q.DeletePendingSentEvent(ctx, res.msgid.Int64); err != nil {
@@ -261,9 +262,9 @@ func b2i(b bool) int64 {
 
 // writeDelivery records the attempt: a new row, or the abandoned row the
 // rescuer wrote for it when the lease was lost.
-func (e *Engine) writeDelivery(ctx context.Context, q *db.Queries, d db.InsertDeliveryParams, lost bool) (int64, error) {
+func (e *Engine) writeDelivery(ctx context.Context, q *dbsqlc.Queries, d dbsqlc.InsertDeliveryParams, lost bool) (int64, error) {
 	if lost {
-		id, err := q.FinishAbandonedDelivery(ctx, db.FinishAbandonedDeliveryParams{Status: d.Status, Errcode: d.Errcode,
+		id, err := q.FinishAbandonedDelivery(ctx, dbsqlc.FinishAbandonedDeliveryParams{Status: d.Status, Errcode: d.Errcode,
 			Errmsg: d.Errmsg, Msgid: d.Msgid, Now: d.Now, LatencyMs: d.LatencyMs, ReminderID: d.ReminderID,
 			OccurrenceAt: d.OccurrenceAt, Attempt: d.Attempt, StartedAt: d.StartedAt, PossibleDuplicate: d.PossibleDuplicate})
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -277,7 +278,7 @@ func (e *Engine) writeDelivery(ctx context.Context, q *db.Queries, d db.InsertDe
 // other outcome gives it back, and a 43101 empties the ledger. An attempt of
 // unknown outcome keeps it too (WeChat may have used it): the reminder's
 // later sends of that occurrence need and take none.
-func (e *Engine) settleCredit(ctx context.Context, q *db.Queries, c claim, res result, lost bool, now time.Time) error {
+func (e *Engine) settleCredit(ctx context.Context, q *dbsqlc.Queries, c claim, res result, lost bool, now time.Time) error {
 	r := c.rem
 	switch {
 	case res.verdict == vUnknown || res.verdict == vAbandon || res.verdict == vSettled:
@@ -285,7 +286,7 @@ func (e *Engine) settleCredit(ctx context.Context, q *db.Queries, c claim, res r
 	case r.UnknownAt.Valid:
 		return nil // the attempt of unknown outcome counted the credit used
 	case res.refused:
-		return q.ZeroConsent(ctx, db.ZeroConsentParams{Openid: r.Openid, TemplateID: r.TemplateID, Status: "refused", Now: now.UnixMilli()})
+		return q.ZeroConsent(ctx, dbsqlc.ZeroConsentParams{Openid: r.Openid, TemplateID: r.TemplateID, Status: "refused", Now: now.UnixMilli()})
 	case lost:
 		return nil // the rescuer counted the held credit as used
 	case res.verdict == vSent && !c.held():
@@ -293,20 +294,20 @@ func (e *Engine) settleCredit(ctx context.Context, q *db.Queries, c claim, res r
 		if e.longTerm(r.TemplateID) {
 			return nil
 		}
-		n, err := q.ConsumeCredit(ctx, db.ConsumeCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now.UnixMilli()})
+		n, err := q.ConsumeCredit(ctx, dbsqlc.ConsumeCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now.UnixMilli()})
 		if err == nil && n == 0 {
 			e.log.Warn("sent without a credit left in the ledger", "reminder_id", r.ID)
 		}
 		return err
 	case res.verdict != vSent && c.held():
-		_, err := q.RefundCredit(ctx, db.RefundCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now.UnixMilli(), ClaimedAt: c.claimedAt})
+		_, err := q.RefundCredit(ctx, dbsqlc.RefundCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now.UnixMilli(), ClaimedAt: c.claimedAt})
 		return err
 	}
 	return nil
 }
 
 // transition moves the reminder out of sending.
-func (e *Engine) transition(ctx context.Context, q *db.Queries, c claim, res result, now time.Time) (int64, error) {
+func (e *Engine) transition(ctx context.Context, q *dbsqlc.Queries, c claim, res result, now time.Time) (int64, error) {
 	r := c.rem
 	owner := sqlStr(e.cfg.Owner)
 	delivery := ""
@@ -319,13 +320,13 @@ func (e *Engine) transition(ctx context.Context, q *db.Queries, c claim, res res
 		delivery = "failed"
 	}
 	complete := func(status, reason string) (int64, error) {
-		return q.CompleteReminder(ctx, db.CompleteReminderParams{ID: r.ID, Status: status,
+		return q.CompleteReminder(ctx, dbsqlc.CompleteReminderParams{ID: r.ID, Status: status,
 			Reason: sql.NullString{String: reason, Valid: reason != ""}, Owner: owner, Attempts: r.Attempts,
 			ClaimedFireAt: r.FireAt, Now: now.UnixMilli(), Delivery: delivery})
 	}
 	unknownAt := sql.NullInt64{}
 	reschedule := func(fireAt, dueAt time.Time, expires sql.NullInt64, attempts int64) (int64, error) {
-		return q.RescheduleReminder(ctx, db.RescheduleReminderParams{ID: r.ID, FireAt: fireAt.UnixMilli(), DueAt: dueAt.UnixMilli(),
+		return q.RescheduleReminder(ctx, dbsqlc.RescheduleReminderParams{ID: r.ID, FireAt: fireAt.UnixMilli(), DueAt: dueAt.UnixMilli(),
 			ExpiresAt: expires, NewAttempts: attempts, Owner: owner, Attempts: r.Attempts, ClaimedFireAt: r.FireAt, Now: now.UnixMilli(),
 			UnknownAt: unknownAt})
 	}
@@ -362,7 +363,7 @@ func (e *Engine) transition(ctx context.Context, q *db.Queries, c claim, res res
 	return reschedule(next, next, expires, 0)
 }
 
-func (e *Engine) observe(r db.Reminder, res result, status string, now time.Time) {
+func (e *Engine) observe(r dbsqlc.Reminder, res result, status string, now time.Time) {
 	o := Outcome{ReminderID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, Attempt: r.Attempts, Status: status,
 		Reason: res.reason, ErrCode: -2, Latency: res.latency, Sent: res.sent, Late: res.late,
 		PossibleDuplicate: res.possibleDup && res.sent, Settled: res.verdict == vSettled && !res.windowClosed,

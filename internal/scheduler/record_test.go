@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -44,7 +45,7 @@ func newRecordWorld(t *testing.T, specs map[string][3]string) *recordWorld {
 		t.Fatal(err)
 	}
 	w := &recordWorld{t: t, ctx: ctx, d: d, e: e, now: now, claims: map[string]claim{}}
-	err = d.WithTx(ctx, func(q *db.Queries) error {
+	err = d.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		cs, err := claimDue(ctx, q, tpl, e.cfg.Owner, now, now.Add(time.Minute), 100)
 		for _, c := range cs {
 			w.claims[c.rem.ID] = c
@@ -69,7 +70,7 @@ func seedDue(t *testing.T, now time.Time, specs map[string][3]string) *db.DB {
 	}
 	t.Cleanup(func() { d.Close() })
 	for id, s := range specs {
-		p := db.InsertReminderParams{ID: id, Openid: s[0], TemplateID: s[1], FireAt: now.UnixMilli(), Timezone: "Asia/Shanghai",
+		p := dbsqlc.InsertReminderParams{ID: id, Openid: s[0], TemplateID: s[1], FireAt: now.UnixMilli(), Timezone: "Asia/Shanghai",
 			Data: `{}`, Now: now.UnixMilli()}
 		if s[2] != "" {
 			p.Recurrence = sql.NullString{String: s[2], Valid: true}
@@ -124,7 +125,7 @@ func (w *recordWorld) record(outcomes map[string]result, more ...*outcomeReq) in
 	return w.d.Commits() - before
 }
 
-func (w *recordWorld) reminder(id string) db.Reminder {
+func (w *recordWorld) reminder(id string) dbsqlc.Reminder {
 	w.t.Helper()
 	r, err := w.d.Read.GetReminder(w.ctx, id)
 	if err != nil {
@@ -133,7 +134,7 @@ func (w *recordWorld) reminder(id string) db.Reminder {
 	return r
 }
 
-func (w *recordWorld) deliveries(id string) []db.Delivery {
+func (w *recordWorld) deliveries(id string) []dbsqlc.Delivery {
 	w.t.Helper()
 	ds, err := w.d.Read.ListDeliveries(w.ctx, id)
 	if err != nil {
@@ -144,7 +145,7 @@ func (w *recordWorld) deliveries(id string) []db.Delivery {
 
 func (w *recordWorld) credits(openid, tpl string) int64 {
 	w.t.Helper()
-	c, err := w.d.Read.GetConsent(w.ctx, db.GetConsentParams{Openid: openid, TemplateID: tpl})
+	c, err := w.d.Read.GetConsent(w.ctx, dbsqlc.GetConsentParams{Openid: openid, TemplateID: tpl})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -163,22 +164,22 @@ func TestRecordBatchWritesEveryKindOfOutcomeInOneCommit(t *testing.T) {
 	})
 	ctx, q := w.ctx, w.d.Write
 	// A sent event that arrives before its send's outcome.
-	if err := q.SavePendingSentEvent(ctx, db.SavePendingSentEventParams{Msgid: 505, Delivered: 1, EventStatus: "success", Now: 1}); err != nil {
+	if err := q.SavePendingSentEvent(ctx, dbsqlc.SavePendingSentEventParams{Msgid: 505, Delivered: 1, EventStatus: "success", Now: 1}); err != nil {
 		t.Fatal(err)
 	}
 	// The rescuer takes "lost" back (its lease expired) before its outcome.
 	lost := w.claims["lost"]
 	expired := w.now.Add(2 * time.Minute).UnixMilli()
-	if n, err := q.RescueReminder(ctx, db.RescueReminderParams{ID: "lost", Now: expired, Attempts: lost.rem.Attempts, DueAt: expired}); err != nil || n != 1 {
+	if n, err := q.RescueReminder(ctx, dbsqlc.RescueReminderParams{ID: "lost", Now: expired, Attempts: lost.rem.Attempts, DueAt: expired}); err != nil || n != 1 {
 		t.Fatalf("rescue: %d, %v", n, err)
 	}
-	if err := q.InsertAbandonedDelivery(ctx, db.InsertAbandonedDeliveryParams{ReminderID: "lost", OccurrenceAt: lost.rem.FireAt,
+	if err := q.InsertAbandonedDelivery(ctx, dbsqlc.InsertAbandonedDeliveryParams{ReminderID: "lost", OccurrenceAt: lost.rem.FireAt,
 		Attempt: lost.rem.Attempts, StartedAt: lost.claimedAt, Now: w.now.UnixMilli()}); err != nil {
 		t.Fatal(err)
 	}
 	// ... and claims it again, while the first claim's send is in flight.
 	var again []claim
-	if err := w.d.WithTx(ctx, func(q *db.Queries) (err error) {
+	if err := w.d.WithTx(ctx, func(q *dbsqlc.Queries) (err error) {
 		again, err = claimDue(ctx, q, w.e.cfg.Templates, w.e.cfg.Owner, time.UnixMilli(expired), time.UnixMilli(expired).Add(time.Minute), 10)
 		return err
 	}); err != nil || len(again) != 1 || again[0].rem.ID != "lost" || again[0].held() || !again[0].covered {
@@ -269,7 +270,7 @@ func TestRecordBatchWritesEveryKindOfOutcomeInOneCommit(t *testing.T) {
 func TestRecordBatchFailureFallsBackToEachAlone(t *testing.T) {
 	w := newRecordWorld(t, map[string][3]string{"a": {"u1", "one", ""}, "b": {"u2", "one", ""}, "c": {"u3", "one", ""}})
 	c := w.claims["b"]
-	if _, err := w.d.Write.InsertDelivery(w.ctx, db.InsertDeliveryParams{ReminderID: "b", OccurrenceAt: c.rem.FireAt, Attempt: 1,
+	if _, err := w.d.Write.InsertDelivery(w.ctx, dbsqlc.InsertDeliveryParams{ReminderID: "b", OccurrenceAt: c.rem.FireAt, Attempt: 1,
 		Status: "sent", StartedAt: 1, Now: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +331,7 @@ func TestClaimRolledBackWhenSendingPausesMeanwhile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := d.Read.GetConsent(ctx, db.GetConsentParams{Openid: "o" + id, TemplateID: "one"})
+		c, err := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: "o" + id, TemplateID: "one"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -374,7 +375,7 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 	// Eight more, due now: the idle workers take them.
 	for i := range 8 {
 		id, o := fmt.Sprintf("s%d", i), fmt.Sprintf("o%d", i)
-		if err := d.Write.InsertReminder(ctx, db.InsertReminderParams{ID: id, Openid: o, TemplateID: "one", FireAt: now.UnixMilli(),
+		if err := d.Write.InsertReminder(ctx, dbsqlc.InsertReminderParams{ID: id, Openid: o, TemplateID: "one", FireAt: now.UnixMilli(),
 			Timezone: "Asia/Shanghai", Data: `{}`, Now: now.UnixMilli()}); err != nil {
 			t.Fatal(err)
 		}

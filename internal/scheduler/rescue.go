@@ -7,9 +7,9 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
 )
 
 // RescueLeases returns reminders whose lease expired (their process died
@@ -18,7 +18,7 @@ import (
 func (e *Engine) RescueLeases(ctx context.Context) (int, error) {
 	now := e.now().UnixMilli()
 	var n int
-	err := e.db.WithTx(ctx, func(q *db.Queries) error {
+	err := e.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		n = 0
 		expired, err := q.ExpiredLeases(ctx, sqlInt(now))
 		if err != nil {
@@ -29,7 +29,7 @@ func (e *Engine) RescueLeases(ctx context.Context) (int, error) {
 			// as used, and the reminder waits out the unknown wait since the
 			// claim before it is sent again (see unknownPending).
 			due := max(now, x.ClaimedAt+e.cfg.UnknownWait.Milliseconds())
-			ok, err := q.RescueReminder(ctx, db.RescueReminderParams{ID: x.ID, Now: now, Attempts: x.Attempts, DueAt: due})
+			ok, err := q.RescueReminder(ctx, dbsqlc.RescueReminderParams{ID: x.ID, Now: now, Attempts: x.Attempts, DueAt: due})
 			if err != nil {
 				return err
 			}
@@ -41,12 +41,12 @@ func (e *Engine) RescueLeases(ctx context.Context) (int, error) {
 			// written by a binary that recorded a claim as a 'sending'
 			// delivery row still holds such rows: that row becomes the
 			// record, so that the attempt has one row, not two.
-			legacy, err := q.AbandonDeliveries(ctx, db.AbandonDeliveriesParams{ReminderID: x.ID, Now: now})
+			legacy, err := q.AbandonDeliveries(ctx, dbsqlc.AbandonDeliveriesParams{ReminderID: x.ID, Now: now})
 			if err != nil {
 				return err
 			}
 			if legacy == 0 {
-				if err := q.InsertAbandonedDelivery(ctx, db.InsertAbandonedDeliveryParams{ReminderID: x.ID, OccurrenceAt: x.FireAt,
+				if err := q.InsertAbandonedDelivery(ctx, dbsqlc.InsertAbandonedDeliveryParams{ReminderID: x.ID, OccurrenceAt: x.FireAt,
 					Attempt: x.Attempts, StartedAt: x.ClaimedAt, Now: now, PossibleDuplicate: b2i(x.UnknownAt.Valid)}); err != nil {
 					return err
 				}

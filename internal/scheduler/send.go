@@ -12,12 +12,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"math/rand/v2"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -87,7 +87,7 @@ var seriesReasons = map[string]bool{
 }
 
 // deadline is the last instant the current occurrence may be sent.
-func (e *Engine) deadline(r db.Reminder) time.Time {
+func (e *Engine) deadline(r dbsqlc.Reminder) time.Time {
 	if r.ExpiresAt.Valid {
 		return time.UnixMilli(r.ExpiresAt.Int64)
 	}
@@ -253,7 +253,7 @@ func maxTime(a, b time.Time) time.Time {
 func realDeadline(now, t time.Time) time.Time { return time.Now().Add(t.Sub(now)) }
 
 // classify maps a send's answer to a verdict.
-func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, r db.Reminder) result {
+func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, r dbsqlc.Reminder) result {
 	now := e.now()
 	res := result{latency: lat}
 	var apiErr *wechat.APIError
@@ -328,7 +328,7 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 // still wide open. A backoff that would pass the last instant a send may
 // start (the client timeout before the window closes) is cut short to it, so
 // that the window's end still gets its try; past that instant there is none.
-func (e *Engine) retryAt(r db.Reminder, n int64, now time.Time) (time.Time, bool) {
+func (e *Engine) retryAt(r dbsqlc.Reminder, n int64, now time.Time) (time.Time, bool) {
 	deadline := e.deadline(r)
 	retryAt := minTime(now.Add(e.backoff(n)), deadline.Add(-e.cfg.ClientTimeout))
 	if !retryAt.After(now) {
@@ -348,11 +348,11 @@ func (e *Engine) retryAt(r db.Reminder, n int64, now time.Time) (time.Time, bool
 // attempt, not from 1. Only a transient failure asks (one indexed read of
 // the reminder's deliveries); a database error falls back to the reminder's
 // own count, the stricter of the two.
-func (e *Engine) occurrenceAttempts(ctx context.Context, r db.Reminder) int64 {
+func (e *Engine) occurrenceAttempts(ctx context.Context, r dbsqlc.Reminder) int64 {
 	if r.Attempts <= 1 {
 		return r.Attempts
 	}
-	first, err := e.db.Read.OccurrenceFirstAttempt(ctx, db.OccurrenceFirstAttemptParams{ReminderID: r.ID, OccurrenceAt: r.FireAt})
+	first, err := e.db.Read.OccurrenceFirstAttempt(ctx, dbsqlc.OccurrenceFirstAttemptParams{ReminderID: r.ID, OccurrenceAt: r.FireAt})
 	switch {
 	case err != nil || first > r.Attempts:
 		return r.Attempts

@@ -2,12 +2,12 @@ package scheduler_test
 
 import (
 	"context"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
@@ -144,11 +144,11 @@ func (h *harness) sentEvent(s wechattest.Send, delivered bool) {
 	if delivered {
 		d = 1
 	}
-	if err := h.db.Write.SavePendingSentEvent(ctx, db.SavePendingSentEventParams{Msgid: s.MsgID, Delivered: d, EventStatus: "success",
+	if err := h.db.Write.SavePendingSentEvent(ctx, dbsqlc.SavePendingSentEventParams{Msgid: s.MsgID, Delivered: d, EventStatus: "success",
 		Now: h.now().UnixMilli(), Openid: s.ToUser, TemplateID: s.TemplateID}); err != nil {
 		h.t.Fatal(err)
 	}
-	if _, err := h.db.Write.WakeUnknownReminders(ctx, db.WakeUnknownRemindersParams{Now: h.now().UnixMilli(), Openid: s.ToUser,
+	if _, err := h.db.Write.WakeUnknownReminders(ctx, dbsqlc.WakeUnknownRemindersParams{Now: h.now().UnixMilli(), Openid: s.ToUser,
 		TemplateID: s.TemplateID}); err != nil {
 		h.t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestARescuedResendIsMarked(t *testing.T) {
 	h.cycle()
 	h.clock.Advance(2 * time.Minute)
 	ctx := context.Background()
-	if err := h.db.WithTx(ctx, func(q *db.Queries) error {
+	if err := h.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		n, err := scheduler.ClaimDue(ctx, q, h.cat, "dead", h.now(), h.now().Add(time.Minute), 10)
 		if err == nil && n != 1 {
 			t.Errorf("claimed %d", n)

@@ -11,28 +11,28 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
 )
 
 // unknownPending decides a claim of a reminder whose current occurrence
 // has an attempt of unknown outcome: settled by a sent event that came,
 // still waiting for one, ended by its window, or (done false) due for a
 // resend.
-func (e *Engine) unknownPending(ctx context.Context, r db.Reminder, now time.Time) (result, bool) {
+func (e *Engine) unknownPending(ctx context.Context, r dbsqlc.Reminder, now time.Time) (result, bool) {
 	lookupFailed := func(err error) (result, bool) {
 		return result{verdict: vDefer, errmsg: "could not look for a sent event: " + err.Error(), deferUntil: now.Add(e.cfg.BackoffBase)}, true
 	}
 	// A stalled send's late outcome may have recorded the occurrence sent
 	// (checked first: then no event is the occurrence's to take).
-	occ := db.OccurrenceSentParams{ReminderID: r.ID, OccurrenceAt: r.FireAt}
+	occ := dbsqlc.OccurrenceSentParams{ReminderID: r.ID, OccurrenceAt: r.FireAt}
 	if n, err := e.db.Read.OccurrenceSent(ctx, occ); err != nil {
 		return lookupFailed(err)
 	} else if n > 0 {
 		return result{verdict: vSettled, alreadySent: true, errmsg: "the occurrence was recorded sent by a late outcome"}, true
 	}
-	ev, err := e.db.Read.PendingSentEventFor(ctx, db.PendingSentEventForParams{Openid: r.Openid, TemplateID: r.TemplateID,
+	ev, err := e.db.Read.PendingSentEventFor(ctx, dbsqlc.PendingSentEventForParams{Openid: r.Openid, TemplateID: r.TemplateID,
 		Since: r.UnknownAt.Int64})
 	switch {
 	case err == nil:
@@ -43,7 +43,7 @@ func (e *Engine) unknownPending(ctx context.Context, r db.Reminder, now time.Tim
 	}
 	// The wait counts from the latest attempt of unknown outcome: a resend
 	// whose answer is lost too waits again before the next.
-	last, err := e.db.Read.LastUnknownAttemptAt(ctx, db.LastUnknownAttemptAtParams(occ))
+	last, err := e.db.Read.LastUnknownAttemptAt(ctx, dbsqlc.LastUnknownAttemptAtParams(occ))
 	if err != nil {
 		return lookupFailed(err)
 	}
@@ -65,10 +65,10 @@ func (e *Engine) unknownPending(ctx context.Context, r db.Reminder, now time.Tim
 // outcome: that attempt's delivery becomes the occurrence's send (unless
 // the window closed with no word of it), and a resend answered 43101 is
 // recorded beside it. The credit was counted used by the unknown attempt.
-func (e *Engine) recordSettled(ctx context.Context, q *db.Queries, req *outcomeReq) error {
+func (e *Engine) recordSettled(ctx context.Context, q *dbsqlc.Queries, req *outcomeReq) error {
 	c, res, r, now := req.c, req.res, req.c.rem, req.now
 	if res.resent {
-		d := db.InsertDeliveryParams{ReminderID: r.ID, OccurrenceAt: r.FireAt, Attempt: r.Attempts, Status: "failed",
+		d := dbsqlc.InsertDeliveryParams{ReminderID: r.ID, OccurrenceAt: r.FireAt, Attempt: r.Attempts, Status: "failed",
 			Errcode: res.errcode, Errmsg: res.errmsg, StartedAt: c.claimedAt, Now: now.UnixMilli(),
 			LatencyMs: sqlInt(res.latency.Milliseconds()), PossibleDuplicate: 1}
 		if _, err := e.writeDelivery(ctx, q, d, req.lost); err != nil {
@@ -87,7 +87,7 @@ func (e *Engine) recordSettled(ctx context.Context, q *db.Queries, req *outcomeR
 	if res.resent {
 		errmsg = "outcome was unknown; WeChat answered 43101 to the resend, so this send used the credit"
 	}
-	n, err := q.SettleUnknownDelivery(ctx, db.SettleUnknownDeliveryParams{Errmsg: errmsg, Msgid: res.event,
+	n, err := q.SettleUnknownDelivery(ctx, dbsqlc.SettleUnknownDeliveryParams{Errmsg: errmsg, Msgid: res.event,
 		Delivered: res.delivered, EventStatus: res.eventStatus, ReminderID: r.ID, OccurrenceAt: r.FireAt})
 	if err != nil {
 		return fmt.Errorf("settle the unknown delivery: %w", err)

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/wechat"
@@ -26,7 +27,7 @@ func NewConsents(d *db.DB, templates Templates) *Consents {
 }
 
 // List returns a user's consent rows.
-func (c *Consents) List(ctx context.Context, openid string) ([]db.Consent, error) {
+func (c *Consents) List(ctx context.Context, openid string) ([]dbsqlc.Consent, error) {
 	return c.db.Read.ListConsents(ctx, openid)
 }
 
@@ -38,7 +39,7 @@ const MaxPromptIDs = 3
 // reminders lack credit for, most urgent first, all of one kind (WeChat
 // refuses one-time and long-term ids in one call), at most MaxPromptIDs.
 func (c *Consents) Prompt(ctx context.Context, openid string) ([]string, error) {
-	pending, err := c.db.Read.ListScheduledForPrompt(ctx, db.ListScheduledForPromptParams{Openid: openid, MaxRows: 5000})
+	pending, err := c.db.Read.ListScheduledForPrompt(ctx, dbsqlc.ListScheduledForPromptParams{Openid: openid, MaxRows: 5000})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/store"
@@ -13,26 +14,26 @@ import (
 // answer (one request), not longer: a row may change after it.
 type Coverage struct {
 	c     *Consents
-	rows  map[string]db.Consent
+	rows  map[string]dbsqlc.Consent
 	ahead map[string]int64 // reminder id → CountAheadOfReminder, when already known
 }
 
 // Coverage starts the coverage of one answer.
 func (c *Consents) Coverage() *Coverage {
-	return &Coverage{c: c, rows: map[string]db.Consent{}, ahead: map[string]int64{}}
+	return &Coverage{c: c, rows: map[string]dbsqlc.Consent{}, ahead: map[string]int64{}}
 }
 
 // Prefill reads, in q's transaction, what the coverage of the just written
 // reminder r needs: a create reads it on the writer, inside its group
 // commit, where the pages are warm, instead of on the read pool.
-func (cv *Coverage) Prefill(ctx context.Context, q *db.Queries, r db.Reminder) error {
-	row, err := q.GetConsent(ctx, db.GetConsentParams{Openid: r.Openid, TemplateID: r.TemplateID})
+func (cv *Coverage) Prefill(ctx context.Context, q *dbsqlc.Queries, r dbsqlc.Reminder) error {
+	row, err := q.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: r.Openid, TemplateID: r.TemplateID})
 	if err != nil && !db.IsNotFound(err) {
 		return err
 	}
 	cv.rows[r.Openid+"\x00"+r.TemplateID] = row
 	if row.LongTerm == 0 && row.Credits > 0 {
-		n, err := q.CountAheadOfReminder(ctx, db.CountAheadOfReminderParams{Openid: r.Openid, TemplateID: r.TemplateID, FireAt: r.FireAt, ID: r.ID})
+		n, err := q.CountAheadOfReminder(ctx, dbsqlc.CountAheadOfReminderParams{Openid: r.Openid, TemplateID: r.TemplateID, FireAt: r.FireAt, ID: r.ID})
 		if err != nil {
 			return err
 		}
@@ -43,12 +44,12 @@ func (cv *Coverage) Prefill(ctx context.Context, q *db.Queries, r db.Reminder) e
 
 // Consent returns the user's ledger row for a template (the zero row when
 // the user never answered for it).
-func (cv *Coverage) Consent(ctx context.Context, openid, templateID string) (db.Consent, error) {
+func (cv *Coverage) Consent(ctx context.Context, openid, templateID string) (dbsqlc.Consent, error) {
 	key := openid + "\x00" + templateID
 	if row, ok := cv.rows[key]; ok {
 		return row, nil
 	}
-	row, err := cv.c.db.Read.GetConsent(ctx, db.GetConsentParams{Openid: openid, TemplateID: templateID})
+	row, err := cv.c.db.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: openid, TemplateID: templateID})
 	if db.IsNotFound(err) {
 		err = nil
 	}
@@ -62,7 +63,7 @@ func (cv *Coverage) Consent(ctx context.Context, openid, templateID string) (db.
 // a pending reminder is covered when the reminders due before it leave a
 // credit for it, when it holds a credit already, or when its template is
 // long-term and granted. A reminder no longer pending is never covered.
-func (cv *Coverage) Of(ctx context.Context, r db.Reminder) (credits int64, covered bool, err error) {
+func (cv *Coverage) Of(ctx context.Context, r dbsqlc.Reminder) (credits int64, covered bool, err error) {
 	c, err := cv.Consent(ctx, r.Openid, r.TemplateID)
 	if err != nil {
 		return 0, false, err
@@ -80,7 +81,7 @@ func (cv *Coverage) Of(ctx context.Context, r db.Reminder) (credits int64, cover
 	}
 	ahead, ok := cv.ahead[r.ID]
 	if !ok {
-		if ahead, err = cv.c.db.Read.CountAheadOfReminder(ctx, db.CountAheadOfReminderParams{
+		if ahead, err = cv.c.db.Read.CountAheadOfReminder(ctx, dbsqlc.CountAheadOfReminderParams{
 			Openid: r.Openid, TemplateID: r.TemplateID, FireAt: r.FireAt, ID: r.ID}); err != nil {
 			return c.Credits, false, err
 		}
@@ -105,7 +106,7 @@ const (
 // RetryOutlook says what a retry of r can do, with consent as the engine
 // checks it at a claim: a one-time template needs a credit, a long-term one
 // the user's long-term grant. It is "" for a reminder not failed or skipped.
-func (cv *Coverage) RetryOutlook(ctx context.Context, r db.Reminder) (Outlook, error) {
+func (cv *Coverage) RetryOutlook(ctx context.Context, r dbsqlc.Reminder) (Outlook, error) {
 	if !store.Status(r.Status).Ended() {
 		return "", nil
 	}

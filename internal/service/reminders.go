@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
@@ -31,10 +32,10 @@ func NewReminders(d *db.DB, wake Waker, now func() time.Time) *Reminders {
 
 // Own loads reminder id of owner, on the writer (it precedes a change);
 // anyone else's reminder is not found, as one that does not exist.
-func (s *Reminders) Own(ctx context.Context, id, owner string) (db.Reminder, error) {
+func (s *Reminders) Own(ctx context.Context, id, owner string) (dbsqlc.Reminder, error) {
 	rem, err := s.db.Write.GetReminder(ctx, id)
 	if db.IsNotFound(err) || (err == nil && rem.Openid != owner) {
-		return db.Reminder{}, notFound("reminder " + id)
+		return dbsqlc.Reminder{}, notFound("reminder " + id)
 	}
 	return rem, err
 }
@@ -48,7 +49,7 @@ func (s *Reminders) Cancel(ctx context.Context, id, owner string) error {
 			return err
 		}
 	}
-	n, err := s.db.Write.CancelReminder(ctx, db.CancelReminderParams{ID: id, Now: s.now().UnixMilli()})
+	n, err := s.db.Write.CancelReminder(ctx, dbsqlc.CancelReminderParams{ID: id, Now: s.now().UnixMilli()})
 	if err != nil || n == 1 {
 		return err
 	}
@@ -65,7 +66,7 @@ func (s *Reminders) Cancel(ctx context.Context, id, owner string) error {
 // Update changes a scheduled reminder to p (validated by the caller; p.Now
 // is set here) and wakes the engine for its new fire_at. A reminder that
 // stopped being scheduled since it was read is a conflict.
-func (s *Reminders) Update(ctx context.Context, p db.UpdateScheduledReminderParams) error {
+func (s *Reminders) Update(ctx context.Context, p dbsqlc.UpdateScheduledReminderParams) error {
 	p.Now = s.now().UnixMilli()
 	n, err := s.db.Write.UpdateScheduledReminder(ctx, p)
 	if err != nil {
@@ -82,7 +83,7 @@ func (s *Reminders) Update(ctx context.Context, p db.UpdateScheduledReminderPara
 // engine. Anything else is a conflict that says what it is.
 func (s *Reminders) Retry(ctx context.Context, id string) error {
 	now := s.now()
-	n, err := s.db.Write.RetryReminder(ctx, db.RetryReminderParams{ID: id, Now: now.UnixMilli()})
+	n, err := s.db.Write.RetryReminder(ctx, dbsqlc.RetryReminderParams{ID: id, Now: now.UnixMilli()})
 	if err != nil {
 		return err
 	}
@@ -111,10 +112,10 @@ type RetryCounts struct{ Matched, Retried, Conflict, Permanent, NotFound int }
 func (s *Reminders) CancelMany(ctx context.Context, ids []string) (CancelCounts, error) {
 	c := CancelCounts{Matched: len(ids)}
 	now := s.now().UnixMilli()
-	err := s.db.WithTx(ctx, func(q *db.Queries) error {
+	err := s.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		c = CancelCounts{Matched: len(ids)}
 		for _, id := range ids {
-			n, err := q.CancelReminder(ctx, db.CancelReminderParams{ID: id, Now: now})
+			n, err := q.CancelReminder(ctx, dbsqlc.CancelReminderParams{ID: id, Now: now})
 			if err != nil {
 				return err
 			}
@@ -141,7 +142,7 @@ func (s *Reminders) CancelMany(ctx context.Context, ids []string) (CancelCounts,
 func (s *Reminders) RetryMany(ctx context.Context, ids []string) (RetryCounts, error) {
 	var c RetryCounts
 	now := s.now()
-	err := s.db.WithTx(ctx, func(q *db.Queries) error {
+	err := s.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		c = RetryCounts{Matched: len(ids)}
 		for _, id := range ids {
 			rem, err := q.GetReminder(ctx, id)
@@ -158,7 +159,7 @@ func (s *Reminders) RetryMany(ctx context.Context, ids []string) (RetryCounts, e
 				c.Permanent++
 				continue
 			}
-			n, err := q.RetryReminder(ctx, db.RetryReminderParams{ID: id, Now: now.UnixMilli()})
+			n, err := q.RetryReminder(ctx, dbsqlc.RetryReminderParams{ID: id, Now: now.UnixMilli()})
 			if err != nil {
 				return err
 			}
@@ -179,11 +180,11 @@ func (s *Reminders) RetryMany(ctx context.Context, ids []string) (RetryCounts, e
 // Select lists the ids of the reminders p matches, in (fire_at, id) order,
 // up to max (a bulk action's selection by filter); more reports that there
 // were more than max.
-func (s *Reminders) Select(ctx context.Context, p db.ListUserRemindersParams, max int) (ids []string, more bool, err error) {
+func (s *Reminders) Select(ctx context.Context, p dbsqlc.ListUserRemindersParams, max int) (ids []string, more bool, err error) {
 	const page = 500
 	p.MaxRows = page + 1
 	for {
-		rows, resume, err := s.db.Read.ListRemindersPage(ctx, p)
+		rows, resume, err := db.ListRemindersPage(ctx, s.db.Read, p)
 		if err != nil {
 			return nil, false, err
 		}

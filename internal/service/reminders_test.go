@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"errors"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"path/filepath"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func fixture(t *testing.T, now time.Time) (*db.DB, *service.Reminders, *wakes) {
 	}
 	t.Cleanup(func() { d.Close() })
 	for _, id := range []string{"due", "sending", "failed", "skipped"} {
-		if err := d.Write.InsertReminder(ctx, db.InsertReminderParams{ID: id, Openid: "o1", TemplateID: "t1",
+		if err := d.Write.InsertReminder(ctx, dbsqlc.InsertReminderParams{ID: id, Openid: "o1", TemplateID: "t1",
 			FireAt: now.Add(-90 * time.Second).UnixMilli(), Timezone: "UTC", Data: "{}", Now: now.UnixMilli()}); err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: reminders.sql
 
-package db
+package dbsqlc
 
 import (
 	"context"
