@@ -45,6 +45,7 @@ func databaseOf(t *testing.T, u string) string {
 // Each test's database is its own, and gone when the test ends.
 func TestDatabasesAreFreshAndDropped(t *testing.T) {
 	ctx := context.Background()
+	Server(t) // skips here, not in the subtests, without PostgreSQL
 	var names []string
 	t.Run("first", func(t *testing.T) {
 		u := Database(t)
@@ -246,5 +247,22 @@ func TestWithDatabase(t *testing.T) {
 	}
 	if _, err := withDatabase("host=/tmp dbname=x", "t_3"); err == nil {
 		t.Fatal("a keyword/value string was taken for a URL")
+	}
+}
+
+func TestSearchable(t *testing.T) {
+	private := filepath.Join(t.TempDir(), "private")
+	if err := os.Mkdir(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	open := filepath.Join(private, "open")
+	if err := os.Mkdir(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if searchable(open) || searchable(private) {
+		t.Fatal("a directory under a private one is searchable")
+	}
+	if !searchable("/") {
+		t.Fatal("/ is not searchable")
 	}
 }

@@ -55,7 +55,7 @@ func start() (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := tempDir()
+	dir, err := tempDir(as != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -68,10 +68,11 @@ func start() (*server, error) {
 }
 
 // tempDir makes the cluster's directory. The socket's path must fit a
-// sockaddr_un (108 bytes), so a long TMPDIR gives way to /tmp.
-func tempDir() (string, error) {
+// sockaddr_un (108 bytes), and a server run as another user must be able
+// to reach it: a long or private TMPDIR gives way to /tmp.
+func tempDir(otherUser bool) (string, error) {
 	parent := os.TempDir()
-	if len(parent) > 60 {
+	if len(parent) > 60 || (otherUser && !searchable(parent)) {
 		parent = "/tmp"
 	}
 	dir, err := os.MkdirTemp(parent, "reminderd-pg-")
@@ -79,6 +80,20 @@ func tempDir() (string, error) {
 		return "", fmt.Errorf("pgtest: %w", err)
 	}
 	return dir, nil
+}
+
+// searchable reports whether every user may pass through dir and its
+// parents.
+func searchable(dir string) bool {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
 }
 
 // run does initdb and starts the postmaster, from one goroutine locked to
