@@ -173,6 +173,9 @@ func TestServerDiesWithTheTestBinary(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("the orphan ended by itself (%v), not by kill -9", cmd.ProcessState)
+	}
 	// The postmaster is not our child: poll its pid, with a deadline.
 	deadline := time.Now().Add(30 * time.Second)
 	for syscall.Kill(pid, 0) == nil {
