@@ -34,7 +34,7 @@ func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTe
 		counted, err = RecordAcceptTx(ctx, q, openID, templateID, longTerm, string(source), now)
 		return err
 	})
-	return counted, storeErr(err, "record accept")
+	return counted, storeErr(err, "consent ledger")
 }
 
 // RecordAcceptTx is RecordAccept in the caller's transaction q.
