@@ -79,17 +79,17 @@ func quickCheck(ctx context.Context, c *sql.DB, path string, timeout time.Durati
 	return true, fmt.Errorf("integrity check of %s: %w", path, err)
 }
 
-// IntegrityResult is what OpenWith's check found.
-type IntegrityResult int
+// IntegrityResult is what OpenWith's check found (store.Integrity).
+type IntegrityResult = store.Integrity
 
 const (
 	// IntegrityNotRun: Options.IntegrityTimeout was 0.
-	IntegrityNotRun IntegrityResult = iota
+	IntegrityNotRun = store.IntegrityNotRun
 	// IntegrityOK: quick_check finished and found nothing.
-	IntegrityOK
+	IntegrityOK = store.IntegrityOK
 	// IntegrityUnfinished: the deadline interrupted quick_check; the
 	// database was opened without a verdict.
-	IntegrityUnfinished
+	IntegrityUnfinished = store.IntegrityUnfinished
 )
 
 // Integrity reports what the integrity check at open found.

@@ -15,4 +15,19 @@ type HealthStore interface {
 	// NoteWriteError tells the store of a write's failure: after ErrFull,
 	// Writable fails until a write succeeds again.
 	NoteWriteError(err error)
+	// Integrity is what the check of the store's files at open found.
+	Integrity() Integrity
 }
+
+// Integrity is the verdict of an integrity check at open.
+type Integrity int
+
+const (
+	// IntegrityNotRun: the store was opened without a check.
+	IntegrityNotRun Integrity = iota
+	// IntegrityOK: the check finished and found nothing.
+	IntegrityOK
+	// IntegrityUnfinished: the check was cut short at its deadline; the
+	// store was opened without a verdict.
+	IntegrityUnfinished
+)
