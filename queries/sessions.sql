@@ -2,7 +2,7 @@
 INSERT INTO sessions (token_hash, openid, created_at, expires_at) VALUES (?, ?, ?, ?);
 
 -- name: GetSession :one
-SELECT openid, expires_at FROM sessions WHERE token_hash = @token_hash AND expires_at > @now;
+SELECT * FROM sessions WHERE token_hash = @token_hash AND expires_at > @now;
 
 -- name: DeleteExpiredSessions :execrows
 DELETE FROM sessions WHERE expires_at <= @now;

@@ -1,11 +1,11 @@
 package api
 
 import (
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"net/http"
 	"strings"
 
 	"github.com/reminderd/reminderd/internal/service"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // Bulk actions and the admin pause, for the JSON admin API and the page.
@@ -73,22 +73,21 @@ func (s *Server) bulkIDs(w http.ResponseWriter, r *http.Request) ([]string, erro
 		return nil, fe.err()
 	}
 	f := req.Filter
-	p := dbsqlc.ListUserRemindersParams{Openid: f.OpenID, TemplateID: f.TemplateID, Text: searchText(strings.TrimSpace(f.Q)),
-		FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS}
+	p := store.ListQuery{OpenID: f.OpenID, TemplateID: f.TemplateID, Text: searchText(strings.TrimSpace(f.Q))}
 	if f.Status != "" {
 		if !contains(statuses, f.Status) {
 			fe.add("filter.status", "must be one of "+strings.Join(statuses, ", "))
 		}
-		p.Status = f.Status
+		p.Status = store.Status(f.Status)
 	}
 	if f.From != "" {
 		if t, ok := parseInstant(fe, "filter.from", f.From); ok {
-			p.FromMs = t.UnixMilli()
+			p.From = t
 		}
 	}
 	if f.To != "" {
 		if t, ok := parseInstant(fe, "filter.to", f.To); ok {
-			p.ToMs = t.UnixMilli()
+			p.To = t
 		}
 	}
 	if len(fe) > 0 {

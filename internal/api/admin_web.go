@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/service"
 	"github.com/reminderd/reminderd/internal/store"
 )
@@ -236,7 +234,7 @@ type webReminder struct {
 
 type webField struct{ Key, Label, Value string }
 
-func (s *Server) webReminder(r *http.Request, cc *service.Coverage, rem dbsqlc.Reminder) (webReminder, error) {
+func (s *Server) webReminder(r *http.Request, cc *service.Coverage, rem store.Reminder) (webReminder, error) {
 	rj, err := s.renderReminder(r.Context(), cc, rem)
 	if err != nil {
 		return webReminder{}, err
@@ -304,8 +302,8 @@ type webDelivery struct {
 
 func (s *Server) handleWebDetail(w http.ResponseWriter, r *http.Request, pd pageData) {
 	id := chi.URLParam(r, "id")
-	rem, err := s.db.Read.GetReminder(r.Context(), id)
-	if db.IsNotFound(err) {
+	rem, err := s.store.GetReminder(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
 		pd.Title, pd.Error = pd.L.T("notfound.title"), pd.L.F("notfound.text", id)
 		s.renderPage(w, r, "login", http.StatusNotFound, pd)
 		return
@@ -319,7 +317,7 @@ func (s *Server) handleWebDetail(w http.ResponseWriter, r *http.Request, pd page
 		s.webError(w, r, pd, err)
 		return
 	}
-	rows, err := s.db.Read.ListDeliveries(r.Context(), id)
+	rows, err := s.store.ListDeliveries(r.Context(), id)
 	if err != nil {
 		s.webError(w, r, pd, err)
 		return
@@ -330,19 +328,19 @@ func (s *Server) handleWebDetail(w http.ResponseWriter, r *http.Request, pd page
 	}
 	var ds []webDelivery
 	for _, d := range rows {
-		wd := webDelivery{Attempt: d.Attempt, Status: d.Status, Errmsg: d.Errmsg,
-			OccurrenceAt: humanTime(s.formatTime(d.OccurrenceAt, loc)), At: humanTime(s.formatTime(d.StartedAt, loc))}
-		if d.Errcode.Valid {
-			wd.Errcode = strconv.FormatInt(d.Errcode.Int64, 10)
+		wd := webDelivery{Attempt: d.Attempt, Status: string(d.Status), Errmsg: d.ErrMsg,
+			OccurrenceAt: humanTime(formatInstant(d.OccurrenceAt, loc)), At: humanTime(formatInstant(d.StartedAt, loc))}
+		if d.HasErrCode {
+			wd.Errcode = strconv.FormatInt(d.ErrCode, 10)
 		}
-		if d.Msgid.Valid {
-			wd.MsgID = strconv.FormatInt(d.Msgid.Int64, 10)
+		if d.HasMsgID {
+			wd.MsgID = strconv.FormatInt(d.MsgID, 10)
 		}
-		if d.LatencyMs.Valid {
-			wd.Latency = fmt.Sprintf("%d ms", d.LatencyMs.Int64)
+		if d.HasLatency {
+			wd.Latency = fmt.Sprintf("%d ms", d.Latency.Milliseconds())
 		}
-		if d.Delivered.Valid {
-			wd.Delivered = pd.L.T(map[int64]string{0: "no", 1: "yes"}[d.Delivered.Int64])
+		if d.HasDelivered {
+			wd.Delivered = pd.L.T(map[bool]string{false: "no", true: "yes"}[d.Delivered])
 		}
 		ds = append(ds, wd)
 	}
@@ -389,7 +387,9 @@ func (s *Server) handleWebRetry(w http.ResponseWriter, r *http.Request, pd pageD
 // refused reports whether err is the service refusing an action (a
 // reminder not found, or not in a state that allows it): the page answers
 // it with its own sentence, as a conflict.
-func refused(err error) bool { return errors.Is(err, db.ErrNotFound) || errors.Is(err, db.ErrConflict) }
+func refused(err error) bool {
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict)
+}
 
 func (s *Server) webConflict(w http.ResponseWriter, r *http.Request, pd pageData, msg string) {
 	pd.Title, pd.Error = pd.L.T("refused.title"), msg
@@ -476,8 +476,8 @@ func (s *Server) handleWebConsents(w http.ResponseWriter, r *http.Request, pd pa
 			if t, ok := s.catalog.Get(c.TemplateID); ok {
 				title = t.Title
 			}
-			list = append(list, webConsent{TemplateID: c.TemplateID, Title: title, Status: c.Status, Credits: c.Credits,
-				LongTerm: c.LongTerm == 1, UpdatedAt: time.UnixMilli(c.UpdatedAt).In(s.zone).Format("2006-01-02 15:04:05 -07:00")})
+			list = append(list, webConsent{TemplateID: c.TemplateID, Title: title, Status: string(c.Status), Credits: c.Credits,
+				LongTerm: c.LongTerm, UpdatedAt: c.UpdatedAt.In(s.zone).Format("2006-01-02 15:04:05 -07:00")})
 		}
 	}
 	pd.Title, pd.Nav = pd.L.T("consents.title"), "consents"

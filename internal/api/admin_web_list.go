@@ -2,14 +2,13 @@ package api
 
 import (
 	"encoding/json"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/service"
 	"github.com/reminderd/reminderd/internal/store"
 )
@@ -59,13 +58,13 @@ func searchText(q string) string {
 
 // webParams turns the page's filter into the listing's parameters; times
 // are the form's datetime-local values in the server's zone.
-func (s *Server) webParams(f listFilter) (dbsqlc.ListUserRemindersParams, []string) {
-	p := dbsqlc.ListUserRemindersParams{Openid: f.OpenID, TemplateID: f.TemplateID, Text: searchText(f.Q), FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS}
+func (s *Server) webParams(f listFilter) (store.ListQuery, []string) {
+	p := store.ListQuery{OpenID: f.OpenID, TemplateID: f.TemplateID, Text: searchText(f.Q)}
 	if contains(statuses, f.Status) {
-		p.Status = f.Status
+		p.Status = store.Status(f.Status)
 	}
 	var problems []string
-	parseLocal := func(name, v string, dst *int64) {
+	parseLocal := func(name, v string, dst *time.Time) {
 		if v == "" {
 			return
 		}
@@ -74,10 +73,10 @@ func (s *Server) webParams(f listFilter) (dbsqlc.ListUserRemindersParams, []stri
 			problems = append(problems, name+" is not a date and time")
 			return
 		}
-		*dst = t.UnixMilli()
+		*dst = t
 	}
-	parseLocal("from", f.From, &p.FromMs)
-	parseLocal("to", f.To, &p.ToMs)
+	parseLocal("from", f.From, &p.From)
+	parseLocal("to", f.To, &p.To)
 	return p, problems
 }
 
@@ -100,30 +99,29 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 	f := filterFromQuery(q)
 	// A reminder id in the search box opens the reminder.
 	if strings.HasPrefix(f.Q, "rem_") && !strings.ContainsAny(f.Q, " \t") {
-		if _, err := s.db.Read.GetReminder(ctx, f.Q); err == nil {
+		if _, err := s.store.GetReminder(ctx, f.Q); err == nil {
 			http.Redirect(w, r, "/admin/reminders/"+url.PathEscape(f.Q), http.StatusSeeOther)
 			return
-		} else if !db.IsNotFound(err) {
+		} else if !errors.Is(err, store.ErrNotFound) {
 			s.webError(w, r, pd, err)
 			return
 		}
 	}
 	p, problems := s.webParams(f)
-	p.MaxRows = defaultLimit + 1
+	p.Limit = defaultLimit
 	cursor := q.Get("cursor")
 	if cursor != "" {
-		fa, id, ok := decodeCursor(cursor)
+		c, ok := decodeCursor(cursor)
 		if !ok {
 			problems = append(problems, "the page link is not valid")
 		}
-		p.AfterFireAt, p.AfterID = fa, id
+		p.After = &c
 	}
-	rows, resume, err := db.ListRemindersPage(ctx, s.db.Read, p)
+	page, err := s.store.ListReminders(ctx, p)
 	if err != nil {
 		s.webError(w, r, pd, err)
 		return
 	}
-	rows, resume = db.NextPage(rows, defaultLimit, resume)
 	var back []string
 	if b := q.Get("back"); b != "" {
 		back = strings.Split(b, ".")
@@ -142,7 +140,7 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 		return "/admin/?" + v.Encode()
 	}
 	var next, prev, first string
-	if resume != nil {
+	if page.Next != nil {
 		here := cursor
 		if here == "" {
 			here = firstPage
@@ -151,7 +149,7 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 		if len(trail) > maxBack {
 			trail = trail[len(trail)-maxBack:]
 		}
-		next = link(encodeCursor(resume.FireAt, resume.ID), trail)
+		next = link(encodeCursor(*page.Next), trail)
 	}
 	if cursor != "" {
 		first = link("", nil)
@@ -160,8 +158,8 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 		}
 	}
 	cc := s.consents.Coverage()
-	list := make([]webReminder, 0, len(rows))
-	for _, rem := range rows {
+	list := make([]webReminder, 0, len(page.Reminders))
+	for _, rem := range page.Reminders {
 		wr, err := s.webReminder(r, cc, rem)
 		if err != nil {
 			s.webError(w, r, pd, err)
@@ -189,7 +187,7 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 	tabs := []statusTab{{Status: "", Link: tabLink(""), N: st.Total, Current: p.Status == ""}}
 	for _, status := range store.Statuses() {
 		v := string(status)
-		tabs = append(tabs, statusTab{Status: v, Link: tabLink(v), N: st.ByStatus[status], Current: p.Status == v})
+		tabs = append(tabs, statusTab{Status: v, Link: tabLink(v), N: st.ByStatus[status], Current: p.Status == status})
 	}
 	pd.Title, pd.Nav, pd.Refresh = pd.L.T("list.title"), "reminders", true
 	if len(problems) > 0 {
@@ -210,7 +208,7 @@ func (s *Server) handleWebList(w http.ResponseWriter, r *http.Request, pd pageDa
 		Next, Prev, First string
 		Zone              string
 		MaxWalk           int64
-	}{pd, f, statuses, tabs, ts, list, next, prev, first, s.zone.String(), db.MaxWalk})
+	}{pd, f, statuses, tabs, ts, list, next, prev, first, s.zone.String(), page.WalkLimit})
 }
 
 // confirmPage asks before an action; Fields are the form's hidden fields

@@ -3,20 +3,17 @@ package api
 import (
 	"context"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/store"
 )
 
 // The engine page's chart: sends, failures, retries and skips per hour over
-// the last 24 hours, from the deliveries table (DeliveriesPerHour), and the
+// the last 24 hours, from the delivery records (DeliveriesPerHour), and the
 // due backlog now, drawn by the server as inline SVG (no script).
 
-// trendSlack is how far before the chart's start the delivery ids are read
-// from: an outcome is recorded at most a lease after its claim (the longest
-// lease a deployment would set).
+// trendSlack is the longest an outcome follows its claim by (the longest
+// lease a deployment would set): DeliveriesPerHour's slack.
 const trendSlack = time.Hour
 
 // trendKinds maps delivery statuses to the chart's series, each named by
@@ -53,11 +50,7 @@ type trendChart struct {
 
 func (s *Server) trend(ctx context.Context, now time.Time, backlog int64) (trendChart, error) {
 	since := now.Truncate(time.Hour).Add(-23 * time.Hour)
-	from, err := db.FirstDeliverySince(ctx, s.db.Read, since, trendSlack)
-	if err != nil {
-		return trendChart{}, fmt.Errorf("trend: %w", err)
-	}
-	rows, err := s.db.Read.DeliveriesPerHour(ctx, dbsqlc.DeliveriesPerHourParams{Since: since.UnixMilli(), FromID: from})
+	rows, err := s.store.DeliveriesPerHour(ctx, since, trendSlack)
 	if err != nil {
 		return trendChart{}, fmt.Errorf("trend: %w", err)
 	}
@@ -67,7 +60,7 @@ func (s *Server) trend(ctx context.Context, now time.Time, backlog int64) (trend
 	}
 	c := trendChart{Width: 760, Height: 220, Base: 190, Totals: map[string]int64{}, Backlog: backlog, Max: 1}
 	for _, r := range rows {
-		series, ok := trendKinds[store.DeliveryStatus(r.Status)]
+		series, ok := trendKinds[r.Status]
 		if !ok || r.Hour < 0 || r.Hour >= 24 {
 			continue
 		}

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/catalog"
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/recur"
 	"github.com/reminderd/reminderd/internal/service"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -57,7 +57,9 @@ type TokenState interface {
 
 // Config wires a Server. DB, Catalog, Login and Now are required.
 type Config struct {
-	DB      *db.DB
+	// DB is the store (internal/db's SQLite driver; message push still
+	// needs that driver itself, see push.go).
+	DB      store.ReminderStore
 	Catalog *catalog.Catalog
 	Login   Login
 	Engine  Engine     // nil: no wake-ups, no jobs, breaker "closed"
@@ -102,7 +104,7 @@ const DefaultMaxScheduledPerUser = 500
 
 // Server serves the API.
 type Server struct {
-	db         *db.DB
+	store      store.ReminderStore
 	catalog    *catalog.Catalog
 	login      Login
 	engine     Engine
@@ -125,6 +127,10 @@ type Server struct {
 	trustedProxies []netip.Prefix
 	adminFailures  failureLimiter
 
+	// db is the driver behind store, which message push writes through
+	// directly (push.go).
+	db pushStore
+
 	// The services every surface calls (internal/service).
 	reminders *service.Reminders
 	consents  *service.Consents
@@ -133,7 +139,8 @@ type Server struct {
 // New builds a Server.
 func New(cfg Config) *Server {
 	s := &Server{
-		db:         cfg.DB,
+		store:      cfg.DB,
+		db:         pushDB(cfg.DB),
 		catalog:    cfg.Catalog,
 		login:      cfg.Login,
 		engine:     cfg.Engine,
@@ -175,8 +182,8 @@ func New(cfg Config) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.adminFailures.now = s.now
-	s.reminders = service.NewReminders(s.db, s.engine, s.now)
-	s.consents = service.NewConsents(s.db, s.catalog)
+	s.reminders = service.NewReminders(s.store, s.engine, s.now)
+	s.consents = service.NewConsents(s.store, s.catalog)
 	s.handler = s.routes()
 	return s
 }

@@ -7,12 +7,12 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
 
-	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 type ctxKey int
@@ -48,19 +48,19 @@ func (s *Server) sessionOpenID(ctx context.Context, tok string) (string, error) 
 	if tok == "" || len(tok) > 256 {
 		return "", nil
 	}
-	hash, now := hashToken(tok), s.now().UnixMilli()
-	if oid, ok := s.sessions.get(hash, now); ok {
+	hash, now := hashToken(tok), s.now()
+	if oid, ok := s.sessions.get(hash, now.UnixMilli()); ok {
 		return oid, nil
 	}
-	row, err := s.db.Read.GetSession(ctx, dbsqlc.GetSessionParams{TokenHash: hash, Now: now})
-	if db.IsNotFound(err) {
+	sess, err := s.store.GetSession(ctx, hash, now)
+	if errors.Is(err, store.ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	s.sessions.put(hash, row.Openid, row.ExpiresAt)
-	return row.Openid, nil
+	s.sessions.put(hash, sess.OpenID, sess.ExpiresAt.UnixMilli())
+	return sess.OpenID, nil
 }
 
 // sessionCache remembers sessions already looked up, so that a request does

@@ -2,13 +2,11 @@ package api
 
 import (
 	"encoding/json"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -58,12 +56,12 @@ type consentRequest struct {
 }
 
 // consentAnswer normalises one wx.requestSubscribeMessage result value.
-func consentAnswer(v string) (string, bool) {
-	switch {
+func consentAnswer(v string) (store.ConsentStatus, bool) {
+	switch st := store.ConsentStatus(v); {
 	case strings.HasPrefix(v, "accept"):
-		return "accept", true
-	case v == "reject", v == "ban", v == "filter":
-		return v, true
+		return store.ConsentAccept, true
+	case st == store.ConsentReject, st == store.ConsentBan, st == store.ConsentFilter:
+		return st, true
 	}
 	return "", false
 }
@@ -71,7 +69,7 @@ func consentAnswer(v string) (string, bool) {
 // reportedAnswer is one template's result in a consent report.
 type reportedAnswer struct {
 	tmpl   *wechat.Template
-	status string
+	status store.ConsentStatus
 }
 
 // handleReportConsents records what wx.requestSubscribeMessage resolved with.
@@ -117,14 +115,7 @@ func (s *Server) handleReportConsents(w http.ResponseWriter, r *http.Request) {
 	oid := openID(r.Context())
 	now := s.now()
 	for _, a := range answers {
-		var err error
-		if a.status == "accept" {
-			_, err = s.db.RecordAccept(r.Context(), oid, a.tmpl.ID, a.tmpl.Kind == wechat.LongTerm, db.SourceClient, now)
-		} else {
-			err = s.db.Write.SetConsentStatus(r.Context(), dbsqlc.SetConsentStatusParams{
-				Openid: oid, TemplateID: a.tmpl.ID, Status: a.status, Now: now.UnixMilli()})
-		}
-		if err != nil {
+		if err := s.consents.Report(r.Context(), oid, a.tmpl, a.status, now); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -138,7 +129,7 @@ func (s *Server) handleReportConsents(w http.ResponseWriter, r *http.Request) {
 // The fake stands in for the popup the developer cannot tap; without it the
 // first send would meet 43101 (user_refused), as the real WeChat answers a
 // send it granted no credit for. The fake pairs a report with its own popup
-// within db.PairWindow as the ledger does, so a popup played through
+// within store.PairWindow as the ledger does, so a popup played through
 // /fake/popup and then reported counts once on both sides. The access log
 // line of the request says what happened.
 func (s *Server) grantInSandbox(r *http.Request, oid string, answers []reportedAnswer) {
@@ -147,7 +138,7 @@ func (s *Server) grantInSandbox(r *http.Request, oid string, answers []reportedA
 	}
 	var granted, paired []string
 	for _, a := range answers {
-		if a.status != "accept" {
+		if a.status != store.ConsentAccept {
 			continue
 		}
 		ok, err := s.sandboxGrant(oid, a.tmpl.ID)
@@ -181,8 +172,8 @@ func (s *Server) writeConsents(w http.ResponseWriter, r *http.Request, oid strin
 	}
 	out := consentsResponse{Consents: make([]consentJSON, 0, len(rows))}
 	for _, c := range rows {
-		out.Consents = append(out.Consents, consentJSON{TemplateID: c.TemplateID, Credits: c.Credits, Status: c.Status,
-			LongTerm: c.LongTerm == 1, UpdatedAt: formatUTC(time.UnixMilli(c.UpdatedAt))})
+		out.Consents = append(out.Consents, consentJSON{TemplateID: c.TemplateID, Credits: c.Credits, Status: string(c.Status),
+			LongTerm: c.LongTerm, UpdatedAt: formatUTC(c.UpdatedAt)})
 	}
 	encode(w, http.StatusOK, out)
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/service"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // Error is an error with its place in the contract: an HTTP status, a code
@@ -81,18 +81,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var se *service.Error
 	switch {
 	case errors.As(err, &ae):
-	case errors.As(err, &se) && errors.Is(se.Kind, db.ErrNotFound):
+	case errors.As(err, &se) && errors.Is(se.Kind, store.ErrNotFound):
 		ae = errf(http.StatusNotFound, "not_found", "%s", se.Message)
-	case errors.As(err, &se) && errors.Is(se.Kind, db.ErrConflict):
+	case errors.As(err, &se) && errors.Is(se.Kind, store.ErrConflict):
 		ae = conflict("%s", se.Message)
-	case errors.Is(err, db.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		ae = notFound("resource")
-	case errors.Is(err, db.ErrConflict):
+	case errors.Is(err, store.ErrConflict):
 		ae = conflict("the resource changed; try again")
-	case db.IsFull(err):
+	case errors.Is(err, store.ErrFull):
 		// Writes fail while reads go on; readiness fails until a write
-		// succeeds again (db.Writable), and nothing needs a restart.
-		s.db.NoteWriteError(err)
+		// succeeds again (Writable), and nothing needs a restart.
+		s.store.NoteWriteError(err)
 		s.log.Error("write refused: the database's disk is full", "method", r.Method, "path", r.URL.Path,
 			"request_id", middleware.GetReqID(r.Context()), "error", err)
 		ae = errf(http.StatusServiceUnavailable, "unavailable", "the database's disk is full: writes are refused until space is freed (reads still work); try again later")

@@ -1,10 +1,11 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
-	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
@@ -15,14 +16,14 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 // applied and can write, and the templates are known.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	var problems []string
-	if err := s.db.R.PingContext(r.Context()); err != nil {
+	if err := s.store.Ping(r.Context()); err != nil {
 		problems = append(problems, "database unreachable")
-	} else if v, err := s.db.SchemaVersion(r.Context()); err != nil || v != db.LatestVersion() {
+	} else if v, latest, err := s.store.Schema(r.Context()); err != nil || v != latest {
 		problems = append(problems, "database migrations not applied")
 	}
-	// A cheap write probe, at most one per db.ProbeEvery (cached between).
-	if err := s.db.Writable(r.Context()); err != nil {
-		if db.IsFull(err) {
+	// A cheap write probe (the driver caches its result briefly).
+	if err := s.store.Writable(r.Context()); err != nil {
+		if errors.Is(err, store.ErrFull) {
 			problems = append(problems, "database cannot write: its disk is full")
 		} else {
 			s.logFor(r.Context()).Warn("readiness: the database cannot write", "error", err)

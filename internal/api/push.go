@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"io"
 	"net/http"
@@ -14,6 +15,17 @@ import (
 	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
+
+// pushStore is the SQLite driver itself: applyEvent writes through it, in
+// one transaction with the record of the pushes applied, until applying an
+// event is an operation of the store.
+type pushStore = *db.DB
+
+// pushDB is the driver behind st (nil behind another store).
+func pushDB(st store.ReminderStore) pushStore {
+	d, _ := st.(*db.DB)
+	return d
+}
 
 func (s *Server) pushError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
@@ -61,6 +73,9 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = s.push.ProcessMeta(r.URL.Query(), body, func(e *wechat.Event, m wechat.PushMeta) error { return s.applyEvent(r.Context(), e, m) })
+	if db.IsFull(err) {
+		err = fmt.Errorf("apply push: %w: %w", store.ErrFull, err) // as the store's operations say it
+	}
 	if err != nil && !errors.Is(err, wechat.ErrDuplicate) {
 		s.pushError(w, r, err)
 		return

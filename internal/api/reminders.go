@@ -3,13 +3,12 @@ package api
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/recur"
 	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
@@ -58,18 +56,13 @@ type reminderSpec struct {
 	page       string
 }
 
-func (p reminderSpec) windowMS() sql.NullInt64 {
+// window is the reminder's window: the width from fire_at to expires_at,
+// kept for each occurrence of a series (ok false: the default).
+func (p reminderSpec) window() (expiresAt time.Time, width time.Duration, ok bool) {
 	if p.expiresAt == nil {
-		return sql.NullInt64{}
+		return time.Time{}, 0, false
 	}
-	return sql.NullInt64{Int64: p.expiresAt.Sub(p.fireAt).Milliseconds(), Valid: true}
-}
-
-func (p reminderSpec) expiresMS() sql.NullInt64 {
-	if p.expiresAt == nil {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: p.expiresAt.UnixMilli(), Valid: true}
+	return *p.expiresAt, p.expiresAt.Sub(p.fireAt), true
 }
 
 // maxOffset bounds an instant's UTC offset: time.Parse accepts up to
@@ -358,71 +351,58 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data, _ := json.Marshal(spec.data)
-	id := newReminderID(s.now())
-	params := dbsqlc.InsertReminderParams{
-		ID: id, Openid: oid, TemplateID: spec.templateID, FireAt: spec.fireAt.UnixMilli(),
-		ExpiresAt: spec.expiresMS(), WindowMs: spec.windowMS(),
-		Recurrence: sql.NullString{String: spec.recurrence, Valid: spec.recurrence != ""},
-		Timezone:   spec.zone.String(), Data: string(data), Page: spec.page,
-		IdempotencyKey: sql.NullString{String: key, Valid: key != ""},
-		RequestHash:    sql.NullString{String: hash, Valid: key != ""},
-		Now:            s.now().UnixMilli(),
-	}
-	// Answer from what was inserted: the row is exactly these values.
-	rem := dbsqlc.Reminder{ID: id, Openid: oid, TemplateID: params.TemplateID, Status: string(store.StatusScheduled), FireAt: params.FireAt,
-		DueAt: params.FireAt, ExpiresAt: params.ExpiresAt, WindowMs: params.WindowMs, Recurrence: params.Recurrence,
-		Timezone: params.Timezone, Data: params.Data, Page: params.Page, IdempotencyKey: params.IdempotencyKey,
-		RequestHash: params.RequestHash, CreatedAt: params.Now, UpdatedAt: params.Now}
-	cc := s.consents.Coverage()
-	if err := s.db.Group(ctx, func(q *dbsqlc.Queries) error {
-		// Counted in the insert's write transaction: concurrent creates
-		// of one user are serialized by the single writer.
-		n, err := q.CountScheduledForOwner(ctx, oid)
-		if err != nil {
-			return err
-		}
-		if n >= int64(s.maxSched) {
-			return s.rateLimitedScheduled()
-		}
-		if err := q.InsertReminder(ctx, params); err != nil {
-			return err
-		}
-		return cc.Prefill(ctx, q, rem)
-	}); err != nil {
-		if key != "" && db.IsUniqueViolation(err) {
-			// A concurrent request with the same key won the race.
-			if done, err2 := s.replayIdempotent(w, r, oid, key, hash); done || err2 != nil {
-				if err2 != nil {
-					s.writeError(w, r, err2)
-				}
-				return
-			}
-		}
-		s.writeError(w, r, fmt.Errorf("insert reminder: %w", err))
+	now := s.now()
+	nr := store.NewReminder{ID: newReminderID(now), OpenID: oid, TemplateID: spec.templateID, FireAt: spec.fireAt,
+		Recurrence: spec.recurrence, Timezone: spec.zone.String(), Data: string(data), Page: spec.page,
+		IdempotencyKey: key, RequestHash: hash, CreatedAt: now}
+	nr.ExpiresAt, nr.Window, nr.HasWindow = spec.window()
+	created, err := s.store.CreateReminderIdempotent(ctx, nr, store.CreateOptions{MaxScheduled: s.maxSched})
+	switch {
+	case errors.Is(err, store.ErrLimit):
+		s.writeError(w, r, s.rateLimitedScheduled())
+		return
+	case key != "" && errors.Is(err, store.ErrConflict):
+		s.writeError(w, r, idempotencyConflict(key))
+		return
+	case err != nil:
+		s.writeError(w, r, err)
+		return
+	case created.Replayed:
+		// A concurrent request with the same key won the race.
+		s.writeReminder(w, r, created.Reminder.ID, http.StatusOK, false)
 		return
 	}
 	s.engine.Wake(spec.fireAt)
-	out, err := s.renderReminder(ctx, cc, rem)
+	cc := s.consents.Coverage()
+	cc.Prefill(created)
+	out, err := s.renderReminder(ctx, cc, created.Reminder)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/v1/reminders/"+id)
+	w.Header().Set("Location", "/v1/reminders/"+nr.ID)
 	encode(w, http.StatusCreated, out)
 }
 
-// replayIdempotent answers a request whose Idempotency-Key was seen before.
+// idempotencyConflict is the answer to a key used with another body.
+func idempotencyConflict(key string) *Error {
+	return conflict("Idempotency-Key %q was used with a different request body", key)
+}
+
+// replayIdempotent answers a request whose Idempotency-Key was seen before:
+// before validation, so that the same request answers the same reminder
+// even once it would no longer validate (its fire_at has passed). The
+// create itself looks the key up again, in its transaction.
 func (s *Server) replayIdempotent(w http.ResponseWriter, r *http.Request, oid, key, hash string) (bool, error) {
-	prev, err := s.db.Write.GetReminderByIdempotencyKey(r.Context(), dbsqlc.GetReminderByIdempotencyKeyParams{
-		Openid: oid, IdempotencyKey: sql.NullString{String: key, Valid: true}})
-	if db.IsNotFound(err) {
+	prev, err := s.store.ReminderByIdempotencyKey(r.Context(), oid, key)
+	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	if prev.RequestHash.String != hash {
-		return false, conflict("Idempotency-Key %q was used with a different request body", key)
+	if prev.RequestHash != hash {
+		return false, idempotencyConflict(key)
 	}
 	s.writeReminder(w, r, prev.ID, http.StatusOK, false)
 	return true, nil
@@ -457,7 +437,7 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if store.Status(rem.Status) != store.StatusScheduled {
+	if rem.Status != store.StatusScheduled {
 		s.writeError(w, r, conflict("reminder %s is %s; only a scheduled reminder can be changed", id, rem.Status))
 		return
 	}
@@ -466,7 +446,7 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		zone = s.zone
 	}
-	fireAt := time.UnixMilli(rem.FireAt)
+	fireAt := rem.FireAt
 	if req.FireAt != nil {
 		var v string
 		if json.Unmarshal(req.FireAt, &v) != nil {
@@ -475,10 +455,10 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 			if t.Before(s.now()) {
 				fe.add("fire_at", "is in the past")
 			}
-			if rem.Recurrence.Valid {
+			if rem.Recurrence != "" {
 				// A stored series parses (it was checked at creation); the
 				// minimum interval is not re-checked for it.
-				if sched, err := recur.Parse(rem.Recurrence.String, zone); err == nil {
+				if sched, err := recur.Parse(rem.Recurrence, zone); err == nil {
 					checkOccurrence(fe, sched, t)
 				}
 			}
@@ -486,8 +466,8 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var expiresAt *time.Time
-	if rem.WindowMs.Valid {
-		t := fireAt.Add(time.Duration(rem.WindowMs.Int64) * time.Millisecond)
+	if rem.HasWindow {
+		t := fireAt.Add(rem.Window)
 		expiresAt = &t
 	}
 	if req.ExpiresAt != nil {
@@ -538,10 +518,9 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 	}
 	spec := reminderSpec{fireAt: fireAt, expiresAt: expiresAt}
 	b, _ := json.Marshal(data)
-	if err := s.reminders.Update(ctx, dbsqlc.UpdateScheduledReminderParams{
-		ID: id, FireAt: fireAt.UnixMilli(), ExpiresAt: spec.expiresMS(), WindowMs: spec.windowMS(),
-		Data: string(b), Page: page,
-	}); err != nil {
+	u := store.ReminderUpdate{ID: id, FireAt: fireAt, Data: string(b), Page: page}
+	u.ExpiresAt, u.Window, u.HasWindow = spec.window()
+	if err := s.reminders.Update(ctx, u); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -563,55 +542,48 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request, owner string) {
 	s.writeReminder(w, r, id, http.StatusOK, false)
 }
 
-// listQuery is a parsed listing request.
-type listQuery struct {
-	p     dbsqlc.ListUserRemindersParams
-	limit int
-	// delivery filters the admin's listing by delivery report.
-	delivery string
-}
-
-func (s *Server) parseList(r *http.Request, admin bool) (listQuery, error) {
+// parseList parses a listing request into the store's query.
+func (s *Server) parseList(r *http.Request, admin bool) (store.ListQuery, error) {
 	q := r.URL.Query()
 	fe := fieldErrors{}
-	lq := listQuery{limit: defaultLimit, p: dbsqlc.ListUserRemindersParams{FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS}}
+	lq := store.ListQuery{Limit: defaultLimit}
 	if v := q.Get("status"); v != "" {
 		if !contains(statuses, v) {
 			fe.add("status", "must be one of "+strings.Join(statuses, ", "))
 		}
-		lq.p.Status = v
+		lq.Status = store.Status(v)
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxLimit {
 			fe.add("limit", fmt.Sprintf("must be a whole number from 1 to %d", maxLimit))
 		}
-		lq.limit = n
+		lq.Limit = n
 	}
 	if v := q.Get("cursor"); v != "" {
-		f, id, ok := decodeCursor(v)
+		c, ok := decodeCursor(v)
 		if !ok {
 			fe.add("cursor", "is not a cursor this API returned")
 		}
-		lq.p.AfterFireAt, lq.p.AfterID = f, id
+		lq.After = &c
 	}
 	if admin {
-		lq.p.Openid = q.Get("openid")
-		lq.p.TemplateID = q.Get("template_id")
+		lq.OpenID = q.Get("openid")
+		lq.TemplateID = q.Get("template_id")
 		if v := q.Get("delivery"); v != "" {
 			if !contains(deliveryReports, v) {
 				fe.add("delivery", "must be one of "+strings.Join(deliveryReports, ", "))
 			}
-			lq.delivery = v
+			lq.Delivery = store.Report(v)
 		}
 		if v := q.Get("from"); v != "" {
 			if t, ok := parseInstant(fe, "from", v); ok {
-				lq.p.FromMs = t.UnixMilli()
+				lq.From = t
 			}
 		}
 		if v := q.Get("to"); v != "" {
 			if t, ok := parseInstant(fe, "to", v); ok {
-				lq.p.ToMs = t.UnixMilli()
+				lq.To = t
 			}
 		}
 	} else {
@@ -620,19 +592,13 @@ func (s *Server) parseList(r *http.Request, admin bool) (listQuery, error) {
 				fe.add(k, "is an admin filter; the mini-program API lists the caller's own reminders")
 			}
 		}
-		lq.p.Openid = openID(r.Context())
+		lq.OpenID = openID(r.Context())
 	}
-	lq.p.MaxRows = int64(lq.limit) + 1
 	return lq, fe.err()
 }
 
 // deliveryReports are the values of a reminder's delivery report.
 var deliveryReports = store.Strings(store.Reports())
-
-const (
-	minMS = -1 << 62
-	maxMS = 1 << 62
-)
 
 func contains(list []string, v string) bool {
 	for _, x := range list {
@@ -643,21 +609,22 @@ func contains(list []string, v string) bool {
 	return false
 }
 
-func encodeCursor(fireAt int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(fireAt, 10) + "|" + id))
+// A cursor is "fire_at|id" (fire_at in unix milliseconds), base64url.
+func encodeCursor(c store.Cursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.FireAt.UnixMilli(), 10) + "|" + c.ID))
 }
 
-func decodeCursor(c string) (int64, string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
+func decodeCursor(v string) (store.Cursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(v)
 	if err != nil {
-		return 0, "", false
+		return store.Cursor{}, false
 	}
 	f, id, ok := strings.Cut(string(b), "|")
 	n, err := strconv.ParseInt(f, 10, 64)
 	if !ok || err != nil || id == "" {
-		return 0, "", false
+		return store.Cursor{}, false
 	}
-	return n, id, true
+	return store.Cursor{FireAt: time.UnixMilli(n), ID: id}, true
 }
 
 type listResponse struct {
@@ -671,28 +638,18 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, admin bool) {
 		s.writeError(w, r, err)
 		return
 	}
-	var rows []dbsqlc.Reminder
-	var resume *db.Position
-	if lq.delivery != "" {
-		p := lq.p
-		rows, err = s.db.Read.ListDeliveryReminders(r.Context(), dbsqlc.ListDeliveryRemindersParams{Delivery: lq.delivery,
-			Openid: p.Openid, Status: p.Status, TemplateID: p.TemplateID, FromMs: p.FromMs, ToMs: p.ToMs,
-			AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, MaxRows: p.MaxRows})
-	} else {
-		rows, resume, err = db.ListRemindersPage(r.Context(), s.db.Read, lq.p)
-	}
+	page, err := s.store.ListReminders(r.Context(), lq)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	rows, next := db.NextPage(rows, lq.limit, resume)
-	out := listResponse{Reminders: make([]reminderJSON, 0, len(rows))}
-	if next != nil {
-		c := encodeCursor(next.FireAt, next.ID)
+	out := listResponse{Reminders: make([]reminderJSON, 0, len(page.Reminders))}
+	if page.Next != nil {
+		c := encodeCursor(*page.Next)
 		out.NextCursor = &c
 	}
 	cc := s.consents.Coverage()
-	for _, rem := range rows {
+	for _, rem := range page.Reminders {
 		rj, err := s.renderReminder(r.Context(), cc, rem)
 		if err != nil {
 			s.writeError(w, r, err)

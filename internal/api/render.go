@@ -2,17 +2,15 @@ package api
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/recur"
 	"github.com/reminderd/reminderd/internal/service"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 type reminderJSON struct {
@@ -76,11 +74,6 @@ func formatInstant(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format(instantLayout)
 }
 
-// formatTime renders unix milliseconds in loc.
-func (s *Server) formatTime(ms int64, loc *time.Location) string {
-	return formatInstant(time.UnixMilli(ms), loc)
-}
-
 // formatUTC renders an instant that belongs to no reminder.
 func formatUTC(t time.Time) string { return formatInstant(t, time.UTC) }
 
@@ -104,23 +97,25 @@ func reminderZone(name string) *time.Location {
 	return loc
 }
 
-func nullString(v sql.NullString) *string {
-	if !v.Valid {
+// optString is nil for "" (a column the schema leaves NULL).
+func optString[T ~string](v T) *string {
+	if v == "" {
 		return nil
 	}
-	return &v.String
+	s := string(v)
+	return &s
 }
 
-func (s *Server) renderReminder(ctx context.Context, cc *service.Coverage, r dbsqlc.Reminder) (reminderJSON, error) {
+func (s *Server) renderReminder(ctx context.Context, cc *service.Coverage, r store.Reminder) (reminderJSON, error) {
 	loc := reminderZone(r.Timezone)
 	out := reminderJSON{
-		ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, Status: r.Status, Reason: nullString(r.Reason),
-		FireAt: s.formatTime(r.FireAt, loc), Recurrence: nullString(r.Recurrence), Timezone: r.Timezone,
-		Data: json.RawMessage(r.Data), Page: r.Page, Attempts: r.Attempts, Delivery: r.Delivery,
-		CreatedAt: s.formatTime(r.CreatedAt, loc), UpdatedAt: s.formatTime(r.UpdatedAt, loc),
+		ID: r.ID, OpenID: r.OpenID, TemplateID: r.TemplateID, Status: string(r.Status), Reason: optString(r.Reason),
+		FireAt: formatInstant(r.FireAt, loc), Recurrence: optString(r.Recurrence), Timezone: r.Timezone,
+		Data: json.RawMessage(r.Data), Page: r.Page, Attempts: r.Attempts, Delivery: string(r.Delivery),
+		CreatedAt: formatInstant(r.CreatedAt, loc), UpdatedAt: formatInstant(r.UpdatedAt, loc),
 	}
-	if r.ExpiresAt.Valid {
-		v := s.formatTime(r.ExpiresAt.Int64, loc)
+	if !r.ExpiresAt.IsZero() {
+		v := formatInstant(r.ExpiresAt, loc)
 		out.ExpiresAt = &v
 	}
 	credits, covered, err := cc.Of(ctx, r)
@@ -137,9 +132,9 @@ func (s *Server) writeReminder(w http.ResponseWriter, r *http.Request, id string
 	ctx := r.Context()
 	// The read pool sees every committed write (WAL): the single writer
 	// connection stays free for writes.
-	rem, err := s.db.Read.GetReminder(ctx, id)
+	rem, err := s.store.GetReminder(ctx, id)
 	if err != nil {
-		s.writeError(w, r, db.NotFound(err, "reminder "+id))
+		s.writeError(w, r, err)
 		return
 	}
 	out, err := s.renderReminder(ctx, s.consents.Coverage(), rem)
@@ -148,7 +143,7 @@ func (s *Server) writeReminder(w http.ResponseWriter, r *http.Request, id string
 		return
 	}
 	if detail {
-		rows, err := s.db.Read.ListDeliveries(ctx, id)
+		rows, err := s.store.ListDeliveries(ctx, id)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -156,22 +151,22 @@ func (s *Server) writeReminder(w http.ResponseWriter, r *http.Request, id string
 		loc := reminderZone(rem.Timezone)
 		ds := make([]deliveryJSON, 0, len(rows))
 		for _, d := range rows {
-			dj := deliveryJSON{Attempt: d.Attempt, Status: d.Status, Errmsg: d.Errmsg,
-				At: s.formatTime(d.StartedAt, loc), OccurrenceAt: s.formatTime(d.OccurrenceAt, loc),
-				PossibleDuplicate: d.PossibleDuplicate == 1}
-			if d.Errcode.Valid {
-				dj.Errcode = &d.Errcode.Int64
+			dj := deliveryJSON{Attempt: d.Attempt, Status: string(d.Status), Errmsg: d.ErrMsg,
+				At: formatInstant(d.StartedAt, loc), OccurrenceAt: formatInstant(d.OccurrenceAt, loc),
+				PossibleDuplicate: d.PossibleDuplicate}
+			if d.HasErrCode {
+				dj.Errcode = &d.ErrCode
 			}
-			if d.Msgid.Valid {
-				v := strconv.FormatInt(d.Msgid.Int64, 10)
+			if d.HasMsgID {
+				v := strconv.FormatInt(d.MsgID, 10)
 				dj.MsgID = &v
 			}
-			if d.Delivered.Valid {
-				v := d.Delivered.Int64 == 1
-				dj.Delivered = &v
+			if d.HasDelivered {
+				dj.Delivered = &d.Delivered
 			}
-			if d.LatencyMs.Valid {
-				dj.LatencyMS = &d.LatencyMs.Int64
+			if d.HasLatency {
+				ms := d.Latency.Milliseconds()
+				dj.LatencyMS = &ms
 			}
 			ds = append(ds, dj)
 		}

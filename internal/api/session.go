@@ -2,9 +2,9 @@ package api
 
 import (
 	"errors"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"net/http"
 
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -47,8 +47,8 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	tok := newToken()
 	exp := now.Add(s.sessionTTL)
-	if err := s.db.Write.CreateSession(r.Context(), dbsqlc.CreateSessionParams{
-		TokenHash: hashToken(tok), Openid: sess.OpenID, CreatedAt: now.UnixMilli(), ExpiresAt: exp.UnixMilli(),
+	if err := s.store.CreateSession(r.Context(), store.Session{
+		TokenHash: hashToken(tok), OpenID: sess.OpenID, CreatedAt: now, ExpiresAt: exp,
 	}); err != nil {
 		s.writeError(w, r, err)
 		return

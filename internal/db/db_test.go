@@ -223,7 +223,7 @@ func TestRecordAcceptPairsReportAndEvent(t *testing.T) {
 		return c.Credits
 	}
 	steps := []struct {
-		source  string
+		source  db.GrantSource
 		at      time.Duration
 		counted bool
 		credits int64

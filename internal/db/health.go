@@ -13,6 +13,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // The database's health: an integrity check at start-up, storage-full
@@ -24,8 +26,12 @@ import (
 var ErrCorrupt = errors.New("database is corrupt")
 
 // IsFull reports whether err is a write refused for want of space: SQLite's
-// SQLITE_FULL (a full disk, or the page limit) or ENOSPC itself.
+// SQLITE_FULL (a full disk, or the page limit), ENOSPC itself, or the
+// store's ErrFull that the driver maps them to.
 func IsFull(err error) bool {
+	if errors.Is(err, store.ErrFull) {
+		return true
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
 		return true
@@ -73,17 +79,17 @@ func quickCheck(ctx context.Context, c *sql.DB, path string, timeout time.Durati
 	return true, fmt.Errorf("integrity check of %s: %w", path, err)
 }
 
-// IntegrityResult is what OpenWith's check found.
-type IntegrityResult int
+// IntegrityResult is what OpenWith's check found (store.Integrity).
+type IntegrityResult = store.Integrity
 
 const (
 	// IntegrityNotRun: Options.IntegrityTimeout was 0.
-	IntegrityNotRun IntegrityResult = iota
+	IntegrityNotRun = store.IntegrityNotRun
 	// IntegrityOK: quick_check finished and found nothing.
-	IntegrityOK
+	IntegrityOK = store.IntegrityOK
 	// IntegrityUnfinished: the deadline interrupted quick_check; the
 	// database was opened without a verdict.
-	IntegrityUnfinished
+	IntegrityUnfinished = store.IntegrityUnfinished
 )
 
 // Integrity reports what the integrity check at open found.
@@ -172,8 +178,14 @@ func (d *DB) probe(ctx context.Context, commit bool) error {
 	if errors.Is(err, errProbeRollback) {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("write probe: %w", err)
-	}
-	return nil
+	return storeErr(err, "write probe")
+}
+
+// Ping reports whether the read pool answers.
+func (d *DB) Ping(ctx context.Context) error { return d.R.PingContext(ctx) }
+
+// Schema returns the schema's version and the latest migration's.
+func (d *DB) Schema(ctx context.Context) (version, latest int, err error) {
+	version, err = d.SchemaVersion(ctx)
+	return version, LatestVersion(), err
 }

@@ -5,15 +5,20 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"time"
+
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
-// PairWindow is how far apart a client report and a popup event may be and
-// still describe the same accept.
-const PairWindow = 120 * time.Second
+// PairWindow is store.PairWindow.
+const PairWindow = store.PairWindow
 
-// Grant sources.
+// GrantSource is store.GrantSource.
+type GrantSource = store.GrantSource
+
+// Grant sources (store.SourceClient, store.SourceEvent), untyped:
+// RecordAcceptTx takes them as strings, RecordAccept as GrantSource.
 const (
 	SourceClient = "client"
 	SourceEvent  = "event"
@@ -24,12 +29,12 @@ const (
 // paired, the two describe one accept: they are paired and no credit is
 // added. Otherwise one credit is added (one-time) or the template granted
 // (long-term). It reports whether the accept added to the ledger.
-func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source string, now time.Time) (counted bool, err error) {
+func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source store.GrantSource, now time.Time) (counted bool, err error) {
 	err = d.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		counted, err = RecordAcceptTx(ctx, q, openID, templateID, longTerm, source, now)
+		counted, err = RecordAcceptTx(ctx, q, openID, templateID, longTerm, string(source), now)
 		return err
 	})
-	return counted, err
+	return counted, storeErr(err, "consent ledger")
 }
 
 // RecordAcceptTx is RecordAccept in the caller's transaction q.

@@ -2,9 +2,9 @@ package service
 
 import (
 	"context"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
+	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -17,18 +17,18 @@ type Templates interface {
 // whether a pending reminder is covered, what a retry of an ended one can
 // do, and which templates the next consent request should ask for.
 type Consents struct {
-	db        *db.DB
+	store     store.ReminderStore
 	templates Templates
 }
 
-// NewConsents returns the consent service over d and the known templates.
-func NewConsents(d *db.DB, templates Templates) *Consents {
-	return &Consents{db: d, templates: templates}
+// NewConsents returns the consent service over st and the known templates.
+func NewConsents(st store.ReminderStore, templates Templates) *Consents {
+	return &Consents{store: st, templates: templates}
 }
 
 // List returns a user's consent rows.
-func (c *Consents) List(ctx context.Context, openid string) ([]dbsqlc.Consent, error) {
-	return c.db.Read.ListConsents(ctx, openid)
+func (c *Consents) List(ctx context.Context, openid string) ([]store.Consent, error) {
+	return c.store.ListConsents(ctx, openid)
 }
 
 // MaxPromptIDs is how many template ids one wx.requestSubscribeMessage call
@@ -39,11 +39,11 @@ const MaxPromptIDs = 3
 // reminders lack credit for, most urgent first, all of one kind (WeChat
 // refuses one-time and long-term ids in one call), at most MaxPromptIDs.
 func (c *Consents) Prompt(ctx context.Context, openid string) ([]string, error) {
-	pending, err := c.db.Read.ListScheduledForPrompt(ctx, dbsqlc.ListScheduledForPromptParams{Openid: openid, MaxRows: 5000})
+	pending, err := c.store.ListPrompted(ctx, openid, 5000)
 	if err != nil {
 		return nil, err
 	}
-	consents, err := c.db.Read.ListConsents(ctx, openid)
+	consents, err := c.store.ListConsents(ctx, openid)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func (c *Consents) Prompt(ctx context.Context, openid string) ([]string, error) 
 	}
 	held := map[string]have{}
 	for _, row := range consents {
-		held[row.TemplateID] = have{row.Credits, row.LongTerm == 1}
+		held[row.TemplateID] = have{row.Credits, row.LongTerm}
 	}
 	needed := map[string]int64{}
 	picked := map[string]bool{}
@@ -84,4 +84,15 @@ func (c *Consents) Prompt(ctx context.Context, openid string) ([]string, error) 
 		}
 	}
 	return ids, nil
+}
+
+// Report records one answer of a client's consent report: an accept is
+// paired with WeChat's popup event of the same accept (RecordAccept), any
+// other answer sets the status and keeps the credits.
+func (c *Consents) Report(ctx context.Context, openid string, t *wechat.Template, status store.ConsentStatus, now time.Time) error {
+	if status == store.ConsentAccept {
+		_, err := c.store.RecordAccept(ctx, openid, t.ID, t.Kind == wechat.LongTerm, store.SourceClient, now)
+		return err
+	}
+	return c.store.SetConsentStatus(ctx, openid, t.ID, status, now)
 }

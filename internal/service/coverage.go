@@ -2,9 +2,8 @@ package service
 
 import (
 	"context"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
+	"errors"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
@@ -14,44 +13,35 @@ import (
 // answer (one request), not longer: a row may change after it.
 type Coverage struct {
 	c     *Consents
-	rows  map[string]dbsqlc.Consent
-	ahead map[string]int64 // reminder id → CountAheadOfReminder, when already known
+	rows  map[string]store.Consent
+	ahead map[string]int64 // reminder id → CountAhead, when already known
 }
 
 // Coverage starts the coverage of one answer.
 func (c *Consents) Coverage() *Coverage {
-	return &Coverage{c: c, rows: map[string]dbsqlc.Consent{}, ahead: map[string]int64{}}
+	return &Coverage{c: c, rows: map[string]store.Consent{}, ahead: map[string]int64{}}
 }
 
-// Prefill reads, in q's transaction, what the coverage of the just written
-// reminder r needs: a create reads it on the writer, inside its group
-// commit, where the pages are warm, instead of on the read pool.
-func (cv *Coverage) Prefill(ctx context.Context, q *dbsqlc.Queries, r dbsqlc.Reminder) error {
-	row, err := q.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: r.Openid, TemplateID: r.TemplateID})
-	if err != nil && !db.IsNotFound(err) {
-		return err
+// Prefill takes what a create read in its transaction for the coverage of
+// the reminder it wrote (store.Created), instead of reading it again.
+func (cv *Coverage) Prefill(c store.Created) {
+	r := c.Reminder
+	cv.rows[r.OpenID+"\x00"+r.TemplateID] = c.Consent
+	if !c.Consent.LongTerm && c.Consent.Credits > 0 {
+		cv.ahead[r.ID] = c.Ahead
 	}
-	cv.rows[r.Openid+"\x00"+r.TemplateID] = row
-	if row.LongTerm == 0 && row.Credits > 0 {
-		n, err := q.CountAheadOfReminder(ctx, dbsqlc.CountAheadOfReminderParams{Openid: r.Openid, TemplateID: r.TemplateID, FireAt: r.FireAt, ID: r.ID})
-		if err != nil {
-			return err
-		}
-		cv.ahead[r.ID] = n
-	}
-	return nil
 }
 
 // Consent returns the user's ledger row for a template (the zero row when
 // the user never answered for it).
-func (cv *Coverage) Consent(ctx context.Context, openid, templateID string) (dbsqlc.Consent, error) {
+func (cv *Coverage) Consent(ctx context.Context, openid, templateID string) (store.Consent, error) {
 	key := openid + "\x00" + templateID
 	if row, ok := cv.rows[key]; ok {
 		return row, nil
 	}
-	row, err := cv.c.db.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: openid, TemplateID: templateID})
-	if db.IsNotFound(err) {
-		err = nil
+	row, err := cv.c.store.GetConsent(ctx, openid, templateID)
+	if errors.Is(err, store.ErrNotFound) {
+		row, err = store.Consent{}, nil
 	}
 	if err == nil {
 		cv.rows[key] = row
@@ -63,17 +53,17 @@ func (cv *Coverage) Consent(ctx context.Context, openid, templateID string) (dbs
 // a pending reminder is covered when the reminders due before it leave a
 // credit for it, when it holds a credit already, or when its template is
 // long-term and granted. A reminder no longer pending is never covered.
-func (cv *Coverage) Of(ctx context.Context, r dbsqlc.Reminder) (credits int64, covered bool, err error) {
-	c, err := cv.Consent(ctx, r.Openid, r.TemplateID)
+func (cv *Coverage) Of(ctx context.Context, r store.Reminder) (credits int64, covered bool, err error) {
+	c, err := cv.Consent(ctx, r.OpenID, r.TemplateID)
 	if err != nil {
 		return 0, false, err
 	}
-	if !store.Status(r.Status).Pending() {
+	if !r.Status.Pending() {
 		return c.Credits, false, nil
 	}
 	// A claim holding a credit is covered, and so is the resend after an
 	// attempt of unknown outcome (which counted the credit used).
-	if c.LongTerm == 1 || r.CreditHeld == 1 || r.UnknownAt.Valid {
+	if c.LongTerm || r.CreditHeld || !r.UnknownAt.IsZero() {
 		return c.Credits, true, nil
 	}
 	if c.Credits == 0 {
@@ -81,8 +71,7 @@ func (cv *Coverage) Of(ctx context.Context, r dbsqlc.Reminder) (credits int64, c
 	}
 	ahead, ok := cv.ahead[r.ID]
 	if !ok {
-		if ahead, err = cv.c.db.Read.CountAheadOfReminder(ctx, dbsqlc.CountAheadOfReminderParams{
-			Openid: r.Openid, TemplateID: r.TemplateID, FireAt: r.FireAt, ID: r.ID}); err != nil {
+		if ahead, err = cv.c.store.CountAhead(ctx, r); err != nil {
 			return c.Credits, false, err
 		}
 	}
@@ -106,23 +95,22 @@ const (
 // RetryOutlook says what a retry of r can do, with consent as the engine
 // checks it at a claim: a one-time template needs a credit, a long-term one
 // the user's long-term grant. It is "" for a reminder not failed or skipped.
-func (cv *Coverage) RetryOutlook(ctx context.Context, r dbsqlc.Reminder) (Outlook, error) {
-	if !store.Status(r.Status).Ended() {
+func (cv *Coverage) RetryOutlook(ctx context.Context, r store.Reminder) (Outlook, error) {
+	if !r.Status.Ended() {
 		return "", nil
 	}
-	c, err := cv.Consent(ctx, r.Openid, r.TemplateID)
+	c, err := cv.Consent(ctx, r.OpenID, r.TemplateID)
 	if err != nil {
 		return "", err
 	}
 	consent := c.Credits > 0
 	if t, ok := cv.c.templates.Get(r.TemplateID); ok && t.Kind == wechat.LongTerm {
-		consent = c.LongTerm == 1
+		consent = c.LongTerm
 	}
-	reason := store.Reason(r.Reason.String)
 	switch {
-	case reason.Permanent():
+	case r.Reason.Permanent():
 		return OutlookPermanent, nil
-	case reason.Consent() && !consent:
+	case r.Reason.Consent() && !consent:
 		return OutlookConsent, nil
 	}
 	return OutlookOK, nil

@@ -3,7 +3,6 @@ package service_test
 import (
 	"context"
 	"errors"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"path/filepath"
 	"testing"
 	"time"
@@ -28,11 +27,12 @@ func fixture(t *testing.T, now time.Time) (*db.DB, *service.Reminders, *wakes) {
 	}
 	t.Cleanup(func() { d.Close() })
 	for _, id := range []string{"due", "sending", "failed", "skipped"} {
-		if err := d.Write.InsertReminder(ctx, dbsqlc.InsertReminderParams{ID: id, Openid: "o1", TemplateID: "t1",
-			FireAt: now.Add(-90 * time.Second).UnixMilli(), Timezone: "UTC", Data: "{}", Now: now.UnixMilli()}); err != nil {
+		if _, err := d.CreateReminder(ctx, store.NewReminder{ID: id, OpenID: "o1", TemplateID: "t1",
+			FireAt: now.Add(-90 * time.Second), Timezone: "UTC", Data: "{}", CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// The engine's states, which no operation of the API sets.
 	for _, q := range []string{
 		`UPDATE reminders SET status = 'sending', lease_until = 1 WHERE id = 'sending'`,
 		`UPDATE reminders SET status = 'failed', reason = 'invalid_data' WHERE id = 'failed'`,
@@ -65,11 +65,11 @@ func TestCancelAndRetryExplainTheirRefusals(t *testing.T) {
 		kind error
 		want string
 	}{
-		{s.Cancel(ctx, "due", "someone else"), db.ErrNotFound, "reminder due not found"},
-		{s.Cancel(ctx, "sending", ""), db.ErrConflict, "reminder sending is being sent right now; try again in a moment"},
-		{s.Cancel(ctx, "failed", ""), db.ErrConflict, "reminder failed is already failed"},
-		{s.Retry(ctx, "due"), db.ErrConflict, "reminder due is scheduled; only a failed or skipped reminder can be retried"},
-		{s.Retry(ctx, "nope"), db.ErrNotFound, "reminder nope not found"},
+		{s.Cancel(ctx, "due", "someone else"), store.ErrNotFound, "reminder due not found"},
+		{s.Cancel(ctx, "sending", ""), store.ErrConflict, "reminder sending is being sent right now; try again in a moment"},
+		{s.Cancel(ctx, "failed", ""), store.ErrConflict, "reminder failed is already failed"},
+		{s.Retry(ctx, "due"), store.ErrConflict, "reminder due is scheduled; only a failed or skipped reminder can be retried"},
+		{s.Retry(ctx, "nope"), store.ErrNotFound, "reminder nope not found"},
 	} {
 		if got := refusal(t, c.err, c.kind); got != c.want {
 			t.Errorf("refusal %q, want %q", got, c.want)
@@ -77,7 +77,7 @@ func TestCancelAndRetryExplainTheirRefusals(t *testing.T) {
 	}
 	// An unknown id to cancel is the store's not-found (the API answers it
 	// "resource not found"), not a refusal with a sentence.
-	if err := s.Cancel(ctx, "nope", ""); !errors.Is(err, db.ErrNotFound) {
+	if err := s.Cancel(ctx, "nope", ""); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("cancel of an unknown id: %v", err)
 	}
 	if len(*w) != 0 {

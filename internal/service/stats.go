@@ -34,28 +34,20 @@ func (st Stats) OldestDueAge() time.Duration {
 	return st.At.Sub(st.OldestDueAt)
 }
 
-// Stats counts the reminders by status and the due backlog now, on the
-// read pool.
+// Stats counts the reminders by status and the due backlog now.
 func (s *Reminders) Stats(ctx context.Context) (Stats, error) {
 	st := Stats{At: s.now(), ByStatus: make(map[store.Status]int64, len(store.Statuses()))}
 	for _, status := range store.Statuses() {
 		st.ByStatus[status] = 0
 	}
-	counts, err := s.db.Read.CountRemindersByStatus(ctx)
+	c, err := s.store.CountReminders(ctx, st.At)
 	if err != nil {
 		return st, err
 	}
-	for _, c := range counts {
-		st.ByStatus[store.Status(c.Status)] = c.N
-		st.Total += c.N
+	for status, n := range c.ByStatus {
+		st.ByStatus[status] = n
+		st.Total += n
 	}
-	backlog, err := s.db.Read.DueBacklog(ctx, st.At.UnixMilli())
-	if err != nil {
-		return st, err
-	}
-	st.DueBacklog = backlog.N
-	if backlog.N > 0 {
-		st.OldestDueAt = time.UnixMilli(backlog.OldestDueAt)
-	}
+	st.DueBacklog, st.OldestDueAt = c.DueBacklog, c.OldestDueAt
 	return st, nil
 }

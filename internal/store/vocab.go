@@ -107,11 +107,20 @@ func Reports() []Report { return []Report{ReportDelivered, ReportFailed, ReportU
 // ConsentStatus is a consent ledger row's status (consents.status).
 type ConsentStatus string
 
+const (
+	ConsentAccept       ConsentStatus = "accept"
+	ConsentReject       ConsentStatus = "reject"
+	ConsentBan          ConsentStatus = "ban"
+	ConsentFilter       ConsentStatus = "filter"
+	ConsentUnsubscribed ConsentStatus = "unsubscribed"
+	ConsentRefused      ConsentStatus = "refused"
+)
+
 // ConsentStatuses lists every consent status, in the schema's order:
 // the answers of wx.requestSubscribeMessage, unsubscribed (turned off in
 // WeChat's settings) and refused (WeChat answered 43101 to a send).
 func ConsentStatuses() []ConsentStatus {
-	return []ConsentStatus{"accept", "reject", "ban", "filter", "unsubscribed", "refused"}
+	return []ConsentStatus{ConsentAccept, ConsentReject, ConsentBan, ConsentFilter, ConsentUnsubscribed, ConsentRefused}
 }
 
 // Strings converts a list of one of the types above to strings, for

@@ -43,7 +43,7 @@ func (q *Queries) DeleteExpiredSessions(ctx context.Context, now int64) (int64, 
 }
 
 const getSession = `-- name: GetSession :one
-SELECT openid, expires_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2
+SELECT token_hash, openid, created_at, expires_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2
 `
 
 type GetSessionParams struct {
@@ -51,14 +51,14 @@ type GetSessionParams struct {
 	Now       int64
 }
 
-type GetSessionRow struct {
-	Openid    string
-	ExpiresAt int64
-}
-
-func (q *Queries) GetSession(ctx context.Context, arg GetSessionParams) (GetSessionRow, error) {
+func (q *Queries) GetSession(ctx context.Context, arg GetSessionParams) (Session, error) {
 	row := q.queryRow(ctx, q.getSessionStmt, getSession, arg.TokenHash, arg.Now)
-	var i GetSessionRow
-	err := row.Scan(&i.Openid, &i.ExpiresAt)
+	var i Session
+	err := row.Scan(
+		&i.TokenHash,
+		&i.Openid,
+		&i.CreatedAt,
+		&i.ExpiresAt,
+	)
 	return i, err
 }

@@ -1,0 +1,69 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
+	"github.com/reminderd/reminderd/internal/store"
+)
+
+// The consent ledger's operations of store.ReminderStore.
+
+// consentFromRow maps a consents row to the domain's Consent.
+func consentFromRow(r dbsqlc.Consent) store.Consent {
+	return store.Consent{OpenID: r.Openid, TemplateID: r.TemplateID, Credits: r.Credits, Status: store.ConsentStatus(r.Status),
+		LongTerm: r.LongTerm == 1, UpdatedAt: instant(r.UpdatedAt), ZeroedAt: zeroedAt(r.ZeroedAt)}
+}
+
+// zeroedAt is the instant of consents.zeroed_at, whose "never" is 0.
+func zeroedAt(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return instant(ms)
+}
+
+// SetConsentStatus records a reject, ban or filter answer.
+func (d *DB) SetConsentStatus(ctx context.Context, openID, templateID string, status store.ConsentStatus, now time.Time) error {
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		return q.SetConsentStatus(ctx, dbsqlc.SetConsentStatusParams{Openid: openID, TemplateID: templateID,
+			Status: string(status), Now: now.UnixMilli()})
+	})
+	return storeErr(err, "set consent "+openID+"/"+templateID)
+}
+
+// GetConsent reads on the read pool.
+func (d *DB) GetConsent(ctx context.Context, openID, templateID string) (store.Consent, error) {
+	row, err := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: openID, TemplateID: templateID})
+	if err != nil {
+		return store.Consent{}, storeErr(err, "consent "+openID+"/"+templateID)
+	}
+	return consentFromRow(row), nil
+}
+
+// ListConsents reads on the read pool.
+func (d *DB) ListConsents(ctx context.Context, openID string) ([]store.Consent, error) {
+	rows, err := d.Read.ListConsents(ctx, openID)
+	if err != nil {
+		return nil, storeErr(err, "list consents of "+openID)
+	}
+	out := make([]store.Consent, len(rows))
+	for i, r := range rows {
+		out[i] = consentFromRow(r)
+	}
+	return out, nil
+}
+
+// ListPrompted reads on the read pool, through the user's own index.
+func (d *DB) ListPrompted(ctx context.Context, openID string, max int) ([]store.Prompted, error) {
+	rows, err := d.Read.ListScheduledForPrompt(ctx, dbsqlc.ListScheduledForPromptParams{Openid: openID, MaxRows: int64(max)})
+	if err != nil {
+		return nil, storeErr(err, "list reminders to prompt for of "+openID)
+	}
+	out := make([]store.Prompted, len(rows))
+	for i, r := range rows {
+		out[i] = store.Prompted{TemplateID: r.TemplateID, FireAt: instant(r.FireAt)}
+	}
+	return out, nil
+}
