@@ -463,17 +463,6 @@ func TestBatcherGivesEachCallerItsOwnResult(t *testing.T) {
 	}
 }
 
-func TestJSONSafe(t *testing.T) {
-	for s, want := range map[string]bool{"": true, "rem_0abc": true, "A栋201会议室": true, "a\xffb": false, "a\x00b": false} {
-		if got := db.JSONSafe("ok", s); got != want {
-			t.Errorf("JSONSafe(%q) = %v, want %v", s, got, want)
-		}
-	}
-	if got := db.JSONArg([]any{"A栋", int64(1<<53 + 1), nil}); got != `["A栋",9007199254740993,null]` {
-		t.Errorf("JSONArg: %s", got)
-	}
-}
-
 func TestPanicInAWriteLeavesTheWriterUsable(t *testing.T) {
 	d := openTest(t)
 	ctx := context.Background()

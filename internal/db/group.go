@@ -41,6 +41,12 @@ type Batcher[T any] struct {
 // queue, so that the caller's count of what is still to come can move to
 // the queue in the same step as a leader sees it. Call before first use.
 func (b *Batcher[T]) Gather(linger time.Duration, expected func() int, added func(T)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if expected == nil {
+		b.expected, b.added, b.linger, b.arrived = nil, nil, 0, nil
+		return
+	}
 	b.expected, b.added, b.linger, b.arrived = expected, added, linger, make(chan struct{}, 1)
 }
 
@@ -113,19 +119,21 @@ func (b *Batcher[T]) Do(ctx context.Context, v T) error {
 // gather waits, up to the linger, for the requests expected soon; it is
 // called and returns with b.mu held, by a leader (b.busy).
 func (b *Batcher[T]) gather() {
+	// Taken under the lock: Gather may change them meanwhile.
+	expected, arrived, linger := b.expected, b.arrived, b.linger
 	select {
-	case <-b.arrived: // a wake-up for requests already in the queue
+	case <-arrived: // a wake-up for requests already in the queue
 	default:
 	}
 	var timer *time.Timer
-	for len(b.pending) < b.max && b.expected() > 0 {
+	for len(b.pending) < b.max && expected() > 0 {
 		if timer == nil {
-			timer = time.NewTimer(b.linger)
+			timer = time.NewTimer(linger)
 			defer timer.Stop()
 		}
 		b.mu.Unlock()
 		select {
-		case <-b.arrived:
+		case <-arrived:
 			b.mu.Lock()
 		case <-timer.C:
 			b.mu.Lock()

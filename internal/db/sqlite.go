@@ -64,7 +64,9 @@ type DB struct {
 	// commits counts transactions committed through WithTx (for bench).
 	commits atomic.Int64
 	group   *Batcher[func(*dbsqlc.Queries) error]
-	ckpt    *checkpointer
+	// outcomes group-commits RecordOutcome (engine_outcome.go).
+	outcomes *Batcher[*outcomeReq]
+	ckpt     *checkpointer
 	// integrity is what OpenWith's check found; health caches the probe.
 	integrity IntegrityResult
 	health    writeHealth
@@ -167,6 +169,7 @@ func OpenWith(ctx context.Context, path string, opt Options) (*DB, error) {
 		d.now = time.Now
 	}
 	d.group = NewBatcher(maxGroup, d.runGroup)
+	d.outcomes = NewBatcher(maxOutcomes, d.recordBatch)
 	if err := checkPragmas(ctx, w, false, wantSync); err != nil {
 		w.Close()
 		if isCorrupt(err) {
