@@ -4,9 +4,9 @@
 // (recordSent), every other outcome by the one-row path (recordOne).
 //
 // The path of one outcome: RecordOutcome queues it on d.outcomes, a
-// Batcher; the caller that finds the writer free leads and runs the batch
+// batcher; the caller that finds the writer free leads and runs the batch
 // (recordBatch) in one transaction; if anything in it fails, the batch is
-// rolled back and each outcome written again alone (WithTxBatch), so that
+// rolled back and each outcome written again alone (withTxBatch), so that
 // only the failing one gets an error.
 
 package db
@@ -64,7 +64,7 @@ func (d *DB) ExpectOutcomes(linger time.Duration, inFlight *atomic.Int64) {
 // sends with a few statements for the whole batch (recordSent), the others
 // one by one (recordOne).
 func (d *DB) recordBatch(ctx context.Context, reqs []*outcomeReq) []error {
-	return d.WithTxBatch(ctx, len(reqs), func(q *dbsqlc.Queries) error {
+	return d.withTxBatch(ctx, len(reqs), func(q *dbsqlc.Queries) error {
 		rest, err := recordSent(ctx, q, reqs)
 		if err != nil {
 			return err
