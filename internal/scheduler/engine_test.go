@@ -10,6 +10,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -627,7 +628,9 @@ func TestRefundNeverResurrectsAnEmptiedLedger(t *testing.T) {
 	ctx := context.Background()
 	h.claimAs("dead", t0, 10)
 	h.clock.Advance(time.Second)
-	if err := h.db.Write.ZeroConsent(ctx, dbsqlc.ZeroConsentParams{Openid: "oA", TemplateID: meetingID, Status: "unsubscribed", Now: h.now().UnixMilli()}); err != nil {
+	h.pushes++ // the user turns the template off (a change event)
+	if _, err := h.db.ApplyPushEvent(ctx, store.PushEvent{At: h.now(), BodyHash: fmt.Sprintf("change-%d", h.pushes), OpenID: "oA",
+		Unsubscribed: []string{meetingID}}); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Advance(2 * time.Minute)
@@ -850,7 +853,7 @@ func TestSlowQueueNeverOutlivesItsLease(t *testing.T) {
 		// As Run does: scan again at once while reminders are due (their
 		// sends wait for the rate limiter), otherwise when the engine asks
 		// for a scan (the next due instant, a rescue) or after ScanEvery.
-		if next, err := h.db.Read.NextDueAt(context.Background()); err == nil && next > time.Now().UnixMilli() {
+		if next, err := h.db.NextDueAt(context.Background()); err == nil && next.After(time.Now()) {
 			sig.Woken.Next(time.Second)
 		}
 	}

@@ -168,18 +168,18 @@ func (h *harness) sentEventFor(openID, templateID string, msgid int64, delivered
 	return applied
 }
 
-// grant gives openID n credits for a template in reminderd's ledger and on WeChat.
+// grant gives openID n accepts of a template in reminderd's ledger (as
+// popup events: n credits of a one-time template, the grant of a long-term
+// one) and on WeChat.
 func (h *harness) grant(openID, tmpl string, n int) {
 	h.t.Helper()
-	ctx := context.Background()
+	t, _ := h.cat.Get(tmpl)
 	for range n {
-		if err := h.db.Write.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: openID, TemplateID: tmpl, Credits: 1, Now: h.now().UnixMilli()}); err != nil {
+		h.pushes++
+		if _, err := h.db.ApplyPushEvent(context.Background(), store.PushEvent{At: h.now(), BodyHash: fmt.Sprintf("accept-%d", h.pushes),
+			OpenID: openID, Answers: []store.ConsentAnswer{{TemplateID: tmpl, LongTerm: t.Kind == wechat.LongTerm, Accept: true}}}); err != nil {
 			h.t.Fatal(err)
 		}
-	}
-	t, _ := h.cat.Get(tmpl)
-	if t.Kind == wechat.LongTerm {
-		_ = h.db.Write.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: openID, TemplateID: tmpl, LongTerm: 1, Now: 1})
 	}
 	h.fake.Grant(openID, tmpl, n)
 }

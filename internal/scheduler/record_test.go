@@ -78,12 +78,8 @@ func seedDue(t *testing.T, now time.Time, specs map[string][3]string) *db.DB {
 	}
 	t.Cleanup(func() { d.Close() })
 	for id, s := range specs {
-		p := dbsqlc.InsertReminderParams{ID: id, Openid: s[0], TemplateID: s[1], FireAt: now.UnixMilli(), Timezone: "Asia/Shanghai",
-			Data: `{}`, Now: now.UnixMilli()}
-		if s[2] != "" {
-			p.Recurrence = sql.NullString{String: s[2], Valid: true}
-		}
-		if err := d.Write.InsertReminder(ctx, p); err != nil {
+		if _, err := d.CreateReminder(ctx, store.NewReminder{ID: id, OpenID: s[0], TemplateID: s[1], FireAt: now, Recurrence: s[2],
+			Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := d.RecordAccept(ctx, s[0], s[1], s[1] == "long", db.SourceClient, now.Add(-time.Hour)); err != nil {
@@ -194,7 +190,8 @@ func TestRecordBatchWritesEveryKindOfOutcomeInOneCommit(t *testing.T) {
 	})
 	ctx, q := w.ctx, w.d.Write
 	// A sent event that arrives before its send's outcome.
-	if err := q.SavePendingSentEvent(ctx, dbsqlc.SavePendingSentEventParams{Msgid: 505, Delivered: 1, EventStatus: "success", Now: 1}); err != nil {
+	if _, err := w.d.ApplyPushEvent(ctx, store.PushEvent{At: w.now, BodyHash: "early", OpenID: "u5",
+		Sent: []store.SentEvent{{MsgID: 505, Delivered: true, Status: "success", TemplateID: "one"}}}); err != nil {
 		t.Fatal(err)
 	}
 	// The rescuer takes "lost" back (its lease expired) before its outcome.
@@ -402,8 +399,8 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 	// Eight more, due now: the idle workers take them.
 	for i := range 8 {
 		id, o := fmt.Sprintf("s%d", i), fmt.Sprintf("o%d", i)
-		if err := d.Write.InsertReminder(ctx, dbsqlc.InsertReminderParams{ID: id, Openid: o, TemplateID: "one", FireAt: now.UnixMilli(),
-			Timezone: "Asia/Shanghai", Data: `{}`, Now: now.UnixMilli()}); err != nil {
+		if _, err := d.CreateReminder(ctx, store.NewReminder{ID: id, OpenID: o, TemplateID: "one", FireAt: now,
+			Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := d.RecordAccept(ctx, o, "one", false, db.SourceClient, now); err != nil {
