@@ -2,7 +2,6 @@ package scheduler_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"github.com/reminderd/reminderd/internal/db/dbsqlc"
@@ -233,5 +232,3 @@ func (h *harness) count(status string) int {
 	return n
 }
 
-func sqlInt(v int64) sql.NullInt64   { return sql.NullInt64{Int64: v, Valid: true} }
-func sqlStr(v string) sql.NullString { return sql.NullString{String: v, Valid: true} }
