@@ -231,4 +231,3 @@ func (h *harness) count(status string) int {
 	}
 	return n
 }
-
