@@ -291,13 +291,11 @@ func New(cfg Config) (*Engine, error) {
 	if err := e.loadAdminPause(context.Background()); err != nil {
 		return nil, err
 	}
-	if cfg.RecordWait > 0 {
-		// Records of sends that WeChat answers within the wait share one
-		// commit instead of each taking the writer as it comes free: a
-		// send counts in e.sending (attempt) until the store queues its
-		// outcome.
-		cfg.Store.ExpectOutcomes(cfg.RecordWait, &e.sending)
-	}
+	// Records of sends that WeChat answers within the wait share one commit
+	// instead of each taking the writer as it comes free: a send counts in
+	// e.sending (attempt) until the store queues its outcome. A negative
+	// RecordWait turns the wait off.
+	cfg.Store.ExpectOutcomes(cfg.RecordWait, &e.sending)
 	return e, nil
 }
 
