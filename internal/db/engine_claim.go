@@ -47,13 +47,19 @@ func (d *DB) ClaimDue(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 // back, and returns how many it claimed: for reminderd bench, which times
 // the claim on the same table again and again.
 func (d *DB) ClaimDueRolledBack(ctx context.Context, p store.ClaimParams) (int, error) {
-	tx, err := d.W.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
+	n := 0
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		cs, err := claimDue(ctx, q, p)
+		if err != nil {
+			return err
+		}
+		n = len(cs)
+		return errAborted // rolled back
+	})
+	if !errors.Is(err, errAborted) {
+		return 0, fmt.Errorf("claim due reminders: %w", err)
 	}
-	defer func() { _ = tx.Rollback() }()
-	cs, err := claimDue(ctx, d.Write.WithTx(tx), p)
-	return len(cs), err
+	return n, nil
 }
 
 // userTemplate is a (user, template) pair: one ledger row.
