@@ -55,11 +55,19 @@ type TokenState interface {
 	TokenState() (time.Time, bool)
 }
 
+// Store is what the API asks of the store: the reminders, consents,
+// sessions and health of store.ReminderStore, and the application of
+// WeChat's pushed events (push.go), one transaction with their record.
+type Store interface {
+	store.ReminderStore
+	ApplyPushEvent(ctx context.Context, ev store.PushEvent) (store.PushApplied, error)
+}
+
 // Config wires a Server. DB, Catalog, Login and Now are required.
 type Config struct {
-	// DB is the store (internal/db's SQLite driver; message push still
-	// needs that driver itself, see push.go).
-	DB      store.ReminderStore
+	// DB is the store: what the API and the services ask of it, and
+	// message push's event application.
+	DB      Store
 	Catalog *catalog.Catalog
 	Login   Login
 	Engine  Engine     // nil: no wake-ups, no jobs, breaker "closed"
@@ -104,7 +112,7 @@ const DefaultMaxScheduledPerUser = 500
 
 // Server serves the API.
 type Server struct {
-	store      store.ReminderStore
+	store      Store
 	catalog    *catalog.Catalog
 	login      Login
 	engine     Engine
@@ -127,10 +135,6 @@ type Server struct {
 	trustedProxies []netip.Prefix
 	adminFailures  failureLimiter
 
-	// db is the driver behind store, which message push writes through
-	// directly (push.go).
-	db pushStore
-
 	// The services every surface calls (internal/service).
 	reminders *service.Reminders
 	consents  *service.Consents
@@ -140,7 +144,6 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{
 		store:      cfg.DB,
-		db:         pushDB(cfg.DB),
 		catalog:    cfg.Catalog,
 		login:      cfg.Login,
 		engine:     cfg.Engine,

@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"log/slog"
 	"net/http"
 	"time"
@@ -39,7 +38,7 @@ type Config struct {
 	// PushToken and AESKey configure message push; without a token there
 	// is none (/wechat/push answers 404).
 	PushToken, AESKey string
-	// Engine configures the scheduler. New sets its DB, Sender, Templates,
+	// Engine configures the scheduler. New sets its Store, Sender, Templates,
 	// Now, Logger and OnRescue; Engine.Observer, if set, is told of each
 	// outcome after the metrics.
 	Engine scheduler.Config
@@ -129,7 +128,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	}
 
 	ecfg := cfg.Engine
-	ecfg.DB, ecfg.Sender, ecfg.Templates, ecfg.Now = database, client, a.Catalog, now
+	ecfg.Store, ecfg.Sender, ecfg.Templates, ecfg.Now = database, client, a.Catalog, now
 	ecfg.Logger = log.With("component", "scheduler")
 	observer, m := cfg.Engine.Observer, a.Metrics
 	ecfg.Observer = func(o scheduler.Outcome) {
@@ -168,22 +167,22 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 // Close closes the database (its checkpointer, statements and pools).
 func (a *App) Close() error { return a.DB.Close() }
 
-// tokenStore persists the WeChat access token in the database.
-type tokenStore struct{ db *db.DB }
+// tokenStore persists the WeChat access token in the store.
+type tokenStore struct{ s store.EngineStore }
 
 func (t tokenStore) LoadToken(ctx context.Context) (wechat.Token, error) {
-	row, err := t.db.Read.LoadToken(ctx)
+	tok, err := t.s.LoadToken(ctx)
 	if err != nil {
-		if errors.Is(db.NotFound(err, "token"), db.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return wechat.Token{}, nil
 		}
 		return wechat.Token{}, err
 	}
-	return wechat.Token{Value: wechat.NewSecret(row.Value), ExpiresAt: time.UnixMilli(row.ExpiresAt)}, nil
+	return wechat.Token{Value: wechat.NewSecret(tok.Value), ExpiresAt: tok.ExpiresAt}, nil
 }
 
 func (t tokenStore) SaveToken(ctx context.Context, tok wechat.Token) error {
-	return t.db.Write.SaveToken(ctx, dbsqlc.SaveTokenParams{Value: tok.Value.Reveal(), ExpiresAt: tok.ExpiresAt.UnixMilli(), Now: time.Now().UnixMilli()})
+	return t.s.SaveToken(ctx, store.Token{Value: tok.Value.Reveal(), ExpiresAt: tok.ExpiresAt}, time.Now())
 }
 
 // engine adapts the scheduler to what the API reports.
@@ -239,13 +238,14 @@ const Retention = 90 * 24 * time.Hour
 // parked for a send whose outcome never came (an outcome is recorded within
 // a lease: minutes, not a day), and the record of pushes applied. It is the
 // hourly retention job.
-func Retain(ctx context.Context, d *db.DB, t time.Time) error {
-	_, err1 := d.Write.DeleteExpiredSessions(ctx, t.UnixMilli())
-	_, err2 := d.Write.DeleteOldGrants(ctx, t.Add(-24*time.Hour).UnixMilli())
-	_, err3 := d.Write.DeleteOldDeliveries(ctx, t.Add(-Retention).UnixMilli())
-	_, err4 := d.Write.DeleteOldPendingSentEvents(ctx, t.Add(-24*time.Hour).UnixMilli())
-	// Pushes older than WeChat's timestamp skew are refused as stale anyway;
-	// an hour keeps every retry's record.
-	_, err5 := d.Write.DeleteOldPushSeen(ctx, t.Add(-time.Hour).UnixMilli())
-	return errors.Join(err1, err2, err3, err4, err5)
+func Retain(ctx context.Context, s store.EngineStore, t time.Time) error {
+	return s.Retain(ctx, store.Retention{
+		Sessions:   t,
+		Grants:     t.Add(-24 * time.Hour),
+		Deliveries: t.Add(-Retention),
+		SentEvents: t.Add(-24 * time.Hour),
+		// Pushes older than WeChat's timestamp skew are refused as stale
+		// anyway; an hour keeps every retry's record.
+		Pushes: t.Add(-time.Hour),
+	})
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/reminderd/reminderd/internal/bench/benchdb"
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -577,14 +578,10 @@ func (t *scanTable) measure(ctx context.Context) error {
 	if err != nil || len(ids) != 100 {
 		return fmt.Errorf("scan found %d due (%v), want 100", len(ids), err)
 	}
-	tx, err := d.W.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
 	start = time.Now()
-	got, err := scheduler.ClaimDue(ctx, d.Write.WithTx(tx), templateSet(wechattest.DemoTemplates()), "bench", now, now.Add(time.Minute), 256)
+	got, err := d.ClaimDueRolledBack(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Owner: "bench", Max: 256,
+		Kind: scheduler.TemplateKinds(templateSet(wechattest.DemoTemplates()))})
 	t.claim += time.Since(start)
-	_ = tx.Rollback()
 	if err != nil {
 		return err
 	}

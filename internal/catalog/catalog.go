@@ -7,15 +7,13 @@ package catalog
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -24,9 +22,16 @@ type Source interface {
 	Templates(ctx context.Context) ([]wechat.Template, error)
 }
 
+// Store keeps the last synced templates (the store's Templates and
+// SyncTemplates).
+type Store interface {
+	Templates(ctx context.Context) ([]store.Template, error)
+	SyncTemplates(ctx context.Context, list []store.Template, at time.Time) error
+}
+
 // Catalog is the set of known templates. It is safe for concurrent use.
 type Catalog struct {
-	db     *db.DB
+	db     Store
 	src    Source
 	now    func() time.Time
 	log    *slog.Logger
@@ -47,7 +52,7 @@ type snapshot struct {
 }
 
 // New returns an empty catalog; call Load and Sync.
-func New(d *db.DB, src Source, now func() time.Time, log *slog.Logger) *Catalog {
+func New(d Store, src Source, now func() time.Time, log *slog.Logger) *Catalog {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -59,28 +64,16 @@ func New(d *db.DB, src Source, now func() time.Time, log *slog.Logger) *Catalog 
 	return c
 }
 
-// storedKeyword is a keyword as stored in templates.keywords.
-type storedKeyword struct {
-	Key   string   `json:"key"`
-	Type  string   `json:"type"`
-	Label string   `json:"label"`
-	Enum  []string `json:"enum,omitempty"`
-}
-
 // Load reads the last known templates from the database.
 func (c *Catalog) Load(ctx context.Context) error {
-	rows, err := c.db.Read.ListTemplates(ctx)
+	stored, err := c.db.Templates(ctx)
 	if err != nil {
-		return fmt.Errorf("load templates: %w", err)
+		return err
 	}
-	list := make([]wechat.Template, 0, len(rows))
-	for _, r := range rows {
-		var kws []storedKeyword
-		if err := json.Unmarshal([]byte(r.Keywords), &kws); err != nil {
-			return fmt.Errorf("load template %s: keywords: %w", r.ID, err)
-		}
-		t := wechat.Template{ID: r.ID, Title: r.Title, Kind: wechat.TemplateKind(r.Kind), Content: r.Content}
-		for _, k := range kws {
+	list := make([]wechat.Template, 0, len(stored))
+	for _, s := range stored {
+		t := wechat.Template{ID: s.ID, Title: s.Title, Kind: wechat.TemplateKind(s.Kind), Content: s.Content}
+		for _, k := range s.Keywords {
 			t.Keywords = append(t.Keywords, wechat.Keyword{Key: k.Key, Type: k.Type, Label: k.Label, Enum: k.Enum})
 		}
 		list = append(list, t)
@@ -119,33 +112,20 @@ func (c *Catalog) sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sync templates: %w", err)
 	}
-	now := c.now().UnixMilli()
-	err = c.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		// Absent unless this list names it; readers see the whole change.
-		if _, err := q.MarkTemplatesAbsent(ctx); err != nil {
-			return err
-		}
-		for i, t := range list {
-			kws := make([]storedKeyword, len(t.Keywords))
-			for j, k := range t.Keywords {
-				kws[j] = storedKeyword{Key: k.Key, Type: k.Type, Label: k.Label, Enum: k.Enum}
-				if !wechat.KnownType(k.Type) {
-					c.log.Warn("template keyword of unknown type: values pass unvalidated", "template_id", t.ID, "key", k.Key)
-				}
-			}
-			b, err := json.Marshal(kws)
-			if err != nil {
-				return err
-			}
-			if err := q.UpsertTemplate(ctx, dbsqlc.UpsertTemplateParams{ID: t.ID, Title: t.Title, Kind: string(t.Kind),
-				Content: t.Content, Keywords: string(b), Position: int64(i), SyncedAt: now}); err != nil {
-				return fmt.Errorf("store template %s: %w", t.ID, err)
+	stored := make([]store.Template, len(list))
+	for i, t := range list {
+		s := store.Template{ID: t.ID, Title: t.Title, Kind: store.TemplateKind(t.Kind), Content: t.Content}
+		for _, k := range t.Keywords {
+			s.Keywords = append(s.Keywords, store.Keyword{Key: k.Key, Type: k.Type, Label: k.Label, Enum: k.Enum})
+			if !wechat.KnownType(k.Type) {
+				c.log.Warn("template keyword of unknown type: values pass unvalidated", "template_id", t.ID, "key", k.Key)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("sync templates: %w", err)
+		stored[i] = s
+	}
+	// Absent unless this list names it; readers see the whole change.
+	if err := c.db.SyncTemplates(ctx, stored, c.now()); err != nil {
+		return err
 	}
 	c.set(list)
 	c.log.Info("templates synced", "count", len(list))

@@ -6,22 +6,22 @@ import (
 	"unicode/utf8"
 )
 
-// JSONArg encodes a batch argument of a query (the statements that take a
+// jsonArg encodes a batch argument of a query (the statements that take a
 // whole batch read it with json_each) as JSON. Its strings must pass
-// JSONSafe, which makes the encoding infallible.
-func JSONArg(v any) string {
+// jsonSafe, which makes the encoding infallible.
+func jsonArg(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic("db: JSONArg: " + err.Error()) // only a non-encodable type gets here: a bug
+		panic("db: jsonArg: " + err.Error()) // only a non-encodable type gets here: a bug
 	}
 	return string(b)
 }
 
-// JSONSafe reports whether the strings reach SQLite unchanged through
-// JSONArg and json_each: JSON turns invalid UTF-8 into U+FFFD, and SQLite's
+// jsonSafe reports whether the strings reach SQLite unchanged through
+// jsonArg and json_each: JSON turns invalid UTF-8 into U+FFFD, and SQLite's
 // string functions stop at a NUL inside a text. Only a hand-edited row has
 // such keys; they take the one-row statements.
-func JSONSafe(ss ...string) bool {
+func jsonSafe(ss ...string) bool {
 	for _, s := range ss {
 		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
 			return false

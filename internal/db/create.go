@@ -12,6 +12,9 @@ import (
 // CreateReminder stores r as a scheduled reminder (InsertReminder) and
 // returns it as stored: ErrConflict on a duplicate id or idempotency key.
 func (d *DB) CreateReminder(ctx context.Context, r store.NewReminder) (store.Reminder, error) {
+	if !r.DueAt.IsZero() && !r.DueAt.Equal(r.FireAt) {
+		return store.Reminder{}, fmt.Errorf("create reminder %s: due_at must be its fire_at (a new reminder is due when it fires)", r.ID)
+	}
 	p, row := insertReminder(r)
 	if err := d.WithTx(ctx, func(q *dbsqlc.Queries) error { return q.InsertReminder(ctx, p) }); err != nil {
 		return store.Reminder{}, storeErr(err, "create reminder "+r.ID)

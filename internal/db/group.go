@@ -8,14 +8,14 @@ import (
 	"time"
 )
 
-// Batcher group-commits the requests of concurrent callers (leader/follower):
+// batcher group-commits the requests of concurrent callers (leader/follower):
 // the first caller to arrive while no batch runs runs everything pending,
 // up to max, in one call of run; the others wait, and the next batch forms
 // meanwhile. One write transaction per batch instead of one per caller: a
 // SQLite commit writes every changed page to the WAL, and concurrent
 // callers mostly change the same pages; run may also write the batch with
 // a few statements instead of a few per request.
-type Batcher[T any] struct {
+type batcher[T any] struct {
 	run     func(ctx context.Context, batch []T) []error
 	max     int
 	mu      sync.Mutex
@@ -40,7 +40,13 @@ type Batcher[T any] struct {
 // lock, so they must be quick: added with each request as it joins the
 // queue, so that the caller's count of what is still to come can move to
 // the queue in the same step as a leader sees it. Call before first use.
-func (b *Batcher[T]) Gather(linger time.Duration, expected func() int, added func(T)) {
+func (b *batcher[T]) Gather(linger time.Duration, expected func() int, added func(T)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if expected == nil {
+		b.expected, b.added, b.linger, b.arrived = nil, nil, 0, nil
+		return
+	}
 	b.expected, b.added, b.linger, b.arrived = expected, added, linger, make(chan struct{}, 1)
 }
 
@@ -50,17 +56,17 @@ type batchReq[T any] struct {
 	done bool
 }
 
-// NewBatcher returns a batcher whose batches of at most max requests are
+// newBatcher returns a batcher whose batches of at most max requests are
 // written by run, which returns one error per request (nil: committed).
-func NewBatcher[T any](max int, run func(ctx context.Context, batch []T) []error) *Batcher[T] {
-	b := &Batcher[T]{run: run, max: max}
+func newBatcher[T any](max int, run func(ctx context.Context, batch []T) []error) *batcher[T] {
+	b := &batcher[T]{run: run, max: max}
 	b.cond = sync.NewCond(&b.mu)
 	return b
 }
 
 // Do adds v to the next batch and returns its error once the batch is
 // written. The leader's cancellation does not fail the others' writes.
-func (b *Batcher[T]) Do(ctx context.Context, v T) error {
+func (b *batcher[T]) Do(ctx context.Context, v T) error {
 	req := &batchReq[T]{v: v}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -112,20 +118,22 @@ func (b *Batcher[T]) Do(ctx context.Context, v T) error {
 
 // gather waits, up to the linger, for the requests expected soon; it is
 // called and returns with b.mu held, by a leader (b.busy).
-func (b *Batcher[T]) gather() {
+func (b *batcher[T]) gather() {
+	// Taken under the lock: Gather may change them meanwhile.
+	expected, arrived, linger := b.expected, b.arrived, b.linger
 	select {
-	case <-b.arrived: // a wake-up for requests already in the queue
+	case <-arrived: // a wake-up for requests already in the queue
 	default:
 	}
 	var timer *time.Timer
-	for len(b.pending) < b.max && b.expected() > 0 {
+	for len(b.pending) < b.max && expected() > 0 {
 		if timer == nil {
-			timer = time.NewTimer(b.linger)
+			timer = time.NewTimer(linger)
 			defer timer.Stop()
 		}
 		b.mu.Unlock()
 		select {
-		case <-b.arrived:
+		case <-arrived:
 			b.mu.Lock()
 		case <-timer.C:
 			b.mu.Lock()
@@ -136,7 +144,7 @@ func (b *Batcher[T]) gather() {
 
 // runBatch calls run, turning a panic into an error for every request of
 // the batch, so that a bug in one writer cannot leave the others waiting.
-func (b *Batcher[T]) runBatch(ctx context.Context, vs []T) (errs []error, panicked any) {
+func (b *batcher[T]) runBatch(ctx context.Context, vs []T) (errs []error, panicked any) {
 	defer func() {
 		if p := recover(); p != nil {
 			panicked = p
@@ -153,7 +161,7 @@ func (b *Batcher[T]) runBatch(ctx context.Context, vs []T) (errs []error, panick
 const maxGroup = 256
 
 func (d *DB) runGroup(ctx context.Context, fns []func(*dbsqlc.Queries) error) []error {
-	return d.WithTxEach(ctx, len(fns), func(i int, q *dbsqlc.Queries) error { return fns[i](q) })
+	return d.withTxEach(ctx, len(fns), func(i int, q *dbsqlc.Queries) error { return fns[i](q) })
 }
 
 // Group runs fn in a write transaction shared with other concurrent
@@ -161,7 +169,7 @@ func (d *DB) runGroup(ctx context.Context, fns []func(*dbsqlc.Queries) error) []
 // fn failed, the commit's error if the commit failed). fn must be quick,
 // must not call WeChat, and must be safe to run again: if another caller's
 // fn fails, the group is rolled back and every fn runs again alone
-// (WithTxEach).
+// (withTxEach).
 func (d *DB) Group(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
 	return d.group.Do(ctx, fn)
 }

@@ -63,8 +63,10 @@ type DB struct {
 	path  string
 	// commits counts transactions committed through WithTx (for bench).
 	commits atomic.Int64
-	group   *Batcher[func(*dbsqlc.Queries) error]
-	ckpt    *checkpointer
+	group   *batcher[func(*dbsqlc.Queries) error]
+	// outcomes group-commits RecordOutcome (engine_outcome.go).
+	outcomes *batcher[*outcomeReq]
+	ckpt     *checkpointer
 	// integrity is what OpenWith's check found; health caches the probe.
 	integrity IntegrityResult
 	health    writeHealth
@@ -166,7 +168,8 @@ func OpenWith(ctx context.Context, path string, opt Options) (*DB, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
-	d.group = NewBatcher(maxGroup, d.runGroup)
+	d.group = newBatcher(maxGroup, d.runGroup)
+	d.outcomes = newBatcher(maxOutcomes, d.recordBatch)
 	if err := checkPragmas(ctx, w, false, wantSync); err != nil {
 		w.Close()
 		if isCorrupt(err) {
@@ -378,15 +381,15 @@ func (d *DB) IntegrityCheck(ctx context.Context) (string, error) {
 	return v, err
 }
 
-// WithTxEach runs fn for items 0..n-1 in one write transaction (one commit:
-// group commit), as WithTxBatch with every item written by its own fn.
+// withTxEach runs fn for items 0..n-1 in one write transaction (one commit:
+// group commit), as withTxBatch with every item written by its own fn.
 //
 // A savepoint per item would isolate failures without running anything
 // twice, but every page an item touches is then copied to the statement
 // journal first: on the send path that cost more than the group saved.
 // Failures are rare (a compare-and-set that lost is not a failure).
-func (d *DB) WithTxEach(ctx context.Context, n int, fn func(i int, q *dbsqlc.Queries) error) []error {
-	return d.WithTxBatch(ctx, n, func(q *dbsqlc.Queries) error {
+func (d *DB) withTxEach(ctx context.Context, n int, fn func(i int, q *dbsqlc.Queries) error) []error {
+	return d.withTxBatch(ctx, n, func(q *dbsqlc.Queries) error {
 		for i := range n {
 			if err := fn(i, q); err != nil {
 				return err
@@ -396,7 +399,7 @@ func (d *DB) WithTxEach(ctx context.Context, n int, fn func(i int, q *dbsqlc.Que
 	}, fn)
 }
 
-// WithTxBatch writes items 0..n-1 with all in one write transaction (one
+// withTxBatch writes items 0..n-1 with all in one write transaction (one
 // commit). If all fails, the transaction is rolled back and every item is
 // written again by each in a transaction of its own, so that a failing item
 // is rolled back alone and gets its error while the others commit: all and
@@ -404,7 +407,7 @@ func (d *DB) WithTxEach(ctx context.Context, n int, fn func(i int, q *dbsqlc.Que
 // A panic counts as a failure: in all, it sends every item to each; in
 // each, it is that item's error. A failed begin or commit is every item's
 // error. Neither may call WeChat.
-func (d *DB) WithTxBatch(ctx context.Context, n int, all func(q *dbsqlc.Queries) error, each func(i int, q *dbsqlc.Queries) error) []error {
+func (d *DB) withTxBatch(ctx context.Context, n int, all func(q *dbsqlc.Queries) error, each func(i int, q *dbsqlc.Queries) error) []error {
 	errs := make([]error, n)
 	if n == 1 {
 		errs[0] = d.WithTx(ctx, func(q *dbsqlc.Queries) error { return recovered(func() error { return each(0, q) }) })

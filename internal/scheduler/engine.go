@@ -9,11 +9,9 @@ package scheduler
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"log/slog"
 	"os"
 	"sync"
@@ -23,7 +21,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 
-	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -38,10 +36,10 @@ type Templates interface {
 	Get(id string) (*wechat.Template, bool)
 }
 
-// Config configures an Engine. DB, Sender and Templates are required; the
-// zero value of every other field takes the default named beside it.
+// Config configures an Engine. Store, Sender and Templates are required;
+// the zero value of every other field takes the default named beside it.
 type Config struct {
-	DB        *db.DB
+	Store     store.EngineStore
 	Sender    Sender
 	Templates Templates
 	Now       func() time.Time // time.Now
@@ -82,7 +80,7 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// RecordWait is how long an outcome's record may wait for the outcomes
 	// of the sends still in flight, to share their commit (2 ms; negative:
-	// no wait).
+	// no wait): the store's ExpectOutcomes.
 	RecordWait time.Duration
 	// UnknownWait is how long an attempt of unknown outcome (the request may
 	// have reached WeChat, no valid answer came back) waits for WeChat's sent
@@ -189,14 +187,12 @@ func (c *Config) defaults() {
 // Engine turns due reminders into subscribe messages.
 type Engine struct {
 	cfg     Config
-	db      *db.DB
+	store   store.EngineStore
 	log     *slog.Logger
 	now     func() time.Time
 	cb      *gobreaker.CircuitBreaker[wechat.SendResult]
 	limiter *rate.Limiter
 	jobs    *Jobs
-	// outcomes group-commits the outcomes of concurrent sends (recordBatch).
-	outcomes *db.Batcher[*outcomeReq]
 
 	wake         chan struct{}
 	slots        chan struct{} // one per send in flight
@@ -214,11 +210,11 @@ type Engine struct {
 	breakerOpens atomic.Int64
 
 	// Claims are processed by workers, reused (dispatch).
-	work           chan claim   // to an idle worker (unbuffered)
-	workers        atomic.Int64 // worker goroutines alive
-	idleWorkers    atomic.Int64 // of which waiting for a claim
+	work           chan store.Claim // to an idle worker (unbuffered)
+	workers        atomic.Int64     // worker goroutines alive
+	idleWorkers    atomic.Int64     // of which waiting for a claim
 	workersStarted atomic.Int64
-	sending        atomic.Int64 // sends at WeChat whose outcomes are not queued for the writer yet
+	sending        atomic.Int64 // sends at WeChat whose outcomes are not queued for the writer yet (the record wait)
 
 	timerMu sync.Mutex
 	timer   *time.Timer // a wake-up for the earliest due instant before the next periodic scan
@@ -230,19 +226,19 @@ type Engine struct {
 // New builds an Engine and registers its periodic jobs: due_scan,
 // lease_rescue and retention. Add more with Jobs().Add before Run.
 func New(cfg Config) (*Engine, error) {
-	if cfg.DB == nil || cfg.Sender == nil || cfg.Templates == nil {
-		return nil, errors.New("scheduler: DB, Sender and Templates are required")
+	if cfg.Store == nil || cfg.Sender == nil || cfg.Templates == nil {
+		return nil, errors.New("scheduler: Store, Sender and Templates are required")
 	}
 	cfg.defaults()
 	e := &Engine{
 		cfg:   cfg,
-		db:    cfg.DB,
+		store: cfg.Store,
 		log:   cfg.Logger,
 		now:   cfg.Now,
 		jobs:  NewJobs(cfg.Now, cfg.Logger),
 		wake:  make(chan struct{}, 1),
 		slots: make(chan struct{}, cfg.Concurrency),
-		work:  make(chan claim),
+		work:  make(chan store.Claim),
 		users: keyedMutex{m: map[string]*userLock{}},
 	}
 	e.sendCtx, e.cancelSend = context.WithCancel(context.Background())
@@ -287,24 +283,19 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	// A quota pause outlives a restart.
-	if until, err := cfg.DB.Read.GetPause(context.Background(), pauseQuota); err == nil {
-		e.quotaUntil.Store(until)
-	} else if !errors.Is(err, sql.ErrNoRows) {
+	if p, err := cfg.Store.Pause(context.Background(), pauseQuota); err == nil {
+		e.quotaUntil.Store(p.Until.UnixMilli())
+	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("scheduler: read the quota pause: %w", err)
 	}
 	if err := e.loadAdminPause(context.Background()); err != nil {
 		return nil, err
 	}
-	e.outcomes = db.NewBatcher(maxOutcomes, e.recordBatch)
-	if cfg.RecordWait > 0 {
-		// Records of sends that WeChat answers within the wait share one
-		// commit instead of each taking the writer as it comes free.
-		e.outcomes.Gather(cfg.RecordWait, func() int { return int(e.sending.Load()) }, func(req *outcomeReq) {
-			if req.res.counted {
-				e.sending.Add(-1) // its outcome is in the queue now
-			}
-		})
-	}
+	// Records of sends that WeChat answers within the wait share one commit
+	// instead of each taking the writer as it comes free: a send counts in
+	// e.sending (attempt) until the store queues its outcome. A negative
+	// RecordWait turns the wait off.
+	cfg.Store.ExpectOutcomes(cfg.RecordWait, &e.sending)
 	return e, nil
 }
 
@@ -426,14 +417,14 @@ func (e *Engine) ScanOnce(ctx context.Context) error {
 	}
 	// Sub-second precision: wake for the next due reminder (a retry's
 	// backoff, a reminder created for half a second from now).
-	next, err := e.db.Read.NextDueAt(ctx)
+	next, err := e.store.NextDueAt(ctx)
 	if err != nil {
 		return fmt.Errorf("next due instant: %w", err)
 	}
 	// A backlog already due is picked up when a send slot frees (see
 	// process); waking for it here would spin while every slot is busy.
-	if next > e.now().UnixMilli() {
-		e.Wake(time.UnixMilli(next))
+	if next.After(e.now()) {
+		e.Wake(next)
 	}
 	return nil
 }
@@ -454,24 +445,9 @@ func (e *Engine) scanBatch(ctx context.Context) (int, error) {
 		e.more.Store(true)
 		return 0, nil
 	}
-	var claimed []claim
-	err := e.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		now := e.now()
-		var err error
-		claimed, err = claimDue(ctx, q, e.cfg.Templates, e.cfg.Owner, now, now.Add(e.cfg.Lease), want)
-		// Checked again before the commit: the wait for the writer can be
-		// long under load, and the breaker may open meanwhile. A claim made
-		// while paused is rolled back (its reminders would only be deferred).
-		if err == nil && e.paused(e.now()) {
-			return errPaused
-		}
-		return err
-	})
-	if errors.Is(err, errPaused) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("claim due reminders: %w", err)
+	claimed, aborted, err := e.claim(ctx, want)
+	if err != nil || aborted {
+		return 0, err
 	}
 	e.more.Store(len(claimed) == want)
 	for _, c := range claimed {
@@ -487,7 +463,7 @@ func (e *Engine) scanBatch(ctx context.Context) (int, error) {
 // reused because a new goroutine's stack starts small and is copied, a few
 // times over, as the send and the record deepen it; a reused one is mostly
 // grown already (docs/performance.md has the profile).
-func (e *Engine) dispatch(c claim) {
+func (e *Engine) dispatch(c store.Claim) {
 	select {
 	case e.work <- c:
 	default:
@@ -502,7 +478,7 @@ const workerIdle = 10 * time.Second
 
 // worker processes c, then the claims dispatched to it until it has been
 // idle workerIdle or the engine's sends end.
-func (e *Engine) worker(c claim) {
+func (e *Engine) worker(c store.Claim) {
 	defer func() {
 		e.workers.Add(-1)
 		e.signals.workers.signal()
@@ -528,9 +504,6 @@ func (e *Engine) worker(c claim) {
 	}
 }
 
-// errPaused rolls back a claim made while sending is paused.
-var errPaused = errors.New("sending paused")
-
 // paused reports whether sending is paused (an admin pause, the daily
 // quota, or the breaker open): due reminders then stay scheduled, so no
 // attempt is used.
@@ -540,9 +513,6 @@ func (e *Engine) paused(now time.Time) bool {
 
 // WaitIdle waits until no send is in flight (for tests and the demo).
 func (e *Engine) WaitIdle() { e.inflight.Wait() }
-
-func sqlInt(v int64) sql.NullInt64   { return sql.NullInt64{Int64: v, Valid: true} }
-func sqlStr(v string) sql.NullString { return sql.NullString{String: v, Valid: true} }
 
 // keyedMutex serialises sends per openid: WeChat answers 43108 to
 // concurrent sends to one user, and the consent check and the credit

@@ -10,6 +10,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -509,15 +510,8 @@ func TestRescuerReturnsExpiredLeases(t *testing.T) {
 	id := h.add("oA", t0)
 	// A process claims it and dies before recording anything.
 	ctx := context.Background()
-	err := h.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		n, err := scheduler.ClaimDue(ctx, q, h.cat, "dead", t0, t0.Add(time.Minute), 10)
-		if err != nil || n != 1 {
-			return fmt.Errorf("claim: %v %d", err, n)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	if n := h.claimAs("dead", t0, 10); n != 1 {
+		t.Fatalf("claim: %d", n)
 	}
 	if c := h.credits("oA", meetingID); c != 0 || h.rem(id).CreditHeld != 1 {
 		t.Fatalf("the claim holds no credit: ledger %d, held %d", c, h.rem(id).CreditHeld)
@@ -632,14 +626,11 @@ func TestRefundNeverResurrectsAnEmptiedLedger(t *testing.T) {
 	h.grant("oA", meetingID, 1)
 	id := h.add("oA", t0)
 	ctx := context.Background()
-	if err := h.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		_, err := scheduler.ClaimDue(ctx, q, h.cat, "dead", t0, t0.Add(time.Minute), 10)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	h.claimAs("dead", t0, 10)
 	h.clock.Advance(time.Second)
-	if err := h.db.Write.ZeroConsent(ctx, dbsqlc.ZeroConsentParams{Openid: "oA", TemplateID: meetingID, Status: "unsubscribed", Now: h.now().UnixMilli()}); err != nil {
+	h.pushes++ // the user turns the template off (a change event)
+	if _, err := h.db.ApplyPushEvent(ctx, store.PushEvent{At: h.now(), BodyHash: fmt.Sprintf("change-%d", h.pushes), OpenID: "oA",
+		Unsubscribed: []string{meetingID}}); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Advance(2 * time.Minute)
@@ -862,7 +853,7 @@ func TestSlowQueueNeverOutlivesItsLease(t *testing.T) {
 		// As Run does: scan again at once while reminders are due (their
 		// sends wait for the rate limiter), otherwise when the engine asks
 		// for a scan (the next due instant, a rescue) or after ScanEvery.
-		if next, err := h.db.Read.NextDueAt(context.Background()); err == nil && next > time.Now().UnixMilli() {
+		if next, err := h.db.NextDueAt(context.Background()); err == nil && next.After(time.Now()) {
 			sig.Woken.Next(time.Second)
 		}
 	}
@@ -959,16 +950,13 @@ func TestTokenFetchFailureIsNotTheMessagesFault(t *testing.T) {
 // recorded: the push handler finds no delivery and parks the event.
 type eventFirst struct {
 	scheduler.Sender
-	d *db.DB
+	h *harness
 }
 
 func (e eventFirst) Send(ctx context.Context, r wechat.SendRequest) (wechat.SendResult, error) {
 	res, err := e.Sender.Send(ctx, r)
 	if err == nil {
-		n, _ := e.d.Write.MarkDelivered(ctx, dbsqlc.MarkDeliveredParams{Msgid: sqlInt(res.MsgID), Delivered: sqlInt(1), EventStatus: "success"})
-		if n == 0 {
-			_ = e.d.Write.SavePendingSentEvent(ctx, dbsqlc.SavePendingSentEventParams{Msgid: res.MsgID, Delivered: 1, EventStatus: "success", Now: 1})
-		}
+		e.h.sentEventFor(r.ToUser, r.TemplateID, res.MsgID, true)
 	}
 	return res, err
 }
@@ -976,7 +964,7 @@ func (e eventFirst) Send(ctx context.Context, r wechat.SendRequest) (wechat.Send
 func TestSentEventBeforeOutcomeIsNotLost(t *testing.T) {
 	var h *harness
 	h = newHarness(t, nil)
-	h.eng = h.engine(h.db, func(c *scheduler.Config) { c.Sender = eventFirst{Sender: h.client, d: h.db} })
+	h.eng = h.engine(h.db, func(c *scheduler.Config) { c.Sender = eventFirst{Sender: h.client, h: h} })
 	h.grant("oA", meetingID, 1)
 	id := h.add("oA", t0)
 	h.cycle()

@@ -2,7 +2,6 @@ package scheduler_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"github.com/reminderd/reminderd/internal/db/dbsqlc"
@@ -15,6 +14,7 @@ import (
 	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -37,6 +37,7 @@ type harness struct {
 	eng    *scheduler.Engine
 	path   string
 	n      int
+	pushes int // push events applied (sentEventFor)
 }
 
 func newHarness(t *testing.T, mutate func(*scheduler.Config)) *harness {
@@ -84,7 +85,7 @@ func newHarnessAt(t *testing.T, clock *wechattest.Clock, wall func() time.Time, 
 
 func (h *harness) engine(d *db.DB, mutate func(*scheduler.Config)) *scheduler.Engine {
 	h.t.Helper()
-	cfg := scheduler.Config{DB: d, Sender: h.client, Templates: h.cat, Now: h.now,
+	cfg := scheduler.Config{Store: d, Sender: h.client, Templates: h.cat, Now: h.now,
 		Logger: slog.New(slog.DiscardHandler), BreakerFailures: 1000, Concurrency: 8}
 	if mutate != nil {
 		mutate(&cfg)
@@ -96,26 +97,26 @@ func (h *harness) engine(d *db.DB, mutate func(*scheduler.Config)) *scheduler.En
 	return e
 }
 
-type remOpt func(*dbsqlc.InsertReminderParams)
+type remOpt func(*store.NewReminder)
 
 func withRecurrence(spec, zone string) remOpt {
-	return func(p *dbsqlc.InsertReminderParams) {
-		p.Recurrence = sql.NullString{String: spec, Valid: true}
+	return func(p *store.NewReminder) {
+		p.Recurrence = spec
 		p.Timezone = zone
 	}
 }
 
 func withExpiry(d time.Duration) remOpt {
-	return func(p *dbsqlc.InsertReminderParams) {
-		p.ExpiresAt = sql.NullInt64{Int64: p.FireAt + d.Milliseconds(), Valid: true}
-		p.WindowMs = sql.NullInt64{Int64: d.Milliseconds(), Valid: true}
+	return func(p *store.NewReminder) {
+		p.ExpiresAt = p.FireAt.Add(d)
+		p.Window, p.HasWindow = d, true
 	}
 }
 
-func withPage(page string) remOpt { return func(p *dbsqlc.InsertReminderParams) { p.Page = page } }
+func withPage(page string) remOpt { return func(p *store.NewReminder) { p.Page = page } }
 
 func withTemplate(id string, data map[string]string) remOpt {
-	return func(p *dbsqlc.InsertReminderParams) {
+	return func(p *store.NewReminder) {
 		p.TemplateID = id
 		b, _ := json.Marshal(data)
 		p.Data = string(b)
@@ -129,29 +130,55 @@ func (h *harness) add(openID string, fireAt time.Time, opts ...remOpt) string {
 	h.n++
 	id := fmt.Sprintf("rem_%05d", h.n)
 	data, _ := json.Marshal(map[string]string{"thing1": fmt.Sprintf("会议 %s", id), "time2": "2026-12-01 14:00", "thing3": "A栋201"})
-	p := dbsqlc.InsertReminderParams{ID: id, Openid: openID, TemplateID: meetingID, FireAt: fireAt.UnixMilli(),
-		Timezone: "Asia/Shanghai", Data: string(data), Page: "pages/meeting/detail?id=1", Now: h.now().UnixMilli()}
+	p := store.NewReminder{ID: id, OpenID: openID, TemplateID: meetingID, FireAt: fireAt,
+		Timezone: "Asia/Shanghai", Data: string(data), Page: "pages/meeting/detail?id=1", CreatedAt: h.now()}
 	for _, o := range opts {
 		o(&p)
 	}
-	if err := h.db.Write.InsertReminder(context.Background(), p); err != nil {
+	if _, err := h.db.CreateReminder(context.Background(), p); err != nil {
 		h.t.Fatal(err)
 	}
 	return id
 }
 
-// grant gives openID n credits for a template in reminderd's ledger and on WeChat.
+// claimAs claims up to max reminders due at now for owner, as an engine
+// there does (a process that then dies, in the tests of the rescuer), and
+// returns how many it claimed.
+func (h *harness) claimAs(owner string, now time.Time, max int) int {
+	h.t.Helper()
+	cs, err := h.db.ClaimDue(context.Background(), store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Owner: owner, Max: max,
+		Kind: scheduler.TemplateKinds(h.cat)})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return len(cs)
+}
+
+// sentEventFor applies WeChat's sent event for msgid through the store,
+// as the push handler does.
+func (h *harness) sentEventFor(openID, templateID string, msgid int64, delivered bool) store.PushApplied {
+	h.t.Helper()
+	h.pushes++ // each a message of its own: none is a duplicate
+	applied, err := h.db.ApplyPushEvent(context.Background(), store.PushEvent{At: h.now(), BodyHash: fmt.Sprintf("sent-%d", h.pushes),
+		OpenID: openID, Sent: []store.SentEvent{{MsgID: msgid, Delivered: delivered, Status: "success", TemplateID: templateID}}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return applied
+}
+
+// grant gives openID n accepts of a template in reminderd's ledger (as
+// popup events: n credits of a one-time template, the grant of a long-term
+// one) and on WeChat.
 func (h *harness) grant(openID, tmpl string, n int) {
 	h.t.Helper()
-	ctx := context.Background()
+	t, _ := h.cat.Get(tmpl)
 	for range n {
-		if err := h.db.Write.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: openID, TemplateID: tmpl, Credits: 1, Now: h.now().UnixMilli()}); err != nil {
+		h.pushes++
+		if _, err := h.db.ApplyPushEvent(context.Background(), store.PushEvent{At: h.now(), BodyHash: fmt.Sprintf("accept-%d", h.pushes),
+			OpenID: openID, Answers: []store.ConsentAnswer{{TemplateID: tmpl, LongTerm: t.Kind == wechat.LongTerm, Accept: true}}}); err != nil {
 			h.t.Fatal(err)
 		}
-	}
-	t, _ := h.cat.Get(tmpl)
-	if t.Kind == wechat.LongTerm {
-		_ = h.db.Write.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: openID, TemplateID: tmpl, LongTerm: 1, Now: 1})
 	}
 	h.fake.Grant(openID, tmpl, n)
 }
@@ -204,6 +231,3 @@ func (h *harness) count(status string) int {
 	}
 	return n
 }
-
-func sqlInt(v int64) sql.NullInt64   { return sql.NullInt64{Int64: v, Valid: true} }
-func sqlStr(v string) sql.NullString { return sql.NullString{String: v, Valid: true} }

@@ -2,17 +2,15 @@ package scheduler
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
-	"math"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // The admin pause: an operator stops all sending until they resume it. It is
-// the pauses row named "admin" whose until is PauseIndefinite (the row's
+// the pause named "admin" whose until is store.PauseIndefinite (its
 // presence is the pause; there is no end time), its reason as given, and
 // updated_at the instant it began. The engine reads it at start (New), so a
 // pause survives a restart, and keeps it in memory after that: every Pause
@@ -25,23 +23,20 @@ import (
 // pauseAdmin names the persisted admin pause.
 const pauseAdmin = "admin"
 
-// PauseIndefinite is the until of the admin pause: it lasts until resumed.
-const PauseIndefinite = math.MaxInt64
-
 type adminPause struct {
 	since  time.Time
 	reason string
 }
 
 func (e *Engine) loadAdminPause(ctx context.Context) error {
-	row, err := e.db.Read.GetPauseRow(ctx, pauseAdmin)
-	if errors.Is(err, sql.ErrNoRows) {
+	p, err := e.store.Pause(ctx, pauseAdmin)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("scheduler: read the admin pause: %w", err)
 	}
-	e.admin.Store(&adminPause{since: time.UnixMilli(row.UpdatedAt), reason: row.Reason})
+	e.admin.Store(&adminPause{since: p.Since, reason: p.Reason})
 	return nil
 }
 
@@ -52,9 +47,7 @@ func (e *Engine) Pause(ctx context.Context, reason string) error {
 	if p := e.admin.Load(); p != nil {
 		since = p.since
 	}
-	if err := e.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		return q.SetPause(ctx, dbsqlc.SetPauseParams{Name: pauseAdmin, Until: PauseIndefinite, Reason: reason, Now: since.UnixMilli()})
-	}); err != nil {
+	if err := e.store.SetPause(ctx, store.Pause{Name: pauseAdmin, Until: store.PauseIndefinite, Reason: reason, Since: since}); err != nil {
 		return fmt.Errorf("pause sending: %w", err)
 	}
 	e.admin.Store(&adminPause{since: since, reason: reason})
@@ -64,7 +57,7 @@ func (e *Engine) Pause(ctx context.Context, reason string) error {
 
 // Resume ends an admin pause and scans for what fell due meanwhile.
 func (e *Engine) Resume(ctx context.Context) error {
-	if err := e.db.WithTx(ctx, func(q *dbsqlc.Queries) error { return q.DeletePause(ctx, pauseAdmin) }); err != nil {
+	if err := e.store.ClearPause(ctx, pauseAdmin); err != nil {
 		return fmt.Errorf("resume sending: %w", err)
 	}
 	if e.admin.Swap(nil) != nil {

@@ -4,13 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"log/slog"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -25,9 +28,17 @@ type recordWorld struct {
 	d      *db.DB
 	e      *Engine
 	now    time.Time
-	claims map[string]claim
+	claims map[string]store.Claim
 	seq    int
 	reqs   []*outcomeReq // the last batch recorded
+}
+
+// outcomeReq is one outcome of the batch a test records.
+type outcomeReq struct {
+	c   store.Claim
+	res result
+	now time.Time
+	rec store.Recorded
 }
 
 // newRecordWorld claims one reminder per spec: id → (openid, template,
@@ -39,19 +50,16 @@ func newRecordWorld(t *testing.T, specs map[string][3]string) *recordWorld {
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	d := seedDue(t, now, specs)
 	tpl := templateMap{"one": {ID: "one", Kind: wechat.OneTime}, "long": {ID: "long", Kind: wechat.LongTerm}}
-	e, err := New(Config{DB: d, Sender: nopSender{}, Templates: tpl, Now: func() time.Time { return now },
+	e, err := New(Config{Store: d, Sender: nopSender{}, Templates: tpl, Now: func() time.Time { return now },
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &recordWorld{t: t, ctx: ctx, d: d, e: e, now: now, claims: map[string]claim{}}
-	err = d.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		cs, err := claimDue(ctx, q, tpl, e.cfg.Owner, now, now.Add(time.Minute), 100)
-		for _, c := range cs {
-			w.claims[c.rem.ID] = c
-		}
-		return err
-	})
+	w := &recordWorld{t: t, ctx: ctx, d: d, e: e, now: now, claims: map[string]store.Claim{}}
+	cs, err := w.claim(now, 100)
+	for _, c := range cs {
+		w.claims[c.Reminder.ID] = c
+	}
 	if err != nil || len(w.claims) != len(specs) {
 		t.Fatalf("claimed %d of %d: %v", len(w.claims), len(specs), err)
 	}
@@ -70,12 +78,8 @@ func seedDue(t *testing.T, now time.Time, specs map[string][3]string) *db.DB {
 	}
 	t.Cleanup(func() { d.Close() })
 	for id, s := range specs {
-		p := dbsqlc.InsertReminderParams{ID: id, Openid: s[0], TemplateID: s[1], FireAt: now.UnixMilli(), Timezone: "Asia/Shanghai",
-			Data: `{}`, Now: now.UnixMilli()}
-		if s[2] != "" {
-			p.Recurrence = sql.NullString{String: s[2], Valid: true}
-		}
-		if err := d.Write.InsertReminder(ctx, p); err != nil {
+		if _, err := d.CreateReminder(ctx, store.NewReminder{ID: id, OpenID: s[0], TemplateID: s[1], FireAt: now, Recurrence: s[2],
+			Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := d.RecordAccept(ctx, s[0], s[1], s[1] == "long", db.SourceClient, now.Add(-time.Hour)); err != nil {
@@ -92,12 +96,18 @@ func (nopSender) Send(context.Context, wechat.SendRequest) (wechat.SendResult, e
 }
 
 func sent(msgid int64) result {
-	return result{verdict: vSent, errcode: sqlInt(0), msgid: sqlInt(msgid), latency: 7 * time.Millisecond}
+	return result{verdict: vSent, hasErrcode: true, msgid: msgid, hasMsgid: true, latency: 7 * time.Millisecond}
+}
+
+// claim claims up to max reminders due at now, as the engine does.
+func (w *recordWorld) claim(now time.Time, max int) ([]store.Claim, error) {
+	return w.d.ClaimDue(w.ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Owner: w.e.cfg.Owner, Max: max,
+		Kind: TemplateKinds(w.e.cfg.Templates)})
 }
 
 // out is an outcome of c, recorded a second and a few ms (one more for
 // each outcome) after the claim.
-func (w *recordWorld) out(c claim, res result) *outcomeReq {
+func (w *recordWorld) out(c store.Claim, res result) *outcomeReq {
 	w.seq++
 	return &outcomeReq{c: c, res: res, now: w.now.Add(time.Second + time.Duration(w.seq)*time.Millisecond)}
 }
@@ -112,14 +122,30 @@ func (w *recordWorld) record(outcomes map[string]result, more ...*outcomeReq) in
 	}
 	w.reqs = reqs
 	before := w.d.Commits()
-	for i, err := range w.e.recordBatch(w.ctx, reqs) {
+	// Recorded concurrently, with the record wait told that they are all
+	// coming: the store commits them as one batch (if it can).
+	var inFlight atomic.Int64
+	inFlight.Store(int64(len(reqs)))
+	w.d.ExpectOutcomes(time.Hour, &inFlight)
+	defer w.d.ExpectOutcomes(0, nil)
+	errs := make([]error, len(reqs))
+	var wg sync.WaitGroup
+	for i, req := range reqs {
+		wg.Go(func() {
+			o := w.e.outcome(req.c, req.res, req.now)
+			o.Counted = true
+			req.rec, errs[i] = w.d.RecordOutcome(w.ctx, o)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
 		if err != nil {
-			w.t.Fatalf("outcome of %s: %v", reqs[i].c.rem.ID, err)
+			w.t.Fatalf("outcome of %s: %v", reqs[i].c.Reminder.ID, err)
 		}
 	}
 	for _, req := range reqs {
-		if want := deliveryStatus[req.res.verdict]; req.status != want && req.status != "duplicate" {
-			w.t.Errorf("%s: recorded as %q, want %q", req.c.rem.ID, req.status, want)
+		if want := deliveryStatus[req.res.verdict]; req.rec.Status != want && req.rec.Status != store.DeliveryDuplicate {
+			w.t.Errorf("%s: recorded as %q, want %q", req.c.Reminder.ID, req.rec.Status, want)
 		}
 	}
 	return w.d.Commits() - before
@@ -164,31 +190,29 @@ func TestRecordBatchWritesEveryKindOfOutcomeInOneCommit(t *testing.T) {
 	})
 	ctx, q := w.ctx, w.d.Write
 	// A sent event that arrives before its send's outcome.
-	if err := q.SavePendingSentEvent(ctx, dbsqlc.SavePendingSentEventParams{Msgid: 505, Delivered: 1, EventStatus: "success", Now: 1}); err != nil {
+	if _, err := w.d.ApplyPushEvent(ctx, store.PushEvent{At: w.now, BodyHash: "early", OpenID: "u5",
+		Sent: []store.SentEvent{{MsgID: 505, Delivered: true, Status: "success", TemplateID: "one"}}}); err != nil {
 		t.Fatal(err)
 	}
 	// The rescuer takes "lost" back (its lease expired) before its outcome.
 	lost := w.claims["lost"]
 	expired := w.now.Add(2 * time.Minute).UnixMilli()
-	if n, err := q.RescueReminder(ctx, dbsqlc.RescueReminderParams{ID: "lost", Now: expired, Attempts: lost.rem.Attempts, DueAt: expired}); err != nil || n != 1 {
+	if n, err := q.RescueReminder(ctx, dbsqlc.RescueReminderParams{ID: "lost", Now: expired, Attempts: lost.Reminder.Attempts, DueAt: expired}); err != nil || n != 1 {
 		t.Fatalf("rescue: %d, %v", n, err)
 	}
-	if err := q.InsertAbandonedDelivery(ctx, dbsqlc.InsertAbandonedDeliveryParams{ReminderID: "lost", OccurrenceAt: lost.rem.FireAt,
-		Attempt: lost.rem.Attempts, StartedAt: lost.claimedAt, Now: w.now.UnixMilli()}); err != nil {
+	if err := q.InsertAbandonedDelivery(ctx, dbsqlc.InsertAbandonedDeliveryParams{ReminderID: "lost", OccurrenceAt: lost.Reminder.FireAt.UnixMilli(),
+		Attempt: lost.Reminder.Attempts, StartedAt: lost.ClaimedAt.UnixMilli(), Now: w.now.UnixMilli()}); err != nil {
 		t.Fatal(err)
 	}
 	// ... and claims it again, while the first claim's send is in flight.
-	var again []claim
-	if err := w.d.WithTx(ctx, func(q *dbsqlc.Queries) (err error) {
-		again, err = claimDue(ctx, q, w.e.cfg.Templates, w.e.cfg.Owner, time.UnixMilli(expired), time.UnixMilli(expired).Add(time.Minute), 10)
-		return err
-	}); err != nil || len(again) != 1 || again[0].rem.ID != "lost" || again[0].held() || !again[0].covered {
+	again, err := w.claim(time.UnixMilli(expired), 10)
+	if err != nil || len(again) != 1 || again[0].Reminder.ID != "lost" || again[0].Reminder.CreditHeld || !again[0].Covered {
 		t.Fatalf("second claim of lost: %+v, %v", again, err)
 	}
 	const bigMsgID = 1<<53 + 1 // not a float64
 	commits := w.record(map[string]result{
 		"plain1": sent(101), "plain2": sent(102), "big": sent(bigMsgID), "long": sent(404),
-		"early": sent(505), "lost": sent(606), "retry": {verdict: vRetry, errcode: sqlInt(-1), errmsg: "system busy", deferUntil: w.now.Add(time.Minute)},
+		"early": sent(505), "lost": sent(606), "retry": {verdict: vRetry, errcode: -1, hasErrcode: true, errmsg: "system busy", deferUntil: w.now.Add(time.Minute)},
 		"series": sent(808),
 	}, w.out(again[0], sent(607)))
 	if commits != 1 {
@@ -202,7 +226,7 @@ func TestRecordBatchWritesEveryKindOfOutcomeInOneCommit(t *testing.T) {
 	var batchNow int64
 	own := map[string]int64{}
 	for _, req := range w.reqs {
-		if id := req.c.rem.ID; id == "plain1" || id == "plain2" || id == "big" || id == "long" || id == "lost" && req.c.rem.Attempts == 1 {
+		if id := req.c.Reminder.ID; id == "plain1" || id == "plain2" || id == "big" || id == "long" || id == "lost" && req.c.Reminder.Attempts == 1 {
 			batchNow = max(batchNow, req.now.UnixMilli())
 		} else if id != "lost" {
 			own[id] = req.now.UnixMilli()
@@ -223,7 +247,7 @@ func TestRecordBatchWritesEveryKindOfOutcomeInOneCommit(t *testing.T) {
 		}
 		d := ds[0]
 		if d.Status != "sent" || d.Msgid != sqlInt(msgid) || d.Errcode != sqlInt(0) || d.Errmsg != "" || d.Attempt != 1 ||
-			d.OccurrenceAt != c.rem.FireAt || d.StartedAt != c.claimedAt || d.FinishedAt != sqlInt(at) || d.LatencyMs != sqlInt(7) {
+			d.OccurrenceAt != c.Reminder.FireAt.UnixMilli() || d.StartedAt != c.ClaimedAt.UnixMilli() || d.FinishedAt != sqlInt(at) || d.LatencyMs != sqlInt(7) {
 			t.Errorf("%s: delivery %+v, want finished at %d", id, d, at)
 		}
 	}
@@ -270,7 +294,7 @@ func TestRecordBatchWritesEveryKindOfOutcomeInOneCommit(t *testing.T) {
 func TestRecordBatchFailureFallsBackToEachAlone(t *testing.T) {
 	w := newRecordWorld(t, map[string][3]string{"a": {"u1", "one", ""}, "b": {"u2", "one", ""}, "c": {"u3", "one", ""}})
 	c := w.claims["b"]
-	if _, err := w.d.Write.InsertDelivery(w.ctx, dbsqlc.InsertDeliveryParams{ReminderID: "b", OccurrenceAt: c.rem.FireAt, Attempt: 1,
+	if _, err := w.d.Write.InsertDelivery(w.ctx, dbsqlc.InsertDeliveryParams{ReminderID: "b", OccurrenceAt: c.Reminder.FireAt.UnixMilli(), Attempt: 1,
 		Status: "sent", StartedAt: 1, Now: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +337,7 @@ func TestClaimRolledBackWhenSendingPausesMeanwhile(t *testing.T) {
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	d := seedDue(t, now, map[string][3]string{"r1": {"or1", "one", ""}, "r2": {"or2", "one", ""}})
 	tpl := &pauseOnGet{templateMap: templateMap{"one": {ID: "one", Kind: wechat.OneTime}}, until: now.Add(time.Hour)}
-	e, err := New(Config{DB: d, Sender: nopSender{}, Templates: tpl, Now: func() time.Time { return now },
+	e, err := New(Config{Store: d, Sender: nopSender{}, Templates: tpl, Now: func() time.Time { return now },
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -352,7 +376,7 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 	}
 	d := seedDue(t, now, specs)
 	tpl := templateMap{"one": {ID: "one", Kind: wechat.OneTime}}
-	e, err := New(Config{DB: d, Sender: nopSender{}, Templates: tpl, Now: func() time.Time { return now },
+	e, err := New(Config{Store: d, Sender: nopSender{}, Templates: tpl, Now: func() time.Time { return now },
 		Logger: slog.New(slog.DiscardHandler), Concurrency: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -375,8 +399,8 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 	// Eight more, due now: the idle workers take them.
 	for i := range 8 {
 		id, o := fmt.Sprintf("s%d", i), fmt.Sprintf("o%d", i)
-		if err := d.Write.InsertReminder(ctx, dbsqlc.InsertReminderParams{ID: id, Openid: o, TemplateID: "one", FireAt: now.UnixMilli(),
-			Timezone: "Asia/Shanghai", Data: `{}`, Now: now.UnixMilli()}); err != nil {
+		if _, err := d.CreateReminder(ctx, store.NewReminder{ID: id, OpenID: o, TemplateID: "one", FireAt: now,
+			Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := d.RecordAccept(ctx, o, "one", false, db.SourceClient, now); err != nil {
@@ -419,3 +443,5 @@ func countStatus(t *testing.T, d *db.DB, status string) int64 {
 	}
 	return 0
 }
+
+func sqlInt(v int64) sql.NullInt64 { return sql.NullInt64{Int64: v, Valid: true} }

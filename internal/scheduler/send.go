@@ -9,15 +9,14 @@ package scheduler
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"math/rand/v2"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -41,10 +40,12 @@ const (
 // result is what happened to one claim, before it is recorded.
 type result struct {
 	verdict     verdict
-	reason      string // reminder reason for failed and skipped
-	errcode     sql.NullInt64
+	reason      store.Reason // reminder reason for failed and skipped
+	errcode     int64        // WeChat's errcode, when hasErrcode (it answered)
+	hasErrcode  bool
 	errmsg      string
-	msgid       sql.NullInt64
+	msgid       int64 // WeChat's msgid, when hasMsgid
+	hasMsgid    bool
 	latency     time.Duration
 	deferUntil  time.Time
 	refused     bool // 43101: zero the ledger
@@ -52,12 +53,11 @@ type result struct {
 	sent        bool // a request went to WeChat
 	late        bool // accepted after the window closed
 	possibleDup bool // a send after an attempt of unknown outcome
-	// For vSettled: the sent event that settled it (msgid 0: none, a 43101),
-	// and whether this claim made a request (the 43101's resend).
-	event       sql.NullInt64
-	delivered   sql.NullInt64
-	eventStatus string
-	resent      bool
+	// For vSettled: the sent event that settled it (hasEvent false: none,
+	// a 43101), and whether this claim made a request (the 43101's resend).
+	event    store.SentEvent
+	hasEvent bool
+	resent   bool
 	// windowClosed: an unknown outcome whose window closed with no event.
 	windowClosed bool
 	// alreadySent: a late outcome recorded the occurrence sent meanwhile.
@@ -68,33 +68,33 @@ type result struct {
 }
 
 // permanentReasons maps permanent errcodes to the contract's reasons.
-var permanentReasons = map[int]string{
-	wechat.CodeNoCredit:        "user_refused",
-	wechat.CodeInvalidOpenID:   "openid_invalid",
-	wechat.CodeInvalidTemplate: "template_invalid",
-	wechat.CodeInvalidPage:     "page_invalid",
-	wechat.CodeSensitive:       "content_rejected",
-	wechat.CodeBanned:          "banned",
-	wechat.CodeInvalidArgument: "invalid_data",
+var permanentReasons = map[int]store.Reason{
+	wechat.CodeNoCredit:        store.ReasonUserRefused,
+	wechat.CodeInvalidOpenID:   store.ReasonOpenIDInvalid,
+	wechat.CodeInvalidTemplate: store.ReasonTemplateInvalid,
+	wechat.CodeInvalidPage:     store.ReasonPageInvalid,
+	wechat.CodeSensitive:       store.ReasonContentRejected,
+	wechat.CodeBanned:          store.ReasonBanned,
+	wechat.CodeInvalidArgument: store.ReasonInvalidData,
 }
 
 // seriesReasons end a whole recurring series; any other outcome of an
 // occurrence moves the series on to its next occurrence. A refused page
 // (41030) ends only the occurrence: the page may be published later.
-var seriesReasons = map[string]bool{
-	"openid_invalid": true, "template_invalid": true,
-	"content_rejected": true, "banned": true, "invalid_data": true,
+var seriesReasons = map[store.Reason]bool{
+	store.ReasonOpenIDInvalid: true, store.ReasonTemplateInvalid: true,
+	store.ReasonContentRejected: true, store.ReasonBanned: true, store.ReasonInvalidData: true,
 }
 
 // deadline is the last instant the current occurrence may be sent.
-func (e *Engine) deadline(r dbsqlc.Reminder) time.Time {
-	if r.ExpiresAt.Valid {
-		return time.UnixMilli(r.ExpiresAt.Int64)
+func (e *Engine) deadline(r store.Reminder) time.Time {
+	if !r.ExpiresAt.IsZero() {
+		return r.ExpiresAt
 	}
-	return time.UnixMilli(r.FireAt).Add(e.cfg.DefaultLateness)
+	return r.FireAt.Add(e.cfg.DefaultLateness)
 }
 
-func (e *Engine) process(c claim) {
+func (e *Engine) process(c store.Claim) {
 	defer func() {
 		e.inflight.Done()
 		if n := e.pending.Add(-1); e.more.Load() && n <= int64(e.cfg.BatchSize/2) {
@@ -104,7 +104,7 @@ func (e *Engine) process(c claim) {
 	}()
 	ctx := e.sendCtx
 	var res result
-	unlockUser, err := e.acquire(ctx, c.rem.Openid)
+	unlockUser, err := e.acquire(ctx, c.Reminder.OpenID)
 	if err != nil {
 		res = result{verdict: vDefer, errmsg: "shutdown before sending", deferUntil: e.now()}
 	} else {
@@ -119,7 +119,7 @@ func (e *Engine) process(c claim) {
 	// before the user's lock is released: the next reminder of this user
 	// must see the credit this one consumed.
 	if err := e.record(context.WithoutCancel(ctx), c, res); err != nil {
-		e.log.Error("record outcome", "reminder_id", c.rem.ID, "attempt", c.rem.Attempts, "error", err)
+		e.log.Error("record outcome", "reminder_id", c.Reminder.ID, "attempt", c.Reminder.Attempts, "error", err)
 	}
 	if unlockUser != nil {
 		unlockUser()
@@ -143,38 +143,38 @@ func (e *Engine) acquire(ctx context.Context, openID string) (func(), error) {
 }
 
 // attempt decides and, when everything allows it, sends.
-func (e *Engine) attempt(ctx context.Context, c claim) result {
-	r := c.rem
+func (e *Engine) attempt(ctx context.Context, c store.Claim) result {
+	r := c.Reminder
 	now := e.now()
-	if r.UnknownAt.Valid {
+	if !r.UnknownAt.IsZero() {
 		if res, done := e.unknownPending(ctx, r, now); done {
 			return res
 		}
 	}
 	if now.After(e.deadline(r)) {
-		return result{verdict: vSkip, reason: "expired", errmsg: "past its window: not sent late"}
+		return result{verdict: vSkip, reason: store.ReasonExpired, errmsg: "past its window: not sent late"}
 	}
 	if now.Add(e.cfg.ClientTimeout).After(e.deadline(r)) {
-		return result{verdict: vSkip, reason: "expired", errmsg: "less than the WeChat client timeout left in its window: not started"}
+		return result{verdict: vSkip, reason: store.ReasonExpired, errmsg: "less than the WeChat client timeout left in its window: not started"}
 	}
 	_, ok := e.cfg.Templates.Get(r.TemplateID)
 	if !ok {
-		return result{verdict: vFailed, reason: "template_invalid", errmsg: "template no longer in the account's template list"}
+		return result{verdict: vFailed, reason: store.ReasonTemplateInvalid, errmsg: "template no longer in the account's template list"}
 	}
 	if until := e.quotaUntil.Load(); now.UnixMilli() < until {
 		return result{verdict: vDefer, errmsg: "daily quota reached", deferUntil: time.UnixMilli(until)}
 	}
-	if !c.covered {
-		return result{verdict: vSkip, reason: "no_consent", errmsg: "no consent credit at fire time"}
+	if !c.Covered {
+		return result{verdict: vSkip, reason: store.ReasonNoConsent, errmsg: "no consent credit at fire time"}
 	}
 	var data map[string]string
 	if err := json.Unmarshal([]byte(r.Data), &data); err != nil {
-		return result{verdict: vFailed, reason: "invalid_data", errmsg: "stored data is not a JSON object"}
+		return result{verdict: vFailed, reason: store.ReasonInvalidData, errmsg: "stored data is not a JSON object"}
 	}
 	// Never send past the window, nor with too little lease left: the wait
 	// for the rate limiter is bounded by both.
 	deadline := e.deadline(r)
-	sendBy := time.UnixMilli(r.LeaseUntil.Int64).Add(-e.cfg.SendBudget)
+	sendBy := r.LeaseUntil.Add(-e.cfg.SendBudget)
 	if e.limiter != nil {
 		wctx, cancel := context.WithDeadline(ctx, realDeadline(e.now(), minTime(deadline, sendBy)))
 		err := e.limiter.Wait(wctx)
@@ -184,26 +184,26 @@ func (e *Engine) attempt(ctx context.Context, c claim) result {
 		}
 		if err != nil {
 			if !e.now().Before(deadline) || deadline.Before(sendBy) {
-				return result{verdict: vSkip, reason: "expired", errmsg: "rate limit: no send slot before the window closed"}
+				return result{verdict: vSkip, reason: store.ReasonExpired, errmsg: "rate limit: no send slot before the window closed"}
 			}
 			return result{verdict: vDefer, errmsg: "rate limit: no send slot within the lease", deferUntil: e.now()}
 		}
 	}
 	now = e.now()
 	if now.After(deadline) {
-		return result{verdict: vSkip, reason: "expired", errmsg: "past its window: not sent late"}
+		return result{verdict: vSkip, reason: store.ReasonExpired, errmsg: "past its window: not sent late"}
 	}
 	if now.Add(e.cfg.ClientTimeout).After(deadline) {
-		return result{verdict: vSkip, reason: "expired", errmsg: "less than the WeChat client timeout left in its window: not started"}
+		return result{verdict: vSkip, reason: store.ReasonExpired, errmsg: "less than the WeChat client timeout left in its window: not started"}
 	}
 	if now.After(sendBy) {
 		return result{verdict: vDefer, errmsg: "too little lease left to send safely", deferUntil: now}
 	}
-	req := wechat.SendRequest{ToUser: r.Openid, TemplateID: r.TemplateID, Page: r.Page, Data: data}
+	req := wechat.SendRequest{ToUser: r.OpenID, TemplateID: r.TemplateID, Page: r.Page, Data: data}
 	start := time.Now()
 	counted := e.cfg.RecordWait > 0 // records wait for the sends counted (New)
 	if counted {
-		e.sending.Add(1) // until its outcome joins the writer's queue (record)
+		e.sending.Add(1) // until the store queues its outcome (ExpectOutcomes)
 	}
 	send := func() (wechat.SendResult, error) {
 		return e.cb.Execute(func() (wechat.SendResult, error) { return e.cfg.Sender.Send(ctx, req) })
@@ -227,7 +227,7 @@ func (e *Engine) attempt(ctx context.Context, c claim) result {
 	res.errmsg = note + res.errmsg
 	res.counted = counted
 	res.sent = true
-	res.possibleDup = r.UnknownAt.Valid
+	res.possibleDup = !r.UnknownAt.IsZero()
 	if res.verdict == vSent && e.now().After(deadline) {
 		res.late = true // WeChat has it: recorded as sent, counted as late
 	}
@@ -253,12 +253,12 @@ func maxTime(a, b time.Time) time.Time {
 func realDeadline(now, t time.Time) time.Time { return time.Now().Add(t.Sub(now)) }
 
 // classify maps a send's answer to a verdict.
-func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, r dbsqlc.Reminder) result {
+func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, r store.Reminder) result {
 	now := e.now()
 	res := result{latency: lat}
 	var apiErr *wechat.APIError
 	if errors.As(err, &apiErr) {
-		res.errcode = sqlInt(int64(apiErr.Code))
+		res.errcode, res.hasErrcode = int64(apiErr.Code), true
 		res.errmsg = apiErr.Msg
 	} else if err != nil {
 		res.errmsg = err.Error()
@@ -266,10 +266,8 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 	switch {
 	case err == nil:
 		res.verdict = vSent
-		res.errcode = sqlInt(0)
-		if sent.HasMsgID {
-			res.msgid = sqlInt(sent.MsgID)
-		}
+		res.errcode, res.hasErrcode = 0, true
+		res.msgid, res.hasMsgid = sent.MsgID, sent.HasMsgID
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
 		res.verdict, res.errmsg = vDefer, "circuit breaker open: not sent"
 		res.deferUntil = now.Add(e.cfg.BackoffBase)
@@ -282,8 +280,8 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 		// connection): nothing reached WeChat.
 		res.verdict, res.errmsg, res.deferUntil = vDefer, "shutdown before the request was sent", now
 	case errors.Is(err, wechat.ErrBadRequest):
-		res.verdict, res.reason = vFailed, "invalid_data"
-	case apiErr != nil && apiErr.Code == wechat.CodeNoCredit && r.UnknownAt.Valid:
+		res.verdict, res.reason = vFailed, store.ReasonInvalidData
+	case apiErr != nil && apiErr.Code == wechat.CodeNoCredit && !r.UnknownAt.IsZero():
 		// The user's credit is gone: the attempt of unknown outcome used it.
 		res.verdict, res.resent = vSettled, true
 		res.errmsg = "43101 to the resend: the earlier attempt of unknown outcome was sent"
@@ -301,7 +299,7 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 		case wechat.ClassTransient, wechat.ClassToken:
 			res.verdict = vRetry
 		default:
-			res.verdict, res.reason = vFailed, "invalid_data"
+			res.verdict, res.reason = vFailed, store.ReasonInvalidData
 			if apiErr != nil {
 				if reason, ok := permanentReasons[apiErr.Code]; ok {
 					res.reason = reason
@@ -314,7 +312,7 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 		if retryAt, ok := e.retryAt(r, e.occurrenceAttempts(context.WithoutCancel(e.sendCtx), r), now); ok {
 			res.deferUntil = retryAt
 		} else {
-			res.verdict, res.reason = vFailed, "retries_exhausted"
+			res.verdict, res.reason = vFailed, store.ReasonRetriesExhausted
 		}
 	}
 	return res
@@ -328,13 +326,13 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 // still wide open. A backoff that would pass the last instant a send may
 // start (the client timeout before the window closes) is cut short to it, so
 // that the window's end still gets its try; past that instant there is none.
-func (e *Engine) retryAt(r dbsqlc.Reminder, n int64, now time.Time) (time.Time, bool) {
+func (e *Engine) retryAt(r store.Reminder, n int64, now time.Time) (time.Time, bool) {
 	deadline := e.deadline(r)
 	retryAt := minTime(now.Add(e.backoff(n)), deadline.Add(-e.cfg.ClientTimeout))
 	if !retryAt.After(now) {
 		return time.Time{}, false
 	}
-	window := deadline.Sub(time.UnixMilli(r.FireAt))
+	window := deadline.Sub(r.FireAt)
 	if n >= int64(e.cfg.MaxAttempts) && deadline.Sub(now) <= window/4 {
 		return time.Time{}, false
 	}
@@ -348,11 +346,11 @@ func (e *Engine) retryAt(r dbsqlc.Reminder, n int64, now time.Time) (time.Time, 
 // attempt, not from 1. Only a transient failure asks (one indexed read of
 // the reminder's deliveries); a database error falls back to the reminder's
 // own count, the stricter of the two.
-func (e *Engine) occurrenceAttempts(ctx context.Context, r dbsqlc.Reminder) int64 {
+func (e *Engine) occurrenceAttempts(ctx context.Context, r store.Reminder) int64 {
 	if r.Attempts <= 1 {
 		return r.Attempts
 	}
-	first, err := e.db.Read.OccurrenceFirstAttempt(ctx, dbsqlc.OccurrenceFirstAttemptParams{ReminderID: r.ID, OccurrenceAt: r.FireAt})
+	first, err := e.store.OccurrenceFirstAttempt(ctx, r.ID, r.FireAt)
 	switch {
 	case err != nil || first > r.Attempts:
 		return r.Attempts

@@ -2,7 +2,6 @@ package scheduler_test
 
 import (
 	"context"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"strings"
 	"sync"
 	"testing"
@@ -139,19 +138,7 @@ func TestARefusedPageIsSentWithoutItWhenAllowed(t *testing.T) {
 // outcome of theirs is due now.
 func (h *harness) sentEvent(s wechattest.Send, delivered bool) {
 	h.t.Helper()
-	ctx := context.Background()
-	d := int64(0)
-	if delivered {
-		d = 1
-	}
-	if err := h.db.Write.SavePendingSentEvent(ctx, dbsqlc.SavePendingSentEventParams{Msgid: s.MsgID, Delivered: d, EventStatus: "success",
-		Now: h.now().UnixMilli(), Openid: s.ToUser, TemplateID: s.TemplateID}); err != nil {
-		h.t.Fatal(err)
-	}
-	if _, err := h.db.Write.WakeUnknownReminders(ctx, dbsqlc.WakeUnknownRemindersParams{Now: h.now().UnixMilli(), Openid: s.ToUser,
-		TemplateID: s.TemplateID}); err != nil {
-		h.t.Fatal(err)
-	}
+	h.sentEventFor(s.ToUser, s.TemplateID, s.MsgID, delivered)
 }
 
 // TestAnUnknownOutcomeIsSettledByItsSentEvent: WeChat accepts a send and
@@ -372,14 +359,8 @@ func TestARescuedResendIsMarked(t *testing.T) {
 	h.cycle()
 	h.clock.Advance(2 * time.Minute)
 	ctx := context.Background()
-	if err := h.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		n, err := scheduler.ClaimDue(ctx, q, h.cat, "dead", h.now(), h.now().Add(time.Minute), 10)
-		if err == nil && n != 1 {
-			t.Errorf("claimed %d", n)
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
+	if n := h.claimAs("dead", h.now(), 10); n != 1 {
+		t.Errorf("claimed %d", n)
 	}
 	h.clock.Advance(time.Minute + time.Millisecond)
 	if n, err := h.eng.RescueLeases(ctx); n != 1 || err != nil {
