@@ -13,7 +13,7 @@ import (
 
 // The consent ledger, the sessions, the delivery reads and the health of
 // ReminderStore.
-func consentTests(t *testing.T, open Open) {
+func consentTests(t *testing.T, open Open[ReminderDriver]) {
 	t.Run("accept pairing", func(t *testing.T) { testAcceptPairing(t, fresh(t, open)) })
 	t.Run("consent status", func(t *testing.T) { testConsentStatus(t, fresh(t, open)) })
 	t.Run("prompted", func(t *testing.T) { testPrompted(t, fresh(t, open)) })
@@ -24,7 +24,7 @@ func consentTests(t *testing.T, open Open) {
 }
 
 // credits returns the user's credits for a template (0 without a row).
-func credits(t *testing.T, s store.Store, openID, templateID string) int64 {
+func credits(t *testing.T, s store.ReminderStore, openID, templateID string) int64 {
 	t.Helper()
 	c, err := s.GetConsent(context.Background(), openID, templateID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -38,7 +38,7 @@ func credits(t *testing.T, s store.Store, openID, templateID string) int64 {
 
 // A client's report and WeChat's popup event of one accept, within
 // PairWindow of each other in either order, count once.
-func testAcceptPairing(t *testing.T, s store.Store) {
+func testAcceptPairing(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	if _, err := s.GetConsent(ctx, "o1", "t1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a consent never given: %v, want ErrNotFound", err)
@@ -85,7 +85,7 @@ func testAcceptPairing(t *testing.T, s store.Store) {
 	}
 }
 
-func testConsentStatus(t *testing.T, s store.Store) {
+func testConsentStatus(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	if _, err := s.RecordAccept(ctx, "o1", "t2", false, store.SourceClient, t0); err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func testConsentStatus(t *testing.T, s store.Store) {
 	}
 }
 
-func testPrompted(t *testing.T, s store.Store) {
+func testPrompted(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	mustCreate(t, s, newReminder("rem_3", "o1", "t3", t0.Add(3*time.Hour)))
 	mustCreate(t, s, newReminder("rem_1", "o1", "t1", t0.Add(time.Hour)))
@@ -151,7 +151,7 @@ func testPrompted(t *testing.T, s store.Store) {
 
 // The create reads the ledger's row and the count ahead in its
 // transaction, as CountAhead would after it.
-func testCreatedCoverage(t *testing.T, s store.Store) {
+func testCreatedCoverage(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	for i := range 2 {
 		if _, err := s.RecordAccept(ctx, "o1", "t1", false, store.SourceClient, t0.Add(time.Duration(i)*time.Hour)); err != nil {
@@ -180,7 +180,7 @@ func testCreatedCoverage(t *testing.T, s store.Store) {
 }
 
 // A session is found by its token's hash until it expires.
-func testSessions(t *testing.T, s store.Store) {
+func testSessions(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	h1, h2 := strings.Repeat("a1", 32), strings.Repeat("b2", 32) // the hex of a SHA-256
 	sess := store.Session{TokenHash: h1, OpenID: "o1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
@@ -208,7 +208,7 @@ func testSessions(t *testing.T, s store.Store) {
 }
 
 // Without sends, a reminder has no deliveries and the trend is empty.
-func testNoDeliveries(t *testing.T, s store.Store) {
+func testNoDeliveries(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	mustCreate(t, s, newReminder("rem_1", "o1", "t1", t0))
 	if ds, err := s.ListDeliveries(ctx, "rem_1"); err != nil || len(ds) != 0 {
@@ -219,7 +219,7 @@ func testNoDeliveries(t *testing.T, s store.Store) {
 	}
 }
 
-func testHealth(t *testing.T, s store.Store) {
+func testHealth(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	if err := s.Ping(ctx); err != nil {
 		t.Errorf("ping: %v", err)

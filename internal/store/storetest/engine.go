@@ -12,10 +12,10 @@ import (
 
 // engineTests: the operations of store.EngineStore and the invariants the
 // engine relies on (engine_*.go).
-func engineTests(t *testing.T, open Open) {
+func engineTests(t *testing.T, open Open[EngineDriver]) {
 	for _, tc := range []struct {
 		name string
-		fn   func(t *testing.T, s store.Store)
+		fn   func(t *testing.T, s store.EngineStore)
 	}{
 		{"CreateReminder", testCreateReminder},
 		{"NextDueAt", testNextDueAt},
@@ -63,7 +63,7 @@ func kinds(id string) (store.TemplateKind, bool) {
 }
 
 // create stores a reminder of user openid through template tpl, firing at.
-func create(t *testing.T, s store.Store, id, openid, tpl string, at time.Time) store.Reminder {
+func create(t *testing.T, s store.EngineStore, id, openid, tpl string, at time.Time) store.Reminder {
 	t.Helper()
 	r, err := s.CreateReminder(context.Background(), store.NewReminder{ID: id, OpenID: openid, TemplateID: tpl, FireAt: at,
 		Timezone: "Asia/Shanghai", Data: `{"thing1":"x"}`, CreatedAt: at.Add(-time.Hour)})
@@ -78,7 +78,7 @@ func create(t *testing.T, s store.Store, id, openid, tpl string, at time.Time) s
 var pushes atomic.Int64
 
 // push applies e with a body of its own.
-func push(t *testing.T, s store.Store, e store.PushEvent) store.PushApplied {
+func push(t *testing.T, s store.EngineStore, e store.PushEvent) store.PushApplied {
 	t.Helper()
 	if e.BodyHash == "" {
 		e.BodyHash = fmt.Sprintf("body-%d", pushes.Add(1))
@@ -92,14 +92,14 @@ func push(t *testing.T, s store.Store, e store.PushEvent) store.PushApplied {
 
 // accept adds one accept of tpl by openid at: a credit of a one-time
 // template, the grant of a long-term one.
-func accept(t *testing.T, s store.Store, openid, tpl string, at time.Time) {
+func accept(t *testing.T, s store.EngineStore, openid, tpl string, at time.Time) {
 	t.Helper()
 	push(t, s, store.PushEvent{At: at, OpenID: openid,
 		Answers: []store.ConsentAnswer{{TemplateID: tpl, LongTerm: tpl == longTerm, Accept: true}}})
 }
 
 // sentEvent applies WeChat's sent event for msgid at.
-func sentEvent(t *testing.T, s store.Store, openid, tpl string, msgid int64, at time.Time) store.PushApplied {
+func sentEvent(t *testing.T, s store.EngineStore, openid, tpl string, msgid int64, at time.Time) store.PushApplied {
 	t.Helper()
 	return push(t, s, store.PushEvent{At: at, OpenID: openid,
 		Sent: []store.SentEvent{{MsgID: msgid, Delivered: true, Status: "success", TemplateID: tpl}}})
@@ -107,7 +107,7 @@ func sentEvent(t *testing.T, s store.Store, openid, tpl string, msgid int64, at 
 
 // claimAt claims up to max reminders due at now for owner, with a lease of
 // a minute.
-func claimAt(t *testing.T, s store.Store, owner string, now time.Time, max int) []store.Claim {
+func claimAt(t *testing.T, s store.EngineStore, owner string, now time.Time, max int) []store.Claim {
 	t.Helper()
 	cs, err := s.ClaimDue(context.Background(), store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Owner: owner,
 		Max: max, Kind: kinds})
@@ -156,7 +156,7 @@ func deferred(c store.Claim, at, due time.Time) store.Outcome {
 }
 
 // record writes o and fails the test on an error.
-func record(t *testing.T, s store.Store, o store.Outcome) store.Recorded {
+func record(t *testing.T, s store.EngineStore, o store.Outcome) store.Recorded {
 	t.Helper()
 	rec, err := s.RecordOutcome(context.Background(), o)
 	if err != nil {

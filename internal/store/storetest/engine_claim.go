@@ -14,7 +14,7 @@ import (
 
 // CreateReminder stores a scheduled reminder with every field as given;
 // a duplicate id or idempotency key is ErrConflict.
-func testCreateReminder(t *testing.T, s store.Store) {
+func testCreateReminder(t *testing.T, s store.EngineStore) {
 	ctx := context.Background()
 	nr := store.NewReminder{ID: "rem_1", OpenID: "oA", TemplateID: oneTime, FireAt: et0, ExpiresAt: et0.Add(time.Hour),
 		Window: time.Hour, HasWindow: true, Recurrence: "0 9 * * *", Timezone: "Asia/Shanghai", Data: `{"thing1":"会议"}`,
@@ -57,7 +57,7 @@ func equalReminders(a, b store.Reminder) bool {
 
 // NextDueAt is the earliest due instant of a scheduled reminder, zero for
 // none; a claimed reminder is not due.
-func testNextDueAt(t *testing.T, s store.Store) {
+func testNextDueAt(t *testing.T, s store.EngineStore) {
 	ctx := context.Background()
 	if next, err := s.NextDueAt(ctx); err != nil || !next.IsZero() {
 		t.Fatalf("empty store: next due %v, %v; want zero", next, err)
@@ -76,7 +76,7 @@ func testNextDueAt(t *testing.T, s store.Store) {
 // ClaimDue claims what is due at Now, in due order, up to Max: status
 // sending, one more attempt, the lease and owner given, ClaimedAt the
 // claim's instant; what is due later stays.
-func testClaimDueInDueOrder(t *testing.T, s store.Store) {
+func testClaimDueInDueOrder(t *testing.T, s store.EngineStore) {
 	for i, id := range []string{"c", "a", "b"} {
 		create(t, s, id, "o"+id, oneTime, et0.Add(time.Duration(i)*time.Second))
 	}
@@ -106,7 +106,7 @@ func testClaimDueInDueOrder(t *testing.T, s store.Store) {
 
 // Two concurrent claims never return the same reminder, and a claimed
 // reminder is not claimed again while its lease lasts.
-func testConcurrentClaimsNeverOverlap(t *testing.T, s store.Store) {
+func testConcurrentClaimsNeverOverlap(t *testing.T, s store.EngineStore) {
 	const n = 60
 	for i := range n {
 		id := fmt.Sprintf("r%02d", i)
@@ -152,7 +152,7 @@ func testConcurrentClaimsNeverOverlap(t *testing.T, s store.Store) {
 
 // A claim whose Abort says so just before the commit is rolled back: no
 // claims, and the reminders and credits are as they were.
-func testClaimAborted(t *testing.T, s store.Store) {
+func testClaimAborted(t *testing.T, s store.EngineStore) {
 	create(t, s, "a", "oA", oneTime, et0)
 	accept(t, s, "oA", oneTime, et0)
 	asked := 0
@@ -171,7 +171,7 @@ func testClaimAborted(t *testing.T, s store.Store) {
 // claim covered (the earlier, holding the credit) and one not; a refund
 // gives the credit back; a consume without a held credit takes one only
 // if there is one.
-func testCreditsNeverGoBelowZero(t *testing.T, s store.Store) {
+func testCreditsNeverGoBelowZero(t *testing.T, s store.EngineStore) {
 	create(t, s, "first", "oA", oneTime, et0)
 	create(t, s, "second", "oA", oneTime, et0.Add(time.Millisecond))
 	accept(t, s, "oA", oneTime, et0.Add(-time.Hour))
@@ -231,7 +231,7 @@ func testCreditsNeverGoBelowZero(t *testing.T, s store.Store) {
 
 // A long-term grant covers every claim of the template and holds no credit;
 // a user without it is not covered, nor is an unknown template.
-func testLongTermGrant(t *testing.T, s store.Store) {
+func testLongTermGrant(t *testing.T, s store.EngineStore) {
 	create(t, s, "a1", "oA", longTerm, et0)
 	create(t, s, "a2", "oA", longTerm, et0)
 	create(t, s, "b", "oB", longTerm, et0)

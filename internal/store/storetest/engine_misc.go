@@ -12,7 +12,7 @@ import (
 
 // A pause round-trips (an indefinite one too), a second SetPause replaces
 // it, and ClearPause ends it.
-func testPause(t *testing.T, s store.Store) {
+func testPause(t *testing.T, s store.EngineStore) {
 	ctx := context.Background()
 	if _, err := s.Pause(ctx, "quota"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("no pause yet: %v, want ErrNotFound", err)
@@ -46,7 +46,7 @@ func testPause(t *testing.T, s store.Store) {
 
 // A push message is applied once: the same body again is a duplicate, and
 // a plaintext push's query admits one body only; neither writes anything.
-func testPushOnce(t *testing.T, s store.Store) {
+func testPushOnce(t *testing.T, s store.EngineStore) {
 	create(t, s, "a", "oA", oneTime, et0)
 	create(t, s, "b", "oA", oneTime, et0.Add(time.Millisecond))
 	create(t, s, "c", "oA", oneTime, et0.Add(2*time.Millisecond))
@@ -81,7 +81,7 @@ func testPushOnce(t *testing.T, s store.Store) {
 // empties the ledger, and a claim's credit is not given back into a ledger
 // emptied after the claim; a sent event for a recorded delivery marks it
 // and is not parked.
-func testPushConsent(t *testing.T, s store.Store) {
+func testPushConsent(t *testing.T, s store.EngineStore) {
 	ctx := context.Background()
 	create(t, s, "a", "oA", oneTime, et0)
 	accept(t, s, "oA", oneTime, et0.Add(-time.Hour))
@@ -114,7 +114,7 @@ func testPushConsent(t *testing.T, s store.Store) {
 }
 
 // Retain deletes what is older than its cutoffs and keeps the rest.
-func testRetain(t *testing.T, s store.Store) {
+func testRetain(t *testing.T, s store.EngineStore) {
 	ctx := context.Background()
 	create(t, s, "old", "oA", longTerm, et0)
 	accept(t, s, "oA", longTerm, et0)
@@ -148,7 +148,7 @@ func testRetain(t *testing.T, s store.Store) {
 }
 
 // Templates round-trip in the sync's order; a sync replaces the list.
-func testTemplates(t *testing.T, s store.Store) {
+func testTemplates(t *testing.T, s store.EngineStore) {
 	ctx := context.Background()
 	if list, err := s.Templates(ctx); err != nil || len(list) != 0 {
 		t.Fatalf("no sync yet: %+v, %v", list, err)
@@ -174,7 +174,7 @@ func testTemplates(t *testing.T, s store.Store) {
 }
 
 // The access token round-trips; a save replaces it.
-func testToken(t *testing.T, s store.Store) {
+func testToken(t *testing.T, s store.EngineStore) {
 	ctx := context.Background()
 	if _, err := s.LoadToken(ctx); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("no token yet: %v, want ErrNotFound", err)

@@ -14,7 +14,7 @@ import (
 // RecordOutcome completes or reschedules the claimed reminder as told: a
 // retry keeps the attempt count, a series moves to its next occurrence, a
 // completed reminder is claimed no more; a pause is persisted with it.
-func testRecordOutcome(t *testing.T, s store.Store) {
+func testRecordOutcome(t *testing.T, s store.EngineStore) {
 	ctx := context.Background()
 	create(t, s, "a", "oA", oneTime, et0)
 	c := claimAt(t, s, "w", et0, 10)[0]
@@ -74,7 +74,7 @@ func testRecordOutcome(t *testing.T, s store.Store) {
 // rescueAndReclaim claims a (credit held), lets its lease expire, rescues
 // it and claims it again: it returns the first claim (now stale) and the
 // second.
-func rescueAndReclaim(t *testing.T, s store.Store) (stale, current store.Claim) {
+func rescueAndReclaim(t *testing.T, s store.EngineStore) (stale, current store.Claim) {
 	t.Helper()
 	create(t, s, "a", "oA", oneTime, et0)
 	accept(t, s, "oA", oneTime, et0.Add(-time.Hour))
@@ -92,7 +92,7 @@ func rescueAndReclaim(t *testing.T, s store.Store) (stale, current store.Claim) 
 // A record on a stale claim (rescued and claimed again: a newer attempt)
 // loses: the reminder and the ledger are as the newer claim left them, and
 // the newer claim's record wins.
-func testStaleClaimLoses(t *testing.T, s store.Store) {
+func testStaleClaimLoses(t *testing.T, s store.EngineStore) {
 	stale, current := rescueAndReclaim(t, s)
 	now := et0.Add(3 * time.Minute)
 	// The stale claim's worker would retry now and give the credit back.
@@ -118,7 +118,7 @@ func testStaleClaimLoses(t *testing.T, s store.Store) {
 
 // A send of an occurrence already recorded sent is recorded a duplicate
 // (the stale claim's send, accepted after the newer one's).
-func testDuplicateSend(t *testing.T, s store.Store) {
+func testDuplicateSend(t *testing.T, s store.EngineStore) {
 	stale, current := rescueAndReclaim(t, s)
 	now := et0.Add(3 * time.Minute)
 	if rec := record(t, s, sent(current, now, 2)); rec.Status != store.DeliverySent {
@@ -132,7 +132,7 @@ func testDuplicateSend(t *testing.T, s store.Store) {
 // A sent event that arrives before the outcome is recorded is parked, and
 // applied to the delivery when the outcome is recorded (the reminder learns
 // of it); the parked event is gone then.
-func testEarlySentEvent(t *testing.T, s store.Store) {
+func testEarlySentEvent(t *testing.T, s store.EngineStore) {
 	ctx := context.Background()
 	create(t, s, "a", "oA", oneTime, et0)
 	create(t, s, "b", "oB", oneTime, et0)
@@ -163,7 +163,7 @@ func testEarlySentEvent(t *testing.T, s store.Store) {
 // record wait is told they are all coming) each get their own result and
 // error: one failing outcome does not fail the others, nor is any written
 // twice.
-func testGroupCommit(t *testing.T, s store.Store) {
+func testGroupCommit(t *testing.T, s store.EngineStore) {
 	ctx := context.Background()
 	ids := []string{"p1", "p2", "p3", "p4", "bad", "a_lost"} // a_lost first in due order
 	for _, id := range ids {
@@ -235,7 +235,7 @@ func testGroupCommit(t *testing.T, s store.Store) {
 // The rescuer returns expired leases only: as attempts of unknown outcome,
 // due once the unknown wait since their claim is over, their held credit
 // counted used.
-func testRescuer(t *testing.T, s store.Store) {
+func testRescuer(t *testing.T, s store.EngineStore) {
 	ctx := context.Background()
 	create(t, s, "a", "oA", oneTime, et0)
 	accept(t, s, "oA", oneTime, et0.Add(-time.Hour))
@@ -270,7 +270,7 @@ func testRescuer(t *testing.T, s store.Store) {
 // An attempt of unknown outcome waits; a sent event for its user and
 // template is parked and wakes it; the next claim settles the attempt as
 // the occurrence's send and takes the event.
-func testUnknownSettle(t *testing.T, s store.Store) {
+func testUnknownSettle(t *testing.T, s store.EngineStore) {
 	ctx := context.Background()
 	create(t, s, "a", "oA", oneTime, et0)
 	accept(t, s, "oA", oneTime, et0.Add(-time.Hour))

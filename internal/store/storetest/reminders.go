@@ -15,7 +15,7 @@ import (
 // instant cut to seconds (or to anything but milliseconds) shows.
 var t0 = time.UnixMilli(1_800_000_000_123)
 
-func reminderTests(t *testing.T, open Open) {
+func reminderTests(t *testing.T, open Open[ReminderDriver]) {
 	t.Run("create and get", func(t *testing.T) { testCreateAndGet(t, fresh(t, open)) })
 	t.Run("create idempotent", func(t *testing.T) { testCreateIdempotent(t, fresh(t, open)) })
 	t.Run("scheduled limit", func(t *testing.T) { testScheduledLimit(t, fresh(t, open)) })
@@ -37,7 +37,7 @@ func newReminder(id, openID, template string, fireAt time.Time) store.NewReminde
 }
 
 // mustCreate creates r, or fails the test.
-func mustCreate(t *testing.T, s store.Store, r store.NewReminder) store.Reminder {
+func mustCreate(t *testing.T, s store.ReminderStore, r store.NewReminder) store.Reminder {
 	t.Helper()
 	rem, err := s.CreateReminder(context.Background(), r)
 	if err != nil {
@@ -47,7 +47,7 @@ func mustCreate(t *testing.T, s store.Store, r store.NewReminder) store.Reminder
 }
 
 // mustGet returns reminder id, or fails the test.
-func mustGet(t *testing.T, s store.Store, id string) store.Reminder {
+func mustGet(t *testing.T, s store.ReminderStore, id string) store.Reminder {
 	t.Helper()
 	rem, err := s.GetReminder(context.Background(), id)
 	if err != nil {
@@ -64,7 +64,7 @@ func sameInstant(t *testing.T, what string, got, want time.Time) {
 	}
 }
 
-func testCreateAndGet(t *testing.T, s store.Store) {
+func testCreateAndGet(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	r := newReminder("rem_1", "o1", "t1", t0.Add(time.Hour))
 	r.ExpiresAt, r.Window, r.HasWindow = r.FireAt.Add(90*time.Minute+7*time.Millisecond), 90*time.Minute+7*time.Millisecond, true
@@ -99,7 +99,7 @@ func testCreateAndGet(t *testing.T, s store.Store) {
 	}
 }
 
-func testCreateIdempotent(t *testing.T, s store.Store) {
+func testCreateIdempotent(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	keyed := func(id, openID, key, hash string) store.NewReminder {
 		r := newReminder(id, openID, "t1", t0.Add(time.Hour))
@@ -176,7 +176,7 @@ func testCreateIdempotent(t *testing.T, s store.Store) {
 	}
 }
 
-func testScheduledLimit(t *testing.T, s store.Store) {
+func testScheduledLimit(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	limit := store.CreateOptions{MaxScheduled: 2}
 	create := func(id, openID, key string) (store.Created, error) {
@@ -219,7 +219,7 @@ func testScheduledLimit(t *testing.T, s store.Store) {
 
 // walk lists q page by page (Limit per page) and returns the ids in order,
 // failing on a page longer than the limit or a cursor that does not move.
-func walk(t *testing.T, s store.Store, q store.ListQuery) []string {
+func walk(t *testing.T, s store.ReminderStore, q store.ListQuery) []string {
 	t.Helper()
 	var ids []string
 	for pages := 0; ; pages++ {
@@ -253,7 +253,7 @@ func after(a, b store.Cursor) bool {
 
 // listFixture creates reminders of two users and two templates, several at
 // one instant, and cancels some; it returns them in (FireAt, ID) order.
-func listFixture(t *testing.T, s store.Store) []store.Reminder {
+func listFixture(t *testing.T, s store.ReminderStore) []store.Reminder {
 	t.Helper()
 	var all []store.Reminder
 	for i := range 23 {
@@ -308,7 +308,7 @@ func matching(all []store.Reminder, keep func(store.Reminder) bool) []string {
 	return ids
 }
 
-func testListPages(t *testing.T, s store.Store) {
+func testListPages(t *testing.T, s store.ReminderStore) {
 	all := listFixture(t, s)
 	want := matching(all, func(store.Reminder) bool { return true })
 	for _, limit := range []int{1, 2, 5, 23, 50} {
@@ -336,7 +336,7 @@ func testListPages(t *testing.T, s store.Store) {
 	}
 }
 
-func testListFilters(t *testing.T, s store.Store) {
+func testListFilters(t *testing.T, s store.ReminderStore) {
 	all := listFixture(t, s)
 	mid := all[len(all)/2].FireAt
 	for _, c := range []struct {
@@ -376,7 +376,7 @@ func testListFilters(t *testing.T, s store.Store) {
 	}
 }
 
-func testUpdateScheduled(t *testing.T, s store.Store) {
+func testUpdateScheduled(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	mustCreate(t, s, newReminder("rem_1", "o1", "t1", t0.Add(time.Hour)))
 	u := store.ReminderUpdate{ID: "rem_1", FireAt: t0.Add(2*time.Hour + 5*time.Millisecond), Data: `{"thing1":"y"}`, Page: "pages/b",
@@ -430,7 +430,7 @@ func asStateError(t *testing.T, err error) *store.StateError {
 	return se
 }
 
-func testCancelRetry(t *testing.T, s store.Store) {
+func testCancelRetry(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	mustCreate(t, s, newReminder("rem_1", "o1", "t1", t0.Add(time.Hour)))
 	// Only a failed or skipped reminder is retried: a scheduled one says so.
@@ -463,7 +463,7 @@ func testCancelRetry(t *testing.T, s store.Store) {
 	}
 }
 
-func testBulk(t *testing.T, s store.Store) {
+func testBulk(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	for _, id := range []string{"rem_1", "rem_2", "rem_3"} {
 		mustCreate(t, s, newReminder(id, "o1", "t1", t0.Add(time.Hour)))
@@ -499,7 +499,7 @@ func testBulk(t *testing.T, s store.Store) {
 	}
 }
 
-func testCounts(t *testing.T, s store.Store) {
+func testCounts(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	c, err := s.CountReminders(ctx, t0)
 	if err != nil {
@@ -538,7 +538,7 @@ func total(c store.Counts) (n int64) {
 	return n
 }
 
-func testCountAhead(t *testing.T, s store.Store) {
+func testCountAhead(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	var rs []store.Reminder
 	for i, id := range []string{"rem_b", "rem_a", "rem_c", "rem_d"} {

@@ -1,7 +1,13 @@
 // Package storetest is the conformance suite of store drivers: every
 // operation of store.Store and every invariant the engine relies on,
-// against a driver passed in. internal/db runs it on SQLite; a new driver
-// runs it before anything else.
+// against a driver passed in. internal/db runs it on SQLite and
+// internal/db/postgres on PostgreSQL; a new driver runs it before
+// anything else.
+//
+// The suite has two halves, which a driver may pass one at a time while
+// it is being written: Reminders (store.ReminderStore: what the API and
+// the services ask) and Engine (store.EngineStore: what the scheduler
+// asks). Run runs both.
 package storetest
 
 import (
@@ -11,16 +17,41 @@ import (
 )
 
 // Open returns a new, empty store for one test; the suite closes it.
-type Open func(t *testing.T) store.Store
+type Open[S Closer] func(t *testing.T) S
 
-// Run runs the whole suite against the driver open returns.
-func Run(t *testing.T, open Open) {
-	t.Run("reminders", func(t *testing.T) { reminderTests(t, open) }) // reminders.go
-	t.Run("engine", func(t *testing.T) { engineTests(t, open) })      // engine.go
+// Closer is a store the suite can close.
+type Closer interface{ Close() error }
+
+// ReminderDriver is a driver of the reminders half.
+type ReminderDriver interface {
+	store.ReminderStore
+	Closer
 }
 
+// EngineDriver is a driver of the engine half.
+type EngineDriver interface {
+	store.EngineStore
+	Closer
+}
+
+// Run runs the whole suite against the driver open returns.
+func Run(t *testing.T, open Open[store.Store]) {
+	t.Run("reminders", func(t *testing.T) {
+		Reminders(t, func(t *testing.T) ReminderDriver { return open(t) })
+	})
+	t.Run("engine", func(t *testing.T) {
+		Engine(t, func(t *testing.T) EngineDriver { return open(t) })
+	})
+}
+
+// Reminders runs the reminders half (reminders.go, consents.go).
+func Reminders(t *testing.T, open Open[ReminderDriver]) { reminderTests(t, open) }
+
+// Engine runs the engine half (engine*.go).
+func Engine(t *testing.T, open Open[EngineDriver]) { engineTests(t, open) }
+
 // fresh opens a store for one test and closes it when the test ends.
-func fresh(t *testing.T, open Open) store.Store {
+func fresh[S Closer](t *testing.T, open Open[S]) S {
 	t.Helper()
 	s := open(t)
 	t.Cleanup(func() {
