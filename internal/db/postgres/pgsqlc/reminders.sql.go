@@ -9,6 +9,267 @@ import (
 	"context"
 )
 
+const cancelReminder = `-- name: CancelReminder :execrows
+UPDATE reminders SET status = 'canceled', updated_at = $1 WHERE id = $2 AND status = 'scheduled'
+`
+
+type CancelReminderParams struct {
+	Now int64
+	ID  string
+}
+
+func (q *Queries) CancelReminder(ctx context.Context, arg CancelReminderParams) (int64, error) {
+	result, err := q.db.Exec(ctx, cancelReminder, arg.Now, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const cancelReminders = `-- name: CancelReminders :many
+UPDATE reminders SET status = 'canceled', updated_at = $1
+WHERE id = ANY($2::text[]) AND status = 'scheduled'
+RETURNING id
+`
+
+type CancelRemindersParams struct {
+	Now int64
+	Ids []string
+}
+
+// CancelReminder for every id among @ids: the ids it canceled.
+func (q *Queries) CancelReminders(ctx context.Context, arg CancelRemindersParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, cancelReminders, arg.Now, arg.Ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countRemindersByStatus = `-- name: CountRemindersByStatus :many
+SELECT status, count(*) AS n FROM reminders GROUP BY status
+`
+
+type CountRemindersByStatusRow struct {
+	Status string
+	N      int64
+}
+
+func (q *Queries) CountRemindersByStatus(ctx context.Context) ([]CountRemindersByStatusRow, error) {
+	rows, err := q.db.Query(ctx, countRemindersByStatus)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CountRemindersByStatusRow{}
+	for rows.Next() {
+		var i CountRemindersByStatusRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countScheduledForOwner = `-- name: CountScheduledForOwner :one
+SELECT count(*) FROM reminders WHERE openid = $1 AND status = 'scheduled'
+`
+
+// How many of the user's reminders are scheduled, from the partial index of
+// scheduled reminders by user; run in the create's transaction under
+// LockUserCreates.
+func (q *Queries) CountScheduledForOwner(ctx context.Context, openid string) (int64, error) {
+	row := q.db.QueryRow(ctx, countScheduledForOwner, openid)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const deliveriesPerHour = `-- name: DeliveriesPerHour :many
+SELECT CAST((coalesce(finished_at, started_at) - CAST($1 AS BIGINT)) / 3600000 AS BIGINT) AS hour, status, count(*) AS n
+FROM deliveries
+WHERE id >= $2 AND coalesce(finished_at, started_at) >= CAST($1 AS BIGINT)
+GROUP BY 1, 2
+ORDER BY 1, 2
+`
+
+type DeliveriesPerHourParams struct {
+	Since  int64
+	FromID int64
+}
+
+type DeliveriesPerHourRow struct {
+	Hour   int64
+	Status string
+	N      int64
+}
+
+// Outcomes per hour since @since (the hour a delivery finished, or started
+// when it has not), read from @from_id on (DeliveryAtOrAfter).
+func (q *Queries) DeliveriesPerHour(ctx context.Context, arg DeliveriesPerHourParams) ([]DeliveriesPerHourRow, error) {
+	rows, err := q.db.Query(ctx, deliveriesPerHour, arg.Since, arg.FromID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DeliveriesPerHourRow{}
+	for rows.Next() {
+		var i DeliveriesPerHourRow
+		if err := rows.Scan(&i.Hour, &i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const deliveryAtOrAfter = `-- name: DeliveryAtOrAfter :one
+SELECT id, started_at FROM deliveries WHERE id >= $1 ORDER BY id LIMIT 1
+`
+
+type DeliveryAtOrAfterRow struct {
+	ID        int64
+	StartedAt int64
+}
+
+// The first delivery from id @id on, with its start: the trend chart finds
+// where the last day begins by bisecting the primary key (ids follow the
+// outcomes, which follow the starts within a lease), without an index on
+// the instants.
+func (q *Queries) DeliveryAtOrAfter(ctx context.Context, id int64) (DeliveryAtOrAfterRow, error) {
+	row := q.db.QueryRow(ctx, deliveryAtOrAfter, id)
+	var i DeliveryAtOrAfterRow
+	err := row.Scan(&i.ID, &i.StartedAt)
+	return i, err
+}
+
+const deliveryIDRange = `-- name: DeliveryIDRange :one
+SELECT CAST(coalesce(min(id), 0) AS BIGINT) AS lo, CAST(coalesce(max(id), 0) AS BIGINT) AS hi FROM deliveries
+`
+
+type DeliveryIDRangeRow struct {
+	Lo int64
+	Hi int64
+}
+
+func (q *Queries) DeliveryIDRange(ctx context.Context) (DeliveryIDRangeRow, error) {
+	row := q.db.QueryRow(ctx, deliveryIDRange)
+	var i DeliveryIDRangeRow
+	err := row.Scan(&i.Lo, &i.Hi)
+	return i, err
+}
+
+const dueBacklog = `-- name: DueBacklog :one
+SELECT count(*) AS n, CAST(coalesce(min(due_at), 0) AS BIGINT) AS oldest_due_at
+FROM reminders WHERE status = 'scheduled' AND due_at <= $1
+`
+
+type DueBacklogRow struct {
+	N           int64
+	OldestDueAt int64
+}
+
+func (q *Queries) DueBacklog(ctx context.Context, now int64) (DueBacklogRow, error) {
+	row := q.db.QueryRow(ctx, dueBacklog, now)
+	var i DueBacklogRow
+	err := row.Scan(&i.N, &i.OldestDueAt)
+	return i, err
+}
+
+const getReminder = `-- name: GetReminder :one
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders WHERE id = $1
+`
+
+func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) {
+	row := q.db.QueryRow(ctx, getReminder, id)
+	var i Reminder
+	err := row.Scan(
+		&i.ID,
+		&i.Openid,
+		&i.TemplateID,
+		&i.Status,
+		&i.Reason,
+		&i.FireAt,
+		&i.DueAt,
+		&i.ExpiresAt,
+		&i.WindowMs,
+		&i.Recurrence,
+		&i.Timezone,
+		&i.Data,
+		&i.Page,
+		&i.Attempts,
+		&i.LeaseUntil,
+		&i.LeaseOwner,
+		&i.IdempotencyKey,
+		&i.RequestHash,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.CreditHeld,
+		&i.UnknownAt,
+		&i.Delivery,
+	)
+	return i, err
+}
+
+const getReminderByIdempotencyKey = `-- name: GetReminderByIdempotencyKey :one
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders WHERE openid = $1 AND idempotency_key = $2
+`
+
+type GetReminderByIdempotencyKeyParams struct {
+	Openid         string
+	IdempotencyKey *string
+}
+
+func (q *Queries) GetReminderByIdempotencyKey(ctx context.Context, arg GetReminderByIdempotencyKeyParams) (Reminder, error) {
+	row := q.db.QueryRow(ctx, getReminderByIdempotencyKey, arg.Openid, arg.IdempotencyKey)
+	var i Reminder
+	err := row.Scan(
+		&i.ID,
+		&i.Openid,
+		&i.TemplateID,
+		&i.Status,
+		&i.Reason,
+		&i.FireAt,
+		&i.DueAt,
+		&i.ExpiresAt,
+		&i.WindowMs,
+		&i.Recurrence,
+		&i.Timezone,
+		&i.Data,
+		&i.Page,
+		&i.Attempts,
+		&i.LeaseUntil,
+		&i.LeaseOwner,
+		&i.IdempotencyKey,
+		&i.RequestHash,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.CreditHeld,
+		&i.UnknownAt,
+		&i.Delivery,
+	)
+	return i, err
+}
+
 const insertReminder = `-- name: InsertReminder :exec
 INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, expires_at, window_ms, recurrence,
                        timezone, data, page, idempotency_key, request_hash, created_at, updated_at)
@@ -49,4 +310,626 @@ func (q *Queries) InsertReminder(ctx context.Context, arg InsertReminderParams) 
 		arg.Now,
 	)
 	return err
+}
+
+const listDeliveries = `-- name: ListDeliveries :many
+SELECT id, reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms, delivered, event_status, possible_duplicate FROM deliveries WHERE reminder_id = $1 ORDER BY id
+`
+
+func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Delivery, error) {
+	rows, err := q.db.Query(ctx, listDeliveries, reminderID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Delivery{}
+	for rows.Next() {
+		var i Delivery
+		if err := rows.Scan(
+			&i.ID,
+			&i.ReminderID,
+			&i.OccurrenceAt,
+			&i.Attempt,
+			&i.Status,
+			&i.Errcode,
+			&i.Errmsg,
+			&i.Msgid,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.LatencyMs,
+			&i.Delivered,
+			&i.EventStatus,
+			&i.PossibleDuplicate,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listDeliveryReminders = `-- name: ListDeliveryReminders :many
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders
+WHERE delivery = $1 AND delivery <> ''
+  AND (CAST($2 AS TEXT) = '' OR openid = CAST($2 AS TEXT))
+  AND (CAST($3 AS TEXT) = '' OR status = CAST($3 AS TEXT))
+  AND (CAST($4 AS TEXT) = '' OR template_id = CAST($4 AS TEXT))
+  AND (CAST($5 AS TEXT) = '' OR strpos(data, CAST($5 AS TEXT)) > 0)
+  AND fire_at >= $6 AND fire_at < $7
+  AND (fire_at, id) > (CAST($8 AS BIGINT), CAST($9 AS TEXT))
+ORDER BY fire_at, id
+LIMIT $10
+`
+
+type ListDeliveryRemindersParams struct {
+	Delivery    string
+	Openid      string
+	Status      string
+	TemplateID  string
+	Text        string
+	FromMs      int64
+	ToMs        int64
+	AfterFireAt int64
+	AfterID     string
+	MaxRows     int32
+}
+
+// The admin's listing by what WeChat's sent events said (delivery), through
+// its partial index; the other filters apply on the way.
+func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRemindersParams) ([]Reminder, error) {
+	rows, err := q.db.Query(ctx, listDeliveryReminders,
+		arg.Delivery,
+		arg.Openid,
+		arg.Status,
+		arg.TemplateID,
+		arg.Text,
+		arg.FromMs,
+		arg.ToMs,
+		arg.AfterFireAt,
+		arg.AfterID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Reminder{}
+	for rows.Next() {
+		var i Reminder
+		if err := rows.Scan(
+			&i.ID,
+			&i.Openid,
+			&i.TemplateID,
+			&i.Status,
+			&i.Reason,
+			&i.FireAt,
+			&i.DueAt,
+			&i.ExpiresAt,
+			&i.WindowMs,
+			&i.Recurrence,
+			&i.Timezone,
+			&i.Data,
+			&i.Page,
+			&i.Attempts,
+			&i.LeaseUntil,
+			&i.LeaseOwner,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CreditHeld,
+			&i.UnknownAt,
+			&i.Delivery,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listReminders = `-- name: ListReminders :many
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders
+WHERE fire_at >= $1 AND fire_at < $2
+  AND (CAST($3 AS TEXT) = '' OR template_id = CAST($3 AS TEXT))
+  AND (CAST($4 AS TEXT) = '' OR strpos(data, CAST($4 AS TEXT)) > 0)
+  AND (fire_at, id) > (CAST($5 AS BIGINT), CAST($6 AS TEXT))
+  AND (fire_at, id) <= (CAST($7 AS BIGINT), CAST($8 AS TEXT))
+ORDER BY fire_at, id
+LIMIT $9
+`
+
+type ListRemindersParams struct {
+	FromMs      int64
+	ToMs        int64
+	TemplateID  string
+	Text        string
+	AfterFireAt int64
+	AfterID     string
+	UntilFireAt int64
+	UntilID     string
+	MaxRows     int32
+}
+
+// Every user's reminders in (fire_at, id) order after a cursor and up to
+// (@until_fire_at, @until_id) inclusive; an empty template filter matches
+// every template, an empty @text every data (else the data JSON must contain
+// it, as stored). (ListUserReminders serves one user, ListStatusReminders
+// one status, ListDeliveryReminders one delivery report.)
+func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([]Reminder, error) {
+	rows, err := q.db.Query(ctx, listReminders,
+		arg.FromMs,
+		arg.ToMs,
+		arg.TemplateID,
+		arg.Text,
+		arg.AfterFireAt,
+		arg.AfterID,
+		arg.UntilFireAt,
+		arg.UntilID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Reminder{}
+	for rows.Next() {
+		var i Reminder
+		if err := rows.Scan(
+			&i.ID,
+			&i.Openid,
+			&i.TemplateID,
+			&i.Status,
+			&i.Reason,
+			&i.FireAt,
+			&i.DueAt,
+			&i.ExpiresAt,
+			&i.WindowMs,
+			&i.Recurrence,
+			&i.Timezone,
+			&i.Data,
+			&i.Page,
+			&i.Attempts,
+			&i.LeaseUntil,
+			&i.LeaseOwner,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CreditHeld,
+			&i.UnknownAt,
+			&i.Delivery,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listRemindersWalkEnd = `-- name: ListRemindersWalkEnd :many
+SELECT fire_at, id FROM reminders
+WHERE fire_at >= $1 AND fire_at < $2
+  AND (fire_at, id) > (CAST($3 AS BIGINT), CAST($4 AS TEXT))
+ORDER BY fire_at, id
+LIMIT 2 OFFSET $5
+`
+
+type ListRemindersWalkEndParams struct {
+	FromMs      int64
+	ToMs        int64
+	AfterFireAt int64
+	AfterID     string
+	Skip        int32
+}
+
+type ListRemindersWalkEndRow struct {
+	FireAt int64
+	ID     string
+}
+
+// Where a template- or text-filtered ListReminders page stops reading: the
+// (fire_at, id) @skip entries after the first one past the cursor, and the
+// one after it, from the index alone. Fewer than two rows: the range ends
+// there or sooner.
+func (q *Queries) ListRemindersWalkEnd(ctx context.Context, arg ListRemindersWalkEndParams) ([]ListRemindersWalkEndRow, error) {
+	rows, err := q.db.Query(ctx, listRemindersWalkEnd,
+		arg.FromMs,
+		arg.ToMs,
+		arg.AfterFireAt,
+		arg.AfterID,
+		arg.Skip,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListRemindersWalkEndRow{}
+	for rows.Next() {
+		var i ListRemindersWalkEndRow
+		if err := rows.Scan(&i.FireAt, &i.ID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listStatusReminders = `-- name: ListStatusReminders :many
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders
+WHERE status = $1 AND fire_at >= $2 AND fire_at < $3
+  AND (CAST($4 AS TEXT) = '' OR template_id = CAST($4 AS TEXT))
+  AND (CAST($5 AS TEXT) = '' OR strpos(data, CAST($5 AS TEXT)) > 0)
+  AND (fire_at, id) > (CAST($6 AS BIGINT), CAST($7 AS TEXT))
+  AND (fire_at, id) <= (CAST($8 AS BIGINT), CAST($9 AS TEXT))
+ORDER BY fire_at, id
+LIMIT $10
+`
+
+type ListStatusRemindersParams struct {
+	Status      string
+	FromMs      int64
+	ToMs        int64
+	TemplateID  string
+	Text        string
+	AfterFireAt int64
+	AfterID     string
+	UntilFireAt int64
+	UntilID     string
+	MaxRows     int32
+}
+
+// Every user's reminders in one status, in (fire_at, id) order after a
+// cursor and up to (@until_fire_at, @until_id) inclusive, through the
+// status index: a page of a rare status never walks the others.
+func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusRemindersParams) ([]Reminder, error) {
+	rows, err := q.db.Query(ctx, listStatusReminders,
+		arg.Status,
+		arg.FromMs,
+		arg.ToMs,
+		arg.TemplateID,
+		arg.Text,
+		arg.AfterFireAt,
+		arg.AfterID,
+		arg.UntilFireAt,
+		arg.UntilID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Reminder{}
+	for rows.Next() {
+		var i Reminder
+		if err := rows.Scan(
+			&i.ID,
+			&i.Openid,
+			&i.TemplateID,
+			&i.Status,
+			&i.Reason,
+			&i.FireAt,
+			&i.DueAt,
+			&i.ExpiresAt,
+			&i.WindowMs,
+			&i.Recurrence,
+			&i.Timezone,
+			&i.Data,
+			&i.Page,
+			&i.Attempts,
+			&i.LeaseUntil,
+			&i.LeaseOwner,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CreditHeld,
+			&i.UnknownAt,
+			&i.Delivery,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listStatusRemindersWalkEnd = `-- name: ListStatusRemindersWalkEnd :many
+SELECT fire_at, id FROM reminders
+WHERE status = $1 AND fire_at >= $2 AND fire_at < $3
+  AND (fire_at, id) > (CAST($4 AS BIGINT), CAST($5 AS TEXT))
+ORDER BY fire_at, id
+LIMIT 2 OFFSET $6
+`
+
+type ListStatusRemindersWalkEndParams struct {
+	Status      string
+	FromMs      int64
+	ToMs        int64
+	AfterFireAt int64
+	AfterID     string
+	Skip        int32
+}
+
+type ListStatusRemindersWalkEndRow struct {
+	FireAt int64
+	ID     string
+}
+
+// ListRemindersWalkEnd for ListStatusReminders.
+func (q *Queries) ListStatusRemindersWalkEnd(ctx context.Context, arg ListStatusRemindersWalkEndParams) ([]ListStatusRemindersWalkEndRow, error) {
+	rows, err := q.db.Query(ctx, listStatusRemindersWalkEnd,
+		arg.Status,
+		arg.FromMs,
+		arg.ToMs,
+		arg.AfterFireAt,
+		arg.AfterID,
+		arg.Skip,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListStatusRemindersWalkEndRow{}
+	for rows.Next() {
+		var i ListStatusRemindersWalkEndRow
+		if err := rows.Scan(&i.FireAt, &i.ID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listUserReminders = `-- name: ListUserReminders :many
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders
+WHERE openid = $1
+  AND (CAST($2 AS TEXT) = '' OR status = CAST($2 AS TEXT))
+  AND (CAST($3 AS TEXT) = '' OR template_id = CAST($3 AS TEXT))
+  AND (CAST($4 AS TEXT) = '' OR strpos(data, CAST($4 AS TEXT)) > 0)
+  AND fire_at >= $5 AND fire_at < $6
+  AND (fire_at, id) > (CAST($7 AS BIGINT), CAST($8 AS TEXT))
+ORDER BY fire_at, id
+LIMIT $9
+`
+
+type ListUserRemindersParams struct {
+	Openid      string
+	Status      string
+	TemplateID  string
+	Text        string
+	FromMs      int64
+	ToMs        int64
+	AfterFireAt int64
+	AfterID     string
+	MaxRows     int32
+}
+
+// One user's reminders in (fire_at, id) order after a cursor, through the
+// user's own index: a page never reads other users' rows.
+func (q *Queries) ListUserReminders(ctx context.Context, arg ListUserRemindersParams) ([]Reminder, error) {
+	rows, err := q.db.Query(ctx, listUserReminders,
+		arg.Openid,
+		arg.Status,
+		arg.TemplateID,
+		arg.Text,
+		arg.FromMs,
+		arg.ToMs,
+		arg.AfterFireAt,
+		arg.AfterID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Reminder{}
+	for rows.Next() {
+		var i Reminder
+		if err := rows.Scan(
+			&i.ID,
+			&i.Openid,
+			&i.TemplateID,
+			&i.Status,
+			&i.Reason,
+			&i.FireAt,
+			&i.DueAt,
+			&i.ExpiresAt,
+			&i.WindowMs,
+			&i.Recurrence,
+			&i.Timezone,
+			&i.Data,
+			&i.Page,
+			&i.Attempts,
+			&i.LeaseUntil,
+			&i.LeaseOwner,
+			&i.IdempotencyKey,
+			&i.RequestHash,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CreditHeld,
+			&i.UnknownAt,
+			&i.Delivery,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockReminderStatus = `-- name: LockReminderStatus :one
+SELECT status FROM reminders WHERE id = $1 FOR UPDATE
+`
+
+// The status of a reminder, its row locked for the rest of the
+// transaction: a compare-and-set that follows sees the same status, so a
+// refusal names the status that refused it.
+func (q *Queries) LockReminderStatus(ctx context.Context, id string) (string, error) {
+	row := q.db.QueryRow(ctx, lockReminderStatus, id)
+	var status string
+	err := row.Scan(&status)
+	return status, err
+}
+
+const lockReminders = `-- name: LockReminders :many
+SELECT id, status, reason FROM reminders WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
+`
+
+type LockRemindersRow struct {
+	ID     string
+	Status string
+	Reason *string
+}
+
+// The statuses and reasons of the reminders among @ids, their rows locked
+// in id order (two bulk changes lock in one order and do not deadlock).
+func (q *Queries) LockReminders(ctx context.Context, ids []string) ([]LockRemindersRow, error) {
+	rows, err := q.db.Query(ctx, lockReminders, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LockRemindersRow{}
+	for rows.Next() {
+		var i LockRemindersRow
+		if err := rows.Scan(&i.ID, &i.Status, &i.Reason); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockUserCreates = `-- name: LockUserCreates :exec
+SELECT pg_advisory_xact_lock(hashtextextended('reminderd create ' || $1::text, 0))
+`
+
+// Serialises the creates of one user across processes until the
+// transaction ends: the idempotency key's lookup and the count of the
+// user's scheduled reminders then see every create of the user that
+// committed before, so two creates cannot both pass the limit nor both
+// miss the key.
+func (q *Queries) LockUserCreates(ctx context.Context, openid string) error {
+	_, err := q.db.Exec(ctx, lockUserCreates, openid)
+	return err
+}
+
+const retryReminder = `-- name: RetryReminder :execrows
+UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = $1, due_at = $1,
+    expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE window_ms + $1 END,
+    updated_at = $1
+WHERE id = $2 AND status IN ('failed', 'skipped')
+`
+
+type RetryReminderParams struct {
+	Now int64
+	ID  string
+}
+
+// Admin retry of a failed or skipped reminder: scheduled now, as a new
+// occurrence (fire_at = now). attempts is kept: delivery attempt numbers
+// continue across the retry (the engine counts the retry's attempt budget
+// from the occurrence's first attempt).
+func (q *Queries) RetryReminder(ctx context.Context, arg RetryReminderParams) (int64, error) {
+	result, err := q.db.Exec(ctx, retryReminder, arg.Now, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const retryReminders = `-- name: RetryReminders :many
+UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = $1, due_at = $1,
+    expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE window_ms + $1 END,
+    updated_at = $1
+WHERE id = ANY($2::text[]) AND status IN ('failed', 'skipped')
+RETURNING id
+`
+
+type RetryRemindersParams struct {
+	Now int64
+	Ids []string
+}
+
+// RetryReminder for every id among @ids: the ids it retried.
+func (q *Queries) RetryReminders(ctx context.Context, arg RetryRemindersParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, retryReminders, arg.Now, arg.Ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const updateScheduledReminder = `-- name: UpdateScheduledReminder :execrows
+UPDATE reminders SET fire_at = $1, due_at = $1, expires_at = $2, window_ms = $3,
+    data = $4, page = $5, updated_at = $6,
+    unknown_at = CASE WHEN fire_at <> $1 THEN NULL ELSE unknown_at END,
+    delivery = CASE WHEN fire_at <> $1 THEN '' ELSE delivery END
+WHERE id = $7 AND status = 'scheduled'
+`
+
+type UpdateScheduledReminderParams struct {
+	FireAt    int64
+	ExpiresAt *int64
+	WindowMs  *int64
+	Data      string
+	Page      string
+	Now       int64
+	ID        string
+}
+
+// PATCH: only while scheduled (compare-and-set). A new fire_at is a new
+// occurrence: an attempt of unknown outcome of the old one no longer holds
+// it back (PostgreSQL evaluates every SET expression on the old row).
+func (q *Queries) UpdateScheduledReminder(ctx context.Context, arg UpdateScheduledReminderParams) (int64, error) {
+	result, err := q.db.Exec(ctx, updateScheduledReminder,
+		arg.FireAt,
+		arg.ExpiresAt,
+		arg.WindowMs,
+		arg.Data,
+		arg.Page,
+		arg.Now,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
