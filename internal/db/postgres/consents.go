@@ -14,16 +14,6 @@ import (
 
 // The consent ledger's operations of store.ReminderStore.
 
-// consentFromRow maps a consents row to the domain's Consent.
-func consentFromRow(r pgsqlc.Consent) store.Consent {
-	c := store.Consent{OpenID: r.Openid, TemplateID: r.TemplateID, Credits: r.Credits, Status: store.ConsentStatus(r.Status),
-		LongTerm: r.LongTerm, UpdatedAt: instant(r.UpdatedAt)}
-	if r.ZeroedAt != 0 { // consents.zeroed_at's "never" is 0
-		c.ZeroedAt = instant(r.ZeroedAt)
-	}
-	return c
-}
-
 // RecordAccept records one accept of (openID, templateID) reported by
 // source, in one transaction (recordAcceptTx).
 func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source store.GrantSource, now time.Time) (counted bool, err error) {

@@ -10,26 +10,6 @@ import (
 
 // The delivery records' reads of store.ReminderStore.
 
-// deliveryFromRow maps a deliveries row to the domain's Delivery.
-func deliveryFromRow(r pgsqlc.Delivery) store.Delivery {
-	d := store.Delivery{ID: r.ID, ReminderID: r.ReminderID, OccurrenceAt: instant(r.OccurrenceAt), Attempt: r.Attempt,
-		Status: store.DeliveryStatus(r.Status), ErrMsg: r.Errmsg, StartedAt: instant(r.StartedAt),
-		FinishedAt: nullInstant(r.FinishedAt), EventStatus: r.EventStatus, PossibleDuplicate: r.PossibleDuplicate}
-	if r.Errcode != nil {
-		d.ErrCode, d.HasErrCode = *r.Errcode, true
-	}
-	if r.Msgid != nil {
-		d.MsgID, d.HasMsgID = *r.Msgid, true
-	}
-	if r.LatencyMs != nil {
-		d.Latency, d.HasLatency = time.Duration(*r.LatencyMs)*time.Millisecond, true
-	}
-	if r.Delivered != nil {
-		d.Delivered, d.HasDelivered = *r.Delivered, true
-	}
-	return d
-}
-
 // ListDeliveries returns a reminder's deliveries, oldest first.
 func (d *DB) ListDeliveries(ctx context.Context, reminderID string) ([]store.Delivery, error) {
 	rows, err := d.q.ListDeliveries(ctx, reminderID)

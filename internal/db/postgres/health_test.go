@@ -13,22 +13,22 @@ import (
 	"github.com/reminderd/reminderd/internal/store"
 )
 
-// clock is a settable Options.Now.
-type clock struct {
+// probeClock is a settable Options.Now.
+type probeClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *probeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
-func (c *clock) advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+func (c *probeClock) advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
 // Writable probes at most once per ProbeEvery; a write that failed for
 // want of space fails it until a probe commits again.
 func TestWritableProbesRateLimitedAndFullIsSticky(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.Database(t)
-	clk := &clock{t: time.UnixMilli(1_800_000_000_000)}
+	clk := &probeClock{t: time.UnixMilli(1_800_000_000_000)}
 	d, err := postgres.Open(ctx, url, postgres.Options{Now: clk.now})
 	if err != nil {
 		t.Fatal(err)

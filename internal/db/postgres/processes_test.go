@@ -15,7 +15,7 @@ import (
 
 // processes opens n drivers on one fresh database: n pools, as n
 // reminderd processes sharing the server would have.
-func processes(t *testing.T, n int) []*postgres.DB {
+func openProcesses(t *testing.T, n int) []*postgres.DB {
 	t.Helper()
 	url := pgtest.Database(t)
 	out := make([]*postgres.DB, n)
@@ -32,7 +32,7 @@ func processes(t *testing.T, n int) []*postgres.DB {
 
 // together runs fn(i) for every i < n at once, released together, and
 // waits for them all.
-func together(n int, fn func(i int)) {
+func atOnce(n int, fn func(i int)) {
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
@@ -50,7 +50,7 @@ func together(n int, fn func(i int)) {
 // user across pools.
 func TestConcurrentCreatesAtTheLimitAcrossProcesses(t *testing.T) {
 	ctx := context.Background()
-	ps := processes(t, 2)
+	ps := openProcesses(t, 2)
 	const rounds = 40
 	for round := range rounds {
 		openID := fmt.Sprintf("o%d", round)
@@ -61,7 +61,7 @@ func TestConcurrentCreatesAtTheLimitAcrossProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 		errs := make([]error, len(ps))
-		together(len(ps), func(i int) {
+		atOnce(len(ps), func(i int) {
 			r := first
 			r.ID = fmt.Sprintf("%s_p%d", openID, i)
 			_, errs[i] = ps[i].CreateReminderIdempotent(ctx, r, store.CreateOptions{MaxScheduled: 2})
@@ -146,14 +146,14 @@ func TestCreateWaitsForAnotherProcessCreateOfTheUser(t *testing.T) {
 // processes at the same moment, still pair: one credit.
 func TestConcurrentAcceptsPairAcrossProcesses(t *testing.T) {
 	ctx := context.Background()
-	ps := processes(t, 2)
+	ps := openProcesses(t, 2)
 	at := time.UnixMilli(1_800_000_000_000)
 	sources := []store.GrantSource{store.SourceClient, store.SourceEvent}
 	for round := range 40 {
 		openID := fmt.Sprintf("o%d", round)
 		counted := make([]bool, len(ps))
 		errs := make([]error, len(ps))
-		together(len(ps), func(i int) {
+		atOnce(len(ps), func(i int) {
 			counted[i], errs[i] = ps[i].RecordAccept(ctx, openID, "t", false, sources[i], at.Add(time.Duration(i)*time.Second))
 		})
 		for _, err := range errs {

@@ -49,6 +49,36 @@ func remindersFromRows(rows []pgsqlc.Reminder) []store.Reminder {
 	return out
 }
 
+// consentFromRow maps a consents row to the domain's Consent.
+func consentFromRow(r pgsqlc.Consent) store.Consent {
+	c := store.Consent{OpenID: r.Openid, TemplateID: r.TemplateID, Credits: r.Credits, Status: store.ConsentStatus(r.Status),
+		LongTerm: r.LongTerm, UpdatedAt: instant(r.UpdatedAt)}
+	if r.ZeroedAt != 0 { // consents.zeroed_at's "never" is 0
+		c.ZeroedAt = instant(r.ZeroedAt)
+	}
+	return c
+}
+
+// deliveryFromRow maps a deliveries row to the domain's Delivery.
+func deliveryFromRow(r pgsqlc.Delivery) store.Delivery {
+	d := store.Delivery{ID: r.ID, ReminderID: r.ReminderID, OccurrenceAt: instant(r.OccurrenceAt), Attempt: r.Attempt,
+		Status: store.DeliveryStatus(r.Status), ErrMsg: r.Errmsg, StartedAt: instant(r.StartedAt),
+		FinishedAt: nullInstant(r.FinishedAt), EventStatus: r.EventStatus, PossibleDuplicate: r.PossibleDuplicate}
+	if r.Errcode != nil {
+		d.ErrCode, d.HasErrCode = *r.Errcode, true
+	}
+	if r.Msgid != nil {
+		d.MsgID, d.HasMsgID = *r.Msgid, true
+	}
+	if r.LatencyMs != nil {
+		d.Latency, d.HasLatency = time.Duration(*r.LatencyMs)*time.Millisecond, true
+	}
+	if r.Delivered != nil {
+		d.Delivered, d.HasDelivered = *r.Delivered, true
+	}
+	return d
+}
+
 // deref is the value of a nullable text column: "" for NULL.
 func deref(s *string) string {
 	if s == nil {
