@@ -31,6 +31,8 @@ type DB struct {
 	pool *pgxpool.Pool
 	q    *pgsqlc.Queries // on the pool: reads outside a transaction
 	now  func() time.Time
+	// health is Writable's cached probe (health.go).
+	health writeHealth
 }
 
 // Options tune Open; the zero value is fine.
