@@ -1,0 +1,67 @@
+-- Message push (ApplyPushEvent): the record of the pushes applied, the
+-- sent events, and the consent changes a push makes.
+
+-- name: RememberPush :execrows
+-- A push applied: 1 if key is new, 0 if it was seen before. ON CONFLICT DO
+-- NOTHING waits for a concurrent insert of the key (another process
+-- applying the same push) and counts 0 once it commits.
+INSERT INTO push_seen (key, body_hash, seen_at) VALUES (@key::text, @body_hash::text, @now::bigint) ON CONFLICT (key) DO NOTHING;
+
+-- name: PushSeenBody :one
+SELECT body_hash FROM push_seen WHERE key = @key::text;
+
+-- name: DeleteOldPushSeen :execrows
+DELETE FROM push_seen WHERE seen_at < @before::bigint;
+
+-- name: MarkDelivered :execrows
+-- The sent event for a msgid: delivered or not, once.
+UPDATE deliveries SET delivered = @delivered::boolean, event_status = @event_status::text
+WHERE msgid = @msgid::bigint AND status = 'sent' AND delivered IS NULL;
+
+-- name: SetDeliveryByMsgid :exec
+UPDATE reminders SET delivery = @delivery::text
+WHERE id IN (SELECT d.reminder_id FROM deliveries d WHERE d.msgid = @msgid::bigint AND d.status = 'sent'
+             AND d.occurrence_at = reminders.fire_at);
+
+-- name: DeliveryWithMsgid :one
+SELECT count(*) FROM deliveries WHERE msgid = @msgid::bigint;
+
+-- name: SavePendingSentEvent :exec
+INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id)
+VALUES (@msgid::bigint, @delivered::boolean, @event_status::text, @now::bigint, @openid::text, @template_id::text)
+ON CONFLICT (msgid) DO NOTHING;
+
+-- name: WakeUnknownReminders :execrows
+UPDATE reminders SET due_at = @now::bigint
+WHERE openid = @openid::text AND template_id = @template_id::text AND unknown_at IS NOT NULL AND status = 'scheduled'
+  AND due_at > @now::bigint;
+
+-- name: PushSetConsentStatus :exec
+-- A reject answer: the status changes, the credits stay.
+INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
+VALUES (@openid::text, @template_id::text, 0, @status::text, false, @now::bigint)
+ON CONFLICT (openid, template_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at;
+
+-- name: LedgerFindUnpairedGrant :one
+-- The earliest unpaired accept from the other source within the pairing window.
+SELECT id FROM consent_grants
+WHERE openid = @openid::text AND template_id = @template_id::text AND source = @source::text
+  AND paired_with IS NULL AND received_at >= @since::bigint
+ORDER BY received_at, id
+LIMIT 1;
+
+-- name: LedgerInsertGrant :one
+INSERT INTO consent_grants (openid, template_id, source, received_at, paired_with)
+VALUES (@openid::text, @template_id::text, @source::text, @received_at::bigint, @paired_with)
+RETURNING id;
+
+-- name: LedgerPairGrant :execrows
+UPDATE consent_grants SET paired_with = @paired_with::bigint WHERE id = @id::bigint AND paired_with IS NULL;
+
+-- name: LedgerAddCredit :exec
+-- One accept: one more credit for a one-time template, the grant for a long-term one.
+INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
+VALUES (@openid::text, @template_id::text, @credits::bigint, 'accept', @long_term::boolean, @now::bigint)
+ON CONFLICT (openid, template_id) DO UPDATE SET
+    credits = consents.credits + excluded.credits, status = 'accept',
+    long_term = consents.long_term OR excluded.long_term, updated_at = excluded.updated_at;
