@@ -65,7 +65,7 @@ func (d *DB) ExpectOutcomes(linger time.Duration, inFlight *atomic.Int64) {
 
 // Advisory lock keys (EngineXactLock): per-key serialisation across
 // processes, held to the commit.
-func msgidKey(msgid int64) string { return "msgid:" + strconv.FormatInt(msgid, 10) }
+func msgidKey(msgid int64) string              { return "msgid:" + strconv.FormatInt(msgid, 10) }
 func wakeKey(openid, templateID string) string { return pairKey("wake", openid, templateID) }
 
 // pairKey is kind's key of a (user, template) pair: the openid's length
