@@ -142,3 +142,122 @@ func TestTwoProcessesClaimAndRescueWithoutOverlap(t *testing.T) {
 		t.Errorf("%d abandoned delivery records, want one per claim (%d)", abandoned, users*perUser)
 	}
 }
+
+// openTwo opens two pools (two processes) on one fresh database, and a
+// third for the test's own reads.
+func openTwo(t *testing.T) ([2]*postgres.DB, *pgxpool.Pool) {
+	t.Helper()
+	ctx := context.Background()
+	url := pgtest.Database(t)
+	var procs [2]*postgres.DB
+	for i := range procs {
+		d, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		procs[i] = d
+	}
+	raw, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(raw.Close)
+	return procs, raw
+}
+
+// One push message delivered to both processes at once is applied once;
+// distinct messages of one user all count.
+func TestTwoProcessesApplyAPushOnce(t *testing.T) {
+	ctx := context.Background()
+	procs, raw := openTwo(t)
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	answer := []store.ConsentAnswer{{TemplateID: "tpl_one", Accept: true}}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	applied := 0
+	for i := range 8 {
+		wg.Go(func() {
+			out, err := procs[i%2].ApplyPushEvent(ctx, store.PushEvent{At: t0, BodyHash: "same", OpenID: "oA", Answers: answer})
+			if err != nil {
+				t.Errorf("push %d: %v", i, err)
+				return
+			}
+			if !out.Duplicate {
+				mu.Lock()
+				applied++
+				mu.Unlock()
+			}
+		})
+		wg.Go(func() {
+			if _, err := procs[i%2].ApplyPushEvent(ctx, store.PushEvent{At: t0, BodyHash: fmt.Sprintf("own-%d", i), OpenID: "oB",
+				Answers: answer}); err != nil {
+				t.Errorf("push %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if applied != 1 {
+		t.Errorf("the same message applied %d times, want once", applied)
+	}
+	for openid, want := range map[string]int64{"oA": 1, "oB": 8} {
+		var n int64
+		if err := raw.QueryRow(ctx, `SELECT credits FROM consents WHERE openid = $1`, openid).Scan(&n); err != nil || n != want {
+			t.Errorf("%s: %d credits, %v; want %d", openid, n, err, want)
+		}
+	}
+}
+
+// A send's sent event and the record of its outcome, racing in two
+// processes, never miss each other: the delivery is marked, nothing stays
+// parked.
+func TestTwoProcessesSentEventMeetsItsRecord(t *testing.T) {
+	ctx := context.Background()
+	procs, raw := openTwo(t)
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	const n = 40
+	for i := range n {
+		if _, err := procs[0].CreateReminder(ctx, store.NewReminder{ID: fmt.Sprintf("r%02d", i), OpenID: fmt.Sprintf("o%02d", i),
+			TemplateID: "tpl_long", FireAt: t0, Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := procs[0].ClaimDue(ctx, store.ClaimParams{Now: t0, LeaseUntil: t0.Add(time.Minute), Owner: "w", Max: n,
+		Kind: func(string) (store.TemplateKind, bool) { return store.KindLongTerm, true }})
+	if err != nil || len(cs) != n {
+		t.Fatalf("claimed %d, %v", len(cs), err)
+	}
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		msgid := int64(1000 + i)
+		wg.Go(func() {
+			o := store.Outcome{Claim: c, At: t0.Add(time.Second),
+				Delivery: &store.Delivery{Status: store.DeliverySent, HasErrCode: true, MsgID: msgid, HasMsgID: true},
+				Complete: &store.Completion{Status: store.StatusSent}}
+			if _, err := procs[i%2].RecordOutcome(ctx, o); err != nil {
+				t.Errorf("record %s: %v", c.Reminder.ID, err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := procs[(i+1)%2].ApplyPushEvent(ctx, store.PushEvent{At: t0.Add(time.Second), BodyHash: fmt.Sprintf("ev-%d", i),
+				OpenID: c.Reminder.OpenID, Sent: []store.SentEvent{{MsgID: msgid, Delivered: true, Status: "success",
+					TemplateID: "tpl_long"}}}); err != nil {
+				t.Errorf("sent event %d: %v", msgid, err)
+			}
+		})
+	}
+	wg.Wait()
+	var marked, parked, reported int
+	if err := raw.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'sent' AND delivered`).Scan(&marked); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.QueryRow(ctx, `SELECT count(*) FROM pending_sent_events`).Scan(&parked); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.QueryRow(ctx, `SELECT count(*) FROM reminders WHERE delivery = 'delivered'`).Scan(&reported); err != nil {
+		t.Fatal(err)
+	}
+	if marked != n || parked != 0 || reported != n {
+		t.Errorf("%d deliveries marked, %d events parked, %d reminders reported delivered; want %d, 0, %d", marked, parked, reported, n, n)
+	}
+}
