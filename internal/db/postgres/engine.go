@@ -18,6 +18,10 @@ import (
 	"github.com/reminderd/reminderd/internal/store"
 )
 
+// The driver is the scheduler's store (CreateReminder is the reminders
+// half's, in create.go).
+var _ store.EngineStore = (*DB)(nil)
+
 // isNoRows reports whether err is a :one query finding no row.
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
