@@ -65,8 +65,7 @@ func (d *DB) ExpectOutcomes(linger time.Duration, inFlight *atomic.Int64) {
 
 // Advisory lock keys (EngineXactLock): per-key serialisation across
 // processes, held to the commit.
-func msgidKey(msgid int64) string              { return "msgid:" + strconv.FormatInt(msgid, 10) }
-func wakeKey(openid, templateID string) string { return pairKey("wake", openid, templateID) }
+func msgidKey(msgid int64) string { return "msgid:" + strconv.FormatInt(msgid, 10) }
 
 // pairKey is kind's key of a (user, template) pair: the openid's length
 // keeps it unambiguous (PostgreSQL text holds no NUL to separate them).
@@ -81,13 +80,6 @@ func recordOne(ctx context.Context, q *pgsqlc.Queries, o store.Outcome) (store.R
 	r := o.Claim.Reminder
 	now := o.At.UnixMilli()
 	var rec store.Recorded
-	if s := o.Reschedule; s != nil && !s.UnknownAt.IsZero() {
-		// An attempt of unknown outcome: a sent event ApplyPushEvent parks
-		// meanwhile wakes it (the same lock, taken before the row's).
-		if err := q.EngineXactLock(ctx, wakeKey(r.OpenID, r.TemplateID)); err != nil {
-			return rec, err
-		}
-	}
 	n, err := transition(ctx, q, o)
 	if err != nil {
 		return rec, err

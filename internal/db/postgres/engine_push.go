@@ -24,8 +24,7 @@ var errPushSeen = errors.New("push seen before")
 // a concurrent insert of the same key and counts no row once it commits,
 // so exactly one process applies a message; the accepts pair under the
 // pair's advisory lock (recordAcceptTx); a sent event takes its msgid's
-// advisory lock, as RecordOutcome does for its delivery, and the wake of
-// reminders waiting out an unknown outcome the (user, template)'s.
+// advisory lock, as RecordOutcome does for its delivery.
 func (d *DB) ApplyPushEvent(ctx context.Context, e store.PushEvent) (store.PushApplied, error) {
 	var out store.PushApplied
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
@@ -134,12 +133,10 @@ func applySentEvent(ctx context.Context, q *pgsqlc.Queries, e store.PushEvent, e
 		EventStatus: ev.Status, Now: e.At.UnixMilli(), Openid: e.OpenID, TemplateID: ev.TemplateID}); err != nil {
 		return false, err
 	}
-	// A record of an unknown outcome for this user and template takes the
-	// same lock before its reschedule: it is either seen here (and woken)
-	// or commits after the event is parked (and its claim finds it).
-	if err := q.EngineXactLock(ctx, wakeKey(e.OpenID, ev.TemplateID)); err != nil {
-		return false, err
-	}
+	// A record of an unknown outcome not committed yet is not woken (its
+	// row is still sending, as if it came after this push, which is what
+	// the SQLite driver's serial order gives too): its claim finds the
+	// parked event once its wait is over.
 	n, err = q.WakeUnknownReminders(ctx, pgsqlc.WakeUnknownRemindersParams{Now: e.At.UnixMilli(), Openid: e.OpenID,
 		TemplateID: ev.TemplateID})
 	return n > 0, err
