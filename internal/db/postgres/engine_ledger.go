@@ -6,6 +6,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db/postgres/pgsqlc"
@@ -13,7 +14,11 @@ import (
 )
 
 // grantKey is the advisory lock of a (user, template)'s pairing.
-func grantKey(openid, templateID string) string { return pairKey("grant", openid, templateID) }
+// The openid's length keeps the key unambiguous (PostgreSQL text holds no
+// NUL to separate the two).
+func grantKey(openid, templateID string) string {
+	return "grant:" + strconv.Itoa(len(openid)) + ":" + openid + templateID
+}
 
 // recordAcceptTx records one accept of (openID, templateID) reported by
 // source in q's transaction: paired with an unpaired accept of the other

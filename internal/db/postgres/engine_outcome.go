@@ -67,12 +67,6 @@ func (d *DB) ExpectOutcomes(linger time.Duration, inFlight *atomic.Int64) {
 // processes, held to the commit.
 func msgidKey(msgid int64) string { return "msgid:" + strconv.FormatInt(msgid, 10) }
 
-// pairKey is kind's key of a (user, template) pair: the openid's length
-// keeps it unambiguous (PostgreSQL text holds no NUL to separate them).
-func pairKey(kind, openid, templateID string) string {
-	return kind + ":" + strconv.Itoa(len(openid)) + ":" + openid + templateID
-}
-
 // recordOne writes one outcome in q's transaction: the reminder's
 // transition, the pause, the delivery row (and a sent event that arrived
 // before it), the settle of an unknown attempt, and the credit.
