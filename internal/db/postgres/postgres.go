@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,8 @@ type DB struct {
 	now  func() time.Time
 	// health is Writable's cached probe (health.go).
 	health writeHealth
+	// inFlight is ExpectOutcomes' count of sends in flight (nil: none).
+	inFlight atomic.Pointer[atomic.Int64]
 }
 
 // Options tune Open; the zero value is fine.
