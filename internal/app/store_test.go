@@ -18,7 +18,7 @@ func TestIsPostgres(t *testing.T) {
 	for s, want := range map[string]bool{
 		"postgres://u:p@h/d": true, "postgresql://h/d": true, "POSTGRES://h/d": true, "PostgreSQL://h": true,
 		"postgres:///d?host=/run/postgresql": true,
-		"reminderd.db": false, "/var/lib/reminderd/reminderd.db": false, "postgres.db": false, "postgres:/x": false,
+		"reminderd.db":                       false, "/var/lib/reminderd/reminderd.db": false, "postgres.db": false, "postgres:/x": false,
 		"file://x.db": false, "mysql://h/d": false, "host=h dbname=d": false, "./postgres://x": false, "": false,
 	} {
 		if got := app.IsPostgres(s); got != want {
