@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -136,6 +137,12 @@ func OpenStore(ctx context.Context, cfg Config, now func() time.Time, log *slog.
 	opt := cfg.Postgres
 	if opt.Now == nil {
 		opt.Now = now
+	}
+	if opt.MaxConns == 0 && !strings.Contains(cfg.DB, "pool_max_conns=") {
+		// A connection for each send in flight (its outcome is recorded as
+		// it ends) and some for the API and the periodic jobs; the URL's
+		// pool_max_conns says otherwise.
+		opt.MaxConns = int32(cmp.Or(max(cfg.Engine.Concurrency, 0), 8) + 8)
 	}
 	d, err := postgres.Open(ctx, cfg.DB, opt)
 	if err != nil {
