@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -150,6 +151,22 @@ func TestPostgresEndToEnd(t *testing.T) {
 		}
 	}
 	check("after the send")
+	// Readiness and the metrics work on PostgreSQL too (no WAL of SQLite's
+	// to report: its gauges stay 0).
+	if st := call(t, "GET", base+"/readyz", "", nil, nil); st != 200 {
+		t.Fatalf("readyz %d", st)
+	}
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`reminderd_reminders{status="sent"} 1`, `reminderd_sends_total{errcode="0",reason="",status="sent"} 1`} {
+		if !strings.Contains(string(text), want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	stop()
 
 	// The same database, a new process: nothing is lost, nothing sent again.
