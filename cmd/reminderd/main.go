@@ -93,8 +93,10 @@ func commands() []command {
 				}
 				return demo(ctx, args, getenv, stdout, stderr)
 			}},
-		{name: "migrate", args: "[--db FILE]", summary: "apply the database migrations and exit",
-			about: "Opens the database, applies the migrations embedded in this binary and prints its schema version.",
+		{name: "migrate", args: "[--db FILE|URL]", summary: "apply the database migrations and exit",
+			about: "Opens the database (a SQLite file or a postgres:// URL), applies the migrations embedded in this binary\n" +
+				"and prints its schema version. On PostgreSQL they run under an advisory lock: processes migrating at once\n" +
+				"apply each migration once.",
 			run:   migrate, flags: func(getenv func(string) string, w io.Writer) *flag.FlagSet {
 				fs, _ := dbFlags("migrate", getenv, w)
 				return fs

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db/pgtest"
+	"github.com/reminderd/reminderd/internal/db/postgres"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
@@ -185,5 +187,39 @@ func TestPostgresEndToEnd(t *testing.T) {
 	}
 	if logs := stderr.String(); strings.Contains(logs, sess.Token) || strings.Contains(logs, admin) || strings.Contains(logs, fake.Secret()) {
 		t.Fatal("logs contain a secret")
+	}
+}
+
+// `reminderd migrate` on PostgreSQL applies the embedded migrations and
+// prints the version, the URL without its password.
+func TestMigrateCommandOnPostgres(t *testing.T) {
+	u := pgtest.Database(t)
+	for range 2 { // the second finds nothing to do
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"migrate"}, env(map[string]string{"REMINDERD_DB": u}), &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("is at schema version %d\n", postgres.LatestVersion()); !strings.HasSuffix(out.String(), want) {
+			t.Fatalf("migrate said %q, want …%q", out.String(), want)
+		}
+	}
+}
+
+// `reminderd demo` runs its whole story on an empty PostgreSQL database
+// named by REMINDERD_DB, and refuses one that already holds reminders.
+func TestDemoOnPostgres(t *testing.T) {
+	u := pgtest.Database(t)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"demo"}, env(map[string]string{"REMINDERD_DB": u}), &out, io.Discard); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"running on PostgreSQL", "Every reminder ended as it should"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+	err := run(context.Background(), []string{"demo"}, env(map[string]string{"REMINDERD_DB": u}), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "needs an empty one") {
+		t.Fatalf("demo on a database with reminders: %v", err)
 	}
 }
