@@ -97,7 +97,7 @@ func commands() []command {
 			about: "Opens the database (a SQLite file or a postgres:// URL), applies the migrations embedded in this binary\n" +
 				"and prints its schema version. On PostgreSQL they run under an advisory lock: processes migrating at once\n" +
 				"apply each migration once.",
-			run:   migrate, flags: func(getenv func(string) string, w io.Writer) *flag.FlagSet {
+			run: migrate, flags: func(getenv func(string) string, w io.Writer) *flag.FlagSet {
 				fs, _ := dbFlags("migrate", getenv, w)
 				return fs
 			}},
