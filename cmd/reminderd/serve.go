@@ -52,12 +52,12 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		// lock: processes migrating at once wait for each other.
 		d, err := postgres.Open(ctx, dbPath, postgres.Options{})
 		if err != nil {
-			return redactedErr(err, dbPath)
+			return app.ScrubError(err, dbPath) // never the password
 		}
 		defer d.Close()
 		v, _, err := d.Schema(ctx)
 		if err != nil {
-			return redactedErr(err, dbPath)
+			return app.ScrubError(err, dbPath) // never the password
 		}
 		fmt.Fprintf(stdout, "database %s is at schema version %d\n", app.RedactURL(dbPath), v)
 		return nil
@@ -202,9 +202,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	return err
 }
-
-// redactedErr is err with the database URL's password never in its text.
-func redactedErr(err error, dbURL string) error { return app.ScrubError(err, dbURL) }
 
 // sandboxUser is the openid the sandbox's banner logs in.
 const sandboxUser = "sandbox-user"

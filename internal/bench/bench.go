@@ -259,8 +259,9 @@ type world struct {
 // newWorld builds the application with the bench's settings: concurrency
 // sends in flight, claims of up to 256, an hour of lateness allowed (a
 // burst of 20,000 at 50 ms takes minutes to drain), no per-user limit in
-// the way of the creates, no logs, and the writer's durability o.Sync. The database is the SQLite
-// file name.db in o.Dir, or on PostgreSQL a schema of its own for the run.
+// the way of the creates, no logs, and the writer's durability o.Sync.
+// The database is the SQLite file name.db in o.Dir, or on PostgreSQL a
+// schema of its own for the run.
 func newWorld(ctx context.Context, o *Options, name string, latency time.Duration, concurrency int) (*world, error) {
 	dbSetting := filepath.Join(o.Dir, name+".db")
 	var pg *pgScratch
