@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/reminderd/reminderd/internal/dbcopy"
 )
@@ -52,13 +51,15 @@ func copyCmd(ctx context.Context, args []string, _ func(string) string, stdout, 
 		return fmt.Errorf("copy failed, the target is unchanged: %w", err)
 	}
 	fmt.Fprintf(stdout, "copied %s to PostgreSQL %s (schema version %d):\n", *from, res.Target, res.Version)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	width, digits := 0, 1
 	var total int64
 	for _, t := range res.Tables {
-		fmt.Fprintf(tw, "  %s\t%d\trows\t\n", t.Name, t.Rows)
+		width, digits = max(width, len(t.Name)), max(digits, len(fmt.Sprint(t.Rows)))
 		total += t.Rows
 	}
-	tw.Flush()
+	for _, t := range res.Tables {
+		fmt.Fprintf(stdout, "  %-*s  %*d rows\n", width, t.Name, digits, t.Rows)
+	}
 	fmt.Fprintf(stdout, "%d rows in %d tables, counts equal on both sides; committed.\n", total, len(res.Tables))
 	fmt.Fprintln(stdout, "next: set REMINDERD_DB to the PostgreSQL URL and start reminderd serve.")
 	return nil

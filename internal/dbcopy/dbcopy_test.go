@@ -653,3 +653,45 @@ func TestCopyIsAllOrNothing(t *testing.T) {
 		t.Fatalf("the failed copy left tables: %v", n)
 	}
 }
+
+// The files a crashed service leaves (the database with its -wal and
+// -shm, commits not yet checkpointed) copy whole: the read-only open
+// reads the WAL.
+func TestCopyReadsTheWAL(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	live := filepath.Join(dir, "live.db")
+	d, err := db.Open(ctx, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for i := range 50 {
+		if _, err := d.CreateReminder(ctx, store.NewReminder{ID: fmt.Sprintf("w%d", i), OpenID: "oW", TemplateID: "tplA", FireAt: t0,
+			Timezone: "UTC", Data: `{}`, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashed := filepath.Join(dir, "crashed.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		b, err := os.ReadFile(live + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(crashed+suffix, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fi, err := os.Stat(crashed + "-wal"); err != nil || fi.Size() == 0 {
+		t.Logf("the WAL is empty (checkpointed already): %v", err)
+	}
+	res, err := dbcopy.Copy(ctx, crashed, pgtest.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range res.Tables {
+		if tb.Name == "reminders" && tb.Rows != 50 {
+			t.Fatalf("copied %d reminders, want 50", tb.Rows)
+		}
+	}
+}
