@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/reminderd/reminderd/internal/db" // the SQLite driver: its schema version, and modernc.org/sqlite registered
 	"github.com/reminderd/reminderd/internal/db/postgres"
@@ -346,7 +347,8 @@ func copyAll(ctx context.Context, src *source, conn *pgx.Conn, target string) (r
 
 // lockHint adds what a lock timeout most likely means.
 func lockHint(err error) error {
-	if strings.Contains(err.Error(), "55P03") || strings.Contains(err.Error(), "lock timeout") {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available
 		return fmt.Errorf("%w (another process is using the target database: stop every reminderd serve on it)", err)
 	}
 	return err
