@@ -86,8 +86,9 @@ var ErrNotEmpty = errors.New("target not empty")
 func (e *NotEmptyError) Is(target error) bool { return target == ErrNotEmpty }
 
 // LockTimeout bounds the wait for the target's tables: a process still
-// using them (the service not stopped) fails the copy instead of hanging.
-const LockTimeout = 10 * time.Second
+// writing them (the service not stopped) fails the copy instead of
+// hanging. A variable for the tests.
+var LockTimeout = 10 * time.Second
 
 // Copy copies the SQLite database at from into the PostgreSQL database
 // at url.

@@ -745,3 +745,39 @@ func TestCopyReadsTheWAL(t *testing.T) {
 		}
 	}
 }
+
+// A process writing the target meanwhile (a serve not stopped) fails the
+// copy after the lock timeout, saying so, instead of mixing its rows in.
+func TestCopyRefusesATargetInUse(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "reminderd.db")
+	populate(t, path)
+	url := pgtest.Database(t)
+	s, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	other := connect(t, url)
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "INSERT INTO pauses (name, until, reason, updated_at) VALUES ('x', 1, '', 1)"); err != nil {
+		t.Fatal(err)
+	}
+	old := dbcopy.LockTimeout
+	dbcopy.LockTimeout = 200 * time.Millisecond
+	defer func() { dbcopy.LockTimeout = old }()
+	_, err = dbcopy.Copy(ctx, path, url)
+	if err == nil || !strings.Contains(err.Error(), "stop every reminderd serve") {
+		t.Fatalf("copy onto a target being written: %v", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := tableCounts(t, other); n["reminders"] != 0 || n["pauses"] != 0 {
+		t.Fatalf("the target after the refused copy: %v", n)
+	}
+}
