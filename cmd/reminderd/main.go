@@ -108,6 +108,11 @@ func commands() []command {
 				fs, _ := dbFlags("backup", getenv, w)
 				return fs
 			}},
+		{name: "copy", args: "--from FILE --to URL", summary: "move a SQLite deployment onto an empty PostgreSQL (service stopped)",
+			about: copyAbout, run: copyCmd, flags: func(_ func(string) string, w io.Writer) *flag.FlagSet {
+				fs, _, _ := copyFlags(w)
+				return fs
+			}},
 		{name: "bench", args: "[flags]", summary: "measure sends, lateness, the API, the due scan and memory on this machine",
 			about: "Runs every measurement against a fake WeChat and temporary databases, prints a summary and\n" +
 				"one JSON line (docs/performance.md explains each figure). The defaults take several minutes.",
