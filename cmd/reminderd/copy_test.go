@@ -17,10 +17,6 @@ import (
 	"github.com/reminderd/reminderd/internal/store"
 )
 
-// TestMain stops the PostgreSQL server pgtest may start for the copy's
-// tests.
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 // withPassword is u with a password in it (the test server trusts its
 // socket and ignores it), so that a test can see it is never printed.
 func withPassword(t *testing.T, u, password string) string {
