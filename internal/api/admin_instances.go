@@ -38,3 +38,24 @@ func (s *Server) handleAdminInstances(w http.ResponseWriter, r *http.Request) {
 	}
 	encode(w, http.StatusOK, map[string]any{"instances": out})
 }
+
+// webFleet is the admin page's line on the fleet: how many processes are
+// live and which leads ("—" when unknown).
+func (s *Server) webFleet(r *http.Request, l lang) string {
+	lister, ok := s.engine.(InstanceLister)
+	if !ok {
+		return "—"
+	}
+	list, err := lister.Instances(r.Context())
+	if err != nil {
+		s.log.Warn("admin page: list the instances", "error", err)
+		return "—"
+	}
+	leader := l.T("engine.fleet.noleader")
+	for _, in := range list {
+		if in.Leader {
+			leader = in.Host + " (" + in.ID + ")"
+		}
+	}
+	return l.F("engine.fleet.n", len(list), leader)
+}
