@@ -42,6 +42,10 @@ type leader struct {
 	until   time.Time // this process leads before until, on its own clock
 	term    context.Context
 	endTerm context.CancelFunc
+	// watch ends the term when until passes unrenewed, even while a
+	// heartbeat hangs (a partition): jobs in progress are canceled when
+	// the store may already let another process lead.
+	watch *time.Timer
 
 	// beat is a test signal: a heartbeat (Tick) ended.
 	beat testSignal
@@ -93,15 +97,32 @@ func (l *leader) Tick(ctx context.Context) error {
 			l.log.Info("elected leader: this process runs the periodic jobs", "instance", l.self.ID)
 		}
 		l.until = start.Add(l.ttl)
+		if l.watch != nil {
+			l.watch.Stop()
+		}
+		l.watch = time.AfterFunc(l.until.Sub(l.now()), l.expire)
 	default:
 		l.lose("another process holds the lease")
 	}
 	return hbErr
 }
 
+// expire is the watch: the term ends if its lease ran out unrenewed.
+func (l *leader) expire() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.term != nil && !l.now().Before(l.until) {
+		l.lose("the lease ran out unrenewed")
+	}
+}
+
 // lose ends the leadership (l.mu held).
 func (l *leader) lose(why string) {
 	l.until = time.Time{}
+	if l.watch != nil {
+		l.watch.Stop()
+		l.watch = nil
+	}
 	if l.term != nil {
 		l.endTerm()
 		l.term, l.endTerm = nil, nil
@@ -119,7 +140,12 @@ func (l *leader) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := l.Tick(ctx); err != nil && ctx.Err() == nil {
+			// A heartbeat never outlasts its period: a hung store call
+			// gives way to the next heartbeat.
+			beatCtx, cancel := context.WithTimeout(ctx, l.every)
+			err := l.Tick(beatCtx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
 				l.log.Warn("fleet heartbeat failed", "error", err)
 			}
 		}

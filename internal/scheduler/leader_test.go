@@ -222,3 +222,36 @@ func TestFleetShutdownHandsOverAtOnce(t *testing.T) {
 		t.Fatalf("instances after A's shutdown: %+v", got)
 	}
 }
+
+// A leader whose lease runs out unrenewed (its heartbeats hang or stop)
+// cancels its job in progress when the lease ends, on its own, without
+// waiting for a heartbeat to tell it.
+func TestFleetLeaderJobCanceledWhenTheLeaseRunsOut(t *testing.T) {
+	h := newRealHarness(t, func(c *scheduler.Config) {
+		c.Owner, c.Heartbeat, c.LeaderTTL = "A", 50*time.Millisecond, 300*time.Millisecond
+	})
+	started, canceled := make(chan struct{}), make(chan time.Time)
+	if err := h.eng.Jobs().Add("long", "@every 1h", func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		canceled <- time.Now()
+		return ctx.Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	elected := time.Now()
+	beat(t, h.eng)
+	go func() { _ = h.eng.Jobs().RunNow("long") }()
+	<-started
+	select {
+	case at := <-canceled:
+		if at.Sub(elected) < 300*time.Millisecond {
+			t.Fatalf("canceled %v after the election, before the lease ran out", at.Sub(elected))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job ran on past the lease")
+	}
+	if h.eng.IsLeader() {
+		t.Fatal("leader past its lease")
+	}
+}
