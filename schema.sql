@@ -187,3 +187,23 @@ CREATE TABLE pauses (
     reason     TEXT    NOT NULL DEFAULT '',
     updated_at INTEGER NOT NULL
 ) STRICT;
+
+-- The leader's lease: one row per name, held by holder until expires_at;
+-- taken when expired, renewed by its holder, given up on shutdown, each
+-- a compare-and-set (queries/leader.sql).
+CREATE TABLE leader (
+    name       TEXT    NOT NULL PRIMARY KEY CHECK (name <> ''),
+    holder     TEXT    NOT NULL,
+    elected_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+
+-- The live processes (GET /admin/v1/instances): each heartbeats its row;
+-- rows not seen for a while are deleted.
+CREATE TABLE instances (
+    id           TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+    host         TEXT    NOT NULL DEFAULT '',
+    started_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX instances_last_seen ON instances (last_seen_at);

@@ -159,3 +159,24 @@ CREATE TABLE pauses (
     reason     TEXT   NOT NULL DEFAULT '',
     updated_at BIGINT NOT NULL
 );
+
+-- The leader's lease: one row per name, held by holder until expires_at
+-- (the database's clock, in unix ms); taken when expired, renewed by its
+-- holder, given up on shutdown, each a compare-and-set
+-- (queries/postgres/leader.sql).
+CREATE TABLE leader (
+    name       TEXT   NOT NULL PRIMARY KEY CHECK (name <> ''),
+    holder     TEXT   NOT NULL,
+    elected_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+
+-- The live processes (GET /admin/v1/instances): each heartbeats its row;
+-- rows not seen for a while are deleted.
+CREATE TABLE instances (
+    id           TEXT   NOT NULL PRIMARY KEY CHECK (id <> ''),
+    host         TEXT   NOT NULL DEFAULT '',
+    started_at   BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL
+);
+CREATE INDEX instances_last_seen ON instances (last_seen_at);

@@ -341,6 +341,19 @@ func TestEndToEnd(t *testing.T) {
 	if st := call(t, "GET", base+"/admin/v1/jobs", admin, nil, &jobs); st != 200 || len(jobs.Jobs) < 2 {
 		t.Fatalf("jobs %d %+v", st, jobs)
 	}
+	// On SQLite the one process, leader (its first heartbeat may follow
+	// the listener by a moment: a bounded poll of the process).
+	var fleet struct{ Instances []map[string]any }
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		st := call(t, "GET", base+"/admin/v1/instances", admin, nil, &fleet)
+		if st == 200 && len(fleet.Instances) == 1 && fleet.Instances[0]["leader"] == true && fleet.Instances[0]["host"] != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instances %d %+v", st, fleet)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	var canceled map[string]any
 	if st := call(t, "DELETE", base+"/v1/reminders/"+id, sess.Token, nil, &canceled); st != 200 || canceled["status"] != "canceled" {
 		t.Fatalf("cancel %d %v", st, canceled)

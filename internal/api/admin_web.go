@@ -436,7 +436,9 @@ func (s *Server) handleWebEngine(w http.ResponseWriter, r *http.Request, pd page
 		Counts                                                  []count
 		Jobs                                                    []webJob
 		Chart                                                   trendChart
-	}{pageData: pd, Breaker: s.engine.Breaker(), DueBacklog: st.DueBacklog, Counts: cs, Jobs: jobs}
+		Fleet                                                   string
+	}{pageData: pd, Breaker: s.engine.Breaker(), DueBacklog: st.DueBacklog, Counts: cs, Jobs: jobs,
+		Fleet: s.webFleet(r, pd.L)}
 	data.Title, data.Nav, data.Refresh = pd.L.T("engine.title"), "engine", true
 	if data.Chart, err = s.trend(r.Context(), now, st.DueBacklog); err != nil {
 		s.webError(w, r, pd, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/metrics"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -67,6 +68,12 @@ func (w *wake) Wake(t time.Time) {
 }
 func (w *wake) Jobs() []api.Job {
 	return []api.Job{{Name: "due_scan", Schedule: "@every 1s", LastRunAt: t0, NextRunAt: t0.Add(time.Second)}}
+}
+func (w *wake) Instances(context.Context) ([]store.Instance, error) {
+	return []store.Instance{
+		{ID: "vm-1-1-aa", Host: "vm-1", StartedAt: t0, LastSeenAt: t0.Add(time.Minute), Leader: true},
+		{ID: "vm-2-1-bb", Host: "vm-2", StartedAt: t0.Add(time.Second), LastSeenAt: t0.Add(time.Minute)},
+	}, nil
 }
 func (w *wake) Breaker() string             { return "closed" }
 func (w *wake) QuotaPausedUntil() time.Time { return time.Time{} }

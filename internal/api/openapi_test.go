@@ -781,6 +781,12 @@ func testContractFlow(t *testing.T, h *harness, cl *client, file []byte) {
 	if len(r.body["jobs"].([]any)) == 0 {
 		t.Fatalf("jobs %s", r.raw)
 	}
+	r = cl.call(docValid, "GET", "/admin/v1/instances", adminToken, nil)
+	cl.want(r, 200, "")
+	if list := r.body["instances"].([]any); len(list) != 2 || list[0].(map[string]any)["leader"] != true {
+		t.Fatalf("instances %s", r.raw)
+	}
+	cl.want(cl.call(docValid, "GET", "/admin/v1/instances", "wrong", nil), 401, "unauthorized")
 	r = cl.call(docValid, "GET", "/admin/v1/stats", adminToken, nil)
 	cl.want(r, 200, "")
 	if r.body["token_expires_at"] == nil {

@@ -76,6 +76,7 @@ func (s *Server) routes() http.Handler {
 		r.Post("/pause", s.handleAdminPause)
 		r.Post("/resume", s.handleAdminResume)
 		r.Get("/jobs", s.handleAdminJobs)
+		r.Get("/instances", s.handleAdminInstances)
 		r.Get("/stats", s.handleAdminStats)
 	})
 	return r

@@ -99,6 +99,15 @@ type Config struct {
 	Observer func(Outcome)
 	// OnRescue, if set, is told how many leases the rescuer took back.
 	OnRescue func(n int)
+	// LeaderTTL is how long the leader lease lasts unrenewed (15 s): a
+	// leader that stops heartbeating is replaced within LeaderTTL plus one
+	// Heartbeat. At least twice Heartbeat (else 3 × Heartbeat).
+	LeaderTTL time.Duration
+	// Heartbeat is how often the process renews its lease and its instance
+	// row (5 s) (leader.go).
+	Heartbeat time.Duration
+	// Host is the machine's name in GET /admin/v1/instances (os.Hostname).
+	Host string
 }
 
 // Outcome describes one processed claim.
@@ -182,6 +191,14 @@ func (c *Config) defaults() {
 	if c.QuotaReset == nil {
 		c.QuotaReset = nextBeijingMidnight
 	}
+	def(&c.Heartbeat, 5*time.Second)
+	def(&c.LeaderTTL, 15*time.Second)
+	if c.LeaderTTL < 2*c.Heartbeat {
+		c.LeaderTTL = 3 * c.Heartbeat
+	}
+	if c.Host == "" {
+		c.Host, _ = os.Hostname()
+	}
 }
 
 // Engine turns due reminders into subscribe messages.
@@ -193,6 +210,7 @@ type Engine struct {
 	cb      *gobreaker.CircuitBreaker[wechat.SendResult]
 	limiter *rate.Limiter
 	jobs    *Jobs
+	leader  *leader
 
 	wake         chan struct{}
 	slots        chan struct{} // one per send in flight
@@ -242,6 +260,10 @@ func New(cfg Config) (*Engine, error) {
 		users: keyedMutex{m: map[string]*userLock{}},
 	}
 	e.sendCtx, e.cancelSend = context.WithCancel(context.Background())
+	e.leader = &leader{store: cfg.Store, now: cfg.Now, ttl: cfg.LeaderTTL, every: cfg.Heartbeat,
+		window: cfg.LeaderTTL, log: cfg.Logger,
+		self: store.Instance{ID: cfg.Owner, Host: cfg.Host, StartedAt: cfg.Now()}}
+	e.jobs.leader = e.leader
 	if cfg.RateLimit > 0 {
 		e.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit)))
 	}
@@ -275,7 +297,9 @@ func New(cfg Config) (*Engine, error) {
 		},
 	})
 	scan := func(ctx context.Context) error { return e.ScanOnce(ctx) }
-	if err := e.jobs.Add("due_scan", fmt.Sprintf("@every %s", cfg.ScanEvery), scan); err != nil {
+	// Every process scans and sends; the other periodic jobs run on the
+	// fleet's leader (leader.go).
+	if err := e.jobs.AddEveryProcess("due_scan", fmt.Sprintf("@every %s", cfg.ScanEvery), scan); err != nil {
 		return nil, err
 	}
 	rescueEvery := min(10*time.Second, max(time.Second, cfg.Lease/4))
@@ -362,10 +386,19 @@ func (e *Engine) signal() {
 }
 
 // Run runs the periodic jobs and the wake-driven scans until ctx ends, then
-// shuts down: no more claims, in-flight sends get ShutdownGrace to finish
-// and record their outcomes, the rest are released.
+// shuts down: no more claims, the leadership is resigned (another process
+// takes the periodic jobs over at its next heartbeat), in-flight sends get
+// ShutdownGrace to finish and record their outcomes, the rest are
+// released.
 func (e *Engine) Run(ctx context.Context) error {
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	// The first heartbeat before the jobs start: the first process of a
+	// fleet leads from its first job on.
+	if err := e.leader.Tick(jobsCtx); err != nil {
+		e.log.Warn("fleet heartbeat failed", "error", err)
+	}
+	beatDone := make(chan struct{})
+	go func() { e.leader.run(jobsCtx); close(beatDone) }()
 	jobsDone := make(chan error, 1)
 	go func() { jobsDone <- e.jobs.Run(jobsCtx) }()
 	e.Wake(time.Time{}) // reminders that fell due while the process was down
@@ -383,6 +416,12 @@ loop:
 	e.stopping.Store(true)
 	stopJobs()
 	<-jobsDone
+	<-beatDone
+	resignCtx, cancelResign := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if err := e.leader.resign(resignCtx); err != nil {
+		e.log.Warn("could not resign the leadership; another process takes it over when its lease ends", "error", err)
+	}
+	cancelResign()
 	done := make(chan struct{})
 	go func() { e.inflight.Wait(); close(done) }()
 	select {

@@ -1,6 +1,10 @@
 // Package scheduler runs reminderd's periodic work on robfig/cron: the due
 // scan, lease rescue, template sync, token refresh and retention.
 //
+// In a fleet of processes on one database every process runs the due scan
+// (AddEveryProcess) and the other jobs (Add) run on the leader only
+// (leader.go).
+//
 // cron only says when to look; the database says what is due, so a restart
 // loses nothing.
 package scheduler
@@ -27,6 +31,7 @@ type JobInfo struct {
 type job struct {
 	name, spec string
 	fn         func(context.Context) error
+	every      bool // runs on every process, not only on the leader
 	id         cron.EntryID
 	running    sync.Mutex // a run that overlaps the previous one is skipped
 	lastRun    time.Time
@@ -38,6 +43,10 @@ type Jobs struct {
 	cron *cron.Cron
 	now  func() time.Time
 	log  *slog.Logger
+
+	// leader, if set, gates the jobs added with Add: they run only while
+	// this process is the fleet's leader (nil: always).
+	leader *leader
 
 	mu      sync.Mutex
 	jobs    []*job
@@ -61,10 +70,22 @@ func NewJobs(now func() time.Time, log *slog.Logger) *Jobs {
 	}
 }
 
-// Add registers fn to run on spec ("@every 1s", "0 */6 * * *", …).
+// Add registers fn to run on spec ("@every 1s", "0 */6 * * *", …), on the
+// fleet's leader only: on another process a run is skipped. A run's
+// context ends if the leadership it started under is lost.
 func (j *Jobs) Add(name, spec string, fn func(context.Context) error) error {
-	jb := &job{name: name, spec: spec, fn: fn}
-	id, err := j.cron.AddFunc(spec, func() { j.runJob(jb) })
+	return j.add(&job{name: name, spec: spec, fn: fn})
+}
+
+// AddEveryProcess registers fn to run on spec on every process of the
+// fleet, leader or not (the due scan).
+func (j *Jobs) AddEveryProcess(name, spec string, fn func(context.Context) error) error {
+	return j.add(&job{name: name, spec: spec, fn: fn, every: true})
+}
+
+func (j *Jobs) add(jb *job) error {
+	name, spec := jb.name, jb.spec
+	id, err := j.cron.AddFunc(spec, func() { _ = j.runJob(jb) })
 	if err != nil {
 		return fmt.Errorf("job %s: schedule %q: %w", name, spec, err)
 	}
@@ -75,20 +96,28 @@ func (j *Jobs) Add(name, spec string, fn func(context.Context) error) error {
 	return nil
 }
 
-func (j *Jobs) runJob(jb *job) {
+func (j *Jobs) runJob(jb *job) error {
 	if !jb.running.TryLock() {
-		return
+		return nil
 	}
 	defer jb.running.Unlock()
 	j.mu.Lock()
 	ctx := j.ctx
 	if ctx.Err() != nil {
 		j.mu.Unlock()
-		return
+		return nil
 	}
 	j.wg.Add(1)
 	j.mu.Unlock()
 	defer j.wg.Done()
+	if !jb.every && j.leader != nil {
+		run, cancel, ok := j.leader.hold(ctx)
+		if !ok {
+			return ErrNotLeader
+		}
+		defer cancel()
+		ctx = run
+	}
 	err := jb.fn(ctx)
 	j.mu.Lock()
 	jb.lastRun = j.now()
@@ -100,9 +129,11 @@ func (j *Jobs) runJob(jb *job) {
 	if err != nil && ctx.Err() == nil {
 		j.log.Warn("periodic job failed", "job", jb.name, "error", err)
 	}
+	return nil
 }
 
-// RunNow runs a job once, outside its schedule (for start-up and tests).
+// RunNow runs a job once, outside its schedule (for start-up and tests):
+// a leader-only job only on the leader (else ErrNotLeader).
 func (j *Jobs) RunNow(name string) error {
 	j.mu.Lock()
 	var found *job
@@ -115,8 +146,7 @@ func (j *Jobs) RunNow(name string) error {
 	if found == nil {
 		return fmt.Errorf("no job %q", name)
 	}
-	j.runJob(found)
-	return nil
+	return j.runJob(found)
 }
 
 // Run starts the schedule and blocks until ctx ends, then waits for running

@@ -76,6 +76,32 @@ type EngineStore interface {
 	// ApplyPushEvent applies one message push event, in one transaction
 	// with the record of the pushes applied.
 	ApplyPushEvent(ctx context.Context, e PushEvent) (PushApplied, error)
+
+	// The fleet: the leader lease and the live processes (docs/engine.md,
+	// "Several processes"). A driver judges the instants on one clock for
+	// every process: SQLite (one process) uses the now passed in;
+	// PostgreSQL ignores it and uses the database's now(), so that the
+	// clocks of the fleet's machines need not agree.
+	//
+	// ElectLeader is elect-if-expired and reelect-if-holder in one
+	// compare-and-set: holder takes the lease named name when no one holds
+	// it or its lease expired at or before now, or renews it when holder
+	// holds it; either way it then lasts ttl. It reports whether holder
+	// holds the lease (false: another holder's lease is live).
+	ElectLeader(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	// ResignLeader gives the lease named name up if holder holds it (a
+	// no-op otherwise), so that another candidate is elected at once.
+	ResignLeader(ctx context.Context, name, holder string) error
+	// Heartbeat records in as seen at now (its StartedAt is kept from its
+	// first heartbeat) and deletes the rows of processes not seen for
+	// forget.
+	Heartbeat(ctx context.Context, in Instance, now time.Time, forget time.Duration) error
+	// LeaveFleet deletes the row of the process id (its shutdown).
+	LeaveFleet(ctx context.Context, id string) error
+	// Instances lists the processes seen within stale before now, oldest
+	// first, each with Leader set when it holds the live lease named
+	// leaderName.
+	Instances(ctx context.Context, leaderName string, now time.Time, stale time.Duration) ([]Instance, error)
 }
 
 // TemplateKind is how a user's accept of a template may be used (the

@@ -165,3 +165,14 @@ type Token struct {
 	Value     string
 	ExpiresAt time.Time
 }
+
+// Instance is one live reminderd process of the fleet (GET
+// /admin/v1/instances): its row in the instances table, heartbeated.
+type Instance struct {
+	ID         string
+	Host       string
+	StartedAt  time.Time
+	LastSeenAt time.Time
+	// Leader: the process holds the live leader lease (Instances).
+	Leader bool
+}

@@ -69,6 +69,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteExpiredSessionsStmt, err = db.PrepareContext(ctx, deleteExpiredSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteExpiredSessions: %w", err)
 	}
+	if q.deleteInstanceStmt, err = db.PrepareContext(ctx, deleteInstance); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteInstance: %w", err)
+	}
 	if q.deleteOldDeliveriesStmt, err = db.PrepareContext(ctx, deleteOldDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteOldDeliveries: %w", err)
 	}
@@ -105,6 +108,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.dueRemindersStmt, err = db.PrepareContext(ctx, dueReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query DueReminders: %w", err)
 	}
+	if q.electLeaderStmt, err = db.PrepareContext(ctx, electLeader); err != nil {
+		return nil, fmt.Errorf("error preparing query ElectLeader: %w", err)
+	}
 	if q.expiredLeasesStmt, err = db.PrepareContext(ctx, expiredLeases); err != nil {
 		return nil, fmt.Errorf("error preparing query ExpiredLeases: %w", err)
 	}
@@ -113,6 +119,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.finishAbandonedDeliveryStmt, err = db.PrepareContext(ctx, finishAbandonedDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query FinishAbandonedDelivery: %w", err)
+	}
+	if q.forgetInstancesStmt, err = db.PrepareContext(ctx, forgetInstances); err != nil {
+		return nil, fmt.Errorf("error preparing query ForgetInstances: %w", err)
 	}
 	if q.getConsentStmt, err = db.PrepareContext(ctx, getConsent); err != nil {
 		return nil, fmt.Errorf("error preparing query GetConsent: %w", err)
@@ -134,6 +143,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getTemplateStmt, err = db.PrepareContext(ctx, getTemplate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetTemplate: %w", err)
+	}
+	if q.heartbeatInstanceStmt, err = db.PrepareContext(ctx, heartbeatInstance); err != nil {
+		return nil, fmt.Errorf("error preparing query HeartbeatInstance: %w", err)
 	}
 	if q.insertAbandonedDeliveryStmt, err = db.PrepareContext(ctx, insertAbandonedDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertAbandonedDelivery: %w", err)
@@ -164,6 +176,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listDeliveryRemindersStmt, err = db.PrepareContext(ctx, listDeliveryReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListDeliveryReminders: %w", err)
+	}
+	if q.listInstancesStmt, err = db.PrepareContext(ctx, listInstances); err != nil {
+		return nil, fmt.Errorf("error preparing query ListInstances: %w", err)
 	}
 	if q.listRemindersStmt, err = db.PrepareContext(ctx, listReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListReminders: %w", err)
@@ -227,6 +242,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.rescueReminderStmt, err = db.PrepareContext(ctx, rescueReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query RescueReminder: %w", err)
+	}
+	if q.resignLeaderStmt, err = db.PrepareContext(ctx, resignLeader); err != nil {
+		return nil, fmt.Errorf("error preparing query ResignLeader: %w", err)
 	}
 	if q.retryReminderStmt, err = db.PrepareContext(ctx, retryReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query RetryReminder: %w", err)
@@ -350,6 +368,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteExpiredSessionsStmt: %w", cerr)
 		}
 	}
+	if q.deleteInstanceStmt != nil {
+		if cerr := q.deleteInstanceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteInstanceStmt: %w", cerr)
+		}
+	}
 	if q.deleteOldDeliveriesStmt != nil {
 		if cerr := q.deleteOldDeliveriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteOldDeliveriesStmt: %w", cerr)
@@ -410,6 +433,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing dueRemindersStmt: %w", cerr)
 		}
 	}
+	if q.electLeaderStmt != nil {
+		if cerr := q.electLeaderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing electLeaderStmt: %w", cerr)
+		}
+	}
 	if q.expiredLeasesStmt != nil {
 		if cerr := q.expiredLeasesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing expiredLeasesStmt: %w", cerr)
@@ -423,6 +451,11 @@ func (q *Queries) Close() error {
 	if q.finishAbandonedDeliveryStmt != nil {
 		if cerr := q.finishAbandonedDeliveryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing finishAbandonedDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.forgetInstancesStmt != nil {
+		if cerr := q.forgetInstancesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing forgetInstancesStmt: %w", cerr)
 		}
 	}
 	if q.getConsentStmt != nil {
@@ -458,6 +491,11 @@ func (q *Queries) Close() error {
 	if q.getTemplateStmt != nil {
 		if cerr := q.getTemplateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getTemplateStmt: %w", cerr)
+		}
+	}
+	if q.heartbeatInstanceStmt != nil {
+		if cerr := q.heartbeatInstanceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing heartbeatInstanceStmt: %w", cerr)
 		}
 	}
 	if q.insertAbandonedDeliveryStmt != nil {
@@ -508,6 +546,11 @@ func (q *Queries) Close() error {
 	if q.listDeliveryRemindersStmt != nil {
 		if cerr := q.listDeliveryRemindersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listDeliveryRemindersStmt: %w", cerr)
+		}
+	}
+	if q.listInstancesStmt != nil {
+		if cerr := q.listInstancesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listInstancesStmt: %w", cerr)
 		}
 	}
 	if q.listRemindersStmt != nil {
@@ -613,6 +656,11 @@ func (q *Queries) Close() error {
 	if q.rescueReminderStmt != nil {
 		if cerr := q.rescueReminderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing rescueReminderStmt: %w", cerr)
+		}
+	}
+	if q.resignLeaderStmt != nil {
+		if cerr := q.resignLeaderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing resignLeaderStmt: %w", cerr)
 		}
 	}
 	if q.retryReminderStmt != nil {
@@ -739,6 +787,7 @@ type Queries struct {
 	countSendingDeliveriesStmt      *sql.Stmt
 	createSessionStmt               *sql.Stmt
 	deleteExpiredSessionsStmt       *sql.Stmt
+	deleteInstanceStmt              *sql.Stmt
 	deleteOldDeliveriesStmt         *sql.Stmt
 	deleteOldGrantsStmt             *sql.Stmt
 	deleteOldPendingSentEventsStmt  *sql.Stmt
@@ -751,9 +800,11 @@ type Queries struct {
 	deliveryWithMsgidStmt           *sql.Stmt
 	dueBacklogStmt                  *sql.Stmt
 	dueRemindersStmt                *sql.Stmt
+	electLeaderStmt                 *sql.Stmt
 	expiredLeasesStmt               *sql.Stmt
 	findUnpairedGrantStmt           *sql.Stmt
 	finishAbandonedDeliveryStmt     *sql.Stmt
+	forgetInstancesStmt             *sql.Stmt
 	getConsentStmt                  *sql.Stmt
 	getPauseStmt                    *sql.Stmt
 	getPauseRowStmt                 *sql.Stmt
@@ -761,6 +812,7 @@ type Queries struct {
 	getReminderByIdempotencyKeyStmt *sql.Stmt
 	getSessionStmt                  *sql.Stmt
 	getTemplateStmt                 *sql.Stmt
+	heartbeatInstanceStmt           *sql.Stmt
 	insertAbandonedDeliveryStmt     *sql.Stmt
 	insertDeliveryStmt              *sql.Stmt
 	insertGrantStmt                 *sql.Stmt
@@ -771,6 +823,7 @@ type Queries struct {
 	listConsentsStmt                *sql.Stmt
 	listDeliveriesStmt              *sql.Stmt
 	listDeliveryRemindersStmt       *sql.Stmt
+	listInstancesStmt               *sql.Stmt
 	listRemindersStmt               *sql.Stmt
 	listRemindersWalkEndStmt        *sql.Stmt
 	listScheduledForPromptStmt      *sql.Stmt
@@ -792,6 +845,7 @@ type Queries struct {
 	rememberPushStmt                *sql.Stmt
 	rescheduleReminderStmt          *sql.Stmt
 	rescueReminderStmt              *sql.Stmt
+	resignLeaderStmt                *sql.Stmt
 	retryReminderStmt               *sql.Stmt
 	savePendingSentEventStmt        *sql.Stmt
 	saveTokenStmt                   *sql.Stmt
@@ -827,6 +881,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		countSendingDeliveriesStmt:      q.countSendingDeliveriesStmt,
 		createSessionStmt:               q.createSessionStmt,
 		deleteExpiredSessionsStmt:       q.deleteExpiredSessionsStmt,
+		deleteInstanceStmt:              q.deleteInstanceStmt,
 		deleteOldDeliveriesStmt:         q.deleteOldDeliveriesStmt,
 		deleteOldGrantsStmt:             q.deleteOldGrantsStmt,
 		deleteOldPendingSentEventsStmt:  q.deleteOldPendingSentEventsStmt,
@@ -839,9 +894,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deliveryWithMsgidStmt:           q.deliveryWithMsgidStmt,
 		dueBacklogStmt:                  q.dueBacklogStmt,
 		dueRemindersStmt:                q.dueRemindersStmt,
+		electLeaderStmt:                 q.electLeaderStmt,
 		expiredLeasesStmt:               q.expiredLeasesStmt,
 		findUnpairedGrantStmt:           q.findUnpairedGrantStmt,
 		finishAbandonedDeliveryStmt:     q.finishAbandonedDeliveryStmt,
+		forgetInstancesStmt:             q.forgetInstancesStmt,
 		getConsentStmt:                  q.getConsentStmt,
 		getPauseStmt:                    q.getPauseStmt,
 		getPauseRowStmt:                 q.getPauseRowStmt,
@@ -849,6 +906,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getReminderByIdempotencyKeyStmt: q.getReminderByIdempotencyKeyStmt,
 		getSessionStmt:                  q.getSessionStmt,
 		getTemplateStmt:                 q.getTemplateStmt,
+		heartbeatInstanceStmt:           q.heartbeatInstanceStmt,
 		insertAbandonedDeliveryStmt:     q.insertAbandonedDeliveryStmt,
 		insertDeliveryStmt:              q.insertDeliveryStmt,
 		insertGrantStmt:                 q.insertGrantStmt,
@@ -859,6 +917,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listConsentsStmt:                q.listConsentsStmt,
 		listDeliveriesStmt:              q.listDeliveriesStmt,
 		listDeliveryRemindersStmt:       q.listDeliveryRemindersStmt,
+		listInstancesStmt:               q.listInstancesStmt,
 		listRemindersStmt:               q.listRemindersStmt,
 		listRemindersWalkEndStmt:        q.listRemindersWalkEndStmt,
 		listScheduledForPromptStmt:      q.listScheduledForPromptStmt,
@@ -880,6 +939,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		rememberPushStmt:                q.rememberPushStmt,
 		rescheduleReminderStmt:          q.rescheduleReminderStmt,
 		rescueReminderStmt:              q.rescueReminderStmt,
+		resignLeaderStmt:                q.resignLeaderStmt,
 		retryReminderStmt:               q.retryReminderStmt,
 		savePendingSentEventStmt:        q.savePendingSentEventStmt,
 		saveTokenStmt:                   q.saveTokenStmt,

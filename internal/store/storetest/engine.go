@@ -37,6 +37,11 @@ func engineTests(t *testing.T, open Open[EngineDriver]) {
 		{"Retain", testRetain},
 		{"Templates", testTemplates},
 		{"Token", testToken},
+		{"LeaderOneCandidateWins", testLeaderOneWins},
+		{"LeaderHolderReelects", testLeaderReelects},
+		{"LeaderExpiredLeaseTakenOver", testLeaderTakeover},
+		{"LeaderResignFreesTheLease", testLeaderResign},
+		{"InstancesWithTheLeader", testInstances},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}

@@ -40,6 +40,20 @@ type Delivery struct {
 	PossibleDuplicate bool
 }
 
+type Instance struct {
+	ID         string
+	Host       string
+	StartedAt  int64
+	LastSeenAt int64
+}
+
+type Leader struct {
+	Name      string
+	Holder    string
+	ElectedAt int64
+	ExpiresAt int64
+}
+
 type Pause struct {
 	Name      string
 	Until     int64
