@@ -114,6 +114,9 @@ type Client struct {
 	tokLoaded bool // the store has been consulted
 	flight    singleflight.Group
 	onToken   func(TokenEvent)
+
+	holder     string        // this client's name on the fetch lease (FleetTokenStore)
+	fetchLease time.Duration // how long the fetch lease is taken for
 }
 
 // New builds a Client from cfg.
@@ -138,6 +141,7 @@ func New(cfg Config) (*Client, error) {
 	if c.http == nil {
 		c.http = NewHTTPClient(DefaultTimeout, DefaultMaxConns)
 	}
+	c.holder, c.fetchLease = newHolder(), max(fetchLeaseMin, 2*c.http.Timeout)
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -350,6 +354,6 @@ func doWithToken[T any, PT interface {
 			return nil, err
 		}
 		c.log.Info("access token rejected; refreshing", "op", op, "errcode", err.(*APIError).Code)
-		c.invalidate(tok.Value)
+		c.invalidate(ctx, tok)
 	}
 }

@@ -27,6 +27,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.abandonDeliveriesStmt, err = db.PrepareContext(ctx, abandonDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query AbandonDeliveries: %w", err)
 	}
+	if q.acquireTokenFetchStmt, err = db.PrepareContext(ctx, acquireTokenFetch); err != nil {
+		return nil, fmt.Errorf("error preparing query AcquireTokenFetch: %w", err)
+	}
+	if q.acquireUserSendStmt, err = db.PrepareContext(ctx, acquireUserSend); err != nil {
+		return nil, fmt.Errorf("error preparing query AcquireUserSend: %w", err)
+	}
 	if q.addCreditStmt, err = db.PrepareContext(ctx, addCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query AddCredit: %w", err)
 	}
@@ -99,6 +105,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deliveryWithMsgidStmt, err = db.PrepareContext(ctx, deliveryWithMsgid); err != nil {
 		return nil, fmt.Errorf("error preparing query DeliveryWithMsgid: %w", err)
 	}
+	if q.dropExpiredUserSendStmt, err = db.PrepareContext(ctx, dropExpiredUserSend); err != nil {
+		return nil, fmt.Errorf("error preparing query DropExpiredUserSend: %w", err)
+	}
 	if q.dueBacklogStmt, err = db.PrepareContext(ctx, dueBacklog); err != nil {
 		return nil, fmt.Errorf("error preparing query DueBacklog: %w", err)
 	}
@@ -150,6 +159,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertSentDeliveriesStmt, err = db.PrepareContext(ctx, insertSentDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertSentDeliveries: %w", err)
 	}
+	if q.invalidateTokenStmt, err = db.PrepareContext(ctx, invalidateToken); err != nil {
+		return nil, fmt.Errorf("error preparing query InvalidateToken: %w", err)
+	}
 	if q.lastUnknownAttemptAtStmt, err = db.PrepareContext(ctx, lastUnknownAttemptAt); err != nil {
 		return nil, fmt.Errorf("error preparing query LastUnknownAttemptAt: %w", err)
 	}
@@ -186,8 +198,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listUserRemindersStmt, err = db.PrepareContext(ctx, listUserReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUserReminders: %w", err)
 	}
-	if q.loadTokenStmt, err = db.PrepareContext(ctx, loadToken); err != nil {
-		return nil, fmt.Errorf("error preparing query LoadToken: %w", err)
+	if q.loadFleetTokenStmt, err = db.PrepareContext(ctx, loadFleetToken); err != nil {
+		return nil, fmt.Errorf("error preparing query LoadFleetToken: %w", err)
 	}
 	if q.markDeliveredStmt, err = db.PrepareContext(ctx, markDelivered); err != nil {
 		return nil, fmt.Errorf("error preparing query MarkDelivered: %w", err)
@@ -219,6 +231,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.refundCreditStmt, err = db.PrepareContext(ctx, refundCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query RefundCredit: %w", err)
 	}
+	if q.releaseTokenFetchStmt, err = db.PrepareContext(ctx, releaseTokenFetch); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseTokenFetch: %w", err)
+	}
+	if q.releaseUserSendStmt, err = db.PrepareContext(ctx, releaseUserSend); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseUserSend: %w", err)
+	}
 	if q.rememberPushStmt, err = db.PrepareContext(ctx, rememberPush); err != nil {
 		return nil, fmt.Errorf("error preparing query RememberPush: %w", err)
 	}
@@ -230,6 +248,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.retryReminderStmt, err = db.PrepareContext(ctx, retryReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query RetryReminder: %w", err)
+	}
+	if q.saveFetchedTokenStmt, err = db.PrepareContext(ctx, saveFetchedToken); err != nil {
+		return nil, fmt.Errorf("error preparing query SaveFetchedToken: %w", err)
 	}
 	if q.savePendingSentEventStmt, err = db.PrepareContext(ctx, savePendingSentEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query SavePendingSentEvent: %w", err)
@@ -278,6 +299,16 @@ func (q *Queries) Close() error {
 	if q.abandonDeliveriesStmt != nil {
 		if cerr := q.abandonDeliveriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing abandonDeliveriesStmt: %w", cerr)
+		}
+	}
+	if q.acquireTokenFetchStmt != nil {
+		if cerr := q.acquireTokenFetchStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing acquireTokenFetchStmt: %w", cerr)
+		}
+	}
+	if q.acquireUserSendStmt != nil {
+		if cerr := q.acquireUserSendStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing acquireUserSendStmt: %w", cerr)
 		}
 	}
 	if q.addCreditStmt != nil {
@@ -400,6 +431,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deliveryWithMsgidStmt: %w", cerr)
 		}
 	}
+	if q.dropExpiredUserSendStmt != nil {
+		if cerr := q.dropExpiredUserSendStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing dropExpiredUserSendStmt: %w", cerr)
+		}
+	}
 	if q.dueBacklogStmt != nil {
 		if cerr := q.dueBacklogStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing dueBacklogStmt: %w", cerr)
@@ -485,6 +521,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertSentDeliveriesStmt: %w", cerr)
 		}
 	}
+	if q.invalidateTokenStmt != nil {
+		if cerr := q.invalidateTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing invalidateTokenStmt: %w", cerr)
+		}
+	}
 	if q.lastUnknownAttemptAtStmt != nil {
 		if cerr := q.lastUnknownAttemptAtStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing lastUnknownAttemptAtStmt: %w", cerr)
@@ -545,9 +586,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listUserRemindersStmt: %w", cerr)
 		}
 	}
-	if q.loadTokenStmt != nil {
-		if cerr := q.loadTokenStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing loadTokenStmt: %w", cerr)
+	if q.loadFleetTokenStmt != nil {
+		if cerr := q.loadFleetTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing loadFleetTokenStmt: %w", cerr)
 		}
 	}
 	if q.markDeliveredStmt != nil {
@@ -600,6 +641,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing refundCreditStmt: %w", cerr)
 		}
 	}
+	if q.releaseTokenFetchStmt != nil {
+		if cerr := q.releaseTokenFetchStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseTokenFetchStmt: %w", cerr)
+		}
+	}
+	if q.releaseUserSendStmt != nil {
+		if cerr := q.releaseUserSendStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseUserSendStmt: %w", cerr)
+		}
+	}
 	if q.rememberPushStmt != nil {
 		if cerr := q.rememberPushStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing rememberPushStmt: %w", cerr)
@@ -618,6 +669,11 @@ func (q *Queries) Close() error {
 	if q.retryReminderStmt != nil {
 		if cerr := q.retryReminderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing retryReminderStmt: %w", cerr)
+		}
+	}
+	if q.saveFetchedTokenStmt != nil {
+		if cerr := q.saveFetchedTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing saveFetchedTokenStmt: %w", cerr)
 		}
 	}
 	if q.savePendingSentEventStmt != nil {
@@ -725,6 +781,8 @@ type Queries struct {
 	db                              DBTX
 	tx                              *sql.Tx
 	abandonDeliveriesStmt           *sql.Stmt
+	acquireTokenFetchStmt           *sql.Stmt
+	acquireUserSendStmt             *sql.Stmt
 	addCreditStmt                   *sql.Stmt
 	applyPendingSentEventStmt       *sql.Stmt
 	cancelReminderStmt              *sql.Stmt
@@ -749,6 +807,7 @@ type Queries struct {
 	deliveryAtOrAfterStmt           *sql.Stmt
 	deliveryIDRangeStmt             *sql.Stmt
 	deliveryWithMsgidStmt           *sql.Stmt
+	dropExpiredUserSendStmt         *sql.Stmt
 	dueBacklogStmt                  *sql.Stmt
 	dueRemindersStmt                *sql.Stmt
 	expiredLeasesStmt               *sql.Stmt
@@ -766,6 +825,7 @@ type Queries struct {
 	insertGrantStmt                 *sql.Stmt
 	insertReminderStmt              *sql.Stmt
 	insertSentDeliveriesStmt        *sql.Stmt
+	invalidateTokenStmt             *sql.Stmt
 	lastUnknownAttemptAtStmt        *sql.Stmt
 	ledgerForStmt                   *sql.Stmt
 	listConsentsStmt                *sql.Stmt
@@ -778,7 +838,7 @@ type Queries struct {
 	listStatusRemindersWalkEndStmt  *sql.Stmt
 	listTemplatesStmt               *sql.Stmt
 	listUserRemindersStmt           *sql.Stmt
-	loadTokenStmt                   *sql.Stmt
+	loadFleetTokenStmt              *sql.Stmt
 	markDeliveredStmt               *sql.Stmt
 	markTemplatesAbsentStmt         *sql.Stmt
 	nextDueAtStmt                   *sql.Stmt
@@ -789,10 +849,13 @@ type Queries struct {
 	pendingSentEventsStmt           *sql.Stmt
 	pushSeenBodyStmt                *sql.Stmt
 	refundCreditStmt                *sql.Stmt
+	releaseTokenFetchStmt           *sql.Stmt
+	releaseUserSendStmt             *sql.Stmt
 	rememberPushStmt                *sql.Stmt
 	rescheduleReminderStmt          *sql.Stmt
 	rescueReminderStmt              *sql.Stmt
 	retryReminderStmt               *sql.Stmt
+	saveFetchedTokenStmt            *sql.Stmt
 	savePendingSentEventStmt        *sql.Stmt
 	saveTokenStmt                   *sql.Stmt
 	setConsentStatusStmt            *sql.Stmt
@@ -813,6 +876,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		db:                              tx,
 		tx:                              tx,
 		abandonDeliveriesStmt:           q.abandonDeliveriesStmt,
+		acquireTokenFetchStmt:           q.acquireTokenFetchStmt,
+		acquireUserSendStmt:             q.acquireUserSendStmt,
 		addCreditStmt:                   q.addCreditStmt,
 		applyPendingSentEventStmt:       q.applyPendingSentEventStmt,
 		cancelReminderStmt:              q.cancelReminderStmt,
@@ -837,6 +902,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deliveryAtOrAfterStmt:           q.deliveryAtOrAfterStmt,
 		deliveryIDRangeStmt:             q.deliveryIDRangeStmt,
 		deliveryWithMsgidStmt:           q.deliveryWithMsgidStmt,
+		dropExpiredUserSendStmt:         q.dropExpiredUserSendStmt,
 		dueBacklogStmt:                  q.dueBacklogStmt,
 		dueRemindersStmt:                q.dueRemindersStmt,
 		expiredLeasesStmt:               q.expiredLeasesStmt,
@@ -854,6 +920,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertGrantStmt:                 q.insertGrantStmt,
 		insertReminderStmt:              q.insertReminderStmt,
 		insertSentDeliveriesStmt:        q.insertSentDeliveriesStmt,
+		invalidateTokenStmt:             q.invalidateTokenStmt,
 		lastUnknownAttemptAtStmt:        q.lastUnknownAttemptAtStmt,
 		ledgerForStmt:                   q.ledgerForStmt,
 		listConsentsStmt:                q.listConsentsStmt,
@@ -866,7 +933,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listStatusRemindersWalkEndStmt:  q.listStatusRemindersWalkEndStmt,
 		listTemplatesStmt:               q.listTemplatesStmt,
 		listUserRemindersStmt:           q.listUserRemindersStmt,
-		loadTokenStmt:                   q.loadTokenStmt,
+		loadFleetTokenStmt:              q.loadFleetTokenStmt,
 		markDeliveredStmt:               q.markDeliveredStmt,
 		markTemplatesAbsentStmt:         q.markTemplatesAbsentStmt,
 		nextDueAtStmt:                   q.nextDueAtStmt,
@@ -877,10 +944,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		pendingSentEventsStmt:           q.pendingSentEventsStmt,
 		pushSeenBodyStmt:                q.pushSeenBodyStmt,
 		refundCreditStmt:                q.refundCreditStmt,
+		releaseTokenFetchStmt:           q.releaseTokenFetchStmt,
+		releaseUserSendStmt:             q.releaseUserSendStmt,
 		rememberPushStmt:                q.rememberPushStmt,
 		rescheduleReminderStmt:          q.rescheduleReminderStmt,
 		rescueReminderStmt:              q.rescueReminderStmt,
 		retryReminderStmt:               q.retryReminderStmt,
+		saveFetchedTokenStmt:            q.saveFetchedTokenStmt,
 		savePendingSentEventStmt:        q.savePendingSentEventStmt,
 		saveTokenStmt:                   q.saveTokenStmt,
 		setConsentStatusStmt:            q.setConsentStatusStmt,

@@ -37,6 +37,9 @@ func engineTests(t *testing.T, open Open[EngineDriver]) {
 		{"Retain", testRetain},
 		{"Templates", testTemplates},
 		{"Token", testToken},
+		{"TokenFetchLease", testTokenFetchLease},
+		{"TokenInvalidationIsACompareAndSet", testTokenInvalidation},
+		{"UserSendLease", testUserSendLease},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}
