@@ -115,6 +115,7 @@ type Client struct {
 	flight    singleflight.Group
 	onToken   func(TokenEvent)
 
+	rejected   Secret        // the last token WeChat rejected (never reloaded from the store)
 	holder     string        // this client's name on the fetch lease (FleetTokenStore)
 	fetchLease time.Duration // how long the fetch lease is taken for
 }

@@ -225,6 +225,18 @@ func (c *Client) loadShared(ctx context.Context, fs FleetTokenStore) (Token, boo
 		return Token{}, false
 	}
 	c.tokMu.Lock()
+	rejected := c.rejected.Equal(t.Value)
+	c.tokMu.Unlock()
+	if rejected {
+		// WeChat rejected it here, and the invalidation of the caller
+		// that saw it first has not landed yet (or was lost): drop it
+		// (the same compare-and-set) and get another.
+		if err := fs.InvalidateToken(ctx, t.Version, c.now()); err != nil {
+			c.log.Warn("invalidate the stored access token", "error", err)
+		}
+		return Token{}, false
+	}
+	c.tokMu.Lock()
 	same := c.tok.Value.Equal(t.Value) && c.tok.Version == t.Version
 	c.tok, c.tokLoaded = t, true
 	c.tokMu.Unlock()
@@ -277,6 +289,7 @@ func (c *Client) invalidate(ctx context.Context, failed Token) {
 	if dropped {
 		c.tok = Token{}
 	}
+	c.rejected = failed.Value
 	c.tokMu.Unlock()
 	if !dropped {
 		return
