@@ -50,7 +50,8 @@ type Config struct {
 	// Logger receives debug lines for calls (never credentials); nil discards.
 	Logger *slog.Logger
 	// TokenStore persists the access token across restarts; nil keeps it in
-	// memory only.
+	// memory only. A FleetTokenStore (internal/app's, over the database)
+	// also shares it between processes: one fetch for all of them.
 	TokenStore TokenStore
 	// RefreshBefore is how long before expiry a token is replaced (default 5 min).
 	RefreshBefore time.Duration
