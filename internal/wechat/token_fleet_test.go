@@ -30,7 +30,9 @@ func (f *fleetStore) LoadToken(context.Context) (wechat.Token, error) {
 	return f.tok, nil
 }
 
-func (f *fleetStore) SaveToken(context.Context, wechat.Token) error { return errors.New("not in the fleet path") }
+func (f *fleetStore) SaveToken(context.Context, wechat.Token) error {
+	return errors.New("not in the fleet path")
+}
 
 func (f *fleetStore) AcquireTokenFetch(_ context.Context, holder string, now, until time.Time) (bool, error) {
 	f.mu.Lock()
