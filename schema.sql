@@ -167,6 +167,13 @@ CREATE TABLE wechat_token (
     value      TEXT    NOT NULL,
     expires_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
+, version INTEGER NOT NULL DEFAULT 0, fetcher TEXT NOT NULL DEFAULT '', fetching_until INTEGER NOT NULL DEFAULT 0) STRICT;
+
+-- The per-openid send lease across processes (migration 7).
+CREATE TABLE user_sends (
+    openid TEXT    NOT NULL PRIMARY KEY,
+    holder TEXT    NOT NULL,
+    until  INTEGER NOT NULL
 ) STRICT;
 
 -- Pushes already applied, durably: key is the SHA-256 of the plaintext

@@ -143,7 +143,18 @@ CREATE TABLE wechat_token (
     id         BIGINT NOT NULL PRIMARY KEY CHECK (id = 1),
     value      TEXT   NOT NULL,
     expires_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
+    updated_at BIGINT NOT NULL,
+    -- Migration 3: the fleet's compare-and-set version and fetch lease.
+    version        BIGINT NOT NULL DEFAULT 0,
+    fetcher        TEXT   NOT NULL DEFAULT '',
+    fetching_until BIGINT NOT NULL DEFAULT 0
+);
+
+-- The per-openid send lease across processes (migration 3).
+CREATE TABLE user_sends (
+    openid TEXT   NOT NULL PRIMARY KEY,
+    holder TEXT   NOT NULL,
+    until  BIGINT NOT NULL
 );
 
 CREATE TABLE push_seen (

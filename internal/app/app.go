@@ -170,8 +170,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 // pools; PostgreSQL: its pool).
 func (a *App) Close() error { return a.Store.Close() }
 
-// tokenStore persists the WeChat access token in the store.
+// tokenStore persists the WeChat access token in the store and shares it
+// between the processes on one database (wechat.FleetTokenStore).
 type tokenStore struct{ s store.EngineStore }
+
+var _ wechat.FleetTokenStore = tokenStore{}
 
 func (t tokenStore) LoadToken(ctx context.Context) (wechat.Token, error) {
 	tok, err := t.s.LoadToken(ctx)
@@ -181,11 +184,33 @@ func (t tokenStore) LoadToken(ctx context.Context) (wechat.Token, error) {
 		}
 		return wechat.Token{}, err
 	}
-	return wechat.Token{Value: wechat.NewSecret(tok.Value), ExpiresAt: tok.ExpiresAt}, nil
+	return wechat.Token{Value: wechat.NewSecret(tok.Value), ExpiresAt: tok.ExpiresAt, Version: tok.Version}, nil
 }
 
 func (t tokenStore) SaveToken(ctx context.Context, tok wechat.Token) error {
 	return t.s.SaveToken(ctx, store.Token{Value: tok.Value.Reveal(), ExpiresAt: tok.ExpiresAt}, time.Now())
+}
+
+func (t tokenStore) AcquireTokenFetch(ctx context.Context, holder string, now, until time.Time) (bool, error) {
+	return t.s.AcquireTokenFetch(ctx, holder, now, until)
+}
+
+func (t tokenStore) ReleaseTokenFetch(ctx context.Context, holder string) error {
+	return t.s.ReleaseTokenFetch(ctx, holder)
+}
+
+func (t tokenStore) SaveFetchedToken(ctx context.Context, tok wechat.Token, holder string, now time.Time) (wechat.Token, error) {
+	v, err := t.s.SaveFetchedToken(ctx, store.Token{Value: tok.Value.Reveal(), ExpiresAt: tok.ExpiresAt}, holder, now)
+	if err != nil {
+		return wechat.Token{}, err
+	}
+	tok.Version = v
+	return tok, nil
+}
+
+func (t tokenStore) InvalidateToken(ctx context.Context, version int64, now time.Time) error {
+	_, err := t.s.InvalidateToken(ctx, version, now)
+	return err
 }
 
 // engine adapts the scheduler to what the API reports.

@@ -176,11 +176,14 @@ func (d *DB) SyncTemplates(ctx context.Context, list []store.Template, at time.T
 
 // LoadToken returns the stored access token, or ErrNotFound.
 func (d *DB) LoadToken(ctx context.Context) (store.Token, error) {
-	row, err := d.Read.LoadToken(ctx)
+	row, err := d.Read.LoadFleetToken(ctx)
 	if err != nil {
 		return store.Token{}, NotFound(err, "access token")
 	}
-	return store.Token{Value: row.Value, ExpiresAt: instant(row.ExpiresAt)}, nil
+	if row.Value == "" { // a fetch lease taken before any token, or an invalidated one
+		return store.Token{}, store.ErrNotFound
+	}
+	return store.Token{Value: row.Value, ExpiresAt: instant(row.ExpiresAt), Version: row.Version}, nil
 }
 
 // SaveToken stores the access token, replacing the last.

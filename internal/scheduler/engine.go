@@ -224,6 +224,7 @@ type Engine struct {
 	cancelSend   context.CancelFunc
 	users        keyedMutex
 	quotaUntil   atomic.Int64               // unix ms; sending paused until then
+	quotaReadAt  atomic.Int64               // unix ms of the last read of the quota pause row (fleet.go)
 	admin        atomic.Pointer[adminPause] // an admin pause (pause.go), or nil
 	breakerOpens atomic.Int64
 
@@ -444,6 +445,7 @@ func (e *Engine) ScanOnce(ctx context.Context) error {
 	}
 	defer e.scanMu.Unlock()
 	defer e.signals.scanned.signal()
+	e.readQuotaPause(ctx) // another process may have hit the quota (fleet.go)
 	for {
 		e.rescan.Store(false)
 		n, err := e.scanBatch(ctx)

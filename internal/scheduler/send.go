@@ -104,10 +104,15 @@ func (e *Engine) process(c store.Claim) {
 	}()
 	ctx := e.sendCtx
 	var res result
+	release := func() {}
 	unlockUser, err := e.acquire(ctx, c.Reminder.OpenID)
 	if err != nil {
 		res = result{verdict: vDefer, errmsg: "shutdown before sending", deferUntil: e.now()}
+	} else if lres, rel, ok := e.sendLease(ctx, c); !ok {
+		res = lres
+		<-e.slots
 	} else {
+		release = rel // the user's send lease across processes (fleet.go)
 		res = e.attempt(ctx, c)
 		// The send slot bounds the sends in flight to WeChat: it is free
 		// once WeChat has answered. The outcome's record queues for the
@@ -121,6 +126,9 @@ func (e *Engine) process(c store.Claim) {
 	if err := e.record(context.WithoutCancel(ctx), c, res); err != nil {
 		e.log.Error("record outcome", "reminder_id", c.Reminder.ID, "attempt", c.Reminder.Attempts, "error", err)
 	}
+	// The lease goes before the in-process lock: the next worker of this
+	// user here takes the lease under the same owner.
+	release()
 	if unlockUser != nil {
 		unlockUser()
 	}

@@ -70,8 +70,40 @@ type EngineStore interface {
 	SyncTemplates(ctx context.Context, list []Template, at time.Time) error
 	// LoadToken returns the stored access token, or ErrNotFound.
 	LoadToken(ctx context.Context) (Token, error)
-	// SaveToken stores the access token, replacing the last.
+	// SaveToken stores the access token, replacing the last (and bumping
+	// the version).
 	SaveToken(ctx context.Context, t Token, at time.Time) error
+
+	// The fleet: what several processes on one database share (fleet.go
+	// of each driver).
+	//
+	// The access token is fetched by one process for all: a process takes
+	// the fetch lease before it fetches, and the others wait for its save.
+	// AcquireTokenFetch takes the fetch lease for holder until until,
+	// unless another holder has it past now; it reports whether holder has
+	// it (again, for the holder that had it).
+	AcquireTokenFetch(ctx context.Context, holder string, now, until time.Time) (bool, error)
+	// ReleaseTokenFetch gives the fetch lease up, if holder has it.
+	ReleaseTokenFetch(ctx context.Context, holder string) error
+	// SaveFetchedToken stores the token holder fetched, bumping the
+	// version, and releases holder's fetch lease; it returns the new
+	// version.
+	SaveFetchedToken(ctx context.Context, t Token, holder string, at time.Time) (int64, error)
+	// InvalidateToken drops the stored token if it is still at version (a
+	// compare-and-set: a token another process saved since is kept); it
+	// reports whether it dropped it. LoadToken then answers ErrNotFound.
+	InvalidateToken(ctx context.Context, version int64, at time.Time) (bool, error)
+	// AcquireUserSend takes openID's send lease for holder until until,
+	// unless another holder has it past now: at most one send to a user in
+	// flight across the processes. It reports whether holder has it.
+	AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time) (bool, error)
+	// ReleaseUserSend gives openID's send lease up, if holder has it.
+	ReleaseUserSend(ctx context.Context, openID, holder string) error
+	// SharedByProcesses reports whether several processes may share the
+	// store. When it is false (SQLite: one process) the engine's
+	// in-process per-user lock is the guarantee and the engine takes no
+	// send lease; the operations above work all the same.
+	SharedByProcesses() bool
 
 	// ApplyPushEvent applies one message push event, in one transaction
 	// with the record of the pushes applied.

@@ -160,10 +160,14 @@ type Keyword struct {
 	Enum             []string
 }
 
-// Token is the WeChat access token.
+// Token is the WeChat access token. Version counts the saves of the token
+// row (LoadToken reports it, every save bumps it): an invalidation names the
+// version it found rejected, a compare-and-set that leaves a newer token
+// alone.
 type Token struct {
 	Value     string
 	ExpiresAt time.Time
+	Version   int64
 }
 
 // Instance is one live reminderd process of the fleet (GET

@@ -50,7 +50,8 @@ type Config struct {
 	// Logger receives debug lines for calls (never credentials); nil discards.
 	Logger *slog.Logger
 	// TokenStore persists the access token across restarts; nil keeps it in
-	// memory only.
+	// memory only. A FleetTokenStore (internal/app's, over the database)
+	// also shares it between processes: one fetch for all of them.
 	TokenStore TokenStore
 	// RefreshBefore is how long before expiry a token is replaced (default 5 min).
 	RefreshBefore time.Duration
@@ -114,6 +115,10 @@ type Client struct {
 	tokLoaded bool // the store has been consulted
 	flight    singleflight.Group
 	onToken   func(TokenEvent)
+
+	rejected   Secret        // the last token WeChat rejected (never reloaded from the store)
+	holder     string        // this client's name on the fetch lease (FleetTokenStore)
+	fetchLease time.Duration // how long the fetch lease is taken for
 }
 
 // New builds a Client from cfg.
@@ -138,6 +143,7 @@ func New(cfg Config) (*Client, error) {
 	if c.http == nil {
 		c.http = NewHTTPClient(DefaultTimeout, DefaultMaxConns)
 	}
+	c.holder, c.fetchLease = newHolder(), max(fetchLeaseMin, 2*c.http.Timeout)
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -350,6 +356,6 @@ func doWithToken[T any, PT interface {
 			return nil, err
 		}
 		c.log.Info("access token rejected; refreshing", "op", op, "errcode", err.(*APIError).Code)
-		c.invalidate(tok.Value)
+		c.invalidate(ctx, tok)
 	}
 }

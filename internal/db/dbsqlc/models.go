@@ -124,9 +124,18 @@ type Template struct {
 	SyncedAt int64
 }
 
+type UserSend struct {
+	Openid string
+	Holder string
+	Until  int64
+}
+
 type WechatToken struct {
-	ID        int64
-	Value     string
-	ExpiresAt int64
-	UpdatedAt int64
+	ID            int64
+	Value         string
+	ExpiresAt     int64
+	UpdatedAt     int64
+	Version       int64
+	Fetcher       string
+	FetchingUntil int64
 }

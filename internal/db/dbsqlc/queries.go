@@ -27,6 +27,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.abandonDeliveriesStmt, err = db.PrepareContext(ctx, abandonDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query AbandonDeliveries: %w", err)
 	}
+	if q.acquireTokenFetchStmt, err = db.PrepareContext(ctx, acquireTokenFetch); err != nil {
+		return nil, fmt.Errorf("error preparing query AcquireTokenFetch: %w", err)
+	}
+	if q.acquireUserSendStmt, err = db.PrepareContext(ctx, acquireUserSend); err != nil {
+		return nil, fmt.Errorf("error preparing query AcquireUserSend: %w", err)
+	}
 	if q.addCreditStmt, err = db.PrepareContext(ctx, addCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query AddCredit: %w", err)
 	}
@@ -102,6 +108,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deliveryWithMsgidStmt, err = db.PrepareContext(ctx, deliveryWithMsgid); err != nil {
 		return nil, fmt.Errorf("error preparing query DeliveryWithMsgid: %w", err)
 	}
+	if q.dropExpiredUserSendStmt, err = db.PrepareContext(ctx, dropExpiredUserSend); err != nil {
+		return nil, fmt.Errorf("error preparing query DropExpiredUserSend: %w", err)
+	}
 	if q.dueBacklogStmt, err = db.PrepareContext(ctx, dueBacklog); err != nil {
 		return nil, fmt.Errorf("error preparing query DueBacklog: %w", err)
 	}
@@ -162,6 +171,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertSentDeliveriesStmt, err = db.PrepareContext(ctx, insertSentDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertSentDeliveries: %w", err)
 	}
+	if q.invalidateTokenStmt, err = db.PrepareContext(ctx, invalidateToken); err != nil {
+		return nil, fmt.Errorf("error preparing query InvalidateToken: %w", err)
+	}
 	if q.lastUnknownAttemptAtStmt, err = db.PrepareContext(ctx, lastUnknownAttemptAt); err != nil {
 		return nil, fmt.Errorf("error preparing query LastUnknownAttemptAt: %w", err)
 	}
@@ -201,8 +213,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listUserRemindersStmt, err = db.PrepareContext(ctx, listUserReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUserReminders: %w", err)
 	}
-	if q.loadTokenStmt, err = db.PrepareContext(ctx, loadToken); err != nil {
-		return nil, fmt.Errorf("error preparing query LoadToken: %w", err)
+	if q.loadFleetTokenStmt, err = db.PrepareContext(ctx, loadFleetToken); err != nil {
+		return nil, fmt.Errorf("error preparing query LoadFleetToken: %w", err)
 	}
 	if q.markDeliveredStmt, err = db.PrepareContext(ctx, markDelivered); err != nil {
 		return nil, fmt.Errorf("error preparing query MarkDelivered: %w", err)
@@ -234,6 +246,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.refundCreditStmt, err = db.PrepareContext(ctx, refundCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query RefundCredit: %w", err)
 	}
+	if q.releaseTokenFetchStmt, err = db.PrepareContext(ctx, releaseTokenFetch); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseTokenFetch: %w", err)
+	}
+	if q.releaseUserSendStmt, err = db.PrepareContext(ctx, releaseUserSend); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseUserSend: %w", err)
+	}
 	if q.rememberPushStmt, err = db.PrepareContext(ctx, rememberPush); err != nil {
 		return nil, fmt.Errorf("error preparing query RememberPush: %w", err)
 	}
@@ -248,6 +266,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.retryReminderStmt, err = db.PrepareContext(ctx, retryReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query RetryReminder: %w", err)
+	}
+	if q.saveFetchedTokenStmt, err = db.PrepareContext(ctx, saveFetchedToken); err != nil {
+		return nil, fmt.Errorf("error preparing query SaveFetchedToken: %w", err)
 	}
 	if q.savePendingSentEventStmt, err = db.PrepareContext(ctx, savePendingSentEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query SavePendingSentEvent: %w", err)
@@ -296,6 +317,16 @@ func (q *Queries) Close() error {
 	if q.abandonDeliveriesStmt != nil {
 		if cerr := q.abandonDeliveriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing abandonDeliveriesStmt: %w", cerr)
+		}
+	}
+	if q.acquireTokenFetchStmt != nil {
+		if cerr := q.acquireTokenFetchStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing acquireTokenFetchStmt: %w", cerr)
+		}
+	}
+	if q.acquireUserSendStmt != nil {
+		if cerr := q.acquireUserSendStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing acquireUserSendStmt: %w", cerr)
 		}
 	}
 	if q.addCreditStmt != nil {
@@ -423,6 +454,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deliveryWithMsgidStmt: %w", cerr)
 		}
 	}
+	if q.dropExpiredUserSendStmt != nil {
+		if cerr := q.dropExpiredUserSendStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing dropExpiredUserSendStmt: %w", cerr)
+		}
+	}
 	if q.dueBacklogStmt != nil {
 		if cerr := q.dueBacklogStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing dueBacklogStmt: %w", cerr)
@@ -523,6 +559,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertSentDeliveriesStmt: %w", cerr)
 		}
 	}
+	if q.invalidateTokenStmt != nil {
+		if cerr := q.invalidateTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing invalidateTokenStmt: %w", cerr)
+		}
+	}
 	if q.lastUnknownAttemptAtStmt != nil {
 		if cerr := q.lastUnknownAttemptAtStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing lastUnknownAttemptAtStmt: %w", cerr)
@@ -588,9 +629,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listUserRemindersStmt: %w", cerr)
 		}
 	}
-	if q.loadTokenStmt != nil {
-		if cerr := q.loadTokenStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing loadTokenStmt: %w", cerr)
+	if q.loadFleetTokenStmt != nil {
+		if cerr := q.loadFleetTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing loadFleetTokenStmt: %w", cerr)
 		}
 	}
 	if q.markDeliveredStmt != nil {
@@ -643,6 +684,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing refundCreditStmt: %w", cerr)
 		}
 	}
+	if q.releaseTokenFetchStmt != nil {
+		if cerr := q.releaseTokenFetchStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseTokenFetchStmt: %w", cerr)
+		}
+	}
+	if q.releaseUserSendStmt != nil {
+		if cerr := q.releaseUserSendStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseUserSendStmt: %w", cerr)
+		}
+	}
 	if q.rememberPushStmt != nil {
 		if cerr := q.rememberPushStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing rememberPushStmt: %w", cerr)
@@ -666,6 +717,11 @@ func (q *Queries) Close() error {
 	if q.retryReminderStmt != nil {
 		if cerr := q.retryReminderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing retryReminderStmt: %w", cerr)
+		}
+	}
+	if q.saveFetchedTokenStmt != nil {
+		if cerr := q.saveFetchedTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing saveFetchedTokenStmt: %w", cerr)
 		}
 	}
 	if q.savePendingSentEventStmt != nil {
@@ -773,6 +829,8 @@ type Queries struct {
 	db                              DBTX
 	tx                              *sql.Tx
 	abandonDeliveriesStmt           *sql.Stmt
+	acquireTokenFetchStmt           *sql.Stmt
+	acquireUserSendStmt             *sql.Stmt
 	addCreditStmt                   *sql.Stmt
 	applyPendingSentEventStmt       *sql.Stmt
 	cancelReminderStmt              *sql.Stmt
@@ -798,6 +856,7 @@ type Queries struct {
 	deliveryAtOrAfterStmt           *sql.Stmt
 	deliveryIDRangeStmt             *sql.Stmt
 	deliveryWithMsgidStmt           *sql.Stmt
+	dropExpiredUserSendStmt         *sql.Stmt
 	dueBacklogStmt                  *sql.Stmt
 	dueRemindersStmt                *sql.Stmt
 	electLeaderStmt                 *sql.Stmt
@@ -818,6 +877,7 @@ type Queries struct {
 	insertGrantStmt                 *sql.Stmt
 	insertReminderStmt              *sql.Stmt
 	insertSentDeliveriesStmt        *sql.Stmt
+	invalidateTokenStmt             *sql.Stmt
 	lastUnknownAttemptAtStmt        *sql.Stmt
 	ledgerForStmt                   *sql.Stmt
 	listConsentsStmt                *sql.Stmt
@@ -831,7 +891,7 @@ type Queries struct {
 	listStatusRemindersWalkEndStmt  *sql.Stmt
 	listTemplatesStmt               *sql.Stmt
 	listUserRemindersStmt           *sql.Stmt
-	loadTokenStmt                   *sql.Stmt
+	loadFleetTokenStmt              *sql.Stmt
 	markDeliveredStmt               *sql.Stmt
 	markTemplatesAbsentStmt         *sql.Stmt
 	nextDueAtStmt                   *sql.Stmt
@@ -842,11 +902,14 @@ type Queries struct {
 	pendingSentEventsStmt           *sql.Stmt
 	pushSeenBodyStmt                *sql.Stmt
 	refundCreditStmt                *sql.Stmt
+	releaseTokenFetchStmt           *sql.Stmt
+	releaseUserSendStmt             *sql.Stmt
 	rememberPushStmt                *sql.Stmt
 	rescheduleReminderStmt          *sql.Stmt
 	rescueReminderStmt              *sql.Stmt
 	resignLeaderStmt                *sql.Stmt
 	retryReminderStmt               *sql.Stmt
+	saveFetchedTokenStmt            *sql.Stmt
 	savePendingSentEventStmt        *sql.Stmt
 	saveTokenStmt                   *sql.Stmt
 	setConsentStatusStmt            *sql.Stmt
@@ -867,6 +930,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		db:                              tx,
 		tx:                              tx,
 		abandonDeliveriesStmt:           q.abandonDeliveriesStmt,
+		acquireTokenFetchStmt:           q.acquireTokenFetchStmt,
+		acquireUserSendStmt:             q.acquireUserSendStmt,
 		addCreditStmt:                   q.addCreditStmt,
 		applyPendingSentEventStmt:       q.applyPendingSentEventStmt,
 		cancelReminderStmt:              q.cancelReminderStmt,
@@ -892,6 +957,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deliveryAtOrAfterStmt:           q.deliveryAtOrAfterStmt,
 		deliveryIDRangeStmt:             q.deliveryIDRangeStmt,
 		deliveryWithMsgidStmt:           q.deliveryWithMsgidStmt,
+		dropExpiredUserSendStmt:         q.dropExpiredUserSendStmt,
 		dueBacklogStmt:                  q.dueBacklogStmt,
 		dueRemindersStmt:                q.dueRemindersStmt,
 		electLeaderStmt:                 q.electLeaderStmt,
@@ -912,6 +978,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertGrantStmt:                 q.insertGrantStmt,
 		insertReminderStmt:              q.insertReminderStmt,
 		insertSentDeliveriesStmt:        q.insertSentDeliveriesStmt,
+		invalidateTokenStmt:             q.invalidateTokenStmt,
 		lastUnknownAttemptAtStmt:        q.lastUnknownAttemptAtStmt,
 		ledgerForStmt:                   q.ledgerForStmt,
 		listConsentsStmt:                q.listConsentsStmt,
@@ -925,7 +992,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listStatusRemindersWalkEndStmt:  q.listStatusRemindersWalkEndStmt,
 		listTemplatesStmt:               q.listTemplatesStmt,
 		listUserRemindersStmt:           q.listUserRemindersStmt,
-		loadTokenStmt:                   q.loadTokenStmt,
+		loadFleetTokenStmt:              q.loadFleetTokenStmt,
 		markDeliveredStmt:               q.markDeliveredStmt,
 		markTemplatesAbsentStmt:         q.markTemplatesAbsentStmt,
 		nextDueAtStmt:                   q.nextDueAtStmt,
@@ -936,11 +1003,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		pendingSentEventsStmt:           q.pendingSentEventsStmt,
 		pushSeenBodyStmt:                q.pushSeenBodyStmt,
 		refundCreditStmt:                q.refundCreditStmt,
+		releaseTokenFetchStmt:           q.releaseTokenFetchStmt,
+		releaseUserSendStmt:             q.releaseUserSendStmt,
 		rememberPushStmt:                q.rememberPushStmt,
 		rescheduleReminderStmt:          q.rescheduleReminderStmt,
 		rescueReminderStmt:              q.rescueReminderStmt,
 		resignLeaderStmt:                q.resignLeaderStmt,
 		retryReminderStmt:               q.retryReminderStmt,
+		saveFetchedTokenStmt:            q.saveFetchedTokenStmt,
 		savePendingSentEventStmt:        q.savePendingSentEventStmt,
 		saveTokenStmt:                   q.saveTokenStmt,
 		setConsentStatusStmt:            q.setConsentStatusStmt,

@@ -160,11 +160,14 @@ func strOrNull(s string) *string {
 
 // LoadToken returns the stored access token, or ErrNotFound.
 func (d *DB) LoadToken(ctx context.Context) (store.Token, error) {
-	row, err := d.q.LoadToken(ctx)
+	row, err := d.q.LoadFleetToken(ctx)
 	if err != nil {
 		return store.Token{}, storeErr(err, "load access token")
 	}
-	return store.Token{Value: row.Value, ExpiresAt: instant(row.ExpiresAt)}, nil
+	if row.Value == "" { // a fetch lease taken before any token, or an invalidated one
+		return store.Token{}, store.ErrNotFound
+	}
+	return store.Token{Value: row.Value, ExpiresAt: instant(row.ExpiresAt), Version: row.Version}, nil
 }
 
 // SaveToken stores the access token, replacing the last.

@@ -42,6 +42,9 @@ func engineTests(t *testing.T, open Open[EngineDriver]) {
 		{"LeaderExpiredLeaseTakenOver", testLeaderTakeover},
 		{"LeaderResignFreesTheLease", testLeaderResign},
 		{"InstancesWithTheLeader", testInstances},
+		{"TokenFetchLease", testTokenFetchLease},
+		{"TokenInvalidationIsACompareAndSet", testTokenInvalidation},
+		{"UserSendLease", testUserSendLease},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}

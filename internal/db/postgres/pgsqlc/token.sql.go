@@ -9,25 +9,10 @@ import (
 	"context"
 )
 
-const loadToken = `-- name: LoadToken :one
-SELECT value, expires_at FROM wechat_token WHERE id = 1
-`
-
-type LoadTokenRow struct {
-	Value     string
-	ExpiresAt int64
-}
-
-func (q *Queries) LoadToken(ctx context.Context) (LoadTokenRow, error) {
-	row := q.db.QueryRow(ctx, loadToken)
-	var i LoadTokenRow
-	err := row.Scan(&i.Value, &i.ExpiresAt)
-	return i, err
-}
-
 const saveToken = `-- name: SaveToken :exec
 INSERT INTO wechat_token (id, value, expires_at, updated_at) VALUES (1, $1, $2, $3)
-ON CONFLICT (id) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at
+ON CONFLICT (id) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at,
+    version = wechat_token.version + 1
 `
 
 type SaveTokenParams struct {

@@ -1,0 +1,97 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
+	"github.com/reminderd/reminderd/internal/store"
+)
+
+// The fleet operations (store.EngineStore). SQLite serves one process, but
+// they are real here too: two handles on one file share the token through
+// its row exactly as two PostgreSQL processes do.
+
+// SharedByProcesses is false: a SQLite file serves one process, so the
+// engine takes no per-openid send lease (its in-process lock is the
+// guarantee) and the hot path has no extra write.
+func (d *DB) SharedByProcesses() bool { return false }
+
+// AcquireTokenFetch takes the token's fetch lease for holder.
+func (d *DB) AcquireTokenFetch(ctx context.Context, holder string, now, until time.Time) (bool, error) {
+	var n int64
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		var err error
+		n, err = q.AcquireTokenFetch(ctx, dbsqlc.AcquireTokenFetchParams{Now: now.UnixMilli(), Holder: holder, Until: until.UnixMilli()})
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("acquire the token fetch lease: %w", err)
+	}
+	return n > 0, nil
+}
+
+// ReleaseTokenFetch gives holder's fetch lease up.
+func (d *DB) ReleaseTokenFetch(ctx context.Context, holder string) error {
+	if err := d.WithTx(ctx, func(q *dbsqlc.Queries) error { return q.ReleaseTokenFetch(ctx, holder) }); err != nil {
+		return fmt.Errorf("release the token fetch lease: %w", err)
+	}
+	return nil
+}
+
+// SaveFetchedToken stores a fetched token and releases holder's lease.
+func (d *DB) SaveFetchedToken(ctx context.Context, t store.Token, holder string, at time.Time) (int64, error) {
+	var v int64
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		var err error
+		v, err = q.SaveFetchedToken(ctx, dbsqlc.SaveFetchedTokenParams{Value: t.Value, ExpiresAt: t.ExpiresAt.UnixMilli(), Now: at.UnixMilli(), Holder: holder})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("save access token: %w", err)
+	}
+	return v, nil
+}
+
+// InvalidateToken drops the token if it is still at version.
+func (d *DB) InvalidateToken(ctx context.Context, version int64, at time.Time) (bool, error) {
+	var n int64
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		var err error
+		n, err = q.InvalidateToken(ctx, dbsqlc.InvalidateTokenParams{Now: at.UnixMilli(), Version: version})
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("invalidate access token: %w", err)
+	}
+	return n > 0, nil
+}
+
+// AcquireUserSend takes openID's send lease for holder.
+func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time) (bool, error) {
+	var n int64
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		if err := q.DropExpiredUserSend(ctx, dbsqlc.DropExpiredUserSendParams{Openid: openID, Now: now.UnixMilli()}); err != nil {
+			return err
+		}
+		var err error
+		n, err = q.AcquireUserSend(ctx, dbsqlc.AcquireUserSendParams{Openid: openID, Holder: holder, Until: until.UnixMilli()})
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("acquire the send lease: %w", err)
+	}
+	return n > 0, nil
+}
+
+// ReleaseUserSend gives holder's send lease of openID up.
+func (d *DB) ReleaseUserSend(ctx context.Context, openID, holder string) error {
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		return q.ReleaseUserSend(ctx, dbsqlc.ReleaseUserSendParams{Openid: openID, Holder: holder})
+	})
+	if err != nil {
+		return fmt.Errorf("release the send lease: %w", err)
+	}
+	return nil
+}

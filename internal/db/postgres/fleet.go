@@ -1,0 +1,94 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db/postgres/pgsqlc"
+	"github.com/reminderd/reminderd/internal/store"
+)
+
+// The fleet operations (store.EngineStore): compare-and-set upserts on one
+// row each (the token row, a user's send lease), each its own short
+// transaction. No transaction is held across a call to WeChat: the fetch
+// lease is a row with an expiry, so a process that dies mid-fetch blocks the
+// others only until it runs out.
+
+// SharedByProcesses is true: any number of processes share the database,
+// so the engine takes the per-openid send lease around each send.
+func (d *DB) SharedByProcesses() bool { return true }
+
+// AcquireTokenFetch takes the token's fetch lease for holder.
+func (d *DB) AcquireTokenFetch(ctx context.Context, holder string, now, until time.Time) (bool, error) {
+	var n int64
+	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
+		var err error
+		n, err = q.AcquireTokenFetch(ctx, pgsqlc.AcquireTokenFetchParams{Now: now.UnixMilli(), Holder: holder, Until: until.UnixMilli()})
+		return err
+	})
+	if err != nil {
+		return false, storeErr(err, "acquire the token fetch lease")
+	}
+	return n > 0, nil
+}
+
+// ReleaseTokenFetch gives holder's fetch lease up.
+func (d *DB) ReleaseTokenFetch(ctx context.Context, holder string) error {
+	if err := d.withTx(ctx, func(q *pgsqlc.Queries) error { return q.ReleaseTokenFetch(ctx, holder) }); err != nil {
+		return storeErr(err, "release the token fetch lease")
+	}
+	return nil
+}
+
+// SaveFetchedToken stores a fetched token and releases holder's lease.
+func (d *DB) SaveFetchedToken(ctx context.Context, t store.Token, holder string, at time.Time) (int64, error) {
+	var v int64
+	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
+		var err error
+		v, err = q.SaveFetchedToken(ctx, pgsqlc.SaveFetchedTokenParams{Value: t.Value, ExpiresAt: t.ExpiresAt.UnixMilli(), Now: at.UnixMilli(), Holder: holder})
+		return err
+	})
+	if err != nil {
+		return 0, storeErr(err, "save access token")
+	}
+	return v, nil
+}
+
+// InvalidateToken drops the token if it is still at version.
+func (d *DB) InvalidateToken(ctx context.Context, version int64, at time.Time) (bool, error) {
+	var n int64
+	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
+		var err error
+		n, err = q.InvalidateToken(ctx, pgsqlc.InvalidateTokenParams{Now: at.UnixMilli(), Version: version})
+		return err
+	})
+	if err != nil {
+		return false, storeErr(err, "invalidate access token")
+	}
+	return n > 0, nil
+}
+
+// AcquireUserSend takes openID's send lease for holder.
+func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time) (bool, error) {
+	var n int64
+	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
+		var err error
+		n, err = q.AcquireUserSend(ctx, pgsqlc.AcquireUserSendParams{Openid: openID, Holder: holder, Until: until.UnixMilli(), Now: now.UnixMilli()})
+		return err
+	})
+	if err != nil {
+		return false, storeErr(err, "acquire the send lease")
+	}
+	return n > 0, nil
+}
+
+// ReleaseUserSend gives holder's send lease of openID up.
+func (d *DB) ReleaseUserSend(ctx context.Context, openID, holder string) error {
+	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
+		return q.ReleaseUserSend(ctx, pgsqlc.ReleaseUserSendParams{Openid: openID, Holder: holder})
+	})
+	if err != nil {
+		return storeErr(err, "release the send lease")
+	}
+	return nil
+}

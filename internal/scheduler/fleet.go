@@ -1,0 +1,82 @@
+package scheduler
+
+import (
+	"context"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/store"
+)
+
+// The fleet: what holds across processes on one database.
+//
+// At most one send per openid in flight across the fleet (WeChat answers
+// 43108 to concurrent sends to one user). The in-process per-user lock
+// (keyedMutex) stays the cheap first gate; on a store that several
+// processes share (store.SharedByProcesses) the worker then takes the
+// user's send lease in the store (a row: holder until), releases it once the
+// outcome is recorded, and defers the claim briefly (UserBusyDelay, no
+// attempt used) when another process holds it. The lease outlasts a send
+// (SendBudget plus ClientTimeout), so that a process that dies mid-send
+// blocks the user only until it runs out. On SQLite (one process) no lease
+// is taken: the hot path there has no extra write; on PostgreSQL it has two
+// small ones per send (the lease's upsert and its delete).
+//
+// The quota pause holds across processes: a 45009 is recorded as the
+// "quota" pause row with the outcome, and every engine re-reads that row at
+// most once a second (quotaReadEvery, on the engine's clock) at the start
+// of a due scan, so an engine stops claiming within about a second of
+// another hitting the quota, until the pause ends.
+
+// quotaReadEvery is how often a due scan re-reads the quota pause row.
+const quotaReadEvery = time.Second
+
+// sendLease takes c's user's send lease when the store is shared. ok false
+// means the claim must not be sent now: res is its deferral. release (never
+// nil) gives the lease up; call it after the outcome is recorded.
+func (e *Engine) sendLease(ctx context.Context, c store.Claim) (res result, release func(), ok bool) {
+	if !e.store.SharedByProcesses() {
+		return result{}, func() {}, true
+	}
+	openID := c.Reminder.OpenID
+	now := e.now()
+	got, err := e.store.AcquireUserSend(ctx, openID, e.cfg.Owner, now, now.Add(e.cfg.SendBudget+e.cfg.ClientTimeout))
+	if err != nil || !got {
+		msg := "another process is sending to this user"
+		if err != nil {
+			e.log.Warn("take the user's send lease", "reminder_id", c.Reminder.ID, "error", err)
+			msg = "the user's send lease could not be taken"
+		}
+		return result{verdict: vDefer, errmsg: msg, deferUntil: now.Add(e.cfg.UserBusyDelay)}, func() {}, false
+	}
+	return result{}, func() {
+		if err := e.store.ReleaseUserSend(context.WithoutCancel(ctx), openID, e.cfg.Owner); err != nil {
+			// It runs out by itself.
+			e.log.Warn("release the user's send lease", "reminder_id", c.Reminder.ID, "error", err)
+		}
+	}, true
+}
+
+// readQuotaPause takes up a quota pause another process recorded: at most
+// once per quotaReadEvery; a pause only ever extends the one in memory.
+func (e *Engine) readQuotaPause(ctx context.Context) {
+	now := e.now()
+	last := e.quotaReadAt.Load()
+	if n := now.UnixMilli(); n >= last && n < last+quotaReadEvery.Milliseconds() {
+		return
+	}
+	e.quotaReadAt.Store(now.UnixMilli())
+	p, err := e.store.Pause(ctx, pauseQuota)
+	if err != nil {
+		return // ErrNotFound: no pause; an error: the next scan reads again
+	}
+	until := p.Until.UnixMilli()
+	for {
+		cur := e.quotaUntil.Load()
+		if until <= cur || e.quotaUntil.CompareAndSwap(cur, until) {
+			break
+		}
+	}
+	if until > now.UnixMilli() {
+		e.log.Debug("quota pause read from the store", "until", p.Until)
+	}
+}

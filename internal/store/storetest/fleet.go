@@ -1,0 +1,216 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/store"
+)
+
+// The fleet operations: the token's fetch lease and compare-and-set
+// version, and the per-openid send lease. They are real on every driver
+// (SharedByProcesses only tells the engine whether to take the send lease).
+
+// The fetch lease goes to one holder at a time (of many racing), again to
+// the holder that has it, to another once it has run out or is released;
+// a save releases it and bumps the version.
+func testTokenFetchLease(t *testing.T, s store.EngineStore) {
+	ctx := context.Background()
+	until := et0.Add(30 * time.Second)
+	var mu sync.Mutex
+	var winners []string
+	var wg sync.WaitGroup
+	for _, h := range []string{"p1", "p2", "p3", "p4"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.AcquireTokenFetch(ctx, h, et0, until)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if ok {
+				mu.Lock()
+				winners = append(winners, h)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(winners) != 1 {
+		t.Fatalf("the fetch lease went to %v, want exactly one holder", winners)
+	}
+	w := winners[0]
+	other := "p1"
+	if w == other {
+		other = "p2"
+	}
+	if _, err := s.LoadToken(ctx); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a lease without a token: LoadToken %v, want ErrNotFound", err)
+	}
+	if ok, err := s.AcquireTokenFetch(ctx, w, et0.Add(time.Second), until.Add(time.Second)); err != nil || !ok {
+		t.Fatalf("the holder again: %v, %v; want granted", ok, err)
+	}
+	if ok, err := s.AcquireTokenFetch(ctx, other, et0.Add(2*time.Second), until); err != nil || ok {
+		t.Fatalf("another holder within the lease: %v, %v; want refused", ok, err)
+	}
+	// Run out: another holder takes it.
+	if ok, err := s.AcquireTokenFetch(ctx, other, until.Add(time.Second), until.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("another holder after the lease: %v, %v; want granted", ok, err)
+	}
+	// The holder whose lease ran out saves (its fetch was slow): the token
+	// is stored, the new holder's lease stays.
+	v1, err := s.SaveFetchedToken(ctx, store.Token{Value: "tok-1", ExpiresAt: et0.Add(2 * time.Hour)}, w, until.Add(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LoadToken(ctx); err != nil || got.Value != "tok-1" || got.Version != v1 || !got.ExpiresAt.Equal(et0.Add(2*time.Hour)) {
+		t.Fatalf("saved token read back as %+v, %v; want tok-1 at version %d", got, err, v1)
+	}
+	if ok, err := s.AcquireTokenFetch(ctx, w, until.Add(3*time.Second), until.Add(time.Hour)); err != nil || ok {
+		t.Fatalf("a save by another holder released the lease: %v, %v", ok, err)
+	}
+	// The lease's holder saves: the version moves on, the lease is free.
+	v2, err := s.SaveFetchedToken(ctx, store.Token{Value: "tok-2", ExpiresAt: et0.Add(3 * time.Hour)}, other, until.Add(4*time.Second))
+	if err != nil || v2 <= v1 {
+		t.Fatalf("second save: version %d (%v), want above %d", v2, err, v1)
+	}
+	if ok, err := s.AcquireTokenFetch(ctx, w, until.Add(5*time.Second), until.Add(time.Hour)); err != nil || !ok {
+		t.Fatalf("the lease after its holder saved: %v, %v; want free", ok, err)
+	}
+	if err := s.ReleaseTokenFetch(ctx, other); err != nil { // not the holder: nothing
+		t.Fatal(err)
+	}
+	if ok, err := s.AcquireTokenFetch(ctx, other, until.Add(6*time.Second), until.Add(time.Hour)); err != nil || ok {
+		t.Fatalf("a release by a non-holder freed the lease: %v, %v", ok, err)
+	}
+	if err := s.ReleaseTokenFetch(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.AcquireTokenFetch(ctx, other, until.Add(7*time.Second), until.Add(time.Hour)); err != nil || !ok {
+		t.Fatalf("the lease after a release: %v, %v; want free", ok, err)
+	}
+	// SaveToken bumps the version too.
+	if err := s.SaveToken(ctx, store.Token{Value: "tok-3", ExpiresAt: et0.Add(4 * time.Hour)}, until.Add(8*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LoadToken(ctx); err != nil || got.Value != "tok-3" || got.Version <= v2 {
+		t.Fatalf("after SaveToken: %+v, %v; want tok-3 above version %d", got, err, v2)
+	}
+}
+
+// An invalidation drops the token only at the version it names: a stale
+// one (the token was replaced meanwhile) keeps the new token.
+func testTokenInvalidation(t *testing.T, s store.EngineStore) {
+	ctx := context.Background()
+	if ok, err := s.InvalidateToken(ctx, 1, et0); err != nil || ok {
+		t.Fatalf("invalidating with no token: %v, %v", ok, err)
+	}
+	v1, err := s.SaveFetchedToken(ctx, store.Token{Value: "tok-1", ExpiresAt: et0.Add(2 * time.Hour)}, "p1", et0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := s.SaveFetchedToken(ctx, store.Token{Value: "tok-2", ExpiresAt: et0.Add(2 * time.Hour)}, "p2", et0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.InvalidateToken(ctx, v1, et0); err != nil || ok {
+		t.Fatalf("a stale invalidation (version %d, the row at %d): %v, %v; want kept", v1, v2, ok, err)
+	}
+	if got, err := s.LoadToken(ctx); err != nil || got.Value != "tok-2" || got.Version != v2 {
+		t.Fatalf("after a stale invalidation: %+v, %v; want tok-2", got, err)
+	}
+	// Three processes got 40001 with v2 at once: one drops it.
+	var mu sync.Mutex
+	dropped := 0
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.InvalidateToken(ctx, v2, et0)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				dropped++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if dropped != 1 {
+		t.Fatalf("%d invalidations dropped the token, want 1", dropped)
+	}
+	if _, err := s.LoadToken(ctx); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an invalidated token: LoadToken %v, want ErrNotFound", err)
+	}
+	v3, err := s.SaveFetchedToken(ctx, store.Token{Value: "tok-3", ExpiresAt: et0.Add(2 * time.Hour)}, "p1", et0)
+	if err != nil || v3 <= v2 {
+		t.Fatalf("save after an invalidation: version %d (%v), want above %d", v3, err, v2)
+	}
+	if ok, err := s.InvalidateToken(ctx, v2, et0); err != nil || ok {
+		t.Fatalf("a late invalidation of the dropped version: %v, %v; want the new token kept", ok, err)
+	}
+}
+
+// A user's send lease goes to one holder at a time, per user, until it
+// runs out or its holder releases it.
+func testUserSendLease(t *testing.T, s store.EngineStore) {
+	ctx := context.Background()
+	until := et0.Add(time.Minute)
+	var mu sync.Mutex
+	got := map[string]int{}
+	var wg sync.WaitGroup
+	for _, h := range []string{"p1", "p2", "p3"} {
+		for _, u := range []string{"u1", "u2"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := s.AcquireUserSend(ctx, u, h, et0, until)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					mu.Lock()
+					got[u]++
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if got["u1"] != 1 || got["u2"] != 1 {
+		t.Fatalf("send leases granted per user: %v, want one each", got)
+	}
+	if err := s.ReleaseUserSend(ctx, "u1", "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseUserSend(ctx, "u1", "p2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseUserSend(ctx, "u1", "p3"); err != nil {
+		t.Fatal(err)
+	}
+	// Released by its holder (whichever it was): free.
+	if ok, err := s.AcquireUserSend(ctx, "u1", "p9", et0.Add(time.Second), until); err != nil || !ok {
+		t.Fatalf("u1 after its release: %v, %v; want granted", ok, err)
+	}
+	if ok, err := s.AcquireUserSend(ctx, "u1", "p9", et0.Add(2*time.Second), until.Add(time.Second)); err != nil || !ok {
+		t.Fatalf("u1 again by its holder: %v, %v; want granted", ok, err)
+	}
+	if err := s.ReleaseUserSend(ctx, "u1", "p8"); err != nil { // not the holder
+		t.Fatal(err)
+	}
+	if ok, err := s.AcquireUserSend(ctx, "u1", "p8", et0.Add(3*time.Second), until); err != nil || ok {
+		t.Fatalf("u1 within p9's lease: %v, %v; want refused", ok, err)
+	}
+	// u2's lease runs out: anyone takes it.
+	if ok, err := s.AcquireUserSend(ctx, "u2", "p8", until, until.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("u2 after its lease: %v, %v; want granted", ok, err)
+	}
+}
