@@ -21,14 +21,33 @@ import (
 
 // lineBuffer collects serve's stdout so the demo can read what it printed.
 type lineBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu   sync.Mutex
+	b    bytes.Buffer
+	grew chan struct{} // made by changed; wakes its reader on a write
 }
 
 func (l *lineBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.grew != nil {
+		select {
+		case l.grew <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
 	return l.b.Write(p)
+}
+
+// changed returns a channel that receives after a write (several writes
+// may share one wake-up), so that a reader waits for output instead of
+// polling: it checks what it looks for, then waits on the channel.
+func (l *lineBuffer) changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.grew == nil {
+		l.grew = make(chan struct{}, 1)
+	}
+	return l.grew
 }
 
 func (l *lineBuffer) String() string {
@@ -155,17 +174,20 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	defer func() { stopServe(); <-served }()
 	var base, fakeURL, code string
-	for base == "" || fakeURL == "" || code == "" {
+	for grew := out.changed(); ; {
+		base = out.find(regexp.MustCompile(`listening on (\S+)`))
+		fakeURL = out.find(regexp.MustCompile(`fake WeChat at (\S+)`))
+		code = out.find(regexp.MustCompile(`valid 5 minutes\): (\S+)`))
+		if base != "" && fakeURL != "" && code != "" {
+			break
+		}
 		select {
 		case err := <-served:
 			return fmt.Errorf("reminderd stopped: %v", err)
 		case <-ctx.Done():
 			return errors.New("reminderd did not start")
-		case <-time.After(20 * time.Millisecond):
+		case <-grew:
 		}
-		base = out.find(regexp.MustCompile(`listening on (\S+)`))
-		fakeURL = out.find(regexp.MustCompile(`fake WeChat at (\S+)`))
-		code = out.find(regexp.MustCompile(`valid 5 minutes\): (\S+)`))
 	}
 	say("reminderd is up at %s, talking to a fake WeChat at %s", base, fakeURL)
 	c := &demoClient{http: &http.Client{Timeout: 10 * time.Second}, base: base}

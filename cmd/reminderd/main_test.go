@@ -230,8 +230,8 @@ func startServe(t *testing.T, extra ...string) (base string, stdout *lineBuffer,
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, env(nil), stdout, stderr) }()
 	re := regexp.MustCompile(`listening on (http://\S+)`)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	timeout := time.After(10 * time.Second)
+	for grew := stdout.changed(); ; {
 		if m := re.FindStringSubmatch(stdout.String()); m != nil && strings.Contains(stdout.String(), "more codes") {
 			base = m[1]
 			break
@@ -239,12 +239,10 @@ func startServe(t *testing.T, extra ...string) (base string, stdout *lineBuffer,
 		select {
 		case err := <-done:
 			t.Fatalf("serve exited early: %v\n%s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
+		case <-timeout:
 			t.Fatalf("serve did not start:\n%s\n%s", stdout.String(), stderr.String())
+		case <-grew:
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	var once sync.Once
 	var err error

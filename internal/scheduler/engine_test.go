@@ -400,7 +400,7 @@ func TestBreakerOpensAndClosesWithoutBurningAttempts(t *testing.T) {
 	// gobreaker counts its timeout on the wall clock (time.Now, no clock to
 	// inject): the wait is that timeout, once, from the instant it opened.
 	h.fake.SetFaults(wechattest.Faults{})
-	time.Sleep(time.Until(opened.Add(300*time.Millisecond + time.Millisecond)))
+	time.Sleep(time.Until(opened.Add(300*time.Millisecond + time.Millisecond))) // kept: gobreaker's timeout is wall-clock only
 	if h.eng.Breaker() == "open" {
 		t.Fatal("breaker never left open")
 	}
