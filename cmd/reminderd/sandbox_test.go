@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
@@ -188,7 +188,7 @@ func TestSandboxConsentJustWorks(t *testing.T) {
 // The fake pairs a report with its popup within the window reminderd's
 // ledger uses.
 func TestFakePairsWithinTheLedgersWindow(t *testing.T) {
-	if wechattest.PairWindow != db.PairWindow {
-		t.Fatalf("wechattest.PairWindow %s, db.PairWindow %s: the sandbox would count accepts otherwise than the ledger", wechattest.PairWindow, db.PairWindow)
+	if wechattest.PairWindow != store.PairWindow {
+		t.Fatalf("wechattest.PairWindow %s, store.PairWindow %s: the sandbox would count accepts otherwise than the ledger", wechattest.PairWindow, store.PairWindow)
 	}
 }

@@ -88,7 +88,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 			database.Close()
 		}
 	}()
-	if database.Integrity() == db.IntegrityUnfinished {
+	if database.Integrity() == store.IntegrityUnfinished {
 		log.Warn("integrity check not finished within REMINDERD_INTEGRITY_TIMEOUT; starting without its verdict (run `sqlite3 FILE 'PRAGMA quick_check'` on a copy, or raise the timeout)",
 			"db", cfg.DB, "timeout", cfg.DBOptions.IntegrityTimeout.String())
 	}

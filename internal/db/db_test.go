@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 	_ "modernc.org/sqlite"
 )
 
@@ -223,19 +224,19 @@ func TestRecordAcceptPairsReportAndEvent(t *testing.T) {
 		return c.Credits
 	}
 	steps := []struct {
-		source  db.GrantSource
+		source  store.GrantSource
 		at      time.Duration
 		counted bool
 		credits int64
 	}{
-		{db.SourceClient, 0, true, 1},                  // the report
-		{db.SourceEvent, 30 * time.Second, false, 1},   // its popup event: same accept
-		{db.SourceEvent, 40 * time.Second, true, 2},    // a second accept, event first
-		{db.SourceClient, 41 * time.Second, false, 2},  // its report
-		{db.SourceClient, 60 * time.Second, true, 3},   // a third accept
-		{db.SourceEvent, 181 * time.Second, true, 4},   // an event 121 s later is another accept
-		{db.SourceClient, 182 * time.Second, false, 4}, // pairs with the event just before
-		{db.SourceClient, 183 * time.Second, true, 5},  // nothing left to pair with
+		{store.SourceClient, 0, true, 1},                  // the report
+		{store.SourceEvent, 30 * time.Second, false, 1},   // its popup event: same accept
+		{store.SourceEvent, 40 * time.Second, true, 2},    // a second accept, event first
+		{store.SourceClient, 41 * time.Second, false, 2},  // its report
+		{store.SourceClient, 60 * time.Second, true, 3},   // a third accept
+		{store.SourceEvent, 181 * time.Second, true, 4},   // an event 121 s later is another accept
+		{store.SourceClient, 182 * time.Second, false, 4}, // pairs with the event just before
+		{store.SourceClient, 183 * time.Second, true, 5},  // nothing left to pair with
 	}
 	for i, s := range steps {
 		counted, err := d.RecordAccept(ctx, "o1", "t1", false, s.source, t0.Add(s.at))
@@ -254,7 +255,7 @@ func TestRecordAcceptPairsReportAndEvent(t *testing.T) {
 func TestRecordAcceptLongTerm(t *testing.T) {
 	d := openTest(t)
 	ctx := context.Background()
-	if _, err := d.RecordAccept(ctx, "o1", "lt", true, db.SourceClient, time.Now()); err != nil {
+	if _, err := d.RecordAccept(ctx, "o1", "lt", true, store.SourceClient, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: "o1", TemplateID: "lt"})
@@ -283,7 +284,7 @@ func TestCompareAndSetTransitions(t *testing.T) {
 	if n, _ := q.RetryReminder(ctx, dbsqlc.RetryReminderParams{ID: "r1", Now: 5}); n != 0 {
 		t.Fatal("retry of a canceled reminder changed a row")
 	}
-	if _, err := d.Read.GetReminder(ctx, "nope"); !errors.Is(db.NotFound(err, "reminder nope"), db.ErrNotFound) {
+	if _, err := d.Read.GetReminder(ctx, "nope"); !errors.Is(db.NotFound(err, "reminder nope"), store.ErrNotFound) {
 		t.Fatalf("missing reminder: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/db/dbtest"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
@@ -36,7 +37,7 @@ func TestIntegrityCheckIsBoundedInTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Integrity() != db.IntegrityOK {
+	if d.Integrity() != store.IntegrityOK {
 		t.Errorf("integrity of a sound file: %v", d.Integrity())
 	}
 	d.Close()
@@ -47,7 +48,7 @@ func TestIntegrityCheckIsBoundedInTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if d.Integrity() != db.IntegrityUnfinished {
+	if d.Integrity() != store.IntegrityUnfinished {
 		t.Errorf("integrity after an interrupted check: %v", d.Integrity())
 	}
 }

@@ -14,20 +14,20 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// Migration is one embedded schema step; Version is its file's number.
-type Migration struct {
+// migration is one embedded schema step; Version is its file's number.
+type migration struct {
 	Version int
 	Name    string
 	SQL     string
 }
 
-// Migrations returns the embedded migrations in order.
-func Migrations() ([]Migration, error) {
+// loadMigrations returns the embedded migrations in order.
+func loadMigrations() ([]migration, error) {
 	entries, err := fs.ReadDir(migrationFS, "migrations")
 	if err != nil {
 		return nil, err
 	}
-	var out []Migration
+	var out []migration
 	for _, e := range entries {
 		num, _, ok := strings.Cut(e.Name(), "_")
 		v, err := strconv.Atoi(num)
@@ -38,7 +38,7 @@ func Migrations() ([]Migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Migration{Version: v, Name: e.Name(), SQL: string(b)})
+		out = append(out, migration{Version: v, Name: e.Name(), SQL: string(b)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	for i, m := range out {
@@ -58,18 +58,18 @@ func (d *DB) SchemaVersion(ctx context.Context) (int, error) {
 
 // LatestVersion is the version the embedded migrations lead to.
 func LatestVersion() int {
-	ms, err := Migrations()
+	ms, err := loadMigrations()
 	if err != nil || len(ms) == 0 {
 		return 0
 	}
 	return ms[len(ms)-1].Version
 }
 
-// Migrate applies pending migrations, each in its own transaction together
+// migrate applies pending migrations, each in its own transaction together
 // with the user_version bump, and returns how many it applied. A database
 // newer than this binary is refused.
-func (d *DB) Migrate(ctx context.Context) (int, error) {
-	ms, err := Migrations()
+func (d *DB) migrate(ctx context.Context) (int, error) {
+	ms, err := loadMigrations()
 	if err != nil {
 		return 0, err
 	}
@@ -103,7 +103,7 @@ func rebuilds(sql string) bool {
 }
 
 // apply runs one migration and its user_version bump in one transaction.
-func (d *DB) apply(ctx context.Context, m Migration) (err error) {
+func (d *DB) apply(ctx context.Context, m migration) (err error) {
 	// The pragma is a no-op inside a transaction, and W is a single
 	// connection: set around the transaction, on that connection.
 	fkOff := rebuilds(m.SQL)

@@ -17,7 +17,7 @@ func TestRebuildMarkerToleratesLineEndings(t *testing.T) {
 			t.Errorf("rebuilds(%q) = %v, want %v", sql, got, want)
 		}
 	}
-	ms, err := Migrations()
+	ms, err := loadMigrations()
 	if err != nil {
 		t.Fatal(err)
 	}

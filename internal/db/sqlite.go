@@ -34,22 +34,16 @@ import (
 	"github.com/reminderd/reminderd/internal/store"
 )
 
-// IsUniqueViolation reports whether err is SQLite refusing a row that
+// isUniqueViolation reports whether err is SQLite refusing a row that
 // breaks a UNIQUE constraint or index.
-func IsUniqueViolation(err error) bool {
+func isUniqueViolation(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-// Store errors, matched with errors.Is.
-var (
-	ErrNotFound = store.ErrNotFound
-	ErrConflict = store.ErrConflict
-)
-
-// BusyTimeoutMS is how long a connection waits for a lock held by another
+// busyTimeoutMS is how long a connection waits for a lock held by another
 // process (a backup, a second instance) before SQLITE_BUSY.
-const BusyTimeoutMS = 10000
+const busyTimeoutMS = 10000
 
 // DB is an open reminderd database.
 type DB struct {
@@ -68,7 +62,7 @@ type DB struct {
 	outcomes *batcher[*outcomeReq]
 	ckpt     *checkpointer
 	// integrity is what OpenWith's check found; health caches the probe.
-	integrity IntegrityResult
+	integrity store.Integrity
 	health    writeHealth
 	now       func() time.Time
 }
@@ -115,7 +109,7 @@ func dsn(path string, readOnly bool, sync Sync) string {
 	var b strings.Builder
 	b.WriteString("file:")
 	b.WriteString(path)
-	fmt.Fprintf(&b, "?_pragma=busy_timeout(%d)", BusyTimeoutMS)
+	fmt.Fprintf(&b, "?_pragma=busy_timeout(%d)", busyTimeoutMS)
 	fmt.Fprintf(&b, "&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(%s)", set)
 	// Statement journals and sorts in memory, not in temporary files.
 	b.WriteString("&_pragma=temp_store(MEMORY)")
@@ -183,12 +177,12 @@ func OpenWith(ctx context.Context, path string, opt Options) (*DB, error) {
 			w.Close()
 			return nil, err
 		}
-		d.integrity = IntegrityOK
+		d.integrity = store.IntegrityOK
 		if !finished {
-			d.integrity = IntegrityUnfinished
+			d.integrity = store.IntegrityUnfinished
 		}
 	}
-	if _, err := d.Migrate(ctx); err != nil {
+	if _, err := d.migrate(ctx); err != nil {
 		w.Close()
 		if isCorrupt(err) {
 			return nil, corruptError(path, err.Error())
@@ -239,7 +233,7 @@ func checkPragmas(ctx context.Context, c *sql.DB, readOnly bool, wantSync string
 		return err
 	}
 	want := map[string]string{
-		"busy_timeout": fmt.Sprint(BusyTimeoutMS),
+		"busy_timeout": fmt.Sprint(busyTimeoutMS),
 		"journal_mode": "wal",
 		"foreign_keys": "1",
 		"synchronous":  wantSync, // FULL: a commit survives a power cut; NORMAL: a process crash only
@@ -336,15 +330,17 @@ func (d *DB) withRawTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// IsNotFound reports whether err says a row sought does not exist
-// (sql.ErrNoRows, or ErrNotFound from NotFound): the store's one test of
+// isNotFound reports whether err says a row sought does not exist
+// (sql.ErrNoRows, or ErrNotFound from notFound): the store's one test of
 // it, so that no caller looks for sql.ErrNoRows itself.
-func IsNotFound(err error) bool { return errors.Is(err, sql.ErrNoRows) || errors.Is(err, ErrNotFound) }
+func isNotFound(err error) bool {
+	return errors.Is(err, sql.ErrNoRows) || errors.Is(err, store.ErrNotFound)
+}
 
-// NotFound maps sql.ErrNoRows to ErrNotFound, wrapped with what was sought.
-func NotFound(err error, what string) error {
+// notFound maps sql.ErrNoRows to ErrNotFound, wrapped with what was sought.
+func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)

@@ -82,7 +82,7 @@ func seedDue(t *testing.T, now time.Time, specs map[string][3]string) *db.DB {
 			Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.RecordAccept(ctx, s[0], s[1], s[1] == "long", db.SourceClient, now.Add(-time.Hour)); err != nil {
+		if _, err := d.RecordAccept(ctx, s[0], s[1], s[1] == "long", store.SourceClient, now.Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -403,7 +403,7 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 			Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.RecordAccept(ctx, o, "one", false, db.SourceClient, now); err != nil {
+		if _, err := d.RecordAccept(ctx, o, "one", false, store.SourceClient, now); err != nil {
 			t.Fatal(err)
 		}
 	}
