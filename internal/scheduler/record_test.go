@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -72,11 +72,7 @@ func newRecordWorld(t *testing.T, specs map[string][3]string) *recordWorld {
 func seedDue(t *testing.T, now time.Time, specs map[string][3]string) *db.DB {
 	t.Helper()
 	ctx := context.Background()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "due.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := testkit.Store(t)
 	for id, s := range specs {
 		if _, err := d.CreateReminder(ctx, store.NewReminder{ID: id, OpenID: s[0], TemplateID: s[1], FireAt: now, Recurrence: s[2],
 			Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: now}); err != nil {

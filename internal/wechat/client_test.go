@@ -16,47 +16,27 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
-var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+var t0 = testkit.T0
 
 type env struct {
 	fake   *wechattest.Server
 	clock  *wechattest.Clock
 	client *wechat.Client
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testkit.SyncBuffer
 }
 
 // newEnv starts a fake WeChat and a client sharing one clock. mutate may
 // change the client config before the client is built.
 func newEnv(t *testing.T, mutate func(*wechat.Config)) *env {
 	t.Helper()
-	clock := wechattest.NewClock(t0)
-	fake := wechattest.New(wechattest.Options{Now: clock.Now, Seed: 1})
-	t.Cleanup(fake.Close)
-	for _, tm := range wechattest.DemoTemplates() {
-		fake.AddTemplate(tm)
-	}
-	logs := &syncBuffer{}
+	clock := testkit.Clock()
+	fake := testkit.WeChat(t, wechattest.Options{Now: clock.Now, Seed: 1})
+	logs := &testkit.SyncBuffer{}
 	cfg := wechat.Config{
 		BaseURL:    fake.URL,
 		AppID:      fake.AppID(),
