@@ -19,35 +19,32 @@ import (
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
-// lineBuffer collects serve's stdout so the demo can read what it printed.
+// lineBuffer collects serve's stdout so the demo can read what it printed;
+// a reader waits for the output it looks for (next) instead of polling.
 type lineBuffer struct {
-	mu   sync.Mutex
-	b    bytes.Buffer
-	grew chan struct{} // made by changed; wakes its reader on a write
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // made by next, closed by the write after
 }
 
 func (l *lineBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.grew != nil {
-		select {
-		case l.grew <- struct{}{}:
-		default: // a wake-up is already pending
-		}
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
 	}
 	return l.b.Write(p)
 }
 
-// changed returns a channel that receives after a write (several writes
-// may share one wake-up), so that a reader waits for output instead of
-// polling: it checks what it looks for, then waits on the channel.
-func (l *lineBuffer) changed() <-chan struct{} {
+// next returns the output so far and a channel closed at the next write.
+func (l *lineBuffer) next() (string, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.grew == nil {
-		l.grew = make(chan struct{}, 1)
+	if l.changed == nil {
+		l.changed = make(chan struct{})
 	}
-	return l.grew
+	return l.b.String(), l.changed
 }
 
 func (l *lineBuffer) String() string {
@@ -174,7 +171,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	defer func() { stopServe(); <-served }()
 	var base, fakeURL, code string
-	for grew := out.changed(); ; {
+	for {
+		_, grew := out.next()
 		base = out.find(regexp.MustCompile(`listening on (\S+)`))
 		fakeURL = out.find(regexp.MustCompile(`fake WeChat at (\S+)`))
 		code = out.find(regexp.MustCompile(`valid 5 minutes\): (\S+)`))

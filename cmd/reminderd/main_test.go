@@ -231,8 +231,9 @@ func startServe(t *testing.T, extra ...string) (base string, stdout *lineBuffer,
 	go func() { done <- run(ctx, args, env(nil), stdout, stderr) }()
 	re := regexp.MustCompile(`listening on (http://\S+)`)
 	timeout := time.After(10 * time.Second)
-	for grew := stdout.changed(); ; {
-		if m := re.FindStringSubmatch(stdout.String()); m != nil && strings.Contains(stdout.String(), "more codes") {
+	for {
+		out, grew := stdout.next()
+		if m := re.FindStringSubmatch(out); m != nil && strings.Contains(out, "more codes") {
 			base = m[1]
 			break
 		}
