@@ -5,11 +5,12 @@ import "context"
 // Names of the driver's internals that its external tests (package
 // db_test) exercise; no other package needs them.
 var (
-	NotFound          = notFound
-	IsFull            = isFull
-	IsUniqueViolation = isUniqueViolation
-	ListRemindersPage = listRemindersPage
-	Migrations        = loadMigrations
+	NotFound           = notFound
+	IsFull             = isFull
+	IsUniqueViolation  = isUniqueViolation
+	ListRemindersPage  = listRemindersPage
+	FirstDeliverySince = firstDeliverySince
+	Migrations         = loadMigrations
 )
 
 // Position is a listing's place in (fire_at, id) order.
