@@ -204,7 +204,7 @@ func (h *harness) deliveries(id string) []dbsqlc.Delivery {
 }
 
 func (h *harness) credits(openID, tmpl string) int64 {
-	c, _ := h.db.Read.GetConsent(context.Background(), dbsqlc.GetConsentParams{Openid: openID, TemplateID: tmpl})
+	c, _ := h.db.GetConsent(context.Background(), openID, tmpl) // none: 0 credits
 	return c.Credits
 }
 

@@ -167,7 +167,7 @@ func (w *recordWorld) deliveries(id string) []dbsqlc.Delivery {
 
 func (w *recordWorld) credits(openid, tpl string) int64 {
 	w.t.Helper()
-	c, err := w.d.Read.GetConsent(w.ctx, dbsqlc.GetConsentParams{Openid: openid, TemplateID: tpl})
+	c, err := w.d.GetConsent(w.ctx, openid, tpl)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestClaimRolledBackWhenSendingPausesMeanwhile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: "o" + id, TemplateID: "one"})
+		c, err := d.GetConsent(ctx, "o"+id, "one")
 		if err != nil {
 			t.Fatal(err)
 		}
