@@ -18,15 +18,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/app"
 	"github.com/reminderd/reminderd/internal/bench"
 	"github.com/reminderd/reminderd/internal/db"
 )
 
 // benchOptions are the flags of reminderd bench, parsed.
 type benchOptions struct {
-	o                            bench.Options
-	lat, scans, cpuProfile, sync *string
-	serverRSS                    *bool
+	o                                bench.Options
+	lat, scans, cpuProfile, sync, db *string
+	serverRSS                        *bool
 }
 
 // benchFlags registers bench's flags (into b when it is not nil).
@@ -47,7 +48,8 @@ func benchFlags(output io.Writer, b *benchOptions) *flag.FlagSet {
 	fs.IntVar(&o.ScanReps, "scan-reps", 300, "times each scan is measured, for its mean")
 	b.serverRSS = fs.Bool("server-rss", true, "measure the real server's peak RSS on the largest table")
 	b.cpuProfile = fs.String("cpuprofile", "", "write a CPU profile of the whole bench to this `file`")
-	b.sync = fs.String("sync", "full", "the writer's durability, as serve's --sync: full or normal")
+	b.sync = fs.String("sync", "full", "the writer's durability, as serve's --sync: full or normal (SQLite only)")
+	b.db = fs.String("db", "", "a postgres:// `URL`: measure on that PostgreSQL database, each run in a schema of its own dropped after it (the user needs CREATE on the database); empty: temporary SQLite files")
 	return fs
 }
 
@@ -89,6 +91,15 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return usageErrorf("bench: --sync %q must be full or normal", *b.sync)
 	}
+	if *b.db != "" {
+		if !app.IsPostgres(*b.db) {
+			return usageErrorf("bench: --db must be a postgres:// or postgresql:// URL (without it the bench uses temporary SQLite files)")
+		}
+		if err := app.CheckPostgresURL("bench --db", *b.db); err != nil {
+			return err
+		}
+		o.DB = *b.db
+	}
 	o.ScanSizes = nil
 	for _, s := range strings.Split(*scans, ",") {
 		n, err := strconv.Atoi(s)
@@ -105,10 +116,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	o.Dir, o.Log = dir, stderr
 	res, err := bench.Run(ctx, o)
 	if err != nil {
-		return err
+		return app.ScrubError(err, o.DB)
 	}
 	var rss float64
-	if *serverRSS && len(o.ScanSizes) > 0 {
+	if *serverRSS && len(o.ScanSizes) > 0 && o.DB != "" {
+		fmt.Fprintln(stderr, "server: the peak RSS of `reminderd serve` is measured on SQLite only (on its largest scan table); skipped on PostgreSQL")
+	} else if *serverRSS && len(o.ScanSizes) > 0 {
 		largest := o.ScanSizes[len(o.ScanSizes)-1]
 		fmt.Fprintf(stderr, "server: peak RSS of `reminderd serve` with %d reminders stored …\n", largest)
 		rss, err = measureServerRSS(ctx, filepath.Join(dir, fmt.Sprintf("scan%d.db", largest)))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/api"
+	"github.com/reminderd/reminderd/internal/app"
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/recur"
 )
@@ -89,7 +90,7 @@ type setting struct {
 func (c *config) settings() []setting {
 	return []setting{
 		{"REMINDERD_ADDR", "addr", "127.0.0.1:8080", "listen address", &c.Addr, false},
-		{"REMINDERD_DB", "db", "reminderd.db", "SQLite file", &c.DB, false},
+		{"REMINDERD_DB", "db", "reminderd.db", "SQLite file, or a postgres:// (postgresql://) URL for PostgreSQL", &c.DB, false},
 		{"REMINDERD_ADMIN_TOKEN", "admin-token", "", "bearer token for /admin (none: admin API disabled, except in sandbox)", &c.AdminToken, true},
 		{"REMINDERD_WECHAT_APPID", "wechat-appid", "", "mini-program AppID (none: sandbox with a built-in fake WeChat)", &c.AppID, false},
 		{"REMINDERD_WECHAT_SECRET", "wechat-secret", "", "AppSecret", &c.Secret, true},
@@ -150,7 +151,7 @@ func configFlags(name string, getenv func(string) string, output io.Writer) (*co
 		if v := getenv(s.env); v != "" {
 			def = v
 		}
-		v := &typedString{dst: s.dst, typ: settingType(s)}
+		v := &typedString{dst: s.dst, typ: settingType(s), redact: s.flag == "db"}
 		if s.secret {
 			// Registered with an empty default so that usage output can never
 			// print a secret taken from the environment.
@@ -175,7 +176,7 @@ func dbFlags(name string, getenv func(string) string, output io.Writer) (*flag.F
 				def = v
 			}
 			*s.dst = def
-			fs.Var(&typedString{dst: s.dst, typ: "file"}, s.flag, s.usage+" (env "+s.env+")")
+			fs.Var(&typedString{dst: s.dst, typ: "file", redact: true}, s.flag, s.usage+" (env "+s.env+")")
 		}
 	}
 	return fs, &c.DB
@@ -190,6 +191,11 @@ func parseDBArgs(name string, args []string, getenv func(string) string, stderr 
 	}
 	if *dbPath == "" {
 		return "", nil, errors.New("REMINDERD_DB must not be empty")
+	}
+	if app.IsPostgres(*dbPath) {
+		if err := app.CheckPostgresURL("REMINDERD_DB", *dbPath); err != nil {
+			return "", nil, err
+		}
 	}
 	return *dbPath, fs.Args(), nil
 }
@@ -217,11 +223,17 @@ func flagError(err error) error {
 type typedString struct {
 	dst *string
 	typ string
+	// redact: the value is the database, whose PostgreSQL URL may carry a
+	// password that usage output (the default shown) must not print.
+	redact bool
 }
 
 func (t *typedString) String() string {
 	if t == nil || t.dst == nil {
 		return ""
+	}
+	if t.redact && app.IsPostgres(*t.dst) {
+		return app.RedactURL(*t.dst)
 	}
 	return *t.dst
 }
@@ -256,6 +268,10 @@ func (c *config) validate() error {
 	}
 	if c.DB == "" {
 		errs = append(errs, errors.New("REMINDERD_DB must not be empty"))
+	} else if app.IsPostgres(c.DB) {
+		if err := app.CheckPostgresURL("REMINDERD_DB", c.DB); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.Sandbox() {
 		for _, s := range []struct{ v, name string }{{c.Secret, "REMINDERD_WECHAT_SECRET"}, {c.PushToken, "REMINDERD_WECHAT_PUSH_TOKEN"}, {c.AESKey, "REMINDERD_WECHAT_AES_KEY"}} {

@@ -16,6 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/app"
+	"github.com/reminderd/reminderd/internal/db/postgres"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
@@ -144,9 +146,34 @@ type demoCase struct {
 	wantReason string
 }
 
+// demoDatabaseEmpty refuses a PostgreSQL database that already holds
+// reminders: the demo counts its own user's credits and outcomes.
+func demoDatabaseEmpty(ctx context.Context, u string) error {
+	if err := app.CheckPostgresURL("REMINDERD_DB", u); err != nil {
+		return err
+	}
+	d, err := postgres.Open(ctx, u, postgres.Options{})
+	if err != nil {
+		return app.ScrubError(err, u)
+	}
+	defer d.Close()
+	c, err := d.CountReminders(ctx, time.Now())
+	if err != nil {
+		return app.ScrubError(err, u)
+	}
+	var n int64
+	for _, k := range c.ByStatus {
+		n += k
+	}
+	if n > 0 {
+		return fmt.Errorf("demo: the PostgreSQL database in REMINDERD_DB holds %d reminders; the demo needs an empty one (createdb reminderd_demo)", n)
+	}
+	return nil
+}
+
 // demo runs the whole story against the built-in fake WeChat and checks
 // that every reminder ends as it should.
-func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func demo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		return fmt.Errorf("demo takes no arguments")
 	}
@@ -161,12 +188,21 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s  %s\n", time.Now().Format("15:04:05.0"), fmt.Sprintf(format, a...))
 	}
 
-	// 1. reminderd in sandbox mode: a fake WeChat on loopback, a temporary database.
+	// 1. reminderd in sandbox mode: a fake WeChat on loopback, a temporary
+	// database (or the PostgreSQL one REMINDERD_DB names, if empty).
+	dbArg := filepath.Join(dir, "demo.db")
+	if u := getenv("REMINDERD_DB"); app.IsPostgres(u) {
+		if err := demoDatabaseEmpty(ctx, u); err != nil {
+			return err
+		}
+		dbArg = u
+		say("running on PostgreSQL: %s", app.RedactURL(u))
+	}
 	out := &lineBuffer{}
 	serveCtx, stopServe := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() {
-		served <- run(serveCtx, []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "demo.db")},
+		served <- run(serveCtx, []string{"serve", "--addr", "127.0.0.1:0", "--db", dbArg},
 			func(string) string { return "" }, out, io.Discard)
 	}()
 	defer func() { stopServe(); <-served }()

@@ -1,4 +1,5 @@
-// Command reminderd is the reminder engine: one binary, one SQLite file.
+// Command reminderd is the reminder engine: one binary, one SQLite file
+// (or a PostgreSQL database shared by several processes).
 //
 // main only calls run; tests call run with ":0" and a temporary database.
 // Command-line conventions: "reminderd help", "-h" and "--help" list the
@@ -84,16 +85,19 @@ func commands() []command {
 		{name: "demo", summary: "run the whole story against the built-in fake WeChat, then exit",
 			about: "Starts a sandbox reminderd on loopback with a temporary database, logs a user in, accepts consent,\n" +
 				"creates reminders a few seconds ahead, prints every outcome and exits 0 only if each ended as it should.\n" +
-				"It takes no flags and no arguments.",
-			run: func(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
+				"It takes no flags and no arguments. With REMINDERD_DB a postgres:// URL it runs on that PostgreSQL\n" +
+				"database instead, which must hold no reminders yet.",
+			run: func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 				if len(args) > 0 {
 					return usageErrorf("demo takes no flags and no arguments, got %q", args[0])
 				}
-				return demo(ctx, args, stdout, stderr)
+				return demo(ctx, args, getenv, stdout, stderr)
 			}},
-		{name: "migrate", args: "[--db FILE]", summary: "apply the database migrations and exit",
-			about: "Opens the database, applies the migrations embedded in this binary and prints its schema version.",
-			run:   migrate, flags: func(getenv func(string) string, w io.Writer) *flag.FlagSet {
+		{name: "migrate", args: "[--db FILE|URL]", summary: "apply the database migrations and exit",
+			about: "Opens the database (a SQLite file or a postgres:// URL), applies the migrations embedded in this binary\n" +
+				"and prints its schema version. On PostgreSQL they run under an advisory lock: processes migrating at once\n" +
+				"apply each migration once.",
+			run: migrate, flags: func(getenv func(string) string, w io.Writer) *flag.FlagSet {
 				fs, _ := dbFlags("migrate", getenv, w)
 				return fs
 			}},
@@ -102,6 +106,11 @@ func commands() []command {
 				"service keeps running. PATH must not exist: a backup never overwrites a file.",
 			run: backup, flags: func(getenv func(string) string, w io.Writer) *flag.FlagSet {
 				fs, _ := dbFlags("backup", getenv, w)
+				return fs
+			}},
+		{name: "copy", args: "--from FILE --to URL", summary: "move a SQLite deployment onto an empty PostgreSQL (service stopped)",
+			about: copyAbout, run: copyCmd, flags: func(_ func(string) string, w io.Writer) *flag.FlagSet {
+				fs, _, _ := copyFlags(w)
 				return fs
 			}},
 		{name: "bench", args: "[flags]", summary: "measure sends, lateness, the API, the due scan and memory on this machine",

@@ -126,7 +126,7 @@ func TestCommandHelpShowsItsOwnFlags(t *testing.T) {
 		{"serve", []string{"--lease duration", "--send-concurrency int", "--send-rate float", "--max-attempts int", "--addr string", "(env REMINDERD_LEASE)", "(default 2m)"}, []string{"--scan-sizes", "PATH"}},
 		{"migrate", []string{"--db file", "(env REMINDERD_DB)"}, []string{"--addr", "--lease", "--scan-sizes"}},
 		{"backup", []string{"usage: reminderd backup [--db FILE] PATH", "PATH\n", "--db file"}, []string{"--addr", "--lease", "--scan-sizes"}},
-		{"bench", []string{"--n int", "--steady-for duration", "--latencies durations", "--scan-sizes ints"}, []string{"--addr", "--db", "REMINDERD_"}},
+		{"bench", []string{"--n int", "--steady-for duration", "--latencies durations", "--scan-sizes ints", "--db URL"}, []string{"--addr", "--lease", "REMINDERD_"}},
 		{"demo", []string{"usage: reminderd demo\n"}, []string{"flags:"}},
 		{"version", []string{"usage: reminderd version\n"}, []string{"flags:"}},
 		{"help", []string{"usage: reminderd help [COMMAND]\n"}, []string{"flags:"}},

@@ -15,6 +15,7 @@ import (
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/app"
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/db/postgres"
 	"github.com/reminderd/reminderd/internal/recur"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/wechat"
@@ -46,6 +47,21 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if len(rest) > 0 {
 		return usageErrorf("migrate: unexpected argument %q", rest[0])
 	}
+	if app.IsPostgres(dbPath) {
+		// Open applies the pending migrations under the driver's advisory
+		// lock: processes migrating at once wait for each other.
+		d, err := postgres.Open(ctx, dbPath, postgres.Options{})
+		if err != nil {
+			return app.ScrubError(err, dbPath) // never the password
+		}
+		defer d.Close()
+		v, _, err := d.Schema(ctx)
+		if err != nil {
+			return app.ScrubError(err, dbPath) // never the password
+		}
+		fmt.Fprintf(stdout, "database %s is at schema version %d\n", app.RedactURL(dbPath), v)
+		return nil
+	}
 	// The integrity check runs first: a damaged file is not migrated.
 	d, err := db.OpenWith(ctx, dbPath, db.Options{IntegrityTimeout: 10 * time.Second}) // OpenWith applies pending migrations
 	if err != nil {
@@ -67,6 +83,9 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	if len(rest) != 1 {
 		return usageErrorf("usage: reminderd backup [--db FILE] PATH (one destination path)")
+	}
+	if app.IsPostgres(dbPath) {
+		return errors.New("backup: REMINDERD_DB is a PostgreSQL database: back it up with the server's own tools (pg_dump, a managed instance's snapshots); reminderd backup copies a SQLite file")
 	}
 	if _, err := os.Stat(dbPath); err != nil {
 		return fmt.Errorf("backup: database %s: %w", dbPath, err)

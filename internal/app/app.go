@@ -20,6 +20,7 @@ import (
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/db/postgres"
 	"github.com/reminderd/reminderd/internal/metrics"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/service"
@@ -29,9 +30,12 @@ import (
 
 // Config is the application's settings, parsed and validated by the caller.
 type Config struct {
-	// DB is the SQLite file, opened with DBOptions.
+	// DB is the database: a postgres:// or postgresql:// URL selects
+	// PostgreSQL (opened with Postgres), anything else is the SQLite file
+	// (opened with DBOptions, whose Sync PostgreSQL ignores).
 	DB        string
 	DBOptions db.Options
+	Postgres  postgres.Options
 	// WeChat configures the client. New sets its Now, Logger, TokenStore
 	// (the database) and OnToken (the metrics).
 	WeChat wechat.Config
@@ -56,6 +60,11 @@ type Deps struct {
 // App is the built application. Run its Engine and serve its Handler; Close
 // closes the database, after the engine has stopped.
 type App struct {
+	// Store is the database, SQLite or PostgreSQL: everything is wired to
+	// it.
+	Store store.Store
+	// DB is the SQLite store (the same as Store), nil on PostgreSQL: for
+	// what only SQLite has (the bench's reads, the WAL's state).
 	DB      *db.DB
 	WeChat  *wechat.Client
 	Catalog *catalog.Catalog
@@ -79,7 +88,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	database, err := db.OpenWith(ctx, cfg.DB, cfg.DBOptions)
+	database, sqlite, err := OpenStore(ctx, cfg, now, log)
 	if err != nil {
 		return nil, err
 	}
@@ -88,14 +97,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 			database.Close()
 		}
 	}()
-	if database.Integrity() == store.IntegrityUnfinished {
-		log.Warn("integrity check not finished within REMINDERD_INTEGRITY_TIMEOUT; starting without its verdict (run `sqlite3 FILE 'PRAGMA quick_check'` on a copy, or raise the timeout)",
-			"db", cfg.DB, "timeout", cfg.DBOptions.IntegrityTimeout.String())
-	}
-	if cfg.DBOptions.Sync == db.SyncNormal {
-		log.Warn("REMINDERD_SYNC=normal: commits are not synced to disk, so writes answered 2xx may be lost in a power cut")
-	}
-	a := &App{DB: database}
+	a := &App{Store: database, DB: sqlite}
 	// The metrics read the engine's state at each scrape, the reminder
 	// counts from the service every surface reads them from.
 	reminders := service.NewReminders(database, wakeLater{a}, now)
@@ -164,8 +166,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	return a, nil
 }
 
-// Close closes the database (its checkpointer, statements and pools).
-func (a *App) Close() error { return a.DB.Close() }
+// Close closes the database (SQLite: its checkpointer, statements and
+// pools; PostgreSQL: its pool).
+func (a *App) Close() error { return a.Store.Close() }
 
 // tokenStore persists the WeChat access token in the store.
 type tokenStore struct{ s store.EngineStore }
@@ -206,9 +209,15 @@ func (w wakeLater) Wake(t time.Time) {
 	}
 }
 
+// checkpointer is a store with a WAL checkpointed in the background
+// (SQLite's *db.DB).
+type checkpointer interface {
+	CheckpointState() (walFrames, failures int64)
+}
+
 // engineState is what /metrics reads at each scrape: the reminder counts of
 // service.Stats, and the engine's and the database's own state.
-func engineState(ctx context.Context, reminders *service.Reminders, d *db.DB, eng *scheduler.Engine) (metrics.State, error) {
+func engineState(ctx context.Context, reminders *service.Reminders, d store.Store, eng *scheduler.Engine) (metrics.State, error) {
 	st := metrics.State{RemindersByStatus: map[string]int64{}, Breaker: "closed"}
 	for _, s := range store.Statuses() {
 		st.RemindersByStatus[string(s)] = 0
@@ -222,7 +231,9 @@ func engineState(ctx context.Context, reminders *service.Reminders, d *db.DB, en
 	}
 	st.DueBacklog = stats.DueBacklog
 	st.OldestDueAge = stats.OldestDueAge()
-	st.WALFrames, st.CheckpointFailures = d.CheckpointState()
+	if c, ok := d.(checkpointer); ok { // SQLite's WAL; PostgreSQL has none of its own to report
+		st.WALFrames, st.CheckpointFailures = c.CheckpointState()
+	}
 	if eng != nil {
 		st.Breaker = eng.Breaker()
 		st.QuotaPaused = !eng.QuotaPausedUntil().IsZero()

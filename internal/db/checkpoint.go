@@ -39,7 +39,7 @@ func startCheckpointer(path string) (*checkpointer, error) {
 	// synchronous NORMAL whatever the writer's: this connection never
 	// commits, and a checkpoint syncs the WAL before it copies the frames
 	// and the database after under both NORMAL and FULL.
-	c, err := sql.Open("sqlite", fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=synchronous(NORMAL)", path, busyTimeoutMS))
+	c, err := sql.Open("sqlite", fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=synchronous(NORMAL)", path, BusyTimeoutMS))
 	if err != nil {
 		return nil, err
 	}

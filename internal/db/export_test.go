@@ -10,7 +10,6 @@ var (
 	IsUniqueViolation  = isUniqueViolation
 	ListRemindersPage  = listRemindersPage
 	FirstDeliverySince = firstDeliverySince
-	Migrations         = loadMigrations
 )
 
 // Position is a listing's place in (fire_at, id) order.

@@ -14,20 +14,20 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one embedded schema step; Version is its file's number.
-type migration struct {
+// Migration is one embedded schema step; Version is its file's number.
+type Migration struct {
 	Version int
 	Name    string
 	SQL     string
 }
 
-// loadMigrations returns the embedded migrations in order.
-func loadMigrations() ([]migration, error) {
+// Migrations returns the embedded migrations in order.
+func Migrations() ([]Migration, error) {
 	entries, err := fs.ReadDir(migrationFS, "migrations")
 	if err != nil {
 		return nil, err
 	}
-	var out []migration
+	var out []Migration
 	for _, e := range entries {
 		num, _, ok := strings.Cut(e.Name(), "_")
 		v, err := strconv.Atoi(num)
@@ -38,7 +38,7 @@ func loadMigrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{Version: v, Name: e.Name(), SQL: string(b)})
+		out = append(out, Migration{Version: v, Name: e.Name(), SQL: string(b)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	for i, m := range out {
@@ -58,7 +58,7 @@ func (d *DB) SchemaVersion(ctx context.Context) (int, error) {
 
 // LatestVersion is the version the embedded migrations lead to.
 func LatestVersion() int {
-	ms, err := loadMigrations()
+	ms, err := Migrations()
 	if err != nil || len(ms) == 0 {
 		return 0
 	}
@@ -69,7 +69,7 @@ func LatestVersion() int {
 // with the user_version bump, and returns how many it applied. A database
 // newer than this binary is refused.
 func (d *DB) migrate(ctx context.Context) (int, error) {
-	ms, err := loadMigrations()
+	ms, err := Migrations()
 	if err != nil {
 		return 0, err
 	}
@@ -103,7 +103,7 @@ func rebuilds(sql string) bool {
 }
 
 // apply runs one migration and its user_version bump in one transaction.
-func (d *DB) apply(ctx context.Context, m migration) (err error) {
+func (d *DB) apply(ctx context.Context, m Migration) (err error) {
 	// The pragma is a no-op inside a transaction, and W is a single
 	// connection: set around the transaction, on that connection.
 	fkOff := rebuilds(m.SQL)

@@ -17,7 +17,7 @@ func TestRebuildMarkerToleratesLineEndings(t *testing.T) {
 			t.Errorf("rebuilds(%q) = %v, want %v", sql, got, want)
 		}
 	}
-	ms, err := loadMigrations()
+	ms, err := Migrations()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,9 +41,9 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-// busyTimeoutMS is how long a connection waits for a lock held by another
+// BusyTimeoutMS is how long a connection waits for a lock held by another
 // process (a backup, a second instance) before SQLITE_BUSY.
-const busyTimeoutMS = 10000
+const BusyTimeoutMS = 10000
 
 // DB is an open reminderd database.
 type DB struct {
@@ -109,7 +109,7 @@ func dsn(path string, readOnly bool, sync Sync) string {
 	var b strings.Builder
 	b.WriteString("file:")
 	b.WriteString(path)
-	fmt.Fprintf(&b, "?_pragma=busy_timeout(%d)", busyTimeoutMS)
+	fmt.Fprintf(&b, "?_pragma=busy_timeout(%d)", BusyTimeoutMS)
 	fmt.Fprintf(&b, "&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(%s)", set)
 	// Statement journals and sorts in memory, not in temporary files.
 	b.WriteString("&_pragma=temp_store(MEMORY)")
@@ -233,7 +233,7 @@ func checkPragmas(ctx context.Context, c *sql.DB, readOnly bool, wantSync string
 		return err
 	}
 	want := map[string]string{
-		"busy_timeout": fmt.Sprint(busyTimeoutMS),
+		"busy_timeout": fmt.Sprint(BusyTimeoutMS),
 		"journal_mode": "wal",
 		"foreign_keys": "1",
 		"synchronous":  wantSync, // FULL: a commit survives a power cut; NORMAL: a process crash only

@@ -12,12 +12,12 @@ type EngineStore interface {
 	ReminderCreator
 
 	// ClaimDue claims up to p.Max due reminders, in due order, for p.Owner
-	// until p.LeaseUntil (engine_claim.go). Two claims never return the same
+	// until p.LeaseUntil. Two claims never return the same
 	// reminder, and a claimed reminder is not claimed again until it is
 	// recorded or its lease is rescued.
 	ClaimDue(ctx context.Context, p ClaimParams) ([]Claim, error)
 	// RecordOutcome writes what the engine decided of one claim
-	// (engine_outcome.go) as a compare-and-set on the claim, in one
+	// as a compare-and-set on the claim, in one
 	// transaction, and reports what was written. Concurrent calls may share
 	// one commit; each gets its own result and error.
 	RecordOutcome(ctx context.Context, o Outcome) (Recorded, error)
@@ -37,13 +37,13 @@ type EngineStore interface {
 	// none).
 	NextDueAt(ctx context.Context) (time.Time, error)
 
-	// Pauses (engine_pause.go).
+	// Pauses.
 	SetPause(ctx context.Context, p Pause) error
 	ClearPause(ctx context.Context, name string) error
 	// Pause returns the pause named name, or ErrNotFound.
 	Pause(ctx context.Context, name string) (Pause, error)
 
-	// Unknown outcomes (engine_unknown.go): what a claim of an occurrence
+	// Unknown outcomes: what a claim of an occurrence
 	// with an attempt of unknown outcome looks at.
 	//
 	// OccurrenceSent reports whether the occurrence (the reminder's fire_at
@@ -59,7 +59,7 @@ type EngineStore interface {
 	// occurrence (0: none yet).
 	OccurrenceFirstAttempt(ctx context.Context, reminderID string, occurrence time.Time) (int64, error)
 
-	// Periodic jobs (engine_jobs.go).
+	// Periodic jobs.
 	//
 	// Retain deletes what is past its use (Retention's cutoffs).
 	Retain(ctx context.Context, r Retention) error
@@ -74,6 +74,177 @@ type EngineStore interface {
 	SaveToken(ctx context.Context, t Token, at time.Time) error
 
 	// ApplyPushEvent applies one message push event, in one transaction
-	// with the record of the pushes applied (engine_push.go).
+	// with the record of the pushes applied.
 	ApplyPushEvent(ctx context.Context, e PushEvent) (PushApplied, error)
+}
+
+// TemplateKind is how a user's accept of a template may be used (the
+// templates.kind column).
+type TemplateKind string
+
+const (
+	// KindOneTime: one send per accept; a claim reserves a credit.
+	KindOneTime TemplateKind = "one_time"
+	// KindLongTerm: any number of sends after one accept.
+	KindLongTerm TemplateKind = "long_term"
+)
+
+// ClaimParams are a due scan's claim.
+type ClaimParams struct {
+	// Now is the claim's instant: reminders due at or before it are claimed.
+	Now time.Time
+	// LeaseUntil ends the claims' lease; Owner names the claiming process.
+	LeaseUntil time.Time
+	Owner      string
+	// Max bounds the claim.
+	Max int
+	// Kind says a template's kind; false: not a known template (the claim
+	// is then not covered, and the send fails it).
+	Kind func(templateID string) (TemplateKind, bool)
+	// Abort, if set, is asked just before the claim commits: true rolls it
+	// back and ClaimDue returns no claims (sending was paused meanwhile).
+	Abort func() bool
+}
+
+// Claim is a reminder claimed for a send: status sending, one more
+// attempt, the lease (Reminder.LeaseUntil, LeaseOwner) and, for a one-time
+// template, a reserved credit (Reminder.CreditHeld).
+type Claim struct {
+	Reminder  Reminder
+	ClaimedAt time.Time // the claim's instant: the delivery's started_at
+	// Covered: a consent covered the send when claimed (a held credit, the
+	// long-term grant, or the credit an earlier attempt of unknown outcome
+	// used).
+	Covered bool
+}
+
+// Outcome is what the engine decided of one claim; RecordOutcome writes it.
+// Exactly one of Complete and Reschedule is set.
+type Outcome struct {
+	Claim Claim
+	At    time.Time // the record's instant
+	// Counted: this outcome was counted in ExpectOutcomes' inFlight.
+	Counted bool
+
+	// Delivery is the attempt's record (nil: none, as for a claim that
+	// settles an attempt of unknown outcome by its sent event). Of its
+	// fields a record writes Status (a sent attempt of an occurrence
+	// recorded sent already is written duplicate), ErrCode, ErrMsg, MsgID,
+	// Latency and PossibleDuplicate; the store fills in the rest.
+	Delivery *Delivery
+	// Complete ends the reminder; Reschedule puts it back to scheduled.
+	Complete   *Completion
+	Reschedule *Reschedule
+	// Credit settles the credit of the claim.
+	Credit CreditAction
+	// Pause, if set, is persisted (the daily quota's).
+	Pause *Pause
+	// Settle, if set, turns the occurrence's first attempt of unknown
+	// outcome into its send.
+	Settle *Settle
+}
+
+// Completion ends the claimed reminder.
+type Completion struct {
+	Status Status // sent, failed or skipped
+	Reason Reason
+	// Report, if not empty, is what is known of the delivery.
+	Report Report
+}
+
+// Reschedule puts the claimed reminder back to scheduled: a retry, a
+// deferral, a wait for a sent event, or a series' next occurrence (a new
+// FireAt: its unknown attempt and report are cleared).
+type Reschedule struct {
+	FireAt, DueAt time.Time
+	ExpiresAt     time.Time // zero: none
+	Attempts      int64
+	// UnknownAt, if set, marks an attempt of unknown outcome at it (the
+	// occurrence's first such instant is kept).
+	UnknownAt time.Time
+}
+
+// CreditAction is what a record does with the claim's credit.
+type CreditAction int
+
+const (
+	// CreditKeep leaves the ledger as it is: a send that used its held
+	// credit (or a long-term grant), an attempt of unknown outcome.
+	CreditKeep CreditAction = iota
+	// CreditConsume takes a credit now: a send whose claim held none. Not
+	// done when the lease was lost (the rescuer counted it used).
+	CreditConsume
+	// CreditRefund gives the held credit back: a claim that ended without a
+	// send. Not done when the lease was lost, nor when the ledger was
+	// emptied since the claim.
+	CreditRefund
+	// CreditZero empties the ledger as refused: WeChat answered 43101.
+	CreditZero
+)
+
+// Settle turns the occurrence's first attempt of unknown outcome into its
+// send, unless the occurrence is recorded sent already.
+type Settle struct {
+	ErrMsg string
+	// Event is the sent event that settled it (HasEvent false: a 43101
+	// answered to the resend did); it is taken off the parked events.
+	Event    SentEvent
+	HasEvent bool
+}
+
+// Recorded is what RecordOutcome wrote.
+type Recorded struct {
+	// Lost: the claim's lease was taken over (rescued) before the outcome;
+	// the reminder was left as it was, the rescuer's abandoned record of
+	// the attempt took the outcome.
+	Lost bool
+	// Status is the delivery status written (Delivery's, or duplicate).
+	Status DeliveryStatus
+	// NoCredit: CreditConsume found no credit left in the ledger.
+	NoCredit bool
+	// Unsettled: Settle found no attempt of unknown outcome to settle (the
+	// occurrence was recorded sent meanwhile).
+	Unsettled bool
+}
+
+// PushEvent is one message-push event, as ApplyPushEvent applies it.
+type PushEvent struct {
+	At time.Time
+	// BodyHash identifies the message: one applied before is a duplicate.
+	BodyHash string
+	// Query, for a plaintext push, is its signed query (timestamp:nonce):
+	// it admits one body only ("" for an encrypted push).
+	Query  string
+	OpenID string
+	// Answers are a popup's answers (subscribe_msg_popup_event), for known
+	// templates.
+	Answers []ConsentAnswer
+	// Unsubscribed are the templates a change event turned off.
+	Unsubscribed []string
+	// Sent are the sent events (subscribe_msg_sent_event).
+	Sent []SentEvent
+}
+
+// ConsentAnswer is one template's answer in a popup.
+type ConsentAnswer struct {
+	TemplateID string
+	LongTerm   bool
+	Accept     bool // false: rejected
+}
+
+// SentEvent is WeChat's word on one sent message.
+type SentEvent struct {
+	MsgID      int64
+	Delivered  bool
+	Status     string // WeChat's ErrorStatus
+	TemplateID string
+}
+
+// PushApplied is what ApplyPushEvent did.
+type PushApplied struct {
+	// Duplicate: the message was applied before; Replayed: a plaintext
+	// push's query came with another body. Nothing was written then.
+	Duplicate, Replayed bool
+	// Woken: a reminder waiting out an unknown outcome is due now.
+	Woken bool
 }

@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Reminder is one reminder: a message to one user through one template at
 // an instant, once or on a recurrence. Zero instants and durations mean
@@ -38,4 +41,127 @@ type Reminder struct {
 	// for a sent event before it sends again).
 	UnknownAt time.Time
 	Delivery  Report // WeChat's sent event, when one arrived
+}
+
+// Delivery is one attempt to send a reminder (one occurrence of it).
+type Delivery struct {
+	ID           int64
+	ReminderID   string
+	OccurrenceAt time.Time
+	Attempt      int64
+	Status       DeliveryStatus
+	// ErrCode is WeChat's errcode (HasErrCode false: none was answered).
+	ErrCode    int64
+	HasErrCode bool
+	ErrMsg     string
+	// MsgID is WeChat's message id of a send (HasMsgID false: none).
+	MsgID      int64
+	HasMsgID   bool
+	StartedAt  time.Time
+	FinishedAt time.Time
+	// Latency is the send's round trip (HasLatency false: not measured).
+	Latency    time.Duration
+	HasLatency bool
+	// Delivered is what WeChat's sent event said (HasDelivered false: no
+	// event yet); EventStatus its status text.
+	Delivered    bool
+	HasDelivered bool
+	EventStatus  string
+	// PossibleDuplicate: sent after an attempt of unknown outcome of the
+	// same occurrence, which WeChat may have delivered too.
+	PossibleDuplicate bool
+}
+
+// TrendBucket counts the deliveries of one status that ended (or, not
+// ended, started) in one hour: Hour 0 is the hour starting at the since
+// of DeliveriesPerHour.
+type TrendBucket struct {
+	Hour   int64
+	Status DeliveryStatus
+	N      int64
+}
+
+// Consent is a user's ledger row for one template: the one-time credits
+// left, the long-term grant, the last answer.
+type Consent struct {
+	OpenID     string
+	TemplateID string
+	Credits    int64
+	Status     ConsentStatus
+	LongTerm   bool
+	UpdatedAt  time.Time
+	// ZeroedAt is when the ledger was last emptied (an unsubscribe, a
+	// 43101); zero when never.
+	ZeroedAt time.Time
+}
+
+// GrantSource says who reported an accept: the mini-program's report of
+// wx.requestSubscribeMessage, or WeChat's popup event.
+type GrantSource string
+
+const (
+	SourceClient GrantSource = "client"
+	SourceEvent  GrantSource = "event"
+)
+
+// PairWindow is how far apart a client report and a popup event may be and
+// still describe the same accept.
+const PairWindow = 120 * time.Second
+
+// Prompted is a pending reminder as the consent prompt planner sees it.
+type Prompted struct {
+	TemplateID string
+	FireAt     time.Time
+}
+
+// Session is a mini-program login: the hash of its bearer token (the token
+// itself is never stored) and whose it is, until ExpiresAt.
+type Session struct {
+	TokenHash string
+	OpenID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Pause is a named pause of sending, persisted so that it outlives a
+// restart: the daily quota's (until its reset) or an admin's (until
+// resumed: Until is PauseIndefinite).
+type Pause struct {
+	Name   string
+	Until  time.Time
+	Reason string
+	Since  time.Time // when it began (or last changed)
+}
+
+// PauseIndefinite is the Until of a pause that lasts until it is cleared.
+var PauseIndefinite = time.UnixMilli(math.MaxInt64)
+
+// Retention are the cutoffs of the retention job: what is older is deleted.
+type Retention struct {
+	Sessions   time.Time // sessions that expired before it
+	Grants     time.Time // accept reports received before it (too old to pair)
+	Deliveries time.Time // delivery records of sends started before it
+	SentEvents time.Time // sent events parked before it (their outcome never came)
+	Pushes     time.Time // the record of pushes applied before it
+}
+
+// Template is a subscribe-message template as last synced from WeChat.
+type Template struct {
+	ID       string
+	Title    string
+	Kind     TemplateKind
+	Content  string
+	Keywords []Keyword
+}
+
+// Keyword is one of a template's keywords.
+type Keyword struct {
+	Key, Type, Label string
+	Enum             []string
+}
+
+// Token is the WeChat access token.
+type Token struct {
+	Value     string
+	ExpiresAt time.Time
 }

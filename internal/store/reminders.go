@@ -13,12 +13,12 @@ import (
 // ErrNotFound, a refused change ErrConflict (a *StateError when a
 // reminder's status refused it), a full disk ErrFull.
 type ReminderStore interface {
-	ReminderCreator // create.go
+	ReminderCreator
 	Reminders
-	Consents    // consents.go
-	Sessions    // sessions.go
-	Deliveries  // deliveries.go
-	HealthStore // health.go
+	Consents
+	Sessions
+	Deliveries
+	HealthStore
 }
 
 // ErrLimit: a create would take the user past their limit of scheduled
@@ -126,4 +126,128 @@ type Counts struct {
 	// earliest DueAt among them (zero when none).
 	DueBacklog  int64
 	OldestDueAt time.Time
+}
+
+// NewReminder is a reminder to create, scheduled. Zero instants and
+// durations mean "none", as in Reminder.
+type NewReminder struct {
+	ID, OpenID, TemplateID                                        string
+	FireAt, DueAt, ExpiresAt                                      time.Time
+	Window                                                        time.Duration
+	HasWindow                                                     bool
+	Recurrence, Timezone, Data, Page, IdempotencyKey, RequestHash string
+	CreatedAt                                                     time.Time
+}
+
+// ReminderCreator creates reminders.
+type ReminderCreator interface {
+	// CreateReminder stores r as a scheduled reminder and returns it as
+	// stored; ErrConflict on a duplicate id or idempotency key.
+	CreateReminder(ctx context.Context, r NewReminder) (Reminder, error)
+}
+
+// ListQuery selects reminders for a listing: every filter left empty (or
+// zero) matches everything.
+type ListQuery struct {
+	OpenID     string
+	Status     Status
+	TemplateID string
+	// Text is found inside the data JSON, as the data is stored.
+	Text string
+	// Delivery filters by WeChat's sent-event report.
+	Delivery Report
+	// From and To bound FireAt: From ≤ FireAt < To.
+	From, To time.Time
+	// After is where the page starts (nil: at the beginning).
+	After *Cursor
+	// Limit is the page's size (at least 1).
+	Limit int
+}
+
+// Cursor is a place in (FireAt, ID) order.
+type Cursor struct {
+	FireAt time.Time
+	ID     string
+}
+
+// Page is one page of a listing.
+type Page struct {
+	Reminders []Reminder
+	// Next is where the next page starts; nil on the last page. A page
+	// filtered by template or text without a user may stop short of Limit
+	// after reading WalkLimit entries and still have a Next.
+	Next *Cursor
+	// WalkLimit is the most entries such a page reads.
+	WalkLimit int64
+}
+
+// HealthStore is what readiness asks of the store.
+type HealthStore interface {
+	// Ping reports whether the store answers reads.
+	Ping(ctx context.Context) error
+	// Schema returns the schema's version and the latest this build
+	// knows: they differ until every migration is applied.
+	Schema(ctx context.Context) (version, latest int, err error)
+	// Writable reports whether the store accepts writes (nil, or why not:
+	// ErrFull for want of space). A driver may cache the answer briefly.
+	Writable(ctx context.Context) error
+	// NoteWriteError tells the store of a write's failure: after ErrFull,
+	// Writable fails until a write succeeds again.
+	NoteWriteError(err error)
+	// Integrity is what the check of the store's files at open found.
+	Integrity() Integrity
+}
+
+// Integrity is the verdict of an integrity check at open.
+type Integrity int
+
+const (
+	// IntegrityNotRun: the store was opened without a check.
+	IntegrityNotRun Integrity = iota
+	// IntegrityOK: the check finished and found nothing.
+	IntegrityOK
+	// IntegrityUnfinished: the check was cut short at its deadline; the
+	// store was opened without a verdict.
+	IntegrityUnfinished
+)
+
+// Deliveries are the reads of the delivery records.
+type Deliveries interface {
+	// ListDeliveries returns a reminder's deliveries, oldest first.
+	ListDeliveries(ctx context.Context, reminderID string) ([]Delivery, error)
+	// DeliveriesPerHour counts the deliveries that ended (or started)
+	// since, per hour and status, in hour then status order. slack is the
+	// longest a delivery's end may follow its start by (a lease): a driver
+	// may read by record order from that much before since.
+	DeliveriesPerHour(ctx context.Context, since time.Time, slack time.Duration) ([]TrendBucket, error)
+}
+
+// Consents are the operations on the consent ledger.
+type Consents interface {
+	// RecordAccept records one accept of (openID, templateID) reported by
+	// source. An accept of the other source within PairWindow not yet
+	// paired describes the same accept: the two are paired and nothing is
+	// added. Otherwise one credit is added (one-time) or the template
+	// granted (longTerm). It reports whether the accept added to the ledger.
+	RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source GrantSource, now time.Time) (counted bool, err error)
+	// SetConsentStatus records a reject, ban or filter answer: the status
+	// changes, the credits stay.
+	SetConsentStatus(ctx context.Context, openID, templateID string, status ConsentStatus, now time.Time) error
+	// GetConsent returns the user's row for a template; ErrNotFound when
+	// the user never answered for it.
+	GetConsent(ctx context.Context, openID, templateID string) (Consent, error)
+	// ListConsents returns the user's rows, by template id.
+	ListConsents(ctx context.Context, openID string) ([]Consent, error)
+	// ListPrompted returns up to max of the user's pending reminders that
+	// hold no credit, most urgent (FireAt, then ID) first.
+	ListPrompted(ctx context.Context, openID string, max int) ([]Prompted, error)
+}
+
+// Sessions are the operations on sessions.
+type Sessions interface {
+	// CreateSession stores s; ErrConflict when its hash is taken.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns the session of tokenHash unless it has expired at
+	// now (ErrNotFound then, as for an unknown hash).
+	GetSession(ctx context.Context, tokenHash string, now time.Time) (Session, error)
 }

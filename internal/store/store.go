@@ -6,9 +6,15 @@
 // which the driver opens, commits and retries; callers never see a
 // transaction, a pool or a row type.
 //
-// internal/db is the SQLite driver. internal/store/storetest is the
-// conformance suite every driver passes: each operation, and each
-// invariant the engine relies on.
+// Five files: store.go (this, the errors, Store), vocab.go (the typed
+// vocabulary), model.go (the values: Reminder, Delivery, Consent, …),
+// reminders.go (ReminderStore: what the API and the services ask, with its
+// parameters) and engine.go (EngineStore: what the scheduler asks: claims,
+// outcomes, rescue, pauses, push events, with theirs).
+//
+// internal/db is the SQLite driver, internal/db/postgres the PostgreSQL
+// one. internal/store/storetest is the conformance suite every driver
+// passes: each operation, and each invariant the engine relies on.
 //
 // It imports no other internal package.
 package store

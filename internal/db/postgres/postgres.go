@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,10 @@ type DB struct {
 	pool *pgxpool.Pool
 	q    *pgsqlc.Queries // on the pool: reads outside a transaction
 	now  func() time.Time
+	// health is Writable's cached probe (health.go).
+	health writeHealth
+	// inFlight is ExpectOutcomes' count of sends in flight (nil: none).
+	inFlight atomic.Pointer[atomic.Int64]
 }
 
 // Options tune Open; the zero value is fine.

@@ -1,0 +1,133 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/reminderd/reminderd/internal/db/postgres/pgsqlc"
+	"github.com/reminderd/reminderd/internal/store"
+)
+
+// The consent ledger's operations of store.ReminderStore.
+
+// RecordAccept records one accept of (openID, templateID) reported by
+// source, in one transaction (recordAcceptTx).
+func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source store.GrantSource, now time.Time) (counted bool, err error) {
+	err = d.withTx(ctx, func(q *pgsqlc.Queries) error {
+		counted, err = recordAcceptTx(ctx, q, openID, templateID, longTerm, source, now)
+		return err
+	})
+	return counted, storeErr(err, "consent ledger")
+}
+
+// recordAcceptTx is RecordAccept in the caller's transaction q. It first
+// takes the advisory lock of (openID, templateID) (LockGrants,
+// pg_advisory_xact_lock): accepts of one user and template are recorded one
+// after the other across processes, and under READ COMMITTED each sees the
+// grants the ones before it committed, so a client report and a popup event
+// of one accept pair whichever process records them. If the other source
+// reported an accept within PairWindow not yet paired, the two are paired
+// and nothing is added; otherwise one credit is added (one-time) or the
+// template granted (long-term).
+func recordAcceptTx(ctx context.Context, q *pgsqlc.Queries, openID, templateID string, longTerm bool, source store.GrantSource, now time.Time) (counted bool, err error) {
+	other := store.SourceEvent
+	if source == store.SourceEvent {
+		other = store.SourceClient
+	} else if source != store.SourceClient {
+		return false, fmt.Errorf("record accept: unknown source %q", source)
+	}
+	ms := now.UnixMilli()
+	err = func() error {
+		if err := q.LockGrants(ctx, pgsqlc.LockGrantsParams{Openid: openID, TemplateID: templateID}); err != nil {
+			return err
+		}
+		match, err := q.FindUnpairedGrant(ctx, pgsqlc.FindUnpairedGrantParams{
+			Openid: openID, TemplateID: templateID, Source: string(other), Since: ms - store.PairWindow.Milliseconds(),
+		})
+		switch {
+		case err == nil:
+			id, err := q.InsertGrant(ctx, pgsqlc.InsertGrantParams{Openid: openID, TemplateID: templateID, Source: string(source),
+				ReceivedAt: ms, PairedWith: &match})
+			if err != nil {
+				return err
+			}
+			n, err := q.PairGrant(ctx, pgsqlc.PairGrantParams{ID: match, PairedWith: &id})
+			if err != nil {
+				return err
+			}
+			if n != 1 {
+				return fmt.Errorf("pair grant %d: %w", match, store.ErrConflict)
+			}
+			counted = false
+			return nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		if _, err := q.InsertGrant(ctx, pgsqlc.InsertGrantParams{Openid: openID, TemplateID: templateID, Source: string(source),
+			ReceivedAt: ms}); err != nil {
+			return err
+		}
+		p := pgsqlc.AddCreditParams{Openid: openID, TemplateID: templateID, Credits: 1, Now: ms}
+		if longTerm {
+			p.Credits, p.LongTerm = 0, true
+		}
+		counted = true
+		return q.AddCredit(ctx, p)
+	}()
+	if err != nil {
+		return false, fmt.Errorf("record accept %s/%s: %w", openID, templateID, err)
+	}
+	return counted, nil
+}
+
+// SetConsentStatus records a reject, ban or filter answer.
+func (d *DB) SetConsentStatus(ctx context.Context, openID, templateID string, status store.ConsentStatus, now time.Time) error {
+	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
+		return q.SetConsentStatus(ctx, pgsqlc.SetConsentStatusParams{Openid: openID, TemplateID: templateID,
+			Status: string(status), Now: now.UnixMilli()})
+	})
+	return storeErr(err, "set consent "+openID+"/"+templateID)
+}
+
+// GetConsent returns the user's row for a template.
+func (d *DB) GetConsent(ctx context.Context, openID, templateID string) (store.Consent, error) {
+	row, err := d.q.GetConsent(ctx, pgsqlc.GetConsentParams{Openid: openID, TemplateID: templateID})
+	if err != nil {
+		return store.Consent{}, storeErr(err, "consent "+openID+"/"+templateID)
+	}
+	return consentFromRow(row), nil
+}
+
+// ListConsents returns the user's rows, by template id.
+func (d *DB) ListConsents(ctx context.Context, openID string) ([]store.Consent, error) {
+	rows, err := d.q.ListConsents(ctx, openID)
+	if err != nil {
+		return nil, storeErr(err, "list consents of "+openID)
+	}
+	out := make([]store.Consent, len(rows))
+	for i, r := range rows {
+		out[i] = consentFromRow(r)
+	}
+	return out, nil
+}
+
+// ListPrompted returns up to max of the user's pending reminders that hold
+// no credit, most urgent first, through the user's index.
+func (d *DB) ListPrompted(ctx context.Context, openID string, max int) ([]store.Prompted, error) {
+	if max <= 0 {
+		return []store.Prompted{}, nil
+	}
+	rows, err := d.q.ListScheduledForPrompt(ctx, pgsqlc.ListScheduledForPromptParams{Openid: openID, MaxRows: int32(min(max, 1<<30))})
+	if err != nil {
+		return nil, storeErr(err, "list reminders to prompt for of "+openID)
+	}
+	out := make([]store.Prompted, len(rows))
+	for i, r := range rows {
+		out[i] = store.Prompted{TemplateID: r.TemplateID, FireAt: instant(r.FireAt)}
+	}
+	return out, nil
+}

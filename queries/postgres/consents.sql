@@ -1,0 +1,62 @@
+-- name: GetConsent :one
+SELECT * FROM consents WHERE openid = @openid AND template_id = @template_id;
+
+-- name: ListConsents :many
+SELECT * FROM consents WHERE openid = @openid ORDER BY template_id;
+
+-- name: AddCredit :exec
+-- One accept: one more credit for a one-time template, the grant for a long-term one.
+INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
+VALUES (@openid, @template_id, @credits, 'accept', @long_term, @now)
+ON CONFLICT (openid, template_id) DO UPDATE SET
+    credits = consents.credits + excluded.credits, status = 'accept',
+    long_term = consents.long_term OR excluded.long_term, updated_at = excluded.updated_at;
+
+-- name: SetConsentStatus :exec
+-- A reject, ban or filter answer: the status changes, the credits stay.
+INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
+VALUES (@openid, @template_id, 0, @status, false, @now)
+ON CONFLICT (openid, template_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at;
+
+-- name: LockGrants :exec
+-- Serialises the accepts of one user and template across processes until
+-- the transaction ends (the consents row may not exist yet, so no row lock
+-- would do): a client report and a popup event of one accept, recorded at
+-- once by two processes, still find each other.
+SELECT pg_advisory_xact_lock(hashtextextended('reminderd grant ' || @openid::text || '/' || @template_id::text, 0));
+
+-- name: FindUnpairedGrant :one
+-- The earliest unpaired accept from the other source within the pairing window.
+SELECT id FROM consent_grants
+WHERE openid = @openid AND template_id = @template_id AND source = @source
+  AND paired_with IS NULL AND received_at >= @since
+ORDER BY received_at, id
+LIMIT 1;
+
+-- name: InsertGrant :one
+INSERT INTO consent_grants (openid, template_id, source, received_at, paired_with)
+VALUES (@openid, @template_id, @source, @received_at, @paired_with)
+RETURNING id;
+
+-- name: PairGrant :execrows
+UPDATE consent_grants SET paired_with = @paired_with WHERE id = @id AND paired_with IS NULL;
+
+-- name: DeleteGrant :exec
+-- Writable's committing probe removes its row.
+DELETE FROM consent_grants WHERE id = @id;
+
+-- name: ListScheduledForPrompt :many
+-- The caller's reminders still to be sent, most urgent first, for the consent prompt planner.
+-- A claim holding a credit is covered (its credit has left the ledger already).
+SELECT template_id, fire_at FROM reminders
+WHERE openid = @openid AND status IN ('scheduled', 'sending') AND NOT credit_held
+ORDER BY fire_at, id
+LIMIT @max_rows;
+
+-- name: CountAheadOfReminder :one
+-- How many of the user's pending reminders for the template come before the
+-- given one and still need a credit from the ledger (a claim holding one does
+-- not), through the user's own index.
+SELECT count(*) FROM reminders
+WHERE openid = @openid AND template_id = @template_id AND status IN ('scheduled', 'sending') AND NOT credit_held
+  AND (fire_at, id) < (CAST(@fire_at AS BIGINT), CAST(@id AS TEXT));
