@@ -14,6 +14,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/db/pgtest"
 	"github.com/reminderd/reminderd/internal/db/postgres"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
@@ -65,11 +66,7 @@ func TestPostgresSettingNeverShowsThePassword(t *testing.T) {
 // the access token (fetched once across both processes).
 func TestPostgresEndToEnd(t *testing.T) {
 	dbURL := pgtest.Database(t)
-	fake := wechattest.New(wechattest.Options{})
-	defer fake.Close()
-	for _, tpl := range wechattest.DemoTemplates() {
-		fake.AddTemplate(tpl)
-	}
+	fake := testkit.WeChat(t, wechattest.Options{})
 	admin := randomToken(24)
 	vars := env(map[string]string{
 		"REMINDERD_DB": dbURL, "REMINDERD_ADDR": "127.0.0.1:0", "REMINDERD_ADMIN_TOKEN": admin,

@@ -56,11 +56,7 @@ func TestRetentionPrunesParkedSentEvents(t *testing.T) {
 // from WeChat, the engine's periodic jobs and the added ones, and an API
 // that answers ready.
 func TestNewBuildsTheApplication(t *testing.T) {
-	fake := wechattest.New(wechattest.Options{})
-	defer fake.Close()
-	for _, tpl := range wechattest.DemoTemplates() {
-		fake.AddTemplate(tpl)
-	}
+	fake := testkit.WeChat(t, wechattest.Options{})
 	ctx := context.Background()
 	a, err := app.New(ctx, app.Config{DB: filepath.Join(t.TempDir(), "app.db"),
 		WeChat: wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret()}}, app.Deps{})
