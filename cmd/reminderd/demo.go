@@ -21,16 +21,32 @@ import (
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
-// lineBuffer collects serve's stdout so the demo can read what it printed.
+// lineBuffer collects serve's stdout so the demo can read what it printed;
+// a reader waits for the output it looks for (next) instead of polling.
 type lineBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // made by next, closed by the write after
 }
 
 func (l *lineBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
 	return l.b.Write(p)
+}
+
+// next returns the output so far and a channel closed at the next write.
+func (l *lineBuffer) next() (string, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.changed == nil {
+		l.changed = make(chan struct{})
+	}
+	return l.b.String(), l.changed
 }
 
 func (l *lineBuffer) String() string {
@@ -191,17 +207,21 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	}()
 	defer func() { stopServe(); <-served }()
 	var base, fakeURL, code string
-	for base == "" || fakeURL == "" || code == "" {
+	for {
+		_, grew := out.next()
+		base = out.find(regexp.MustCompile(`listening on (\S+)`))
+		fakeURL = out.find(regexp.MustCompile(`fake WeChat at (\S+)`))
+		code = out.find(regexp.MustCompile(`valid 5 minutes\): (\S+)`))
+		if base != "" && fakeURL != "" && code != "" {
+			break
+		}
 		select {
 		case err := <-served:
 			return fmt.Errorf("reminderd stopped: %v", err)
 		case <-ctx.Done():
 			return errors.New("reminderd did not start")
-		case <-time.After(20 * time.Millisecond):
+		case <-grew:
 		}
-		base = out.find(regexp.MustCompile(`listening on (\S+)`))
-		fakeURL = out.find(regexp.MustCompile(`fake WeChat at (\S+)`))
-		code = out.find(regexp.MustCompile(`valid 5 minutes\): (\S+)`))
 	}
 	say("reminderd is up at %s, talking to a fake WeChat at %s", base, fakeURL)
 	c := &demoClient{http: &http.Client{Timeout: 10 * time.Second}, base: base}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
-	"github.com/reminderd/reminderd/internal/db/dbtest"
+	"github.com/reminderd/reminderd/internal/testkit"
 )
 
 func TestSyncSettingReachesTheWriter(t *testing.T) {
@@ -64,7 +64,7 @@ func mergeEnv(m map[string]string, kv ...string) map[string]string {
 // garbage written over pages of its data: it must refuse, naming the file.
 func TestServeRefusesACorruptDatabase(t *testing.T) {
 	ctx := context.Background()
-	path := dbtest.CorruptFile(t)
+	path := testkit.CorruptFile(t)
 	// Without the check it would serve (until this deadline) and answer 201.
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()

@@ -230,21 +230,20 @@ func startServe(t *testing.T, extra ...string) (base string, stdout *lineBuffer,
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, env(nil), stdout, stderr) }()
 	re := regexp.MustCompile(`listening on (http://\S+)`)
-	deadline := time.Now().Add(10 * time.Second)
+	timeout := time.After(10 * time.Second)
 	for {
-		if m := re.FindStringSubmatch(stdout.String()); m != nil && strings.Contains(stdout.String(), "more codes") {
+		out, grew := stdout.next()
+		if m := re.FindStringSubmatch(out); m != nil && strings.Contains(out, "more codes") {
 			base = m[1]
 			break
 		}
 		select {
 		case err := <-done:
 			t.Fatalf("serve exited early: %v\n%s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
+		case <-timeout:
 			t.Fatalf("serve did not start:\n%s\n%s", stdout.String(), stderr.String())
+		case <-grew:
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	var once sync.Once
 	var err error

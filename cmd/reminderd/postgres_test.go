@@ -14,6 +14,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/db/pgtest"
 	"github.com/reminderd/reminderd/internal/db/postgres"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
@@ -65,20 +66,16 @@ func TestPostgresSettingNeverShowsThePassword(t *testing.T) {
 // the access token (fetched once across both processes).
 func TestPostgresEndToEnd(t *testing.T) {
 	dbURL := pgtest.Database(t)
-	fake := wechattest.New(wechattest.Options{})
-	defer fake.Close()
-	for _, tpl := range wechattest.DemoTemplates() {
-		fake.AddTemplate(tpl)
-	}
+	fake := testkit.WeChat(t, wechattest.Options{})
 	admin := randomToken(24)
 	vars := env(map[string]string{
 		"REMINDERD_DB": dbURL, "REMINDERD_ADDR": "127.0.0.1:0", "REMINDERD_ADMIN_TOKEN": admin,
 		"REMINDERD_WECHAT_APPID": fake.AppID(), "REMINDERD_WECHAT_SECRET": fake.Secret(), "REMINDERD_WECHAT_BASE_URL": fake.URL,
 		"REMINDERD_SCAN_EVERY": "200ms",
 	})
-	start := func() (base string, stderr *watchBuffer, stop func()) {
+	start := func() (base string, stderr *lineBuffer, stop func()) {
 		ctx, cancel := context.WithCancel(context.Background())
-		stdout, stderr := newWatchBuffer(), newWatchBuffer()
+		stdout, stderr := &lineBuffer{}, &lineBuffer{}
 		done := make(chan error, 1)
 		go func() { done <- run(ctx, nil, vars, stdout, stderr) }()
 		stopped := false

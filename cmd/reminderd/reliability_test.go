@@ -276,7 +276,7 @@ func (s *suite) waitTerminal(n int, limit time.Duration) tally {
 		if time.Now().After(deadline) {
 			s.t.Fatalf("not every reminder finished within %v: %v (log %s)", limit, tl.byStatus, s.logs.Name())
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // kept: polls another process's database; no signal crosses the process boundary
 	}
 }
 
@@ -338,7 +338,7 @@ func TestCrashSuite(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for c := range cycles {
 		cmd := s.start()
-		time.Sleep(time.Duration(100+rng.IntN(500)) * time.Millisecond)
+		time.Sleep(time.Duration(100+rng.IntN(500)) * time.Millisecond) // kept: the random kill moment is the point of the test
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
@@ -370,6 +370,7 @@ func TestShutdownSuite(t *testing.T) {
 	s := newSuite(t, 100*time.Millisecond)
 	s.seed(n)
 	cmd := s.start()
+	// kept: polls another process's database; no signal crosses the process boundary.
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if tl := s.tally(); tl.byStatus["sent"] >= 10 {
 			break

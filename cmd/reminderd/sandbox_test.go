@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,47 +9,19 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
-// watchBuffer collects a process's output and wakes waiters at each write,
-// so that a test waits for a line instead of sleeping.
-type watchBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{}
-}
-
-func newWatchBuffer() *watchBuffer { return &watchBuffer{changed: make(chan struct{})} }
-
-func (w *watchBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n, err := w.b.Write(p)
-	close(w.changed)
-	w.changed = make(chan struct{})
-	return n, err
-}
-
-func (w *watchBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // waitLine waits for a line for which match is true and returns it.
-func (w *watchBuffer) waitLine(t *testing.T, d time.Duration, what string, match func(string) bool) string {
+func (l *lineBuffer) waitLine(t *testing.T, d time.Duration, what string, match func(string) bool) string {
 	t.Helper()
 	timeout := time.After(d)
 	for {
-		w.mu.Lock()
-		text, changed := w.b.String(), w.changed
-		w.mu.Unlock()
+		text, changed := l.next()
 		for _, l := range strings.Split(text, "\n") {
 			if match(l) {
 				return l
@@ -71,7 +42,7 @@ func (w *watchBuffer) waitLine(t *testing.T, d time.Duration, what string, match
 // granted at the built-in fake WeChat too.
 func TestSandboxConsentJustWorks(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := newWatchBuffer(), newWatchBuffer()
+	stdout, stderr := &lineBuffer{}, &lineBuffer{}
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "sandbox.db")}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, env(nil), stdout, stderr) }()
@@ -188,7 +159,7 @@ func TestSandboxConsentJustWorks(t *testing.T) {
 // The fake pairs a report with its popup within the window reminderd's
 // ledger uses.
 func TestFakePairsWithinTheLedgersWindow(t *testing.T) {
-	if wechattest.PairWindow != db.PairWindow {
-		t.Fatalf("wechattest.PairWindow %s, db.PairWindow %s: the sandbox would count accepts otherwise than the ledger", wechattest.PairWindow, db.PairWindow)
+	if wechattest.PairWindow != store.PairWindow {
+		t.Fatalf("wechattest.PairWindow %s, store.PairWindow %s: the sandbox would count accepts otherwise than the ledger", wechattest.PairWindow, store.PairWindow)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -80,11 +80,7 @@ func (f loginFunc) Code2Session(ctx context.Context, code string) (wechat.Sessio
 }
 
 func TestSessionRateLimited(t *testing.T) {
-	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := testkit.Store(t)
 	limited := loginFunc(func(context.Context, string) (wechat.Session, error) {
 		return wechat.Session{}, fmt.Errorf("code2session: %w", wechat.ErrRateLimited)
 	})
@@ -145,11 +141,7 @@ func TestRoutesAnswerInContractShape(t *testing.T) {
 }
 
 func TestReadyzWaitsForTemplates(t *testing.T) {
-	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := testkit.Store(t)
 	fake := wechattest.New(wechattest.Options{})
 	defer fake.Close()
 	fake.AddTemplate(wechattest.DemoTemplates()[0])
@@ -804,11 +796,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 }
 
 func TestAdminDisabledWithoutToken(t *testing.T) {
-	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := testkit.Store(t)
 	srv := httptest.NewServer(api.New(api.Config{DB: d, Catalog: catalog.New(d, nil, time.Now, nil), Login: loginFunc(nil)}))
 	defer srv.Close()
 	h := &harness{t: t, srv: srv}
@@ -839,11 +827,7 @@ func TestNoSecretsInResponsesOrLogs(t *testing.T) {
 }
 
 func TestPanicsBecomeContract500(t *testing.T) {
-	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := testkit.Store(t)
 	boom := loginFunc(func(context.Context, string) (wechat.Session, error) { panic("boom: internal detail") })
 	srv := httptest.NewServer(api.New(api.Config{DB: d, Catalog: catalog.New(d, nil, time.Now, nil), Login: boom}))
 	defer srv.Close()

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,11 +19,12 @@ import (
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/metrics"
 	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
-var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+var t0 = testkit.T0
 
 const (
 	adminToken = "admin-secret-token-for-tests"
@@ -35,23 +35,6 @@ const (
 )
 
 var aesKey = strings.Repeat("k", 43)
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type wake struct {
 	mu       sync.Mutex
@@ -108,7 +91,7 @@ type harness struct {
 	client *wechat.Client
 	cat    *catalog.Catalog
 	srv    *httptest.Server
-	logs   *syncBuf
+	logs   *testkit.SyncBuffer
 	engine *wake
 	cfg    api.Config
 }
@@ -119,21 +102,13 @@ func newHarness(t testing.TB) *harness { t.Helper(); return newHarnessWith(t, db
 // the harness's, unless set) and the server's configuration changed by tweak.
 func newHarnessWith(t testing.TB, opt db.Options, tweak func(*api.Config)) *harness {
 	t.Helper()
-	clock := wechattest.NewClock(t0)
+	clock := testkit.Clock()
 	if opt.Now == nil {
 		opt.Now = clock.Now
 	}
-	fake := wechattest.New(wechattest.Options{Now: clock.Now, Seed: 3})
-	t.Cleanup(fake.Close)
-	for _, tm := range wechattest.DemoTemplates() {
-		fake.AddTemplate(tm)
-	}
-	d, err := db.OpenWith(context.Background(), filepath.Join(t.TempDir(), "api.db"), opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	logs := &syncBuf{}
+	fake := testkit.WeChat(t, wechattest.Options{Now: clock.Now, Seed: 3})
+	d := testkit.StoreWith(t, opt)
+	logs := &testkit.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	client, err := wechat.New(wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(), Now: clock.Now, Logger: log})
 	if err != nil {

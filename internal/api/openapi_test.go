@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -26,7 +25,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/catalog"
-	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -865,11 +864,7 @@ func testContractConfigurations(t *testing.T, c *contract) {
 	down := c.on(t, h.srv)
 	down.want(down.call(docValid, "POST", "/v1/session", "", map[string]string{"code": h.fake.IssueCode("oA")}), 503, "unavailable")
 
-	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := testkit.Store(t)
 	serve := func(cfg api.Config) *client {
 		cfg.DB = d
 		if cfg.Catalog == nil {

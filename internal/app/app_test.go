@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/app"
-	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -20,11 +20,7 @@ import (
 // outcome never came; a recent one stays, waiting for its outcome.
 func TestRetentionPrunesParkedSentEvents(t *testing.T) {
 	ctx := context.Background()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "ret.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := testkit.Store(t)
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	for msgid, at := range map[int64]time.Time{1: now.Add(-25 * time.Hour), 2: now.Add(-time.Minute)} {
 		if err := d.Write.SavePendingSentEvent(ctx, dbsqlc.SavePendingSentEventParams{Msgid: msgid, Delivered: 1,
@@ -60,11 +56,7 @@ func TestRetentionPrunesParkedSentEvents(t *testing.T) {
 // from WeChat, the engine's periodic jobs and the added ones, and an API
 // that answers ready.
 func TestNewBuildsTheApplication(t *testing.T) {
-	fake := wechattest.New(wechattest.Options{})
-	defer fake.Close()
-	for _, tpl := range wechattest.DemoTemplates() {
-		fake.AddTemplate(tpl)
-	}
+	fake := testkit.WeChat(t, wechattest.Options{})
 	ctx := context.Background()
 	a, err := app.New(ctx, app.Config{DB: filepath.Join(t.TempDir(), "app.db"),
 		WeChat: wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret()}}, app.Deps{})

@@ -119,7 +119,7 @@ func OpenStore(ctx context.Context, cfg Config, now func() time.Time, log *slog.
 		if err != nil {
 			return nil, nil, err
 		}
-		if d.Integrity() == db.IntegrityUnfinished {
+		if d.Integrity() == store.IntegrityUnfinished {
 			log.Warn("integrity check not finished within REMINDERD_INTEGRITY_TIMEOUT; starting without its verdict (run `sqlite3 FILE 'PRAGMA quick_check'` on a copy, or raise the timeout)",
 				"db", cfg.DB, "timeout", cfg.DBOptions.IntegrityTimeout.String())
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -34,13 +35,8 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	fake := wechattest.New(wechattest.Options{})
-	t.Cleanup(fake.Close)
-	for _, tpl := range wechattest.DemoTemplates() {
-		fake.AddTemplate(tpl)
-	}
-	w := &world{fake: fake, path: filepath.Join(t.TempDir(), "catalog.db"),
-		clock: wechattest.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))}
+	fake := testkit.WeChat(t, wechattest.Options{})
+	w := &world{fake: fake, path: filepath.Join(t.TempDir(), "catalog.db"), clock: testkit.Clock()}
 	w.client = newClient(t, fake.URL, fake)
 	w.open(t)
 	return w
@@ -58,12 +54,7 @@ func newClient(t *testing.T, url string, fake *wechattest.Server) *wechat.Client
 // open opens the database file (again, after close: a restart).
 func (w *world) open(t *testing.T) {
 	t.Helper()
-	d, err := db.Open(context.Background(), w.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.db = d
-	t.Cleanup(func() { d.Close() })
+	w.db = testkit.StoreAt(t, w.path, db.Options{})
 }
 
 func (w *world) restart(t *testing.T) {

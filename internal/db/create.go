@@ -54,11 +54,11 @@ func storeErr(err error, what string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrFull):
-	case IsNotFound(err):
+	case isNotFound(err):
 		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
-	case IsUniqueViolation(err):
+	case isUniqueViolation(err):
 		return fmt.Errorf("%s: %w: %w", what, store.ErrConflict, err)
-	case IsFull(err):
+	case isFull(err):
 		return fmt.Errorf("%s: %w: %w", what, store.ErrFull, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)

@@ -16,18 +16,10 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/testkit"
 	_ "modernc.org/sqlite"
 )
-
-func openTest(t *testing.T) *db.DB {
-	t.Helper()
-	d, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
 
 func schemaOf(t *testing.T, c *sql.DB) map[string]string {
 	t.Helper()
@@ -48,7 +40,7 @@ func schemaOf(t *testing.T, c *sql.DB) map[string]string {
 }
 
 func TestMigratedDatabaseMatchesSchemaFile(t *testing.T) {
-	migrated := openTest(t)
+	migrated := testkit.Store(t)
 	schema, err := os.ReadFile("../../schema.sql")
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +93,7 @@ func TestMigrateIsIdempotentAndRefusesNewerDatabase(t *testing.T) {
 }
 
 func TestPragmas(t *testing.T) {
-	d := openTest(t)
+	d := testkit.Store(t)
 	p, err := d.Pragmas(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +143,7 @@ func TestOpenRejectsBadPath(t *testing.T) {
 }
 
 func TestCheckConstraints(t *testing.T) {
-	d := openTest(t)
+	d := testkit.Store(t)
 	ctx := context.Background()
 	q := d.Write
 	// credits can never go below zero, even by a direct write.
@@ -180,7 +172,7 @@ func TestCheckConstraints(t *testing.T) {
 }
 
 func TestConcurrentConsumptionNeverOverspends(t *testing.T) {
-	d := openTest(t)
+	d := testkit.Store(t)
 	ctx := context.Background()
 	if err := d.Write.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: "o1", TemplateID: "t1", Credits: 25, Now: 1}); err != nil {
 		t.Fatal(err)
@@ -212,7 +204,7 @@ func TestConcurrentConsumptionNeverOverspends(t *testing.T) {
 }
 
 func TestRecordAcceptPairsReportAndEvent(t *testing.T) {
-	d := openTest(t)
+	d := testkit.Store(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	credits := func() int64 {
@@ -223,19 +215,19 @@ func TestRecordAcceptPairsReportAndEvent(t *testing.T) {
 		return c.Credits
 	}
 	steps := []struct {
-		source  db.GrantSource
+		source  store.GrantSource
 		at      time.Duration
 		counted bool
 		credits int64
 	}{
-		{db.SourceClient, 0, true, 1},                  // the report
-		{db.SourceEvent, 30 * time.Second, false, 1},   // its popup event: same accept
-		{db.SourceEvent, 40 * time.Second, true, 2},    // a second accept, event first
-		{db.SourceClient, 41 * time.Second, false, 2},  // its report
-		{db.SourceClient, 60 * time.Second, true, 3},   // a third accept
-		{db.SourceEvent, 181 * time.Second, true, 4},   // an event 121 s later is another accept
-		{db.SourceClient, 182 * time.Second, false, 4}, // pairs with the event just before
-		{db.SourceClient, 183 * time.Second, true, 5},  // nothing left to pair with
+		{store.SourceClient, 0, true, 1},                  // the report
+		{store.SourceEvent, 30 * time.Second, false, 1},   // its popup event: same accept
+		{store.SourceEvent, 40 * time.Second, true, 2},    // a second accept, event first
+		{store.SourceClient, 41 * time.Second, false, 2},  // its report
+		{store.SourceClient, 60 * time.Second, true, 3},   // a third accept
+		{store.SourceEvent, 181 * time.Second, true, 4},   // an event 121 s later is another accept
+		{store.SourceClient, 182 * time.Second, false, 4}, // pairs with the event just before
+		{store.SourceClient, 183 * time.Second, true, 5},  // nothing left to pair with
 	}
 	for i, s := range steps {
 		counted, err := d.RecordAccept(ctx, "o1", "t1", false, s.source, t0.Add(s.at))
@@ -252,9 +244,9 @@ func TestRecordAcceptPairsReportAndEvent(t *testing.T) {
 }
 
 func TestRecordAcceptLongTerm(t *testing.T) {
-	d := openTest(t)
+	d := testkit.Store(t)
 	ctx := context.Background()
-	if _, err := d.RecordAccept(ctx, "o1", "lt", true, db.SourceClient, time.Now()); err != nil {
+	if _, err := d.RecordAccept(ctx, "o1", "lt", true, store.SourceClient, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: "o1", TemplateID: "lt"})
@@ -264,7 +256,7 @@ func TestRecordAcceptLongTerm(t *testing.T) {
 }
 
 func TestCompareAndSetTransitions(t *testing.T) {
-	d := openTest(t)
+	d := testkit.Store(t)
 	ctx := context.Background()
 	q := d.Write
 	if err := q.InsertReminder(ctx, dbsqlc.InsertReminderParams{ID: "r1", Openid: "o", TemplateID: "t", FireAt: 100,
@@ -283,13 +275,13 @@ func TestCompareAndSetTransitions(t *testing.T) {
 	if n, _ := q.RetryReminder(ctx, dbsqlc.RetryReminderParams{ID: "r1", Now: 5}); n != 0 {
 		t.Fatal("retry of a canceled reminder changed a row")
 	}
-	if _, err := d.Read.GetReminder(ctx, "nope"); !errors.Is(db.NotFound(err, "reminder nope"), db.ErrNotFound) {
+	if _, err := d.Read.GetReminder(ctx, "nope"); !errors.Is(db.NotFound(err, "reminder nope"), store.ErrNotFound) {
 		t.Fatalf("missing reminder: %v", err)
 	}
 }
 
 func TestDeleteOldDeliveriesKeepsRecentRows(t *testing.T) {
-	d := openTest(t)
+	d := testkit.Store(t)
 	ctx := context.Background()
 	if _, err := d.W.Exec(`INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, timezone, data, created_at, updated_at)
 		VALUES ('r', 'o', 't', 'sent', 1, 1, 'UTC', '{}', 1, 1)`); err != nil {
@@ -480,52 +472,10 @@ func TestUpgradeRebuildsRemindersKeepingDeliveries(t *testing.T) {
 	}
 }
 
-// Checkpoints run beside the writer: the rows written reach the database
-// file (out of the WAL) without the writer checkpointing (its own threshold
-// is far above what this test writes) and without anyone asking.
-func TestWALIsCheckpointedInTheBackground(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ckpt.db")
-	d, err := db.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	size := func() int64 {
-		st, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.Size()
-	}
-	before := size()
-	data := fmt.Sprintf(`{"thing1":%q}`, strings.Repeat("会议", 300)) // ~1.8 KB a row
-	err = d.WithTx(context.Background(), func(q *dbsqlc.Queries) error {
-		for i := range 2000 {
-			if err := q.InsertReminder(context.Background(), dbsqlc.InsertReminderParams{ID: fmt.Sprintf("r%05d", i), Openid: "o",
-				TemplateID: "t", FireAt: 9, Timezone: "UTC", Data: data, Now: 1}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// About 1,000 pages: far below the writer's own threshold.
-	want := before + 2000*1800
-	deadline := time.Now().Add(20 * time.Second)
-	for size() < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("database file %d bytes after 20 s, want ≥ %d: the WAL was not checkpointed", size(), want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // A listing filtered by template alone reads at most MaxWalk index entries
 // a page; following its cursor finds every match once, in order.
 func TestTemplateListingReadsABoundedStretch(t *testing.T) {
-	d := openTest(t)
+	d := testkit.Store(t)
 	ctx := context.Background()
 	defer func(w int64) { db.MaxWalk = w }(db.MaxWalk)
 	db.MaxWalk = 4

@@ -33,10 +33,10 @@ func (d *DB) ListDeliveries(ctx context.Context, reminderID string) ([]store.Del
 	return out, nil
 }
 
-// DeliveriesPerHour reads from FirstDeliverySince on: the deliveries have
+// DeliveriesPerHour reads from firstDeliverySince on: the deliveries have
 // no index on their instants.
 func (d *DB) DeliveriesPerHour(ctx context.Context, since time.Time, slack time.Duration) ([]store.TrendBucket, error) {
-	from, err := FirstDeliverySince(ctx, d.Read, since, slack)
+	from, err := firstDeliverySince(ctx, d.Read, since, slack)
 	if err != nil {
 		return nil, storeErr(err, "deliveries per hour")
 	}

@@ -47,7 +47,7 @@ func (d *DB) ClearPause(ctx context.Context, name string) error {
 func (d *DB) Pause(ctx context.Context, name string) (store.Pause, error) {
 	row, err := d.Read.GetPauseRow(ctx, name)
 	if err != nil {
-		return store.Pause{}, NotFound(err, "pause "+name)
+		return store.Pause{}, notFound(err, "pause "+name)
 	}
 	return store.Pause{Name: row.Name, Until: instant(row.Until), Reason: row.Reason, Since: instant(row.UpdatedAt)}, nil
 }
@@ -67,7 +67,7 @@ func (d *DB) PendingSentEvent(ctx context.Context, openID, templateID string, si
 	ev, err := d.Read.PendingSentEventFor(ctx, dbsqlc.PendingSentEventForParams{Openid: openID, TemplateID: templateID,
 		Since: since.UnixMilli()})
 	if err != nil {
-		return store.SentEvent{}, NotFound(err, "pending sent event for "+openID+"/"+templateID)
+		return store.SentEvent{}, notFound(err, "pending sent event for "+openID+"/"+templateID)
 	}
 	return store.SentEvent{MsgID: ev.Msgid, Delivered: ev.Delivered == 1, Status: ev.EventStatus, TemplateID: templateID}, nil
 }
@@ -178,7 +178,7 @@ func (d *DB) SyncTemplates(ctx context.Context, list []store.Template, at time.T
 func (d *DB) LoadToken(ctx context.Context) (store.Token, error) {
 	row, err := d.Read.LoadFleetToken(ctx)
 	if err != nil {
-		return store.Token{}, NotFound(err, "access token")
+		return store.Token{}, notFound(err, "access token")
 	}
 	if row.Value == "" { // a fetch lease taken before any token, or an invalidated one
 		return store.Token{}, store.ErrNotFound

@@ -121,7 +121,7 @@ func claimDue(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams) ([]st
 				return nil, err
 			}
 			if n != int64(len(openids)) {
-				return nil, fmt.Errorf("reserved %d of %d %s credits: %w", n, len(openids), tid, ErrConflict)
+				return nil, fmt.Errorf("reserved %d of %d %s credits: %w", n, len(openids), tid, store.ErrConflict)
 			}
 		}
 	}
@@ -133,7 +133,7 @@ func claimDue(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams) ([]st
 	if len(rems) != len(due) {
 		// The due rows were read in this transaction: only a bug gets here,
 		// and the rollback gives the reserved credits back.
-		return nil, fmt.Errorf("claimed %d of %d due reminders: %w", len(rems), len(due), ErrConflict)
+		return nil, fmt.Errorf("claimed %d of %d due reminders: %w", len(rems), len(due), store.ErrConflict)
 	}
 	order := make(map[string]int, len(due))
 	for i, id := range ids {
@@ -198,7 +198,7 @@ func claimEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, due 
 				c.Covered, held = n == 1, n
 			case kind == store.KindLongTerm:
 				g, err := q.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: r.Openid, TemplateID: r.TemplateID})
-				if err != nil && !IsNotFound(err) {
+				if err != nil && !isNotFound(err) {
 					return nil, err
 				}
 				c.Covered = g.LongTerm == 1

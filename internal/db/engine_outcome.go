@@ -257,7 +257,7 @@ func writeDelivery(ctx context.Context, q *dbsqlc.Queries, o store.Outcome, lost
 		StartedAt: o.Claim.ClaimedAt.UnixMilli(), Now: o.At.UnixMilli(), LatencyMs: someInt(dl.Latency.Milliseconds()),
 		PossibleDuplicate: b2i(dl.PossibleDuplicate)}
 	id, err := insertDelivery(ctx, q, p, lost)
-	if err != nil && dl.Status == store.DeliverySent && IsUniqueViolation(err) {
+	if err != nil && dl.Status == store.DeliverySent && isUniqueViolation(err) {
 		p.Status = string(store.DeliveryDuplicate)
 		id, err = insertDelivery(ctx, q, p, lost)
 	}
@@ -269,7 +269,7 @@ func insertDelivery(ctx context.Context, q *dbsqlc.Queries, d dbsqlc.InsertDeliv
 		id, err := q.FinishAbandonedDelivery(ctx, dbsqlc.FinishAbandonedDeliveryParams{Status: d.Status, Errcode: d.Errcode,
 			Errmsg: d.Errmsg, Msgid: d.Msgid, Now: d.Now, LatencyMs: d.LatencyMs, ReminderID: d.ReminderID,
 			OccurrenceAt: d.OccurrenceAt, Attempt: d.Attempt, StartedAt: d.StartedAt, PossibleDuplicate: d.PossibleDuplicate})
-		if !IsNotFound(err) {
+		if !isNotFound(err) {
 			return id, err
 		}
 	}

@@ -73,7 +73,7 @@ func applyPush(ctx context.Context, q *dbsqlc.Queries, e store.PushEvent) (woken
 	now := e.At.UnixMilli()
 	for _, a := range e.Answers {
 		if a.Accept {
-			_, err = RecordAcceptTx(ctx, q, e.OpenID, a.TemplateID, a.LongTerm, SourceEvent, e.At)
+			_, err = recordAcceptTx(ctx, q, e.OpenID, a.TemplateID, a.LongTerm, sourceEvent, e.At)
 		} else {
 			err = q.SetConsentStatus(ctx, dbsqlc.SetConsentStatusParams{Openid: e.OpenID, TemplateID: a.TemplateID,
 				Status: "reject", Now: now})

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db/dbsqlc"
@@ -63,14 +64,20 @@ func TestWithTxEachIsolatesFailures(t *testing.T) {
 	}
 }
 
+// In a synctest bubble: synctest.Wait lets every other caller queue
+// behind the running batch, and the 30 s guard runs on the bubble's clock.
 func TestBatcherGivesEachCallerItsOwnResult(t *testing.T) {
+	synctest.Test(t, testBatcherGivesEachCallerItsOwnResult)
+}
+
+func testBatcherGivesEachCallerItsOwnResult(t *testing.T) {
 	var mu sync.Mutex
 	var sizes []int
 	b := newBatcher(4, func(ctx context.Context, batch []int) []error {
 		mu.Lock()
 		sizes = append(sizes, len(batch))
 		mu.Unlock()
-		time.Sleep(time.Millisecond) // let the next batch form
+		synctest.Wait() // the next batch forms: every other caller queues
 		errs := make([]error, len(batch))
 		for i, v := range batch {
 			if v%2 == 1 {
@@ -137,8 +144,14 @@ func TestWithTxBatchIsolatesAPanic(t *testing.T) {
 }
 
 // A leader whose own request was not in the batch it ran must not take
-// that batch's panic, nor leave its own request for a later caller.
+// that batch's panic, nor leave its own request for a later caller. In a
+// synctest bubble, so that "bad" queues before "good" and both are queued
+// before the first batch ends, each time.
 func TestBatcherLeaderOutsideAPanickingBatch(t *testing.T) {
+	synctest.Test(t, testBatcherLeaderOutsideAPanickingBatch)
+}
+
+func testBatcherLeaderOutsideAPanickingBatch(t *testing.T) {
 	for range 20 {
 		release, entered := make(chan struct{}), make(chan struct{})
 		var mu sync.Mutex
@@ -168,7 +181,7 @@ func TestBatcherLeaderOutsideAPanickingBatch(t *testing.T) {
 		<-entered
 		bad := make(chan bool)
 		go func() { err, p := do("bad"); bad <- err != nil || p }()
-		time.Sleep(5 * time.Millisecond) // "bad" queues before "good" (either order must pass)
+		synctest.Wait() // "bad" waits in the queue before "good" joins it
 		good := make(chan error)
 		go func() {
 			err, p := do("good")
@@ -188,7 +201,7 @@ func TestBatcherLeaderOutsideAPanickingBatch(t *testing.T) {
 			}
 			good <- err
 		}()
-		time.Sleep(5 * time.Millisecond)
+		synctest.Wait() // "good" waits in the queue too
 		close(release)
 		if err := <-good; err != nil {
 			t.Fatalf("good: %v", err)

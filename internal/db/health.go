@@ -25,10 +25,10 @@ import (
 // integrity check or is not a database at all.
 var ErrCorrupt = errors.New("database is corrupt")
 
-// IsFull reports whether err is a write refused for want of space: SQLite's
+// isFull reports whether err is a write refused for want of space: SQLite's
 // SQLITE_FULL (a full disk, or the page limit), ENOSPC itself, or the
 // store's ErrFull that the driver maps them to.
-func IsFull(err error) bool {
+func isFull(err error) bool {
 	if errors.Is(err, store.ErrFull) {
 		return true
 	}
@@ -79,21 +79,8 @@ func quickCheck(ctx context.Context, c *sql.DB, path string, timeout time.Durati
 	return true, fmt.Errorf("integrity check of %s: %w", path, err)
 }
 
-// IntegrityResult is what OpenWith's check found (store.Integrity).
-type IntegrityResult = store.Integrity
-
-const (
-	// IntegrityNotRun: Options.IntegrityTimeout was 0.
-	IntegrityNotRun = store.IntegrityNotRun
-	// IntegrityOK: quick_check finished and found nothing.
-	IntegrityOK = store.IntegrityOK
-	// IntegrityUnfinished: the deadline interrupted quick_check; the
-	// database was opened without a verdict.
-	IntegrityUnfinished = store.IntegrityUnfinished
-)
-
 // Integrity reports what the integrity check at open found.
-func (d *DB) Integrity() IntegrityResult { return d.integrity }
+func (d *DB) Integrity() store.Integrity { return d.integrity }
 
 // ProbeEvery bounds how often Writable really probes: readiness checks in
 // between get the last result.
@@ -115,7 +102,7 @@ type writeHealth struct {
 // NoteWriteError records a write's failure if it was for want of space, so
 // that readiness fails until a probe writes again. Other errors are ignored.
 func (d *DB) NoteWriteError(err error) {
-	if err != nil && IsFull(err) {
+	if err != nil && isFull(err) {
 		d.health.full.Store(true)
 	}
 }

@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
-	"github.com/reminderd/reminderd/internal/db/dbtest"
+	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
 func TestOpenRefusesACorruptDatabase(t *testing.T) {
-	path := dbtest.CorruptFile(t)
+	path := testkit.CorruptFile(t)
 	_, err := db.OpenWith(context.Background(), path, db.Options{IntegrityTimeout: 30 * time.Second})
 	if !errors.Is(err, db.ErrCorrupt) {
 		t.Fatalf("open of a corrupt file: %v, want ErrCorrupt", err)
@@ -36,7 +37,7 @@ func TestIntegrityCheckIsBoundedInTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Integrity() != db.IntegrityOK {
+	if d.Integrity() != store.IntegrityOK {
 		t.Errorf("integrity of a sound file: %v", d.Integrity())
 	}
 	d.Close()
@@ -47,7 +48,7 @@ func TestIntegrityCheckIsBoundedInTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if d.Integrity() != db.IntegrityUnfinished {
+	if d.Integrity() != store.IntegrityUnfinished {
 		t.Errorf("integrity after an interrupted check: %v", d.Integrity())
 	}
 }
@@ -80,11 +81,7 @@ func fillUp(t *testing.T, d *db.DB) (pages int64) {
 func TestWritableFailsWhileTheDatabaseIsFullAndRecovers(t *testing.T) {
 	ctx := context.Background()
 	clock := wechattest.NewClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
-	d, err := db.OpenWith(ctx, filepath.Join(t.TempDir(), "full.db"), db.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := testkit.StoreWith(t, db.Options{Now: clock.Now})
 	if err := d.Writable(ctx); err != nil {
 		t.Fatalf("fresh database not writable: %v", err)
 	}
@@ -93,7 +90,7 @@ func TestWritableFailsWhileTheDatabaseIsFullAndRecovers(t *testing.T) {
 		t.Fatalf("a probe ran again within ProbeEvery: %v", err)
 	}
 	clock.Advance(db.ProbeEvery)
-	err = d.Writable(ctx)
+	err := d.Writable(ctx)
 	if !db.IsFull(err) {
 		t.Fatalf("writable while full: %v", err)
 	}

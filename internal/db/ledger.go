@@ -11,44 +11,38 @@ import (
 	"github.com/reminderd/reminderd/internal/store"
 )
 
-// PairWindow is store.PairWindow.
-const PairWindow = store.PairWindow
-
-// GrantSource is store.GrantSource.
-type GrantSource = store.GrantSource
-
 // Grant sources (store.SourceClient, store.SourceEvent), untyped:
-// RecordAcceptTx takes them as strings, RecordAccept as GrantSource.
+// recordAcceptTx takes them as strings, RecordAccept as GrantSource.
 const (
-	SourceClient = "client"
-	SourceEvent  = "event"
+	sourceClient = "client"
+	sourceEvent  = "event"
 )
 
 // RecordAccept records one accept of (openid, template) reported by source.
-// If the other source reported an accept within PairWindow that is not yet
+// If the other source reported an accept within store.PairWindow that is not yet
 // paired, the two describe one accept: they are paired and no credit is
 // added. Otherwise one credit is added (one-time) or the template granted
 // (long-term). It reports whether the accept added to the ledger.
 func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source store.GrantSource, now time.Time) (counted bool, err error) {
 	err = d.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		counted, err = RecordAcceptTx(ctx, q, openID, templateID, longTerm, string(source), now)
+		counted, err = recordAcceptTx(ctx, q, openID, templateID, longTerm, string(source), now)
 		return err
 	})
 	return counted, storeErr(err, "consent ledger")
 }
 
-// RecordAcceptTx is RecordAccept in the caller's transaction q.
-func RecordAcceptTx(ctx context.Context, q *dbsqlc.Queries, openID, templateID string, longTerm bool, source string, now time.Time) (counted bool, err error) {
-	other := SourceEvent
-	if source == SourceEvent {
-		other = SourceClient
-	} else if source != SourceClient {
+// recordAcceptTx is RecordAccept in the caller's transaction q.
+func recordAcceptTx(ctx context.Context, q *dbsqlc.Queries, openID, templateID string, longTerm bool, source string, now time.Time) (counted bool, err error) {
+	other := sourceEvent
+	if source == sourceEvent {
+		other = sourceClient
+	} else if source != sourceClient {
 		return false, fmt.Errorf("record accept: unknown source %q", source)
 	}
 	ms := now.UnixMilli()
 	err = func() error {
 		match, err := q.FindUnpairedGrant(ctx, dbsqlc.FindUnpairedGrantParams{
-			Openid: openID, TemplateID: templateID, Source: other, Since: ms - PairWindow.Milliseconds(),
+			Openid: openID, TemplateID: templateID, Source: other, Since: ms - store.PairWindow.Milliseconds(),
 		})
 		switch {
 		case err == nil:
@@ -62,7 +56,7 @@ func RecordAcceptTx(ctx context.Context, q *dbsqlc.Queries, openID, templateID s
 				return err
 			}
 			if n != 1 {
-				return fmt.Errorf("pair grant %d: %w", match, ErrConflict)
+				return fmt.Errorf("pair grant %d: %w", match, store.ErrConflict)
 			}
 			counted = false
 			return nil

@@ -10,14 +10,14 @@ import (
 // reads for one page (a variable for tests).
 var MaxWalk int64 = 5000
 
-// Position is a place in (fire_at, id) order: where a listing's next page
+// position is a place in (fire_at, id) order: where a listing's next page
 // starts.
-type Position struct {
+type position struct {
 	FireAt int64
 	ID     string
 }
 
-// ListRemindersPage lists up to p.MaxRows reminders in (fire_at, id) order
+// listRemindersPage lists up to p.MaxRows reminders in (fire_at, id) order
 // after a cursor: one user's through that user's own index when p.Openid is
 // set (a page never reads other users' rows), one status's through the
 // status index when p.Status is set, everyone's otherwise.
@@ -28,28 +28,28 @@ type Position struct {
 // stops there short of p.MaxRows rows, resume is where it stopped, and the
 // next page starts after it. resume is nil when the page reached the end
 // of its range or filled up.
-func ListRemindersPage(ctx context.Context, q *dbsqlc.Queries, p dbsqlc.ListUserRemindersParams) (rows []dbsqlc.Reminder, resume *Position, err error) {
+func listRemindersPage(ctx context.Context, q *dbsqlc.Queries, p dbsqlc.ListUserRemindersParams) (rows []dbsqlc.Reminder, resume *position, err error) {
 	if p.Openid != "" {
 		rows, err = q.ListUserReminders(ctx, p)
 		return rows, nil, err
 	}
-	until := Position{FireAt: math.MaxInt64} // no bound: fire_at < p.ToMs already
+	until := position{FireAt: math.MaxInt64} // no bound: fire_at < p.ToMs already
 	bounded := false
 	if p.TemplateID != "" || p.Text != "" {
-		var ends []Position
+		var ends []position
 		if p.Status != "" {
 			var rs []dbsqlc.ListStatusRemindersWalkEndRow
 			rs, err = q.ListStatusRemindersWalkEnd(ctx, dbsqlc.ListStatusRemindersWalkEndParams{Status: p.Status, FromMs: p.FromMs,
 				ToMs: p.ToMs, AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, Skip: MaxWalk - 1})
 			for _, r := range rs {
-				ends = append(ends, Position(r))
+				ends = append(ends, position(r))
 			}
 		} else {
 			var rs []dbsqlc.ListRemindersWalkEndRow
 			rs, err = q.ListRemindersWalkEnd(ctx, dbsqlc.ListRemindersWalkEndParams{FromMs: p.FromMs, ToMs: p.ToMs,
 				AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, Skip: MaxWalk - 1})
 			for _, r := range rs {
-				ends = append(ends, Position(r))
+				ends = append(ends, position(r))
 			}
 		}
 		if err != nil {
@@ -77,14 +77,14 @@ func ListRemindersPage(ctx context.Context, q *dbsqlc.Queries, p dbsqlc.ListUser
 	return rows, nil, nil
 }
 
-// NextPage trims rows, listed with MaxRows one more than limit, to limit,
+// nextPage trims rows, listed with MaxRows one more than limit, to limit,
 // and returns where the next page starts: after the last row kept when
 // more followed, else resume (nil on the last page).
-func NextPage(rows []dbsqlc.Reminder, limit int, resume *Position) ([]dbsqlc.Reminder, *Position) {
+func nextPage(rows []dbsqlc.Reminder, limit int, resume *position) ([]dbsqlc.Reminder, *position) {
 	if len(rows) > limit {
 		rows = rows[:limit]
 		last := rows[len(rows)-1]
-		return rows, &Position{FireAt: last.FireAt, ID: last.ID}
+		return rows, &position{FireAt: last.FireAt, ID: last.ID}
 	}
 	return rows, resume
 }

@@ -65,10 +65,10 @@ func LatestVersion() int {
 	return ms[len(ms)-1].Version
 }
 
-// Migrate applies pending migrations, each in its own transaction together
+// migrate applies pending migrations, each in its own transaction together
 // with the user_version bump, and returns how many it applied. A database
 // newer than this binary is refused.
-func (d *DB) Migrate(ctx context.Context) (int, error) {
+func (d *DB) migrate(ctx context.Context) (int, error) {
 	ms, err := Migrations()
 	if err != nil {
 		return 0, err

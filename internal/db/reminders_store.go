@@ -13,21 +13,21 @@ import (
 // services'), each one transaction of the single writer or one read.
 
 // CreateReminderIdempotent creates r after its idempotency key and the
-// user's limit, in a group commit (Group): its fn may run twice, so it
+// user's limit, in a group commit (inGroup): its fn may run twice, so it
 // starts from nothing each time. A replay and a refusal return nil from
 // fn, so that they do not roll back the group's other creates.
 func (d *DB) CreateReminderIdempotent(ctx context.Context, r store.NewReminder, opt store.CreateOptions) (store.Created, error) {
 	p, row := insertReminder(r)
 	var out store.Created
 	var refused error
-	err := d.Group(ctx, func(q *dbsqlc.Queries) error {
+	err := d.inGroup(ctx, func(q *dbsqlc.Queries) error {
 		out, refused = store.Created{}, nil
 		if r.IdempotencyKey != "" {
 			prev, err := q.GetReminderByIdempotencyKey(ctx, byKey(r.OpenID, r.IdempotencyKey))
 			if err == nil {
 				out, refused = replay(prev, r)
 				return nil
-			} else if !IsNotFound(err) {
+			} else if !isNotFound(err) {
 				return err
 			}
 		}
@@ -49,7 +49,7 @@ func (d *DB) CreateReminderIdempotent(ctx context.Context, r store.NewReminder, 
 		out.Reminder = reminderFromRow(row)
 		return prefillCoverage(ctx, q, &out)
 	})
-	if err != nil && r.IdempotencyKey != "" && IsUniqueViolation(err) {
+	if err != nil && r.IdempotencyKey != "" && isUniqueViolation(err) {
 		// Another create with the key committed first.
 		prev, err2 := d.Write.GetReminderByIdempotencyKey(ctx, byKey(r.OpenID, r.IdempotencyKey))
 		if err2 == nil {
@@ -82,7 +82,7 @@ func replay(prev dbsqlc.Reminder, r store.NewReminder) (store.Created, error) {
 func prefillCoverage(ctx context.Context, q *dbsqlc.Queries, c *store.Created) error {
 	r := c.Reminder
 	row, err := q.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: r.OpenID, TemplateID: r.TemplateID})
-	if IsNotFound(err) {
+	if isNotFound(err) {
 		return nil
 	}
 	if err != nil {
@@ -115,7 +115,7 @@ func (d *DB) GetReminder(ctx context.Context, id string) (store.Reminder, error)
 	return reminderFromRow(row), nil
 }
 
-// ListReminders lists through ListRemindersPage (or the delivery index),
+// ListReminders lists through listRemindersPage (or the delivery index),
 // one row more than the limit to know whether a next page follows.
 func (d *DB) ListReminders(ctx context.Context, lq store.ListQuery) (store.Page, error) {
 	limit := max(lq.Limit, 1)
@@ -131,19 +131,19 @@ func (d *DB) ListReminders(ctx context.Context, lq store.ListQuery) (store.Page,
 		p.AfterFireAt, p.AfterID = lq.After.FireAt.UnixMilli(), lq.After.ID
 	}
 	var rows []dbsqlc.Reminder
-	var resume *Position
+	var resume *position
 	var err error
 	if lq.Delivery != "" {
 		rows, err = d.Read.ListDeliveryReminders(ctx, dbsqlc.ListDeliveryRemindersParams{Delivery: string(lq.Delivery),
 			Openid: p.Openid, Status: p.Status, TemplateID: p.TemplateID, FromMs: p.FromMs, ToMs: p.ToMs,
 			AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, MaxRows: p.MaxRows})
 	} else {
-		rows, resume, err = ListRemindersPage(ctx, d.Read, p)
+		rows, resume, err = listRemindersPage(ctx, d.Read, p)
 	}
 	if err != nil {
 		return store.Page{}, storeErr(err, "list reminders")
 	}
-	rows, next := NextPage(rows, limit, resume)
+	rows, next := nextPage(rows, limit, resume)
 	page := store.Page{Reminders: remindersFromRows(rows), WalkLimit: MaxWalk}
 	if next != nil {
 		page.Next = &store.Cursor{FireAt: instant(next.FireAt), ID: next.ID}
@@ -215,7 +215,7 @@ func (d *DB) CancelReminders(ctx context.Context, ids []string, now time.Time) (
 				c.Canceled++
 				continue
 			}
-			if _, err := q.GetReminder(ctx, id); IsNotFound(err) {
+			if _, err := q.GetReminder(ctx, id); isNotFound(err) {
 				c.NotFound++
 			} else if err != nil {
 				return err
@@ -240,7 +240,7 @@ func (d *DB) RetryReminders(ctx context.Context, ids []string, now time.Time) (s
 		for _, id := range ids {
 			rem, err := q.GetReminder(ctx, id)
 			switch {
-			case IsNotFound(err):
+			case isNotFound(err):
 				c.NotFound++
 				continue
 			case err != nil:

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
@@ -19,11 +19,7 @@ import (
 func TestOperationsSayErrFull(t *testing.T) {
 	ctx := context.Background()
 	clock := wechattest.NewClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
-	d, err := db.OpenWith(ctx, filepath.Join(t.TempDir(), "full.db"), db.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := testkit.StoreWith(t, db.Options{Now: clock.Now})
 	fillUp(t, d)
 	now := clock.Now()
 	newReminder := func(i int) store.NewReminder {

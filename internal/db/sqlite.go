@@ -34,18 +34,12 @@ import (
 	"github.com/reminderd/reminderd/internal/store"
 )
 
-// IsUniqueViolation reports whether err is SQLite refusing a row that
+// isUniqueViolation reports whether err is SQLite refusing a row that
 // breaks a UNIQUE constraint or index.
-func IsUniqueViolation(err error) bool {
+func isUniqueViolation(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
-
-// Store errors, matched with errors.Is.
-var (
-	ErrNotFound = store.ErrNotFound
-	ErrConflict = store.ErrConflict
-)
 
 // BusyTimeoutMS is how long a connection waits for a lock held by another
 // process (a backup, a second instance) before SQLITE_BUSY.
@@ -68,7 +62,7 @@ type DB struct {
 	outcomes *batcher[*outcomeReq]
 	ckpt     *checkpointer
 	// integrity is what OpenWith's check found; health caches the probe.
-	integrity IntegrityResult
+	integrity store.Integrity
 	health    writeHealth
 	now       func() time.Time
 }
@@ -183,12 +177,12 @@ func OpenWith(ctx context.Context, path string, opt Options) (*DB, error) {
 			w.Close()
 			return nil, err
 		}
-		d.integrity = IntegrityOK
+		d.integrity = store.IntegrityOK
 		if !finished {
-			d.integrity = IntegrityUnfinished
+			d.integrity = store.IntegrityUnfinished
 		}
 	}
-	if _, err := d.Migrate(ctx); err != nil {
+	if _, err := d.migrate(ctx); err != nil {
 		w.Close()
 		if isCorrupt(err) {
 			return nil, corruptError(path, err.Error())
@@ -336,15 +330,17 @@ func (d *DB) withRawTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// IsNotFound reports whether err says a row sought does not exist
-// (sql.ErrNoRows, or ErrNotFound from NotFound): the store's one test of
+// isNotFound reports whether err says a row sought does not exist
+// (sql.ErrNoRows, or ErrNotFound from notFound): the store's one test of
 // it, so that no caller looks for sql.ErrNoRows itself.
-func IsNotFound(err error) bool { return errors.Is(err, sql.ErrNoRows) || errors.Is(err, ErrNotFound) }
+func isNotFound(err error) bool {
+	return errors.Is(err, sql.ErrNoRows) || errors.Is(err, store.ErrNotFound)
+}
 
-// NotFound maps sql.ErrNoRows to ErrNotFound, wrapped with what was sought.
-func NotFound(err error, what string) error {
+// notFound maps sql.ErrNoRows to ErrNotFound, wrapped with what was sought.
+func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)

@@ -137,7 +137,7 @@ func TestUserRefusedZeroesLedger(t *testing.T) {
 	id := h.add("oA", t0)
 	h.cycle()
 	h.wantState(id, "failed", "user_refused")
-	c, _ := h.db.Read.GetConsent(context.Background(), dbsqlc.GetConsentParams{Openid: "oA", TemplateID: meetingID})
+	c, _ := h.db.GetConsent(context.Background(), "oA", meetingID)
 	if c.Credits != 0 || c.Status != "refused" {
 		t.Fatalf("ledger after 43101: %+v", c)
 	}
@@ -400,7 +400,7 @@ func TestBreakerOpensAndClosesWithoutBurningAttempts(t *testing.T) {
 	// gobreaker counts its timeout on the wall clock (time.Now, no clock to
 	// inject): the wait is that timeout, once, from the instant it opened.
 	h.fake.SetFaults(wechattest.Faults{})
-	time.Sleep(time.Until(opened.Add(300*time.Millisecond + time.Millisecond)))
+	time.Sleep(time.Until(opened.Add(300*time.Millisecond + time.Millisecond))) // kept: gobreaker's timeout is wall-clock only
 	if h.eng.Breaker() == "open" {
 		t.Fatal("breaker never left open")
 	}

@@ -15,11 +15,12 @@ import (
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
-var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+var t0 = testkit.T0
 
 const (
 	meetingID = wechattest.MeetingTemplateID
@@ -42,7 +43,7 @@ type harness struct {
 
 func newHarness(t *testing.T, mutate func(*scheduler.Config)) *harness {
 	t.Helper()
-	return newHarnessAt(t, wechattest.NewClock(t0), nil, mutate)
+	return newHarnessAt(t, testkit.Clock(), nil, mutate)
 }
 
 // newRealHarness runs on the wall clock: for what the rate limiter and the
@@ -58,17 +59,9 @@ func newHarnessAt(t *testing.T, clock *wechattest.Clock, wall func() time.Time, 
 	if clock != nil {
 		now = clock.Now
 	}
-	fake := wechattest.New(wechattest.Options{Now: now, Seed: 11})
-	t.Cleanup(fake.Close)
-	for _, tm := range wechattest.DemoTemplates() {
-		fake.AddTemplate(tm)
-	}
+	fake := testkit.WeChat(t, wechattest.Options{Now: now, Seed: 11})
 	path := filepath.Join(t.TempDir(), "sched.db")
-	d, err := db.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := testkit.StoreAt(t, path, db.Options{})
 	client, err := wechat.New(wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(), Now: now,
 		HTTPClient: &http.Client{Timeout: 2 * time.Second}})
 	if err != nil {
@@ -211,7 +204,7 @@ func (h *harness) deliveries(id string) []dbsqlc.Delivery {
 }
 
 func (h *harness) credits(openID, tmpl string) int64 {
-	c, _ := h.db.Read.GetConsent(context.Background(), dbsqlc.GetConsentParams{Openid: openID, TemplateID: tmpl})
+	c, _ := h.db.GetConsent(context.Background(), openID, tmpl) // none: 0 credits
 	return c.Credits
 }
 

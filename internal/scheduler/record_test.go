@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -72,17 +72,13 @@ func newRecordWorld(t *testing.T, specs map[string][3]string) *recordWorld {
 func seedDue(t *testing.T, now time.Time, specs map[string][3]string) *db.DB {
 	t.Helper()
 	ctx := context.Background()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "due.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := testkit.Store(t)
 	for id, s := range specs {
 		if _, err := d.CreateReminder(ctx, store.NewReminder{ID: id, OpenID: s[0], TemplateID: s[1], FireAt: now, Recurrence: s[2],
 			Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.RecordAccept(ctx, s[0], s[1], s[1] == "long", db.SourceClient, now.Add(-time.Hour)); err != nil {
+		if _, err := d.RecordAccept(ctx, s[0], s[1], s[1] == "long", store.SourceClient, now.Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -171,7 +167,7 @@ func (w *recordWorld) deliveries(id string) []dbsqlc.Delivery {
 
 func (w *recordWorld) credits(openid, tpl string) int64 {
 	w.t.Helper()
-	c, err := w.d.Read.GetConsent(w.ctx, dbsqlc.GetConsentParams{Openid: openid, TemplateID: tpl})
+	c, err := w.d.GetConsent(w.ctx, openid, tpl)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -355,7 +351,7 @@ func TestClaimRolledBackWhenSendingPausesMeanwhile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: "o" + id, TemplateID: "one"})
+		c, err := d.GetConsent(ctx, "o"+id, "one")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -403,7 +399,7 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 			Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.RecordAccept(ctx, o, "one", false, db.SourceClient, now); err != nil {
+		if _, err := d.RecordAccept(ctx, o, "one", false, store.SourceClient, now); err != nil {
 			t.Fatal(err)
 		}
 	}

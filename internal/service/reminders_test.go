@@ -3,13 +3,13 @@ package service_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/service"
 	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/testkit"
 )
 
 type wakes []time.Time
@@ -21,11 +21,7 @@ func (w *wakes) Wake(t time.Time) { *w = append(*w, t) }
 func fixture(t *testing.T, now time.Time) (*db.DB, *service.Reminders, *wakes) {
 	t.Helper()
 	ctx := context.Background()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := testkit.Store(t)
 	for _, id := range []string{"due", "sending", "failed", "skipped"} {
 		if _, err := d.CreateReminder(ctx, store.NewReminder{ID: id, OpenID: "o1", TemplateID: "t1",
 			FireAt: now.Add(-90 * time.Second), Timezone: "UTC", Data: "{}", CreatedAt: now}); err != nil {

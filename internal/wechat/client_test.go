@@ -13,49 +13,30 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
-var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+var t0 = testkit.T0
 
 type env struct {
 	fake   *wechattest.Server
 	clock  *wechattest.Clock
 	client *wechat.Client
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testkit.SyncBuffer
 }
 
 // newEnv starts a fake WeChat and a client sharing one clock. mutate may
 // change the client config before the client is built.
 func newEnv(t *testing.T, mutate func(*wechat.Config)) *env {
 	t.Helper()
-	clock := wechattest.NewClock(t0)
-	fake := wechattest.New(wechattest.Options{Now: clock.Now, Seed: 1})
-	t.Cleanup(fake.Close)
-	for _, tm := range wechattest.DemoTemplates() {
-		fake.AddTemplate(tm)
-	}
-	logs := &syncBuffer{}
+	clock := testkit.Clock()
+	fake := testkit.WeChat(t, wechattest.Options{Now: clock.Now, Seed: 1})
+	logs := &testkit.SyncBuffer{}
 	cfg := wechat.Config{
 		BaseURL:    fake.URL,
 		AppID:      fake.AppID(),
@@ -153,19 +134,28 @@ func TestAccessTokenRefreshedUnderFiveMinutes(t *testing.T) {
 	}
 }
 
+// The callers run in a synctest bubble, over an in-process transport (a
+// socket does not block durably, so the fake's server stays outside):
+// synctest.Wait holds the fetch until every caller waits behind it.
 func TestAccessTokenConcurrentCallersShareOneFetch(t *testing.T) {
+	e := newEnv(t, nil)
+	synctest.Test(t, func(t *testing.T) { testAccessTokenConcurrentCallersShareOneFetch(t, e) })
+}
+
+func testAccessTokenConcurrentCallersShareOneFetch(t *testing.T, e *env) {
 	var gate atomic.Bool
 	release := make(chan struct{})
-	e := newEnv(t, nil)
-	// Slow the token endpoint so that every caller arrives during the fetch.
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Hold the token endpoint so that every caller arrives during the fetch.
+	slow := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if strings.HasSuffix(r.URL.Path, "stable_token") && gate.CompareAndSwap(false, true) {
 			<-release
 		}
+		w := httptest.NewRecorder()
 		e.fake.Handler().ServeHTTP(w, r)
-	}))
-	defer slow.Close()
-	c, _ := wechat.New(wechat.Config{BaseURL: slow.URL, AppID: e.fake.AppID(), Secret: e.fake.Secret(), Now: e.clock.Now})
+		return w.Result(), nil
+	})
+	c, _ := wechat.New(wechat.Config{BaseURL: e.fake.URL, AppID: e.fake.AppID(), Secret: e.fake.Secret(), Now: e.clock.Now,
+		HTTPClient: &http.Client{Transport: slow, Timeout: 2 * time.Second}})
 	var wg sync.WaitGroup
 	errs := make(chan error, 50)
 	for range 50 {
@@ -174,7 +164,7 @@ func TestAccessTokenConcurrentCallersShareOneFetch(t *testing.T) {
 			errs <- err
 		})
 	}
-	time.Sleep(50 * time.Millisecond) // let the callers pile up behind the fetch
+	synctest.Wait() // every caller waits: the fetch on release, the others on it
 	close(release)
 	wg.Wait()
 	close(errs)
@@ -187,6 +177,11 @@ func TestAccessTokenConcurrentCallersShareOneFetch(t *testing.T) {
 		t.Fatalf("stable_token called %d times by 50 concurrent callers, want 1", n)
 	}
 }
+
+// roundTripFunc serves an HTTP client's requests in process.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestAccessTokenCallerCancelDoesNotBreakSharedFetch(t *testing.T) {
 	e := newEnv(t, nil)

@@ -147,7 +147,7 @@ func (s *Server) Popup(ctx context.Context, openID string, answers map[string]st
 
 // PairWindow is how far apart a popup and a report of the same accept may be
 // and still be one accept: reminderd's ledger pairs a client report with
-// WeChat's popup event within the same window (db.PairWindow), and
+// WeChat's popup event within the same window (store.PairWindow), and
 // ReportAccept pairs the same way, so that both sides count alike.
 const PairWindow = 120 * time.Second
 

@@ -1,4 +1,4 @@
-package api_test
+package db_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/testkit"
 )
 
 // The engine page's chart reads the deliveries from FirstDeliverySince on: a
@@ -22,13 +24,24 @@ type delivery struct {
 	id, started, finished int64
 }
 
-func insertDeliveries(t *testing.T, h *harness, reminder string, ds []delivery) {
+// trendReminder creates the reminder the deliveries belong to.
+func trendReminder(t *testing.T, st *db.DB) string {
 	t.Helper()
-	if _, err := h.db.W.Exec(`DELETE FROM deliveries`); err != nil {
+	r, err := st.CreateReminder(context.Background(), store.NewReminder{ID: "rem_trend", OpenID: "oA", TemplateID: "t",
+		FireAt: testkit.T0.Add(time.Hour), Timezone: "UTC", Data: "{}", CreatedAt: testkit.T0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.ID
+}
+
+func insertDeliveries(t *testing.T, st *db.DB, reminder string, ds []delivery) {
+	t.Helper()
+	if _, err := st.W.Exec(`DELETE FROM deliveries`); err != nil {
 		t.Fatal(err)
 	}
 	for i, d := range ds {
-		if _, err := h.db.W.Exec(`INSERT INTO deliveries (id, reminder_id, occurrence_at, attempt, status, started_at, finished_at)
+		if _, err := st.W.Exec(`INSERT INTO deliveries (id, reminder_id, occurrence_at, attempt, status, started_at, finished_at)
 			VALUES (?, ?, ?, 1, 'failed', ?, ?)`, d.id, reminder, i, d.started, d.finished); err != nil {
 			t.Fatal(err)
 		}
@@ -38,10 +51,10 @@ func insertDeliveries(t *testing.T, h *harness, reminder string, ds []delivery) 
 // bruteFirst is the smallest id of a delivery the chart counts from since
 // on (coalesce(finished_at, started_at) >= since, as DeliveriesPerHour),
 // or false when there is none.
-func bruteFirst(t *testing.T, h *harness, since int64) (int64, bool) {
+func bruteFirst(t *testing.T, st *db.DB, since int64) (int64, bool) {
 	t.Helper()
 	var id sql.NullInt64
-	if err := h.db.W.QueryRow(`SELECT min(id) FROM deliveries WHERE coalesce(finished_at, started_at) >= ?`, since).Scan(&id); err != nil {
+	if err := st.W.QueryRow(`SELECT min(id) FROM deliveries WHERE coalesce(finished_at, started_at) >= ?`, since).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	return id.Int64, id.Valid
@@ -49,18 +62,18 @@ func bruteFirst(t *testing.T, h *harness, since int64) (int64, bool) {
 
 // rowAt is the first delivery at or after id, the one the chart reads first
 // from id on (ids between two rows are the same answer), -1 when none is.
-func rowAt(t *testing.T, h *harness, id int64) int64 {
+func rowAt(t *testing.T, st *db.DB, id int64) int64 {
 	t.Helper()
 	var r int64
-	if err := h.db.W.QueryRow(`SELECT coalesce(min(id), -1) FROM deliveries WHERE id >= ?`, id).Scan(&r); err != nil {
+	if err := st.W.QueryRow(`SELECT coalesce(min(id), -1) FROM deliveries WHERE id >= ?`, id).Scan(&r); err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-func firstSince(t *testing.T, h *harness, since int64, slack time.Duration) int64 {
+func firstSince(t *testing.T, st *db.DB, since int64, slack time.Duration) int64 {
 	t.Helper()
-	id, err := db.FirstDeliverySince(context.Background(), h.db.Read, time.UnixMilli(since), slack)
+	id, err := db.FirstDeliverySince(context.Background(), st.Read, time.UnixMilli(since), slack)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,14 +83,14 @@ func firstSince(t *testing.T, h *harness, since int64, slack time.Duration) int6
 // checkBounds: no delivery the chart counts is before the answer, the
 // answer skips every delivery recorded more than slack before since (the
 // read is bounded), and the chart's counts from it are a full scan's.
-func checkBounds(t *testing.T, h *harness, since int64, slack time.Duration) {
+func checkBounds(t *testing.T, st *db.DB, since int64, slack time.Duration) {
 	t.Helper()
-	got := firstSince(t, h, since, slack)
-	if first, ok := bruteFirst(t, h, since); ok && got > first {
+	got := firstSince(t, st, since, slack)
+	if first, ok := bruteFirst(t, st, since); ok && got > first {
 		t.Fatalf("since %d: answer %d skips delivery %d, which the chart counts", since, got, first)
 	}
 	var early sql.NullInt64
-	if err := h.db.W.QueryRow(`SELECT min(id) FROM deliveries WHERE id >= ? AND coalesce(finished_at, started_at) < ?`,
+	if err := st.W.QueryRow(`SELECT min(id) FROM deliveries WHERE id >= ? AND coalesce(finished_at, started_at) < ?`,
 		got, since-slack.Milliseconds()).Scan(&early); err != nil {
 		t.Fatal(err)
 	}
@@ -86,11 +99,11 @@ func checkBounds(t *testing.T, h *harness, since int64, slack time.Duration) {
 	}
 	ctx := context.Background()
 	// The chart's read (the store's operation) against a scan of them all.
-	fast, err := h.db.DeliveriesPerHour(ctx, time.UnixMilli(since), slack)
+	fast, err := st.DeliveriesPerHour(ctx, time.UnixMilli(since), slack)
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, err := h.db.Read.DeliveriesPerHour(ctx, dbsqlc.DeliveriesPerHourParams{Since: since, FromID: 0})
+	full, err := st.Read.DeliveriesPerHour(ctx, dbsqlc.DeliveriesPerHourParams{Since: since, FromID: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,14 +118,14 @@ func checkBounds(t *testing.T, h *harness, since int64, slack time.Duration) {
 }
 
 func TestFirstDeliverySinceBoundaries(t *testing.T) {
-	h := newHarness(t)
-	rem := h.create(h.login("oA"), meeting(time.Hour))["id"].(string)
-	base := t0.UnixMilli()
+	st := testkit.Store(t)
+	rem := trendReminder(t, st)
+	base := testkit.T0.UnixMilli()
 	// An empty table: 0, and the chart reads nothing.
-	if got := firstSince(t, h, base, time.Hour); got != 0 {
+	if got := firstSince(t, st, base, time.Hour); got != 0 {
 		t.Fatalf("empty table: %d", got)
 	}
-	checkBounds(t, h, base, time.Hour)
+	checkBounds(t, st, base, time.Hour)
 
 	// Perfectly ordered, without slack: exactly the first delivery at or
 	// after the instant; several at one instant give the first of them;
@@ -122,7 +135,7 @@ func TestFirstDeliverySinceBoundaries(t *testing.T) {
 		ordered[i].started += base
 		ordered[i].finished += base
 	}
-	insertDeliveries(t, h, rem, ordered)
+	insertDeliveries(t, st, rem, ordered)
 	for _, tc := range []struct {
 		since int64
 		want  int64
@@ -139,22 +152,22 @@ func TestFirstDeliverySinceBoundaries(t *testing.T) {
 		{base + 5001, -1}, // all before: past the last row
 		{base + 1e6, -1},
 	} {
-		if got := rowAt(t, h, firstSince(t, h, tc.since, 0)); got != tc.want {
+		if got := rowAt(t, st, firstSince(t, st, tc.since, 0)); got != tc.want {
 			t.Errorf("since base+%d, no slack: %d, want %d", tc.since-base, got, tc.want)
 		}
-		checkBounds(t, h, tc.since, 0)
+		checkBounds(t, st, tc.since, 0)
 	}
 	// With slack, the answer moves back by it, never past the first row.
-	if got := rowAt(t, h, firstSince(t, h, base+3000, 1500*time.Millisecond)); got != 4 {
+	if got := rowAt(t, st, firstSince(t, st, base+3000, 1500*time.Millisecond)); got != 4 {
 		t.Errorf("since base+3000, slack 1.5 s: %d, want 4", got)
 	}
-	if got := rowAt(t, h, firstSince(t, h, base+3000, time.Hour)); got != 3 {
+	if got := rowAt(t, st, firstSince(t, st, base+3000, time.Hour)); got != 3 {
 		t.Errorf("since base+3000, slack 1 h: %d, want 3", got)
 	}
 	// A single delivery.
-	insertDeliveries(t, h, rem, []delivery{{7, base, base}})
+	insertDeliveries(t, st, rem, []delivery{{7, base, base}})
 	for since, want := range map[int64]int64{base - 1: 7, base: 7, base + 1: -1} {
-		if got := rowAt(t, h, firstSince(t, h, since, 0)); got != want {
+		if got := rowAt(t, st, firstSince(t, st, since, 0)); got != want {
 			t.Errorf("one delivery, since base%+d: %d, want %d", since-base, got, want)
 		}
 	}
@@ -164,10 +177,10 @@ func TestFirstDeliverySinceBoundaries(t *testing.T) {
 // each start up to a lease before its outcome, so that started_at is not
 // ordered by id; gaps in the ids, several outcomes in one millisecond.
 func TestFirstDeliverySinceUnorderedStarts(t *testing.T) {
-	h := newHarness(t)
-	rem := h.create(h.login("oA"), meeting(time.Hour))["id"].(string)
+	st := testkit.Store(t)
+	rem := trendReminder(t, st)
 	const lease = 30 * time.Second
-	base := t0.UnixMilli()
+	base := testkit.T0.UnixMilli()
 	for seed := range uint64(3) {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		var ds []delivery
@@ -179,14 +192,14 @@ func TestFirstDeliverySinceUnorderedStarts(t *testing.T) {
 			ds = append(ds, delivery{id: id, finished: at, started: at - int64(rng.IntN(int(lease.Milliseconds())+1))})
 			id += int64(1 + rng.IntN(3)*rng.IntN(2))
 		}
-		insertDeliveries(t, h, rem, ds)
+		insertDeliveries(t, st, rem, ds)
 		instants := []int64{base - 1e6, ds[len(ds)-1].finished + 1e6}
 		for _, d := range ds {
 			instants = append(instants, d.started, d.finished, d.finished+1)
 		}
 		for _, since := range instants {
 			for _, slack := range []time.Duration{lease, time.Hour} {
-				checkBounds(t, h, since, slack)
+				checkBounds(t, st, since, slack)
 			}
 		}
 	}

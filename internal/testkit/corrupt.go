@@ -1,6 +1,4 @@
-// Package dbtest holds test helpers that need a real database file, shared by
-// the packages that test what reminderd does with one.
-package dbtest
+package testkit
 
 import (
 	"context"
