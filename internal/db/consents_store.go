@@ -10,20 +10,6 @@ import (
 
 // The consent ledger's operations of store.ReminderStore.
 
-// consentFromRow maps a consents row to the domain's Consent.
-func consentFromRow(r dbsqlc.Consent) store.Consent {
-	return store.Consent{OpenID: r.Openid, TemplateID: r.TemplateID, Credits: r.Credits, Status: store.ConsentStatus(r.Status),
-		LongTerm: r.LongTerm == 1, UpdatedAt: instant(r.UpdatedAt), ZeroedAt: zeroedAt(r.ZeroedAt)}
-}
-
-// zeroedAt is the instant of consents.zeroed_at, whose "never" is 0.
-func zeroedAt(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return instant(ms)
-}
-
 // SetConsentStatus records a reject, ban or filter answer.
 func (d *DB) SetConsentStatus(ctx context.Context, openID, templateID string, status store.ConsentStatus, now time.Time) error {
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {

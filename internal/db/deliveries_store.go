@@ -10,16 +10,6 @@ import (
 
 // The delivery records' reads of store.ReminderStore.
 
-// deliveryFromRow maps a deliveries row to the domain's Delivery.
-func deliveryFromRow(r dbsqlc.Delivery) store.Delivery {
-	return store.Delivery{ID: r.ID, ReminderID: r.ReminderID, OccurrenceAt: instant(r.OccurrenceAt), Attempt: r.Attempt,
-		Status: store.DeliveryStatus(r.Status), ErrCode: r.Errcode.Int64, HasErrCode: r.Errcode.Valid, ErrMsg: r.Errmsg,
-		MsgID: r.Msgid.Int64, HasMsgID: r.Msgid.Valid, StartedAt: instant(r.StartedAt), FinishedAt: nullInstant(r.FinishedAt),
-		Latency: time.Duration(r.LatencyMs.Int64) * time.Millisecond, HasLatency: r.LatencyMs.Valid,
-		Delivered: r.Delivered.Int64 == 1, HasDelivered: r.Delivered.Valid, EventStatus: r.EventStatus,
-		PossibleDuplicate: r.PossibleDuplicate == 1}
-}
-
 // ListDeliveries reads on the read pool.
 func (d *DB) ListDeliveries(ctx context.Context, reminderID string) ([]store.Delivery, error) {
 	rows, err := d.Read.ListDeliveries(ctx, reminderID)

@@ -2,7 +2,10 @@ package db
 
 import (
 	"database/sql"
+	"encoding/json"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"github.com/reminderd/reminderd/internal/store"
@@ -42,6 +45,30 @@ func reminderFromRow(r dbsqlc.Reminder) store.Reminder {
 	}
 }
 
+// consentFromRow maps a consents row to the domain's Consent.
+func consentFromRow(r dbsqlc.Consent) store.Consent {
+	return store.Consent{OpenID: r.Openid, TemplateID: r.TemplateID, Credits: r.Credits, Status: store.ConsentStatus(r.Status),
+		LongTerm: r.LongTerm == 1, UpdatedAt: instant(r.UpdatedAt), ZeroedAt: zeroedAt(r.ZeroedAt)}
+}
+
+// zeroedAt is the instant of consents.zeroed_at, whose "never" is 0.
+func zeroedAt(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return instant(ms)
+}
+
+// deliveryFromRow maps a deliveries row to the domain's Delivery.
+func deliveryFromRow(r dbsqlc.Delivery) store.Delivery {
+	return store.Delivery{ID: r.ID, ReminderID: r.ReminderID, OccurrenceAt: instant(r.OccurrenceAt), Attempt: r.Attempt,
+		Status: store.DeliveryStatus(r.Status), ErrCode: r.Errcode.Int64, HasErrCode: r.Errcode.Valid, ErrMsg: r.Errmsg,
+		MsgID: r.Msgid.Int64, HasMsgID: r.Msgid.Valid, StartedAt: instant(r.StartedAt), FinishedAt: nullInstant(r.FinishedAt),
+		Latency: time.Duration(r.LatencyMs.Int64) * time.Millisecond, HasLatency: r.LatencyMs.Valid,
+		Delivered: r.Delivered.Int64 == 1, HasDelivered: r.Delivered.Valid, EventStatus: r.EventStatus,
+		PossibleDuplicate: r.PossibleDuplicate == 1}
+}
+
 // remindersFromRows maps rows with reminderFromRow.
 func remindersFromRows(rows []dbsqlc.Reminder) []store.Reminder {
 	out := make([]store.Reminder, len(rows))
@@ -75,4 +102,28 @@ func msOrNull(t time.Time) sql.NullInt64 {
 // strOrNull is the column value of an optional string: NULL for "".
 func strOrNull(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: s != ""}
+}
+
+// jsonArg encodes a batch argument of a query (the statements that take a
+// whole batch read it with json_each) as JSON. Its strings must pass
+// jsonSafe, which makes the encoding infallible.
+func jsonArg(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("db: jsonArg: " + err.Error()) // only a non-encodable type gets here: a bug
+	}
+	return string(b)
+}
+
+// jsonSafe reports whether the strings reach SQLite unchanged through
+// jsonArg and json_each: JSON turns invalid UTF-8 into U+FFFD, and SQLite's
+// string functions stop at a NUL inside a text. Only a hand-edited row has
+// such keys; they take the one-row statements.
+func jsonSafe(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+	}
+	return true
 }
