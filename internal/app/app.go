@@ -148,6 +148,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	if err := jobs.Add("template_sync", "@every 1m", a.Catalog.SyncIfDue); err != nil {
 		return nil, err
 	}
+	// The leader syncs; every process reads what it stored, so that a
+	// template added at WeChat is known to the whole fleet within minutes.
+	if err := jobs.AddEveryProcess("template_reload", "@every 1m", a.Catalog.Reload); err != nil {
+		return nil, err
+	}
 	if err := jobs.Add("token_refresh", "@every 1m", func(ctx context.Context) error {
 		_, err := client.AccessToken(ctx) // replaces the token when under 5 minutes remain
 		return err

@@ -71,7 +71,7 @@ func TestNewBuildsTheApplication(t *testing.T) {
 	for _, j := range a.Engine.Jobs().Status() {
 		jobs = append(jobs, j.Name)
 	}
-	if want := []string{"due_scan", "lease_rescue", "template_sync", "token_refresh", "retention"}; !slices.Equal(jobs, want) {
+	if want := []string{"due_scan", "lease_rescue", "template_sync", "template_reload", "token_refresh", "retention"}; !slices.Equal(jobs, want) {
 		t.Errorf("jobs %v, want %v", jobs, want)
 	}
 	for path, want := range map[string]int{"/readyz": http.StatusOK, "/metrics": http.StatusOK, "/wechat/push": http.StatusNotFound} {

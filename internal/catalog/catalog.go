@@ -82,6 +82,17 @@ func (c *Catalog) Load(ctx context.Context) error {
 	return nil
 }
 
+// Reload is Load under the sync's lock, so that it cannot put back a list
+// older than a sync of this process that ran meanwhile. It is the
+// template_reload job of every process: on a fleet only the leader syncs
+// from WeChat (template_sync), and the others learn its list from the
+// store.
+func (c *Catalog) Reload(ctx context.Context) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	return c.Load(ctx)
+}
+
 func (c *Catalog) set(list []wechat.Template) {
 	s := &snapshot{list: list, byID: make(map[string]*wechat.Template, len(list))}
 	for i := range s.list {

@@ -558,3 +558,47 @@ func TestConcurrentGetDuringSync(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// On a fleet only the leader syncs from WeChat; another process learns a
+// template added since it started from the store (Reload), and one removed.
+func TestReloadLearnsTheLeadersSync(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	leader := w.catalog(nil)
+	if err := leader.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	follower := catalog.New(testkit.StoreAt(t, w.path, db.Options{}), w.client, w.clock.Now, nil) // a second process
+	if err := follower.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.fake.RemoveTemplate(wechattest.DeadlineTemplateID)
+	w.clock.Advance(time.Second)
+	if err := leader.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := follower.Get(wechattest.DeadlineTemplateID); !ok {
+		t.Fatal("the follower lost the template before it reloaded (the test needs it known first)")
+	}
+	calls := w.fake.Counts().GetTemplate
+	if err := follower.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := follower.Get(wechattest.DeadlineTemplateID); ok {
+		t.Error("after Reload the follower still serves the template the leader's sync removed")
+	}
+	w.fake.AddTemplate(wechattest.DemoTemplates()[1])
+	w.clock.Advance(time.Second)
+	if err := leader.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := follower.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := follower.Get(wechattest.DeadlineTemplateID); !ok {
+		t.Error("after Reload the follower does not know the template the leader's sync added")
+	}
+	if n := w.fake.Counts().GetTemplate - calls; n != 1 {
+		t.Errorf("gettemplate called %d times since the follower started, want 1 (the leader's sync only)", n)
+	}
+}
