@@ -59,7 +59,7 @@ type Options struct {
 	StartEngine  StartEngine
 	FleetMode    string
 	Dir          string    // scratch directory (a new temporary one)
-	Log io.Writer // progress lines (discard)
+	Log          io.Writer // progress lines (discard)
 }
 
 func (o *Options) defaults() {
