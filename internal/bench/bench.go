@@ -762,7 +762,7 @@ func Summary(r *Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "machine: %s\nstore: %s\n\n", r.Machine, cmp.Or(r.Store, "sqlite"))
 	if f := r.Fleet; f != nil {
-		fmt.Fprintf(&b, "fleet (%s engines, %d sends in flight each):\n", f.Mode, f.Concurrency)
+		fmt.Fprintf(&b, "fleet (engines: %s; %d sends in flight each):\n", f.Mode, f.Concurrency)
 		for _, x := range f.Runs {
 			fmt.Fprintf(&b, "  %d engine(s), %d due at once, WeChat latency %d ms: %.0f sends/s (%.2f× the first size); lateness p50 %d ms, p99 %d ms, max %d ms; each sent exactly once: %v\n",
 				x.Engines, x.N, x.LatencyMS, x.SendsPerSec, x.Speedup, x.LatenessP50MS, x.LatenessP99MS, x.LatenessMaxMS, x.SentExactlyOnce)

@@ -54,7 +54,7 @@ func TestFleetOnPostgres(t *testing.T) {
 		t.Errorf("the fleet mode measured more: %+v", res)
 	}
 	sum := Summary(res)
-	if !strings.Contains(sum, "fleet (test engines, 4 sends in flight each)") || !strings.Contains(sum, "2 engine(s), 120 due at once") || strings.Contains(sum, "API:") {
+	if !strings.Contains(sum, "fleet (engines: test; 4 sends in flight each)") || !strings.Contains(sum, "2 engine(s), 120 due at once") || strings.Contains(sum, "API:") {
 		t.Errorf("summary:\n%s", sum)
 	}
 	ctx := context.Background()
