@@ -15,6 +15,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,7 +28,8 @@ import (
 type benchOptions struct {
 	o                                bench.Options
 	lat, scans, cpuProfile, sync, db *string
-	serverRSS                        *bool
+	fleet                            *string
+	serverRSS, fleetInProcess        *bool
 }
 
 // benchFlags registers bench's flags (into b when it is not nil).
@@ -50,6 +52,9 @@ func benchFlags(output io.Writer, b *benchOptions) *flag.FlagSet {
 	b.cpuProfile = fs.String("cpuprofile", "", "write a CPU profile of the whole bench to this `file`")
 	b.sync = fs.String("sync", "full", "the writer's durability, as serve's --sync: full or normal (SQLite only)")
 	b.db = fs.String("db", "", "a postgres:// `URL`: measure on that PostgreSQL database, each run in a schema of its own dropped after it (the user needs CREATE on the database); empty: temporary SQLite files")
+	b.fleet = fs.String("fleet", "", "fleet sizes, say 1,3 (comma-separated `ints`): measure only the fleet figure on --db, each size that many `reminderd serve` processes on one schema, -n reminders due at once")
+	fs.DurationVar(&o.FleetLatency, "fleet-latency", 50*time.Millisecond, "fake WeChat latency of the fleet runs")
+	b.fleetInProcess = fs.Bool("fleet-in-process", false, "run the fleet's engines as app.New instances in the bench process instead of serve processes")
 	return fs
 }
 
@@ -99,6 +104,23 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		o.DB = *b.db
+	}
+	if *b.fleet != "" {
+		if o.DB == "" {
+			return usageErrorf("bench: --fleet needs --db postgres://… (several processes share one PostgreSQL)")
+		}
+		for _, s := range strings.Split(*b.fleet, ",") {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 64 {
+				return fmt.Errorf("--fleet: %q must be a whole number from 1 to 64", s)
+			}
+			o.Fleet = append(o.Fleet, n)
+		}
+		o.StartEngine, o.FleetMode = serveEngine, "processes"
+		if *b.fleetInProcess {
+			o.StartEngine, o.FleetMode = bench.InProcessEngine, "in-process"
+		}
+		*serverRSS = false
 	}
 	o.ScanSizes = nil
 	for _, s := range strings.Split(*scans, ",") {
@@ -190,3 +212,70 @@ func measureServerRSS(ctx context.Context, dbPath string) (float64, error) {
 	}
 	return bench.PeakRSSMB(strconv.Itoa(cmd.Process.Pid)), nil
 }
+
+// serveEngine starts one engine of the bench's fleet: this binary's
+// `reminderd serve` on a free 127.0.0.1 port, on the run's schema (its
+// URL carries search_path), sending to the bench's fake WeChat with
+// s.Concurrency in flight and an hour of lateness allowed (as the
+// pipeline's). It returns once the process listens; stopping it is a
+// SIGTERM (a kill after 30 s).
+func serveEngine(ctx context.Context, s bench.EngineSpec) (func(), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "serve")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"REMINDERD_ADDR=127.0.0.1:0", "REMINDERD_DB=" + s.DB,
+		"REMINDERD_WECHAT_APPID=" + s.AppID, "REMINDERD_WECHAT_SECRET=" + s.Secret, "REMINDERD_WECHAT_BASE_URL=" + s.WeChatURL,
+		"REMINDERD_SEND_CONCURRENCY=" + strconv.Itoa(s.Concurrency), "REMINDERD_DEFAULT_LATENESS=1h",
+		"REMINDERD_MAX_SCHEDULED_PER_USER=1000000"}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	errs := &headWriter{max: 4096}
+	cmd.Stderr = errs
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	exited := make(chan struct{})
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+	sc := bufio.NewScanner(out)
+	listening := false
+	for !listening && sc.Scan() {
+		listening = strings.HasPrefix(sc.Text(), "reminderd listening on ")
+	}
+	go func() { _, _ = io.Copy(io.Discard, out); _ = cmd.Wait(); close(exited) }()
+	if !listening {
+		stop()
+		return nil, fmt.Errorf("reminderd serve %d did not start: %s", s.Index, strings.TrimSpace(errs.String()))
+	}
+	return stop, nil
+}
+
+// headWriter keeps the first max bytes written to it.
+type headWriter struct {
+	mu  sync.Mutex
+	b   []byte
+	max int
+}
+
+func (w *headWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if room := w.max - len(w.b); room > 0 {
+		w.b = append(w.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (w *headWriter) String() string { w.mu.Lock(); defer w.mu.Unlock(); return string(w.b) }

@@ -49,9 +49,17 @@ type Options struct {
 	// DB, a postgres:// URL, measures on PostgreSQL: each run in a schema
 	// of its own in that database, dropped after it. Empty: SQLite files
 	// in Dir.
-	DB  string
-	Dir string    // scratch directory (a new temporary one)
-	Log io.Writer // progress lines (discard)
+	DB string
+	// Fleet, fleet sizes (say 1 and 3), measures only the fleet figure
+	// (on PostgreSQL): for each size that many engines, started by
+	// StartEngine (nil: InProcessEngine; FleetMode names it), at the fake
+	// WeChat latency FleetLatency (50 ms), N reminders due at once.
+	Fleet        []int
+	FleetLatency time.Duration
+	StartEngine  StartEngine
+	FleetMode    string
+	Dir          string    // scratch directory (a new temporary one)
+	Log          io.Writer // progress lines (discard)
 }
 
 func (o *Options) defaults() {
@@ -84,6 +92,9 @@ func (o *Options) defaults() {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.FleetLatency == 0 {
+		o.FleetLatency = 50 * time.Millisecond
 	}
 }
 
@@ -144,6 +155,7 @@ type Result struct {
 	ClaimRatio float64    `json:"claim_ratio_largest_smallest"`
 	PeakRSSMB  float64    `json:"bench_peak_rss_mb"`
 	Floor      Floor      `json:"floor"` // SQLite's; not measured on PostgreSQL
+	Fleet      *Fleet     `json:"fleet,omitempty"`
 }
 
 // Machine describes this machine.
@@ -197,6 +209,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if opts.Sync == db.SyncNormal {
 			say("--sync normal: SQLite's; ignored on PostgreSQL")
 		}
+	}
+	if len(opts.Fleet) > 0 {
+		f, err := fleet(ctx, &opts, say)
+		if err != nil {
+			return nil, err
+		}
+		res.Fleet = f
+		res.PeakRSSMB = PeakRSSMB("self")
+		return res, nil
 	}
 	for i, lat := range opts.Latencies {
 		say("pipeline: %d reminders due at once, fake WeChat latency %v, %d in flight …", opts.N, lat, opts.Concurrency)
@@ -740,6 +761,21 @@ func scanCosts(ctx context.Context, o *Options, sizes []int, reps int, say func(
 func Summary(r *Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "machine: %s\nstore: %s\n\n", r.Machine, cmp.Or(r.Store, "sqlite"))
+	if f := r.Fleet; f != nil {
+		fmt.Fprintf(&b, "fleet (engines: %s; %d sends in flight each):\n", f.Mode, f.Concurrency)
+		for _, x := range f.Runs {
+			fmt.Fprintf(&b, "  %d engine(s), %d due at once, WeChat latency %d ms: %.0f sends/s (%.2f× the first size); lateness p50 %d ms, p99 %d ms, max %d ms; each sent exactly once: %v\n",
+				x.Engines, x.N, x.LatencyMS, x.SendsPerSec, x.Speedup, x.LatenessP50MS, x.LatenessP99MS, x.LatenessMaxMS, x.SentExactlyOnce)
+		}
+		if len(f.Runs) >= 2 && f.Runs[0].Engines == 1 {
+			last := f.Runs[len(f.Runs)-1]
+			fmt.Fprintf(&b, "  %d engines vs 1: %.2f× the sends/s (target ≥ 2.5× for 3)\n", last.Engines, last.Speedup)
+		}
+		if len(r.Pipelines) == 0 {
+			fmt.Fprintf(&b, "peak RSS of the bench process: %.0f MB\n", r.PeakRSSMB)
+			return b.String()
+		}
+	}
 	for _, p := range r.Pipelines {
 		fmt.Fprintf(&b, "pipeline, %d due at once, WeChat latency %d ms:\n", p.N, p.LatencyMS)
 		fmt.Fprintf(&b, "  %.0f sends/s vs ceiling %.0f sends/s: %.0f %% of the ceiling (target ≥ 80 %%)\n", p.SendsPerSec, p.CeilingPerSec, 100*p.Ratio)
