@@ -151,6 +151,7 @@ WHERE delivery = @delivery AND delivery <> ''
   AND (CAST(@openid AS TEXT) = '' OR openid = CAST(@openid AS TEXT))
   AND (CAST(@status AS TEXT) = '' OR status = CAST(@status AS TEXT))
   AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
+  AND (CAST(@text AS TEXT) = '' OR instr(data, CAST(@text AS TEXT)) > 0)
   AND fire_at >= @from_ms AND fire_at < @to_ms
   AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
 ORDER BY fire_at, id

@@ -136,7 +136,7 @@ func (d *DB) ListReminders(ctx context.Context, lq store.ListQuery) (store.Page,
 	var err error
 	if lq.Delivery != "" {
 		rows, err = d.Read.ListDeliveryReminders(ctx, dbsqlc.ListDeliveryRemindersParams{Delivery: string(lq.Delivery),
-			Openid: p.Openid, Status: p.Status, TemplateID: p.TemplateID, FromMs: p.FromMs, ToMs: p.ToMs,
+			Openid: p.Openid, Status: p.Status, TemplateID: p.TemplateID, Text: p.Text, FromMs: p.FromMs, ToMs: p.ToMs,
 			AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, MaxRows: p.MaxRows})
 	} else {
 		rows, resume, err = listRemindersPage(ctx, d.Read, p)

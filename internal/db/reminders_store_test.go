@@ -65,3 +65,31 @@ func firstError(write func(i int) error) error {
 	}
 	return nil
 }
+
+// The listing by delivery report applies the text search too, as every
+// other listing does (and as the PostgreSQL driver does).
+func TestListByDeliveryAppliesTheTextSearch(t *testing.T) {
+	ctx := context.Background()
+	d := testkit.Store(t)
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for _, r := range []struct{ id, data string }{{"rem_a", `{"thing1":"Alpha"}`}, {"rem_b", `{"thing1":"Beta"}`}} {
+		if _, err := d.CreateReminder(ctx, store.NewReminder{ID: r.id, OpenID: "o", TemplateID: "t", FireAt: now, Timezone: "UTC",
+			Data: r.data, CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.W.ExecContext(ctx, `UPDATE reminders SET delivery = 'delivered'`); err != nil { // as sent events do
+		t.Fatal(err)
+	}
+	page, err := d.ListReminders(ctx, store.ListQuery{Delivery: store.ReportDelivered, Text: "Alpha", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Reminders) != 1 || page.Reminders[0].ID != "rem_a" {
+		var ids []string
+		for _, r := range page.Reminders {
+			ids = append(ids, r.ID)
+		}
+		t.Fatalf("delivered reminders with Alpha = %v, want [rem_a]", ids)
+	}
+}

@@ -15,9 +15,10 @@ import (
 // processes share (store.SharedByProcesses) the worker then takes the
 // user's send lease in the store (a row: holder until), releases it once the
 // outcome is recorded, and defers the claim briefly (UserBusyDelay, no
-// attempt used) when another process holds it. The lease outlasts a send
-// (SendBudget plus ClientTimeout), so that a process that dies mid-send
-// blocks the user only until it runs out. On SQLite (one process) no lease
+// attempt used) when another process holds it. The lease outlasts the
+// claim's lease (userSendUntil), so that it holds until the send and its
+// record are done, and a process that dies mid-send blocks the user only
+// until it runs out. On SQLite (one process) no lease
 // is taken: the hot path there has no extra write; on PostgreSQL it has two
 // small ones per send (the lease's upsert and its delete).
 //
@@ -39,7 +40,7 @@ func (e *Engine) sendLease(ctx context.Context, c store.Claim) (res result, rele
 	}
 	openID := c.Reminder.OpenID
 	now := e.now()
-	got, err := e.store.AcquireUserSend(ctx, openID, e.cfg.Owner, now, now.Add(e.cfg.SendBudget+e.cfg.ClientTimeout))
+	got, err := e.store.AcquireUserSend(ctx, openID, e.cfg.Owner, now, userSendUntil(now, c.Reminder.LeaseUntil, e.cfg.SendBudget, e.cfg.ClientTimeout))
 	if err != nil || !got {
 		msg := "another process is sending to this user"
 		if err != nil {
@@ -54,6 +55,21 @@ func (e *Engine) sendLease(ctx context.Context, c store.Claim) (res result, rele
 			e.log.Warn("release the user's send lease", "reminder_id", c.Reminder.ID, "error", err)
 		}
 	}, true
+}
+
+// userSendUntil is how long a user's send lease taken at now holds for a
+// claim leased until claimLease: past the claim's lease (a send may start
+// as late as claimLease − sendBudget, after a wait for the send rate, and
+// its record follows the answer) plus a client timeout for the record,
+// and never less than one send budget and timeout from now. A shorter lease
+// could run out while the send it guards is still at WeChat, and let
+// another process send to the same user at once (found by a review).
+func userSendUntil(now, claimLease time.Time, sendBudget, clientTimeout time.Duration) time.Time {
+	until := now.Add(sendBudget + clientTimeout)
+	if l := claimLease.Add(clientTimeout); l.After(until) {
+		until = l
+	}
+	return until
 }
 
 // readQuotaPause takes up a quota pause another process recorded: at most

@@ -266,6 +266,13 @@ func (c *Client) fetchShared(ctx context.Context, fs FleetTokenStore, cached Tok
 	}
 	if saved, err := fs.SaveFetchedToken(ctx, tok, c.holder, c.now()); err != nil {
 		c.log.Warn("persist access token", "error", err)
+		// The others would wait for the lease to run out; let them go (they
+		// will fetch their own if they cannot read one either).
+		if held {
+			if rerr := fs.ReleaseTokenFetch(context.WithoutCancel(ctx), c.holder); rerr != nil {
+				c.log.Warn("release the token fetch lease", "error", rerr)
+			}
+		}
 	} else {
 		tok = saved
 	}

@@ -22,6 +22,7 @@ type fleetStore struct {
 	until    time.Time
 	refused  chan struct{}
 	released int
+	saveErr  error // SaveFetchedToken fails with it (the database down)
 }
 
 func (f *fleetStore) LoadToken(context.Context) (wechat.Token, error) {
@@ -61,6 +62,9 @@ func (f *fleetStore) ReleaseTokenFetch(_ context.Context, holder string) error {
 func (f *fleetStore) SaveFetchedToken(_ context.Context, t wechat.Token, holder string, _ time.Time) (wechat.Token, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.saveErr != nil {
+		return wechat.Token{}, f.saveErr
+	}
 	f.version++
 	t.Version = f.version
 	f.tok = t
@@ -142,5 +146,20 @@ func TestFetchLeaseWaiterUsesTheSavedToken(t *testing.T) {
 	}
 	if fs2.released != 1 || fs2.fetcher != "" {
 		t.Fatalf("after a failed fetch: %d releases, lease held by %q", fs2.released, fs2.fetcher)
+	}
+}
+
+// A fetched token that cannot be saved (the database down) still serves
+// this process, and the fetch lease is given up at once: the other
+// processes do not wait for it to run out.
+func TestFetchLeaseReleasedWhenTheSaveFails(t *testing.T) {
+	fs := &fleetStore{refused: make(chan struct{}, 1), saveErr: errors.New("database down")}
+	e := newEnv(t, func(c *wechat.Config) { c.TokenStore = fs })
+	tok, err := e.client.AccessToken(context.Background())
+	if err != nil || tok.Value.IsZero() {
+		t.Fatalf("AccessToken = %v, %v; want the fetched token despite the failed save", tok, err)
+	}
+	if fs.fetcher != "" || fs.released != 1 {
+		t.Fatalf("after a failed save the lease is held by %q (released %d times); want released once", fs.fetcher, fs.released)
 	}
 }

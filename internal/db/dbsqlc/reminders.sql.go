@@ -360,10 +360,11 @@ WHERE delivery = ?1 AND delivery <> ''
   AND (CAST(?2 AS TEXT) = '' OR openid = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) = '' OR status = CAST(?3 AS TEXT))
   AND (CAST(?4 AS TEXT) = '' OR template_id = CAST(?4 AS TEXT))
-  AND fire_at >= ?5 AND fire_at < ?6
-  AND (fire_at > ?7 OR (fire_at = ?7 AND id > ?8))
+  AND (CAST(?5 AS TEXT) = '' OR instr(data, CAST(?5 AS TEXT)) > 0)
+  AND fire_at >= ?6 AND fire_at < ?7
+  AND (fire_at > ?8 OR (fire_at = ?8 AND id > ?9))
 ORDER BY fire_at, id
-LIMIT ?9
+LIMIT ?10
 `
 
 type ListDeliveryRemindersParams struct {
@@ -371,6 +372,7 @@ type ListDeliveryRemindersParams struct {
 	Openid      string
 	Status      string
 	TemplateID  string
+	Text        string
 	FromMs      int64
 	ToMs        int64
 	AfterFireAt int64
@@ -386,6 +388,7 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 		arg.Openid,
 		arg.Status,
 		arg.TemplateID,
+		arg.Text,
 		arg.FromMs,
 		arg.ToMs,
 		arg.AfterFireAt,
