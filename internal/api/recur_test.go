@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"github.com/reminderd/reminderd/internal/testkit"
 	"net/http"
 	"strings"
 	"sync"
@@ -68,7 +69,7 @@ func TestRecurrenceRules(t *testing.T) {
 	}
 	h.t = t
 	var n int
-	if err := h.db.R.QueryRow(`SELECT count(*) FROM reminders`).Scan(&n); err != nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT count(*) FROM reminders`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
@@ -195,7 +196,7 @@ func TestMaxScheduledPerUserConcurrent(t *testing.T) {
 		}
 	}
 	var n int
-	if err := h.db.R.QueryRow(`SELECT count(*) FROM reminders WHERE status = 'scheduled'`).Scan(&n); err != nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT count(*) FROM reminders WHERE status = 'scheduled'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if created != limit || limited != tries-limit || n != limit {
