@@ -80,3 +80,45 @@ func dollars(query string) string {
 	}
 	return b.String()
 }
+
+// Column runs a query of one text column on the database under s, as Exec
+// does, and returns its values.
+func Column(t testing.TB, s store.Store, query string, args ...any) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	if d, ok := s.(*db.DB); ok {
+		rows, err := d.W.QueryContext(ctx, query, args...)
+		if err != nil {
+			t.Fatalf("query %s: %v", query, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, v)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	rows, err := pool(t, s).Query(ctx, dollars(query), args...)
+	if err != nil {
+		t.Fatalf("query %s: %v", query, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
