@@ -3,7 +3,6 @@ package api_test
 import (
 	"database/sql"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/testkit"
 	"html"
 	"io"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/api"
+	"github.com/reminderd/reminderd/internal/testkit"
 )
 
 // page is an admin page as the browser gets it, in English.

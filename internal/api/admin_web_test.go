@@ -3,7 +3,6 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"github.com/reminderd/reminderd/internal/testkit"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -17,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/reminderd/reminderd/internal/testkit"
 )
 
 // browser finds Chromium. .ci/run installs Debian's chromium package; a

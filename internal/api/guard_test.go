@@ -3,7 +3,6 @@ package api_test
 import (
 	"crypto/tls"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 

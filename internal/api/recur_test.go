@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"github.com/reminderd/reminderd/internal/testkit"
 	"net/http"
 	"strings"
 	"sync"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/testkit"
 )
 
 // TestRecurrenceRules: the contract's recurrence rules at creation, each

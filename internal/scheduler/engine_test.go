@@ -3,15 +3,15 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
-	"github.com/reminderd/reminderd/internal/testkit"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )

@@ -2,10 +2,10 @@ package scheduler_test
 
 import (
 	"context"
-	"github.com/reminderd/reminderd/internal/store"
 	"testing"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
