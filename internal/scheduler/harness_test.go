@@ -213,9 +213,10 @@ func (h *harness) wantState(id, status, reason string) store.Reminder {
 }
 
 func (h *harness) count(status string) int {
-	var n int
-	if err := testkit.QueryRow(h.t, h.db, `SELECT count(*) FROM reminders WHERE status = ?`, status).Scan(&n); err != nil {
+	h.t.Helper()
+	c, err := h.db.CountReminders(context.Background(), h.now())
+	if err != nil {
 		h.t.Fatal(err)
 	}
-	return n
+	return int(c.ByStatus[store.Status(status)])
 }
