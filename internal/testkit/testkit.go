@@ -59,7 +59,7 @@ func StoreWith(t testing.TB, opt db.Options) store.Store {
 }
 
 // Reopen opens another store on the database s is (a second process on
-// it), closed when t ends. s must come from Store, StoreWith or SQLiteAt.
+// it, with s's clock), closed when t ends. s must come from Store, StoreWith or SQLiteAt.
 func Reopen(t testing.TB, s store.Store) store.Store {
 	t.Helper()
 	mu.Lock()
@@ -69,13 +69,14 @@ func Reopen(t testing.TB, s store.Store) store.Store {
 		t.Fatal("testkit.Reopen: the store was not opened by testkit")
 	}
 	if where.url != "" {
-		return Postgres(t, where.url, postgres.Options{})
+		return Postgres(t, where.url, postgres.Options{Now: where.now})
 	}
-	return SQLiteAt(t, where.path, db.Options{})
+	return SQLiteAt(t, where.path, db.Options{Now: where.now})
 }
 
 type place struct {
 	path, url string
+	now       func() time.Time // the store's Now option
 	pool      *pgxpool.Pool // Exec's and QueryRow's, once asked for
 }
 
@@ -107,7 +108,7 @@ func Postgres(t testing.TB, url string, opt postgres.Options) *postgres.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	remember(t, d, place{url: url})
+	remember(t, d, place{url: url, now: opt.Now})
 	return d
 }
 
@@ -133,7 +134,7 @@ func SQLiteAt(t testing.TB, path string, opt db.Options) *db.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	remember(t, d, place{path: path})
+	remember(t, d, place{path: path, now: opt.Now})
 	return d
 }
 
