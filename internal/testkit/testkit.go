@@ -77,7 +77,7 @@ func Reopen(t testing.TB, s store.Store) store.Store {
 type place struct {
 	path, url string
 	now       func() time.Time // the store's Now option
-	pool      *pgxpool.Pool // Exec's and QueryRow's, once asked for
+	pool      *pgxpool.Pool    // Exec's and QueryRow's, once asked for
 }
 
 var (
