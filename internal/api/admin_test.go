@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/api"
+	"github.com/reminderd/reminderd/internal/testkit"
 )
 
 // page is an admin page as the browser gets it, in English.
@@ -86,15 +87,13 @@ func (p page) csrf(t *testing.T) string {
 func (h *harness) setState(id, status, reason string) {
 	h.t.Helper()
 	r := sql.NullString{String: reason, Valid: reason != ""}
-	if _, err := h.db.W.Exec(`UPDATE reminders SET status = ?, reason = ? WHERE id = ?`, status, r, id); err != nil {
-		h.t.Fatal(err)
-	}
+	testkit.Exec(h.t, h.db, `UPDATE reminders SET status = ?, reason = ? WHERE id = ?`, status, r, id)
 }
 
 func (h *harness) state(id string) (status, reason string, fireAt int64) {
 	h.t.Helper()
 	var r sql.NullString
-	if err := h.db.W.QueryRow(`SELECT status, reason, fire_at FROM reminders WHERE id = ?`, id).Scan(&status, &r, &fireAt); err != nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT status, reason, fire_at FROM reminders WHERE id = ?`, id).Scan(&status, &r, &fireAt); err != nil {
 		h.t.Fatal(err)
 	}
 	return status, r.String, fireAt
@@ -453,15 +452,13 @@ func TestAdminBulkCap(t *testing.T) {
 	h := newHarness(t)
 	a := h.login("oA")
 	model := h.create(a, meeting(time.Hour))["id"].(string)
-	if _, err := h.db.W.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5001)
+	testkit.Exec(h.t, h.db, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5001)
 		INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, timezone, data, page, created_at, updated_at)
-		SELECT printf('rem_bulk%016d', i), 'oC', template_id, 'scheduled', fire_at + i, due_at + i, timezone, data, page, created_at, updated_at
-		FROM n, reminders WHERE reminders.id = ?`, model); err != nil {
-		t.Fatal(err)
-	}
+		SELECT 'rem_bulk' || substr(CAST(10000000000000000 + i AS TEXT), 2), 'oC', template_id, 'scheduled', fire_at + i, due_at + i, timezone, data, page, created_at, updated_at
+		FROM n, reminders WHERE reminders.id = ?`, model)
 	scheduled := func() (n int) {
 		t.Helper()
-		if err := h.db.W.QueryRow(`SELECT count(*) FROM reminders WHERE openid = 'oC' AND status = 'scheduled'`).Scan(&n); err != nil {
+		if err := testkit.QueryRow(h.t, h.db, `SELECT count(*) FROM reminders WHERE openid = 'oC' AND status = 'scheduled'`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/reminderd/reminderd/internal/testkit"
 )
 
 // browser finds Chromium. .ci/run installs Debian's chromium package; a
@@ -45,18 +47,14 @@ func TestAdminPageInBrowser(t *testing.T) {
 	idA := h.create(a, meeting(time.Hour))["id"].(string)
 	idA2 := h.create(a, meeting(2*time.Hour))["id"].(string)
 	idB := h.create(b, meeting(3*time.Hour))["id"].(string)
-	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, started_at, finished_at, latency_ms)
-		VALUES (?, 1, 1, 'retry', -1, 'system error rid: 1-2-3', ?, ?, 35)`, idA, t0.UnixMilli(), t0.UnixMilli()); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Exec(h.t, h.db, `INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, started_at, finished_at, latency_ms)
+		VALUES (?, 1, 1, 'retry', -1, 'system error rid: 1-2-3', ?, ?, 35)`, idA, t0.UnixMilli(), t0.UnixMilli())
 	// The last day's deliveries for the chart: sends, failures and skips in
 	// three different hours.
 	for i, st := range []string{"sent", "sent", "sent", "failed", "skipped", "sent"} {
 		at := t0.Add(-time.Duration(1+i%3) * time.Hour).UnixMilli()
-		if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, started_at, finished_at)
-			VALUES (?, ?, 1, ?, ?, ?)`, idB, 100+i, st, at, at); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Exec(h.t, h.db, `INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, started_at, finished_at)
+			VALUES (?, ?, 1, ?, ?, ?)`, idB, 100+i, st, at, at)
 	}
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,

@@ -2,10 +2,8 @@ package api_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"io"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +16,8 @@ import (
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/db/postgres"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
@@ -50,7 +50,7 @@ func TestSession(t *testing.T) {
 	}
 	// Only a hash of the token is stored.
 	var stored string
-	if err := h.db.R.QueryRow(`SELECT token_hash FROM sessions`).Scan(&stored); err != nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT token_hash FROM sessions`).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if stored == r.str("token") || len(stored) != 64 {
@@ -124,7 +124,7 @@ func TestBadBodies(t *testing.T) {
 		t.Fatalf("unknown field not named: %s", r.raw)
 	}
 	var n int
-	if err := h.db.R.QueryRow(`SELECT count(*) FROM reminders`).Scan(&n); err != nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT count(*) FROM reminders`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
@@ -366,15 +366,11 @@ func TestCoverageCountsCreditsHeldByClaims(t *testing.T) {
 	first := h.create(tok, meeting(time.Hour))
 	second := h.create(tok, meeting(2*time.Hour))
 	ctx := context.Background()
-	if err := h.db.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		if _, err := q.ConsumeCredit(ctx, dbsqlc.ConsumeCreditParams{Openid: "oA", TemplateID: meetingID, Now: t0.UnixMilli()}); err != nil {
-			return err
-		}
-		_, err := q.ClaimReminder(ctx, dbsqlc.ClaimReminderParams{ID: first["id"].(string), LeaseUntil: sql.NullInt64{Int64: t0.Add(time.Minute).UnixMilli(), Valid: true},
-			Owner: sql.NullString{String: "engine", Valid: true}, CreditHeld: 1, Now: t0.UnixMilli()})
-		return err
-	}); err != nil {
-		t.Fatal(err)
+	// The engine claims the first (due in an hour), holding one credit.
+	claims, err := h.db.ClaimDue(ctx, store.ClaimParams{Now: t0.Add(time.Hour), LeaseUntil: t0.Add(time.Hour + time.Minute), Owner: "engine", Max: 1,
+		Kind: func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }})
+	if err != nil || len(claims) != 1 || claims[0].Reminder.ID != first["id"].(string) || !claims[0].Reminder.CreditHeld {
+		t.Fatalf("claimed %+v (%v), want the first holding a credit", claims, err)
 	}
 	for _, id := range []string{first["id"].(string), second["id"].(string)} {
 		r := h.do("GET", "/v1/reminders/"+id, tok, nil)
@@ -434,7 +430,7 @@ func TestCreateReminderValidation(t *testing.T) {
 	}
 	h.t = t
 	var n int
-	if err := h.db.R.QueryRow(`SELECT count(*) FROM reminders`).Scan(&n); err != nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT count(*) FROM reminders`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
@@ -624,7 +620,7 @@ func TestReminderWithDeliveriesAndSentEvent(t *testing.T) {
 		t.Fatalf("early sent event: %d %s", r.status, r.raw)
 	}
 	var parked int
-	if err := h.db.R.QueryRow(`SELECT count(*) FROM pending_sent_events WHERE msgid = 1700000000000000777`).Scan(&parked); err != nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT count(*) FROM pending_sent_events WHERE msgid = 1700000000000000777`).Scan(&parked); err != nil {
 		t.Fatal(err)
 	}
 	if parked != 1 {
@@ -719,9 +715,7 @@ func TestAdmin(t *testing.T) {
 	h.want(h.do("POST", "/admin/v1/reminders/rem_nope/retry", adminToken, nil), 404, "not_found")
 
 	// A failed reminder is scheduled again, now.
-	if _, err := h.db.W.Exec(`UPDATE reminders SET status='failed', reason='retries_exhausted', attempts=5 WHERE id=?`, rb); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Exec(h.t, h.db, `UPDATE reminders SET status='failed', reason='retries_exhausted', attempts=5 WHERE id=?`, rb)
 	h.clock.Advance(5 * time.Hour)
 	r = h.do("POST", "/admin/v1/reminders/"+rb+"/retry", adminToken, nil)
 	h.want(r, 200, "")
@@ -864,17 +858,15 @@ func TestReminderIDsSortByCreation(t *testing.T) {
 // following it finds every match once. The admin page says so.
 func TestAdminTemplateListingPagesThroughShortPages(t *testing.T) {
 	h := newHarness(t)
-	defer func(w int64) { db.MaxWalk = w }(db.MaxWalk)
-	db.MaxWalk = 3
+	defer func(w, pw int64) { db.MaxWalk, postgres.MaxWalk = w, pw }(db.MaxWalk, postgres.MaxWalk)
+	db.MaxWalk, postgres.MaxWalk = 3, 3 // each driver's
 	a := h.login("oA")
 	var want []string
 	for i := range 10 {
 		id := h.create(a, meeting(time.Duration(i+1)*time.Hour))["id"].(string)
 		if i == 7 {
 			// Moved to a template of its own (no other reminder has it).
-			if _, err := h.db.W.Exec(`UPDATE reminders SET template_id = 'rare_tmpl' WHERE id = ?`, id); err != nil {
-				t.Fatal(err)
-			}
+			testkit.Exec(h.t, h.db, `UPDATE reminders SET template_id = 'rare_tmpl' WHERE id = ?`, id)
 			want = append(want, id)
 		}
 	}

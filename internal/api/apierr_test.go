@@ -14,6 +14,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -181,10 +182,8 @@ func TestInstantsFollowOneRule(t *testing.T) {
 	body["timezone"] = "America/New_York"
 	created := h.create(a, body)
 	id := created["id"].(string)
-	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, latency_ms)
-		VALUES (?, ?, 1, 'sent', 0, 42, ?, 12)`, id, t0.Add(time.Hour+125*time.Millisecond).UnixMilli(), t0.Add(time.Hour+time.Second).UnixMilli()); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Exec(h.t, h.db, `INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, latency_ms)
+		VALUES (?, ?, 1, 'sent', 0, 42, ?, 12)`, id, t0.Add(time.Hour+125*time.Millisecond).UnixMilli(), t0.Add(time.Hour+time.Second).UnixMilli())
 	detail := h.do("GET", "/v1/reminders/"+id, a, nil).body
 	d := detail["deliveries"].([]any)[0].(map[string]any)
 	consents := h.do("GET", "/v1/consents", a, nil).body["consents"].([]any)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -148,6 +149,7 @@ func TestPushWithoutFromUserNameIsRefused(t *testing.T) {
 }
 
 func TestFullDiskAnswers503AndRecovers(t *testing.T) {
+	testkit.SQLiteOnly(t, "a full SQLite file (PRAGMA max_page_count)")
 	h := newHarness(t)
 	a := h.login("oA")
 	h.create(a, meeting(time.Hour))
@@ -155,12 +157,10 @@ func TestFullDiskAnswers503AndRecovers(t *testing.T) {
 	// The writer may not grow the file past a few more pages: a full
 	// database in a real file (SQLITE_FULL).
 	var pages int64
-	if err := h.db.W.QueryRow(`PRAGMA page_count`).Scan(&pages); err != nil {
+	if err := testkit.QueryRow(h.t, h.sqlite("PRAGMA"), `PRAGMA page_count`).Scan(&pages); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.db.W.Exec(fmt.Sprintf(`PRAGMA max_page_count = %d`, pages+2)); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Exec(h.t, h.sqlite("PRAGMA"), fmt.Sprintf(`PRAGMA max_page_count = %d`, pages+2))
 	var full resp
 	for i := 0; ; i++ {
 		full = h.do("POST", "/v1/reminders", a, meeting(time.Hour+time.Duration(i)*time.Minute))
@@ -183,9 +183,7 @@ func TestFullDiskAnswers503AndRecovers(t *testing.T) {
 	// Reads still work.
 	h.want(h.do("GET", "/v1/reminders", a, nil), http.StatusOK, "")
 	// Space returns: writes and readiness come back without a restart.
-	if _, err := h.db.W.Exec(fmt.Sprintf(`PRAGMA max_page_count = %d`, pages+10000)); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Exec(h.t, h.sqlite("PRAGMA"), fmt.Sprintf(`PRAGMA max_page_count = %d`, pages+10000))
 	h.create(a, meeting(3*time.Hour))
 	h.clock.Advance(db.ProbeEvery)
 	h.want(h.do("GET", "/readyz", "", nil), http.StatusOK, "")

@@ -87,7 +87,7 @@ type harness struct {
 	t      testing.TB
 	clock  *wechattest.Clock
 	fake   *wechattest.Server
-	db     *db.DB
+	db     store.Store
 	client *wechat.Client
 	cat    *catalog.Catalog
 	srv    *httptest.Server
@@ -269,10 +269,8 @@ func (h *harness) receiver() *wechat.Receiver {
 // seal again).
 func (h *harness) sentDeliveryPush(id string) (q url.Values, body []byte, ev *wechat.Event) {
 	h.t.Helper()
-	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, finished_at, latency_ms)
-		VALUES (?, 1, 1, 'sent', 0, 1700000000000000099, ?, ?, 12)`, id, t0.UnixMilli(), t0.UnixMilli()); err != nil {
-		h.t.Fatal(err)
-	}
+	testkit.Exec(h.t, h.db, `INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, finished_at, latency_ms)
+		VALUES (?, 1, 1, 'sent', 0, 1700000000000000099, ?, ?, 12)`, id, t0.UnixMilli(), t0.UnixMilli())
 	rcv := h.receiver()
 	ev = &wechat.Event{ToUserName: "gh_x", FromUserName: "oA", CreateTime: t0.Unix(), MsgType: "event", Event: wechat.EventSubscribeMsgSent,
 		Sent: []wechat.SentItem{{TemplateID: meetingID, MsgID: 1700000000000000099, ErrorCode: 0, ErrorStatus: "success"}}}
@@ -285,4 +283,13 @@ func (h *harness) sentDeliveryPush(id string) (q url.Values, body []byte, ev *we
 		h.t.Fatal(err)
 	}
 	return q, body, ev
+}
+
+// sqlite is the harness's SQLite store, for a test that reads or writes it
+// underneath the store's operations; on the PostgreSQL run it skips the
+// test, saying why.
+func (h *harness) sqlite(why string) *db.DB {
+	h.t.Helper()
+	testkit.SQLiteOnly(h.t, why)
+	return h.db.(*db.DB)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -21,7 +22,15 @@ func digest(t testing.TB, h *harness) [32]byte {
 	t.Helper()
 	hash := sha256.New()
 	for _, table := range []string{"sessions", "templates", "consents", "consent_grants", "reminders", "deliveries", "pending_sent_events"} {
-		rows, err := h.db.R.Query("SELECT * FROM " + table + " ORDER BY 1")
+		if testkit.OnPostgres() { // every row as PostgreSQL writes a row value
+			var rows string
+			if err := testkit.QueryRow(t, h.db, "SELECT coalesce(string_agg(CAST(t AS text), E'\\n' ORDER BY CAST(t AS text)), '') FROM "+table+" t").Scan(&rows); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(hash, "%s%s\n", table, rows)
+			continue
+		}
+		rows, err := h.sqlite("raw SQL").R.Query("SELECT * FROM " + table + " ORDER BY 1")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -659,14 +659,10 @@ func testContractFlow(t *testing.T, h *harness, cl *client, file []byte) {
 	}
 
 	// Detail, with a delivery in every nullable shape.
-	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms, delivered)
-		VALUES (?, ?, 1, 'sent', 0, 'ok', 1700000000000000099, ?, ?, 12, 1)`, id, t0.UnixMilli(), t0.UnixMilli(), t0.UnixMilli()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, started_at)
-		VALUES (?, ?, 2, 'sending', ?)`, id, t0.UnixMilli(), t0.UnixMilli()); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Exec(h.t, h.db, `INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms, delivered)
+		VALUES (?, ?, 1, 'sent', 0, 'ok', 1700000000000000099, ?, ?, 12, TRUE)`, id, t0.UnixMilli(), t0.UnixMilli(), t0.UnixMilli())
+	testkit.Exec(h.t, h.db, `INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, started_at)
+		VALUES (?, ?, 2, 'sending', ?)`, id, t0.UnixMilli(), t0.UnixMilli())
 	r = cl.call(docValid, "GET", "/v1/reminders/"+id, a, nil)
 	cl.want(r, 200, "")
 	ds := r.body["deliveries"].([]any)
@@ -744,9 +740,7 @@ func testContractFlow(t *testing.T, h *harness, cl *client, file []byte) {
 	cl.want(cl.call(docInvalid, "POST", "/admin/v1/reminders/"+idB+"/cancel", "", nil), 401, "unauthorized")
 
 	// A failed reminder, with its reason, then retried.
-	if _, err := h.db.W.Exec(`UPDATE reminders SET status='failed', reason='retries_exhausted', attempts=5 WHERE id=?`, deadline); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Exec(h.t, h.db, `UPDATE reminders SET status='failed', reason='retries_exhausted', attempts=5 WHERE id=?`, deadline)
 	r = cl.call(docValid, "GET", "/admin/v1/reminders?status=failed", adminToken, nil)
 	cl.want(r, 200, "")
 	if l := r.body["reminders"].([]any); len(l) != 1 || l[0].(map[string]any)["reason"] != "retries_exhausted" {
@@ -902,10 +896,8 @@ func TestOpenAPIRejectsUndocumented(t *testing.T) {
 	created := cl.call(docValid, "POST", "/v1/reminders", a, meeting(time.Hour))
 	cl.want(created, 201, "")
 	id := created.str("id")
-	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, latency_ms)
-		VALUES (?, 1, 1, 'sent', 0, 42, ?, 12)`, id, t0.UnixMilli()); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Exec(h.t, h.db, `INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, latency_ms)
+		VALUES (?, 1, 1, 'sent', 0, 42, ?, 12)`, id, t0.UnixMilli())
 	detail := cl.call(docValid, "GET", "/v1/reminders/"+id, a, nil)
 	cl.want(detail, 200, "")
 	notFound := cl.call(docValid, "GET", "/v1/reminders/rem_nope", a, nil)

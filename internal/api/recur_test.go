@@ -9,6 +9,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/testkit"
 )
 
 // TestRecurrenceRules: the contract's recurrence rules at creation, each
@@ -68,7 +69,7 @@ func TestRecurrenceRules(t *testing.T) {
 	}
 	h.t = t
 	var n int
-	if err := h.db.R.QueryRow(`SELECT count(*) FROM reminders`).Scan(&n); err != nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT count(*) FROM reminders`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
@@ -195,7 +196,7 @@ func TestMaxScheduledPerUserConcurrent(t *testing.T) {
 		}
 	}
 	var n int
-	if err := h.db.R.QueryRow(`SELECT count(*) FROM reminders WHERE status = 'scheduled'`).Scan(&n); err != nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT count(*) FROM reminders WHERE status = 'scheduled'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if created != limit || limited != tries-limit || n != limit {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -16,10 +17,8 @@ func TestAnUndeliveredSendIsVisibleOnTheReminder(t *testing.T) {
 	a := h.login("oA")
 	id := h.create(a, meeting(time.Hour))["id"].(string)
 	other := h.create(a, meeting(2*time.Hour))["id"].(string)
-	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, finished_at, latency_ms)
-		VALUES (?, (SELECT fire_at FROM reminders WHERE id = ?), 1, 'sent', 0, 1700000000000000123, ?, ?, 12)`, id, id, t0.UnixMilli(), t0.UnixMilli()); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Exec(h.t, h.db, `INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, finished_at, latency_ms)
+		VALUES (?, (SELECT fire_at FROM reminders WHERE id = ?), 1, 'sent', 0, 1700000000000000123, ?, ?, 12)`, id, id, t0.UnixMilli(), t0.UnixMilli())
 	ev := &wechat.Event{ToUserName: "gh_x", FromUserName: "oA", CreateTime: t0.Unix(), MsgType: "event", Event: wechat.EventSubscribeMsgSent,
 		Sent: []wechat.SentItem{{TemplateID: meetingID, MsgID: 1700000000000000123, ErrorCode: 10005, ErrorStatus: "failed:user block"}}}
 	msg, _ := wechat.MarshalEvent(ev, false)
@@ -125,21 +124,19 @@ func TestMovingAReminderEndsItsUnknownWait(t *testing.T) {
 	h := newHarness(t)
 	a := h.login("oA")
 	id := h.create(a, meeting(time.Hour))["id"].(string)
-	if _, err := h.db.W.Exec(`UPDATE reminders SET unknown_at = ? WHERE id = ?`, t0.UnixMilli(), id); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Exec(h.t, h.db, `UPDATE reminders SET unknown_at = ? WHERE id = ?`, t0.UnixMilli(), id)
 	if r := h.do("PATCH", "/v1/reminders/"+id, a, map[string]any{"data": meeting(time.Hour)["data"]}); r.status != 200 {
 		t.Fatalf("patch data: %d %s", r.status, r.raw)
 	}
 	var unknown *int64
-	if err := h.db.R.QueryRow(`SELECT unknown_at FROM reminders WHERE id = ?`, id).Scan(&unknown); err != nil || unknown == nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT unknown_at FROM reminders WHERE id = ?`, id).Scan(&unknown); err != nil || unknown == nil {
 		t.Fatalf("a PATCH that keeps fire_at ended the unknown wait (%v, %v)", unknown, err)
 	}
 	later := t0.Add(3 * time.Hour).Format(time.RFC3339)
 	if r := h.do("PATCH", "/v1/reminders/"+id, a, map[string]any{"fire_at": later}); r.status != 200 {
 		t.Fatalf("patch fire_at: %d %s", r.status, r.raw)
 	}
-	if err := h.db.R.QueryRow(`SELECT unknown_at FROM reminders WHERE id = ?`, id).Scan(&unknown); err != nil || unknown != nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT unknown_at FROM reminders WHERE id = ?`, id).Scan(&unknown); err != nil || unknown != nil {
 		t.Fatalf("unknown_at %v after moving the reminder (%v)", unknown, err)
 	}
 }

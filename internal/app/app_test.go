@@ -20,7 +20,7 @@ import (
 // outcome never came; a recent one stays, waiting for its outcome.
 func TestRetentionPrunesParkedSentEvents(t *testing.T) {
 	ctx := context.Background()
-	d := testkit.Store(t)
+	d := testkit.SQLite(t)
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	for msgid, at := range map[int64]time.Time{1: now.Add(-25 * time.Hour), 2: now.Add(-time.Minute)} {
 		if err := d.Write.SavePendingSentEvent(ctx, dbsqlc.SavePendingSentEventParams{Msgid: msgid, Delivered: 1,

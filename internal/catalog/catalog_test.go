@@ -54,7 +54,7 @@ func newClient(t *testing.T, url string, fake *wechattest.Server) *wechat.Client
 // open opens the database file (again, after close: a restart).
 func (w *world) open(t *testing.T) {
 	t.Helper()
-	w.db = testkit.StoreAt(t, w.path, db.Options{})
+	w.db = testkit.SQLiteAt(t, w.path, db.Options{})
 }
 
 func (w *world) restart(t *testing.T) {

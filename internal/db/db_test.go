@@ -40,7 +40,7 @@ func schemaOf(t *testing.T, c *sql.DB) map[string]string {
 }
 
 func TestMigratedDatabaseMatchesSchemaFile(t *testing.T) {
-	migrated := testkit.Store(t)
+	migrated := testkit.SQLite(t)
 	schema, err := os.ReadFile("../../schema.sql")
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func TestMigrateIsIdempotentAndRefusesNewerDatabase(t *testing.T) {
 }
 
 func TestPragmas(t *testing.T) {
-	d := testkit.Store(t)
+	d := testkit.SQLite(t)
 	p, err := d.Pragmas(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestOpenRejectsBadPath(t *testing.T) {
 }
 
 func TestCheckConstraints(t *testing.T) {
-	d := testkit.Store(t)
+	d := testkit.SQLite(t)
 	ctx := context.Background()
 	q := d.Write
 	// credits can never go below zero, even by a direct write.
@@ -172,7 +172,7 @@ func TestCheckConstraints(t *testing.T) {
 }
 
 func TestConcurrentConsumptionNeverOverspends(t *testing.T) {
-	d := testkit.Store(t)
+	d := testkit.SQLite(t)
 	ctx := context.Background()
 	if err := d.Write.AddCredit(ctx, dbsqlc.AddCreditParams{Openid: "o1", TemplateID: "t1", Credits: 25, Now: 1}); err != nil {
 		t.Fatal(err)
@@ -204,7 +204,7 @@ func TestConcurrentConsumptionNeverOverspends(t *testing.T) {
 }
 
 func TestRecordAcceptPairsReportAndEvent(t *testing.T) {
-	d := testkit.Store(t)
+	d := testkit.SQLite(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	credits := func() int64 {
@@ -244,7 +244,7 @@ func TestRecordAcceptPairsReportAndEvent(t *testing.T) {
 }
 
 func TestRecordAcceptLongTerm(t *testing.T) {
-	d := testkit.Store(t)
+	d := testkit.SQLite(t)
 	ctx := context.Background()
 	if _, err := d.RecordAccept(ctx, "o1", "lt", true, store.SourceClient, time.Now()); err != nil {
 		t.Fatal(err)
@@ -256,7 +256,7 @@ func TestRecordAcceptLongTerm(t *testing.T) {
 }
 
 func TestCompareAndSetTransitions(t *testing.T) {
-	d := testkit.Store(t)
+	d := testkit.SQLite(t)
 	ctx := context.Background()
 	q := d.Write
 	if err := q.InsertReminder(ctx, dbsqlc.InsertReminderParams{ID: "r1", Openid: "o", TemplateID: "t", FireAt: 100,
@@ -281,7 +281,7 @@ func TestCompareAndSetTransitions(t *testing.T) {
 }
 
 func TestDeleteOldDeliveriesKeepsRecentRows(t *testing.T) {
-	d := testkit.Store(t)
+	d := testkit.SQLite(t)
 	ctx := context.Background()
 	if _, err := d.W.Exec(`INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, timezone, data, created_at, updated_at)
 		VALUES ('r', 'o', 't', 'sent', 1, 1, 'UTC', '{}', 1, 1)`); err != nil {
@@ -475,7 +475,7 @@ func TestUpgradeRebuildsRemindersKeepingDeliveries(t *testing.T) {
 // A listing filtered by template alone reads at most MaxWalk index entries
 // a page; following its cursor finds every match once, in order.
 func TestTemplateListingReadsABoundedStretch(t *testing.T) {
-	d := testkit.Store(t)
+	d := testkit.SQLite(t)
 	ctx := context.Background()
 	defer func(w int64) { db.MaxWalk = w }(db.MaxWalk)
 	db.MaxWalk = 4

@@ -81,7 +81,7 @@ func fillUp(t *testing.T, d *db.DB) (pages int64) {
 func TestWritableFailsWhileTheDatabaseIsFullAndRecovers(t *testing.T) {
 	ctx := context.Background()
 	clock := wechattest.NewClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
-	d := testkit.StoreWith(t, db.Options{Now: clock.Now})
+	d := testkit.SQLiteWith(t, db.Options{Now: clock.Now})
 	if err := d.Writable(ctx); err != nil {
 		t.Fatalf("fresh database not writable: %v", err)
 	}

@@ -19,7 +19,7 @@ import (
 func TestOperationsSayErrFull(t *testing.T) {
 	ctx := context.Background()
 	clock := wechattest.NewClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
-	d := testkit.StoreWith(t, db.Options{Now: clock.Now})
+	d := testkit.SQLiteWith(t, db.Options{Now: clock.Now})
 	fillUp(t, d)
 	now := clock.Now()
 	newReminder := func(i int) store.NewReminder {

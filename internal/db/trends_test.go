@@ -118,7 +118,7 @@ func checkBounds(t *testing.T, st *db.DB, since int64, slack time.Duration) {
 }
 
 func TestFirstDeliverySinceBoundaries(t *testing.T) {
-	st := testkit.Store(t)
+	st := testkit.SQLite(t)
 	rem := trendReminder(t, st)
 	base := testkit.T0.UnixMilli()
 	// An empty table: 0, and the chart reads nothing.
@@ -177,7 +177,7 @@ func TestFirstDeliverySinceBoundaries(t *testing.T) {
 // each start up to a lease before its outcome, so that started_at is not
 // ordered by id; gaps in the ids, several outcomes in one millisecond.
 func TestFirstDeliverySinceUnorderedStarts(t *testing.T) {
-	st := testkit.Store(t)
+	st := testkit.SQLite(t)
 	rem := trendReminder(t, st)
 	const lease = 30 * time.Second
 	base := testkit.T0.UnixMilli()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -85,7 +86,7 @@ func TestFaultSuite(t *testing.T) {
 	// claim left in progress (none is made while the breaker is open).
 	sig.Done.WaitUntil(deadline, func() bool { return scheduler.PendingClaims(h.eng) == 0 || h.eng.Breaker() != "open" })
 	var before, after int64
-	if err := h.db.R.QueryRow(`SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&before); err != nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&before); err != nil {
 		t.Fatal(err)
 	}
 	calls := h.fake.Counts().Send
@@ -100,7 +101,7 @@ func TestFaultSuite(t *testing.T) {
 	}
 	sig.Scanned.WaitUntil(deadline, func() bool { return sig.Scanned.Count() >= scans+2 || h.eng.Breaker() != "open" })
 	sig.Done.WaitUntil(deadline, func() bool { return scheduler.PendingClaims(h.eng) == 0 || h.eng.Breaker() != "open" })
-	if err := h.db.R.QueryRow(`SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&after); err != nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT coalesce(sum(attempts), 0) FROM reminders`).Scan(&after); err != nil {
 		t.Fatal(err)
 	}
 	if h.eng.Breaker() == "open" && (after > before || h.fake.Counts().Send != calls) {
@@ -123,22 +124,10 @@ func TestFaultSuite(t *testing.T) {
 	// is marked whatever became of it: sent, or unknown itself when its
 	// answer was lost too (a later 43101 then settles the first attempt).
 	marked := map[string]bool{}
-	rows, err := h.db.R.Query(`SELECT r.openid FROM deliveries d JOIN reminders r ON r.id = d.reminder_id
-		WHERE d.possible_duplicate = 1 AND d.status IN ('sent', 'unknown', 'abandoned', 'duplicate')`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var o string
-		if err := rows.Scan(&o); err != nil {
-			t.Fatal(err)
-		}
+	for _, o := range testkit.Column(h.t, h.db, `SELECT r.openid FROM deliveries d JOIN reminders r ON r.id = d.reminder_id
+		WHERE d.possible_duplicate = TRUE AND d.status IN ('sent', 'unknown', 'abandoned', 'duplicate')`) {
 		marked[o] = true
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	rows.Close()
 	duplicates := 0
 	for u, k := range seen {
 		switch {
@@ -152,8 +141,8 @@ func TestFaultSuite(t *testing.T) {
 		t.Fatalf("breaker opened %d times, now %s", h.eng.BreakerOpens(), h.eng.Breaker())
 	}
 	var deferred, retried, unknown, settled int
-	if err := h.db.R.QueryRow(`SELECT count(*) FILTER (WHERE status = 'deferred'), count(*) FILTER (WHERE status = 'retry'),
-		count(*) FILTER (WHERE status = 'unknown'), count(*) FILTER (WHERE status = 'failed' AND possible_duplicate = 1 AND errcode = 43101)
+	if err := testkit.QueryRow(h.t, h.db, `SELECT count(*) FILTER (WHERE status = 'deferred'), count(*) FILTER (WHERE status = 'retry'),
+		count(*) FILTER (WHERE status = 'unknown'), count(*) FILTER (WHERE status = 'failed' AND possible_duplicate = TRUE AND errcode = 43101)
 		FROM deliveries`).Scan(&deferred, &retried, &unknown, &settled); err != nil {
 		t.Fatal(err)
 	}

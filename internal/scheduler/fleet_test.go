@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/catalog"
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/db/pgtest"
 	"github.com/reminderd/reminderd/internal/db/postgres"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -28,11 +28,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func TestQuotaPauseHoldsAcrossProcesses(t *testing.T) {
 	h := newHarness(t, nil)
 	h.clock.Set(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)) // 23:00 in Beijing
-	d2, err := db.Open(context.Background(), h.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d2.Close() })
+	d2 := testkit.Reopen(t, h.db)                              // another process on the same database
 	other := h.engine(d2, nil)
 	for i := range 4 {
 		o := fmt.Sprintf("o%d", i)
@@ -72,7 +68,7 @@ func TestQuotaPauseHoldsAcrossProcesses(t *testing.T) {
 	if h.count("sent") != 5 {
 		for i := 1; i <= h.n; i++ {
 			r := h.rem(fmt.Sprintf("rem_%05d", i))
-			t.Logf("%s %s %s due %d attempts %d", r.ID, r.Openid, r.Status, r.DueAt, r.Attempts)
+			t.Logf("%s %s %s due %v attempts %v", r.ID, r.OpenID, r.Status, r.DueAt, r.Attempts)
 		}
 		t.Fatalf("after the reset: sent %d, want 5", h.count("sent"))
 	}

@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/catalog"
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/testkit"
@@ -32,11 +29,10 @@ type harness struct {
 	clock  *wechattest.Clock // nil on the wall clock
 	now    func() time.Time
 	fake   *wechattest.Server
-	db     *db.DB
+	db     store.Store
 	client *wechat.Client
 	cat    *catalog.Catalog
 	eng    *scheduler.Engine
-	path   string
 	n      int
 	pushes int // push events applied (sentEventFor)
 }
@@ -60,8 +56,7 @@ func newHarnessAt(t *testing.T, clock *wechattest.Clock, wall func() time.Time, 
 		now = clock.Now
 	}
 	fake := testkit.WeChat(t, wechattest.Options{Now: now, Seed: 11})
-	path := filepath.Join(t.TempDir(), "sched.db")
-	d := testkit.StoreAt(t, path, db.Options{})
+	d := testkit.Store(t)
 	client, err := wechat.New(wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(), Now: now,
 		HTTPClient: &http.Client{Timeout: 2 * time.Second}})
 	if err != nil {
@@ -71,12 +66,12 @@ func newHarnessAt(t *testing.T, clock *wechattest.Clock, wall func() time.Time, 
 	if err := cat.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, clock: clock, now: now, fake: fake, db: d, client: client, cat: cat, path: path}
+	h := &harness{t: t, clock: clock, now: now, fake: fake, db: d, client: client, cat: cat}
 	h.eng = h.engine(d, mutate)
 	return h
 }
 
-func (h *harness) engine(d *db.DB, mutate func(*scheduler.Config)) *scheduler.Engine {
+func (h *harness) engine(d store.Store, mutate func(*scheduler.Config)) *scheduler.Engine {
 	h.t.Helper()
 	cfg := scheduler.Config{Store: d, Sender: h.client, Templates: h.cat, Now: h.now,
 		Logger: slog.New(slog.DiscardHandler), BreakerFailures: 1000, Concurrency: 8}
@@ -185,18 +180,18 @@ func (h *harness) cycle() {
 	h.eng.WaitIdle()
 }
 
-func (h *harness) rem(id string) dbsqlc.Reminder {
+func (h *harness) rem(id string) store.Reminder {
 	h.t.Helper()
-	r, err := h.db.Read.GetReminder(context.Background(), id)
+	r, err := h.db.GetReminder(context.Background(), id)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return r
 }
 
-func (h *harness) deliveries(id string) []dbsqlc.Delivery {
+func (h *harness) deliveries(id string) []store.Delivery {
 	h.t.Helper()
-	ds, err := h.db.Read.ListDeliveries(context.Background(), id)
+	ds, err := h.db.ListDeliveries(context.Background(), id)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -208,19 +203,20 @@ func (h *harness) credits(openID, tmpl string) int64 {
 	return c.Credits
 }
 
-func (h *harness) wantState(id, status, reason string) dbsqlc.Reminder {
+func (h *harness) wantState(id, status, reason string) store.Reminder {
 	h.t.Helper()
 	r := h.rem(id)
-	if r.Status != status || r.Reason.String != reason {
-		h.t.Fatalf("%s: status %s/%s, want %s/%s (deliveries %+v)", id, r.Status, r.Reason.String, status, reason, h.deliveries(id))
+	if string(r.Status) != status || string(r.Reason) != reason {
+		h.t.Fatalf("%s: status %s/%s, want %s/%s (deliveries %+v)", id, r.Status, r.Reason, status, reason, h.deliveries(id))
 	}
 	return r
 }
 
 func (h *harness) count(status string) int {
-	var n int
-	if err := h.db.R.QueryRow(`SELECT count(*) FROM reminders WHERE status = ?`, status).Scan(&n); err != nil {
+	h.t.Helper()
+	c, err := h.db.CountReminders(context.Background(), h.now())
+	if err != nil {
 		h.t.Fatal(err)
 	}
-	return n
+	return int(c.ByStatus[store.Status(status)])
 }

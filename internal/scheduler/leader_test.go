@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/testkit"
 )
 
 // fleet is two engines, A and B, on one SQLite file (each with its own
@@ -27,13 +27,9 @@ type fleet struct {
 func newFleet(t *testing.T) *fleet {
 	t.Helper()
 	h := newHarness(t, nil)
-	second, err := db.Open(context.Background(), h.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { second.Close() })
+	second := testkit.Reopen(t, h.db) // another process on the same database
 	f := &fleet{h: h, runs: map[string]*atomic.Int64{"A": {}, "B": {}}}
-	mk := func(d *db.DB, owner string) *scheduler.Engine {
+	mk := func(d store.Store, owner string) *scheduler.Engine {
 		e := h.engine(d, func(c *scheduler.Config) {
 			c.Owner, c.Host = owner, "vm-"+owner
 			c.Heartbeat, c.LeaderTTL = 5*time.Second, 15*time.Second
@@ -92,6 +88,7 @@ func instances(t *testing.T, e *scheduler.Engine) []store.Instance {
 // heartbeating, within the lease plus one heartbeat, and the dead process
 // leaves the list of instances.
 func TestFleetRunsPeriodicJobsOnTheLeaderOnly(t *testing.T) {
+	leaseOnTheTestClock(t)
 	f := newFleet(t)
 	beat(t, f.a)
 	beat(t, f.b)
@@ -172,6 +169,7 @@ func TestFleetRunsPeriodicJobsOnTheLeaderOnly(t *testing.T) {
 // A leader's job in progress is canceled when its process learns that
 // another took the lease (its own lease ran out unrenewed).
 func TestFleetLeaderJobCanceledWhenTheLeaseIsLost(t *testing.T) {
+	leaseOnTheTestClock(t)
 	f := newFleet(t)
 	started, canceled := make(chan struct{}), make(chan struct{})
 	if err := f.a.Jobs().Add("long", "@every 1h", func(ctx context.Context) error {
@@ -254,4 +252,12 @@ func TestFleetLeaderJobCanceledWhenTheLeaseRunsOut(t *testing.T) {
 	if h.eng.IsLeader() {
 		t.Fatal("leader past its lease")
 	}
+}
+
+// leaseOnTheTestClock skips a test that expires the leader's lease by
+// moving the test clock: the PostgreSQL driver times leases by the
+// database's now() (internal/db/postgres/leader_test.go covers them there).
+func leaseOnTheTestClock(t *testing.T) {
+	t.Helper()
+	testkit.SQLiteOnly(t, "the lease expires on the test clock; PostgreSQL's runs on the database's now()")
 }

@@ -2,10 +2,10 @@ package scheduler_test
 
 import (
 	"context"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"testing"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
@@ -60,7 +60,7 @@ func TestAdminRetryContinuesAttempts(t *testing.T) {
 			if r.Status != "scheduled" {
 				return
 			}
-			h.clock.Set(time.UnixMilli(r.DueAt))
+			h.clock.Set(time.UnixMilli(r.DueAt.UnixMilli()))
 		}
 	}
 	run()
@@ -78,7 +78,7 @@ func TestAdminRetryContinuesAttempts(t *testing.T) {
 	run()
 	h.wantState(id, "failed", "retries_exhausted")
 	ds := h.deliveries(id)
-	var after []dbsqlc.Delivery
+	var after []store.Delivery
 	for i, d := range ds {
 		if d.Attempt != int64(i+1) {
 			t.Fatalf("delivery %d has attempt %d: numbers do not continue: %+v", i, d.Attempt, ds)
@@ -92,7 +92,7 @@ func TestAdminRetryContinuesAttempts(t *testing.T) {
 	}
 	// The first backoff after the retry is about BackoffBase (1 s ± 25 %),
 	// not the backoff of the reminder's attempt count.
-	if gap := time.Duration(after[1].StartedAt-after[0].StartedAt) * time.Millisecond; gap > 1250*time.Millisecond {
+	if gap := time.Duration(after[1].StartedAt.UnixMilli()-after[0].StartedAt.UnixMilli()) * time.Millisecond; gap > 1250*time.Millisecond {
 		t.Fatalf("first backoff after the retry %v: counted from attempt 1 of the reminder, not of the retry", gap)
 	}
 }

@@ -72,7 +72,7 @@ func newRecordWorld(t *testing.T, specs map[string][3]string) *recordWorld {
 func seedDue(t *testing.T, now time.Time, specs map[string][3]string) *db.DB {
 	t.Helper()
 	ctx := context.Background()
-	d := testkit.Store(t)
+	d := testkit.SQLite(t) // the record world reads the SQLite rows (sqlc)
 	for id, s := range specs {
 		if _, err := d.CreateReminder(ctx, store.NewReminder{ID: id, OpenID: s[0], TemplateID: s[1], FireAt: now, Recurrence: s[2],
 			Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: now}); err != nil {

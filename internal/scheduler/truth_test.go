@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -103,11 +104,11 @@ func TestARefusedPageEndsTheOccurrenceNotTheSeries(t *testing.T) {
 	id := h.add("oA", t0, withRecurrence("0 17 * * *", "Asia/Shanghai"), withPage("pages/missing/index"))
 	h.cycle()
 	r := h.wantState(id, "scheduled", "")
-	if r.FireAt != t0.Add(24*time.Hour).UnixMilli() {
-		t.Fatalf("next occurrence at %v, want the next day", time.UnixMilli(r.FireAt).UTC())
+	if r.FireAt.UnixMilli() != t0.Add(24*time.Hour).UnixMilli() {
+		t.Fatalf("next occurrence at %v, want the next day", time.UnixMilli(r.FireAt.UnixMilli()).UTC())
 	}
 	ds := h.deliveries(id)
-	if len(ds) != 1 || ds[0].Status != "failed" || ds[0].Errcode.Int64 != wechat.CodeInvalidPage {
+	if len(ds) != 1 || ds[0].Status != "failed" || ds[0].ErrCode != wechat.CodeInvalidPage {
 		t.Fatalf("deliveries %+v", ds)
 	}
 }
@@ -124,7 +125,7 @@ func TestARefusedPageIsSentWithoutItWhenAllowed(t *testing.T) {
 	if len(sends) != 1 || sends[0].Page != "" {
 		t.Fatalf("sends %+v, want one without its page", sends)
 	}
-	if ds := h.deliveries(id); len(ds) != 1 || !strings.Contains(ds[0].Errmsg, "41030") {
+	if ds := h.deliveries(id); len(ds) != 1 || !strings.Contains(ds[0].ErrMsg, "41030") {
 		t.Fatalf("deliveries %+v: the record does not say the page was dropped", ds)
 	}
 	if h.credits("oA", meetingID) != 0 {
@@ -155,7 +156,7 @@ func TestAnUnknownOutcomeIsSettledByItsSentEvent(t *testing.T) {
 			h.cycle()
 			r := h.wantState(id, "scheduled", "")
 			ds := h.deliveries(id)
-			if len(ds) != 1 || ds[0].Status != "unknown" || !r.UnknownAt.Valid || r.DueAt != t0.Add(2*time.Minute).UnixMilli() {
+			if len(ds) != 1 || ds[0].Status != "unknown" || !!r.UnknownAt.IsZero() || r.DueAt.UnixMilli() != t0.Add(2*time.Minute).UnixMilli() {
 				t.Fatalf("after the lost answer: %+v, deliveries %+v", r, ds)
 			}
 			if h.credits("oA", meetingID) != 0 {
@@ -171,8 +172,8 @@ func TestAnUnknownOutcomeIsSettledByItsSentEvent(t *testing.T) {
 			h.cycle()
 			r = h.wantState(id, "sent", "")
 			ds = h.deliveries(id)
-			if len(ds) != 1 || ds[0].Status != "sent" || ds[0].Msgid.Int64 != sends[0].MsgID || ds[0].Delivered.Int64 != 1 ||
-				r.Delivery != "delivered" || r.UnknownAt.Valid {
+			if len(ds) != 1 || ds[0].Status != "sent" || ds[0].MsgID != sends[0].MsgID || !ds[0].Delivered ||
+				r.Delivery != "delivered" || !r.UnknownAt.IsZero() {
 				t.Fatalf("after the sent event: %+v, deliveries %+v", r, ds)
 			}
 			if h.fake.Counts().Send != 1 || h.credits("oA", meetingID) != 0 {
@@ -197,12 +198,12 @@ func TestA43101AfterAnUnknownOutcomeSettlesItAsSent(t *testing.T) {
 	h.cycle()
 	r := h.wantState(id, "sent", "")
 	ds := h.deliveries(id)
-	if len(ds) != 2 || ds[0].Status != "sent" || ds[1].Status != "failed" || ds[1].Errcode.Int64 != wechat.CodeNoCredit ||
-		ds[1].PossibleDuplicate != 1 || r.Reason.Valid {
+	if len(ds) != 2 || ds[0].Status != "sent" || ds[1].Status != "failed" || ds[1].ErrCode != wechat.CodeNoCredit ||
+		!ds[1].PossibleDuplicate || r.Reason != "" {
 		t.Fatalf("reminder %+v, deliveries %+v", r, ds)
 	}
 	var status string
-	if err := h.db.R.QueryRow(`SELECT status FROM consents WHERE openid = 'oA' AND template_id = ?`, meetingID).Scan(&status); err != nil {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT status FROM consents WHERE openid = 'oA' AND template_id = ?`, meetingID).Scan(&status); err != nil {
 		t.Fatal(err)
 	}
 	if status == "refused" {
@@ -231,7 +232,7 @@ func TestAnUnknownOutcomeBeforeAcceptanceIsSentAgainMarked(t *testing.T) {
 	h.cycle()
 	h.wantState(id, "sent", "")
 	ds := h.deliveries(id)
-	if len(ds) != 2 || ds[0].Status != "unknown" || ds[1].Status != "sent" || ds[1].PossibleDuplicate != 1 {
+	if len(ds) != 2 || ds[0].Status != "unknown" || ds[1].Status != "sent" || !ds[1].PossibleDuplicate {
 		t.Fatalf("deliveries %+v", ds)
 	}
 	if len(h.fake.Sends()) != 1 || h.credits("oA", meetingID) != 0 {
@@ -249,8 +250,8 @@ func TestAnUnknownOutcomeNeverWaitsPastTheWindow(t *testing.T) {
 	h.fake.FailNextSends(1, wechattest.AnswerLost)
 	h.cycle()
 	r := h.wantState(id, "scheduled", "")
-	if r.DueAt != t0.Add(time.Minute).UnixMilli() {
-		t.Fatalf("due at %v, want the window's end", time.UnixMilli(r.DueAt).UTC())
+	if r.DueAt.UnixMilli() != t0.Add(time.Minute).UnixMilli() {
+		t.Fatalf("due at %v, want the window's end", time.UnixMilli(r.DueAt.UnixMilli()).UTC())
 	}
 	h.clock.Set(t0.Add(time.Minute))
 	h.cycle()
@@ -304,8 +305,8 @@ func TestALostResendWaitsAgain(t *testing.T) {
 		t.Fatalf("%d messages after the first wait, want 2", n)
 	}
 	r := h.wantState(id, "scheduled", "")
-	if want := h.clock.Now().Add(2 * time.Minute).UnixMilli(); r.DueAt != want {
-		t.Fatalf("the next resend is due in %v, want the unknown wait", time.UnixMilli(r.DueAt).Sub(h.clock.Now()))
+	if want := h.clock.Now().Add(2 * time.Minute).UnixMilli(); r.DueAt.UnixMilli() != want {
+		t.Fatalf("the next resend is due in %v, want the unknown wait", time.UnixMilli(r.DueAt.UnixMilli()).Sub(h.clock.Now()))
 	}
 	for range 4 {
 		h.clock.Advance(time.Second)
@@ -315,7 +316,7 @@ func TestALostResendWaitsAgain(t *testing.T) {
 		t.Fatalf("%d messages within seconds of a lost resend, want still 2", n)
 	}
 	for _, d := range h.deliveries(id)[1:] {
-		if d.PossibleDuplicate != 1 {
+		if !d.PossibleDuplicate {
 			t.Fatalf("a resend not marked: %+v", d)
 		}
 	}
@@ -333,17 +334,15 @@ func TestASettleNeverBreaksAnOccurrenceRecordedSent(t *testing.T) {
 	h.fake.FailNextSends(1, wechattest.AnswerLost)
 	h.cycle()
 	r := h.wantState(id, "scheduled", "")
-	if _, err := h.db.W.Exec(`INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, finished_at, possible_duplicate)
-		VALUES (?, ?, 2, 'sent', 0, 999, ?, ?, 1)`, id, r.FireAt, h.now().UnixMilli(), h.now().UnixMilli()); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Exec(h.t, h.db, `INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, msgid, started_at, finished_at, possible_duplicate)
+		VALUES (?, ?, 2, 'sent', 0, 999, ?, ?, TRUE)`, id, r.FireAt.UnixMilli(), h.now().UnixMilli(), h.now().UnixMilli())
 	h.clock.Advance(10 * time.Second)
 	other := wechattest.Send{MsgID: 12345, ToUser: "oA", TemplateID: meetingID}
 	h.sentEvent(other, true)
 	h.cycle()
 	h.wantState(id, "sent", "")
 	var parked int
-	if err := h.db.R.QueryRow(`SELECT count(*) FROM pending_sent_events WHERE msgid = 12345`).Scan(&parked); err != nil || parked != 1 {
+	if err := testkit.QueryRow(h.t, h.db, `SELECT count(*) FROM pending_sent_events WHERE msgid = 12345`).Scan(&parked); err != nil || parked != 1 {
 		t.Fatalf("the other send's parked event: %d (%v)", parked, err)
 	}
 }
@@ -367,7 +366,7 @@ func TestARescuedResendIsMarked(t *testing.T) {
 		t.Fatalf("rescued %d (%v)", n, err)
 	}
 	ds := h.deliveries(id)
-	if len(ds) != 2 || ds[1].Status != "abandoned" || ds[1].PossibleDuplicate != 1 {
+	if len(ds) != 2 || ds[1].Status != "abandoned" || !ds[1].PossibleDuplicate {
 		t.Fatalf("deliveries %+v", ds)
 	}
 }
@@ -386,12 +385,12 @@ func TestRetriesEndOnlyInTheLastQuarter(t *testing.T) {
 		h.cycle()
 		r := h.rem(id)
 		if r.Status != "scheduled" {
-			if left := t0.Add(win).Sub(now); r.Reason.String != "retries_exhausted" || left > win/4 {
-				t.Fatalf("%s/%s with %v of %v left", r.Status, r.Reason.String, left, win)
+			if left := t0.Add(win).Sub(now); string(r.Reason) != "retries_exhausted" || left > win/4 {
+				t.Fatalf("%s/%s with %v of %v left", r.Status, string(r.Reason), left, win)
 			}
 			return
 		}
-		h.clock.Set(time.UnixMilli(r.DueAt))
+		h.clock.Set(time.UnixMilli(r.DueAt.UnixMilli()))
 	}
 	t.Fatal("never ended")
 }

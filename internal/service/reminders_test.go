@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/service"
 	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/testkit"
@@ -18,26 +17,41 @@ func (w *wakes) Wake(t time.Time) { *w = append(*w, t) }
 
 // fixture opens a database holding one reminder in each of the states the
 // actions refuse or accept, as of now.
-func fixture(t *testing.T, now time.Time) (*db.DB, *service.Reminders, *wakes) {
+func fixture(t *testing.T, now time.Time) (store.Store, *service.Reminders, *wakes) {
 	t.Helper()
 	ctx := context.Background()
 	d := testkit.Store(t)
-	for _, id := range []string{"due", "sending", "failed", "skipped"} {
+	add := func(id string) {
 		if _, err := d.CreateReminder(ctx, store.NewReminder{ID: id, OpenID: "o1", TemplateID: "t1",
 			FireAt: now.Add(-90 * time.Second), Timezone: "UTC", Data: "{}", CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// The engine's states, which no operation of the API sets.
-	for _, q := range []string{
-		`UPDATE reminders SET status = 'sending', lease_until = 1 WHERE id = 'sending'`,
-		`UPDATE reminders SET status = 'failed', reason = 'invalid_data' WHERE id = 'failed'`,
-		`UPDATE reminders SET status = 'skipped', reason = 'no_consent' WHERE id = 'skipped'`,
-	} {
-		if _, err := d.W.Exec(q); err != nil {
+	for _, id := range []string{"sending", "failed", "skipped"} {
+		add(id)
+	}
+	// The engine's states, which no operation of the API sets: all three
+	// claimed (sending), two of them then ended.
+	claims, err := d.ClaimDue(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Owner: "engine", Max: 10,
+		Kind: func(string) (store.TemplateKind, bool) { return "", false }})
+	if err != nil || len(claims) != 3 {
+		t.Fatalf("claimed %d (%v), want 3", len(claims), err)
+	}
+	for _, c := range claims {
+		var end *store.Completion
+		switch c.Reminder.ID {
+		case "failed":
+			end = &store.Completion{Status: store.StatusFailed, Reason: store.ReasonInvalidData}
+		case "skipped":
+			end = &store.Completion{Status: store.StatusSkipped, Reason: store.ReasonNoConsent}
+		default:
+			continue
+		}
+		if _, err := d.RecordOutcome(ctx, store.Outcome{Claim: c, At: now, Complete: end}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	add("due")
 	w := &wakes{}
 	return d, service.NewReminders(d, w, func() time.Time { return now }), w
 }

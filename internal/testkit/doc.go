@@ -4,7 +4,9 @@
 //
 //   - T0 and Clock: the fixed instant the tests start at, and a clock
 //     standing there.
-//   - Store, StoreWith, StoreAt: a SQLite store in a temporary file;
+//   - Store, StoreWith: a fresh store, SQLite or (REMINDERD_TEST_STORE=postgres)
+//     PostgreSQL; Reopen: a second store on the same database; SQLiteOnly:
+//     skip on the PostgreSQL run; SQLite, SQLiteWith, SQLiteAt: always SQLite;
 //     CorruptFile: a database file with garbage over its data.
 //   - WeChat: the fake WeChat (wechattest) serving the demo templates.
 //   - SyncBuffer: a log that goroutines write and the test reads.
