@@ -568,7 +568,7 @@ func TestReloadLearnsTheLeadersSync(t *testing.T) {
 	if err := leader.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	follower := catalog.New(testkit.StoreAt(t, w.path, db.Options{}), w.client, w.clock.Now, nil) // a second process
+	follower := catalog.New(testkit.SQLiteAt(t, w.path, db.Options{}), w.client, w.clock.Now, nil) // a second process
 	if err := follower.Load(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func firstError(write func(i int) error) error {
 // other listing does (and as the PostgreSQL driver does).
 func TestListByDeliveryAppliesTheTextSearch(t *testing.T) {
 	ctx := context.Background()
-	d := testkit.Store(t)
+	d := testkit.SQLite(t)
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	for _, r := range []struct{ id, data string }{{"rem_a", `{"thing1":"Alpha"}`}, {"rem_b", `{"thing1":"Beta"}`}} {
 		if _, err := d.CreateReminder(ctx, store.NewReminder{ID: r.id, OpenID: "o", TemplateID: "t", FireAt: now, Timezone: "UTC",
