@@ -9,8 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -291,8 +292,8 @@ type fleetTally struct {
 	sentRows      map[string]int // reminder → sent delivery rows
 	sentMsgid     map[string]int64
 	sentErrmsg    map[string]string // reminder → errmsg of its sent row (a settle says so)
-	explainedRows map[string]int // reminder → abandoned + unknown + duplicate rows
-	markedRows    map[string]int // reminder → rows marked possible_duplicate
+	explainedRows map[string]int    // reminder → abandoned + unknown + duplicate rows
+	markedRows    map[string]int    // reminder → rows marked possible_duplicate
 	msgids        map[int64]bool
 	credits       map[string]int64 // openid → credits left in the ledger
 }
@@ -624,6 +625,51 @@ func TestFleetSIGTERMHandsOver(t *testing.T) {
 	stoppedAt := time.Now()
 	f.stop(0)
 	t.Logf("process 0 stopped in %v", time.Since(stoppedAt).Round(time.Millisecond))
+	// The stopped process is the one of the three instances that is gone;
+	// it left no claim behind (a claim's lease owner is its instance id).
+	var left instancesJSON
+	if err := admin("GET", f.procs[1].base+"/admin/v1/instances", &left); err != nil {
+		t.Fatal(err)
+	}
+	gone := map[string]bool{}
+	for _, x := range before.Instances {
+		gone[x.ID] = true
+	}
+	for _, x := range left.Instances {
+		delete(gone, x.ID)
+	}
+	if len(before.Instances) != 3 || len(gone) != 1 {
+		t.Fatalf("instances before the stop %+v, after %+v: want 3, then the stopped one gone", before, left)
+	}
+	owners := map[string]int{}
+	{
+		rows, err := f.pool.Query(context.Background(), `SELECT lease_owner, count(*) FROM reminders WHERE status = 'sending' GROUP BY lease_owner`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var o string
+			var c int
+			if err := rows.Scan(&o, &c); err != nil {
+				t.Fatal(err)
+			}
+			owners[o] = c
+		}
+		rows.Close()
+	}
+	for o, c := range owners {
+		if gone[o] {
+			t.Fatalf("the stopped process %s left %d reminders in sending", o, c)
+		}
+		if !slices.ContainsFunc(left.Instances, func(x struct {
+			ID     string `json:"id"`
+			Leader bool   `json:"leader"`
+		}) bool {
+			return x.ID == o
+		}) {
+			t.Fatalf("%d reminders in sending held by %q, not a live instance %+v", c, o, left)
+		}
+	}
 	tl := f.tally()
 	if tl.byStatus["sent"] == n {
 		t.Fatal("everything was sent before SIGTERM: the test did not stop a process under load")
