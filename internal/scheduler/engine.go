@@ -226,6 +226,7 @@ type Engine struct {
 	quotaUntil   atomic.Int64               // unix ms; sending paused until then
 	quotaReadAt  atomic.Int64               // unix ms of the last read of the quota pause row (fleet.go)
 	adminReadAt  atomic.Int64               // unix ms of the last read of the admin pause row (pause.go)
+	adminMu      sync.Mutex                 // orders Pause, Resume and readAdminPause (row and memory together)
 	admin        atomic.Pointer[adminPause] // an admin pause (pause.go), or nil
 	breakerOpens atomic.Int64
 

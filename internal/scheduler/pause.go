@@ -52,6 +52,8 @@ func (e *Engine) readAdminPause(ctx context.Context) {
 		return
 	}
 	e.adminReadAt.Store(now.UnixMilli())
+	e.adminMu.Lock()
+	defer e.adminMu.Unlock()
 	p, err := e.store.Pause(ctx, pauseAdmin)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -70,6 +72,8 @@ func (e *Engine) readAdminPause(ctx context.Context) {
 // Pause stops sending until Resume, durably. Pausing again keeps the first
 // instant and takes the new reason.
 func (e *Engine) Pause(ctx context.Context, reason string) error {
+	e.adminMu.Lock()
+	defer e.adminMu.Unlock()
 	since := e.now()
 	if p := e.admin.Load(); p != nil {
 		since = p.since
@@ -84,6 +88,8 @@ func (e *Engine) Pause(ctx context.Context, reason string) error {
 
 // Resume ends an admin pause and scans for what fell due meanwhile.
 func (e *Engine) Resume(ctx context.Context) error {
+	e.adminMu.Lock()
+	defer e.adminMu.Unlock()
 	if err := e.store.ClearPause(ctx, pauseAdmin); err != nil {
 		return fmt.Errorf("resume sending: %w", err)
 	}
