@@ -129,6 +129,15 @@ func (s *suite) seed(n int) {
 // start runs `reminderd serve` in production mode against the fake.
 func (s *suite) start() *exec.Cmd {
 	s.t.Helper()
+	cmd, _ := s.serve()
+	return cmd
+}
+
+// serve is start with settings added (or overridden: the last of a name
+// wins) that also returns the process's base URL. The fake pushes its
+// events to the process started last.
+func (s *suite) serve(extraEnv ...string) (*exec.Cmd, string) {
+	s.t.Helper()
 	cmd := exec.Command(s.bin, "serve")
 	cmd.Env = append(os.Environ(),
 		"REMINDERD_ADDR=127.0.0.1:0", "REMINDERD_DB="+s.dbp, "REMINDERD_ADMIN_TOKEN=suite-admin-token-0123456789",
@@ -142,6 +151,7 @@ func (s *suite) start() *exec.Cmd {
 		// the resend.
 		"REMINDERD_WECHAT_PUSH_TOKEN="+suitePushToken, "REMINDERD_WECHAT_AES_KEY="+suiteAESKey,
 		"REMINDERD_UNKNOWN_WAIT=1s")
+	cmd.Env = append(cmd.Env, extraEnv...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatal(err)
@@ -165,6 +175,7 @@ func (s *suite) start() *exec.Cmd {
 			up <- ""
 		}
 	}()
+	var base string
 	select {
 	case addr := <-up:
 		if addr == "" {
@@ -174,14 +185,15 @@ func (s *suite) start() *exec.Cmd {
 		if !strings.HasPrefix(addr, "http") {
 			addr = "http://" + addr
 		}
-		if err := s.fake.SetPush(strings.TrimSuffix(addr, "/")+"/wechat/push", suitePushToken, suiteAESKey, true); err != nil {
+		base = strings.TrimSuffix(addr, "/")
+		if err := s.fake.SetPush(base+"/wechat/push", suitePushToken, suiteAESKey, true); err != nil {
 			s.t.Fatal(err)
 		}
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
 		s.t.Fatal("reminderd did not start")
 	}
-	return cmd
+	return cmd, base
 }
 
 type tally struct {

@@ -225,6 +225,8 @@ type Engine struct {
 	users        keyedMutex
 	quotaUntil   atomic.Int64               // unix ms; sending paused until then
 	quotaReadAt  atomic.Int64               // unix ms of the last read of the quota pause row (fleet.go)
+	adminReadAt  atomic.Int64               // unix ms of the last read of the admin pause row (pause.go)
+	adminMu      sync.Mutex                 // orders Pause, Resume and readAdminPause (row and memory together)
 	admin        atomic.Pointer[adminPause] // an admin pause (pause.go), or nil
 	breakerOpens atomic.Int64
 
@@ -446,6 +448,7 @@ func (e *Engine) ScanOnce(ctx context.Context) error {
 	defer e.scanMu.Unlock()
 	defer e.signals.scanned.signal()
 	e.readQuotaPause(ctx) // another process may have hit the quota (fleet.go)
+	e.readAdminPause(ctx) // or an admin paused or resumed there (pause.go)
 	for {
 		e.rescan.Store(false)
 		n, err := e.scanBatch(ctx)

@@ -174,3 +174,56 @@ func TestOneSendPerUserInFlightAcrossProcesses(t *testing.T) {
 		t.Fatalf("WeChat has %d messages, want %d", got, total)
 	}
 }
+
+// gatedSender holds the first send until released.
+type gatedSender struct {
+	scheduler.Sender
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedSender) Send(ctx context.Context, r wechat.SendRequest) (wechat.SendResult, error) {
+	first := false
+	g.once.Do(func() { first = true })
+	if first {
+		close(g.entered)
+		<-g.release
+	}
+	return g.Sender.Send(ctx, r)
+}
+
+// A claim that waited for a send slot until less than the send budget was
+// left of its lease is not sent: the rescuer may have
+// taken it back and another process be sending it. It goes back to
+// scheduled with no attempt used and is sent on a fresh claim.
+func TestClaimHeldPastItsLeaseIsNotSent(t *testing.T) {
+	var gate *gatedSender
+	h := newHarness(t, func(c *scheduler.Config) {
+		if gate == nil {
+			gate = &gatedSender{Sender: c.Sender, entered: make(chan struct{}), release: make(chan struct{})}
+		}
+		c.Sender = gate
+		c.Lease, c.SendBudget, c.Concurrency = time.Minute, 10*time.Second, 1
+	})
+	h.grant("oA", meetingID, 1)
+	h.grant("oB", meetingID, 1)
+	first := h.add("oA", h.clock.Now())
+	second := h.add("oB", h.clock.Now())
+	if err := h.eng.ScanOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-gate.entered // the first send is in flight; the second waits for the slot
+	h.clock.Advance(55 * time.Second)
+	close(gate.release)
+	h.eng.WaitIdle()
+	if n := len(h.fake.Sends()); n != 1 {
+		t.Fatalf("WeChat received %d sends, want only the first: the second's lease had 5 s left of a 10 s send budget", n)
+	}
+	h.wantState(first, "sent", "")
+	if r := h.rem(second); r.Status != "scheduled" || r.Attempts != 0 {
+		t.Fatalf("the held claim: %s with %d attempts, want scheduled with none used", r.Status, r.Attempts)
+	}
+	h.cycle()
+	h.wantState(second, "sent", "")
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
@@ -94,5 +95,40 @@ func TestAdminRetryContinuesAttempts(t *testing.T) {
 	// not the backoff of the reminder's attempt count.
 	if gap := time.Duration(after[1].StartedAt.UnixMilli()-after[0].StartedAt.UnixMilli()) * time.Millisecond; gap > 1250*time.Millisecond {
 		t.Fatalf("first backoff after the retry %v: counted from attempt 1 of the reminder, not of the retry", gap)
+	}
+}
+
+// Two engines on one database (two handles on one file): an admin pause
+// on one stops the other's claims at its next scan, and a resume on the
+// other lets both send again.
+func TestAdminPauseHoldsAcrossProcesses(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	other := h.engine(testkit.Reopen(t, h.db), nil) // another process on the same database
+	if err := h.eng.Pause(ctx, "模板审核中"); err != nil {
+		t.Fatal(err)
+	}
+	h.grant("oA", meetingID, 2)
+	id := h.add("oA", h.clock.Now(), withExpiry(time.Hour))
+	h.clock.Advance(2 * time.Second)
+	if err := other.ScanOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other.WaitIdle()
+	if r := h.rem(id); r.Status != "scheduled" || len(h.fake.Sends()) != 0 {
+		t.Fatalf("the other engine claimed during a pause made on the first: %s, %d sends", r.Status, len(h.fake.Sends()))
+	}
+	if _, reason, paused := other.AdminPaused(); !paused || reason != "模板审核中" {
+		t.Fatalf("the other engine reports paused %v (%q)", paused, reason)
+	}
+	// Resumed on the other engine: the first takes it up at its next scan.
+	if err := other.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(2 * time.Second)
+	h.cycle()
+	h.wantState(id, "sent", "")
+	if _, _, paused := h.eng.AdminPaused(); paused {
+		t.Fatal("the first engine still reports the pause resumed on the other")
 	}
 }

@@ -93,6 +93,9 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	busy := s.inflight[req.ToUser] > 0
 	s.inflight[req.ToUser]++
+	if busy {
+		s.counts.UserBusy++
+	}
 	s.mu.Unlock()
 	released := false
 	release := func() {
@@ -121,6 +124,9 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	fault := NoFaultAfterAccept
 	if code == 0 {
 		fault = s.afterAcceptFault()
+	}
+	if code == wechat.CodeNoCredit {
+		s.counts.NoCredit++
 	}
 	s.mu.Unlock()
 	if code != 0 {

@@ -121,6 +121,9 @@ type Send struct {
 // Counts are the calls the fake has answered, by endpoint.
 type Counts struct {
 	StableToken, LegacyToken, Code2Session, Send, GetTemplate int
+	// UserBusy counts the sends answered 43108 (another send to the user
+	// in flight), NoCredit those answered 43101 (no credit left).
+	UserBusy, NoCredit int
 }
 
 // Faults are injected into subscribe sends (and, with AllEndpoints, into
