@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/reminderd/reminderd/internal/batch"
 	"github.com/reminderd/reminderd/internal/db/postgres/pgsqlc"
 	"github.com/reminderd/reminderd/internal/store"
 )
@@ -34,8 +34,8 @@ type DB struct {
 	now  func() time.Time
 	// health is Writable's cached probe (health.go).
 	health writeHealth
-	// inFlight is ExpectOutcomes' count of sends in flight (nil: none).
-	inFlight atomic.Pointer[atomic.Int64]
+	// outcomes group-commits RecordOutcome (engine_outcome.go).
+	outcomes *batch.Batcher[*outcomeReq]
 }
 
 // Options tune Open; the zero value is fine.
@@ -74,6 +74,7 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
+	d.outcomes = batch.New(maxOutcomes, d.recordBatch)
 	return d, nil
 }
 
