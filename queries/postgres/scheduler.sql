@@ -226,38 +226,38 @@ SELECT pg_advisory_xact_lock(hashtextextended(@key::text, 0));
 SELECT pg_advisory_xact_lock(hashtextextended('msgid:' || m::text, 0))
 FROM (SELECT DISTINCT m FROM unnest(@msgids::bigint[]) AS u(m) ORDER BY m) AS s;
 
--- name: RecordSentBatch :many
--- The record of a batch of plain sends (WeChat accepted them, nothing else
--- to write), one claim per element of the arrays (zipped, of one length):
--- CompleteReminder's compare-and-set on each claim (id, owner, attempts,
--- claimed fire_at), but for a send whose msgid has a sent event parked
--- (pending_sent_events: the caller holds the msgids' advisory locks,
--- LockMsgids, taken by an earlier statement, so this one sees every event
--- ApplyPushEvent parked), then InsertDelivery for each claim completed,
--- written duplicate if its occurrence has a sent row already (a sent row
--- committed while the UPDATE waited for the reminder's row lock is not
--- seen: the unique index deliveries_once refuses the second sent row, and
--- the caller writes the batch again one by one). A msgid is NULL where
--- @has_msgids is false. Returns the reminder and status of each delivery
--- written; a claim missing from them lost its lease or has a parked event.
-WITH c AS (
-    SELECT unnest(@ids::text[]) AS id, unnest(@owners::text[]) AS owner, unnest(@attempts::bigint[]) AS attempts,
-           unnest(@fire_ats::bigint[]) AS fire_at, unnest(@msgids::bigint[]) AS msgid, unnest(@has_msgids::boolean[]) AS has_msgid,
-           unnest(@started_ats::bigint[]) AS started_at, unnest(@latency_ms::bigint[]) AS latency_ms
-), done AS (
-    UPDATE reminders r SET status = 'sent', reason = NULL, lease_until = NULL, lease_owner = NULL, credit_held = false,
-        updated_at = @now::bigint, unknown_at = NULL
-    FROM c
-    WHERE r.id = c.id AND r.status = 'sending' AND r.lease_owner = c.owner AND r.attempts = c.attempts AND r.fire_at = c.fire_at
-      AND r.unknown_at IS NULL
-      AND NOT (c.has_msgid AND EXISTS (SELECT 1 FROM pending_sent_events p WHERE p.msgid = c.msgid))
-    RETURNING r.id
-)
+-- name: PendingSentEvents :many
+-- The msgids, of those in @msgids, whose sent event arrived before the
+-- outcome of their send was recorded (the record holds their advisory
+-- locks: LockMsgids).
+SELECT msgid FROM pending_sent_events WHERE msgid = ANY(@msgids::bigint[]);
+
+-- name: CompleteSentReminders :many
+-- CompleteReminder for a batch of sends WeChat accepted, one claim per
+-- element of the arrays (id, owner, attempts, claimed fire_at: arrays of
+-- one length, zipped). Returns the ids completed; a claim missing from
+-- them lost its lease.
+UPDATE reminders r SET status = 'sent', reason = NULL, lease_until = NULL, lease_owner = NULL, credit_held = false,
+    updated_at = @now::bigint, unknown_at = NULL
+FROM (SELECT unnest(@ids::text[]) AS id, unnest(@owners::text[]) AS owner, unnest(@attempts::bigint[]) AS attempts,
+             unnest(@fire_ats::bigint[]) AS fire_at) AS c
+WHERE r.id = c.id AND r.status = 'sending' AND r.lease_owner = c.owner AND r.attempts = c.attempts AND r.fire_at = c.fire_at
+  AND r.unknown_at IS NULL
+RETURNING r.id;
+
+-- name: InsertSentDeliveries :many
+-- InsertDelivery for a batch of sends WeChat accepted whose claims
+-- CompleteSentReminders completed (it holds their row locks): one row per
+-- element of the arrays, written duplicate if its occurrence has a sent row
+-- already. A msgid is NULL where @has_msgids is false. Returns each row's
+-- reminder and status.
 INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms,
                         possible_duplicate)
-SELECT c.id, c.fire_at, c.attempts,
-       CASE WHEN EXISTS (SELECT 1 FROM deliveries s WHERE s.reminder_id = c.id AND s.occurrence_at = c.fire_at AND s.status = 'sent')
+SELECT c.id, c.occurrence_at, c.attempt,
+       CASE WHEN EXISTS (SELECT 1 FROM deliveries s WHERE s.reminder_id = c.id AND s.occurrence_at = c.occurrence_at AND s.status = 'sent')
             THEN 'duplicate' ELSE 'sent' END,
        0, '', CASE WHEN c.has_msgid THEN c.msgid END, c.started_at, @now::bigint, c.latency_ms, false
-FROM c JOIN done ON done.id = c.id
+FROM (SELECT unnest(@ids::text[]) AS id, unnest(@occurrence_ats::bigint[]) AS occurrence_at, unnest(@attempts::bigint[]) AS attempt,
+             unnest(@msgids::bigint[]) AS msgid, unnest(@has_msgids::boolean[]) AS has_msgid,
+             unnest(@started_ats::bigint[]) AS started_at, unnest(@latency_ms::bigint[]) AS latency_ms) AS c
 RETURNING reminder_id, status;

@@ -1,7 +1,7 @@
 // The record (store.EngineStore.RecordOutcome) on PostgreSQL: the
 // outcomes of concurrent sends are group-committed (batch.Batcher: one
 // transaction for many, so one commit and far fewer round trips), the
-// plain sends of a batch with two statements for all of them (recordSent),
+// plain sends of a batch with four statements for all of them (recordSent),
 // every other outcome by the one-row path (recordOne). If anything in a
 // batch fails, it is rolled back and each outcome written again in a
 // transaction of its own, so that only the failing one gets an error.
@@ -114,15 +114,15 @@ func plainSent(o store.Outcome) bool {
 		o.Credit == store.CreditKeep && o.Pause == nil && o.Settle == nil && o.Claim.Reminder.UnknownAt.IsZero()
 }
 
-// recordSent records the batch's plain sends with two statements in one
-// round trip (pipeline): the advisory locks of their msgids (as
-// applyPendingSentEvent), then RecordSentBatch, which completes the
-// reminders (compare-and-set on each claim, as CompleteReminder; the
-// UPDATE holds their row locks) but those whose sent event arrived first,
-// and writes their delivery rows (duplicate where the occurrence has a sent
-// row, as writeDelivery). It returns the outcomes left to recordOne: the
-// others, a claim whose lease was lost, a send whose sent event arrived
-// first, and a second claim of one reminder.
+// recordSent records the batch's plain sends with four statements in three
+// round trips: the
+// advisory locks of their msgids (as applyPendingSentEvent), the pending
+// sent events of those msgids (usually none), the reminders completed
+// (compare-and-set on each claim, as CompleteReminder; the UPDATE holds
+// their row locks), and the delivery rows (duplicate where the occurrence
+// has a sent row, as writeDelivery). It returns the outcomes left to
+// recordOne: the others, a claim whose lease was lost, a send whose sent
+// event arrived first, and a second claim of one reminder.
 func recordSent(ctx context.Context, tx pgx.Tx, q *pgsqlc.Queries, reqs []*outcomeReq) ([]*outcomeReq, error) {
 	var bulk, rest []*outcomeReq
 	ids := make(map[string]bool, len(reqs))
@@ -143,42 +143,78 @@ func recordSent(ctx context.Context, tx pgx.Tx, q *pgsqlc.Queries, reqs []*outco
 	if len(bulk) < 2 {
 		return reqs, nil
 	}
+	early := map[int64]bool{}
+	if len(msgids) > 0 {
+		// The locks, then the look-up: one round trip.
+		var lockErr, pendingErr error
+		var pending []int64
+		err := pipeline(ctx, tx, func(q *pgsqlc.Queries) {
+			lockErr = q.LockMsgids(ctx, msgids)
+			pending, pendingErr = q.PendingSentEvents(ctx, msgids)
+		})
+		for _, err := range []error{lockErr, pendingErr, err} { // the first to fail
+			if err != nil {
+				return nil, err
+			}
+		}
+		for _, m := range pending {
+			early[m] = true
+		}
+	}
 	// One instant for the batch, the latest outcome's: the reminders'
 	// updated_at and the deliveries' finished_at, equal as on the one-row path.
-	var p pgsqlc.RecordSentBatchParams
+	var now time.Time
+	var c pgsqlc.CompleteSentRemindersParams
 	for _, req := range bulk {
 		dl, r := req.o.Delivery, req.o.Claim.Reminder
-		p.Ids, p.Owners = append(p.Ids, r.ID), append(p.Owners, r.LeaseOwner)
-		p.Attempts, p.FireAts = append(p.Attempts, r.Attempts), append(p.FireAts, r.FireAt.UnixMilli())
+		if dl.HasMsgID && early[dl.MsgID] {
+			continue
+		}
+		c.Ids, c.Owners = append(c.Ids, r.ID), append(c.Owners, r.LeaseOwner)
+		c.Attempts, c.FireAts = append(c.Attempts, r.Attempts), append(c.FireAts, r.FireAt.UnixMilli())
+		if req.o.At.After(now) {
+			now = req.o.At
+		}
+	}
+	done := make(map[string]bool, len(bulk))
+	if len(c.Ids) > 0 {
+		c.Now = now.UnixMilli()
+		completed, err := q.CompleteSentReminders(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range completed {
+			done[id] = true
+		}
+	}
+	p := pgsqlc.InsertSentDeliveriesParams{Now: now.UnixMilli()}
+	var sent []*outcomeReq
+	for _, req := range bulk {
+		dl, r := req.o.Delivery, req.o.Claim.Reminder
+		if !done[r.ID] {
+			rest = append(rest, req)
+			continue
+		}
+		sent = append(sent, req)
+		p.Ids, p.OccurrenceAts, p.Attempts = append(p.Ids, r.ID), append(p.OccurrenceAts, r.FireAt.UnixMilli()), append(p.Attempts, r.Attempts)
 		p.Msgids, p.HasMsgids = append(p.Msgids, dl.MsgID), append(p.HasMsgids, dl.HasMsgID)
 		p.StartedAts, p.LatencyMs = append(p.StartedAts, req.o.Claim.ClaimedAt.UnixMilli()), append(p.LatencyMs, dl.Latency.Milliseconds())
-		if ms := req.o.At.UnixMilli(); ms > p.Now {
-			p.Now = ms
-		}
 	}
-	var lockErr, recordErr error
-	var rows []pgsqlc.RecordSentBatchRow
-	err := pipeline(ctx, tx, func(q *pgsqlc.Queries) {
-		lockErr = nil
-		if len(msgids) > 0 {
-			lockErr = q.LockMsgids(ctx, msgids)
-		}
-		rows, recordErr = q.RecordSentBatch(ctx, p)
-	})
-	for _, err := range []error{lockErr, recordErr, err} { // the first to fail
+	if len(sent) > 0 {
+		rows, err := q.InsertSentDeliveries(ctx, p)
 		if err != nil {
-			return nil, fmt.Errorf("record sends: %w", err)
+			return nil, fmt.Errorf("record deliveries: %w", err)
 		}
-	}
-	status := make(map[string]store.DeliveryStatus, len(rows))
-	for _, row := range rows {
-		status[row.ReminderID] = store.DeliveryStatus(row.Status)
-	}
-	for _, req := range bulk {
-		if st, ok := status[req.o.Claim.Reminder.ID]; ok {
+		status := make(map[string]store.DeliveryStatus, len(rows))
+		for _, row := range rows {
+			status[row.ReminderID] = store.DeliveryStatus(row.Status)
+		}
+		for _, req := range sent {
+			st, ok := status[req.o.Claim.Reminder.ID]
+			if !ok {
+				return nil, fmt.Errorf("record deliveries: no row written for %s", req.o.Claim.Reminder.ID)
+			}
 			req.rec = store.Recorded{Status: st}
-		} else {
-			rest = append(rest, req)
 		}
 	}
 	return rest, nil
