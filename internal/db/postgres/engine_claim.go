@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/reminderd/reminderd/internal/db/postgres/pgsqlc"
 	"github.com/reminderd/reminderd/internal/store"
 )
@@ -32,9 +30,9 @@ var errAborted = errors.New("claim aborted")
 // credits are never over-reserved, whatever claims run at once.
 func (d *DB) ClaimDue(ctx context.Context, p store.ClaimParams) ([]store.Claim, error) {
 	var claimed []store.Claim
-	err := d.withTxOn(ctx, func(tx pgx.Tx, q *pgsqlc.Queries) error {
+	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
 		var err error
-		if claimed, err = claimDue(ctx, tx, q, p); err != nil {
+		if claimed, err = claimDue(ctx, q, p); err != nil {
 			return err
 		}
 		// Asked again before the commit: sending may have been paused
@@ -58,8 +56,8 @@ func (d *DB) ClaimDue(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 // the claim on the same table again and again.
 func (d *DB) ClaimDueRolledBack(ctx context.Context, p store.ClaimParams) (int, error) {
 	n := 0
-	err := d.withTxOn(ctx, func(tx pgx.Tx, q *pgsqlc.Queries) error {
-		cs, err := claimDue(ctx, tx, q, p)
+	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
+		cs, err := claimDue(ctx, q, p)
 		if err != nil {
 			return err
 		}
@@ -75,9 +73,8 @@ func (d *DB) ClaimDueRolledBack(ctx context.Context, p store.ClaimParams) (int, 
 // userTemplate is a (user, template) pair: one ledger row.
 type userTemplate struct{ openid, templateID string }
 
-// claimDue claims in tx (q on it): the due rows, their ledger rows, then
-// the credits taken and the claims written, pipelined (one round trip).
-func claimDue(ctx context.Context, tx pgx.Tx, q *pgsqlc.Queries, p store.ClaimParams) ([]store.Claim, error) {
+// claimDue claims in q's transaction.
+func claimDue(ctx context.Context, q *pgsqlc.Queries, p store.ClaimParams) ([]store.Claim, error) {
 	now := p.Now.UnixMilli()
 	due, err := q.DueReminders(ctx, pgsqlc.DueRemindersParams{Now: now, MaxRows: int64(p.Max)})
 	if err != nil || len(due) == 0 {
@@ -114,35 +111,29 @@ func claimDue(ctx context.Context, tx pgx.Tx, q *pgsqlc.Queries, p store.ClaimPa
 			covered[r.ID] = longTerm[ut]
 		}
 	}
-	tp := pgsqlc.ClaimTakeCreditsParams{Now: now}
-	for _, ut := range order {
-		tp.Openids = append(tp.Openids, ut.openid)
-		tp.TemplateIds = append(tp.TemplateIds, ut.templateID)
-		tp.Ns = append(tp.Ns, taken[ut])
-	}
-	var n int64
-	var rems []pgsqlc.Reminder
-	var takeErr, claimErr error
-	err = pipeline(ctx, tx, func(q *pgsqlc.Queries) {
-		n, takeErr = 0, nil
-		if len(order) > 0 {
-			n, takeErr = q.ClaimTakeCredits(ctx, tp)
+	if len(order) > 0 {
+		tp := pgsqlc.ClaimTakeCreditsParams{Now: now}
+		for _, ut := range order {
+			tp.Openids = append(tp.Openids, ut.openid)
+			tp.TemplateIds = append(tp.TemplateIds, ut.templateID)
+			tp.Ns = append(tp.Ns, taken[ut])
 		}
-		rems, claimErr = q.ClaimReminders(ctx, pgsqlc.ClaimRemindersParams{Ids: ids, Held: held, LeaseUntil: p.LeaseUntil.UnixMilli(),
-			Owner: p.Owner, Now: now})
-	})
-	switch {
-	case takeErr != nil:
-		return nil, takeErr
-	case claimErr != nil:
-		return nil, claimErr
-	case err != nil:
+		n, err := q.ClaimTakeCredits(ctx, tp)
+		if err != nil {
+			return nil, err
+		}
+		if n != int64(len(order)) {
+			// The ledger rows are locked since they were read: only a bug
+			// gets here, and the rollback gives the credits back.
+			return nil, fmt.Errorf("reserved the credits of %d of %d ledger rows: %w", n, len(order), store.ErrConflict)
+		}
+	}
+	rems, err := q.ClaimReminders(ctx, pgsqlc.ClaimRemindersParams{Ids: ids, Held: held, LeaseUntil: p.LeaseUntil.UnixMilli(),
+		Owner: p.Owner, Now: now})
+	if err != nil {
 		return nil, err
-	case n != int64(len(order)):
-		// The ledger rows are locked since they were read: only a bug
-		// gets here, and the rollback gives the credits back.
-		return nil, fmt.Errorf("reserved the credits of %d of %d ledger rows: %w", n, len(order), store.ErrConflict)
-	case len(rems) != len(due):
+	}
+	if len(rems) != len(due) {
 		return nil, fmt.Errorf("claimed %d of %d due reminders: %w", len(rems), len(due), store.ErrConflict)
 	}
 	pos := make(map[string]int, len(due))

@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/reminderd/reminderd/internal/db/postgres/pgsqlc"
 	"github.com/reminderd/reminderd/internal/store"
 )
@@ -77,8 +75,8 @@ func (d *DB) ExpectOutcomes(linger time.Duration, inFlight *atomic.Int64) {
 func (d *DB) recordBatch(ctx context.Context, reqs []*outcomeReq) []error {
 	errs := make([]error, len(reqs))
 	if len(reqs) > 1 {
-		err := d.withTxOn(ctx, func(tx pgx.Tx, q *pgsqlc.Queries) error {
-			rest, err := recordSent(ctx, tx, q, reqs)
+		err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
+			rest, err := recordSent(ctx, q, reqs)
 			if err != nil {
 				return err
 			}
@@ -114,8 +112,7 @@ func plainSent(o store.Outcome) bool {
 		o.Credit == store.CreditKeep && o.Pause == nil && o.Settle == nil && o.Claim.Reminder.UnknownAt.IsZero()
 }
 
-// recordSent records the batch's plain sends with four statements in three
-// round trips: the
+// recordSent records the batch's plain sends with four statements: the
 // advisory locks of their msgids (as applyPendingSentEvent), the pending
 // sent events of those msgids (usually none), the reminders completed
 // (compare-and-set on each claim, as CompleteReminder; the UPDATE holds
@@ -123,7 +120,7 @@ func plainSent(o store.Outcome) bool {
 // has a sent row, as writeDelivery). It returns the outcomes left to
 // recordOne: the others, a claim whose lease was lost, a send whose sent
 // event arrived first, and a second claim of one reminder.
-func recordSent(ctx context.Context, tx pgx.Tx, q *pgsqlc.Queries, reqs []*outcomeReq) ([]*outcomeReq, error) {
+func recordSent(ctx context.Context, q *pgsqlc.Queries, reqs []*outcomeReq) ([]*outcomeReq, error) {
 	var bulk, rest []*outcomeReq
 	ids := make(map[string]bool, len(reqs))
 	var msgids []int64
@@ -145,17 +142,12 @@ func recordSent(ctx context.Context, tx pgx.Tx, q *pgsqlc.Queries, reqs []*outco
 	}
 	early := map[int64]bool{}
 	if len(msgids) > 0 {
-		// The locks, then the look-up: one round trip.
-		var lockErr, pendingErr error
-		var pending []int64
-		err := pipeline(ctx, tx, func(q *pgsqlc.Queries) {
-			lockErr = q.LockMsgids(ctx, msgids)
-			pending, pendingErr = q.PendingSentEvents(ctx, msgids)
-		})
-		for _, err := range []error{lockErr, pendingErr, err} { // the first to fail
-			if err != nil {
-				return nil, err
-			}
+		if err := q.LockMsgids(ctx, msgids); err != nil {
+			return nil, err
+		}
+		pending, err := q.PendingSentEvents(ctx, msgids)
+		if err != nil {
+			return nil, err
 		}
 		for _, m := range pending {
 			early[m] = true
