@@ -93,14 +93,9 @@ const maxTxAttempts = 5
 // break a deadlock is run again, so fn must be safe to run again (it
 // writes only through q and keeps its results in variables it sets anew).
 func (d *DB) withTx(ctx context.Context, fn func(q *pgsqlc.Queries) error) error {
-	return d.withTxOn(ctx, func(tx pgx.Tx, q *pgsqlc.Queries) error { return fn(q) })
-}
-
-// withTxOn is withTx giving fn the transaction too (for pipeline).
-func (d *DB) withTxOn(ctx context.Context, fn func(tx pgx.Tx, q *pgsqlc.Queries) error) error {
 	var err error
 	for range maxTxAttempts {
-		err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return fn(tx, d.q.WithTx(tx)) })
+		err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return fn(d.q.WithTx(tx)) })
 		if !retryable(err) {
 			return err
 		}

@@ -21,9 +21,7 @@ import (
 // statement after the lock sees every create of the user that committed
 // before it, so the key's lookup and the count against the limit hold
 // across processes. fn may run again (withTx), so it starts from nothing
-// each time; a replay or a refusal writes nothing. Four round trips: the
-// begin, the lock with the look-up and the count (pipelined, in that
-// order), the insert with the coverage reads, the commit.
+// each time; a replay or a refusal writes nothing.
 func (d *DB) CreateReminderIdempotent(ctx context.Context, r store.NewReminder, opt store.CreateOptions) (store.Created, error) {
 	if !r.DueAt.IsZero() && !r.DueAt.Equal(r.FireAt) {
 		return store.Created{}, fmt.Errorf("create reminder %s: due_at must be its fire_at (a new reminder is due when it fires)", r.ID)
@@ -31,66 +29,37 @@ func (d *DB) CreateReminderIdempotent(ctx context.Context, r store.NewReminder, 
 	p, row := insertReminder(r)
 	var out store.Created
 	var refused error
-	err := d.withTxOn(ctx, func(tx pgx.Tx, q *pgsqlc.Queries) error {
+	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
 		out, refused = store.Created{}, nil
 		if r.IdempotencyKey != "" || opt.MaxScheduled > 0 {
-			// The lock, the key's look-up and the count: one round trip.
-			var lockErr, prevErr, countErr error
-			var prev pgsqlc.Reminder
-			var n int64
-			err := pipeline(ctx, tx, func(q *pgsqlc.Queries) {
-				lockErr = q.LockUserCreates(ctx, r.OpenID)
-				prev, prevErr = pgsqlc.Reminder{}, pgx.ErrNoRows
-				if r.IdempotencyKey != "" {
-					prev, prevErr = q.GetReminderByIdempotencyKey(ctx, byKey(r.OpenID, r.IdempotencyKey))
-				}
-				n, countErr = 0, nil
-				if opt.MaxScheduled > 0 {
-					n, countErr = q.CountScheduledForOwner(ctx, r.OpenID)
-				}
-			})
-			switch {
-			case lockErr != nil:
-				return lockErr
-			case prevErr == nil:
+			if err := q.LockUserCreates(ctx, r.OpenID); err != nil {
+				return err
+			}
+		}
+		if r.IdempotencyKey != "" {
+			prev, err := q.GetReminderByIdempotencyKey(ctx, byKey(r.OpenID, r.IdempotencyKey))
+			if err == nil {
 				out, refused = replay(prev, r)
 				return nil
-			case !errors.Is(prevErr, pgx.ErrNoRows):
-				return prevErr
-			case countErr != nil:
-				return countErr
-			case err != nil:
+			} else if !errors.Is(err, pgx.ErrNoRows) {
 				return err
-			case opt.MaxScheduled > 0 && n >= int64(opt.MaxScheduled):
+			}
+		}
+		if opt.MaxScheduled > 0 {
+			n, err := q.CountScheduledForOwner(ctx, r.OpenID)
+			if err != nil {
+				return err
+			}
+			if n >= int64(opt.MaxScheduled) {
 				refused = fmt.Errorf("create reminder for %s: %d scheduled: %w", r.OpenID, n, store.ErrLimit)
 				return nil
 			}
 		}
-		// The insert and the coverage reads (the count ahead read whether
-		// or not the ledger row will want it): one round trip.
-		var insertErr, consentErr, aheadErr error
-		var consent pgsqlc.Consent
-		var ahead int64
-		err := pipeline(ctx, tx, func(q *pgsqlc.Queries) {
-			insertErr = q.InsertReminder(ctx, p)
-			consent, consentErr = q.GetConsent(ctx, pgsqlc.GetConsentParams{Openid: r.OpenID, TemplateID: r.TemplateID})
-			ahead, aheadErr = q.CountAheadOfReminder(ctx, aheadParams(reminderFromRow(row)))
-		})
-		switch {
-		case insertErr != nil:
-			return insertErr
-		case errors.Is(consentErr, pgx.ErrNoRows):
-		case consentErr != nil:
-			return consentErr
-		case aheadErr != nil:
-			return aheadErr
-		}
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		if err := q.InsertReminder(ctx, p); err != nil {
 			return err
 		}
 		out.Reminder = reminderFromRow(row)
-		coverage(&out, consent, consentErr, ahead)
-		return nil
+		return prefillCoverage(ctx, q, &out)
 	})
 	if err != nil && r.IdempotencyKey != "" && errors.Is(storeErr(err, ""), store.ErrConflict) {
 		// A create with the key that took no lock (CreateReminder)
@@ -119,17 +88,23 @@ func replay(prev pgsqlc.Reminder, r store.NewReminder) (store.Created, error) {
 	return store.Created{Reminder: reminderFromRow(prev), Replayed: true}, nil
 }
 
-// coverage sets what the create's transaction read of the ledger's row of
-// the reminder's user and template (none: ErrNoRows) and, when it has
-// credits and no long-term grant, the count ahead.
-func coverage(c *store.Created, row pgsqlc.Consent, err error, ahead int64) {
+// prefillCoverage reads, in the create's transaction, the ledger's row of
+// the reminder's user and template and, when it has credits and no
+// long-term grant, the count ahead.
+func prefillCoverage(ctx context.Context, q *pgsqlc.Queries, c *store.Created) error {
+	r := c.Reminder
+	row, err := q.GetConsent(ctx, pgsqlc.GetConsentParams{Openid: r.OpenID, TemplateID: r.TemplateID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
 	if err != nil {
-		return
+		return err
 	}
 	c.Consent = consentFromRow(row)
 	if !row.LongTerm && row.Credits > 0 {
-		c.Ahead = ahead
+		c.Ahead, err = q.CountAheadOfReminder(ctx, aheadParams(r))
 	}
+	return err
 }
 
 // ReminderByIdempotencyKey returns openID's reminder created with key.
