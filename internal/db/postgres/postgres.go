@@ -17,9 +17,10 @@ import (
 
 // Invariants (the SQLite driver's, on a server shared by several
 // processes):
-//   - Every operation is one transaction, run by withTx, which retries a
-//     transaction the server aborted to keep transactions serializable
-//     (40001) or to break a deadlock (40P01).
+//   - Every operation is one transaction (the outcomes of concurrent sends
+//     share one: group commit, engine_outcome.go), run by withTx, which
+//     retries a transaction the server aborted to keep transactions
+//     serializable (40001) or to break a deadlock (40P01).
 //   - Every state change is a compare-and-set whose rows affected is
 //     checked; claims lock their rows with FOR UPDATE SKIP LOCKED, so
 //     processes never claim the same reminder and never wait on each
