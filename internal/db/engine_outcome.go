@@ -4,7 +4,7 @@
 // (recordSent), every other outcome by the one-row path (recordOne).
 //
 // The path of one outcome: RecordOutcome queues it on d.outcomes, a
-// batcher; the caller that finds the writer free leads and runs the batch
+// batch.Batcher; the caller that finds the writer free leads and runs the batch
 // (recordBatch) in one transaction; if anything in it fails, the batch is
 // rolled back and each outcome written again alone (withTxBatch), so that
 // only the failing one gets an error.

@@ -13,7 +13,8 @@
 //     the writer does not wait on a checkpoint's fsyncs (unless the WAL
 //     reaches its backstop threshold).
 //
-// It imports no other internal package.
+// Of the other internal packages it imports only store (the boundary it
+// implements) and batch (the group commit).
 package db
 
 import (
@@ -21,12 +22,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/reminderd/reminderd/internal/batch"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 
 	"modernc.org/sqlite" // the pure-Go SQLite driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -57,9 +60,9 @@ type DB struct {
 	path  string
 	// commits counts transactions committed through WithTx (for bench).
 	commits atomic.Int64
-	group   *batcher[func(*dbsqlc.Queries) error]
+	group   *batch.Batcher[func(*dbsqlc.Queries) error]
 	// outcomes group-commits RecordOutcome (engine_outcome.go).
-	outcomes *batcher[*outcomeReq]
+	outcomes *batch.Batcher[*outcomeReq]
 	ckpt     *checkpointer
 	// integrity is what OpenWith's check found; health caches the probe.
 	integrity store.Integrity
@@ -162,8 +165,8 @@ func OpenWith(ctx context.Context, path string, opt Options) (*DB, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
-	d.group = newBatcher(maxGroup, d.runGroup)
-	d.outcomes = newBatcher(maxOutcomes, d.recordBatch)
+	d.group = batch.New(maxGroup, d.runGroup)
+	d.outcomes = batch.New(maxOutcomes, d.recordBatch)
 	if err := checkPragmas(ctx, w, false, wantSync); err != nil {
 		w.Close()
 		if isCorrupt(err) {

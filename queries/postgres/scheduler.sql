@@ -219,3 +219,45 @@ DELETE FROM consent_grants WHERE received_at < @before::bigint;
 -- A transaction-scoped lock on a key (per-key serialisation across
 -- processes; released at commit or rollback).
 SELECT pg_advisory_xact_lock(hashtextextended(@key::text, 0));
+
+-- name: LockMsgids :exec
+-- EngineXactLock on each msgid of @msgids, in msgid order (two batches of
+-- one process or of two never take them in opposite orders).
+SELECT pg_advisory_xact_lock(hashtextextended('msgid:' || m::text, 0))
+FROM (SELECT DISTINCT m FROM unnest(@msgids::bigint[]) AS u(m) ORDER BY m) AS s;
+
+-- name: PendingSentEvents :many
+-- The msgids, of those in @msgids, whose sent event arrived before the
+-- outcome of their send was recorded (the record holds their advisory
+-- locks: LockMsgids).
+SELECT msgid FROM pending_sent_events WHERE msgid = ANY(@msgids::bigint[]);
+
+-- name: CompleteSentReminders :many
+-- CompleteReminder for a batch of sends WeChat accepted, one claim per
+-- element of the arrays (id, owner, attempts, claimed fire_at: arrays of
+-- one length, zipped). Returns the ids completed; a claim missing from
+-- them lost its lease.
+UPDATE reminders r SET status = 'sent', reason = NULL, lease_until = NULL, lease_owner = NULL, credit_held = false,
+    updated_at = @now::bigint, unknown_at = NULL
+FROM (SELECT unnest(@ids::text[]) AS id, unnest(@owners::text[]) AS owner, unnest(@attempts::bigint[]) AS attempts,
+             unnest(@fire_ats::bigint[]) AS fire_at) AS c
+WHERE r.id = c.id AND r.status = 'sending' AND r.lease_owner = c.owner AND r.attempts = c.attempts AND r.fire_at = c.fire_at
+  AND r.unknown_at IS NULL
+RETURNING r.id;
+
+-- name: InsertSentDeliveries :many
+-- InsertDelivery for a batch of sends WeChat accepted whose claims
+-- CompleteSentReminders completed (it holds their row locks): one row per
+-- element of the arrays, written duplicate if its occurrence has a sent row
+-- already. A msgid is NULL where @has_msgids is false. Returns each row's
+-- reminder and status.
+INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms,
+                        possible_duplicate)
+SELECT c.id, c.occurrence_at, c.attempt,
+       CASE WHEN EXISTS (SELECT 1 FROM deliveries s WHERE s.reminder_id = c.id AND s.occurrence_at = c.occurrence_at AND s.status = 'sent')
+            THEN 'duplicate' ELSE 'sent' END,
+       0, '', CASE WHEN c.has_msgid THEN c.msgid END, c.started_at, @now::bigint, c.latency_ms, false
+FROM (SELECT unnest(@ids::text[]) AS id, unnest(@occurrence_ats::bigint[]) AS occurrence_at, unnest(@attempts::bigint[]) AS attempt,
+             unnest(@msgids::bigint[]) AS msgid, unnest(@has_msgids::boolean[]) AS has_msgid,
+             unnest(@started_ats::bigint[]) AS started_at, unnest(@latency_ms::bigint[]) AS latency_ms) AS c
+RETURNING reminder_id, status;

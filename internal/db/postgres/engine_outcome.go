@@ -1,9 +1,10 @@
-// The record (store.EngineStore.RecordOutcome) on PostgreSQL: one
-// transaction per outcome. PostgreSQL commits concurrent transactions
-// concurrently (and groups their WAL flushes itself), so the SQLite
-// driver's group commit, which exists to share its single writer, is not
-// needed: ExpectOutcomes' record wait is a no-op here but for taking the
-// counted outcomes off inFlight.
+// The record (store.EngineStore.RecordOutcome) on PostgreSQL: the
+// outcomes of concurrent sends are group-committed (batch.Batcher: one
+// transaction for many, so one commit and far fewer round trips), the
+// plain sends of a batch with four statements for all of them (recordSent),
+// every other outcome by the one-row path (recordOne). If anything in a
+// batch fails, it is rolled back and each outcome written again in a
+// transaction of its own, so that only the failing one gets an error.
 
 package postgres
 
@@ -18,8 +19,17 @@ import (
 	"github.com/reminderd/reminderd/internal/store"
 )
 
-// RecordOutcome writes o in a transaction of its own and reports what it
-// wrote.
+// maxOutcomes bounds one batch of outcomes (one transaction).
+const maxOutcomes = 256
+
+// outcomeReq is one RecordOutcome call in a batch.
+type outcomeReq struct {
+	o   store.Outcome
+	rec store.Recorded
+}
+
+// RecordOutcome writes o, group-committed with the outcomes of concurrent
+// callers of this process, and reports what it wrote.
 //
 // Across processes: the transition is a compare-and-set on the claim
 // (status sending, owner, attempts, claimed fire_at) whose UPDATE holds the
@@ -31,46 +41,189 @@ import (
 // the two never miss each other. The credit actions are compare-and-sets
 // on the ledger row (credits > 0; zeroed_at before the claim).
 func (d *DB) RecordOutcome(ctx context.Context, o store.Outcome) (store.Recorded, error) {
-	if o.Counted {
-		// It joins the "queue" now: no commit waits for it.
-		if n := d.inFlight.Load(); n != nil {
-			n.Add(-1)
-		}
-	}
 	id := o.Claim.Reminder.ID
 	if (o.Complete == nil) == (o.Reschedule == nil) {
 		return store.Recorded{}, fmt.Errorf("record outcome of %s: exactly one of Complete and Reschedule must be set", id)
 	}
-	var rec store.Recorded
-	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
-		var err error
-		rec, err = recordOne(ctx, q, o)
-		return err
-	})
-	if err != nil {
+	req := &outcomeReq{o: o}
+	if err := d.outcomes.Do(ctx, req); err != nil {
 		return store.Recorded{}, storeErr(err, "record outcome of "+id)
 	}
-	return rec, nil
+	return req.rec, nil
 }
 
-// ExpectOutcomes keeps inFlight only to take counted outcomes off it
-// (store.EngineStore allows a store that commits each outcome alone to
-// ignore the wait): each outcome commits at once, in its own transaction.
+// ExpectOutcomes turns on the record wait (see store.EngineStore): the
+// batch's leader lingers while inFlight says outcomes are about to come,
+// and a counted outcome leaves inFlight as it joins the queue, under the
+// batcher's lock, so that a leader never waits for one already queued.
 func (d *DB) ExpectOutcomes(linger time.Duration, inFlight *atomic.Int64) {
-	if linger <= 0 {
-		inFlight = nil
+	if linger <= 0 || inFlight == nil {
+		d.outcomes.Gather(0, nil, nil)
+		return
 	}
-	d.inFlight.Store(inFlight)
+	d.outcomes.Gather(linger, func() int { return int(inFlight.Load()) }, func(req *outcomeReq) {
+		if req.o.Counted {
+			inFlight.Add(-1)
+		}
+	})
+}
+
+// recordBatch writes a batch of outcomes in one transaction: the plain
+// sends with a few statements for the whole batch (recordSent), the others
+// one by one (recordOne). If that fails, each outcome is written again in a
+// transaction of its own.
+func (d *DB) recordBatch(ctx context.Context, reqs []*outcomeReq) []error {
+	errs := make([]error, len(reqs))
+	if len(reqs) > 1 {
+		err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
+			rest, err := recordSent(ctx, q, reqs)
+			if err != nil {
+				return err
+			}
+			for _, req := range rest {
+				if err := recordOne(ctx, q, req); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			return errs
+		}
+	}
+	for i, req := range reqs {
+		errs[i] = d.withTx(ctx, func(q *pgsqlc.Queries) error { return recordOne(ctx, q, req) })
+	}
+	return errs
 }
 
 // Advisory lock keys (EngineXactLock): per-key serialisation across
-// processes, held to the commit.
+// processes, held to the commit. LockMsgids builds the same key in SQL.
 func msgidKey(msgid int64) string { return "msgid:" + strconv.FormatInt(msgid, 10) }
+
+// plainSent reports whether o is a send whose record is all there is to
+// write: WeChat accepted it with nothing to note, the reminder ends, the
+// credit stays as the claim left it, and nothing else is to be written.
+// That is the bulk of the traffic.
+func plainSent(o store.Outcome) bool {
+	dl, c := o.Delivery, o.Complete
+	return dl != nil && dl.Status == store.DeliverySent && dl.HasErrCode && dl.ErrCode == 0 && dl.ErrMsg == "" && !dl.PossibleDuplicate &&
+		c != nil && c.Status == store.StatusSent && c.Reason == "" && c.Report == "" &&
+		o.Credit == store.CreditKeep && o.Pause == nil && o.Settle == nil && o.Claim.Reminder.UnknownAt.IsZero()
+}
+
+// recordSent records the batch's plain sends with four statements: the
+// advisory locks of their msgids (as applyPendingSentEvent), the pending
+// sent events of those msgids (usually none), the reminders completed
+// (compare-and-set on each claim, as CompleteReminder; the UPDATE holds
+// their row locks), and the delivery rows (duplicate where the occurrence
+// has a sent row, as writeDelivery). It returns the outcomes left to
+// recordOne: the others, a claim whose lease was lost, a send whose sent
+// event arrived first, and a second claim of one reminder.
+func recordSent(ctx context.Context, q *pgsqlc.Queries, reqs []*outcomeReq) ([]*outcomeReq, error) {
+	var bulk, rest []*outcomeReq
+	ids := make(map[string]bool, len(reqs))
+	var msgids []int64
+	for _, req := range reqs {
+		req.rec = store.Recorded{} // a batch rolled back may have set it
+		r := req.o.Claim.Reminder
+		if plainSent(req.o) && !ids[r.ID] {
+			ids[r.ID] = true
+			bulk = append(bulk, req)
+			if req.o.Delivery.HasMsgID {
+				msgids = append(msgids, req.o.Delivery.MsgID)
+			}
+		} else {
+			rest = append(rest, req)
+		}
+	}
+	if len(bulk) < 2 {
+		return reqs, nil
+	}
+	early := map[int64]bool{}
+	if len(msgids) > 0 {
+		if err := q.LockMsgids(ctx, msgids); err != nil {
+			return nil, err
+		}
+		pending, err := q.PendingSentEvents(ctx, msgids)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range pending {
+			early[m] = true
+		}
+	}
+	// One instant for the batch, the latest outcome's: the reminders'
+	// updated_at and the deliveries' finished_at, equal as on the one-row path.
+	var now time.Time
+	var c pgsqlc.CompleteSentRemindersParams
+	for _, req := range bulk {
+		dl, r := req.o.Delivery, req.o.Claim.Reminder
+		if dl.HasMsgID && early[dl.MsgID] {
+			continue
+		}
+		c.Ids, c.Owners = append(c.Ids, r.ID), append(c.Owners, r.LeaseOwner)
+		c.Attempts, c.FireAts = append(c.Attempts, r.Attempts), append(c.FireAts, r.FireAt.UnixMilli())
+		if req.o.At.After(now) {
+			now = req.o.At
+		}
+	}
+	done := make(map[string]bool, len(bulk))
+	if len(c.Ids) > 0 {
+		c.Now = now.UnixMilli()
+		completed, err := q.CompleteSentReminders(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range completed {
+			done[id] = true
+		}
+	}
+	p := pgsqlc.InsertSentDeliveriesParams{Now: now.UnixMilli()}
+	var sent []*outcomeReq
+	for _, req := range bulk {
+		dl, r := req.o.Delivery, req.o.Claim.Reminder
+		if !done[r.ID] {
+			rest = append(rest, req)
+			continue
+		}
+		sent = append(sent, req)
+		p.Ids, p.OccurrenceAts, p.Attempts = append(p.Ids, r.ID), append(p.OccurrenceAts, r.FireAt.UnixMilli()), append(p.Attempts, r.Attempts)
+		p.Msgids, p.HasMsgids = append(p.Msgids, dl.MsgID), append(p.HasMsgids, dl.HasMsgID)
+		p.StartedAts, p.LatencyMs = append(p.StartedAts, req.o.Claim.ClaimedAt.UnixMilli()), append(p.LatencyMs, dl.Latency.Milliseconds())
+	}
+	if len(sent) > 0 {
+		rows, err := q.InsertSentDeliveries(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("record deliveries: %w", err)
+		}
+		status := make(map[string]store.DeliveryStatus, len(rows))
+		for _, row := range rows {
+			status[row.ReminderID] = store.DeliveryStatus(row.Status)
+		}
+		for _, req := range sent {
+			st, ok := status[req.o.Claim.Reminder.ID]
+			if !ok {
+				return nil, fmt.Errorf("record deliveries: no row written for %s", req.o.Claim.Reminder.ID)
+			}
+			req.rec = store.Recorded{Status: st}
+		}
+	}
+	return rest, nil
+}
 
 // recordOne writes one outcome in q's transaction: the reminder's
 // transition, the pause, the delivery row (and a sent event that arrived
-// before it), the settle of an unknown attempt, and the credit.
-func recordOne(ctx context.Context, q *pgsqlc.Queries, o store.Outcome) (store.Recorded, error) {
+// before it), the settle of an unknown attempt, and the credit; it sets
+// req.rec to what it wrote.
+func recordOne(ctx context.Context, q *pgsqlc.Queries, req *outcomeReq) error {
+	rec, err := recordOutcome(ctx, q, req.o)
+	req.rec = rec
+	return err
+}
+
+// recordOutcome is recordOne's write, returning what it wrote.
+func recordOutcome(ctx context.Context, q *pgsqlc.Queries, o store.Outcome) (store.Recorded, error) {
 	r := o.Claim.Reminder
 	now := o.At.UnixMilli()
 	var rec store.Recorded

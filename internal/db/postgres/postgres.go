@@ -4,22 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/reminderd/reminderd/internal/batch"
 	"github.com/reminderd/reminderd/internal/db/postgres/pgsqlc"
 	"github.com/reminderd/reminderd/internal/store"
 )
 
 // Invariants (the SQLite driver's, on a server shared by several
 // processes):
-//   - Every operation is one transaction, run by withTx, which retries a
-//     transaction the server aborted to keep transactions serializable
-//     (40001) or to break a deadlock (40P01).
+//   - Every operation is one transaction (the outcomes of concurrent sends
+//     share one: group commit, engine_outcome.go), run by withTx, which
+//     retries a transaction the server aborted to keep transactions
+//     serializable (40001) or to break a deadlock (40P01).
 //   - Every state change is a compare-and-set whose rows affected is
 //     checked; claims lock their rows with FOR UPDATE SKIP LOCKED, so
 //     processes never claim the same reminder and never wait on each
@@ -34,8 +35,8 @@ type DB struct {
 	now  func() time.Time
 	// health is Writable's cached probe (health.go).
 	health writeHealth
-	// inFlight is ExpectOutcomes' count of sends in flight (nil: none).
-	inFlight atomic.Pointer[atomic.Int64]
+	// outcomes group-commits RecordOutcome (engine_outcome.go).
+	outcomes *batch.Batcher[*outcomeReq]
 }
 
 // Options tune Open; the zero value is fine.
@@ -74,6 +75,7 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
+	d.outcomes = batch.New(maxOutcomes, d.recordBatch)
 	return d, nil
 }
 

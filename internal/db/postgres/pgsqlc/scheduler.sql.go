@@ -235,6 +235,54 @@ func (q *Queries) CompleteReminder(ctx context.Context, arg CompleteReminderPara
 	return result.RowsAffected(), nil
 }
 
+const completeSentReminders = `-- name: CompleteSentReminders :many
+UPDATE reminders r SET status = 'sent', reason = NULL, lease_until = NULL, lease_owner = NULL, credit_held = false,
+    updated_at = $1::bigint, unknown_at = NULL
+FROM (SELECT unnest($2::text[]) AS id, unnest($3::text[]) AS owner, unnest($4::bigint[]) AS attempts,
+             unnest($5::bigint[]) AS fire_at) AS c
+WHERE r.id = c.id AND r.status = 'sending' AND r.lease_owner = c.owner AND r.attempts = c.attempts AND r.fire_at = c.fire_at
+  AND r.unknown_at IS NULL
+RETURNING r.id
+`
+
+type CompleteSentRemindersParams struct {
+	Now      int64
+	Ids      []string
+	Owners   []string
+	Attempts []int64
+	FireAts  []int64
+}
+
+// CompleteReminder for a batch of sends WeChat accepted, one claim per
+// element of the arrays (id, owner, attempts, claimed fire_at: arrays of
+// one length, zipped). Returns the ids completed; a claim missing from
+// them lost its lease.
+func (q *Queries) CompleteSentReminders(ctx context.Context, arg CompleteSentRemindersParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, completeSentReminders,
+		arg.Now,
+		arg.Ids,
+		arg.Owners,
+		arg.Attempts,
+		arg.FireAts,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const deleteOldDeliveries = `-- name: DeleteOldDeliveries :execrows
 DELETE FROM deliveries
 WHERE id < coalesce((SELECT d.id FROM deliveries d WHERE d.started_at >= $1::bigint ORDER BY d.id LIMIT 1),
@@ -523,6 +571,69 @@ func (q *Queries) InsertDelivery(ctx context.Context, arg InsertDeliveryParams) 
 	return id, err
 }
 
+const insertSentDeliveries = `-- name: InsertSentDeliveries :many
+INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms,
+                        possible_duplicate)
+SELECT c.id, c.occurrence_at, c.attempt,
+       CASE WHEN EXISTS (SELECT 1 FROM deliveries s WHERE s.reminder_id = c.id AND s.occurrence_at = c.occurrence_at AND s.status = 'sent')
+            THEN 'duplicate' ELSE 'sent' END,
+       0, '', CASE WHEN c.has_msgid THEN c.msgid END, c.started_at, $1::bigint, c.latency_ms, false
+FROM (SELECT unnest($2::text[]) AS id, unnest($3::bigint[]) AS occurrence_at, unnest($4::bigint[]) AS attempt,
+             unnest($5::bigint[]) AS msgid, unnest($6::boolean[]) AS has_msgid,
+             unnest($7::bigint[]) AS started_at, unnest($8::bigint[]) AS latency_ms) AS c
+RETURNING reminder_id, status
+`
+
+type InsertSentDeliveriesParams struct {
+	Now           int64
+	Ids           []string
+	OccurrenceAts []int64
+	Attempts      []int64
+	Msgids        []int64
+	HasMsgids     []bool
+	StartedAts    []int64
+	LatencyMs     []int64
+}
+
+type InsertSentDeliveriesRow struct {
+	ReminderID string
+	Status     string
+}
+
+// InsertDelivery for a batch of sends WeChat accepted whose claims
+// CompleteSentReminders completed (it holds their row locks): one row per
+// element of the arrays, written duplicate if its occurrence has a sent row
+// already. A msgid is NULL where @has_msgids is false. Returns each row's
+// reminder and status.
+func (q *Queries) InsertSentDeliveries(ctx context.Context, arg InsertSentDeliveriesParams) ([]InsertSentDeliveriesRow, error) {
+	rows, err := q.db.Query(ctx, insertSentDeliveries,
+		arg.Now,
+		arg.Ids,
+		arg.OccurrenceAts,
+		arg.Attempts,
+		arg.Msgids,
+		arg.HasMsgids,
+		arg.StartedAts,
+		arg.LatencyMs,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []InsertSentDeliveriesRow{}
+	for rows.Next() {
+		var i InsertSentDeliveriesRow
+		if err := rows.Scan(&i.ReminderID, &i.Status); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const lastUnknownAttemptAt = `-- name: LastUnknownAttemptAt :one
 SELECT coalesce(max(started_at), 0)::bigint AS started_at FROM deliveries
 WHERE reminder_id = $1::text AND occurrence_at = $2::bigint AND status IN ('unknown', 'abandoned')
@@ -562,6 +673,18 @@ func (q *Queries) LedgerZero(ctx context.Context, arg LedgerZeroParams) error {
 		arg.Status,
 		arg.Now,
 	)
+	return err
+}
+
+const lockMsgids = `-- name: LockMsgids :exec
+SELECT pg_advisory_xact_lock(hashtextextended('msgid:' || m::text, 0))
+FROM (SELECT DISTINCT m FROM unnest($1::bigint[]) AS u(m) ORDER BY m) AS s
+`
+
+// EngineXactLock on each msgid of @msgids, in msgid order (two batches of
+// one process or of two never take them in opposite orders).
+func (q *Queries) LockMsgids(ctx context.Context, msgids []int64) error {
+	_, err := q.db.Exec(ctx, lockMsgids, msgids)
 	return err
 }
 
@@ -696,6 +819,33 @@ func (q *Queries) PendingSentEventFor(ctx context.Context, arg PendingSentEventF
 	var i PendingSentEventForRow
 	err := row.Scan(&i.Msgid, &i.Delivered, &i.EventStatus)
 	return i, err
+}
+
+const pendingSentEvents = `-- name: PendingSentEvents :many
+SELECT msgid FROM pending_sent_events WHERE msgid = ANY($1::bigint[])
+`
+
+// The msgids, of those in @msgids, whose sent event arrived before the
+// outcome of their send was recorded (the record holds their advisory
+// locks: LockMsgids).
+func (q *Queries) PendingSentEvents(ctx context.Context, msgids []int64) ([]int64, error) {
+	rows, err := q.db.Query(ctx, pendingSentEvents, msgids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var msgid int64
+		if err := rows.Scan(&msgid); err != nil {
+			return nil, err
+		}
+		items = append(items, msgid)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const rescheduleReminder = `-- name: RescheduleReminder :execrows
