@@ -38,6 +38,8 @@ type config struct {
 	MaxAttempts     string
 	DefaultLateness string
 	Lease           string
+	LeaderTTL       string
+	Heartbeat       string
 
 	// Durability and the database's health at start.
 	Sync             string
@@ -57,6 +59,8 @@ type config struct {
 	maxConns       int
 
 	lease           time.Duration
+	leaderTTL       time.Duration
+	heartbeat       time.Duration
 	scanEvery       time.Duration
 	concurrency     int
 	sendRate        float64
@@ -106,6 +110,8 @@ func (c *config) settings() []setting {
 		{"REMINDERD_MAX_ATTEMPTS", "max-attempts", "6", "attempts at one occurrence before failed/retries_exhausted", &c.MaxAttempts, false},
 		{"REMINDERD_DEFAULT_LATENESS", "default-lateness", "15m", "how late a reminder without expires_at may still be sent", &c.DefaultLateness, false},
 		{"REMINDERD_LEASE", "lease", "2m", "how long a claim holds a reminder before a crashed process's claim is rescued", &c.Lease, false},
+		{"REMINDERD_LEADER_TTL", "leader-ttl", "15s", "how long the leader's lease (the periodic jobs) lasts unrenewed: a dead leader is replaced within it plus one heartbeat", &c.LeaderTTL, false},
+		{"REMINDERD_HEARTBEAT", "heartbeat", "5s", "how often a process renews its instance row and, leading, its lease (at most half of REMINDERD_LEADER_TTL)", &c.Heartbeat, false},
 		{"REMINDERD_MIN_INTERVAL", "min-interval", "1h", "shortest gap allowed between two occurrences of a recurrence (at least 1m)", &c.MinInterval, false},
 		{"REMINDERD_MAX_SCHEDULED_PER_USER", "max-scheduled-per-user", "500", "reminders a user may have scheduled at once", &c.MaxScheduledPerUser, false},
 		{"REMINDERD_UNKNOWN_WAIT", "unknown-wait", "2m", "how long a send of unknown outcome waits for WeChat's sent event before it is sent again", &c.UnknownWait, false},
@@ -340,6 +346,11 @@ func (c *config) parse() []error {
 	dur("REMINDERD_SCAN_EVERY", c.ScanEvery, 100*time.Millisecond, &c.scanEvery)
 	dur("REMINDERD_DEFAULT_LATENESS", c.DefaultLateness, time.Second, &c.defaultLateness)
 	dur("REMINDERD_LEASE", c.Lease, time.Second, &c.lease)
+	dur("REMINDERD_LEADER_TTL", c.LeaderTTL, time.Second, &c.leaderTTL)
+	dur("REMINDERD_HEARTBEAT", c.Heartbeat, 100*time.Millisecond, &c.heartbeat)
+	if c.leaderTTL > 0 && c.heartbeat > 0 && c.leaderTTL < 2*c.heartbeat {
+		errs = append(errs, fmt.Errorf("REMINDERD_LEADER_TTL %s must be at least twice REMINDERD_HEARTBEAT %s: a leader renews its lease each heartbeat, and one late renewal must not lose it", c.leaderTTL, c.heartbeat))
+	}
 	dur("REMINDERD_WECHAT_TIMEOUT", c.WeChatTimeout, 100*time.Millisecond, &c.wechatTimeout)
 	if c.wechatTimeout > 0 && c.lease > 0 && c.lease <= sendBudget(c.wechatTimeout) {
 		errs = append(errs, fmt.Errorf("REMINDERD_LEASE %s must be longer than the send budget %s (%d.5 × REMINDERD_WECHAT_TIMEOUT %s: a token fetch and a send, twice with the token retry, and half a call of margin): a send that takes its whole budget would outlive the lease, and the reminder would be rescued and sent again by a live process; raise REMINDERD_LEASE or lower REMINDERD_WECHAT_TIMEOUT",

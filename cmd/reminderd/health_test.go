@@ -112,6 +112,35 @@ func TestLeaseMustOutlastTheSendBudget(t *testing.T) {
 	}
 }
 
+// The leader's lease must outlast one late renewal; both settings are
+// durations, and the defaults are 15 s and 5 s.
+func TestLeaderTTLMustOutlastTwoHeartbeats(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // "" = accepted
+	}{
+		{map[string]string{"REMINDERD_LEADER_TTL": "5s", "REMINDERD_HEARTBEAT": "3s"}, "at least twice REMINDERD_HEARTBEAT"},
+		{map[string]string{"REMINDERD_LEADER_TTL": "6s", "REMINDERD_HEARTBEAT": "3s"}, ""},
+		{map[string]string{"REMINDERD_LEADER_TTL": "soon"}, "REMINDERD_LEADER_TTL"},
+		{map[string]string{"REMINDERD_HEARTBEAT": "1ms"}, "REMINDERD_HEARTBEAT"},
+	} {
+		_, err := parseConfig("t", nil, env(tc.env), io.Discard)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("env %v refused: %v", tc.env, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("env %v: err %v, want %q", tc.env, err, tc.want)
+		}
+	}
+	c, err := parseConfig("t", nil, env(nil), io.Discard)
+	if err != nil || c.leaderTTL != 15*time.Second || c.heartbeat != 5*time.Second {
+		t.Fatalf("defaults: leader TTL %s, heartbeat %s, %v", c.leaderTTL, c.heartbeat, err)
+	}
+}
+
 func TestProductionRefusesAGuessableAdminToken(t *testing.T) {
 	for _, tc := range []struct {
 		env  map[string]string

@@ -200,8 +200,9 @@ func TestSettingTypesMatchParsing(t *testing.T) {
 		}
 		for v, wantOK := range map[string]bool{p.good: true, p.bad: false} {
 			// A long lease, so that any WeChat timeout probed fits its send
-			// budget (the flag wins where the lease itself is probed).
-			_, err := parseConfig("t", []string{"--" + s.flag, v}, env(map[string]string{"REMINDERD_LEASE": "1h"}), io.Discard)
+			// budget, and a long leader lease for any heartbeat probed (the
+			// flag wins where the lease itself is probed).
+			_, err := parseConfig("t", []string{"--" + s.flag, v}, env(map[string]string{"REMINDERD_LEASE": "1h", "REMINDERD_LEADER_TTL": "1h"}), io.Discard)
 			if gotOK := err == nil || !strings.Contains(err.Error(), s.env); gotOK != wantOK {
 				t.Errorf("--%s (%s) %q: accepted %v, want %v (%v)", s.flag, typ, v, gotOK, wantOK, err)
 			}
