@@ -62,13 +62,10 @@ func (d *DB) ClaimDueRolledBack(ctx context.Context, p store.ClaimParams) (int, 
 	return n, nil
 }
 
-// userTemplate is a (user, template) pair: one ledger row.
-type userTemplate struct{ openid, templateID string }
-
 // claimDue claims in q's transaction. The batch costs a few statements,
-// not a few per reminder: the due rows, the ledger rows and the credits
-// taken (one statement per template, and per further credit taken from one
-// user), and the claim.
+// not a few per reminder: the due rows, the ledger rows (one statement per
+// template), the credits taken (one statement per template and per further
+// credit taken from one user), and the claim.
 func claimDue(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams) ([]store.Claim, error) {
 	now := p.Now.UnixMilli()
 	due, err := q.DueReminders(ctx, dbsqlc.DueRemindersParams{Now: now, MaxRows: int64(p.Max)})
@@ -81,41 +78,35 @@ func claimDue(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams) ([]st
 			return claimEach(ctx, q, p, due)
 		}
 	}
-	credits, longTerm, err := ledgerFor(ctx, q, due)
+	ds := make([]store.Due, len(due))
+	ids := make([]string, len(due))
+	for i, r := range due {
+		ds[i] = store.Due{ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, UnknownAttempt: r.UnknownAt.Valid}
+		ids[i] = r.ID
+	}
+	ledger, err := ledgerFor(ctx, q, ds)
 	if err != nil {
 		return nil, err
 	}
-	// Reserve in due order: a user's earlier reminder gets the credit first.
-	// rounds[k][template] are the users a (k+1)-th credit is taken from.
-	ids := make([]string, len(due))
-	held := []string{}
-	covered := make(map[string]bool, len(due))
-	taken := make(map[userTemplate]int64)
-	var rounds []map[string][]string
-	for i, r := range due {
-		ids[i] = r.ID
-		ut := userTemplate{r.Openid, r.TemplateID}
-		kind, ok := p.Kind(r.TemplateID)
-		switch {
-		case !ok:
-		case r.UnknownAt.Valid:
-			// The attempt of unknown outcome used the credit.
-			covered[r.ID] = true
-		case kind == store.KindOneTime && credits[ut] > taken[ut]:
-			k := taken[ut]
-			taken[ut]++
-			if int(k) == len(rounds) {
-				rounds = append(rounds, map[string][]string{})
+	plan := store.PlanCredits(ds, p.Kind, ledger)
+	// Round k takes a (k+1)-th credit from each of its users, one
+	// statement per template: a compare-and-set (credits > 0) per user.
+	for k := int64(0); ; k++ {
+		round := map[string][]string{}
+		var templates []string
+		for _, ut := range plan.Order {
+			if plan.Take[ut] > k {
+				if round[ut.TemplateID] == nil {
+					templates = append(templates, ut.TemplateID)
+				}
+				round[ut.TemplateID] = append(round[ut.TemplateID], ut.OpenID)
 			}
-			rounds[k][r.TemplateID] = append(rounds[k][r.TemplateID], r.Openid)
-			held = append(held, r.ID)
-			covered[r.ID] = true
-		case kind == store.KindLongTerm:
-			covered[r.ID] = longTerm[ut]
 		}
-	}
-	for _, r := range rounds {
-		for tid, openids := range r {
+		if len(templates) == 0 {
+			break
+		}
+		for _, tid := range templates {
+			openids := round[tid]
 			n, err := q.TakeCredits(ctx, dbsqlc.TakeCreditsParams{Openids: jsonArg(openids), TemplateID: tid, Now: now})
 			if err != nil {
 				return nil, err
@@ -125,7 +116,7 @@ func claimDue(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams) ([]st
 			}
 		}
 	}
-	rems, err := q.ClaimReminders(ctx, dbsqlc.ClaimRemindersParams{Ids: jsonArg(ids), Held: jsonArg(held),
+	rems, err := q.ClaimReminders(ctx, dbsqlc.ClaimRemindersParams{Ids: jsonArg(ids), Held: jsonArg(plan.Held),
 		LeaseUntil: someInt(p.LeaseUntil.UnixMilli()), Owner: someStr(p.Owner), Now: now})
 	if err != nil {
 		return nil, err
@@ -135,47 +126,49 @@ func claimDue(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams) ([]st
 		// and the rollback gives the reserved credits back.
 		return nil, fmt.Errorf("claimed %d of %d due reminders: %w", len(rems), len(due), store.ErrConflict)
 	}
-	order := make(map[string]int, len(due))
+	return inDueOrder(ids, rems, plan, now), nil
+}
+
+// inDueOrder maps the claimed rows to claims, in the due rows' order.
+func inDueOrder(ids []string, rems []dbsqlc.Reminder, plan store.CreditPlan, now int64) []store.Claim {
+	pos := make(map[string]int, len(ids))
 	for i, id := range ids {
-		order[id] = i
+		pos[id] = i
 	}
-	claimed := make([]store.Claim, len(due))
+	claimed := make([]store.Claim, len(ids))
 	for _, r := range rems {
-		claimed[order[r.ID]] = store.Claim{Reminder: reminderFromRow(r), ClaimedAt: instant(now), Covered: covered[r.ID]}
+		claimed[pos[r.ID]] = store.Claim{Reminder: reminderFromRow(r), ClaimedAt: instant(now), Covered: plan.Covered[r.ID]}
 	}
-	return claimed, nil
+	return claimed
 }
 
 // ledgerFor reads the ledger rows of the due reminders' users: one
 // statement per template.
-func ledgerFor(ctx context.Context, q *dbsqlc.Queries, due []dbsqlc.DueRemindersRow) (credits map[userTemplate]int64, longTerm map[userTemplate]bool, err error) {
+func ledgerFor(ctx context.Context, q *dbsqlc.Queries, due []store.Due) (map[store.UserTemplate]store.Ledger, error) {
 	// The batch's users per template, in first-seen order.
 	var templates []string
 	users := make(map[string][]string)
-	seen := make(map[userTemplate]bool, len(due))
+	seen := make(map[store.UserTemplate]bool, len(due))
 	for _, r := range due {
-		if ut := (userTemplate{r.Openid, r.TemplateID}); !seen[ut] {
+		if ut := (store.UserTemplate{OpenID: r.OpenID, TemplateID: r.TemplateID}); !seen[ut] {
 			seen[ut] = true
 			if users[r.TemplateID] == nil {
 				templates = append(templates, r.TemplateID)
 			}
-			users[r.TemplateID] = append(users[r.TemplateID], r.Openid)
+			users[r.TemplateID] = append(users[r.TemplateID], r.OpenID)
 		}
 	}
-	credits = make(map[userTemplate]int64, len(seen))
-	longTerm = make(map[userTemplate]bool)
+	ledger := make(map[store.UserTemplate]store.Ledger, len(seen))
 	for _, tid := range templates {
-		ledger, err := q.LedgerFor(ctx, dbsqlc.LedgerForParams{Openids: jsonArg(users[tid]), TemplateID: tid})
+		rows, err := q.LedgerFor(ctx, dbsqlc.LedgerForParams{Openids: jsonArg(users[tid]), TemplateID: tid})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		for _, l := range ledger {
-			ut := userTemplate{l.Openid, tid}
-			credits[ut] = l.Credits
-			longTerm[ut] = l.LongTerm == 1
+		for _, l := range rows {
+			ledger[store.UserTemplate{OpenID: l.Openid, TemplateID: tid}] = store.Ledger{Credits: l.Credits, LongTerm: l.LongTerm == 1}
 		}
 	}
-	return credits, longTerm, nil
+	return ledger, nil
 }
 
 // claimEach claims the due rows one statement at a time: the path for keys

@@ -306,3 +306,63 @@ type PushApplied struct {
 	// Woken: a reminder waiting out an unknown outcome is due now.
 	Woken bool
 }
+
+// Due is a due reminder as a claim sees it, in due order.
+type Due struct {
+	ID, OpenID, TemplateID string
+	// UnknownAttempt: the occurrence has an attempt of unknown outcome,
+	// whose credit counts as used.
+	UnknownAttempt bool
+}
+
+// Ledger is a (user, template) ledger row as a claim reads it.
+type Ledger struct {
+	Credits  int64
+	LongTerm bool
+}
+
+// UserTemplate names a ledger row.
+type UserTemplate struct{ OpenID, TemplateID string }
+
+// CreditPlan is what a claim of a batch reserves, by PlanCredits: the one
+// rule both drivers apply, whatever statements they write it with.
+type CreditPlan struct {
+	// Covered: the reminder's send is covered (a credit held, the
+	// long-term grant, or the credit an attempt of unknown outcome used).
+	Covered map[string]bool
+	// Held are the reminders that reserve a one-time credit, in due order.
+	Held []string
+	// Take is how many credits each ledger row gives, its rows in the
+	// order first taken from.
+	Take  map[UserTemplate]int64
+	Order []UserTemplate
+}
+
+// PlanCredits reserves in due order: a user's earlier reminder of a
+// one-time template gets a credit first, the k-th reminder of the batch
+// the k-th credit, while the ledger has them; a long-term template is
+// covered if granted and holds nothing; an occurrence with an attempt of
+// unknown outcome takes none (that attempt used it); a template kind
+// does not know is not covered.
+func PlanCredits(due []Due, kind func(templateID string) (TemplateKind, bool), ledger map[UserTemplate]Ledger) CreditPlan {
+	p := CreditPlan{Covered: make(map[string]bool, len(due)), Held: []string{}, Take: map[UserTemplate]int64{}}
+	for _, r := range due {
+		ut := UserTemplate{r.OpenID, r.TemplateID}
+		k, ok := kind(r.TemplateID)
+		switch {
+		case !ok:
+		case r.UnknownAttempt:
+			p.Covered[r.ID] = true
+		case k == KindOneTime && ledger[ut].Credits > p.Take[ut]:
+			if p.Take[ut] == 0 {
+				p.Order = append(p.Order, ut)
+			}
+			p.Take[ut]++
+			p.Held = append(p.Held, r.ID)
+			p.Covered[r.ID] = true
+		case k == KindLongTerm:
+			p.Covered[r.ID] = ledger[ut].LongTerm
+		}
+	}
+	return p
+}

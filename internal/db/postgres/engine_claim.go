@@ -70,65 +70,43 @@ func (d *DB) ClaimDueRolledBack(ctx context.Context, p store.ClaimParams) (int, 
 	return n, nil
 }
 
-// userTemplate is a (user, template) pair: one ledger row.
-type userTemplate struct{ openid, templateID string }
-
-// claimDue claims in q's transaction.
+// claimDue claims in q's transaction: the due rows, the ledger rows, the
+// credits taken and the claim, a statement each for the whole batch.
 func claimDue(ctx context.Context, q *pgsqlc.Queries, p store.ClaimParams) ([]store.Claim, error) {
 	now := p.Now.UnixMilli()
 	due, err := q.DueReminders(ctx, pgsqlc.DueRemindersParams{Now: now, MaxRows: int64(p.Max)})
 	if err != nil || len(due) == 0 {
 		return nil, err
 	}
-	credits, longTerm, err := ledgerFor(ctx, q, due)
+	ds := make([]store.Due, len(due))
+	ids := make([]string, len(due))
+	for i, r := range due {
+		ds[i] = store.Due{ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, UnknownAttempt: r.UnknownAt != nil}
+		ids[i] = r.ID
+	}
+	ledger, err := ledgerFor(ctx, q, ds)
 	if err != nil {
 		return nil, err
 	}
-	// Reserve in due order: a user's earlier reminder gets the credit
-	// first, its k-th reminder of the batch the k-th credit.
-	ids := make([]string, len(due))
-	held := []string{}
-	covered := make(map[string]bool, len(due))
-	taken := make(map[userTemplate]int64)
-	var order []userTemplate // the pairs credits are taken from, first-seen
-	for i, r := range due {
-		ids[i] = r.ID
-		ut := userTemplate{r.Openid, r.TemplateID}
-		kind, ok := p.Kind(r.TemplateID)
-		switch {
-		case !ok:
-		case r.UnknownAt != nil:
-			// The attempt of unknown outcome used the credit.
-			covered[r.ID] = true
-		case kind == store.KindOneTime && credits[ut] > taken[ut]:
-			if taken[ut] == 0 {
-				order = append(order, ut)
-			}
-			taken[ut]++
-			held = append(held, r.ID)
-			covered[r.ID] = true
-		case kind == store.KindLongTerm:
-			covered[r.ID] = longTerm[ut]
-		}
-	}
-	if len(order) > 0 {
+	plan := store.PlanCredits(ds, p.Kind, ledger)
+	if len(plan.Order) > 0 {
 		tp := pgsqlc.ClaimTakeCreditsParams{Now: now}
-		for _, ut := range order {
-			tp.Openids = append(tp.Openids, ut.openid)
-			tp.TemplateIds = append(tp.TemplateIds, ut.templateID)
-			tp.Ns = append(tp.Ns, taken[ut])
+		for _, ut := range plan.Order {
+			tp.Openids = append(tp.Openids, ut.OpenID)
+			tp.TemplateIds = append(tp.TemplateIds, ut.TemplateID)
+			tp.Ns = append(tp.Ns, plan.Take[ut])
 		}
 		n, err := q.ClaimTakeCredits(ctx, tp)
 		if err != nil {
 			return nil, err
 		}
-		if n != int64(len(order)) {
+		if n != int64(len(plan.Order)) {
 			// The ledger rows are locked since they were read: only a bug
 			// gets here, and the rollback gives the credits back.
-			return nil, fmt.Errorf("reserved the credits of %d of %d ledger rows: %w", n, len(order), store.ErrConflict)
+			return nil, fmt.Errorf("reserved the credits of %d of %d ledger rows: %w", n, len(plan.Order), store.ErrConflict)
 		}
 	}
-	rems, err := q.ClaimReminders(ctx, pgsqlc.ClaimRemindersParams{Ids: ids, Held: held, LeaseUntil: p.LeaseUntil.UnixMilli(),
+	rems, err := q.ClaimReminders(ctx, pgsqlc.ClaimRemindersParams{Ids: ids, Held: plan.Held, LeaseUntil: p.LeaseUntil.UnixMilli(),
 		Owner: p.Owner, Now: now})
 	if err != nil {
 		return nil, err
@@ -142,32 +120,30 @@ func claimDue(ctx context.Context, q *pgsqlc.Queries, p store.ClaimParams) ([]st
 	}
 	claimed := make([]store.Claim, len(due))
 	for _, r := range rems {
-		claimed[pos[r.ID]] = store.Claim{Reminder: reminderFromRow(r), ClaimedAt: instant(now), Covered: covered[r.ID]}
+		claimed[pos[r.ID]] = store.Claim{Reminder: reminderFromRow(r), ClaimedAt: instant(now), Covered: plan.Covered[r.ID]}
 	}
 	return claimed, nil
 }
 
 // ledgerFor reads and locks the ledger rows of the due reminders' users:
 // one statement for the batch.
-func ledgerFor(ctx context.Context, q *pgsqlc.Queries, due []pgsqlc.DueRemindersRow) (map[userTemplate]int64, map[userTemplate]bool, error) {
+func ledgerFor(ctx context.Context, q *pgsqlc.Queries, due []store.Due) (map[store.UserTemplate]store.Ledger, error) {
 	var p pgsqlc.ClaimLedgerForParams
-	seen := make(map[userTemplate]bool, len(due))
+	seen := make(map[store.UserTemplate]bool, len(due))
 	for _, r := range due {
-		if ut := (userTemplate{r.Openid, r.TemplateID}); !seen[ut] {
+		if ut := (store.UserTemplate{OpenID: r.OpenID, TemplateID: r.TemplateID}); !seen[ut] {
 			seen[ut] = true
-			p.Openids = append(p.Openids, r.Openid)
+			p.Openids = append(p.Openids, r.OpenID)
 			p.TemplateIds = append(p.TemplateIds, r.TemplateID)
 		}
 	}
 	rows, err := q.ClaimLedgerFor(ctx, p)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	credits := make(map[userTemplate]int64, len(rows))
-	longTerm := make(map[userTemplate]bool)
+	ledger := make(map[store.UserTemplate]store.Ledger, len(rows))
 	for _, l := range rows {
-		ut := userTemplate{l.Openid, l.TemplateID}
-		credits[ut], longTerm[ut] = l.Credits, l.LongTerm
+		ledger[store.UserTemplate{OpenID: l.Openid, TemplateID: l.TemplateID}] = store.Ledger{Credits: l.Credits, LongTerm: l.LongTerm}
 	}
-	return credits, longTerm, nil
+	return ledger, nil
 }
