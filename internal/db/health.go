@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -89,21 +87,11 @@ const ProbeEvery = time.Second
 // probeTimeout bounds one probe (it queues for the single writer).
 const probeTimeout = 2 * time.Second
 
-// writeHealth is the cached result of the write probe.
-type writeHealth struct {
-	mu        sync.Mutex
-	checkedAt time.Time
-	err       error
-	// full is set when a write failed for want of space; the next probe
-	// then commits, so that only a real write clears it.
-	full atomic.Bool
-}
-
 // NoteWriteError records a write's failure if it was for want of space, so
 // that readiness fails until a probe writes again. Other errors are ignored.
 func (d *DB) NoteWriteError(err error) {
 	if err != nil && isFull(err) {
-		d.health.full.Store(true)
+		d.health.NoteFull()
 	}
 }
 
@@ -119,25 +107,7 @@ func (d *DB) NoteWriteError(err error) {
 // deletes its row and commits instead, so that readiness comes back only
 // once a real commit reached the disk.
 func (d *DB) Writable(ctx context.Context) error {
-	h := &d.health
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	now := d.now()
-	commit := h.full.Load()
-	// A write that failed for want of space since a successful probe makes
-	// the cached success stale at once.
-	if !h.checkedAt.IsZero() && now.Sub(h.checkedAt) < ProbeEvery && (h.err != nil || !commit) {
-		return h.err
-	}
-	err := d.probe(ctx, commit)
-	h.checkedAt, h.err = d.now(), err
-	if err == nil && commit {
-		h.full.Store(false)
-	}
-	if err != nil {
-		d.NoteWriteError(err)
-	}
-	return err
+	return d.health.Check(d.now, ProbeEvery, func(commit bool) error { return d.probe(ctx, commit) }, isFull)
 }
 
 // errProbeRollback ends the probe's transaction without a commit.

@@ -34,6 +34,7 @@ import (
 	"modernc.org/sqlite" // the pure-Go SQLite driver
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/reminderd/reminderd/internal/probe"
 	"github.com/reminderd/reminderd/internal/store"
 )
 
@@ -66,7 +67,7 @@ type DB struct {
 	ckpt     *checkpointer
 	// integrity is what OpenWith's check found; health caches the probe.
 	integrity store.Integrity
-	health    writeHealth
+	health    probe.Cache
 	now       func() time.Time
 }
 

@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,16 +21,6 @@ const ProbeEvery = time.Second
 // probeTimeout bounds one probe (a server that cannot take a write may
 // hang rather than fail).
 const probeTimeout = 2 * time.Second
-
-// writeHealth is the cached result of the write probe.
-type writeHealth struct {
-	mu        sync.Mutex
-	checkedAt time.Time
-	err       error
-	// full is set when a write failed for want of space; the next probe
-	// then commits, so that only a real write clears it.
-	full atomic.Bool
-}
 
 // Ping reports whether the server answers.
 func (d *DB) Ping(ctx context.Context) error {
@@ -62,7 +50,7 @@ func isFull(err error) bool {
 // ignored.
 func (d *DB) NoteWriteError(err error) {
 	if err != nil && isFull(err) {
-		d.health.full.Store(true)
+		d.health.NoteFull()
 	}
 }
 
@@ -77,25 +65,7 @@ func (d *DB) NoteWriteError(err error) {
 // deletes its row and commits instead: a commit flushes the WAL to disk,
 // so readiness comes back only once a real write reached it.
 func (d *DB) Writable(ctx context.Context) error {
-	h := &d.health
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	now := d.now()
-	commit := h.full.Load()
-	// A write that failed for want of space since a successful probe makes
-	// the cached success stale at once.
-	if !h.checkedAt.IsZero() && now.Sub(h.checkedAt) < ProbeEvery && (h.err != nil || !commit) {
-		return h.err
-	}
-	err := d.probe(ctx, commit)
-	h.checkedAt, h.err = d.now(), err
-	if err == nil && commit {
-		h.full.Store(false)
-	}
-	if err != nil {
-		d.NoteWriteError(err)
-	}
-	return err
+	return d.health.Check(d.now, ProbeEvery, func(commit bool) error { return d.probe(ctx, commit) }, isFull)
 }
 
 // errProbeRollback ends the probe's transaction without a commit.

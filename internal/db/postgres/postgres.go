@@ -12,6 +12,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/batch"
 	"github.com/reminderd/reminderd/internal/db/postgres/pgsqlc"
+	"github.com/reminderd/reminderd/internal/probe"
 	"github.com/reminderd/reminderd/internal/store"
 )
 
@@ -34,7 +35,7 @@ type DB struct {
 	q    *pgsqlc.Queries // on the pool: reads outside a transaction
 	now  func() time.Time
 	// health is Writable's cached probe (health.go).
-	health writeHealth
+	health probe.Cache
 	// outcomes group-commits RecordOutcome (engine_outcome.go).
 	outcomes *batch.Batcher[*outcomeReq]
 }
