@@ -91,6 +91,7 @@ CREATE TABLE reminders (
     credit_held     BOOLEAN NOT NULL DEFAULT false,
     unknown_at      BIGINT,
     delivery        TEXT    NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')),
+    send_started    BOOLEAN,
     CONSTRAINT reminders_reason_iff_ended CHECK ((status IN ('failed', 'skipped')) = (reason IS NOT NULL)),
     CONSTRAINT reminders_lease_iff_sending CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
     CONSTRAINT reminders_key_with_hash CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))

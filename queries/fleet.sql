@@ -40,3 +40,9 @@ ON CONFLICT (openid) DO UPDATE SET until = excluded.until WHERE user_sends.holde
 
 -- name: ReleaseUserSend :exec
 DELETE FROM user_sends WHERE openid = @openid AND holder = @holder;
+
+-- name: MarkSendStarted :exec
+-- The send of holder's claim of the reminder starts (taken with the user's
+-- send lease); a claim not marked (send_started NULL) stays so.
+UPDATE reminders SET send_started = 1
+WHERE id = @id AND status = 'sending' AND lease_owner = @holder AND send_started IS NOT NULL;

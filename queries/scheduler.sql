@@ -9,7 +9,7 @@ WHERE r.status = 'scheduled' AND r.due_at <= @now ORDER BY r.due_at, r.id LIMIT 
 -- whether the claim reserved a consent credit. Compare-and-set on scheduled.
 UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = @lease_until, lease_owner = @owner,
-    credit_held = @credit_held, updated_at = @now
+    credit_held = @credit_held, updated_at = @now, send_started = CASE WHEN CAST(@mark_starts AS INTEGER) THEN 0 END
 WHERE id = @id AND status = 'scheduled'
 RETURNING *;
 
@@ -102,7 +102,7 @@ WHERE id = @id AND status = 'sending' AND lease_owner = @owner AND attempts = @a
 
 -- name: ExpiredLeases :many
 -- Reminders whose lease ran out (a crashed or killed process), with their claim.
-SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at
+SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
 FROM reminders INDEXED BY reminders_lease
 WHERE status = 'sending' AND lease_until < @now
 ORDER BY lease_until;
@@ -157,7 +157,8 @@ WHERE openid IN (SELECT j.value FROM json_each(CAST(@openids AS TEXT)) j) AND te
 -- (the status index holds every scheduled reminder).
 UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = @lease_until, lease_owner = @owner,
-    credit_held = (id IN (SELECT h.value FROM json_each(CAST(@held AS TEXT)) h)), updated_at = @now
+    credit_held = (id IN (SELECT h.value FROM json_each(CAST(@held AS TEXT)) h)), updated_at = @now,
+    send_started = CASE WHEN CAST(@mark_starts AS INTEGER) THEN 0 END
 WHERE id IN (SELECT j.value FROM json_each(CAST(@ids AS TEXT)) j) AND +status = 'scheduled'
 RETURNING *;
 
@@ -218,3 +219,18 @@ WHERE reminder_id = @reminder_id AND occurrence_at = @occurrence_at;
 -- unknown wait counts from it.
 SELECT CAST(coalesce(max(started_at), 0) AS INTEGER) FROM deliveries
 WHERE reminder_id = @reminder_id AND occurrence_at = @occurrence_at AND status IN ('unknown', 'abandoned');
+
+-- name: SentEventParked :one
+-- Whether the sent event of @msgid is still parked (a settle checks it in
+-- its record's transaction: the event may have been taken meanwhile by the
+-- send it belongs to).
+SELECT count(*) FROM pending_sent_events WHERE msgid = @msgid;
+
+-- name: RescueUnstarted :execrows
+-- Back to scheduled, due now, as if never claimed (the attempt counter goes
+-- back): an expired claim marked unstarted (send_started = 0), whose worker
+-- never took the user's send lease, so WeChat cannot have its send.
+-- Compare-and-set on the expired claim.
+UPDATE reminders SET status = 'scheduled', due_at = @now, lease_until = NULL, lease_owner = NULL, credit_held = 0,
+    attempts = attempts - 1, send_started = NULL, updated_at = @now
+WHERE id = @id AND status = 'sending' AND lease_until < @now AND attempts = @attempts AND send_started = 0;

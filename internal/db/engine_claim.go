@@ -117,7 +117,7 @@ func claimDue(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams) ([]st
 		}
 	}
 	rems, err := q.ClaimReminders(ctx, dbsqlc.ClaimRemindersParams{Ids: jsonArg(ids), Held: jsonArg(plan.Held),
-		LeaseUntil: someInt(p.LeaseUntil.UnixMilli()), Owner: someStr(p.Owner), Now: now})
+		LeaseUntil: someInt(p.LeaseUntil.UnixMilli()), Owner: someStr(p.Owner), Now: now, MarkStarts: b2i(p.MarkStarts)})
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func claimEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, due 
 			}
 		}
 		row, err := q.ClaimReminder(ctx, dbsqlc.ClaimReminderParams{ID: r.ID, LeaseUntil: someInt(p.LeaseUntil.UnixMilli()),
-			Owner: someStr(p.Owner), CreditHeld: held, Now: now})
+			Owner: someStr(p.Owner), CreditHeld: held, Now: now, MarkStarts: b2i(p.MarkStarts)})
 		if err != nil {
 			return nil, fmt.Errorf("claim %s: %w", r.ID, err)
 		}

@@ -185,6 +185,18 @@ func recordOne(ctx context.Context, q *dbsqlc.Queries, req *outcomeReq) error {
 	o, r := req.o, req.o.Claim.Reminder
 	now := o.At.UnixMilli()
 	req.rec = store.Recorded{} // a batch rolled back may have set it
+	if s := o.Settle; s != nil && s.HasEvent {
+		// The claim saw the event parked; the send it belongs to may have
+		// had its outcome recorded since and taken it.
+		parked, err := q.SentEventParked(ctx, s.Event.MsgID)
+		if err != nil {
+			return err
+		}
+		if parked == 0 {
+			o = store.EventGoneOutcome(o)
+			req.rec.EventGone = true
+		}
+	}
 	n, err := transition(ctx, q, o)
 	if err != nil {
 		return err
@@ -253,7 +265,7 @@ func transition(ctx context.Context, q *dbsqlc.Queries, o store.Outcome) (int64,
 func writeDelivery(ctx context.Context, q *dbsqlc.Queries, o store.Outcome, lost bool) (int64, store.DeliveryStatus, error) {
 	dl, r := o.Delivery, o.Claim.Reminder
 	p := dbsqlc.InsertDeliveryParams{ReminderID: r.ID, OccurrenceAt: r.FireAt.UnixMilli(), Attempt: r.Attempts, Status: string(dl.Status),
-		Errcode: maybeInt(dl.ErrCode, dl.HasErrCode), Errmsg: dl.ErrMsg, Msgid: maybeInt(dl.MsgID, dl.HasMsgID),
+		Errcode: maybeInt(dl.ErrCode, dl.HasErrCode), Errmsg: store.LostLeaseNote(dl.ErrMsg, lost), Msgid: maybeInt(dl.MsgID, dl.HasMsgID),
 		StartedAt: o.Claim.ClaimedAt.UnixMilli(), Now: o.At.UnixMilli(), LatencyMs: someInt(dl.Latency.Milliseconds()),
 		PossibleDuplicate: b2i(dl.PossibleDuplicate)}
 	id, err := insertDelivery(ctx, q, p, lost)

@@ -23,6 +23,21 @@ func (d *DB) RescueExpiredLeases(ctx context.Context, at time.Time, unknownWait 
 			return err
 		}
 		for _, x := range expired {
+			if x.SendStarted.Valid && x.SendStarted.Int64 == 0 {
+				// Its worker never took the user's send lease: not sent.
+				ok, err := q.RescueUnstarted(ctx, dbsqlc.RescueUnstartedParams{ID: x.ID, Now: now, Attempts: x.Attempts})
+				if err != nil {
+					return err
+				}
+				if ok > 0 && x.CreditHeld == 1 {
+					if _, err := q.RefundCredit(ctx, dbsqlc.RefundCreditParams{Openid: x.Openid, TemplateID: x.TemplateID, Now: now,
+						ClaimedAt: x.ClaimedAt}); err != nil {
+						return err
+					}
+				}
+				n += int(ok)
+				continue
+			}
 			// WeChat may have the claim's send: the credit it held counts
 			// as used, and the reminder waits out the unknown wait since the
 			// claim before it is sent again.

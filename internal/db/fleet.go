@@ -69,7 +69,7 @@ func (d *DB) InvalidateToken(ctx context.Context, version int64, at time.Time) (
 }
 
 // AcquireUserSend takes openID's send lease for holder.
-func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time) (bool, error) {
+func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string) (bool, error) {
 	var n int64
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		if err := q.DropExpiredUserSend(ctx, dbsqlc.DropExpiredUserSendParams{Openid: openID, Now: now.UnixMilli()}); err != nil {
@@ -77,7 +77,10 @@ func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, un
 		}
 		var err error
 		n, err = q.AcquireUserSend(ctx, dbsqlc.AcquireUserSendParams{Openid: openID, Holder: holder, Until: until.UnixMilli()})
-		return err
+		if err != nil || n == 0 {
+			return err
+		}
+		return q.MarkSendStarted(ctx, dbsqlc.MarkSendStartedParams{ID: reminderID, Holder: someStr(holder)})
 	})
 	if err != nil {
 		return false, fmt.Errorf("acquire the send lease: %w", err)

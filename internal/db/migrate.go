@@ -80,12 +80,20 @@ func (d *DB) migrate(ctx context.Context) (int, error) {
 	if cur > len(ms) {
 		return 0, fmt.Errorf("migrate: database is at version %d, newer than this binary (%d): upgrade reminderd", cur, len(ms))
 	}
-	applied := 0
+	applied, rebuilt := 0, false
 	for _, m := range ms[cur:] {
 		if err := d.apply(ctx, m); err != nil {
 			return applied, fmt.Errorf("migrate %s: %w", m.Name, err)
 		}
 		applied++
+		rebuilt = rebuilt || rebuilds(m.SQL)
+	}
+	if rebuilt && applied > 0 && !rebuilds(ms[len(ms)-1].SQL) {
+		// The migrations after a rebuild wrote to the WAL its checkpoint
+		// had emptied: give that space back too.
+		if _, err := d.W.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			return applied, fmt.Errorf("migrate: checkpoint: %w", err)
+		}
 	}
 	return applied, nil
 }

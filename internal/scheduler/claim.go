@@ -18,6 +18,10 @@ func (e *Engine) claim(ctx context.Context, want int) (claimed []store.Claim, ab
 	now := e.now()
 	claimed, err = e.store.ClaimDue(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease), Owner: e.cfg.Owner,
 		Max: want, Kind: TemplateKinds(e.cfg.Templates),
+		// A fleet's engine takes the user's send lease before every send,
+		// which marks the send started (fleet.go): its rescuer can tell a
+		// claim that never started from one WeChat may have.
+		MarkStarts: e.store.SharedByProcesses(),
 		// Asked again before the commit: the wait for the writer can be
 		// long under load, and the breaker may open meanwhile.
 		Abort: func() bool {

@@ -73,6 +73,13 @@ func (e *Engine) record(ctx context.Context, c store.Claim, res result) error {
 		e.log.Warn("no delivery of unknown outcome to settle", "reminder_id", r.ID)
 	}
 	status := rec.Status
+	if rec.EventGone {
+		// The event the claim would have settled with turned out another
+		// send's: the store deferred the claim to be decided again.
+		e.log.Info("sent event taken by its own send: unknown outcome still open", "reminder_id", r.ID)
+		e.observe(r, result{verdict: vDefer}, store.DeliveryDeferred, now)
+		return nil
+	}
 	if res.verdict == vSettled {
 		// The occurrence's send is the earlier attempt's (or, the window
 		// closed with no word of it, unknown).

@@ -95,8 +95,10 @@ type EngineStore interface {
 	InvalidateToken(ctx context.Context, version int64, at time.Time) (bool, error)
 	// AcquireUserSend takes openID's send lease for holder until until,
 	// unless another holder has it past now: at most one send to a user in
-	// flight across the processes. It reports whether holder has it.
-	AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time) (bool, error)
+	// flight across the processes. It reports whether holder has it. With
+	// the lease, in the same transaction, it marks the send of holder's
+	// claim of reminderID started (ClaimParams.MarkStarts).
+	AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string) (bool, error)
 	// ReleaseUserSend gives openID's send lease up, if holder has it.
 	ReleaseUserSend(ctx context.Context, openID, holder string) error
 	// SharedByProcesses reports whether several processes may share the
@@ -162,6 +164,11 @@ type ClaimParams struct {
 	// Abort, if set, is asked just before the claim commits: true rolls it
 	// back and ClaimDue returns no claims (sending was paused meanwhile).
 	Abort func() bool
+	// MarkStarts marks the claims not started: AcquireUserSend marks a
+	// claim's send started, and the rescuer gives a claim still unstarted
+	// back as never sent rather than as an attempt of unknown outcome. Only
+	// for an engine that takes the user's send lease before every send.
+	MarkStarts bool
 }
 
 // Claim is a reminder claimed for a send: status sending, one more
@@ -263,6 +270,40 @@ type Recorded struct {
 	// Unsettled: Settle found no attempt of unknown outcome to settle (the
 	// occurrence was recorded sent meanwhile).
 	Unsettled bool
+	// EventGone: Settle's sent event was no longer parked when the outcome
+	// was written (the send it belonged to had its outcome recorded, and
+	// took it, after the claim looked): nothing was settled, and the claim
+	// was recorded as EventGoneOutcome says instead.
+	EventGone bool
+}
+
+// LostLeaseNote is the errmsg of a delivery whose outcome came after its
+// claim's lease ran out (Recorded.Lost): the rescuer had counted the attempt
+// abandoned, and meanwhile its user was free to another send (the user's
+// send lease may have run out too), whose unknown outcome this send's sent
+// event may have settled. The note keeps that visible on the row.
+func LostLeaseNote(errmsg string, lost bool) string {
+	const note = "recorded after its lease ran out (the rescuer had counted it abandoned)"
+	switch {
+	case !lost:
+		return errmsg
+	case errmsg == "":
+		return note
+	}
+	return errmsg + "; " + note
+}
+
+// EventGoneOutcome is what a driver records instead of o when o settles
+// with a sent event that is no longer parked: the event was some other
+// send's, so the occurrence is still of unknown outcome. The reminder is
+// due again at once (not an attempt: the counter goes back), keeps its
+// unknown instant and its credit, and its next claim decides afresh. Both
+// drivers check the parked event and apply this under the msgid's lock, in
+// the record's transaction.
+func EventGoneOutcome(o Outcome) Outcome {
+	r := o.Claim.Reminder
+	return Outcome{Claim: o.Claim, At: o.At, Counted: o.Counted, Credit: CreditKeep, Pause: o.Pause,
+		Reschedule: &Reschedule{FireAt: r.FireAt, DueAt: o.At, ExpiresAt: r.ExpiresAt, Attempts: r.Attempts - 1, UnknownAt: r.UnknownAt}}
 }
 
 // PushEvent is one message-push event, as ApplyPushEvent applies it.

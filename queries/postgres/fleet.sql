@@ -33,3 +33,9 @@ WHERE user_sends.until <= @now OR user_sends.holder = excluded.holder;
 
 -- name: ReleaseUserSend :exec
 DELETE FROM user_sends WHERE openid = @openid AND holder = @holder;
+
+-- name: MarkSendStarted :exec
+-- The send of holder's claim of the reminder starts (taken with the user's
+-- send lease); a claim not marked (send_started NULL) stays so.
+UPDATE reminders SET send_started = true
+WHERE id = @id::text AND status = 'sending' AND lease_owner = @holder::text AND send_started IS NOT NULL;

@@ -38,7 +38,8 @@ WHERE c.openid = t.openid AND c.template_id = t.template_id AND c.credits >= t.n
 -- Compare-and-set on scheduled.
 UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = @lease_until::bigint, lease_owner = @owner::text,
-    credit_held = (id = ANY(@held::text[])), updated_at = @now::bigint
+    credit_held = (id = ANY(@held::text[])), updated_at = @now::bigint,
+    send_started = CASE WHEN @mark_starts::boolean THEN false END
 WHERE id = ANY(@ids::text[]) AND status = 'scheduled'
 RETURNING *;
 
@@ -158,7 +159,7 @@ DELETE FROM pauses WHERE name = @name::text;
 -- Reminders whose lease ran out, with their claim, locked for the rescue.
 -- SKIP LOCKED: a row another process's rescuer (or a record) holds is
 -- passed over, so two rescuers never rescue one claim twice.
-SELECT id, fire_at, attempts, updated_at AS claimed_at, unknown_at
+SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
 FROM reminders
 WHERE status = 'sending' AND lease_until < @now::bigint
 ORDER BY lease_until
@@ -261,3 +262,18 @@ FROM (SELECT unnest(@ids::text[]) AS id, unnest(@occurrence_ats::bigint[]) AS oc
              unnest(@msgids::bigint[]) AS msgid, unnest(@has_msgids::boolean[]) AS has_msgid,
              unnest(@started_ats::bigint[]) AS started_at, unnest(@latency_ms::bigint[]) AS latency_ms) AS c
 RETURNING reminder_id, status;
+
+-- name: SentEventParked :one
+-- Whether the sent event of @msgid is still parked (a settle checks it in
+-- its record's transaction, under the msgid's advisory lock: the event may
+-- have been taken meanwhile by the send it belongs to).
+SELECT count(*) FROM pending_sent_events WHERE msgid = @msgid::bigint;
+
+-- name: RescueUnstarted :execrows
+-- Back to scheduled, due now, as if never claimed (the attempt counter goes
+-- back): an expired claim marked unstarted (send_started false), whose
+-- worker never took the user's send lease, so WeChat cannot have its send.
+-- Compare-and-set on the expired claim (locked by ExpiredLeases).
+UPDATE reminders SET status = 'scheduled', due_at = @now::bigint, lease_until = NULL, lease_owner = NULL, credit_held = false,
+    attempts = attempts - 1, send_started = NULL, updated_at = @now::bigint
+WHERE id = @id::text AND status = 'sending' AND lease_until < @now::bigint AND attempts = @attempts::bigint AND send_started = false;

@@ -7,6 +7,7 @@ package dbsqlc
 
 import (
 	"context"
+	"database/sql"
 )
 
 const acquireTokenFetch = `-- name: AcquireTokenFetch :execrows
@@ -104,6 +105,23 @@ func (q *Queries) LoadFleetToken(ctx context.Context) (LoadFleetTokenRow, error)
 	var i LoadFleetTokenRow
 	err := row.Scan(&i.Value, &i.ExpiresAt, &i.Version)
 	return i, err
+}
+
+const markSendStarted = `-- name: MarkSendStarted :exec
+UPDATE reminders SET send_started = 1
+WHERE id = ?1 AND status = 'sending' AND lease_owner = ?2 AND send_started IS NOT NULL
+`
+
+type MarkSendStartedParams struct {
+	ID     string
+	Holder sql.NullString
+}
+
+// The send of holder's claim of the reminder starts (taken with the user's
+// send lease); a claim not marked (send_started NULL) stays so.
+func (q *Queries) MarkSendStarted(ctx context.Context, arg MarkSendStartedParams) error {
+	_, err := q.exec(ctx, q.markSendStartedStmt, markSendStarted, arg.ID, arg.Holder)
+	return err
 }
 
 const releaseTokenFetch = `-- name: ReleaseTokenFetch :exec

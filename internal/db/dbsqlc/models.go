@@ -104,6 +104,7 @@ type Reminder struct {
 	CreditHeld     int64
 	UnknownAt      sql.NullInt64
 	Delivery       string
+	SendStarted    sql.NullInt64
 }
 
 type Session struct {

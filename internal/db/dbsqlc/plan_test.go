@@ -44,7 +44,7 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 		"DueReminders":   {dueReminders, []any{int64(1), int64(10)}, []string{"reminders_due"}},
 		"LedgerFor":      {ledgerFor, []any{openids, "t"}, []string{"PRIMARY KEY (openid=? AND template_id=?)"}},
 		"TakeCredits":    {takeCredits, []any{int64(1), openids, "t"}, []string{"PRIMARY KEY (openid=? AND template_id=?)"}},
-		"ClaimReminders": {claimReminders, []any{int64(1), "owner", `[]`, int64(1), `["rem_x"]`}, []string{"sqlite_autoindex_reminders_1 (id=?)"}},
+		"ClaimReminders": {claimReminders, []any{int64(1), "owner", `[]`, int64(1), int64(0), `["rem_x"]`}, []string{"sqlite_autoindex_reminders_1 (id=?)"}},
 		// Recording a batch of sends.
 		"PendingSentEvents": {pendingSentEvents, []any{`[1]`}, []string{"pending_sent_events USING INTEGER PRIMARY KEY (rowid=?)"}},
 		// Each claim looked up by its key: the id index or (fire_at, id).

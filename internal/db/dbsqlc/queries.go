@@ -219,6 +219,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.markDeliveredStmt, err = db.PrepareContext(ctx, markDelivered); err != nil {
 		return nil, fmt.Errorf("error preparing query MarkDelivered: %w", err)
 	}
+	if q.markSendStartedStmt, err = db.PrepareContext(ctx, markSendStarted); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkSendStarted: %w", err)
+	}
 	if q.markTemplatesAbsentStmt, err = db.PrepareContext(ctx, markTemplatesAbsent); err != nil {
 		return nil, fmt.Errorf("error preparing query MarkTemplatesAbsent: %w", err)
 	}
@@ -261,6 +264,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.rescueReminderStmt, err = db.PrepareContext(ctx, rescueReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query RescueReminder: %w", err)
 	}
+	if q.rescueUnstartedStmt, err = db.PrepareContext(ctx, rescueUnstarted); err != nil {
+		return nil, fmt.Errorf("error preparing query RescueUnstarted: %w", err)
+	}
 	if q.resignLeaderStmt, err = db.PrepareContext(ctx, resignLeader); err != nil {
 		return nil, fmt.Errorf("error preparing query ResignLeader: %w", err)
 	}
@@ -275,6 +281,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.saveTokenStmt, err = db.PrepareContext(ctx, saveToken); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveToken: %w", err)
+	}
+	if q.sentEventParkedStmt, err = db.PrepareContext(ctx, sentEventParked); err != nil {
+		return nil, fmt.Errorf("error preparing query SentEventParked: %w", err)
 	}
 	if q.setConsentStatusStmt, err = db.PrepareContext(ctx, setConsentStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query SetConsentStatus: %w", err)
@@ -639,6 +648,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing markDeliveredStmt: %w", cerr)
 		}
 	}
+	if q.markSendStartedStmt != nil {
+		if cerr := q.markSendStartedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markSendStartedStmt: %w", cerr)
+		}
+	}
 	if q.markTemplatesAbsentStmt != nil {
 		if cerr := q.markTemplatesAbsentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing markTemplatesAbsentStmt: %w", cerr)
@@ -709,6 +723,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing rescueReminderStmt: %w", cerr)
 		}
 	}
+	if q.rescueUnstartedStmt != nil {
+		if cerr := q.rescueUnstartedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rescueUnstartedStmt: %w", cerr)
+		}
+	}
 	if q.resignLeaderStmt != nil {
 		if cerr := q.resignLeaderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing resignLeaderStmt: %w", cerr)
@@ -732,6 +751,11 @@ func (q *Queries) Close() error {
 	if q.saveTokenStmt != nil {
 		if cerr := q.saveTokenStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing saveTokenStmt: %w", cerr)
+		}
+	}
+	if q.sentEventParkedStmt != nil {
+		if cerr := q.sentEventParkedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing sentEventParkedStmt: %w", cerr)
 		}
 	}
 	if q.setConsentStatusStmt != nil {
@@ -893,6 +917,7 @@ type Queries struct {
 	listUserRemindersStmt           *sql.Stmt
 	loadFleetTokenStmt              *sql.Stmt
 	markDeliveredStmt               *sql.Stmt
+	markSendStartedStmt             *sql.Stmt
 	markTemplatesAbsentStmt         *sql.Stmt
 	nextDueAtStmt                   *sql.Stmt
 	occurrenceFirstAttemptStmt      *sql.Stmt
@@ -907,11 +932,13 @@ type Queries struct {
 	rememberPushStmt                *sql.Stmt
 	rescheduleReminderStmt          *sql.Stmt
 	rescueReminderStmt              *sql.Stmt
+	rescueUnstartedStmt             *sql.Stmt
 	resignLeaderStmt                *sql.Stmt
 	retryReminderStmt               *sql.Stmt
 	saveFetchedTokenStmt            *sql.Stmt
 	savePendingSentEventStmt        *sql.Stmt
 	saveTokenStmt                   *sql.Stmt
+	sentEventParkedStmt             *sql.Stmt
 	setConsentStatusStmt            *sql.Stmt
 	setDeliveryByMsgidStmt          *sql.Stmt
 	setPauseStmt                    *sql.Stmt
@@ -994,6 +1021,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listUserRemindersStmt:           q.listUserRemindersStmt,
 		loadFleetTokenStmt:              q.loadFleetTokenStmt,
 		markDeliveredStmt:               q.markDeliveredStmt,
+		markSendStartedStmt:             q.markSendStartedStmt,
 		markTemplatesAbsentStmt:         q.markTemplatesAbsentStmt,
 		nextDueAtStmt:                   q.nextDueAtStmt,
 		occurrenceFirstAttemptStmt:      q.occurrenceFirstAttemptStmt,
@@ -1008,11 +1036,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		rememberPushStmt:                q.rememberPushStmt,
 		rescheduleReminderStmt:          q.rescheduleReminderStmt,
 		rescueReminderStmt:              q.rescueReminderStmt,
+		rescueUnstartedStmt:             q.rescueUnstartedStmt,
 		resignLeaderStmt:                q.resignLeaderStmt,
 		retryReminderStmt:               q.retryReminderStmt,
 		saveFetchedTokenStmt:            q.saveFetchedTokenStmt,
 		savePendingSentEventStmt:        q.savePendingSentEventStmt,
 		saveTokenStmt:                   q.saveTokenStmt,
+		sentEventParkedStmt:             q.sentEventParkedStmt,
 		setConsentStatusStmt:            q.setConsentStatusStmt,
 		setDeliveryByMsgidStmt:          q.setDeliveryByMsgidStmt,
 		setPauseStmt:                    q.setPauseStmt,

@@ -55,9 +55,9 @@ func (q *Queries) ApplyPendingSentEvent(ctx context.Context, arg ApplyPendingSen
 const claimReminder = `-- name: ClaimReminder :one
 UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
-    credit_held = ?3, updated_at = ?4
-WHERE id = ?5 AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery
+    credit_held = ?3, updated_at = ?4, send_started = CASE WHEN CAST(?5 AS INTEGER) THEN 0 END
+WHERE id = ?6 AND status = 'scheduled'
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started
 `
 
 type ClaimReminderParams struct {
@@ -65,6 +65,7 @@ type ClaimReminderParams struct {
 	Owner      sql.NullString
 	CreditHeld int64
 	Now        int64
+	MarkStarts int64
 	ID         string
 }
 
@@ -76,6 +77,7 @@ func (q *Queries) ClaimReminder(ctx context.Context, arg ClaimReminderParams) (R
 		arg.Owner,
 		arg.CreditHeld,
 		arg.Now,
+		arg.MarkStarts,
 		arg.ID,
 	)
 	var i Reminder
@@ -103,6 +105,7 @@ func (q *Queries) ClaimReminder(ctx context.Context, arg ClaimReminderParams) (R
 		&i.CreditHeld,
 		&i.UnknownAt,
 		&i.Delivery,
+		&i.SendStarted,
 	)
 	return i, err
 }
@@ -110,9 +113,10 @@ func (q *Queries) ClaimReminder(ctx context.Context, arg ClaimReminderParams) (R
 const claimReminders = `-- name: ClaimReminders :many
 UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
-    credit_held = (id IN (SELECT h.value FROM json_each(CAST(?3 AS TEXT)) h)), updated_at = ?4
-WHERE id IN (SELECT j.value FROM json_each(CAST(?5 AS TEXT)) j) AND +status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery
+    credit_held = (id IN (SELECT h.value FROM json_each(CAST(?3 AS TEXT)) h)), updated_at = ?4,
+    send_started = CASE WHEN CAST(?5 AS INTEGER) THEN 0 END
+WHERE id IN (SELECT j.value FROM json_each(CAST(?6 AS TEXT)) j) AND +status = 'scheduled'
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started
 `
 
 type ClaimRemindersParams struct {
@@ -120,6 +124,7 @@ type ClaimRemindersParams struct {
 	Owner      sql.NullString
 	Held       string
 	Now        int64
+	MarkStarts int64
 	Ids        string
 }
 
@@ -133,6 +138,7 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 		arg.Owner,
 		arg.Held,
 		arg.Now,
+		arg.MarkStarts,
 		arg.Ids,
 	)
 	if err != nil {
@@ -166,6 +172,7 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.SendStarted,
 		); err != nil {
 			return nil, err
 		}
@@ -366,21 +373,22 @@ func (q *Queries) DueReminders(ctx context.Context, arg DueRemindersParams) ([]D
 }
 
 const expiredLeases = `-- name: ExpiredLeases :many
-SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at
+SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
 FROM reminders INDEXED BY reminders_lease
 WHERE status = 'sending' AND lease_until < ?1
 ORDER BY lease_until
 `
 
 type ExpiredLeasesRow struct {
-	ID         string
-	Openid     string
-	TemplateID string
-	FireAt     int64
-	Attempts   int64
-	CreditHeld int64
-	ClaimedAt  int64
-	UnknownAt  sql.NullInt64
+	ID          string
+	Openid      string
+	TemplateID  string
+	FireAt      int64
+	Attempts    int64
+	CreditHeld  int64
+	ClaimedAt   int64
+	UnknownAt   sql.NullInt64
+	SendStarted sql.NullInt64
 }
 
 // Reminders whose lease ran out (a crashed or killed process), with their claim.
@@ -402,6 +410,7 @@ func (q *Queries) ExpiredLeases(ctx context.Context, now sql.NullInt64) ([]Expir
 			&i.CreditHeld,
 			&i.ClaimedAt,
 			&i.UnknownAt,
+			&i.SendStarted,
 		); err != nil {
 			return nil, err
 		}
@@ -812,6 +821,44 @@ func (q *Queries) RescueReminder(ctx context.Context, arg RescueReminderParams) 
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const rescueUnstarted = `-- name: RescueUnstarted :execrows
+UPDATE reminders SET status = 'scheduled', due_at = ?1, lease_until = NULL, lease_owner = NULL, credit_held = 0,
+    attempts = attempts - 1, send_started = NULL, updated_at = ?1
+WHERE id = ?2 AND status = 'sending' AND lease_until < ?1 AND attempts = ?3 AND send_started = 0
+`
+
+type RescueUnstartedParams struct {
+	Now      int64
+	ID       string
+	Attempts int64
+}
+
+// Back to scheduled, due now, as if never claimed (the attempt counter goes
+// back): an expired claim marked unstarted (send_started = 0), whose worker
+// never took the user's send lease, so WeChat cannot have its send.
+// Compare-and-set on the expired claim.
+func (q *Queries) RescueUnstarted(ctx context.Context, arg RescueUnstartedParams) (int64, error) {
+	result, err := q.exec(ctx, q.rescueUnstartedStmt, rescueUnstarted, arg.Now, arg.ID, arg.Attempts)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const sentEventParked = `-- name: SentEventParked :one
+SELECT count(*) FROM pending_sent_events WHERE msgid = ?1
+`
+
+// Whether the sent event of @msgid is still parked (a settle checks it in
+// its record's transaction: the event may have been taken meanwhile by the
+// send it belongs to).
+func (q *Queries) SentEventParked(ctx context.Context, msgid int64) (int64, error) {
+	row := q.queryRow(ctx, q.sentEventParkedStmt, sentEventParked, msgid)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
 }
 
 const setPause = `-- name: SetPause :exec

@@ -107,7 +107,7 @@ func claimDue(ctx context.Context, q *pgsqlc.Queries, p store.ClaimParams) ([]st
 		}
 	}
 	rems, err := q.ClaimReminders(ctx, pgsqlc.ClaimRemindersParams{Ids: ids, Held: plan.Held, LeaseUntil: p.LeaseUntil.UnixMilli(),
-		Owner: p.Owner, Now: now})
+		Owner: p.Owner, Now: now, MarkStarts: p.MarkStarts})
 	if err != nil {
 		return nil, err
 	}

@@ -227,6 +227,23 @@ func recordOutcome(ctx context.Context, q *pgsqlc.Queries, o store.Outcome) (sto
 	r := o.Claim.Reminder
 	now := o.At.UnixMilli()
 	var rec store.Recorded
+	if s := o.Settle; s != nil && s.HasEvent {
+		// The claim saw the event parked; the send it belongs to may have
+		// had its outcome recorded since (on any process) and taken it.
+		// Under the msgid's lock, as applyPendingSentEvent takes it, one of
+		// the two sees the other's commit.
+		if err := q.EngineXactLock(ctx, msgidKey(s.Event.MsgID)); err != nil {
+			return rec, err
+		}
+		parked, err := q.SentEventParked(ctx, s.Event.MsgID)
+		if err != nil {
+			return rec, err
+		}
+		if parked == 0 {
+			o = store.EventGoneOutcome(o)
+			rec.EventGone = true
+		}
+	}
 	n, err := transition(ctx, q, o)
 	if err != nil {
 		return rec, err
@@ -314,7 +331,7 @@ func writeDelivery(ctx context.Context, q *pgsqlc.Queries, o store.Outcome, lost
 		}
 	}
 	p := pgsqlc.InsertDeliveryParams{ReminderID: r.ID, OccurrenceAt: r.FireAt.UnixMilli(), Attempt: r.Attempts, Status: string(status),
-		Errmsg: dl.ErrMsg, StartedAt: o.Claim.ClaimedAt.UnixMilli(), Now: o.At.UnixMilli(), PossibleDuplicate: dl.PossibleDuplicate}
+		Errmsg: store.LostLeaseNote(dl.ErrMsg, lost), StartedAt: o.Claim.ClaimedAt.UnixMilli(), Now: o.At.UnixMilli(), PossibleDuplicate: dl.PossibleDuplicate}
 	if dl.HasErrCode {
 		p.Errcode = &dl.ErrCode
 	}

@@ -28,6 +28,21 @@ func (d *DB) RescueExpiredLeases(ctx context.Context, at time.Time, unknownWait 
 			return err
 		}
 		for _, x := range expired {
+			if x.SendStarted != nil && !*x.SendStarted {
+				// Its worker never took the user's send lease: not sent.
+				ok, err := q.RescueUnstarted(ctx, pgsqlc.RescueUnstartedParams{ID: x.ID, Now: now, Attempts: x.Attempts})
+				if err != nil {
+					return err
+				}
+				if ok > 0 && x.CreditHeld {
+					if _, err := q.OutcomeRefundCredit(ctx, pgsqlc.OutcomeRefundCreditParams{Openid: x.Openid, TemplateID: x.TemplateID,
+						Now: now, ClaimedAt: x.ClaimedAt}); err != nil {
+						return err
+					}
+				}
+				n += int(ok)
+				continue
+			}
 			// The credit the claim held counts as used, and the reminder
 			// waits out the unknown wait since the claim.
 			due := max(now, x.ClaimedAt+unknownWait.Milliseconds())

@@ -69,12 +69,15 @@ func (d *DB) InvalidateToken(ctx context.Context, version int64, at time.Time) (
 }
 
 // AcquireUserSend takes openID's send lease for holder.
-func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time) (bool, error) {
+func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string) (bool, error) {
 	var n int64
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
 		var err error
 		n, err = q.AcquireUserSend(ctx, pgsqlc.AcquireUserSendParams{Openid: openID, Holder: holder, Until: until.UnixMilli(), Now: now.UnixMilli()})
-		return err
+		if err != nil || n == 0 {
+			return err
+		}
+		return q.MarkSendStarted(ctx, pgsqlc.MarkSendStartedParams{ID: reminderID, Holder: holder})
 	})
 	if err != nil {
 		return false, storeErr(err, "acquire the send lease")

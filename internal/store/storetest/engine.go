@@ -31,6 +31,7 @@ func engineTests(t *testing.T, open Open[EngineDriver]) {
 		{"GroupCommitGivesEachCallerItsOwnResult", testGroupCommit},
 		{"RescuerReturnsExpiredLeasesOnly", testRescuer},
 		{"UnknownOutcomeSettledByItsSentEvent", testUnknownSettle},
+		{"SettleRefusedWhenTheEventWasAnotherSends", testSettleEventTaken},
 		{"PauseRoundTrips", testPause},
 		{"PushEventsAppliedOnce", testPushOnce},
 		{"PushConsentChanges", testPushConsent},
@@ -45,6 +46,7 @@ func engineTests(t *testing.T, open Open[EngineDriver]) {
 		{"TokenFetchLease", testTokenFetchLease},
 		{"TokenInvalidationIsACompareAndSet", testTokenInvalidation},
 		{"UserSendLease", testUserSendLease},
+		{"RescuerGivesUnstartedClaimsBack", testRescueUnstarted},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -100,6 +101,13 @@ func testStaleClaimLoses(t *testing.T, s store.EngineStore) {
 	o.Delivery.Status = store.DeliveryRetry
 	if rec := record(t, s, o); !rec.Lost {
 		t.Fatalf("stale record %+v: want Lost", rec)
+	}
+	// The late outcome took the rescuer's abandoned row, and says so.
+	if ds, ok := s.(store.Deliveries); ok {
+		dls, err := ds.ListDeliveries(context.Background(), "a")
+		if err != nil || len(dls) == 0 || dls[0].Status != store.DeliveryRetry || !strings.Contains(dls[0].ErrMsg, "lease ran out") {
+			t.Fatalf("deliveries after the stale record: %+v, %v; want the first a retry noting the lost lease", dls, err)
+		}
 	}
 	if cs := claimAt(t, s, "w3", now, 10); len(cs) != 0 {
 		t.Fatalf("the stale record rescheduled the reminder: claimed %v", claimIDs(cs))
@@ -321,5 +329,66 @@ func testUnknownSettle(t *testing.T, s store.EngineStore) {
 	create(t, s, "b", "oA", oneTime, et0)
 	if cs := claimAt(t, s, "w", at, 10); len(cs) != 1 || cs[0].Covered {
 		t.Fatalf("b: %+v; want it not covered", cs)
+	}
+}
+
+// A claim of an attempt of unknown outcome reads a parked sent event of its
+// user and template; before its settle is written, the send the event
+// really belongs to records its outcome and takes the event. The settle is
+// then refused in its transaction: the occurrence stays of unknown outcome
+// (one msgid never settles two deliveries), the reminder is due again at
+// once with its unknown instant and without an attempt used, and the store
+// says so (EventGone).
+func testSettleEventTaken(t *testing.T, s store.EngineStore) {
+	ctx := context.Background()
+	create(t, s, "a", "oA", oneTime, et0)
+	accept(t, s, "oA", oneTime, et0.Add(-2*time.Hour))
+	accept(t, s, "oA", oneTime, et0.Add(-time.Hour))
+	ca := claimAt(t, s, "w", et0, 10)[0]
+	record(t, s, store.Outcome{Claim: ca, At: et0.Add(time.Second),
+		Delivery:   &store.Delivery{Status: store.DeliveryUnknown, ErrMsg: "answer lost", Latency: time.Second},
+		Reschedule: &store.Reschedule{FireAt: et0, DueAt: et0.Add(2 * time.Minute), Attempts: 1, UnknownAt: ca.ClaimedAt}})
+	create(t, s, "b", "oA", oneTime, et0.Add(5*time.Second))
+	cb := claimAt(t, s, "w", et0.Add(5*time.Second), 10)
+	if len(cb) != 1 || cb[0].Reminder.ID != "b" || !cb[0].Covered {
+		t.Fatalf("claim of b: %+v", cb)
+	}
+	// b is at WeChat: its event comes before its answer is recorded, is
+	// parked, and wakes a.
+	at := et0.Add(10 * time.Second)
+	if applied := sentEvent(t, s, "oA", oneTime, 9, at); !applied.Woken {
+		t.Fatalf("the sent event did not wake a: %+v", applied)
+	}
+	c2 := claimAt(t, s, "w", at, 10)
+	if len(c2) != 1 || c2[0].Reminder.ID != "a" {
+		t.Fatalf("claim of the woken reminder: %v", claimIDs(c2))
+	}
+	ev, err := s.PendingSentEvent(ctx, "oA", oneTime, c2[0].Reminder.UnknownAt)
+	if err != nil || ev.MsgID != 9 {
+		t.Fatalf("pending event %+v, %v", ev, err)
+	}
+	// b's outcome, with the event's msgid, takes the event.
+	if rec := record(t, s, sent(cb[0], at.Add(time.Second), 9)); rec.Lost || rec.Status != store.DeliverySent {
+		t.Fatalf("b recorded %+v", rec)
+	}
+	rec := record(t, s, store.Outcome{Claim: c2[0], At: at.Add(2 * time.Second),
+		Complete: &store.Completion{Status: store.StatusSent, Report: store.ReportDelivered},
+		Settle:   &store.Settle{ErrMsg: "settled by WeChat's sent event", Event: ev, HasEvent: true}})
+	if !rec.EventGone || rec.Lost {
+		t.Fatalf("settle with a taken event recorded %+v; want EventGone", rec)
+	}
+	if ok, err := s.OccurrenceSent(ctx, "a", et0); err != nil || ok {
+		t.Fatalf("a's occurrence recorded sent (%v, %v) by b's event", ok, err)
+	}
+	if ok, err := s.OccurrenceSent(ctx, "b", et0.Add(5*time.Second)); err != nil || !ok {
+		t.Fatalf("b's occurrence sent: %v, %v", ok, err)
+	}
+	if next, err := s.NextDueAt(ctx); err != nil || !next.Equal(at.Add(2*time.Second)) {
+		t.Fatalf("next due %v, %v; want a due at once", next, err)
+	}
+	again := claimAt(t, s, "w", at.Add(2*time.Second), 10)
+	if len(again) != 1 || again[0].Reminder.ID != "a" || !again[0].Reminder.UnknownAt.Equal(ca.ClaimedAt) ||
+		again[0].Reminder.Attempts != c2[0].Reminder.Attempts || again[0].Reminder.CreditHeld {
+		t.Fatalf("a's next claim %+v; want its unknown instant kept, no attempt used, no credit taken", again)
 	}
 }

@@ -171,7 +171,7 @@ func testUserSendLease(t *testing.T, s store.EngineStore) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ok, err := s.AcquireUserSend(ctx, u, h, et0, until)
+				ok, err := s.AcquireUserSend(ctx, u, h, et0, until, "")
 				if err != nil {
 					t.Error(err)
 				}
@@ -197,20 +197,67 @@ func testUserSendLease(t *testing.T, s store.EngineStore) {
 		t.Fatal(err)
 	}
 	// Released by its holder (whichever it was): free.
-	if ok, err := s.AcquireUserSend(ctx, "u1", "p9", et0.Add(time.Second), until); err != nil || !ok {
+	if ok, err := s.AcquireUserSend(ctx, "u1", "p9", et0.Add(time.Second), until, ""); err != nil || !ok {
 		t.Fatalf("u1 after its release: %v, %v; want granted", ok, err)
 	}
-	if ok, err := s.AcquireUserSend(ctx, "u1", "p9", et0.Add(2*time.Second), until.Add(time.Second)); err != nil || !ok {
+	if ok, err := s.AcquireUserSend(ctx, "u1", "p9", et0.Add(2*time.Second), until.Add(time.Second), ""); err != nil || !ok {
 		t.Fatalf("u1 again by its holder: %v, %v; want granted", ok, err)
 	}
 	if err := s.ReleaseUserSend(ctx, "u1", "p8"); err != nil { // not the holder
 		t.Fatal(err)
 	}
-	if ok, err := s.AcquireUserSend(ctx, "u1", "p8", et0.Add(3*time.Second), until); err != nil || ok {
+	if ok, err := s.AcquireUserSend(ctx, "u1", "p8", et0.Add(3*time.Second), until, ""); err != nil || ok {
 		t.Fatalf("u1 within p9's lease: %v, %v; want refused", ok, err)
 	}
 	// u2's lease runs out: anyone takes it.
-	if ok, err := s.AcquireUserSend(ctx, "u2", "p8", until, until.Add(time.Minute)); err != nil || !ok {
+	if ok, err := s.AcquireUserSend(ctx, "u2", "p8", until, until.Add(time.Minute), ""); err != nil || !ok {
 		t.Fatalf("u2 after its lease: %v, %v; want granted", ok, err)
+	}
+}
+
+// Claims marked (ClaimParams.MarkStarts) tell the rescuer whether their
+// send started: a claim whose worker took the user's send lease is rescued
+// as an attempt of unknown outcome, as ever; one whose worker never did
+// (its process died with the claim queued) is given back as never claimed:
+// due now, the attempt counter back, its credit returned, no delivery row,
+// no unknown outcome.
+func testRescueUnstarted(t *testing.T, s store.EngineStore) {
+	ctx := context.Background()
+	create(t, s, "a", "oA", oneTime, et0)
+	create(t, s, "b", "oB", oneTime, et0)
+	accept(t, s, "oA", oneTime, et0.Add(-time.Hour))
+	accept(t, s, "oB", oneTime, et0.Add(-time.Hour))
+	cs, err := s.ClaimDue(ctx, store.ClaimParams{Now: et0, LeaseUntil: et0.Add(time.Minute), Owner: "dead", Max: 10, Kind: kinds,
+		MarkStarts: true})
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("claimed %v, %v", claimIDs(cs), err)
+	}
+	if ok, err := s.AcquireUserSend(ctx, "oB", "dead", et0, et0.Add(2*time.Minute), "b"); err != nil || !ok {
+		t.Fatalf("b's send lease: %v, %v", ok, err)
+	}
+	at := et0.Add(2 * time.Minute)
+	if n, err := s.RescueExpiredLeases(ctx, at, 5*time.Minute); err != nil || n != 2 {
+		t.Fatalf("rescued %d, %v; want both", n, err)
+	}
+	if last, err := s.LastUnknownAttempt(ctx, "a", et0); err != nil || !last.IsZero() {
+		t.Fatalf("a's last unknown attempt %v, %v; want none (never sent)", last, err)
+	}
+	if last, err := s.LastUnknownAttempt(ctx, "b", et0); err != nil || !last.Equal(cs[0].ClaimedAt) {
+		t.Fatalf("b's last unknown attempt %v, %v; want its claim", last, err)
+	}
+	again := claimAt(t, s, "w", at, 10)
+	if len(again) != 1 || again[0].Reminder.ID != "a" {
+		t.Fatalf("claimed %v at the rescue; want a (b waits out the unknown wait)", claimIDs(again))
+	}
+	if a := again[0]; a.Reminder.Attempts != 1 || !a.Reminder.UnknownAt.IsZero() || !a.Covered || !a.Reminder.CreditHeld {
+		t.Fatalf("a's claim after the rescue %+v; want attempt 1 again, no unknown outcome, its credit held again", a)
+	}
+	if ds, ok := s.(store.Deliveries); ok {
+		if dls, err := ds.ListDeliveries(ctx, "a"); err != nil || len(dls) != 0 {
+			t.Fatalf("a's deliveries %+v, %v; want none", dls, err)
+		}
+		if dls, err := ds.ListDeliveries(ctx, "b"); err != nil || len(dls) != 1 || dls[0].Status != store.DeliveryAbandoned {
+			t.Fatalf("b's deliveries %+v, %v; want one abandoned", dls, err)
+		}
 	}
 }

@@ -94,6 +94,23 @@ func (q *Queries) LoadFleetToken(ctx context.Context) (LoadFleetTokenRow, error)
 	return i, err
 }
 
+const markSendStarted = `-- name: MarkSendStarted :exec
+UPDATE reminders SET send_started = true
+WHERE id = $1::text AND status = 'sending' AND lease_owner = $2::text AND send_started IS NOT NULL
+`
+
+type MarkSendStartedParams struct {
+	ID     string
+	Holder string
+}
+
+// The send of holder's claim of the reminder starts (taken with the user's
+// send lease); a claim not marked (send_started NULL) stays so.
+func (q *Queries) MarkSendStarted(ctx context.Context, arg MarkSendStartedParams) error {
+	_, err := q.db.Exec(ctx, markSendStarted, arg.ID, arg.Holder)
+	return err
+}
+
 const releaseTokenFetch = `-- name: ReleaseTokenFetch :exec
 UPDATE wechat_token SET fetcher = '', fetching_until = 0 WHERE id = 1 AND fetcher = $1
 `

@@ -100,6 +100,7 @@ type Reminder struct {
 	CreditHeld     bool
 	UnknownAt      *int64
 	Delivery       string
+	SendStarted    *bool
 }
 
 type Session struct {

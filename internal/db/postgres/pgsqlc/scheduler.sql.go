@@ -101,9 +101,10 @@ func (q *Queries) ClaimLedgerFor(ctx context.Context, arg ClaimLedgerForParams) 
 const claimReminders = `-- name: ClaimReminders :many
 UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = $1::bigint, lease_owner = $2::text,
-    credit_held = (id = ANY($3::text[])), updated_at = $4::bigint
-WHERE id = ANY($5::text[]) AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery
+    credit_held = (id = ANY($3::text[])), updated_at = $4::bigint,
+    send_started = CASE WHEN $5::boolean THEN false END
+WHERE id = ANY($6::text[]) AND status = 'scheduled'
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started
 `
 
 type ClaimRemindersParams struct {
@@ -111,6 +112,7 @@ type ClaimRemindersParams struct {
 	Owner      string
 	Held       []string
 	Now        int64
+	MarkStarts bool
 	Ids        []string
 }
 
@@ -123,6 +125,7 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 		arg.Owner,
 		arg.Held,
 		arg.Now,
+		arg.MarkStarts,
 		arg.Ids,
 	)
 	if err != nil {
@@ -156,6 +159,7 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.SendStarted,
 		); err != nil {
 			return nil, err
 		}
@@ -397,7 +401,7 @@ func (q *Queries) EngineXactLock(ctx context.Context, key string) error {
 }
 
 const expiredLeases = `-- name: ExpiredLeases :many
-SELECT id, fire_at, attempts, updated_at AS claimed_at, unknown_at
+SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
 FROM reminders
 WHERE status = 'sending' AND lease_until < $1::bigint
 ORDER BY lease_until
@@ -405,11 +409,15 @@ FOR UPDATE SKIP LOCKED
 `
 
 type ExpiredLeasesRow struct {
-	ID        string
-	FireAt    int64
-	Attempts  int64
-	ClaimedAt int64
-	UnknownAt *int64
+	ID          string
+	Openid      string
+	TemplateID  string
+	FireAt      int64
+	Attempts    int64
+	CreditHeld  bool
+	ClaimedAt   int64
+	UnknownAt   *int64
+	SendStarted *bool
 }
 
 // Reminders whose lease ran out, with their claim, locked for the rescue.
@@ -426,10 +434,14 @@ func (q *Queries) ExpiredLeases(ctx context.Context, now int64) ([]ExpiredLeases
 		var i ExpiredLeasesRow
 		if err := rows.Scan(
 			&i.ID,
+			&i.Openid,
+			&i.TemplateID,
 			&i.FireAt,
 			&i.Attempts,
+			&i.CreditHeld,
 			&i.ClaimedAt,
 			&i.UnknownAt,
+			&i.SendStarted,
 		); err != nil {
 			return nil, err
 		}
@@ -923,6 +935,30 @@ func (q *Queries) RescueReminder(ctx context.Context, arg RescueReminderParams) 
 	return result.RowsAffected(), nil
 }
 
+const rescueUnstarted = `-- name: RescueUnstarted :execrows
+UPDATE reminders SET status = 'scheduled', due_at = $1::bigint, lease_until = NULL, lease_owner = NULL, credit_held = false,
+    attempts = attempts - 1, send_started = NULL, updated_at = $1::bigint
+WHERE id = $2::text AND status = 'sending' AND lease_until < $1::bigint AND attempts = $3::bigint AND send_started = false
+`
+
+type RescueUnstartedParams struct {
+	Now      int64
+	ID       string
+	Attempts int64
+}
+
+// Back to scheduled, due now, as if never claimed (the attempt counter goes
+// back): an expired claim marked unstarted (send_started false), whose
+// worker never took the user's send lease, so WeChat cannot have its send.
+// Compare-and-set on the expired claim (locked by ExpiredLeases).
+func (q *Queries) RescueUnstarted(ctx context.Context, arg RescueUnstartedParams) (int64, error) {
+	result, err := q.db.Exec(ctx, rescueUnstarted, arg.Now, arg.ID, arg.Attempts)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const retainGrants = `-- name: RetainGrants :execrows
 DELETE FROM consent_grants WHERE received_at < $1::bigint
 `
@@ -945,6 +981,20 @@ func (q *Queries) RetainSessions(ctx context.Context, now int64) (int64, error) 
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const sentEventParked = `-- name: SentEventParked :one
+SELECT count(*) FROM pending_sent_events WHERE msgid = $1::bigint
+`
+
+// Whether the sent event of @msgid is still parked (a settle checks it in
+// its record's transaction, under the msgid's advisory lock: the event may
+// have been taken meanwhile by the send it belongs to).
+func (q *Queries) SentEventParked(ctx context.Context, msgid int64) (int64, error) {
+	row := q.db.QueryRow(ctx, sentEventParked, msgid)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
 }
 
 const setPause = `-- name: SetPause :exec
