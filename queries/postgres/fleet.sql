@@ -26,16 +26,24 @@ RETURNING version;
 UPDATE wechat_token SET value = '', expires_at = 0, updated_at = @now
 WHERE id = 1 AND version = @version AND value <> '';
 
--- name: AcquireUserSend :execrows
-INSERT INTO user_sends (openid, holder, until) VALUES (@openid, @holder, @until)
-ON CONFLICT (openid) DO UPDATE SET holder = excluded.holder, until = excluded.until
-WHERE user_sends.until <= @now OR user_sends.holder = excluded.holder;
+-- name: AcquireUserSend :one
+-- The user's send lease for holder, unless another holder has it past
+-- @now; with it, in the same statement, the send of holder's claim of
+-- @reminder_id is marked started (a claim not marked stays so). It returns
+-- 1 when holder has the lease.
+WITH lease AS (
+    INSERT INTO user_sends (openid, holder, until) VALUES (@openid, @holder, @until)
+    ON CONFLICT (openid) DO UPDATE SET holder = excluded.holder, until = excluded.until
+    WHERE user_sends.until <= @now OR user_sends.holder = excluded.holder
+    RETURNING 1
+), mark AS (
+    UPDATE reminders SET send_started = true
+    WHERE id = @reminder_id::text AND status = 'sending' AND lease_owner = @holder AND send_started IS NOT NULL
+      AND EXISTS (SELECT 1 FROM lease)
+    RETURNING 1
+)
+SELECT count(*) FROM lease;
 
 -- name: ReleaseUserSend :exec
 DELETE FROM user_sends WHERE openid = @openid AND holder = @holder;
 
--- name: MarkSendStarted :exec
--- The send of holder's claim of the reminder starts (taken with the user's
--- send lease); a claim not marked (send_started NULL) stays so.
-UPDATE reminders SET send_started = true
-WHERE id = @id::text AND status = 'sending' AND lease_owner = @holder::text AND send_started IS NOT NULL;

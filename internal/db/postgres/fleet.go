@@ -68,29 +68,22 @@ func (d *DB) InvalidateToken(ctx context.Context, version int64, at time.Time) (
 	return n > 0, nil
 }
 
-// AcquireUserSend takes openID's send lease for holder.
+// AcquireUserSend takes openID's send lease for holder. One statement, so
+// one implicit transaction: no BEGIN and COMMIT round trips on the send's
+// path (it runs before every send of a fleet).
 func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string) (bool, error) {
-	var n int64
-	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
-		var err error
-		n, err = q.AcquireUserSend(ctx, pgsqlc.AcquireUserSendParams{Openid: openID, Holder: holder, Until: until.UnixMilli(), Now: now.UnixMilli()})
-		if err != nil || n == 0 {
-			return err
-		}
-		return q.MarkSendStarted(ctx, pgsqlc.MarkSendStartedParams{ID: reminderID, Holder: holder})
-	})
+	n, err := d.q.AcquireUserSend(ctx, pgsqlc.AcquireUserSendParams{Openid: openID, Holder: holder, Until: until.UnixMilli(),
+		Now: now.UnixMilli(), ReminderID: reminderID})
 	if err != nil {
 		return false, storeErr(err, "acquire the send lease")
 	}
 	return n > 0, nil
 }
 
-// ReleaseUserSend gives holder's send lease of openID up.
+// ReleaseUserSend gives holder's send lease of openID up (one statement,
+// as AcquireUserSend).
 func (d *DB) ReleaseUserSend(ctx context.Context, openID, holder string) error {
-	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
-		return q.ReleaseUserSend(ctx, pgsqlc.ReleaseUserSendParams{Openid: openID, Holder: holder})
-	})
-	if err != nil {
+	if err := d.q.ReleaseUserSend(ctx, pgsqlc.ReleaseUserSendParams{Openid: openID, Holder: holder}); err != nil {
 		return storeErr(err, "release the send lease")
 	}
 	return nil

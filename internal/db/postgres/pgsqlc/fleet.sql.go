@@ -30,30 +30,44 @@ func (q *Queries) AcquireTokenFetch(ctx context.Context, arg AcquireTokenFetchPa
 	return result.RowsAffected(), nil
 }
 
-const acquireUserSend = `-- name: AcquireUserSend :execrows
-INSERT INTO user_sends (openid, holder, until) VALUES ($1, $2, $3)
-ON CONFLICT (openid) DO UPDATE SET holder = excluded.holder, until = excluded.until
-WHERE user_sends.until <= $4 OR user_sends.holder = excluded.holder
+const acquireUserSend = `-- name: AcquireUserSend :one
+WITH lease AS (
+    INSERT INTO user_sends (openid, holder, until) VALUES ($1, $2, $3)
+    ON CONFLICT (openid) DO UPDATE SET holder = excluded.holder, until = excluded.until
+    WHERE user_sends.until <= $4 OR user_sends.holder = excluded.holder
+    RETURNING 1
+), mark AS (
+    UPDATE reminders SET send_started = true
+    WHERE id = $5::text AND status = 'sending' AND lease_owner = $2 AND send_started IS NOT NULL
+      AND EXISTS (SELECT 1 FROM lease)
+    RETURNING 1
+)
+SELECT count(*) FROM lease
 `
 
 type AcquireUserSendParams struct {
-	Openid string
-	Holder string
-	Until  int64
-	Now    int64
+	Openid     string
+	Holder     string
+	Until      int64
+	Now        int64
+	ReminderID string
 }
 
+// The user's send lease for holder, unless another holder has it past
+// @now; with it, in the same statement, the send of holder's claim of
+// @reminder_id is marked started (a claim not marked stays so). It returns
+// 1 when holder has the lease.
 func (q *Queries) AcquireUserSend(ctx context.Context, arg AcquireUserSendParams) (int64, error) {
-	result, err := q.db.Exec(ctx, acquireUserSend,
+	row := q.db.QueryRow(ctx, acquireUserSend,
 		arg.Openid,
 		arg.Holder,
 		arg.Until,
 		arg.Now,
+		arg.ReminderID,
 	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+	var count int64
+	err := row.Scan(&count)
+	return count, err
 }
 
 const invalidateToken = `-- name: InvalidateToken :execrows
@@ -92,23 +106,6 @@ func (q *Queries) LoadFleetToken(ctx context.Context) (LoadFleetTokenRow, error)
 	var i LoadFleetTokenRow
 	err := row.Scan(&i.Value, &i.ExpiresAt, &i.Version)
 	return i, err
-}
-
-const markSendStarted = `-- name: MarkSendStarted :exec
-UPDATE reminders SET send_started = true
-WHERE id = $1::text AND status = 'sending' AND lease_owner = $2::text AND send_started IS NOT NULL
-`
-
-type MarkSendStartedParams struct {
-	ID     string
-	Holder string
-}
-
-// The send of holder's claim of the reminder starts (taken with the user's
-// send lease); a claim not marked (send_started NULL) stays so.
-func (q *Queries) MarkSendStarted(ctx context.Context, arg MarkSendStartedParams) error {
-	_, err := q.db.Exec(ctx, markSendStarted, arg.ID, arg.Holder)
-	return err
 }
 
 const releaseTokenFetch = `-- name: ReleaseTokenFetch :exec
