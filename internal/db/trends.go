@@ -2,8 +2,10 @@ package db
 
 import (
 	"context"
-	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 	"time"
+
+	"github.com/reminderd/reminderd/internal/bisect"
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
 )
 
 // firstDeliverySince returns a delivery id at or before the first delivery
@@ -15,22 +17,11 @@ import (
 // is missed; the caller still filters on the instant.
 func firstDeliverySince(ctx context.Context, q *dbsqlc.Queries, since time.Time, slack time.Duration) (int64, error) {
 	r, err := q.DeliveryIDRange(ctx)
-	if err != nil || r.Hi == 0 {
+	if err != nil {
 		return 0, err
 	}
-	target := since.Add(-slack).UnixMilli()
-	lo, hi := r.Lo, r.Hi+1 // the answer is in [lo, hi]
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		d, err := q.DeliveryAtOrAfter(ctx, mid)
-		if err != nil {
-			return 0, err
-		}
-		if d.StartedAt < target {
-			lo = d.ID + 1
-		} else {
-			hi = mid
-		}
-	}
-	return lo, nil
+	return bisect.FirstAtOrAfter(ctx, r.Lo, r.Hi, since.Add(-slack).UnixMilli(), func(ctx context.Context, id int64) (bisect.Row, error) {
+		d, err := q.DeliveryAtOrAfter(ctx, id)
+		return bisect.Row{Key: d.ID, At: d.StartedAt}, err
+	})
 }
