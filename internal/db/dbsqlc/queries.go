@@ -48,6 +48,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.claimRemindersStmt, err = db.PrepareContext(ctx, claimReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ClaimReminders: %w", err)
 	}
+	if q.clearConsentSettingsStmt, err = db.PrepareContext(ctx, clearConsentSettings); err != nil {
+		return nil, fmt.Errorf("error preparing query ClearConsentSettings: %w", err)
+	}
 	if q.completeReminderStmt, err = db.PrepareContext(ctx, completeReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteReminder: %w", err)
 	}
@@ -135,6 +138,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getConsentStmt, err = db.PrepareContext(ctx, getConsent); err != nil {
 		return nil, fmt.Errorf("error preparing query GetConsent: %w", err)
 	}
+	if q.getMainSwitchStmt, err = db.PrepareContext(ctx, getMainSwitch); err != nil {
+		return nil, fmt.Errorf("error preparing query GetMainSwitch: %w", err)
+	}
 	if q.getPauseStmt, err = db.PrepareContext(ctx, getPause); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPause: %w", err)
 	}
@@ -149,6 +155,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
+	}
+	if q.getSnoozeKeyStmt, err = db.PrepareContext(ctx, getSnoozeKey); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSnoozeKey: %w", err)
 	}
 	if q.getTemplateStmt, err = db.PrepareContext(ctx, getTemplate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetTemplate: %w", err)
@@ -170,6 +179,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertSentDeliveriesStmt, err = db.PrepareContext(ctx, insertSentDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertSentDeliveries: %w", err)
+	}
+	if q.insertSnoozeKeyStmt, err = db.PrepareContext(ctx, insertSnoozeKey); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSnoozeKey: %w", err)
 	}
 	if q.invalidateTokenStmt, err = db.PrepareContext(ctx, invalidateToken); err != nil {
 		return nil, fmt.Errorf("error preparing query InvalidateToken: %w", err)
@@ -276,11 +288,20 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.saveTokenStmt, err = db.PrepareContext(ctx, saveToken); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveToken: %w", err)
 	}
+	if q.setConsentAudioStmt, err = db.PrepareContext(ctx, setConsentAudio); err != nil {
+		return nil, fmt.Errorf("error preparing query SetConsentAudio: %w", err)
+	}
+	if q.setConsentSettingStmt, err = db.PrepareContext(ctx, setConsentSetting); err != nil {
+		return nil, fmt.Errorf("error preparing query SetConsentSetting: %w", err)
+	}
 	if q.setConsentStatusStmt, err = db.PrepareContext(ctx, setConsentStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query SetConsentStatus: %w", err)
 	}
 	if q.setDeliveryByMsgidStmt, err = db.PrepareContext(ctx, setDeliveryByMsgid); err != nil {
 		return nil, fmt.Errorf("error preparing query SetDeliveryByMsgid: %w", err)
+	}
+	if q.setMainSwitchStmt, err = db.PrepareContext(ctx, setMainSwitch); err != nil {
+		return nil, fmt.Errorf("error preparing query SetMainSwitch: %w", err)
 	}
 	if q.setPauseStmt, err = db.PrepareContext(ctx, setPause); err != nil {
 		return nil, fmt.Errorf("error preparing query SetPause: %w", err)
@@ -290,6 +311,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.settleUnknownDeliveryStmt, err = db.PrepareContext(ctx, settleUnknownDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query SettleUnknownDelivery: %w", err)
+	}
+	if q.snoozeReminderStmt, err = db.PrepareContext(ctx, snoozeReminder); err != nil {
+		return nil, fmt.Errorf("error preparing query SnoozeReminder: %w", err)
 	}
 	if q.syncReminderDeliveryStmt, err = db.PrepareContext(ctx, syncReminderDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query SyncReminderDelivery: %w", err)
@@ -352,6 +376,11 @@ func (q *Queries) Close() error {
 	if q.claimRemindersStmt != nil {
 		if cerr := q.claimRemindersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing claimRemindersStmt: %w", cerr)
+		}
+	}
+	if q.clearConsentSettingsStmt != nil {
+		if cerr := q.clearConsentSettingsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing clearConsentSettingsStmt: %w", cerr)
 		}
 	}
 	if q.completeReminderStmt != nil {
@@ -499,6 +528,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getConsentStmt: %w", cerr)
 		}
 	}
+	if q.getMainSwitchStmt != nil {
+		if cerr := q.getMainSwitchStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getMainSwitchStmt: %w", cerr)
+		}
+	}
 	if q.getPauseStmt != nil {
 		if cerr := q.getPauseStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getPauseStmt: %w", cerr)
@@ -522,6 +556,11 @@ func (q *Queries) Close() error {
 	if q.getSessionStmt != nil {
 		if cerr := q.getSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getSessionStmt: %w", cerr)
+		}
+	}
+	if q.getSnoozeKeyStmt != nil {
+		if cerr := q.getSnoozeKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSnoozeKeyStmt: %w", cerr)
 		}
 	}
 	if q.getTemplateStmt != nil {
@@ -557,6 +596,11 @@ func (q *Queries) Close() error {
 	if q.insertSentDeliveriesStmt != nil {
 		if cerr := q.insertSentDeliveriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertSentDeliveriesStmt: %w", cerr)
+		}
+	}
+	if q.insertSnoozeKeyStmt != nil {
+		if cerr := q.insertSnoozeKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSnoozeKeyStmt: %w", cerr)
 		}
 	}
 	if q.invalidateTokenStmt != nil {
@@ -734,6 +778,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing saveTokenStmt: %w", cerr)
 		}
 	}
+	if q.setConsentAudioStmt != nil {
+		if cerr := q.setConsentAudioStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setConsentAudioStmt: %w", cerr)
+		}
+	}
+	if q.setConsentSettingStmt != nil {
+		if cerr := q.setConsentSettingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setConsentSettingStmt: %w", cerr)
+		}
+	}
 	if q.setConsentStatusStmt != nil {
 		if cerr := q.setConsentStatusStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setConsentStatusStmt: %w", cerr)
@@ -742,6 +796,11 @@ func (q *Queries) Close() error {
 	if q.setDeliveryByMsgidStmt != nil {
 		if cerr := q.setDeliveryByMsgidStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setDeliveryByMsgidStmt: %w", cerr)
+		}
+	}
+	if q.setMainSwitchStmt != nil {
+		if cerr := q.setMainSwitchStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setMainSwitchStmt: %w", cerr)
 		}
 	}
 	if q.setPauseStmt != nil {
@@ -757,6 +816,11 @@ func (q *Queries) Close() error {
 	if q.settleUnknownDeliveryStmt != nil {
 		if cerr := q.settleUnknownDeliveryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing settleUnknownDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.snoozeReminderStmt != nil {
+		if cerr := q.snoozeReminderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing snoozeReminderStmt: %w", cerr)
 		}
 	}
 	if q.syncReminderDeliveryStmt != nil {
@@ -836,6 +900,7 @@ type Queries struct {
 	cancelReminderStmt              *sql.Stmt
 	claimReminderStmt               *sql.Stmt
 	claimRemindersStmt              *sql.Stmt
+	clearConsentSettingsStmt        *sql.Stmt
 	completeReminderStmt            *sql.Stmt
 	completeSentRemindersStmt       *sql.Stmt
 	consumeCreditStmt               *sql.Stmt
@@ -865,11 +930,13 @@ type Queries struct {
 	finishAbandonedDeliveryStmt     *sql.Stmt
 	forgetInstancesStmt             *sql.Stmt
 	getConsentStmt                  *sql.Stmt
+	getMainSwitchStmt               *sql.Stmt
 	getPauseStmt                    *sql.Stmt
 	getPauseRowStmt                 *sql.Stmt
 	getReminderStmt                 *sql.Stmt
 	getReminderByIdempotencyKeyStmt *sql.Stmt
 	getSessionStmt                  *sql.Stmt
+	getSnoozeKeyStmt                *sql.Stmt
 	getTemplateStmt                 *sql.Stmt
 	heartbeatInstanceStmt           *sql.Stmt
 	insertAbandonedDeliveryStmt     *sql.Stmt
@@ -877,6 +944,7 @@ type Queries struct {
 	insertGrantStmt                 *sql.Stmt
 	insertReminderStmt              *sql.Stmt
 	insertSentDeliveriesStmt        *sql.Stmt
+	insertSnoozeKeyStmt             *sql.Stmt
 	invalidateTokenStmt             *sql.Stmt
 	lastUnknownAttemptAtStmt        *sql.Stmt
 	ledgerForStmt                   *sql.Stmt
@@ -912,11 +980,15 @@ type Queries struct {
 	saveFetchedTokenStmt            *sql.Stmt
 	savePendingSentEventStmt        *sql.Stmt
 	saveTokenStmt                   *sql.Stmt
+	setConsentAudioStmt             *sql.Stmt
+	setConsentSettingStmt           *sql.Stmt
 	setConsentStatusStmt            *sql.Stmt
 	setDeliveryByMsgidStmt          *sql.Stmt
+	setMainSwitchStmt               *sql.Stmt
 	setPauseStmt                    *sql.Stmt
 	setReminderDeliveryStmt         *sql.Stmt
 	settleUnknownDeliveryStmt       *sql.Stmt
+	snoozeReminderStmt              *sql.Stmt
 	syncReminderDeliveryStmt        *sql.Stmt
 	takeCreditsStmt                 *sql.Stmt
 	updateScheduledReminderStmt     *sql.Stmt
@@ -937,6 +1009,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		cancelReminderStmt:              q.cancelReminderStmt,
 		claimReminderStmt:               q.claimReminderStmt,
 		claimRemindersStmt:              q.claimRemindersStmt,
+		clearConsentSettingsStmt:        q.clearConsentSettingsStmt,
 		completeReminderStmt:            q.completeReminderStmt,
 		completeSentRemindersStmt:       q.completeSentRemindersStmt,
 		consumeCreditStmt:               q.consumeCreditStmt,
@@ -966,11 +1039,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		finishAbandonedDeliveryStmt:     q.finishAbandonedDeliveryStmt,
 		forgetInstancesStmt:             q.forgetInstancesStmt,
 		getConsentStmt:                  q.getConsentStmt,
+		getMainSwitchStmt:               q.getMainSwitchStmt,
 		getPauseStmt:                    q.getPauseStmt,
 		getPauseRowStmt:                 q.getPauseRowStmt,
 		getReminderStmt:                 q.getReminderStmt,
 		getReminderByIdempotencyKeyStmt: q.getReminderByIdempotencyKeyStmt,
 		getSessionStmt:                  q.getSessionStmt,
+		getSnoozeKeyStmt:                q.getSnoozeKeyStmt,
 		getTemplateStmt:                 q.getTemplateStmt,
 		heartbeatInstanceStmt:           q.heartbeatInstanceStmt,
 		insertAbandonedDeliveryStmt:     q.insertAbandonedDeliveryStmt,
@@ -978,6 +1053,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertGrantStmt:                 q.insertGrantStmt,
 		insertReminderStmt:              q.insertReminderStmt,
 		insertSentDeliveriesStmt:        q.insertSentDeliveriesStmt,
+		insertSnoozeKeyStmt:             q.insertSnoozeKeyStmt,
 		invalidateTokenStmt:             q.invalidateTokenStmt,
 		lastUnknownAttemptAtStmt:        q.lastUnknownAttemptAtStmt,
 		ledgerForStmt:                   q.ledgerForStmt,
@@ -1013,11 +1089,15 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		saveFetchedTokenStmt:            q.saveFetchedTokenStmt,
 		savePendingSentEventStmt:        q.savePendingSentEventStmt,
 		saveTokenStmt:                   q.saveTokenStmt,
+		setConsentAudioStmt:             q.setConsentAudioStmt,
+		setConsentSettingStmt:           q.setConsentSettingStmt,
 		setConsentStatusStmt:            q.setConsentStatusStmt,
 		setDeliveryByMsgidStmt:          q.setDeliveryByMsgidStmt,
+		setMainSwitchStmt:               q.setMainSwitchStmt,
 		setPauseStmt:                    q.setPauseStmt,
 		setReminderDeliveryStmt:         q.setReminderDeliveryStmt,
 		settleUnknownDeliveryStmt:       q.settleUnknownDeliveryStmt,
+		snoozeReminderStmt:              q.snoozeReminderStmt,
 		syncReminderDeliveryStmt:        q.syncReminderDeliveryStmt,
 		takeCreditsStmt:                 q.takeCreditsStmt,
 		updateScheduledReminderStmt:     q.updateScheduledReminderStmt,

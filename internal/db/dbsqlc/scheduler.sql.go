@@ -57,7 +57,7 @@ UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
     credit_held = ?3, updated_at = ?4
 WHERE id = ?5 AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, snoozed, series_at
 `
 
 type ClaimReminderParams struct {
@@ -103,6 +103,8 @@ func (q *Queries) ClaimReminder(ctx context.Context, arg ClaimReminderParams) (R
 		&i.CreditHeld,
 		&i.UnknownAt,
 		&i.Delivery,
+		&i.Snoozed,
+		&i.SeriesAt,
 	)
 	return i, err
 }
@@ -112,7 +114,7 @@ UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
     credit_held = (id IN (SELECT h.value FROM json_each(CAST(?3 AS TEXT)) h)), updated_at = ?4
 WHERE id IN (SELECT j.value FROM json_each(CAST(?5 AS TEXT)) j) AND +status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, snoozed, series_at
 `
 
 type ClaimRemindersParams struct {
@@ -166,6 +168,8 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.Snoozed,
+			&i.SeriesAt,
 		); err != nil {
 			return nil, err
 		}
@@ -743,6 +747,8 @@ SET status = 'scheduled', reason = NULL, due_at = ?1, expires_at = ?2,
     attempts = ?3, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = ?4,
     unknown_at = CASE WHEN fire_at <> ?5 THEN NULL ELSE coalesce(unknown_at, ?6) END,
     delivery = CASE WHEN fire_at <> ?5 THEN '' ELSE delivery END,
+    snoozed = CASE WHEN fire_at <> ?5 THEN 0 ELSE snoozed END,
+    series_at = CASE WHEN fire_at <> ?5 THEN NULL ELSE series_at END,
     fire_at = ?5
 WHERE id = ?7 AND status = 'sending' AND lease_owner = ?8 AND attempts = ?9 AND fire_at = ?10
 `

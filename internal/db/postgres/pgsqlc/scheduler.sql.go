@@ -103,7 +103,7 @@ UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = $1::bigint, lease_owner = $2::text,
     credit_held = (id = ANY($3::text[])), updated_at = $4::bigint
 WHERE id = ANY($5::text[]) AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, snoozed, series_at
 `
 
 type ClaimRemindersParams struct {
@@ -156,6 +156,8 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.Snoozed,
+			&i.SeriesAt,
 		); err != nil {
 			return nil, err
 		}
@@ -854,6 +856,8 @@ SET status = 'scheduled', reason = NULL, due_at = $1::bigint, expires_at = $2,
     attempts = $3::bigint, lease_until = NULL, lease_owner = NULL, credit_held = false, updated_at = $4::bigint,
     unknown_at = CASE WHEN fire_at <> $5::bigint THEN NULL ELSE coalesce(unknown_at, $6) END,
     delivery = CASE WHEN fire_at <> $5::bigint THEN '' ELSE delivery END,
+    snoozed = CASE WHEN fire_at <> $5::bigint THEN false ELSE snoozed END,
+    series_at = CASE WHEN fire_at <> $5::bigint THEN NULL ELSE series_at END,
     fire_at = $5::bigint
 WHERE id = $7::text AND status = 'sending' AND lease_owner = $8::text AND attempts = $9::bigint
   AND fire_at = $10::bigint
