@@ -87,6 +87,13 @@ func (d *DB) migrate(ctx context.Context) (int, error) {
 		}
 		applied++
 	}
+	if applied > 0 {
+		// An upgrade writes schema pages to the WAL: give its space back
+		// rather than leave it to the first checkpoint of the service.
+		if _, err := d.W.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			return applied, fmt.Errorf("migrate: checkpoint: %w", err)
+		}
+	}
 	return applied, nil
 }
 
