@@ -150,7 +150,7 @@ var PauseIndefinite = time.UnixMilli(math.MaxInt64)
 type Retention struct {
 	Sessions   time.Time // sessions that expired before it
 	Grants     time.Time // accept reports received before it (too old to pair)
-	Deliveries time.Time // delivery records of sends started before it
+	Deliveries time.Time // delivery records of sends started before it (and snooze keys used before it)
 	SentEvents time.Time // sent events parked before it (their outcome never came)
 	Pushes     time.Time // the record of pushes applied before it
 }

@@ -37,3 +37,7 @@ SELECT request_hash, reminder_id FROM snoozes WHERE openid = @openid AND idempot
 -- name: InsertSnoozeKey :exec
 INSERT INTO snoozes (openid, idempotency_key, request_hash, reminder_id, created_at)
 VALUES (@openid, @idempotency_key, @request_hash, @reminder_id, @now);
+
+-- name: DeleteOldSnoozeKeys :execrows
+-- Retention: a snooze's key is kept as long as the delivery records.
+DELETE FROM snoozes WHERE created_at < @before::bigint;

@@ -93,6 +93,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteOldPushSeenStmt, err = db.PrepareContext(ctx, deleteOldPushSeen); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteOldPushSeen: %w", err)
 	}
+	if q.deleteOldSnoozeKeysStmt, err = db.PrepareContext(ctx, deleteOldSnoozeKeys); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteOldSnoozeKeys: %w", err)
+	}
 	if q.deletePauseStmt, err = db.PrepareContext(ctx, deletePause); err != nil {
 		return nil, fmt.Errorf("error preparing query DeletePause: %w", err)
 	}
@@ -451,6 +454,11 @@ func (q *Queries) Close() error {
 	if q.deleteOldPushSeenStmt != nil {
 		if cerr := q.deleteOldPushSeenStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteOldPushSeenStmt: %w", cerr)
+		}
+	}
+	if q.deleteOldSnoozeKeysStmt != nil {
+		if cerr := q.deleteOldSnoozeKeysStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteOldSnoozeKeysStmt: %w", cerr)
 		}
 	}
 	if q.deletePauseStmt != nil {
@@ -915,6 +923,7 @@ type Queries struct {
 	deleteOldGrantsStmt             *sql.Stmt
 	deleteOldPendingSentEventsStmt  *sql.Stmt
 	deleteOldPushSeenStmt           *sql.Stmt
+	deleteOldSnoozeKeysStmt         *sql.Stmt
 	deletePauseStmt                 *sql.Stmt
 	deletePendingSentEventStmt      *sql.Stmt
 	deliveriesPerHourStmt           *sql.Stmt
@@ -1024,6 +1033,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteOldGrantsStmt:             q.deleteOldGrantsStmt,
 		deleteOldPendingSentEventsStmt:  q.deleteOldPendingSentEventsStmt,
 		deleteOldPushSeenStmt:           q.deleteOldPushSeenStmt,
+		deleteOldSnoozeKeysStmt:         q.deleteOldSnoozeKeysStmt,
 		deletePauseStmt:                 q.deletePauseStmt,
 		deletePendingSentEventStmt:      q.deletePendingSentEventStmt,
 		deliveriesPerHourStmt:           q.deliveriesPerHourStmt,

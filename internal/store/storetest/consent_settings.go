@@ -16,6 +16,7 @@ func consentSettingsTests(t *testing.T, open Open[ReminderDriver]) {
 	t.Run("snooze", func(t *testing.T) { testSnooze(t, fresh(t, open)) })
 	t.Run("snooze idempotency", func(t *testing.T) { testSnoozeKey(t, fresh(t, open)) })
 	t.Run("snooze of a sent reminder", func(t *testing.T) { testSnoozeSent(t, fresh(t, open)) })
+	t.Run("snooze keys retained", func(t *testing.T) { testSnoozeKeyRetention(t, fresh(t, open)) })
 }
 
 func mustConsent(t *testing.T, s store.ReminderStore, openID, templateID string) store.Consent {
@@ -235,5 +236,34 @@ func testSnoozeSent(t *testing.T, s store.ReminderStore) {
 	}
 	if cs := claimAt(t, es, "w", at, 1); len(cs) != 1 || cs[0].Reminder.Attempts != 2 {
 		t.Fatalf("claim at the snooze's time: %+v", cs)
+	}
+}
+
+// Retention deletes the snooze keys used before the deliveries' cutoff and
+// keeps the newer ones.
+func testSnoozeKeyRetention(t *testing.T, s store.ReminderStore) {
+	es, ok := s.(store.EngineStore)
+	if !ok {
+		t.Skip("the driver has no engine half to retain with")
+	}
+	ctx := context.Background()
+	rem := mustCreate(t, s, newReminder("r1", "o1", "t1", t0.Add(time.Hour)))
+	first := store.Snooze{ID: "r1", OpenID: "o1", WasFireAt: rem.FireAt, FireAt: t0.Add(2 * time.Hour), IdempotencyKey: "old", RequestHash: "h", Now: t0}
+	if _, err := s.SnoozeReminder(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	second := store.Snooze{ID: "r1", OpenID: "o1", WasFireAt: first.FireAt, FireAt: t0.Add(3 * time.Hour), IdempotencyKey: "new", RequestHash: "h",
+		Now: t0.Add(time.Hour)}
+	if _, err := s.SnoozeReminder(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if err := es.Retain(ctx, store.Retention{Deliveries: t0.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SnoozeKey(ctx, "o1", "old"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the old snooze key was kept: %v", err)
+	}
+	if _, _, err := s.SnoozeKey(ctx, "o1", "new"); err != nil {
+		t.Errorf("the new snooze key was deleted: %v", err)
 	}
 }

@@ -25,6 +25,19 @@ func (q *Queries) ClearConsentSettings(ctx context.Context, arg ClearConsentSett
 	return err
 }
 
+const deleteOldSnoozeKeys = `-- name: DeleteOldSnoozeKeys :execrows
+DELETE FROM snoozes WHERE created_at < $1::bigint
+`
+
+// Retention: a snooze's key is kept as long as the delivery records.
+func (q *Queries) DeleteOldSnoozeKeys(ctx context.Context, before int64) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteOldSnoozeKeys, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const getMainSwitch = `-- name: GetMainSwitch :one
 SELECT main_switch FROM consent_settings WHERE openid = $1
 `
