@@ -39,8 +39,15 @@ CREATE TABLE consents (
     credits     INTEGER NOT NULL DEFAULT 0 CHECK (credits >= 0),
     status      TEXT    NOT NULL CHECK (status IN ('accept', 'reject', 'ban', 'filter', 'unsubscribed', 'refused')),
     long_term   INTEGER NOT NULL DEFAULT 0 CHECK (long_term IN (0, 1)),
-    updated_at  INTEGER NOT NULL, zeroed_at INTEGER NOT NULL DEFAULT 0,
+    updated_at  INTEGER NOT NULL, zeroed_at INTEGER NOT NULL DEFAULT 0, setting TEXT CHECK (setting IN ('accept', 'reject', 'ban')), audio INTEGER NOT NULL DEFAULT 0 CHECK (audio IN (0, 1)),
     PRIMARY KEY (openid, template_id)
+) STRICT, WITHOUT ROWID;
+
+-- A user's main switch of subscriptions, as wx.getSetting last reported it.
+CREATE TABLE consent_settings (
+    openid      TEXT    NOT NULL PRIMARY KEY CHECK (openid <> ''),
+    main_switch INTEGER NOT NULL CHECK (main_switch IN (0, 1)),
+    updated_at  INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
 -- Every accept as reported by the mini-program (source 'client') or by
@@ -86,7 +93,7 @@ CREATE TABLE reminders (
     request_hash    TEXT,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
-    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)), unknown_at INTEGER, delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')), send_started INTEGER CHECK (send_started IN (0, 1)),
+    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)), unknown_at INTEGER, delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')), send_started INTEGER CHECK (send_started IN (0, 1)), snoozed INTEGER NOT NULL DEFAULT 0 CHECK (snoozed IN (0, 1)), series_at INTEGER,
     CHECK ((status IN ('failed', 'skipped')) = (reason IS NOT NULL)),
     CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
     CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
@@ -214,3 +221,13 @@ CREATE TABLE instances (
     last_seen_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX instances_last_seen ON instances (last_seen_at);
+
+-- The Idempotency-Keys of snoozes, per user, with their request's hash.
+CREATE TABLE snoozes (
+    openid          TEXT    NOT NULL,
+    idempotency_key TEXT    NOT NULL,
+    request_hash    TEXT    NOT NULL,
+    reminder_id     TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    PRIMARY KEY (openid, idempotency_key)
+) STRICT, WITHOUT ROWID;

@@ -50,7 +50,15 @@ CREATE TABLE consents (
     long_term   BOOLEAN NOT NULL DEFAULT false,
     updated_at  BIGINT  NOT NULL,
     zeroed_at   BIGINT  NOT NULL DEFAULT 0,
+    setting     TEXT CHECK (setting IN ('accept', 'reject', 'ban')),
+    audio       BOOLEAN NOT NULL DEFAULT false,
     PRIMARY KEY (openid, template_id)
+);
+
+CREATE TABLE consent_settings (
+    openid      TEXT    NOT NULL PRIMARY KEY CHECK (openid <> ''),
+    main_switch BOOLEAN NOT NULL,
+    updated_at  BIGINT  NOT NULL
 );
 
 CREATE TABLE consent_grants (
@@ -92,6 +100,8 @@ CREATE TABLE reminders (
     unknown_at      BIGINT,
     delivery        TEXT    NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')),
     send_started    BOOLEAN,
+    snoozed         BOOLEAN NOT NULL DEFAULT false,
+    series_at       BIGINT,
     CONSTRAINT reminders_reason_iff_ended CHECK ((status IN ('failed', 'skipped')) = (reason IS NOT NULL)),
     CONSTRAINT reminders_lease_iff_sending CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
     CONSTRAINT reminders_key_with_hash CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
@@ -192,3 +202,12 @@ CREATE TABLE instances (
     last_seen_at BIGINT NOT NULL
 );
 CREATE INDEX instances_last_seen ON instances (last_seen_at);
+
+CREATE TABLE snoozes (
+    openid          TEXT    NOT NULL,
+    idempotency_key TEXT    NOT NULL,
+    request_hash    TEXT    NOT NULL,
+    reminder_id     TEXT    NOT NULL,
+    created_at      BIGINT  NOT NULL,
+    PRIMARY KEY (openid, idempotency_key)
+);

@@ -90,7 +90,7 @@ UPDATE reminders SET status = 'canceled', updated_at = @now WHERE id = @id AND s
 -- from the occurrence's first attempt, OccurrenceFirstAttempt).
 UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = @now, due_at = @now,
     expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE @now + window_ms END,
-    updated_at = @now
+    updated_at = @now, snoozed = 0, series_at = NULL
 WHERE id = @id AND status IN ('failed', 'skipped');
 
 -- name: CountRemindersByStatus :many

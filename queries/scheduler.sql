@@ -97,6 +97,8 @@ SET status = 'scheduled', reason = NULL, due_at = @due_at, expires_at = @expires
     attempts = @new_attempts, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = @now,
     unknown_at = CASE WHEN fire_at <> @fire_at THEN NULL ELSE coalesce(unknown_at, @unknown_at) END,
     delivery = CASE WHEN fire_at <> @fire_at THEN '' ELSE delivery END,
+    snoozed = CASE WHEN fire_at <> @fire_at THEN 0 ELSE snoozed END,
+    series_at = CASE WHEN fire_at <> @fire_at THEN NULL ELSE series_at END,
     fire_at = @fire_at
 WHERE id = @id AND status = 'sending' AND lease_owner = @owner AND attempts = @attempts AND fire_at = @claimed_fire_at;
 

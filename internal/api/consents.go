@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/reminderd/reminderd/internal/store"
@@ -43,6 +44,10 @@ type consentJSON struct {
 	Status     string `json:"status"`
 	LongTerm   bool   `json:"long_term"`
 	UpdatedAt  string `json:"updated_at"`
+	// Setting is the saved choice wx.getSetting last reported (null: none).
+	Setting *string `json:"setting"`
+	// Audio: the last accept reported was acceptWithAudio.
+	Audio bool `json:"audio"`
 }
 
 type consentsResponse struct {
@@ -70,6 +75,16 @@ func consentAnswer(v string) (store.ConsentStatus, bool) {
 type reportedAnswer struct {
 	tmpl   *wechat.Template
 	status store.ConsentStatus
+	audio  bool // acceptWithAudio
+}
+
+// storeAnswers is the store's view of a report's answers.
+func storeAnswers(answers []reportedAnswer) []store.Answer {
+	out := make([]store.Answer, len(answers))
+	for i, a := range answers {
+		out[i] = store.Answer{TemplateID: a.tmpl.ID, LongTerm: a.tmpl.Kind == wechat.LongTerm, Status: a.status, Audio: a.audio}
+	}
+	return out
 }
 
 // handleReportConsents records what wx.requestSubscribeMessage resolved with.
@@ -80,12 +95,33 @@ func (s *Server) handleReportConsents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fe := fieldErrors{}
+	answers := s.parseResults(r, req.Results, "results", fe)
+	if _, hasErrMsg := req.Results["errMsg"]; len(req.Results) == 0 || (len(req.Results) == 1 && hasErrMsg) {
+		fe.add("results", "must map at least one template id to its result")
+	}
+	if err := fe.err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	oid := openID(r.Context())
+	if err := s.consents.Report(r.Context(), oid, storeAnswers(answers), s.now()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.grantInSandbox(r, oid, answers)
+	s.writeConsents(w, r, oid)
+}
+
+// parseResults reads the object wx.requestSubscribeMessage resolved with
+// (its errMsg key ignored); problems are added to fe under prefix.<id>.
+func (s *Server) parseResults(r *http.Request, results map[string]json.RawMessage, prefix string, fe fieldErrors) []reportedAnswer {
 	var answers []reportedAnswer
-	for id, raw := range req.Results {
+	for _, id := range sortedIDs(results) {
+		raw := results[id]
 		if id == "errMsg" {
 			continue
 		}
-		path := "results." + id
+		path := prefix + "." + id
 		t, ok := s.catalog.Get(id)
 		if !ok {
 			fe.add(path, "unknown template")
@@ -103,25 +139,19 @@ func (s *Server) handleReportConsents(w http.ResponseWriter, r *http.Request) {
 			s.logFor(r.Context()).Info("consent result value not understood; ignored", "template_id", id, "value", v)
 			continue
 		}
-		answers = append(answers, reportedAnswer{t, st})
+		answers = append(answers, reportedAnswer{tmpl: t, status: st, audio: v == "acceptWithAudio"})
 	}
-	if _, hasErrMsg := req.Results["errMsg"]; len(req.Results) == 0 || (len(req.Results) == 1 && hasErrMsg) {
-		fe.add("results", "must map at least one template id to its result")
+	return answers
+}
+
+// sortedIDs returns m's keys in order: a report is applied in one order.
+func sortedIDs[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
-	if err := fe.err(); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	oid := openID(r.Context())
-	now := s.now()
-	for _, a := range answers {
-		if err := s.consents.Report(r.Context(), oid, a.tmpl, a.status, now); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	s.grantInSandbox(r, oid, answers)
-	s.writeConsents(w, r, oid)
+	sort.Strings(out)
+	return out
 }
 
 // grantInSandbox gives the built-in fake WeChat, in sandbox mode, the
@@ -170,21 +200,32 @@ func (s *Server) writeConsents(w http.ResponseWriter, r *http.Request, oid strin
 		s.writeError(w, r, err)
 		return
 	}
+	encode(w, http.StatusOK, consentsOf(rows))
+}
+
+// consentsOf is the answer's shape of a user's ledger rows.
+func consentsOf(rows []store.Consent) consentsResponse {
 	out := consentsResponse{Consents: make([]consentJSON, 0, len(rows))}
 	for _, c := range rows {
-		out.Consents = append(out.Consents, consentJSON{TemplateID: c.TemplateID, Credits: c.Credits, Status: string(c.Status),
-			LongTerm: c.LongTerm, UpdatedAt: formatUTC(c.UpdatedAt)})
+		cj := consentJSON{TemplateID: c.TemplateID, Credits: c.Credits, Status: string(c.Status),
+			LongTerm: c.LongTerm, UpdatedAt: formatUTC(c.UpdatedAt), Audio: c.Audio}
+		if c.Setting != "" {
+			v := string(c.Setting)
+			cj.Setting = &v
+		}
+		out.Consents = append(out.Consents, cj)
 	}
-	encode(w, http.StatusOK, out)
+	return out
 }
 
 // handleConsentPrompt answers the plan of the caller's next consent
 // request (service.Consents.Prompt).
 func (s *Server) handleConsentPrompt(w http.ResponseWriter, r *http.Request) {
-	ids, err := s.consents.Prompt(r.Context(), openID(r.Context()))
+	plan, err := s.consents.Prompt(r.Context(), openID(r.Context()))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	encode(w, http.StatusOK, map[string]any{"template_ids": ids})
+	encode(w, http.StatusOK, map[string]any{"template_ids": plan.TemplateIDs, "silent": plan.Silent,
+		"blocked": plan.Blocked, "main_switch": plan.MainSwitch})
 }

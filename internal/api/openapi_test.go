@@ -658,6 +658,28 @@ func testContractFlow(t *testing.T, h *harness, cl *client, file []byte) {
 		t.Fatalf("prompt %s", r.raw)
 	}
 
+	// Consent settings: the saved choices show on the ledger.
+	r = cl.call(docValid, "POST", "/v1/consents/settings", a, map[string]any{"mainSwitch": true,
+		"itemSettings": map[string]string{meetingID: "accept", "unknownTemplate": "reject"}, "somethingNew": 1})
+	cl.want(r, 200, "")
+	cl.want(cl.call(docInvalid, "POST", "/v1/consents/settings", a, map[string]any{"itemSettings": map[string]string{}}), 422, "validation_failed")
+	cl.want(cl.call(docInvalid, "POST", "/v1/consents/settings", a, map[string]any{"mainSwitch": true, "itemSettings": map[string]string{meetingID: "maybe"}}), 422, "validation_failed")
+
+	// Snooze.
+	r = cl.call(docValid, "POST", "/v1/reminders/"+deadline+"/snooze", a, map[string]any{"in": "PT10M",
+		"consent": map[string]string{deadlineID: "accept", "errMsg": "requestSubscribeMessage:ok"}}, "Idempotency-Key", "s1")
+	cl.want(r, 200, "")
+	if r.str("fire_at") == "" || r.body["deliveries"] == nil {
+		t.Fatalf("snooze %s", r.raw)
+	}
+	cl.want(cl.call(docValid, "POST", "/v1/reminders/"+deadline+"/snooze", a, map[string]any{"in": "PT10M",
+		"consent": map[string]string{deadlineID: "accept", "errMsg": "requestSubscribeMessage:ok"}}, "Idempotency-Key", "s1"), 200, "")
+	cl.want(cl.call(docValid, "POST", "/v1/reminders/"+deadline+"/snooze", a, map[string]any{"in": "PT20M"}, "Idempotency-Key", "s1"), 409, "conflict")
+	cl.want(cl.call(docValid, "POST", "/v1/reminders/"+deadline+"/snooze", b, map[string]any{"in": "PT10M"}), 404, "not_found")
+	cl.want(cl.call(docValid, "POST", "/v1/reminders/"+deadline+"/snooze", a, map[string]any{"in": "10 minutes"}), 422, "validation_failed")
+	cl.want(cl.call(docInvalid, "POST", "/v1/reminders/"+deadline+"/snooze", a, map[string]any{"in": "PT10M", "until": t0.Add(time.Hour).Format(time.RFC3339)}), 422, "validation_failed")
+	cl.want(cl.call(docValid, "POST", "/v1/reminders/"+deadline+"/snooze", a, map[string]any{"until": t0.Add(-time.Hour).Format(time.RFC3339)}), 422, "validation_failed")
+
 	// Detail, with a delivery in every nullable shape.
 	testkit.Exec(h.t, h.db, `INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms, delivered)
 		VALUES (?, ?, 1, 'sent', 0, 'ok', 1700000000000000099, ?, ?, 12, TRUE)`, id, t0.UnixMilli(), t0.UnixMilli(), t0.UnixMilli())

@@ -39,11 +39,13 @@ func (s *Server) routes() http.Handler {
 			r.Post("/consents", s.handleReportConsents)
 			r.Get("/consents", s.handleListConsents)
 			r.Get("/consents/prompt", s.handleConsentPrompt)
+			r.Post("/consents/settings", s.handleConsentSettings)
 			r.Post("/reminders", s.handleCreateReminder)
 			r.Get("/reminders", s.handleListOwnReminders)
 			r.Get("/reminders/{id}", s.handleGetOwnReminder)
 			r.Patch("/reminders/{id}", s.handlePatchReminder)
 			r.Delete("/reminders/{id}", s.handleCancelOwnReminder)
+			r.Post("/reminders/{id}/snooze", s.handleSnoozeReminder)
 		})
 	})
 

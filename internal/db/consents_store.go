@@ -49,7 +49,7 @@ func (d *DB) ListPrompted(ctx context.Context, openID string, max int) ([]store.
 	}
 	out := make([]store.Prompted, len(rows))
 	for i, r := range rows {
-		out[i] = store.Prompted{TemplateID: r.TemplateID, FireAt: instant(r.FireAt)}
+		out[i] = store.Prompted{ID: r.ID, TemplateID: r.TemplateID, FireAt: instant(r.FireAt)}
 	}
 	return out, nil
 }

@@ -112,6 +112,7 @@ func (d *DB) Retain(ctx context.Context, r store.Retention) error {
 			return q.DeleteOldPendingSentEvents(ctx, r.SentEvents.UnixMilli())
 		}),
 		del("pushes", func(q *dbsqlc.Queries) (int64, error) { return q.DeleteOldPushSeen(ctx, r.Pushes.UnixMilli()) }),
+		del("snooze keys", func(q *dbsqlc.Queries) (int64, error) { return q.DeleteOldSnoozeKeys(ctx, r.Deliveries.UnixMilli()) }),
 	)
 }
 

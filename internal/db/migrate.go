@@ -80,17 +80,16 @@ func (d *DB) migrate(ctx context.Context) (int, error) {
 	if cur > len(ms) {
 		return 0, fmt.Errorf("migrate: database is at version %d, newer than this binary (%d): upgrade reminderd", cur, len(ms))
 	}
-	applied, rebuilt := 0, false
+	applied := 0
 	for _, m := range ms[cur:] {
 		if err := d.apply(ctx, m); err != nil {
 			return applied, fmt.Errorf("migrate %s: %w", m.Name, err)
 		}
 		applied++
-		rebuilt = rebuilt || rebuilds(m.SQL)
 	}
-	if rebuilt && applied > 0 && !rebuilds(ms[len(ms)-1].SQL) {
-		// The migrations after a rebuild wrote to the WAL its checkpoint
-		// had emptied: give that space back too.
+	if applied > 0 {
+		// An upgrade writes schema pages to the WAL: give its space back
+		// rather than leave it to the first checkpoint of the service.
 		if _, err := d.W.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 			return applied, fmt.Errorf("migrate: checkpoint: %w", err)
 		}

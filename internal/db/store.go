@@ -42,13 +42,16 @@ func reminderFromRow(r dbsqlc.Reminder) store.Reminder {
 		CreditHeld:     r.CreditHeld == 1,
 		UnknownAt:      nullInstant(r.UnknownAt),
 		Delivery:       store.Report(r.Delivery),
+		Snoozed:        r.Snoozed == 1,
+		SeriesAt:       nullInstant(r.SeriesAt),
 	}
 }
 
 // consentFromRow maps a consents row to the domain's Consent.
 func consentFromRow(r dbsqlc.Consent) store.Consent {
 	return store.Consent{OpenID: r.Openid, TemplateID: r.TemplateID, Credits: r.Credits, Status: store.ConsentStatus(r.Status),
-		LongTerm: r.LongTerm == 1, UpdatedAt: instant(r.UpdatedAt), ZeroedAt: zeroedAt(r.ZeroedAt)}
+		LongTerm: r.LongTerm == 1, UpdatedAt: instant(r.UpdatedAt), ZeroedAt: zeroedAt(r.ZeroedAt),
+		Setting: store.ConsentStatus(r.Setting.String), Audio: r.Audio == 1}
 }
 
 // zeroedAt is the instant of consents.zeroed_at, whose "never" is 0.

@@ -186,6 +186,10 @@ line2	tab', '[ ]', -3, 0, 0)`,
 		`INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id) VALUES (-1, 1, 'success', 3, '', '')`,
 		`INSERT INTO push_seen (key, body_hash, seen_at) VALUES ('q:1:2', '', 4)`,
 		`INSERT INTO pauses (name, until, reason, updated_at) VALUES ('raw', -1, 'why ''not''', 5)`,
+		`INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at, setting, audio) VALUES ('oRaw', 'tplSet', 2, 'accept', 0, 7, 'ban', 1)`,
+		`INSERT INTO consent_settings (openid, main_switch, updated_at) VALUES ('oRaw', 0, 8)`,
+		`UPDATE reminders SET snoozed = 1, series_at = 86400000 WHERE id = 'rRaw'`,
+		`INSERT INTO snoozes (openid, idempotency_key, request_hash, reminder_id, created_at) VALUES ('oRaw', 'k ✓', 'h', 'rRaw', 9)`,
 		`DELETE FROM wechat_token`,
 		`INSERT INTO wechat_token (id, value, expires_at, updated_at) VALUES (1, 'TOKEN ✓', 9223372036854775807, 6)`,
 	}
@@ -276,6 +280,7 @@ var primaryKeys = map[string]string{
 	"sessions": "token_hash", "templates": "id", "consents": "openid, template_id", "consent_grants": "id",
 	"reminders": "id", "deliveries": "id", "pending_sent_events": "msgid", "wechat_token": "id", "push_seen": "key",
 	"pauses": "name", "leader": "name", "instances": "id", "user_sends": "openid",
+	"consent_settings": "openid", "snoozes": "openid, idempotency_key",
 }
 
 func openSQLite(t *testing.T, path string) *sql.DB {

@@ -29,7 +29,12 @@ var deliveryStatus = map[verdict]store.DeliveryStatus{
 // nextOccurrence returns the series' next scheduled instant after the
 // current one (computed from the scheduled instant, not from now), skipping
 // occurrences whose window has already passed. Zero means the series ended.
+// After a snooze's extra occurrence the series resumes where the snooze
+// found it (SeriesAt, an occurrence of its own; zero: it had ended).
 func (e *Engine) nextOccurrence(r store.Reminder, now time.Time) (time.Time, error) {
+	if r.Snoozed && r.SeriesAt.IsZero() {
+		return time.Time{}, nil
+	}
 	loc, err := recur.LoadZone(r.Timezone)
 	if err != nil {
 		return time.Time{}, err
@@ -43,6 +48,9 @@ func (e *Engine) nextOccurrence(r store.Reminder, now time.Time) (time.Time, err
 		window = r.Window
 	}
 	next := s.Next(r.FireAt)
+	if r.Snoozed {
+		next = r.SeriesAt
+	}
 	for i := 0; !next.IsZero() && next.Add(window).Before(now); i++ {
 		if i == 100000 {
 			return time.Time{}, fmt.Errorf("recurrence %q: no occurrence within reach", r.Recurrence)

@@ -35,64 +35,45 @@ func (c *Consents) List(ctx context.Context, openid string) ([]store.Consent, er
 // may ask for (WeChat's documented limit is 3; newer docs say 5).
 const MaxPromptIDs = 3
 
-// Prompt plans a user's next consent request: the templates their pending
-// reminders lack credit for, most urgent first, all of one kind (WeChat
-// refuses one-time and long-term ids in one call), at most MaxPromptIDs.
-func (c *Consents) Prompt(ctx context.Context, openid string) ([]string, error) {
-	pending, err := c.store.ListPrompted(ctx, openid, 5000)
+// Prompt plans a user's next consent request (PlanPrompt) from their
+// pending reminders, their ledger and their main switch.
+func (c *Consents) Prompt(ctx context.Context, openid string) (Plan, error) {
+	pending, err := c.store.ListPrompted(ctx, openid, maxNeeds)
 	if err != nil {
-		return nil, err
+		return Plan{}, err
 	}
-	consents, err := c.store.ListConsents(ctx, openid)
+	rows, err := c.store.ListConsents(ctx, openid)
 	if err != nil {
-		return nil, err
+		return Plan{}, err
 	}
-	type have struct {
-		credits  int64
-		longTerm bool
+	on, err := c.store.MainSwitch(ctx, openid)
+	if err != nil {
+		return Plan{}, err
 	}
-	held := map[string]have{}
-	for _, row := range consents {
-		held[row.TemplateID] = have{row.Credits, row.LongTerm}
-	}
-	needed := map[string]int64{}
-	picked := map[string]bool{}
-	ids := []string{}
-	var kind wechat.TemplateKind
-	for _, p := range pending {
-		t, ok := c.templates.Get(p.TemplateID)
-		if !ok || picked[p.TemplateID] {
-			continue
-		}
-		h := held[p.TemplateID]
-		if t.Kind == wechat.LongTerm && h.longTerm {
-			continue
-		}
-		needed[p.TemplateID]++
-		if t.Kind == wechat.LongTerm || needed[p.TemplateID] > h.credits {
-			if kind == "" {
-				kind = t.Kind
-			}
-			if t.Kind != kind {
-				continue
-			}
-			picked[p.TemplateID] = true
-			ids = append(ids, p.TemplateID)
-			if len(ids) == MaxPromptIDs {
-				break
+	needs := needsOf(pending)
+	infos := map[string]TemplateInfo{}
+	for _, n := range needs {
+		for _, id := range n.Templates {
+			if t, ok := c.templates.Get(id); ok {
+				infos[id] = TemplateInfo{Kind: t.Kind, Title: t.Title}
 			}
 		}
 	}
-	return ids, nil
+	return PlanPrompt(needs, ledgerOf(rows), infos, on), nil
 }
 
-// Report records one answer of a client's consent report: an accept is
-// paired with WeChat's popup event of the same accept (RecordAccept), any
-// other answer sets the status and keeps the credits.
-func (c *Consents) Report(ctx context.Context, openid string, t *wechat.Template, status store.ConsentStatus, now time.Time) error {
-	if status == store.ConsentAccept {
-		_, err := c.store.RecordAccept(ctx, openid, t.ID, t.Kind == wechat.LongTerm, store.SourceClient, now)
-		return err
+// SaveSettings stores what wx.getSetting reported (validated and limited
+// to known templates by the caller) and returns the user's ledger.
+func (c *Consents) SaveSettings(ctx context.Context, openid string, s store.Settings, now time.Time) ([]store.Consent, error) {
+	if err := c.store.SaveConsentSettings(ctx, openid, s, now); err != nil {
+		return nil, err
 	}
-	return c.store.SetConsentStatus(ctx, openid, t.ID, status, now)
+	return c.store.ListConsents(ctx, openid)
+}
+
+// Report records a whole consent report, in one transaction: an accept
+// is paired with WeChat's popup event of the same accept (RecordAccept) and
+// keeps its variant, any other answer sets the status and keeps the credits.
+func (c *Consents) Report(ctx context.Context, openid string, answers []store.Answer, now time.Time) error {
+	return c.store.ReportConsents(ctx, openid, answers, now)
 }

@@ -14,22 +14,20 @@ import (
 type Coverage struct {
 	c     *Consents
 	rows  map[string]store.Consent
-	ahead map[string]int64 // reminder id → CountAhead, when already known
+	users map[string]map[string]bool // openid → reminder id → covered (Cover)
 }
 
 // Coverage starts the coverage of one answer.
 func (c *Consents) Coverage() *Coverage {
-	return &Coverage{c: c, rows: map[string]store.Consent{}, ahead: map[string]int64{}}
+	return &Coverage{c: c, rows: map[string]store.Consent{}, users: map[string]map[string]bool{}}
 }
 
-// Prefill takes what a create read in its transaction for the coverage of
-// the reminder it wrote (store.Created), instead of reading it again.
+// Prefill takes the ledger row a create read in its transaction for the
+// answer of the reminder it wrote (store.Created), instead of reading it
+// again.
 func (cv *Coverage) Prefill(c store.Created) {
 	r := c.Reminder
 	cv.rows[r.OpenID+"\x00"+r.TemplateID] = c.Consent
-	if !c.Consent.LongTerm && c.Consent.Credits > 0 {
-		cv.ahead[r.ID] = c.Ahead
-	}
 }
 
 // Consent returns the user's ledger row for a template (the zero row when
@@ -50,9 +48,9 @@ func (cv *Coverage) Consent(ctx context.Context, openid, templateID string) (sto
 }
 
 // Of returns the user's credits for r's template and whether they cover r:
-// a pending reminder is covered when the reminders due before it leave a
-// credit for it, when it holds a credit already, or when its template is
-// long-term and granted. A reminder no longer pending is never covered.
+// a pending reminder is covered when it holds a credit already, or when
+// the coverage rule (Cover, over the user's pending reminders and ledger)
+// serves it. A reminder no longer pending is never covered.
 func (cv *Coverage) Of(ctx context.Context, r store.Reminder) (credits int64, covered bool, err error) {
 	c, err := cv.Consent(ctx, r.OpenID, r.TemplateID)
 	if err != nil {
@@ -69,13 +67,34 @@ func (cv *Coverage) Of(ctx context.Context, r store.Reminder) (credits int64, co
 	if c.Credits == 0 {
 		return 0, false, nil
 	}
-	ahead, ok := cv.ahead[r.ID]
-	if !ok {
-		if ahead, err = cv.c.store.CountAhead(ctx, r); err != nil {
-			return c.Credits, false, err
-		}
+	user, err := cv.user(ctx, r.OpenID)
+	if err != nil {
+		return c.Credits, false, err
 	}
-	return c.Credits, ahead < c.Credits, nil
+	return c.Credits, user[r.ID], nil
+}
+
+// user applies Cover to a user's pending reminders, once per answer.
+func (cv *Coverage) user(ctx context.Context, openid string) (map[string]bool, error) {
+	if m, ok := cv.users[openid]; ok {
+		return m, nil
+	}
+	pending, err := cv.c.store.ListPrompted(ctx, openid, maxNeeds)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := cv.c.store.ListConsents(ctx, openid)
+	if err != nil {
+		return nil, err
+	}
+	needs := needsOf(pending)
+	covered := Cover(needs, ledgerOf(rows))
+	m := make(map[string]bool, len(needs))
+	for i, n := range needs {
+		m[n.Key] = covered[i]
+	}
+	cv.users[openid] = m
+	return m, nil
 }
 
 // Outlook is what a retry of a failed or skipped reminder can do.

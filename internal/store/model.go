@@ -41,6 +41,10 @@ type Reminder struct {
 	// for a sent event before it sends again).
 	UnknownAt time.Time
 	Delivery  Report // WeChat's sent event, when one arrived
+	// Snoozed: the current occurrence is a snooze's extra one; the series
+	// resumes at SeriesAt afterwards (zero: it had ended, or a one-off).
+	Snoozed  bool
+	SeriesAt time.Time
 }
 
 // Delivery is one attempt to send a reminder (one occurrence of it).
@@ -93,6 +97,11 @@ type Consent struct {
 	// ZeroedAt is when the ledger was last emptied (an unsubscribe, a
 	// 43101); zero when never.
 	ZeroedAt time.Time
+	// Setting is the user's saved choice for the template as wx.getSetting
+	// last reported it (accept, reject or ban; "" when none is saved).
+	Setting ConsentStatus
+	// Audio: the last accept the client reported was acceptWithAudio.
+	Audio bool
 }
 
 // GrantSource says who reported an accept: the mini-program's report of
@@ -110,6 +119,7 @@ const PairWindow = 120 * time.Second
 
 // Prompted is a pending reminder as the consent prompt planner sees it.
 type Prompted struct {
+	ID         string
 	TemplateID string
 	FireAt     time.Time
 }
@@ -140,7 +150,7 @@ var PauseIndefinite = time.UnixMilli(math.MaxInt64)
 type Retention struct {
 	Sessions   time.Time // sessions that expired before it
 	Grants     time.Time // accept reports received before it (too old to pair)
-	Deliveries time.Time // delivery records of sends started before it
+	Deliveries time.Time // delivery records of sends started before it (and snooze keys used before it)
 	SentEvents time.Time // sent events parked before it (their outcome never came)
 	Pushes     time.Time // the record of pushes applied before it
 }

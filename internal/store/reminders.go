@@ -16,6 +16,7 @@ type ReminderStore interface {
 	ReminderCreator
 	Reminders
 	Consents
+	ConsentSettings
 	Sessions
 	Deliveries
 	HealthStore

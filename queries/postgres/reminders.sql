@@ -121,14 +121,14 @@ RETURNING id;
 -- from the occurrence's first attempt).
 UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = @now, due_at = @now,
     expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE window_ms + @now END,
-    updated_at = @now
+    updated_at = @now, snoozed = false, series_at = NULL
 WHERE id = @id AND status IN ('failed', 'skipped');
 
 -- name: RetryReminders :many
 -- RetryReminder for every id among @ids: the ids it retried.
 UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = @now, due_at = @now,
     expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE window_ms + @now END,
-    updated_at = @now
+    updated_at = @now, snoozed = false, series_at = NULL
 WHERE id = ANY(@ids::text[]) AND status IN ('failed', 'skipped')
 RETURNING id;
 

@@ -66,6 +66,8 @@ SET status = 'scheduled', reason = NULL, due_at = @due_at::bigint, expires_at = 
     attempts = @new_attempts::bigint, lease_until = NULL, lease_owner = NULL, credit_held = false, updated_at = @now::bigint,
     unknown_at = CASE WHEN fire_at <> @fire_at::bigint THEN NULL ELSE coalesce(unknown_at, @unknown_at) END,
     delivery = CASE WHEN fire_at <> @fire_at::bigint THEN '' ELSE delivery END,
+    snoozed = CASE WHEN fire_at <> @fire_at::bigint THEN false ELSE snoozed END,
+    series_at = CASE WHEN fire_at <> @fire_at::bigint THEN NULL ELSE series_at END,
     fire_at = @fire_at::bigint
 WHERE id = @id::text AND status = 'sending' AND lease_owner = @owner::text AND attempts = @attempts::bigint
   AND fire_at = @claimed_fire_at::bigint;

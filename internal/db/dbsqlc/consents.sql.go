@@ -127,7 +127,7 @@ func (q *Queries) FindUnpairedGrant(ctx context.Context, arg FindUnpairedGrantPa
 }
 
 const getConsent = `-- name: GetConsent :one
-SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at FROM consents WHERE openid = ? AND template_id = ?
+SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio FROM consents WHERE openid = ? AND template_id = ?
 `
 
 type GetConsentParams struct {
@@ -146,6 +146,8 @@ func (q *Queries) GetConsent(ctx context.Context, arg GetConsentParams) (Consent
 		&i.LongTerm,
 		&i.UpdatedAt,
 		&i.ZeroedAt,
+		&i.Setting,
+		&i.Audio,
 	)
 	return i, err
 }
@@ -178,7 +180,7 @@ func (q *Queries) InsertGrant(ctx context.Context, arg InsertGrantParams) (int64
 }
 
 const listConsents = `-- name: ListConsents :many
-SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at FROM consents WHERE openid = ? ORDER BY template_id
+SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio FROM consents WHERE openid = ? ORDER BY template_id
 `
 
 func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, error) {
@@ -198,6 +200,8 @@ func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, e
 			&i.LongTerm,
 			&i.UpdatedAt,
 			&i.ZeroedAt,
+			&i.Setting,
+			&i.Audio,
 		); err != nil {
 			return nil, err
 		}
@@ -213,7 +217,7 @@ func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, e
 }
 
 const listScheduledForPrompt = `-- name: ListScheduledForPrompt :many
-SELECT template_id, fire_at FROM reminders INDEXED BY reminders_owner
+SELECT id, template_id, fire_at FROM reminders INDEXED BY reminders_owner
 WHERE openid = ?1 AND status IN ('scheduled', 'sending') AND credit_held = 0
 ORDER BY fire_at, id
 LIMIT ?2
@@ -225,6 +229,7 @@ type ListScheduledForPromptParams struct {
 }
 
 type ListScheduledForPromptRow struct {
+	ID         string
 	TemplateID string
 	FireAt     int64
 }
@@ -240,7 +245,7 @@ func (q *Queries) ListScheduledForPrompt(ctx context.Context, arg ListScheduledF
 	items := []ListScheduledForPromptRow{}
 	for rows.Next() {
 		var i ListScheduledForPromptRow
-		if err := rows.Scan(&i.TemplateID, &i.FireAt); err != nil {
+		if err := rows.Scan(&i.ID, &i.TemplateID, &i.FireAt); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

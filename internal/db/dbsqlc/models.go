@@ -16,6 +16,8 @@ type Consent struct {
 	LongTerm   int64
 	UpdatedAt  int64
 	ZeroedAt   int64
+	Setting    sql.NullString
+	Audio      int64
 }
 
 type ConsentGrant struct {
@@ -25,6 +27,12 @@ type ConsentGrant struct {
 	Source     string
 	ReceivedAt int64
 	PairedWith sql.NullInt64
+}
+
+type ConsentSetting struct {
+	Openid     string
+	MainSwitch int64
+	UpdatedAt  int64
 }
 
 type Delivery struct {
@@ -105,6 +113,8 @@ type Reminder struct {
 	UnknownAt      sql.NullInt64
 	Delivery       string
 	SendStarted    sql.NullInt64
+	Snoozed        int64
+	SeriesAt       sql.NullInt64
 }
 
 type Session struct {
@@ -112,6 +122,14 @@ type Session struct {
 	Openid    string
 	CreatedAt int64
 	ExpiresAt int64
+}
+
+type Snooze struct {
+	Openid         string
+	IdempotencyKey string
+	RequestHash    string
+	ReminderID     string
+	CreatedAt      int64
 }
 
 type Template struct {

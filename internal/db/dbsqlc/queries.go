@@ -48,6 +48,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.claimRemindersStmt, err = db.PrepareContext(ctx, claimReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ClaimReminders: %w", err)
 	}
+	if q.clearConsentSettingsStmt, err = db.PrepareContext(ctx, clearConsentSettings); err != nil {
+		return nil, fmt.Errorf("error preparing query ClearConsentSettings: %w", err)
+	}
 	if q.completeReminderStmt, err = db.PrepareContext(ctx, completeReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteReminder: %w", err)
 	}
@@ -89,6 +92,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.deleteOldPushSeenStmt, err = db.PrepareContext(ctx, deleteOldPushSeen); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteOldPushSeen: %w", err)
+	}
+	if q.deleteOldSnoozeKeysStmt, err = db.PrepareContext(ctx, deleteOldSnoozeKeys); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteOldSnoozeKeys: %w", err)
 	}
 	if q.deletePauseStmt, err = db.PrepareContext(ctx, deletePause); err != nil {
 		return nil, fmt.Errorf("error preparing query DeletePause: %w", err)
@@ -135,6 +141,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getConsentStmt, err = db.PrepareContext(ctx, getConsent); err != nil {
 		return nil, fmt.Errorf("error preparing query GetConsent: %w", err)
 	}
+	if q.getMainSwitchStmt, err = db.PrepareContext(ctx, getMainSwitch); err != nil {
+		return nil, fmt.Errorf("error preparing query GetMainSwitch: %w", err)
+	}
 	if q.getPauseStmt, err = db.PrepareContext(ctx, getPause); err != nil {
 		return nil, fmt.Errorf("error preparing query GetPause: %w", err)
 	}
@@ -149,6 +158,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
+	}
+	if q.getSnoozeKeyStmt, err = db.PrepareContext(ctx, getSnoozeKey); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSnoozeKey: %w", err)
 	}
 	if q.getTemplateStmt, err = db.PrepareContext(ctx, getTemplate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetTemplate: %w", err)
@@ -170,6 +182,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertSentDeliveriesStmt, err = db.PrepareContext(ctx, insertSentDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertSentDeliveries: %w", err)
+	}
+	if q.insertSnoozeKeyStmt, err = db.PrepareContext(ctx, insertSnoozeKey); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSnoozeKey: %w", err)
 	}
 	if q.invalidateTokenStmt, err = db.PrepareContext(ctx, invalidateToken); err != nil {
 		return nil, fmt.Errorf("error preparing query InvalidateToken: %w", err)
@@ -285,11 +300,20 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.sentEventParkedStmt, err = db.PrepareContext(ctx, sentEventParked); err != nil {
 		return nil, fmt.Errorf("error preparing query SentEventParked: %w", err)
 	}
+	if q.setConsentAudioStmt, err = db.PrepareContext(ctx, setConsentAudio); err != nil {
+		return nil, fmt.Errorf("error preparing query SetConsentAudio: %w", err)
+	}
+	if q.setConsentSettingStmt, err = db.PrepareContext(ctx, setConsentSetting); err != nil {
+		return nil, fmt.Errorf("error preparing query SetConsentSetting: %w", err)
+	}
 	if q.setConsentStatusStmt, err = db.PrepareContext(ctx, setConsentStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query SetConsentStatus: %w", err)
 	}
 	if q.setDeliveryByMsgidStmt, err = db.PrepareContext(ctx, setDeliveryByMsgid); err != nil {
 		return nil, fmt.Errorf("error preparing query SetDeliveryByMsgid: %w", err)
+	}
+	if q.setMainSwitchStmt, err = db.PrepareContext(ctx, setMainSwitch); err != nil {
+		return nil, fmt.Errorf("error preparing query SetMainSwitch: %w", err)
 	}
 	if q.setPauseStmt, err = db.PrepareContext(ctx, setPause); err != nil {
 		return nil, fmt.Errorf("error preparing query SetPause: %w", err)
@@ -299,6 +323,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.settleUnknownDeliveryStmt, err = db.PrepareContext(ctx, settleUnknownDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query SettleUnknownDelivery: %w", err)
+	}
+	if q.snoozeReminderStmt, err = db.PrepareContext(ctx, snoozeReminder); err != nil {
+		return nil, fmt.Errorf("error preparing query SnoozeReminder: %w", err)
 	}
 	if q.syncReminderDeliveryStmt, err = db.PrepareContext(ctx, syncReminderDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query SyncReminderDelivery: %w", err)
@@ -361,6 +388,11 @@ func (q *Queries) Close() error {
 	if q.claimRemindersStmt != nil {
 		if cerr := q.claimRemindersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing claimRemindersStmt: %w", cerr)
+		}
+	}
+	if q.clearConsentSettingsStmt != nil {
+		if cerr := q.clearConsentSettingsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing clearConsentSettingsStmt: %w", cerr)
 		}
 	}
 	if q.completeReminderStmt != nil {
@@ -431,6 +463,11 @@ func (q *Queries) Close() error {
 	if q.deleteOldPushSeenStmt != nil {
 		if cerr := q.deleteOldPushSeenStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteOldPushSeenStmt: %w", cerr)
+		}
+	}
+	if q.deleteOldSnoozeKeysStmt != nil {
+		if cerr := q.deleteOldSnoozeKeysStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteOldSnoozeKeysStmt: %w", cerr)
 		}
 	}
 	if q.deletePauseStmt != nil {
@@ -508,6 +545,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getConsentStmt: %w", cerr)
 		}
 	}
+	if q.getMainSwitchStmt != nil {
+		if cerr := q.getMainSwitchStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getMainSwitchStmt: %w", cerr)
+		}
+	}
 	if q.getPauseStmt != nil {
 		if cerr := q.getPauseStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getPauseStmt: %w", cerr)
@@ -531,6 +573,11 @@ func (q *Queries) Close() error {
 	if q.getSessionStmt != nil {
 		if cerr := q.getSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getSessionStmt: %w", cerr)
+		}
+	}
+	if q.getSnoozeKeyStmt != nil {
+		if cerr := q.getSnoozeKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSnoozeKeyStmt: %w", cerr)
 		}
 	}
 	if q.getTemplateStmt != nil {
@@ -566,6 +613,11 @@ func (q *Queries) Close() error {
 	if q.insertSentDeliveriesStmt != nil {
 		if cerr := q.insertSentDeliveriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertSentDeliveriesStmt: %w", cerr)
+		}
+	}
+	if q.insertSnoozeKeyStmt != nil {
+		if cerr := q.insertSnoozeKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSnoozeKeyStmt: %w", cerr)
 		}
 	}
 	if q.invalidateTokenStmt != nil {
@@ -758,6 +810,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing sentEventParkedStmt: %w", cerr)
 		}
 	}
+	if q.setConsentAudioStmt != nil {
+		if cerr := q.setConsentAudioStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setConsentAudioStmt: %w", cerr)
+		}
+	}
+	if q.setConsentSettingStmt != nil {
+		if cerr := q.setConsentSettingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setConsentSettingStmt: %w", cerr)
+		}
+	}
 	if q.setConsentStatusStmt != nil {
 		if cerr := q.setConsentStatusStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setConsentStatusStmt: %w", cerr)
@@ -766,6 +828,11 @@ func (q *Queries) Close() error {
 	if q.setDeliveryByMsgidStmt != nil {
 		if cerr := q.setDeliveryByMsgidStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setDeliveryByMsgidStmt: %w", cerr)
+		}
+	}
+	if q.setMainSwitchStmt != nil {
+		if cerr := q.setMainSwitchStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setMainSwitchStmt: %w", cerr)
 		}
 	}
 	if q.setPauseStmt != nil {
@@ -781,6 +848,11 @@ func (q *Queries) Close() error {
 	if q.settleUnknownDeliveryStmt != nil {
 		if cerr := q.settleUnknownDeliveryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing settleUnknownDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.snoozeReminderStmt != nil {
+		if cerr := q.snoozeReminderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing snoozeReminderStmt: %w", cerr)
 		}
 	}
 	if q.syncReminderDeliveryStmt != nil {
@@ -860,6 +932,7 @@ type Queries struct {
 	cancelReminderStmt              *sql.Stmt
 	claimReminderStmt               *sql.Stmt
 	claimRemindersStmt              *sql.Stmt
+	clearConsentSettingsStmt        *sql.Stmt
 	completeReminderStmt            *sql.Stmt
 	completeSentRemindersStmt       *sql.Stmt
 	consumeCreditStmt               *sql.Stmt
@@ -874,6 +947,7 @@ type Queries struct {
 	deleteOldGrantsStmt             *sql.Stmt
 	deleteOldPendingSentEventsStmt  *sql.Stmt
 	deleteOldPushSeenStmt           *sql.Stmt
+	deleteOldSnoozeKeysStmt         *sql.Stmt
 	deletePauseStmt                 *sql.Stmt
 	deletePendingSentEventStmt      *sql.Stmt
 	deliveriesPerHourStmt           *sql.Stmt
@@ -889,11 +963,13 @@ type Queries struct {
 	finishAbandonedDeliveryStmt     *sql.Stmt
 	forgetInstancesStmt             *sql.Stmt
 	getConsentStmt                  *sql.Stmt
+	getMainSwitchStmt               *sql.Stmt
 	getPauseStmt                    *sql.Stmt
 	getPauseRowStmt                 *sql.Stmt
 	getReminderStmt                 *sql.Stmt
 	getReminderByIdempotencyKeyStmt *sql.Stmt
 	getSessionStmt                  *sql.Stmt
+	getSnoozeKeyStmt                *sql.Stmt
 	getTemplateStmt                 *sql.Stmt
 	heartbeatInstanceStmt           *sql.Stmt
 	insertAbandonedDeliveryStmt     *sql.Stmt
@@ -901,6 +977,7 @@ type Queries struct {
 	insertGrantStmt                 *sql.Stmt
 	insertReminderStmt              *sql.Stmt
 	insertSentDeliveriesStmt        *sql.Stmt
+	insertSnoozeKeyStmt             *sql.Stmt
 	invalidateTokenStmt             *sql.Stmt
 	lastUnknownAttemptAtStmt        *sql.Stmt
 	ledgerForStmt                   *sql.Stmt
@@ -939,11 +1016,15 @@ type Queries struct {
 	savePendingSentEventStmt        *sql.Stmt
 	saveTokenStmt                   *sql.Stmt
 	sentEventParkedStmt             *sql.Stmt
+	setConsentAudioStmt             *sql.Stmt
+	setConsentSettingStmt           *sql.Stmt
 	setConsentStatusStmt            *sql.Stmt
 	setDeliveryByMsgidStmt          *sql.Stmt
+	setMainSwitchStmt               *sql.Stmt
 	setPauseStmt                    *sql.Stmt
 	setReminderDeliveryStmt         *sql.Stmt
 	settleUnknownDeliveryStmt       *sql.Stmt
+	snoozeReminderStmt              *sql.Stmt
 	syncReminderDeliveryStmt        *sql.Stmt
 	takeCreditsStmt                 *sql.Stmt
 	updateScheduledReminderStmt     *sql.Stmt
@@ -964,6 +1045,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		cancelReminderStmt:              q.cancelReminderStmt,
 		claimReminderStmt:               q.claimReminderStmt,
 		claimRemindersStmt:              q.claimRemindersStmt,
+		clearConsentSettingsStmt:        q.clearConsentSettingsStmt,
 		completeReminderStmt:            q.completeReminderStmt,
 		completeSentRemindersStmt:       q.completeSentRemindersStmt,
 		consumeCreditStmt:               q.consumeCreditStmt,
@@ -978,6 +1060,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteOldGrantsStmt:             q.deleteOldGrantsStmt,
 		deleteOldPendingSentEventsStmt:  q.deleteOldPendingSentEventsStmt,
 		deleteOldPushSeenStmt:           q.deleteOldPushSeenStmt,
+		deleteOldSnoozeKeysStmt:         q.deleteOldSnoozeKeysStmt,
 		deletePauseStmt:                 q.deletePauseStmt,
 		deletePendingSentEventStmt:      q.deletePendingSentEventStmt,
 		deliveriesPerHourStmt:           q.deliveriesPerHourStmt,
@@ -993,11 +1076,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		finishAbandonedDeliveryStmt:     q.finishAbandonedDeliveryStmt,
 		forgetInstancesStmt:             q.forgetInstancesStmt,
 		getConsentStmt:                  q.getConsentStmt,
+		getMainSwitchStmt:               q.getMainSwitchStmt,
 		getPauseStmt:                    q.getPauseStmt,
 		getPauseRowStmt:                 q.getPauseRowStmt,
 		getReminderStmt:                 q.getReminderStmt,
 		getReminderByIdempotencyKeyStmt: q.getReminderByIdempotencyKeyStmt,
 		getSessionStmt:                  q.getSessionStmt,
+		getSnoozeKeyStmt:                q.getSnoozeKeyStmt,
 		getTemplateStmt:                 q.getTemplateStmt,
 		heartbeatInstanceStmt:           q.heartbeatInstanceStmt,
 		insertAbandonedDeliveryStmt:     q.insertAbandonedDeliveryStmt,
@@ -1005,6 +1090,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertGrantStmt:                 q.insertGrantStmt,
 		insertReminderStmt:              q.insertReminderStmt,
 		insertSentDeliveriesStmt:        q.insertSentDeliveriesStmt,
+		insertSnoozeKeyStmt:             q.insertSnoozeKeyStmt,
 		invalidateTokenStmt:             q.invalidateTokenStmt,
 		lastUnknownAttemptAtStmt:        q.lastUnknownAttemptAtStmt,
 		ledgerForStmt:                   q.ledgerForStmt,
@@ -1043,11 +1129,15 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		savePendingSentEventStmt:        q.savePendingSentEventStmt,
 		saveTokenStmt:                   q.saveTokenStmt,
 		sentEventParkedStmt:             q.sentEventParkedStmt,
+		setConsentAudioStmt:             q.setConsentAudioStmt,
+		setConsentSettingStmt:           q.setConsentSettingStmt,
 		setConsentStatusStmt:            q.setConsentStatusStmt,
 		setDeliveryByMsgidStmt:          q.setDeliveryByMsgidStmt,
+		setMainSwitchStmt:               q.setMainSwitchStmt,
 		setPauseStmt:                    q.setPauseStmt,
 		setReminderDeliveryStmt:         q.setReminderDeliveryStmt,
 		settleUnknownDeliveryStmt:       q.settleUnknownDeliveryStmt,
+		snoozeReminderStmt:              q.snoozeReminderStmt,
 		syncReminderDeliveryStmt:        q.syncReminderDeliveryStmt,
 		takeCreditsStmt:                 q.takeCreditsStmt,
 		updateScheduledReminderStmt:     q.updateScheduledReminderStmt,

@@ -196,7 +196,7 @@ func (q *Queries) DueBacklog(ctx context.Context, now int64) (DueBacklogRow, err
 }
 
 const getReminder = `-- name: GetReminder :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started FROM reminders WHERE id = ?
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at FROM reminders WHERE id = ?
 `
 
 func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) {
@@ -227,12 +227,14 @@ func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) 
 		&i.UnknownAt,
 		&i.Delivery,
 		&i.SendStarted,
+		&i.Snoozed,
+		&i.SeriesAt,
 	)
 	return i, err
 }
 
 const getReminderByIdempotencyKey = `-- name: GetReminderByIdempotencyKey :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started FROM reminders WHERE openid = ? AND idempotency_key = ?
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at FROM reminders WHERE openid = ? AND idempotency_key = ?
 `
 
 type GetReminderByIdempotencyKeyParams struct {
@@ -268,6 +270,8 @@ func (q *Queries) GetReminderByIdempotencyKey(ctx context.Context, arg GetRemind
 		&i.UnknownAt,
 		&i.Delivery,
 		&i.SendStarted,
+		&i.Snoozed,
+		&i.SeriesAt,
 	)
 	return i, err
 }
@@ -357,7 +361,7 @@ func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Deli
 }
 
 const listDeliveryReminders = `-- name: ListDeliveryReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started FROM reminders INDEXED BY reminders_delivery
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at FROM reminders INDEXED BY reminders_delivery
 WHERE delivery = ?1 AND delivery <> ''
   AND (CAST(?2 AS TEXT) = '' OR openid = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) = '' OR status = CAST(?3 AS TEXT))
@@ -429,6 +433,8 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 			&i.UnknownAt,
 			&i.Delivery,
 			&i.SendStarted,
+			&i.Snoozed,
+			&i.SeriesAt,
 		); err != nil {
 			return nil, err
 		}
@@ -444,7 +450,7 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 }
 
 const listReminders = `-- name: ListReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started FROM reminders INDEXED BY reminders_fire
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at FROM reminders INDEXED BY reminders_fire
 WHERE fire_at >= ?1 AND fire_at < ?2
   AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
   AND (CAST(?4 AS TEXT) = '' OR instr(data, CAST(?4 AS TEXT)) > 0)
@@ -515,6 +521,8 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 			&i.UnknownAt,
 			&i.Delivery,
 			&i.SendStarted,
+			&i.Snoozed,
+			&i.SeriesAt,
 		); err != nil {
 			return nil, err
 		}
@@ -584,7 +592,7 @@ func (q *Queries) ListRemindersWalkEnd(ctx context.Context, arg ListRemindersWal
 }
 
 const listStatusReminders = `-- name: ListStatusReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started FROM reminders INDEXED BY reminders_status
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at FROM reminders INDEXED BY reminders_status
 WHERE status = ?1 AND fire_at >= ?2 AND fire_at < ?3
   AND (CAST(?4 AS TEXT) = '' OR template_id = CAST(?4 AS TEXT))
   AND (CAST(?5 AS TEXT) = '' OR instr(data, CAST(?5 AS TEXT)) > 0)
@@ -655,6 +663,8 @@ func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusReminde
 			&i.UnknownAt,
 			&i.Delivery,
 			&i.SendStarted,
+			&i.Snoozed,
+			&i.SeriesAt,
 		); err != nil {
 			return nil, err
 		}
@@ -723,7 +733,7 @@ func (q *Queries) ListStatusRemindersWalkEnd(ctx context.Context, arg ListStatus
 }
 
 const listUserReminders = `-- name: ListUserReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started FROM reminders INDEXED BY reminders_owner
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at FROM reminders INDEXED BY reminders_owner
 WHERE openid = ?1
   AND (CAST(?2 AS TEXT) = '' OR status = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
@@ -792,6 +802,8 @@ func (q *Queries) ListUserReminders(ctx context.Context, arg ListUserRemindersPa
 			&i.UnknownAt,
 			&i.Delivery,
 			&i.SendStarted,
+			&i.Snoozed,
+			&i.SeriesAt,
 		); err != nil {
 			return nil, err
 		}
@@ -859,7 +871,7 @@ func (q *Queries) RememberPush(ctx context.Context, arg RememberPushParams) (int
 const retryReminder = `-- name: RetryReminder :execrows
 UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = ?1, due_at = ?1,
     expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE ?1 + window_ms END,
-    updated_at = ?1
+    updated_at = ?1, snoozed = 0, series_at = NULL
 WHERE id = ?2 AND status IN ('failed', 'skipped')
 `
 

@@ -57,7 +57,7 @@ UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
     credit_held = ?3, updated_at = ?4, send_started = CASE WHEN CAST(?5 AS INTEGER) THEN 0 END
 WHERE id = ?6 AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at
 `
 
 type ClaimReminderParams struct {
@@ -106,6 +106,8 @@ func (q *Queries) ClaimReminder(ctx context.Context, arg ClaimReminderParams) (R
 		&i.UnknownAt,
 		&i.Delivery,
 		&i.SendStarted,
+		&i.Snoozed,
+		&i.SeriesAt,
 	)
 	return i, err
 }
@@ -116,7 +118,7 @@ SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner =
     credit_held = (id IN (SELECT h.value FROM json_each(CAST(?3 AS TEXT)) h)), updated_at = ?4,
     send_started = CASE WHEN CAST(?5 AS INTEGER) THEN 0 END
 WHERE id IN (SELECT j.value FROM json_each(CAST(?6 AS TEXT)) j) AND +status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at
 `
 
 type ClaimRemindersParams struct {
@@ -173,6 +175,8 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.UnknownAt,
 			&i.Delivery,
 			&i.SendStarted,
+			&i.Snoozed,
+			&i.SeriesAt,
 		); err != nil {
 			return nil, err
 		}
@@ -752,6 +756,8 @@ SET status = 'scheduled', reason = NULL, due_at = ?1, expires_at = ?2,
     attempts = ?3, lease_until = NULL, lease_owner = NULL, credit_held = 0, updated_at = ?4,
     unknown_at = CASE WHEN fire_at <> ?5 THEN NULL ELSE coalesce(unknown_at, ?6) END,
     delivery = CASE WHEN fire_at <> ?5 THEN '' ELSE delivery END,
+    snoozed = CASE WHEN fire_at <> ?5 THEN 0 ELSE snoozed END,
+    series_at = CASE WHEN fire_at <> ?5 THEN NULL ELSE series_at END,
     fire_at = ?5
 WHERE id = ?7 AND status = 'sending' AND lease_owner = ?8 AND attempts = ?9 AND fire_at = ?10
 `

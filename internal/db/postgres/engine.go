@@ -123,6 +123,7 @@ func (d *DB) Retain(ctx context.Context, r store.Retention) error {
 			return q.DeleteOldPendingSentEvents(ctx, r.SentEvents.UnixMilli())
 		}),
 		del("pushes", func(q *pgsqlc.Queries) (int64, error) { return q.DeleteOldPushSeen(ctx, r.Pushes.UnixMilli()) }),
+		del("snooze keys", func(q *pgsqlc.Queries) (int64, error) { return q.DeleteOldSnoozeKeys(ctx, r.Deliveries.UnixMilli()) }),
 	)
 }
 

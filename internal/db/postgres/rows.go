@@ -33,6 +33,8 @@ func reminderFromRow(r pgsqlc.Reminder) store.Reminder {
 		CreditHeld:     r.CreditHeld,
 		UnknownAt:      nullInstant(r.UnknownAt),
 		Delivery:       store.Report(r.Delivery),
+		Snoozed:        r.Snoozed,
+		SeriesAt:       nullInstant(r.SeriesAt),
 	}
 	if r.WindowMs != nil {
 		out.Window, out.HasWindow = time.Duration(*r.WindowMs)*time.Millisecond, true
@@ -52,7 +54,7 @@ func remindersFromRows(rows []pgsqlc.Reminder) []store.Reminder {
 // consentFromRow maps a consents row to the domain's Consent.
 func consentFromRow(r pgsqlc.Consent) store.Consent {
 	c := store.Consent{OpenID: r.Openid, TemplateID: r.TemplateID, Credits: r.Credits, Status: store.ConsentStatus(r.Status),
-		LongTerm: r.LongTerm, UpdatedAt: instant(r.UpdatedAt)}
+		LongTerm: r.LongTerm, UpdatedAt: instant(r.UpdatedAt), Setting: store.ConsentStatus(deref(r.Setting)), Audio: r.Audio}
 	if r.ZeroedAt != 0 { // consents.zeroed_at's "never" is 0
 		c.ZeroedAt = instant(r.ZeroedAt)
 	}

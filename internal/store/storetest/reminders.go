@@ -26,7 +26,8 @@ func reminderTests(t *testing.T, open Open[ReminderDriver]) {
 	t.Run("bulk", func(t *testing.T) { testBulk(t, fresh(t, open)) })
 	t.Run("counts", func(t *testing.T) { testCounts(t, fresh(t, open)) })
 	t.Run("count ahead", func(t *testing.T) { testCountAhead(t, fresh(t, open)) })
-	consentTests(t, open) // consents.go
+	consentTests(t, open)         // consents.go
+	consentSettingsTests(t, open) // consent_settings.go
 }
 
 // newReminder is a one-off reminder of openID for template at fireAt,

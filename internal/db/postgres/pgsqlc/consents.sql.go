@@ -104,7 +104,7 @@ func (q *Queries) FindUnpairedGrant(ctx context.Context, arg FindUnpairedGrantPa
 }
 
 const getConsent = `-- name: GetConsent :one
-SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at FROM consents WHERE openid = $1 AND template_id = $2
+SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio FROM consents WHERE openid = $1 AND template_id = $2
 `
 
 type GetConsentParams struct {
@@ -123,6 +123,8 @@ func (q *Queries) GetConsent(ctx context.Context, arg GetConsentParams) (Consent
 		&i.LongTerm,
 		&i.UpdatedAt,
 		&i.ZeroedAt,
+		&i.Setting,
+		&i.Audio,
 	)
 	return i, err
 }
@@ -155,7 +157,7 @@ func (q *Queries) InsertGrant(ctx context.Context, arg InsertGrantParams) (int64
 }
 
 const listConsents = `-- name: ListConsents :many
-SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at FROM consents WHERE openid = $1 ORDER BY template_id
+SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio FROM consents WHERE openid = $1 ORDER BY template_id
 `
 
 func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, error) {
@@ -175,6 +177,8 @@ func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, e
 			&i.LongTerm,
 			&i.UpdatedAt,
 			&i.ZeroedAt,
+			&i.Setting,
+			&i.Audio,
 		); err != nil {
 			return nil, err
 		}
@@ -187,7 +191,7 @@ func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, e
 }
 
 const listScheduledForPrompt = `-- name: ListScheduledForPrompt :many
-SELECT template_id, fire_at FROM reminders
+SELECT id, template_id, fire_at FROM reminders
 WHERE openid = $1 AND status IN ('scheduled', 'sending') AND NOT credit_held
 ORDER BY fire_at, id
 LIMIT $2
@@ -199,6 +203,7 @@ type ListScheduledForPromptParams struct {
 }
 
 type ListScheduledForPromptRow struct {
+	ID         string
 	TemplateID string
 	FireAt     int64
 }
@@ -214,7 +219,7 @@ func (q *Queries) ListScheduledForPrompt(ctx context.Context, arg ListScheduledF
 	items := []ListScheduledForPromptRow{}
 	for rows.Next() {
 		var i ListScheduledForPromptRow
-		if err := rows.Scan(&i.TemplateID, &i.FireAt); err != nil {
+		if err := rows.Scan(&i.ID, &i.TemplateID, &i.FireAt); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

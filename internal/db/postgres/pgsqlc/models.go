@@ -12,6 +12,8 @@ type Consent struct {
 	LongTerm   bool
 	UpdatedAt  int64
 	ZeroedAt   int64
+	Setting    *string
+	Audio      bool
 }
 
 type ConsentGrant struct {
@@ -21,6 +23,12 @@ type ConsentGrant struct {
 	Source     string
 	ReceivedAt int64
 	PairedWith *int64
+}
+
+type ConsentSetting struct {
+	Openid     string
+	MainSwitch bool
+	UpdatedAt  int64
 }
 
 type Delivery struct {
@@ -101,6 +109,8 @@ type Reminder struct {
 	UnknownAt      *int64
 	Delivery       string
 	SendStarted    *bool
+	Snoozed        bool
+	SeriesAt       *int64
 }
 
 type Session struct {
@@ -108,6 +118,14 @@ type Session struct {
 	Openid    string
 	CreatedAt int64
 	ExpiresAt int64
+}
+
+type Snooze struct {
+	Openid         string
+	IdempotencyKey string
+	RequestHash    string
+	ReminderID     string
+	CreatedAt      int64
 }
 
 type Template struct {

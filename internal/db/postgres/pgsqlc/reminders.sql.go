@@ -196,7 +196,7 @@ func (q *Queries) DueBacklog(ctx context.Context, now int64) (DueBacklogRow, err
 }
 
 const getReminder = `-- name: GetReminder :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started FROM reminders WHERE id = $1
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at FROM reminders WHERE id = $1
 `
 
 func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) {
@@ -227,12 +227,14 @@ func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) 
 		&i.UnknownAt,
 		&i.Delivery,
 		&i.SendStarted,
+		&i.Snoozed,
+		&i.SeriesAt,
 	)
 	return i, err
 }
 
 const getReminderByIdempotencyKey = `-- name: GetReminderByIdempotencyKey :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started FROM reminders WHERE openid = $1 AND idempotency_key = $2
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at FROM reminders WHERE openid = $1 AND idempotency_key = $2
 `
 
 type GetReminderByIdempotencyKeyParams struct {
@@ -268,6 +270,8 @@ func (q *Queries) GetReminderByIdempotencyKey(ctx context.Context, arg GetRemind
 		&i.UnknownAt,
 		&i.Delivery,
 		&i.SendStarted,
+		&i.Snoozed,
+		&i.SeriesAt,
 	)
 	return i, err
 }
@@ -354,7 +358,7 @@ func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Deli
 }
 
 const listDeliveryReminders = `-- name: ListDeliveryReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at FROM reminders
 WHERE delivery = $1 AND delivery <> ''
   AND (CAST($2 AS TEXT) = '' OR openid = CAST($2 AS TEXT))
   AND (CAST($3 AS TEXT) = '' OR status = CAST($3 AS TEXT))
@@ -426,6 +430,8 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 			&i.UnknownAt,
 			&i.Delivery,
 			&i.SendStarted,
+			&i.Snoozed,
+			&i.SeriesAt,
 		); err != nil {
 			return nil, err
 		}
@@ -438,7 +444,7 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 }
 
 const listReminders = `-- name: ListReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at FROM reminders
 WHERE fire_at >= $1 AND fire_at < $2
   AND (CAST($3 AS TEXT) = '' OR template_id = CAST($3 AS TEXT))
   AND (CAST($4 AS TEXT) = '' OR strpos(data, CAST($4 AS TEXT)) > 0)
@@ -509,6 +515,8 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 			&i.UnknownAt,
 			&i.Delivery,
 			&i.SendStarted,
+			&i.Snoozed,
+			&i.SeriesAt,
 		); err != nil {
 			return nil, err
 		}
@@ -572,7 +580,7 @@ func (q *Queries) ListRemindersWalkEnd(ctx context.Context, arg ListRemindersWal
 }
 
 const listStatusReminders = `-- name: ListStatusReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at FROM reminders
 WHERE status = $1 AND fire_at >= $2 AND fire_at < $3
   AND (CAST($4 AS TEXT) = '' OR template_id = CAST($4 AS TEXT))
   AND (CAST($5 AS TEXT) = '' OR strpos(data, CAST($5 AS TEXT)) > 0)
@@ -643,6 +651,8 @@ func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusReminde
 			&i.UnknownAt,
 			&i.Delivery,
 			&i.SendStarted,
+			&i.Snoozed,
+			&i.SeriesAt,
 		); err != nil {
 			return nil, err
 		}
@@ -705,7 +715,7 @@ func (q *Queries) ListStatusRemindersWalkEnd(ctx context.Context, arg ListStatus
 }
 
 const listUserReminders = `-- name: ListUserReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at FROM reminders
 WHERE openid = $1
   AND (CAST($2 AS TEXT) = '' OR status = CAST($2 AS TEXT))
   AND (CAST($3 AS TEXT) = '' OR template_id = CAST($3 AS TEXT))
@@ -774,6 +784,8 @@ func (q *Queries) ListUserReminders(ctx context.Context, arg ListUserRemindersPa
 			&i.UnknownAt,
 			&i.Delivery,
 			&i.SendStarted,
+			&i.Snoozed,
+			&i.SeriesAt,
 		); err != nil {
 			return nil, err
 		}
@@ -848,7 +860,7 @@ func (q *Queries) LockUserCreates(ctx context.Context, openid string) error {
 const retryReminder = `-- name: RetryReminder :execrows
 UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = $1, due_at = $1,
     expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE window_ms + $1 END,
-    updated_at = $1
+    updated_at = $1, snoozed = false, series_at = NULL
 WHERE id = $2 AND status IN ('failed', 'skipped')
 `
 
@@ -872,7 +884,7 @@ func (q *Queries) RetryReminder(ctx context.Context, arg RetryReminderParams) (i
 const retryReminders = `-- name: RetryReminders :many
 UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = $1, due_at = $1,
     expires_at = CASE WHEN window_ms IS NULL THEN NULL ELSE window_ms + $1 END,
-    updated_at = $1
+    updated_at = $1, snoozed = false, series_at = NULL
 WHERE id = ANY($2::text[]) AND status IN ('failed', 'skipped')
 RETURNING id
 `

@@ -104,7 +104,7 @@ SET status = 'sending', attempts = attempts + 1, lease_until = $1::bigint, lease
     credit_held = (id = ANY($3::text[])), updated_at = $4::bigint,
     send_started = CASE WHEN $5::boolean THEN false END
 WHERE id = ANY($6::text[]) AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at
 `
 
 type ClaimRemindersParams struct {
@@ -160,6 +160,8 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.UnknownAt,
 			&i.Delivery,
 			&i.SendStarted,
+			&i.Snoozed,
+			&i.SeriesAt,
 		); err != nil {
 			return nil, err
 		}
@@ -866,6 +868,8 @@ SET status = 'scheduled', reason = NULL, due_at = $1::bigint, expires_at = $2,
     attempts = $3::bigint, lease_until = NULL, lease_owner = NULL, credit_held = false, updated_at = $4::bigint,
     unknown_at = CASE WHEN fire_at <> $5::bigint THEN NULL ELSE coalesce(unknown_at, $6) END,
     delivery = CASE WHEN fire_at <> $5::bigint THEN '' ELSE delivery END,
+    snoozed = CASE WHEN fire_at <> $5::bigint THEN false ELSE snoozed END,
+    series_at = CASE WHEN fire_at <> $5::bigint THEN NULL ELSE series_at END,
     fire_at = $5::bigint
 WHERE id = $7::text AND status = 'sending' AND lease_owner = $8::text AND attempts = $9::bigint
   AND fire_at = $10::bigint

@@ -1,0 +1,152 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
+	"github.com/reminderd/reminderd/internal/store"
+)
+
+// The consent settings, whole reports and snoozes of store.ConsentSettings.
+
+// ReportConsents records a report's answers in one transaction.
+func (d *DB) ReportConsents(ctx context.Context, openID string, answers []store.Answer, now time.Time) error {
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error { return reportTx(ctx, q, openID, answers, now) })
+	return storeErr(err, "consent report of "+openID)
+}
+
+// reportTx is ReportConsents in the caller's transaction q.
+func reportTx(ctx context.Context, q *dbsqlc.Queries, openID string, answers []store.Answer, now time.Time) error {
+	for _, a := range answers {
+		if a.Status != store.ConsentAccept {
+			if err := q.SetConsentStatus(ctx, dbsqlc.SetConsentStatusParams{Openid: openID, TemplateID: a.TemplateID,
+				Status: string(a.Status), Now: now.UnixMilli()}); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := recordAcceptTx(ctx, q, openID, a.TemplateID, a.LongTerm, sourceClient, now); err != nil {
+			return err
+		}
+		// The row exists now: the accept added to it or paired with an
+		// accept that did.
+		if err := q.SetConsentAudio(ctx, dbsqlc.SetConsentAudioParams{Audio: b2i(a.Audio), Openid: openID,
+			TemplateID: a.TemplateID}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SaveConsentSettings replaces the user's saved choices and main switch.
+func (d *DB) SaveConsentSettings(ctx context.Context, openID string, s store.Settings, now time.Time) error {
+	ms := now.UnixMilli()
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		if err := q.SetMainSwitch(ctx, dbsqlc.SetMainSwitchParams{Openid: openID, MainSwitch: b2i(s.MainSwitch), Now: ms}); err != nil {
+			return err
+		}
+		if err := q.ClearConsentSettings(ctx, dbsqlc.ClearConsentSettingsParams{Openid: openID, Now: ms}); err != nil {
+			return err
+		}
+		for _, id := range sortedKeys(s.Items) {
+			v := string(s.Items[id])
+			if err := q.SetConsentSetting(ctx, dbsqlc.SetConsentSettingParams{Openid: openID, TemplateID: id, Status: v,
+				Now: ms, Setting: sql.NullString{String: v, Valid: true}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return storeErr(err, "consent settings of "+openID)
+}
+
+// MainSwitch reads on the read pool.
+func (d *DB) MainSwitch(ctx context.Context, openID string) (bool, error) {
+	on, err := d.Read.GetMainSwitch(ctx, openID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, storeErr(err, "main switch of "+openID)
+	}
+	return on == 1, nil
+}
+
+// SnoozeKey reads on the read pool.
+func (d *DB) SnoozeKey(ctx context.Context, openID, key string) (string, string, error) {
+	row, err := d.Read.GetSnoozeKey(ctx, dbsqlc.GetSnoozeKeyParams{Openid: openID, IdempotencyKey: key})
+	if err != nil {
+		return "", "", storeErr(err, "snooze key of "+openID)
+	}
+	return row.RequestHash, row.ReminderID, nil
+}
+
+// SnoozeReminder applies s in one transaction.
+func (d *DB) SnoozeReminder(ctx context.Context, s store.Snooze) (store.Snoozed, error) {
+	var out store.Snoozed
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		if s.IdempotencyKey != "" {
+			row, err := q.GetSnoozeKey(ctx, dbsqlc.GetSnoozeKeyParams{Openid: s.OpenID, IdempotencyKey: s.IdempotencyKey})
+			switch {
+			case err == nil && (row.RequestHash != s.RequestHash || row.ReminderID != s.ID):
+				return fmt.Errorf("idempotency key used for another snooze: %w", store.ErrConflict)
+			case err == nil:
+				rem, err := q.GetReminder(ctx, s.ID)
+				out = store.Snoozed{Reminder: reminderFromRow(rem), Replayed: true}
+				return err
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
+		n, err := q.SnoozeReminder(ctx, dbsqlc.SnoozeReminderParams{FireAt: s.FireAt.UnixMilli(), Snoozed: b2i(s.Snoozed),
+			SeriesAt: msOrNull(s.SeriesAt), Now: s.Now.UnixMilli(), ID: s.ID, WasFireAt: s.WasFireAt.UnixMilli()})
+		if err != nil {
+			return err
+		}
+		rem, err := q.GetReminder(ctx, s.ID)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return snoozeRefused(reminderFromRow(rem))
+		}
+		if err := reportTx(ctx, q, s.OpenID, s.Answers, s.Now); err != nil {
+			return err
+		}
+		if s.IdempotencyKey != "" {
+			if err := q.InsertSnoozeKey(ctx, dbsqlc.InsertSnoozeKeyParams{Openid: s.OpenID, IdempotencyKey: s.IdempotencyKey,
+				RequestHash: s.RequestHash, ReminderID: s.ID, Now: s.Now.UnixMilli()}); err != nil {
+				return err
+			}
+		}
+		out.Reminder = reminderFromRow(rem)
+		return nil
+	})
+	return out, storeErr(err, "snooze reminder "+s.ID)
+}
+
+// snoozeRefused says why a snooze's compare-and-set changed nothing: the
+// status refuses it, or the reminder moved since the snooze was planned.
+func snoozeRefused(r store.Reminder) error {
+	switch r.Status {
+	case store.StatusSent, store.StatusSkipped, store.StatusScheduled:
+		return fmt.Errorf("reminder %s moved meanwhile: %w", r.ID, store.ErrConflict)
+	}
+	return &store.StateError{ID: r.ID, Status: r.Status}
+}
+
+// sortedKeys returns m's keys in order (writes in one order: no deadlock
+// between two reports, and a stable result).
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
