@@ -416,7 +416,10 @@ func TestUpgradeRebuildsRemindersKeepingDeliveries(t *testing.T) {
 	if v, _ := d.SchemaVersion(ctx); v != db.LatestVersion() {
 		t.Fatalf("version %d after open, want %d", v, db.LatestVersion())
 	}
-	if st, err := os.Stat(path + "-wal"); err == nil && st.Size() > 64<<10 {
+	// The migrations after the rebuild write their own few pages (each a
+	// new table, its indexes, the schema's pages); the rebuild alone would
+	// leave megabytes.
+	if st, err := os.Stat(path + "-wal"); err == nil && st.Size() > 256<<10 {
 		t.Fatalf("the WAL is %d bytes after the rebuild: its space was not given back", st.Size())
 	}
 	var n int

@@ -41,6 +41,15 @@ type Reminder struct {
 	// for a sent event before it sends again).
 	UnknownAt time.Time
 	Delivery  Report // WeChat's sent event, when one arrived
+	// EventID and Lead name the event and lead the reminder is of ("":
+	// an ordinary reminder).
+	EventID string
+	Lead    string
+	// Alternatives are the templates the reminder may be sent through, in
+	// order, each with its rendered data (nil: only TemplateID). A claim
+	// sends it through the first the user holds a credit for and sets
+	// TemplateID and Data to it.
+	Alternatives []Alternative
 }
 
 // Delivery is one attempt to send a reminder (one occurrence of it).
@@ -112,6 +121,9 @@ const PairWindow = 120 * time.Second
 type Prompted struct {
 	TemplateID string
 	FireAt     time.Time
+	// Alternatives are the templates that would each cover it, in order
+	// (nil: only TemplateID).
+	Alternatives []string
 }
 
 // Session is a mini-program login: the hash of its bearer token (the token

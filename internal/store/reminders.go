@@ -19,6 +19,7 @@ type ReminderStore interface {
 	Sessions
 	Deliveries
 	HealthStore
+	Events
 }
 
 // ErrLimit: a create would take the user past their limit of scheduled
@@ -137,6 +138,9 @@ type NewReminder struct {
 	HasWindow                                                     bool
 	Recurrence, Timezone, Data, Page, IdempotencyKey, RequestHash string
 	CreatedAt                                                     time.Time
+	// EventID, Lead and Alternatives as in Reminder.
+	EventID, Lead string
+	Alternatives  []Alternative
 }
 
 // ReminderCreator creates reminders.

@@ -44,6 +44,26 @@ type Delivery struct {
 	PossibleDuplicate int64
 }
 
+type Event struct {
+	ID             string
+	Openid         string
+	Title          string
+	Location       string
+	StartAt        int64
+	EndAt          sql.NullInt64
+	ExpiresAt      sql.NullInt64
+	Timezone       string
+	Page           string
+	ExternalRef    string
+	Leads          string
+	Templates      string
+	CanceledAt     sql.NullInt64
+	IdempotencyKey sql.NullString
+	RequestHash    sql.NullString
+	CreatedAt      int64
+	UpdatedAt      int64
+}
+
 type Instance struct {
 	ID         string
 	Host       string
@@ -104,6 +124,9 @@ type Reminder struct {
 	CreditHeld     int64
 	UnknownAt      sql.NullInt64
 	Delivery       string
+	EventID        sql.NullString
+	Lead           string
+	Alternatives   string
 }
 
 type Session struct {

@@ -187,7 +187,7 @@ func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, e
 }
 
 const listScheduledForPrompt = `-- name: ListScheduledForPrompt :many
-SELECT template_id, fire_at FROM reminders
+SELECT template_id, fire_at, alternatives FROM reminders
 WHERE openid = $1 AND status IN ('scheduled', 'sending') AND NOT credit_held
 ORDER BY fire_at, id
 LIMIT $2
@@ -199,8 +199,9 @@ type ListScheduledForPromptParams struct {
 }
 
 type ListScheduledForPromptRow struct {
-	TemplateID string
-	FireAt     int64
+	TemplateID   string
+	FireAt       int64
+	Alternatives string
 }
 
 // The caller's reminders still to be sent, most urgent first, for the consent prompt planner.
@@ -214,7 +215,7 @@ func (q *Queries) ListScheduledForPrompt(ctx context.Context, arg ListScheduledF
 	items := []ListScheduledForPromptRow{}
 	for rows.Next() {
 		var i ListScheduledForPromptRow
-		if err := rows.Scan(&i.TemplateID, &i.FireAt); err != nil {
+		if err := rows.Scan(&i.TemplateID, &i.FireAt, &i.Alternatives); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -40,6 +40,26 @@ type Delivery struct {
 	PossibleDuplicate bool
 }
 
+type Event struct {
+	ID             string
+	Openid         string
+	Title          string
+	Location       string
+	StartAt        int64
+	EndAt          *int64
+	ExpiresAt      *int64
+	Timezone       string
+	Page           string
+	ExternalRef    string
+	Leads          string
+	Templates      string
+	CanceledAt     *int64
+	IdempotencyKey *string
+	RequestHash    *string
+	CreatedAt      int64
+	UpdatedAt      int64
+}
+
 type Instance struct {
 	ID         string
 	Host       string
@@ -100,6 +120,9 @@ type Reminder struct {
 	CreditHeld     bool
 	UnknownAt      *int64
 	Delivery       string
+	EventID        *string
+	Lead           string
+	Alternatives   string
 }
 
 type Session struct {

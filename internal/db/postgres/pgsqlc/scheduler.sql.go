@@ -103,7 +103,7 @@ UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = $1::bigint, lease_owner = $2::text,
     credit_held = (id = ANY($3::text[])), updated_at = $4::bigint
 WHERE id = ANY($5::text[]) AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, event_id, lead, alternatives
 `
 
 type ClaimRemindersParams struct {
@@ -156,6 +156,9 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.EventID,
+			&i.Lead,
+			&i.Alternatives,
 		); err != nil {
 			return nil, err
 		}
@@ -333,7 +336,7 @@ func (q *Queries) DeletePendingSentEvent(ctx context.Context, msgid int64) error
 
 const dueReminders = `-- name: DueReminders :many
 
-SELECT r.id, r.openid, r.template_id, r.unknown_at FROM reminders r
+SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives FROM reminders r
 WHERE r.status = 'scheduled' AND r.due_at <= $1::bigint
 ORDER BY r.due_at, r.id
 LIMIT $2::bigint
@@ -346,10 +349,11 @@ type DueRemindersParams struct {
 }
 
 type DueRemindersRow struct {
-	ID         string
-	Openid     string
-	TemplateID string
-	UnknownAt  *int64
+	ID           string
+	Openid       string
+	TemplateID   string
+	UnknownAt    *int64
+	Alternatives string
 }
 
 // The engine's queries (store.EngineStore): claims, outcomes, the rescuer,
@@ -374,6 +378,7 @@ func (q *Queries) DueReminders(ctx context.Context, arg DueRemindersParams) ([]D
 			&i.Openid,
 			&i.TemplateID,
 			&i.UnknownAt,
+			&i.Alternatives,
 		); err != nil {
 			return nil, err
 		}
