@@ -485,6 +485,10 @@ func TestOpenAPIContract(t *testing.T) {
 		h := newHarness(t)
 		testContractPush(t, h, c.on(t, h.srv))
 	})
+	t.Run("events", func(t *testing.T) {
+		h := newHarness(t)
+		testContractEvents(t, h, c.on(t, h.srv)) // events_openapi_test.go
+	})
 	t.Run("other configurations", func(t *testing.T) {
 		testContractConfigurations(t, c)
 	})

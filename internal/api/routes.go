@@ -44,6 +44,11 @@ func (s *Server) routes() http.Handler {
 			r.Get("/reminders/{id}", s.handleGetOwnReminder)
 			r.Patch("/reminders/{id}", s.handlePatchReminder)
 			r.Delete("/reminders/{id}", s.handleCancelOwnReminder)
+			r.Post("/events", s.handleCreateEvent)
+			r.Get("/events", s.handleListOwnEvents)
+			r.Get("/events/{id}", s.handleGetOwnEvent)
+			r.Patch("/events/{id}", s.handlePatchEvent)
+			r.Delete("/events/{id}", s.handleCancelOwnEvent)
 		})
 	})
 
@@ -78,6 +83,8 @@ func (s *Server) routes() http.Handler {
 		r.Get("/jobs", s.handleAdminJobs)
 		r.Get("/instances", s.handleAdminInstances)
 		r.Get("/stats", s.handleAdminStats)
+		r.Get("/events", s.handleAdminListEvents)
+		r.Get("/events/{id}", s.handleAdminGetEvent)
 	})
 	return r
 }

@@ -53,7 +53,33 @@ func (cv *Coverage) Consent(ctx context.Context, openid, templateID string) (sto
 // a pending reminder is covered when the reminders due before it leave a
 // credit for it, when it holds a credit already, or when its template is
 // long-term and granted. A reminder no longer pending is never covered.
+//
+// A reminder with alternatives (an event's) is covered when any of its
+// templates covers it, and its credits are that template's (else its
+// current template's).
 func (cv *Coverage) Of(ctx context.Context, r store.Reminder) (credits int64, covered bool, err error) {
+	if len(r.Alternatives) == 0 || !r.Status.Pending() || r.CreditHeld || !r.UnknownAt.IsZero() {
+		return cv.of(ctx, r)
+	}
+	credits, covered, err = cv.of(ctx, r)
+	for _, a := range r.Alternatives {
+		if covered || err != nil {
+			break
+		}
+		if a.TemplateID != r.TemplateID {
+			alt := r
+			alt.TemplateID = a.TemplateID
+			var n int64
+			if n, covered, err = cv.of(ctx, alt); covered {
+				credits = n
+			}
+		}
+	}
+	return credits, covered, err
+}
+
+// of is Of through r's current template alone.
+func (cv *Coverage) of(ctx context.Context, r store.Reminder) (credits int64, covered bool, err error) {
 	c, err := cv.Consent(ctx, r.OpenID, r.TemplateID)
 	if err != nil {
 		return 0, false, err
