@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -264,4 +266,51 @@ func TestListEvents(t *testing.T) {
 		t.Errorf("admin event: %s", one.raw)
 	}
 	h.want(h.do("GET", "/admin/v1/events/evt_none", adminToken, nil), http.StatusNotFound, "not_found")
+}
+
+// The admin page lists events with their leads, each lead's status and the
+// template it was sent through.
+func TestAdminPageShowsEvents(t *testing.T) {
+	h := newHarness(t)
+	tok := h.login("oA")
+	r := h.do("POST", "/v1/events", tok, meetingEvent(48*time.Hour, "P1D", "PT15M"))
+	h.want(r, 201, "")
+	id := r.str("id")
+	c := webClient(t, h)
+	for _, path := range []string{"/admin/events", "/admin/events?openid=oA", "/admin/events/" + id} {
+		res, err := c.Get(h.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		page := string(b)
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, res.StatusCode, page)
+		}
+		for _, want := range []string{`data-event="` + id + `"`, `data-lead="P1D"`, `data-lead="PT15M"`, "项目评审会",
+			`data-template="` + meetingID + `"`, "会议提醒", "会议开始提醒", `href="/admin/events"`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s lacks %s", path, want)
+			}
+		}
+	}
+	res, err := c.Get(h.srv.URL + "/admin/events/evt_none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 {
+		t.Errorf("an unknown event's page: %d", res.StatusCode)
+	}
+	// Without a session, the sign-in page.
+	res, err = http.Get(h.srv.URL + "/admin/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if strings.Contains(string(b), id) {
+		t.Error("the events page without a session shows events")
+	}
 }

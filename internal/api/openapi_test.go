@@ -44,6 +44,7 @@ var webPageRoutes = map[string]bool{
 	"GET /admin/reminders/{id}": true, "POST /admin/reminders/{id}/cancel": true,
 	"POST /admin/reminders/{id}/retry": true, "GET /admin/engine": true, "GET /admin/consents": true,
 	"POST /admin/bulk": true, "POST /admin/pause": true, "POST /admin/resume": true, "GET /admin/prefs": true,
+	"GET /admin/events": true, "GET /admin/events/{id}": true,
 	"* /admin/static/*": true,
 }
 

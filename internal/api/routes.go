@@ -64,6 +64,8 @@ func (s *Server) routes() http.Handler {
 	r.Post("/admin/reminders/{id}/retry", s.requireWebAdmin(s.handleWebRetry))
 	r.Get("/admin/engine", s.requireWebAdmin(s.handleWebEngine))
 	r.Get("/admin/consents", s.requireWebAdmin(s.handleWebConsents))
+	r.Get("/admin/events", s.requireWebAdmin(s.handleWebEvents))
+	r.Get("/admin/events/{id}", s.requireWebAdmin(s.handleWebEvent))
 	r.Post("/admin/bulk", s.requireWebAdmin(s.handleWebBulk))
 	r.Post("/admin/pause", s.requireWebAdmin(s.handleWebPause))
 	r.Post("/admin/resume", s.requireWebAdmin(s.handleWebResume))
