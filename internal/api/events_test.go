@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
@@ -312,5 +314,52 @@ func TestAdminPageShowsEvents(t *testing.T) {
 	res.Body.Close()
 	if strings.Contains(string(b), id) {
 		t.Error("the events page without a session shows events")
+	}
+}
+
+// A lead is covered when any of the event's templates has a credit for it:
+// one credit of the second template covers the first lead only.
+func TestEventCoverageCountsEveryTemplate(t *testing.T) {
+	h := newHarness(t)
+	tok := h.login("oA")
+	h.want(h.do("POST", "/v1/consents", tok, map[string]any{"results": map[string]string{meetingStartID: "accept"}}), 200, "")
+	r := h.do("POST", "/v1/events", tok, meetingEvent(48*time.Hour, "P1D", "PT15M"))
+	h.want(r, 201, "")
+	rems := list(r.body["reminders"])
+	first, second := obj(obj(rems[0])["consent"]), obj(obj(rems[1])["consent"])
+	if first["covered"] != true || first["credits"] != float64(1) || second["covered"] != false {
+		t.Errorf("coverage: first %v, second %v", first, second)
+	}
+}
+
+// A re-plan leaves a reminder that is being sent as it is and moves the
+// others.
+func TestPatchEventLeavesASendingLead(t *testing.T) {
+	h := newHarness(t)
+	tok := h.login("oA")
+	r := h.do("POST", "/v1/events", tok, meetingEvent(time.Hour, "PT1H", "PT15M"))
+	h.want(r, 201, "")
+	id := r.str("id")
+	kinds := func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }
+	cs, err := h.db.ClaimDue(context.Background(), store.ClaimParams{Now: t0, LeaseUntil: t0.Add(time.Minute), Owner: "w", Max: 10, Kind: kinds})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("claim: %d, %v", len(cs), err)
+	}
+	p := h.do("PATCH", "/v1/events/"+id, tok, map[string]any{"start_at": t0.Add(2 * time.Hour).Format(time.RFC3339)})
+	h.want(p, 200, "")
+	for _, x := range list(p.body["reminders"]) {
+		switch strOf(x, "lead") {
+		case "PT1H":
+			if strOf(x, "status") != "sending" || strOf(x, "fire_at") != "2026-12-01T17:00:00+08:00" {
+				t.Errorf("the sending lead changed: %v", x)
+			}
+		case "PT15M":
+			if strOf(x, "status") != "scheduled" || strOf(x, "fire_at") != "2026-12-01T18:45:00+08:00" {
+				t.Errorf("the scheduled lead: %v", x)
+			}
+		}
+	}
+	if len(list(p.body["reminders"])) != 2 || p.str("status") != "scheduled" {
+		t.Errorf("after the patch: %s", p.raw)
 	}
 }

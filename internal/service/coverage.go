@@ -14,12 +14,13 @@ import (
 type Coverage struct {
 	c     *Consents
 	rows  map[string]store.Consent
-	ahead map[string]int64 // reminder id → CountAhead, when already known
+	ahead map[string]int64            // reminder id → CountAhead, when already known
+	plans map[string]store.CreditPlan // openid → the claim's rule over their scheduled reminders
 }
 
 // Coverage starts the coverage of one answer.
 func (c *Consents) Coverage() *Coverage {
-	return &Coverage{c: c, rows: map[string]store.Consent{}, ahead: map[string]int64{}}
+	return &Coverage{c: c, rows: map[string]store.Consent{}, ahead: map[string]int64{}, plans: map[string]store.CreditPlan{}}
 }
 
 // Prefill takes what a create read in its transaction for the coverage of
@@ -58,24 +59,10 @@ func (cv *Coverage) Consent(ctx context.Context, openid, templateID string) (sto
 // templates covers it, and its credits are that template's (else its
 // current template's).
 func (cv *Coverage) Of(ctx context.Context, r store.Reminder) (credits int64, covered bool, err error) {
-	if len(r.Alternatives) == 0 || !r.Status.Pending() || r.CreditHeld || !r.UnknownAt.IsZero() {
-		return cv.of(ctx, r)
+	if len(r.Alternatives) > 0 && r.Status == store.StatusScheduled && r.UnknownAt.IsZero() {
+		return cv.ofAlternatives(ctx, r) // coverage_events.go
 	}
-	credits, covered, err = cv.of(ctx, r)
-	for _, a := range r.Alternatives {
-		if covered || err != nil {
-			break
-		}
-		if a.TemplateID != r.TemplateID {
-			alt := r
-			alt.TemplateID = a.TemplateID
-			var n int64
-			if n, covered, err = cv.of(ctx, alt); covered {
-				credits = n
-			}
-		}
-	}
-	return credits, covered, err
+	return cv.of(ctx, r)
 }
 
 // of is Of through r's current template alone.
