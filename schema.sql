@@ -93,7 +93,7 @@ CREATE TABLE reminders (
     request_hash    TEXT,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
-    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)), unknown_at INTEGER, delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')), send_started INTEGER CHECK (send_started IN (0, 1)), snoozed INTEGER NOT NULL DEFAULT 0 CHECK (snoozed IN (0, 1)), series_at INTEGER,
+    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)), unknown_at INTEGER, delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')), send_started INTEGER CHECK (send_started IN (0, 1)), snoozed INTEGER NOT NULL DEFAULT 0 CHECK (snoozed IN (0, 1)), series_at INTEGER, event_id TEXT, lead TEXT NOT NULL DEFAULT '', alternatives TEXT NOT NULL DEFAULT '' CHECK (alternatives = '' OR json_valid(alternatives)),
     CHECK ((status IN ('failed', 'skipped')) = (reason IS NOT NULL)),
     CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
     CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
@@ -231,3 +231,39 @@ CREATE TABLE snoozes (
     created_at      INTEGER NOT NULL,
     PRIMARY KEY (openid, idempotency_key)
 ) STRICT, WITHOUT ROWID;
+
+-- Events: a meeting with several reminders (its leads), as given; each
+-- lead is one reminder of the event (reminders.event_id, lead), whose
+-- alternatives are the templates it may be sent through (docs/events.md).
+CREATE TABLE events (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    openid          TEXT    NOT NULL CHECK (openid <> ''),
+    title           TEXT    NOT NULL,
+    location        TEXT    NOT NULL DEFAULT '',
+    start_at        INTEGER NOT NULL,
+    end_at          INTEGER,
+    expires_at      INTEGER,
+    timezone        TEXT    NOT NULL CHECK (timezone <> ''),
+    page            TEXT    NOT NULL DEFAULT '',
+    external_ref    TEXT    NOT NULL DEFAULT '',
+    leads           TEXT    NOT NULL CHECK (json_valid(leads)),
+    templates       TEXT    NOT NULL CHECK (json_valid(templates)),
+    canceled_at     INTEGER,
+    idempotency_key TEXT,
+    request_hash    TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
+) STRICT;
+
+-- A user's events in (start_at, id) order: their listing.
+CREATE INDEX events_owner ON events (openid, start_at, id);
+-- Everyone's events in (start_at, id) order: the admin's listing.
+CREATE INDEX events_start ON events (start_at, id);
+-- The service API finds a user's events by its own reference.
+CREATE INDEX events_external_ref ON events (openid, external_ref) WHERE external_ref <> '';
+-- Idempotency keys, unique per user.
+CREATE UNIQUE INDEX events_idempotency ON events (openid, idempotency_key) WHERE idempotency_key IS NOT NULL;
+
+-- An event's reminders in (fire_at, id) order.
+CREATE INDEX reminders_event ON reminders (event_id, fire_at, id) WHERE event_id IS NOT NULL;

@@ -58,7 +58,7 @@ DELETE FROM consent_grants WHERE received_at < @before;
 -- name: ListScheduledForPrompt :many
 -- The caller's reminders still to be sent, most urgent first, for the consent prompt planner.
 -- A claim holding a credit is covered (its credit has left the ledger already).
-SELECT id, template_id, fire_at FROM reminders INDEXED BY reminders_owner
+SELECT id, template_id, fire_at, alternatives FROM reminders INDEXED BY reminders_owner
 WHERE openid = @openid AND status IN ('scheduled', 'sending') AND credit_held = 0
 ORDER BY fire_at, id
 LIMIT @max_rows;

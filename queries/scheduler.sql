@@ -1,7 +1,7 @@
 -- name: DueReminders :many
 -- The due reminders in due order, through the partial index (it holds only
 -- scheduled rows, so this does not grow with the table).
-SELECT r.id, r.openid, r.template_id, r.unknown_at FROM reminders r INDEXED BY reminders_due
+SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives FROM reminders r INDEXED BY reminders_due
 WHERE r.status = 'scheduled' AND r.due_at <= @now ORDER BY r.due_at, r.id LIMIT @max_rows;
 
 -- name: ClaimReminder :one

@@ -318,6 +318,15 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	say("refused at creation (422): data.thing1 %s — it never reaches WeChat", bad.Error.Fields["data.thing1"])
 
+	// An event: a meeting with two leads and two templates as alternatives.
+	ev, err := demoEvent(c, base, fakeURL, sess.OpenID, now, say)
+	if err != nil {
+		return err
+	}
+	for _, r := range ev.Reminders {
+		cases = append(cases, demoCase{"event lead " + r.Lead, r.ID, "sent", ""})
+	}
+
 	// 5. Watch them fire.
 	seen := map[string]string{}
 	recurringID := cases[3].id
@@ -420,6 +429,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 	}
 	tw.Flush()
+	failures = append(failures, demoEventOutcome(c, base, ev.ID, stdout)...)
 	if recurringNext == "" {
 		failures = append(failures, "the recurring reminder was never seen scheduled")
 	} else if f, err := time.Parse(time.RFC3339, recurringNext); err != nil || f.Before(now) || f.After(now.Add(24*time.Hour)) ||
@@ -430,6 +440,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		return fmt.Errorf("demo outcomes differ: %s", strings.Join(failures, "; "))
 	}
 	fmt.Fprintln(stdout, "\nEvery reminder ended as it should: sent with consent, skipped without, refused by WeChat for a bad page,")
-	fmt.Fprintln(stdout, "a recurring one scheduled for its next 09:00 (an @every one refused), and an invalid value stopped before it could reach WeChat.")
+	fmt.Fprintln(stdout, "a recurring one scheduled for its next 09:00 (an @every one refused), an invalid value stopped before it could reach WeChat,")
+	fmt.Fprintln(stdout, "and an event moved after its creation whose two leads went out through its two templates, each where the user had a credit.")
 	return nil
 }

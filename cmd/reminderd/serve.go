@@ -125,7 +125,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 		defer fake.Close()
-		for _, t := range wechattest.DemoTemplates() {
+		for _, t := range wechattest.SandboxTemplates() {
 			fake.AddTemplate(t)
 		}
 		wcfg.BaseURL, wcfg.AppID, wcfg.Secret = fake.URL, fake.AppID(), fake.Secret()

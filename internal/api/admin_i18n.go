@@ -337,4 +337,18 @@ var texts = map[string][2]string{
 	"consents.onetime":  {"一次性订阅", "one-time"},
 	"consents.none":     {"该用户没有上报过授权。", "This user has reported no consent."},
 	"consents.list":     {"该用户的提醒 →", "This user's reminders →"},
+
+	"nav.events":              {"会议", "Events"},
+	"events.title":            {"会议与提前提醒", "Events and their leads"},
+	"events.hint":             {"每个会议的每个提前量是一条提醒；发送时使用列表中第一个用户有授权的模板。", "Each lead of an event is one reminder; it is sent through the first template in the event's list the user holds a credit for."},
+	"events.event":            {"会议", "Event"},
+	"events.lead":             {"提前量", "Lead"},
+	"events.template":         {"使用的模板", "Template used"},
+	"events.alternatives":     {"备选模板", "Templates"},
+	"events.none":             {"没有会议。", "No events."},
+	"events.noleads":          {"没有提醒（提前量都已过去）。", "No reminders (every lead was already past)."},
+	"events.next":             {"下一页 →", "Next page →"},
+	"events.status.scheduled": {"待发送", "scheduled"},
+	"events.status.done":      {"已完成", "done"},
+	"events.status.canceled":  {"已取消", "canceled"},
 }

@@ -107,6 +107,7 @@ func newHarnessWith(t testing.TB, opt db.Options, tweak func(*api.Config)) *harn
 		opt.Now = clock.Now
 	}
 	fake := testkit.WeChat(t, wechattest.Options{Now: clock.Now, Seed: 3})
+	fake.AddTemplate(wechattest.MeetingStartTemplate()) // an event's alternative
 	d := testkit.StoreWith(t, opt)
 	logs := &testkit.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

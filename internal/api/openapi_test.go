@@ -44,6 +44,7 @@ var webPageRoutes = map[string]bool{
 	"GET /admin/reminders/{id}": true, "POST /admin/reminders/{id}/cancel": true,
 	"POST /admin/reminders/{id}/retry": true, "GET /admin/engine": true, "GET /admin/consents": true,
 	"POST /admin/bulk": true, "POST /admin/pause": true, "POST /admin/resume": true, "GET /admin/prefs": true,
+	"GET /admin/events": true, "GET /admin/events/{id}": true,
 	"* /admin/static/*": true,
 }
 
@@ -484,6 +485,10 @@ func TestOpenAPIContract(t *testing.T) {
 	t.Run("push", func(t *testing.T) {
 		h := newHarness(t)
 		testContractPush(t, h, c.on(t, h.srv))
+	})
+	t.Run("events", func(t *testing.T) {
+		h := newHarness(t)
+		testContractEvents(t, h, c.on(t, h.srv)) // events_openapi_test.go
 	})
 	t.Run("other configurations", func(t *testing.T) {
 		testContractConfigurations(t, c)

@@ -34,6 +34,13 @@ type reminderJSON struct {
 	CreatedAt  string          `json:"created_at"`
 	UpdatedAt  string          `json:"updated_at"`
 	Deliveries *[]deliveryJSON `json:"deliveries,omitempty"`
+	// EventID and Lead say which event and lead a reminder is of (absent
+	// for an ordinary reminder); Alternatives are the templates it may be
+	// sent through, in order (template_id is the one it was or will be
+	// sent through).
+	EventID      *string  `json:"event_id,omitempty"`
+	Lead         string   `json:"lead,omitempty"`
+	Alternatives []string `json:"alternatives,omitempty"`
 }
 
 // consentCoverage says whether the ledger covers a pending reminder:
@@ -118,6 +125,7 @@ func (s *Server) renderReminder(ctx context.Context, cc *service.Coverage, r sto
 		v := formatInstant(r.ExpiresAt, loc)
 		out.ExpiresAt = &v
 	}
+	eventFields(&out, r)
 	credits, covered, err := cc.Of(ctx, r)
 	if err != nil {
 		return out, err

@@ -46,6 +46,11 @@ func (s *Server) routes() http.Handler {
 			r.Patch("/reminders/{id}", s.handlePatchReminder)
 			r.Delete("/reminders/{id}", s.handleCancelOwnReminder)
 			r.Post("/reminders/{id}/snooze", s.handleSnoozeReminder)
+			r.Post("/events", s.handleCreateEvent)
+			r.Get("/events", s.handleListOwnEvents)
+			r.Get("/events/{id}", s.handleGetOwnEvent)
+			r.Patch("/events/{id}", s.handlePatchEvent)
+			r.Delete("/events/{id}", s.handleCancelOwnEvent)
 		})
 	})
 
@@ -61,6 +66,8 @@ func (s *Server) routes() http.Handler {
 	r.Post("/admin/reminders/{id}/retry", s.requireWebAdmin(s.handleWebRetry))
 	r.Get("/admin/engine", s.requireWebAdmin(s.handleWebEngine))
 	r.Get("/admin/consents", s.requireWebAdmin(s.handleWebConsents))
+	r.Get("/admin/events", s.requireWebAdmin(s.handleWebEvents))
+	r.Get("/admin/events/{id}", s.requireWebAdmin(s.handleWebEvent))
 	r.Post("/admin/bulk", s.requireWebAdmin(s.handleWebBulk))
 	r.Post("/admin/pause", s.requireWebAdmin(s.handleWebPause))
 	r.Post("/admin/resume", s.requireWebAdmin(s.handleWebResume))
@@ -80,6 +87,8 @@ func (s *Server) routes() http.Handler {
 		r.Get("/jobs", s.handleAdminJobs)
 		r.Get("/instances", s.handleAdminInstances)
 		r.Get("/stats", s.handleAdminStats)
+		r.Get("/events", s.handleAdminListEvents)
+		r.Get("/events/{id}", s.handleAdminGetEvent)
 	})
 	return r
 }

@@ -416,6 +416,8 @@ func TestUpgradeRebuildsRemindersKeepingDeliveries(t *testing.T) {
 	if v, _ := d.SchemaVersion(ctx); v != db.LatestVersion() {
 		t.Fatalf("version %d after open, want %d", v, db.LatestVersion())
 	}
+	// The upgrade ends with a checkpoint that empties the WAL; the rebuild
+	// alone would leave megabytes.
 	if st, err := os.Stat(path + "-wal"); err == nil && st.Size() > 64<<10 {
 		t.Fatalf("the WAL is %d bytes after the rebuild: its space was not given back", st.Size())
 	}

@@ -80,8 +80,15 @@ func claimDue(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams) ([]st
 	}
 	ds := make([]store.Due, len(due))
 	ids := make([]string, len(due))
+	alts := map[string][]store.Alternative{}
 	for i, r := range due {
 		ds[i] = store.Due{ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, UnknownAttempt: r.UnknownAt.Valid}
+		if a := alternativesOf(r.Alternatives); len(a) > 0 {
+			if !jsonSafe(store.AlternativeIDs(a)...) {
+				return claimEach(ctx, q, p, due)
+			}
+			alts[r.ID], ds[i].Alternatives = a, store.AlternativeIDs(a)
+		}
 		ids[i] = r.ID
 	}
 	ledger, err := ledgerFor(ctx, q, ds)
@@ -89,6 +96,9 @@ func claimDue(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams) ([]st
 		return nil, err
 	}
 	plan := store.PlanCredits(ds, p.Kind, ledger)
+	if err := switchTemplates(ctx, q, plan.Chosen, alts); err != nil {
+		return nil, err
+	}
 	// Round k takes a (k+1)-th credit from each of its users, one
 	// statement per template: a compare-and-set (credits > 0) per user.
 	for k := int64(0); ; k++ {
@@ -150,12 +160,14 @@ func ledgerFor(ctx context.Context, q *dbsqlc.Queries, due []store.Due) (map[sto
 	users := make(map[string][]string)
 	seen := make(map[store.UserTemplate]bool, len(due))
 	for _, r := range due {
-		if ut := (store.UserTemplate{OpenID: r.OpenID, TemplateID: r.TemplateID}); !seen[ut] {
-			seen[ut] = true
-			if users[r.TemplateID] == nil {
-				templates = append(templates, r.TemplateID)
+		for _, tid := range store.CandidateTemplates(r) {
+			if ut := (store.UserTemplate{OpenID: r.OpenID, TemplateID: tid}); !seen[ut] {
+				seen[ut] = true
+				if users[tid] == nil {
+					templates = append(templates, tid)
+				}
+				users[tid] = append(users[tid], r.OpenID)
 			}
-			users[r.TemplateID] = append(users[r.TemplateID], r.OpenID)
 		}
 	}
 	ledger := make(map[store.UserTemplate]store.Ledger, len(seen))
@@ -171,6 +183,28 @@ func ledgerFor(ctx context.Context, q *dbsqlc.Queries, due []store.Due) (map[sto
 	return ledger, nil
 }
 
+// switchTemplates sets each reminder the plan sends through another of its
+// alternatives to that template and its data, before the claim reads the
+// rows back.
+func switchTemplates(ctx context.Context, q *dbsqlc.Queries, chosen map[string]string, alts map[string][]store.Alternative) error {
+	for id, tid := range chosen {
+		for _, a := range alts[id] {
+			if a.TemplateID != tid {
+				continue
+			}
+			n, err := q.SetReminderTemplate(ctx, dbsqlc.SetReminderTemplateParams{ID: id, TemplateID: tid, Data: a.Data})
+			if err != nil {
+				return err
+			}
+			if n != 1 {
+				return fmt.Errorf("switch %s to template %s: %w", id, tid, store.ErrConflict)
+			}
+			break
+		}
+	}
+	return nil
+}
+
 // claimEach claims the due rows one statement at a time: the path for keys
 // that JSON cannot carry unchanged (see claimDue).
 func claimEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, due []dbsqlc.DueRemindersRow) ([]store.Claim, error) {
@@ -179,22 +213,28 @@ func claimEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, due 
 	for _, r := range due {
 		c := store.Claim{ClaimedAt: instant(now)}
 		held := int64(0)
-		if kind, ok := p.Kind(r.TemplateID); ok {
-			switch {
-			case r.UnknownAt.Valid:
-				c.Covered = true // the attempt of unknown outcome used the credit
-			case kind == store.KindOneTime:
-				n, err := q.ConsumeCredit(ctx, dbsqlc.ConsumeCreditParams{Openid: r.Openid, TemplateID: r.TemplateID, Now: now})
-				if err != nil {
-					return nil, err
+		alts := alternativesOf(r.Alternatives)
+		d := store.Due{ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, UnknownAttempt: r.UnknownAt.Valid,
+			Alternatives: store.AlternativeIDs(alts)}
+		if len(alts) == 0 {
+			d.Alternatives = nil
+		}
+		for _, tid := range store.CandidateTemplates(d) {
+			if d.UnknownAttempt {
+				_, c.Covered = p.Kind(r.TemplateID) // the attempt of unknown outcome used the credit
+				break
+			}
+			var err error
+			if c.Covered, held, err = coverEach(ctx, q, p, r.Openid, tid, now); err != nil {
+				return nil, err
+			}
+			if c.Covered {
+				if tid != r.TemplateID {
+					if err := switchTemplates(ctx, q, map[string]string{r.ID: tid}, map[string][]store.Alternative{r.ID: alts}); err != nil {
+						return nil, err
+					}
 				}
-				c.Covered, held = n == 1, n
-			case kind == store.KindLongTerm:
-				g, err := q.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: r.Openid, TemplateID: r.TemplateID})
-				if err != nil && !isNotFound(err) {
-					return nil, err
-				}
-				c.Covered = g.LongTerm == 1
+				break
 			}
 		}
 		row, err := q.ClaimReminder(ctx, dbsqlc.ClaimReminderParams{ID: r.ID, LeaseUntil: someInt(p.LeaseUntil.UnixMilli()),
@@ -206,4 +246,24 @@ func claimEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, due 
 		claimed = append(claimed, c)
 	}
 	return claimed, nil
+}
+
+// coverEach is one template's cover of a send to openid, one statement at
+// a time: a one-time credit taken (held 1), or the long-term grant.
+func coverEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, openid, tid string, now int64) (covered bool, held int64, err error) {
+	kind, ok := p.Kind(tid)
+	switch {
+	case !ok:
+		return false, 0, nil
+	case kind == store.KindOneTime:
+		n, err := q.ConsumeCredit(ctx, dbsqlc.ConsumeCreditParams{Openid: openid, TemplateID: tid, Now: now})
+		return n == 1, n, err
+	case kind == store.KindLongTerm:
+		g, err := q.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: openid, TemplateID: tid})
+		if err != nil && !isNotFound(err) {
+			return false, 0, err
+		}
+		return g.LongTerm == 1, 0, nil
+	}
+	return false, 0, nil
 }

@@ -324,7 +324,8 @@ func insertReminder(r store.NewReminder) (dbsqlc.InsertReminderParams, dbsqlc.Re
 		ExpiresAt: msOrNull(r.ExpiresAt), Recurrence: strOrNull(r.Recurrence),
 		Timezone: r.Timezone, Data: r.Data, Page: r.Page,
 		IdempotencyKey: strOrNull(r.IdempotencyKey), RequestHash: strOrNull(r.RequestHash),
-		Now: r.CreatedAt.UnixMilli(),
+		Now:     r.CreatedAt.UnixMilli(),
+		EventID: strOrNull(r.EventID), Lead: r.Lead, Alternatives: store.EncodeAlternatives(r.Alternatives),
 	}
 	if r.HasWindow {
 		p.WindowMs.Int64, p.WindowMs.Valid = r.Window.Milliseconds(), true
@@ -335,7 +336,8 @@ func insertReminder(r store.NewReminder) (dbsqlc.InsertReminderParams, dbsqlc.Re
 	row := dbsqlc.Reminder{ID: p.ID, Openid: p.Openid, TemplateID: p.TemplateID, Status: string(store.StatusScheduled),
 		FireAt: p.FireAt, DueAt: p.FireAt, ExpiresAt: p.ExpiresAt, WindowMs: p.WindowMs, Recurrence: p.Recurrence,
 		Timezone: p.Timezone, Data: p.Data, Page: p.Page, IdempotencyKey: p.IdempotencyKey,
-		RequestHash: p.RequestHash, CreatedAt: p.Now, UpdatedAt: p.Now}
+		RequestHash: p.RequestHash, CreatedAt: p.Now, UpdatedAt: p.Now,
+		EventID: p.EventID, Lead: p.Lead, Alternatives: p.Alternatives}
 	return p, row
 }
 

@@ -44,7 +44,16 @@ func reminderFromRow(r dbsqlc.Reminder) store.Reminder {
 		Delivery:       store.Report(r.Delivery),
 		Snoozed:        r.Snoozed == 1,
 		SeriesAt:       nullInstant(r.SeriesAt),
+		EventID:        r.EventID.String,
+		Lead:           r.Lead,
+		Alternatives:   alternativesOf(r.Alternatives),
 	}
+}
+
+// alternativesOf reads the alternatives column (valid JSON by its CHECK).
+func alternativesOf(s string) []store.Alternative {
+	alts, _ := store.DecodeAlternatives(s)
+	return alts
 }
 
 // consentFromRow maps a consents row to the domain's Consent.

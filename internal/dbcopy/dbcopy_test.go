@@ -199,6 +199,10 @@ line2	tab', '[ ]', -3, 0, 0)`,
 		"leader":     `INSERT INTO leader (name, holder, elected_at, expires_at) VALUES ('jobs', 'host-1', 1, 2)`,
 		"instances":  `INSERT INTO instances (id, host, started_at, last_seen_at) VALUES ('host-1', 'vm1', 1, 2)`,
 		"user_sends": `INSERT INTO user_sends (openid, holder, until) VALUES ('oU1', 'host-1', 3)`,
+		"events": `INSERT INTO events (id, openid, title, location, start_at, end_at, expires_at, timezone, page, external_ref,
+			leads, templates, canceled_at, idempotency_key, request_hash, created_at, updated_at)
+			VALUES ('evtRaw', 'oRaw', '评审会', '', 10, NULL, 11, 'UTC', '', 'ref "1"', '["PT0S"]',
+			'[{"template_id":"tplRaw","data":{"k":"{title}"}}]', 12, 'k', 'h', 1, 2)`,
 	} {
 		var n int
 		if err := d.W.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", table).Scan(&n); err != nil {
@@ -279,7 +283,7 @@ func pgRows(t *testing.T, c *pgx.Conn, table, cols, order string) [][]any {
 var primaryKeys = map[string]string{
 	"sessions": "token_hash", "templates": "id", "consents": "openid, template_id", "consent_grants": "id",
 	"reminders": "id", "deliveries": "id", "pending_sent_events": "msgid", "wechat_token": "id", "push_seen": "key",
-	"pauses": "name", "leader": "name", "instances": "id", "user_sends": "openid",
+	"pauses": "name", "leader": "name", "instances": "id", "user_sends": "openid", "events": "id",
 	"consent_settings": "openid", "snoozes": "openid, idempotency_key",
 }
 

@@ -580,9 +580,18 @@ func TestLateOutcomeReplacesAbandoned(t *testing.T) {
 	h.grant("oA", meetingID, 2)
 	id := h.add("oA", time.Now())
 	h.fake.SetFaults(wechattest.Faults{Latency: 900 * time.Millisecond})
+	arrived := make(chan string, 1)
+	h.fake.NotifySends(arrived)
 	// One scan, no periodic jobs: nothing else claims or rescues meanwhile.
 	if err := h.eng.ScanOnce(context.Background()); err != nil || h.count("sending") != 1 {
 		t.Fatalf("scan: %v, %d sending", err, h.count("sending"))
+	}
+	// The send is at WeChat (a claim whose send had not started would be
+	// given back as never sent, on a store shared by processes).
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the send did not reach WeChat")
 	}
 	// Another process rescues the lease while the send is still in flight
 	// (WeChat answers after 900 ms): its clock is past the lease already.

@@ -14,12 +14,12 @@ import (
 type Coverage struct {
 	c     *Consents
 	rows  map[string]store.Consent
-	users map[string]map[string]bool // openid → reminder id → covered (Cover)
+	users map[string]map[string]string // openid → reminder id → the template covering it (CoverWith)
 }
 
 // Coverage starts the coverage of one answer.
 func (c *Consents) Coverage() *Coverage {
-	return &Coverage{c: c, rows: map[string]store.Consent{}, users: map[string]map[string]bool{}}
+	return &Coverage{c: c, rows: map[string]store.Consent{}, users: map[string]map[string]string{}}
 }
 
 // Prefill takes the ledger row a create read in its transaction for the
@@ -50,7 +50,10 @@ func (cv *Coverage) Consent(ctx context.Context, openid, templateID string) (sto
 // Of returns the user's credits for r's template and whether they cover r:
 // a pending reminder is covered when it holds a credit already, or when
 // the coverage rule (Cover, over the user's pending reminders and ledger)
-// serves it. A reminder no longer pending is never covered.
+// serves it. A reminder no longer pending is never covered. A reminder with
+// alternatives (an event's lead) is covered through any of its templates,
+// and its credits are those of the template that covers it (else of its
+// current template).
 func (cv *Coverage) Of(ctx context.Context, r store.Reminder) (credits int64, covered bool, err error) {
 	c, err := cv.Consent(ctx, r.OpenID, r.TemplateID)
 	if err != nil {
@@ -64,18 +67,27 @@ func (cv *Coverage) Of(ctx context.Context, r store.Reminder) (credits int64, co
 	if c.LongTerm || r.CreditHeld || !r.UnknownAt.IsZero() {
 		return c.Credits, true, nil
 	}
-	if c.Credits == 0 {
+	if c.Credits == 0 && len(r.Alternatives) == 0 {
 		return 0, false, nil
 	}
 	user, err := cv.user(ctx, r.OpenID)
 	if err != nil {
 		return c.Credits, false, err
 	}
-	return c.Credits, user[r.ID], nil
+	switch tid := user[r.ID]; tid {
+	case "":
+		return c.Credits, false, nil
+	case r.TemplateID:
+		return c.Credits, true, nil
+	default:
+		via, err := cv.Consent(ctx, r.OpenID, tid)
+		return via.Credits, err == nil, err
+	}
 }
 
-// user applies Cover to a user's pending reminders, once per answer.
-func (cv *Coverage) user(ctx context.Context, openid string) (map[string]bool, error) {
+// user applies the coverage rule to a user's pending reminders, once per
+// answer.
+func (cv *Coverage) user(ctx context.Context, openid string) (map[string]string, error) {
 	if m, ok := cv.users[openid]; ok {
 		return m, nil
 	}
@@ -88,10 +100,10 @@ func (cv *Coverage) user(ctx context.Context, openid string) (map[string]bool, e
 		return nil, err
 	}
 	needs := needsOf(pending)
-	covered := Cover(needs, ledgerOf(rows))
-	m := make(map[string]bool, len(needs))
+	via := CoverWith(needs, ledgerOf(rows))
+	m := make(map[string]string, len(needs))
 	for i, n := range needs {
-		m[n.Key] = covered[i]
+		m[n.Key] = via[i]
 	}
 	cv.users[openid] = m
 	return m, nil

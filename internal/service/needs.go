@@ -6,13 +6,17 @@ import "github.com/reminderd/reminderd/internal/store"
 const maxNeeds = 5000
 
 // needsOf turns a user's pending reminders that hold no credit (most
-// urgent first) into the planner's needs: today each is one need with one
-// template. Reminders that offer alternatives (an event's templates) would
-// list them here, in their order of preference.
+// urgent first) into the planner's needs: one need per reminder, with its
+// template, or an event's lead with its alternatives in their order of
+// preference (the order the claim tries them in).
 func needsOf(pending []store.Prompted) []Need {
 	out := make([]Need, len(pending))
 	for i, p := range pending {
-		out[i] = Need{Key: p.ID, Due: p.FireAt, Templates: []string{p.TemplateID}}
+		ts := p.Alternatives
+		if len(ts) == 0 {
+			ts = []string{p.TemplateID}
+		}
+		out[i] = Need{Key: p.ID, Due: p.FireAt, Templates: ts}
 	}
 	return out
 }

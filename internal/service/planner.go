@@ -42,6 +42,18 @@ type TemplateInfo struct {
 // are shared: two needs on one template take two). It returns, per need
 // (in the order given), whether it is covered.
 func Cover(needs []Need, ledger Ledger) []bool {
+	via := CoverWith(needs, ledger)
+	covered := make([]bool, len(via))
+	for i, t := range via {
+		covered[i] = t != ""
+	}
+	return covered
+}
+
+// CoverWith is Cover naming, per need, the template that covers it ("":
+// none): the first of its templates granted long-term or with a credit left
+// by the needs due before it, as the claim takes them (store.PlanCredits).
+func CoverWith(needs []Need, ledger Ledger) []string {
 	order := make([]int, len(needs))
 	for i := range order {
 		order[i] = i
@@ -51,21 +63,21 @@ func Cover(needs []Need, ledger Ledger) []bool {
 	for id, h := range ledger {
 		left[id] = h.Credits
 	}
-	covered := make([]bool, len(needs))
+	via := make([]string, len(needs))
 	for _, i := range order {
 		for _, t := range needs[i].Templates {
 			if ledger[t].LongTerm {
-				covered[i] = true
+				via[i] = t
 				break
 			}
 			if left[t] > 0 {
 				left[t]--
-				covered[i] = true
+				via[i] = t
 				break
 			}
 		}
 	}
-	return covered
+	return via
 }
 
 // Plan is the plan of a user's next consent request (GET /v1/consents/prompt).

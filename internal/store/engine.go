@@ -354,6 +354,9 @@ type Due struct {
 	// UnknownAttempt: the occurrence has an attempt of unknown outcome,
 	// whose credit counts as used.
 	UnknownAttempt bool
+	// Alternatives are the templates the reminder may be sent through, in
+	// order (nil: only TemplateID).
+	Alternatives []string
 }
 
 // Ledger is a (user, template) ledger row as a claim reads it.
@@ -377,6 +380,9 @@ type CreditPlan struct {
 	// order first taken from.
 	Take  map[UserTemplate]int64
 	Order []UserTemplate
+	// Chosen is the template a reminder with alternatives is sent through
+	// when it is not its current TemplateID.
+	Chosen map[string]string
 }
 
 // PlanCredits reserves in due order: a user's earlier reminder of a
@@ -384,26 +390,55 @@ type CreditPlan struct {
 // the k-th credit, while the ledger has them; a long-term template is
 // covered if granted and holds nothing; an occurrence with an attempt of
 // unknown outcome takes none (that attempt used it); a template kind
-// does not know is not covered.
+// does not know is not covered. A reminder with alternatives takes the
+// first of them that covers it by that rule (Chosen when it is not its
+// current template); covered by none, it stays on its template.
 func PlanCredits(due []Due, kind func(templateID string) (TemplateKind, bool), ledger map[UserTemplate]Ledger) CreditPlan {
-	p := CreditPlan{Covered: make(map[string]bool, len(due)), Held: []string{}, Take: map[UserTemplate]int64{}}
+	p := CreditPlan{Covered: make(map[string]bool, len(due)), Held: []string{}, Take: map[UserTemplate]int64{},
+		Chosen: map[string]string{}}
 	for _, r := range due {
-		ut := UserTemplate{r.OpenID, r.TemplateID}
-		k, ok := kind(r.TemplateID)
-		switch {
-		case !ok:
-		case r.UnknownAttempt:
-			p.Covered[r.ID] = true
-		case k == KindOneTime && ledger[ut].Credits > p.Take[ut]:
-			if p.Take[ut] == 0 {
-				p.Order = append(p.Order, ut)
+		if r.UnknownAttempt {
+			// The attempt of unknown outcome used its template's credit.
+			_, p.Covered[r.ID] = kind(r.TemplateID)
+			continue
+		}
+		for _, tid := range CandidateTemplates(r) {
+			if p.cover(r, tid, kind, ledger) {
+				if tid != r.TemplateID {
+					p.Chosen[r.ID] = tid
+				}
+				break
 			}
-			p.Take[ut]++
-			p.Held = append(p.Held, r.ID)
-			p.Covered[r.ID] = true
-		case k == KindLongTerm:
-			p.Covered[r.ID] = ledger[ut].LongTerm
 		}
 	}
 	return p
+}
+
+// CandidateTemplates are the templates r may be sent through, in order.
+func CandidateTemplates(r Due) []string {
+	if len(r.Alternatives) > 0 {
+		return r.Alternatives
+	}
+	return []string{r.TemplateID}
+}
+
+// cover plans r's send through template tid and reports whether it is
+// covered: a one-time credit left in the ledger (reserved), or the
+// long-term grant.
+func (p *CreditPlan) cover(r Due, tid string, kind func(string) (TemplateKind, bool), ledger map[UserTemplate]Ledger) bool {
+	ut := UserTemplate{r.OpenID, tid}
+	k, ok := kind(tid)
+	switch {
+	case !ok:
+	case k == KindOneTime && ledger[ut].Credits > p.Take[ut]:
+		if p.Take[ut] == 0 {
+			p.Order = append(p.Order, ut)
+		}
+		p.Take[ut]++
+		p.Held = append(p.Held, r.ID)
+		p.Covered[r.ID] = true
+	case k == KindLongTerm:
+		p.Covered[r.ID] = ledger[ut].LongTerm
+	}
+	return p.Covered[r.ID]
 }

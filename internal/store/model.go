@@ -45,6 +45,15 @@ type Reminder struct {
 	// resumes at SeriesAt afterwards (zero: it had ended, or a one-off).
 	Snoozed  bool
 	SeriesAt time.Time
+	// EventID and Lead name the event and lead the reminder is of ("":
+	// an ordinary reminder).
+	EventID string
+	Lead    string
+	// Alternatives are the templates the reminder may be sent through, in
+	// order, each with its rendered data (nil: only TemplateID). A claim
+	// sends it through the first the user holds a credit for and sets
+	// TemplateID and Data to it.
+	Alternatives []Alternative
 }
 
 // Delivery is one attempt to send a reminder (one occurrence of it).
@@ -122,6 +131,9 @@ type Prompted struct {
 	ID         string
 	TemplateID string
 	FireAt     time.Time
+	// Alternatives are the templates that would each cover it, in order
+	// (nil: only TemplateID).
+	Alternatives []string
 }
 
 // Session is a mini-program login: the hash of its bearer token (the token

@@ -20,6 +20,7 @@ type ReminderStore interface {
 	Sessions
 	Deliveries
 	HealthStore
+	Events
 }
 
 // ErrLimit: a create would take the user past their limit of scheduled
@@ -138,6 +139,9 @@ type NewReminder struct {
 	HasWindow                                                     bool
 	Recurrence, Timezone, Data, Page, IdempotencyKey, RequestHash string
 	CreatedAt                                                     time.Time
+	// EventID, Lead and Alternatives as in Reminder.
+	EventID, Lead string
+	Alternatives  []Alternative
 }
 
 // ReminderCreator creates reminders.

@@ -48,7 +48,7 @@ DELETE FROM consent_grants WHERE id = @id;
 -- name: ListScheduledForPrompt :many
 -- The caller's reminders still to be sent, most urgent first, for the consent prompt planner.
 -- A claim holding a credit is covered (its credit has left the ledger already).
-SELECT id, template_id, fire_at FROM reminders
+SELECT id, template_id, fire_at, alternatives FROM reminders
 WHERE openid = @openid AND status IN ('scheduled', 'sending') AND NOT credit_held
 ORDER BY fire_at, id
 LIMIT @max_rows;

@@ -8,7 +8,7 @@
 -- for, so two claims never take one reminder and never queue on each
 -- other; LIMIT counts only the rows this claim locked and that are still
 -- scheduled when locked.
-SELECT r.id, r.openid, r.template_id, r.unknown_at FROM reminders r
+SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives FROM reminders r
 WHERE r.status = 'scheduled' AND r.due_at <= @now::bigint
 ORDER BY r.due_at, r.id
 LIMIT @max_rows::bigint

@@ -52,6 +52,26 @@ type Delivery struct {
 	PossibleDuplicate int64
 }
 
+type Event struct {
+	ID             string
+	Openid         string
+	Title          string
+	Location       string
+	StartAt        int64
+	EndAt          sql.NullInt64
+	ExpiresAt      sql.NullInt64
+	Timezone       string
+	Page           string
+	ExternalRef    string
+	Leads          string
+	Templates      string
+	CanceledAt     sql.NullInt64
+	IdempotencyKey sql.NullString
+	RequestHash    sql.NullString
+	CreatedAt      int64
+	UpdatedAt      int64
+}
+
 type Instance struct {
 	ID         string
 	Host       string
@@ -115,6 +135,9 @@ type Reminder struct {
 	SendStarted    sql.NullInt64
 	Snoozed        int64
 	SeriesAt       sql.NullInt64
+	EventID        sql.NullString
+	Lead           string
+	Alternatives   string
 }
 
 type Session struct {

@@ -39,6 +39,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.applyPendingSentEventStmt, err = db.PrepareContext(ctx, applyPendingSentEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query ApplyPendingSentEvent: %w", err)
 	}
+	if q.cancelEventStmt, err = db.PrepareContext(ctx, cancelEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query CancelEvent: %w", err)
+	}
+	if q.cancelEventRemindersStmt, err = db.PrepareContext(ctx, cancelEventReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query CancelEventReminders: %w", err)
+	}
 	if q.cancelReminderStmt, err = db.PrepareContext(ctx, cancelReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query CancelReminder: %w", err)
 	}
@@ -126,6 +132,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.electLeaderStmt, err = db.PrepareContext(ctx, electLeader); err != nil {
 		return nil, fmt.Errorf("error preparing query ElectLeader: %w", err)
 	}
+	if q.eventRemindersStmt, err = db.PrepareContext(ctx, eventReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query EventReminders: %w", err)
+	}
 	if q.expiredLeasesStmt, err = db.PrepareContext(ctx, expiredLeases); err != nil {
 		return nil, fmt.Errorf("error preparing query ExpiredLeases: %w", err)
 	}
@@ -140,6 +149,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getConsentStmt, err = db.PrepareContext(ctx, getConsent); err != nil {
 		return nil, fmt.Errorf("error preparing query GetConsent: %w", err)
+	}
+	if q.getEventStmt, err = db.PrepareContext(ctx, getEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query GetEvent: %w", err)
+	}
+	if q.getEventByIdempotencyKeyStmt, err = db.PrepareContext(ctx, getEventByIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query GetEventByIdempotencyKey: %w", err)
 	}
 	if q.getMainSwitchStmt, err = db.PrepareContext(ctx, getMainSwitch); err != nil {
 		return nil, fmt.Errorf("error preparing query GetMainSwitch: %w", err)
@@ -174,6 +189,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertDeliveryStmt, err = db.PrepareContext(ctx, insertDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertDelivery: %w", err)
 	}
+	if q.insertEventStmt, err = db.PrepareContext(ctx, insertEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertEvent: %w", err)
+	}
 	if q.insertGrantStmt, err = db.PrepareContext(ctx, insertGrant); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertGrant: %w", err)
 	}
@@ -194,6 +212,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.ledgerForStmt, err = db.PrepareContext(ctx, ledgerFor); err != nil {
 		return nil, fmt.Errorf("error preparing query LedgerFor: %w", err)
+	}
+	if q.listAllEventsStmt, err = db.PrepareContext(ctx, listAllEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query ListAllEvents: %w", err)
 	}
 	if q.listConsentsStmt, err = db.PrepareContext(ctx, listConsents); err != nil {
 		return nil, fmt.Errorf("error preparing query ListConsents: %w", err)
@@ -224,6 +245,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listTemplatesStmt, err = db.PrepareContext(ctx, listTemplates); err != nil {
 		return nil, fmt.Errorf("error preparing query ListTemplates: %w", err)
+	}
+	if q.listUserEventsStmt, err = db.PrepareContext(ctx, listUserEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUserEvents: %w", err)
 	}
 	if q.listUserRemindersStmt, err = db.PrepareContext(ctx, listUserReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUserReminders: %w", err)
@@ -321,6 +345,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setReminderDeliveryStmt, err = db.PrepareContext(ctx, setReminderDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query SetReminderDelivery: %w", err)
 	}
+	if q.setReminderTemplateStmt, err = db.PrepareContext(ctx, setReminderTemplate); err != nil {
+		return nil, fmt.Errorf("error preparing query SetReminderTemplate: %w", err)
+	}
 	if q.settleUnknownDeliveryStmt, err = db.PrepareContext(ctx, settleUnknownDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query SettleUnknownDelivery: %w", err)
 	}
@@ -332,6 +359,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.takeCreditsStmt, err = db.PrepareContext(ctx, takeCredits); err != nil {
 		return nil, fmt.Errorf("error preparing query TakeCredits: %w", err)
+	}
+	if q.updateEventStmt, err = db.PrepareContext(ctx, updateEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateEvent: %w", err)
+	}
+	if q.updateEventReminderStmt, err = db.PrepareContext(ctx, updateEventReminder); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateEventReminder: %w", err)
 	}
 	if q.updateScheduledReminderStmt, err = db.PrepareContext(ctx, updateScheduledReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateScheduledReminder: %w", err)
@@ -373,6 +406,16 @@ func (q *Queries) Close() error {
 	if q.applyPendingSentEventStmt != nil {
 		if cerr := q.applyPendingSentEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing applyPendingSentEventStmt: %w", cerr)
+		}
+	}
+	if q.cancelEventStmt != nil {
+		if cerr := q.cancelEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cancelEventStmt: %w", cerr)
+		}
+	}
+	if q.cancelEventRemindersStmt != nil {
+		if cerr := q.cancelEventRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing cancelEventRemindersStmt: %w", cerr)
 		}
 	}
 	if q.cancelReminderStmt != nil {
@@ -520,6 +563,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing electLeaderStmt: %w", cerr)
 		}
 	}
+	if q.eventRemindersStmt != nil {
+		if cerr := q.eventRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventRemindersStmt: %w", cerr)
+		}
+	}
 	if q.expiredLeasesStmt != nil {
 		if cerr := q.expiredLeasesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing expiredLeasesStmt: %w", cerr)
@@ -543,6 +591,16 @@ func (q *Queries) Close() error {
 	if q.getConsentStmt != nil {
 		if cerr := q.getConsentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getConsentStmt: %w", cerr)
+		}
+	}
+	if q.getEventStmt != nil {
+		if cerr := q.getEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getEventStmt: %w", cerr)
+		}
+	}
+	if q.getEventByIdempotencyKeyStmt != nil {
+		if cerr := q.getEventByIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getEventByIdempotencyKeyStmt: %w", cerr)
 		}
 	}
 	if q.getMainSwitchStmt != nil {
@@ -600,6 +658,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertDeliveryStmt: %w", cerr)
 		}
 	}
+	if q.insertEventStmt != nil {
+		if cerr := q.insertEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertEventStmt: %w", cerr)
+		}
+	}
 	if q.insertGrantStmt != nil {
 		if cerr := q.insertGrantStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertGrantStmt: %w", cerr)
@@ -633,6 +696,11 @@ func (q *Queries) Close() error {
 	if q.ledgerForStmt != nil {
 		if cerr := q.ledgerForStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing ledgerForStmt: %w", cerr)
+		}
+	}
+	if q.listAllEventsStmt != nil {
+		if cerr := q.listAllEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listAllEventsStmt: %w", cerr)
 		}
 	}
 	if q.listConsentsStmt != nil {
@@ -683,6 +751,11 @@ func (q *Queries) Close() error {
 	if q.listTemplatesStmt != nil {
 		if cerr := q.listTemplatesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listTemplatesStmt: %w", cerr)
+		}
+	}
+	if q.listUserEventsStmt != nil {
+		if cerr := q.listUserEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUserEventsStmt: %w", cerr)
 		}
 	}
 	if q.listUserRemindersStmt != nil {
@@ -845,6 +918,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setReminderDeliveryStmt: %w", cerr)
 		}
 	}
+	if q.setReminderTemplateStmt != nil {
+		if cerr := q.setReminderTemplateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setReminderTemplateStmt: %w", cerr)
+		}
+	}
 	if q.settleUnknownDeliveryStmt != nil {
 		if cerr := q.settleUnknownDeliveryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing settleUnknownDeliveryStmt: %w", cerr)
@@ -863,6 +941,16 @@ func (q *Queries) Close() error {
 	if q.takeCreditsStmt != nil {
 		if cerr := q.takeCreditsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing takeCreditsStmt: %w", cerr)
+		}
+	}
+	if q.updateEventStmt != nil {
+		if cerr := q.updateEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateEventStmt: %w", cerr)
+		}
+	}
+	if q.updateEventReminderStmt != nil {
+		if cerr := q.updateEventReminderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateEventReminderStmt: %w", cerr)
 		}
 	}
 	if q.updateScheduledReminderStmt != nil {
@@ -929,6 +1017,8 @@ type Queries struct {
 	acquireUserSendStmt             *sql.Stmt
 	addCreditStmt                   *sql.Stmt
 	applyPendingSentEventStmt       *sql.Stmt
+	cancelEventStmt                 *sql.Stmt
+	cancelEventRemindersStmt        *sql.Stmt
 	cancelReminderStmt              *sql.Stmt
 	claimReminderStmt               *sql.Stmt
 	claimRemindersStmt              *sql.Stmt
@@ -958,11 +1048,14 @@ type Queries struct {
 	dueBacklogStmt                  *sql.Stmt
 	dueRemindersStmt                *sql.Stmt
 	electLeaderStmt                 *sql.Stmt
+	eventRemindersStmt              *sql.Stmt
 	expiredLeasesStmt               *sql.Stmt
 	findUnpairedGrantStmt           *sql.Stmt
 	finishAbandonedDeliveryStmt     *sql.Stmt
 	forgetInstancesStmt             *sql.Stmt
 	getConsentStmt                  *sql.Stmt
+	getEventStmt                    *sql.Stmt
+	getEventByIdempotencyKeyStmt    *sql.Stmt
 	getMainSwitchStmt               *sql.Stmt
 	getPauseStmt                    *sql.Stmt
 	getPauseRowStmt                 *sql.Stmt
@@ -974,6 +1067,7 @@ type Queries struct {
 	heartbeatInstanceStmt           *sql.Stmt
 	insertAbandonedDeliveryStmt     *sql.Stmt
 	insertDeliveryStmt              *sql.Stmt
+	insertEventStmt                 *sql.Stmt
 	insertGrantStmt                 *sql.Stmt
 	insertReminderStmt              *sql.Stmt
 	insertSentDeliveriesStmt        *sql.Stmt
@@ -981,6 +1075,7 @@ type Queries struct {
 	invalidateTokenStmt             *sql.Stmt
 	lastUnknownAttemptAtStmt        *sql.Stmt
 	ledgerForStmt                   *sql.Stmt
+	listAllEventsStmt               *sql.Stmt
 	listConsentsStmt                *sql.Stmt
 	listDeliveriesStmt              *sql.Stmt
 	listDeliveryRemindersStmt       *sql.Stmt
@@ -991,6 +1086,7 @@ type Queries struct {
 	listStatusRemindersStmt         *sql.Stmt
 	listStatusRemindersWalkEndStmt  *sql.Stmt
 	listTemplatesStmt               *sql.Stmt
+	listUserEventsStmt              *sql.Stmt
 	listUserRemindersStmt           *sql.Stmt
 	loadFleetTokenStmt              *sql.Stmt
 	markDeliveredStmt               *sql.Stmt
@@ -1023,10 +1119,13 @@ type Queries struct {
 	setMainSwitchStmt               *sql.Stmt
 	setPauseStmt                    *sql.Stmt
 	setReminderDeliveryStmt         *sql.Stmt
+	setReminderTemplateStmt         *sql.Stmt
 	settleUnknownDeliveryStmt       *sql.Stmt
 	snoozeReminderStmt              *sql.Stmt
 	syncReminderDeliveryStmt        *sql.Stmt
 	takeCreditsStmt                 *sql.Stmt
+	updateEventStmt                 *sql.Stmt
+	updateEventReminderStmt         *sql.Stmt
 	updateScheduledReminderStmt     *sql.Stmt
 	upsertTemplateStmt              *sql.Stmt
 	wakeUnknownRemindersStmt        *sql.Stmt
@@ -1042,6 +1141,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		acquireUserSendStmt:             q.acquireUserSendStmt,
 		addCreditStmt:                   q.addCreditStmt,
 		applyPendingSentEventStmt:       q.applyPendingSentEventStmt,
+		cancelEventStmt:                 q.cancelEventStmt,
+		cancelEventRemindersStmt:        q.cancelEventRemindersStmt,
 		cancelReminderStmt:              q.cancelReminderStmt,
 		claimReminderStmt:               q.claimReminderStmt,
 		claimRemindersStmt:              q.claimRemindersStmt,
@@ -1071,11 +1172,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		dueBacklogStmt:                  q.dueBacklogStmt,
 		dueRemindersStmt:                q.dueRemindersStmt,
 		electLeaderStmt:                 q.electLeaderStmt,
+		eventRemindersStmt:              q.eventRemindersStmt,
 		expiredLeasesStmt:               q.expiredLeasesStmt,
 		findUnpairedGrantStmt:           q.findUnpairedGrantStmt,
 		finishAbandonedDeliveryStmt:     q.finishAbandonedDeliveryStmt,
 		forgetInstancesStmt:             q.forgetInstancesStmt,
 		getConsentStmt:                  q.getConsentStmt,
+		getEventStmt:                    q.getEventStmt,
+		getEventByIdempotencyKeyStmt:    q.getEventByIdempotencyKeyStmt,
 		getMainSwitchStmt:               q.getMainSwitchStmt,
 		getPauseStmt:                    q.getPauseStmt,
 		getPauseRowStmt:                 q.getPauseRowStmt,
@@ -1087,6 +1191,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		heartbeatInstanceStmt:           q.heartbeatInstanceStmt,
 		insertAbandonedDeliveryStmt:     q.insertAbandonedDeliveryStmt,
 		insertDeliveryStmt:              q.insertDeliveryStmt,
+		insertEventStmt:                 q.insertEventStmt,
 		insertGrantStmt:                 q.insertGrantStmt,
 		insertReminderStmt:              q.insertReminderStmt,
 		insertSentDeliveriesStmt:        q.insertSentDeliveriesStmt,
@@ -1094,6 +1199,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		invalidateTokenStmt:             q.invalidateTokenStmt,
 		lastUnknownAttemptAtStmt:        q.lastUnknownAttemptAtStmt,
 		ledgerForStmt:                   q.ledgerForStmt,
+		listAllEventsStmt:               q.listAllEventsStmt,
 		listConsentsStmt:                q.listConsentsStmt,
 		listDeliveriesStmt:              q.listDeliveriesStmt,
 		listDeliveryRemindersStmt:       q.listDeliveryRemindersStmt,
@@ -1104,6 +1210,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listStatusRemindersStmt:         q.listStatusRemindersStmt,
 		listStatusRemindersWalkEndStmt:  q.listStatusRemindersWalkEndStmt,
 		listTemplatesStmt:               q.listTemplatesStmt,
+		listUserEventsStmt:              q.listUserEventsStmt,
 		listUserRemindersStmt:           q.listUserRemindersStmt,
 		loadFleetTokenStmt:              q.loadFleetTokenStmt,
 		markDeliveredStmt:               q.markDeliveredStmt,
@@ -1136,10 +1243,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setMainSwitchStmt:               q.setMainSwitchStmt,
 		setPauseStmt:                    q.setPauseStmt,
 		setReminderDeliveryStmt:         q.setReminderDeliveryStmt,
+		setReminderTemplateStmt:         q.setReminderTemplateStmt,
 		settleUnknownDeliveryStmt:       q.settleUnknownDeliveryStmt,
 		snoozeReminderStmt:              q.snoozeReminderStmt,
 		syncReminderDeliveryStmt:        q.syncReminderDeliveryStmt,
 		takeCreditsStmt:                 q.takeCreditsStmt,
+		updateEventStmt:                 q.updateEventStmt,
+		updateEventReminderStmt:         q.updateEventReminderStmt,
 		updateScheduledReminderStmt:     q.updateScheduledReminderStmt,
 		upsertTemplateStmt:              q.upsertTemplateStmt,
 		wakeUnknownRemindersStmt:        q.wakeUnknownRemindersStmt,

@@ -57,7 +57,7 @@ UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
     credit_held = ?3, updated_at = ?4, send_started = CASE WHEN CAST(?5 AS INTEGER) THEN 0 END
 WHERE id = ?6 AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives
 `
 
 type ClaimReminderParams struct {
@@ -108,6 +108,9 @@ func (q *Queries) ClaimReminder(ctx context.Context, arg ClaimReminderParams) (R
 		&i.SendStarted,
 		&i.Snoozed,
 		&i.SeriesAt,
+		&i.EventID,
+		&i.Lead,
+		&i.Alternatives,
 	)
 	return i, err
 }
@@ -118,7 +121,7 @@ SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner =
     credit_held = (id IN (SELECT h.value FROM json_each(CAST(?3 AS TEXT)) h)), updated_at = ?4,
     send_started = CASE WHEN CAST(?5 AS INTEGER) THEN 0 END
 WHERE id IN (SELECT j.value FROM json_each(CAST(?6 AS TEXT)) j) AND +status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives
 `
 
 type ClaimRemindersParams struct {
@@ -177,6 +180,9 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.SendStarted,
 			&i.Snoozed,
 			&i.SeriesAt,
+			&i.EventID,
+			&i.Lead,
+			&i.Alternatives,
 		); err != nil {
 			return nil, err
 		}
@@ -330,7 +336,7 @@ func (q *Queries) DeletePendingSentEvent(ctx context.Context, msgid int64) error
 }
 
 const dueReminders = `-- name: DueReminders :many
-SELECT r.id, r.openid, r.template_id, r.unknown_at FROM reminders r INDEXED BY reminders_due
+SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives FROM reminders r INDEXED BY reminders_due
 WHERE r.status = 'scheduled' AND r.due_at <= ?1 ORDER BY r.due_at, r.id LIMIT ?2
 `
 
@@ -340,10 +346,11 @@ type DueRemindersParams struct {
 }
 
 type DueRemindersRow struct {
-	ID         string
-	Openid     string
-	TemplateID string
-	UnknownAt  sql.NullInt64
+	ID           string
+	Openid       string
+	TemplateID   string
+	UnknownAt    sql.NullInt64
+	Alternatives string
 }
 
 // The due reminders in due order, through the partial index (it holds only
@@ -362,6 +369,7 @@ func (q *Queries) DueReminders(ctx context.Context, arg DueRemindersParams) ([]D
 			&i.Openid,
 			&i.TemplateID,
 			&i.UnknownAt,
+			&i.Alternatives,
 		); err != nil {
 			return nil, err
 		}

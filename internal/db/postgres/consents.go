@@ -128,6 +128,9 @@ func (d *DB) ListPrompted(ctx context.Context, openID string, max int) ([]store.
 	out := make([]store.Prompted, len(rows))
 	for i, r := range rows {
 		out[i] = store.Prompted{ID: r.ID, TemplateID: r.TemplateID, FireAt: instant(r.FireAt)}
+		if alts := alternativesOf(r.Alternatives); alts != nil {
+			out[i].Alternatives = store.AlternativeIDs(alts)
+		}
 	}
 	return out, nil
 }

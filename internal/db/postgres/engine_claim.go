@@ -80,8 +80,12 @@ func claimDue(ctx context.Context, q *pgsqlc.Queries, p store.ClaimParams) ([]st
 	}
 	ds := make([]store.Due, len(due))
 	ids := make([]string, len(due))
+	alts := map[string][]store.Alternative{}
 	for i, r := range due {
 		ds[i] = store.Due{ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, UnknownAttempt: r.UnknownAt != nil}
+		if a := alternativesOf(r.Alternatives); len(a) > 0 {
+			alts[r.ID], ds[i].Alternatives = a, store.AlternativeIDs(a)
+		}
 		ids[i] = r.ID
 	}
 	ledger, err := ledgerFor(ctx, q, ds)
@@ -89,6 +93,9 @@ func claimDue(ctx context.Context, q *pgsqlc.Queries, p store.ClaimParams) ([]st
 		return nil, err
 	}
 	plan := store.PlanCredits(ds, p.Kind, ledger)
+	if err := switchTemplates(ctx, q, plan.Chosen, alts); err != nil {
+		return nil, err
+	}
 	if len(plan.Order) > 0 {
 		tp := pgsqlc.ClaimTakeCreditsParams{Now: now}
 		for _, ut := range plan.Order {
@@ -131,10 +138,12 @@ func ledgerFor(ctx context.Context, q *pgsqlc.Queries, due []store.Due) (map[sto
 	var p pgsqlc.ClaimLedgerForParams
 	seen := make(map[store.UserTemplate]bool, len(due))
 	for _, r := range due {
-		if ut := (store.UserTemplate{OpenID: r.OpenID, TemplateID: r.TemplateID}); !seen[ut] {
-			seen[ut] = true
-			p.Openids = append(p.Openids, r.OpenID)
-			p.TemplateIds = append(p.TemplateIds, r.TemplateID)
+		for _, tid := range store.CandidateTemplates(r) {
+			if ut := (store.UserTemplate{OpenID: r.OpenID, TemplateID: tid}); !seen[ut] {
+				seen[ut] = true
+				p.Openids = append(p.Openids, r.OpenID)
+				p.TemplateIds = append(p.TemplateIds, tid)
+			}
 		}
 	}
 	rows, err := q.ClaimLedgerFor(ctx, p)
@@ -146,4 +155,26 @@ func ledgerFor(ctx context.Context, q *pgsqlc.Queries, due []store.Due) (map[sto
 		ledger[store.UserTemplate{OpenID: l.Openid, TemplateID: l.TemplateID}] = store.Ledger{Credits: l.Credits, LongTerm: l.LongTerm}
 	}
 	return ledger, nil
+}
+
+// switchTemplates sets each reminder the plan sends through another of its
+// alternatives to that template and its data, before the claim reads the
+// rows back.
+func switchTemplates(ctx context.Context, q *pgsqlc.Queries, chosen map[string]string, alts map[string][]store.Alternative) error {
+	for id, tid := range chosen {
+		for _, a := range alts[id] {
+			if a.TemplateID != tid {
+				continue
+			}
+			n, err := q.SetReminderTemplate(ctx, pgsqlc.SetReminderTemplateParams{ID: id, TemplateID: tid, Data: a.Data})
+			if err != nil {
+				return err
+			}
+			if n != 1 {
+				return fmt.Errorf("switch %s to template %s: %w", id, tid, store.ErrConflict)
+			}
+			break
+		}
+	}
+	return nil
 }

@@ -35,6 +35,9 @@ func reminderFromRow(r pgsqlc.Reminder) store.Reminder {
 		Delivery:       store.Report(r.Delivery),
 		Snoozed:        r.Snoozed,
 		SeriesAt:       nullInstant(r.SeriesAt),
+		EventID:        deref(r.EventID),
+		Lead:           r.Lead,
+		Alternatives:   alternativesOf(r.Alternatives),
 	}
 	if r.WindowMs != nil {
 		out.Window, out.HasWindow = time.Duration(*r.WindowMs)*time.Millisecond, true
@@ -87,4 +90,10 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// alternativesOf reads the alternatives column (valid JSON by its CHECK).
+func alternativesOf(s string) []store.Alternative {
+	alts, _ := store.DecodeAlternatives(s)
+	return alts
 }

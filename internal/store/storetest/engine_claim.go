@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -52,7 +53,11 @@ func equalReminders(a, b store.Reminder) bool {
 		}
 	}
 	a.FireAt, a.DueAt, a.ExpiresAt, a.LeaseUntil, a.CreatedAt, a.UpdatedAt, a.UnknownAt = b.FireAt, b.DueAt, b.ExpiresAt, b.LeaseUntil, b.CreatedAt, b.UpdatedAt, b.UnknownAt
-	return a == b
+	if !slices.Equal(a.Alternatives, b.Alternatives) {
+		return false
+	}
+	a.Alternatives = b.Alternatives
+	return reflect.DeepEqual(a, b)
 }
 
 // NextDueAt is the earliest due instant of a scheduled reminder, zero for

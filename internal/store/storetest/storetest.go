@@ -42,6 +42,7 @@ func Run(t *testing.T, open Open[store.Store]) {
 	t.Run("engine", func(t *testing.T) {
 		Engine(t, func(t *testing.T) EngineDriver { return open(t) })
 	})
+	t.Run("events", func(t *testing.T) { Events(t, open) })
 }
 
 // Reminders runs the reminders half (reminders.go, consents.go).

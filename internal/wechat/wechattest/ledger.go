@@ -64,11 +64,14 @@ const (
 	MeetingTemplateID  = "fakeMeetingReminder00000000000000000000001"
 	DeadlineTemplateID = "fakeDeadlineReminder0000000000000000000002"
 	ClinicTemplateID   = "fakeClinicAppointment000000000000000000003"
+	// MeetingStartTemplateID is a second one-time meeting template with
+	// other keywords (an event's alternative to the meeting template).
+	MeetingStartTemplateID = "fakeMeetingStart000000000000000000000004"
 )
 
-// DemoTemplates are the templates the sandbox and the demo register: a
-// one-time meeting reminder, a one-time deadline reminder with an enum, and
-// a long-term appointment reminder.
+// DemoTemplates are the first templates the sandbox and the demo register:
+// a one-time meeting reminder, a one-time deadline reminder with an enum,
+// and a long-term appointment reminder.
 func DemoTemplates() []wechat.Template {
 	return []wechat.Template{
 		{ID: MeetingTemplateID, Title: "会议提醒", Kind: wechat.OneTime, Keywords: []wechat.Keyword{
@@ -84,6 +87,20 @@ func DemoTemplates() []wechat.Template {
 			{Key: "phone_number4", Label: "联系电话"},
 		}},
 	}
+}
+
+// MeetingStartTemplate is a second one-time meeting template with other
+// keywords: an event's alternative to the meeting template.
+func MeetingStartTemplate() wechat.Template {
+	return wechat.Template{ID: MeetingStartTemplateID, Title: "会议开始提醒", Kind: wechat.OneTime, Keywords: []wechat.Keyword{
+		{Key: "thing1", Label: "会议名称"}, {Key: "time4", Label: "开始时间"},
+	}, Example: "会议名称:项目评审会\n开始时间:2026-12-01 14:00\n"}
+}
+
+// SandboxTemplates are the templates the sandbox, the demo and the shared
+// test harness register: DemoTemplates and MeetingStartTemplate.
+func SandboxTemplates() []wechat.Template {
+	return append(DemoTemplates(), MeetingStartTemplate())
 }
 
 // Popup simulates the user answering wx.requestSubscribeMessage for the

@@ -96,6 +96,12 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	if busy {
 		s.counts.UserBusy++
 	}
+	if s.arrived != nil {
+		select {
+		case s.arrived <- req.ToUser:
+		default: // the test is not waiting for this one
+		}
+	}
 	s.mu.Unlock()
 	released := false
 	release := func() {
@@ -215,6 +221,15 @@ func (s *Server) acceptSend(req *sendReq) (Send, int, string) {
 	s.nextMsgID++
 	s.sends = append(s.sends, sent)
 	return sent, 0, ""
+}
+
+// NotifySends makes every subscribe send that arrives (before its latency
+// and its answer) put its openid on ch, if ch has room: a test waits on it
+// for a send to be in flight instead of sleeping. nil stops it.
+func (s *Server) NotifySends(ch chan<- string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.arrived = ch
 }
 
 // Sends returns every send WeChat accepted, in order.

@@ -81,6 +81,7 @@ type Server struct {
 	popupAccepts  map[ledgerKey][]time.Time
 	reportAccepts map[ledgerKey][]time.Time
 	inflight      map[string]int
+	arrived       chan<- string // NotifySends
 	nextMsgID     int64
 	sends         []Send
 	counts        Counts

@@ -191,7 +191,7 @@ func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, e
 }
 
 const listScheduledForPrompt = `-- name: ListScheduledForPrompt :many
-SELECT id, template_id, fire_at FROM reminders
+SELECT id, template_id, fire_at, alternatives FROM reminders
 WHERE openid = $1 AND status IN ('scheduled', 'sending') AND NOT credit_held
 ORDER BY fire_at, id
 LIMIT $2
@@ -203,9 +203,10 @@ type ListScheduledForPromptParams struct {
 }
 
 type ListScheduledForPromptRow struct {
-	ID         string
-	TemplateID string
-	FireAt     int64
+	ID           string
+	TemplateID   string
+	FireAt       int64
+	Alternatives string
 }
 
 // The caller's reminders still to be sent, most urgent first, for the consent prompt planner.
@@ -219,7 +220,12 @@ func (q *Queries) ListScheduledForPrompt(ctx context.Context, arg ListScheduledF
 	items := []ListScheduledForPromptRow{}
 	for rows.Next() {
 		var i ListScheduledForPromptRow
-		if err := rows.Scan(&i.ID, &i.TemplateID, &i.FireAt); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.TemplateID,
+			&i.FireAt,
+			&i.Alternatives,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

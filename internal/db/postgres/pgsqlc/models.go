@@ -48,6 +48,26 @@ type Delivery struct {
 	PossibleDuplicate bool
 }
 
+type Event struct {
+	ID             string
+	Openid         string
+	Title          string
+	Location       string
+	StartAt        int64
+	EndAt          *int64
+	ExpiresAt      *int64
+	Timezone       string
+	Page           string
+	ExternalRef    string
+	Leads          string
+	Templates      string
+	CanceledAt     *int64
+	IdempotencyKey *string
+	RequestHash    *string
+	CreatedAt      int64
+	UpdatedAt      int64
+}
+
 type Instance struct {
 	ID         string
 	Host       string
@@ -111,6 +131,9 @@ type Reminder struct {
 	SendStarted    *bool
 	Snoozed        bool
 	SeriesAt       *int64
+	EventID        *string
+	Lead           string
+	Alternatives   string
 }
 
 type Session struct {

@@ -104,7 +104,7 @@ SET status = 'sending', attempts = attempts + 1, lease_until = $1::bigint, lease
     credit_held = (id = ANY($3::text[])), updated_at = $4::bigint,
     send_started = CASE WHEN $5::boolean THEN false END
 WHERE id = ANY($6::text[]) AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives
 `
 
 type ClaimRemindersParams struct {
@@ -162,6 +162,9 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.SendStarted,
 			&i.Snoozed,
 			&i.SeriesAt,
+			&i.EventID,
+			&i.Lead,
+			&i.Alternatives,
 		); err != nil {
 			return nil, err
 		}
@@ -339,7 +342,7 @@ func (q *Queries) DeletePendingSentEvent(ctx context.Context, msgid int64) error
 
 const dueReminders = `-- name: DueReminders :many
 
-SELECT r.id, r.openid, r.template_id, r.unknown_at FROM reminders r
+SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives FROM reminders r
 WHERE r.status = 'scheduled' AND r.due_at <= $1::bigint
 ORDER BY r.due_at, r.id
 LIMIT $2::bigint
@@ -352,10 +355,11 @@ type DueRemindersParams struct {
 }
 
 type DueRemindersRow struct {
-	ID         string
-	Openid     string
-	TemplateID string
-	UnknownAt  *int64
+	ID           string
+	Openid       string
+	TemplateID   string
+	UnknownAt    *int64
+	Alternatives string
 }
 
 // The engine's queries (store.EngineStore): claims, outcomes, the rescuer,
@@ -380,6 +384,7 @@ func (q *Queries) DueReminders(ctx context.Context, arg DueRemindersParams) ([]D
 			&i.Openid,
 			&i.TemplateID,
 			&i.UnknownAt,
+			&i.Alternatives,
 		); err != nil {
 			return nil, err
 		}

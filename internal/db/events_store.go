@@ -1,0 +1,310 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
+	"github.com/reminderd/reminderd/internal/store"
+)
+
+// The events' operations (store.Events), each one transaction of the
+// single writer or one read.
+
+// CreateEvent writes the event and its reminders in one transaction, after
+// the key and the user's limit.
+func (d *DB) CreateEvent(ctx context.Context, e store.Event, rems []store.NewReminder, opt store.CreateOptions) (store.EventCreated, error) {
+	var out store.EventCreated
+	var refused error
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		out, refused = store.EventCreated{}, nil
+		if e.IdempotencyKey != "" {
+			prev, err := q.GetEventByIdempotencyKey(ctx, eventByKey(e.OpenID, e.IdempotencyKey))
+			if err == nil {
+				out, refused = replayEvent(eventFromRow(dbsqlc.GetEventRow(prev)), e)
+				return nil
+			} else if !isNotFound(err) {
+				return err
+			}
+		}
+		if opt.MaxScheduled > 0 {
+			n, err := q.CountScheduledForOwner(ctx, e.OpenID)
+			if err != nil {
+				return err
+			}
+			if n+int64(len(rems)) > int64(opt.MaxScheduled) {
+				refused = fmt.Errorf("create event for %s: %d scheduled: %w", e.OpenID, n, store.ErrLimit)
+				return nil
+			}
+		}
+		if err := q.InsertEvent(ctx, insertEventParams(e)); err != nil {
+			return err
+		}
+		for _, r := range rems {
+			p, _ := insertReminder(r)
+			if err := q.InsertReminder(ctx, p); err != nil {
+				return err
+			}
+		}
+		e.Pending = len(rems) > 0
+		e.UpdatedAt = e.CreatedAt
+		out.Event = e
+		return nil
+	})
+	if err != nil && e.IdempotencyKey != "" && isUniqueViolation(err) {
+		// Another create with the key committed first.
+		if prev, err2 := d.Write.GetEventByIdempotencyKey(ctx, eventByKey(e.OpenID, e.IdempotencyKey)); err2 == nil {
+			out, refused = replayEvent(eventFromRow(dbsqlc.GetEventRow(prev)), e)
+			err = nil
+		}
+	}
+	if err != nil {
+		return store.EventCreated{}, storeErr(err, "create event "+e.ID)
+	}
+	return out, refused
+}
+
+func eventByKey(openID, key string) dbsqlc.GetEventByIdempotencyKeyParams {
+	return dbsqlc.GetEventByIdempotencyKeyParams{Openid: openID, IdempotencyKey: strOrNull(key)}
+}
+
+// replayEvent answers a create whose key was used before.
+func replayEvent(prev, e store.Event) (store.EventCreated, error) {
+	if prev.RequestHash != e.RequestHash {
+		return store.EventCreated{}, fmt.Errorf("idempotency key %q was used with a different request: %w", e.IdempotencyKey, store.ErrConflict)
+	}
+	return store.EventCreated{Event: prev, Replayed: true}, nil
+}
+
+func insertEventParams(e store.Event) dbsqlc.InsertEventParams {
+	p := dbsqlc.InsertEventParams{ID: e.ID, Openid: e.OpenID, Title: e.Title, Location: e.Location,
+		StartAt: e.StartAt.UnixMilli(), EndAt: msOrNull(e.EndAt), ExpiresAt: msOrNull(e.ExpiresAt), Timezone: e.Timezone,
+		Page: e.Page, ExternalRef: e.ExternalRef, Leads: jsonArg(nonNil(e.Leads)), Templates: jsonArg(nonNil(e.Templates)),
+		IdempotencyKey: strOrNull(e.IdempotencyKey), RequestHash: strOrNull(e.RequestHash), Now: e.CreatedAt.UnixMilli()}
+	if e.IdempotencyKey != "" {
+		p.RequestHash.Valid = true
+	}
+	return p
+}
+
+// nonNil is s, or an empty slice for nil (stored as [], not null).
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// eventFromRow maps an events row (with its pending flag) to the domain's
+// Event. The JSON columns are valid by their CHECKs.
+func eventFromRow(r dbsqlc.GetEventRow) store.Event {
+	e := store.Event{ID: r.ID, OpenID: r.Openid, Title: r.Title, Location: r.Location, StartAt: instant(r.StartAt),
+		EndAt: nullInstant(r.EndAt), ExpiresAt: nullInstant(r.ExpiresAt), Timezone: r.Timezone, Page: r.Page,
+		ExternalRef: r.ExternalRef, CanceledAt: nullInstant(r.CanceledAt), IdempotencyKey: r.IdempotencyKey.String,
+		RequestHash: r.RequestHash.String, CreatedAt: instant(r.CreatedAt), UpdatedAt: instant(r.UpdatedAt),
+		Pending: r.Pending == 1}
+	_ = json.Unmarshal([]byte(r.Leads), &e.Leads)
+	_ = json.Unmarshal([]byte(r.Templates), &e.Templates)
+	return e
+}
+
+// EventByIdempotencyKey reads on the writer: the key's create may have
+// committed a moment ago.
+func (d *DB) EventByIdempotencyKey(ctx context.Context, openID, key string) (store.Event, error) {
+	row, err := d.Write.GetEventByIdempotencyKey(ctx, eventByKey(openID, key))
+	if err != nil {
+		return store.Event{}, storeErr(err, "event of idempotency key "+key)
+	}
+	return eventFromRow(dbsqlc.GetEventRow(row)), nil
+}
+
+// GetEvent reads on the read pool.
+func (d *DB) GetEvent(ctx context.Context, id string) (store.Event, error) {
+	row, err := d.Read.GetEvent(ctx, id)
+	if err != nil {
+		return store.Event{}, storeErr(err, "event "+id)
+	}
+	return eventFromRow(row), nil
+}
+
+// EventReminders reads on the read pool.
+func (d *DB) EventReminders(ctx context.Context, id string) ([]store.Reminder, error) {
+	return eventReminders(ctx, d.Read, id)
+}
+
+func eventReminders(ctx context.Context, q *dbsqlc.Queries, id string) ([]store.Reminder, error) {
+	rows, err := q.EventReminders(ctx, strOrNull(id))
+	if err != nil {
+		return nil, storeErr(err, "reminders of event "+id)
+	}
+	out := make([]store.Reminder, len(rows))
+	for i, r := range rows {
+		out[i] = reminderFromRow(r)
+	}
+	return out, nil
+}
+
+// ListEvents reads one row more than the limit to know whether a next page
+// follows.
+func (d *DB) ListEvents(ctx context.Context, q store.EventQuery) (store.EventPage, error) {
+	limit := max(q.Limit, 1)
+	afterStart, afterID := int64(minMS), ""
+	if q.After != nil {
+		afterStart, afterID = q.After.FireAt.UnixMilli(), q.After.ID
+	}
+	var rows []dbsqlc.GetEventRow
+	if q.OpenID != "" {
+		rs, err := d.Read.ListUserEvents(ctx, dbsqlc.ListUserEventsParams{Openid: q.OpenID, AfterStartAt: afterStart,
+			AfterID: afterID, MaxRows: int64(limit) + 1})
+		if err != nil {
+			return store.EventPage{}, storeErr(err, "list events")
+		}
+		for _, r := range rs {
+			rows = append(rows, dbsqlc.GetEventRow(r))
+		}
+	} else {
+		rs, err := d.Read.ListAllEvents(ctx, dbsqlc.ListAllEventsParams{AfterStartAt: afterStart, AfterID: afterID,
+			MaxRows: int64(limit) + 1})
+		if err != nil {
+			return store.EventPage{}, storeErr(err, "list events")
+		}
+		for _, r := range rs {
+			rows = append(rows, dbsqlc.GetEventRow(r))
+		}
+	}
+	page := store.EventPage{Events: []store.Event{}}
+	for i, r := range rows {
+		if i == limit {
+			last := page.Events[limit-1]
+			page.Next = &store.Cursor{FireAt: last.StartAt, ID: last.ID}
+			break
+		}
+		page.Events = append(page.Events, eventFromRow(r))
+	}
+	return page, nil
+}
+
+// ReplanEvent runs plan on the event and its reminders as the write
+// transaction reads them, and writes the plan in it.
+func (d *DB) ReplanEvent(ctx context.Context, id string, now time.Time, plan func(store.Event, []store.Reminder) (store.EventPlan, error)) (store.Event, error) {
+	var out store.Event
+	var planErr error
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		planErr = nil
+		row, err := q.GetEvent(ctx, id)
+		if err != nil {
+			return storeErr(err, "event "+id)
+		}
+		rems, err := eventReminders(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		p, err := plan(eventFromRow(row), rems)
+		if err != nil {
+			planErr = err
+			return err
+		}
+		if err := writeEventPlan(ctx, q, id, p, now); err != nil {
+			return err
+		}
+		row, err = q.GetEvent(ctx, id)
+		out = eventFromRow(row)
+		return err
+	})
+	if planErr != nil {
+		return store.Event{}, planErr
+	}
+	if err != nil {
+		return store.Event{}, storeErr(err, "re-plan event "+id)
+	}
+	return out, nil
+}
+
+// writeEventPlan writes a re-plan: the event, then its reminders changed,
+// canceled and created, each change a compare-and-set on scheduled.
+func writeEventPlan(ctx context.Context, q *dbsqlc.Queries, id string, p store.EventPlan, now time.Time) error {
+	e := p.Event
+	n, err := q.UpdateEvent(ctx, dbsqlc.UpdateEventParams{ID: id, Title: e.Title, Location: e.Location,
+		StartAt: e.StartAt.UnixMilli(), EndAt: msOrNull(e.EndAt), ExpiresAt: msOrNull(e.ExpiresAt), Timezone: e.Timezone,
+		Page: e.Page, ExternalRef: e.ExternalRef, Leads: jsonArg(nonNil(e.Leads)), Templates: jsonArg(nonNil(e.Templates)),
+		Now: now.UnixMilli()})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("event %s is canceled: %w", id, store.ErrConflict)
+	}
+	for _, u := range p.Update {
+		n, err := q.UpdateEventReminder(ctx, dbsqlc.UpdateEventReminderParams{ID: u.ID, FireAt: u.FireAt.UnixMilli(),
+			ExpiresAt: msOrNull(u.ExpiresAt), WindowMs: windowOf(u.FireAt, u.ExpiresAt), Lead: u.Lead,
+			TemplateID: u.TemplateID, Data: u.Data, Page: u.Page, Alternatives: store.EncodeAlternatives(u.Alternatives),
+			Now: now.UnixMilli()})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notScheduled(ctx, q, u.ID)
+		}
+	}
+	for _, rid := range p.Cancel {
+		n, err := q.CancelReminder(ctx, dbsqlc.CancelReminderParams{ID: rid, Now: now.UnixMilli()})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notScheduled(ctx, q, rid)
+		}
+	}
+	for _, r := range p.Create {
+		pr, _ := insertReminder(r)
+		if err := q.InsertReminder(ctx, pr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// windowOf is the window_ms of a reminder at fireAt expiring at expiresAt
+// (NULL: no expiry).
+func windowOf(fireAt, expiresAt time.Time) sql.NullInt64 {
+	if expiresAt.IsZero() {
+		return sql.NullInt64{}
+	}
+	return someInt(expiresAt.Sub(fireAt).Milliseconds())
+}
+
+// notScheduled is the *StateError of a reminder a compare-and-set on
+// scheduled missed.
+func notScheduled(ctx context.Context, q *dbsqlc.Queries, id string) error {
+	r, err := q.GetReminder(ctx, id)
+	if err != nil {
+		return storeErr(err, "reminder "+id)
+	}
+	return &store.StateError{ID: id, Status: store.Status(r.Status)}
+}
+
+// CancelEvent marks the event canceled and cancels its scheduled reminders.
+func (d *DB) CancelEvent(ctx context.Context, id string, now time.Time) (int, error) {
+	var canceled int64
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		n, err := q.CancelEvent(ctx, dbsqlc.CancelEventParams{ID: id, Now: someInt(now.UnixMilli())})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			if _, err := q.GetEvent(ctx, id); err != nil {
+				return storeErr(err, "event "+id)
+			}
+			return fmt.Errorf("event %s is canceled already: %w", id, store.ErrConflict)
+		}
+		canceled, err = q.CancelEventReminders(ctx, dbsqlc.CancelEventRemindersParams{EventID: strOrNull(id), Now: now.UnixMilli()})
+		return err
+	})
+	if err != nil {
+		return 0, storeErr(err, "cancel event "+id)
+	}
+	return int(canceled), nil
+}
