@@ -628,6 +628,25 @@ test('home: loads templates, reports the settings, asks the prompt, lists the me
   assert.match(page.data.form.time, /^\d{2}:00$/)
 })
 
+test('home: a settings report the server refuses does not stop the page', async () => {
+  const server = fakeServer()
+  const real = server.handle
+  server.handle = (req) => (req.path === '/v1/consents/settings'
+    ? { statusCode: 404, data: { error: { code: 'not_found', message: 'no route' } } }
+    : real(req))
+  const warn = console.warn
+  const warned = []
+  console.warn = (...a) => warned.push(a.join(' '))
+  try {
+    const { page } = await bootedPage(server)
+    assert.equal(page.data.loadError, '')
+    assert.deepEqual(page.data.subscribeIds, [MEETING_ID, MEETING2_ID])
+  } finally {
+    console.warn = warn
+  }
+  assert.equal(warned.length, 1)
+})
+
 test('home: the tap calls wx.requestSubscribeMessage synchronously, first, and reports the raw result', async () => {
   const { w, page } = await bootedPage()
   const before = w.calls.length

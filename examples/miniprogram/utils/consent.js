@@ -24,16 +24,16 @@ const methods = {
   // syncSettings reports wx.getSetting's subscriptionsSetting as is to
   // POST /v1/consents/settings, so that the planner knows what is silent
   // and what is blocked. A base library without it (before 2.10.1) reports
-  // nothing.
+  // nothing. The report only sharpens the prompt: when it fails the page
+  // goes on with the prompt the server already has.
   async syncSettings () {
-    let setting = null
     try {
-      setting = await api.getSubscriptionsSetting()
+      const setting = await api.getSubscriptionsSetting()
+      return setting ? await api.reportSettings(setting) : null
     } catch (e) {
+      console.warn('subscription settings not reported:', h.errorText(e))
       return null
     }
-    if (!setting) return null
-    return api.reportSettings(setting)
   },
 
   // loadPrompt asks the planner what to request at the next taps and

@@ -192,8 +192,8 @@ Page(Object.assign({}, consent.methods, {
       const ev = await api.createEvent(body, this.pendingSubmit.key)
       this.pendingSubmit = null
       this.setData({ 'form.title': '', 'form.place': '' })
-      wx.showToast({ title: this.createdText(ev), icon: 'none' })
       await Promise.all([this.loadPrompt(), this.refreshEvents()])
+      wx.showToast({ title: this.createdText(ev), icon: 'none' })
     } catch (err) {
       if (err.status === 422) {
         const placed = h.eventErrorsFromFields(err.fields, body)
@@ -208,12 +208,15 @@ Page(Object.assign({}, consent.methods, {
   },
 
   // createdText is the toast after a create: the leads the server skipped
-  // (already past), else whether the reminders are covered.
+  // (already past), else whether the reminders are covered (by the
+  // reminders the answer carries, else by whether the prompt asks for more).
   createdText (ev) {
     const skipped = (ev && ev.leads_skipped) || []
     if (skipped.length) return '已创建，已跳过：' + skipped.map(h.leadLabel).join('、') + '（时间已过）'
-    const uncovered = ((ev && ev.reminders) || []).filter((r) => !(r.consent && r.consent.covered))
-    return uncovered.length ? '已创建，请开启会议提醒' : '会议已创建'
+    const uncovered = ev && ev.reminders
+      ? ev.reminders.some((r) => !(r.consent && r.consent.covered))
+      : this.prompt.template_ids.length > 0
+    return uncovered ? '已创建，请开启会议提醒' : '会议已创建'
   },
 
   // --- the list ------------------------------------------------------------------
