@@ -841,6 +841,20 @@ test('prompt: a blocked template shows the hint; 去设置 opens wx.openSetting 
   assert.deepEqual(page.data.subscribeIds, [MEETING_ID, MEETING2_ID])
 })
 
+test('prompt: back from WeChat\'s own settings (onShow) the settings are reported again', async () => {
+  const server = fakeServer()
+  seedEvent(server)
+  const { w, page } = await bootedPage(server)
+  assert.equal(page.data.hint.show, false)
+  w.setting = { mainSwitch: true, itemSettings: { [MEETING_ID]: 'ban' } } // changed while away
+  await page.onShow()
+  await settle()
+  assert.deepEqual(w.posted('/v1/consents/settings').pop().data, { mainSwitch: true, itemSettings: { [MEETING_ID]: 'ban' } })
+  assert.equal(page.data.hint.show, true)
+  assert.match(page.data.hint.text, /“会议提醒”/)
+  assert.deepEqual(page.data.subscribeIds, [MEETING2_ID])
+})
+
 test('prompt: main switch off: no request at all, the hint, then back on through the settings page', async () => {
   const server = fakeServer()
   seedEvent(server)

@@ -71,9 +71,13 @@ Page(Object.assign({}, consent.methods, {
   },
 
   onShow () {
-    // Back from the detail page or the settings page: the ledger, the
-    // prompt and the list may have changed.
-    if (this.meeting) this.reload()
+    // Back from the detail page, or from WeChat's own settings (右上角“…” →
+    // 设置): the subscription settings, the ledger, the prompt and the list
+    // may have changed.
+    if (!this.meeting) return null
+    return this.syncSettings()
+      .then(() => this.reload())
+      .catch((err) => { wx.showToast({ title: h.errorText(err), icon: 'none' }) })
   },
 
   onPullDownRefresh () {

@@ -47,6 +47,14 @@ Page(Object.assign({}, consent.methods, {
     this.bootstrap()
   },
 
+  onShow () {
+    // Back from WeChat's settings: report them again and refresh the lead.
+    if (!this.ev) return null
+    return this.syncSettings()
+      .then(() => Promise.all([this.loadPrompt(), this.refreshEvent()]))
+      .catch((err) => { wx.showToast({ title: h.errorText(err), icon: 'none' }) })
+  },
+
   onPullDownRefresh () {
     this.bootstrap().then(function () { wx.stopPullDownRefresh() })
   },
