@@ -259,9 +259,13 @@ test('sandbox meeting app: an event with two leads, settings, the prompt, accept
   const snoozed = await api.snoozeReminder(rem.id, { in: 'PT10M', consent: tap }, snoozeKey)
   assert.equal(snoozed.id, rem.id, 'it keeps its id')
   assert.equal(snoozed.status, 'scheduled')
-  assert.equal(snoozed.event_id, ev.id)
   const due = Date.parse(snoozed.fire_at)
   assert.ok(due >= t0 + 10 * 60000 - 60000 && due <= Date.now() + 10 * 60000 + 60000, snoozed.fire_at)
+  // Still the event's lead, due at the new time.
+  const moved = (await api.getEvent(ev.id)).reminders.find((r) => r.id === rem.id)
+  assert.ok(moved, 'the snoozed reminder is still one of the event')
+  assert.equal(moved.lead, 'PT15M')
+  assert.equal(Date.parse(moved.fire_at), due)
   const after = (await api.consents()).consents
   assert.equal(creditsOf(after, snoozeIds[0]), creditsOf(before, snoozeIds[0]) + 1, 'the snooze tap earned one credit')
   const replay = await api.snoozeReminder(rem.id, { in: 'PT10M', consent: tap }, snoozeKey)
