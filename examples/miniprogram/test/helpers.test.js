@@ -415,7 +415,7 @@ test('eventView and currentReminder: the leads, their templates and the lead to 
   }
   const v = h.eventView(ev, [MEETING, MEETING2])
   assert.equal(v.startText, '2026-12-01 14:00')
-  assert.equal(v.statusText, '进行中')
+  assert.equal(v.statusText, '待开始')
   assert.equal(v.leadsText, '提前1天、提前15分钟')
   assert.equal(v.uncovered, 1, 'only pending leads count')
   assert.deepEqual(v.reminders.map((r) => [r.leadText, r.templateTitle, r.statusText, r.canSnooze]),

@@ -682,7 +682,7 @@ function eventReminderView (rem, templates) {
 }
 
 const EVENT_STATUS_LABELS = {
-  scheduled: '进行中',
+  scheduled: '待开始',
   done: '已结束',
   canceled: '已取消'
 }
