@@ -10,7 +10,7 @@ const path = require('node:path')
 const ROOT = path.join(__dirname, '..')
 const MEETING_ID = 'fakeMeetingReminder00000000000000000000001'
 const CLINIC_ID = 'fakeClinicAppointment000000000000000000003'
-const MEETING2_ID = 'fakeMeetingStart0000000000000000000000004'
+const MEETING2_ID = 'fakeMeetingStart000000000000000000000004'
 
 const TEMPLATES = [
   {

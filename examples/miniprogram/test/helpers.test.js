@@ -288,7 +288,7 @@ test('reminderView shows title, fire time, status, reason and coverage', () => {
 // --- events, the prompt, snooze ----------------------------------------------------
 
 const MEETING2 = {
-  id: 'fakeMeetingStart0000000000000000000000004',
+  id: 'fakeMeetingStart000000000000000000000004',
   title: '会议开始提醒',
   kind: 'one_time',
   fields: [{ key: 'thing1', type: 'thing', label: '会议名称' }, { key: 'time4', type: 'time', label: '开始时间' }]
