@@ -20,8 +20,24 @@ module.exports = {
   meetingTemplateId: '',
   meetingTemplateTitle: '会议提醒',
 
-  // The page a delivered reminder opens when the user taps it.
+  // The page a delivered reminder opens when the user taps it (single
+  // reminders, POST /v1/reminders).
   reminderPage: 'pages/index/index',
+
+  // The page a meeting's reminder opens (the subscribe message card): the
+  // meeting's detail page with 稍后提醒. The meeting's ref is appended
+  // (?ref=…) because the event's id is not known before it is created.
+  eventPage: 'pages/meeting/detail',
+
+  // The leads a new meeting starts with (ISO 8601 durations, 1–5 of
+  // helpers.LEAD_CHOICES): the day before and 15 minutes before.
+  defaultLeads: ['P1D', 'PT15M'],
+
+  // How many templates a meeting lists as alternatives (1–3): the meeting
+  // template first, then other one-time templates the meeting can fill. A
+  // lead is sent through the first of them the user holds a credit for, so
+  // one popup that accepts two templates covers two leads.
+  maxEventTemplates: 2,
 
   // Reminders fetched per page of the list.
   pageSize: 10,

@@ -284,3 +284,176 @@ test('reminderView shows title, fire time, status, reason and coverage', () => {
   const other = h.reminderView({ id: 'rem_2', template_id: DEADLINE.id, status: 'sent', fire_at: '2026-12-01T05:45:00Z', data: { thing1: '交报告', date2: '2026-12-02' } }, MEETING.id, keys)
   assert.equal(other.title, '交报告')
 })
+
+// --- events, the prompt, snooze ----------------------------------------------------
+
+const MEETING2 = {
+  id: 'fakeMeetingStart000000000000000000000004',
+  title: '会议开始提醒',
+  kind: 'one_time',
+  fields: [{ key: 'thing1', type: 'thing', label: '会议名称' }, { key: 'time4', type: 'time', label: '开始时间' }]
+}
+// The sandbox's deadline template with its keywords (enum values included,
+// as GET /v1/templates lists them).
+const DEADLINE_FULL = {
+  id: DEADLINE.id,
+  title: '截止提醒',
+  kind: 'one_time',
+  fields: [
+    { key: 'thing1', type: 'thing', label: '事项' },
+    { key: 'date2', type: 'date', label: '截止日期' },
+    { key: 'enum_string3', type: 'enum_string', label: '优先级', enum: ['高', '中', '低'] },
+    { key: 'character_string4', type: 'character_string', label: '编号' }
+  ]
+}
+
+test('durationMs and leadLabel read the ISO 8601 leads', () => {
+  assert.equal(h.durationMs('P1D'), 86400000)
+  assert.equal(h.durationMs('PT15M'), 900000)
+  assert.equal(h.durationMs('PT1H30M'), 5400000)
+  assert.equal(h.durationMs('PT0S'), 0)
+  assert.equal(h.durationMs('P1W'), 7 * 86400000)
+  for (const bad of ['P', 'PT', '', '15M', 'P1M', 'P1Y', 'PT-5M', null]) assert.ok(isNaN(h.durationMs(bad)), String(bad))
+  assert.equal(h.leadLabel('P1D'), '提前1天')
+  assert.equal(h.leadLabel('PT0S'), '会议开始时')
+  assert.equal(h.leadLabel('PT2H'), '提前2小时')
+  assert.equal(h.leadLabel('P2D'), '提前2天')
+  assert.equal(h.leadLabel('PT45M'), '提前45分钟')
+  assert.equal(h.leadLabel('soon'), 'soon')
+})
+
+test('validateEventForm: 1–5 leads, the past ones named, all past refused', () => {
+  const now = Date.UTC(2026, 11, 1, 2, 0) // 10:00 Beijing
+  const form = { title: '项目评审会', place: 'A栋201会议室', date: '2026-12-01', time: '14:00' }
+  const ok = h.validateEventForm(form, ['P1D', 'PT15M'], now)
+  assert.equal(ok.ok, true)
+  assert.deepEqual(ok.past, ['P1D'], 'the server skips it (leads_skipped)')
+  assert.match(h.validateEventForm(form, ['P1D'], now).errors.lead, /都已过/)
+  assert.match(h.validateEventForm(form, [], now).errors.lead, /至少/)
+  assert.match(h.validateEventForm(form, ['P1D', 'PT1H', 'PT30M', 'PT15M', 'PT5M', 'PT0S'], now).errors.lead, /最多选择5个/)
+  assert.equal(h.validateEventForm(Object.assign({}, form, { time: '09:00' }), ['PT0S'], now).errors.when, '会议时间已过')
+  const bad = h.validateEventForm({ title: '', place: '会议室😀', date: '2026-12-01', time: '14:00' }, ['PT0S'], now)
+  assert.deepEqual(Object.keys(bad.errors).sort(), ['place', 'title'])
+})
+
+test('eventTemplateData fills keywords with placeholders by label and type, or gives up', () => {
+  assert.deepEqual(h.eventTemplateData(MEETING, 'M1'), { thing1: '{title}', time2: '{start}', thing3: '{location}' })
+  assert.deepEqual(h.eventTemplateData(MEETING2, 'M1'), { thing1: '{title}', time4: '{start}' })
+  assert.deepEqual(h.eventTemplateData(DEADLINE_FULL, 'M202612011400'),
+    { thing1: '{title}', date2: '{start}', enum_string3: '高', character_string4: 'M202612011400' })
+  // Labels win over order: the place first, the name second.
+  const swapped = { id: 'x', kind: 'one_time', fields: [{ key: 'thing2', type: 'thing', label: '地点' }, { key: 'thing5', type: 'thing', label: '会议主题' }] }
+  assert.deepEqual(h.eventTemplateData(swapped), { thing2: '{location}', thing5: '{title}' })
+  // A keyword the meeting has nothing for: the template cannot serve it.
+  assert.equal(h.eventTemplateData({ id: 'y', fields: [{ key: 'phone_number1', type: 'phone_number', label: '电话' }] }), null)
+  assert.equal(h.eventTemplateData(DEADLINE_FULL, ''), null, 'no code for 编号')
+  assert.equal(h.eventTemplateData({ id: 'z', fields: [] }), null)
+})
+
+test('pickEventTemplates: the meeting template first, one-time alternatives it can fill, 会议 titles first', () => {
+  const all = [DEADLINE_FULL, CLINIC, MEETING, MEETING2]
+  assert.deepEqual(h.pickEventTemplates(all, MEETING, 'M1', 2).map((t) => t.template_id), [MEETING.id, MEETING2.id])
+  assert.deepEqual(h.pickEventTemplates(all, MEETING, 'M1', 3).map((t) => t.template_id), [MEETING.id, MEETING2.id, DEADLINE.id])
+  assert.deepEqual(h.pickEventTemplates([MEETING, CLINIC, DEADLINE_FULL], MEETING, 'M1', 2).map((t) => t.template_id),
+    [MEETING.id, DEADLINE.id], 'never the long-term one')
+  assert.deepEqual(h.pickEventTemplates(all, MEETING, 'M1', 1), [{ template_id: MEETING.id, data: { thing1: '{title}', time2: '{start}', thing3: '{location}' } }])
+})
+
+test('buildEvent produces the contract body; meetingCode and detailPage', () => {
+  const templates = h.pickEventTemplates([MEETING, MEETING2], MEETING, 'M', 2)
+  const form = { title: ' 项目  评审会 ', place: 'A栋201会议室', date: '2026-12-01', time: '14:00' }
+  assert.deepEqual(h.buildEvent(form, ['P1D', 'PT15M'], templates, 'mp-1', h.detailPage('pages/meeting/detail', 'mp-1')), {
+    title: '项目 评审会',
+    start_at: '2026-12-01T14:00:00+08:00',
+    location: 'A栋201会议室',
+    timezone: 'Asia/Shanghai',
+    page: 'pages/meeting/detail?ref=mp-1',
+    external_ref: 'mp-1',
+    leads: ['P1D', 'PT15M'],
+    templates: [
+      { template_id: MEETING.id, data: { thing1: '{title}', time2: '{start}', thing3: '{location}' } },
+      { template_id: MEETING2.id, data: { thing1: '{title}', time4: '{start}' } }
+    ]
+  })
+  assert.equal(h.meetingCode('2026-12-01', '14:00'), 'M202612011400')
+  assert.equal(h.detailPage('pages/meeting/detail', 'a b&c'), 'pages/meeting/detail?ref=a%20b%26c')
+  assert.deepEqual(h.parseQuery('ref=a%20b%26c&reminder=rem_1&x'), { ref: 'a b&c', reminder: 'rem_1', x: '' })
+  assert.deepEqual(h.parseQuery(''), {})
+})
+
+test('eventErrorsFromFields places templates[i].data.<key> by the placeholder it holds', () => {
+  const body = { templates: h.pickEventTemplates([MEETING, MEETING2], MEETING, 'M', 2) }
+  const out = h.eventErrorsFromFields({
+    'templates[0].data.thing3': 'must be at most 20 characters, got 21',
+    'templates[1].data.thing1': 'must not be empty',
+    'templates[0].data.time2': 'bad time',
+    'leads[1]': 'is listed twice',
+    start_at: 'must be in the future',
+    page: 'too long'
+  }, body)
+  assert.equal(out.place, 'must be at most 20 characters, got 21')
+  assert.equal(out.title, 'must not be empty')
+  assert.equal(out.when, 'must be in the future；bad time')
+  assert.equal(out.lead, 'is listed twice')
+  assert.deepEqual(out.general, ['page: too long'])
+})
+
+test('eventView and currentReminder: the leads, their templates and the lead to snooze', () => {
+  const ev = {
+    id: 'evt_1',
+    external_ref: 'mp-1',
+    title: '项目评审会',
+    start_at: '2026-12-01T06:00:00Z',
+    location: 'A栋201会议室',
+    status: 'scheduled',
+    leads: ['P1D', 'PT15M'],
+    templates: [{ template_id: MEETING.id }, { template_id: MEETING2.id }],
+    reminders: [
+      { id: 'r1', lead: 'P1D', template_id: MEETING.id, status: 'sent', fire_at: '2026-11-30T14:00:00+08:00', consent: { credits: 0, covered: false } },
+      { id: 'r2', lead: 'PT15M', template_id: MEETING2.id, status: 'scheduled', fire_at: '2026-12-01T13:45:00+08:00', consent: { credits: 0, covered: false } }
+    ]
+  }
+  const v = h.eventView(ev, [MEETING, MEETING2])
+  assert.equal(v.startText, '2026-12-01 14:00')
+  assert.equal(v.statusText, '待开始')
+  assert.equal(v.leadsText, '提前1天、提前15分钟')
+  assert.equal(v.uncovered, 1, 'only pending leads count')
+  assert.deepEqual(v.reminders.map((r) => [r.leadText, r.templateTitle, r.statusText, r.canSnooze]),
+    [['提前1天', '会议提醒', '已发送', true], ['提前15分钟', '会议开始提醒', '待发送', true]])
+  assert.equal(h.eventView(Object.assign({}, ev, { status: 'canceled' }), []).canCancel, false)
+  assert.equal(h.currentReminder(ev).id, 'r1', 'the latest sent')
+  assert.equal(h.currentReminder(ev, 'r2').id, 'r2', 'the one named')
+  assert.equal(h.currentReminder(ev, 'gone').id, 'r1')
+  assert.equal(h.currentReminder({ reminders: [ev.reminders[1]] }).id, 'r2', 'else the next pending')
+  assert.equal(h.currentReminder({ reminders: [] }), null)
+  assert.equal(h.eventReminderView({ id: 'r', status: 'canceled' }, []).canSnooze, false)
+})
+
+test('the prompt: one kind, ≤ 3, never blocked; silent ids; the settings hint; snooze ids', () => {
+  const all = [MEETING, MEETING2, DEADLINE, CLINIC]
+  const p = { template_ids: [MEETING.id, MEETING2.id], silent: [MEETING.id], blocked: [], main_switch: true }
+  assert.deepEqual(h.promptIds(p, all, []), [MEETING.id, MEETING2.id])
+  assert.deepEqual(h.silentIds(p, all), [MEETING.id])
+  assert.deepEqual(h.settingsHint(p, all), { show: false, text: '' })
+  // Nothing lacks credit: the preferred ids, less the blocked ones.
+  const idle = { template_ids: [], silent: [], blocked: [MEETING2.id], main_switch: true }
+  assert.deepEqual(h.promptIds(idle, all, [MEETING.id, MEETING2.id]), [MEETING.id])
+  const hint = h.settingsHint(idle, all)
+  assert.equal(hint.show, true)
+  assert.match(hint.text, /“会议开始提醒”/)
+  // Mixed kinds and too many ids are cut to the first kind, 3 at most.
+  assert.deepEqual(h.oneKind([CLINIC.id, MEETING.id, CLINIC.id], all), [CLINIC.id])
+  assert.deepEqual(h.oneKind([MEETING.id, CLINIC.id, MEETING2.id, DEADLINE.id, 'x'], all), [MEETING.id, MEETING2.id, DEADLINE.id])
+  // Main switch off: nothing to request, a hint.
+  const off = { template_ids: [], silent: [MEETING.id], blocked: [], main_switch: false }
+  assert.deepEqual(h.promptIds(off, all, [MEETING.id]), [])
+  assert.deepEqual(h.silentIds(off, all), [])
+  assert.match(h.settingsHint(off, all).text, /接收订阅消息/)
+  // An older server's prompt ({template_ids} only) still works.
+  assert.deepEqual(h.normalizePrompt({ template_ids: [MEETING.id] }), { template_ids: [MEETING.id], silent: [], blocked: [], main_switch: true })
+  // 稍后提醒: the lead's own template first, then the event's others.
+  const ev = { templates: [{ template_id: MEETING.id }, { template_id: MEETING2.id }] }
+  assert.deepEqual(h.snoozeIds({ template_id: MEETING2.id }, ev, p, all), [MEETING2.id, MEETING.id])
+  assert.deepEqual(h.snoozeIds({ template_id: MEETING2.id }, ev, idle, all), [MEETING.id])
+  assert.deepEqual(h.snoozeIds({ template_id: MEETING.id }, ev, off, all), [])
+})

@@ -48,6 +48,7 @@ function storage () {
 }
 
 const popupResult = { errMsg: 'requestSubscribeMessage:ok', [TMPL]: 'accept' }
+const setting = { mainSwitch: true, itemSettings: { [TMPL]: 'accept' } }
 
 // callbackAPI is wx and uni: success/fail callbacks, answered asynchronously.
 function callbackAPI (log) {
@@ -62,6 +63,10 @@ function callbackAPI (log) {
       return { abort () {}, onHeadersReceived () {} } // a RequestTask, not a promise
     },
     login (o) { setImmediate(() => o.success({ errMsg: 'login:ok', code: 'code-1' })) },
+    getSetting (o) {
+      assert.equal(o.withSubscriptions, true)
+      setImmediate(() => o.success({ errMsg: 'getSetting:ok', authSetting: {}, subscriptionsSetting: Object.assign({}, setting) }))
+    },
     requestSubscribeMessage (o) {
       assert.deepEqual(o.tmplIds, [TMPL])
       setImmediate(() => o.success(Object.assign({}, popupResult)))
@@ -82,6 +87,10 @@ function promiseAPI (log) {
       })
     },
     login () { return later((resolve) => resolve({ errMsg: 'login:ok', code: 'code-1' })) },
+    getSetting (o) {
+      assert.equal(o.withSubscriptions, true)
+      return later((resolve) => resolve({ errMsg: 'getSetting:ok', authSetting: {}, subscriptionsSetting: Object.assign({}, setting) }))
+    },
     requestSubscribeMessage (o) {
       assert.deepEqual(o.tmplIds, [TMPL])
       return later((resolve) => resolve(Object.assign({}, popupResult)))
@@ -111,6 +120,8 @@ async function story (api, expected, log) {
   const ledger = await api.reportConsents(result)
   assert.equal(ledger.consents[0].credits, 1)
   assert.deepEqual(log[log.length - 1], { method: 'POST', path: '/v1/consents', header: { Authorization: 'Bearer tok-1', 'Content-Type': 'application/json' }, data: { results: popupResult } })
+  // wx.getSetting's subscriptionsSetting, as the settings report takes it.
+  assert.deepEqual(await api.getSubscriptionsSetting(), setting)
   // API errors and network errors are mapped the same way on each platform.
   await assert.rejects(api.createReminder({ template_id: TMPL, data: {} }, 'k1'),
     (e) => e.status === 422 && e.code === 'validation_failed' && e.fields['data.thing1'] === 'at most 20 characters')

@@ -152,6 +152,24 @@ function requestSubscribe (tmplIds) {
   return invoke('requestSubscribeMessage', { tmplIds: tmplIds })
 }
 
+// getSubscriptionsSetting resolves with what wx.getSetting({withSubscriptions:
+// true}) answers under subscriptionsSetting ({mainSwitch, itemSettings}),
+// or null when the base library gives none (before 2.10.1).
+function getSubscriptionsSetting () {
+  return invoke('getSetting', { withSubscriptions: true }).then(function (res) {
+    return (res && res.subscriptionsSetting) || null
+  })
+}
+
+// openSubscriptionsSetting opens the settings page (tap only, like the
+// popup: call it first in a tap handler) and resolves with the
+// subscriptionsSetting the user left there, or null.
+function openSubscriptionsSetting () {
+  return invoke('openSetting', { withSubscriptions: true }).then(function (res) {
+    return (res && res.subscriptionsSetting) || null
+  })
+}
+
 let loginInFlight = null
 
 // login gets a fresh code from wx.login(), exchanges it with POST /v1/session
@@ -228,6 +246,8 @@ module.exports = {
   getOpenID: getOpenID,
   clearSession: clearSession,
   requestSubscribe: requestSubscribe,
+  getSubscriptionsSetting: getSubscriptionsSetting,
+  openSubscriptionsSetting: openSubscriptionsSetting,
   usePlatform: usePlatform,
   platform: platform,
   SESSION_KEY: SESSION_KEY,
@@ -236,8 +256,13 @@ module.exports = {
   templates: function () { return request('GET', '/v1/templates') },
   // GET /v1/consents → {consents:[{template_id,credits,status,long_term,updated_at}]}
   consents: function () { return request('GET', '/v1/consents') },
-  // GET /v1/consents/prompt → {template_ids:[…]} (at most 3, one kind)
+  // GET /v1/consents/prompt → {template_ids, silent, blocked, main_switch}:
+  // at most 3 ids of one kind to request at the next tap, those of them that
+  // need no popup, those not worth asking for, whether subscriptions are on.
   consentPrompt: function () { return request('GET', '/v1/consents/prompt') },
+  // POST /v1/consents/settings: setting is exactly the subscriptionsSetting
+  // of wx.getSetting({withSubscriptions: true}) → {consents:[…]}.
+  reportSettings: function (setting) { return request('POST', '/v1/consents/settings', setting) },
   // POST /v1/consents {results}: results is exactly what
   // wx.requestSubscribeMessage resolved with (errMsg included; the server
   // ignores it).
@@ -252,5 +277,23 @@ module.exports = {
   getReminder: function (id) { return request('GET', '/v1/reminders/' + encodeURIComponent(id)) },
   // DELETE /v1/reminders/{id} → the reminder, canceled; 409 when it already
   // finished (or is being sent right now).
-  cancelReminder: function (id) { return request('DELETE', '/v1/reminders/' + encodeURIComponent(id)) }
+  cancelReminder: function (id) { return request('DELETE', '/v1/reminders/' + encodeURIComponent(id)) },
+  // POST /v1/reminders/{id}/snooze {"in"|"until", "consent"} → the
+  // reminder, due again; consent is what wx.requestSubscribeMessage resolved
+  // with at the snooze tap, as is.
+  snoozeReminder: function (id, body, idempotencyKey) {
+    return request('POST', '/v1/reminders/' + encodeURIComponent(id) + '/snooze', body, { idempotencyKey: idempotencyKey })
+  },
+
+  // POST /v1/events → 201 the event (200 for a repeated Idempotency-Key),
+  // with leads_skipped listing the leads already past.
+  createEvent: function (body, idempotencyKey) {
+    return request('POST', '/v1/events', body, { idempotencyKey: idempotencyKey })
+  },
+  // GET /v1/events?limit=&cursor= → {events, next_cursor}
+  listEvents: function (params) { return request('GET', '/v1/events' + query(params || {})) },
+  // GET /v1/events/{id} → the event with its reminders (one per lead)
+  getEvent: function (id) { return request('GET', '/v1/events/' + encodeURIComponent(id)) },
+  // DELETE /v1/events/{id} → the event; every reminder not yet sent is canceled
+  cancelEvent: function (id) { return request('DELETE', '/v1/events/' + encodeURIComponent(id)) }
 }

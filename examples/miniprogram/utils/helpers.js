@@ -490,6 +490,338 @@ function reminderView (rem, meetingTemplateId, keys) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Events: a meeting with several reminders (POST /v1/events).
+
+// LEAD_CHOICES are the "提前提醒" check boxes: ISO 8601 durations as the
+// server takes them (leads), longest first.
+const LEAD_CHOICES = [
+  { lead: 'P1D', label: '提前1天' },
+  { lead: 'PT1H', label: '提前1小时' },
+  { lead: 'PT30M', label: '提前30分钟' },
+  { lead: 'PT15M', label: '提前15分钟' },
+  { lead: 'PT5M', label: '提前5分钟' },
+  { lead: 'PT0S', label: '会议开始时' }
+]
+
+// MAX_LEADS is the contract's limit of leads per event.
+const MAX_LEADS = 5
+
+const DURATION_RE = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/
+
+// durationMs parses the ISO 8601 durations leads use (P1D, PT15M, PT1H30M,
+// PT0S, P1W) into milliseconds, or NaN. Years and months are refused: they
+// have no fixed length.
+function durationMs (iso) {
+  const m = DURATION_RE.exec(String(iso || ''))
+  if (!m || iso === 'P' || /T$/.test(iso)) return NaN
+  const n = function (i) { return m[i] ? +m[i] : 0 }
+  return ((((n(1) * 7 + n(2)) * 24 + n(3)) * 60 + n(4)) * 60 + n(5)) * 1000
+}
+
+// leadLabel is how the page names a lead: the check box's label, else a
+// composed one ("提前2小时").
+function leadLabel (iso) {
+  const known = LEAD_CHOICES.filter(function (c) { return c.lead === iso })[0]
+  if (known) return known.label
+  const ms = durationMs(iso)
+  if (isNaN(ms)) return iso || ''
+  if (ms === 0) return '会议开始时'
+  const min = Math.round(ms / MINUTE)
+  if (min % 1440 === 0) return '提前' + (min / 1440) + '天'
+  if (min % 60 === 0) return '提前' + (min / 60) + '小时'
+  return '提前' + min + '分钟'
+}
+
+// validateEventForm checks the meeting form with several leads; it returns
+// {ok, errors, past} where past lists the leads whose reminder time has
+// already gone (the server skips them and says so in leads_skipped; the
+// form refuses only when none is left).
+function validateEventForm (form, leads, nowMs) {
+  const errors = {}
+  const title = validateThing(cleanText(form.title))
+  if (title) errors.title = title
+  const place = validateThing(cleanText(form.place))
+  if (place) errors.place = place
+  const list = leads || []
+  const past = []
+  if (list.length === 0) errors.lead = '请至少选择一个提醒时间'
+  else if (list.length > MAX_LEADS) errors.lead = '最多选择' + MAX_LEADS + '个提醒时间'
+  const startMs = parseWallClock(form.date, form.time, BEIJING_OFFSET_MINUTES)
+  if (isNaN(startMs)) {
+    errors.when = '请选择会议日期和时间'
+  } else if (startMs <= nowMs) {
+    errors.when = '会议时间已过'
+  } else if (!errors.lead) {
+    list.forEach(function (lead) { if (startMs - durationMs(lead) <= nowMs) past.push(lead) })
+    if (past.length === list.length) errors.lead = '提醒时间都已过，请缩短提前时间'
+  }
+  return { ok: Object.keys(errors).length === 0, errors: errors, past: past }
+}
+
+const TITLE_LABELS = ['会议名称', '会议主题', '主题', '事项', '名称', '标题', '活动名称']
+const PLACE_LABELS = ['会议地点', '地点', '会议室', '位置', '地址']
+
+// eventTemplateData fills a template's keywords with the event's
+// placeholders, which the server renders for each keyword's type:
+// {title} and {location} in thing keywords (by label, else the first and
+// second thing), {start} in time and date keywords, the first listed value
+// in an enum_string, the meeting's code in a character_string. It returns
+// null when a keyword cannot be filled: that template cannot serve the
+// meeting.
+function eventTemplateData (template, code) {
+  const fields = (template && template.fields) || []
+  const data = {}
+  const things = fields.filter(function (f) { return f.type === 'thing' })
+  const byLabel = function (labels) { return things.filter(function (f) { return labels.indexOf(f.label) >= 0 })[0] }
+  const titleField = byLabel(TITLE_LABELS) || things.filter(function (f) { return PLACE_LABELS.indexOf(f.label) < 0 })[0]
+  const placeField = byLabel(PLACE_LABELS) || things.filter(function (f) { return f !== titleField })[0]
+  let ok = fields.length > 0
+  fields.forEach(function (f) {
+    if (f === titleField) data[f.key] = '{title}'
+    else if (f === placeField) data[f.key] = '{location}'
+    else if (f.type === 'time' || f.type === 'date') data[f.key] = '{start}'
+    else if (f.type === 'enum_string' && f.enum && f.enum.length) data[f.key] = f.enum[0]
+    else if (f.type === 'character_string' && code) data[f.key] = code
+    else ok = false
+  })
+  return ok ? data : null
+}
+
+// pickEventTemplates chooses the event's alternative templates: the meeting
+// template first, then other one-time templates the meeting can fill
+// (titles with 会议 first), at most max. One-time only: the prompt then
+// asks for all of them in one popup (never one-time and long-term together).
+function pickEventTemplates (templates, meeting, code, max) {
+  const limit = max || 2
+  const out = []
+  const add = function (t) {
+    if (!t || out.length >= limit || out.some(function (x) { return x.template_id === t.id })) return
+    const data = eventTemplateData(t, code)
+    if (data) out.push({ template_id: t.id, data: data })
+  }
+  add(meeting)
+  const rest = (templates || []).filter(function (t) { return t.kind === 'one_time' && (!meeting || t.id !== meeting.id) })
+  rest.filter(function (t) { return /会议/.test(t.title) }).forEach(add)
+  rest.forEach(add)
+  return out
+}
+
+// meetingCode is the meeting's number for character_string keywords (编号):
+// digits and letters only, derived from the start so that resubmitting the
+// same form gives the same body.
+function meetingCode (date, time) {
+  return 'M' + String(date || '').replace(/-/g, '') + String(time || '').replace(/:/g, '')
+}
+
+// detailPage is the page a delivered reminder of the event opens (the
+// subscribe message card): the detail page, found by the app's own
+// reference because the event's id is not known before it is created.
+function detailPage (base, ref) {
+  return base + '?ref=' + encodeURIComponent(ref)
+}
+
+// buildEvent is the body of POST /v1/events for the form.
+function buildEvent (form, leads, templates, ref, page) {
+  const startMs = parseWallClock(form.date, form.time, BEIJING_OFFSET_MINUTES)
+  return {
+    title: cleanText(form.title),
+    start_at: toRFC3339(startMs, BEIJING_OFFSET_MINUTES),
+    location: cleanText(form.place),
+    timezone: 'Asia/Shanghai',
+    page: page,
+    external_ref: ref,
+    leads: (leads || []).slice(),
+    templates: templates
+  }
+}
+
+// eventErrorsFromFields places the `fields` of a 422 of POST /v1/events on
+// the form: templates[i].data.<key> holding {title} → title, {location} →
+// place, {start} → when; start_at → when; leads and leads[i] → lead; title
+// and location themselves (the server may name them) too. The rest goes to
+// general.
+function eventErrorsFromFields (fields, body) {
+  const out = { general: [] }
+  const bySlot = { '{title}': 'title', '{location}': 'place', '{start}': 'when' }
+  const put = function (slot, msg) { out[slot] = out[slot] ? out[slot] + '；' + msg : msg }
+  Object.keys(fields || {}).sort().forEach(function (path) {
+    const msg = fields[path]
+    const m = /^templates\[(\d+)\]\.data\.(.+)$/.exec(path)
+    const tmpl = m && body && body.templates && body.templates[+m[1]]
+    const slot = tmpl && tmpl.data ? bySlot[tmpl.data[m[2]]] : ''
+    if (slot) put(slot, msg)
+    else if (path === 'start_at' || path === 'timezone') put('when', msg)
+    else if (path === 'leads' || /^leads\[\d+\]$/.test(path)) put('lead', msg)
+    else if (path === 'title') put('title', msg)
+    else if (path === 'location') put('place', msg)
+    else out.general.push(path + ': ' + msg)
+  })
+  return out
+}
+
+// eventReminderView is one lead of an event on the detail page.
+function eventReminderView (rem, templates) {
+  const pending = rem.status === 'scheduled' || rem.status === 'sending'
+  const covered = !!(rem.consent && rem.consent.covered)
+  const t = (templates || []).filter(function (x) { return x.id === rem.template_id })[0]
+  return {
+    id: rem.id,
+    lead: rem.lead || '',
+    leadText: leadLabel(rem.lead),
+    fireText: formatInstant(rem.fire_at),
+    status: rem.status,
+    statusText: statusLabel(rem.status),
+    reasonText: reasonLabel(rem.reason),
+    templateTitle: t ? t.title : (rem.template_id || ''),
+    showCoverage: pending,
+    covered: covered,
+    coverText: covered ? '已授权' : '需授权',
+    canSnooze: rem.status === 'sent' || rem.status === 'skipped' || rem.status === 'scheduled'
+  }
+}
+
+const EVENT_STATUS_LABELS = {
+  scheduled: '待开始',
+  done: '已结束',
+  canceled: '已取消'
+}
+
+// eventView is an event in the list and at the top of the detail page.
+function eventView (ev, templates) {
+  const reminders = (ev.reminders || []).map(function (r) { return eventReminderView(r, templates) })
+  const leads = (ev.leads || []).map(leadLabel)
+  return {
+    id: ev.id,
+    ref: ev.external_ref || '',
+    title: ev.title || '',
+    startText: formatInstant(ev.start_at),
+    location: ev.location || '',
+    status: ev.status || '',
+    statusText: EVENT_STATUS_LABELS[ev.status] || statusLabel(ev.status),
+    leadsText: leads.join('、'),
+    reminders: reminders,
+    uncovered: reminders.filter(function (r) { return r.showCoverage && !r.covered }).length,
+    canCancel: ev.status !== 'canceled' && ev.status !== 'done'
+  }
+}
+
+// currentReminder picks the lead a detail page acts on: the one named in
+// the query (the card of a delivered message), else the latest one already
+// sent or skipped (the message the user just read), else the next pending.
+function currentReminder (ev, reminderId) {
+  const list = (ev && ev.reminders) || []
+  if (reminderId) {
+    const named = list.filter(function (r) { return r.id === reminderId })[0]
+    if (named) return named
+  }
+  const byFire = function (a, b) { return parseRFC3339(a.fire_at) - parseRFC3339(b.fire_at) }
+  const done = list.filter(function (r) { return r.status === 'sent' || r.status === 'skipped' }).sort(byFire)
+  if (done.length) return done[done.length - 1]
+  return list.filter(function (r) { return r.status === 'scheduled' }).sort(byFire)[0] || null
+}
+
+// ---------------------------------------------------------------------------
+// The prompt: GET /v1/consents/prompt →
+// {template_ids, silent, blocked, main_switch}.
+
+// normalizePrompt fills what an older server leaves out.
+function normalizePrompt (p) {
+  const prompt = p || {}
+  return {
+    template_ids: (prompt.template_ids || []).slice(),
+    silent: (prompt.silent || []).slice(),
+    blocked: (prompt.blocked || []).slice(),
+    main_switch: prompt.main_switch !== false
+  }
+}
+
+// oneKind keeps ids ≤ 3 of the first id's kind (WeChat fails a call mixing
+// one-time and long-term with 20002), in order, without duplicates.
+function oneKind (ids, templates) {
+  const kinds = {}
+  ;(templates || []).forEach(function (t) { kinds[t.id] = t.kind })
+  const out = []
+  let kind = null
+  ;(ids || []).forEach(function (id) {
+    if (!id || out.length >= MAX_SUBSCRIBE_IDS || out.indexOf(id) >= 0) return
+    const k = kinds[id] || 'unknown'
+    if (kind === null) kind = k
+    if (k === kind) out.push(id)
+  })
+  return out
+}
+
+// promptIds is what the subscribe button requests: the planner's
+// template_ids, or, when nothing lacks credit, the preferred ids (the
+// meeting's templates) so the user can subscribe ahead; never a blocked id,
+// nothing at all with the main switch off.
+function promptIds (prompt, templates, preferred) {
+  const p = normalizePrompt(prompt)
+  if (!p.main_switch) return []
+  const open = function (id) { return p.blocked.indexOf(id) < 0 }
+  const ids = p.template_ids.length ? p.template_ids : (preferred || [])
+  return oneKind(ids.filter(open), templates)
+}
+
+// silentIds is what an ordinary tap may request without a popup: the
+// prompt's silent ids (saved as "always accept"), one kind, ≤ 3.
+function silentIds (prompt, templates) {
+  const p = normalizePrompt(prompt)
+  if (!p.main_switch) return []
+  return oneKind(p.silent.filter(function (id) { return p.blocked.indexOf(id) < 0 }), templates)
+}
+
+// settingsHint says whether to offer wx.openSetting and why: the main switch
+// is off, or templates are blocked (always rejected or banned).
+function settingsHint (prompt, templates) {
+  const p = normalizePrompt(prompt)
+  if (!p.main_switch) {
+    return { show: true, text: '你关闭了“接收订阅消息”，会议提醒将无法送达。请在设置中开启。' }
+  }
+  if (p.blocked.length) {
+    const titles = p.blocked.map(function (id) {
+      const t = (templates || []).filter(function (x) { return x.id === id })[0]
+      return '“' + (t ? t.title : id) + '”'
+    })
+    return { show: true, text: '你已设置不再接收' + titles.join('、') + '，相关提醒无法送达。请在设置中重新允许。' }
+  }
+  return { show: false, text: '' }
+}
+
+// snoozeIds is what the 稍后提醒 tap requests: the lead's own template first,
+// then the event's other templates, never blocked, nothing with the main
+// switch off.
+function snoozeIds (reminder, event, prompt, templates) {
+  const p = normalizePrompt(prompt)
+  if (!p.main_switch) return []
+  const ids = []
+  if (reminder && reminder.template_id) ids.push(reminder.template_id)
+  ;((event && event.templates) || []).forEach(function (t) { ids.push(t.template_id) })
+  return oneKind(ids.filter(function (id) { return p.blocked.indexOf(id) < 0 }), templates)
+}
+
+// SNOOZE_CHOICES are the 稍后提醒 picker.
+const SNOOZE_CHOICES = [
+  { in: 'PT10M', label: '10分钟后' },
+  { in: 'PT30M', label: '30分钟后' },
+  { in: 'PT1H', label: '1小时后' }
+]
+
+// parseQuery reads a page's query string ('id=1&ref=a%20b') the way the
+// mini-program hands onLoad its options (already decoded there, but a
+// page path from a message is not).
+function parseQuery (qs) {
+  const out = {}
+  String(qs || '').replace(/^\?/, '').split('&').forEach(function (pair) {
+    if (!pair) return
+    const i = pair.indexOf('=')
+    const k = decodeURIComponent(i < 0 ? pair : pair.slice(0, i))
+    out[k] = i < 0 ? '' : decodeURIComponent(pair.slice(i + 1).replace(/\+/g, ' '))
+  })
+  return out
+}
+
 module.exports = {
   BEIJING_OFFSET_MINUTES: BEIJING_OFFSET_MINUTES,
   THING_MAX: THING_MAX,
@@ -522,5 +854,28 @@ module.exports = {
   idempotencyFor: idempotencyFor,
   statusLabel: statusLabel,
   reasonLabel: reasonLabel,
-  reminderView: reminderView
+  reminderView: reminderView,
+  LEAD_CHOICES: LEAD_CHOICES,
+  MAX_LEADS: MAX_LEADS,
+  SNOOZE_CHOICES: SNOOZE_CHOICES,
+  EVENT_STATUS_LABELS: EVENT_STATUS_LABELS,
+  durationMs: durationMs,
+  leadLabel: leadLabel,
+  validateEventForm: validateEventForm,
+  eventTemplateData: eventTemplateData,
+  pickEventTemplates: pickEventTemplates,
+  meetingCode: meetingCode,
+  detailPage: detailPage,
+  buildEvent: buildEvent,
+  eventErrorsFromFields: eventErrorsFromFields,
+  eventReminderView: eventReminderView,
+  eventView: eventView,
+  currentReminder: currentReminder,
+  normalizePrompt: normalizePrompt,
+  oneKind: oneKind,
+  promptIds: promptIds,
+  silentIds: silentIds,
+  settingsHint: settingsHint,
+  snoozeIds: snoozeIds,
+  parseQuery: parseQuery
 }

@@ -1,52 +1,66 @@
-// The example's one page: consent, a meeting form, the user's reminders.
+// The home page of the meeting app: consent, a new meeting (an event with
+// several reminders), the user's meetings.
 //
 // The order of things follows WeChat's subscribe-message rules
-// (docs/wechat.md §1-3):
-//   1. on load: log in (wx.login → POST /v1/session), learn the meeting
-//      template (GET /v1/templates) and which ids to ask for at the next tap
-//      (GET /v1/consents/prompt), so that the tap handler has them ready;
+// (docs/wechat.md §1-3, §7):
+//   1. on load: log in (wx.login → POST /v1/session), learn the templates
+//      (GET /v1/templates), report wx.getSetting's subscriptionsSetting
+//      (POST /v1/consents/settings) and ask the planner what to request
+//      (GET /v1/consents/prompt), so that the tap handlers have the ids ready;
 //   2. on the tap of "开启会议提醒": wx.requestSubscribeMessage FIRST, then
-//      report the raw result to POST /v1/consents;
-//   3. the form creates reminders (POST /v1/reminders with an
-//      Idempotency-Key); the list shows them and cancels them.
+//      report the raw result to POST /v1/consents; on other taps the
+//      prompt's silent ids are requested first (no popup);
+//   3. the form creates a meeting (POST /v1/events with an Idempotency-Key):
+//      one reminder per lead, sent through the first of the meeting's
+//      templates the user holds a credit for;
+//   4. blocked templates or the main switch off: a hint with "去设置"
+//      (wx.openSetting), then the settings are reported again.
 
 'use strict'
 
 const api = require('../../utils/api.js')
 const h = require('../../utils/helpers.js')
+const consent = require('../../utils/consent.js')
 const config = require('../../config.js')
 
 function emptyErrors () {
   return { title: '', when: '', place: '', lead: '', general: [] }
 }
 
-Page({
+function leadChoices (selected) {
+  return h.LEAD_CHOICES.map(function (c) {
+    return { lead: c.lead, label: c.label, checked: selected.indexOf(c.lead) >= 0 }
+  })
+}
+
+Page(Object.assign({}, consent.methods, {
   data: {
     loading: true,
     loadError: '',
 
     meetingTitle: '',
+    templateTitles: '', // the meeting's alternative templates, for the card
     subscribeIds: [], // the tmplIds of the next wx.requestSubscribeMessage, prepared in advance
+    hint: { show: false, text: '' }, // the wx.openSetting hint
     credits: 0,
-    consentStatus: '',
-    longTerm: false,
     consentText: '',
 
     today: '',
-    form: { title: '', date: '', time: '', place: '', leadIndex: 2 },
-    leadOptions: h.LEAD_OPTIONS,
+    form: { title: '', date: '', time: '', place: '' },
+    leads: config.defaultLeads.slice(),
+    leadChoices: leadChoices(config.defaultLeads),
     errors: emptyErrors(),
     submitting: false,
 
-    reminders: [],
+    events: [],
     nextCursor: null,
     loadingMore: false
   },
 
   // Not in data: they are not rendered.
   meeting: null, // the meeting template of GET /v1/templates
-  keys: null, // its keyword keys: {title, time, place}
   templates: [],
+  prompt: h.normalizePrompt(null),
   pendingSubmit: null, // {key, body} of the last submission that did not succeed
 
   onLoad () {
@@ -54,6 +68,16 @@ Page({
     const d = h.defaultMeeting(now)
     this.setData({ today: h.todayText(now), 'form.date': d.date, 'form.time': d.time })
     this.bootstrap()
+  },
+
+  onShow () {
+    // Back from the detail page, or from WeChat's own settings (右上角“…” →
+    // 设置): the subscription settings, the ledger, the prompt and the list
+    // may have changed.
+    if (!this.meeting) return null
+    return this.syncSettings()
+      .then(() => this.reload())
+      .catch((err) => { wx.showToast({ title: h.errorText(err), icon: 'none' }) })
   },
 
   onPullDownRefresh () {
@@ -64,17 +88,19 @@ Page({
     this.setData({ loading: true, loadError: '' })
     try {
       await api.ensureLogin()
-      const both = await Promise.all([api.templates(), api.consentPrompt()])
-      this.templates = both[0].templates || []
+      this.templates = (await api.templates()).templates || []
       this.meeting = h.findMeetingTemplate(this.templates, config.meetingTemplateId, config.meetingTemplateTitle)
       if (!this.meeting) {
         this.setData({ loading: false, loadError: '服务端没有“' + config.meetingTemplateTitle + '”模板（GET /v1/templates）' })
         return
       }
-      this.keys = h.meetingFieldKeys(this.meeting)
-      this.setData({ meetingTitle: this.meeting.title })
-      this.applyPrompt(both[1])
-      await Promise.all([this.refreshConsents(), this.refreshReminders()])
+      const alts = this.eventTemplates('M')
+      this.setData({
+        meetingTitle: this.meeting.title,
+        templateTitles: alts.map((t) => this.templateTitle(t.template_id)).join('、')
+      })
+      await this.syncSettings()
+      await this.reload()
       this.setData({ loading: false })
     } catch (err) {
       let text = h.errorText(err)
@@ -87,95 +113,40 @@ Page({
     }
   },
 
-  // applyPrompt stores the ids to request at the next tap: the prompt's ids
-  // (templates whose scheduled reminders lack credit, most urgent first), or
-  // the meeting template when nothing lacks credit; at most 3, one kind.
-  applyPrompt (prompt) {
-    const ids = h.pickSubscribeIds((prompt && prompt.template_ids) || [], this.templates, this.meeting && this.meeting.id)
-    this.setData({ subscribeIds: ids })
+  reload () {
+    return Promise.all([this.loadPrompt(), this.refreshConsents(), this.refreshEvents()])
   },
 
-  async refreshPrompt () {
-    this.applyPrompt(await api.consentPrompt())
+  // eventTemplates are the meeting's alternative templates with their data
+  // (placeholders the server renders); code fills a 编号 keyword.
+  eventTemplates (code) {
+    return h.pickEventTemplates(this.templates, this.meeting, code, config.maxEventTemplates)
+  },
+
+  templateTitle (id) {
+    const t = this.templates.filter((x) => x.id === id)[0]
+    return t ? t.title : id
+  },
+
+  // preferredIds is what the subscribe button offers when the planner asks
+  // for nothing: the meeting's templates, to subscribe ahead.
+  preferredIds () {
+    return this.meeting ? this.eventTemplates('M').map((t) => t.template_id) : []
+  },
+
+  afterConsent () {
+    return Promise.all([this.loadPrompt(), this.refreshEvents()])
   },
 
   async refreshConsents (consents) {
     const list = consents || (await api.consents()).consents || []
-    const mine = list.filter((c) => this.meeting && c.template_id === this.meeting.id)[0]
-    let text = '尚未授权'
-    if (mine && mine.long_term) text = '已长期授权'
-    else if (mine && mine.credits > 0) text = '还可发送' + mine.credits + '次提醒'
-    else if (mine && (mine.status === 'reject' || mine.status === 'ban')) text = '已拒绝，需重新授权'
-    else if (mine && mine.status === 'unsubscribed') text = '已在设置中关闭，需重新授权'
-    else if (mine && mine.status === 'refused') text = '用户已拒收，需重新授权'
-    else if (mine && mine.status === 'filter') text = '模板被过滤，无法授权'
-    else if (mine) text = '授权次数已用完，需重新授权'
-    this.setData({
-      credits: mine ? mine.credits : 0,
-      consentStatus: mine ? mine.status : '',
-      longTerm: !!(mine && mine.long_term),
-      consentText: text
-    })
+    const s = this.consentSummary(list, this.preferredIds())
+    this.setData({ credits: s.credits, consentText: s.text })
   },
 
   onRefreshTap () {
+    this.requestSilently()
     this.bootstrap()
-  },
-
-  // --- consent ----------------------------------------------------------------
-
-  // onSubscribeTap is the bindtap handler of "开启会议提醒".
-  //
-  // wx.requestSubscribeMessage MUST be the first thing it does, synchronously:
-  // WeChat shows the popup only while the user's tap is being handled. Any
-  // await, setTimeout or network call before it (even fetching the ids)
-  // loses the user gesture and the call fails ("can only be invoked by user
-  // TAP gesture"). That is why the ids were fetched on load and kept in
-  // data.subscribeIds. Do not make this handler async.
-  onSubscribeTap () {
-    const ids = this.data.subscribeIds.slice(0, h.MAX_SUBSCRIBE_IDS)
-    if (ids.length === 0) {
-      wx.showToast({ title: '模板尚未加载', icon: 'none' })
-      return
-    }
-    wx.requestSubscribeMessage({
-      tmplIds: ids,
-      success: (res) => { this.reportConsent(res) },
-      fail: (err) => { this.onSubscribeFail(err) }
-    })
-  },
-
-  // reportConsent posts the result object unchanged: {"<id>":"accept"|
-  // "reject"|"ban"|"filter"|…, "errMsg":"requestSubscribeMessage:ok"}. The
-  // server keeps the ledger (one credit per accept, counted once even when
-  // WeChat's popup event reports the same accept).
-  async reportConsent (res) {
-    try {
-      const out = await api.reportConsents(res)
-      await this.refreshConsents(out.consents)
-      const accepted = h.acceptedIds(res).length > 0
-      wx.showToast({ title: accepted ? '已开启提醒' : '未授权，提醒无法送达', icon: accepted ? 'success' : 'none' })
-      await Promise.all([this.refreshPrompt(), this.refreshReminders()])
-    } catch (err) {
-      wx.showToast({ title: h.errorText(err), icon: 'none' })
-    }
-  },
-
-  onSubscribeFail (err) {
-    const code = err && err.errCode
-    if (code === 20004) {
-      // The user turned off "接收订阅消息" for this mini-program.
-      wx.showModal({
-        title: '订阅消息已关闭',
-        content: '你关闭了本小程序的“接收订阅消息”开关。请在 右上角“…” → 设置 → 通知管理 中开启后再试。',
-        confirmText: '去设置',
-        success: (r) => {
-          if (r.confirm) wx.openSetting({ withSubscriptions: true })
-        }
-      })
-      return
-    }
-    wx.showToast({ title: h.subscribeFailMessage(code), icon: 'none' })
   },
 
   // --- the meeting form ------------------------------------------------------
@@ -184,37 +155,52 @@ Page({
   onPlaceInput (e) { this.setData({ 'form.place': e.detail.value, 'errors.place': '' }) },
   onDateChange (e) { this.setData({ 'form.date': e.detail.value, 'errors.when': '', 'errors.lead': '' }) },
   onTimeChange (e) { this.setData({ 'form.time': e.detail.value, 'errors.when': '', 'errors.lead': '' }) },
-  onLeadChange (e) { this.setData({ 'form.leadIndex': Number(e.detail.value), 'errors.lead': '' }) },
+  // The check boxes answer the checked values in tap order: keep them in
+  // the list's order (longest lead first).
+  onLeadsChange (e) {
+    const picked = e.detail.value || []
+    const leads = h.LEAD_CHOICES.map((c) => c.lead).filter((l) => picked.indexOf(l) >= 0)
+    this.setData({ leads: leads, leadChoices: leadChoices(leads), 'errors.lead': '' })
+  },
 
-  async onSubmit () {
+  // onSubmit is the bindtap of "创建会议": an ordinary tap, so the silent
+  // ids go first (synchronously), then the meeting is created.
+  onSubmit () {
+    this.requestSilently()
+    return this.submitEvent()
+  },
+
+  async submitEvent () {
     if (this.data.submitting || !this.meeting) return
     const form = this.data.form
-    const lead = h.LEAD_OPTIONS[form.leadIndex].minutes
+    const leads = this.data.leads
     // Instant feedback with the rules the server enforces (thing ≤ 20
-    // characters, no newlines, …); the server checks again and has the last word.
-    const check = h.validateMeetingForm(form, lead, Date.now())
+    // characters, no newlines, leads not all past, …); the server checks
+    // again and has the last word.
+    const check = h.validateEventForm(form, leads, Date.now())
     if (!check.ok) {
       this.setData({ errors: Object.assign(emptyErrors(), check.errors) })
       return
     }
-    const body = h.buildMeetingReminder(this.meeting, this.keys, form, lead, config.reminderPage)
-    // One Idempotency-Key per submission, reused when the same body is sent
+    const templates = this.eventTemplates(h.meetingCode(form.date, form.time))
+    // One Idempotency-Key per submission, reused when the same form is sent
     // again (a second tap, a retry after a timeout): the server then returns
-    // the reminder it already created instead of creating a second one.
-    this.pendingSubmit = h.idempotencyFor(this.pendingSubmit, JSON.stringify(body))
+    // the meeting it already created instead of a second one. The key is
+    // also the meeting's external_ref, which the message's page carries.
+    const draft = h.buildEvent(form, leads, templates, '', '')
+    this.pendingSubmit = h.idempotencyFor(this.pendingSubmit, JSON.stringify(draft))
+    const ref = this.pendingSubmit.key
+    const body = h.buildEvent(form, leads, templates, ref, h.detailPage(config.eventPage, ref))
     this.setData({ submitting: true, errors: emptyErrors() })
     try {
-      const rem = await api.createReminder(body, this.pendingSubmit.key)
+      const ev = await api.createEvent(body, this.pendingSubmit.key)
       this.pendingSubmit = null
       this.setData({ 'form.title': '', 'form.place': '' })
-      wx.showToast({
-        title: rem.consent && rem.consent.covered ? '提醒已创建' : '已创建，请开启会议提醒',
-        icon: 'none'
-      })
-      await Promise.all([this.refreshPrompt(), this.refreshReminders()])
+      await Promise.all([this.loadPrompt(), this.refreshEvents()])
+      wx.showToast({ title: this.createdText(ev), icon: 'none' })
     } catch (err) {
       if (err.status === 422) {
-        const placed = h.formErrorsFromFields(err.fields, this.keys)
+        const placed = h.eventErrorsFromFields(err.fields, body)
         this.setData({ errors: Object.assign(emptyErrors(), placed) })
       } else {
         if (err.status === 409) this.pendingSubmit = null // the key was used with another body
@@ -225,16 +211,28 @@ Page({
     }
   },
 
-  // --- the list ------------------------------------------------------------------
-
-  view (rem) {
-    return h.reminderView(rem, this.meeting && this.meeting.id, this.keys)
+  // createdText is the toast after a create: the leads the server skipped
+  // (already past), else whether the reminders are covered (by the
+  // reminders the answer carries, else by whether the prompt asks for more).
+  createdText (ev) {
+    const skipped = (ev && ev.leads_skipped) || []
+    if (skipped.length) return '已创建，已跳过：' + skipped.map(h.leadLabel).join('、') + '（时间已过）'
+    const uncovered = ev && ev.reminders
+      ? ev.reminders.some((r) => !(r.consent && r.consent.covered))
+      : this.prompt.template_ids.length > 0
+    return uncovered ? '已创建，请开启会议提醒' : '会议已创建'
   },
 
-  async refreshReminders () {
-    const page = await api.listReminders({ limit: config.pageSize })
+  // --- the list ------------------------------------------------------------------
+
+  view (ev) {
+    return h.eventView(ev, this.templates)
+  },
+
+  async refreshEvents () {
+    const page = await api.listEvents({ limit: config.pageSize })
     this.setData({
-      reminders: (page.reminders || []).map((r) => this.view(r)),
+      events: (page.events || []).map((e) => this.view(e)),
       nextCursor: page.next_cursor || null
     })
   },
@@ -243,9 +241,9 @@ Page({
     if (!this.data.nextCursor || this.data.loadingMore) return
     this.setData({ loadingMore: true })
     try {
-      const page = await api.listReminders({ limit: config.pageSize, cursor: this.data.nextCursor })
+      const page = await api.listEvents({ limit: config.pageSize, cursor: this.data.nextCursor })
       this.setData({
-        reminders: this.data.reminders.concat((page.reminders || []).map((r) => this.view(r))),
+        events: this.data.events.concat((page.events || []).map((e) => this.view(e))),
         nextCursor: page.next_cursor || null
       })
     } catch (err) {
@@ -259,36 +257,41 @@ Page({
     this.onLoadMore()
   },
 
+  // onEventTap opens the meeting's page (an ordinary tap: silent ids first).
+  onEventTap (e) {
+    this.requestSilently()
+    wx.navigateTo({ url: '/' + config.eventPage + '?id=' + encodeURIComponent(e.currentTarget.dataset.id) })
+  },
+
   onCancelTap (e) {
     const id = e.currentTarget.dataset.id
     wx.showModal({
-      title: '取消提醒',
-      content: '确定取消这条提醒吗？',
-      confirmText: '取消提醒',
+      title: '取消会议',
+      content: '确定取消这个会议吗？尚未发送的提醒都会取消。',
+      confirmText: '取消会议',
       cancelText: '不了',
-      success: (r) => { if (r.confirm) this.cancelReminder(id) }
+      success: (r) => { if (r.confirm) this.cancelEvent(id) }
     })
   },
 
-  async cancelReminder (id) {
+  async cancelEvent (id) {
     try {
-      const rem = await api.cancelReminder(id)
-      this.replaceReminder(rem)
+      const ev = await api.cancelEvent(id)
+      this.replaceEvent(ev)
       wx.showToast({ title: '已取消', icon: 'success' })
-      await this.refreshPrompt()
+      await this.loadPrompt()
     } catch (err) {
       if (err.status === 409) {
-        // Already sent, failed, skipped or canceled (or being sent right now).
-        wx.showToast({ title: '已发送或已取消', icon: 'none' })
-        try { this.replaceReminder(await api.getReminder(id)) } catch (e) { /* the list stays as it was */ }
+        wx.showToast({ title: '会议已结束或已取消', icon: 'none' })
+        try { this.replaceEvent(await api.getEvent(id)) } catch (e) { /* the list stays as it was */ }
       } else {
         wx.showToast({ title: h.errorText(err), icon: 'none' })
       }
     }
   },
 
-  replaceReminder (rem) {
-    const i = this.data.reminders.findIndex((r) => r.id === rem.id)
-    if (i >= 0) this.setData({ ['reminders[' + i + ']']: this.view(rem) })
+  replaceEvent (ev) {
+    const i = this.data.events.findIndex((x) => x.id === ev.id)
+    if (i >= 0) this.setData({ ['events[' + i + ']']: this.view(ev) })
   }
-})
+}))
