@@ -371,6 +371,10 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+	// The card of the event's last lead is opened, and its 稍后提醒 tapped.
+	if err := demoSnooze(ctx, c, base, fakeURL, sess.OpenID, ev, say); err != nil {
+		return err
+	}
 	// WeChat's sent events mark each accepted send delivered.
 	for waitUntil := time.Now().Add(5 * time.Second); ; {
 		missing := 0
@@ -441,6 +445,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	fmt.Fprintln(stdout, "\nEvery reminder ended as it should: sent with consent, skipped without, refused by WeChat for a bad page,")
 	fmt.Fprintln(stdout, "a recurring one scheduled for its next 09:00 (an @every one refused), an invalid value stopped before it could reach WeChat,")
-	fmt.Fprintln(stdout, "and an event moved after its creation whose two leads went out through its two templates, each where the user had a credit.")
+	fmt.Fprintln(stdout, "and an event moved after its creation whose two leads went out through its two templates, each where the user had a credit,")
+	fmt.Fprintln(stdout, "one of them snoozed from its card and sent again on the credit its 稍后提醒 tap earned.")
 	return nil
 }

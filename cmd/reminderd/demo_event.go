@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -90,4 +92,50 @@ func demoEventOutcome(c *demoClient, base, id string, stdout io.Writer) []string
 		failures = append(failures, fmt.Sprintf("the event is %s titled %q, want done and moved", ev.Status, ev.Title))
 	}
 	return failures
+}
+
+// demoSnooze plays the card's 稍后提醒 tap on the event's lead that went out
+// through the meeting template: the tap requests that template (the popup
+// accepts, earning the credit for the snoozed send), and the snooze records
+// that consent in the same transaction that makes the reminder due again
+// in 2 s. It waits for the second send.
+func demoSnooze(ctx context.Context, c *demoClient, base, fakeURL, openid string, ev demoEventJSON, say func(string, ...any)) error {
+	id := ""
+	for _, r := range ev.Reminders {
+		if r.Lead == "PT3S" {
+			id = r.ID
+		}
+	}
+	if id == "" {
+		return errors.New("snooze: the event has no PT3S lead")
+	}
+	var res map[string]string
+	if st, err := c.call("POST", fakeURL+"/fake/popup", map[string]any{"openid": openid,
+		"answers": map[string]string{wechattest.MeetingTemplateID: "accept"}}, &res); err != nil || st != 200 {
+		return fmt.Errorf("snooze popup: %d %v", st, err)
+	}
+	var r demoReminder
+	if st, err := c.call("POST", base+"/v1/reminders/"+id+"/snooze", map[string]any{"in": "PT2S", "consent": res}, &r); err != nil || st != 200 {
+		return fmt.Errorf("snooze: %d %v", st, err)
+	}
+	say("%-28s snoozed from the card (稍后提醒): due again at %s, the tap's accept recorded with it", "event lead PT3S", r.FireAt)
+	for {
+		if ctx.Err() != nil {
+			return errors.New("the snoozed reminder was not sent again in time")
+		}
+		if _, err := c.call("GET", base+"/v1/reminders/"+id, nil, &r); err != nil {
+			return err
+		}
+		sent := 0
+		for _, d := range r.Deliveries {
+			if d.Status == "sent" {
+				sent++
+			}
+		}
+		if r.Status == "sent" && sent == 2 {
+			say("%-28s sent again after the snooze (2 sent deliveries)", "event lead PT3S")
+			return nil
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }

@@ -363,3 +363,31 @@ func TestPatchEventLeavesASendingLead(t *testing.T) {
 		t.Errorf("after the patch: %s", p.raw)
 	}
 }
+
+// The prompt plans over an event's leads with their alternatives: with no
+// credit, one tap asking for both templates covers both leads; once one
+// accept of the second template covers the first lead, the prompt asks
+// only for what covers the second one (either template covers it).
+func TestPromptPlansOverEventAlternatives(t *testing.T) {
+	h := newHarness(t)
+	tok := h.login("oA")
+	h.want(h.do("POST", "/v1/events", tok, meetingEvent(48*time.Hour, "P1D", "PT15M")), 201, "")
+	r := h.do("GET", "/v1/consents/prompt", tok, nil)
+	h.want(r, 200, "")
+	ids := list(r.body["template_ids"])
+	if len(ids) != 2 || !(ids[0] == meetingID && ids[1] == meetingStartID || ids[0] == meetingStartID && ids[1] == meetingID) {
+		t.Fatalf("prompt with two uncovered leads: %s; want both templates", r.raw)
+	}
+	h.want(h.do("POST", "/v1/consents", tok, map[string]any{"results": map[string]string{meetingStartID: "accept"}}), 200, "")
+	r = h.do("GET", "/v1/consents/prompt", tok, nil)
+	h.want(r, 200, "")
+	if ids := list(r.body["template_ids"]); len(ids) != 1 {
+		t.Fatalf("prompt with one lead left uncovered: %s; want one template, which covers it", r.raw)
+	}
+	h.want(h.do("POST", "/v1/consents", tok, map[string]any{"results": map[string]string{meetingID: "accept"}}), 200, "")
+	r = h.do("GET", "/v1/consents/prompt", tok, nil)
+	h.want(r, 200, "")
+	if ids := list(r.body["template_ids"]); len(ids) != 0 {
+		t.Fatalf("prompt with both leads covered: %s; want nothing to ask", r.raw)
+	}
+}
