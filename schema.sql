@@ -86,7 +86,7 @@ CREATE TABLE reminders (
     request_hash    TEXT,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
-    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)), unknown_at INTEGER, delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')),
+    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)), unknown_at INTEGER, delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')), external_ref TEXT,
     CHECK ((status IN ('failed', 'skipped')) = (reason IS NOT NULL)),
     CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
     CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
@@ -214,3 +214,27 @@ CREATE TABLE instances (
     last_seen_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX instances_last_seen ON instances (last_seen_at);
+
+-- The service API's references and the webhook outbox (migration 11).
+CREATE INDEX reminders_external_ref ON reminders (external_ref, fire_at, id) WHERE external_ref IS NOT NULL;
+CREATE TABLE webhook_outbox (
+    id          TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+    appid       TEXT    NOT NULL,
+    type        TEXT    NOT NULL CHECK (type IN ('reminder.sent', 'reminder.delivered', 'reminder.undelivered', 'reminder.failed', 'reminder.skipped', 'consent.changed')),
+    reminder_id TEXT    NOT NULL DEFAULT '',
+    openid      TEXT    NOT NULL DEFAULT '',
+    payload     TEXT    NOT NULL CHECK (json_valid(payload)),
+    body        TEXT    NOT NULL DEFAULT '',
+    state       TEXT    NOT NULL CHECK (state IN ('pending', 'failing', 'delivered', 'dead')),
+    attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_at     INTEGER NOT NULL,
+    lease_owner TEXT    NOT NULL DEFAULT '',
+    lease_until INTEGER NOT NULL DEFAULT 0,
+    last_status INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT    NOT NULL DEFAULT '',
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    delivered_at INTEGER
+) STRICT;
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE state IN ('pending', 'failing');
+CREATE INDEX webhook_outbox_state ON webhook_outbox (state, created_at, id);

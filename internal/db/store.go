@@ -42,6 +42,7 @@ func reminderFromRow(r dbsqlc.Reminder) store.Reminder {
 		CreditHeld:     r.CreditHeld == 1,
 		UnknownAt:      nullInstant(r.UnknownAt),
 		Delivery:       store.Report(r.Delivery),
+		ExternalRef:    r.ExternalRef.String,
 	}
 }
 

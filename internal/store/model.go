@@ -41,6 +41,9 @@ type Reminder struct {
 	// for a sent event before it sends again).
 	UnknownAt time.Time
 	Delivery  Report // WeChat's sent event, when one arrived
+	// ExternalRef is the app backend's own reference of a reminder it
+	// created through the service API ("" for none).
+	ExternalRef string
 }
 
 // Delivery is one attempt to send a reminder (one occurrence of it).

@@ -137,6 +137,8 @@ type NewReminder struct {
 	HasWindow                                                     bool
 	Recurrence, Timezone, Data, Page, IdempotencyKey, RequestHash string
 	CreatedAt                                                     time.Time
+	// ExternalRef is the service API's reference ("" for none).
+	ExternalRef string
 }
 
 // ReminderCreator creates reminders.
@@ -149,7 +151,10 @@ type ReminderCreator interface {
 // ListQuery selects reminders for a listing: every filter left empty (or
 // zero) matches everything.
 type ListQuery struct {
-	OpenID     string
+	OpenID string
+	// ExternalRef selects the reminders of one external reference (the
+	// service API's filter); with it only OpenID and Status filter too.
+	ExternalRef string
 	Status     Status
 	TemplateID string
 	// Text is found inside the data JSON, as the data is stored.

@@ -104,6 +104,7 @@ type Reminder struct {
 	CreditHeld     int64
 	UnknownAt      sql.NullInt64
 	Delivery       string
+	ExternalRef    sql.NullString
 }
 
 type Session struct {
@@ -128,6 +129,26 @@ type UserSend struct {
 	Openid string
 	Holder string
 	Until  int64
+}
+
+type WebhookOutbox struct {
+	ID          string
+	Appid       string
+	Type        string
+	ReminderID  string
+	Openid      string
+	Payload     string
+	Body        string
+	State       string
+	Attempts    int64
+	NextAt      int64
+	LeaseOwner  string
+	LeaseUntil  int64
+	LastStatus  int64
+	LastError   string
+	CreatedAt   int64
+	UpdatedAt   int64
+	DeliveredAt sql.NullInt64
 }
 
 type WechatToken struct {

@@ -48,6 +48,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.claimRemindersStmt, err = db.PrepareContext(ctx, claimReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ClaimReminders: %w", err)
 	}
+	if q.claimWebhooksStmt, err = db.PrepareContext(ctx, claimWebhooks); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimWebhooks: %w", err)
+	}
 	if q.completeReminderStmt, err = db.PrepareContext(ctx, completeReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteReminder: %w", err)
 	}
@@ -102,6 +105,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deliveryAtOrAfterStmt, err = db.PrepareContext(ctx, deliveryAtOrAfter); err != nil {
 		return nil, fmt.Errorf("error preparing query DeliveryAtOrAfter: %w", err)
 	}
+	if q.deliveryByIDStmt, err = db.PrepareContext(ctx, deliveryByID); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveryByID: %w", err)
+	}
+	if q.deliveryByMsgidStmt, err = db.PrepareContext(ctx, deliveryByMsgid); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveryByMsgid: %w", err)
+	}
 	if q.deliveryIDRangeStmt, err = db.PrepareContext(ctx, deliveryIDRange); err != nil {
 		return nil, fmt.Errorf("error preparing query DeliveryIDRange: %w", err)
 	}
@@ -117,6 +126,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.dueRemindersStmt, err = db.PrepareContext(ctx, dueReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query DueReminders: %w", err)
 	}
+	if q.dueWebhookStmt, err = db.PrepareContext(ctx, dueWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query DueWebhook: %w", err)
+	}
 	if q.electLeaderStmt, err = db.PrepareContext(ctx, electLeader); err != nil {
 		return nil, fmt.Errorf("error preparing query ElectLeader: %w", err)
 	}
@@ -128,6 +140,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.finishAbandonedDeliveryStmt, err = db.PrepareContext(ctx, finishAbandonedDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query FinishAbandonedDelivery: %w", err)
+	}
+	if q.finishWebhookStmt, err = db.PrepareContext(ctx, finishWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query FinishWebhook: %w", err)
 	}
 	if q.forgetInstancesStmt, err = db.PrepareContext(ctx, forgetInstances); err != nil {
 		return nil, fmt.Errorf("error preparing query ForgetInstances: %w", err)
@@ -153,6 +168,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getTemplateStmt, err = db.PrepareContext(ctx, getTemplate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetTemplate: %w", err)
 	}
+	if q.getWebhookStmt, err = db.PrepareContext(ctx, getWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query GetWebhook: %w", err)
+	}
 	if q.heartbeatInstanceStmt, err = db.PrepareContext(ctx, heartbeatInstance); err != nil {
 		return nil, fmt.Errorf("error preparing query HeartbeatInstance: %w", err)
 	}
@@ -171,6 +189,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertSentDeliveriesStmt, err = db.PrepareContext(ctx, insertSentDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertSentDeliveries: %w", err)
 	}
+	if q.insertWebhookStmt, err = db.PrepareContext(ctx, insertWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertWebhook: %w", err)
+	}
 	if q.invalidateTokenStmt, err = db.PrepareContext(ctx, invalidateToken); err != nil {
 		return nil, fmt.Errorf("error preparing query InvalidateToken: %w", err)
 	}
@@ -188,6 +209,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listDeliveryRemindersStmt, err = db.PrepareContext(ctx, listDeliveryReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListDeliveryReminders: %w", err)
+	}
+	if q.listExternalRefRemindersStmt, err = db.PrepareContext(ctx, listExternalRefReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query ListExternalRefReminders: %w", err)
 	}
 	if q.listInstancesStmt, err = db.PrepareContext(ctx, listInstances); err != nil {
 		return nil, fmt.Errorf("error preparing query ListInstances: %w", err)
@@ -212,6 +236,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listUserRemindersStmt, err = db.PrepareContext(ctx, listUserReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUserReminders: %w", err)
+	}
+	if q.listWebhooksStmt, err = db.PrepareContext(ctx, listWebhooks); err != nil {
+		return nil, fmt.Errorf("error preparing query ListWebhooks: %w", err)
 	}
 	if q.loadFleetTokenStmt, err = db.PrepareContext(ctx, loadFleetToken); err != nil {
 		return nil, fmt.Errorf("error preparing query LoadFleetToken: %w", err)
@@ -267,6 +294,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.retryReminderStmt, err = db.PrepareContext(ctx, retryReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query RetryReminder: %w", err)
 	}
+	if q.retryWebhookStmt, err = db.PrepareContext(ctx, retryWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query RetryWebhook: %w", err)
+	}
 	if q.saveFetchedTokenStmt, err = db.PrepareContext(ctx, saveFetchedToken); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveFetchedToken: %w", err)
 	}
@@ -305,6 +335,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.wakeUnknownRemindersStmt, err = db.PrepareContext(ctx, wakeUnknownReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query WakeUnknownReminders: %w", err)
+	}
+	if q.webhookDepthStmt, err = db.PrepareContext(ctx, webhookDepth); err != nil {
+		return nil, fmt.Errorf("error preparing query WebhookDepth: %w", err)
 	}
 	if q.zeroConsentStmt, err = db.PrepareContext(ctx, zeroConsent); err != nil {
 		return nil, fmt.Errorf("error preparing query ZeroConsent: %w", err)
@@ -352,6 +385,11 @@ func (q *Queries) Close() error {
 	if q.claimRemindersStmt != nil {
 		if cerr := q.claimRemindersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing claimRemindersStmt: %w", cerr)
+		}
+	}
+	if q.claimWebhooksStmt != nil {
+		if cerr := q.claimWebhooksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimWebhooksStmt: %w", cerr)
 		}
 	}
 	if q.completeReminderStmt != nil {
@@ -444,6 +482,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deliveryAtOrAfterStmt: %w", cerr)
 		}
 	}
+	if q.deliveryByIDStmt != nil {
+		if cerr := q.deliveryByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveryByIDStmt: %w", cerr)
+		}
+	}
+	if q.deliveryByMsgidStmt != nil {
+		if cerr := q.deliveryByMsgidStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveryByMsgidStmt: %w", cerr)
+		}
+	}
 	if q.deliveryIDRangeStmt != nil {
 		if cerr := q.deliveryIDRangeStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deliveryIDRangeStmt: %w", cerr)
@@ -469,6 +517,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing dueRemindersStmt: %w", cerr)
 		}
 	}
+	if q.dueWebhookStmt != nil {
+		if cerr := q.dueWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing dueWebhookStmt: %w", cerr)
+		}
+	}
 	if q.electLeaderStmt != nil {
 		if cerr := q.electLeaderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing electLeaderStmt: %w", cerr)
@@ -487,6 +540,11 @@ func (q *Queries) Close() error {
 	if q.finishAbandonedDeliveryStmt != nil {
 		if cerr := q.finishAbandonedDeliveryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing finishAbandonedDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.finishWebhookStmt != nil {
+		if cerr := q.finishWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing finishWebhookStmt: %w", cerr)
 		}
 	}
 	if q.forgetInstancesStmt != nil {
@@ -529,6 +587,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getTemplateStmt: %w", cerr)
 		}
 	}
+	if q.getWebhookStmt != nil {
+		if cerr := q.getWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getWebhookStmt: %w", cerr)
+		}
+	}
 	if q.heartbeatInstanceStmt != nil {
 		if cerr := q.heartbeatInstanceStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing heartbeatInstanceStmt: %w", cerr)
@@ -559,6 +622,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertSentDeliveriesStmt: %w", cerr)
 		}
 	}
+	if q.insertWebhookStmt != nil {
+		if cerr := q.insertWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertWebhookStmt: %w", cerr)
+		}
+	}
 	if q.invalidateTokenStmt != nil {
 		if cerr := q.invalidateTokenStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing invalidateTokenStmt: %w", cerr)
@@ -587,6 +655,11 @@ func (q *Queries) Close() error {
 	if q.listDeliveryRemindersStmt != nil {
 		if cerr := q.listDeliveryRemindersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listDeliveryRemindersStmt: %w", cerr)
+		}
+	}
+	if q.listExternalRefRemindersStmt != nil {
+		if cerr := q.listExternalRefRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listExternalRefRemindersStmt: %w", cerr)
 		}
 	}
 	if q.listInstancesStmt != nil {
@@ -627,6 +700,11 @@ func (q *Queries) Close() error {
 	if q.listUserRemindersStmt != nil {
 		if cerr := q.listUserRemindersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listUserRemindersStmt: %w", cerr)
+		}
+	}
+	if q.listWebhooksStmt != nil {
+		if cerr := q.listWebhooksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listWebhooksStmt: %w", cerr)
 		}
 	}
 	if q.loadFleetTokenStmt != nil {
@@ -719,6 +797,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing retryReminderStmt: %w", cerr)
 		}
 	}
+	if q.retryWebhookStmt != nil {
+		if cerr := q.retryWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retryWebhookStmt: %w", cerr)
+		}
+	}
 	if q.saveFetchedTokenStmt != nil {
 		if cerr := q.saveFetchedTokenStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing saveFetchedTokenStmt: %w", cerr)
@@ -784,6 +867,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing wakeUnknownRemindersStmt: %w", cerr)
 		}
 	}
+	if q.webhookDepthStmt != nil {
+		if cerr := q.webhookDepthStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing webhookDepthStmt: %w", cerr)
+		}
+	}
 	if q.zeroConsentStmt != nil {
 		if cerr := q.zeroConsentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing zeroConsentStmt: %w", cerr)
@@ -836,6 +924,7 @@ type Queries struct {
 	cancelReminderStmt              *sql.Stmt
 	claimReminderStmt               *sql.Stmt
 	claimRemindersStmt              *sql.Stmt
+	claimWebhooksStmt               *sql.Stmt
 	completeReminderStmt            *sql.Stmt
 	completeSentRemindersStmt       *sql.Stmt
 	consumeCreditStmt               *sql.Stmt
@@ -854,15 +943,19 @@ type Queries struct {
 	deletePendingSentEventStmt      *sql.Stmt
 	deliveriesPerHourStmt           *sql.Stmt
 	deliveryAtOrAfterStmt           *sql.Stmt
+	deliveryByIDStmt                *sql.Stmt
+	deliveryByMsgidStmt             *sql.Stmt
 	deliveryIDRangeStmt             *sql.Stmt
 	deliveryWithMsgidStmt           *sql.Stmt
 	dropExpiredUserSendStmt         *sql.Stmt
 	dueBacklogStmt                  *sql.Stmt
 	dueRemindersStmt                *sql.Stmt
+	dueWebhookStmt                  *sql.Stmt
 	electLeaderStmt                 *sql.Stmt
 	expiredLeasesStmt               *sql.Stmt
 	findUnpairedGrantStmt           *sql.Stmt
 	finishAbandonedDeliveryStmt     *sql.Stmt
+	finishWebhookStmt               *sql.Stmt
 	forgetInstancesStmt             *sql.Stmt
 	getConsentStmt                  *sql.Stmt
 	getPauseStmt                    *sql.Stmt
@@ -871,18 +964,21 @@ type Queries struct {
 	getReminderByIdempotencyKeyStmt *sql.Stmt
 	getSessionStmt                  *sql.Stmt
 	getTemplateStmt                 *sql.Stmt
+	getWebhookStmt                  *sql.Stmt
 	heartbeatInstanceStmt           *sql.Stmt
 	insertAbandonedDeliveryStmt     *sql.Stmt
 	insertDeliveryStmt              *sql.Stmt
 	insertGrantStmt                 *sql.Stmt
 	insertReminderStmt              *sql.Stmt
 	insertSentDeliveriesStmt        *sql.Stmt
+	insertWebhookStmt               *sql.Stmt
 	invalidateTokenStmt             *sql.Stmt
 	lastUnknownAttemptAtStmt        *sql.Stmt
 	ledgerForStmt                   *sql.Stmt
 	listConsentsStmt                *sql.Stmt
 	listDeliveriesStmt              *sql.Stmt
 	listDeliveryRemindersStmt       *sql.Stmt
+	listExternalRefRemindersStmt    *sql.Stmt
 	listInstancesStmt               *sql.Stmt
 	listRemindersStmt               *sql.Stmt
 	listRemindersWalkEndStmt        *sql.Stmt
@@ -891,6 +987,7 @@ type Queries struct {
 	listStatusRemindersWalkEndStmt  *sql.Stmt
 	listTemplatesStmt               *sql.Stmt
 	listUserRemindersStmt           *sql.Stmt
+	listWebhooksStmt                *sql.Stmt
 	loadFleetTokenStmt              *sql.Stmt
 	markDeliveredStmt               *sql.Stmt
 	markTemplatesAbsentStmt         *sql.Stmt
@@ -909,6 +1006,7 @@ type Queries struct {
 	rescueReminderStmt              *sql.Stmt
 	resignLeaderStmt                *sql.Stmt
 	retryReminderStmt               *sql.Stmt
+	retryWebhookStmt                *sql.Stmt
 	saveFetchedTokenStmt            *sql.Stmt
 	savePendingSentEventStmt        *sql.Stmt
 	saveTokenStmt                   *sql.Stmt
@@ -922,6 +1020,7 @@ type Queries struct {
 	updateScheduledReminderStmt     *sql.Stmt
 	upsertTemplateStmt              *sql.Stmt
 	wakeUnknownRemindersStmt        *sql.Stmt
+	webhookDepthStmt                *sql.Stmt
 	zeroConsentStmt                 *sql.Stmt
 }
 
@@ -937,6 +1036,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		cancelReminderStmt:              q.cancelReminderStmt,
 		claimReminderStmt:               q.claimReminderStmt,
 		claimRemindersStmt:              q.claimRemindersStmt,
+		claimWebhooksStmt:               q.claimWebhooksStmt,
 		completeReminderStmt:            q.completeReminderStmt,
 		completeSentRemindersStmt:       q.completeSentRemindersStmt,
 		consumeCreditStmt:               q.consumeCreditStmt,
@@ -955,15 +1055,19 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deletePendingSentEventStmt:      q.deletePendingSentEventStmt,
 		deliveriesPerHourStmt:           q.deliveriesPerHourStmt,
 		deliveryAtOrAfterStmt:           q.deliveryAtOrAfterStmt,
+		deliveryByIDStmt:                q.deliveryByIDStmt,
+		deliveryByMsgidStmt:             q.deliveryByMsgidStmt,
 		deliveryIDRangeStmt:             q.deliveryIDRangeStmt,
 		deliveryWithMsgidStmt:           q.deliveryWithMsgidStmt,
 		dropExpiredUserSendStmt:         q.dropExpiredUserSendStmt,
 		dueBacklogStmt:                  q.dueBacklogStmt,
 		dueRemindersStmt:                q.dueRemindersStmt,
+		dueWebhookStmt:                  q.dueWebhookStmt,
 		electLeaderStmt:                 q.electLeaderStmt,
 		expiredLeasesStmt:               q.expiredLeasesStmt,
 		findUnpairedGrantStmt:           q.findUnpairedGrantStmt,
 		finishAbandonedDeliveryStmt:     q.finishAbandonedDeliveryStmt,
+		finishWebhookStmt:               q.finishWebhookStmt,
 		forgetInstancesStmt:             q.forgetInstancesStmt,
 		getConsentStmt:                  q.getConsentStmt,
 		getPauseStmt:                    q.getPauseStmt,
@@ -972,18 +1076,21 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getReminderByIdempotencyKeyStmt: q.getReminderByIdempotencyKeyStmt,
 		getSessionStmt:                  q.getSessionStmt,
 		getTemplateStmt:                 q.getTemplateStmt,
+		getWebhookStmt:                  q.getWebhookStmt,
 		heartbeatInstanceStmt:           q.heartbeatInstanceStmt,
 		insertAbandonedDeliveryStmt:     q.insertAbandonedDeliveryStmt,
 		insertDeliveryStmt:              q.insertDeliveryStmt,
 		insertGrantStmt:                 q.insertGrantStmt,
 		insertReminderStmt:              q.insertReminderStmt,
 		insertSentDeliveriesStmt:        q.insertSentDeliveriesStmt,
+		insertWebhookStmt:               q.insertWebhookStmt,
 		invalidateTokenStmt:             q.invalidateTokenStmt,
 		lastUnknownAttemptAtStmt:        q.lastUnknownAttemptAtStmt,
 		ledgerForStmt:                   q.ledgerForStmt,
 		listConsentsStmt:                q.listConsentsStmt,
 		listDeliveriesStmt:              q.listDeliveriesStmt,
 		listDeliveryRemindersStmt:       q.listDeliveryRemindersStmt,
+		listExternalRefRemindersStmt:    q.listExternalRefRemindersStmt,
 		listInstancesStmt:               q.listInstancesStmt,
 		listRemindersStmt:               q.listRemindersStmt,
 		listRemindersWalkEndStmt:        q.listRemindersWalkEndStmt,
@@ -992,6 +1099,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listStatusRemindersWalkEndStmt:  q.listStatusRemindersWalkEndStmt,
 		listTemplatesStmt:               q.listTemplatesStmt,
 		listUserRemindersStmt:           q.listUserRemindersStmt,
+		listWebhooksStmt:                q.listWebhooksStmt,
 		loadFleetTokenStmt:              q.loadFleetTokenStmt,
 		markDeliveredStmt:               q.markDeliveredStmt,
 		markTemplatesAbsentStmt:         q.markTemplatesAbsentStmt,
@@ -1010,6 +1118,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		rescueReminderStmt:              q.rescueReminderStmt,
 		resignLeaderStmt:                q.resignLeaderStmt,
 		retryReminderStmt:               q.retryReminderStmt,
+		retryWebhookStmt:                q.retryWebhookStmt,
 		saveFetchedTokenStmt:            q.saveFetchedTokenStmt,
 		savePendingSentEventStmt:        q.savePendingSentEventStmt,
 		saveTokenStmt:                   q.saveTokenStmt,
@@ -1023,6 +1132,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		updateScheduledReminderStmt:     q.updateScheduledReminderStmt,
 		upsertTemplateStmt:              q.upsertTemplateStmt,
 		wakeUnknownRemindersStmt:        q.wakeUnknownRemindersStmt,
+		webhookDepthStmt:                q.webhookDepthStmt,
 		zeroConsentStmt:                 q.zeroConsentStmt,
 	}
 }

@@ -33,7 +33,7 @@ func insertReminder(r store.NewReminder) (pgsqlc.InsertReminderParams, pgsqlc.Re
 		ExpiresAt: msOrNull(r.ExpiresAt), Recurrence: strOrNull(r.Recurrence),
 		Timezone: r.Timezone, Data: r.Data, Page: r.Page,
 		IdempotencyKey: strOrNull(r.IdempotencyKey), RequestHash: strOrNull(r.RequestHash),
-		Now: r.CreatedAt.UnixMilli(),
+		Now: r.CreatedAt.UnixMilli(), ExternalRef: strOrNull(r.ExternalRef),
 	}
 	if r.HasWindow {
 		ms := r.Window.Milliseconds()
@@ -46,7 +46,7 @@ func insertReminder(r store.NewReminder) (pgsqlc.InsertReminderParams, pgsqlc.Re
 	row := pgsqlc.Reminder{ID: p.ID, Openid: p.Openid, TemplateID: p.TemplateID, Status: string(store.StatusScheduled),
 		FireAt: p.FireAt, DueAt: p.FireAt, ExpiresAt: p.ExpiresAt, WindowMs: p.WindowMs, Recurrence: p.Recurrence,
 		Timezone: p.Timezone, Data: p.Data, Page: p.Page, IdempotencyKey: p.IdempotencyKey,
-		RequestHash: p.RequestHash, CreatedAt: p.Now, UpdatedAt: p.Now}
+		RequestHash: p.RequestHash, CreatedAt: p.Now, UpdatedAt: p.Now, ExternalRef: p.ExternalRef}
 	return p, row
 }
 

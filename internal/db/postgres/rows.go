@@ -33,6 +33,7 @@ func reminderFromRow(r pgsqlc.Reminder) store.Reminder {
 		CreditHeld:     r.CreditHeld,
 		UnknownAt:      nullInstant(r.UnknownAt),
 		Delivery:       store.Report(r.Delivery),
+		ExternalRef:    deref(r.ExternalRef),
 	}
 	if r.WindowMs != nil {
 		out.Window, out.HasWindow = time.Duration(*r.WindowMs)*time.Millisecond, true

@@ -100,6 +100,7 @@ type Reminder struct {
 	CreditHeld     bool
 	UnknownAt      *int64
 	Delivery       string
+	ExternalRef    *string
 }
 
 type Session struct {
@@ -124,6 +125,26 @@ type UserSend struct {
 	Openid string
 	Holder string
 	Until  int64
+}
+
+type WebhookOutbox struct {
+	ID          string
+	Appid       string
+	Type        string
+	ReminderID  string
+	Openid      string
+	Payload     string
+	Body        string
+	State       string
+	Attempts    int64
+	NextAt      int64
+	LeaseOwner  string
+	LeaseUntil  int64
+	LastStatus  int64
+	LastError   string
+	CreatedAt   int64
+	UpdatedAt   int64
+	DeliveredAt *int64
 }
 
 type WechatToken struct {

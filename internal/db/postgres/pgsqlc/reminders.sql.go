@@ -196,7 +196,7 @@ func (q *Queries) DueBacklog(ctx context.Context, now int64) (DueBacklogRow, err
 }
 
 const getReminder = `-- name: GetReminder :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders WHERE id = $1
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, external_ref FROM reminders WHERE id = $1
 `
 
 func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) {
@@ -226,12 +226,13 @@ func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) 
 		&i.CreditHeld,
 		&i.UnknownAt,
 		&i.Delivery,
+		&i.ExternalRef,
 	)
 	return i, err
 }
 
 const getReminderByIdempotencyKey = `-- name: GetReminderByIdempotencyKey :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders WHERE openid = $1 AND idempotency_key = $2
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, external_ref FROM reminders WHERE openid = $1 AND idempotency_key = $2
 `
 
 type GetReminderByIdempotencyKeyParams struct {
@@ -266,15 +267,16 @@ func (q *Queries) GetReminderByIdempotencyKey(ctx context.Context, arg GetRemind
 		&i.CreditHeld,
 		&i.UnknownAt,
 		&i.Delivery,
+		&i.ExternalRef,
 	)
 	return i, err
 }
 
 const insertReminder = `-- name: InsertReminder :exec
-INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, expires_at, window_ms, recurrence,
+INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, expires_at, window_ms, recurrence, external_ref,
                        timezone, data, page, idempotency_key, request_hash, created_at, updated_at)
-VALUES ($1, $2, $3, 'scheduled', $4, $4, $5, $6, $7,
-        $8, $9, $10, $11, $12, $13, $13)
+VALUES ($1, $2, $3, 'scheduled', $4, $4, $5, $6, $7, $8,
+        $9, $10, $11, $12, $13, $14, $14)
 `
 
 type InsertReminderParams struct {
@@ -285,6 +287,7 @@ type InsertReminderParams struct {
 	ExpiresAt      *int64
 	WindowMs       *int64
 	Recurrence     *string
+	ExternalRef    *string
 	Timezone       string
 	Data           string
 	Page           string
@@ -302,6 +305,7 @@ func (q *Queries) InsertReminder(ctx context.Context, arg InsertReminderParams) 
 		arg.ExpiresAt,
 		arg.WindowMs,
 		arg.Recurrence,
+		arg.ExternalRef,
 		arg.Timezone,
 		arg.Data,
 		arg.Page,
@@ -352,7 +356,7 @@ func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Deli
 }
 
 const listDeliveryReminders = `-- name: ListDeliveryReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, external_ref FROM reminders
 WHERE delivery = $1 AND delivery <> ''
   AND (CAST($2 AS TEXT) = '' OR openid = CAST($2 AS TEXT))
   AND (CAST($3 AS TEXT) = '' OR status = CAST($3 AS TEXT))
@@ -423,6 +427,7 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.ExternalRef,
 		); err != nil {
 			return nil, err
 		}
@@ -435,7 +440,7 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 }
 
 const listReminders = `-- name: ListReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, external_ref FROM reminders
 WHERE fire_at >= $1 AND fire_at < $2
   AND (CAST($3 AS TEXT) = '' OR template_id = CAST($3 AS TEXT))
   AND (CAST($4 AS TEXT) = '' OR strpos(data, CAST($4 AS TEXT)) > 0)
@@ -505,6 +510,7 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.ExternalRef,
 		); err != nil {
 			return nil, err
 		}
@@ -568,7 +574,7 @@ func (q *Queries) ListRemindersWalkEnd(ctx context.Context, arg ListRemindersWal
 }
 
 const listStatusReminders = `-- name: ListStatusReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, external_ref FROM reminders
 WHERE status = $1 AND fire_at >= $2 AND fire_at < $3
   AND (CAST($4 AS TEXT) = '' OR template_id = CAST($4 AS TEXT))
   AND (CAST($5 AS TEXT) = '' OR strpos(data, CAST($5 AS TEXT)) > 0)
@@ -638,6 +644,7 @@ func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusReminde
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.ExternalRef,
 		); err != nil {
 			return nil, err
 		}
@@ -700,7 +707,7 @@ func (q *Queries) ListStatusRemindersWalkEnd(ctx context.Context, arg ListStatus
 }
 
 const listUserReminders = `-- name: ListUserReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, external_ref FROM reminders
 WHERE openid = $1
   AND (CAST($2 AS TEXT) = '' OR status = CAST($2 AS TEXT))
   AND (CAST($3 AS TEXT) = '' OR template_id = CAST($3 AS TEXT))
@@ -768,6 +775,7 @@ func (q *Queries) ListUserReminders(ctx context.Context, arg ListUserRemindersPa
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.ExternalRef,
 		); err != nil {
 			return nil, err
 		}
