@@ -29,11 +29,14 @@ type reminderJSON struct {
 	// Delivery is what WeChat's sent event said of the send: "delivered",
 	// "failed" (WeChat accepted it but could not deliver it), or "unknown"
 	// (its window closed with the send's outcome unknown); absent before.
-	Delivery   string          `json:"delivery,omitempty"`
-	Consent    consentCoverage `json:"consent"`
-	CreatedAt  string          `json:"created_at"`
-	UpdatedAt  string          `json:"updated_at"`
-	Deliveries *[]deliveryJSON `json:"deliveries,omitempty"`
+	Delivery string `json:"delivery,omitempty"`
+	// ExternalRef is the app backend's reference of a reminder it created
+	// through the service API; absent for none.
+	ExternalRef string          `json:"external_ref,omitempty"`
+	Consent     consentCoverage `json:"consent"`
+	CreatedAt   string          `json:"created_at"`
+	UpdatedAt   string          `json:"updated_at"`
+	Deliveries  *[]deliveryJSON `json:"deliveries,omitempty"`
 }
 
 // consentCoverage says whether the ledger covers a pending reminder:
@@ -111,7 +114,7 @@ func (s *Server) renderReminder(ctx context.Context, cc *service.Coverage, r sto
 	out := reminderJSON{
 		ID: r.ID, OpenID: r.OpenID, TemplateID: r.TemplateID, Status: string(r.Status), Reason: optString(r.Reason),
 		FireAt: formatInstant(r.FireAt, loc), Recurrence: optString(r.Recurrence), Timezone: r.Timezone,
-		Data: json.RawMessage(r.Data), Page: r.Page, Attempts: r.Attempts, Delivery: string(r.Delivery),
+		Data: json.RawMessage(r.Data), Page: r.Page, Attempts: r.Attempts, Delivery: string(r.Delivery), ExternalRef: r.ExternalRef,
 		CreatedAt: formatInstant(r.CreatedAt, loc), UpdatedAt: formatInstant(r.UpdatedAt, loc),
 	}
 	if !r.ExpiresAt.IsZero() {

@@ -416,7 +416,9 @@ func TestUpgradeRebuildsRemindersKeepingDeliveries(t *testing.T) {
 	if v, _ := d.SchemaVersion(ctx); v != db.LatestVersion() {
 		t.Fatalf("version %d after open, want %d", v, db.LatestVersion())
 	}
-	if st, err := os.Stat(path + "-wal"); err == nil && st.Size() > 64<<10 {
+	// The later migrations' commits follow the rebuild's checkpoint: a few
+	// pages each, against the megabytes the rebuild would leave.
+	if st, err := os.Stat(path + "-wal"); err == nil && st.Size() > 256<<10 {
 		t.Fatalf("the WAL is %d bytes after the rebuild: its space was not given back", st.Size())
 	}
 	var n int

@@ -195,6 +195,11 @@ line2	tab', '[ ]', -3, 0, 0)`,
 		"leader":     `INSERT INTO leader (name, holder, elected_at, expires_at) VALUES ('jobs', 'host-1', 1, 2)`,
 		"instances":  `INSERT INTO instances (id, host, started_at, last_seen_at) VALUES ('host-1', 'vm1', 1, 2)`,
 		"user_sends": `INSERT INTO user_sends (openid, holder, until) VALUES ('oU1', 'host-1', 3)`,
+
+		"webhook_outbox": `INSERT INTO webhook_outbox (id, appid, type, reminder_id, openid, payload, body, state, attempts, next_at,
+			lease_owner, lease_until, last_status, last_error, created_at, updated_at, delivered_at)
+			VALUES ('evt_raw', 'wxapp', 'reminder.failed', 'rRaw', 'oRaw', '{"delivery":{"attempt":1}}', '{"id":"evt_raw"}', 'dead', 31,
+			9223372036854775807, '', 0, 503, 'answered 503 ''Service Unavailable''', -1, 2, NULL)`,
 	} {
 		var n int
 		if err := d.W.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", table).Scan(&n); err != nil {
@@ -276,6 +281,7 @@ var primaryKeys = map[string]string{
 	"sessions": "token_hash", "templates": "id", "consents": "openid, template_id", "consent_grants": "id",
 	"reminders": "id", "deliveries": "id", "pending_sent_events": "msgid", "wechat_token": "id", "push_seen": "key",
 	"pauses": "name", "leader": "name", "instances": "id", "user_sends": "openid",
+	"webhook_outbox": "id",
 }
 
 func openSQLite(t *testing.T, path string) *sql.DB {
