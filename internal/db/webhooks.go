@@ -5,9 +5,11 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db/dbsqlc"
@@ -107,6 +109,10 @@ func (d *DB) ClaimWebhooks(ctx context.Context, now time.Time, owner string, lea
 	for i, r := range rows {
 		out[i] = webhookFromRow(r)
 	}
+	// RETURNING keeps no order: the claim's is the due order.
+	slices.SortFunc(out, func(a, b store.Webhook) int {
+		return cmp.Or(a.NextAt.Compare(b.NextAt), cmp.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 

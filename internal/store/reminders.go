@@ -155,8 +155,8 @@ type ListQuery struct {
 	// ExternalRef selects the reminders of one external reference (the
 	// service API's filter); with it only OpenID and Status filter too.
 	ExternalRef string
-	Status     Status
-	TemplateID string
+	Status      Status
+	TemplateID  string
 	// Text is found inside the data JSON, as the data is stored.
 	Text string
 	// Delivery filters by WeChat's sent-event report.

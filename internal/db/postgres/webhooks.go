@@ -6,9 +6,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db/postgres/pgsqlc"
@@ -144,6 +146,10 @@ func (d *DB) ClaimWebhooks(ctx context.Context, now time.Time, owner string, lea
 	for i, r := range rows {
 		out[i] = webhookFromRow(r)
 	}
+	// RETURNING keeps no order: the claim's is the due order.
+	slices.SortFunc(out, func(a, b store.Webhook) int {
+		return cmp.Or(a.NextAt.Compare(b.NextAt), cmp.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 

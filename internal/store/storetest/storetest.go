@@ -42,6 +42,9 @@ func Run(t *testing.T, open Open[store.Store]) {
 	t.Run("engine", func(t *testing.T) {
 		Engine(t, func(t *testing.T) EngineDriver { return open(t) })
 	})
+	t.Run("webhooks", func(t *testing.T) {
+		Webhooks(t, func(t *testing.T) WebhookDriver { return open(t) })
+	})
 }
 
 // Reminders runs the reminders half (reminders.go, consents.go).
