@@ -37,8 +37,6 @@ const (
 	GiveUpAfter = 24 * time.Hour
 	// Timeout bounds one post.
 	Timeout = 10 * time.Second
-	// Lease is how long a claim holds its rows: longer than a post.
-	Lease = 3 * Timeout
 	// Batch bounds the rows one claim takes (posted concurrently).
 	Batch = 16
 )
@@ -78,7 +76,9 @@ type Config struct {
 	Render Renderer
 	// Client posts (default: an http.Client with Timeout).
 	Client *http.Client
-	Now    func() time.Time
+	// Timeout bounds one post (default Timeout, 10 s).
+	Timeout time.Duration
+	Now     func() time.Time
 	// Every is the period of the outbox scan (default 1 s).
 	Every time.Duration
 	// Observe is told of every post: its type and result (delivered,
@@ -95,8 +95,11 @@ type Dispatcher struct {
 
 // New returns a Dispatcher.
 func New(cfg Config) *Dispatcher {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = Timeout
+	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: Timeout}
+		cfg.Client = &http.Client{}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -148,7 +151,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // each result; it returns how many it claimed.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	now := d.cfg.Now()
-	rows, err := d.cfg.Store.ClaimWebhooks(ctx, now, d.cfg.Owner, now.Add(Lease), Batch)
+	rows, err := d.cfg.Store.ClaimWebhooks(ctx, now, d.cfg.Owner, now.Add(3*d.cfg.Timeout), Batch)
 	if err != nil {
 		return 0, err
 	}
@@ -224,7 +227,7 @@ func Backoff(n int64) time.Duration {
 // post sends body, signed at this instant; a non-2xx answer or no answer
 // is an error.
 func (d *Dispatcher) post(ctx context.Context, t Target, body string) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader([]byte(body)))
 	if err != nil {
