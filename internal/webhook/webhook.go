@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -238,6 +239,15 @@ func (d *Dispatcher) post(ctx context.Context, t Target, body string) (int, erro
 	req.Header.Set(SignatureHeader, Sign(t.Secret, d.cfg.Now(), []byte(body)))
 	resp, err := d.cfg.Client.Do(req)
 	if err != nil {
+		// Not the *url.Error itself: it quotes the URL, whose query may
+		// hold a secret, into logs and the admin's view.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return 0, fmt.Errorf("post: no answer within %v", d.cfg.Timeout)
+		}
 		return 0, fmt.Errorf("post: %w", err)
 	}
 	defer resp.Body.Close()
