@@ -63,3 +63,9 @@ SELECT * FROM deliveries WHERE id = ?;
 
 -- name: DeliveryByMsgid :one
 SELECT * FROM deliveries WHERE msgid = ? ORDER BY id DESC LIMIT 1;
+
+-- name: DeleteOldWebhooks :execrows
+-- Retention: delivered events once their receiver has long had them, dead
+-- ones once nobody will retry them.
+DELETE FROM webhook_outbox
+WHERE (state = 'delivered' AND delivered_at < @delivered_before) OR (state = 'dead' AND updated_at < @dead_before);

@@ -317,11 +317,16 @@ func engineState(ctx context.Context, reminders *service.Reminders, d store.Stor
 // Retention is how long delivery records of past sends are kept.
 const Retention = 90 * 24 * time.Hour
 
+// WebhookRetention is how long a delivered webhook event stays in the
+// outbox (GET /admin/v1/webhooks?state=delivered).
+const WebhookRetention = 7 * 24 * time.Hour
+
 // Retain deletes what is past its use at t: expired sessions, accept
 // reports too old to pair, delivery records past Retention, sent events
 // parked for a send whose outcome never came (an outcome is recorded within
-// a lease: minutes, not a day), and the record of pushes applied. It is the
-// hourly retention job.
+// a lease: minutes, not a day), the record of pushes applied, and webhook
+// events delivered a week ago or dead for Retention. It is the hourly
+// retention job.
 func Retain(ctx context.Context, s store.EngineStore, t time.Time) error {
 	return s.Retain(ctx, store.Retention{
 		Sessions:   t,
@@ -331,5 +336,9 @@ func Retain(ctx context.Context, s store.EngineStore, t time.Time) error {
 		// Pushes older than WeChat's timestamp skew are refused as stale
 		// anyway; an hour keeps every retry's record.
 		Pushes: t.Add(-time.Hour),
+		// A delivered event is the receiver's; a dead one is kept as long
+		// as the delivery records, for the admin to see or retry.
+		WebhooksDelivered: t.Add(-WebhookRetention),
+		WebhooksDead:      t.Add(-Retention),
 	})
 }

@@ -146,6 +146,9 @@ type Retention struct {
 	Deliveries time.Time // delivery records of sends started before it
 	SentEvents time.Time // sent events parked before it (their outcome never came)
 	Pushes     time.Time // the record of pushes applied before it
+	// WebhooksDelivered and WebhooksDead: outbox events delivered, or
+	// dead (last changed), before them; zero keeps them.
+	WebhooksDelivered, WebhooksDead time.Time
 }
 
 // Template is a subscribe-message template as last synced from WeChat.

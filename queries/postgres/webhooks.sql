@@ -63,3 +63,9 @@ SELECT * FROM deliveries WHERE id = $1;
 
 -- name: DeliveryByMsgid :one
 SELECT * FROM deliveries WHERE msgid = $1 ORDER BY id DESC LIMIT 1;
+
+-- name: DeleteOldWebhooks :execrows
+-- Retention: delivered events once their receiver has long had them, dead
+-- ones once nobody will retry them.
+DELETE FROM webhook_outbox
+WHERE (state = 'delivered' AND delivered_at < CAST(@delivered_before AS BIGINT)) OR (state = 'dead' AND updated_at < CAST(@dead_before AS BIGINT));

@@ -93,6 +93,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteOldPushSeenStmt, err = db.PrepareContext(ctx, deleteOldPushSeen); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteOldPushSeen: %w", err)
 	}
+	if q.deleteOldWebhooksStmt, err = db.PrepareContext(ctx, deleteOldWebhooks); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteOldWebhooks: %w", err)
+	}
 	if q.deletePauseStmt, err = db.PrepareContext(ctx, deletePause); err != nil {
 		return nil, fmt.Errorf("error preparing query DeletePause: %w", err)
 	}
@@ -460,6 +463,11 @@ func (q *Queries) Close() error {
 	if q.deleteOldPushSeenStmt != nil {
 		if cerr := q.deleteOldPushSeenStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteOldPushSeenStmt: %w", cerr)
+		}
+	}
+	if q.deleteOldWebhooksStmt != nil {
+		if cerr := q.deleteOldWebhooksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteOldWebhooksStmt: %w", cerr)
 		}
 	}
 	if q.deletePauseStmt != nil {
@@ -939,6 +947,7 @@ type Queries struct {
 	deleteOldGrantsStmt             *sql.Stmt
 	deleteOldPendingSentEventsStmt  *sql.Stmt
 	deleteOldPushSeenStmt           *sql.Stmt
+	deleteOldWebhooksStmt           *sql.Stmt
 	deletePauseStmt                 *sql.Stmt
 	deletePendingSentEventStmt      *sql.Stmt
 	deliveriesPerHourStmt           *sql.Stmt
@@ -1051,6 +1060,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteOldGrantsStmt:             q.deleteOldGrantsStmt,
 		deleteOldPendingSentEventsStmt:  q.deleteOldPendingSentEventsStmt,
 		deleteOldPushSeenStmt:           q.deleteOldPushSeenStmt,
+		deleteOldWebhooksStmt:           q.deleteOldWebhooksStmt,
 		deletePauseStmt:                 q.deletePauseStmt,
 		deletePendingSentEventStmt:      q.deletePendingSentEventStmt,
 		deliveriesPerHourStmt:           q.deliveriesPerHourStmt,

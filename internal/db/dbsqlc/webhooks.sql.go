@@ -72,6 +72,26 @@ func (q *Queries) ClaimWebhooks(ctx context.Context, arg ClaimWebhooksParams) ([
 	return items, nil
 }
 
+const deleteOldWebhooks = `-- name: DeleteOldWebhooks :execrows
+DELETE FROM webhook_outbox
+WHERE (state = 'delivered' AND delivered_at < ?1) OR (state = 'dead' AND updated_at < ?2)
+`
+
+type DeleteOldWebhooksParams struct {
+	DeliveredBefore sql.NullInt64
+	DeadBefore      int64
+}
+
+// Retention: delivered events once their receiver has long had them, dead
+// ones once nobody will retry them.
+func (q *Queries) DeleteOldWebhooks(ctx context.Context, arg DeleteOldWebhooksParams) (int64, error) {
+	result, err := q.exec(ctx, q.deleteOldWebhooksStmt, deleteOldWebhooks, arg.DeliveredBefore, arg.DeadBefore)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const deliveryByID = `-- name: DeliveryByID :one
 SELECT id, reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms, delivered, event_status, possible_duplicate FROM deliveries WHERE id = ?
 `

@@ -34,6 +34,7 @@ func Webhooks(t *testing.T, open Open[WebhookDriver]) {
 		{"ClaimLeasesAndFinishIsACompareAndSet", testWebhookClaim},
 		{"ConcurrentClaimsNeverOverlap", testWebhookConcurrentClaims},
 		{"ListAndRetry", testWebhookListRetry},
+		{"RetainDeletesOldDeliveredAndDead", testWebhookRetain},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}
@@ -392,5 +393,48 @@ func testWebhookListRetry(t *testing.T, s store.Store) {
 	due := outbox(t, s, at)
 	if len(due) != 1 || due[0].ID != oldest || due[0].State != store.WebhookFailing || due[0].Body != "{}" {
 		t.Fatalf("after the retry: %+v", due)
+	}
+}
+
+// Retention deletes delivered events delivered before its cutoff and dead
+// ones last changed before its other; the rest stay; zero cutoffs keep all.
+func testWebhookRetain(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	s.EnableWebhooks(hookApp)
+	for i := range 4 {
+		if err := s.SetConsentStatus(ctx, "oA", oneTime, store.ConsentReject, et0.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := outbox(t, s, et0.Add(time.Minute))
+	states := []store.WebhookState{store.WebhookDelivered, store.WebhookDelivered, store.WebhookDead, store.WebhookDead}
+	for i, w := range rows {
+		at := et0.Add(time.Duration(i) * time.Hour) // 0h, 1h: delivered; 2h, 3h: dead
+		if err := s.FinishWebhook(ctx, store.WebhookResult{ID: w.ID, Owner: "reader", At: at, Body: "{}", State: states[i]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Retain(ctx, store.Retention{}); err != nil {
+		t.Fatal(err)
+	}
+	if page, _ := s.ListWebhooks(ctx, store.WebhookQuery{Limit: 10}); len(page.Webhooks) != 4 {
+		t.Fatalf("zero cutoffs deleted: %d left", len(page.Webhooks))
+	}
+	if err := s.Retain(ctx, store.Retention{WebhooksDelivered: et0.Add(30 * time.Minute), WebhooksDead: et0.Add(150 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.ListWebhooks(ctx, store.WebhookQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, w := range page.Webhooks {
+		left = append(left, w.ID)
+	}
+	slices.Sort(left)
+	want := []string{rows[1].ID, rows[3].ID}
+	slices.Sort(want)
+	if !slices.Equal(left, want) {
+		t.Fatalf("left %v; want the later delivered and the later dead %v", left, want)
 	}
 }
