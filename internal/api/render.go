@@ -29,14 +29,14 @@ type reminderJSON struct {
 	// Delivery is what WeChat's sent event said of the send: "delivered",
 	// "failed" (WeChat accepted it but could not deliver it), or "unknown"
 	// (its window closed with the send's outcome unknown); absent before.
-	Delivery string `json:"delivery,omitempty"`
+	Delivery   string          `json:"delivery,omitempty"`
+	Consent    consentCoverage `json:"consent"`
+	CreatedAt  string          `json:"created_at"`
+	UpdatedAt  string          `json:"updated_at"`
+	Deliveries *[]deliveryJSON `json:"deliveries,omitempty"`
 	// ExternalRef is the app backend's reference of a reminder it created
 	// through the service API; absent for none.
-	ExternalRef string          `json:"external_ref,omitempty"`
-	Consent     consentCoverage `json:"consent"`
-	CreatedAt   string          `json:"created_at"`
-	UpdatedAt   string          `json:"updated_at"`
-	Deliveries  *[]deliveryJSON `json:"deliveries,omitempty"`
+	ExternalRef string `json:"external_ref,omitempty"`
 }
 
 // consentCoverage says whether the ledger covers a pending reminder:
