@@ -151,12 +151,9 @@ type ReminderCreator interface {
 // ListQuery selects reminders for a listing: every filter left empty (or
 // zero) matches everything.
 type ListQuery struct {
-	OpenID string
-	// ExternalRef selects the reminders of one external reference (the
-	// service API's filter); with it only OpenID and Status filter too.
-	ExternalRef string
-	Status      Status
-	TemplateID  string
+	OpenID     string
+	Status     Status
+	TemplateID string
 	// Text is found inside the data JSON, as the data is stored.
 	Text string
 	// Delivery filters by WeChat's sent-event report.
@@ -167,6 +164,9 @@ type ListQuery struct {
 	After *Cursor
 	// Limit is the page's size (at least 1).
 	Limit int
+	// ExternalRef selects the reminders of one external reference (the
+	// service API's filter); with it only OpenID and Status filter too.
+	ExternalRef string
 }
 
 // Cursor is a place in (FireAt, ID) order.
