@@ -93,7 +93,7 @@ CREATE TABLE reminders (
     request_hash    TEXT,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
-    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)), unknown_at INTEGER, delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')), send_started INTEGER CHECK (send_started IN (0, 1)), snoozed INTEGER NOT NULL DEFAULT 0 CHECK (snoozed IN (0, 1)), series_at INTEGER, event_id TEXT, lead TEXT NOT NULL DEFAULT '', alternatives TEXT NOT NULL DEFAULT '' CHECK (alternatives = '' OR json_valid(alternatives)),
+    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)), unknown_at INTEGER, delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')), send_started INTEGER CHECK (send_started IN (0, 1)), snoozed INTEGER NOT NULL DEFAULT 0 CHECK (snoozed IN (0, 1)), series_at INTEGER, event_id TEXT, lead TEXT NOT NULL DEFAULT '', alternatives TEXT NOT NULL DEFAULT '' CHECK (alternatives = '' OR json_valid(alternatives)), external_ref TEXT,
     CHECK ((status IN ('failed', 'skipped')) = (reason IS NOT NULL)),
     CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
     CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
@@ -267,3 +267,26 @@ CREATE UNIQUE INDEX events_idempotency ON events (openid, idempotency_key) WHERE
 
 -- An event's reminders in (fire_at, id) order.
 CREATE INDEX reminders_event ON reminders (event_id, fire_at, id) WHERE event_id IS NOT NULL;
+-- The service API's references and the webhook outbox (migration 11).
+CREATE INDEX reminders_external_ref ON reminders (external_ref, fire_at, id) WHERE external_ref IS NOT NULL;
+CREATE TABLE webhook_outbox (
+    id          TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+    appid       TEXT    NOT NULL,
+    type        TEXT    NOT NULL CHECK (type IN ('reminder.sent', 'reminder.delivered', 'reminder.undelivered', 'reminder.failed', 'reminder.skipped', 'consent.changed')),
+    reminder_id TEXT    NOT NULL DEFAULT '',
+    openid      TEXT    NOT NULL DEFAULT '',
+    payload     TEXT    NOT NULL CHECK (json_valid(payload)),
+    body        TEXT    NOT NULL DEFAULT '',
+    state       TEXT    NOT NULL CHECK (state IN ('pending', 'failing', 'delivered', 'dead')),
+    attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_at     INTEGER NOT NULL,
+    lease_owner TEXT    NOT NULL DEFAULT '',
+    lease_until INTEGER NOT NULL DEFAULT 0,
+    last_status INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT    NOT NULL DEFAULT '',
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    delivered_at INTEGER
+) STRICT;
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE state IN ('pending', 'failing');
+CREATE INDEX webhook_outbox_state ON webhook_outbox (state, created_at, id);

@@ -105,6 +105,7 @@ CREATE TABLE reminders (
     event_id        TEXT,
     lead            TEXT    NOT NULL DEFAULT '',
     alternatives    TEXT    NOT NULL DEFAULT '' CHECK (alternatives = '' OR alternatives::json IS NOT NULL),
+    external_ref    TEXT,
     CONSTRAINT reminders_reason_iff_ended CHECK ((status IN ('failed', 'skipped')) = (reason IS NOT NULL)),
     CONSTRAINT reminders_lease_iff_sending CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
     CONSTRAINT reminders_key_with_hash CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
@@ -245,3 +246,26 @@ CREATE INDEX events_external_ref ON events (openid, external_ref) WHERE external
 CREATE UNIQUE INDEX events_idempotency ON events (openid, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
 CREATE INDEX reminders_event ON reminders (event_id, fire_at, id) WHERE event_id IS NOT NULL;
+-- The service API's references and the webhook outbox (migration 7).
+CREATE INDEX reminders_external_ref ON reminders (external_ref, fire_at, id) WHERE external_ref IS NOT NULL;
+CREATE TABLE webhook_outbox (
+    id          TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+    appid       TEXT    NOT NULL,
+    type        TEXT    NOT NULL CHECK (type IN ('reminder.sent', 'reminder.delivered', 'reminder.undelivered', 'reminder.failed', 'reminder.skipped', 'consent.changed')),
+    reminder_id TEXT    NOT NULL DEFAULT '',
+    openid      TEXT    NOT NULL DEFAULT '',
+    payload     TEXT    NOT NULL CHECK (payload::json IS NOT NULL),
+    body        TEXT    NOT NULL DEFAULT '',
+    state       TEXT    NOT NULL CHECK (state IN ('pending', 'failing', 'delivered', 'dead')),
+    attempts    BIGINT  NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_at     BIGINT  NOT NULL,
+    lease_owner TEXT    NOT NULL DEFAULT '',
+    lease_until BIGINT  NOT NULL DEFAULT 0,
+    last_status BIGINT  NOT NULL DEFAULT 0,
+    last_error  TEXT    NOT NULL DEFAULT '',
+    created_at  BIGINT  NOT NULL,
+    updated_at  BIGINT  NOT NULL,
+    delivered_at BIGINT
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE state IN ('pending', 'failing');
+CREATE INDEX webhook_outbox_state ON webhook_outbox (state, created_at, id);

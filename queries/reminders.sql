@@ -1,8 +1,8 @@
 -- name: InsertReminder :exec
-INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, expires_at, window_ms, recurrence,
+INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, expires_at, window_ms, recurrence, external_ref,
                        timezone, data, page, idempotency_key, request_hash, created_at, updated_at,
                        event_id, lead, alternatives)
-VALUES (@id, @openid, @template_id, 'scheduled', @fire_at, @fire_at, @expires_at, @window_ms, @recurrence,
+VALUES (@id, @openid, @template_id, 'scheduled', @fire_at, @fire_at, @expires_at, @window_ms, @recurrence, @external_ref,
         @timezone, @data, @page, @idempotency_key, @request_hash, @now, @now,
         @event_id, @lead, @alternatives);
 

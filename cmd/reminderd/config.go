@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,11 @@ type config struct {
 	MiniprogramState string
 	Lang             string
 	Timezone         string
+
+	// The service API and webhooks (the contract's sections of those names).
+	ServiceToken  string
+	WebhookURL    string
+	WebhookSecret string
 
 	// Scheduler settings (extensions of the contract).
 	ScanEvery       string
@@ -121,6 +127,9 @@ func (c *config) settings() []setting {
 		{"REMINDERD_WECHAT_ALLOW_PLAINTEXT", "wechat-allow-plaintext", "false", "true: accept a push token without an AES key in production (plaintext pushes, whose signature does not cover the body)", &c.AllowPlaintext, false},
 		{"REMINDERD_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed", &c.TrustedProxies, false},
 		{"REMINDERD_MAX_CONNS", "max-conns", "1024", "HTTP connections served at once; more wait to be accepted", &c.MaxConns, false},
+		{"REMINDERD_SERVICE_TOKEN", "service-token", "", "bearer token of the app's own backend for /service/v1 (none: service API disabled)", &c.ServiceToken, true},
+		{"REMINDERD_WEBHOOK_URL", "webhook-url", "", "http(s) URL the app's webhook events are posted to (none: no webhooks)", &c.WebhookURL, false},
+		{"REMINDERD_WEBHOOK_SECRET", "webhook-secret", "", "secret of the webhooks' Reminderd-Signature (HMAC-SHA256); required with REMINDERD_WEBHOOK_URL", &c.WebhookSecret, true},
 		{"REMINDERD_INTEGRITY_TIMEOUT", "integrity-timeout", "10s", "longest PRAGMA quick_check at start-up (0: skip); a problem found refuses to start", &c.IntegrityTimeout, false},
 	}
 }
@@ -302,6 +311,7 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("REMINDERD_WECHAT_BASE_URL %q must be an http(s) URL", c.BaseURL))
 		}
 	}
+	errs = append(errs, c.serviceErrors()...)
 	if c.AESKey != "" && len(c.AESKey) != 43 {
 		errs = append(errs, fmt.Errorf("REMINDERD_WECHAT_AES_KEY must be 43 characters, got %d", len(c.AESKey)))
 	}
@@ -429,4 +439,33 @@ func productionAdminToken(tok string) error {
 		return fmt.Errorf("REMINDERD_ADMIN_TOKEN has %d characters; production needs at least %d, so that it cannot be guessed (openssl rand -base64 32)", len(tok), minAdminToken)
 	}
 	return nil
+}
+
+// serviceErrors checks the service API's and the webhooks' settings: a
+// webhook URL needs its secret and must be http(s); a service token must
+// not be the admin token (one token would reach both APIs) and, in
+// production, must be as hard to guess as an admin token.
+func (c config) serviceErrors() []error {
+	var errs []error
+	if c.WebhookURL != "" {
+		u, err := url.Parse(c.WebhookURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("REMINDERD_WEBHOOK_URL must be an http(s) URL such as https://backend.example.com/reminderd/webhook"))
+		}
+		if c.WebhookSecret == "" {
+			errs = append(errs, errors.New("REMINDERD_WEBHOOK_URL is set but REMINDERD_WEBHOOK_SECRET is missing: the receiver could not tell reminderd's posts from anyone's (openssl rand -base64 32)"))
+		}
+	} else if c.WebhookSecret != "" {
+		errs = append(errs, errors.New("REMINDERD_WEBHOOK_SECRET is set but REMINDERD_WEBHOOK_URL is missing"))
+	}
+	if c.ServiceToken == "" {
+		return errs
+	}
+	if c.ServiceToken == c.AdminToken {
+		errs = append(errs, errors.New("REMINDERD_SERVICE_TOKEN must differ from REMINDERD_ADMIN_TOKEN: a service token never reaches the admin API"))
+	}
+	if !c.Sandbox() && len(c.ServiceToken) < minAdminToken {
+		errs = append(errs, fmt.Errorf("REMINDERD_SERVICE_TOKEN has %d characters; production needs at least %d (openssl rand -base64 32)", len(c.ServiceToken), minAdminToken))
+	}
+	return errs
 }

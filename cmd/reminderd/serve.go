@@ -18,6 +18,7 @@ import (
 	"github.com/reminderd/reminderd/internal/db/postgres"
 	"github.com/reminderd/reminderd/internal/recur"
 	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/webhook"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -148,6 +149,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// report grants the same accept at the fake (never in production).
 		apiCfg.SandboxGrant = fake.ReportAccept
 	}
+	if cfg.ServiceToken != "" {
+		apiCfg.Service = api.StaticServiceToken{Token: cfg.ServiceToken, AppID: wcfg.AppID}
+	}
+	var hooks webhook.Targets
+	if cfg.WebhookURL != "" {
+		hooks = webhook.Static{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret}
+	}
 	a, err := app.New(ctx, app.Config{
 		DB: cfg.DB, DBOptions: cfg.dbOptions(), WeChat: wcfg, PushToken: pushToken, AESKey: aesKey,
 		Engine: scheduler.Config{
@@ -156,7 +164,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness, Lease: cfg.lease, LeaderTTL: cfg.leaderTTL, Heartbeat: cfg.heartbeat, SendBudget: sendBudget(cfg.wechatTimeout),
 			UnknownWait: cfg.unknownWait, ClientTimeout: cfg.wechatTimeout, ResendWithoutPage: cfg.resendWithoutPage,
 		},
-		API: apiCfg,
+		API: apiCfg, Webhooks: hooks,
 	}, app.Deps{Now: now, Logger: log})
 	if err != nil {
 		return err
@@ -182,6 +190,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer cancel()
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- a.Engine.Run(ctx) }()
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		if a.Webhooks != nil {
+			a.Webhooks.Run(ctx)
+		}
+	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 
@@ -197,6 +212,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// The engine stops claiming, lets sends in flight finish and records
 	// them; the database closes last (a.Close, deferred above).
 	<-engineDone
+	<-hooksDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -351,4 +351,17 @@ var texts = map[string][2]string{
 	"events.status.scheduled": {"待发送", "scheduled"},
 	"events.status.done":      {"已完成", "done"},
 	"events.status.canceled":  {"已取消", "canceled"},
+	// The webhooks page (admin_webhooks.go).
+	"nav.webhooks":      {"Webhook", "Webhooks"},
+	"webhooks.title":    {"Webhook 投递", "Webhook deliveries"},
+	"webhooks.disabled": {"未配置 Webhook（REMINDERD_WEBHOOK_URL）。", "No webhook is configured (REMINDERD_WEBHOOK_URL)."},
+	"webhooks.state":    {"状态", "State"},
+	"webhooks.type":     {"事件", "Event"},
+	"webhooks.attempts": {"尝试次数", "Attempts"},
+	"webhooks.created":  {"产生时间", "Created"},
+	"webhooks.next":     {"下次尝试", "Next attempt"},
+	"webhooks.error":    {"最近错误", "Last error"},
+	"webhooks.retry":    {"立即重试", "Retry now"},
+	"webhooks.retried":  {"已安排重试。", "The delivery is due again now."},
+	"webhooks.none":     {"没有此状态的投递。", "No deliveries in this state."},
 }

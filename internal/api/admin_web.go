@@ -42,7 +42,7 @@ const (
 
 var pages = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, p := range []string{"login", "reminders", "detail", "engine", "consents", "confirm", "events"} {
+	for _, p := range []string{"login", "reminders", "detail", "engine", "consents", "confirm", "events", "webhooks"} {
 		out[p] = template.Must(template.ParseFS(webFS, "web/layout.html", "web/"+p+".html"))
 	}
 	return out

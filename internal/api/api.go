@@ -102,6 +102,13 @@ type Config struct {
 	// the fake's own popup already counted that accept). Nil in production:
 	// reports go to the ledger only.
 	SandboxGrant func(openID, templateID string) (granted bool, err error)
+	// Service admits the service API's tokens (/service/v1); nil disables
+	// that API (403).
+	Service ServiceAuth
+	// Webhooks is the webhook outbox the admin lists and retries; nil: no
+	// webhook is configured (empty lists). WebhookWake is told of a retry.
+	Webhooks    store.WebhookStore
+	WebhookWake func()
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -135,6 +142,10 @@ type Server struct {
 	trustedProxies []netip.Prefix
 	adminFailures  failureLimiter
 
+	service     ServiceAuth
+	webhooks    store.WebhookStore
+	webhookWake func()
+
 	// The services every surface calls (internal/service).
 	reminders *service.Reminders
 	consents  *service.Consents
@@ -162,6 +173,10 @@ func New(cfg Config) *Server {
 		sandboxGrant: cfg.SandboxGrant,
 
 		trustedProxies: cfg.TrustedProxies,
+
+		service:     cfg.Service,
+		webhooks:    cfg.Webhooks,
+		webhookWake: cfg.WebhookWake,
 	}
 	if s.engine == nil {
 		s.engine = noEngine{}

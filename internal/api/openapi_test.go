@@ -45,6 +45,7 @@ var webPageRoutes = map[string]bool{
 	"POST /admin/reminders/{id}/retry": true, "GET /admin/engine": true, "GET /admin/consents": true,
 	"POST /admin/bulk": true, "POST /admin/pause": true, "POST /admin/resume": true, "GET /admin/prefs": true,
 	"GET /admin/events": true, "GET /admin/events/{id}": true,
+	"GET /admin/webhooks": true, "POST /admin/webhooks/{id}/retry": true,
 	"* /admin/static/*": true,
 }
 
@@ -493,6 +494,7 @@ func TestOpenAPIContract(t *testing.T) {
 	t.Run("other configurations", func(t *testing.T) {
 		testContractConfigurations(t, c)
 	})
+	t.Run("service and webhooks", func(t *testing.T) { testContractService(t, c) })
 
 	// Every served operation answered successfully at least once (GET
 	// /admin's success is its redirect).

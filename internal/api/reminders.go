@@ -299,7 +299,7 @@ func (s *Server) validateCreate(req *createRequest) (reminderSpec, error) {
 
 // requestHash identifies a create request for idempotency: the same key with
 // the same body returns the same reminder.
-func requestHash(req *createRequest) string {
+func requestHash(req any) string {
 	b, _ := json.Marshal(req) // map keys sorted; Marshal compacts each RawMessage
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
@@ -323,13 +323,29 @@ func newReminderID(now time.Time) string {
 }
 
 func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	oid := openID(ctx)
 	var req createRequest
 	if err := decode(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	s.createReminder(w, r, createInput{openID: openID(r.Context()), req: &req, hashed: &req, location: "/v1/reminders/"})
+}
+
+// createInput is one create, from the mini-program API or the service API.
+type createInput struct {
+	openID, externalRef string
+	req                 *createRequest
+	// hashed is the whole request as the idempotency hash covers it.
+	hashed any
+	// location is the path prefix of the answer's Location.
+	location string
+}
+
+// createReminder creates the reminder of in.req for in.openID, after its
+// Idempotency-Key, and answers it.
+func (s *Server) createReminder(w http.ResponseWriter, r *http.Request, in createInput) {
+	ctx := r.Context()
+	oid, req := in.openID, in.req
 	key := r.Header.Get("Idempotency-Key")
 	var hash string
 	if key != "" {
@@ -337,7 +353,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, fieldErrors{"Idempotency-Key": fmt.Sprintf("must be at most %d printable characters", maxIdempotencyKeyLen)}.err())
 			return
 		}
-		hash = requestHash(&req)
+		hash = requestHash(in.hashed)
 		if done, err := s.replayIdempotent(w, r, oid, key, hash); done || err != nil {
 			if err != nil {
 				s.writeError(w, r, err)
@@ -345,7 +361,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	spec, err := s.validateCreate(&req)
+	spec, err := s.validateCreate(req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -354,7 +370,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	nr := store.NewReminder{ID: newReminderID(now), OpenID: oid, TemplateID: spec.templateID, FireAt: spec.fireAt,
 		Recurrence: spec.recurrence, Timezone: spec.zone.String(), Data: string(data), Page: spec.page,
-		IdempotencyKey: key, RequestHash: hash, CreatedAt: now}
+		IdempotencyKey: key, RequestHash: hash, CreatedAt: now, ExternalRef: in.externalRef}
 	nr.ExpiresAt, nr.Window, nr.HasWindow = spec.window()
 	created, err := s.store.CreateReminderIdempotent(ctx, nr, store.CreateOptions{MaxScheduled: s.maxSched})
 	switch {
@@ -380,7 +396,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/v1/reminders/"+nr.ID)
+	w.Header().Set("Location", in.location+nr.ID)
 	encode(w, http.StatusCreated, out)
 }
 
@@ -425,6 +441,12 @@ type patchRequest struct {
 }
 
 func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
+	s.patch(w, r, openID(r.Context()))
+}
+
+// patch changes reminder {id} of owner ("" for the service API: any of
+// the app's) and answers it.
+func (s *Server) patch(w http.ResponseWriter, r *http.Request, owner string) {
 	ctx := r.Context()
 	id := chi.URLParam(r, "id")
 	var req patchRequest
@@ -432,7 +454,7 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rem, err := s.reminders.Own(ctx, id, openID(ctx))
+	rem, err := s.reminderOf(ctx, id, owner)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -638,6 +660,11 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, admin bool) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.writeList(w, r, lq)
+}
+
+// writeList answers the page lq selects.
+func (s *Server) writeList(w http.ResponseWriter, r *http.Request, lq store.ListQuery) {
 	page, err := s.store.ListReminders(r.Context(), lq)
 	if err != nil {
 		s.writeError(w, r, err)

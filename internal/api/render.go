@@ -41,6 +41,9 @@ type reminderJSON struct {
 	EventID      *string  `json:"event_id,omitempty"`
 	Lead         string   `json:"lead,omitempty"`
 	Alternatives []string `json:"alternatives,omitempty"`
+	// ExternalRef is the app backend's reference of a reminder it created
+	// through the service API; absent for none.
+	ExternalRef string `json:"external_ref,omitempty"`
 }
 
 // consentCoverage says whether the ledger covers a pending reminder:
@@ -118,7 +121,7 @@ func (s *Server) renderReminder(ctx context.Context, cc *service.Coverage, r sto
 	out := reminderJSON{
 		ID: r.ID, OpenID: r.OpenID, TemplateID: r.TemplateID, Status: string(r.Status), Reason: optString(r.Reason),
 		FireAt: formatInstant(r.FireAt, loc), Recurrence: optString(r.Recurrence), Timezone: r.Timezone,
-		Data: json.RawMessage(r.Data), Page: r.Page, Attempts: r.Attempts, Delivery: string(r.Delivery),
+		Data: json.RawMessage(r.Data), Page: r.Page, Attempts: r.Attempts, Delivery: string(r.Delivery), ExternalRef: r.ExternalRef,
 		CreatedAt: formatInstant(r.CreatedAt, loc), UpdatedAt: formatInstant(r.UpdatedAt, loc),
 	}
 	if !r.ExpiresAt.IsZero() {

@@ -54,6 +54,17 @@ func (s *Server) routes() http.Handler {
 		})
 	})
 
+	// The app's own backend (service_api.go).
+	r.Route("/service/v1", func(r chi.Router) {
+		r.Use(s.requireService)
+		r.Post("/reminders", s.handleServiceCreateReminder)
+		r.Get("/reminders", s.handleServiceListReminders)
+		r.Get("/reminders/{id}", s.handleServiceGetReminder)
+		r.Patch("/reminders/{id}", s.handleServicePatchReminder)
+		r.Delete("/reminders/{id}", s.handleServiceCancelReminder)
+		r.Get("/consents", s.handleServiceConsents)
+	})
+
 	// The admin web page.
 	r.Get("/admin", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/admin/", http.StatusMovedPermanently)
@@ -71,6 +82,8 @@ func (s *Server) routes() http.Handler {
 	r.Post("/admin/bulk", s.requireWebAdmin(s.handleWebBulk))
 	r.Post("/admin/pause", s.requireWebAdmin(s.handleWebPause))
 	r.Post("/admin/resume", s.requireWebAdmin(s.handleWebResume))
+	r.Get("/admin/webhooks", s.requireWebAdmin(s.handleWebWebhooks))
+	r.Post("/admin/webhooks/{id}/retry", s.requireWebAdmin(s.handleWebRetryWebhook))
 	r.Get("/admin/prefs", s.handleWebPrefs)
 	r.Handle("/admin/static/*", staticHandler())
 
@@ -89,6 +102,9 @@ func (s *Server) routes() http.Handler {
 		r.Get("/stats", s.handleAdminStats)
 		r.Get("/events", s.handleAdminListEvents)
 		r.Get("/events/{id}", s.handleAdminGetEvent)
+		r.Get("/webhooks", s.handleAdminListWebhooks)
+		r.Get("/webhooks/{id}", s.handleAdminGetWebhook)
+		r.Post("/webhooks/{id}/retry", s.handleAdminRetryWebhook)
 	})
 	return r
 }

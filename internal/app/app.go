@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/api"
@@ -25,6 +26,7 @@ import (
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/service"
 	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/webhook"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -47,8 +49,15 @@ type Config struct {
 	// outcome after the metrics.
 	Engine scheduler.Config
 	// API configures the HTTP API. New sets its DB, Catalog, Login, Engine,
-	// Token, Push, Metrics, ObserveHTTP, Now and Logger.
+	// Token, Push, Metrics, ObserveHTTP, Webhooks, WebhookWake, Now and
+	// Logger.
 	API api.Config
+	// Webhooks are where the app's events go; nil or no target for the
+	// app (WeChat.AppID): no outbox, no dispatcher.
+	Webhooks webhook.Targets
+	// Owner names this process in the webhook outbox's leases (default a
+	// random name).
+	Owner string
 }
 
 // Deps are what the application takes from its surroundings.
@@ -73,6 +82,9 @@ type App struct {
 	// Handler is the HTTP API (mini-program, admin, message push, health,
 	// metrics).
 	Handler http.Handler
+	// Webhooks posts the webhook outbox (nil: no webhook is configured);
+	// run it beside the engine, and stop it before Close.
+	Webhooks *webhook.Dispatcher
 }
 
 // New opens the database and builds everything on it. The catalog is
@@ -167,8 +179,39 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	acfg.DB, acfg.Catalog, acfg.Login, acfg.Engine, acfg.Token = database, a.Catalog, client, engine{a.Engine}, client
 	acfg.Push, acfg.Metrics, acfg.ObserveHTTP, acfg.Now = rcv, m.Handler(), m.ObserveHTTP, now
 	acfg.Logger = log.With("component", "api")
-	a.Handler = api.New(acfg)
+	target, hooked := webhook.Target{}, cfg.Webhooks != nil
+	if hooked {
+		target, hooked = cfg.Webhooks.Target(wcfg.AppID)
+	}
+	if hooked {
+		// Before anything runs: every event from now on is in the outbox.
+		database.EnableWebhooks(wcfg.AppID)
+		acfg.Webhooks = database
+		acfg.WebhookWake = func() { a.Webhooks.Wake() }
+		log.Info("webhooks on", "url_host", urlHost(target.URL))
+	}
+	srv := api.New(acfg)
+	a.Handler = srv
+	if hooked {
+		wm := m.Webhooks(database.WebhookDepth, log)
+		owner := cfg.Owner
+		if owner == "" {
+			owner = "proc-" + store.NewWebhookID(now())
+		}
+		a.Webhooks = webhook.New(webhook.Config{Store: database, Targets: cfg.Webhooks, Owner: owner,
+			Render: srv.RenderReminder, Now: now, Observe: wm.Observe, Logger: log.With("component", "webhooks")})
+	}
 	return a, nil
+}
+
+// urlHost is the host of a webhook URL, for the log (its path or query may
+// hold a secret).
+func urlHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "?"
+	}
+	return u.Host
 }
 
 // Close closes the database (SQLite: its checkpointer, statements and
@@ -274,11 +317,16 @@ func engineState(ctx context.Context, reminders *service.Reminders, d store.Stor
 // Retention is how long delivery records of past sends are kept.
 const Retention = 90 * 24 * time.Hour
 
+// WebhookRetention is how long a delivered webhook event stays in the
+// outbox (GET /admin/v1/webhooks?state=delivered).
+const WebhookRetention = 7 * 24 * time.Hour
+
 // Retain deletes what is past its use at t: expired sessions, accept
 // reports too old to pair, delivery records past Retention, sent events
 // parked for a send whose outcome never came (an outcome is recorded within
-// a lease: minutes, not a day), and the record of pushes applied. It is the
-// hourly retention job.
+// a lease: minutes, not a day), the record of pushes applied, and webhook
+// events delivered a week ago or dead for Retention. It is the hourly
+// retention job.
 func Retain(ctx context.Context, s store.EngineStore, t time.Time) error {
 	return s.Retain(ctx, store.Retention{
 		Sessions:   t,
@@ -288,5 +336,9 @@ func Retain(ctx context.Context, s store.EngineStore, t time.Time) error {
 		// Pushes older than WeChat's timestamp skew are refused as stale
 		// anyway; an hour keeps every retry's record.
 		Pushes: t.Add(-time.Hour),
+		// A delivered event is the receiver's; a dead one is kept as long
+		// as the delivery records, for the admin to see or retry.
+		WebhooksDelivered: t.Add(-WebhookRetention),
+		WebhooksDead:      t.Add(-Retention),
 	})
 }

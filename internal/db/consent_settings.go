@@ -16,21 +16,26 @@ import (
 
 // ReportConsents records a report's answers in one transaction.
 func (d *DB) ReportConsents(ctx context.Context, openID string, answers []store.Answer, now time.Time) error {
-	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error { return reportTx(ctx, q, openID, answers, now) })
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error { return d.reportTx(ctx, q, openID, answers, now) })
 	return storeErr(err, "consent report of "+openID)
 }
 
-// reportTx is ReportConsents in the caller's transaction q.
-func reportTx(ctx context.Context, q *dbsqlc.Queries, openID string, answers []store.Answer, now time.Time) error {
+// reportTx is ReportConsents in the caller's transaction q, with the
+// webhook events of the ledger rows it changed (consent.changed).
+func (d *DB) reportTx(ctx context.Context, q *dbsqlc.Queries, openID string, answers []store.Answer, now time.Time) error {
 	for _, a := range answers {
 		if a.Status != store.ConsentAccept {
 			if err := q.SetConsentStatus(ctx, dbsqlc.SetConsentStatusParams{Openid: openID, TemplateID: a.TemplateID,
 				Status: string(a.Status), Now: now.UnixMilli()}); err != nil {
 				return err
 			}
+			if err := d.outboxConsent(ctx, q, openID, a.TemplateID, store.CauseReport, now); err != nil {
+				return err
+			}
 			continue
 		}
-		if _, err := recordAcceptTx(ctx, q, openID, a.TemplateID, a.LongTerm, sourceClient, now); err != nil {
+		counted, err := recordAcceptTx(ctx, q, openID, a.TemplateID, a.LongTerm, sourceClient, now)
+		if err != nil {
 			return err
 		}
 		// The row exists now: the accept added to it or paired with an
@@ -38,6 +43,11 @@ func reportTx(ctx context.Context, q *dbsqlc.Queries, openID string, answers []s
 		if err := q.SetConsentAudio(ctx, dbsqlc.SetConsentAudioParams{Audio: b2i(a.Audio), Openid: openID,
 			TemplateID: a.TemplateID}); err != nil {
 			return err
+		}
+		if counted {
+			if err := d.outboxConsent(ctx, q, openID, a.TemplateID, store.CauseReport, now); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -115,7 +125,7 @@ func (d *DB) SnoozeReminder(ctx context.Context, s store.Snooze) (store.Snoozed,
 		if n != 1 {
 			return snoozeRefused(reminderFromRow(rem))
 		}
-		if err := reportTx(ctx, q, s.OpenID, s.Answers, s.Now); err != nil {
+		if err := d.reportTx(ctx, q, s.OpenID, s.Answers, s.Now); err != nil {
 			return err
 		}
 		if s.IdempotencyKey != "" {

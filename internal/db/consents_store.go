@@ -13,8 +13,11 @@ import (
 // SetConsentStatus records a reject, ban or filter answer.
 func (d *DB) SetConsentStatus(ctx context.Context, openID, templateID string, status store.ConsentStatus, now time.Time) error {
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		return q.SetConsentStatus(ctx, dbsqlc.SetConsentStatusParams{Openid: openID, TemplateID: templateID,
-			Status: string(status), Now: now.UnixMilli()})
+		if err := q.SetConsentStatus(ctx, dbsqlc.SetConsentStatusParams{Openid: openID, TemplateID: templateID,
+			Status: string(status), Now: now.UnixMilli()}); err != nil {
+			return err
+		}
+		return d.outboxConsent(ctx, q, openID, templateID, store.CauseReport, now)
 	})
 	return storeErr(err, "set consent "+openID+"/"+templateID)
 }

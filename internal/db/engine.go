@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db/dbsqlc"
@@ -113,6 +114,10 @@ func (d *DB) Retain(ctx context.Context, r store.Retention) error {
 		}),
 		del("pushes", func(q *dbsqlc.Queries) (int64, error) { return q.DeleteOldPushSeen(ctx, r.Pushes.UnixMilli()) }),
 		del("snooze keys", func(q *dbsqlc.Queries) (int64, error) { return q.DeleteOldSnoozeKeys(ctx, r.Deliveries.UnixMilli()) }),
+		del("webhooks", func(q *dbsqlc.Queries) (int64, error) {
+			return q.DeleteOldWebhooks(ctx, dbsqlc.DeleteOldWebhooksParams{DeliveredBefore: someInt(cutoff(r.WebhooksDelivered)),
+				DeadBefore: cutoff(r.WebhooksDead)})
+		}),
 	)
 }
 
@@ -196,4 +201,12 @@ func (d *DB) SaveToken(ctx context.Context, t store.Token, at time.Time) error {
 		return fmt.Errorf("save access token: %w", err)
 	}
 	return nil
+}
+
+// cutoff is a retention cutoff in unix ms; the zero time keeps everything.
+func cutoff(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	return t.UnixMilli()
 }

@@ -29,6 +29,9 @@ const maxOutcomes = 256
 type outcomeReq struct {
 	o   store.Outcome
 	rec store.Recorded
+	// eventDelivery is the delivery a sent event parked before the record
+	// was applied to (0: none), for the webhook outbox.
+	eventDelivery int64
 }
 
 // RecordOutcome writes o, group-committed with the outcomes of concurrent
@@ -74,8 +77,13 @@ func (d *DB) recordBatch(ctx context.Context, reqs []*outcomeReq) []error {
 				return err
 			}
 		}
-		return nil
-	}, func(i int, q *dbsqlc.Queries) error { return recordOne(ctx, q, reqs[i]) })
+		return d.outboxOutcomes(ctx, q, reqs)
+	}, func(i int, q *dbsqlc.Queries) error {
+		if err := recordOne(ctx, q, reqs[i]); err != nil {
+			return err
+		}
+		return d.outboxOutcomes(ctx, q, reqs[i:i+1])
+	})
 }
 
 // plainSent reports whether o is a send whose record is all there is to
@@ -184,7 +192,7 @@ func recordSent(ctx context.Context, q *dbsqlc.Queries, reqs []*outcomeReq) ([]*
 func recordOne(ctx context.Context, q *dbsqlc.Queries, req *outcomeReq) error {
 	o, r := req.o, req.o.Claim.Reminder
 	now := o.At.UnixMilli()
-	req.rec = store.Recorded{} // a batch rolled back may have set it
+	req.rec, req.eventDelivery = store.Recorded{}, 0 // a batch rolled back may have set them
 	if s := o.Settle; s != nil && s.HasEvent {
 		// The claim saw the event parked; the send it belongs to may have
 		// had its outcome recorded since and taken it.
@@ -217,8 +225,12 @@ func recordOne(ctx context.Context, q *dbsqlc.Queries, req *outcomeReq) error {
 		}
 		req.rec.Status = status
 		if dl.HasMsgID {
-			if err := applyPendingSentEvent(ctx, q, dl.MsgID, id, r.ID); err != nil {
+			applied, err := applyPendingSentEvent(ctx, q, dl.MsgID, id, r.ID)
+			if err != nil {
 				return err
+			}
+			if applied {
+				req.eventDelivery = id
 			}
 		}
 	}
@@ -292,15 +304,16 @@ func insertDelivery(ctx context.Context, q *dbsqlc.Queries, d dbsqlc.InsertDeliv
 // id if it arrived before the outcome was recorded (ApplyPushEvent parked
 // it; the two run in transactions of the writer, so they cannot miss each
 // other).
-func applyPendingSentEvent(ctx context.Context, q *dbsqlc.Queries, msgid, id int64, reminderID string) error {
+// It reports whether one was applied.
+func applyPendingSentEvent(ctx context.Context, q *dbsqlc.Queries, msgid, id int64, reminderID string) (bool, error) {
 	applied, err := q.ApplyPendingSentEvent(ctx, dbsqlc.ApplyPendingSentEventParams{Msgid: msgid, ID: id})
 	if err != nil || applied == 0 {
-		return err
+		return false, err
 	}
 	if err := q.SyncReminderDelivery(ctx, dbsqlc.SyncReminderDeliveryParams{DeliveryID: id, ReminderID: reminderID}); err != nil {
-		return err
+		return false, err
 	}
-	return q.DeletePendingSentEvent(ctx, msgid)
+	return true, q.DeletePendingSentEvent(ctx, msgid)
 }
 
 // settleCredit does o.Credit. A claim whose lease was lost neither

@@ -26,7 +26,10 @@ const (
 func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source store.GrantSource, now time.Time) (counted bool, err error) {
 	err = d.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		counted, err = recordAcceptTx(ctx, q, openID, templateID, longTerm, string(source), now)
-		return err
+		if err != nil || !counted {
+			return err
+		}
+		return d.outboxConsent(ctx, q, openID, templateID, causeOf(source), now)
 	})
 	return counted, storeErr(err, "consent ledger")
 }
@@ -78,4 +81,12 @@ func recordAcceptTx(ctx context.Context, q *dbsqlc.Queries, openID, templateID s
 		return false, fmt.Errorf("record accept %s/%s: %w", openID, templateID, err)
 	}
 	return counted, nil
+}
+
+// causeOf is the consent.changed cause of an accept from source.
+func causeOf(source store.GrantSource) string {
+	if source == store.SourceEvent {
+		return store.CausePopup
+	}
+	return store.CauseReport
 }

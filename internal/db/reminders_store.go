@@ -134,7 +134,10 @@ func (d *DB) ListReminders(ctx context.Context, lq store.ListQuery) (store.Page,
 	var rows []dbsqlc.Reminder
 	var resume *position
 	var err error
-	if lq.Delivery != "" {
+	if lq.ExternalRef != "" {
+		rows, err = d.Read.ListExternalRefReminders(ctx, dbsqlc.ListExternalRefRemindersParams{ExternalRef: strOrNull(lq.ExternalRef),
+			Openid: p.Openid, Status: p.Status, AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, MaxRows: p.MaxRows})
+	} else if lq.Delivery != "" {
 		rows, err = d.Read.ListDeliveryReminders(ctx, dbsqlc.ListDeliveryRemindersParams{Delivery: string(lq.Delivery),
 			Openid: p.Openid, Status: p.Status, TemplateID: p.TemplateID, Text: p.Text, FromMs: p.FromMs, ToMs: p.ToMs,
 			AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, MaxRows: p.MaxRows})
@@ -324,8 +327,8 @@ func insertReminder(r store.NewReminder) (dbsqlc.InsertReminderParams, dbsqlc.Re
 		ExpiresAt: msOrNull(r.ExpiresAt), Recurrence: strOrNull(r.Recurrence),
 		Timezone: r.Timezone, Data: r.Data, Page: r.Page,
 		IdempotencyKey: strOrNull(r.IdempotencyKey), RequestHash: strOrNull(r.RequestHash),
-		Now:     r.CreatedAt.UnixMilli(),
-		EventID: strOrNull(r.EventID), Lead: r.Lead, Alternatives: store.EncodeAlternatives(r.Alternatives),
+		Now:         r.CreatedAt.UnixMilli(),
+		ExternalRef: strOrNull(r.ExternalRef), EventID: strOrNull(r.EventID), Lead: r.Lead, Alternatives: store.EncodeAlternatives(r.Alternatives),
 	}
 	if r.HasWindow {
 		p.WindowMs.Int64, p.WindowMs.Valid = r.Window.Milliseconds(), true
@@ -337,7 +340,7 @@ func insertReminder(r store.NewReminder) (dbsqlc.InsertReminderParams, dbsqlc.Re
 		FireAt: p.FireAt, DueAt: p.FireAt, ExpiresAt: p.ExpiresAt, WindowMs: p.WindowMs, Recurrence: p.Recurrence,
 		Timezone: p.Timezone, Data: p.Data, Page: p.Page, IdempotencyKey: p.IdempotencyKey,
 		RequestHash: p.RequestHash, CreatedAt: p.Now, UpdatedAt: p.Now,
-		EventID: p.EventID, Lead: p.Lead, Alternatives: p.Alternatives}
+		ExternalRef: p.ExternalRef, EventID: p.EventID, Lead: p.Lead, Alternatives: p.Alternatives}
 	return p, row
 }
 

@@ -69,6 +69,9 @@ type DB struct {
 	integrity store.Integrity
 	health    probe.Cache
 	now       func() time.Time
+	// outbox is the app whose webhook events are written (webhooks.go);
+	// nil: none are.
+	outbox atomic.Pointer[string]
 }
 
 // Commits returns how many WithTx transactions have committed.

@@ -47,6 +47,7 @@ func reminderFromRow(r dbsqlc.Reminder) store.Reminder {
 		EventID:        r.EventID.String,
 		Lead:           r.Lead,
 		Alternatives:   alternativesOf(r.Alternatives),
+		ExternalRef:    r.ExternalRef.String,
 	}
 }
 

@@ -203,6 +203,11 @@ line2	tab', '[ ]', -3, 0, 0)`,
 			leads, templates, canceled_at, idempotency_key, request_hash, created_at, updated_at)
 			VALUES ('evtRaw', 'oRaw', '评审会', '', 10, NULL, 11, 'UTC', '', 'ref "1"', '["PT0S"]',
 			'[{"template_id":"tplRaw","data":{"k":"{title}"}}]', 12, 'k', 'h', 1, 2)`,
+
+		"webhook_outbox": `INSERT INTO webhook_outbox (id, appid, type, reminder_id, openid, payload, body, state, attempts, next_at,
+			lease_owner, lease_until, last_status, last_error, created_at, updated_at, delivered_at)
+			VALUES ('evt_raw', 'wxapp', 'reminder.failed', 'rRaw', 'oRaw', '{"delivery":{"attempt":1}}', '{"id":"evt_raw"}', 'dead', 31,
+			9223372036854775807, '', 0, 503, 'answered 503 ''Service Unavailable''', -1, 2, NULL)`,
 	} {
 		var n int
 		if err := d.W.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?", table).Scan(&n); err != nil {
@@ -283,7 +288,7 @@ func pgRows(t *testing.T, c *pgx.Conn, table, cols, order string) [][]any {
 var primaryKeys = map[string]string{
 	"sessions": "token_hash", "templates": "id", "consents": "openid, template_id", "consent_grants": "id",
 	"reminders": "id", "deliveries": "id", "pending_sent_events": "msgid", "wechat_token": "id", "push_seen": "key",
-	"pauses": "name", "leader": "name", "instances": "id", "user_sends": "openid", "events": "id",
+	"pauses": "name", "leader": "name", "instances": "id", "user_sends": "openid", "events": "id", "webhook_outbox": "id",
 	"consent_settings": "openid", "snoozes": "openid, idempotency_key",
 }
 

@@ -54,6 +54,9 @@ type Reminder struct {
 	// sends it through the first the user holds a credit for and sets
 	// TemplateID and Data to it.
 	Alternatives []Alternative
+	// ExternalRef is the app backend's own reference of a reminder it
+	// created through the service API ("" for none).
+	ExternalRef string
 }
 
 // Delivery is one attempt to send a reminder (one occurrence of it).
@@ -165,6 +168,9 @@ type Retention struct {
 	Deliveries time.Time // delivery records of sends started before it (and snooze keys used before it)
 	SentEvents time.Time // sent events parked before it (their outcome never came)
 	Pushes     time.Time // the record of pushes applied before it
+	// WebhooksDelivered and WebhooksDead: outbox events delivered, or
+	// dead (last changed), before them; zero keeps them.
+	WebhooksDelivered, WebhooksDead time.Time
 }
 
 // Template is a subscribe-message template as last synced from WeChat.

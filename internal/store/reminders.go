@@ -142,6 +142,8 @@ type NewReminder struct {
 	// EventID, Lead and Alternatives as in Reminder.
 	EventID, Lead string
 	Alternatives  []Alternative
+	// ExternalRef is the service API's reference ("" for none).
+	ExternalRef string
 }
 
 // ReminderCreator creates reminders.
@@ -167,6 +169,9 @@ type ListQuery struct {
 	After *Cursor
 	// Limit is the page's size (at least 1).
 	Limit int
+	// ExternalRef selects the reminders of one external reference (the
+	// service API's filter); with it only OpenID and Status filter too.
+	ExternalRef string
 }
 
 // Cursor is a place in (FireAt, ID) order.

@@ -38,6 +38,7 @@ var (
 type Store interface {
 	ReminderStore // reminders.go: what the API and the services do
 	EngineStore   // engine.go: what the scheduler does
+	WebhookStore  // webhooks.go: the webhook outbox
 	// Close releases the database.
 	Close() error
 }

@@ -138,6 +138,7 @@ type Reminder struct {
 	EventID        sql.NullString
 	Lead           string
 	Alternatives   string
+	ExternalRef    sql.NullString
 }
 
 type Session struct {
@@ -170,6 +171,26 @@ type UserSend struct {
 	Openid string
 	Holder string
 	Until  int64
+}
+
+type WebhookOutbox struct {
+	ID          string
+	Appid       string
+	Type        string
+	ReminderID  string
+	Openid      string
+	Payload     string
+	Body        string
+	State       string
+	Attempts    int64
+	NextAt      int64
+	LeaseOwner  string
+	LeaseUntil  int64
+	LastStatus  int64
+	LastError   string
+	CreatedAt   int64
+	UpdatedAt   int64
+	DeliveredAt sql.NullInt64
 }
 
 type WechatToken struct {

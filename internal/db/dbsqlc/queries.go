@@ -54,6 +54,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.claimRemindersStmt, err = db.PrepareContext(ctx, claimReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ClaimReminders: %w", err)
 	}
+	if q.claimWebhooksStmt, err = db.PrepareContext(ctx, claimWebhooks); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimWebhooks: %w", err)
+	}
 	if q.clearConsentSettingsStmt, err = db.PrepareContext(ctx, clearConsentSettings); err != nil {
 		return nil, fmt.Errorf("error preparing query ClearConsentSettings: %w", err)
 	}
@@ -102,6 +105,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteOldSnoozeKeysStmt, err = db.PrepareContext(ctx, deleteOldSnoozeKeys); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteOldSnoozeKeys: %w", err)
 	}
+	if q.deleteOldWebhooksStmt, err = db.PrepareContext(ctx, deleteOldWebhooks); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteOldWebhooks: %w", err)
+	}
 	if q.deletePauseStmt, err = db.PrepareContext(ctx, deletePause); err != nil {
 		return nil, fmt.Errorf("error preparing query DeletePause: %w", err)
 	}
@@ -113,6 +119,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.deliveryAtOrAfterStmt, err = db.PrepareContext(ctx, deliveryAtOrAfter); err != nil {
 		return nil, fmt.Errorf("error preparing query DeliveryAtOrAfter: %w", err)
+	}
+	if q.deliveryByIDStmt, err = db.PrepareContext(ctx, deliveryByID); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveryByID: %w", err)
+	}
+	if q.deliveryByMsgidStmt, err = db.PrepareContext(ctx, deliveryByMsgid); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveryByMsgid: %w", err)
 	}
 	if q.deliveryIDRangeStmt, err = db.PrepareContext(ctx, deliveryIDRange); err != nil {
 		return nil, fmt.Errorf("error preparing query DeliveryIDRange: %w", err)
@@ -129,6 +141,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.dueRemindersStmt, err = db.PrepareContext(ctx, dueReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query DueReminders: %w", err)
 	}
+	if q.dueWebhookStmt, err = db.PrepareContext(ctx, dueWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query DueWebhook: %w", err)
+	}
 	if q.electLeaderStmt, err = db.PrepareContext(ctx, electLeader); err != nil {
 		return nil, fmt.Errorf("error preparing query ElectLeader: %w", err)
 	}
@@ -143,6 +158,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.finishAbandonedDeliveryStmt, err = db.PrepareContext(ctx, finishAbandonedDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query FinishAbandonedDelivery: %w", err)
+	}
+	if q.finishWebhookStmt, err = db.PrepareContext(ctx, finishWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query FinishWebhook: %w", err)
 	}
 	if q.forgetInstancesStmt, err = db.PrepareContext(ctx, forgetInstances); err != nil {
 		return nil, fmt.Errorf("error preparing query ForgetInstances: %w", err)
@@ -180,6 +198,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getTemplateStmt, err = db.PrepareContext(ctx, getTemplate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetTemplate: %w", err)
 	}
+	if q.getWebhookStmt, err = db.PrepareContext(ctx, getWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query GetWebhook: %w", err)
+	}
 	if q.heartbeatInstanceStmt, err = db.PrepareContext(ctx, heartbeatInstance); err != nil {
 		return nil, fmt.Errorf("error preparing query HeartbeatInstance: %w", err)
 	}
@@ -204,6 +225,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertSnoozeKeyStmt, err = db.PrepareContext(ctx, insertSnoozeKey); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertSnoozeKey: %w", err)
 	}
+	if q.insertWebhookStmt, err = db.PrepareContext(ctx, insertWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertWebhook: %w", err)
+	}
 	if q.invalidateTokenStmt, err = db.PrepareContext(ctx, invalidateToken); err != nil {
 		return nil, fmt.Errorf("error preparing query InvalidateToken: %w", err)
 	}
@@ -224,6 +248,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listDeliveryRemindersStmt, err = db.PrepareContext(ctx, listDeliveryReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListDeliveryReminders: %w", err)
+	}
+	if q.listExternalRefRemindersStmt, err = db.PrepareContext(ctx, listExternalRefReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query ListExternalRefReminders: %w", err)
 	}
 	if q.listInstancesStmt, err = db.PrepareContext(ctx, listInstances); err != nil {
 		return nil, fmt.Errorf("error preparing query ListInstances: %w", err)
@@ -251,6 +278,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listUserRemindersStmt, err = db.PrepareContext(ctx, listUserReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListUserReminders: %w", err)
+	}
+	if q.listWebhooksStmt, err = db.PrepareContext(ctx, listWebhooks); err != nil {
+		return nil, fmt.Errorf("error preparing query ListWebhooks: %w", err)
 	}
 	if q.loadFleetTokenStmt, err = db.PrepareContext(ctx, loadFleetToken); err != nil {
 		return nil, fmt.Errorf("error preparing query LoadFleetToken: %w", err)
@@ -311,6 +341,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.retryReminderStmt, err = db.PrepareContext(ctx, retryReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query RetryReminder: %w", err)
+	}
+	if q.retryWebhookStmt, err = db.PrepareContext(ctx, retryWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query RetryWebhook: %w", err)
 	}
 	if q.saveFetchedTokenStmt, err = db.PrepareContext(ctx, saveFetchedToken); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveFetchedToken: %w", err)
@@ -375,6 +408,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.wakeUnknownRemindersStmt, err = db.PrepareContext(ctx, wakeUnknownReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query WakeUnknownReminders: %w", err)
 	}
+	if q.webhookDepthStmt, err = db.PrepareContext(ctx, webhookDepth); err != nil {
+		return nil, fmt.Errorf("error preparing query WebhookDepth: %w", err)
+	}
 	if q.zeroConsentStmt, err = db.PrepareContext(ctx, zeroConsent); err != nil {
 		return nil, fmt.Errorf("error preparing query ZeroConsent: %w", err)
 	}
@@ -431,6 +467,11 @@ func (q *Queries) Close() error {
 	if q.claimRemindersStmt != nil {
 		if cerr := q.claimRemindersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing claimRemindersStmt: %w", cerr)
+		}
+	}
+	if q.claimWebhooksStmt != nil {
+		if cerr := q.claimWebhooksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimWebhooksStmt: %w", cerr)
 		}
 	}
 	if q.clearConsentSettingsStmt != nil {
@@ -513,6 +554,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteOldSnoozeKeysStmt: %w", cerr)
 		}
 	}
+	if q.deleteOldWebhooksStmt != nil {
+		if cerr := q.deleteOldWebhooksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteOldWebhooksStmt: %w", cerr)
+		}
+	}
 	if q.deletePauseStmt != nil {
 		if cerr := q.deletePauseStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deletePauseStmt: %w", cerr)
@@ -531,6 +577,16 @@ func (q *Queries) Close() error {
 	if q.deliveryAtOrAfterStmt != nil {
 		if cerr := q.deliveryAtOrAfterStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deliveryAtOrAfterStmt: %w", cerr)
+		}
+	}
+	if q.deliveryByIDStmt != nil {
+		if cerr := q.deliveryByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveryByIDStmt: %w", cerr)
+		}
+	}
+	if q.deliveryByMsgidStmt != nil {
+		if cerr := q.deliveryByMsgidStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveryByMsgidStmt: %w", cerr)
 		}
 	}
 	if q.deliveryIDRangeStmt != nil {
@@ -558,6 +614,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing dueRemindersStmt: %w", cerr)
 		}
 	}
+	if q.dueWebhookStmt != nil {
+		if cerr := q.dueWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing dueWebhookStmt: %w", cerr)
+		}
+	}
 	if q.electLeaderStmt != nil {
 		if cerr := q.electLeaderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing electLeaderStmt: %w", cerr)
@@ -581,6 +642,11 @@ func (q *Queries) Close() error {
 	if q.finishAbandonedDeliveryStmt != nil {
 		if cerr := q.finishAbandonedDeliveryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing finishAbandonedDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.finishWebhookStmt != nil {
+		if cerr := q.finishWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing finishWebhookStmt: %w", cerr)
 		}
 	}
 	if q.forgetInstancesStmt != nil {
@@ -643,6 +709,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getTemplateStmt: %w", cerr)
 		}
 	}
+	if q.getWebhookStmt != nil {
+		if cerr := q.getWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getWebhookStmt: %w", cerr)
+		}
+	}
 	if q.heartbeatInstanceStmt != nil {
 		if cerr := q.heartbeatInstanceStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing heartbeatInstanceStmt: %w", cerr)
@@ -683,6 +754,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertSnoozeKeyStmt: %w", cerr)
 		}
 	}
+	if q.insertWebhookStmt != nil {
+		if cerr := q.insertWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertWebhookStmt: %w", cerr)
+		}
+	}
 	if q.invalidateTokenStmt != nil {
 		if cerr := q.invalidateTokenStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing invalidateTokenStmt: %w", cerr)
@@ -716,6 +792,11 @@ func (q *Queries) Close() error {
 	if q.listDeliveryRemindersStmt != nil {
 		if cerr := q.listDeliveryRemindersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listDeliveryRemindersStmt: %w", cerr)
+		}
+	}
+	if q.listExternalRefRemindersStmt != nil {
+		if cerr := q.listExternalRefRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listExternalRefRemindersStmt: %w", cerr)
 		}
 	}
 	if q.listInstancesStmt != nil {
@@ -761,6 +842,11 @@ func (q *Queries) Close() error {
 	if q.listUserRemindersStmt != nil {
 		if cerr := q.listUserRemindersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listUserRemindersStmt: %w", cerr)
+		}
+	}
+	if q.listWebhooksStmt != nil {
+		if cerr := q.listWebhooksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listWebhooksStmt: %w", cerr)
 		}
 	}
 	if q.loadFleetTokenStmt != nil {
@@ -861,6 +947,11 @@ func (q *Queries) Close() error {
 	if q.retryReminderStmt != nil {
 		if cerr := q.retryReminderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing retryReminderStmt: %w", cerr)
+		}
+	}
+	if q.retryWebhookStmt != nil {
+		if cerr := q.retryWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retryWebhookStmt: %w", cerr)
 		}
 	}
 	if q.saveFetchedTokenStmt != nil {
@@ -968,6 +1059,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing wakeUnknownRemindersStmt: %w", cerr)
 		}
 	}
+	if q.webhookDepthStmt != nil {
+		if cerr := q.webhookDepthStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing webhookDepthStmt: %w", cerr)
+		}
+	}
 	if q.zeroConsentStmt != nil {
 		if cerr := q.zeroConsentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing zeroConsentStmt: %w", cerr)
@@ -1022,6 +1118,7 @@ type Queries struct {
 	cancelReminderStmt              *sql.Stmt
 	claimReminderStmt               *sql.Stmt
 	claimRemindersStmt              *sql.Stmt
+	claimWebhooksStmt               *sql.Stmt
 	clearConsentSettingsStmt        *sql.Stmt
 	completeReminderStmt            *sql.Stmt
 	completeSentRemindersStmt       *sql.Stmt
@@ -1038,20 +1135,25 @@ type Queries struct {
 	deleteOldPendingSentEventsStmt  *sql.Stmt
 	deleteOldPushSeenStmt           *sql.Stmt
 	deleteOldSnoozeKeysStmt         *sql.Stmt
+	deleteOldWebhooksStmt           *sql.Stmt
 	deletePauseStmt                 *sql.Stmt
 	deletePendingSentEventStmt      *sql.Stmt
 	deliveriesPerHourStmt           *sql.Stmt
 	deliveryAtOrAfterStmt           *sql.Stmt
+	deliveryByIDStmt                *sql.Stmt
+	deliveryByMsgidStmt             *sql.Stmt
 	deliveryIDRangeStmt             *sql.Stmt
 	deliveryWithMsgidStmt           *sql.Stmt
 	dropExpiredUserSendStmt         *sql.Stmt
 	dueBacklogStmt                  *sql.Stmt
 	dueRemindersStmt                *sql.Stmt
+	dueWebhookStmt                  *sql.Stmt
 	electLeaderStmt                 *sql.Stmt
 	eventRemindersStmt              *sql.Stmt
 	expiredLeasesStmt               *sql.Stmt
 	findUnpairedGrantStmt           *sql.Stmt
 	finishAbandonedDeliveryStmt     *sql.Stmt
+	finishWebhookStmt               *sql.Stmt
 	forgetInstancesStmt             *sql.Stmt
 	getConsentStmt                  *sql.Stmt
 	getEventStmt                    *sql.Stmt
@@ -1064,6 +1166,7 @@ type Queries struct {
 	getSessionStmt                  *sql.Stmt
 	getSnoozeKeyStmt                *sql.Stmt
 	getTemplateStmt                 *sql.Stmt
+	getWebhookStmt                  *sql.Stmt
 	heartbeatInstanceStmt           *sql.Stmt
 	insertAbandonedDeliveryStmt     *sql.Stmt
 	insertDeliveryStmt              *sql.Stmt
@@ -1072,6 +1175,7 @@ type Queries struct {
 	insertReminderStmt              *sql.Stmt
 	insertSentDeliveriesStmt        *sql.Stmt
 	insertSnoozeKeyStmt             *sql.Stmt
+	insertWebhookStmt               *sql.Stmt
 	invalidateTokenStmt             *sql.Stmt
 	lastUnknownAttemptAtStmt        *sql.Stmt
 	ledgerForStmt                   *sql.Stmt
@@ -1079,6 +1183,7 @@ type Queries struct {
 	listConsentsStmt                *sql.Stmt
 	listDeliveriesStmt              *sql.Stmt
 	listDeliveryRemindersStmt       *sql.Stmt
+	listExternalRefRemindersStmt    *sql.Stmt
 	listInstancesStmt               *sql.Stmt
 	listRemindersStmt               *sql.Stmt
 	listRemindersWalkEndStmt        *sql.Stmt
@@ -1088,6 +1193,7 @@ type Queries struct {
 	listTemplatesStmt               *sql.Stmt
 	listUserEventsStmt              *sql.Stmt
 	listUserRemindersStmt           *sql.Stmt
+	listWebhooksStmt                *sql.Stmt
 	loadFleetTokenStmt              *sql.Stmt
 	markDeliveredStmt               *sql.Stmt
 	markSendStartedStmt             *sql.Stmt
@@ -1108,6 +1214,7 @@ type Queries struct {
 	rescueUnstartedStmt             *sql.Stmt
 	resignLeaderStmt                *sql.Stmt
 	retryReminderStmt               *sql.Stmt
+	retryWebhookStmt                *sql.Stmt
 	saveFetchedTokenStmt            *sql.Stmt
 	savePendingSentEventStmt        *sql.Stmt
 	saveTokenStmt                   *sql.Stmt
@@ -1129,6 +1236,7 @@ type Queries struct {
 	updateScheduledReminderStmt     *sql.Stmt
 	upsertTemplateStmt              *sql.Stmt
 	wakeUnknownRemindersStmt        *sql.Stmt
+	webhookDepthStmt                *sql.Stmt
 	zeroConsentStmt                 *sql.Stmt
 }
 
@@ -1146,6 +1254,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		cancelReminderStmt:              q.cancelReminderStmt,
 		claimReminderStmt:               q.claimReminderStmt,
 		claimRemindersStmt:              q.claimRemindersStmt,
+		claimWebhooksStmt:               q.claimWebhooksStmt,
 		clearConsentSettingsStmt:        q.clearConsentSettingsStmt,
 		completeReminderStmt:            q.completeReminderStmt,
 		completeSentRemindersStmt:       q.completeSentRemindersStmt,
@@ -1162,20 +1271,25 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteOldPendingSentEventsStmt:  q.deleteOldPendingSentEventsStmt,
 		deleteOldPushSeenStmt:           q.deleteOldPushSeenStmt,
 		deleteOldSnoozeKeysStmt:         q.deleteOldSnoozeKeysStmt,
+		deleteOldWebhooksStmt:           q.deleteOldWebhooksStmt,
 		deletePauseStmt:                 q.deletePauseStmt,
 		deletePendingSentEventStmt:      q.deletePendingSentEventStmt,
 		deliveriesPerHourStmt:           q.deliveriesPerHourStmt,
 		deliveryAtOrAfterStmt:           q.deliveryAtOrAfterStmt,
+		deliveryByIDStmt:                q.deliveryByIDStmt,
+		deliveryByMsgidStmt:             q.deliveryByMsgidStmt,
 		deliveryIDRangeStmt:             q.deliveryIDRangeStmt,
 		deliveryWithMsgidStmt:           q.deliveryWithMsgidStmt,
 		dropExpiredUserSendStmt:         q.dropExpiredUserSendStmt,
 		dueBacklogStmt:                  q.dueBacklogStmt,
 		dueRemindersStmt:                q.dueRemindersStmt,
+		dueWebhookStmt:                  q.dueWebhookStmt,
 		electLeaderStmt:                 q.electLeaderStmt,
 		eventRemindersStmt:              q.eventRemindersStmt,
 		expiredLeasesStmt:               q.expiredLeasesStmt,
 		findUnpairedGrantStmt:           q.findUnpairedGrantStmt,
 		finishAbandonedDeliveryStmt:     q.finishAbandonedDeliveryStmt,
+		finishWebhookStmt:               q.finishWebhookStmt,
 		forgetInstancesStmt:             q.forgetInstancesStmt,
 		getConsentStmt:                  q.getConsentStmt,
 		getEventStmt:                    q.getEventStmt,
@@ -1188,6 +1302,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getSessionStmt:                  q.getSessionStmt,
 		getSnoozeKeyStmt:                q.getSnoozeKeyStmt,
 		getTemplateStmt:                 q.getTemplateStmt,
+		getWebhookStmt:                  q.getWebhookStmt,
 		heartbeatInstanceStmt:           q.heartbeatInstanceStmt,
 		insertAbandonedDeliveryStmt:     q.insertAbandonedDeliveryStmt,
 		insertDeliveryStmt:              q.insertDeliveryStmt,
@@ -1196,6 +1311,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertReminderStmt:              q.insertReminderStmt,
 		insertSentDeliveriesStmt:        q.insertSentDeliveriesStmt,
 		insertSnoozeKeyStmt:             q.insertSnoozeKeyStmt,
+		insertWebhookStmt:               q.insertWebhookStmt,
 		invalidateTokenStmt:             q.invalidateTokenStmt,
 		lastUnknownAttemptAtStmt:        q.lastUnknownAttemptAtStmt,
 		ledgerForStmt:                   q.ledgerForStmt,
@@ -1203,6 +1319,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listConsentsStmt:                q.listConsentsStmt,
 		listDeliveriesStmt:              q.listDeliveriesStmt,
 		listDeliveryRemindersStmt:       q.listDeliveryRemindersStmt,
+		listExternalRefRemindersStmt:    q.listExternalRefRemindersStmt,
 		listInstancesStmt:               q.listInstancesStmt,
 		listRemindersStmt:               q.listRemindersStmt,
 		listRemindersWalkEndStmt:        q.listRemindersWalkEndStmt,
@@ -1212,6 +1329,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listTemplatesStmt:               q.listTemplatesStmt,
 		listUserEventsStmt:              q.listUserEventsStmt,
 		listUserRemindersStmt:           q.listUserRemindersStmt,
+		listWebhooksStmt:                q.listWebhooksStmt,
 		loadFleetTokenStmt:              q.loadFleetTokenStmt,
 		markDeliveredStmt:               q.markDeliveredStmt,
 		markSendStartedStmt:             q.markSendStartedStmt,
@@ -1232,6 +1350,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		rescueUnstartedStmt:             q.rescueUnstartedStmt,
 		resignLeaderStmt:                q.resignLeaderStmt,
 		retryReminderStmt:               q.retryReminderStmt,
+		retryWebhookStmt:                q.retryWebhookStmt,
 		saveFetchedTokenStmt:            q.saveFetchedTokenStmt,
 		savePendingSentEventStmt:        q.savePendingSentEventStmt,
 		saveTokenStmt:                   q.saveTokenStmt,
@@ -1253,6 +1372,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		updateScheduledReminderStmt:     q.updateScheduledReminderStmt,
 		upsertTemplateStmt:              q.upsertTemplateStmt,
 		wakeUnknownRemindersStmt:        q.wakeUnknownRemindersStmt,
+		webhookDepthStmt:                q.webhookDepthStmt,
 		zeroConsentStmt:                 q.zeroConsentStmt,
 	}
 }

@@ -19,7 +19,14 @@ import (
 func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source store.GrantSource, now time.Time) (counted bool, err error) {
 	err = d.withTx(ctx, func(q *pgsqlc.Queries) error {
 		counted, err = recordAcceptTx(ctx, q, openID, templateID, longTerm, source, now)
-		return err
+		if err != nil || !counted {
+			return err
+		}
+		cause := store.CauseReport
+		if source == store.SourceEvent {
+			cause = store.CausePopup
+		}
+		return d.outboxConsent(ctx, q, openID, templateID, cause, now)
 	})
 	return counted, storeErr(err, "consent ledger")
 }
@@ -87,8 +94,11 @@ func recordAcceptTx(ctx context.Context, q *pgsqlc.Queries, openID, templateID s
 // SetConsentStatus records a reject, ban or filter answer.
 func (d *DB) SetConsentStatus(ctx context.Context, openID, templateID string, status store.ConsentStatus, now time.Time) error {
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
-		return q.SetConsentStatus(ctx, pgsqlc.SetConsentStatusParams{Openid: openID, TemplateID: templateID,
-			Status: string(status), Now: now.UnixMilli()})
+		if err := q.SetConsentStatus(ctx, pgsqlc.SetConsentStatusParams{Openid: openID, TemplateID: templateID,
+			Status: string(status), Now: now.UnixMilli()}); err != nil {
+			return err
+		}
+		return d.outboxConsent(ctx, q, openID, templateID, store.CauseReport, now)
 	})
 	return storeErr(err, "set consent "+openID+"/"+templateID)
 }

@@ -33,8 +33,8 @@ func insertReminder(r store.NewReminder) (pgsqlc.InsertReminderParams, pgsqlc.Re
 		ExpiresAt: msOrNull(r.ExpiresAt), Recurrence: strOrNull(r.Recurrence),
 		Timezone: r.Timezone, Data: r.Data, Page: r.Page,
 		IdempotencyKey: strOrNull(r.IdempotencyKey), RequestHash: strOrNull(r.RequestHash),
-		Now:     r.CreatedAt.UnixMilli(),
-		EventID: strOrNull(r.EventID), Lead: r.Lead, Alternatives: store.EncodeAlternatives(r.Alternatives),
+		Now:         r.CreatedAt.UnixMilli(),
+		ExternalRef: strOrNull(r.ExternalRef), EventID: strOrNull(r.EventID), Lead: r.Lead, Alternatives: store.EncodeAlternatives(r.Alternatives),
 	}
 	if r.HasWindow {
 		ms := r.Window.Milliseconds()
@@ -48,7 +48,7 @@ func insertReminder(r store.NewReminder) (pgsqlc.InsertReminderParams, pgsqlc.Re
 		FireAt: p.FireAt, DueAt: p.FireAt, ExpiresAt: p.ExpiresAt, WindowMs: p.WindowMs, Recurrence: p.Recurrence,
 		Timezone: p.Timezone, Data: p.Data, Page: p.Page, IdempotencyKey: p.IdempotencyKey,
 		RequestHash: p.RequestHash, CreatedAt: p.Now, UpdatedAt: p.Now,
-		EventID: p.EventID, Lead: p.Lead, Alternatives: p.Alternatives}
+		ExternalRef: p.ExternalRef, EventID: p.EventID, Lead: p.Lead, Alternatives: p.Alternatives}
 	return p, row
 }
 

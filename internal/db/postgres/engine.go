@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -124,6 +125,10 @@ func (d *DB) Retain(ctx context.Context, r store.Retention) error {
 		}),
 		del("pushes", func(q *pgsqlc.Queries) (int64, error) { return q.DeleteOldPushSeen(ctx, r.Pushes.UnixMilli()) }),
 		del("snooze keys", func(q *pgsqlc.Queries) (int64, error) { return q.DeleteOldSnoozeKeys(ctx, r.Deliveries.UnixMilli()) }),
+		del("webhooks", func(q *pgsqlc.Queries) (int64, error) {
+			return q.DeleteOldWebhooks(ctx, pgsqlc.DeleteOldWebhooksParams{DeliveredBefore: cutoff(r.WebhooksDelivered),
+				DeadBefore: cutoff(r.WebhooksDead)})
+		}),
 	)
 }
 
@@ -202,4 +207,12 @@ func (d *DB) SyncTemplates(ctx context.Context, list []store.Template, at time.T
 		return nil
 	})
 	return storeErr(err, "sync templates")
+}
+
+// cutoff is a retention cutoff in unix ms; the zero time keeps everything.
+func cutoff(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	return t.UnixMilli()
 }

@@ -26,6 +26,9 @@ const maxOutcomes = 256
 type outcomeReq struct {
 	o   store.Outcome
 	rec store.Recorded
+	// eventDelivery is the delivery a sent event parked before the record
+	// was applied to (0: none), for the webhook outbox.
+	eventDelivery int64
 }
 
 // RecordOutcome writes o, group-committed with the outcomes of concurrent
@@ -85,14 +88,19 @@ func (d *DB) recordBatch(ctx context.Context, reqs []*outcomeReq) []error {
 					return err
 				}
 			}
-			return nil
+			return d.outboxOutcomes(ctx, q, reqs)
 		})
 		if err == nil {
 			return errs
 		}
 	}
 	for i, req := range reqs {
-		errs[i] = d.withTx(ctx, func(q *pgsqlc.Queries) error { return recordOne(ctx, q, req) })
+		errs[i] = d.withTx(ctx, func(q *pgsqlc.Queries) error {
+			if err := recordOne(ctx, q, req); err != nil {
+				return err
+			}
+			return d.outboxOutcomes(ctx, q, []*outcomeReq{req})
+		})
 	}
 	return errs
 }
@@ -217,13 +225,15 @@ func recordSent(ctx context.Context, q *pgsqlc.Queries, reqs []*outcomeReq) ([]*
 // before it), the settle of an unknown attempt, and the credit; it sets
 // req.rec to what it wrote.
 func recordOne(ctx context.Context, q *pgsqlc.Queries, req *outcomeReq) error {
-	rec, err := recordOutcome(ctx, q, req.o)
+	req.eventDelivery = 0
+	rec, err := recordOutcome(ctx, q, req.o, &req.eventDelivery)
 	req.rec = rec
 	return err
 }
 
-// recordOutcome is recordOne's write, returning what it wrote.
-func recordOutcome(ctx context.Context, q *pgsqlc.Queries, o store.Outcome) (store.Recorded, error) {
+// recordOutcome is recordOne's write, returning what it wrote; a parked
+// sent event it applied sets *event to its delivery.
+func recordOutcome(ctx context.Context, q *pgsqlc.Queries, o store.Outcome, event *int64) (store.Recorded, error) {
 	r := o.Claim.Reminder
 	now := o.At.UnixMilli()
 	var rec store.Recorded
@@ -270,8 +280,12 @@ func recordOutcome(ctx context.Context, q *pgsqlc.Queries, o store.Outcome) (sto
 		}
 		rec.Status = status
 		if dl.HasMsgID {
-			if err := applyPendingSentEvent(ctx, q, dl.MsgID, id, r.ID); err != nil {
+			applied, err := applyPendingSentEvent(ctx, q, dl.MsgID, id, r.ID)
+			if err != nil {
 				return rec, err
+			}
+			if applied {
+				*event = id
 			}
 		}
 	}
@@ -356,18 +370,18 @@ func writeDelivery(ctx context.Context, q *pgsqlc.Queries, o store.Outcome, lost
 // id if it arrived before the outcome was recorded. The msgid's advisory
 // lock orders this against ApplyPushEvent's sent event: whichever takes it
 // second sees what the first committed.
-func applyPendingSentEvent(ctx context.Context, q *pgsqlc.Queries, msgid, id int64, reminderID string) error {
+func applyPendingSentEvent(ctx context.Context, q *pgsqlc.Queries, msgid, id int64, reminderID string) (bool, error) {
 	if err := q.EngineXactLock(ctx, msgidKey(msgid)); err != nil {
-		return err
+		return false, err
 	}
 	applied, err := q.ApplyPendingSentEvent(ctx, pgsqlc.ApplyPendingSentEventParams{Msgid: msgid, ID: id})
 	if err != nil || applied == 0 {
-		return err
+		return false, err
 	}
 	if err := q.SyncReminderDelivery(ctx, pgsqlc.SyncReminderDeliveryParams{DeliveryID: id, ReminderID: reminderID}); err != nil {
-		return err
+		return false, err
 	}
-	return q.DeletePendingSentEvent(ctx, msgid)
+	return true, q.DeletePendingSentEvent(ctx, msgid)
 }
 
 // settleCredit does o.Credit. A claim whose lease was lost neither

@@ -35,9 +35,12 @@ func (d *DB) ApplyPushEvent(ctx context.Context, e store.PushEvent) (store.PushA
 		if out.Duplicate || out.Replayed {
 			return errPushSeen
 		}
-		var err error
-		out.Woken, err = applyPush(ctx, q, e)
-		return err
+		done, err := applyPush(ctx, q, e)
+		if err != nil {
+			return err
+		}
+		out.Woken = done.woken
+		return d.outboxPush(ctx, q, e, done)
 	})
 	if errors.Is(err, errPushSeen) {
 		return out, nil
@@ -74,64 +77,71 @@ func rememberPush(ctx context.Context, q *pgsqlc.Queries, e store.PushEvent, out
 }
 
 // applyPush applies the event's answers, unsubscribes and sent events; it
-// reports whether a reminder waiting out an unknown outcome is due now.
-func applyPush(ctx context.Context, q *pgsqlc.Queries, e store.PushEvent) (woken bool, err error) {
+// reports what it did (pushDone).
+func applyPush(ctx context.Context, q *pgsqlc.Queries, e store.PushEvent) (done pushDone, err error) {
 	now := e.At.UnixMilli()
 	for _, a := range e.Answers {
+		counted := true // a reject changes the status
 		if a.Accept {
-			_, err = recordAcceptTx(ctx, q, e.OpenID, a.TemplateID, a.LongTerm, store.SourceEvent, e.At)
+			counted, err = recordAcceptTx(ctx, q, e.OpenID, a.TemplateID, a.LongTerm, store.SourceEvent, e.At)
 		} else {
 			err = q.PushSetConsentStatus(ctx, pgsqlc.PushSetConsentStatusParams{Openid: e.OpenID, TemplateID: a.TemplateID,
 				Status: "reject", Now: now})
 		}
 		if err != nil {
-			return false, err
+			return done, err
+		}
+		if counted {
+			done.answered = append(done.answered, a.TemplateID)
 		}
 	}
 	for _, tid := range e.Unsubscribed {
 		if err := q.LedgerZero(ctx, pgsqlc.LedgerZeroParams{Openid: e.OpenID, TemplateID: tid, Status: "unsubscribed",
 			Now: now}); err != nil {
-			return false, err
+			return done, err
 		}
 	}
 	for _, ev := range e.Sent {
-		w, err := applySentEvent(ctx, q, e, ev)
+		w, m, err := applySentEvent(ctx, q, e, ev)
 		if err != nil {
-			return false, err
+			return done, err
 		}
-		woken = woken || w
+		done.woken = done.woken || w
+		if m {
+			done.marked = append(done.marked, ev.MsgID)
+		}
 	}
-	return woken, nil
+	return done, nil
 }
 
 // applySentEvent marks the delivery of ev's msgid, or parks the event.
-func applySentEvent(ctx context.Context, q *pgsqlc.Queries, e store.PushEvent, ev store.SentEvent) (woken bool, err error) {
+func applySentEvent(ctx context.Context, q *pgsqlc.Queries, e store.PushEvent, ev store.SentEvent) (woken, marked bool, err error) {
 	// The record of the send with this msgid takes the same lock before it
 	// looks for a parked event: one of the two sees the other's commit.
 	if err := q.EngineXactLock(ctx, msgidKey(ev.MsgID)); err != nil {
-		return false, err
+		return false, false, err
 	}
 	n, err := q.MarkDelivered(ctx, pgsqlc.MarkDeliveredParams{Msgid: ev.MsgID, Delivered: ev.Delivered, EventStatus: ev.Status})
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	if n > 0 {
 		report := store.ReportDelivered
 		if !ev.Delivered {
 			report = store.ReportFailed
 		}
-		return false, q.SetDeliveryByMsgid(ctx, pgsqlc.SetDeliveryByMsgidParams{Delivery: string(report), Msgid: ev.MsgID})
+		return false, true, q.SetDeliveryByMsgid(ctx, pgsqlc.SetDeliveryByMsgidParams{Delivery: string(report), Msgid: ev.MsgID})
 	}
 	// A delivery with this msgid that took no report (not sent, or
 	// reported already) is not waiting for this event.
 	if known, err := q.DeliveryWithMsgid(ctx, ev.MsgID); err != nil || known > 0 {
-		return false, err
+		return false, false, err
 	}
 	// Parked with its user and template: the event of a send whose outcome
 	// is not recorded yet, or of one whose answer was lost (unknown).
 	if err := q.SavePendingSentEvent(ctx, pgsqlc.SavePendingSentEventParams{Msgid: ev.MsgID, Delivered: ev.Delivered,
 		EventStatus: ev.Status, Now: e.At.UnixMilli(), Openid: e.OpenID, TemplateID: ev.TemplateID}); err != nil {
-		return false, err
+		return false, false, err
 	}
 	// A record of an unknown outcome not committed yet is not woken (its
 	// row is still sending, as if it came after this push, which is what
@@ -139,5 +149,5 @@ func applySentEvent(ctx context.Context, q *pgsqlc.Queries, e store.PushEvent, e
 	// parked event once its wait is over.
 	n, err = q.WakeUnknownReminders(ctx, pgsqlc.WakeUnknownRemindersParams{Now: e.At.UnixMilli(), Openid: e.OpenID,
 		TemplateID: ev.TemplateID})
-	return n > 0, err
+	return n > 0, false, err
 }

@@ -29,6 +29,7 @@ type position struct {
 // listParams is a listing's parameters, whichever query serves it.
 type listParams struct {
 	openID, status, templateID, text, delivery string
+	externalRef                                string
 	fromMS, toMS, afterFireAt                  int64
 	afterID                                    string
 	maxRows                                    int32
@@ -43,7 +44,7 @@ type listParams struct {
 func (d *DB) ListReminders(ctx context.Context, lq store.ListQuery) (store.Page, error) {
 	limit := max(lq.Limit, 1)
 	p := listParams{openID: lq.OpenID, status: string(lq.Status), templateID: lq.TemplateID, text: lq.Text,
-		delivery: string(lq.Delivery), fromMS: minMS, toMS: maxMS, afterFireAt: minMS, maxRows: int32(min(limit, math.MaxInt32-1)) + 1}
+		delivery: string(lq.Delivery), externalRef: lq.ExternalRef, fromMS: minMS, toMS: maxMS, afterFireAt: minMS, maxRows: int32(min(limit, math.MaxInt32-1)) + 1}
 	if !lq.From.IsZero() {
 		p.fromMS = lq.From.UnixMilli()
 	}
@@ -77,6 +78,10 @@ func (d *DB) ListReminders(ctx context.Context, lq store.ListQuery) (store.Page,
 // of its range or filled up).
 func (d *DB) listPage(ctx context.Context, p listParams) (rows []pgsqlc.Reminder, resume *position, err error) {
 	switch {
+	case p.externalRef != "":
+		rows, err = d.q.ListExternalRefReminders(ctx, pgsqlc.ListExternalRefRemindersParams{ExternalRef: &p.externalRef,
+			Openid: p.openID, Status: p.status, AfterFireAt: p.afterFireAt, AfterID: p.afterID, MaxRows: p.maxRows})
+		return rows, nil, err
 	case p.delivery != "":
 		rows, err = d.q.ListDeliveryReminders(ctx, pgsqlc.ListDeliveryRemindersParams{Delivery: p.delivery,
 			Openid: p.openID, Status: p.status, TemplateID: p.templateID, Text: p.text, FromMs: p.fromMS, ToMs: p.toMS,

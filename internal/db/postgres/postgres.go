@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,6 +39,9 @@ type DB struct {
 	health probe.Cache
 	// outcomes group-commits RecordOutcome (engine_outcome.go).
 	outcomes *batch.Batcher[*outcomeReq]
+	// outbox is the app whose webhook events are written (webhooks.go);
+	// nil: none are.
+	outbox atomic.Pointer[string]
 }
 
 // Options tune Open; the zero value is fine.

@@ -38,6 +38,7 @@ func reminderFromRow(r pgsqlc.Reminder) store.Reminder {
 		EventID:        deref(r.EventID),
 		Lead:           r.Lead,
 		Alternatives:   alternativesOf(r.Alternatives),
+		ExternalRef:    deref(r.ExternalRef),
 	}
 	if r.WindowMs != nil {
 		out.Window, out.HasWindow = time.Duration(*r.WindowMs)*time.Millisecond, true

@@ -43,6 +43,9 @@ func Run(t *testing.T, open Open[store.Store]) {
 		Engine(t, func(t *testing.T) EngineDriver { return open(t) })
 	})
 	t.Run("events", func(t *testing.T) { Events(t, open) })
+	t.Run("webhooks", func(t *testing.T) {
+		Webhooks(t, func(t *testing.T) WebhookDriver { return open(t) })
+	})
 }
 
 // Reminders runs the reminders half (reminders.go, consents.go).

@@ -196,7 +196,7 @@ func (q *Queries) DueBacklog(ctx context.Context, now int64) (DueBacklogRow, err
 }
 
 const getReminder = `-- name: GetReminder :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives FROM reminders WHERE id = $1
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders WHERE id = $1
 `
 
 func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) {
@@ -232,12 +232,13 @@ func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) 
 		&i.EventID,
 		&i.Lead,
 		&i.Alternatives,
+		&i.ExternalRef,
 	)
 	return i, err
 }
 
 const getReminderByIdempotencyKey = `-- name: GetReminderByIdempotencyKey :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives FROM reminders WHERE openid = $1 AND idempotency_key = $2
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders WHERE openid = $1 AND idempotency_key = $2
 `
 
 type GetReminderByIdempotencyKeyParams struct {
@@ -278,17 +279,18 @@ func (q *Queries) GetReminderByIdempotencyKey(ctx context.Context, arg GetRemind
 		&i.EventID,
 		&i.Lead,
 		&i.Alternatives,
+		&i.ExternalRef,
 	)
 	return i, err
 }
 
 const insertReminder = `-- name: InsertReminder :exec
-INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, expires_at, window_ms, recurrence,
+INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, expires_at, window_ms, recurrence, external_ref,
                        timezone, data, page, idempotency_key, request_hash, created_at, updated_at,
                        event_id, lead, alternatives)
-VALUES ($1, $2, $3, 'scheduled', $4, $4, $5, $6, $7,
-        $8, $9, $10, $11, $12, $13, $13,
-        $14, $15, $16)
+VALUES ($1, $2, $3, 'scheduled', $4, $4, $5, $6, $7, $8,
+        $9, $10, $11, $12, $13, $14, $14,
+        $15, $16, $17)
 `
 
 type InsertReminderParams struct {
@@ -299,6 +301,7 @@ type InsertReminderParams struct {
 	ExpiresAt      *int64
 	WindowMs       *int64
 	Recurrence     *string
+	ExternalRef    *string
 	Timezone       string
 	Data           string
 	Page           string
@@ -319,6 +322,7 @@ func (q *Queries) InsertReminder(ctx context.Context, arg InsertReminderParams) 
 		arg.ExpiresAt,
 		arg.WindowMs,
 		arg.Recurrence,
+		arg.ExternalRef,
 		arg.Timezone,
 		arg.Data,
 		arg.Page,
@@ -372,7 +376,7 @@ func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Deli
 }
 
 const listDeliveryReminders = `-- name: ListDeliveryReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders
 WHERE delivery = $1 AND delivery <> ''
   AND (CAST($2 AS TEXT) = '' OR openid = CAST($2 AS TEXT))
   AND (CAST($3 AS TEXT) = '' OR status = CAST($3 AS TEXT))
@@ -449,6 +453,7 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 			&i.EventID,
 			&i.Lead,
 			&i.Alternatives,
+			&i.ExternalRef,
 		); err != nil {
 			return nil, err
 		}
@@ -461,7 +466,7 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 }
 
 const listReminders = `-- name: ListReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders
 WHERE fire_at >= $1 AND fire_at < $2
   AND (CAST($3 AS TEXT) = '' OR template_id = CAST($3 AS TEXT))
   AND (CAST($4 AS TEXT) = '' OR strpos(data, CAST($4 AS TEXT)) > 0)
@@ -537,6 +542,7 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 			&i.EventID,
 			&i.Lead,
 			&i.Alternatives,
+			&i.ExternalRef,
 		); err != nil {
 			return nil, err
 		}
@@ -600,7 +606,7 @@ func (q *Queries) ListRemindersWalkEnd(ctx context.Context, arg ListRemindersWal
 }
 
 const listStatusReminders = `-- name: ListStatusReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders
 WHERE status = $1 AND fire_at >= $2 AND fire_at < $3
   AND (CAST($4 AS TEXT) = '' OR template_id = CAST($4 AS TEXT))
   AND (CAST($5 AS TEXT) = '' OR strpos(data, CAST($5 AS TEXT)) > 0)
@@ -676,6 +682,7 @@ func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusReminde
 			&i.EventID,
 			&i.Lead,
 			&i.Alternatives,
+			&i.ExternalRef,
 		); err != nil {
 			return nil, err
 		}
@@ -738,7 +745,7 @@ func (q *Queries) ListStatusRemindersWalkEnd(ctx context.Context, arg ListStatus
 }
 
 const listUserReminders = `-- name: ListUserReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders
 WHERE openid = $1
   AND (CAST($2 AS TEXT) = '' OR status = CAST($2 AS TEXT))
   AND (CAST($3 AS TEXT) = '' OR template_id = CAST($3 AS TEXT))
@@ -812,6 +819,7 @@ func (q *Queries) ListUserReminders(ctx context.Context, arg ListUserRemindersPa
 			&i.EventID,
 			&i.Lead,
 			&i.Alternatives,
+			&i.ExternalRef,
 		); err != nil {
 			return nil, err
 		}
