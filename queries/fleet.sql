@@ -41,8 +41,8 @@ ON CONFLICT (openid) DO UPDATE SET until = excluded.until WHERE user_sends.holde
 -- name: ReleaseUserSend :exec
 DELETE FROM user_sends WHERE openid = @openid AND holder = @holder;
 
--- name: MarkSendStarted :exec
+-- name: MarkSendStarted :execrows
 -- The send of holder's claim of the reminder starts (taken with the user's
--- send lease); a claim not marked (send_started NULL) stays so.
+-- send lease): 0 rows when the claim is no longer holder's (rescued).
 UPDATE reminders SET send_started = 1
-WHERE id = @id AND status = 'sending' AND lease_owner = @holder AND send_started IS NOT NULL;
+WHERE id = @id AND status = 'sending' AND lease_owner = @holder;

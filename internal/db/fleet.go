@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -68,7 +69,13 @@ func (d *DB) InvalidateToken(ctx context.Context, version int64, at time.Time) (
 	return n > 0, nil
 }
 
-// AcquireUserSend takes openID's send lease for holder.
+// errClaimLost rolls back a send lease taken for a claim that is no longer
+// its holder's.
+var errClaimLost = errors.New("the claim is no longer the holder's")
+
+// AcquireUserSend takes openID's send lease for holder, and marks the send
+// of holder's claim of reminderID started, in one transaction: a claim
+// rescued meanwhile takes no lease (false).
 func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string) (bool, error) {
 	var n int64
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
@@ -77,11 +84,18 @@ func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, un
 		}
 		var err error
 		n, err = q.AcquireUserSend(ctx, dbsqlc.AcquireUserSendParams{Openid: openID, Holder: holder, Until: until.UnixMilli()})
-		if err != nil || n == 0 {
+		if err != nil || n == 0 || reminderID == "" {
 			return err
 		}
-		return q.MarkSendStarted(ctx, dbsqlc.MarkSendStartedParams{ID: reminderID, Holder: someStr(holder)})
+		marked, err := q.MarkSendStarted(ctx, dbsqlc.MarkSendStartedParams{ID: reminderID, Holder: someStr(holder)})
+		if err == nil && marked == 0 {
+			err = errClaimLost
+		}
+		return err
 	})
+	if errors.Is(err, errClaimLost) {
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("acquire the send lease: %w", err)
 	}

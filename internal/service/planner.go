@@ -104,11 +104,14 @@ func (h Holding) Blocked() bool {
 // the template whose accept (one more credit, or the long-term grant) would
 // make Cover cover the most needs not yet covered; ties go to the one that
 // covers the most urgent need, then to a silent one, then to the first
-// met. It never picks a blocked or unknown template, a template of the
-// other kind than the first pick (WeChat refuses a mix), nor a second
-// template of one title (WeChat keeps one and answers filter for the
-// others); it stops when no pick covers more. With the main switch off it
-// asks for nothing.
+// met. Silent ones first: the templates the user set to always accept are
+// picked before any other that covers something (asking for them shows no
+// popup, so they never cost the tap a place). It never picks a blocked or
+// unknown template, a template of the other kind than the first pick
+// (WeChat refuses a mix), nor a second template of one title (WeChat keeps
+// one and answers filter for the others); it stops when no pick covers
+// more. The ids are answered most urgent first (by the most urgent need
+// each newly covers). With the main switch off it asks for nothing.
 func PlanPrompt(needs []Need, ledger Ledger, templates map[string]TemplateInfo, mainSwitch bool) Plan {
 	plan := Plan{TemplateIDs: []string{}, Silent: []string{}, Blocked: blockedOf(ledger), MainSwitch: mainSwitch}
 	if !mainSwitch {
@@ -118,45 +121,56 @@ func PlanPrompt(needs []Need, ledger Ledger, templates map[string]TemplateInfo, 
 	base := Cover(needs, have)
 	titles := map[string]bool{}
 	var kind wechat.TemplateKind
-	var picks []string
-	for len(picks) < MaxPromptIDs {
-		best, bestGain, bestDue, bestSilent := "", 0, time.Time{}, false
-		for _, id := range candidates(needs, base) {
-			t, ok := templates[id]
-			if !ok || have[id].Blocked() || titles[t.Title] || (kind != "" && t.Kind != kind) || contains(picks, id) {
-				continue
-			}
-			gain, due := gainOf(needs, base, have, id, t.Kind)
-			silent := have[id].Setting == store.ConsentAccept
-			if gain == 0 {
-				continue
-			}
-			better := gain > bestGain ||
-				(gain == bestGain && due.Before(bestDue)) ||
-				(gain == bestGain && due.Equal(bestDue) && silent && !bestSilent)
-			if best == "" || better {
-				best, bestGain, bestDue, bestSilent = id, gain, due, silent
-			}
-		}
-		if best == "" {
-			break
-		}
-		t := templates[best]
-		kind = t.Kind
-		titles[t.Title] = true
-		picks = append(picks, best)
-		have[best] = granted(have[best], t.Kind)
-		base = Cover(needs, have)
+	type pick struct {
+		id     string
+		due    time.Time
+		silent bool
 	}
-	for _, id := range picks {
-		if have[id].Setting == store.ConsentAccept {
-			plan.TemplateIDs = append(plan.TemplateIDs, id)
-			plan.Silent = append(plan.Silent, id)
+	var picks []pick
+	picked := func(id string) bool {
+		for _, p := range picks {
+			if p.id == id {
+				return true
+			}
+		}
+		return false
+	}
+	for _, silentOnly := range []bool{true, false} {
+		for len(picks) < MaxPromptIDs {
+			best, bestGain, bestDue, bestSilent := "", 0, time.Time{}, false
+			for _, id := range candidates(needs, base) {
+				t, ok := templates[id]
+				silent := have[id].Setting == store.ConsentAccept
+				if !ok || have[id].Blocked() || titles[t.Title] || (kind != "" && t.Kind != kind) || picked(id) || (silentOnly && !silent) {
+					continue
+				}
+				gain, due := gainOf(needs, base, have, id, t.Kind)
+				if gain == 0 {
+					continue
+				}
+				better := gain > bestGain ||
+					(gain == bestGain && due.Before(bestDue)) ||
+					(gain == bestGain && due.Equal(bestDue) && silent && !bestSilent)
+				if best == "" || better {
+					best, bestGain, bestDue, bestSilent = id, gain, due, silent
+				}
+			}
+			if best == "" {
+				break
+			}
+			t := templates[best]
+			kind = t.Kind
+			titles[t.Title] = true
+			picks = append(picks, pick{best, bestDue, bestSilent})
+			have[best] = granted(have[best], t.Kind)
+			base = Cover(needs, have)
 		}
 	}
-	for _, id := range picks {
-		if have[id].Setting != store.ConsentAccept {
-			plan.TemplateIDs = append(plan.TemplateIDs, id)
+	sort.SliceStable(picks, func(i, j int) bool { return picks[i].due.Before(picks[j].due) })
+	for _, p := range picks {
+		plan.TemplateIDs = append(plan.TemplateIDs, p.id)
+		if p.silent {
+			plan.Silent = append(plan.Silent, p.id)
 		}
 	}
 	return plan

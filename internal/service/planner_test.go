@@ -119,13 +119,16 @@ func TestPlanNeverTwoTemplatesOfOneTitle(t *testing.T) {
 	}
 }
 
+// Silent ones first: a template the user set to always accept is picked
+// before any other (it costs the tap no popup), even when the others are
+// more urgent and only three fit; the ids are answered most urgent first.
 func TestPlanSilentOnesFirst(t *testing.T) {
-	needs := []Need{need("a", 10, "A"), need("b", 20, "B"), need("c", 30, "C")}
-	p := PlanPrompt(needs, Ledger{"C": {Setting: store.ConsentAccept}}, oneTime("A", "B", "C"), true)
-	if want := []string{"C", "A", "B"}; !slices.Equal(p.TemplateIDs, want) {
-		t.Fatalf("template_ids %v, want %v", p.TemplateIDs, want)
+	needs := []Need{need("a", 10, "A"), need("b", 20, "B"), need("c", 30, "C"), need("d", 40, "D")}
+	p := PlanPrompt(needs, Ledger{"D": {Setting: store.ConsentAccept}}, oneTime("A", "B", "C", "D"), true)
+	if want := []string{"A", "B", "D"}; !slices.Equal(p.TemplateIDs, want) {
+		t.Fatalf("template_ids %v, want %v (D silent, then the most urgent, most urgent first)", p.TemplateIDs, want)
 	}
-	if want := []string{"C"}; !slices.Equal(p.Silent, want) {
+	if want := []string{"D"}; !slices.Equal(p.Silent, want) {
 		t.Fatalf("silent %v, want %v", p.Silent, want)
 	}
 	// Between two templates covering the same need, the silent one wins.

@@ -231,8 +231,13 @@ const (
 // settled as sent) is reminder.sent; an occurrence that failed or was
 // skipped is reminder.failed or reminder.skipped. Retries, deferrals and
 // unknown outcomes report nothing (they are not outcomes yet). The
-// delivery is the one the record wrote.
+// delivery is the one the record wrote. A settle refused because its
+// event was another send's (rec.EventGone) was written as a deferral:
+// nothing to report.
 func OutcomeWebhook(o Outcome, rec Recorded) (typ string, d Delivery, ok bool) {
+	if rec.EventGone {
+		return "", d, false
+	}
 	r := o.Claim.Reminder
 	if o.Delivery != nil {
 		d = *o.Delivery

@@ -28,9 +28,9 @@ WHERE id = 1 AND version = @version AND value <> '';
 
 -- name: AcquireUserSend :one
 -- The user's send lease for holder, unless another holder has it past
--- @now; with it, in the same statement, the send of holder's claim of
--- @reminder_id is marked started (a claim not marked stays so). It returns
--- 1 when holder has the lease.
+-- @now; with it, in the same statement, holder's claim of @reminder_id is
+-- marked started if it is still holder's (a claim rescued meanwhile is
+-- not: marked 0, and the caller gives the lease back and does not send).
 WITH lease AS (
     INSERT INTO user_sends (openid, holder, until) VALUES (@openid, @holder, @until)
     ON CONFLICT (openid) DO UPDATE SET holder = excluded.holder, until = excluded.until
@@ -38,11 +38,11 @@ WITH lease AS (
     RETURNING 1
 ), mark AS (
     UPDATE reminders SET send_started = true
-    WHERE id = @reminder_id::text AND status = 'sending' AND lease_owner = @holder AND send_started IS NOT NULL
+    WHERE id = @reminder_id::text AND status = 'sending' AND lease_owner = @holder
       AND EXISTS (SELECT 1 FROM lease)
     RETURNING 1
 )
-SELECT count(*) FROM lease;
+SELECT (SELECT count(*) FROM lease)::bigint AS leased, (SELECT count(*) FROM mark)::bigint AS marked;
 
 -- name: ReleaseUserSend :exec
 DELETE FROM user_sends WHERE openid = @openid AND holder = @holder;

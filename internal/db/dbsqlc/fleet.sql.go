@@ -107,9 +107,9 @@ func (q *Queries) LoadFleetToken(ctx context.Context) (LoadFleetTokenRow, error)
 	return i, err
 }
 
-const markSendStarted = `-- name: MarkSendStarted :exec
+const markSendStarted = `-- name: MarkSendStarted :execrows
 UPDATE reminders SET send_started = 1
-WHERE id = ?1 AND status = 'sending' AND lease_owner = ?2 AND send_started IS NOT NULL
+WHERE id = ?1 AND status = 'sending' AND lease_owner = ?2
 `
 
 type MarkSendStartedParams struct {
@@ -118,10 +118,13 @@ type MarkSendStartedParams struct {
 }
 
 // The send of holder's claim of the reminder starts (taken with the user's
-// send lease); a claim not marked (send_started NULL) stays so.
-func (q *Queries) MarkSendStarted(ctx context.Context, arg MarkSendStartedParams) error {
-	_, err := q.exec(ctx, q.markSendStartedStmt, markSendStarted, arg.ID, arg.Holder)
-	return err
+// send lease): 0 rows when the claim is no longer holder's (rescued).
+func (q *Queries) MarkSendStarted(ctx context.Context, arg MarkSendStartedParams) (int64, error) {
+	result, err := q.exec(ctx, q.markSendStartedStmt, markSendStarted, arg.ID, arg.Holder)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const releaseTokenFetch = `-- name: ReleaseTokenFetch :exec

@@ -68,16 +68,21 @@ func (d *DB) InvalidateToken(ctx context.Context, version int64, at time.Time) (
 	return n > 0, nil
 }
 
-// AcquireUserSend takes openID's send lease for holder. One statement, so
-// one implicit transaction: no BEGIN and COMMIT round trips on the send's
-// path (it runs before every send of a fleet).
+// AcquireUserSend takes openID's send lease for holder, and marks the send
+// of holder's claim of reminderID started, in one statement (so one
+// implicit transaction: no BEGIN and COMMIT round trips on the send's path,
+// which a fleet takes before every send). A claim rescued meanwhile is not
+// marked: the lease is given back and it reports false.
 func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string) (bool, error) {
-	n, err := d.q.AcquireUserSend(ctx, pgsqlc.AcquireUserSendParams{Openid: openID, Holder: holder, Until: until.UnixMilli(),
+	r, err := d.q.AcquireUserSend(ctx, pgsqlc.AcquireUserSendParams{Openid: openID, Holder: holder, Until: until.UnixMilli(),
 		Now: now.UnixMilli(), ReminderID: reminderID})
 	if err != nil {
 		return false, storeErr(err, "acquire the send lease")
 	}
-	return n > 0, nil
+	if r.Leased > 0 && reminderID != "" && r.Marked == 0 {
+		return false, d.ReleaseUserSend(ctx, openID, holder)
+	}
+	return r.Leased > 0, nil
 }
 
 // ReleaseUserSend gives holder's send lease of openID up (one statement,

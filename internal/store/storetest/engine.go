@@ -47,6 +47,7 @@ func engineTests(t *testing.T, open Open[EngineDriver]) {
 		{"TokenInvalidationIsACompareAndSet", testTokenInvalidation},
 		{"UserSendLease", testUserSendLease},
 		{"RescuerGivesUnstartedClaimsBack", testRescueUnstarted},
+		{"UserSendLeaseRefusedToALostClaim", testUserSendLeaseOfALostClaim},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}

@@ -261,3 +261,32 @@ func testRescueUnstarted(t *testing.T, s store.EngineStore) {
 		}
 	}
 }
+
+// A claim rescued while its worker waited (given back as never started)
+// takes no send lease for that worker: it reports false, leaves the user
+// free and the reminder unmarked, so the worker does not send it.
+func testUserSendLeaseOfALostClaim(t *testing.T, s store.EngineStore) {
+	ctx := context.Background()
+	create(t, s, "a", "oA", oneTime, et0)
+	accept(t, s, "oA", oneTime, et0.Add(-time.Hour))
+	if _, err := s.ClaimDue(ctx, store.ClaimParams{Now: et0, LeaseUntil: et0.Add(time.Minute), Owner: "slow", Max: 10, Kind: kinds,
+		MarkStarts: true}); err != nil {
+		t.Fatal(err)
+	}
+	at := et0.Add(2 * time.Minute)
+	if n, err := s.RescueExpiredLeases(ctx, at, 5*time.Minute); err != nil || n != 1 {
+		t.Fatalf("rescued %d, %v", n, err)
+	}
+	if ok, err := s.AcquireUserSend(ctx, "oA", "slow", at, at.Add(time.Minute), "a"); err != nil || ok {
+		t.Fatalf("the lost claim's send lease: %v, %v; want refused", ok, err)
+	}
+	if ok, err := s.AcquireUserSend(ctx, "oA", "other", at, at.Add(time.Minute), ""); err != nil || !ok {
+		t.Fatalf("another holder after the refusal: %v, %v; want the user free", ok, err)
+	}
+	// The reminder is claimable and was never marked started: a later
+	// rescue of its next claim would still give it back.
+	cs := claimAt(t, s, "w", at, 10)
+	if len(cs) != 1 || cs[0].Reminder.Attempts != 1 || !cs[0].Reminder.UnknownAt.IsZero() {
+		t.Fatalf("claim after the refusal: %+v", cs)
+	}
+}

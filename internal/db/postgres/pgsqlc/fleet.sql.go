@@ -38,11 +38,11 @@ WITH lease AS (
     RETURNING 1
 ), mark AS (
     UPDATE reminders SET send_started = true
-    WHERE id = $5::text AND status = 'sending' AND lease_owner = $2 AND send_started IS NOT NULL
+    WHERE id = $5::text AND status = 'sending' AND lease_owner = $2
       AND EXISTS (SELECT 1 FROM lease)
     RETURNING 1
 )
-SELECT count(*) FROM lease
+SELECT (SELECT count(*) FROM lease)::bigint AS leased, (SELECT count(*) FROM mark)::bigint AS marked
 `
 
 type AcquireUserSendParams struct {
@@ -53,11 +53,16 @@ type AcquireUserSendParams struct {
 	ReminderID string
 }
 
+type AcquireUserSendRow struct {
+	Leased int64
+	Marked int64
+}
+
 // The user's send lease for holder, unless another holder has it past
-// @now; with it, in the same statement, the send of holder's claim of
-// @reminder_id is marked started (a claim not marked stays so). It returns
-// 1 when holder has the lease.
-func (q *Queries) AcquireUserSend(ctx context.Context, arg AcquireUserSendParams) (int64, error) {
+// @now; with it, in the same statement, holder's claim of @reminder_id is
+// marked started if it is still holder's (a claim rescued meanwhile is
+// not: marked 0, and the caller gives the lease back and does not send).
+func (q *Queries) AcquireUserSend(ctx context.Context, arg AcquireUserSendParams) (AcquireUserSendRow, error) {
 	row := q.db.QueryRow(ctx, acquireUserSend,
 		arg.Openid,
 		arg.Holder,
@@ -65,9 +70,9 @@ func (q *Queries) AcquireUserSend(ctx context.Context, arg AcquireUserSendParams
 		arg.Now,
 		arg.ReminderID,
 	)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
+	var i AcquireUserSendRow
+	err := row.Scan(&i.Leased, &i.Marked)
+	return i, err
 }
 
 const invalidateToken = `-- name: InvalidateToken :execrows
