@@ -69,7 +69,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request, owner strin
 		}
 	}
 	now := s.now()
-	spec, err := s.validateEvent(req, now)
+	spec, err := s.validateEvent(req, now, true)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -253,7 +253,7 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request, owner string
 		if expSet {
 			req.ExpiresAt = expiresAt
 		}
-		spec, err := s.validateEvent(&req, now)
+		spec, err := s.validateEvent(&req, now, p.StartAt != nil)
 		if err != nil {
 			return store.EventPlan{}, err
 		}
@@ -341,7 +341,10 @@ type eventReplan struct {
 // replan plans the event's reminders for spec: a scheduled reminder of a
 // lead still there and not past is moved and re-rendered, one of a lead
 // gone (or now past) is canceled, a lead without a reminder gets one if it
-// is not past; a reminder that is sending or ended keeps its lead as it is.
+// is not past; a reminder that is sending or sent keeps its lead as it is.
+// One that ended unsent (skipped, failed) stays as its record, and its lead
+// is planned afresh: moved to a time still ahead, it gets a new reminder
+// (the contract re-plans every reminder not yet sent).
 func replan(cur store.Event, spec eventSpec, rems []store.Reminder, now time.Time) (eventReplan, error) {
 	e := spec.event
 	e.ID, e.OpenID, e.CreatedAt, e.IdempotencyKey, e.RequestHash = cur.ID, cur.OpenID, cur.CreatedAt, cur.IdempotencyKey, cur.RequestHash
@@ -358,9 +361,11 @@ func replan(cur store.Event, spec eventSpec, rems []store.Reminder, now time.Tim
 		i := slices.Index(e.Leads, r.Lead)
 		switch {
 		case r.Status == store.StatusCanceled:
-		case r.Status != store.StatusScheduled:
-			planned[r.Lead] = true // sending or ended: it stays
+		case r.Status == store.StatusSending || r.Status == store.StatusSent:
+			planned[r.Lead] = true // it stays, and its lead is done
 			kept++
+		case r.Status != store.StatusScheduled:
+			kept++ // skipped or failed: it stays as the lead's record; the lead is planned below
 		case i < 0 || planned[r.Lead] || spec.dues[i].Before(now):
 			p.Cancel = append(p.Cancel, r.ID)
 		default:

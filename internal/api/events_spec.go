@@ -120,8 +120,10 @@ func renderInstant(kw wechat.Keyword, t time.Time) string {
 }
 
 // validateEvent turns an event request into a spec, collecting every
-// problem; now is the instant the leads are judged against.
-func (s *Server) validateEvent(req *eventRequest, now time.Time) (eventSpec, error) {
+// problem; now is the instant the leads are judged against. A start_at
+// in the past is refused when the request sets it (a create, or a PATCH
+// that moves the meeting), not when a PATCH of a meeting under way keeps it.
+func (s *Server) validateEvent(req *eventRequest, now time.Time, startGiven bool) (eventSpec, error) {
 	fe := fieldErrors{}
 	var spec eventSpec
 	e := &spec.event
@@ -150,7 +152,7 @@ func (s *Server) validateEvent(req *eventRequest, now time.Time) (eventSpec, err
 	if req.StartAt == nil {
 		fe.add("start_at", "is required: the meeting's start, an RFC 3339 instant")
 	} else if t, ok := parseInstant(fe, "start_at", *req.StartAt); ok {
-		if t.Before(now) {
+		if startGiven && t.Before(now) {
 			fe.add("start_at", "is in the past")
 		}
 		e.StartAt = t

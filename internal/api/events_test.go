@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -389,5 +390,71 @@ func TestPromptPlansOverEventAlternatives(t *testing.T) {
 	h.want(r, 200, "")
 	if ids := list(r.body["template_ids"]); len(ids) != 0 {
 		t.Fatalf("prompt with both leads covered: %s; want nothing to ask", r.raw)
+	}
+}
+
+// A lead that ended unsent (skipped for want of consent) is planned afresh
+// when the meeting moves so that its time is ahead again: the skipped
+// reminder stays as its record, and the lead gets a new one.
+func TestPatchEventReplansASkippedLead(t *testing.T) {
+	h := newHarness(t)
+	tok := h.login("oA")
+	r := h.do("POST", "/v1/events", tok, meetingEvent(time.Hour, "PT1H", "PT15M"))
+	h.want(r, 201, "")
+	id := r.str("id")
+	kinds := func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }
+	ctx := context.Background()
+	cs, err := h.db.ClaimDue(ctx, store.ClaimParams{Now: t0, LeaseUntil: t0.Add(time.Minute), Owner: "w", Max: 10, Kind: kinds})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("claim: %d, %v", len(cs), err)
+	}
+	if _, err := h.db.RecordOutcome(ctx, store.Outcome{Claim: cs[0], At: t0,
+		Delivery: &store.Delivery{Status: store.DeliverySkipped, ErrMsg: "no consent credit at fire time"},
+		Complete: &store.Completion{Status: store.StatusSkipped, Reason: store.ReasonNoConsent}}); err != nil {
+		t.Fatal(err)
+	}
+	p := h.do("PATCH", "/v1/events/"+id, tok, map[string]any{"start_at": t0.Add(3 * time.Hour).Format(time.RFC3339)})
+	h.want(p, 200, "")
+	got := map[string]int{}
+	for _, x := range list(p.body["reminders"]) {
+		got[strOf(x, "lead")+" "+strOf(x, "status")]++
+		if strOf(x, "lead") == "PT1H" && strOf(x, "status") == "scheduled" && strOf(x, "fire_at") != "2026-12-01T19:00:00+08:00" {
+			t.Errorf("the re-planned lead: %v", x)
+		}
+	}
+	if want := map[string]int{"PT1H skipped": 1, "PT1H scheduled": 1, "PT15M scheduled": 1}; !maps.Equal(got, want) {
+		t.Fatalf("reminders after the move %v, want %v: %s", got, want, p.raw)
+	}
+}
+
+// A meeting under way can still be edited (its location fixed) without
+// moving it: only a PATCH that sets start_at in the past is refused.
+func TestPatchEventUnderWay(t *testing.T) {
+	h := newHarness(t)
+	tok := h.login("oA")
+	r := h.do("POST", "/v1/events", tok, meetingEvent(time.Hour, "PT1H"))
+	h.want(r, 201, "")
+	id := r.str("id")
+	// Its one lead was sent at t0.
+	kinds := func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }
+	ctx := context.Background()
+	cs, err := h.db.ClaimDue(ctx, store.ClaimParams{Now: t0, LeaseUntil: t0.Add(time.Minute), Owner: "w", Max: 10, Kind: kinds})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("claim: %d, %v", len(cs), err)
+	}
+	if _, err := h.db.RecordOutcome(ctx, store.Outcome{Claim: cs[0], At: t0, Delivery: &store.Delivery{Status: store.DeliverySent,
+		HasErrCode: true, MsgID: 5, HasMsgID: true}, Complete: &store.Completion{Status: store.StatusSent}}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(90 * time.Minute)
+	p := h.do("PATCH", "/v1/events/"+id, tok, map[string]any{"location": "B栋302"})
+	h.want(p, 200, "")
+	if p.str("location") != "B栋302" {
+		t.Errorf("after the patch: %s", p.raw)
+	}
+	p = h.do("PATCH", "/v1/events/"+id, tok, map[string]any{"start_at": t0.Add(time.Hour).Format(time.RFC3339)})
+	h.want(p, 422, "validation_failed")
+	if f := obj(obj(p.body["error"])["fields"]); f["start_at"] == nil {
+		t.Errorf("a PATCH setting start_at in the past: %s", p.raw)
 	}
 }
