@@ -259,10 +259,14 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request, owner string
 		}
 		plan, err := replan(cur, spec, rems, now)
 		wake = plan.wake
+		plan.MaxScheduled = s.maxSched
 		return plan.EventPlan, err
 	})
 	var se *store.StateError
 	switch {
+	case errors.Is(err, store.ErrLimit):
+		s.writeError(w, r, s.rateLimitedScheduled())
+		return
 	case errors.As(err, &se):
 		s.writeError(w, r, conflict("reminder %s of event %s started sending meanwhile; try again in a moment", se.ID, id))
 		return

@@ -226,6 +226,15 @@ func (d *DB) ReplanEvent(ctx context.Context, id string, now time.Time, plan fun
 // writeEventPlan writes a re-plan: the event, then its reminders changed,
 // canceled and created, each change a compare-and-set on scheduled.
 func writeEventPlan(ctx context.Context, q *dbsqlc.Queries, id string, p store.EventPlan, now time.Time) error {
+	if p.MaxScheduled > 0 && len(p.Create) > len(p.Cancel) {
+		n, err := q.CountScheduledForOwner(ctx, p.Event.OpenID)
+		if err != nil {
+			return err
+		}
+		if err := store.EventPlanOverLimit(p, n); err != nil {
+			return err
+		}
+	}
 	e := p.Event
 	n, err := q.UpdateEvent(ctx, dbsqlc.UpdateEventParams{ID: id, Title: e.Title, Location: e.Location,
 		StartAt: e.StartAt.UnixMilli(), EndAt: msOrNull(e.EndAt), ExpiresAt: msOrNull(e.ExpiresAt), Timezone: e.Timezone,

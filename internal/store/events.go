@@ -154,6 +154,21 @@ type EventPlan struct {
 	Update []EventReminderUpdate
 	Create []NewReminder
 	Cancel []string
+	// MaxScheduled, if positive, is the user's limit of scheduled
+	// reminders: a plan that creates more than it cancels past it is
+	// ErrLimit, as CreateEvent.
+	MaxScheduled int
+}
+
+// EventPlanOverLimit is the ErrLimit of a plan that would take its user
+// from scheduled (their scheduled reminders now) past p.MaxScheduled, or
+// nil. Both drivers ask it in the re-plan's transaction.
+func EventPlanOverLimit(p EventPlan, scheduled int64) error {
+	grow := int64(len(p.Create) - len(p.Cancel))
+	if p.MaxScheduled <= 0 || grow <= 0 || scheduled+grow <= int64(p.MaxScheduled) {
+		return nil
+	}
+	return fmt.Errorf("re-plan event %s for %s: %d scheduled, %d more: %w", p.Event.ID, p.Event.OpenID, scheduled, grow, ErrLimit)
 }
 
 // EventReminderUpdate is a scheduled reminder of an event re-planned: its

@@ -23,6 +23,7 @@ func Events(t *testing.T, open Open[store.Store]) {
 		{"CreateEventScheduledLimit", testCreateEventLimit},
 		{"ListEventsPages", testListEvents},
 		{"ReplanEventInOneTransaction", testReplanEvent},
+		{"ReplanEventScheduledLimit", testReplanEventLimit},
 		{"ReplanEventRefusesAReminderNoLongerScheduled", testReplanConflict},
 		{"ConcurrentReplansSerialize", testConcurrentReplans},
 		{"CancelEvent", testCancelEvent},
@@ -283,6 +284,33 @@ func testReplanEvent(t *testing.T, s store.Store) {
 		a.Window != 15*time.Minute || a.TemplateID != oneTime2 || a.Data != `{"thing1":"新"}` || a.Page != "pages/new" ||
 		!slices.Equal(a.Alternatives, alts[1:]) || !a.UpdatedAt.Equal(now) {
 		t.Errorf("moved reminder: %+v", a)
+	}
+}
+
+// A re-plan that adds reminders past the user's limit of scheduled ones
+// is ErrLimit and writes nothing; one that cancels as many as it adds is
+// not limited.
+func testReplanEventLimit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	start := et0.Add(48 * time.Hour)
+	e, rems := newEvent("evt_1", "oA", start, 15*time.Minute, time.Hour)
+	mustCreateEvent(t, s, e, rems)
+	plan := func(cancel ...string) func(store.Event, []store.Reminder) (store.EventPlan, error) {
+		return func(ev store.Event, _ []store.Reminder) (store.EventPlan, error) {
+			ev.Title = "changed"
+			p := store.EventPlan{Event: ev, Cancel: cancel, MaxScheduled: 2}
+			p.Create = append(p.Create, eventReminder(ev, "evt_1-x", 2*time.Hour))
+			return p, nil
+		}
+	}
+	if _, err := s.ReplanEvent(ctx, "evt_1", et0, plan()); !errors.Is(err, store.ErrLimit) {
+		t.Fatalf("a third scheduled reminder with a limit of 2: %v, want ErrLimit", err)
+	}
+	if rs := eventRems(t, s, "evt_1"); len(rs) != 2 {
+		t.Fatalf("%d reminders after the refused re-plan, want 2", len(rs))
+	}
+	if got, err := s.ReplanEvent(ctx, "evt_1", et0, plan("evt_1-a")); err != nil || got.Title != "changed" {
+		t.Fatalf("one added, one canceled: %+v, %v", got, err)
 	}
 }
 
