@@ -168,20 +168,25 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 // deliver posts one row and records the result.
 func (d *Dispatcher) deliver(ctx context.Context, w store.Webhook) error {
 	body := w.Body
+	var status int
+	var perr error
 	if body == "" {
+		// A body that cannot be rendered (its reminder unreadable) is a
+		// failed attempt like any other: retried on the schedule, dead
+		// after a day, never claimed again and again without a count.
 		b, err := d.render(ctx, w)
 		if err != nil {
-			return fmt.Errorf("webhook %s: render: %w", w.ID, err)
+			perr = fmt.Errorf("render the body: %w", err)
 		}
 		body = string(b)
 	}
 	res := store.WebhookResult{ID: w.ID, Owner: d.cfg.Owner, Body: body}
 	target, ok := d.cfg.Targets.Target(w.AppID)
-	var status int
-	var perr error
-	if !ok {
+	switch {
+	case perr != nil:
+	case !ok:
 		perr = fmt.Errorf("no webhook URL is configured for app %s", w.AppID)
-	} else {
+	default:
 		status, perr = d.post(ctx, target, body)
 	}
 	res.At = d.cfg.Now()

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -316,5 +317,47 @@ func TestBackoff(t *testing.T) {
 		if got := webhook.Backoff(n); got != want {
 			t.Errorf("Backoff(%d) = %v, want %v", n, got, want)
 		}
+	}
+}
+
+// A body that cannot be rendered (the reminder unreadable) is a failed
+// attempt: counted, scheduled again on the backoff, nothing posted; once
+// it renders, it is posted.
+func TestRenderFailureIsAFailedAttempt(t *testing.T) {
+	f := newFixture(t, 0)
+	ctx := context.Background()
+	now := f.clock.Now()
+	if _, err := f.st.CreateReminder(ctx, store.NewReminder{ID: "rem_1", OpenID: "oA", TemplateID: "tpl", FireAt: now,
+		Timezone: "UTC", Data: `{}`, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := f.st.ClaimDue(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Owner: "w", Max: 1,
+		Kind: func(string) (store.TemplateKind, bool) { return store.KindLongTerm, true }})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("claim %v %v", cs, err)
+	}
+	if _, err := f.st.RecordOutcome(ctx, store.Outcome{Claim: cs[0], At: now, Delivery: &store.Delivery{Status: store.DeliverySent,
+		HasErrCode: true, MsgID: 7, HasMsgID: true}, Complete: &store.Completion{Status: store.StatusSent}}); err != nil {
+		t.Fatal(err)
+	}
+	broken := true
+	f.d = webhook.New(webhook.Config{Store: f.st, Targets: webhook.Static{URL: f.rc.srv.URL, Secret: secret}, Owner: "test",
+		Now: f.clock.Now, Render: func(ctx context.Context, id string) (json.RawMessage, error) {
+			if broken {
+				return nil, errors.New("database is locked")
+			}
+			return json.RawMessage(`{"id":"` + id + `"}`), nil
+		}})
+	f.run(t)
+	w := f.only(t)
+	if w.State != store.WebhookFailing || w.Attempts != 1 || !strings.Contains(w.LastError, "render") ||
+		!w.NextAt.Equal(now.Add(30*time.Second)) || len(f.rc.all()) != 0 {
+		t.Fatalf("after a render failure: %+v, %d posts", w, len(f.rc.all()))
+	}
+	broken = false
+	f.clock.Advance(30 * time.Second)
+	f.run(t)
+	if w := f.only(t); w.State != store.WebhookDelivered || len(f.rc.all()) != 1 {
+		t.Fatalf("after the retry: %+v, %d posts", w, len(f.rc.all()))
 	}
 }
