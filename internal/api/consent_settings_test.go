@@ -262,3 +262,24 @@ func (w *wake) wokeAt(t time.Time) bool {
 	defer w.mu.Unlock()
 	return slices.ContainsFunc(w.times, t.Equal)
 }
+
+// A ban saved in the settings of a template never answered blocks it only
+// while it is saved: the next settings report that lifts it unblocks it.
+func TestSavedBanIsLiftedBySettings(t *testing.T) {
+	h := newHarness(t)
+	a := h.login("oA")
+	h.create(a, meeting(time.Hour))
+	h.want(h.do("POST", "/v1/consents/settings", a, map[string]any{"mainSwitch": true,
+		"itemSettings": map[string]string{meetingID: "ban"}}), 200, "")
+	r := h.do("GET", "/v1/consents/prompt", a, nil)
+	h.want(r, 200, "")
+	if !slices.Equal(strs(r.body["blocked"]), []string{meetingID}) || len(strs(r.body["template_ids"])) != 0 {
+		t.Fatalf("prompt with the ban saved: %s", r.raw)
+	}
+	h.want(h.do("POST", "/v1/consents/settings", a, map[string]any{"mainSwitch": true}), 200, "")
+	r = h.do("GET", "/v1/consents/prompt", a, nil)
+	h.want(r, 200, "")
+	if len(strs(r.body["blocked"])) != 0 || !slices.Equal(strs(r.body["template_ids"]), []string{meetingID}) {
+		t.Fatalf("prompt after the ban was lifted: %s", r.raw)
+	}
+}

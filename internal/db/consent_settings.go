@@ -65,7 +65,7 @@ func (d *DB) SaveConsentSettings(ctx context.Context, openID string, s store.Set
 		}
 		for _, id := range sortedKeys(s.Items) {
 			v := string(s.Items[id])
-			if err := q.SetConsentSetting(ctx, dbsqlc.SetConsentSettingParams{Openid: openID, TemplateID: id, Status: v,
+			if err := q.SetConsentSetting(ctx, dbsqlc.SetConsentSettingParams{Openid: openID, TemplateID: id, Status: string(store.SettingStatus(s.Items[id])),
 				Now: ms, Setting: sql.NullString{String: v, Valid: true}}); err != nil {
 				return err
 			}

@@ -66,3 +66,15 @@ type Snoozed struct {
 	Reminder Reminder
 	Replayed bool
 }
+
+// SettingStatus is the ledger status of a template the user never answered
+// for, given a saved choice: accept, or reject for reject and ban. A saved
+// ban is the setting's, not a report's: it blocks the template only while
+// it is saved (the next settings report may lift it), so it is not
+// written as the row's status, which a report's ban would block for good.
+func SettingStatus(choice ConsentStatus) ConsentStatus {
+	if choice == ConsentAccept {
+		return ConsentAccept
+	}
+	return ConsentReject
+}

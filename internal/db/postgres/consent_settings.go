@@ -71,7 +71,7 @@ func (d *DB) SaveConsentSettings(ctx context.Context, openID string, s store.Set
 		}
 		for _, id := range ids {
 			v := string(s.Items[id])
-			if err := q.SetConsentSetting(ctx, pgsqlc.SetConsentSettingParams{Openid: openID, TemplateID: id, Status: v,
+			if err := q.SetConsentSetting(ctx, pgsqlc.SetConsentSettingParams{Openid: openID, TemplateID: id, Status: string(store.SettingStatus(s.Items[id])),
 				Now: ms, Choice: v}); err != nil {
 				return err
 			}
