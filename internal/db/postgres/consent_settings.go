@@ -108,6 +108,12 @@ func (d *DB) SnoozeReminder(ctx context.Context, s store.Snooze) (store.Snoozed,
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
 		out = store.Snoozed{}
 		if s.IdempotencyKey != "" {
+			// Two snoozes with one key (a retry racing the original) take
+			// turns: the second finds the first's key and replays it,
+			// instead of failing the compare-and-set on the moved reminder.
+			if err := q.EngineXactLock(ctx, "snooze:"+s.OpenID+"\n"+s.IdempotencyKey); err != nil {
+				return err
+			}
 			row, err := q.GetSnoozeKey(ctx, pgsqlc.GetSnoozeKeyParams{Openid: s.OpenID, IdempotencyKey: s.IdempotencyKey})
 			switch {
 			case err == nil && (row.RequestHash != s.RequestHash || row.ReminderID != s.ID):

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ func consentSettingsTests(t *testing.T, open Open[ReminderDriver]) {
 	t.Run("settings replace the saved choices", func(t *testing.T) { testSettings(t, fresh(t, open)) })
 	t.Run("snooze", func(t *testing.T) { testSnooze(t, fresh(t, open)) })
 	t.Run("snooze idempotency", func(t *testing.T) { testSnoozeKey(t, fresh(t, open)) })
+	t.Run("concurrent snoozes with one key", func(t *testing.T) { testSnoozeKeyConcurrent(t, fresh(t, open)) })
 	t.Run("snooze of a sent reminder", func(t *testing.T) { testSnoozeSent(t, fresh(t, open)) })
 	t.Run("snooze keys retained", func(t *testing.T) { testSnoozeKeyRetention(t, fresh(t, open)) })
 }
@@ -199,6 +201,38 @@ func testSnoozeKey(t *testing.T, s store.ReminderStore) {
 	}
 	if _, _, err := s.SnoozeKey(ctx, "o2", "k"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another user's key: %v, want ErrNotFound", err)
+	}
+}
+
+// Two snoozes with one key at once (a retry racing the original): one
+// snoozes, the other replays it; neither is refused, the consent is
+// recorded once.
+func testSnoozeKeyConcurrent(t *testing.T, s store.ReminderStore) {
+	ctx := context.Background()
+	rem := mustCreate(t, s, newReminder("r1", "o1", "t1", t0.Add(time.Hour)))
+	sn := store.Snooze{ID: "r1", OpenID: "o1", WasFireAt: rem.FireAt, FireAt: t0.Add(2 * time.Hour),
+		Answers:        []store.Answer{{TemplateID: "t1", Status: store.ConsentAccept}},
+		IdempotencyKey: "k", RequestHash: "h1", Now: t0}
+	var wg sync.WaitGroup
+	outs, errs := make([]store.Snoozed, 4), make([]error, 4)
+	for i := range outs {
+		wg.Go(func() { outs[i], errs[i] = s.SnoozeReminder(ctx, sn) })
+	}
+	wg.Wait()
+	replayed := 0
+	for i := range outs {
+		if errs[i] != nil {
+			t.Fatalf("snooze %d: %v; want it applied or replayed", i, errs[i])
+		}
+		if outs[i].Replayed {
+			replayed++
+		}
+	}
+	if replayed != len(outs)-1 {
+		t.Fatalf("%d of %d replayed, want all but one", replayed, len(outs))
+	}
+	if c := mustConsent(t, s, "o1", "t1"); c.Credits != 1 {
+		t.Fatalf("consent after the snoozes: %+v; want one credit", c)
 	}
 }
 
