@@ -111,12 +111,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	now := time.Now
 	zone, _ := recur.LoadZone(cfg.Timezone) // validated by parseConfig
 
+	if len(cfg.apps) > 1 {
+		// The data is app-aware (sessions, reminders, consents); the engine
+		// and message push are not yet: one process sends for one app.
+		return fmt.Errorf("REMINDERD_APPS lists %d apps; this build sends for one app per process", len(cfg.apps))
+	}
 	wcfg := wechat.Config{
 		BaseURL: cfg.BaseURL, AppID: cfg.AppID, Secret: cfg.Secret,
 		MiniprogramState: cfg.MiniprogramState, Lang: cfg.Lang,
 		HTTPClient: wechat.NewHTTPClient(cfg.wechatTimeout, cfg.concurrency),
 	}
 	pushToken, aesKey, adminToken := cfg.PushToken, cfg.AESKey, cfg.AdminToken
+	if cfg.Apps != "" {
+		one := cfg.apps[0]
+		wcfg.AppID, wcfg.Secret, wcfg.MiniprogramState, wcfg.Lang = one.AppID, one.Secret, one.MiniprogramState, one.Lang
+		pushToken, aesKey = one.PushToken, one.AESKey
+		zone = one.Location()
+	}
 	var fake *wechattest.Server
 	if cfg.Sandbox() {
 		log.Warn("sandbox mode: REMINDERD_WECHAT_APPID is not set, so reminderd talks to a built-in fake WeChat on loopback; nothing reaches real users")
