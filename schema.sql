@@ -4,12 +4,14 @@
 -- names in their own column.
 
 -- Mini-program sessions. Only a SHA-256 of the bearer token is stored.
+-- appid is the mini-program the user logged into (migration 10: '' until
+-- the configured app adopts the rows written before apps existed).
 CREATE TABLE sessions (
     token_hash TEXT    NOT NULL PRIMARY KEY CHECK (length(token_hash) = 64),
     openid     TEXT    NOT NULL CHECK (openid <> ''),
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL CHECK (expires_at > created_at)
-) STRICT, WITHOUT ROWID;
+, appid TEXT NOT NULL DEFAULT '') STRICT, WITHOUT ROWID;
 
 CREATE INDEX sessions_expires ON sessions (expires_at);
 
@@ -86,7 +88,7 @@ CREATE TABLE reminders (
     request_hash    TEXT,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
-    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)), unknown_at INTEGER, delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')),
+    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)), unknown_at INTEGER, delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')), appid TEXT NOT NULL DEFAULT '',
     CHECK ((status IN ('failed', 'skipped')) = (reason IS NOT NULL)),
     CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
     CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
@@ -116,6 +118,9 @@ CREATE INDEX reminders_delivery ON reminders (delivery, fire_at, id) WHERE deliv
 -- The per-user limit of scheduled reminders counts them from this index
 -- alone (reminders_owner also holds their history, and not their status).
 CREATE INDEX reminders_user_scheduled ON reminders (openid) WHERE status = 'scheduled';
+-- A reminder's mini-program (appid, migration 10): the per-app counts and
+-- the adoption of rows written before apps existed.
+CREATE INDEX reminders_app ON reminders (appid, status);
 
 -- One row per processing of a claimed reminder, in id order. occurrence_at is
 -- the scheduled instant it belongs to; an occurrence is sent at most once

@@ -104,6 +104,7 @@ type Reminder struct {
 	CreditHeld     int64
 	UnknownAt      sql.NullInt64
 	Delivery       string
+	Appid          string
 }
 
 type Session struct {
@@ -111,6 +112,7 @@ type Session struct {
 	Openid    string
 	CreatedAt int64
 	ExpiresAt int64
+	Appid     string
 }
 
 type Template struct {

@@ -10,6 +10,53 @@ import (
 	"database/sql"
 )
 
+const adoptReminders = `-- name: AdoptReminders :execrows
+UPDATE reminders SET appid = ?1 WHERE appid = ''
+`
+
+// Reminders written before apps existed join the configured app.
+func (q *Queries) AdoptReminders(ctx context.Context, appid string) (int64, error) {
+	result, err := q.exec(ctx, q.adoptRemindersStmt, adoptReminders, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const adoptSessions = `-- name: AdoptSessions :execrows
+UPDATE sessions SET appid = ?1 WHERE appid = ''
+`
+
+func (q *Queries) AdoptSessions(ctx context.Context, appid string) (int64, error) {
+	result, err := q.exec(ctx, q.adoptSessionsStmt, adoptSessions, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const appDueBacklog = `-- name: AppDueBacklog :one
+SELECT count(*) AS n, CAST(coalesce(min(due_at), 0) AS INTEGER) AS oldest_due_at
+FROM reminders WHERE appid = ?1 AND status = 'scheduled' AND due_at <= ?2
+`
+
+type AppDueBacklogParams struct {
+	Appid string
+	Now   int64
+}
+
+type AppDueBacklogRow struct {
+	N           int64
+	OldestDueAt int64
+}
+
+func (q *Queries) AppDueBacklog(ctx context.Context, arg AppDueBacklogParams) (AppDueBacklogRow, error) {
+	row := q.queryRow(ctx, q.appDueBacklogStmt, appDueBacklog, arg.Appid, arg.Now)
+	var i AppDueBacklogRow
+	err := row.Scan(&i.N, &i.OldestDueAt)
+	return i, err
+}
+
 const cancelReminder = `-- name: CancelReminder :execrows
 UPDATE reminders SET status = 'canceled', updated_at = ?1 WHERE id = ?2 AND status = 'scheduled'
 `
@@ -25,6 +72,72 @@ func (q *Queries) CancelReminder(ctx context.Context, arg CancelReminderParams) 
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const countAppRemindersByStatus = `-- name: CountAppRemindersByStatus :many
+SELECT status, count(*) AS n FROM reminders INDEXED BY reminders_app WHERE appid = ?1 GROUP BY status
+`
+
+type CountAppRemindersByStatusRow struct {
+	Status string
+	N      int64
+}
+
+func (q *Queries) CountAppRemindersByStatus(ctx context.Context, appid string) ([]CountAppRemindersByStatusRow, error) {
+	rows, err := q.query(ctx, q.countAppRemindersByStatusStmt, countAppRemindersByStatus, appid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CountAppRemindersByStatusRow{}
+	for rows.Next() {
+		var i CountAppRemindersByStatusRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countRemindersByApp = `-- name: CountRemindersByApp :many
+SELECT appid, status, count(*) AS n FROM reminders INDEXED BY reminders_app GROUP BY appid, status
+`
+
+type CountRemindersByAppRow struct {
+	Appid  string
+	Status string
+	N      int64
+}
+
+// The counts by status of every app (GET /admin/v1/apps), from the index.
+func (q *Queries) CountRemindersByApp(ctx context.Context) ([]CountRemindersByAppRow, error) {
+	rows, err := q.query(ctx, q.countRemindersByAppStmt, countRemindersByApp)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CountRemindersByAppRow{}
+	for rows.Next() {
+		var i CountRemindersByAppRow
+		if err := rows.Scan(&i.Appid, &i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const countRemindersByStatus = `-- name: CountRemindersByStatus :many
@@ -196,7 +309,7 @@ func (q *Queries) DueBacklog(ctx context.Context, now int64) (DueBacklogRow, err
 }
 
 const getReminder = `-- name: GetReminder :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders WHERE id = ?
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, appid FROM reminders WHERE id = ?
 `
 
 func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) {
@@ -226,12 +339,13 @@ func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) 
 		&i.CreditHeld,
 		&i.UnknownAt,
 		&i.Delivery,
+		&i.Appid,
 	)
 	return i, err
 }
 
 const getReminderByIdempotencyKey = `-- name: GetReminderByIdempotencyKey :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders WHERE openid = ? AND idempotency_key = ?
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, appid FROM reminders WHERE openid = ? AND idempotency_key = ?
 `
 
 type GetReminderByIdempotencyKeyParams struct {
@@ -266,15 +380,16 @@ func (q *Queries) GetReminderByIdempotencyKey(ctx context.Context, arg GetRemind
 		&i.CreditHeld,
 		&i.UnknownAt,
 		&i.Delivery,
+		&i.Appid,
 	)
 	return i, err
 }
 
 const insertReminder = `-- name: InsertReminder :exec
 INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, expires_at, window_ms, recurrence,
-                       timezone, data, page, idempotency_key, request_hash, created_at, updated_at)
+                       timezone, data, page, idempotency_key, request_hash, created_at, updated_at, appid)
 VALUES (?1, ?2, ?3, 'scheduled', ?4, ?4, ?5, ?6, ?7,
-        ?8, ?9, ?10, ?11, ?12, ?13, ?13)
+        ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)
 `
 
 type InsertReminderParams struct {
@@ -291,6 +406,7 @@ type InsertReminderParams struct {
 	IdempotencyKey sql.NullString
 	RequestHash    sql.NullString
 	Now            int64
+	Appid          string
 }
 
 func (q *Queries) InsertReminder(ctx context.Context, arg InsertReminderParams) error {
@@ -308,6 +424,7 @@ func (q *Queries) InsertReminder(ctx context.Context, arg InsertReminderParams) 
 		arg.IdempotencyKey,
 		arg.RequestHash,
 		arg.Now,
+		arg.Appid,
 	)
 	return err
 }
@@ -355,16 +472,17 @@ func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Deli
 }
 
 const listDeliveryReminders = `-- name: ListDeliveryReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders INDEXED BY reminders_delivery
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, appid FROM reminders INDEXED BY reminders_delivery
 WHERE delivery = ?1 AND delivery <> ''
   AND (CAST(?2 AS TEXT) = '' OR openid = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) = '' OR status = CAST(?3 AS TEXT))
   AND (CAST(?4 AS TEXT) = '' OR template_id = CAST(?4 AS TEXT))
-  AND (CAST(?5 AS TEXT) = '' OR instr(data, CAST(?5 AS TEXT)) > 0)
-  AND fire_at >= ?6 AND fire_at < ?7
-  AND (fire_at > ?8 OR (fire_at = ?8 AND id > ?9))
+  AND (CAST(?5 AS TEXT) = '' OR appid = CAST(?5 AS TEXT))
+  AND (CAST(?6 AS TEXT) = '' OR instr(data, CAST(?6 AS TEXT)) > 0)
+  AND fire_at >= ?7 AND fire_at < ?8
+  AND (fire_at > ?9 OR (fire_at = ?9 AND id > ?10))
 ORDER BY fire_at, id
-LIMIT ?10
+LIMIT ?11
 `
 
 type ListDeliveryRemindersParams struct {
@@ -372,6 +490,7 @@ type ListDeliveryRemindersParams struct {
 	Openid      string
 	Status      string
 	TemplateID  string
+	Appid       string
 	Text        string
 	FromMs      int64
 	ToMs        int64
@@ -388,6 +507,7 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 		arg.Openid,
 		arg.Status,
 		arg.TemplateID,
+		arg.Appid,
 		arg.Text,
 		arg.FromMs,
 		arg.ToMs,
@@ -426,6 +546,7 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -441,20 +562,22 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 }
 
 const listReminders = `-- name: ListReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders INDEXED BY reminders_fire
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, appid FROM reminders INDEXED BY reminders_fire
 WHERE fire_at >= ?1 AND fire_at < ?2
   AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
-  AND (CAST(?4 AS TEXT) = '' OR instr(data, CAST(?4 AS TEXT)) > 0)
-  AND (fire_at > ?5 OR (fire_at = ?5 AND id > ?6))
-  AND (fire_at < ?7 OR (fire_at = ?7 AND id <= ?8))
+  AND (CAST(?4 AS TEXT) = '' OR appid = CAST(?4 AS TEXT))
+  AND (CAST(?5 AS TEXT) = '' OR instr(data, CAST(?5 AS TEXT)) > 0)
+  AND (fire_at > ?6 OR (fire_at = ?6 AND id > ?7))
+  AND (fire_at < ?8 OR (fire_at = ?8 AND id <= ?9))
 ORDER BY fire_at, id
-LIMIT ?9
+LIMIT ?10
 `
 
 type ListRemindersParams struct {
 	FromMs      int64
 	ToMs        int64
 	TemplateID  string
+	Appid       string
 	Text        string
 	AfterFireAt int64
 	AfterID     string
@@ -473,6 +596,7 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 		arg.FromMs,
 		arg.ToMs,
 		arg.TemplateID,
+		arg.Appid,
 		arg.Text,
 		arg.AfterFireAt,
 		arg.AfterID,
@@ -511,6 +635,7 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -580,14 +705,15 @@ func (q *Queries) ListRemindersWalkEnd(ctx context.Context, arg ListRemindersWal
 }
 
 const listStatusReminders = `-- name: ListStatusReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders INDEXED BY reminders_status
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, appid FROM reminders INDEXED BY reminders_status
 WHERE status = ?1 AND fire_at >= ?2 AND fire_at < ?3
   AND (CAST(?4 AS TEXT) = '' OR template_id = CAST(?4 AS TEXT))
-  AND (CAST(?5 AS TEXT) = '' OR instr(data, CAST(?5 AS TEXT)) > 0)
-  AND (fire_at > ?6 OR (fire_at = ?6 AND id > ?7))
-  AND (fire_at < ?8 OR (fire_at = ?8 AND id <= ?9))
+  AND (CAST(?5 AS TEXT) = '' OR appid = CAST(?5 AS TEXT))
+  AND (CAST(?6 AS TEXT) = '' OR instr(data, CAST(?6 AS TEXT)) > 0)
+  AND (fire_at > ?7 OR (fire_at = ?7 AND id > ?8))
+  AND (fire_at < ?9 OR (fire_at = ?9 AND id <= ?10))
 ORDER BY fire_at, id
-LIMIT ?10
+LIMIT ?11
 `
 
 type ListStatusRemindersParams struct {
@@ -595,6 +721,7 @@ type ListStatusRemindersParams struct {
 	FromMs      int64
 	ToMs        int64
 	TemplateID  string
+	Appid       string
 	Text        string
 	AfterFireAt int64
 	AfterID     string
@@ -612,6 +739,7 @@ func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusReminde
 		arg.FromMs,
 		arg.ToMs,
 		arg.TemplateID,
+		arg.Appid,
 		arg.Text,
 		arg.AfterFireAt,
 		arg.AfterID,
@@ -650,6 +778,7 @@ func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusReminde
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -718,21 +847,23 @@ func (q *Queries) ListStatusRemindersWalkEnd(ctx context.Context, arg ListStatus
 }
 
 const listUserReminders = `-- name: ListUserReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery FROM reminders INDEXED BY reminders_owner
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, appid FROM reminders INDEXED BY reminders_owner
 WHERE openid = ?1
   AND (CAST(?2 AS TEXT) = '' OR status = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
-  AND (CAST(?4 AS TEXT) = '' OR instr(data, CAST(?4 AS TEXT)) > 0)
-  AND fire_at >= ?5 AND fire_at < ?6
-  AND (fire_at > ?7 OR (fire_at = ?7 AND id > ?8))
+  AND (CAST(?4 AS TEXT) = '' OR appid = CAST(?4 AS TEXT))
+  AND (CAST(?5 AS TEXT) = '' OR instr(data, CAST(?5 AS TEXT)) > 0)
+  AND fire_at >= ?6 AND fire_at < ?7
+  AND (fire_at > ?8 OR (fire_at = ?8 AND id > ?9))
 ORDER BY fire_at, id
-LIMIT ?9
+LIMIT ?10
 `
 
 type ListUserRemindersParams struct {
 	Openid      string
 	Status      string
 	TemplateID  string
+	Appid       string
 	Text        string
 	FromMs      int64
 	ToMs        int64
@@ -748,6 +879,7 @@ func (q *Queries) ListUserReminders(ctx context.Context, arg ListUserRemindersPa
 		arg.Openid,
 		arg.Status,
 		arg.TemplateID,
+		arg.Appid,
 		arg.Text,
 		arg.FromMs,
 		arg.ToMs,
@@ -786,6 +918,7 @@ func (q *Queries) ListUserReminders(ctx context.Context, arg ListUserRemindersPa
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}

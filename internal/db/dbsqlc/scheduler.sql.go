@@ -57,7 +57,7 @@ UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
     credit_held = ?3, updated_at = ?4
 WHERE id = ?5 AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, appid
 `
 
 type ClaimReminderParams struct {
@@ -103,6 +103,7 @@ func (q *Queries) ClaimReminder(ctx context.Context, arg ClaimReminderParams) (R
 		&i.CreditHeld,
 		&i.UnknownAt,
 		&i.Delivery,
+		&i.Appid,
 	)
 	return i, err
 }
@@ -112,7 +113,7 @@ UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
     credit_held = (id IN (SELECT h.value FROM json_each(CAST(?3 AS TEXT)) h)), updated_at = ?4
 WHERE id IN (SELECT j.value FROM json_each(CAST(?5 AS TEXT)) j) AND +status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, appid
 `
 
 type ClaimRemindersParams struct {
@@ -166,6 +167,7 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}

@@ -27,6 +27,7 @@ func reminderTests(t *testing.T, open Open[ReminderDriver]) {
 	t.Run("counts", func(t *testing.T) { testCounts(t, fresh(t, open)) })
 	t.Run("count ahead", func(t *testing.T) { testCountAhead(t, fresh(t, open)) })
 	consentTests(t, open) // consents.go
+	appTests(t, open)     // apps.go
 }
 
 // newReminder is a one-off reminder of openID for template at fireAt,

@@ -100,6 +100,7 @@ type Reminder struct {
 	CreditHeld     bool
 	UnknownAt      *int64
 	Delivery       string
+	Appid          string
 }
 
 type Session struct {
@@ -107,6 +108,7 @@ type Session struct {
 	Openid    string
 	CreatedAt int64
 	ExpiresAt int64
+	Appid     string
 }
 
 type Template struct {

@@ -103,7 +103,7 @@ UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = $1::bigint, lease_owner = $2::text,
     credit_held = (id = ANY($3::text[])), updated_at = $4::bigint
 WHERE id = ANY($5::text[]) AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, appid
 `
 
 type ClaimRemindersParams struct {
@@ -156,6 +156,7 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.CreditHeld,
 			&i.UnknownAt,
 			&i.Delivery,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
