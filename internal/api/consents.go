@@ -38,6 +38,9 @@ func (s *Server) handleListTemplates(w http.ResponseWriter, r *http.Request) {
 }
 
 type consentJSON struct {
+	// AppID is the mini-program of the ledger's user (an openid is one
+	// app's).
+	AppID      string `json:"appid"`
 	TemplateID string `json:"template_id"`
 	Credits    int64  `json:"credits"`
 	Status     string `json:"status"`
@@ -172,7 +175,7 @@ func (s *Server) writeConsents(w http.ResponseWriter, r *http.Request, oid strin
 	}
 	out := consentsResponse{Consents: make([]consentJSON, 0, len(rows))}
 	for _, c := range rows {
-		out.Consents = append(out.Consents, consentJSON{TemplateID: c.TemplateID, Credits: c.Credits, Status: string(c.Status),
+		out.Consents = append(out.Consents, consentJSON{AppID: appID(r.Context()), TemplateID: c.TemplateID, Credits: c.Credits, Status: string(c.Status),
 			LongTerm: c.LongTerm, UpdatedAt: formatUTC(c.UpdatedAt)})
 	}
 	encode(w, http.StatusOK, out)

@@ -787,6 +787,9 @@ func testContractFlow(t *testing.T, h *harness, cl *client, file []byte) {
 	}
 	cl.want(cl.call(docValid, "GET", "/admin/v1/stats", a, nil), 403, "forbidden")
 	cl.want(cl.call(docValid, "GET", "/admin/v1/jobs", "wrong", nil), 401, "unauthorized")
+	r = cl.call(docValid, "GET", "/admin/v1/apps", adminToken, nil)
+	cl.want(r, 200, "")
+	cl.want(cl.call(docValid, "GET", "/admin/v1/stats?appid=wxnone", adminToken, nil), 200, "")
 
 	// What the router answers itself is in the contract's shape too.
 	cl.want(cl.callUndocumented("GET", "/nope", ""), 404, "not_found")

@@ -352,7 +352,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 	}
 	data, _ := json.Marshal(spec.data)
 	now := s.now()
-	nr := store.NewReminder{ID: newReminderID(now), OpenID: oid, TemplateID: spec.templateID, FireAt: spec.fireAt,
+	nr := store.NewReminder{ID: newReminderID(now), AppID: appID(ctx), OpenID: oid, TemplateID: spec.templateID, FireAt: spec.fireAt,
 		Recurrence: spec.recurrence, Timezone: spec.zone.String(), Data: string(data), Page: spec.page,
 		IdempotencyKey: key, RequestHash: hash, CreatedAt: now}
 	nr.ExpiresAt, nr.Window, nr.HasWindow = spec.window()
@@ -395,6 +395,11 @@ func idempotencyConflict(key string) *Error {
 // create itself looks the key up again, in its transaction.
 func (s *Server) replayIdempotent(w http.ResponseWriter, r *http.Request, oid, key, hash string) (bool, error) {
 	prev, err := s.store.ReminderByIdempotencyKey(r.Context(), oid, key)
+	if err == nil && prev.AppID != appID(r.Context()) {
+		// Keys are unique per openid, and an openid is one app's: another
+		// app's reminder is not the caller's to replay.
+		return false, conflict("the Idempotency-Key %q is taken", key)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -410,7 +415,7 @@ func (s *Server) replayIdempotent(w http.ResponseWriter, r *http.Request, oid, k
 
 func (s *Server) handleGetOwnReminder(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	if _, err := s.reminders.Own(r.Context(), id, openID(r.Context())); err != nil {
+	if _, err := s.ownReminder(r.Context(), id); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -432,7 +437,7 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rem, err := s.reminders.Own(ctx, id, openID(ctx))
+	rem, err := s.ownReminder(ctx, id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -528,6 +533,11 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleCancelOwnReminder(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if _, err := s.ownReminder(r.Context(), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	s.cancel(w, r, openID(r.Context()))
 }
 
@@ -570,6 +580,7 @@ func (s *Server) parseList(r *http.Request, admin bool) (store.ListQuery, error)
 	if admin {
 		lq.OpenID = q.Get("openid")
 		lq.TemplateID = q.Get("template_id")
+		lq.AppID = adminAppFilter(r, fe)
 		if v := q.Get("delivery"); v != "" {
 			if !contains(deliveryReports, v) {
 				fe.add("delivery", "must be one of "+strings.Join(deliveryReports, ", "))
@@ -587,12 +598,13 @@ func (s *Server) parseList(r *http.Request, admin bool) (store.ListQuery, error)
 			}
 		}
 	} else {
-		for _, k := range []string{"openid", "template_id", "from", "to", "delivery"} {
+		for _, k := range []string{"openid", "template_id", "from", "to", "delivery", "appid"} {
 			if q.Has(k) {
 				fe.add(k, "is an admin filter; the mini-program API lists the caller's own reminders")
 			}
 		}
 		lq.OpenID = openID(r.Context())
+		lq.AppID = appID(r.Context())
 	}
 	return lq, fe.err()
 }

@@ -78,6 +78,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/jobs", s.handleAdminJobs)
 		r.Get("/instances", s.handleAdminInstances)
 		r.Get("/stats", s.handleAdminStats)
+		r.Get("/apps", s.handleAdminApps)
 	})
 	return r
 }
