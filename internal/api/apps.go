@@ -8,7 +8,10 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/wechat"
 )
 
 // App is one mini-program the API serves: its AppID and its own WeChat
@@ -17,6 +20,9 @@ type App struct {
 	AppID string
 	Login Login
 	Token TokenState
+	// Push receives the app's message push at /wechat/push/{appid} (and
+	// /wechat/push when it is the only app); nil: none.
+	Push *wechat.Receiver
 }
 
 // Apps is the set of mini-programs the API serves, in the configured order
@@ -172,4 +178,34 @@ func adminAppFilter(r *http.Request, fe fieldErrors) string {
 		fe.add("appid", "is not an AppID")
 	}
 	return v
+}
+
+// receiver is the push receiver of a request: /wechat/push/{appid} is that
+// app's (a removed or unknown app's is not found), /wechat/push the only
+// app's (Config.Push, else that app's own).
+func (s *Server) receiver(r *http.Request) (*wechat.Receiver, error) {
+	none := notFound("message push (set the app's push token)")
+	if id := chi.URLParam(r, "appid"); id != "" {
+		app, ok := s.apps.Get(id)
+		switch {
+		case !ok:
+			return nil, notFound("message push of app " + id)
+		case app.Push != nil:
+			return app.Push, nil
+		case app.AppID == "" && s.push != nil: // a server wired without apps
+			return s.push, nil
+		}
+		return nil, none
+	}
+	list := s.apps.List()
+	if len(list) > 1 {
+		return nil, notFound("message push: this service serves several mini-programs; WeChat pushes to /wechat/push/{appid}")
+	}
+	if s.push != nil {
+		return s.push, nil
+	}
+	if len(list) == 1 && list[0].Push != nil {
+		return list[0].Push, nil
+	}
+	return nil, notFound("message push (set REMINDERD_WECHAT_PUSH_TOKEN)")
 }

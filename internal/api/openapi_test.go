@@ -838,6 +838,21 @@ func testContractPush(t *testing.T, h *harness, cl *client) {
 	if r.status != 200 || r.raw != "success" {
 		t.Fatalf("XML push: %d %s", r.status, r.raw)
 	}
+	// The app's own push URL (one app: the same receiver).
+	ev.CreateTime++
+	msg, _ = wechat.MarshalEvent(ev, false)
+	aq, abody, err := rcv.Seal(msg, "gh_x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = cl.call(docValid, "POST", "/wechat/push/"+h.fake.AppID()+"?"+aq.Encode(), "", string(abody), "Content-Type", "text/xml")
+	if r.status != 200 || r.raw != "success" {
+		t.Fatalf("app push: %d %s", r.status, r.raw)
+	}
+	q.Set("signature", wechat.Signature(pushToken, ts, "n1"))
+	if r = cl.call(docValid, "GET", "/wechat/push/"+h.fake.AppID()+"?"+q.Encode(), "", nil); r.status != 200 || r.raw != "x" {
+		t.Fatalf("app handshake: %d %q", r.status, r.raw)
+	}
 
 	forged := url.Values{}
 	for k, v := range pq {
