@@ -29,9 +29,9 @@ type position struct {
 // listParams is a listing's parameters, whichever query serves it.
 type listParams struct {
 	appID, openID, status, templateID, text, delivery string
-	fromMS, toMS, afterFireAt                  int64
-	afterID                                    string
-	maxRows                                    int32
+	fromMS, toMS, afterFireAt                         int64
+	afterID                                           string
+	maxRows                                           int32
 }
 
 // ListReminders returns one page in (fire_at, id) order: keyset pages
