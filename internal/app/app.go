@@ -70,6 +70,9 @@ type App struct {
 	Catalog *catalog.Catalog
 	Engine  *scheduler.Engine
 	Metrics *metrics.Metrics
+	// Apps are the mini-programs the API serves (one: the WeChat
+	// configuration's AppID); serve replaces them on SIGHUP.
+	Apps *api.Apps
 	// Handler is the HTTP API (mini-program, admin, message push, health,
 	// metrics).
 	Handler http.Handler
@@ -98,6 +101,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		}
 	}()
 	a := &App{Store: database, DB: sqlite}
+	if err := adoptRows(ctx, database, cfg.WeChat.AppID, log); err != nil {
+		return nil, err
+	}
 	// The metrics read the engine's state at each scrape, the reminder
 	// counts from the service every surface reads them from.
 	reminders := service.NewReminders(database, wakeLater{a}, now)
@@ -166,6 +172,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	acfg := cfg.API
 	acfg.DB, acfg.Catalog, acfg.Login, acfg.Engine, acfg.Token = database, a.Catalog, client, engine{a.Engine}, client
 	acfg.Push, acfg.Metrics, acfg.ObserveHTTP, acfg.Now = rcv, m.Handler(), m.ObserveHTTP, now
+	a.Apps = api.NewApps(api.App{AppID: wcfg.AppID, Login: client, Token: client, Push: rcv})
+	acfg.Apps = a.Apps
 	acfg.Logger = log.With("component", "api")
 	a.Handler = api.New(acfg)
 	return a, nil
