@@ -17,16 +17,19 @@ CREATE INDEX sessions_expires ON sessions (expires_at);
 
 -- Templates learned from WeChat's template list (gettemplate). A template
 -- that disappears from the list stays with present = 0 so that reminders
--- referring to it can be explained.
+-- referring to it can be explained. Each app has its own list (appid,
+-- migration 10).
 CREATE TABLE templates (
-    id        TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+    id        TEXT    NOT NULL CHECK (id <> ''),
     title     TEXT    NOT NULL,
     kind      TEXT    NOT NULL CHECK (kind IN ('one_time', 'long_term')),
     content   TEXT    NOT NULL,
     keywords  TEXT    NOT NULL CHECK (json_valid(keywords)), -- [{"key","type","label","enum"}]
     position  INTEGER NOT NULL,
     present   INTEGER NOT NULL DEFAULT 1 CHECK (present IN (0, 1)),
-    synced_at INTEGER NOT NULL
+    synced_at INTEGER NOT NULL,
+    appid     TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (appid, id)
 ) STRICT;
 
 -- The consent ledger: one row per (openid, template). credits is the number
@@ -166,13 +169,17 @@ CREATE TABLE pending_sent_events (
 
 CREATE INDEX pending_sent_events_user ON pending_sent_events (openid, template_id, received_at) WHERE openid <> '';
 
--- The cached WeChat access token (one row), so a restart does not refetch.
+-- The cached WeChat access token, one row per app (migration 10), so a
+-- restart does not refetch.
 CREATE TABLE wechat_token (
-    id         INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
-    value      TEXT    NOT NULL,
-    expires_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-, version INTEGER NOT NULL DEFAULT 0, fetcher TEXT NOT NULL DEFAULT '', fetching_until INTEGER NOT NULL DEFAULT 0) STRICT;
+    value          TEXT    NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    version        INTEGER NOT NULL DEFAULT 0,
+    fetcher        TEXT    NOT NULL DEFAULT '',
+    fetching_until INTEGER NOT NULL DEFAULT 0,
+    appid          TEXT    NOT NULL PRIMARY KEY
+) STRICT;
 
 -- The per-openid send lease across processes (migration 7).
 CREATE TABLE user_sends (

@@ -33,14 +33,16 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_expires ON sessions (expires_at);
 
 CREATE TABLE templates (
-    id        TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+    id        TEXT    NOT NULL CHECK (id <> ''),
     title     TEXT    NOT NULL,
     kind      TEXT    NOT NULL CHECK (kind IN ('one_time', 'long_term')),
     content   TEXT    NOT NULL,
     keywords  TEXT    NOT NULL CHECK (keywords::json IS NOT NULL), -- [{"key","type","label","enum"}]
     position  BIGINT  NOT NULL,
     present   BOOLEAN NOT NULL DEFAULT true,
-    synced_at BIGINT  NOT NULL
+    synced_at BIGINT  NOT NULL,
+    appid     TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (appid, id)
 );
 
 CREATE TABLE consents (
@@ -143,14 +145,15 @@ CREATE TABLE pending_sent_events (
 CREATE INDEX pending_sent_events_user ON pending_sent_events (openid, template_id, received_at) WHERE openid <> '';
 
 CREATE TABLE wechat_token (
-    id         BIGINT NOT NULL PRIMARY KEY CHECK (id = 1),
     value      TEXT   NOT NULL,
     expires_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     -- Migration 3: the fleet's compare-and-set version and fetch lease.
     version        BIGINT NOT NULL DEFAULT 0,
     fetcher        TEXT   NOT NULL DEFAULT '',
-    fetching_until BIGINT NOT NULL DEFAULT 0
+    fetching_until BIGINT NOT NULL DEFAULT 0,
+    -- Migration 6: one row per app.
+    appid          TEXT   NOT NULL PRIMARY KEY
 );
 
 -- The per-openid send lease across processes (migration 3).

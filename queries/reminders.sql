@@ -201,3 +201,12 @@ UPDATE reminders SET appid = @appid WHERE appid = '';
 
 -- name: AdoptSessions :execrows
 UPDATE sessions SET appid = @appid WHERE appid = '';
+
+-- name: AdoptTemplates :execrows
+UPDATE templates SET appid = @appid WHERE appid = '';
+
+-- name: AdoptToken :execrows
+-- The token of the app the deployment ran with; a second adoption (there
+-- is a row of the app already) leaves the unowned row alone.
+UPDATE wechat_token SET appid = @appid WHERE appid = ''
+  AND NOT EXISTS (SELECT 1 FROM wechat_token w WHERE w.appid = @appid);

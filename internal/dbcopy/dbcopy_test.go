@@ -187,7 +187,7 @@ line2	tab', '[ ]', -3, 0, 0)`,
 		`INSERT INTO push_seen (key, body_hash, seen_at) VALUES ('q:1:2', '', 4)`,
 		`INSERT INTO pauses (name, until, reason, updated_at) VALUES ('raw', -1, 'why ''not''', 5)`,
 		`DELETE FROM wechat_token`,
-		`INSERT INTO wechat_token (id, value, expires_at, updated_at) VALUES (1, 'TOKEN ✓', 9223372036854775807, 6)`,
+		`INSERT INTO wechat_token (appid, value, expires_at, updated_at) VALUES ('', 'TOKEN ✓', 9223372036854775807, 6)`,
 	}
 	// The fleet's tables, where this schema has them: a lease, a process,
 	// a send in flight, as a stopped service may leave them.
@@ -274,7 +274,7 @@ func pgRows(t *testing.T, c *pgx.Conn, table, cols, order string) [][]any {
 // primaryKeys orders each table's rows for comparison.
 var primaryKeys = map[string]string{
 	"sessions": "token_hash", "templates": "id", "consents": "openid, template_id", "consent_grants": "id",
-	"reminders": "id", "deliveries": "id", "pending_sent_events": "msgid", "wechat_token": "id", "push_seen": "key",
+	"reminders": "id", "deliveries": "id", "pending_sent_events": "msgid", "wechat_token": "appid", "push_seen": "key",
 	"pauses": "name", "leader": "name", "instances": "id", "user_sends": "openid",
 }
 

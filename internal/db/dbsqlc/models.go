@@ -124,6 +124,7 @@ type Template struct {
 	Position int64
 	Present  int64
 	SyncedAt int64
+	Appid    string
 }
 
 type UserSend struct {
@@ -133,11 +134,11 @@ type UserSend struct {
 }
 
 type WechatToken struct {
-	ID            int64
 	Value         string
 	ExpiresAt     int64
 	UpdatedAt     int64
 	Version       int64
 	Fetcher       string
 	FetchingUntil int64
+	Appid         string
 }

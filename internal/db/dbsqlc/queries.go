@@ -42,6 +42,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adoptSessionsStmt, err = db.PrepareContext(ctx, adoptSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query AdoptSessions: %w", err)
 	}
+	if q.adoptTemplatesStmt, err = db.PrepareContext(ctx, adoptTemplates); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptTemplates: %w", err)
+	}
+	if q.adoptTokenStmt, err = db.PrepareContext(ctx, adoptToken); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptToken: %w", err)
+	}
 	if q.appDueBacklogStmt, err = db.PrepareContext(ctx, appDueBacklog); err != nil {
 		return nil, fmt.Errorf("error preparing query AppDueBacklog: %w", err)
 	}
@@ -357,6 +363,16 @@ func (q *Queries) Close() error {
 	if q.adoptSessionsStmt != nil {
 		if cerr := q.adoptSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adoptSessionsStmt: %w", cerr)
+		}
+	}
+	if q.adoptTemplatesStmt != nil {
+		if cerr := q.adoptTemplatesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptTemplatesStmt: %w", cerr)
+		}
+	}
+	if q.adoptTokenStmt != nil {
+		if cerr := q.adoptTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptTokenStmt: %w", cerr)
 		}
 	}
 	if q.appDueBacklogStmt != nil {
@@ -874,6 +890,8 @@ type Queries struct {
 	addCreditStmt                   *sql.Stmt
 	adoptRemindersStmt              *sql.Stmt
 	adoptSessionsStmt               *sql.Stmt
+	adoptTemplatesStmt              *sql.Stmt
+	adoptTokenStmt                  *sql.Stmt
 	appDueBacklogStmt               *sql.Stmt
 	applyPendingSentEventStmt       *sql.Stmt
 	cancelReminderStmt              *sql.Stmt
@@ -980,6 +998,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		addCreditStmt:                   q.addCreditStmt,
 		adoptRemindersStmt:              q.adoptRemindersStmt,
 		adoptSessionsStmt:               q.adoptSessionsStmt,
+		adoptTemplatesStmt:              q.adoptTemplatesStmt,
+		adoptTokenStmt:                  q.adoptTokenStmt,
 		appDueBacklogStmt:               q.appDueBacklogStmt,
 		applyPendingSentEventStmt:       q.applyPendingSentEventStmt,
 		cancelReminderStmt:              q.cancelReminderStmt,

@@ -12,8 +12,8 @@ import (
 
 // The operations of store.Apps.
 
-// AdoptRows gives appID the sessions and reminders without an app, in one
-// transaction.
+// AdoptRows gives appID the sessions, reminders, templates and token
+// without an app, in one transaction.
 func (d *DB) AdoptRows(ctx context.Context, appID string) (int64, error) {
 	var n int64
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
@@ -22,7 +22,15 @@ func (d *DB) AdoptRows(ctx context.Context, appID string) (int64, error) {
 			return err
 		}
 		s, err := q.AdoptSessions(ctx, appID)
-		n = r + s
+		if err != nil {
+			return err
+		}
+		tm, err := q.AdoptTemplates(ctx, appID)
+		if err != nil {
+			return err
+		}
+		tk, err := q.AdoptToken(ctx, appID)
+		n = r + s + tm + tk
 		return err
 	})
 	return n, storeErr(err, "adopt rows for app "+appID)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,116 @@ func appTests(t *testing.T, open Open[ReminderDriver]) {
 	t.Run("apps listing", func(t *testing.T) { testAppsListing(t, fresh(t, open)) })
 	t.Run("apps counts", func(t *testing.T) { testAppsCounts(t, fresh(t, open)) })
 	t.Run("apps adopt", func(t *testing.T) { testAppsAdopt(t, fresh(t, open)) })
+	t.Run("apps templates", func(t *testing.T) { testAppsTemplates(t, fresh(t, open)) })
+	t.Run("apps tokens", func(t *testing.T) { testAppsTokens(t, fresh(t, open)) })
+	t.Run("apps adopt templates and token", func(t *testing.T) { testAppsAdoptTemplatesToken(t, fresh(t, open)) })
+}
+
+func tmpl(id, title string) store.Template {
+	return store.Template{ID: id, Title: title, Kind: store.KindOneTime, Content: "{{thing1.DATA}}",
+		Keywords: []store.Keyword{{Key: "thing1", Type: "thing", Label: "x"}}}
+}
+
+func templateIDs(t *testing.T, s store.TemplateStore) string {
+	t.Helper()
+	list, err := s.Templates(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, x := range list {
+		ids = append(ids, x.ID+"="+x.Title)
+	}
+	return strings.Join(ids, " ")
+}
+
+// Each app's template list is its own: a sync of one never marks
+// another's absent, and the same id may name a template in each.
+func testAppsTemplates(t *testing.T, s ReminderDriver) {
+	ctx := context.Background()
+	a, b := s.AppTemplates("wxa"), s.AppTemplates("wxb")
+	if err := a.SyncTemplates(ctx, []store.Template{tmpl("t1", "A1"), tmpl("t2", "A2")}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SyncTemplates(ctx, []store.Template{tmpl("t1", "B1")}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got := templateIDs(t, a); got != "t1=A1 t2=A2" {
+		t.Errorf("A: %q", got)
+	}
+	if got := templateIDs(t, b); got != "t1=B1" {
+		t.Errorf("B: %q", got)
+	}
+	if err := a.SyncTemplates(ctx, []store.Template{tmpl("t2", "A2")}, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, gotB := templateIDs(t, a), templateIDs(t, b); got != "t2=A2" || gotB != "t1=B1" {
+		t.Errorf("after A's second sync: A %q, B %q", got, gotB)
+	}
+	if got := templateIDs(t, s.AppTemplates("")); got != "" {
+		t.Errorf("app \"\" sees %q", got)
+	}
+}
+
+// Each app's token row is its own: its fetch lease, its version, its
+// invalidation.
+func testAppsTokens(t *testing.T, s ReminderDriver) {
+	ctx := context.Background()
+	a, b := s.AppTokens("wxa"), s.AppTokens("wxb")
+	if ok, err := a.AcquireTokenFetch(ctx, "p1", t0, t0.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("A's lease: %v %v", ok, err)
+	}
+	if ok, err := b.AcquireTokenFetch(ctx, "p2", t0, t0.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("B's lease while A's is held: %v %v", ok, err)
+	}
+	va, err := a.SaveFetchedToken(ctx, store.Token{Value: "tok-a", ExpiresAt: t0.Add(2 * time.Hour)}, "p1", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.SaveFetchedToken(ctx, store.Token{Value: "tok-b", ExpiresAt: t0.Add(2 * time.Hour)}, "p2", t0); err != nil {
+		t.Fatal(err)
+	}
+	ta, errA := a.LoadToken(ctx)
+	tb, errB := b.LoadToken(ctx)
+	if errA != nil || errB != nil || ta.Value != "tok-a" || tb.Value != "tok-b" {
+		t.Fatalf("tokens %+v %v / %+v %v", ta, errA, tb, errB)
+	}
+	if ok, err := a.InvalidateToken(ctx, va, t0); err != nil || !ok {
+		t.Fatalf("invalidate A: %v %v", ok, err)
+	}
+	if _, err := a.LoadToken(ctx); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("A after invalidation: %v", err)
+	}
+	if tb, err := b.LoadToken(ctx); err != nil || tb.Value != "tok-b" {
+		t.Errorf("B after A's invalidation: %+v %v", tb, err)
+	}
+	if _, err := s.AppTokens("").LoadToken(ctx); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("app \"\" has a token: %v", err)
+	}
+}
+
+// The templates and token of app "" (written before apps existed) go to
+// the adopting app.
+func testAppsAdoptTemplatesToken(t *testing.T, s ReminderDriver) {
+	ctx := context.Background()
+	if err := s.AppTemplates("").SyncTemplates(ctx, []store.Template{tmpl("t1", "old")}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppTokens("").SaveToken(ctx, store.Token{Value: "tok-old", ExpiresAt: t0.Add(time.Hour)}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.AdoptRows(ctx, "wxa"); err != nil || n != 2 {
+		t.Fatalf("adopted %d (%v), want 2", n, err)
+	}
+	if got := templateIDs(t, s.AppTemplates("wxa")); got != "t1=old" {
+		t.Errorf("adopted templates %q", got)
+	}
+	if tok, err := s.AppTokens("wxa").LoadToken(ctx); err != nil || tok.Value != "tok-old" {
+		t.Errorf("adopted token %+v %v", tok, err)
+	}
+	if got := templateIDs(t, s.AppTemplates("")); got != "" {
+		t.Errorf("app \"\" keeps %q", got)
+	}
 }
 
 func appReminder(id, app, openID, template string, fireAt time.Time) store.NewReminder {

@@ -120,6 +120,7 @@ type Template struct {
 	Position int64
 	Present  bool
 	SyncedAt int64
+	Appid    string
 }
 
 type UserSend struct {
@@ -129,11 +130,11 @@ type UserSend struct {
 }
 
 type WechatToken struct {
-	ID            int64
 	Value         string
 	ExpiresAt     int64
 	UpdatedAt     int64
 	Version       int64
 	Fetcher       string
 	FetchingUntil int64
+	Appid         string
 }

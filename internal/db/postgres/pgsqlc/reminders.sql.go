@@ -34,6 +34,33 @@ func (q *Queries) AdoptSessions(ctx context.Context, appid string) (int64, error
 	return result.RowsAffected(), nil
 }
 
+const adoptTemplates = `-- name: AdoptTemplates :execrows
+UPDATE templates SET appid = $1 WHERE appid = ''
+`
+
+func (q *Queries) AdoptTemplates(ctx context.Context, appid string) (int64, error) {
+	result, err := q.db.Exec(ctx, adoptTemplates, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const adoptToken = `-- name: AdoptToken :execrows
+UPDATE wechat_token SET appid = $1 WHERE appid = ''
+  AND NOT EXISTS (SELECT 1 FROM wechat_token w WHERE w.appid = $1)
+`
+
+// The token of the app the deployment ran with; a second adoption (there
+// is a row of the app already) leaves the unowned row alone.
+func (q *Queries) AdoptToken(ctx context.Context, appid string) (int64, error) {
+	result, err := q.db.Exec(ctx, adoptToken, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const appDueBacklog = `-- name: AppDueBacklog :one
 SELECT count(*) AS n, CAST(coalesce(min(due_at), 0) AS BIGINT) AS oldest_due_at
 FROM reminders WHERE appid = $1 AND status = 'scheduled' AND due_at <= $2
