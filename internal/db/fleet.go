@@ -36,7 +36,9 @@ func (a appView) AcquireTokenFetch(ctx context.Context, holder string, now, unti
 // ReleaseTokenFetch gives holder's fetch lease up.
 func (a appView) ReleaseTokenFetch(ctx context.Context, holder string) error {
 	d := a.d
-	if err := d.WithTx(ctx, func(q *dbsqlc.Queries) error { return q.ReleaseTokenFetch(ctx, dbsqlc.ReleaseTokenFetchParams{Appid: a.appID, Holder: holder}) }); err != nil {
+	if err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		return q.ReleaseTokenFetch(ctx, dbsqlc.ReleaseTokenFetchParams{Appid: a.appID, Holder: holder})
+	}); err != nil {
 		return fmt.Errorf("release the token fetch lease: %w", err)
 	}
 	return nil

@@ -36,7 +36,9 @@ func (a appView) AcquireTokenFetch(ctx context.Context, holder string, now, unti
 // ReleaseTokenFetch gives holder's fetch lease up.
 func (a appView) ReleaseTokenFetch(ctx context.Context, holder string) error {
 	d := a.d
-	if err := d.withTx(ctx, func(q *pgsqlc.Queries) error { return q.ReleaseTokenFetch(ctx, pgsqlc.ReleaseTokenFetchParams{Appid: a.appID, Holder: holder}) }); err != nil {
+	if err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
+		return q.ReleaseTokenFetch(ctx, pgsqlc.ReleaseTokenFetchParams{Appid: a.appID, Holder: holder})
+	}); err != nil {
 		return storeErr(err, "release the token fetch lease")
 	}
 	return nil
