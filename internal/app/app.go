@@ -114,13 +114,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	wcfg := cfg.WeChat
 	wcfg.Now = now
 	wcfg.Logger = log.With("component", "wechat")
-	wcfg.TokenStore = tokenStore{database}
+	wcfg.TokenStore = tokenStore{database.AppTokens(wcfg.AppID)}
 	wcfg.OnToken = func(e wechat.TokenEvent) { a.Metrics.TokenEvent(e.Kind) }
 	if a.WeChat, err = wechat.New(wcfg); err != nil {
 		return nil, err
 	}
 	client := a.WeChat
-	a.Catalog = catalog.New(database, client, now, log.With("component", "catalog"))
+	a.Catalog = catalog.New(database.AppTemplates(wcfg.AppID), client, now, log.With("component", "catalog", "appid", wcfg.AppID))
 	if err := a.Catalog.Load(ctx); err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func (a *App) Close() error { return a.Store.Close() }
 
 // tokenStore persists the WeChat access token in the store and shares it
 // between the processes on one database (wechat.FleetTokenStore).
-type tokenStore struct{ s store.EngineStore }
+type tokenStore struct{ s store.TokenStore }
 
 var _ wechat.FleetTokenStore = tokenStore{}
 
