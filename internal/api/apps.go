@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
@@ -20,6 +21,8 @@ type App struct {
 	AppID string
 	Login Login
 	Token TokenState
+	// Catalog is the app's templates (nil: Config.Catalog).
+	Catalog *catalog.Catalog
 	// Push receives the app's message push at /wechat/push/{appid} (and
 	// /wechat/push when it is the only app); nil: none.
 	Push *wechat.Receiver
@@ -208,4 +211,28 @@ func (s *Server) receiver(r *http.Request) (*wechat.Receiver, error) {
 		return list[0].Push, nil
 	}
 	return nil, notFound("message push (set REMINDERD_WECHAT_PUSH_TOKEN)")
+}
+
+// catalogFor is the templates of the request's app (its session's, or its
+// push's).
+func (s *Server) catalogFor(ctx context.Context) *catalog.Catalog { return s.catalogOf(appID(ctx)) }
+
+// catalogOf is app appID's templates; Config.Catalog when the app has
+// none of its own.
+func (s *Server) catalogOf(appID string) *catalog.Catalog {
+	if app, ok := s.apps.Get(appID); ok && app.Catalog != nil {
+		return app.Catalog
+	}
+	return s.catalog
+}
+
+// pushApp is the app a push request is for: the URL's, or the only one.
+func (s *Server) pushApp(r *http.Request) string {
+	if id := chi.URLParam(r, "appid"); id != "" {
+		return id
+	}
+	if list := s.apps.List(); len(list) == 1 {
+		return list[0].AppID
+	}
+	return ""
 }

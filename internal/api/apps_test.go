@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/reminderd/reminderd/internal/api"
+	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/testkit"
@@ -18,6 +19,8 @@ import (
 const (
 	appB       = "wxb0b0b0b0b0b0b0b0"
 	pushTokenB = "push-token-of-b"
+	// onlyBTemplate is in app B's template list only.
+	onlyBTemplate = "onlyBTemplate00000000000000000000000000001"
 )
 
 // twoApps is a harness serving two mini-programs: A (the harness's fake
@@ -44,7 +47,13 @@ func newTwoApps(t *testing.T) *twoApps {
 			t.Fatal(err)
 		}
 		ta.appA = api.App{AppID: wechattest.DefaultAppID, Login: cfg.Login, Token: cfg.Token, Push: cfg.Push}
-		ta.appBx = api.App{AppID: appB, Login: clientB, Token: clientB, Push: rcvB}
+		// B's own template list: the demo templates and one only B has.
+		ta.fakeB.AddTemplate(wechat.Template{ID: onlyBTemplate, Title: "B 专属", Keywords: []wechat.Keyword{{Key: "thing1", Label: "事项"}}})
+		catB := catalog.New(cfg.DB.AppTemplates(appB), clientB, cfg.Now, nil)
+		if err := catB.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ta.appBx = api.App{AppID: appB, Login: clientB, Token: clientB, Push: rcvB, Catalog: catB}
 		ta.apps = api.NewApps(ta.appA, ta.appBx)
 		cfg.Apps = ta.apps
 	})
@@ -274,4 +283,26 @@ func TestPushPerApp(t *testing.T) {
 	if r := ta.do("GET", "/wechat/push?"+signed(pushToken), "", nil); r.status != 200 {
 		t.Fatalf("the single app's /wechat/push: %d %s", r.status, r.raw)
 	}
+}
+
+// Each app lists and accepts its own templates only.
+func TestTemplatesPerApp(t *testing.T) {
+	ta := newTwoApps(t)
+	tokA, tokB := ta.loginA("alice"), ta.loginB("alice")
+	has := func(tok string) bool {
+		r := ta.do("GET", "/v1/templates", tok, nil)
+		ta.want(r, 200, "")
+		return strings.Contains(r.raw, onlyBTemplate)
+	}
+	if has(tokA) || !has(tokB) {
+		t.Fatalf("B's template listed to A %v, to B %v", has(tokA), has(tokB))
+	}
+	body := map[string]any{"template_id": onlyBTemplate, "fire_at": t0.Add(3600e9).Format("2006-01-02T15:04:05Z07:00"), "data": map[string]string{"thing1": "x"}}
+	if r := ta.do("POST", "/v1/reminders", tokA, body); r.status != 422 || r.field("template_id") == "" {
+		t.Fatalf("A created with B's template: %d %s", r.status, r.raw)
+	}
+	ta.want(ta.do("POST", "/v1/reminders", tokB, body), 201, "")
+	r := ta.do("POST", "/v1/consents", tokA, map[string]any{"results": map[string]string{onlyBTemplate: "accept"}})
+	ta.want(r, 422, "validation_failed")
+	ta.want(ta.do("POST", "/v1/consents", tokB, map[string]any{"results": map[string]string{onlyBTemplate: "accept"}}), 200, "")
 }

@@ -25,7 +25,7 @@ type keywordJSON struct {
 }
 
 func (s *Server) handleListTemplates(w http.ResponseWriter, r *http.Request) {
-	list := s.catalog.List()
+	list := s.catalogFor(r.Context()).List()
 	out := make([]templateJSON, 0, len(list))
 	for _, t := range list {
 		tj := templateJSON{ID: t.ID, Title: t.Title, Kind: string(t.Kind), Fields: make([]keywordJSON, 0, len(t.Keywords))}
@@ -89,7 +89,7 @@ func (s *Server) handleReportConsents(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		path := "results." + id
-		t, ok := s.catalog.Get(id)
+		t, ok := s.catalogFor(r.Context()).Get(id)
 		if !ok {
 			fe.add(path, "unknown template")
 			continue

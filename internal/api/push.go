@@ -58,7 +58,8 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request) {
 		s.pushError(w, r, wechat.ErrBodyTooLarge)
 		return
 	}
-	err = rcv.ProcessMeta(r.URL.Query(), body, func(e *wechat.Event, m wechat.PushMeta) error { return s.applyEvent(r.Context(), e, m) })
+	ctx := withUser(r.Context(), "", s.pushApp(r))
+	err = rcv.ProcessMeta(r.URL.Query(), body, func(e *wechat.Event, m wechat.PushMeta) error { return s.applyEvent(ctx, e, m) })
 	if err != nil && !errors.Is(err, wechat.ErrDuplicate) {
 		s.pushError(w, r, err)
 		return
@@ -110,7 +111,7 @@ func (s *Server) pushEvent(ctx context.Context, e *wechat.Event, m wechat.PushMe
 	switch e.Event {
 	case wechat.EventSubscribeMsgPopup:
 		for _, it := range e.Popup {
-			t, ok := s.catalog.Get(it.TemplateID)
+			t, ok := s.catalogFor(ctx).Get(it.TemplateID)
 			if !ok {
 				s.logFor(ctx).Warn("popup event for an unknown template", "template_id", it.TemplateID)
 				continue

@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/recur"
 	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
@@ -224,6 +225,11 @@ func validPage(p string) bool {
 // validateCreate turns a create request into a reminder spec, collecting
 // every problem.
 func (s *Server) validateCreate(req *createRequest) (reminderSpec, error) {
+	return s.validateCreateIn(s.catalog, req)
+}
+
+// validateCreateIn is validateCreate against one app's templates.
+func (s *Server) validateCreateIn(cat *catalog.Catalog, req *createRequest) (reminderSpec, error) {
 	fe := fieldErrors{}
 	now := s.now()
 	var spec reminderSpec
@@ -241,7 +247,7 @@ func (s *Server) validateCreate(req *createRequest) (reminderSpec, error) {
 			spec.zone = loc
 		}
 	}
-	t, ok := s.catalog.Get(req.TemplateID)
+	t, ok := cat.Get(req.TemplateID)
 	switch {
 	case req.TemplateID == "":
 		fe.add("template_id", "is required")
@@ -345,7 +351,7 @@ func (s *Server) handleCreateReminder(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	spec, err := s.validateCreate(&req)
+	spec, err := s.validateCreateIn(s.catalogFor(ctx), &req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -495,7 +501,7 @@ func (s *Server) handlePatchReminder(w http.ResponseWriter, r *http.Request) {
 	}
 	data := stored
 	if req.Data != nil {
-		t, ok := s.catalog.Get(rem.TemplateID)
+		t, ok := s.catalogOf(rem.AppID).Get(rem.TemplateID)
 		if !ok {
 			fe.add("data", "the reminder's template is no longer known; its data cannot be changed")
 		} else {
