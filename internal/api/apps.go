@@ -23,6 +23,8 @@ type App struct {
 	Token TokenState
 	// Catalog is the app's templates (nil: Config.Catalog).
 	Catalog *catalog.Catalog
+	// SandboxGrant is Config.SandboxGrant for this app's fake WeChat.
+	SandboxGrant func(openID, templateID string) (granted bool, err error)
 	// Push receives the app's message push at /wechat/push/{appid} (and
 	// /wechat/push when it is the only app); nil: none.
 	Push *wechat.Receiver
@@ -31,7 +33,17 @@ type App struct {
 // Apps is the set of mini-programs the API serves, in the configured order
 // (the first is the default). Set replaces it while serving (SIGHUP): a
 // session of an app no longer in the set is refused, its data kept.
-type Apps struct{ p atomic.Pointer[[]App] }
+type Apps struct {
+	p atomic.Pointer[[]App]
+	// firstByDefault: a login or push that names no app is the first
+	// app's, even among several (the sandbox's fakes).
+	firstByDefault atomic.Bool
+}
+
+// FirstByDefault makes the first app the one a login or push without an
+// appid goes to, however many are served (the sandbox, so that its
+// single-app tour keeps working beside its second fake app).
+func (a *Apps) FirstByDefault() { a.firstByDefault.Store(true) }
 
 // NewApps is the set of apps.
 func NewApps(apps ...App) *Apps {
@@ -79,7 +91,7 @@ func (a *Apps) ids() string {
 func (s *Server) loginApp(appID string) (App, error) {
 	list := s.apps.List()
 	if appID == "" {
-		if len(list) == 1 {
+		if len(list) == 1 || (len(list) > 1 && s.apps.firstByDefault.Load()) {
 			return list[0], nil
 		}
 		return App{}, fieldErrors{"appid": "is required: this service serves several mini-programs (" + s.apps.ids() + ")"}.err()
@@ -201,6 +213,12 @@ func (s *Server) receiver(r *http.Request) (*wechat.Receiver, error) {
 		return nil, none
 	}
 	list := s.apps.List()
+	if len(list) > 1 && s.apps.firstByDefault.Load() {
+		if list[0].Push == nil {
+			return nil, none
+		}
+		return list[0].Push, nil
+	}
 	if len(list) > 1 {
 		return nil, notFound("message push: this service serves several mini-programs; WeChat pushes to /wechat/push/{appid}")
 	}
@@ -231,7 +249,7 @@ func (s *Server) pushApp(r *http.Request) string {
 	if id := chi.URLParam(r, "appid"); id != "" {
 		return id
 	}
-	if list := s.apps.List(); len(list) == 1 {
+	if list := s.apps.List(); len(list) == 1 || (len(list) > 1 && s.apps.firstByDefault.Load()) {
 		return list[0].AppID
 	}
 	return ""

@@ -136,7 +136,11 @@ func (s *Server) handleReportConsents(w http.ResponseWriter, r *http.Request) {
 // /fake/popup and then reported counts once on both sides. The access log
 // line of the request says what happened.
 func (s *Server) grantInSandbox(r *http.Request, oid string, answers []reportedAnswer) {
-	if s.sandboxGrant == nil {
+	grant := s.sandboxGrant
+	if app, ok := s.apps.Get(appID(r.Context())); ok && app.SandboxGrant != nil {
+		grant = app.SandboxGrant
+	}
+	if grant == nil {
 		return
 	}
 	var granted, paired []string
@@ -144,7 +148,7 @@ func (s *Server) grantInSandbox(r *http.Request, oid string, answers []reportedA
 		if a.status != store.ConsentAccept {
 			continue
 		}
-		ok, err := s.sandboxGrant(oid, a.tmpl.ID)
+		ok, err := grant(oid, a.tmpl.ID)
 		switch {
 		case err != nil:
 			s.logFor(r.Context()).Warn("sandbox: the built-in fake WeChat refused the reported accept", "template_id", a.tmpl.ID, "error", err)

@@ -36,6 +36,9 @@ func adoptRows(ctx context.Context, s store.Apps, appID string, log *slog.Logger
 type AppConfig struct {
 	WeChat            wechat.Config
 	PushToken, AESKey string
+	// SandboxGrant is the sandbox's grant at this app's fake WeChat
+	// (api.Config.SandboxGrant); nil in production.
+	SandboxGrant func(openID, templateID string) (bool, error)
 }
 
 // appParts is what one served app runs on: its client (its own access
@@ -136,7 +139,7 @@ func (a *App) buildApp(ctx context.Context, ac AppConfig) (*appParts, error) {
 func apiApps(parts []*appParts) []api.App {
 	out := make([]api.App, len(parts))
 	for i, p := range parts {
-		out[i] = api.App{AppID: p.cfg.WeChat.AppID, Login: p.client, Token: p.client, Push: p.push, Catalog: p.catalog}
+		out[i] = api.App{AppID: p.cfg.WeChat.AppID, Login: p.client, Token: p.client, Push: p.push, Catalog: p.catalog, SandboxGrant: p.cfg.SandboxGrant}
 	}
 	return out
 }
