@@ -4,9 +4,10 @@
 -- name: ListExternalRefReminders :many
 -- The reminders of one external reference (the service API's listing), in
 -- (fire_at, id) order after a cursor, through reminders_external_ref; an
--- empty @openid or @status matches every one.
+-- empty @appid, @openid or @status matches every one.
 SELECT * FROM reminders INDEXED BY reminders_external_ref
 WHERE external_ref = @external_ref
+  AND (CAST(@appid AS TEXT) = '' OR appid = CAST(@appid AS TEXT))
   AND (CAST(@openid AS TEXT) = '' OR openid = CAST(@openid AS TEXT))
   AND (CAST(@status AS TEXT) = '' OR status = CAST(@status AS TEXT))
   AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))

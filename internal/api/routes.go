@@ -30,6 +30,8 @@ func (s *Server) routes() http.Handler {
 	r.Get("/openapi.json", s.handleOpenAPI)
 	r.Get("/wechat/push", s.handlePushHandshake)
 	r.Post("/wechat/push", s.handlePush)
+	r.Get("/wechat/push/{appid}", s.handlePushHandshake)
+	r.Post("/wechat/push/{appid}", s.handlePush)
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Post("/session", s.handleCreateSession)
@@ -105,6 +107,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/webhooks", s.handleAdminListWebhooks)
 		r.Get("/webhooks/{id}", s.handleAdminGetWebhook)
 		r.Post("/webhooks/{id}/retry", s.handleAdminRetryWebhook)
+		r.Get("/apps", s.handleAdminApps)
 	})
 	return r
 }

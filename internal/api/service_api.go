@@ -43,8 +43,6 @@ func (t StaticServiceToken) App(token string) (string, bool) {
 	return t.AppID, subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
-const serviceAppKey ctxKey = 2
-
 // requireService admits a request with the service token of an app: a
 // session token, an admin token or nothing is 401. Failures count against
 // the client's address as failed admin attempts do.
@@ -59,7 +57,7 @@ func (s *Server) requireService(next http.Handler) http.Handler {
 			return
 		}
 		if app, ok := s.service.App(tok); ok {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), serviceAppKey, app)))
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), appIDKey, app)))
 			return
 		}
 		if tok != "" {
@@ -168,15 +166,15 @@ func (s *Server) handleServiceListReminders(w http.ResponseWriter, r *http.Reque
 	s.writeList(w, r, lq)
 }
 
-// reminderOf loads reminder id of owner; owner "" is the service API's
-// caller, to whom every reminder of its app is visible. Anyone else's is
-// not found, as one that does not exist.
+// reminderOf loads reminder id of owner in the request's app; owner "" is
+// the service API's caller, to whom every reminder of its app is visible.
+// Anyone else's, or another app's, is not found, as one that does not exist.
 func (s *Server) reminderOf(ctx context.Context, id, owner string) (store.Reminder, error) {
 	if owner != "" {
-		return s.reminders.Own(ctx, id, owner)
+		return s.reminders.OwnIn(ctx, id, appID(ctx), owner)
 	}
 	rem, err := s.store.GetReminder(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && rem.AppID != appID(ctx)) {
 		return store.Reminder{}, errf(http.StatusNotFound, "not_found", "reminder %s not found", id)
 	}
 	return rem, err

@@ -12,10 +12,10 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/api"
@@ -41,6 +41,10 @@ type Config struct {
 	// WeChat configures the client. New sets its Now, Logger, TokenStore
 	// (the database) and OnToken (the metrics).
 	WeChat wechat.Config
+	// Apps are several mini-programs, the first the default; empty: the
+	// one of WeChat, PushToken and AESKey. The rows written before apps
+	// existed go to the first.
+	Apps []AppConfig
 	// PushToken and AESKey configure message push; without a token there
 	// is none (/wechat/push answers 404).
 	PushToken, AESKey string
@@ -79,6 +83,14 @@ type App struct {
 	Catalog *catalog.Catalog
 	Engine  *scheduler.Engine
 	Metrics *metrics.Metrics
+	// Apps are the mini-programs the API serves; SetApps replaces them
+	// (SIGHUP).
+	Apps *api.Apps
+
+	apps  appSet     // what each served app runs on (apps.go)
+	setMu sync.Mutex // one SetApps at a time
+	now   func() time.Time
+	log   *slog.Logger
 	// Handler is the HTTP API (mini-program, admin, message push, health,
 	// metrics).
 	Handler http.Handler
@@ -110,6 +122,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		}
 	}()
 	a := &App{Store: database, DB: sqlite}
+	adopter := cfg.WeChat.AppID
+	if len(cfg.Apps) > 0 {
+		adopter = cfg.Apps[0].WeChat.AppID
+	}
+	if err := adoptRows(ctx, database, adopter, log); err != nil {
+		return nil, err
+	}
 	// The metrics read the engine's state at each scrape, the reminder
 	// counts from the service every surface reads them from.
 	reminders := service.NewReminders(database, wakeLater{a}, now)
@@ -117,32 +136,28 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		return engineState(ctx, reminders, database, a.Engine)
 	}, log.With("component", "metrics"))
 
-	wcfg := cfg.WeChat
-	wcfg.Now = now
-	wcfg.Logger = log.With("component", "wechat")
-	wcfg.TokenStore = tokenStore{database}
-	wcfg.OnToken = func(e wechat.TokenEvent) { a.Metrics.TokenEvent(e.Kind) }
-	if a.WeChat, err = wechat.New(wcfg); err != nil {
-		return nil, err
+	a.now, a.log = now, log
+	appCfgs := cfg.Apps
+	if len(appCfgs) == 0 {
+		appCfgs = []AppConfig{{WeChat: cfg.WeChat, PushToken: cfg.PushToken, AESKey: cfg.AESKey}}
 	}
-	client := a.WeChat
-	a.Catalog = catalog.New(database, client, now, log.With("component", "catalog"))
-	if err := a.Catalog.Load(ctx); err != nil {
-		return nil, err
-	}
-	if err := a.Catalog.SyncIfDue(ctx); err != nil {
-		log.Warn("template sync at start-up failed; serving the last known templates and retrying", "error", err)
-	}
-	var rcv *wechat.Receiver
-	if cfg.PushToken != "" {
-		rcv, err = wechat.NewReceiver(wechat.PushConfig{Token: cfg.PushToken, AESKey: cfg.AESKey, AppID: wcfg.AppID, Now: now})
+	parts := make([]*appParts, 0, len(appCfgs))
+	for _, ac := range appCfgs {
+		p, err := a.buildApp(ctx, ac)
 		if err != nil {
-			return nil, fmt.Errorf("message push: %w", err)
+			return nil, err
 		}
+		parts = append(parts, p)
 	}
+	a.apps.p.Store(&parts)
+	// The first app is the default: what a single-app caller reads.
+	first := parts[0]
+	a.WeChat, a.Catalog = first.client, first.catalog
+	client, rcv := first.client, first.push
 
 	ecfg := cfg.Engine
-	ecfg.Store, ecfg.Sender, ecfg.Templates, ecfg.Now = database, client, a.Catalog, now
+	ecfg.Store, ecfg.Sender, ecfg.Templates, ecfg.Now = database, appSender{&a.apps}, appTemplates{&a.apps}, now
+	ecfg.Serves = a.apps.serves
 	ecfg.Logger = log.With("component", "scheduler")
 	observer, m := cfg.Engine.Observer, a.Metrics
 	ecfg.Observer = func(o scheduler.Outcome) {
@@ -157,17 +172,23 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		return nil, err
 	}
 	jobs := a.Engine.Jobs()
-	if err := jobs.Add("template_sync", "@every 1m", a.Catalog.SyncIfDue); err != nil {
+	if err := jobs.Add("template_sync", "@every 1m", func(ctx context.Context) error {
+		return a.eachApp(ctx, func(ctx context.Context, p *appParts) error { return p.catalog.SyncIfDue(ctx) })
+	}); err != nil {
 		return nil, err
 	}
 	// The leader syncs; every process reads what it stored, so that a
 	// template added at WeChat is known to the whole fleet within minutes.
-	if err := jobs.AddEveryProcess("template_reload", "@every 1m", a.Catalog.Reload); err != nil {
+	if err := jobs.AddEveryProcess("template_reload", "@every 1m", func(ctx context.Context) error {
+		return a.eachApp(ctx, func(ctx context.Context, p *appParts) error { return p.catalog.Reload(ctx) })
+	}); err != nil {
 		return nil, err
 	}
 	if err := jobs.Add("token_refresh", "@every 1m", func(ctx context.Context) error {
-		_, err := client.AccessToken(ctx) // replaces the token when under 5 minutes remain
-		return err
+		return a.eachApp(ctx, func(ctx context.Context, p *appParts) error {
+			_, err := p.client.AccessToken(ctx) // replaces the token when under 5 minutes remain
+			return err
+		})
 	}); err != nil {
 		return nil, err
 	}
@@ -178,14 +199,16 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	acfg := cfg.API
 	acfg.DB, acfg.Catalog, acfg.Login, acfg.Engine, acfg.Token = database, a.Catalog, client, engine{a.Engine}, client
 	acfg.Push, acfg.Metrics, acfg.ObserveHTTP, acfg.Now = rcv, m.Handler(), m.ObserveHTTP, now
+	a.Apps = api.NewApps(apiApps(parts)...)
+	acfg.Apps = a.Apps
 	acfg.Logger = log.With("component", "api")
 	target, hooked := webhook.Target{}, cfg.Webhooks != nil
 	if hooked {
-		target, hooked = cfg.Webhooks.Target(wcfg.AppID)
+		target, hooked = cfg.Webhooks.Target(first.cfg.WeChat.AppID)
 	}
 	if hooked {
 		// Before anything runs: every event from now on is in the outbox.
-		database.EnableWebhooks(wcfg.AppID)
+		database.EnableWebhooks(first.cfg.WeChat.AppID)
 		acfg.Webhooks = database
 		acfg.WebhookWake = func() { a.Webhooks.Wake() }
 		log.Info("webhooks on", "url_host", urlHost(target.URL))
@@ -220,7 +243,7 @@ func (a *App) Close() error { return a.Store.Close() }
 
 // tokenStore persists the WeChat access token in the store and shares it
 // between the processes on one database (wechat.FleetTokenStore).
-type tokenStore struct{ s store.EngineStore }
+type tokenStore struct{ s store.TokenStore }
 
 var _ wechat.FleetTokenStore = tokenStore{}
 

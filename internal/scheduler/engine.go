@@ -108,6 +108,10 @@ type Config struct {
 	Heartbeat time.Duration
 	// Host is the machine's name in GET /admin/v1/instances (os.Hostname).
 	Host string
+	// Serves reports whether the reminders of an app are sent (nil: every
+	// app's). A reminder of an app no longer served is deferred, not sent
+	// and not counted as an attempt: its data stays for when it returns.
+	Serves func(appID string) bool
 }
 
 // Outcome describes one processed claim.

@@ -165,6 +165,9 @@ func (e *Engine) attempt(ctx context.Context, c store.Claim) result {
 	if now.Add(e.cfg.ClientTimeout).After(e.deadline(r)) {
 		return result{verdict: vSkip, reason: store.ReasonExpired, errmsg: "less than the WeChat client timeout left in its window: not started"}
 	}
+	if res, stop := e.appNotServed(r, now); stop {
+		return res
+	}
 	_, ok := e.cfg.Templates.Get(r.TemplateID)
 	if !ok {
 		return result{verdict: vFailed, reason: store.ReasonTemplateInvalid, errmsg: "template no longer in the account's template list"}
@@ -207,7 +210,7 @@ func (e *Engine) attempt(ctx context.Context, c store.Claim) result {
 	if now.After(sendBy) {
 		return result{verdict: vDefer, errmsg: "too little lease left to send safely", deferUntil: now}
 	}
-	req := wechat.SendRequest{ToUser: r.OpenID, TemplateID: r.TemplateID, Page: r.Page, Data: data}
+	req := wechat.SendRequest{AppID: r.AppID, ToUser: r.OpenID, TemplateID: r.TemplateID, Page: r.Page, Data: data}
 	start := time.Now()
 	counted := e.cfg.RecordWait > 0 // records wait for the sends counted (New)
 	if counted {

@@ -139,6 +139,7 @@ type Reminder struct {
 	Lead           string
 	Alternatives   string
 	ExternalRef    sql.NullString
+	Appid          string
 }
 
 type Session struct {
@@ -146,6 +147,7 @@ type Session struct {
 	Openid    string
 	CreatedAt int64
 	ExpiresAt int64
+	Appid     string
 }
 
 type Snooze struct {
@@ -165,6 +167,7 @@ type Template struct {
 	Position int64
 	Present  int64
 	SyncedAt int64
+	Appid    string
 }
 
 type UserSend struct {
@@ -194,11 +197,11 @@ type WebhookOutbox struct {
 }
 
 type WechatToken struct {
-	ID            int64
 	Value         string
 	ExpiresAt     int64
 	UpdatedAt     int64
 	Version       int64
 	Fetcher       string
 	FetchingUntil int64
+	Appid         string
 }

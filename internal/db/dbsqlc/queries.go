@@ -36,6 +36,21 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.addCreditStmt, err = db.PrepareContext(ctx, addCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query AddCredit: %w", err)
 	}
+	if q.adoptRemindersStmt, err = db.PrepareContext(ctx, adoptReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptReminders: %w", err)
+	}
+	if q.adoptSessionsStmt, err = db.PrepareContext(ctx, adoptSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptSessions: %w", err)
+	}
+	if q.adoptTemplatesStmt, err = db.PrepareContext(ctx, adoptTemplates); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptTemplates: %w", err)
+	}
+	if q.adoptTokenStmt, err = db.PrepareContext(ctx, adoptToken); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptToken: %w", err)
+	}
+	if q.appDueBacklogStmt, err = db.PrepareContext(ctx, appDueBacklog); err != nil {
+		return nil, fmt.Errorf("error preparing query AppDueBacklog: %w", err)
+	}
 	if q.applyPendingSentEventStmt, err = db.PrepareContext(ctx, applyPendingSentEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query ApplyPendingSentEvent: %w", err)
 	}
@@ -71,6 +86,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.countAheadOfReminderStmt, err = db.PrepareContext(ctx, countAheadOfReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query CountAheadOfReminder: %w", err)
+	}
+	if q.countAppRemindersByStatusStmt, err = db.PrepareContext(ctx, countAppRemindersByStatus); err != nil {
+		return nil, fmt.Errorf("error preparing query CountAppRemindersByStatus: %w", err)
+	}
+	if q.countRemindersByAppStmt, err = db.PrepareContext(ctx, countRemindersByApp); err != nil {
+		return nil, fmt.Errorf("error preparing query CountRemindersByApp: %w", err)
 	}
 	if q.countRemindersByStatusStmt, err = db.PrepareContext(ctx, countRemindersByStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query CountRemindersByStatus: %w", err)
@@ -439,6 +460,31 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing addCreditStmt: %w", cerr)
 		}
 	}
+	if q.adoptRemindersStmt != nil {
+		if cerr := q.adoptRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptRemindersStmt: %w", cerr)
+		}
+	}
+	if q.adoptSessionsStmt != nil {
+		if cerr := q.adoptSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptSessionsStmt: %w", cerr)
+		}
+	}
+	if q.adoptTemplatesStmt != nil {
+		if cerr := q.adoptTemplatesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptTemplatesStmt: %w", cerr)
+		}
+	}
+	if q.adoptTokenStmt != nil {
+		if cerr := q.adoptTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptTokenStmt: %w", cerr)
+		}
+	}
+	if q.appDueBacklogStmt != nil {
+		if cerr := q.appDueBacklogStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing appDueBacklogStmt: %w", cerr)
+		}
+	}
 	if q.applyPendingSentEventStmt != nil {
 		if cerr := q.applyPendingSentEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing applyPendingSentEventStmt: %w", cerr)
@@ -497,6 +543,16 @@ func (q *Queries) Close() error {
 	if q.countAheadOfReminderStmt != nil {
 		if cerr := q.countAheadOfReminderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countAheadOfReminderStmt: %w", cerr)
+		}
+	}
+	if q.countAppRemindersByStatusStmt != nil {
+		if cerr := q.countAppRemindersByStatusStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countAppRemindersByStatusStmt: %w", cerr)
+		}
+	}
+	if q.countRemindersByAppStmt != nil {
+		if cerr := q.countRemindersByAppStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countRemindersByAppStmt: %w", cerr)
 		}
 	}
 	if q.countRemindersByStatusStmt != nil {
@@ -1112,6 +1168,11 @@ type Queries struct {
 	acquireTokenFetchStmt           *sql.Stmt
 	acquireUserSendStmt             *sql.Stmt
 	addCreditStmt                   *sql.Stmt
+	adoptRemindersStmt              *sql.Stmt
+	adoptSessionsStmt               *sql.Stmt
+	adoptTemplatesStmt              *sql.Stmt
+	adoptTokenStmt                  *sql.Stmt
+	appDueBacklogStmt               *sql.Stmt
 	applyPendingSentEventStmt       *sql.Stmt
 	cancelEventStmt                 *sql.Stmt
 	cancelEventRemindersStmt        *sql.Stmt
@@ -1124,6 +1185,8 @@ type Queries struct {
 	completeSentRemindersStmt       *sql.Stmt
 	consumeCreditStmt               *sql.Stmt
 	countAheadOfReminderStmt        *sql.Stmt
+	countAppRemindersByStatusStmt   *sql.Stmt
+	countRemindersByAppStmt         *sql.Stmt
 	countRemindersByStatusStmt      *sql.Stmt
 	countScheduledForOwnerStmt      *sql.Stmt
 	countSendingDeliveriesStmt      *sql.Stmt
@@ -1248,6 +1311,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		acquireTokenFetchStmt:           q.acquireTokenFetchStmt,
 		acquireUserSendStmt:             q.acquireUserSendStmt,
 		addCreditStmt:                   q.addCreditStmt,
+		adoptRemindersStmt:              q.adoptRemindersStmt,
+		adoptSessionsStmt:               q.adoptSessionsStmt,
+		adoptTemplatesStmt:              q.adoptTemplatesStmt,
+		adoptTokenStmt:                  q.adoptTokenStmt,
+		appDueBacklogStmt:               q.appDueBacklogStmt,
 		applyPendingSentEventStmt:       q.applyPendingSentEventStmt,
 		cancelEventStmt:                 q.cancelEventStmt,
 		cancelEventRemindersStmt:        q.cancelEventRemindersStmt,
@@ -1260,6 +1328,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		completeSentRemindersStmt:       q.completeSentRemindersStmt,
 		consumeCreditStmt:               q.consumeCreditStmt,
 		countAheadOfReminderStmt:        q.countAheadOfReminderStmt,
+		countAppRemindersByStatusStmt:   q.countAppRemindersByStatusStmt,
+		countRemindersByAppStmt:         q.countRemindersByAppStmt,
 		countRemindersByStatusStmt:      q.countRemindersByStatusStmt,
 		countScheduledForOwnerStmt:      q.countScheduledForOwnerStmt,
 		countSendingDeliveriesStmt:      q.countSendingDeliveriesStmt,

@@ -253,17 +253,19 @@ func (q *Queries) InsertWebhook(ctx context.Context, arg InsertWebhookParams) er
 
 const listExternalRefReminders = `-- name: ListExternalRefReminders :many
 
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders INDEXED BY reminders_external_ref
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid FROM reminders INDEXED BY reminders_external_ref
 WHERE external_ref = ?1
-  AND (CAST(?2 AS TEXT) = '' OR openid = CAST(?2 AS TEXT))
-  AND (CAST(?3 AS TEXT) = '' OR status = CAST(?3 AS TEXT))
-  AND (fire_at > ?4 OR (fire_at = ?4 AND id > ?5))
+  AND (CAST(?2 AS TEXT) = '' OR appid = CAST(?2 AS TEXT))
+  AND (CAST(?3 AS TEXT) = '' OR openid = CAST(?3 AS TEXT))
+  AND (CAST(?4 AS TEXT) = '' OR status = CAST(?4 AS TEXT))
+  AND (fire_at > ?5 OR (fire_at = ?5 AND id > ?6))
 ORDER BY fire_at, id
-LIMIT ?6
+LIMIT ?7
 `
 
 type ListExternalRefRemindersParams struct {
 	ExternalRef sql.NullString
+	Appid       string
 	Openid      string
 	Status      string
 	AfterFireAt int64
@@ -275,10 +277,11 @@ type ListExternalRefRemindersParams struct {
 // (migration 11).
 // The reminders of one external reference (the service API's listing), in
 // (fire_at, id) order after a cursor, through reminders_external_ref; an
-// empty @openid or @status matches every one.
+// empty @appid, @openid or @status matches every one.
 func (q *Queries) ListExternalRefReminders(ctx context.Context, arg ListExternalRefRemindersParams) ([]Reminder, error) {
 	rows, err := q.query(ctx, q.listExternalRefRemindersStmt, listExternalRefReminders,
 		arg.ExternalRef,
+		arg.Appid,
 		arg.Openid,
 		arg.Status,
 		arg.AfterFireAt,
@@ -323,6 +326,7 @@ func (q *Queries) ListExternalRefReminders(ctx context.Context, arg ListExternal
 			&i.Lead,
 			&i.Alternatives,
 			&i.ExternalRef,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}

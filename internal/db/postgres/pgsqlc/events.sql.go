@@ -44,7 +44,7 @@ func (q *Queries) CancelEventReminders(ctx context.Context, arg CancelEventRemin
 }
 
 const eventReminders = `-- name: EventReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders WHERE event_id = $1 ORDER BY fire_at, id
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid FROM reminders WHERE event_id = $1 ORDER BY fire_at, id
 `
 
 func (q *Queries) EventReminders(ctx context.Context, eventID *string) ([]Reminder, error) {
@@ -87,6 +87,7 @@ func (q *Queries) EventReminders(ctx context.Context, eventID *string) ([]Remind
 			&i.Lead,
 			&i.Alternatives,
 			&i.ExternalRef,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
