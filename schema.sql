@@ -247,6 +247,7 @@ CREATE TABLE snoozes (
 -- Events: a meeting with several reminders (its leads), as given; each
 -- lead is one reminder of the event (reminders.event_id, lead), whose
 -- alternatives are the templates it may be sent through (docs/events.md).
+-- appid is the event's mini-program (migration 12).
 CREATE TABLE events (
     id              TEXT    NOT NULL PRIMARY KEY,
     openid          TEXT    NOT NULL CHECK (openid <> ''),
@@ -264,7 +265,7 @@ CREATE TABLE events (
     idempotency_key TEXT,
     request_hash    TEXT,
     created_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL, appid TEXT NOT NULL DEFAULT '',
     CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
 ) STRICT;
 
@@ -276,6 +277,8 @@ CREATE INDEX events_start ON events (start_at, id);
 CREATE INDEX events_external_ref ON events (openid, external_ref) WHERE external_ref <> '';
 -- Idempotency keys, unique per user.
 CREATE UNIQUE INDEX events_idempotency ON events (openid, idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- The service API cancels every attendee's event of one reference.
+CREATE INDEX events_app_ref ON events (appid, external_ref) WHERE external_ref <> '';
 
 -- An event's reminders in (fire_at, id) order.
 CREATE INDEX reminders_event ON reminders (event_id, fire_at, id) WHERE event_id IS NOT NULL;

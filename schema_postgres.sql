@@ -243,6 +243,8 @@ CREATE TABLE events (
     request_hash    TEXT,
     created_at      BIGINT  NOT NULL,
     updated_at      BIGINT  NOT NULL,
+    -- Migration 8: the event's mini-program.
+    appid           TEXT    NOT NULL DEFAULT '',
     CONSTRAINT events_key_with_hash CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
 );
 
@@ -250,6 +252,8 @@ CREATE INDEX events_owner ON events (openid, start_at, id);
 CREATE INDEX events_start ON events (start_at, id);
 CREATE INDEX events_external_ref ON events (openid, external_ref) WHERE external_ref <> '';
 CREATE UNIQUE INDEX events_idempotency ON events (openid, idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- The service API cancels every attendee's event of one reference.
+CREATE INDEX events_app_ref ON events (appid, external_ref) WHERE external_ref <> '';
 
 CREATE INDEX reminders_event ON reminders (event_id, fire_at, id) WHERE event_id IS NOT NULL;
 -- The service API's references and the webhook outbox (migration 7).

@@ -70,3 +70,7 @@ SELECT * FROM deliveries WHERE msgid = ? ORDER BY id DESC LIMIT 1;
 -- ones once nobody will retry them.
 DELETE FROM webhook_outbox
 WHERE (state = 'delivered' AND delivered_at < @delivered_before) OR (state = 'dead' AND updated_at < @dead_before);
+
+-- name: TemplateApps :many
+-- The apps whose template list has template @id (a consent change's app).
+SELECT appid FROM templates WHERE id = @id ORDER BY appid;

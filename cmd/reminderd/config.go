@@ -490,11 +490,23 @@ func (c config) serviceErrors() []error {
 	return errs
 }
 
+// minServiceToken is the least length of a service token: an admin
+// token's in production, any in the sandbox.
+func (c config) minServiceToken() int {
+	if c.Sandbox() {
+		return 0
+	}
+	return minAdminToken
+}
+
 // loadApps builds the configured apps: the apps file's, or else the one app
 // the single-app variables define (none in the sandbox).
 func (c *config) loadApps(getenv func(string) string) error {
 	if c.Apps != "" {
 		s, err := apps.Load(c.Apps, getenv, c.appDefaults())
+		if err == nil {
+			err = apps.CheckTokens(s, c.AdminToken, c.minServiceToken())
+		}
 		if err != nil {
 			return fmt.Errorf("REMINDERD_APPS: %w", err)
 		}

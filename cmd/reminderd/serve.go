@@ -18,7 +18,6 @@ import (
 	"github.com/reminderd/reminderd/internal/db/postgres"
 	"github.com/reminderd/reminderd/internal/recur"
 	"github.com/reminderd/reminderd/internal/scheduler"
-	"github.com/reminderd/reminderd/internal/webhook"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -157,16 +156,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// report grants the same accept at the fake (never in production).
 		apiCfg.SandboxGrant = fake.ReportAccept
 	}
-	if cfg.ServiceToken != "" {
-		apiCfg.Service = api.StaticServiceToken{Token: cfg.ServiceToken, AppID: wcfg.AppID}
-	}
-	var hooks webhook.Targets
-	if cfg.WebhookURL != "" {
-		hooks = webhook.Static{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret}
-	}
 	appCfgs := appConfigs(cfg, wcfg)
 	if fake != nil {
-		appCfgs = append([]app.AppConfig{{WeChat: wcfg, PushToken: pushToken, AESKey: aesKey, SandboxGrant: fake.ReportAccept}}, extra...)
+		// The sandbox's first fake app takes the single-app service token
+		// and webhook.
+		first := singleAppConfig(cfg, wcfg)
+		first.PushToken, first.AESKey, first.SandboxGrant = pushToken, aesKey, fake.ReportAccept
+		appCfgs = append([]app.AppConfig{first}, extra...)
 	}
 	a, err := app.New(ctx, app.Config{
 		DB: cfg.DB, DBOptions: cfg.dbOptions(), WeChat: wcfg, PushToken: pushToken, AESKey: aesKey, Apps: appCfgs,
@@ -176,7 +172,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness, Lease: cfg.lease, LeaderTTL: cfg.leaderTTL, Heartbeat: cfg.heartbeat, SendBudget: sendBudget(cfg.wechatTimeout),
 			UnknownWait: cfg.unknownWait, ClientTimeout: cfg.wechatTimeout, ResendWithoutPage: cfg.resendWithoutPage,
 		},
-		API: apiCfg, Webhooks: hooks,
+		API: apiCfg,
 	}, app.Deps{Now: now, Logger: log})
 	if err != nil {
 		return err

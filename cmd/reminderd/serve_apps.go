@@ -9,6 +9,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/app"
 	"github.com/reminderd/reminderd/internal/apps"
+	"github.com/reminderd/reminderd/internal/webhook"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -20,9 +21,15 @@ const sandboxSecondAppID = "wxsandbox00000002"
 // single-app variables (wcfg, already filled from them).
 func appConfigs(cfg config, wcfg wechat.Config) []app.AppConfig {
 	if cfg.Apps == "" {
-		return []app.AppConfig{{WeChat: wcfg, PushToken: cfg.PushToken, AESKey: cfg.AESKey}}
+		return []app.AppConfig{singleAppConfig(cfg, wcfg)}
 	}
 	return fromSet(cfg.apps, wcfg)
+}
+
+// singleAppConfig is the app of the single-app variables.
+func singleAppConfig(cfg config, wcfg wechat.Config) app.AppConfig {
+	return app.AppConfig{WeChat: wcfg, PushToken: cfg.PushToken, AESKey: cfg.AESKey, ServiceToken: cfg.ServiceToken,
+		Webhook: webhook.Target{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret}}
 }
 
 // fromSet turns configured apps into the application's, each with the
@@ -32,7 +39,8 @@ func fromSet(set apps.Set, base wechat.Config) []app.AppConfig {
 	for _, a := range set {
 		w := base
 		w.AppID, w.Secret, w.MiniprogramState, w.Lang = a.AppID, a.Secret, a.MiniprogramState, a.Lang
-		out = append(out, app.AppConfig{WeChat: w, PushToken: a.PushToken, AESKey: a.AESKey})
+		out = append(out, app.AppConfig{WeChat: w, PushToken: a.PushToken, AESKey: a.AESKey, ServiceToken: a.ServiceToken,
+			Webhook: webhook.Target{URL: a.WebhookURL, Secret: a.WebhookSecret}})
 	}
 	return out
 }
@@ -84,6 +92,9 @@ func reloadApps(ctx context.Context, cfg config, base wechat.Config, a *app.App,
 		return
 	}
 	set, err := apps.Load(cfg.Apps, getenv, cfg.appDefaults())
+	if err == nil {
+		err = apps.CheckTokens(set, cfg.AdminToken, cfg.minServiceToken())
+	}
 	if err != nil {
 		log.Error("SIGHUP: the apps file is refused; the running apps are kept", "file", cfg.Apps, "error", err)
 		return

@@ -105,8 +105,8 @@ type Config struct {
 	// the fake's own popup already counted that accept). Nil in production:
 	// reports go to the ledger only.
 	SandboxGrant func(openID, templateID string) (granted bool, err error)
-	// Service admits the service API's tokens (/service/v1); nil disables
-	// that API (403).
+	// Service admits the service API's tokens (/service/v1); nil: each
+	// app's App.ServiceToken, and with none the API is disabled (403).
 	Service ServiceAuth
 	// Webhooks is the webhook outbox the admin lists and retries; nil: no
 	// webhook is configured (empty lists). WebhookWake is told of a retry.

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"slices"
 	"sort"
@@ -28,6 +30,9 @@ type App struct {
 	// Push receives the app's message push at /wechat/push/{appid} (and
 	// /wechat/push when it is the only app); nil: none.
 	Push *wechat.Receiver
+	// ServiceToken admits the app's own backend to the service API
+	// (/service/v1) for this app's users ("": none).
+	ServiceToken string
 }
 
 // Apps is the set of mini-programs the API serves, in the configured order
@@ -253,4 +258,35 @@ func (s *Server) pushApp(r *http.Request) string {
 		return list[0].AppID
 	}
 	return ""
+}
+
+// App implements ServiceAuth over the served apps' service tokens: each
+// one admits its app only. Every token is compared, in constant time, so
+// that the answer's timing tells nothing of which app's token is near.
+func (a *Apps) App(token string) (string, bool) {
+	if token == "" {
+		return "", false
+	}
+	got := sha256.Sum256([]byte(token))
+	appID, found := "", false
+	for _, app := range a.List() {
+		if app.ServiceToken == "" {
+			continue
+		}
+		want := sha256.Sum256([]byte(app.ServiceToken))
+		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 {
+			appID, found = app.AppID, true
+		}
+	}
+	return appID, found
+}
+
+// serviceEnabled reports whether some served app has a service token.
+func (a *Apps) serviceEnabled() bool {
+	for _, app := range a.List() {
+		if app.ServiceToken != "" {
+			return true
+		}
+	}
+	return false
 }

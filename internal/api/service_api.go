@@ -20,8 +20,8 @@ import (
 // The service API (/service/v1): the app's own backend acts for any openid
 // of its app, with the objects and rules of the mini-program API.
 
-// ServiceAuth maps a service bearer token to the app it belongs to: one
-// app today (StaticServiceToken), an apps file later.
+// ServiceAuth maps a service bearer token to the app it belongs to:
+// Config.Service, else the served apps' own tokens (App.ServiceToken).
 type ServiceAuth interface {
 	// App returns the app of token, or false for a token of no app.
 	App(token string) (appID string, ok bool)
@@ -43,20 +43,33 @@ func (t StaticServiceToken) App(token string) (string, bool) {
 	return t.AppID, subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
+// serviceAuth is what admits the service API's tokens now (the apps'
+// change on SIGHUP); nil: the service API is disabled.
+func (s *Server) serviceAuth() ServiceAuth {
+	if s.service != nil {
+		return s.service
+	}
+	if s.apps.serviceEnabled() {
+		return s.apps
+	}
+	return nil
+}
+
 // requireService admits a request with the service token of an app: a
 // session token, an admin token or nothing is 401. Failures count against
 // the client's address as failed admin attempts do.
 func (s *Server) requireService(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.service == nil {
-			s.writeError(w, r, errf(http.StatusForbidden, "forbidden", "the service API is disabled: set REMINDERD_SERVICE_TOKEN"))
+		auth := s.serviceAuth()
+		if auth == nil {
+			s.writeError(w, r, errf(http.StatusForbidden, "forbidden", "the service API is disabled: set REMINDERD_SERVICE_TOKEN, or service_token_env of an app in the apps file"))
 			return
 		}
 		tok := bearer(r)
 		if tok != "" && s.adminLimited(w, r) {
 			return
 		}
-		if app, ok := s.service.App(tok); ok {
+		if app, ok := auth.App(tok); ok {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), appIDKey, app)))
 			return
 		}

@@ -22,11 +22,10 @@ func newServiceHarness(t *testing.T, hooks bool) *harness {
 	t.Helper()
 	return newHarnessWith(t, db.Options{}, func(c *api.Config) {
 		// The sessions' app is the service token's.
-		c.Apps = api.NewApps(api.App{AppID: testAppID, Login: c.Login, Token: c.Token})
-		c.Service = api.StaticServiceToken{Token: serviceToken, AppID: testAppID}
+		c.Apps = api.NewApps(api.App{AppID: testAppID, Login: c.Login, Token: c.Token, ServiceToken: serviceToken})
 		if hooks {
 			ws := c.DB.(store.WebhookStore)
-			ws.EnableWebhooks(testAppID)
+			ws.EnableWebhooks(store.WebhookApps{Default: testAppID})
 			c.Webhooks = ws
 		}
 	})

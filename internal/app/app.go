@@ -56,8 +56,9 @@ type Config struct {
 	// Token, Push, Metrics, ObserveHTTP, Webhooks, WebhookWake, Now and
 	// Logger.
 	API api.Config
-	// Webhooks are where the app's events go; nil or no target for the
-	// app (WeChat.AppID): no outbox, no dispatcher.
+	// Webhooks, when set, are where each app's events go instead of its
+	// AppConfig.Webhook. No app with a target at start: no outbox, no
+	// dispatcher.
 	Webhooks webhook.Targets
 	// Owner names this process in the webhook outbox's leases (default a
 	// random name).
@@ -202,33 +203,51 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	a.Apps = api.NewApps(apiApps(parts)...)
 	acfg.Apps = a.Apps
 	acfg.Logger = log.With("component", "api")
-	target, hooked := webhook.Target{}, cfg.Webhooks != nil
-	if hooked {
-		target, hooked = cfg.Webhooks.Target(first.cfg.WeChat.AppID)
+	targets := cfg.Webhooks
+	if targets == nil {
+		targets = appTargets{&a.apps}
 	}
-	if hooked {
-		// Before anything runs: every event from now on is in the outbox.
-		database.EnableWebhooks(first.cfg.WeChat.AppID)
+	hooked := hookedApps(parts, targets)
+	if len(hooked) > 0 {
+		// Before anything runs: every event from now on is in the outbox,
+		// each row its own app's (an app's webhook set or changed on
+		// SIGHUP counts from then on).
+		database.EnableWebhooks(store.WebhookApps{Default: first.cfg.WeChat.AppID, On: func(app string) bool {
+			_, ok := targets.Target(app)
+			return ok
+		}})
 		acfg.Webhooks = database
 		acfg.WebhookWake = func() { a.Webhooks.Wake() }
-		log.Info("webhooks on", "url_host", urlHost(target.URL))
+		log.Info("webhooks on", "apps", hooked)
 	}
 	srv := api.New(acfg)
 	a.Handler = srv
-	if hooked {
+	if len(hooked) > 0 {
 		wm := m.Webhooks(database.WebhookDepth, log)
 		owner := cfg.Owner
 		if owner == "" {
 			owner = "proc-" + store.NewWebhookID(now())
 		}
-		a.Webhooks = webhook.New(webhook.Config{Store: database, Targets: cfg.Webhooks, Owner: owner,
+		a.Webhooks = webhook.New(webhook.Config{Store: database, Targets: targets, Owner: owner,
 			Render: srv.RenderReminder, Now: now, Observe: wm.Observe, Logger: log.With("component", "webhooks")})
 	}
 	return a, nil
 }
 
-// urlHost is the host of a webhook URL, for the log (its path or query may
-// hold a secret).
+// hookedApps names the apps with a webhook target and the host each posts
+// to, for the log (a URL's path or query may hold a secret).
+func hookedApps(parts []*appParts, targets webhook.Targets) []string {
+	var out []string
+	for _, p := range parts {
+		id := p.cfg.WeChat.AppID
+		if t, ok := targets.Target(id); ok {
+			out = append(out, id+" → "+urlHost(t.URL))
+		}
+	}
+	return out
+}
+
+// urlHost is the host of a webhook URL.
 func urlHost(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/webhook"
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
@@ -36,6 +37,10 @@ func adoptRows(ctx context.Context, s store.Apps, appID string, log *slog.Logger
 type AppConfig struct {
 	WeChat            wechat.Config
 	PushToken, AESKey string
+	// ServiceToken admits the app's backend to the service API ("": none);
+	// Webhook is where the app's webhook events go (no URL: none).
+	ServiceToken string
+	Webhook      webhook.Target
 	// SandboxGrant is the sandbox's grant at this app's fake WeChat
 	// (api.Config.SandboxGrant); nil in production.
 	SandboxGrant func(openID, templateID string) (bool, error)
@@ -139,7 +144,8 @@ func (a *App) buildApp(ctx context.Context, ac AppConfig) (*appParts, error) {
 func apiApps(parts []*appParts) []api.App {
 	out := make([]api.App, len(parts))
 	for i, p := range parts {
-		out[i] = api.App{AppID: p.cfg.WeChat.AppID, Login: p.client, Token: p.client, Push: p.push, Catalog: p.catalog, SandboxGrant: p.cfg.SandboxGrant}
+		out[i] = api.App{AppID: p.cfg.WeChat.AppID, Login: p.client, Token: p.client, Push: p.push, Catalog: p.catalog, SandboxGrant: p.cfg.SandboxGrant,
+			ServiceToken: p.cfg.ServiceToken}
 	}
 	return out
 }
@@ -160,7 +166,11 @@ func (a *App) SetApps(ctx context.Context, apps []AppConfig) (added, removed []s
 	for _, ac := range apps {
 		id := ac.WeChat.AppID
 		if p, ok := old[id]; ok && sameApp(p.cfg, ac) {
-			next = append(next, p)
+			// The same client, templates and push; the new service token
+			// and webhook.
+			kept := *p
+			kept.cfg = ac
+			next = append(next, &kept)
 			delete(old, id)
 			continue
 		}
@@ -182,7 +192,9 @@ func (a *App) SetApps(ctx context.Context, apps []AppConfig) (added, removed []s
 	return added, removed, nil
 }
 
-// sameApp reports whether two settings of one app run the same.
+// sameApp reports whether two settings of one app run the same client,
+// templates and push (its service token and webhook are read at each
+// request and post).
 func sameApp(a, b AppConfig) bool {
 	x, y := a.WeChat, b.WeChat
 	return x.AppID == y.AppID && x.Secret == y.Secret && x.BaseURL == y.BaseURL && x.MiniprogramState == y.MiniprogramState &&
@@ -198,4 +210,15 @@ func (a *App) eachApp(ctx context.Context, fn func(context.Context, *appParts) e
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// appTargets are the served apps' webhook targets, as configured now.
+type appTargets struct{ set *appSet }
+
+func (t appTargets) Target(appID string) (webhook.Target, bool) {
+	p, ok := t.set.get(appID)
+	if !ok || p.cfg.Webhook.URL == "" {
+		return webhook.Target{}, false
+	}
+	return p.cfg.Webhook, true
 }

@@ -241,3 +241,28 @@ func or(v, def string) string {
 	}
 	return v
 }
+
+// CheckTokens is the rules the service tokens of a set follow: each one
+// differs from the admin token (a service token never reaches the admin
+// API) and from every other app's (a token names its app), and has at
+// least minLen characters (0: any length, the sandbox).
+func CheckTokens(s Set, adminToken string, minLen int) error {
+	var errs []error
+	seen := map[string]string{}
+	for _, a := range s {
+		t := a.ServiceToken
+		if t == "" {
+			continue
+		}
+		switch {
+		case t == adminToken:
+			errs = append(errs, fmt.Errorf("app %s: service_token_env: the service token must differ from the admin token: a service token never reaches the admin API", a.AppID))
+		case seen[t] != "":
+			errs = append(errs, fmt.Errorf("app %s: service_token_env: the same service token as app %s: a token names its app", a.AppID, seen[t]))
+		case len(t) < minLen:
+			errs = append(errs, fmt.Errorf("app %s: service_token_env: the service token has %d characters; at least %d are needed (openssl rand -base64 32)", a.AppID, len(t), minLen))
+		}
+		seen[t] = a.AppID
+	}
+	return errors.Join(errs...)
+}

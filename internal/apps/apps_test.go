@@ -80,3 +80,23 @@ func TestParseNamesTheAppAndField(t *testing.T) {
 		})
 	}
 }
+
+// A service token names one app: the admin's token, another app's token
+// and a short token are refused, each named by its app.
+func TestCheckTokens(t *testing.T) {
+	long := strings.Repeat("s", 24)
+	ok := apps.Set{{AppID: "wxa", ServiceToken: long}, {AppID: "wxb", ServiceToken: long + "b"}, {AppID: "wxc"}}
+	if err := apps.CheckTokens(ok, "admin-token-0123456789abcdef", 24); err != nil {
+		t.Fatal(err)
+	}
+	bad := apps.Set{{AppID: "wxa", ServiceToken: long}, {AppID: "wxb", ServiceToken: long}, {AppID: "wxc", ServiceToken: "adm"}, {AppID: "wxd", ServiceToken: "short"}}
+	err := apps.CheckTokens(bad, "adm", 24)
+	for _, want := range []string{"app wxb: service_token_env: the same service token as app wxa", "app wxc: service_token_env: the service token must differ from the admin token", "app wxd: service_token_env: the service token has 5 characters"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+	if err := apps.CheckTokens(apps.Set{{AppID: "wxa", ServiceToken: "short"}}, "", 0); err != nil {
+		t.Fatalf("the sandbox takes any length: %v", err)
+	}
+}

@@ -80,7 +80,7 @@ func replayEvent(prev, e store.Event) (store.EventCreated, error) {
 }
 
 func insertEventParams(e store.Event) dbsqlc.InsertEventParams {
-	p := dbsqlc.InsertEventParams{ID: e.ID, Openid: e.OpenID, Title: e.Title, Location: e.Location,
+	p := dbsqlc.InsertEventParams{ID: e.ID, Openid: e.OpenID, Appid: e.AppID, Title: e.Title, Location: e.Location,
 		StartAt: e.StartAt.UnixMilli(), EndAt: msOrNull(e.EndAt), ExpiresAt: msOrNull(e.ExpiresAt), Timezone: e.Timezone,
 		Page: e.Page, ExternalRef: e.ExternalRef, Leads: jsonArg(nonNil(e.Leads)), Templates: jsonArg(nonNil(e.Templates)),
 		IdempotencyKey: strOrNull(e.IdempotencyKey), RequestHash: strOrNull(e.RequestHash), Now: e.CreatedAt.UnixMilli()}
@@ -101,7 +101,7 @@ func nonNil[T any](s []T) []T {
 // eventFromRow maps an events row (with its pending flag) to the domain's
 // Event. The JSON columns are valid by their CHECKs.
 func eventFromRow(r dbsqlc.GetEventRow) store.Event {
-	e := store.Event{ID: r.ID, OpenID: r.Openid, Title: r.Title, Location: r.Location, StartAt: instant(r.StartAt),
+	e := store.Event{ID: r.ID, OpenID: r.Openid, AppID: r.Appid, Title: r.Title, Location: r.Location, StartAt: instant(r.StartAt),
 		EndAt: nullInstant(r.EndAt), ExpiresAt: nullInstant(r.ExpiresAt), Timezone: r.Timezone, Page: r.Page,
 		ExternalRef: r.ExternalRef, CanceledAt: nullInstant(r.CanceledAt), IdempotencyKey: r.IdempotencyKey.String,
 		RequestHash: r.RequestHash.String, CreatedAt: instant(r.CreatedAt), UpdatedAt: instant(r.UpdatedAt),
@@ -157,7 +157,7 @@ func (d *DB) ListEvents(ctx context.Context, q store.EventQuery) (store.EventPag
 	}
 	var rows []dbsqlc.GetEventRow
 	if q.OpenID != "" {
-		rs, err := d.Read.ListUserEvents(ctx, dbsqlc.ListUserEventsParams{Openid: q.OpenID, AfterStartAt: afterStart,
+		rs, err := d.Read.ListUserEvents(ctx, dbsqlc.ListUserEventsParams{Openid: q.OpenID, Appid: q.AppID, AfterStartAt: afterStart,
 			AfterID: afterID, MaxRows: int64(limit) + 1})
 		if err != nil {
 			return store.EventPage{}, storeErr(err, "list events")
@@ -166,7 +166,7 @@ func (d *DB) ListEvents(ctx context.Context, q store.EventQuery) (store.EventPag
 			rows = append(rows, dbsqlc.GetEventRow(r))
 		}
 	} else {
-		rs, err := d.Read.ListAllEvents(ctx, dbsqlc.ListAllEventsParams{AfterStartAt: afterStart, AfterID: afterID,
+		rs, err := d.Read.ListAllEvents(ctx, dbsqlc.ListAllEventsParams{Appid: q.AppID, AfterStartAt: afterStart, AfterID: afterID,
 			MaxRows: int64(limit) + 1})
 		if err != nil {
 			return store.EventPage{}, storeErr(err, "list events")
@@ -307,4 +307,13 @@ func (d *DB) CancelEvent(ctx context.Context, id string, now time.Time) (int, er
 		return 0, storeErr(err, "cancel event "+id)
 	}
 	return int(canceled), nil
+}
+
+// EventIDsByExternalRef reads on the read pool.
+func (d *DB) EventIDsByExternalRef(ctx context.Context, appID, ref string) ([]string, error) {
+	ids, err := d.Read.EventIDsByExternalRef(ctx, dbsqlc.EventIDsByExternalRefParams{Appid: appID, ExternalRef: ref})
+	if err != nil {
+		return nil, storeErr(err, "events of external_ref "+ref)
+	}
+	return ids, nil
 }

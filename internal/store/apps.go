@@ -10,7 +10,7 @@ import (
 // openid's app (WeChat names a user by a different openid in each
 // mini-program), so they carry none.
 type Apps interface {
-	// AdoptRows gives appID every session, reminder, template and token
+	// AdoptRows gives appID every session, reminder, event, template and token
 	// written before apps existed (AppID ""): the configured app of a
 	// deployment that upgraded. It returns how many rows it changed.
 	AdoptRows(ctx context.Context, appID string) (int64, error)

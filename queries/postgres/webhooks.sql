@@ -70,3 +70,7 @@ SELECT * FROM deliveries WHERE msgid = $1 ORDER BY id DESC LIMIT 1;
 -- ones once nobody will retry them.
 DELETE FROM webhook_outbox
 WHERE (state = 'delivered' AND delivered_at < CAST(@delivered_before AS BIGINT)) OR (state = 'dead' AND updated_at < CAST(@dead_before AS BIGINT));
+
+-- name: TemplateApps :many
+-- The apps whose template list has template @id (a consent change's app).
+SELECT appid FROM templates WHERE id = @id ORDER BY appid;

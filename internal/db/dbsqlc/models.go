@@ -70,6 +70,7 @@ type Event struct {
 	RequestHash    sql.NullString
 	CreatedAt      int64
 	UpdatedAt      int64
+	Appid          string
 }
 
 type Instance struct {

@@ -36,6 +36,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.addCreditStmt, err = db.PrepareContext(ctx, addCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query AddCredit: %w", err)
 	}
+	if q.adoptEventsStmt, err = db.PrepareContext(ctx, adoptEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptEvents: %w", err)
+	}
 	if q.adoptRemindersStmt, err = db.PrepareContext(ctx, adoptReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query AdoptReminders: %w", err)
 	}
@@ -167,6 +170,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.electLeaderStmt, err = db.PrepareContext(ctx, electLeader); err != nil {
 		return nil, fmt.Errorf("error preparing query ElectLeader: %w", err)
+	}
+	if q.eventIDsByExternalRefStmt, err = db.PrepareContext(ctx, eventIDsByExternalRef); err != nil {
+		return nil, fmt.Errorf("error preparing query EventIDsByExternalRef: %w", err)
 	}
 	if q.eventRemindersStmt, err = db.PrepareContext(ctx, eventReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query EventReminders: %w", err)
@@ -414,6 +420,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.takeCreditsStmt, err = db.PrepareContext(ctx, takeCredits); err != nil {
 		return nil, fmt.Errorf("error preparing query TakeCredits: %w", err)
 	}
+	if q.templateAppsStmt, err = db.PrepareContext(ctx, templateApps); err != nil {
+		return nil, fmt.Errorf("error preparing query TemplateApps: %w", err)
+	}
 	if q.updateEventStmt, err = db.PrepareContext(ctx, updateEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateEvent: %w", err)
 	}
@@ -458,6 +467,11 @@ func (q *Queries) Close() error {
 	if q.addCreditStmt != nil {
 		if cerr := q.addCreditStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing addCreditStmt: %w", cerr)
+		}
+	}
+	if q.adoptEventsStmt != nil {
+		if cerr := q.adoptEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptEventsStmt: %w", cerr)
 		}
 	}
 	if q.adoptRemindersStmt != nil {
@@ -678,6 +692,11 @@ func (q *Queries) Close() error {
 	if q.electLeaderStmt != nil {
 		if cerr := q.electLeaderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing electLeaderStmt: %w", cerr)
+		}
+	}
+	if q.eventIDsByExternalRefStmt != nil {
+		if cerr := q.eventIDsByExternalRefStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventIDsByExternalRefStmt: %w", cerr)
 		}
 	}
 	if q.eventRemindersStmt != nil {
@@ -1090,6 +1109,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing takeCreditsStmt: %w", cerr)
 		}
 	}
+	if q.templateAppsStmt != nil {
+		if cerr := q.templateAppsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing templateAppsStmt: %w", cerr)
+		}
+	}
 	if q.updateEventStmt != nil {
 		if cerr := q.updateEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing updateEventStmt: %w", cerr)
@@ -1168,6 +1192,7 @@ type Queries struct {
 	acquireTokenFetchStmt           *sql.Stmt
 	acquireUserSendStmt             *sql.Stmt
 	addCreditStmt                   *sql.Stmt
+	adoptEventsStmt                 *sql.Stmt
 	adoptRemindersStmt              *sql.Stmt
 	adoptSessionsStmt               *sql.Stmt
 	adoptTemplatesStmt              *sql.Stmt
@@ -1212,6 +1237,7 @@ type Queries struct {
 	dueRemindersStmt                *sql.Stmt
 	dueWebhookStmt                  *sql.Stmt
 	electLeaderStmt                 *sql.Stmt
+	eventIDsByExternalRefStmt       *sql.Stmt
 	eventRemindersStmt              *sql.Stmt
 	expiredLeasesStmt               *sql.Stmt
 	findUnpairedGrantStmt           *sql.Stmt
@@ -1294,6 +1320,7 @@ type Queries struct {
 	snoozeReminderStmt              *sql.Stmt
 	syncReminderDeliveryStmt        *sql.Stmt
 	takeCreditsStmt                 *sql.Stmt
+	templateAppsStmt                *sql.Stmt
 	updateEventStmt                 *sql.Stmt
 	updateEventReminderStmt         *sql.Stmt
 	updateScheduledReminderStmt     *sql.Stmt
@@ -1311,6 +1338,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		acquireTokenFetchStmt:           q.acquireTokenFetchStmt,
 		acquireUserSendStmt:             q.acquireUserSendStmt,
 		addCreditStmt:                   q.addCreditStmt,
+		adoptEventsStmt:                 q.adoptEventsStmt,
 		adoptRemindersStmt:              q.adoptRemindersStmt,
 		adoptSessionsStmt:               q.adoptSessionsStmt,
 		adoptTemplatesStmt:              q.adoptTemplatesStmt,
@@ -1355,6 +1383,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		dueRemindersStmt:                q.dueRemindersStmt,
 		dueWebhookStmt:                  q.dueWebhookStmt,
 		electLeaderStmt:                 q.electLeaderStmt,
+		eventIDsByExternalRefStmt:       q.eventIDsByExternalRefStmt,
 		eventRemindersStmt:              q.eventRemindersStmt,
 		expiredLeasesStmt:               q.expiredLeasesStmt,
 		findUnpairedGrantStmt:           q.findUnpairedGrantStmt,
@@ -1437,6 +1466,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		snoozeReminderStmt:              q.snoozeReminderStmt,
 		syncReminderDeliveryStmt:        q.syncReminderDeliveryStmt,
 		takeCreditsStmt:                 q.takeCreditsStmt,
+		templateAppsStmt:                q.templateAppsStmt,
 		updateEventStmt:                 q.updateEventStmt,
 		updateEventReminderStmt:         q.updateEventReminderStmt,
 		updateScheduledReminderStmt:     q.updateScheduledReminderStmt,

@@ -1,5 +1,5 @@
 -- reminderd:foreign-keys-off
--- Several mini-programs. Every session and reminder belongs to one app
+-- Several mini-programs. Every session, reminder and event belongs to one app
 -- (its appid); the ledger's rows belong to their openid's app, an openid
 -- being WeChat's name of a user within one mini-program. Rows written
 -- before apps existed get '' here, and the one configured app (the first of
@@ -7,9 +7,12 @@
 -- migration cannot know the AppID the deployment runs with.
 ALTER TABLE sessions ADD COLUMN appid TEXT NOT NULL DEFAULT '';
 ALTER TABLE reminders ADD COLUMN appid TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN appid TEXT NOT NULL DEFAULT '';
 -- The per-app counts (GET /admin/v1/apps, ?appid= on the stats) and the
 -- adoption of the rows without an app, from the index alone.
 CREATE INDEX reminders_app ON reminders (appid, status);
+-- The service API cancels every attendee's event of one reference.
+CREATE INDEX events_app_ref ON events (appid, external_ref) WHERE external_ref <> '';
 -- Each app has its own template list and access token: both tables are
 -- rebuilt keyed by appid (the rows they hold go to app '', adopted like the
 -- rest). No foreign key refers to either.

@@ -12,7 +12,7 @@ import (
 
 // The operations of store.Apps.
 
-// AdoptRows gives appID the sessions, reminders, templates and token
+// AdoptRows gives appID the sessions, reminders, events, templates and token
 // without an app, in one transaction.
 func (d *DB) AdoptRows(ctx context.Context, appID string) (int64, error) {
 	var n int64
@@ -29,8 +29,12 @@ func (d *DB) AdoptRows(ctx context.Context, appID string) (int64, error) {
 		if err != nil {
 			return err
 		}
+		ev, err := q.AdoptEvents(ctx, appID)
+		if err != nil {
+			return err
+		}
 		tk, err := q.AdoptToken(ctx, appID)
-		n = r + s + tm + tk
+		n = r + s + tm + tk + ev
 		return err
 	})
 	return n, storeErr(err, "adopt rows for app "+appID)

@@ -89,7 +89,7 @@ func replayEvent(prev, e store.Event) (store.EventCreated, error) {
 }
 
 func insertEventParams(e store.Event) pgsqlc.InsertEventParams {
-	p := pgsqlc.InsertEventParams{ID: e.ID, Openid: e.OpenID, Title: e.Title, Location: e.Location,
+	p := pgsqlc.InsertEventParams{ID: e.ID, Openid: e.OpenID, Appid: e.AppID, Title: e.Title, Location: e.Location,
 		StartAt: e.StartAt.UnixMilli(), EndAt: msOrNull(e.EndAt), ExpiresAt: msOrNull(e.ExpiresAt), Timezone: e.Timezone,
 		Page: e.Page, ExternalRef: e.ExternalRef, Leads: jsonText(nonNil(e.Leads)), Templates: jsonText(nonNil(e.Templates)),
 		IdempotencyKey: strOrNull(e.IdempotencyKey), RequestHash: strOrNull(e.RequestHash), Now: e.CreatedAt.UnixMilli()}
@@ -111,7 +111,7 @@ func nonNil[T any](s []T) []T {
 // eventFromRow maps an events row (with its pending flag) to the domain's
 // Event. The JSON columns are valid by their CHECKs.
 func eventFromRow(r pgsqlc.GetEventRow) store.Event {
-	e := store.Event{ID: r.ID, OpenID: r.Openid, Title: r.Title, Location: r.Location, StartAt: instant(r.StartAt),
+	e := store.Event{ID: r.ID, OpenID: r.Openid, AppID: r.Appid, Title: r.Title, Location: r.Location, StartAt: instant(r.StartAt),
 		EndAt: nullInstant(r.EndAt), ExpiresAt: nullInstant(r.ExpiresAt), Timezone: r.Timezone, Page: r.Page,
 		ExternalRef: r.ExternalRef, CanceledAt: nullInstant(r.CanceledAt), IdempotencyKey: deref(r.IdempotencyKey),
 		RequestHash: deref(r.RequestHash), CreatedAt: instant(r.CreatedAt), UpdatedAt: instant(r.UpdatedAt),
@@ -167,7 +167,7 @@ func (d *DB) ListEvents(ctx context.Context, q store.EventQuery) (store.EventPag
 	}
 	var rows []pgsqlc.GetEventRow
 	if q.OpenID != "" {
-		rs, err := d.q.ListUserEvents(ctx, pgsqlc.ListUserEventsParams{Openid: q.OpenID, AfterStartAt: afterStart,
+		rs, err := d.q.ListUserEvents(ctx, pgsqlc.ListUserEventsParams{Openid: q.OpenID, Appid: q.AppID, AfterStartAt: afterStart,
 			AfterID: afterID, MaxRows: int32(limit) + 1})
 		if err != nil {
 			return store.EventPage{}, storeErr(err, "list events")
@@ -176,7 +176,7 @@ func (d *DB) ListEvents(ctx context.Context, q store.EventQuery) (store.EventPag
 			rows = append(rows, pgsqlc.GetEventRow(r))
 		}
 	} else {
-		rs, err := d.q.ListAllEvents(ctx, pgsqlc.ListAllEventsParams{AfterStartAt: afterStart, AfterID: afterID,
+		rs, err := d.q.ListAllEvents(ctx, pgsqlc.ListAllEventsParams{Appid: q.AppID, AfterStartAt: afterStart, AfterID: afterID,
 			MaxRows: int32(limit) + 1})
 		if err != nil {
 			return store.EventPage{}, storeErr(err, "list events")
@@ -330,4 +330,13 @@ func jsonText(v any) string {
 		panic("postgres: jsonText: " + err.Error()) // only a non-encodable type gets here: a bug
 	}
 	return string(b)
+}
+
+// EventIDsByExternalRef reads on the pool.
+func (d *DB) EventIDsByExternalRef(ctx context.Context, appID, ref string) ([]string, error) {
+	ids, err := d.q.EventIDsByExternalRef(ctx, pgsqlc.EventIDsByExternalRefParams{Appid: appID, ExternalRef: ref})
+	if err != nil {
+		return nil, storeErr(err, "events of external_ref "+ref)
+	}
+	return ids, nil
 }

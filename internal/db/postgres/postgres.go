@@ -41,7 +41,7 @@ type DB struct {
 	outcomes *batch.Batcher[*outcomeReq]
 	// outbox is the app whose webhook events are written (webhooks.go);
 	// nil: none are.
-	outbox atomic.Pointer[string]
+	outbox atomic.Pointer[store.WebhookApps]
 }
 
 // Options tune Open; the zero value is fine.

@@ -2,7 +2,10 @@
 -- 0012_apps.sql says why).
 ALTER TABLE sessions ADD COLUMN appid TEXT NOT NULL DEFAULT '';
 ALTER TABLE reminders ADD COLUMN appid TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN appid TEXT NOT NULL DEFAULT '';
 CREATE INDEX reminders_app ON reminders (appid, status);
+-- The service API cancels every attendee's event of one reference.
+CREATE INDEX events_app_ref ON events (appid, external_ref) WHERE external_ref <> '';
 -- Each app has its own template list and access token, keyed by appid.
 ALTER TABLE templates ADD COLUMN appid TEXT NOT NULL DEFAULT '';
 ALTER TABLE templates DROP CONSTRAINT templates_pkey;

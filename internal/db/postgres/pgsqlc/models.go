@@ -66,6 +66,7 @@ type Event struct {
 	RequestHash    *string
 	CreatedAt      int64
 	UpdatedAt      int64
+	Appid          string
 }
 
 type Instance struct {

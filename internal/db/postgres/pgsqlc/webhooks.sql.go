@@ -412,6 +412,31 @@ func (q *Queries) RetryWebhook(ctx context.Context, arg RetryWebhookParams) (int
 	return result.RowsAffected(), nil
 }
 
+const templateApps = `-- name: TemplateApps :many
+SELECT appid FROM templates WHERE id = $1 ORDER BY appid
+`
+
+// The apps whose template list has template @id (a consent change's app).
+func (q *Queries) TemplateApps(ctx context.Context, id string) ([]string, error) {
+	rows, err := q.db.Query(ctx, templateApps, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var appid string
+		if err := rows.Scan(&appid); err != nil {
+			return nil, err
+		}
+		items = append(items, appid)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const webhookDepth = `-- name: WebhookDepth :one
 SELECT count(*) FROM webhook_outbox WHERE state IN ('pending', 'failing')
 `
