@@ -65,6 +65,11 @@ func (s *Server) routes() http.Handler {
 		r.Patch("/reminders/{id}", s.handleServicePatchReminder)
 		r.Delete("/reminders/{id}", s.handleServiceCancelReminder)
 		r.Get("/consents", s.handleServiceConsents)
+		r.Post("/events", s.handleServiceCreateEvents)
+		r.Delete("/events", s.handleServiceCancelEvents)
+		r.Get("/events/{id}", s.handleServiceGetEvent)
+		r.Patch("/events/{id}", s.handleServicePatchEvent)
+		r.Delete("/events/{id}", s.handleServiceCancelEvent)
 	})
 
 	// The admin web page.

@@ -104,6 +104,10 @@ type Events interface {
 	// ErrConflict) and the user's limit of scheduled reminders (ErrLimit
 	// when rems would take the user past opt.MaxScheduled).
 	CreateEvent(ctx context.Context, e Event, rems []NewReminder, opt CreateOptions) (EventCreated, error)
+	// CreateEvents is CreateEvent for several events (one per attendee)
+	// in one transaction: all are written, or none when one is refused
+	// (ErrLimit, ErrConflict); the answer is in the order of evs.
+	CreateEvents(ctx context.Context, evs []NewEvent, opt CreateOptions) ([]EventCreated, error)
 	// EventByIdempotencyKey returns openID's event created with key.
 	EventByIdempotencyKey(ctx context.Context, openID, key string) (Event, error)
 	// GetEvent returns event id.
@@ -129,6 +133,12 @@ type Events interface {
 	// not canceled whose external_ref is ref (every attendee's event of
 	// one reference of the app's backend).
 	EventIDsByExternalRef(ctx context.Context, appID, ref string) ([]string, error)
+}
+
+// NewEvent is an event to create with its reminders.
+type NewEvent struct {
+	Event     Event
+	Reminders []NewReminder
 }
 
 // EventCreated is what CreateEvent did.

@@ -20,60 +20,101 @@ import (
 // CreateEvent writes the event and its reminders in one transaction, after
 // the key and the user's limit.
 func (d *DB) CreateEvent(ctx context.Context, e store.Event, rems []store.NewReminder, opt store.CreateOptions) (store.EventCreated, error) {
-	var out store.EventCreated
+	out, err := d.CreateEvents(ctx, []store.NewEvent{{Event: e, Reminders: rems}}, opt)
+	if err != nil {
+		return store.EventCreated{}, err
+	}
+	return out[0], nil
+}
+
+// CreateEvents writes the events and their reminders in one transaction:
+// all of them, or none when one is refused.
+func (d *DB) CreateEvents(ctx context.Context, evs []store.NewEvent, opt store.CreateOptions) ([]store.EventCreated, error) {
+	var out []store.EventCreated
 	var refused error
-	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
-		out, refused = store.EventCreated{}, nil
-		if e.IdempotencyKey != "" || opt.MaxScheduled > 0 {
-			// The user's creates are serialized, as CreateReminderIdempotent's.
-			if err := q.LockUserCreates(ctx, e.OpenID); err != nil {
-				return err
+	create := func() error {
+		return d.withTx(ctx, func(q *pgsqlc.Queries) error {
+			out, refused = make([]store.EventCreated, len(evs)), nil
+			for i, ne := range evs {
+				c, ref, err := createEventIn(ctx, q, ne.Event, ne.Reminders, opt)
+				if err != nil {
+					return err
+				}
+				if ref != nil {
+					refused = ref
+					return errRefused // roll the others back
+				}
+				out[i] = c
 			}
-		}
-		if e.IdempotencyKey != "" {
-			prev, err := q.GetEventByIdempotencyKey(ctx, eventByKey(e.OpenID, e.IdempotencyKey))
-			if err == nil {
-				out, refused = replayEvent(eventFromRow(pgsqlc.GetEventRow(prev)), e)
-				return nil
-			} else if !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-		}
-		if opt.MaxScheduled > 0 {
-			n, err := q.CountScheduledForOwner(ctx, e.OpenID)
-			if err != nil {
-				return err
-			}
-			if n+int64(len(rems)) > int64(opt.MaxScheduled) {
-				refused = fmt.Errorf("create event for %s: %d scheduled: %w", e.OpenID, n, store.ErrLimit)
-				return nil
-			}
-		}
-		if err := q.InsertEvent(ctx, insertEventParams(e)); err != nil {
-			return err
-		}
-		for _, r := range rems {
-			p, _ := insertReminder(r)
-			if err := q.InsertReminder(ctx, p); err != nil {
-				return err
-			}
-		}
-		e.Pending = len(rems) > 0
-		e.UpdatedAt = e.CreatedAt
-		out.Event = e
-		return nil
-	})
-	if err != nil && e.IdempotencyKey != "" && errors.Is(storeErr(err, ""), store.ErrConflict) {
-		// Another create with the key committed first.
-		if prev, err2 := d.q.GetEventByIdempotencyKey(ctx, eventByKey(e.OpenID, e.IdempotencyKey)); err2 == nil {
-			out, refused = replayEvent(eventFromRow(pgsqlc.GetEventRow(prev)), e)
-			err = nil
-		}
+			return nil
+		})
+	}
+	err := create()
+	if err != nil && hasKey(evs) && errors.Is(storeErr(err, ""), store.ErrConflict) {
+		// Another create with the key committed first: this run replays it.
+		err = create()
+	}
+	if refused != nil {
+		return nil, refused
 	}
 	if err != nil {
-		return store.EventCreated{}, storeErr(err, "create event "+e.ID)
+		return nil, storeErr(err, fmt.Sprintf("create %d events", len(evs)))
 	}
-	return out, refused
+	return out, nil
+}
+
+// errRefused rolls back a transaction a refusal ended.
+var errRefused = errors.New("refused")
+
+// hasKey reports whether an event of evs has an idempotency key.
+func hasKey(evs []store.NewEvent) bool {
+	for _, ne := range evs {
+		if ne.Event.IdempotencyKey != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// createEventIn writes one event and its reminders in q's transaction,
+// after the key (a replay writes nothing) and the user's limit (refused).
+// The user's creates are serialized, as CreateReminderIdempotent's.
+func createEventIn(ctx context.Context, q *pgsqlc.Queries, e store.Event, rems []store.NewReminder, opt store.CreateOptions) (store.EventCreated, error, error) {
+	if e.IdempotencyKey != "" || opt.MaxScheduled > 0 {
+		if err := q.LockUserCreates(ctx, e.OpenID); err != nil {
+			return store.EventCreated{}, nil, err
+		}
+	}
+	if e.IdempotencyKey != "" {
+		prev, err := q.GetEventByIdempotencyKey(ctx, eventByKey(e.OpenID, e.IdempotencyKey))
+		if err == nil {
+			out, refused := replayEvent(eventFromRow(pgsqlc.GetEventRow(prev)), e)
+			return out, refused, nil
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return store.EventCreated{}, nil, err
+		}
+	}
+	if opt.MaxScheduled > 0 {
+		n, err := q.CountScheduledForOwner(ctx, e.OpenID)
+		if err != nil {
+			return store.EventCreated{}, nil, err
+		}
+		if n+int64(len(rems)) > int64(opt.MaxScheduled) {
+			return store.EventCreated{}, fmt.Errorf("create event for %s: %d scheduled: %w", e.OpenID, n, store.ErrLimit), nil
+		}
+	}
+	if err := q.InsertEvent(ctx, insertEventParams(e)); err != nil {
+		return store.EventCreated{}, nil, err
+	}
+	for _, r := range rems {
+		p, _ := insertReminder(r)
+		if err := q.InsertReminder(ctx, p); err != nil {
+			return store.EventCreated{}, nil, err
+		}
+	}
+	e.Pending = len(rems) > 0
+	e.UpdatedAt = e.CreatedAt
+	return store.EventCreated{Event: e}, nil, nil
 }
 
 func eventByKey(openID, key string) pgsqlc.GetEventByIdempotencyKeyParams {
