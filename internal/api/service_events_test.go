@@ -77,7 +77,11 @@ func TestServiceCreateEventsAllOrNothing(t *testing.T) {
 		{serviceEvent(48 * time.Hour), "openids"},
 		{serviceEvent(48*time.Hour, "oA", ""), "openids[1]"},
 		{serviceEvent(48*time.Hour, "oA", "oB", "oA"), "openids[2]"},
-		{func() map[string]any { b := serviceEvent(48*time.Hour, "oA", "oB"); b["leads"] = []string{"bogus"}; return b }(), "leads[0]"},
+		{func() map[string]any {
+			b := serviceEvent(48*time.Hour, "oA", "oB")
+			b["leads"] = []string{"bogus"}
+			return b
+		}(), "leads[0]"},
 	} {
 		r := h.do("POST", "/service/v1/events", serviceToken, tc.body)
 		h.want(r, 422, "validation_failed")
