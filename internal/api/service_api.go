@@ -172,6 +172,11 @@ func (s *Server) handleServiceListReminders(w http.ResponseWriter, r *http.Reque
 			fe.add("openid", p)
 		}
 	}
+	// The token's app's reminders only.
+	if q.Has("appid") && q.Get("appid") != appID(r.Context()) {
+		fe.add("appid", "is the service token's own app: a token lists its app's reminders only")
+	}
+	lq.AppID = appID(r.Context())
 	if err := fe.err(); err != nil {
 		s.writeError(w, r, err)
 		return
