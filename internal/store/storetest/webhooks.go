@@ -37,6 +37,7 @@ func Webhooks(t *testing.T, open Open[WebhookDriver]) {
 		{"ConcurrentClaimsNeverOverlap", testWebhookConcurrentClaims},
 		{"ListAndRetry", testWebhookListRetry},
 		{"RetainDeletesOldDeliveredAndDead", testWebhookRetain},
+		{"EachRowIsItsAppsOwn", testWebhookApps}, // apps_events.go
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}
