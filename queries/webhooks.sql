@@ -71,6 +71,12 @@ SELECT * FROM deliveries WHERE msgid = ? ORDER BY id DESC LIMIT 1;
 DELETE FROM webhook_outbox
 WHERE (state = 'delivered' AND delivered_at < @delivered_before) OR (state = 'dead' AND updated_at < @dead_before);
 
--- name: TemplateApps :many
--- The apps whose template list has template @id (a consent change's app).
-SELECT appid FROM templates WHERE id = @id ORDER BY appid;
+-- name: ConsentApps :many
+-- The apps a consent change of (@openid, @template_id) may be of: those
+-- whose template list has the template, first those where the user has a
+-- reminder (an openid is one app's; two apps may list one template id,
+-- as the sandbox's fakes do).
+SELECT t.appid FROM templates t
+LEFT JOIN (SELECT DISTINCT appid FROM reminders WHERE openid = @openid) mine ON mine.appid = t.appid
+WHERE t.id = @template_id
+ORDER BY mine.appid IS NULL, t.appid;

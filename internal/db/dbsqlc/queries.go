@@ -84,6 +84,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.completeSentRemindersStmt, err = db.PrepareContext(ctx, completeSentReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteSentReminders: %w", err)
 	}
+	if q.consentAppsStmt, err = db.PrepareContext(ctx, consentApps); err != nil {
+		return nil, fmt.Errorf("error preparing query ConsentApps: %w", err)
+	}
 	if q.consumeCreditStmt, err = db.PrepareContext(ctx, consumeCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query ConsumeCredit: %w", err)
 	}
@@ -420,9 +423,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.takeCreditsStmt, err = db.PrepareContext(ctx, takeCredits); err != nil {
 		return nil, fmt.Errorf("error preparing query TakeCredits: %w", err)
 	}
-	if q.templateAppsStmt, err = db.PrepareContext(ctx, templateApps); err != nil {
-		return nil, fmt.Errorf("error preparing query TemplateApps: %w", err)
-	}
 	if q.updateEventStmt, err = db.PrepareContext(ctx, updateEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateEvent: %w", err)
 	}
@@ -547,6 +547,11 @@ func (q *Queries) Close() error {
 	if q.completeSentRemindersStmt != nil {
 		if cerr := q.completeSentRemindersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing completeSentRemindersStmt: %w", cerr)
+		}
+	}
+	if q.consentAppsStmt != nil {
+		if cerr := q.consentAppsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing consentAppsStmt: %w", cerr)
 		}
 	}
 	if q.consumeCreditStmt != nil {
@@ -1109,11 +1114,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing takeCreditsStmt: %w", cerr)
 		}
 	}
-	if q.templateAppsStmt != nil {
-		if cerr := q.templateAppsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing templateAppsStmt: %w", cerr)
-		}
-	}
 	if q.updateEventStmt != nil {
 		if cerr := q.updateEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing updateEventStmt: %w", cerr)
@@ -1208,6 +1208,7 @@ type Queries struct {
 	clearConsentSettingsStmt        *sql.Stmt
 	completeReminderStmt            *sql.Stmt
 	completeSentRemindersStmt       *sql.Stmt
+	consentAppsStmt                 *sql.Stmt
 	consumeCreditStmt               *sql.Stmt
 	countAheadOfReminderStmt        *sql.Stmt
 	countAppRemindersByStatusStmt   *sql.Stmt
@@ -1320,7 +1321,6 @@ type Queries struct {
 	snoozeReminderStmt              *sql.Stmt
 	syncReminderDeliveryStmt        *sql.Stmt
 	takeCreditsStmt                 *sql.Stmt
-	templateAppsStmt                *sql.Stmt
 	updateEventStmt                 *sql.Stmt
 	updateEventReminderStmt         *sql.Stmt
 	updateScheduledReminderStmt     *sql.Stmt
@@ -1354,6 +1354,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		clearConsentSettingsStmt:        q.clearConsentSettingsStmt,
 		completeReminderStmt:            q.completeReminderStmt,
 		completeSentRemindersStmt:       q.completeSentRemindersStmt,
+		consentAppsStmt:                 q.consentAppsStmt,
 		consumeCreditStmt:               q.consumeCreditStmt,
 		countAheadOfReminderStmt:        q.countAheadOfReminderStmt,
 		countAppRemindersByStatusStmt:   q.countAppRemindersByStatusStmt,
@@ -1466,7 +1467,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		snoozeReminderStmt:              q.snoozeReminderStmt,
 		syncReminderDeliveryStmt:        q.syncReminderDeliveryStmt,
 		takeCreditsStmt:                 q.takeCreditsStmt,
-		templateAppsStmt:                q.templateAppsStmt,
 		updateEventStmt:                 q.updateEventStmt,
 		updateEventReminderStmt:         q.updateEventReminderStmt,
 		updateScheduledReminderStmt:     q.updateScheduledReminderStmt,

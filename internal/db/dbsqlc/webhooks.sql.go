@@ -72,6 +72,45 @@ func (q *Queries) ClaimWebhooks(ctx context.Context, arg ClaimWebhooksParams) ([
 	return items, nil
 }
 
+const consentApps = `-- name: ConsentApps :many
+SELECT t.appid FROM templates t
+LEFT JOIN (SELECT DISTINCT appid FROM reminders WHERE openid = ?1) mine ON mine.appid = t.appid
+WHERE t.id = ?2
+ORDER BY mine.appid IS NULL, t.appid
+`
+
+type ConsentAppsParams struct {
+	Openid     string
+	TemplateID string
+}
+
+// The apps a consent change of (@openid, @template_id) may be of: those
+// whose template list has the template, first those where the user has a
+// reminder (an openid is one app's; two apps may list one template id,
+// as the sandbox's fakes do).
+func (q *Queries) ConsentApps(ctx context.Context, arg ConsentAppsParams) ([]string, error) {
+	rows, err := q.query(ctx, q.consentAppsStmt, consentApps, arg.Openid, arg.TemplateID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var appid string
+		if err := rows.Scan(&appid); err != nil {
+			return nil, err
+		}
+		items = append(items, appid)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const deleteOldWebhooks = `-- name: DeleteOldWebhooks :execrows
 DELETE FROM webhook_outbox
 WHERE (state = 'delivered' AND delivered_at < ?1) OR (state = 'dead' AND updated_at < ?2)
@@ -420,34 +459,6 @@ func (q *Queries) RetryWebhook(ctx context.Context, arg RetryWebhookParams) (int
 		return 0, err
 	}
 	return result.RowsAffected()
-}
-
-const templateApps = `-- name: TemplateApps :many
-SELECT appid FROM templates WHERE id = ?1 ORDER BY appid
-`
-
-// The apps whose template list has template @id (a consent change's app).
-func (q *Queries) TemplateApps(ctx context.Context, id string) ([]string, error) {
-	rows, err := q.query(ctx, q.templateAppsStmt, templateApps, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []string{}
-	for rows.Next() {
-		var appid string
-		if err := rows.Scan(&appid); err != nil {
-			return nil, err
-		}
-		items = append(items, appid)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const webhookDepth = `-- name: WebhookDepth :one

@@ -83,7 +83,7 @@ func (d *DB) outboxConsent(ctx context.Context, q *pgsqlc.Queries, openID, templ
 	if !on {
 		return nil
 	}
-	app, kept, err := consentApp(ctx, q, hooks, templateID)
+	app, kept, err := consentApp(ctx, q, hooks, openID, templateID)
 	if err != nil || !kept {
 		return err
 	}
@@ -98,10 +98,11 @@ func (d *DB) outboxConsent(ctx context.Context, q *pgsqlc.Queries, openID, templ
 }
 
 // consentApp is the app of a consent change: the ledger's rows carry none,
-// and a template id is one app's, so the first app listing the template
-// whose events are kept (Default when none lists it).
-func consentApp(ctx context.Context, q *pgsqlc.Queries, hooks store.WebhookApps, templateID string) (string, bool, error) {
-	apps, err := q.TemplateApps(ctx, templateID)
+// and a template id is one app's, so the app listing the template (one
+// where the user has reminders first) whose events are kept; Default when
+// no app lists it.
+func consentApp(ctx context.Context, q *pgsqlc.Queries, hooks store.WebhookApps, openID, templateID string) (string, bool, error) {
+	apps, err := q.ConsentApps(ctx, pgsqlc.ConsentAppsParams{Openid: openID, TemplateID: templateID})
 	if err != nil {
 		return "", false, fmt.Errorf("webhook outbox: apps of template %s: %w", templateID, err)
 	}

@@ -145,7 +145,12 @@ func testCreateEvents(t *testing.T, s store.Store) {
 // none, and Default takes what has no app.
 func testWebhookApps(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	if err := s.AppTemplates("wxb").SyncTemplates(ctx, []store.Template{tmpl(oneTime2, "B")}, et0); err != nil {
+	// oneTime2 is B's only; longTerm both A's and B's (the sandbox's fakes
+	// share their template ids).
+	if err := s.AppTemplates("wxb").SyncTemplates(ctx, []store.Template{tmpl(oneTime2, "B"), tmpl(longTerm, "B")}, et0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppTemplates("wxa").SyncTemplates(ctx, []store.Template{tmpl(longTerm, "A")}, et0); err != nil {
 		t.Fatal(err)
 	}
 	for _, x := range []struct{ id, app string }{{"ra", "wxa"}, {"rb", "wxb"}, {"rc", "wxc"}, {"rold", ""}} {
@@ -165,6 +170,10 @@ func testWebhookApps(t *testing.T, s store.Store) {
 	if _, err := s.RecordAccept(ctx, "oX", oneTime2, false, store.SourceClient, et0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	// A template of both apps: the app where the user has reminders.
+	if _, err := s.RecordAccept(ctx, "orb", longTerm, true, store.SourceClient, et0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	got := map[string]string{}
 	for _, w := range outbox(t, s, et0.Add(time.Minute)) {
 		key := w.ReminderID
@@ -173,7 +182,7 @@ func testWebhookApps(t *testing.T, s store.Store) {
 		}
 		got[key] = w.AppID
 	}
-	want := map[string]string{"ra": "wxa", "rb": "wxb", "rold": "wxa", "consent oX": "wxb"}
+	want := map[string]string{"ra": "wxa", "rb": "wxb", "rold": "wxa", "consent oX": "wxb", "consent orb": "wxb"}
 	if len(got) != len(want) {
 		t.Fatalf("rows %v, want %v", got, want)
 	}
