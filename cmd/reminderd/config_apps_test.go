@@ -55,3 +55,33 @@ func TestConfigSingleAppVariablesDefineOneApp(t *testing.T) {
 		t.Fatalf("sandbox: %v %v", c.apps, err)
 	}
 }
+
+// Each app's service token names its app: the admin token, another app's
+// token or a short one refuses to start; the single-app variables give the
+// one app its service token and webhook.
+func TestConfigAppsServiceTokens(t *testing.T) {
+	path := writeApps(t, `{"apps":[{"appid":"wxaaaa","secret_env":"A_SECRET","service_token_env":"A_SVC"},{"appid":"wxbbbb","secret_env":"B_SECRET","service_token_env":"B_SVC"}]}`)
+	vars := func(a, b string) func(string) string {
+		return env(map[string]string{"A_SECRET": "sa", "B_SECRET": "sb", "A_SVC": a, "B_SVC": b, "REMINDERD_ADMIN_TOKEN": testAdmin})
+	}
+	long := strings.Repeat("t", 32)
+	c, err := parseConfig("t", []string{"--apps", path}, vars(long+"a", long+"b"), io.Discard)
+	if err != nil || c.apps[0].ServiceToken != long+"a" || c.apps[1].ServiceToken != long+"b" {
+		t.Fatalf("apps %v, %v", c.apps, err)
+	}
+	for _, tc := range []struct{ a, b, want string }{
+		{long, long, "app wxbbbb: service_token_env: the same service token as app wxaaaa"},
+		{testAdmin, long, "app wxaaaa: service_token_env: the service token must differ from the admin token"},
+		{"short", long, "app wxaaaa: service_token_env: the service token has 5 characters"},
+	} {
+		if _, err := parseConfig("t", []string{"--apps", path}, vars(tc.a, tc.b), io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q/%q: %v, want %q", tc.a, tc.b, err, tc.want)
+		}
+	}
+	c, err = parseConfig("t", nil, env(map[string]string{"REMINDERD_WECHAT_APPID": "wxaaaa", "REMINDERD_WECHAT_SECRET": "sa",
+		"REMINDERD_ADMIN_TOKEN": testAdmin, "REMINDERD_SERVICE_TOKEN": long, "REMINDERD_WEBHOOK_URL": "https://b.example/h",
+		"REMINDERD_WEBHOOK_SECRET": "hs"}), io.Discard)
+	if err != nil || c.apps[0].ServiceToken != long || c.apps[0].WebhookURL != "https://b.example/h" || c.apps[0].WebhookSecret != "hs" {
+		t.Fatalf("single app %v, %v", c.apps, err)
+	}
+}
