@@ -162,7 +162,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	ecfg.Logger = log.With("component", "scheduler")
 	observer, m := cfg.Engine.Observer, a.Metrics
 	ecfg.Observer = func(o scheduler.Outcome) {
-		m.ObserveSend(o.Status, o.Reason, o.ErrCode, o.Sent, o.Latency, o.Lateness)
+		m.ObserveSend(o.AppID, o.Status, o.Reason, o.ErrCode, o.Sent, o.Latency, o.Lateness)
 		m.ObserveTruth(o.Late, o.PossibleDuplicate, o.Settled, o.InvalidAnswer)
 		if observer != nil {
 			observer(o)

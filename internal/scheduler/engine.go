@@ -117,6 +117,7 @@ type Config struct {
 // Outcome describes one processed claim.
 type Outcome struct {
 	ReminderID string
+	AppID      string // the reminder's mini-program (the metrics' appid label)
 	OpenID     string
 	TemplateID string
 	Attempt    int64

@@ -202,7 +202,7 @@ func (e *Engine) transition(c store.Claim, res result, now time.Time) (complete 
 }
 
 func (e *Engine) observe(r store.Reminder, res result, status store.DeliveryStatus, now time.Time) {
-	o := Outcome{ReminderID: r.ID, OpenID: r.OpenID, TemplateID: r.TemplateID, Attempt: r.Attempts, Status: string(status),
+	o := Outcome{ReminderID: r.ID, AppID: r.AppID, OpenID: r.OpenID, TemplateID: r.TemplateID, Attempt: r.Attempts, Status: string(status),
 		Reason: string(res.reason), ErrCode: -2, Latency: res.latency, Sent: res.sent, Late: res.late,
 		PossibleDuplicate: res.possibleDup && res.sent, Settled: res.verdict == vSettled && !res.windowClosed,
 		InvalidAnswer: res.invalidAnswer}
