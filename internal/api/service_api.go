@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,22 +23,6 @@ import (
 type ServiceAuth interface {
 	// App returns the app of token, or false for a token of no app.
 	App(token string) (appID string, ok bool)
-}
-
-// StaticServiceToken is the single app's service token
-// (REMINDERD_SERVICE_TOKEN), compared in constant time.
-type StaticServiceToken struct {
-	Token string
-	AppID string
-}
-
-// App implements ServiceAuth.
-func (t StaticServiceToken) App(token string) (string, bool) {
-	if t.Token == "" || token == "" {
-		return "", false
-	}
-	a, b := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(t.Token))
-	return t.AppID, subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 // serviceAuth is what admits the service API's tokens now (the apps'
