@@ -99,22 +99,20 @@ func (d *DB) outboxConsent(ctx context.Context, q *pgsqlc.Queries, openID, templ
 
 // consentApp is the app of a consent change: the ledger's rows carry none,
 // and a template id is one app's, so the app listing the template (one
-// where the user has reminders first) whose events are kept; Default when
-// no app lists it.
+// where the user has reminders first, then by appid); Default when no app
+// lists it.
 func consentApp(ctx context.Context, q *pgsqlc.Queries, hooks store.WebhookApps, openID, templateID string) (string, bool, error) {
 	apps, err := q.ConsentApps(ctx, pgsqlc.ConsentAppsParams{Openid: openID, TemplateID: templateID})
 	if err != nil {
 		return "", false, fmt.Errorf("webhook outbox: apps of template %s: %w", templateID, err)
 	}
-	for _, a := range apps {
-		if app, kept := hooks.App(a); kept {
-			return app, true, nil
-		}
+	if len(apps) == 0 {
+		app, kept := hooks.App("")
+		return app, kept, nil
 	}
-	if len(apps) > 0 {
-		return "", false, nil
-	}
-	app, kept := hooks.App("")
+	// The user's app only: were its webhook off, another app listing the
+	// same template id must not hear of this user.
+	app, kept := hooks.App(apps[0])
 	return app, kept, nil
 }
 

@@ -145,12 +145,15 @@ func testCreateEvents(t *testing.T, s store.Store) {
 // none, and Default takes what has no app.
 func testWebhookApps(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	// oneTime2 is B's only; longTerm both A's and B's (the sandbox's fakes
+	// oneTime2 is B's only; longTerm every app's (the sandbox's fakes
 	// share their template ids).
 	if err := s.AppTemplates("wxb").SyncTemplates(ctx, []store.Template{tmpl(oneTime2, "B"), tmpl(longTerm, "B")}, et0); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AppTemplates("wxa").SyncTemplates(ctx, []store.Template{tmpl(longTerm, "A")}, et0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppTemplates("wxc").SyncTemplates(ctx, []store.Template{tmpl(longTerm, "C")}, et0); err != nil {
 		t.Fatal(err)
 	}
 	for _, x := range []struct{ id, app string }{{"ra", "wxa"}, {"rb", "wxb"}, {"rc", "wxc"}, {"rold", ""}} {
@@ -172,6 +175,11 @@ func testWebhookApps(t *testing.T, s store.Store) {
 	}
 	// A template of both apps: the app where the user has reminders.
 	if _, err := s.RecordAccept(ctx, "orb", longTerm, true, store.SourceClient, et0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// orc's app (wxc) has no webhook: no row, not even for wxa, which
+	// lists the same template id.
+	if _, err := s.RecordAccept(ctx, "orc", longTerm, true, store.SourceClient, et0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
