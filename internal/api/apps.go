@@ -157,7 +157,7 @@ func (s *Server) handleAdminApps(w http.ResponseWriter, r *http.Request) {
 	seen := map[string]bool{}
 	for _, app := range s.apps.List() {
 		seen[app.AppID] = true
-		a := appJSON{AppID: app.AppID, State: "serving", Breaker: s.engine.Breaker(), Reminders: statusCounts(counts[app.AppID])}
+		a := appJSON{AppID: app.AppID, State: "serving", Breaker: s.breakerOf(app.AppID), Reminders: statusCounts(counts[app.AppID])}
 		if app.Token != nil {
 			if exp, ok := app.Token.TokenState(); ok {
 				a.TokenExpiresAt = optTime(exp)
@@ -289,4 +289,16 @@ func (a *Apps) serviceEnabled() bool {
 		}
 	}
 	return false
+}
+
+// appBreakers is an engine with a breaker per app.
+type appBreakers interface{ BreakerOf(appID string) string }
+
+// breakerOf is app appID's breaker state; the engine's when it has one
+// breaker for all.
+func (s *Server) breakerOf(appID string) string {
+	if b, ok := s.engine.(appBreakers); ok {
+		return b.BreakerOf(appID)
+	}
+	return s.engine.Breaker()
 }

@@ -159,6 +159,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	ecfg := cfg.Engine
 	ecfg.Store, ecfg.Sender, ecfg.Templates, ecfg.Now = database, appSender{&a.apps}, appTemplates{&a.apps}, now
 	ecfg.Serves = a.apps.serves
+	ecfg.Apps = a.apps.ids
 	ecfg.Logger = log.With("component", "scheduler")
 	observer, m := cfg.Engine.Observer, a.Metrics
 	ecfg.Observer = func(o scheduler.Outcome) {

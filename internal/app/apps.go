@@ -83,6 +83,15 @@ func (s *appSet) get(appID string) (*appParts, bool) {
 
 func (s *appSet) serves(appID string) bool { _, ok := s.get(appID); return ok }
 
+// ids are the served AppIDs.
+func (s *appSet) ids() []string {
+	var out []string
+	for _, p := range s.list() {
+		out = append(out, p.cfg.WeChat.AppID)
+	}
+	return out
+}
+
 // appSender sends each message through its reminder's app's client.
 type appSender struct{ set *appSet }
 

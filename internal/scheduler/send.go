@@ -168,6 +168,9 @@ func (e *Engine) attempt(ctx context.Context, c store.Claim) result {
 	if res, stop := e.appNotServed(r, now); stop {
 		return res
 	}
+	if res, stop := e.breakerOpen(r, now); stop {
+		return res
+	}
 	_, ok := e.cfg.Templates.Get(r.TemplateID)
 	if !ok {
 		return result{verdict: vFailed, reason: store.ReasonTemplateInvalid, errmsg: "template no longer in the account's template list"}
@@ -217,7 +220,7 @@ func (e *Engine) attempt(ctx context.Context, c store.Claim) result {
 		e.sending.Add(1) // until the store queues its outcome (ExpectOutcomes)
 	}
 	send := func() (wechat.SendResult, error) {
-		return e.cb.Execute(func() (wechat.SendResult, error) { return e.cfg.Sender.Send(ctx, req) })
+		return e.breaker(req.AppID).Execute(func() (wechat.SendResult, error) { return e.cfg.Sender.Send(ctx, req) })
 	}
 	sent, err := send()
 	note := ""
