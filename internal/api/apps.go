@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -163,7 +164,7 @@ func (s *Server) handleAdminApps(w http.ResponseWriter, r *http.Request) {
 				a.TokenExpiresAt = optTime(exp)
 			}
 		}
-		if until := s.engine.QuotaPausedUntil(); until.After(now) {
+		if until := s.quotaPausedUntilOf(app.AppID); until.After(now) {
 			a.QuotaPausedUntil = optTime(until)
 		}
 		out = append(out, a)
@@ -301,4 +302,18 @@ func (s *Server) breakerOf(appID string) string {
 		return b.BreakerOf(appID)
 	}
 	return s.engine.Breaker()
+}
+
+// appQuotas is an engine with a quota pause per app.
+type appQuotas interface {
+	QuotaPausedUntilOf(appID string) time.Time
+}
+
+// quotaPausedUntilOf is app appID's quota pause; the engine's when it has
+// one for all.
+func (s *Server) quotaPausedUntilOf(appID string) time.Time {
+	if q, ok := s.engine.(appQuotas); ok {
+		return q.QuotaPausedUntilOf(appID)
+	}
+	return s.engine.QuotaPausedUntil()
 }

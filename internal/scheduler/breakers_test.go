@@ -12,12 +12,16 @@ import (
 )
 
 // appSender sends app "wxbad"'s messages into a WeChat that fails (a
-// transient -1), every other app's through the harness's fake.
+// transient -1), "wxquota"'s into one whose daily quota is used up, every
+// other app's through the harness's fake.
 type appSender struct{ good scheduler.Sender }
 
 func (s appSender) Send(ctx context.Context, req wechat.SendRequest) (wechat.SendResult, error) {
-	if req.AppID == "wxbad" {
+	switch req.AppID {
+	case "wxbad":
 		return wechat.SendResult{}, &wechat.APIError{Code: -1, Msg: "system busy"}
+	case "wxquota":
+		return wechat.SendResult{}, &wechat.APIError{Code: wechat.CodeQuota, Msg: "reach max api daily quota limit"}
 	}
 	return s.good.Send(ctx, req)
 }
@@ -78,5 +82,44 @@ func TestBreakerIsPerApp(t *testing.T) {
 	}
 	if len(h.fake.Sends()) != 3 {
 		t.Errorf("WeChat got %d sends, want the good app's 3", len(h.fake.Sends()))
+	}
+}
+
+// One app's daily quota pauses that app only: its reminders wait (no
+// attempt used) until the reset, recorded in its own pause row for the
+// fleet, while the other app's are sent.
+func TestQuotaPauseIsPerApp(t *testing.T) {
+	h := newHarness(t, func(c *scheduler.Config) {
+		c.Sender = appSender{good: c.Sender}
+		c.Concurrency = 1
+		c.Apps = func() []string { return []string{"wxquota", "wxgood"} }
+	})
+	h.grant("q1", meetingID, 1)
+	q1 := h.add("q1", t0, inApp("wxquota"))
+	h.cycle()
+	until := h.eng.QuotaPausedUntilOf("wxquota")
+	if until.IsZero() || !h.eng.QuotaPausedUntilOf("wxgood").IsZero() || !h.eng.QuotaPausedUntil().IsZero() {
+		t.Fatalf("quota pauses: wxquota %v, wxgood %v, every app %v", until, h.eng.QuotaPausedUntilOf("wxgood"), h.eng.QuotaPausedUntil())
+	}
+	if p, err := h.db.Pause(context.Background(), "quota:wxquota"); err != nil || !p.Until.Equal(until) {
+		t.Fatalf("the app's pause row: %+v %v", p, err)
+	}
+	if _, err := h.db.Pause(context.Background(), "quota"); err == nil {
+		t.Fatal("one app's quota wrote the pause of every app")
+	}
+	h.grant("g1", meetingID, 1)
+	g1 := h.add("g1", h.now(), inApp("wxgood"))
+	q2 := h.add("q1", h.now(), inApp("wxquota"))
+	for range 3 {
+		h.clock.Advance(10 * time.Second)
+		h.cycle()
+	}
+	if r := h.rem(g1); r.Status != store.StatusSent {
+		t.Errorf("the other app's reminder is %s", r.Status)
+	}
+	for _, id := range []string{q1, q2} {
+		if r := h.rem(id); r.Status != store.StatusScheduled || r.Attempts != 0 {
+			t.Errorf("%s of the paused app: %s, %d attempts", id, r.Status, r.Attempts)
+		}
 	}
 }

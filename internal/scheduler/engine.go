@@ -216,6 +216,7 @@ type Engine struct {
 	log     *slog.Logger
 	now     func() time.Time
 	cbs     sync.Map // appID → its WeChat's circuit breaker (breakers.go)
+	quotas  sync.Map // appID → *atomic.Int64: its quota pause, unix ms (quotas.go)
 	limiter *rate.Limiter
 	jobs    *Jobs
 	leader  *leader
@@ -294,6 +295,7 @@ func New(cfg Config) (*Engine, error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("scheduler: read the quota pause: %w", err)
 	}
+	e.readAppQuotas(context.Background())
 	if err := e.loadAdminPause(context.Background()); err != nil {
 		return nil, err
 	}
@@ -315,7 +317,8 @@ func (e *Engine) Breaker() string { return stateName(e.breakersState()) }
 // BreakerOpens counts how often a breaker has opened.
 func (e *Engine) BreakerOpens() int64 { return e.breakerOpens.Load() }
 
-// QuotaPausedUntil is when sending resumes after a 45009, or zero.
+// QuotaPausedUntil is when sending resumes after a 45009 that paused every
+// app, or zero (QuotaPausedUntilOf is one app's).
 func (e *Engine) QuotaPausedUntil() time.Time {
 	ms := e.quotaUntil.Load()
 	if ms == 0 || e.now().UnixMilli() >= ms {
@@ -525,7 +528,7 @@ func (e *Engine) worker(c store.Claim) {
 // so no attempt is used. One app's open breaker defers its own reminders
 // only (breakers.go).
 func (e *Engine) paused(now time.Time) bool {
-	return e.admin.Load() != nil || now.UnixMilli() < e.quotaUntil.Load() || e.breakersState() == gobreaker.StateOpen
+	return e.admin.Load() != nil || now.UnixMilli() < e.quotaUntil.Load() || e.allQuotaPaused(now) || e.breakersState() == gobreaker.StateOpen
 }
 
 // WaitIdle waits until no send is in flight (for tests and the demo).

@@ -105,7 +105,7 @@ func (e *Engine) outcome(c store.Claim, res result, now time.Time) store.Outcome
 	o := store.Outcome{Claim: c, At: now, Counted: res.counted, Credit: e.credit(c, res)}
 	o.Complete, o.Reschedule = e.transition(c, res, now)
 	if !res.quotaUntil.IsZero() {
-		o.Pause = &store.Pause{Name: pauseQuota, Until: res.quotaUntil, Reason: "daily quota reached (45009)", Since: now}
+		o.Pause = &store.Pause{Name: quotaPauseName(e.quotaKey(c.Reminder.AppID)), Until: res.quotaUntil, Reason: "daily quota reached (45009)", Since: now}
 	}
 	if res.verdict == vSettled {
 		o.Delivery, o.Settle = settle(res)

@@ -175,7 +175,7 @@ func (e *Engine) attempt(ctx context.Context, c store.Claim) result {
 	if !ok {
 		return result{verdict: vFailed, reason: store.ReasonTemplateInvalid, errmsg: "template no longer in the account's template list"}
 	}
-	if until := e.quotaUntil.Load(); now.UnixMilli() < until {
+	if until := e.quotaUntilFor(r.AppID); now.UnixMilli() < until {
 		return result{verdict: vDefer, errmsg: "daily quota reached", deferUntil: time.UnixMilli(until)}
 	}
 	if !c.Covered {
@@ -305,8 +305,8 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 			res.verdict = vUnknown
 		case wechat.ClassQuota:
 			until := e.cfg.QuotaReset(now)
-			e.quotaUntil.Store(until.UnixMilli())
-			e.log.Warn("daily quota reached; sending paused", "until", until)
+			extendQuota(e.appQuota(e.quotaKey(r.AppID)), until.UnixMilli())
+			e.log.Warn("daily quota reached; sending paused", "appid", r.AppID, "until", until)
 			res.verdict, res.deferUntil, res.quotaUntil = vDefer, until, until
 		case wechat.ClassUserBusy:
 			res.verdict, res.deferUntil = vDefer, now.Add(e.cfg.UserBusyDelay)
