@@ -4,27 +4,32 @@
 -- names in their own column.
 
 -- Mini-program sessions. Only a SHA-256 of the bearer token is stored.
+-- appid is the mini-program the user logged into (migration 12: '' until
+-- the configured app adopts the rows written before apps existed).
 CREATE TABLE sessions (
     token_hash TEXT    NOT NULL PRIMARY KEY CHECK (length(token_hash) = 64),
     openid     TEXT    NOT NULL CHECK (openid <> ''),
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL CHECK (expires_at > created_at)
-) STRICT, WITHOUT ROWID;
+, appid TEXT NOT NULL DEFAULT '') STRICT, WITHOUT ROWID;
 
 CREATE INDEX sessions_expires ON sessions (expires_at);
 
 -- Templates learned from WeChat's template list (gettemplate). A template
 -- that disappears from the list stays with present = 0 so that reminders
--- referring to it can be explained.
+-- referring to it can be explained. Each app has its own list (appid,
+-- migration 12).
 CREATE TABLE templates (
-    id        TEXT    NOT NULL PRIMARY KEY CHECK (id <> ''),
+    id        TEXT    NOT NULL CHECK (id <> ''),
     title     TEXT    NOT NULL,
     kind      TEXT    NOT NULL CHECK (kind IN ('one_time', 'long_term')),
     content   TEXT    NOT NULL,
     keywords  TEXT    NOT NULL CHECK (json_valid(keywords)), -- [{"key","type","label","enum"}]
     position  INTEGER NOT NULL,
     present   INTEGER NOT NULL DEFAULT 1 CHECK (present IN (0, 1)),
-    synced_at INTEGER NOT NULL
+    synced_at INTEGER NOT NULL,
+    appid     TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (appid, id)
 ) STRICT;
 
 -- The consent ledger: one row per (openid, template). credits is the number
@@ -93,7 +98,7 @@ CREATE TABLE reminders (
     request_hash    TEXT,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL,
-    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)), unknown_at INTEGER, delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')), send_started INTEGER CHECK (send_started IN (0, 1)), snoozed INTEGER NOT NULL DEFAULT 0 CHECK (snoozed IN (0, 1)), series_at INTEGER, event_id TEXT, lead TEXT NOT NULL DEFAULT '', alternatives TEXT NOT NULL DEFAULT '' CHECK (alternatives = '' OR json_valid(alternatives)), external_ref TEXT,
+    credit_held     INTEGER NOT NULL DEFAULT 0 CHECK (credit_held IN (0, 1)), unknown_at INTEGER, delivery TEXT NOT NULL DEFAULT '' CHECK (delivery IN ('', 'delivered', 'failed', 'unknown')), send_started INTEGER CHECK (send_started IN (0, 1)), snoozed INTEGER NOT NULL DEFAULT 0 CHECK (snoozed IN (0, 1)), series_at INTEGER, event_id TEXT, lead TEXT NOT NULL DEFAULT '', alternatives TEXT NOT NULL DEFAULT '' CHECK (alternatives = '' OR json_valid(alternatives)), external_ref TEXT, appid TEXT NOT NULL DEFAULT '',
     CHECK ((status IN ('failed', 'skipped')) = (reason IS NOT NULL)),
     CHECK ((status = 'sending') = (lease_until IS NOT NULL)),
     CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
@@ -123,6 +128,9 @@ CREATE INDEX reminders_delivery ON reminders (delivery, fire_at, id) WHERE deliv
 -- The per-user limit of scheduled reminders counts them from this index
 -- alone (reminders_owner also holds their history, and not their status).
 CREATE INDEX reminders_user_scheduled ON reminders (openid) WHERE status = 'scheduled';
+-- A reminder's mini-program (appid, migration 12): the per-app counts and
+-- the adoption of rows written before apps existed.
+CREATE INDEX reminders_app ON reminders (appid, status);
 
 -- One row per processing of a claimed reminder, in id order. occurrence_at is
 -- the scheduled instant it belongs to; an occurrence is sent at most once
@@ -168,13 +176,17 @@ CREATE TABLE pending_sent_events (
 
 CREATE INDEX pending_sent_events_user ON pending_sent_events (openid, template_id, received_at) WHERE openid <> '';
 
--- The cached WeChat access token (one row), so a restart does not refetch.
+-- The cached WeChat access token, one row per app (migration 12), so a
+-- restart does not refetch.
 CREATE TABLE wechat_token (
-    id         INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
-    value      TEXT    NOT NULL,
-    expires_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-, version INTEGER NOT NULL DEFAULT 0, fetcher TEXT NOT NULL DEFAULT '', fetching_until INTEGER NOT NULL DEFAULT 0) STRICT;
+    value          TEXT    NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    version        INTEGER NOT NULL DEFAULT 0,
+    fetcher        TEXT    NOT NULL DEFAULT '',
+    fetching_until INTEGER NOT NULL DEFAULT 0,
+    appid          TEXT    NOT NULL PRIMARY KEY
+) STRICT;
 
 -- The per-openid send lease across processes (migration 7).
 CREATE TABLE user_sends (
@@ -235,6 +247,7 @@ CREATE TABLE snoozes (
 -- Events: a meeting with several reminders (its leads), as given; each
 -- lead is one reminder of the event (reminders.event_id, lead), whose
 -- alternatives are the templates it may be sent through (docs/events.md).
+-- appid is the event's mini-program (migration 12).
 CREATE TABLE events (
     id              TEXT    NOT NULL PRIMARY KEY,
     openid          TEXT    NOT NULL CHECK (openid <> ''),
@@ -252,7 +265,7 @@ CREATE TABLE events (
     idempotency_key TEXT,
     request_hash    TEXT,
     created_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL, appid TEXT NOT NULL DEFAULT '',
     CHECK ((idempotency_key IS NULL) = (request_hash IS NULL))
 ) STRICT;
 
@@ -264,6 +277,8 @@ CREATE INDEX events_start ON events (start_at, id);
 CREATE INDEX events_external_ref ON events (openid, external_ref) WHERE external_ref <> '';
 -- Idempotency keys, unique per user.
 CREATE UNIQUE INDEX events_idempotency ON events (openid, idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- The service API cancels every attendee's event of one reference.
+CREATE INDEX events_app_ref ON events (appid, external_ref) WHERE external_ref <> '';
 
 -- An event's reminders in (fire_at, id) order.
 CREATE INDEX reminders_event ON reminders (event_id, fire_at, id) WHERE event_id IS NOT NULL;

@@ -2,9 +2,9 @@
 
 -- name: InsertEvent :exec
 INSERT INTO events (id, openid, title, location, start_at, end_at, expires_at, timezone, page, external_ref,
-                    leads, templates, idempotency_key, request_hash, created_at, updated_at)
+                    leads, templates, idempotency_key, request_hash, created_at, updated_at, appid)
 VALUES (@id, @openid, @title, @location, @start_at, @end_at, @expires_at, @timezone, @page, @external_ref,
-        @leads, @templates, @idempotency_key, @request_hash, @now, @now);
+        @leads, @templates, @idempotency_key, @request_hash, @now, @now, @appid);
 
 -- name: GetEvent :one
 -- The event and whether a reminder of it is pending (its status).
@@ -18,19 +18,23 @@ SELECT e.*, CAST(EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r
 FROM events e WHERE e.openid = @openid AND e.idempotency_key = @idempotency_key;
 
 -- name: ListUserEvents :many
--- One user's events in (start_at, id) order after a cursor.
+-- One user's events in (start_at, id) order after a cursor (of app @appid;
+-- '' any).
 SELECT e.*, CAST(EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending'))
                  AS INTEGER) AS pending
 FROM events e INDEXED BY events_owner
-WHERE e.openid = @openid AND (e.start_at > @after_start_at OR (e.start_at = @after_start_at AND e.id > @after_id))
+WHERE e.openid = @openid AND (CAST(@appid AS TEXT) = '' OR e.appid = CAST(@appid AS TEXT))
+  AND (e.start_at > @after_start_at OR (e.start_at = @after_start_at AND e.id > @after_id))
 ORDER BY e.start_at, e.id LIMIT @max_rows;
 
 -- name: ListAllEvents :many
--- Everyone's events in (start_at, id) order after a cursor (the admin's).
+-- Everyone's events in (start_at, id) order after a cursor (the admin's),
+-- of app @appid ('' any).
 SELECT e.*, CAST(EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending'))
                  AS INTEGER) AS pending
 FROM events e INDEXED BY events_start
-WHERE e.start_at > @after_start_at OR (e.start_at = @after_start_at AND e.id > @after_id)
+WHERE (CAST(@appid AS TEXT) = '' OR e.appid = CAST(@appid AS TEXT))
+  AND (e.start_at > @after_start_at OR (e.start_at = @after_start_at AND e.id > @after_id))
 ORDER BY e.start_at, e.id LIMIT @max_rows;
 
 -- name: EventReminders :many
@@ -63,3 +67,14 @@ WHERE id = @id AND status = 'scheduled';
 -- The claim's choice among a reminder's alternatives: the template it is
 -- sent through and that template's data.
 UPDATE reminders SET template_id = @template_id, data = @data WHERE id = @id AND status = 'scheduled';
+
+-- name: EventIDsByExternalRef :many
+-- The events of app @appid not canceled with the backend's reference
+-- (every attendee's), through events_app_ref.
+SELECT id FROM events INDEXED BY events_app_ref
+WHERE appid = @appid AND external_ref = @external_ref AND external_ref <> '' AND canceled_at IS NULL
+ORDER BY id;
+
+-- name: AdoptEvents :execrows
+-- Events written before apps existed join the configured app.
+UPDATE events SET appid = @appid WHERE appid = '';

@@ -4,9 +4,10 @@
 -- name: ListExternalRefReminders :many
 -- The reminders of one external reference (the service API's listing), in
 -- (fire_at, id) order after a cursor, through reminders_external_ref; an
--- empty @openid or @status matches every one.
+-- empty @appid, @openid or @status matches every one.
 SELECT * FROM reminders INDEXED BY reminders_external_ref
 WHERE external_ref = @external_ref
+  AND (CAST(@appid AS TEXT) = '' OR appid = CAST(@appid AS TEXT))
   AND (CAST(@openid AS TEXT) = '' OR openid = CAST(@openid AS TEXT))
   AND (CAST(@status AS TEXT) = '' OR status = CAST(@status AS TEXT))
   AND (fire_at > @after_fire_at OR (fire_at = @after_fire_at AND id > @after_id))
@@ -69,3 +70,13 @@ SELECT * FROM deliveries WHERE msgid = ? ORDER BY id DESC LIMIT 1;
 -- ones once nobody will retry them.
 DELETE FROM webhook_outbox
 WHERE (state = 'delivered' AND delivered_at < @delivered_before) OR (state = 'dead' AND updated_at < @dead_before);
+
+-- name: ConsentApps :many
+-- The apps a consent change of (@openid, @template_id) may be of: those
+-- whose template list has the template, first those where the user has a
+-- reminder (an openid is one app's; two apps may list one template id,
+-- as the sandbox's fakes do).
+SELECT t.appid FROM templates t
+LEFT JOIN (SELECT DISTINCT appid FROM reminders WHERE openid = @openid) mine ON mine.appid = t.appid
+WHERE t.id = @template_id
+ORDER BY mine.appid IS NULL, t.appid;

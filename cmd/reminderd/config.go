@@ -13,6 +13,7 @@ import (
 
 	"github.com/reminderd/reminderd/internal/api"
 	"github.com/reminderd/reminderd/internal/app"
+	"github.com/reminderd/reminderd/internal/apps"
 	"github.com/reminderd/reminderd/internal/db"
 	"github.com/reminderd/reminderd/internal/recur"
 )
@@ -36,6 +37,12 @@ type config struct {
 	ServiceToken  string
 	WebhookURL    string
 	WebhookSecret string
+
+	// Apps is the apps file (REMINDERD_APPS); apps is the configured set:
+	// the file's, or the one app of the single-app variables (empty in the
+	// sandbox, whose fake apps serve decides).
+	Apps string
+	apps apps.Set
 
 	// Scheduler settings (extensions of the contract).
 	ScanEvery       string
@@ -89,7 +96,7 @@ type config struct {
 }
 
 // Sandbox reports whether reminderd runs against its built-in fake WeChat.
-func (c config) Sandbox() bool { return c.AppID == "" }
+func (c config) Sandbox() bool { return c.AppID == "" && c.Apps == "" }
 
 type setting struct {
 	env, flag, def, usage string
@@ -110,6 +117,7 @@ func (c *config) settings() []setting {
 		{"REMINDERD_MINIPROGRAM_STATE", "miniprogram-state", "formal", "developer, trial or formal", &c.MiniprogramState, false},
 		{"REMINDERD_LANG", "lang", "zh_CN", "zh_CN, en_US, zh_HK or zh_TW", &c.Lang, false},
 		{"REMINDERD_TIMEZONE", "timezone", "Asia/Shanghai", "default zone for recurrence and time rendering", &c.Timezone, false},
+		{"REMINDERD_APPS", "apps", "", "JSON file of several mini-programs ({\"apps\":[…]}, secrets named by their variables); re-read on SIGHUP", &c.Apps, false},
 		{"REMINDERD_SCAN_EVERY", "scan-every", "1s", "period of the due scan", &c.ScanEvery, false},
 		{"REMINDERD_SEND_CONCURRENCY", "send-concurrency", "8", "subscribe messages in flight at once", &c.Concurrency, false},
 		{"REMINDERD_SEND_RATE", "send-rate", "0", "maximum sends per second (0: no limit)", &c.SendRate, false},
@@ -151,6 +159,9 @@ func parseConfigArgs(name string, args []string, getenv func(string) string, std
 		return *c, nil, flagError(err)
 	}
 	if err := c.validate(); err != nil {
+		return *c, nil, err
+	}
+	if err := c.loadApps(getenv); err != nil {
 		return *c, nil, err
 	}
 	return *c, fs.Args(), nil
@@ -288,7 +299,16 @@ func (c *config) validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.Sandbox() {
+	if c.Apps != "" {
+		for _, s := range []struct{ v, name string }{{c.AppID, "REMINDERD_WECHAT_APPID"}, {c.Secret, "REMINDERD_WECHAT_SECRET"}, {c.PushToken, "REMINDERD_WECHAT_PUSH_TOKEN"}, {c.AESKey, "REMINDERD_WECHAT_AES_KEY"}} {
+			if s.v != "" {
+				errs = append(errs, fmt.Errorf("%s is set together with REMINDERD_APPS: the apps file names each app's settings; unset %s", s.name, s.name))
+			}
+		}
+		if err := productionAdminToken(c.AdminToken); err != nil {
+			errs = append(errs, err)
+		}
+	} else if c.Sandbox() {
 		for _, s := range []struct{ v, name string }{{c.Secret, "REMINDERD_WECHAT_SECRET"}, {c.PushToken, "REMINDERD_WECHAT_PUSH_TOKEN"}, {c.AESKey, "REMINDERD_WECHAT_AES_KEY"}} {
 			if s.v != "" {
 				errs = append(errs, fmt.Errorf("%s is set but REMINDERD_WECHAT_APPID is missing: set the AppID for production, or unset %s for the sandbox", s.name, s.name))
@@ -468,4 +488,49 @@ func (c config) serviceErrors() []error {
 		errs = append(errs, fmt.Errorf("REMINDERD_SERVICE_TOKEN has %d characters; production needs at least %d (openssl rand -base64 32)", len(c.ServiceToken), minAdminToken))
 	}
 	return errs
+}
+
+// minServiceToken is the least length of a service token: an admin
+// token's in production, any in the sandbox.
+func (c config) minServiceToken() int {
+	if c.Sandbox() {
+		return 0
+	}
+	return minAdminToken
+}
+
+// loadApps builds the configured apps: the apps file's, or else the one app
+// the single-app variables define (none in the sandbox).
+func (c *config) loadApps(getenv func(string) string) error {
+	if c.Apps != "" {
+		s, err := apps.Load(c.Apps, getenv, c.appDefaults())
+		if err == nil {
+			err = apps.CheckTokens(s, c.AdminToken, c.minServiceToken())
+		}
+		if err != nil {
+			return fmt.Errorf("REMINDERD_APPS: %w", err)
+		}
+		c.apps = s
+		return nil
+	}
+	if c.Sandbox() {
+		return nil
+	}
+	c.apps = apps.Set{c.singleApp()}
+	return nil
+}
+
+// appDefaults are what an app of the file leaves out: the process-wide
+// settings.
+func (c config) appDefaults() apps.Defaults {
+	return apps.Defaults{MiniprogramState: c.MiniprogramState, Lang: c.Lang, Timezone: c.Timezone}
+}
+
+// singleApp is the app of the single-app variables, with the service token
+// and webhook of REMINDERD_SERVICE_TOKEN, REMINDERD_WEBHOOK_URL and
+// REMINDERD_WEBHOOK_SECRET.
+func (c config) singleApp() apps.App {
+	return apps.App{AppID: c.AppID, Secret: c.Secret, PushToken: c.PushToken, AESKey: c.AESKey,
+		ServiceToken: c.ServiceToken, WebhookURL: c.WebhookURL, WebhookSecret: c.WebhookSecret,
+		MiniprogramState: c.MiniprogramState, Lang: c.Lang, Timezone: c.Timezone}
 }

@@ -148,7 +148,7 @@ func TestSandboxConsentJustWorks(t *testing.T) {
 	for _, want := range []string{
 		`reminderd_http_requests_total{method="POST",route="/v1/consents",status="200"} 1`,
 		`reminderd_http_requests_total{method="GET",route="/v1/reminders/{id}",status="200"} 1`,
-		`reminderd_sends_total{errcode="0",reason="",status="sent"} 1`,
+		`reminderd_sends_total{appid="` + wechattest.DefaultAppID + `",errcode="0",reason="",status="sent"} 1`,
 	} {
 		if !strings.Contains(string(text), want+"\n") {
 			t.Errorf("/metrics lacks %s", want)

@@ -18,7 +18,6 @@ import (
 	"github.com/reminderd/reminderd/internal/db/postgres"
 	"github.com/reminderd/reminderd/internal/recur"
 	"github.com/reminderd/reminderd/internal/scheduler"
-	"github.com/reminderd/reminderd/internal/webhook"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
@@ -118,7 +117,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		HTTPClient: wechat.NewHTTPClient(cfg.wechatTimeout, cfg.concurrency),
 	}
 	pushToken, aesKey, adminToken := cfg.PushToken, cfg.AESKey, cfg.AdminToken
-	var fake *wechattest.Server
+	if cfg.Apps != "" {
+		zone = cfg.apps[0].Location()
+	}
+	var fake, fake2 *wechattest.Server
+	var extra []app.AppConfig // the sandbox's second fake app
 	if cfg.Sandbox() {
 		log.Warn("sandbox mode: REMINDERD_WECHAT_APPID is not set, so reminderd talks to a built-in fake WeChat on loopback; nothing reaches real users")
 		fake, err = wechattest.Start("127.0.0.1:0", wechattest.Options{Logger: log.With("component", "fake_wechat")})
@@ -133,6 +136,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if pushToken == "" {
 			pushToken, aesKey = randomToken(16), newAESKey()
 		}
+		if fake2, extra, err = startSecondFake(wcfg, log); err != nil {
+			return err
+		}
+		defer fake2.Close()
 		if adminToken == "" {
 			adminToken = randomToken(24)
 		}
@@ -149,22 +156,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// report grants the same accept at the fake (never in production).
 		apiCfg.SandboxGrant = fake.ReportAccept
 	}
-	if cfg.ServiceToken != "" {
-		apiCfg.Service = api.StaticServiceToken{Token: cfg.ServiceToken, AppID: wcfg.AppID}
-	}
-	var hooks webhook.Targets
-	if cfg.WebhookURL != "" {
-		hooks = webhook.Static{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret}
+	appCfgs := appConfigs(cfg, wcfg)
+	if fake != nil {
+		// The sandbox's first fake app takes the single-app service token
+		// and webhook.
+		first := singleAppConfig(cfg, wcfg)
+		first.PushToken, first.AESKey, first.SandboxGrant = pushToken, aesKey, fake.ReportAccept
+		appCfgs = append([]app.AppConfig{first}, extra...)
 	}
 	a, err := app.New(ctx, app.Config{
-		DB: cfg.DB, DBOptions: cfg.dbOptions(), WeChat: wcfg, PushToken: pushToken, AESKey: aesKey,
+		DB: cfg.DB, DBOptions: cfg.dbOptions(), WeChat: wcfg, PushToken: pushToken, AESKey: aesKey, Apps: appCfgs,
 		Engine: scheduler.Config{
 			ScanEvery: cfg.scanEvery, Concurrency: cfg.concurrency, RateLimit: cfg.sendRate,
 			// The send budget is shorter than the lease (validate).
 			MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness, Lease: cfg.lease, LeaderTTL: cfg.leaderTTL, Heartbeat: cfg.heartbeat, SendBudget: sendBudget(cfg.wechatTimeout),
 			UnknownWait: cfg.unknownWait, ClientTimeout: cfg.wechatTimeout, ResendWithoutPage: cfg.resendWithoutPage,
 		},
-		API: apiCfg, Webhooks: hooks,
+		API: apiCfg,
 	}, app.Deps{Now: now, Logger: log})
 	if err != nil {
 		return err
@@ -180,11 +188,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stdout, "reminderd listening on %s\n", base)
 	log.Info("listening", "addr", ln.Addr().String())
 	if fake != nil {
+		a.Apps.FirstByDefault() // the single-app tour needs no appid
 		if err := fake.SetPush(base+"/wechat/push", pushToken, aesKey, false); err != nil {
 			return err
 		}
+		second := extra[0]
+		if err := fake2.SetPush(base+"/wechat/push/"+second.WeChat.AppID, second.PushToken, second.AESKey, false); err != nil {
+			return err
+		}
 		printSandboxBanner(stdout, base, fake, adminToken)
+		fmt.Fprintf(stdout, "sandbox: a second mini-program %s (its own fake WeChat at %s): log in with {\"code\":…,\"appid\":\"%s\"}\n", second.WeChat.AppID, fake2.URL, second.WeChat.AppID)
 	}
+	stopHUP := reloadAppsOnHUP(ctx, cfg, wcfg, a, getenv, log)
+	defer stopHUP()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

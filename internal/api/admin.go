@@ -70,7 +70,16 @@ type statsJSON struct {
 }
 
 func (s *Server) handleAdminStats(w http.ResponseWriter, r *http.Request) {
+	fe := fieldErrors{}
+	app := adminAppFilter(r, fe)
+	if err := fe.err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	st, err := s.reminders.Stats(r.Context())
+	if app != "" {
+		st, err = s.reminders.AppStats(r.Context(), app)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

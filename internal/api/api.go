@@ -70,8 +70,11 @@ type Config struct {
 	DB      Store
 	Catalog *catalog.Catalog
 	Login   Login
-	Engine  Engine     // nil: no wake-ups, no jobs, breaker "closed"
-	Token   TokenState // nil: token_expires_at is null
+	// Apps are the mini-programs served (nil: one, through Login and
+	// Token, whose sessions carry no AppID).
+	Apps   *Apps
+	Engine Engine     // nil: no wake-ups, no jobs, breaker "closed"
+	Token  TokenState // nil: token_expires_at is null
 	// Push receives /wechat/push; nil answers 404 there.
 	Push *wechat.Receiver
 	// Metrics serves /metrics; nil answers 404 there.
@@ -102,8 +105,8 @@ type Config struct {
 	// the fake's own popup already counted that accept). Nil in production:
 	// reports go to the ledger only.
 	SandboxGrant func(openID, templateID string) (granted bool, err error)
-	// Service admits the service API's tokens (/service/v1); nil disables
-	// that API (403).
+	// Service admits the service API's tokens (/service/v1); nil: each
+	// app's App.ServiceToken, and with none the API is disabled (403).
 	Service ServiceAuth
 	// Webhooks is the webhook outbox the admin lists and retries; nil: no
 	// webhook is configured (empty lists). WebhookWake is told of a retry.
@@ -122,6 +125,7 @@ type Server struct {
 	store      Store
 	catalog    *catalog.Catalog
 	login      Login
+	apps       *Apps
 	engine     Engine
 	token      TokenState
 	push       *wechat.Receiver
@@ -157,6 +161,7 @@ func New(cfg Config) *Server {
 		store:      cfg.DB,
 		catalog:    cfg.Catalog,
 		login:      cfg.Login,
+		apps:       cfg.Apps,
 		engine:     cfg.Engine,
 		token:      cfg.Token,
 		push:       cfg.Push,
@@ -180,6 +185,9 @@ func New(cfg Config) *Server {
 	}
 	if s.engine == nil {
 		s.engine = noEngine{}
+	}
+	if s.apps == nil {
+		s.apps = NewApps(App{Login: cfg.Login, Token: cfg.Token})
 	}
 	if s.zone == nil {
 		s.zone = time.UTC

@@ -45,22 +45,29 @@ func bearer(r *http.Request) string {
 
 // sessionOpenID resolves a session token, or "" if it is unknown or expired.
 func (s *Server) sessionOpenID(ctx context.Context, tok string) (string, error) {
+	oid, _, err := s.sessionUser(ctx, tok)
+	return oid, err
+}
+
+// sessionUser resolves a session token to its user and app, or "" if it
+// is unknown or expired.
+func (s *Server) sessionUser(ctx context.Context, tok string) (oid, app string, err error) {
 	if tok == "" || len(tok) > 256 {
-		return "", nil
+		return "", "", nil
 	}
 	hash, now := hashToken(tok), s.now()
-	if oid, ok := s.sessions.get(hash, now.UnixMilli()); ok {
-		return oid, nil
+	if e, ok := s.sessions.get(hash, now.UnixMilli()); ok {
+		return e.openID, e.appID, nil
 	}
 	sess, err := s.store.GetSession(ctx, hash, now)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
+		return "", "", nil
 	}
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	s.sessions.put(hash, sess.OpenID, sess.ExpiresAt.UnixMilli())
-	return sess.OpenID, nil
+	s.sessions.put(hash, cachedSession{openID: sess.OpenID, appID: sess.AppID, expiresAt: sess.ExpiresAt.UnixMilli()})
+	return sess.OpenID, sess.AppID, nil
 }
 
 // sessionCache remembers sessions already looked up, so that a request does
@@ -74,6 +81,7 @@ type sessionCache struct {
 
 type cachedSession struct {
 	openID    string
+	appID     string
 	expiresAt int64 // unix ms
 }
 
@@ -81,21 +89,21 @@ type cachedSession struct {
 // is full an arbitrary half is dropped.
 const maxCachedSessions = 10000
 
-func (c *sessionCache) get(hash string, now int64) (string, bool) {
+func (c *sessionCache) get(hash string, now int64) (cachedSession, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[hash]
 	if !ok {
-		return "", false
+		return cachedSession{}, false
 	}
 	if now >= e.expiresAt {
 		delete(c.m, hash)
-		return "", false
+		return cachedSession{}, false
 	}
-	return e.openID, true
+	return e, true
 }
 
-func (c *sessionCache) put(hash, openID string, expiresAt int64) {
+func (c *sessionCache) put(hash string, e cachedSession) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -111,7 +119,7 @@ func (c *sessionCache) put(hash, openID string, expiresAt int64) {
 			n++
 		}
 	}
-	c.m[hash] = cachedSession{openID: openID, expiresAt: expiresAt}
+	c.m[hash] = e
 }
 
 func (s *Server) requireUser(next http.Handler) http.Handler {
@@ -121,7 +129,7 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 			s.writeError(w, r, errf(http.StatusUnauthorized, "unauthorized", "a session token is required (Authorization: Bearer <token> from POST /v1/session)"))
 			return
 		}
-		oid, err := s.sessionOpenID(r.Context(), tok)
+		oid, app, err := s.sessionUser(r.Context(), tok)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -130,7 +138,12 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 			s.writeError(w, r, errf(http.StatusUnauthorized, "unauthorized", "the session token is invalid or expired; log in again"))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), openIDKey, oid)))
+		if _, ok := s.apps.Get(app); !ok {
+			// A removed app keeps its data, but serves no one.
+			s.writeError(w, r, errf(http.StatusForbidden, "forbidden", "the mini-program %s is no longer served here", app))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(withUser(r.Context(), oid, app)))
 	})
 }
 

@@ -57,5 +57,5 @@ func (s *Server) handleConsentSettings(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	encode(w, http.StatusOK, consentsOf(rows))
+	encode(w, http.StatusOK, consentsOf(appID(r.Context()), rows))
 }

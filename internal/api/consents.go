@@ -26,7 +26,7 @@ type keywordJSON struct {
 }
 
 func (s *Server) handleListTemplates(w http.ResponseWriter, r *http.Request) {
-	list := s.catalog.List()
+	list := s.catalogFor(r.Context()).List()
 	out := make([]templateJSON, 0, len(list))
 	for _, t := range list {
 		tj := templateJSON{ID: t.ID, Title: t.Title, Kind: string(t.Kind), Fields: make([]keywordJSON, 0, len(t.Keywords))}
@@ -39,6 +39,9 @@ func (s *Server) handleListTemplates(w http.ResponseWriter, r *http.Request) {
 }
 
 type consentJSON struct {
+	// AppID is the mini-program of the ledger's user (an openid is one
+	// app's).
+	AppID      string `json:"appid"`
 	TemplateID string `json:"template_id"`
 	Credits    int64  `json:"credits"`
 	Status     string `json:"status"`
@@ -122,7 +125,7 @@ func (s *Server) parseResults(r *http.Request, results map[string]json.RawMessag
 			continue
 		}
 		path := prefix + "." + id
-		t, ok := s.catalog.Get(id)
+		t, ok := s.catalogFor(r.Context()).Get(id)
 		if !ok {
 			fe.add(path, "unknown template")
 			continue
@@ -163,7 +166,11 @@ func sortedIDs[V any](m map[string]V) []string {
 // /fake/popup and then reported counts once on both sides. The access log
 // line of the request says what happened.
 func (s *Server) grantInSandbox(r *http.Request, oid string, answers []reportedAnswer) {
-	if s.sandboxGrant == nil {
+	grant := s.sandboxGrant
+	if app, ok := s.apps.Get(appID(r.Context())); ok && app.SandboxGrant != nil {
+		grant = app.SandboxGrant
+	}
+	if grant == nil {
 		return
 	}
 	var granted, paired []string
@@ -171,7 +178,7 @@ func (s *Server) grantInSandbox(r *http.Request, oid string, answers []reportedA
 		if a.status != store.ConsentAccept {
 			continue
 		}
-		ok, err := s.sandboxGrant(oid, a.tmpl.ID)
+		ok, err := grant(oid, a.tmpl.ID)
 		switch {
 		case err != nil:
 			s.logFor(r.Context()).Warn("sandbox: the built-in fake WeChat refused the reported accept", "template_id", a.tmpl.ID, "error", err)
@@ -200,14 +207,14 @@ func (s *Server) writeConsents(w http.ResponseWriter, r *http.Request, oid strin
 		s.writeError(w, r, err)
 		return
 	}
-	encode(w, http.StatusOK, consentsOf(rows))
+	encode(w, http.StatusOK, consentsOf(appID(r.Context()), rows))
 }
 
-// consentsOf is the answer's shape of a user's ledger rows.
-func consentsOf(rows []store.Consent) consentsResponse {
+// consentsOf is the answer's shape of a user's ledger rows (of app app).
+func consentsOf(app string, rows []store.Consent) consentsResponse {
 	out := consentsResponse{Consents: make([]consentJSON, 0, len(rows))}
 	for _, c := range rows {
-		cj := consentJSON{TemplateID: c.TemplateID, Credits: c.Credits, Status: string(c.Status),
+		cj := consentJSON{AppID: app, TemplateID: c.TemplateID, Credits: c.Credits, Status: string(c.Status),
 			LongTerm: c.LongTerm, UpdatedAt: formatUTC(c.UpdatedAt), Audio: c.Audio}
 		if c.Setting != "" {
 			v := string(c.Setting)

@@ -69,13 +69,14 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request, owner strin
 		}
 	}
 	now := s.now()
-	spec, err := s.validateEvent(req, now, true)
+	spec, err := s.validateEvent(ctx, req, now, true)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	e := &spec.event
 	e.ID, e.OpenID, e.IdempotencyKey, e.RequestHash, e.CreatedAt = newEventID(now), owner, key, hash, now
+	e.AppID = appID(ctx)
 	var rems []store.NewReminder
 	for i, due := range spec.dues {
 		if !due.Before(now) {
@@ -117,15 +118,25 @@ func earliest(rems []store.NewReminder) time.Time {
 	return t
 }
 
-// ownEvent loads event id of owner ("": anyone's); anyone else's event is
-// not found, as one that does not exist.
+// ownEvent loads event id of owner ("": anyone's) in the request's app (a
+// session's or the service token's; the admin's requests have none and
+// reach every app's); anyone else's event, or another app's, is not found,
+// as one that does not exist.
 func (s *Server) ownEvent(ctx context.Context, id, owner string) (store.Event, error) {
 	e, err := s.store.GetEvent(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && owner != "" && e.OpenID != owner) {
+	if err == nil && ((owner != "" && e.OpenID != owner) || (inApp(ctx, owner) && e.AppID != appID(ctx))) {
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
 		return store.Event{}, notFound("event " + id)
 	}
 	return e, err
 }
+
+// inApp reports whether a request of owner is confined to its app: a
+// session's (owner given) or a service token's (an app, no owner); the
+// admin's is not.
+func inApp(ctx context.Context, owner string) bool { return owner != "" || appID(ctx) != "" }
 
 func (s *Server) handleGetOwnEvent(w http.ResponseWriter, r *http.Request) {
 	s.getEvent(w, r, openID(r.Context()))
@@ -156,6 +167,9 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, owner string
 	q := r.URL.Query()
 	fe := fieldErrors{}
 	eq := store.EventQuery{OpenID: owner, Limit: defaultLimit}
+	if inApp(r.Context(), owner) {
+		eq.AppID = appID(r.Context())
+	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxLimit {
@@ -172,6 +186,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, owner string
 	}
 	if admin {
 		eq.OpenID = q.Get("openid")
+		eq.AppID = adminAppFilter(r, fe)
 	} else if q.Has("openid") {
 		fe.add("openid", "is an admin filter; the mini-program API lists the caller's own events")
 	}
@@ -253,7 +268,7 @@ func (s *Server) patchEvent(w http.ResponseWriter, r *http.Request, owner string
 		if expSet {
 			req.ExpiresAt = expiresAt
 		}
-		spec, err := s.validateEvent(&req, now, p.StartAt != nil)
+		spec, err := s.validateEvent(ctx, &req, now, p.StartAt != nil)
 		if err != nil {
 			return store.EventPlan{}, err
 		}
@@ -351,7 +366,7 @@ type eventReplan struct {
 // (the contract re-plans every reminder not yet sent).
 func replan(cur store.Event, spec eventSpec, rems []store.Reminder, now time.Time) (eventReplan, error) {
 	e := spec.event
-	e.ID, e.OpenID, e.CreatedAt, e.IdempotencyKey, e.RequestHash = cur.ID, cur.OpenID, cur.CreatedAt, cur.IdempotencyKey, cur.RequestHash
+	e.ID, e.AppID, e.OpenID, e.CreatedAt, e.IdempotencyKey, e.RequestHash = cur.ID, cur.AppID, cur.OpenID, cur.CreatedAt, cur.IdempotencyKey, cur.RequestHash
 	spec.event = e
 	p := eventReplan{EventPlan: store.EventPlan{Event: e}}
 	note := func(t time.Time) {

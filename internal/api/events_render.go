@@ -12,6 +12,7 @@ import (
 // eventJSON is an event as the API answers it.
 type eventJSON struct {
 	ID          string                `json:"id"`
+	AppID       string                `json:"appid"`
 	OpenID      string                `json:"openid"`
 	Status      string                `json:"status"`
 	Title       string                `json:"title"`
@@ -35,7 +36,7 @@ type eventJSON struct {
 // renderEvent renders e with its reminders, in the event's zone.
 func (s *Server) renderEvent(ctx context.Context, cc *service.Coverage, e store.Event) (eventJSON, error) {
 	loc := reminderZone(e.Timezone)
-	out := eventJSON{ID: e.ID, OpenID: e.OpenID, Status: e.Status(), Title: e.Title, Location: e.Location,
+	out := eventJSON{ID: e.ID, AppID: e.AppID, OpenID: e.OpenID, Status: e.Status(), Title: e.Title, Location: e.Location,
 		StartAt: formatInstant(e.StartAt, loc), Timezone: e.Timezone, Page: e.Page, ExternalRef: e.ExternalRef,
 		Leads: e.Leads, Templates: e.Templates, LeadsSkipped: []string{}, Reminders: []reminderJSON{},
 		CreatedAt: formatInstant(e.CreatedAt, loc), UpdatedAt: formatInstant(e.UpdatedAt, loc)}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/recur"
 	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
@@ -54,7 +56,9 @@ type eventTemplateJSON struct {
 // eventSpec is a validated event: what to store, and each lead's instant.
 type eventSpec struct {
 	event store.Event
-	zone  *time.Location
+	// cat is the templates of the request's app.
+	cat  *catalog.Catalog
+	zone *time.Location
 	// dues are the leads' due instants, by the index of event.Leads.
 	dues []time.Time
 	// alts are the templates with their data rendered, in order.
@@ -123,9 +127,9 @@ func renderInstant(kw wechat.Keyword, t time.Time) string {
 // problem; now is the instant the leads are judged against. A start_at
 // in the past is refused when the request sets it (a create, or a PATCH
 // that moves the meeting), not when a PATCH of a meeting under way keeps it.
-func (s *Server) validateEvent(req *eventRequest, now time.Time, startGiven bool) (eventSpec, error) {
+func (s *Server) validateEvent(ctx context.Context, req *eventRequest, now time.Time, startGiven bool) (eventSpec, error) {
 	fe := fieldErrors{}
-	var spec eventSpec
+	spec := eventSpec{cat: s.catalogFor(ctx)}
 	e := &spec.event
 	switch req.ValuePolicy {
 	case "", "reject", "fit":
@@ -241,7 +245,7 @@ func (s *Server) validateEventTemplates(fe fieldErrors, req *eventRequest, spec 
 	seen := map[string]int{}
 	for i, tj := range req.Templates {
 		prefix := fmt.Sprintf("templates[%d].", i)
-		t, ok := s.catalog.Get(tj.TemplateID)
+		t, ok := spec.cat.Get(tj.TemplateID)
 		switch {
 		case tj.TemplateID == "":
 			fe.add(prefix+"template_id", "is required")
@@ -316,7 +320,7 @@ func (spec *eventSpec) expiry(due time.Time) time.Time {
 func (spec *eventSpec) reminderFor(i int, id string, now time.Time) store.NewReminder {
 	e, due := spec.event, spec.dues[i]
 	exp := spec.expiry(due)
-	return store.NewReminder{ID: id, OpenID: e.OpenID, TemplateID: spec.alts[0].TemplateID, FireAt: due,
+	return store.NewReminder{ID: id, AppID: e.AppID, OpenID: e.OpenID, TemplateID: spec.alts[0].TemplateID, FireAt: due,
 		ExpiresAt: exp, Window: exp.Sub(due), HasWindow: true, Timezone: e.Timezone, Data: spec.alts[0].Data,
 		Page: e.Page, CreatedAt: now, EventID: e.ID, Lead: e.Leads[i], Alternatives: spec.alts}
 }

@@ -816,6 +816,9 @@ func testContractFlow(t *testing.T, h *harness, cl *client, file []byte) {
 	}
 	cl.want(cl.call(docValid, "GET", "/admin/v1/stats", a, nil), 403, "forbidden")
 	cl.want(cl.call(docValid, "GET", "/admin/v1/jobs", "wrong", nil), 401, "unauthorized")
+	r = cl.call(docValid, "GET", "/admin/v1/apps", adminToken, nil)
+	cl.want(r, 200, "")
+	cl.want(cl.call(docValid, "GET", "/admin/v1/stats?appid=wxnone", adminToken, nil), 200, "")
 
 	// What the router answers itself is in the contract's shape too.
 	cl.want(cl.callUndocumented("GET", "/nope", ""), 404, "not_found")
@@ -863,6 +866,21 @@ func testContractPush(t *testing.T, h *harness, cl *client) {
 	r = cl.call(docValid, "POST", "/wechat/push?"+xq.Encode(), "", string(xbody), "Content-Type", "text/xml")
 	if r.status != 200 || r.raw != "success" {
 		t.Fatalf("XML push: %d %s", r.status, r.raw)
+	}
+	// The app's own push URL (one app: the same receiver).
+	ev.CreateTime++
+	msg, _ = wechat.MarshalEvent(ev, false)
+	aq, abody, err := rcv.Seal(msg, "gh_x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = cl.call(docValid, "POST", "/wechat/push/"+h.fake.AppID()+"?"+aq.Encode(), "", string(abody), "Content-Type", "text/xml")
+	if r.status != 200 || r.raw != "success" {
+		t.Fatalf("app push: %d %s", r.status, r.raw)
+	}
+	q.Set("signature", wechat.Signature(pushToken, ts, "n1"))
+	if r = cl.call(docValid, "GET", "/wechat/push/"+h.fake.AppID()+"?"+q.Encode(), "", nil); r.status != 200 || r.raw != "x" {
+		t.Fatalf("app handshake: %d %q", r.status, r.raw)
 	}
 
 	forged := url.Values{}

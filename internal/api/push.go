@@ -30,11 +30,12 @@ func (s *Server) pushError(w http.ResponseWriter, r *http.Request, err error) {
 // handlePushHandshake answers the URL verification of the message-push
 // configuration with echostr, verbatim.
 func (s *Server) handlePushHandshake(w http.ResponseWriter, r *http.Request) {
-	if s.push == nil {
-		s.writeError(w, r, notFound("message push (set REMINDERD_WECHAT_PUSH_TOKEN)"))
+	rcv, err := s.receiver(r)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	echo, err := s.push.Handshake(r.URL.Query())
+	echo, err := rcv.Handshake(r.URL.Query())
 	if err != nil {
 		s.pushError(w, r, err)
 		return
@@ -47,8 +48,9 @@ func (s *Server) handlePushHandshake(w http.ResponseWriter, r *http.Request) {
 // database before "success" is answered; if that fails, WeChat's retry is
 // processed again rather than refused as a duplicate.
 func (s *Server) handlePush(w http.ResponseWriter, r *http.Request) {
-	if s.push == nil {
-		s.writeError(w, r, notFound("message push (set REMINDERD_WECHAT_PUSH_TOKEN)"))
+	rcv, err := s.receiver(r)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wechat.DefaultPushMaxBody+1))
@@ -56,7 +58,8 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request) {
 		s.pushError(w, r, wechat.ErrBodyTooLarge)
 		return
 	}
-	err = s.push.ProcessMeta(r.URL.Query(), body, func(e *wechat.Event, m wechat.PushMeta) error { return s.applyEvent(r.Context(), e, m) })
+	ctx := withUser(r.Context(), "", s.pushApp(r))
+	err = rcv.ProcessMeta(r.URL.Query(), body, func(e *wechat.Event, m wechat.PushMeta) error { return s.applyEvent(ctx, e, m) })
 	if err != nil && !errors.Is(err, wechat.ErrDuplicate) {
 		s.pushError(w, r, err)
 		return
@@ -108,7 +111,7 @@ func (s *Server) pushEvent(ctx context.Context, e *wechat.Event, m wechat.PushMe
 	switch e.Event {
 	case wechat.EventSubscribeMsgPopup:
 		for _, it := range e.Popup {
-			t, ok := s.catalog.Get(it.TemplateID)
+			t, ok := s.catalogFor(ctx).Get(it.TemplateID)
 			if !ok {
 				s.logFor(ctx).Warn("popup event for an unknown template", "template_id", it.TemplateID)
 				continue

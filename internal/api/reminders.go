@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/recur"
 	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
@@ -224,6 +225,11 @@ func validPage(p string) bool {
 // validateCreate turns a create request into a reminder spec, collecting
 // every problem.
 func (s *Server) validateCreate(req *createRequest) (reminderSpec, error) {
+	return s.validateCreateIn(s.catalog, req)
+}
+
+// validateCreateIn is validateCreate against one app's templates.
+func (s *Server) validateCreateIn(cat *catalog.Catalog, req *createRequest) (reminderSpec, error) {
 	fe := fieldErrors{}
 	now := s.now()
 	var spec reminderSpec
@@ -241,7 +247,7 @@ func (s *Server) validateCreate(req *createRequest) (reminderSpec, error) {
 			spec.zone = loc
 		}
 	}
-	t, ok := s.catalog.Get(req.TemplateID)
+	t, ok := cat.Get(req.TemplateID)
 	switch {
 	case req.TemplateID == "":
 		fe.add("template_id", "is required")
@@ -361,14 +367,14 @@ func (s *Server) createReminder(w http.ResponseWriter, r *http.Request, in creat
 			return
 		}
 	}
-	spec, err := s.validateCreate(req)
+	spec, err := s.validateCreateIn(s.catalogFor(ctx), req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	data, _ := json.Marshal(spec.data)
 	now := s.now()
-	nr := store.NewReminder{ID: newReminderID(now), OpenID: oid, TemplateID: spec.templateID, FireAt: spec.fireAt,
+	nr := store.NewReminder{ID: newReminderID(now), AppID: appID(ctx), OpenID: oid, TemplateID: spec.templateID, FireAt: spec.fireAt,
 		Recurrence: spec.recurrence, Timezone: spec.zone.String(), Data: string(data), Page: spec.page,
 		IdempotencyKey: key, RequestHash: hash, CreatedAt: now, ExternalRef: in.externalRef}
 	nr.ExpiresAt, nr.Window, nr.HasWindow = spec.window()
@@ -411,6 +417,11 @@ func idempotencyConflict(key string) *Error {
 // create itself looks the key up again, in its transaction.
 func (s *Server) replayIdempotent(w http.ResponseWriter, r *http.Request, oid, key, hash string) (bool, error) {
 	prev, err := s.store.ReminderByIdempotencyKey(r.Context(), oid, key)
+	if err == nil && prev.AppID != appID(r.Context()) {
+		// Keys are unique per openid, and an openid is one app's: another
+		// app's reminder is not the caller's to replay.
+		return false, conflict("the Idempotency-Key %q is taken", key)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -426,7 +437,7 @@ func (s *Server) replayIdempotent(w http.ResponseWriter, r *http.Request, oid, k
 
 func (s *Server) handleGetOwnReminder(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	if _, err := s.reminders.Own(r.Context(), id, openID(r.Context())); err != nil {
+	if _, err := s.ownReminder(r.Context(), id); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -512,7 +523,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, owner string) {
 	}
 	data := stored
 	if req.Data != nil {
-		t, ok := s.catalog.Get(rem.TemplateID)
+		t, ok := s.catalogOf(rem.AppID).Get(rem.TemplateID)
 		if !ok {
 			fe.add("data", "the reminder's template is no longer known; its data cannot be changed")
 		} else {
@@ -550,6 +561,11 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, owner string) {
 }
 
 func (s *Server) handleCancelOwnReminder(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if _, err := s.ownReminder(r.Context(), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	s.cancel(w, r, openID(r.Context()))
 }
 
@@ -592,6 +608,7 @@ func (s *Server) parseList(r *http.Request, admin bool) (store.ListQuery, error)
 	if admin {
 		lq.OpenID = q.Get("openid")
 		lq.TemplateID = q.Get("template_id")
+		lq.AppID = adminAppFilter(r, fe)
 		if v := q.Get("delivery"); v != "" {
 			if !contains(deliveryReports, v) {
 				fe.add("delivery", "must be one of "+strings.Join(deliveryReports, ", "))
@@ -609,12 +626,13 @@ func (s *Server) parseList(r *http.Request, admin bool) (store.ListQuery, error)
 			}
 		}
 	} else {
-		for _, k := range []string{"openid", "template_id", "from", "to", "delivery"} {
+		for _, k := range []string{"openid", "template_id", "from", "to", "delivery", "appid"} {
 			if q.Has(k) {
 				fe.add(k, "is an admin filter; the mini-program API lists the caller's own reminders")
 			}
 		}
 		lq.OpenID = openID(r.Context())
+		lq.AppID = appID(r.Context())
 	}
 	return lq, fe.err()
 }

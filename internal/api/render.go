@@ -15,6 +15,7 @@ import (
 
 type reminderJSON struct {
 	ID         string          `json:"id"`
+	AppID      string          `json:"appid"`
 	OpenID     string          `json:"openid"`
 	TemplateID string          `json:"template_id"`
 	Status     string          `json:"status"`
@@ -119,7 +120,7 @@ func optString[T ~string](v T) *string {
 func (s *Server) renderReminder(ctx context.Context, cc *service.Coverage, r store.Reminder) (reminderJSON, error) {
 	loc := reminderZone(r.Timezone)
 	out := reminderJSON{
-		ID: r.ID, OpenID: r.OpenID, TemplateID: r.TemplateID, Status: string(r.Status), Reason: optString(r.Reason),
+		ID: r.ID, AppID: r.AppID, OpenID: r.OpenID, TemplateID: r.TemplateID, Status: string(r.Status), Reason: optString(r.Reason),
 		FireAt: formatInstant(r.FireAt, loc), Recurrence: optString(r.Recurrence), Timezone: r.Timezone,
 		Data: json.RawMessage(r.Data), Page: r.Page, Attempts: r.Attempts, Delivery: string(r.Delivery), ExternalRef: r.ExternalRef,
 		CreatedAt: formatInstant(r.CreatedAt, loc), UpdatedAt: formatInstant(r.UpdatedAt, loc),

@@ -30,6 +30,8 @@ func (s *Server) routes() http.Handler {
 	r.Get("/openapi.json", s.handleOpenAPI)
 	r.Get("/wechat/push", s.handlePushHandshake)
 	r.Post("/wechat/push", s.handlePush)
+	r.Get("/wechat/push/{appid}", s.handlePushHandshake)
+	r.Post("/wechat/push/{appid}", s.handlePush)
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Post("/session", s.handleCreateSession)
@@ -63,6 +65,11 @@ func (s *Server) routes() http.Handler {
 		r.Patch("/reminders/{id}", s.handleServicePatchReminder)
 		r.Delete("/reminders/{id}", s.handleServiceCancelReminder)
 		r.Get("/consents", s.handleServiceConsents)
+		r.Post("/events", s.handleServiceCreateEvents)
+		r.Delete("/events", s.handleServiceCancelEvents)
+		r.Get("/events/{id}", s.handleServiceGetEvent)
+		r.Patch("/events/{id}", s.handleServicePatchEvent)
+		r.Delete("/events/{id}", s.handleServiceCancelEvent)
 	})
 
 	// The admin web page.
@@ -105,6 +112,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/webhooks", s.handleAdminListWebhooks)
 		r.Get("/webhooks/{id}", s.handleAdminGetWebhook)
 		r.Post("/webhooks/{id}/retry", s.handleAdminRetryWebhook)
+		r.Get("/apps", s.handleAdminApps)
 	})
 	return r
 }

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,46 +18,41 @@ import (
 // The service API (/service/v1): the app's own backend acts for any openid
 // of its app, with the objects and rules of the mini-program API.
 
-// ServiceAuth maps a service bearer token to the app it belongs to: one
-// app today (StaticServiceToken), an apps file later.
+// ServiceAuth maps a service bearer token to the app it belongs to:
+// Config.Service, else the served apps' own tokens (App.ServiceToken).
 type ServiceAuth interface {
 	// App returns the app of token, or false for a token of no app.
 	App(token string) (appID string, ok bool)
 }
 
-// StaticServiceToken is the single app's service token
-// (REMINDERD_SERVICE_TOKEN), compared in constant time.
-type StaticServiceToken struct {
-	Token string
-	AppID string
-}
-
-// App implements ServiceAuth.
-func (t StaticServiceToken) App(token string) (string, bool) {
-	if t.Token == "" || token == "" {
-		return "", false
+// serviceAuth is what admits the service API's tokens now (the apps'
+// change on SIGHUP); nil: the service API is disabled.
+func (s *Server) serviceAuth() ServiceAuth {
+	if s.service != nil {
+		return s.service
 	}
-	a, b := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(t.Token))
-	return t.AppID, subtle.ConstantTimeCompare(a[:], b[:]) == 1
+	if s.apps.serviceEnabled() {
+		return s.apps
+	}
+	return nil
 }
-
-const serviceAppKey ctxKey = 2
 
 // requireService admits a request with the service token of an app: a
 // session token, an admin token or nothing is 401. Failures count against
 // the client's address as failed admin attempts do.
 func (s *Server) requireService(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.service == nil {
-			s.writeError(w, r, errf(http.StatusForbidden, "forbidden", "the service API is disabled: set REMINDERD_SERVICE_TOKEN"))
+		auth := s.serviceAuth()
+		if auth == nil {
+			s.writeError(w, r, errf(http.StatusForbidden, "forbidden", "the service API is disabled: set REMINDERD_SERVICE_TOKEN, or service_token_env of an app in the apps file"))
 			return
 		}
 		tok := bearer(r)
 		if tok != "" && s.adminLimited(w, r) {
 			return
 		}
-		if app, ok := s.service.App(tok); ok {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), serviceAppKey, app)))
+		if app, ok := auth.App(tok); ok {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), appIDKey, app)))
 			return
 		}
 		if tok != "" {
@@ -161,6 +154,11 @@ func (s *Server) handleServiceListReminders(w http.ResponseWriter, r *http.Reque
 			fe.add("openid", p)
 		}
 	}
+	// The token's app's reminders only.
+	if q.Has("appid") && q.Get("appid") != appID(r.Context()) {
+		fe.add("appid", "is the service token's own app: a token lists its app's reminders only")
+	}
+	lq.AppID = appID(r.Context())
 	if err := fe.err(); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -168,15 +166,15 @@ func (s *Server) handleServiceListReminders(w http.ResponseWriter, r *http.Reque
 	s.writeList(w, r, lq)
 }
 
-// reminderOf loads reminder id of owner; owner "" is the service API's
-// caller, to whom every reminder of its app is visible. Anyone else's is
-// not found, as one that does not exist.
+// reminderOf loads reminder id of owner in the request's app; owner "" is
+// the service API's caller, to whom every reminder of its app is visible.
+// Anyone else's, or another app's, is not found, as one that does not exist.
 func (s *Server) reminderOf(ctx context.Context, id, owner string) (store.Reminder, error) {
 	if owner != "" {
-		return s.reminders.Own(ctx, id, owner)
+		return s.reminders.OwnIn(ctx, id, appID(ctx), owner)
 	}
 	rem, err := s.store.GetReminder(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && rem.AppID != appID(ctx)) {
 		return store.Reminder{}, errf(http.StatusNotFound, "not_found", "reminder %s not found", id)
 	}
 	return rem, err

@@ -21,10 +21,11 @@ const (
 func newServiceHarness(t *testing.T, hooks bool) *harness {
 	t.Helper()
 	return newHarnessWith(t, db.Options{}, func(c *api.Config) {
-		c.Service = api.StaticServiceToken{Token: serviceToken, AppID: testAppID}
+		// The sessions' app is the service token's.
+		c.Apps = api.NewApps(api.App{AppID: testAppID, Login: c.Login, Token: c.Token, ServiceToken: serviceToken})
 		if hooks {
 			ws := c.DB.(store.WebhookStore)
-			ws.EnableWebhooks(testAppID)
+			ws.EnableWebhooks(store.WebhookApps{Default: testAppID})
 			c.Webhooks = ws
 		}
 	})
@@ -213,6 +214,19 @@ func testContractService(t *testing.T, c *contract) {
 	cl.want(cl.call(docValid, "POST", "/v1/consents", a, map[string]any{"results": map[string]string{meetingID: "accept"}}), 200, "")
 	cl.want(cl.call(docValid, "GET", "/service/v1/consents?openid=oA", serviceToken, nil), 200, "")
 	cl.want(cl.call(docInvalid, "GET", "/service/v1/consents", serviceToken, nil), 422, "validation_failed")
+	ev := cl.call(docValid, "POST", "/service/v1/events", serviceToken, serviceEvent(48*time.Hour, "oA", "oB"), "Idempotency-Key", "e1")
+	cl.want(ev, 201, "")
+	eid := strOf(list(ev.body["events"])[1], "id")
+	cl.want(cl.call(docValid, "POST", "/service/v1/events", serviceToken, serviceEvent(48*time.Hour, "oA", "oB"), "Idempotency-Key", "e1"), 200, "")
+	cl.want(cl.call(docValid, "POST", "/service/v1/events", serviceToken, serviceEvent(48*time.Hour, "oA"), "Idempotency-Key", "e1"), 409, "conflict")
+	cl.want(cl.call(docInvalid, "POST", "/service/v1/events", serviceToken, meetingEvent(48*time.Hour, "PT15M")), 422, "validation_failed")
+	cl.want(cl.call(docValid, "GET", "/service/v1/events/"+eid, serviceToken, nil), 200, "")
+	cl.want(cl.call(docValid, "GET", "/service/v1/events/evt_nope", serviceToken, nil), 404, "not_found")
+	cl.want(cl.call(docValid, "PATCH", "/service/v1/events/"+eid, serviceToken, map[string]any{"location": "B栋"}), 200, "")
+	cl.want(cl.call(docValid, "DELETE", "/service/v1/events/"+eid, serviceToken, nil), 200, "")
+	cl.want(cl.call(docValid, "DELETE", "/service/v1/events/"+eid, serviceToken, nil), 409, "conflict")
+	cl.want(cl.call(docValid, "DELETE", "/service/v1/events?external_ref=meeting-42", serviceToken, nil), 200, "")
+	cl.want(cl.call(docInvalid, "DELETE", "/service/v1/events", serviceToken, nil), 422, "validation_failed")
 
 	// The consent report wrote a webhook event; its post failed.
 	ws := h.db.(store.WebhookStore)

@@ -10,11 +10,14 @@ import (
 
 type sessionRequest struct {
 	Code string `json:"code"`
+	// AppID names the mini-program (required when several are served).
+	AppID string `json:"appid"`
 }
 
 type sessionResponse struct {
 	Token     string `json:"token"`
 	OpenID    string `json:"openid"`
+	AppID     string `json:"appid"`
 	ExpiresAt string `json:"expires_at"`
 }
 
@@ -30,7 +33,12 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fieldErrors{"code": "is required: the code from wx.login()"}.err())
 		return
 	}
-	sess, err := s.login.Code2Session(r.Context(), req.Code)
+	app, err := s.loginApp(req.AppID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sess, err := app.Login.Code2Session(r.Context(), req.Code)
 	switch {
 	case errors.Is(err, wechat.ErrInvalidCode), errors.Is(err, wechat.ErrUserBlocked):
 		s.writeError(w, r, errf(http.StatusUnauthorized, "invalid_code", "WeChat rejected the login code: call wx.login() again for a fresh one"))
@@ -48,10 +56,10 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
 	tok := newToken()
 	exp := now.Add(s.sessionTTL)
 	if err := s.store.CreateSession(r.Context(), store.Session{
-		TokenHash: hashToken(tok), OpenID: sess.OpenID, CreatedAt: now, ExpiresAt: exp,
+		TokenHash: hashToken(tok), OpenID: sess.OpenID, AppID: app.AppID, CreatedAt: now, ExpiresAt: exp,
 	}); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	encode(w, http.StatusOK, sessionResponse{Token: tok, OpenID: sess.OpenID, ExpiresAt: formatUTC(exp)})
+	encode(w, http.StatusOK, sessionResponse{Token: tok, OpenID: sess.OpenID, AppID: app.AppID, ExpiresAt: formatUTC(exp)})
 }

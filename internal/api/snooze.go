@@ -45,8 +45,9 @@ func (s *Server) handleSnoozeReminder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fieldErrors{"Idempotency-Key": fmt.Sprintf("must be at most %d printable characters", maxIdempotencyKeyLen)}.err())
 		return
 	}
-	// Ownership first: someone else's reminder is not found, whatever the body.
-	if _, err := s.reminders.Own(ctx, id, oid); err != nil {
+	// Ownership first: someone else's reminder, or another app's, is not
+	// found, whatever the body.
+	if _, err := s.ownReminder(ctx, id); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -12,10 +12,10 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/api"
@@ -41,6 +41,10 @@ type Config struct {
 	// WeChat configures the client. New sets its Now, Logger, TokenStore
 	// (the database) and OnToken (the metrics).
 	WeChat wechat.Config
+	// Apps are several mini-programs, the first the default; empty: the
+	// one of WeChat, PushToken and AESKey. The rows written before apps
+	// existed go to the first.
+	Apps []AppConfig
 	// PushToken and AESKey configure message push; without a token there
 	// is none (/wechat/push answers 404).
 	PushToken, AESKey string
@@ -52,8 +56,9 @@ type Config struct {
 	// Token, Push, Metrics, ObserveHTTP, Webhooks, WebhookWake, Now and
 	// Logger.
 	API api.Config
-	// Webhooks are where the app's events go; nil or no target for the
-	// app (WeChat.AppID): no outbox, no dispatcher.
+	// Webhooks, when set, are where each app's events go instead of its
+	// AppConfig.Webhook. No app with a target at start: no outbox, no
+	// dispatcher.
 	Webhooks webhook.Targets
 	// Owner names this process in the webhook outbox's leases (default a
 	// random name).
@@ -79,6 +84,14 @@ type App struct {
 	Catalog *catalog.Catalog
 	Engine  *scheduler.Engine
 	Metrics *metrics.Metrics
+	// Apps are the mini-programs the API serves; SetApps replaces them
+	// (SIGHUP).
+	Apps *api.Apps
+
+	apps  appSet     // what each served app runs on (apps.go)
+	setMu sync.Mutex // one SetApps at a time
+	now   func() time.Time
+	log   *slog.Logger
 	// Handler is the HTTP API (mini-program, admin, message push, health,
 	// metrics).
 	Handler http.Handler
@@ -110,6 +123,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		}
 	}()
 	a := &App{Store: database, DB: sqlite}
+	adopter := cfg.WeChat.AppID
+	if len(cfg.Apps) > 0 {
+		adopter = cfg.Apps[0].WeChat.AppID
+	}
+	if err := adoptRows(ctx, database, adopter, log); err != nil {
+		return nil, err
+	}
 	// The metrics read the engine's state at each scrape, the reminder
 	// counts from the service every surface reads them from.
 	reminders := service.NewReminders(database, wakeLater{a}, now)
@@ -117,36 +137,33 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		return engineState(ctx, reminders, database, a.Engine)
 	}, log.With("component", "metrics"))
 
-	wcfg := cfg.WeChat
-	wcfg.Now = now
-	wcfg.Logger = log.With("component", "wechat")
-	wcfg.TokenStore = tokenStore{database}
-	wcfg.OnToken = func(e wechat.TokenEvent) { a.Metrics.TokenEvent(e.Kind) }
-	if a.WeChat, err = wechat.New(wcfg); err != nil {
-		return nil, err
+	a.now, a.log = now, log
+	appCfgs := cfg.Apps
+	if len(appCfgs) == 0 {
+		appCfgs = []AppConfig{{WeChat: cfg.WeChat, PushToken: cfg.PushToken, AESKey: cfg.AESKey}}
 	}
-	client := a.WeChat
-	a.Catalog = catalog.New(database, client, now, log.With("component", "catalog"))
-	if err := a.Catalog.Load(ctx); err != nil {
-		return nil, err
-	}
-	if err := a.Catalog.SyncIfDue(ctx); err != nil {
-		log.Warn("template sync at start-up failed; serving the last known templates and retrying", "error", err)
-	}
-	var rcv *wechat.Receiver
-	if cfg.PushToken != "" {
-		rcv, err = wechat.NewReceiver(wechat.PushConfig{Token: cfg.PushToken, AESKey: cfg.AESKey, AppID: wcfg.AppID, Now: now})
+	parts := make([]*appParts, 0, len(appCfgs))
+	for _, ac := range appCfgs {
+		p, err := a.buildApp(ctx, ac)
 		if err != nil {
-			return nil, fmt.Errorf("message push: %w", err)
+			return nil, err
 		}
+		parts = append(parts, p)
 	}
+	a.apps.p.Store(&parts)
+	// The first app is the default: what a single-app caller reads.
+	first := parts[0]
+	a.WeChat, a.Catalog = first.client, first.catalog
+	client, rcv := first.client, first.push
 
 	ecfg := cfg.Engine
-	ecfg.Store, ecfg.Sender, ecfg.Templates, ecfg.Now = database, client, a.Catalog, now
+	ecfg.Store, ecfg.Sender, ecfg.Templates, ecfg.Now = database, appSender{&a.apps}, appTemplates{&a.apps}, now
+	ecfg.Serves = a.apps.serves
+	ecfg.Apps = a.apps.ids
 	ecfg.Logger = log.With("component", "scheduler")
 	observer, m := cfg.Engine.Observer, a.Metrics
 	ecfg.Observer = func(o scheduler.Outcome) {
-		m.ObserveSend(o.Status, o.Reason, o.ErrCode, o.Sent, o.Latency, o.Lateness)
+		m.ObserveSend(o.AppID, o.Status, o.Reason, o.ErrCode, o.Sent, o.Latency, o.Lateness)
 		m.ObserveTruth(o.Late, o.PossibleDuplicate, o.Settled, o.InvalidAnswer)
 		if observer != nil {
 			observer(o)
@@ -157,17 +174,23 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 		return nil, err
 	}
 	jobs := a.Engine.Jobs()
-	if err := jobs.Add("template_sync", "@every 1m", a.Catalog.SyncIfDue); err != nil {
+	if err := jobs.Add("template_sync", "@every 1m", func(ctx context.Context) error {
+		return a.eachApp(ctx, func(ctx context.Context, p *appParts) error { return p.catalog.SyncIfDue(ctx) })
+	}); err != nil {
 		return nil, err
 	}
 	// The leader syncs; every process reads what it stored, so that a
 	// template added at WeChat is known to the whole fleet within minutes.
-	if err := jobs.AddEveryProcess("template_reload", "@every 1m", a.Catalog.Reload); err != nil {
+	if err := jobs.AddEveryProcess("template_reload", "@every 1m", func(ctx context.Context) error {
+		return a.eachApp(ctx, func(ctx context.Context, p *appParts) error { return p.catalog.Reload(ctx) })
+	}); err != nil {
 		return nil, err
 	}
 	if err := jobs.Add("token_refresh", "@every 1m", func(ctx context.Context) error {
-		_, err := client.AccessToken(ctx) // replaces the token when under 5 minutes remain
-		return err
+		return a.eachApp(ctx, func(ctx context.Context, p *appParts) error {
+			_, err := p.client.AccessToken(ctx) // replaces the token when under 5 minutes remain
+			return err
+		})
 	}); err != nil {
 		return nil, err
 	}
@@ -178,34 +201,54 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	acfg := cfg.API
 	acfg.DB, acfg.Catalog, acfg.Login, acfg.Engine, acfg.Token = database, a.Catalog, client, engine{a.Engine}, client
 	acfg.Push, acfg.Metrics, acfg.ObserveHTTP, acfg.Now = rcv, m.Handler(), m.ObserveHTTP, now
+	a.Apps = api.NewApps(apiApps(parts)...)
+	acfg.Apps = a.Apps
 	acfg.Logger = log.With("component", "api")
-	target, hooked := webhook.Target{}, cfg.Webhooks != nil
-	if hooked {
-		target, hooked = cfg.Webhooks.Target(wcfg.AppID)
+	targets := cfg.Webhooks
+	if targets == nil {
+		targets = appTargets{&a.apps}
 	}
-	if hooked {
-		// Before anything runs: every event from now on is in the outbox.
-		database.EnableWebhooks(wcfg.AppID)
+	hooked := hookedApps(parts, targets)
+	if len(hooked) > 0 {
+		// Before anything runs: every event from now on is in the outbox,
+		// each row its own app's (an app's webhook set or changed on
+		// SIGHUP counts from then on).
+		database.EnableWebhooks(store.WebhookApps{Default: first.cfg.WeChat.AppID, On: func(app string) bool {
+			_, ok := targets.Target(app)
+			return ok
+		}})
 		acfg.Webhooks = database
 		acfg.WebhookWake = func() { a.Webhooks.Wake() }
-		log.Info("webhooks on", "url_host", urlHost(target.URL))
+		log.Info("webhooks on", "apps", hooked)
 	}
 	srv := api.New(acfg)
 	a.Handler = srv
-	if hooked {
+	if len(hooked) > 0 {
 		wm := m.Webhooks(database.WebhookDepth, log)
 		owner := cfg.Owner
 		if owner == "" {
 			owner = "proc-" + store.NewWebhookID(now())
 		}
-		a.Webhooks = webhook.New(webhook.Config{Store: database, Targets: cfg.Webhooks, Owner: owner,
+		a.Webhooks = webhook.New(webhook.Config{Store: database, Targets: targets, Owner: owner,
 			Render: srv.RenderReminder, Now: now, Observe: wm.Observe, Logger: log.With("component", "webhooks")})
 	}
 	return a, nil
 }
 
-// urlHost is the host of a webhook URL, for the log (its path or query may
-// hold a secret).
+// hookedApps names the apps with a webhook target and the host each posts
+// to, for the log (a URL's path or query may hold a secret).
+func hookedApps(parts []*appParts, targets webhook.Targets) []string {
+	var out []string
+	for _, p := range parts {
+		id := p.cfg.WeChat.AppID
+		if t, ok := targets.Target(id); ok {
+			out = append(out, id+" → "+urlHost(t.URL))
+		}
+	}
+	return out
+}
+
+// urlHost is the host of a webhook URL.
 func urlHost(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -220,7 +263,7 @@ func (a *App) Close() error { return a.Store.Close() }
 
 // tokenStore persists the WeChat access token in the store and shares it
 // between the processes on one database (wechat.FleetTokenStore).
-type tokenStore struct{ s store.EngineStore }
+type tokenStore struct{ s store.TokenStore }
 
 var _ wechat.FleetTokenStore = tokenStore{}
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/app"
+	"github.com/reminderd/reminderd/internal/db"
+	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/testkit"
 	"github.com/reminderd/reminderd/internal/wechat"
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
@@ -80,5 +82,35 @@ func TestNewBuildsTheApplication(t *testing.T) {
 		if rec.Code != want {
 			t.Errorf("GET %s: %d %s, want %d", path, rec.Code, rec.Body, want)
 		}
+	}
+}
+
+// An upgraded database's rows, written before apps existed, belong to the
+// configured app once the application is built on it; its API serves that
+// app by its AppID.
+func TestNewAdoptsRowsWithoutAnApp(t *testing.T) {
+	fake := testkit.WeChat(t, wechattest.Options{})
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "app.db")
+	d, err := db.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateReminder(ctx, store.NewReminder{ID: "old", OpenID: "o1", TemplateID: "t", FireAt: time.Now().Add(time.Hour),
+		Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	a, err := app.New(ctx, app.Config{DB: path, WeChat: wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret()}}, app.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	r, err := a.Store.GetReminder(ctx, "old")
+	if err != nil || r.AppID != fake.AppID() {
+		t.Fatalf("old reminder %+v %v, want it of %s", r, err, fake.AppID())
+	}
+	if apps := a.Apps.List(); len(apps) != 1 || apps[0].AppID != fake.AppID() {
+		t.Fatalf("apps %+v", apps)
 	}
 }

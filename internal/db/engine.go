@@ -130,8 +130,9 @@ type storedKeyword struct {
 }
 
 // Templates returns the templates of the last sync, in its order.
-func (d *DB) Templates(ctx context.Context) ([]store.Template, error) {
-	rows, err := d.Read.ListTemplates(ctx)
+func (a appView) Templates(ctx context.Context) ([]store.Template, error) {
+	d := a.d
+	rows, err := d.Read.ListTemplates(ctx, a.appID)
 	if err != nil {
 		return nil, fmt.Errorf("load templates: %w", err)
 	}
@@ -152,10 +153,11 @@ func (d *DB) Templates(ctx context.Context) ([]store.Template, error) {
 
 // SyncTemplates replaces the templates with list: those it does not name
 // are marked absent, in the same transaction.
-func (d *DB) SyncTemplates(ctx context.Context, list []store.Template, at time.Time) error {
+func (a appView) SyncTemplates(ctx context.Context, list []store.Template, at time.Time) error {
+	d := a.d
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		// Absent unless this list names it; readers see the whole change.
-		if _, err := q.MarkTemplatesAbsent(ctx); err != nil {
+		if _, err := q.MarkTemplatesAbsent(ctx, a.appID); err != nil {
 			return err
 		}
 		for i, t := range list {
@@ -167,7 +169,7 @@ func (d *DB) SyncTemplates(ctx context.Context, list []store.Template, at time.T
 			if err != nil {
 				return err
 			}
-			if err := q.UpsertTemplate(ctx, dbsqlc.UpsertTemplateParams{ID: t.ID, Title: t.Title, Kind: string(t.Kind),
+			if err := q.UpsertTemplate(ctx, dbsqlc.UpsertTemplateParams{Appid: a.appID, ID: t.ID, Title: t.Title, Kind: string(t.Kind),
 				Content: t.Content, Keywords: string(b), Position: int64(i), SyncedAt: at.UnixMilli()}); err != nil {
 				return fmt.Errorf("store template %s: %w", t.ID, err)
 			}
@@ -181,8 +183,9 @@ func (d *DB) SyncTemplates(ctx context.Context, list []store.Template, at time.T
 }
 
 // LoadToken returns the stored access token, or ErrNotFound.
-func (d *DB) LoadToken(ctx context.Context) (store.Token, error) {
-	row, err := d.Read.LoadFleetToken(ctx)
+func (a appView) LoadToken(ctx context.Context) (store.Token, error) {
+	d := a.d
+	row, err := d.Read.LoadFleetToken(ctx, a.appID)
 	if err != nil {
 		return store.Token{}, notFound(err, "access token")
 	}
@@ -193,9 +196,10 @@ func (d *DB) LoadToken(ctx context.Context) (store.Token, error) {
 }
 
 // SaveToken stores the access token, replacing the last.
-func (d *DB) SaveToken(ctx context.Context, t store.Token, at time.Time) error {
+func (a appView) SaveToken(ctx context.Context, t store.Token, at time.Time) error {
+	d := a.d
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		return q.SaveToken(ctx, dbsqlc.SaveTokenParams{Value: t.Value, ExpiresAt: t.ExpiresAt.UnixMilli(), Now: at.UnixMilli()})
+		return q.SaveToken(ctx, dbsqlc.SaveTokenParams{Appid: a.appID, Value: t.Value, ExpiresAt: t.ExpiresAt.UnixMilli(), Now: at.UnixMilli()})
 	})
 	if err != nil {
 		return fmt.Errorf("save access token: %w", err)

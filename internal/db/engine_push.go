@@ -125,7 +125,7 @@ type pushDone struct {
 // for the answers that changed the ledger and for the unsubscribes,
 // reminder.delivered or .undelivered for the sent events applied.
 func (d *DB) outboxPush(ctx context.Context, q *dbsqlc.Queries, e store.PushEvent, done pushDone) error {
-	app, on := d.outboxApp()
+	hooks, on := d.outboxOn()
 	if !on {
 		return nil
 	}
@@ -143,6 +143,15 @@ func (d *DB) outboxPush(ctx context.Context, q *dbsqlc.Queries, e store.PushEven
 		row, err := q.DeliveryByMsgid(ctx, someInt(m))
 		if err != nil {
 			return fmt.Errorf("webhook outbox: delivery of msgid %d: %w", m, err)
+		}
+		// The event is its reminder's app's.
+		rem, err := q.GetReminder(ctx, row.ReminderID)
+		if err != nil {
+			return fmt.Errorf("webhook outbox: reminder %s: %w", row.ReminderID, err)
+		}
+		app, kept := hooks.App(rem.Appid)
+		if !kept {
+			continue
 		}
 		if err := outboxSentEvent(ctx, q, app, row.ID, e.OpenID, e.At); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,54 +18,95 @@ import (
 // CreateEvent writes the event and its reminders in one transaction, after
 // the key and the user's limit.
 func (d *DB) CreateEvent(ctx context.Context, e store.Event, rems []store.NewReminder, opt store.CreateOptions) (store.EventCreated, error) {
-	var out store.EventCreated
+	out, err := d.CreateEvents(ctx, []store.NewEvent{{Event: e, Reminders: rems}}, opt)
+	if err != nil {
+		return store.EventCreated{}, err
+	}
+	return out[0], nil
+}
+
+// CreateEvents writes the events and their reminders in one transaction:
+// all of them, or none when one is refused.
+func (d *DB) CreateEvents(ctx context.Context, evs []store.NewEvent, opt store.CreateOptions) ([]store.EventCreated, error) {
+	var out []store.EventCreated
 	var refused error
-	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		out, refused = store.EventCreated{}, nil
-		if e.IdempotencyKey != "" {
-			prev, err := q.GetEventByIdempotencyKey(ctx, eventByKey(e.OpenID, e.IdempotencyKey))
-			if err == nil {
-				out, refused = replayEvent(eventFromRow(dbsqlc.GetEventRow(prev)), e)
-				return nil
-			} else if !isNotFound(err) {
-				return err
+	create := func() error {
+		return d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+			out, refused = make([]store.EventCreated, len(evs)), nil
+			for i, ne := range evs {
+				c, ref, err := createEventIn(ctx, q, ne.Event, ne.Reminders, opt)
+				if err != nil {
+					return err
+				}
+				if ref != nil {
+					refused = ref
+					return errRefused // roll the others back
+				}
+				out[i] = c
 			}
-		}
-		if opt.MaxScheduled > 0 {
-			n, err := q.CountScheduledForOwner(ctx, e.OpenID)
-			if err != nil {
-				return err
-			}
-			if n+int64(len(rems)) > int64(opt.MaxScheduled) {
-				refused = fmt.Errorf("create event for %s: %d scheduled: %w", e.OpenID, n, store.ErrLimit)
-				return nil
-			}
-		}
-		if err := q.InsertEvent(ctx, insertEventParams(e)); err != nil {
-			return err
-		}
-		for _, r := range rems {
-			p, _ := insertReminder(r)
-			if err := q.InsertReminder(ctx, p); err != nil {
-				return err
-			}
-		}
-		e.Pending = len(rems) > 0
-		e.UpdatedAt = e.CreatedAt
-		out.Event = e
-		return nil
-	})
-	if err != nil && e.IdempotencyKey != "" && isUniqueViolation(err) {
-		// Another create with the key committed first.
-		if prev, err2 := d.Write.GetEventByIdempotencyKey(ctx, eventByKey(e.OpenID, e.IdempotencyKey)); err2 == nil {
-			out, refused = replayEvent(eventFromRow(dbsqlc.GetEventRow(prev)), e)
-			err = nil
-		}
+			return nil
+		})
+	}
+	err := create()
+	if err != nil && isUniqueViolation(err) && hasKey(evs) {
+		// Another create with the key committed first: this run replays it.
+		err = create()
+	}
+	if refused != nil {
+		return nil, refused
 	}
 	if err != nil {
-		return store.EventCreated{}, storeErr(err, "create event "+e.ID)
+		return nil, storeErr(err, fmt.Sprintf("create %d events", len(evs)))
 	}
-	return out, refused
+	return out, nil
+}
+
+// errRefused rolls back a transaction a refusal ended.
+var errRefused = errors.New("refused")
+
+// hasKey reports whether an event of evs has an idempotency key.
+func hasKey(evs []store.NewEvent) bool {
+	for _, ne := range evs {
+		if ne.Event.IdempotencyKey != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// createEventIn writes one event and its reminders in q's transaction,
+// after the key (a replay writes nothing) and the user's limit (refused).
+func createEventIn(ctx context.Context, q *dbsqlc.Queries, e store.Event, rems []store.NewReminder, opt store.CreateOptions) (store.EventCreated, error, error) {
+	if e.IdempotencyKey != "" {
+		prev, err := q.GetEventByIdempotencyKey(ctx, eventByKey(e.OpenID, e.IdempotencyKey))
+		if err == nil {
+			out, refused := replayEvent(eventFromRow(dbsqlc.GetEventRow(prev)), e)
+			return out, refused, nil
+		} else if !isNotFound(err) {
+			return store.EventCreated{}, nil, err
+		}
+	}
+	if opt.MaxScheduled > 0 {
+		n, err := q.CountScheduledForOwner(ctx, e.OpenID)
+		if err != nil {
+			return store.EventCreated{}, nil, err
+		}
+		if n+int64(len(rems)) > int64(opt.MaxScheduled) {
+			return store.EventCreated{}, fmt.Errorf("create event for %s: %d scheduled: %w", e.OpenID, n, store.ErrLimit), nil
+		}
+	}
+	if err := q.InsertEvent(ctx, insertEventParams(e)); err != nil {
+		return store.EventCreated{}, nil, err
+	}
+	for _, r := range rems {
+		p, _ := insertReminder(r)
+		if err := q.InsertReminder(ctx, p); err != nil {
+			return store.EventCreated{}, nil, err
+		}
+	}
+	e.Pending = len(rems) > 0
+	e.UpdatedAt = e.CreatedAt
+	return store.EventCreated{Event: e}, nil, nil
 }
 
 func eventByKey(openID, key string) dbsqlc.GetEventByIdempotencyKeyParams {
@@ -80,7 +122,7 @@ func replayEvent(prev, e store.Event) (store.EventCreated, error) {
 }
 
 func insertEventParams(e store.Event) dbsqlc.InsertEventParams {
-	p := dbsqlc.InsertEventParams{ID: e.ID, Openid: e.OpenID, Title: e.Title, Location: e.Location,
+	p := dbsqlc.InsertEventParams{ID: e.ID, Openid: e.OpenID, Appid: e.AppID, Title: e.Title, Location: e.Location,
 		StartAt: e.StartAt.UnixMilli(), EndAt: msOrNull(e.EndAt), ExpiresAt: msOrNull(e.ExpiresAt), Timezone: e.Timezone,
 		Page: e.Page, ExternalRef: e.ExternalRef, Leads: jsonArg(nonNil(e.Leads)), Templates: jsonArg(nonNil(e.Templates)),
 		IdempotencyKey: strOrNull(e.IdempotencyKey), RequestHash: strOrNull(e.RequestHash), Now: e.CreatedAt.UnixMilli()}
@@ -101,7 +143,7 @@ func nonNil[T any](s []T) []T {
 // eventFromRow maps an events row (with its pending flag) to the domain's
 // Event. The JSON columns are valid by their CHECKs.
 func eventFromRow(r dbsqlc.GetEventRow) store.Event {
-	e := store.Event{ID: r.ID, OpenID: r.Openid, Title: r.Title, Location: r.Location, StartAt: instant(r.StartAt),
+	e := store.Event{ID: r.ID, OpenID: r.Openid, AppID: r.Appid, Title: r.Title, Location: r.Location, StartAt: instant(r.StartAt),
 		EndAt: nullInstant(r.EndAt), ExpiresAt: nullInstant(r.ExpiresAt), Timezone: r.Timezone, Page: r.Page,
 		ExternalRef: r.ExternalRef, CanceledAt: nullInstant(r.CanceledAt), IdempotencyKey: r.IdempotencyKey.String,
 		RequestHash: r.RequestHash.String, CreatedAt: instant(r.CreatedAt), UpdatedAt: instant(r.UpdatedAt),
@@ -157,7 +199,7 @@ func (d *DB) ListEvents(ctx context.Context, q store.EventQuery) (store.EventPag
 	}
 	var rows []dbsqlc.GetEventRow
 	if q.OpenID != "" {
-		rs, err := d.Read.ListUserEvents(ctx, dbsqlc.ListUserEventsParams{Openid: q.OpenID, AfterStartAt: afterStart,
+		rs, err := d.Read.ListUserEvents(ctx, dbsqlc.ListUserEventsParams{Openid: q.OpenID, Appid: q.AppID, AfterStartAt: afterStart,
 			AfterID: afterID, MaxRows: int64(limit) + 1})
 		if err != nil {
 			return store.EventPage{}, storeErr(err, "list events")
@@ -166,7 +208,7 @@ func (d *DB) ListEvents(ctx context.Context, q store.EventQuery) (store.EventPag
 			rows = append(rows, dbsqlc.GetEventRow(r))
 		}
 	} else {
-		rs, err := d.Read.ListAllEvents(ctx, dbsqlc.ListAllEventsParams{AfterStartAt: afterStart, AfterID: afterID,
+		rs, err := d.Read.ListAllEvents(ctx, dbsqlc.ListAllEventsParams{Appid: q.AppID, AfterStartAt: afterStart, AfterID: afterID,
 			MaxRows: int64(limit) + 1})
 		if err != nil {
 			return store.EventPage{}, storeErr(err, "list events")
@@ -316,4 +358,13 @@ func (d *DB) CancelEvent(ctx context.Context, id string, now time.Time) (int, er
 		return 0, storeErr(err, "cancel event "+id)
 	}
 	return int(canceled), nil
+}
+
+// EventIDsByExternalRef reads on the read pool.
+func (d *DB) EventIDsByExternalRef(ctx context.Context, appID, ref string) ([]string, error) {
+	ids, err := d.Read.EventIDsByExternalRef(ctx, dbsqlc.EventIDsByExternalRefParams{Appid: appID, ExternalRef: ref})
+	if err != nil {
+		return nil, storeErr(err, "events of external_ref "+ref)
+	}
+	return ids, nil
 }

@@ -20,11 +20,12 @@ import (
 func (d *DB) SharedByProcesses() bool { return false }
 
 // AcquireTokenFetch takes the token's fetch lease for holder.
-func (d *DB) AcquireTokenFetch(ctx context.Context, holder string, now, until time.Time) (bool, error) {
+func (a appView) AcquireTokenFetch(ctx context.Context, holder string, now, until time.Time) (bool, error) {
+	d := a.d
 	var n int64
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		var err error
-		n, err = q.AcquireTokenFetch(ctx, dbsqlc.AcquireTokenFetchParams{Now: now.UnixMilli(), Holder: holder, Until: until.UnixMilli()})
+		n, err = q.AcquireTokenFetch(ctx, dbsqlc.AcquireTokenFetchParams{Appid: a.appID, Now: now.UnixMilli(), Holder: holder, Until: until.UnixMilli()})
 		return err
 	})
 	if err != nil {
@@ -34,19 +35,23 @@ func (d *DB) AcquireTokenFetch(ctx context.Context, holder string, now, until ti
 }
 
 // ReleaseTokenFetch gives holder's fetch lease up.
-func (d *DB) ReleaseTokenFetch(ctx context.Context, holder string) error {
-	if err := d.WithTx(ctx, func(q *dbsqlc.Queries) error { return q.ReleaseTokenFetch(ctx, holder) }); err != nil {
+func (a appView) ReleaseTokenFetch(ctx context.Context, holder string) error {
+	d := a.d
+	if err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		return q.ReleaseTokenFetch(ctx, dbsqlc.ReleaseTokenFetchParams{Appid: a.appID, Holder: holder})
+	}); err != nil {
 		return fmt.Errorf("release the token fetch lease: %w", err)
 	}
 	return nil
 }
 
 // SaveFetchedToken stores a fetched token and releases holder's lease.
-func (d *DB) SaveFetchedToken(ctx context.Context, t store.Token, holder string, at time.Time) (int64, error) {
+func (a appView) SaveFetchedToken(ctx context.Context, t store.Token, holder string, at time.Time) (int64, error) {
+	d := a.d
 	var v int64
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		var err error
-		v, err = q.SaveFetchedToken(ctx, dbsqlc.SaveFetchedTokenParams{Value: t.Value, ExpiresAt: t.ExpiresAt.UnixMilli(), Now: at.UnixMilli(), Holder: holder})
+		v, err = q.SaveFetchedToken(ctx, dbsqlc.SaveFetchedTokenParams{Appid: a.appID, Value: t.Value, ExpiresAt: t.ExpiresAt.UnixMilli(), Now: at.UnixMilli(), Holder: holder})
 		return err
 	})
 	if err != nil {
@@ -56,11 +61,12 @@ func (d *DB) SaveFetchedToken(ctx context.Context, t store.Token, holder string,
 }
 
 // InvalidateToken drops the token if it is still at version.
-func (d *DB) InvalidateToken(ctx context.Context, version int64, at time.Time) (bool, error) {
+func (a appView) InvalidateToken(ctx context.Context, version int64, at time.Time) (bool, error) {
+	d := a.d
 	var n int64
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		var err error
-		n, err = q.InvalidateToken(ctx, dbsqlc.InvalidateTokenParams{Now: at.UnixMilli(), Version: version})
+		n, err = q.InvalidateToken(ctx, dbsqlc.InvalidateTokenParams{Appid: a.appID, Now: at.UnixMilli(), Version: version})
 		return err
 	})
 	if err != nil {

@@ -35,7 +35,7 @@ func listRemindersPage(ctx context.Context, q *dbsqlc.Queries, p dbsqlc.ListUser
 	}
 	until := position{FireAt: math.MaxInt64} // no bound: fire_at < p.ToMs already
 	bounded := false
-	if p.TemplateID != "" || p.Text != "" {
+	if p.TemplateID != "" || p.Text != "" || p.Appid != "" {
 		var ends []position
 		if p.Status != "" {
 			var rs []dbsqlc.ListStatusRemindersWalkEndRow
@@ -62,10 +62,10 @@ func listRemindersPage(ctx context.Context, q *dbsqlc.Queries, p dbsqlc.ListUser
 		}
 	}
 	if p.Status != "" {
-		rows, err = q.ListStatusReminders(ctx, dbsqlc.ListStatusRemindersParams{Status: p.Status, TemplateID: p.TemplateID, Text: p.Text, FromMs: p.FromMs,
+		rows, err = q.ListStatusReminders(ctx, dbsqlc.ListStatusRemindersParams{Status: p.Status, TemplateID: p.TemplateID, Appid: p.Appid, Text: p.Text, FromMs: p.FromMs,
 			ToMs: p.ToMs, AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, UntilFireAt: until.FireAt, UntilID: until.ID, MaxRows: p.MaxRows})
 	} else {
-		rows, err = q.ListReminders(ctx, dbsqlc.ListRemindersParams{TemplateID: p.TemplateID, Text: p.Text, FromMs: p.FromMs, ToMs: p.ToMs,
+		rows, err = q.ListReminders(ctx, dbsqlc.ListRemindersParams{TemplateID: p.TemplateID, Appid: p.Appid, Text: p.Text, FromMs: p.FromMs, ToMs: p.ToMs,
 			AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, UntilFireAt: until.FireAt, UntilID: until.ID, MaxRows: p.MaxRows})
 	}
 	if err != nil {

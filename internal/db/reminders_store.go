@@ -120,7 +120,7 @@ func (d *DB) GetReminder(ctx context.Context, id string) (store.Reminder, error)
 // one row more than the limit to know whether a next page follows.
 func (d *DB) ListReminders(ctx context.Context, lq store.ListQuery) (store.Page, error) {
 	limit := max(lq.Limit, 1)
-	p := dbsqlc.ListUserRemindersParams{Openid: lq.OpenID, Status: string(lq.Status), TemplateID: lq.TemplateID, Text: lq.Text,
+	p := dbsqlc.ListUserRemindersParams{Appid: lq.AppID, Openid: lq.OpenID, Status: string(lq.Status), TemplateID: lq.TemplateID, Text: lq.Text,
 		FromMs: minMS, ToMs: maxMS, AfterFireAt: minMS, MaxRows: int64(limit) + 1}
 	if !lq.From.IsZero() {
 		p.FromMs = lq.From.UnixMilli()
@@ -135,11 +135,11 @@ func (d *DB) ListReminders(ctx context.Context, lq store.ListQuery) (store.Page,
 	var resume *position
 	var err error
 	if lq.ExternalRef != "" {
-		rows, err = d.Read.ListExternalRefReminders(ctx, dbsqlc.ListExternalRefRemindersParams{ExternalRef: strOrNull(lq.ExternalRef),
+		rows, err = d.Read.ListExternalRefReminders(ctx, dbsqlc.ListExternalRefRemindersParams{ExternalRef: strOrNull(lq.ExternalRef), Appid: p.Appid,
 			Openid: p.Openid, Status: p.Status, AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, MaxRows: p.MaxRows})
 	} else if lq.Delivery != "" {
 		rows, err = d.Read.ListDeliveryReminders(ctx, dbsqlc.ListDeliveryRemindersParams{Delivery: string(lq.Delivery),
-			Openid: p.Openid, Status: p.Status, TemplateID: p.TemplateID, Text: p.Text, FromMs: p.FromMs, ToMs: p.ToMs,
+			Appid: p.Appid, Openid: p.Openid, Status: p.Status, TemplateID: p.TemplateID, Text: p.Text, FromMs: p.FromMs, ToMs: p.ToMs,
 			AfterFireAt: p.AfterFireAt, AfterID: p.AfterID, MaxRows: p.MaxRows})
 	} else {
 		rows, resume, err = listRemindersPage(ctx, d.Read, p)
@@ -323,7 +323,7 @@ func (d *DB) CreateReminder(ctx context.Context, r store.NewReminder) (store.Rem
 // back. A new reminder is due at its FireAt.
 func insertReminder(r store.NewReminder) (dbsqlc.InsertReminderParams, dbsqlc.Reminder) {
 	p := dbsqlc.InsertReminderParams{
-		ID: r.ID, Openid: r.OpenID, TemplateID: r.TemplateID, FireAt: r.FireAt.UnixMilli(),
+		ID: r.ID, Appid: r.AppID, Openid: r.OpenID, TemplateID: r.TemplateID, FireAt: r.FireAt.UnixMilli(),
 		ExpiresAt: msOrNull(r.ExpiresAt), Recurrence: strOrNull(r.Recurrence),
 		Timezone: r.Timezone, Data: r.Data, Page: r.Page,
 		IdempotencyKey: strOrNull(r.IdempotencyKey), RequestHash: strOrNull(r.RequestHash),
@@ -336,7 +336,7 @@ func insertReminder(r store.NewReminder) (dbsqlc.InsertReminderParams, dbsqlc.Re
 	if r.IdempotencyKey != "" {
 		p.RequestHash.Valid = true // an empty hash is a hash, beside a key
 	}
-	row := dbsqlc.Reminder{ID: p.ID, Openid: p.Openid, TemplateID: p.TemplateID, Status: string(store.StatusScheduled),
+	row := dbsqlc.Reminder{ID: p.ID, Appid: p.Appid, Openid: p.Openid, TemplateID: p.TemplateID, Status: string(store.StatusScheduled),
 		FireAt: p.FireAt, DueAt: p.FireAt, ExpiresAt: p.ExpiresAt, WindowMs: p.WindowMs, Recurrence: p.Recurrence,
 		Timezone: p.Timezone, Data: p.Data, Page: p.Page, IdempotencyKey: p.IdempotencyKey,
 		RequestHash: p.RequestHash, CreatedAt: p.Now, UpdatedAt: p.Now,

@@ -71,7 +71,7 @@ type DB struct {
 	now       func() time.Time
 	// outbox is the app whose webhook events are written (webhooks.go);
 	// nil: none are.
-	outbox atomic.Pointer[string]
+	outbox atomic.Pointer[store.WebhookApps]
 }
 
 // Commits returns how many WithTx transactions have committed.

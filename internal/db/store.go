@@ -19,6 +19,7 @@ var _ store.Store = (*DB)(nil)
 func reminderFromRow(r dbsqlc.Reminder) store.Reminder {
 	return store.Reminder{
 		ID:             r.ID,
+		AppID:          r.Appid,
 		OpenID:         r.Openid,
 		TemplateID:     r.TemplateID,
 		Status:         store.Status(r.Status),

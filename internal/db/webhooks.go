@@ -16,14 +16,14 @@ import (
 	"github.com/reminderd/reminderd/internal/store"
 )
 
-// EnableWebhooks turns the outbox on for appID.
-func (d *DB) EnableWebhooks(appID string) { d.outbox.Store(&appID) }
+// EnableWebhooks turns the outbox on for the apps of hooks.
+func (d *DB) EnableWebhooks(hooks store.WebhookApps) { d.outbox.Store(&hooks) }
 
-// outboxApp is the app of the outbox, and whether it is on.
-func (d *DB) outboxApp() (string, bool) {
+// outboxOn is whose events the outbox keeps, and whether it is on.
+func (d *DB) outboxOn() (store.WebhookApps, bool) {
 	p := d.outbox.Load()
 	if p == nil {
-		return "", false
+		return store.WebhookApps{}, false
 	}
 	return *p, true
 }
@@ -42,12 +42,16 @@ func insertWebhook(ctx context.Context, q *dbsqlc.Queries, appID, typ, reminderI
 // reports (store.OutcomeWebhook), and the sent event parked before it
 // that the record applied (reminder.delivered or .undelivered).
 func (d *DB) outboxOutcomes(ctx context.Context, q *dbsqlc.Queries, reqs []*outcomeReq) error {
-	app, on := d.outboxApp()
+	hooks, on := d.outboxOn()
 	if !on {
 		return nil
 	}
 	for _, req := range reqs {
 		r := req.o.Claim.Reminder
+		app, kept := hooks.App(r.AppID)
+		if !kept {
+			continue
+		}
 		if typ, dl, ok := store.OutcomeWebhook(req.o, req.rec); ok {
 			if err := insertWebhook(ctx, q, app, typ, r.ID, r.OpenID, store.NewDeliveryPayload(dl), req.o.At); err != nil {
 				return err
@@ -75,9 +79,13 @@ func outboxSentEvent(ctx context.Context, q *dbsqlc.Queries, app string, id int6
 // outboxConsent writes a consent.changed event for the ledger row of
 // (openID, templateID) as it is now in q's transaction.
 func (d *DB) outboxConsent(ctx context.Context, q *dbsqlc.Queries, openID, templateID, cause string, at time.Time) error {
-	app, on := d.outboxApp()
+	hooks, on := d.outboxOn()
 	if !on {
 		return nil
+	}
+	app, kept, err := consentApp(ctx, q, hooks, openID, templateID)
+	if err != nil || !kept {
+		return err
 	}
 	row, err := q.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: openID, TemplateID: templateID})
 	if isNotFound(err) {
@@ -87,6 +95,25 @@ func (d *DB) outboxConsent(ctx context.Context, q *dbsqlc.Queries, openID, templ
 		return fmt.Errorf("webhook outbox: consent %s/%s: %w", openID, templateID, err)
 	}
 	return insertWebhook(ctx, q, app, store.EventConsentChanged, "", openID, store.NewConsentPayload(consentFromRow(row), cause), at)
+}
+
+// consentApp is the app of a consent change: the ledger's rows carry none,
+// and a template id is one app's, so the app listing the template (one
+// where the user has reminders first, then by appid); Default when no app
+// lists it.
+func consentApp(ctx context.Context, q *dbsqlc.Queries, hooks store.WebhookApps, openID, templateID string) (string, bool, error) {
+	apps, err := q.ConsentApps(ctx, dbsqlc.ConsentAppsParams{Openid: openID, TemplateID: templateID})
+	if err != nil {
+		return "", false, fmt.Errorf("webhook outbox: apps of template %s: %w", templateID, err)
+	}
+	if len(apps) == 0 {
+		app, kept := hooks.App("")
+		return app, kept, nil
+	}
+	// The user's app only: were its webhook off, another app listing the
+	// same template id must not hear of this user.
+	app, kept := hooks.App(apps[0])
+	return app, kept, nil
 }
 
 // ClaimWebhooks reads first whether anything is due, on the read pool, so

@@ -191,7 +191,7 @@ line2	tab', '[ ]', -3, 0, 0)`,
 		`UPDATE reminders SET snoozed = 1, series_at = 86400000 WHERE id = 'rRaw'`,
 		`INSERT INTO snoozes (openid, idempotency_key, request_hash, reminder_id, created_at) VALUES ('oRaw', 'k ✓', 'h', 'rRaw', 9)`,
 		`DELETE FROM wechat_token`,
-		`INSERT INTO wechat_token (id, value, expires_at, updated_at) VALUES (1, 'TOKEN ✓', 9223372036854775807, 6)`,
+		`INSERT INTO wechat_token (appid, value, expires_at, updated_at) VALUES ('', 'TOKEN ✓', 9223372036854775807, 6)`,
 	}
 	// The fleet's tables, where this schema has them: a lease, a process,
 	// a send in flight, as a stopped service may leave them.
@@ -287,7 +287,7 @@ func pgRows(t *testing.T, c *pgx.Conn, table, cols, order string) [][]any {
 // primaryKeys orders each table's rows for comparison.
 var primaryKeys = map[string]string{
 	"sessions": "token_hash", "templates": "id", "consents": "openid, template_id", "consent_grants": "id",
-	"reminders": "id", "deliveries": "id", "pending_sent_events": "msgid", "wechat_token": "id", "push_seen": "key",
+	"reminders": "id", "deliveries": "id", "pending_sent_events": "msgid", "wechat_token": "appid", "push_seen": "key",
 	"pauses": "name", "leader": "name", "instances": "id", "user_sends": "openid", "events": "id", "webhook_outbox": "id",
 	"consent_settings": "openid", "snoozes": "openid, idempotency_key",
 }

@@ -56,8 +56,8 @@ func New(state StateFunc, log *slog.Logger) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.sends = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "reminderd_sends_total",
-		Help: "Processed claims by delivery status, WeChat errcode (none: no request went to WeChat; unanswered: a request went but no valid answer came) and, for failed and skipped, the reminder's reason.",
-	}, []string{"status", "errcode", "reason"})
+		Help: "Processed claims by the reminder's mini-program (appid), delivery status, WeChat errcode (none: no request went to WeChat; unanswered: a request went but no valid answer came) and, for failed and skipped, the reminder's reason.",
+	}, []string{"appid", "status", "errcode", "reason"})
 	m.sendLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "reminderd_send_latency_seconds",
 		Help:    "Duration of subscribe-message calls to WeChat.",
@@ -141,14 +141,14 @@ func sendErrcode(errcode int64, sent bool) string {
 	return strconv.FormatInt(errcode, 10)
 }
 
-// ObserveSend records one processed claim: its delivery status, the
+// ObserveSend records one processed claim: its app, its delivery status, the
 // reminder's reason (kept for failed and skipped only), WeChat's errcode,
 // and whether a request went to WeChat at all.
-func (m *Metrics) ObserveSend(status, reason string, errcode int64, sent bool, latency, lateness time.Duration) {
+func (m *Metrics) ObserveSend(appID, status, reason string, errcode int64, sent bool, latency, lateness time.Duration) {
 	if status != "failed" && status != "skipped" {
 		reason = ""
 	}
-	m.sends.WithLabelValues(status, sendErrcode(errcode, sent), reason).Inc()
+	m.sends.WithLabelValues(appID, status, sendErrcode(errcode, sent), reason).Inc()
 	if latency > 0 {
 		m.sendLatency.Observe(latency.Seconds())
 	}

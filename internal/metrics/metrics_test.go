@@ -23,10 +23,10 @@ func TestMetrics(t *testing.T) {
 	state := State{RemindersByStatus: map[string]int64{"scheduled": 7, "sent": 3}, DueBacklog: 2,
 		OldestDueAge: 1500 * time.Millisecond, Breaker: "half_open", QuotaPaused: true, WALFrames: 812, CheckpointFailures: 3}
 	m := New(func(context.Context) (State, error) { return state, nil }, slog.New(slog.DiscardHandler))
-	m.ObserveSend("sent", "", 0, true, 40*time.Millisecond, 300*time.Millisecond)
-	m.ObserveSend("sent", "", 0, true, 60*time.Millisecond, 2*time.Second)
-	m.ObserveSend("retry", "", -1, true, 20*time.Millisecond, 0)
-	m.ObserveSend("skipped", "expired", -2, false, 0, 0)
+	m.ObserveSend("wxa", "sent", "", 0, true, 40*time.Millisecond, 300*time.Millisecond)
+	m.ObserveSend("wxa", "sent", "", 0, true, 60*time.Millisecond, 2*time.Second)
+	m.ObserveSend("wxa", "retry", "", -1, true, 20*time.Millisecond, 0)
+	m.ObserveSend("wxa", "skipped", "expired", -2, false, 0, 0)
 	m.TokenEvent("fetched")
 	m.Rescued(4)
 	m.ObserveTruth(true, false, false, false)
@@ -40,9 +40,9 @@ func TestMetrics(t *testing.T) {
 		`reminderd_breaker_state{state="half_open"} 1`,
 		`reminderd_breaker_state{state="open"} 0`,
 		`reminderd_quota_paused 1`,
-		`reminderd_sends_total{errcode="0",reason="",status="sent"} 2`,
-		`reminderd_sends_total{errcode="-1",reason="",status="retry"} 1`,
-		`reminderd_sends_total{errcode="none",reason="expired",status="skipped"} 1`,
+		`reminderd_sends_total{appid="wxa",errcode="0",reason="",status="sent"} 2`,
+		`reminderd_sends_total{appid="wxa",errcode="-1",reason="",status="retry"} 1`,
+		`reminderd_sends_total{appid="wxa",errcode="none",reason="expired",status="skipped"} 1`,
 		`reminderd_send_lateness_seconds_count 2`,
 		`reminderd_send_lateness_seconds_bucket{le="0.5"} 1`,
 		`reminderd_send_latency_seconds_count 3`,
@@ -77,18 +77,18 @@ func TestMetricsStateFailure(t *testing.T) {
 // outcomes carry their reason, other statuses none.
 func TestSendsErrcodeAndReason(t *testing.T) {
 	m := New(func(context.Context) (State, error) { return State{}, nil }, slog.New(slog.DiscardHandler))
-	m.ObserveSend("skipped", "no_consent", -2, false, 0, 0)
-	m.ObserveSend("deferred", "", -2, false, 0, 0)
-	m.ObserveSend("unknown", "", -2, true, 10*time.Second, 0)
-	m.ObserveSend("failed", "user_refused", 43101, true, 30*time.Millisecond, 0)
-	m.ObserveSend("retry", "retries_exhausted", -1, true, 30*time.Millisecond, 0)
+	m.ObserveSend("wxa", "skipped", "no_consent", -2, false, 0, 0)
+	m.ObserveSend("wxa", "deferred", "", -2, false, 0, 0)
+	m.ObserveSend("wxa", "unknown", "", -2, true, 10*time.Second, 0)
+	m.ObserveSend("wxa", "failed", "user_refused", 43101, true, 30*time.Millisecond, 0)
+	m.ObserveSend("wxa", "retry", "retries_exhausted", -1, true, 30*time.Millisecond, 0)
 	out := scrape(t, m)
 	for _, want := range []string{
-		`reminderd_sends_total{errcode="none",reason="no_consent",status="skipped"} 1`,
-		`reminderd_sends_total{errcode="none",reason="",status="deferred"} 1`,
-		`reminderd_sends_total{errcode="unanswered",reason="",status="unknown"} 1`,
-		`reminderd_sends_total{errcode="43101",reason="user_refused",status="failed"} 1`,
-		`reminderd_sends_total{errcode="-1",reason="",status="retry"} 1`,
+		`reminderd_sends_total{appid="wxa",errcode="none",reason="no_consent",status="skipped"} 1`,
+		`reminderd_sends_total{appid="wxa",errcode="none",reason="",status="deferred"} 1`,
+		`reminderd_sends_total{appid="wxa",errcode="unanswered",reason="",status="unknown"} 1`,
+		`reminderd_sends_total{appid="wxa",errcode="43101",reason="user_refused",status="failed"} 1`,
+		`reminderd_sends_total{appid="wxa",errcode="-1",reason="",status="retry"} 1`,
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("scrape lacks %q", want)

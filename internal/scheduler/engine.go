@@ -108,11 +108,19 @@ type Config struct {
 	Heartbeat time.Duration
 	// Host is the machine's name in GET /admin/v1/instances (os.Hostname).
 	Host string
+	// Serves reports whether the reminders of an app are sent (nil: every
+	// app's). A reminder of an app no longer served is deferred, not sent
+	// and not counted as an attempt: its data stays for when it returns.
+	Serves func(appID string) bool
+	// Apps lists the served apps (nil: those that have sent): sending
+	// pauses whole only when every one's breaker is open.
+	Apps func() []string
 }
 
 // Outcome describes one processed claim.
 type Outcome struct {
 	ReminderID string
+	AppID      string // the reminder's mini-program (the metrics' appid label)
 	OpenID     string
 	TemplateID string
 	Attempt    int64
@@ -207,7 +215,8 @@ type Engine struct {
 	store   store.EngineStore
 	log     *slog.Logger
 	now     func() time.Time
-	cb      *gobreaker.CircuitBreaker[wechat.SendResult]
+	cbs     sync.Map // appID → its WeChat's circuit breaker (breakers.go)
+	quotas  sync.Map // appID → *atomic.Int64: its quota pause, unix ms (quotas.go)
 	limiter *rate.Limiter
 	jobs    *Jobs
 	leader  *leader
@@ -270,35 +279,6 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.RateLimit > 0 {
 		e.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit)))
 	}
-	e.cb = gobreaker.NewCircuitBreaker[wechat.SendResult](gobreaker.Settings{
-		Name:        "wechat_send",
-		MaxRequests: 1,
-		Timeout:     cfg.BreakerTimeout,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= cfg.BreakerFailures },
-		// Only WeChat's health counts: -1, 5xx, timeouts, transport errors,
-		// answers lost or invalid.
-		IsSuccessful: func(err error) bool {
-			c := wechat.Classify(err)
-			return c != wechat.ClassTransient && c != wechat.ClassUnknown
-		},
-		// Per-user and payload errors say nothing about WeChat's health.
-		IsExcluded: func(err error) bool {
-			switch wechat.Classify(err) {
-			case wechat.ClassPermanent, wechat.ClassUserBusy, wechat.ClassQuota:
-				return true
-			}
-			return errors.Is(err, context.Canceled)
-		},
-		OnStateChange: func(_ string, from, to gobreaker.State) {
-			e.log.Warn("circuit breaker state change", "from", from.String(), "to", to.String())
-			if to == gobreaker.StateOpen {
-				e.breakerOpens.Add(1)
-			}
-			if to == gobreaker.StateHalfOpen || to == gobreaker.StateClosed {
-				e.Wake(time.Time{})
-			}
-		},
-	})
 	scan := func(ctx context.Context) error { return e.ScanOnce(ctx) }
 	// Every process scans and sends; the other periodic jobs run on the
 	// fleet's leader (leader.go).
@@ -315,6 +295,7 @@ func New(cfg Config) (*Engine, error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("scheduler: read the quota pause: %w", err)
 	}
+	e.readAppQuotas(context.Background())
 	if err := e.loadAdminPause(context.Background()); err != nil {
 		return nil, err
 	}
@@ -329,21 +310,15 @@ func New(cfg Config) (*Engine, error) {
 // Jobs is the engine's periodic job runner.
 func (e *Engine) Jobs() *Jobs { return e.jobs }
 
-// Breaker returns the breaker state: "closed", "open" or "half_open".
-func (e *Engine) Breaker() string {
-	switch e.cb.State() {
-	case gobreaker.StateOpen:
-		return "open"
-	case gobreaker.StateHalfOpen:
-		return "half_open"
-	}
-	return "closed"
-}
+// Breaker returns the apps' breakers together (breakersState): "closed",
+// "open" (every app's) or "half_open"; BreakerOf is one app's.
+func (e *Engine) Breaker() string { return stateName(e.breakersState()) }
 
-// BreakerOpens counts how often the breaker has opened.
+// BreakerOpens counts how often a breaker has opened.
 func (e *Engine) BreakerOpens() int64 { return e.breakerOpens.Load() }
 
-// QuotaPausedUntil is when sending resumes after a 45009, or zero.
+// QuotaPausedUntil is when sending resumes after a 45009 that paused every
+// app, or zero (QuotaPausedUntilOf is one app's).
 func (e *Engine) QuotaPausedUntil() time.Time {
 	ms := e.quotaUntil.Load()
 	if ms == 0 || e.now().UnixMilli() >= ms {
@@ -549,10 +524,11 @@ func (e *Engine) worker(c store.Claim) {
 }
 
 // paused reports whether sending is paused (an admin pause, the daily
-// quota, or the breaker open): due reminders then stay scheduled, so no
-// attempt is used.
+// quota, or every app's breaker open): due reminders then stay scheduled,
+// so no attempt is used. One app's open breaker defers its own reminders
+// only (breakers.go).
 func (e *Engine) paused(now time.Time) bool {
-	return e.admin.Load() != nil || now.UnixMilli() < e.quotaUntil.Load() || e.cb.State() == gobreaker.StateOpen
+	return e.admin.Load() != nil || now.UnixMilli() < e.quotaUntil.Load() || e.allQuotaPaused(now) || e.breakersState() == gobreaker.StateOpen
 }
 
 // WaitIdle waits until no send is in flight (for tests and the demo).

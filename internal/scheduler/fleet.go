@@ -81,6 +81,7 @@ func (e *Engine) readQuotaPause(ctx context.Context) {
 		return
 	}
 	e.quotaReadAt.Store(now.UnixMilli())
+	e.readAppQuotas(ctx)
 	p, err := e.store.Pause(ctx, pauseQuota)
 	if err != nil {
 		return // ErrNotFound: no pause; an error: the next scan reads again

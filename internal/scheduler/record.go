@@ -105,7 +105,7 @@ func (e *Engine) outcome(c store.Claim, res result, now time.Time) store.Outcome
 	o := store.Outcome{Claim: c, At: now, Counted: res.counted, Credit: e.credit(c, res)}
 	o.Complete, o.Reschedule = e.transition(c, res, now)
 	if !res.quotaUntil.IsZero() {
-		o.Pause = &store.Pause{Name: pauseQuota, Until: res.quotaUntil, Reason: "daily quota reached (45009)", Since: now}
+		o.Pause = &store.Pause{Name: quotaPauseName(e.quotaKey(c.Reminder.AppID)), Until: res.quotaUntil, Reason: "daily quota reached (45009)", Since: now}
 	}
 	if res.verdict == vSettled {
 		o.Delivery, o.Settle = settle(res)
@@ -202,7 +202,7 @@ func (e *Engine) transition(c store.Claim, res result, now time.Time) (complete 
 }
 
 func (e *Engine) observe(r store.Reminder, res result, status store.DeliveryStatus, now time.Time) {
-	o := Outcome{ReminderID: r.ID, OpenID: r.OpenID, TemplateID: r.TemplateID, Attempt: r.Attempts, Status: string(status),
+	o := Outcome{ReminderID: r.ID, AppID: r.AppID, OpenID: r.OpenID, TemplateID: r.TemplateID, Attempt: r.Attempts, Status: string(status),
 		Reason: string(res.reason), ErrCode: -2, Latency: res.latency, Sent: res.sent, Late: res.late,
 		PossibleDuplicate: res.possibleDup && res.sent, Settled: res.verdict == vSettled && !res.windowClosed,
 		InvalidAnswer: res.invalidAnswer}

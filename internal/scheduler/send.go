@@ -165,11 +165,17 @@ func (e *Engine) attempt(ctx context.Context, c store.Claim) result {
 	if now.Add(e.cfg.ClientTimeout).After(e.deadline(r)) {
 		return result{verdict: vSkip, reason: store.ReasonExpired, errmsg: "less than the WeChat client timeout left in its window: not started"}
 	}
+	if res, stop := e.appNotServed(r, now); stop {
+		return res
+	}
+	if res, stop := e.breakerOpen(r, now); stop {
+		return res
+	}
 	_, ok := e.cfg.Templates.Get(r.TemplateID)
 	if !ok {
 		return result{verdict: vFailed, reason: store.ReasonTemplateInvalid, errmsg: "template no longer in the account's template list"}
 	}
-	if until := e.quotaUntil.Load(); now.UnixMilli() < until {
+	if until := e.quotaUntilFor(r.AppID); now.UnixMilli() < until {
 		return result{verdict: vDefer, errmsg: "daily quota reached", deferUntil: time.UnixMilli(until)}
 	}
 	if !c.Covered {
@@ -207,14 +213,14 @@ func (e *Engine) attempt(ctx context.Context, c store.Claim) result {
 	if now.After(sendBy) {
 		return result{verdict: vDefer, errmsg: "too little lease left to send safely", deferUntil: now}
 	}
-	req := wechat.SendRequest{ToUser: r.OpenID, TemplateID: r.TemplateID, Page: r.Page, Data: data}
+	req := wechat.SendRequest{AppID: r.AppID, ToUser: r.OpenID, TemplateID: r.TemplateID, Page: r.Page, Data: data}
 	start := time.Now()
 	counted := e.cfg.RecordWait > 0 // records wait for the sends counted (New)
 	if counted {
 		e.sending.Add(1) // until the store queues its outcome (ExpectOutcomes)
 	}
 	send := func() (wechat.SendResult, error) {
-		return e.cb.Execute(func() (wechat.SendResult, error) { return e.cfg.Sender.Send(ctx, req) })
+		return e.breaker(req.AppID).Execute(func() (wechat.SendResult, error) { return e.cfg.Sender.Send(ctx, req) })
 	}
 	sent, err := send()
 	note := ""
@@ -299,8 +305,8 @@ func (e *Engine) classify(sent wechat.SendResult, err error, lat time.Duration, 
 			res.verdict = vUnknown
 		case wechat.ClassQuota:
 			until := e.cfg.QuotaReset(now)
-			e.quotaUntil.Store(until.UnixMilli())
-			e.log.Warn("daily quota reached; sending paused", "until", until)
+			extendQuota(e.appQuota(e.quotaKey(r.AppID)), until.UnixMilli())
+			e.log.Warn("daily quota reached; sending paused", "appid", r.AppID, "until", until)
 			res.verdict, res.deferUntil, res.quotaUntil = vDefer, until, until
 		case wechat.ClassUserBusy:
 			res.verdict, res.deferUntil = vDefer, now.Add(e.cfg.UserBusyDelay)

@@ -36,18 +36,21 @@ func (st Stats) OldestDueAge() time.Duration {
 
 // Stats counts the reminders by status and the due backlog now.
 func (s *Reminders) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{At: s.now(), ByStatus: make(map[store.Status]int64, len(store.Statuses()))}
+	at := s.now()
+	c, err := s.store.CountReminders(ctx, at)
+	return statsOf(at, c), err
+}
+
+// statsOf is the Stats of the counts c made at at.
+func statsOf(at time.Time, c store.Counts) Stats {
+	st := Stats{At: at, ByStatus: make(map[store.Status]int64, len(store.Statuses()))}
 	for _, status := range store.Statuses() {
 		st.ByStatus[status] = 0
-	}
-	c, err := s.store.CountReminders(ctx, st.At)
-	if err != nil {
-		return st, err
 	}
 	for status, n := range c.ByStatus {
 		st.ByStatus[status] = n
 		st.Total += n
 	}
 	st.DueBacklog, st.OldestDueAt = c.DueBacklog, c.OldestDueAt
-	return st, nil
+	return st
 }

@@ -11,7 +11,10 @@ import (
 // reminder of the event, due at StartAt − lead, sent through the first of
 // Templates the user holds a credit for. Zero instants mean "none".
 type Event struct {
-	ID, OpenID  string
+	ID, OpenID string
+	// AppID is the mini-program of the event's user; its reminders are
+	// the same app's.
+	AppID       string
 	Title       string
 	Location    string
 	StartAt     time.Time
@@ -101,6 +104,10 @@ type Events interface {
 	// ErrConflict) and the user's limit of scheduled reminders (ErrLimit
 	// when rems would take the user past opt.MaxScheduled).
 	CreateEvent(ctx context.Context, e Event, rems []NewReminder, opt CreateOptions) (EventCreated, error)
+	// CreateEvents is CreateEvent for several events (one per attendee)
+	// in one transaction: all are written, or none when one is refused
+	// (ErrLimit, ErrConflict); the answer is in the order of evs.
+	CreateEvents(ctx context.Context, evs []NewEvent, opt CreateOptions) ([]EventCreated, error)
 	// EventByIdempotencyKey returns openID's event created with key.
 	EventByIdempotencyKey(ctx context.Context, openID, key string) (Event, error)
 	// GetEvent returns event id.
@@ -122,6 +129,16 @@ type Events interface {
 	// reminders, in one transaction; it returns how many it canceled. An
 	// event canceled already is ErrConflict.
 	CancelEvent(ctx context.Context, id string, now time.Time) (int, error)
+	// EventIDsByExternalRef lists, in id order, the events of app appID
+	// not canceled whose external_ref is ref (every attendee's event of
+	// one reference of the app's backend).
+	EventIDsByExternalRef(ctx context.Context, appID, ref string) ([]string, error)
+}
+
+// NewEvent is an event to create with its reminders.
+type NewEvent struct {
+	Event     Event
+	Reminders []NewReminder
 }
 
 // EventCreated is what CreateEvent did.
@@ -132,9 +149,11 @@ type EventCreated struct {
 	Replayed bool
 }
 
-// EventQuery selects events for a listing ("" OpenID: everyone's).
+// EventQuery selects events for a listing ("" OpenID: everyone's; ""
+// AppID: every app's).
 type EventQuery struct {
 	OpenID string
+	AppID  string
 	// After is where the page starts (nil: the beginning); its FireAt is
 	// an event's StartAt.
 	After *Cursor

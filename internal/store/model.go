@@ -10,6 +10,7 @@ import (
 // "none" (an unset column).
 type Reminder struct {
 	ID         string
+	AppID      string // the mini-program it is sent through
 	OpenID     string
 	TemplateID string
 	Status     Status
@@ -144,6 +145,10 @@ type Prompted struct {
 type Session struct {
 	TokenHash string
 	OpenID    string
+	// AppID is the mini-program the user logged into: the session reaches
+	// that app's data only ("" on a row written before apps existed and
+	// not yet adopted).
+	AppID     string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }

@@ -19,6 +19,7 @@ type ReminderStore interface {
 	ConsentSettings
 	Sessions
 	Deliveries
+	Apps
 	HealthStore
 	Events
 }
@@ -133,7 +134,7 @@ type Counts struct {
 // NewReminder is a reminder to create, scheduled. Zero instants and
 // durations mean "none", as in Reminder.
 type NewReminder struct {
-	ID, OpenID, TemplateID                                        string
+	ID, AppID, OpenID, TemplateID                                 string
 	FireAt, DueAt, ExpiresAt                                      time.Time
 	Window                                                        time.Duration
 	HasWindow                                                     bool
@@ -156,6 +157,8 @@ type ReminderCreator interface {
 // ListQuery selects reminders for a listing: every filter left empty (or
 // zero) matches everything.
 type ListQuery struct {
+	// AppID limits the listing to one mini-program's reminders.
+	AppID      string
 	OpenID     string
 	Status     Status
 	TemplateID string

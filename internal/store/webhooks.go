@@ -9,16 +9,40 @@ import (
 	"time"
 )
 
+// WebhookApps says whose events the outbox keeps.
+type WebhookApps struct {
+	// Default is the app of an event whose own app is unknown: a reminder
+	// written before apps existed, a consent of a template no app lists.
+	Default string
+	// On reports whether app's events are kept (its webhook is
+	// configured); nil: Default's only.
+	On func(appID string) bool
+}
+
+// App is the app an event of app (a reminder's, "" unknown) goes to, and
+// whether the outbox keeps it.
+func (h WebhookApps) App(app string) (string, bool) {
+	if app == "" {
+		app = h.Default
+	}
+	if h.On == nil {
+		return app, app != "" && app == h.Default
+	}
+	return app, app != "" && h.On(app)
+}
+
 // WebhookStore is the durable outbox of webhook events (docs/webhooks.md).
 // A driver with webhooks enabled writes an event's row in the transaction
 // of the change it reports: an outcome (RecordOutcome), a push event
 // (ApplyPushEvent), a consent change (RecordAccept, SetConsentStatus). The
 // dispatcher leases due rows, posts them and records each result.
 type WebhookStore interface {
-	// EnableWebhooks turns the outbox on for appID (the app whose webhook
-	// URL is configured); until it is called nothing is written to it, so
-	// the send path costs nothing without webhooks.
-	EnableWebhooks(appID string)
+	// EnableWebhooks turns the outbox on for the apps hooks names (those
+	// whose webhook URL is configured); until it is called nothing is
+	// written to it, so the send path costs nothing without webhooks. Each
+	// row carries its own app: a reminder's, or a consent's (the app whose
+	// template it is).
+	EnableWebhooks(hooks WebhookApps)
 	// ClaimWebhooks leases up to max rows due at now to owner until
 	// leaseUntil, in due order. A leased row is not claimed again before
 	// its lease ends, by this process or another.

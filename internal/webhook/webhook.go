@@ -51,8 +51,8 @@ type Target struct {
 	Secret string
 }
 
-// Targets maps an app to its webhook target: one app today (Static), an
-// apps file later.
+// Targets maps an app to its webhook target: each app's of the apps file
+// (internal/app), or one for every app (Static).
 type Targets interface {
 	Target(appID string) (Target, bool)
 }

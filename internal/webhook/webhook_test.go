@@ -108,7 +108,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, timeout time.Duration) *fixture {
 	f := &fixture{st: testkit.Store(t), clock: testkit.Clock(), rc: newReceiver(t), seen: map[string]int{}}
-	f.st.EnableWebhooks(appID)
+	f.st.EnableWebhooks(store.WebhookApps{Default: appID})
 	f.d = webhook.New(webhook.Config{Store: f.st, Targets: webhook.Static{URL: f.rc.srv.URL, Secret: secret}, Owner: "test",
 		Now: f.clock.Now, Timeout: timeout,
 		Render: func(ctx context.Context, id string) (json.RawMessage, error) {

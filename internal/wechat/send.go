@@ -13,6 +13,9 @@ import (
 // values. Empty MiniprogramState and Lang take the Client's defaults; both
 // are always sent.
 type SendRequest struct {
+	// AppID names the mini-program to send through, for a sender that
+	// serves several (a *Client sends through its own and ignores it).
+	AppID            string
 	ToUser           string
 	TemplateID       string
 	Page             string

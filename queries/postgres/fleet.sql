@@ -2,21 +2,21 @@
 -- and compare-and-set version, and the per-openid send lease.
 
 -- name: LoadFleetToken :one
-SELECT value, expires_at, version FROM wechat_token WHERE id = 1;
+SELECT value, expires_at, version FROM wechat_token WHERE appid = @appid;
 
 -- name: AcquireTokenFetch :execrows
-INSERT INTO wechat_token (id, value, expires_at, updated_at, fetcher, fetching_until)
-VALUES (1, '', 0, @now, @holder, @until)
-ON CONFLICT (id) DO UPDATE SET fetcher = excluded.fetcher, fetching_until = excluded.fetching_until
+INSERT INTO wechat_token (appid, value, expires_at, updated_at, fetcher, fetching_until)
+VALUES (@appid, '', 0, @now, @holder, @until)
+ON CONFLICT (appid) DO UPDATE SET fetcher = excluded.fetcher, fetching_until = excluded.fetching_until
 WHERE wechat_token.fetching_until <= excluded.updated_at OR wechat_token.fetcher = excluded.fetcher;
 
 -- name: ReleaseTokenFetch :exec
-UPDATE wechat_token SET fetcher = '', fetching_until = 0 WHERE id = 1 AND fetcher = @holder;
+UPDATE wechat_token SET fetcher = '', fetching_until = 0 WHERE appid = @appid AND fetcher = @holder;
 
 -- name: SaveFetchedToken :one
-INSERT INTO wechat_token (id, value, expires_at, updated_at, version, fetcher, fetching_until)
-VALUES (1, @value, @expires_at, @now, 1, @holder, 0)
-ON CONFLICT (id) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at,
+INSERT INTO wechat_token (appid, value, expires_at, updated_at, version, fetcher, fetching_until)
+VALUES (@appid, @value, @expires_at, @now, 1, @holder, 0)
+ON CONFLICT (appid) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at,
     updated_at = excluded.updated_at, version = wechat_token.version + 1,
     fetcher = CASE WHEN wechat_token.fetcher = excluded.fetcher THEN '' ELSE wechat_token.fetcher END,
     fetching_until = CASE WHEN wechat_token.fetcher = excluded.fetcher THEN 0 ELSE wechat_token.fetching_until END
@@ -24,7 +24,7 @@ RETURNING version;
 
 -- name: InvalidateToken :execrows
 UPDATE wechat_token SET value = '', expires_at = 0, updated_at = @now
-WHERE id = 1 AND version = @version AND value <> '';
+WHERE appid = @appid AND version = @version AND value <> '';
 
 -- name: AcquireUserSend :one
 -- The user's send lease for holder, unless another holder has it past

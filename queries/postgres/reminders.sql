@@ -1,10 +1,10 @@
 -- name: InsertReminder :exec
 INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, expires_at, window_ms, recurrence, external_ref,
                        timezone, data, page, idempotency_key, request_hash, created_at, updated_at,
-                       event_id, lead, alternatives)
+                       event_id, lead, alternatives, appid)
 VALUES (@id, @openid, @template_id, 'scheduled', @fire_at, @fire_at, @expires_at, @window_ms, @recurrence, @external_ref,
         @timezone, @data, @page, @idempotency_key, @request_hash, @now, @now,
-        @event_id, @lead, @alternatives);
+        @event_id, @lead, @alternatives, @appid);
 
 -- name: GetReminder :one
 SELECT * FROM reminders WHERE id = @id;
@@ -32,6 +32,7 @@ SELECT * FROM reminders WHERE openid = @openid AND idempotency_key = @idempotenc
 SELECT * FROM reminders
 WHERE fire_at >= @from_ms AND fire_at < @to_ms
   AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
+  AND (CAST(@appid AS TEXT) = '' OR appid = CAST(@appid AS TEXT))
   AND (CAST(@text AS TEXT) = '' OR strpos(data, CAST(@text AS TEXT)) > 0)
   AND (fire_at, id) > (CAST(@after_fire_at AS BIGINT), CAST(@after_id AS TEXT))
   AND (fire_at, id) <= (CAST(@until_fire_at AS BIGINT), CAST(@until_id AS TEXT))
@@ -56,6 +57,7 @@ LIMIT 2 OFFSET @skip;
 SELECT * FROM reminders
 WHERE status = @status AND fire_at >= @from_ms AND fire_at < @to_ms
   AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
+  AND (CAST(@appid AS TEXT) = '' OR appid = CAST(@appid AS TEXT))
   AND (CAST(@text AS TEXT) = '' OR strpos(data, CAST(@text AS TEXT)) > 0)
   AND (fire_at, id) > (CAST(@after_fire_at AS BIGINT), CAST(@after_id AS TEXT))
   AND (fire_at, id) <= (CAST(@until_fire_at AS BIGINT), CAST(@until_id AS TEXT))
@@ -77,6 +79,7 @@ SELECT * FROM reminders
 WHERE openid = @openid
   AND (CAST(@status AS TEXT) = '' OR status = CAST(@status AS TEXT))
   AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
+  AND (CAST(@appid AS TEXT) = '' OR appid = CAST(@appid AS TEXT))
   AND (CAST(@text AS TEXT) = '' OR strpos(data, CAST(@text AS TEXT)) > 0)
   AND fire_at >= @from_ms AND fire_at < @to_ms
   AND (fire_at, id) > (CAST(@after_fire_at AS BIGINT), CAST(@after_id AS TEXT))
@@ -91,6 +94,7 @@ WHERE delivery = @delivery AND delivery <> ''
   AND (CAST(@openid AS TEXT) = '' OR openid = CAST(@openid AS TEXT))
   AND (CAST(@status AS TEXT) = '' OR status = CAST(@status AS TEXT))
   AND (CAST(@template_id AS TEXT) = '' OR template_id = CAST(@template_id AS TEXT))
+  AND (CAST(@appid AS TEXT) = '' OR appid = CAST(@appid AS TEXT))
   AND (CAST(@text AS TEXT) = '' OR strpos(data, CAST(@text AS TEXT)) > 0)
   AND fire_at >= @from_ms AND fire_at < @to_ms
   AND (fire_at, id) > (CAST(@after_fire_at AS BIGINT), CAST(@after_id AS TEXT))
@@ -176,3 +180,30 @@ FROM deliveries
 WHERE id >= @from_id AND coalesce(finished_at, started_at) >= CAST(@since AS BIGINT)
 GROUP BY 1, 2
 ORDER BY 1, 2;
+
+-- name: CountRemindersByApp :many
+-- The counts by status of every app (GET /admin/v1/apps), from the index.
+SELECT appid, status, count(*) AS n FROM reminders GROUP BY appid, status;
+
+-- name: CountAppRemindersByStatus :many
+SELECT status, count(*) AS n FROM reminders WHERE appid = @appid GROUP BY status;
+
+-- name: AppDueBacklog :one
+SELECT count(*) AS n, CAST(coalesce(min(due_at), 0) AS BIGINT) AS oldest_due_at
+FROM reminders WHERE appid = @appid AND status = 'scheduled' AND due_at <= @now;
+
+-- name: AdoptReminders :execrows
+-- Reminders written before apps existed join the configured app.
+UPDATE reminders SET appid = @appid WHERE appid = '';
+
+-- name: AdoptSessions :execrows
+UPDATE sessions SET appid = @appid WHERE appid = '';
+
+-- name: AdoptTemplates :execrows
+UPDATE templates SET appid = @appid WHERE appid = '';
+
+-- name: AdoptToken :execrows
+-- The token of the app the deployment ran with; a second adoption (there
+-- is a row of the app already) leaves the unowned row alone.
+UPDATE wechat_token SET appid = @appid WHERE appid = ''
+  AND NOT EXISTS (SELECT 1 FROM wechat_token w WHERE w.appid = @appid);

@@ -10,6 +10,19 @@ import (
 	"database/sql"
 )
 
+const adoptEvents = `-- name: AdoptEvents :execrows
+UPDATE events SET appid = ?1 WHERE appid = ''
+`
+
+// Events written before apps existed join the configured app.
+func (q *Queries) AdoptEvents(ctx context.Context, appid string) (int64, error) {
+	result, err := q.exec(ctx, q.adoptEventsStmt, adoptEvents, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const cancelEvent = `-- name: CancelEvent :execrows
 UPDATE events SET canceled_at = ?1, updated_at = ?1 WHERE id = ?2 AND canceled_at IS NULL
 `
@@ -44,8 +57,44 @@ func (q *Queries) CancelEventReminders(ctx context.Context, arg CancelEventRemin
 	return result.RowsAffected()
 }
 
+const eventIDsByExternalRef = `-- name: EventIDsByExternalRef :many
+SELECT id FROM events INDEXED BY events_app_ref
+WHERE appid = ?1 AND external_ref = ?2 AND external_ref <> '' AND canceled_at IS NULL
+ORDER BY id
+`
+
+type EventIDsByExternalRefParams struct {
+	Appid       string
+	ExternalRef string
+}
+
+// The events of app @appid not canceled with the backend's reference
+// (every attendee's), through events_app_ref.
+func (q *Queries) EventIDsByExternalRef(ctx context.Context, arg EventIDsByExternalRefParams) ([]string, error) {
+	rows, err := q.query(ctx, q.eventIDsByExternalRefStmt, eventIDsByExternalRef, arg.Appid, arg.ExternalRef)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const eventReminders = `-- name: EventReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders INDEXED BY reminders_event WHERE event_id = ?1 ORDER BY fire_at, id
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid FROM reminders INDEXED BY reminders_event WHERE event_id = ?1 ORDER BY fire_at, id
 `
 
 func (q *Queries) EventReminders(ctx context.Context, eventID sql.NullString) ([]Reminder, error) {
@@ -88,6 +137,7 @@ func (q *Queries) EventReminders(ctx context.Context, eventID sql.NullString) ([
 			&i.Lead,
 			&i.Alternatives,
 			&i.ExternalRef,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -103,7 +153,7 @@ func (q *Queries) EventReminders(ctx context.Context, eventID sql.NullString) ([
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, CAST(EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending'))
+SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, e.appid, CAST(EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending'))
                  AS INTEGER) AS pending
 FROM events e WHERE e.id = ?1
 `
@@ -126,6 +176,7 @@ type GetEventRow struct {
 	RequestHash    sql.NullString
 	CreatedAt      int64
 	UpdatedAt      int64
+	Appid          string
 	Pending        int64
 }
 
@@ -151,13 +202,14 @@ func (q *Queries) GetEvent(ctx context.Context, id string) (GetEventRow, error) 
 		&i.RequestHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Appid,
 		&i.Pending,
 	)
 	return i, err
 }
 
 const getEventByIdempotencyKey = `-- name: GetEventByIdempotencyKey :one
-SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, CAST(EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending'))
+SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, e.appid, CAST(EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending'))
                  AS INTEGER) AS pending
 FROM events e WHERE e.openid = ?1 AND e.idempotency_key = ?2
 `
@@ -185,6 +237,7 @@ type GetEventByIdempotencyKeyRow struct {
 	RequestHash    sql.NullString
 	CreatedAt      int64
 	UpdatedAt      int64
+	Appid          string
 	Pending        int64
 }
 
@@ -209,6 +262,7 @@ func (q *Queries) GetEventByIdempotencyKey(ctx context.Context, arg GetEventById
 		&i.RequestHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Appid,
 		&i.Pending,
 	)
 	return i, err
@@ -217,9 +271,9 @@ func (q *Queries) GetEventByIdempotencyKey(ctx context.Context, arg GetEventById
 const insertEvent = `-- name: InsertEvent :exec
 
 INSERT INTO events (id, openid, title, location, start_at, end_at, expires_at, timezone, page, external_ref,
-                    leads, templates, idempotency_key, request_hash, created_at, updated_at)
+                    leads, templates, idempotency_key, request_hash, created_at, updated_at, appid)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
-        ?11, ?12, ?13, ?14, ?15, ?15)
+        ?11, ?12, ?13, ?14, ?15, ?15, ?16)
 `
 
 type InsertEventParams struct {
@@ -238,6 +292,7 @@ type InsertEventParams struct {
 	IdempotencyKey sql.NullString
 	RequestHash    sql.NullString
 	Now            int64
+	Appid          string
 }
 
 // Events (store.Events): a meeting with several reminders.
@@ -258,19 +313,22 @@ func (q *Queries) InsertEvent(ctx context.Context, arg InsertEventParams) error 
 		arg.IdempotencyKey,
 		arg.RequestHash,
 		arg.Now,
+		arg.Appid,
 	)
 	return err
 }
 
 const listAllEvents = `-- name: ListAllEvents :many
-SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, CAST(EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending'))
+SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, e.appid, CAST(EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending'))
                  AS INTEGER) AS pending
 FROM events e INDEXED BY events_start
-WHERE e.start_at > ?1 OR (e.start_at = ?1 AND e.id > ?2)
-ORDER BY e.start_at, e.id LIMIT ?3
+WHERE (CAST(?1 AS TEXT) = '' OR e.appid = CAST(?1 AS TEXT))
+  AND (e.start_at > ?2 OR (e.start_at = ?2 AND e.id > ?3))
+ORDER BY e.start_at, e.id LIMIT ?4
 `
 
 type ListAllEventsParams struct {
+	Appid        string
 	AfterStartAt int64
 	AfterID      string
 	MaxRows      int64
@@ -294,12 +352,19 @@ type ListAllEventsRow struct {
 	RequestHash    sql.NullString
 	CreatedAt      int64
 	UpdatedAt      int64
+	Appid          string
 	Pending        int64
 }
 
-// Everyone's events in (start_at, id) order after a cursor (the admin's).
+// Everyone's events in (start_at, id) order after a cursor (the admin's),
+// of app @appid (” any).
 func (q *Queries) ListAllEvents(ctx context.Context, arg ListAllEventsParams) ([]ListAllEventsRow, error) {
-	rows, err := q.query(ctx, q.listAllEventsStmt, listAllEvents, arg.AfterStartAt, arg.AfterID, arg.MaxRows)
+	rows, err := q.query(ctx, q.listAllEventsStmt, listAllEvents,
+		arg.Appid,
+		arg.AfterStartAt,
+		arg.AfterID,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -325,6 +390,7 @@ func (q *Queries) ListAllEvents(ctx context.Context, arg ListAllEventsParams) ([
 			&i.RequestHash,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Appid,
 			&i.Pending,
 		); err != nil {
 			return nil, err
@@ -341,15 +407,17 @@ func (q *Queries) ListAllEvents(ctx context.Context, arg ListAllEventsParams) ([
 }
 
 const listUserEvents = `-- name: ListUserEvents :many
-SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, CAST(EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending'))
+SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, e.appid, CAST(EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending'))
                  AS INTEGER) AS pending
 FROM events e INDEXED BY events_owner
-WHERE e.openid = ?1 AND (e.start_at > ?2 OR (e.start_at = ?2 AND e.id > ?3))
-ORDER BY e.start_at, e.id LIMIT ?4
+WHERE e.openid = ?1 AND (CAST(?2 AS TEXT) = '' OR e.appid = CAST(?2 AS TEXT))
+  AND (e.start_at > ?3 OR (e.start_at = ?3 AND e.id > ?4))
+ORDER BY e.start_at, e.id LIMIT ?5
 `
 
 type ListUserEventsParams struct {
 	Openid       string
+	Appid        string
 	AfterStartAt int64
 	AfterID      string
 	MaxRows      int64
@@ -373,13 +441,16 @@ type ListUserEventsRow struct {
 	RequestHash    sql.NullString
 	CreatedAt      int64
 	UpdatedAt      int64
+	Appid          string
 	Pending        int64
 }
 
-// One user's events in (start_at, id) order after a cursor.
+// One user's events in (start_at, id) order after a cursor (of app @appid;
+// ” any).
 func (q *Queries) ListUserEvents(ctx context.Context, arg ListUserEventsParams) ([]ListUserEventsRow, error) {
 	rows, err := q.query(ctx, q.listUserEventsStmt, listUserEvents,
 		arg.Openid,
+		arg.Appid,
 		arg.AfterStartAt,
 		arg.AfterID,
 		arg.MaxRows,
@@ -409,6 +480,7 @@ func (q *Queries) ListUserEvents(ctx context.Context, arg ListUserEventsParams) 
 			&i.RequestHash,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Appid,
 			&i.Pending,
 		); err != nil {
 			return nil, err

@@ -70,6 +70,7 @@ type Event struct {
 	RequestHash    sql.NullString
 	CreatedAt      int64
 	UpdatedAt      int64
+	Appid          string
 }
 
 type Instance struct {
@@ -139,6 +140,7 @@ type Reminder struct {
 	Lead           string
 	Alternatives   string
 	ExternalRef    sql.NullString
+	Appid          string
 }
 
 type Session struct {
@@ -146,6 +148,7 @@ type Session struct {
 	Openid    string
 	CreatedAt int64
 	ExpiresAt int64
+	Appid     string
 }
 
 type Snooze struct {
@@ -165,6 +168,7 @@ type Template struct {
 	Position int64
 	Present  int64
 	SyncedAt int64
+	Appid    string
 }
 
 type UserSend struct {
@@ -194,11 +198,11 @@ type WebhookOutbox struct {
 }
 
 type WechatToken struct {
-	ID            int64
 	Value         string
 	ExpiresAt     int64
 	UpdatedAt     int64
 	Version       int64
 	Fetcher       string
 	FetchingUntil int64
+	Appid         string
 }

@@ -50,11 +50,11 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 		// Each claim looked up by its key: the id index or (fire_at, id).
 		"CompleteSentReminders": {completeSentReminders, []any{int64(1), `[["rem_x",1,1]]`, "owner"}, []string{"SEARCH reminders USING", "id=?)"}},
 		// A user's own reminders come from the user's index, in its order.
-		"ListUserReminders":      {listUserReminders, []any{"o", "", "", "", int64(0), int64(9), int64(0), "", int64(20)}, []string{"reminders_owner (openid=?"}},
+		"ListUserReminders":      {listUserReminders, []any{"o", "", "", "", "", int64(0), int64(9), int64(0), "", int64(20)}, []string{"reminders_owner (openid=?"}},
 		"CountAheadOfReminder":   {countAheadOfReminder, []any{"o", "t", int64(5), "r"}, []string{"reminders_owner (openid=?"}},
 		"CountScheduledForOwner": {countScheduledForOwner, []any{"o"}, []string{"COVERING INDEX reminders_user_scheduled (openid=?"}},
 		"ListScheduledForPrompt": {listScheduledForPrompt, []any{"o", int64(20)}, []string{"reminders_owner (openid=?"}},
-		"ListStatusReminders": {listStatusReminders, []any{"failed", int64(0), int64(9), "", "", int64(0), "", int64(9), "z", int64(20)},
+		"ListStatusReminders": {listStatusReminders, []any{"failed", int64(0), int64(9), "", "", "", int64(0), "", int64(9), "z", int64(20)},
 			[]string{"reminders_status (status=? AND fire_at>?"}},
 		// Where a template-filtered page stops reading: from the index alone.
 		"ListStatusRemindersWalkEnd": {listStatusRemindersWalkEnd, []any{"failed", int64(0), int64(9), int64(0), "", int64(4999)},
@@ -62,7 +62,7 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 		"ListRemindersWalkEnd": {listRemindersWalkEnd, []any{int64(0), int64(9), int64(0), "", int64(4999)},
 			[]string{"COVERING INDEX reminders_fire (fire_at>?"}},
 		"GetReminderByIdempotencyKey": {getReminderByIdempotencyKey, []any{"o", "k"}, []string{"reminders_idempotency (openid=? AND idempotency_key=?)"}},
-		"ListReminders":               {listReminders, []any{int64(0), int64(9), "", "", int64(0), "", int64(9), "z", int64(20)}, []string{"reminders_fire (fire_at>?"}},
+		"ListReminders":               {listReminders, []any{int64(0), int64(9), "", "", "", int64(0), "", int64(9), "z", int64(20)}, []string{"reminders_fire (fire_at>?"}},
 	} {
 		rows, err := w.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.sql, c.args...)
 		if err != nil {

@@ -36,6 +36,24 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.addCreditStmt, err = db.PrepareContext(ctx, addCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query AddCredit: %w", err)
 	}
+	if q.adoptEventsStmt, err = db.PrepareContext(ctx, adoptEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptEvents: %w", err)
+	}
+	if q.adoptRemindersStmt, err = db.PrepareContext(ctx, adoptReminders); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptReminders: %w", err)
+	}
+	if q.adoptSessionsStmt, err = db.PrepareContext(ctx, adoptSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptSessions: %w", err)
+	}
+	if q.adoptTemplatesStmt, err = db.PrepareContext(ctx, adoptTemplates); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptTemplates: %w", err)
+	}
+	if q.adoptTokenStmt, err = db.PrepareContext(ctx, adoptToken); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptToken: %w", err)
+	}
+	if q.appDueBacklogStmt, err = db.PrepareContext(ctx, appDueBacklog); err != nil {
+		return nil, fmt.Errorf("error preparing query AppDueBacklog: %w", err)
+	}
 	if q.applyPendingSentEventStmt, err = db.PrepareContext(ctx, applyPendingSentEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query ApplyPendingSentEvent: %w", err)
 	}
@@ -66,11 +84,20 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.completeSentRemindersStmt, err = db.PrepareContext(ctx, completeSentReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteSentReminders: %w", err)
 	}
+	if q.consentAppsStmt, err = db.PrepareContext(ctx, consentApps); err != nil {
+		return nil, fmt.Errorf("error preparing query ConsentApps: %w", err)
+	}
 	if q.consumeCreditStmt, err = db.PrepareContext(ctx, consumeCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query ConsumeCredit: %w", err)
 	}
 	if q.countAheadOfReminderStmt, err = db.PrepareContext(ctx, countAheadOfReminder); err != nil {
 		return nil, fmt.Errorf("error preparing query CountAheadOfReminder: %w", err)
+	}
+	if q.countAppRemindersByStatusStmt, err = db.PrepareContext(ctx, countAppRemindersByStatus); err != nil {
+		return nil, fmt.Errorf("error preparing query CountAppRemindersByStatus: %w", err)
+	}
+	if q.countRemindersByAppStmt, err = db.PrepareContext(ctx, countRemindersByApp); err != nil {
+		return nil, fmt.Errorf("error preparing query CountRemindersByApp: %w", err)
 	}
 	if q.countRemindersByStatusStmt, err = db.PrepareContext(ctx, countRemindersByStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query CountRemindersByStatus: %w", err)
@@ -146,6 +173,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.electLeaderStmt, err = db.PrepareContext(ctx, electLeader); err != nil {
 		return nil, fmt.Errorf("error preparing query ElectLeader: %w", err)
+	}
+	if q.eventIDsByExternalRefStmt, err = db.PrepareContext(ctx, eventIDsByExternalRef); err != nil {
+		return nil, fmt.Errorf("error preparing query EventIDsByExternalRef: %w", err)
 	}
 	if q.eventRemindersStmt, err = db.PrepareContext(ctx, eventReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query EventReminders: %w", err)
@@ -439,6 +469,36 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing addCreditStmt: %w", cerr)
 		}
 	}
+	if q.adoptEventsStmt != nil {
+		if cerr := q.adoptEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptEventsStmt: %w", cerr)
+		}
+	}
+	if q.adoptRemindersStmt != nil {
+		if cerr := q.adoptRemindersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptRemindersStmt: %w", cerr)
+		}
+	}
+	if q.adoptSessionsStmt != nil {
+		if cerr := q.adoptSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptSessionsStmt: %w", cerr)
+		}
+	}
+	if q.adoptTemplatesStmt != nil {
+		if cerr := q.adoptTemplatesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptTemplatesStmt: %w", cerr)
+		}
+	}
+	if q.adoptTokenStmt != nil {
+		if cerr := q.adoptTokenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptTokenStmt: %w", cerr)
+		}
+	}
+	if q.appDueBacklogStmt != nil {
+		if cerr := q.appDueBacklogStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing appDueBacklogStmt: %w", cerr)
+		}
+	}
 	if q.applyPendingSentEventStmt != nil {
 		if cerr := q.applyPendingSentEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing applyPendingSentEventStmt: %w", cerr)
@@ -489,6 +549,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing completeSentRemindersStmt: %w", cerr)
 		}
 	}
+	if q.consentAppsStmt != nil {
+		if cerr := q.consentAppsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing consentAppsStmt: %w", cerr)
+		}
+	}
 	if q.consumeCreditStmt != nil {
 		if cerr := q.consumeCreditStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing consumeCreditStmt: %w", cerr)
@@ -497,6 +562,16 @@ func (q *Queries) Close() error {
 	if q.countAheadOfReminderStmt != nil {
 		if cerr := q.countAheadOfReminderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countAheadOfReminderStmt: %w", cerr)
+		}
+	}
+	if q.countAppRemindersByStatusStmt != nil {
+		if cerr := q.countAppRemindersByStatusStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countAppRemindersByStatusStmt: %w", cerr)
+		}
+	}
+	if q.countRemindersByAppStmt != nil {
+		if cerr := q.countRemindersByAppStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countRemindersByAppStmt: %w", cerr)
 		}
 	}
 	if q.countRemindersByStatusStmt != nil {
@@ -622,6 +697,11 @@ func (q *Queries) Close() error {
 	if q.electLeaderStmt != nil {
 		if cerr := q.electLeaderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing electLeaderStmt: %w", cerr)
+		}
+	}
+	if q.eventIDsByExternalRefStmt != nil {
+		if cerr := q.eventIDsByExternalRefStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventIDsByExternalRefStmt: %w", cerr)
 		}
 	}
 	if q.eventRemindersStmt != nil {
@@ -1112,6 +1192,12 @@ type Queries struct {
 	acquireTokenFetchStmt           *sql.Stmt
 	acquireUserSendStmt             *sql.Stmt
 	addCreditStmt                   *sql.Stmt
+	adoptEventsStmt                 *sql.Stmt
+	adoptRemindersStmt              *sql.Stmt
+	adoptSessionsStmt               *sql.Stmt
+	adoptTemplatesStmt              *sql.Stmt
+	adoptTokenStmt                  *sql.Stmt
+	appDueBacklogStmt               *sql.Stmt
 	applyPendingSentEventStmt       *sql.Stmt
 	cancelEventStmt                 *sql.Stmt
 	cancelEventRemindersStmt        *sql.Stmt
@@ -1122,8 +1208,11 @@ type Queries struct {
 	clearConsentSettingsStmt        *sql.Stmt
 	completeReminderStmt            *sql.Stmt
 	completeSentRemindersStmt       *sql.Stmt
+	consentAppsStmt                 *sql.Stmt
 	consumeCreditStmt               *sql.Stmt
 	countAheadOfReminderStmt        *sql.Stmt
+	countAppRemindersByStatusStmt   *sql.Stmt
+	countRemindersByAppStmt         *sql.Stmt
 	countRemindersByStatusStmt      *sql.Stmt
 	countScheduledForOwnerStmt      *sql.Stmt
 	countSendingDeliveriesStmt      *sql.Stmt
@@ -1149,6 +1238,7 @@ type Queries struct {
 	dueRemindersStmt                *sql.Stmt
 	dueWebhookStmt                  *sql.Stmt
 	electLeaderStmt                 *sql.Stmt
+	eventIDsByExternalRefStmt       *sql.Stmt
 	eventRemindersStmt              *sql.Stmt
 	expiredLeasesStmt               *sql.Stmt
 	findUnpairedGrantStmt           *sql.Stmt
@@ -1248,6 +1338,12 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		acquireTokenFetchStmt:           q.acquireTokenFetchStmt,
 		acquireUserSendStmt:             q.acquireUserSendStmt,
 		addCreditStmt:                   q.addCreditStmt,
+		adoptEventsStmt:                 q.adoptEventsStmt,
+		adoptRemindersStmt:              q.adoptRemindersStmt,
+		adoptSessionsStmt:               q.adoptSessionsStmt,
+		adoptTemplatesStmt:              q.adoptTemplatesStmt,
+		adoptTokenStmt:                  q.adoptTokenStmt,
+		appDueBacklogStmt:               q.appDueBacklogStmt,
 		applyPendingSentEventStmt:       q.applyPendingSentEventStmt,
 		cancelEventStmt:                 q.cancelEventStmt,
 		cancelEventRemindersStmt:        q.cancelEventRemindersStmt,
@@ -1258,8 +1354,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		clearConsentSettingsStmt:        q.clearConsentSettingsStmt,
 		completeReminderStmt:            q.completeReminderStmt,
 		completeSentRemindersStmt:       q.completeSentRemindersStmt,
+		consentAppsStmt:                 q.consentAppsStmt,
 		consumeCreditStmt:               q.consumeCreditStmt,
 		countAheadOfReminderStmt:        q.countAheadOfReminderStmt,
+		countAppRemindersByStatusStmt:   q.countAppRemindersByStatusStmt,
+		countRemindersByAppStmt:         q.countRemindersByAppStmt,
 		countRemindersByStatusStmt:      q.countRemindersByStatusStmt,
 		countScheduledForOwnerStmt:      q.countScheduledForOwnerStmt,
 		countSendingDeliveriesStmt:      q.countSendingDeliveriesStmt,
@@ -1285,6 +1384,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		dueRemindersStmt:                q.dueRemindersStmt,
 		dueWebhookStmt:                  q.dueWebhookStmt,
 		electLeaderStmt:                 q.electLeaderStmt,
+		eventIDsByExternalRefStmt:       q.eventIDsByExternalRefStmt,
 		eventRemindersStmt:              q.eventRemindersStmt,
 		expiredLeasesStmt:               q.expiredLeasesStmt,
 		findUnpairedGrantStmt:           q.findUnpairedGrantStmt,

@@ -10,6 +10,80 @@ import (
 	"database/sql"
 )
 
+const adoptReminders = `-- name: AdoptReminders :execrows
+UPDATE reminders SET appid = ?1 WHERE appid = ''
+`
+
+// Reminders written before apps existed join the configured app.
+func (q *Queries) AdoptReminders(ctx context.Context, appid string) (int64, error) {
+	result, err := q.exec(ctx, q.adoptRemindersStmt, adoptReminders, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const adoptSessions = `-- name: AdoptSessions :execrows
+UPDATE sessions SET appid = ?1 WHERE appid = ''
+`
+
+func (q *Queries) AdoptSessions(ctx context.Context, appid string) (int64, error) {
+	result, err := q.exec(ctx, q.adoptSessionsStmt, adoptSessions, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const adoptTemplates = `-- name: AdoptTemplates :execrows
+UPDATE templates SET appid = ?1 WHERE appid = ''
+`
+
+func (q *Queries) AdoptTemplates(ctx context.Context, appid string) (int64, error) {
+	result, err := q.exec(ctx, q.adoptTemplatesStmt, adoptTemplates, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const adoptToken = `-- name: AdoptToken :execrows
+UPDATE wechat_token SET appid = ?1 WHERE appid = ''
+  AND NOT EXISTS (SELECT 1 FROM wechat_token w WHERE w.appid = ?1)
+`
+
+// The token of the app the deployment ran with; a second adoption (there
+// is a row of the app already) leaves the unowned row alone.
+func (q *Queries) AdoptToken(ctx context.Context, appid string) (int64, error) {
+	result, err := q.exec(ctx, q.adoptTokenStmt, adoptToken, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const appDueBacklog = `-- name: AppDueBacklog :one
+SELECT count(*) AS n, CAST(coalesce(min(due_at), 0) AS INTEGER) AS oldest_due_at
+FROM reminders WHERE appid = ?1 AND status = 'scheduled' AND due_at <= ?2
+`
+
+type AppDueBacklogParams struct {
+	Appid string
+	Now   int64
+}
+
+type AppDueBacklogRow struct {
+	N           int64
+	OldestDueAt int64
+}
+
+func (q *Queries) AppDueBacklog(ctx context.Context, arg AppDueBacklogParams) (AppDueBacklogRow, error) {
+	row := q.queryRow(ctx, q.appDueBacklogStmt, appDueBacklog, arg.Appid, arg.Now)
+	var i AppDueBacklogRow
+	err := row.Scan(&i.N, &i.OldestDueAt)
+	return i, err
+}
+
 const cancelReminder = `-- name: CancelReminder :execrows
 UPDATE reminders SET status = 'canceled', updated_at = ?1 WHERE id = ?2 AND status = 'scheduled'
 `
@@ -25,6 +99,72 @@ func (q *Queries) CancelReminder(ctx context.Context, arg CancelReminderParams) 
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const countAppRemindersByStatus = `-- name: CountAppRemindersByStatus :many
+SELECT status, count(*) AS n FROM reminders INDEXED BY reminders_app WHERE appid = ?1 GROUP BY status
+`
+
+type CountAppRemindersByStatusRow struct {
+	Status string
+	N      int64
+}
+
+func (q *Queries) CountAppRemindersByStatus(ctx context.Context, appid string) ([]CountAppRemindersByStatusRow, error) {
+	rows, err := q.query(ctx, q.countAppRemindersByStatusStmt, countAppRemindersByStatus, appid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CountAppRemindersByStatusRow{}
+	for rows.Next() {
+		var i CountAppRemindersByStatusRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countRemindersByApp = `-- name: CountRemindersByApp :many
+SELECT appid, status, count(*) AS n FROM reminders INDEXED BY reminders_app GROUP BY appid, status
+`
+
+type CountRemindersByAppRow struct {
+	Appid  string
+	Status string
+	N      int64
+}
+
+// The counts by status of every app (GET /admin/v1/apps), from the index.
+func (q *Queries) CountRemindersByApp(ctx context.Context) ([]CountRemindersByAppRow, error) {
+	rows, err := q.query(ctx, q.countRemindersByAppStmt, countRemindersByApp)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CountRemindersByAppRow{}
+	for rows.Next() {
+		var i CountRemindersByAppRow
+		if err := rows.Scan(&i.Appid, &i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const countRemindersByStatus = `-- name: CountRemindersByStatus :many
@@ -196,7 +336,7 @@ func (q *Queries) DueBacklog(ctx context.Context, now int64) (DueBacklogRow, err
 }
 
 const getReminder = `-- name: GetReminder :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders WHERE id = ?
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid FROM reminders WHERE id = ?
 `
 
 func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) {
@@ -233,12 +373,13 @@ func (q *Queries) GetReminder(ctx context.Context, id string) (Reminder, error) 
 		&i.Lead,
 		&i.Alternatives,
 		&i.ExternalRef,
+		&i.Appid,
 	)
 	return i, err
 }
 
 const getReminderByIdempotencyKey = `-- name: GetReminderByIdempotencyKey :one
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders WHERE openid = ? AND idempotency_key = ?
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid FROM reminders WHERE openid = ? AND idempotency_key = ?
 `
 
 type GetReminderByIdempotencyKeyParams struct {
@@ -280,6 +421,7 @@ func (q *Queries) GetReminderByIdempotencyKey(ctx context.Context, arg GetRemind
 		&i.Lead,
 		&i.Alternatives,
 		&i.ExternalRef,
+		&i.Appid,
 	)
 	return i, err
 }
@@ -287,10 +429,10 @@ func (q *Queries) GetReminderByIdempotencyKey(ctx context.Context, arg GetRemind
 const insertReminder = `-- name: InsertReminder :exec
 INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, expires_at, window_ms, recurrence, external_ref,
                        timezone, data, page, idempotency_key, request_hash, created_at, updated_at,
-                       event_id, lead, alternatives)
+                       event_id, lead, alternatives, appid)
 VALUES (?1, ?2, ?3, 'scheduled', ?4, ?4, ?5, ?6, ?7, ?8,
         ?9, ?10, ?11, ?12, ?13, ?14, ?14,
-        ?15, ?16, ?17)
+        ?15, ?16, ?17, ?18)
 `
 
 type InsertReminderParams struct {
@@ -311,6 +453,7 @@ type InsertReminderParams struct {
 	EventID        sql.NullString
 	Lead           string
 	Alternatives   string
+	Appid          string
 }
 
 func (q *Queries) InsertReminder(ctx context.Context, arg InsertReminderParams) error {
@@ -332,6 +475,7 @@ func (q *Queries) InsertReminder(ctx context.Context, arg InsertReminderParams) 
 		arg.EventID,
 		arg.Lead,
 		arg.Alternatives,
+		arg.Appid,
 	)
 	return err
 }
@@ -379,16 +523,17 @@ func (q *Queries) ListDeliveries(ctx context.Context, reminderID string) ([]Deli
 }
 
 const listDeliveryReminders = `-- name: ListDeliveryReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders INDEXED BY reminders_delivery
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid FROM reminders INDEXED BY reminders_delivery
 WHERE delivery = ?1 AND delivery <> ''
   AND (CAST(?2 AS TEXT) = '' OR openid = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) = '' OR status = CAST(?3 AS TEXT))
   AND (CAST(?4 AS TEXT) = '' OR template_id = CAST(?4 AS TEXT))
-  AND (CAST(?5 AS TEXT) = '' OR instr(data, CAST(?5 AS TEXT)) > 0)
-  AND fire_at >= ?6 AND fire_at < ?7
-  AND (fire_at > ?8 OR (fire_at = ?8 AND id > ?9))
+  AND (CAST(?5 AS TEXT) = '' OR appid = CAST(?5 AS TEXT))
+  AND (CAST(?6 AS TEXT) = '' OR instr(data, CAST(?6 AS TEXT)) > 0)
+  AND fire_at >= ?7 AND fire_at < ?8
+  AND (fire_at > ?9 OR (fire_at = ?9 AND id > ?10))
 ORDER BY fire_at, id
-LIMIT ?10
+LIMIT ?11
 `
 
 type ListDeliveryRemindersParams struct {
@@ -396,6 +541,7 @@ type ListDeliveryRemindersParams struct {
 	Openid      string
 	Status      string
 	TemplateID  string
+	Appid       string
 	Text        string
 	FromMs      int64
 	ToMs        int64
@@ -412,6 +558,7 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 		arg.Openid,
 		arg.Status,
 		arg.TemplateID,
+		arg.Appid,
 		arg.Text,
 		arg.FromMs,
 		arg.ToMs,
@@ -457,6 +604,7 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 			&i.Lead,
 			&i.Alternatives,
 			&i.ExternalRef,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -472,20 +620,22 @@ func (q *Queries) ListDeliveryReminders(ctx context.Context, arg ListDeliveryRem
 }
 
 const listReminders = `-- name: ListReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders INDEXED BY reminders_fire
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid FROM reminders INDEXED BY reminders_fire
 WHERE fire_at >= ?1 AND fire_at < ?2
   AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
-  AND (CAST(?4 AS TEXT) = '' OR instr(data, CAST(?4 AS TEXT)) > 0)
-  AND (fire_at > ?5 OR (fire_at = ?5 AND id > ?6))
-  AND (fire_at < ?7 OR (fire_at = ?7 AND id <= ?8))
+  AND (CAST(?4 AS TEXT) = '' OR appid = CAST(?4 AS TEXT))
+  AND (CAST(?5 AS TEXT) = '' OR instr(data, CAST(?5 AS TEXT)) > 0)
+  AND (fire_at > ?6 OR (fire_at = ?6 AND id > ?7))
+  AND (fire_at < ?8 OR (fire_at = ?8 AND id <= ?9))
 ORDER BY fire_at, id
-LIMIT ?9
+LIMIT ?10
 `
 
 type ListRemindersParams struct {
 	FromMs      int64
 	ToMs        int64
 	TemplateID  string
+	Appid       string
 	Text        string
 	AfterFireAt int64
 	AfterID     string
@@ -504,6 +654,7 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 		arg.FromMs,
 		arg.ToMs,
 		arg.TemplateID,
+		arg.Appid,
 		arg.Text,
 		arg.AfterFireAt,
 		arg.AfterID,
@@ -549,6 +700,7 @@ func (q *Queries) ListReminders(ctx context.Context, arg ListRemindersParams) ([
 			&i.Lead,
 			&i.Alternatives,
 			&i.ExternalRef,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -618,14 +770,15 @@ func (q *Queries) ListRemindersWalkEnd(ctx context.Context, arg ListRemindersWal
 }
 
 const listStatusReminders = `-- name: ListStatusReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders INDEXED BY reminders_status
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid FROM reminders INDEXED BY reminders_status
 WHERE status = ?1 AND fire_at >= ?2 AND fire_at < ?3
   AND (CAST(?4 AS TEXT) = '' OR template_id = CAST(?4 AS TEXT))
-  AND (CAST(?5 AS TEXT) = '' OR instr(data, CAST(?5 AS TEXT)) > 0)
-  AND (fire_at > ?6 OR (fire_at = ?6 AND id > ?7))
-  AND (fire_at < ?8 OR (fire_at = ?8 AND id <= ?9))
+  AND (CAST(?5 AS TEXT) = '' OR appid = CAST(?5 AS TEXT))
+  AND (CAST(?6 AS TEXT) = '' OR instr(data, CAST(?6 AS TEXT)) > 0)
+  AND (fire_at > ?7 OR (fire_at = ?7 AND id > ?8))
+  AND (fire_at < ?9 OR (fire_at = ?9 AND id <= ?10))
 ORDER BY fire_at, id
-LIMIT ?10
+LIMIT ?11
 `
 
 type ListStatusRemindersParams struct {
@@ -633,6 +786,7 @@ type ListStatusRemindersParams struct {
 	FromMs      int64
 	ToMs        int64
 	TemplateID  string
+	Appid       string
 	Text        string
 	AfterFireAt int64
 	AfterID     string
@@ -650,6 +804,7 @@ func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusReminde
 		arg.FromMs,
 		arg.ToMs,
 		arg.TemplateID,
+		arg.Appid,
 		arg.Text,
 		arg.AfterFireAt,
 		arg.AfterID,
@@ -695,6 +850,7 @@ func (q *Queries) ListStatusReminders(ctx context.Context, arg ListStatusReminde
 			&i.Lead,
 			&i.Alternatives,
 			&i.ExternalRef,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -763,21 +919,23 @@ func (q *Queries) ListStatusRemindersWalkEnd(ctx context.Context, arg ListStatus
 }
 
 const listUserReminders = `-- name: ListUserReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders INDEXED BY reminders_owner
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid FROM reminders INDEXED BY reminders_owner
 WHERE openid = ?1
   AND (CAST(?2 AS TEXT) = '' OR status = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) = '' OR template_id = CAST(?3 AS TEXT))
-  AND (CAST(?4 AS TEXT) = '' OR instr(data, CAST(?4 AS TEXT)) > 0)
-  AND fire_at >= ?5 AND fire_at < ?6
-  AND (fire_at > ?7 OR (fire_at = ?7 AND id > ?8))
+  AND (CAST(?4 AS TEXT) = '' OR appid = CAST(?4 AS TEXT))
+  AND (CAST(?5 AS TEXT) = '' OR instr(data, CAST(?5 AS TEXT)) > 0)
+  AND fire_at >= ?6 AND fire_at < ?7
+  AND (fire_at > ?8 OR (fire_at = ?8 AND id > ?9))
 ORDER BY fire_at, id
-LIMIT ?9
+LIMIT ?10
 `
 
 type ListUserRemindersParams struct {
 	Openid      string
 	Status      string
 	TemplateID  string
+	Appid       string
 	Text        string
 	FromMs      int64
 	ToMs        int64
@@ -793,6 +951,7 @@ func (q *Queries) ListUserReminders(ctx context.Context, arg ListUserRemindersPa
 		arg.Openid,
 		arg.Status,
 		arg.TemplateID,
+		arg.Appid,
 		arg.Text,
 		arg.FromMs,
 		arg.ToMs,
@@ -838,6 +997,7 @@ func (q *Queries) ListUserReminders(ctx context.Context, arg ListUserRemindersPa
 			&i.Lead,
 			&i.Alternatives,
 			&i.ExternalRef,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}

@@ -57,7 +57,7 @@ UPDATE reminders
 SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
     credit_held = ?3, updated_at = ?4, send_started = CASE WHEN CAST(?5 AS INTEGER) THEN 0 END
 WHERE id = ?6 AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid
 `
 
 type ClaimReminderParams struct {
@@ -112,6 +112,7 @@ func (q *Queries) ClaimReminder(ctx context.Context, arg ClaimReminderParams) (R
 		&i.Lead,
 		&i.Alternatives,
 		&i.ExternalRef,
+		&i.Appid,
 	)
 	return i, err
 }
@@ -122,7 +123,7 @@ SET status = 'sending', attempts = attempts + 1, lease_until = ?1, lease_owner =
     credit_held = (id IN (SELECT h.value FROM json_each(CAST(?3 AS TEXT)) h)), updated_at = ?4,
     send_started = CASE WHEN CAST(?5 AS INTEGER) THEN 0 END
 WHERE id IN (SELECT j.value FROM json_each(CAST(?6 AS TEXT)) j) AND +status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid
 `
 
 type ClaimRemindersParams struct {
@@ -185,6 +186,7 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.Lead,
 			&i.Alternatives,
 			&i.ExternalRef,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}

@@ -10,7 +10,7 @@ import (
 )
 
 const createSession = `-- name: CreateSession :exec
-INSERT INTO sessions (token_hash, openid, created_at, expires_at) VALUES (?, ?, ?, ?)
+INSERT INTO sessions (token_hash, openid, created_at, expires_at, appid) VALUES (?1, ?2, ?3, ?4, ?5)
 `
 
 type CreateSessionParams struct {
@@ -18,6 +18,7 @@ type CreateSessionParams struct {
 	Openid    string
 	CreatedAt int64
 	ExpiresAt int64
+	Appid     string
 }
 
 func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) error {
@@ -26,6 +27,7 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) er
 		arg.Openid,
 		arg.CreatedAt,
 		arg.ExpiresAt,
+		arg.Appid,
 	)
 	return err
 }
@@ -43,7 +45,7 @@ func (q *Queries) DeleteExpiredSessions(ctx context.Context, now int64) (int64, 
 }
 
 const getSession = `-- name: GetSession :one
-SELECT token_hash, openid, created_at, expires_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2
+SELECT token_hash, openid, created_at, expires_at, appid FROM sessions WHERE token_hash = ?1 AND expires_at > ?2
 `
 
 type GetSessionParams struct {
@@ -59,6 +61,7 @@ func (q *Queries) GetSession(ctx context.Context, arg GetSessionParams) (Session
 		&i.Openid,
 		&i.CreatedAt,
 		&i.ExpiresAt,
+		&i.Appid,
 	)
 	return i, err
 }

@@ -10,11 +10,16 @@ import (
 )
 
 const getTemplate = `-- name: GetTemplate :one
-SELECT id, title, kind, content, keywords, position, present, synced_at FROM templates WHERE id = ?
+SELECT id, title, kind, content, keywords, position, present, synced_at, appid FROM templates WHERE appid = ?1 AND id = ?2
 `
 
-func (q *Queries) GetTemplate(ctx context.Context, id string) (Template, error) {
-	row := q.queryRow(ctx, q.getTemplateStmt, getTemplate, id)
+type GetTemplateParams struct {
+	Appid string
+	ID    string
+}
+
+func (q *Queries) GetTemplate(ctx context.Context, arg GetTemplateParams) (Template, error) {
+	row := q.queryRow(ctx, q.getTemplateStmt, getTemplate, arg.Appid, arg.ID)
 	var i Template
 	err := row.Scan(
 		&i.ID,
@@ -25,16 +30,17 @@ func (q *Queries) GetTemplate(ctx context.Context, id string) (Template, error) 
 		&i.Position,
 		&i.Present,
 		&i.SyncedAt,
+		&i.Appid,
 	)
 	return i, err
 }
 
 const listTemplates = `-- name: ListTemplates :many
-SELECT id, title, kind, content, keywords, position, present, synced_at FROM templates WHERE present = 1 ORDER BY position, id
+SELECT id, title, kind, content, keywords, position, present, synced_at, appid FROM templates WHERE appid = ?1 AND present = 1 ORDER BY position, id
 `
 
-func (q *Queries) ListTemplates(ctx context.Context) ([]Template, error) {
-	rows, err := q.query(ctx, q.listTemplatesStmt, listTemplates)
+func (q *Queries) ListTemplates(ctx context.Context, appid string) ([]Template, error) {
+	rows, err := q.query(ctx, q.listTemplatesStmt, listTemplates, appid)
 	if err != nil {
 		return nil, err
 	}
@@ -51,6 +57,7 @@ func (q *Queries) ListTemplates(ctx context.Context) ([]Template, error) {
 			&i.Position,
 			&i.Present,
 			&i.SyncedAt,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -66,15 +73,15 @@ func (q *Queries) ListTemplates(ctx context.Context) ([]Template, error) {
 }
 
 const markTemplatesAbsent = `-- name: MarkTemplatesAbsent :execrows
-UPDATE templates SET present = 0 WHERE present = 1
+UPDATE templates SET present = 0 WHERE appid = ?1 AND present = 1
 `
 
 // The first statement of a sync's transaction: every template is absent
 // until the sync's UpsertTemplate names it again (present = 1). Marking by
 // membership in the list, not by synced_at, also holds for two syncs within
 // one millisecond.
-func (q *Queries) MarkTemplatesAbsent(ctx context.Context) (int64, error) {
-	result, err := q.exec(ctx, q.markTemplatesAbsentStmt, markTemplatesAbsent)
+func (q *Queries) MarkTemplatesAbsent(ctx context.Context, appid string) (int64, error) {
+	result, err := q.exec(ctx, q.markTemplatesAbsentStmt, markTemplatesAbsent, appid)
 	if err != nil {
 		return 0, err
 	}
@@ -82,14 +89,15 @@ func (q *Queries) MarkTemplatesAbsent(ctx context.Context) (int64, error) {
 }
 
 const upsertTemplate = `-- name: UpsertTemplate :exec
-INSERT INTO templates (id, title, kind, content, keywords, position, present, synced_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)
-ON CONFLICT (id) DO UPDATE SET
+INSERT INTO templates (appid, id, title, kind, content, keywords, position, present, synced_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)
+ON CONFLICT (appid, id) DO UPDATE SET
     title = excluded.title, kind = excluded.kind, content = excluded.content,
     keywords = excluded.keywords, position = excluded.position, present = 1, synced_at = excluded.synced_at
 `
 
 type UpsertTemplateParams struct {
+	Appid    string
 	ID       string
 	Title    string
 	Kind     string
@@ -101,6 +109,7 @@ type UpsertTemplateParams struct {
 
 func (q *Queries) UpsertTemplate(ctx context.Context, arg UpsertTemplateParams) error {
 	_, err := q.exec(ctx, q.upsertTemplateStmt, upsertTemplate,
+		arg.Appid,
 		arg.ID,
 		arg.Title,
 		arg.Kind,

@@ -10,18 +10,24 @@ import (
 )
 
 const saveToken = `-- name: SaveToken :exec
-INSERT INTO wechat_token (id, value, expires_at, updated_at) VALUES (1, ?1, ?2, ?3)
-ON CONFLICT (id) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at,
+INSERT INTO wechat_token (appid, value, expires_at, updated_at) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (appid) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at,
     version = wechat_token.version + 1
 `
 
 type SaveTokenParams struct {
+	Appid     string
 	Value     string
 	ExpiresAt int64
 	Now       int64
 }
 
 func (q *Queries) SaveToken(ctx context.Context, arg SaveTokenParams) error {
-	_, err := q.exec(ctx, q.saveTokenStmt, saveToken, arg.Value, arg.ExpiresAt, arg.Now)
+	_, err := q.exec(ctx, q.saveTokenStmt, saveToken,
+		arg.Appid,
+		arg.Value,
+		arg.ExpiresAt,
+		arg.Now,
+	)
 	return err
 }

@@ -29,7 +29,7 @@ func (d *DB) CreateReminder(ctx context.Context, r store.NewReminder) (store.Rem
 // back. A new reminder is due at its FireAt.
 func insertReminder(r store.NewReminder) (pgsqlc.InsertReminderParams, pgsqlc.Reminder) {
 	p := pgsqlc.InsertReminderParams{
-		ID: r.ID, Openid: r.OpenID, TemplateID: r.TemplateID, FireAt: r.FireAt.UnixMilli(),
+		ID: r.ID, Appid: r.AppID, Openid: r.OpenID, TemplateID: r.TemplateID, FireAt: r.FireAt.UnixMilli(),
 		ExpiresAt: msOrNull(r.ExpiresAt), Recurrence: strOrNull(r.Recurrence),
 		Timezone: r.Timezone, Data: r.Data, Page: r.Page,
 		IdempotencyKey: strOrNull(r.IdempotencyKey), RequestHash: strOrNull(r.RequestHash),
@@ -44,7 +44,7 @@ func insertReminder(r store.NewReminder) (pgsqlc.InsertReminderParams, pgsqlc.Re
 		h := "" // an empty hash is a hash, beside a key
 		p.RequestHash = &h
 	}
-	row := pgsqlc.Reminder{ID: p.ID, Openid: p.Openid, TemplateID: p.TemplateID, Status: string(store.StatusScheduled),
+	row := pgsqlc.Reminder{ID: p.ID, Appid: p.Appid, Openid: p.Openid, TemplateID: p.TemplateID, Status: string(store.StatusScheduled),
 		FireAt: p.FireAt, DueAt: p.FireAt, ExpiresAt: p.ExpiresAt, WindowMs: p.WindowMs, Recurrence: p.Recurrence,
 		Timezone: p.Timezone, Data: p.Data, Page: p.Page, IdempotencyKey: p.IdempotencyKey,
 		RequestHash: p.RequestHash, CreatedAt: p.Now, UpdatedAt: p.Now,

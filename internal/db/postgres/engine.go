@@ -155,8 +155,9 @@ func templateFromRow(r pgsqlc.Template) (store.Template, error) {
 }
 
 // Templates returns the templates of the last sync, in its order.
-func (d *DB) Templates(ctx context.Context) ([]store.Template, error) {
-	rows, err := d.q.ListTemplates(ctx)
+func (a appView) Templates(ctx context.Context) ([]store.Template, error) {
+	d := a.d
+	rows, err := d.q.ListTemplates(ctx, a.appID)
 	if err != nil {
 		return nil, storeErr(err, "load templates")
 	}
@@ -178,7 +179,8 @@ const templatesKey = "templates:sync"
 // SyncTemplates replaces the templates with list: those it does not name
 // are marked absent, in the same transaction (readers see the whole
 // change: MVCC).
-func (d *DB) SyncTemplates(ctx context.Context, list []store.Template, at time.Time) error {
+func (a appView) SyncTemplates(ctx context.Context, list []store.Template, at time.Time) error {
+	d := a.d
 	params := make([]pgsqlc.UpsertTemplateParams, len(list))
 	for i, t := range list {
 		kws := make([]storedKeyword, len(t.Keywords))
@@ -189,14 +191,14 @@ func (d *DB) SyncTemplates(ctx context.Context, list []store.Template, at time.T
 		if err != nil {
 			return fmt.Errorf("sync templates: %s: %w", t.ID, err)
 		}
-		params[i] = pgsqlc.UpsertTemplateParams{ID: t.ID, Title: t.Title, Kind: string(t.Kind), Content: t.Content,
+		params[i] = pgsqlc.UpsertTemplateParams{Appid: a.appID, ID: t.ID, Title: t.Title, Kind: string(t.Kind), Content: t.Content,
 			Keywords: string(b), Position: int64(i), SyncedAt: at.UnixMilli()}
 	}
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
 		if err := q.EngineXactLock(ctx, templatesKey); err != nil {
 			return err
 		}
-		if _, err := q.MarkTemplatesAbsent(ctx); err != nil {
+		if _, err := q.MarkTemplatesAbsent(ctx, a.appID); err != nil {
 			return err
 		}
 		for _, p := range params {

@@ -20,60 +20,101 @@ import (
 // CreateEvent writes the event and its reminders in one transaction, after
 // the key and the user's limit.
 func (d *DB) CreateEvent(ctx context.Context, e store.Event, rems []store.NewReminder, opt store.CreateOptions) (store.EventCreated, error) {
-	var out store.EventCreated
+	out, err := d.CreateEvents(ctx, []store.NewEvent{{Event: e, Reminders: rems}}, opt)
+	if err != nil {
+		return store.EventCreated{}, err
+	}
+	return out[0], nil
+}
+
+// CreateEvents writes the events and their reminders in one transaction:
+// all of them, or none when one is refused.
+func (d *DB) CreateEvents(ctx context.Context, evs []store.NewEvent, opt store.CreateOptions) ([]store.EventCreated, error) {
+	var out []store.EventCreated
 	var refused error
-	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
-		out, refused = store.EventCreated{}, nil
-		if e.IdempotencyKey != "" || opt.MaxScheduled > 0 {
-			// The user's creates are serialized, as CreateReminderIdempotent's.
-			if err := q.LockUserCreates(ctx, e.OpenID); err != nil {
-				return err
+	create := func() error {
+		return d.withTx(ctx, func(q *pgsqlc.Queries) error {
+			out, refused = make([]store.EventCreated, len(evs)), nil
+			for i, ne := range evs {
+				c, ref, err := createEventIn(ctx, q, ne.Event, ne.Reminders, opt)
+				if err != nil {
+					return err
+				}
+				if ref != nil {
+					refused = ref
+					return errRefused // roll the others back
+				}
+				out[i] = c
 			}
-		}
-		if e.IdempotencyKey != "" {
-			prev, err := q.GetEventByIdempotencyKey(ctx, eventByKey(e.OpenID, e.IdempotencyKey))
-			if err == nil {
-				out, refused = replayEvent(eventFromRow(pgsqlc.GetEventRow(prev)), e)
-				return nil
-			} else if !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-		}
-		if opt.MaxScheduled > 0 {
-			n, err := q.CountScheduledForOwner(ctx, e.OpenID)
-			if err != nil {
-				return err
-			}
-			if n+int64(len(rems)) > int64(opt.MaxScheduled) {
-				refused = fmt.Errorf("create event for %s: %d scheduled: %w", e.OpenID, n, store.ErrLimit)
-				return nil
-			}
-		}
-		if err := q.InsertEvent(ctx, insertEventParams(e)); err != nil {
-			return err
-		}
-		for _, r := range rems {
-			p, _ := insertReminder(r)
-			if err := q.InsertReminder(ctx, p); err != nil {
-				return err
-			}
-		}
-		e.Pending = len(rems) > 0
-		e.UpdatedAt = e.CreatedAt
-		out.Event = e
-		return nil
-	})
-	if err != nil && e.IdempotencyKey != "" && errors.Is(storeErr(err, ""), store.ErrConflict) {
-		// Another create with the key committed first.
-		if prev, err2 := d.q.GetEventByIdempotencyKey(ctx, eventByKey(e.OpenID, e.IdempotencyKey)); err2 == nil {
-			out, refused = replayEvent(eventFromRow(pgsqlc.GetEventRow(prev)), e)
-			err = nil
-		}
+			return nil
+		})
+	}
+	err := create()
+	if err != nil && hasKey(evs) && errors.Is(storeErr(err, ""), store.ErrConflict) {
+		// Another create with the key committed first: this run replays it.
+		err = create()
+	}
+	if refused != nil {
+		return nil, refused
 	}
 	if err != nil {
-		return store.EventCreated{}, storeErr(err, "create event "+e.ID)
+		return nil, storeErr(err, fmt.Sprintf("create %d events", len(evs)))
 	}
-	return out, refused
+	return out, nil
+}
+
+// errRefused rolls back a transaction a refusal ended.
+var errRefused = errors.New("refused")
+
+// hasKey reports whether an event of evs has an idempotency key.
+func hasKey(evs []store.NewEvent) bool {
+	for _, ne := range evs {
+		if ne.Event.IdempotencyKey != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// createEventIn writes one event and its reminders in q's transaction,
+// after the key (a replay writes nothing) and the user's limit (refused).
+// The user's creates are serialized, as CreateReminderIdempotent's.
+func createEventIn(ctx context.Context, q *pgsqlc.Queries, e store.Event, rems []store.NewReminder, opt store.CreateOptions) (store.EventCreated, error, error) {
+	if e.IdempotencyKey != "" || opt.MaxScheduled > 0 {
+		if err := q.LockUserCreates(ctx, e.OpenID); err != nil {
+			return store.EventCreated{}, nil, err
+		}
+	}
+	if e.IdempotencyKey != "" {
+		prev, err := q.GetEventByIdempotencyKey(ctx, eventByKey(e.OpenID, e.IdempotencyKey))
+		if err == nil {
+			out, refused := replayEvent(eventFromRow(pgsqlc.GetEventRow(prev)), e)
+			return out, refused, nil
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return store.EventCreated{}, nil, err
+		}
+	}
+	if opt.MaxScheduled > 0 {
+		n, err := q.CountScheduledForOwner(ctx, e.OpenID)
+		if err != nil {
+			return store.EventCreated{}, nil, err
+		}
+		if n+int64(len(rems)) > int64(opt.MaxScheduled) {
+			return store.EventCreated{}, fmt.Errorf("create event for %s: %d scheduled: %w", e.OpenID, n, store.ErrLimit), nil
+		}
+	}
+	if err := q.InsertEvent(ctx, insertEventParams(e)); err != nil {
+		return store.EventCreated{}, nil, err
+	}
+	for _, r := range rems {
+		p, _ := insertReminder(r)
+		if err := q.InsertReminder(ctx, p); err != nil {
+			return store.EventCreated{}, nil, err
+		}
+	}
+	e.Pending = len(rems) > 0
+	e.UpdatedAt = e.CreatedAt
+	return store.EventCreated{Event: e}, nil, nil
 }
 
 func eventByKey(openID, key string) pgsqlc.GetEventByIdempotencyKeyParams {
@@ -89,7 +130,7 @@ func replayEvent(prev, e store.Event) (store.EventCreated, error) {
 }
 
 func insertEventParams(e store.Event) pgsqlc.InsertEventParams {
-	p := pgsqlc.InsertEventParams{ID: e.ID, Openid: e.OpenID, Title: e.Title, Location: e.Location,
+	p := pgsqlc.InsertEventParams{ID: e.ID, Openid: e.OpenID, Appid: e.AppID, Title: e.Title, Location: e.Location,
 		StartAt: e.StartAt.UnixMilli(), EndAt: msOrNull(e.EndAt), ExpiresAt: msOrNull(e.ExpiresAt), Timezone: e.Timezone,
 		Page: e.Page, ExternalRef: e.ExternalRef, Leads: jsonText(nonNil(e.Leads)), Templates: jsonText(nonNil(e.Templates)),
 		IdempotencyKey: strOrNull(e.IdempotencyKey), RequestHash: strOrNull(e.RequestHash), Now: e.CreatedAt.UnixMilli()}
@@ -111,7 +152,7 @@ func nonNil[T any](s []T) []T {
 // eventFromRow maps an events row (with its pending flag) to the domain's
 // Event. The JSON columns are valid by their CHECKs.
 func eventFromRow(r pgsqlc.GetEventRow) store.Event {
-	e := store.Event{ID: r.ID, OpenID: r.Openid, Title: r.Title, Location: r.Location, StartAt: instant(r.StartAt),
+	e := store.Event{ID: r.ID, OpenID: r.Openid, AppID: r.Appid, Title: r.Title, Location: r.Location, StartAt: instant(r.StartAt),
 		EndAt: nullInstant(r.EndAt), ExpiresAt: nullInstant(r.ExpiresAt), Timezone: r.Timezone, Page: r.Page,
 		ExternalRef: r.ExternalRef, CanceledAt: nullInstant(r.CanceledAt), IdempotencyKey: deref(r.IdempotencyKey),
 		RequestHash: deref(r.RequestHash), CreatedAt: instant(r.CreatedAt), UpdatedAt: instant(r.UpdatedAt),
@@ -167,7 +208,7 @@ func (d *DB) ListEvents(ctx context.Context, q store.EventQuery) (store.EventPag
 	}
 	var rows []pgsqlc.GetEventRow
 	if q.OpenID != "" {
-		rs, err := d.q.ListUserEvents(ctx, pgsqlc.ListUserEventsParams{Openid: q.OpenID, AfterStartAt: afterStart,
+		rs, err := d.q.ListUserEvents(ctx, pgsqlc.ListUserEventsParams{Openid: q.OpenID, Appid: q.AppID, AfterStartAt: afterStart,
 			AfterID: afterID, MaxRows: int32(limit) + 1})
 		if err != nil {
 			return store.EventPage{}, storeErr(err, "list events")
@@ -176,7 +217,7 @@ func (d *DB) ListEvents(ctx context.Context, q store.EventQuery) (store.EventPag
 			rows = append(rows, pgsqlc.GetEventRow(r))
 		}
 	} else {
-		rs, err := d.q.ListAllEvents(ctx, pgsqlc.ListAllEventsParams{AfterStartAt: afterStart, AfterID: afterID,
+		rs, err := d.q.ListAllEvents(ctx, pgsqlc.ListAllEventsParams{Appid: q.AppID, AfterStartAt: afterStart, AfterID: afterID,
 			MaxRows: int32(limit) + 1})
 		if err != nil {
 			return store.EventPage{}, storeErr(err, "list events")
@@ -339,4 +380,13 @@ func jsonText(v any) string {
 		panic("postgres: jsonText: " + err.Error()) // only a non-encodable type gets here: a bug
 	}
 	return string(b)
+}
+
+// EventIDsByExternalRef reads on the pool.
+func (d *DB) EventIDsByExternalRef(ctx context.Context, appID, ref string) ([]string, error) {
+	ids, err := d.q.EventIDsByExternalRef(ctx, pgsqlc.EventIDsByExternalRefParams{Appid: appID, ExternalRef: ref})
+	if err != nil {
+		return nil, storeErr(err, "events of external_ref "+ref)
+	}
+	return ids, nil
 }

@@ -19,11 +19,12 @@ import (
 func (d *DB) SharedByProcesses() bool { return true }
 
 // AcquireTokenFetch takes the token's fetch lease for holder.
-func (d *DB) AcquireTokenFetch(ctx context.Context, holder string, now, until time.Time) (bool, error) {
+func (a appView) AcquireTokenFetch(ctx context.Context, holder string, now, until time.Time) (bool, error) {
+	d := a.d
 	var n int64
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
 		var err error
-		n, err = q.AcquireTokenFetch(ctx, pgsqlc.AcquireTokenFetchParams{Now: now.UnixMilli(), Holder: holder, Until: until.UnixMilli()})
+		n, err = q.AcquireTokenFetch(ctx, pgsqlc.AcquireTokenFetchParams{Appid: a.appID, Now: now.UnixMilli(), Holder: holder, Until: until.UnixMilli()})
 		return err
 	})
 	if err != nil {
@@ -33,19 +34,23 @@ func (d *DB) AcquireTokenFetch(ctx context.Context, holder string, now, until ti
 }
 
 // ReleaseTokenFetch gives holder's fetch lease up.
-func (d *DB) ReleaseTokenFetch(ctx context.Context, holder string) error {
-	if err := d.withTx(ctx, func(q *pgsqlc.Queries) error { return q.ReleaseTokenFetch(ctx, holder) }); err != nil {
+func (a appView) ReleaseTokenFetch(ctx context.Context, holder string) error {
+	d := a.d
+	if err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
+		return q.ReleaseTokenFetch(ctx, pgsqlc.ReleaseTokenFetchParams{Appid: a.appID, Holder: holder})
+	}); err != nil {
 		return storeErr(err, "release the token fetch lease")
 	}
 	return nil
 }
 
 // SaveFetchedToken stores a fetched token and releases holder's lease.
-func (d *DB) SaveFetchedToken(ctx context.Context, t store.Token, holder string, at time.Time) (int64, error) {
+func (a appView) SaveFetchedToken(ctx context.Context, t store.Token, holder string, at time.Time) (int64, error) {
+	d := a.d
 	var v int64
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
 		var err error
-		v, err = q.SaveFetchedToken(ctx, pgsqlc.SaveFetchedTokenParams{Value: t.Value, ExpiresAt: t.ExpiresAt.UnixMilli(), Now: at.UnixMilli(), Holder: holder})
+		v, err = q.SaveFetchedToken(ctx, pgsqlc.SaveFetchedTokenParams{Appid: a.appID, Value: t.Value, ExpiresAt: t.ExpiresAt.UnixMilli(), Now: at.UnixMilli(), Holder: holder})
 		return err
 	})
 	if err != nil {
@@ -55,11 +60,12 @@ func (d *DB) SaveFetchedToken(ctx context.Context, t store.Token, holder string,
 }
 
 // InvalidateToken drops the token if it is still at version.
-func (d *DB) InvalidateToken(ctx context.Context, version int64, at time.Time) (bool, error) {
+func (a appView) InvalidateToken(ctx context.Context, version int64, at time.Time) (bool, error) {
+	d := a.d
 	var n int64
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
 		var err error
-		n, err = q.InvalidateToken(ctx, pgsqlc.InvalidateTokenParams{Now: at.UnixMilli(), Version: version})
+		n, err = q.InvalidateToken(ctx, pgsqlc.InvalidateTokenParams{Appid: a.appID, Now: at.UnixMilli(), Version: version})
 		return err
 	})
 	if err != nil {

@@ -28,11 +28,11 @@ type position struct {
 
 // listParams is a listing's parameters, whichever query serves it.
 type listParams struct {
-	openID, status, templateID, text, delivery string
-	externalRef                                string
-	fromMS, toMS, afterFireAt                  int64
-	afterID                                    string
-	maxRows                                    int32
+	appID, openID, status, templateID, text, delivery string
+	externalRef                                       string
+	fromMS, toMS, afterFireAt                         int64
+	afterID                                           string
+	maxRows                                           int32
 }
 
 // ListReminders returns one page in (fire_at, id) order: keyset pages
@@ -43,7 +43,7 @@ type listParams struct {
 // user, a template or text filter reads at most MaxWalk entries a page.
 func (d *DB) ListReminders(ctx context.Context, lq store.ListQuery) (store.Page, error) {
 	limit := max(lq.Limit, 1)
-	p := listParams{openID: lq.OpenID, status: string(lq.Status), templateID: lq.TemplateID, text: lq.Text,
+	p := listParams{appID: lq.AppID, openID: lq.OpenID, status: string(lq.Status), templateID: lq.TemplateID, text: lq.Text,
 		delivery: string(lq.Delivery), externalRef: lq.ExternalRef, fromMS: minMS, toMS: maxMS, afterFireAt: minMS, maxRows: int32(min(limit, math.MaxInt32-1)) + 1}
 	if !lq.From.IsZero() {
 		p.fromMS = lq.From.UnixMilli()
@@ -79,23 +79,23 @@ func (d *DB) ListReminders(ctx context.Context, lq store.ListQuery) (store.Page,
 func (d *DB) listPage(ctx context.Context, p listParams) (rows []pgsqlc.Reminder, resume *position, err error) {
 	switch {
 	case p.externalRef != "":
-		rows, err = d.q.ListExternalRefReminders(ctx, pgsqlc.ListExternalRefRemindersParams{ExternalRef: &p.externalRef,
+		rows, err = d.q.ListExternalRefReminders(ctx, pgsqlc.ListExternalRefRemindersParams{ExternalRef: &p.externalRef, Appid: p.appID,
 			Openid: p.openID, Status: p.status, AfterFireAt: p.afterFireAt, AfterID: p.afterID, MaxRows: p.maxRows})
 		return rows, nil, err
 	case p.delivery != "":
 		rows, err = d.q.ListDeliveryReminders(ctx, pgsqlc.ListDeliveryRemindersParams{Delivery: p.delivery,
-			Openid: p.openID, Status: p.status, TemplateID: p.templateID, Text: p.text, FromMs: p.fromMS, ToMs: p.toMS,
+			Appid: p.appID, Openid: p.openID, Status: p.status, TemplateID: p.templateID, Text: p.text, FromMs: p.fromMS, ToMs: p.toMS,
 			AfterFireAt: p.afterFireAt, AfterID: p.afterID, MaxRows: p.maxRows})
 		return rows, nil, err
 	case p.openID != "":
-		rows, err = d.q.ListUserReminders(ctx, pgsqlc.ListUserRemindersParams{Openid: p.openID, Status: p.status,
+		rows, err = d.q.ListUserReminders(ctx, pgsqlc.ListUserRemindersParams{Appid: p.appID, Openid: p.openID, Status: p.status,
 			TemplateID: p.templateID, Text: p.text, FromMs: p.fromMS, ToMs: p.toMS,
 			AfterFireAt: p.afterFireAt, AfterID: p.afterID, MaxRows: p.maxRows})
 		return rows, nil, err
 	}
 	until := position{FireAt: math.MaxInt64} // no bound: fire_at < p.toMS already
 	bounded := false
-	if p.templateID != "" || p.text != "" {
+	if p.templateID != "" || p.text != "" || p.appID != "" {
 		var ends []position
 		skip := int32(min(MaxWalk, math.MaxInt32) - 1)
 		if p.status != "" {
@@ -123,11 +123,11 @@ func (d *DB) listPage(ctx context.Context, p listParams) (rows []pgsqlc.Reminder
 		}
 	}
 	if p.status != "" {
-		rows, err = d.q.ListStatusReminders(ctx, pgsqlc.ListStatusRemindersParams{Status: p.status, TemplateID: p.templateID,
+		rows, err = d.q.ListStatusReminders(ctx, pgsqlc.ListStatusRemindersParams{Status: p.status, TemplateID: p.templateID, Appid: p.appID,
 			Text: p.text, FromMs: p.fromMS, ToMs: p.toMS, AfterFireAt: p.afterFireAt, AfterID: p.afterID,
 			UntilFireAt: until.FireAt, UntilID: until.ID, MaxRows: p.maxRows})
 	} else {
-		rows, err = d.q.ListReminders(ctx, pgsqlc.ListRemindersParams{TemplateID: p.templateID, Text: p.text,
+		rows, err = d.q.ListReminders(ctx, pgsqlc.ListRemindersParams{TemplateID: p.templateID, Appid: p.appID, Text: p.text,
 			FromMs: p.fromMS, ToMs: p.toMS, AfterFireAt: p.afterFireAt, AfterID: p.afterID,
 			UntilFireAt: until.FireAt, UntilID: until.ID, MaxRows: p.maxRows})
 	}

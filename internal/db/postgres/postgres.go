@@ -41,7 +41,7 @@ type DB struct {
 	outcomes *batch.Batcher[*outcomeReq]
 	// outbox is the app whose webhook events are written (webhooks.go);
 	// nil: none are.
-	outbox atomic.Pointer[string]
+	outbox atomic.Pointer[store.WebhookApps]
 }
 
 // Options tune Open; the zero value is fine.
@@ -166,8 +166,9 @@ func strOrNull(s string) *string {
 }
 
 // LoadToken returns the stored access token, or ErrNotFound.
-func (d *DB) LoadToken(ctx context.Context) (store.Token, error) {
-	row, err := d.q.LoadFleetToken(ctx)
+func (a appView) LoadToken(ctx context.Context) (store.Token, error) {
+	d := a.d
+	row, err := d.q.LoadFleetToken(ctx, a.appID)
 	if err != nil {
 		return store.Token{}, storeErr(err, "load access token")
 	}
@@ -178,9 +179,10 @@ func (d *DB) LoadToken(ctx context.Context) (store.Token, error) {
 }
 
 // SaveToken stores the access token, replacing the last.
-func (d *DB) SaveToken(ctx context.Context, t store.Token, at time.Time) error {
+func (a appView) SaveToken(ctx context.Context, t store.Token, at time.Time) error {
+	d := a.d
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
-		return q.SaveToken(ctx, pgsqlc.SaveTokenParams{Value: t.Value, ExpiresAt: t.ExpiresAt.UnixMilli(), Now: at.UnixMilli()})
+		return q.SaveToken(ctx, pgsqlc.SaveTokenParams{Appid: a.appID, Value: t.Value, ExpiresAt: t.ExpiresAt.UnixMilli(), Now: at.UnixMilli()})
 	})
 	return storeErr(err, "save access token")
 }

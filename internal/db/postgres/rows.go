@@ -12,6 +12,7 @@ import (
 func reminderFromRow(r pgsqlc.Reminder) store.Reminder {
 	out := store.Reminder{
 		ID:             r.ID,
+		AppID:          r.Appid,
 		OpenID:         r.Openid,
 		TemplateID:     r.TemplateID,
 		Status:         store.Status(r.Status),

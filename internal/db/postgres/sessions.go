@@ -13,7 +13,7 @@ import (
 // CreateSession stores s; ErrConflict when its hash is taken.
 func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
-		return q.CreateSession(ctx, pgsqlc.CreateSessionParams{TokenHash: s.TokenHash, Openid: s.OpenID,
+		return q.CreateSession(ctx, pgsqlc.CreateSessionParams{TokenHash: s.TokenHash, Openid: s.OpenID, Appid: s.AppID,
 			CreatedAt: s.CreatedAt.UnixMilli(), ExpiresAt: s.ExpiresAt.UnixMilli()})
 	})
 	return storeErr(err, "create session")
@@ -26,5 +26,5 @@ func (d *DB) GetSession(ctx context.Context, tokenHash string, now time.Time) (s
 	if err != nil {
 		return store.Session{}, storeErr(err, "session")
 	}
-	return store.Session{TokenHash: row.TokenHash, OpenID: row.Openid, CreatedAt: instant(row.CreatedAt), ExpiresAt: instant(row.ExpiresAt)}, nil
+	return store.Session{TokenHash: row.TokenHash, OpenID: row.Openid, AppID: row.Appid, CreatedAt: instant(row.CreatedAt), ExpiresAt: instant(row.ExpiresAt)}, nil
 }

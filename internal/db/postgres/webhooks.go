@@ -17,14 +17,14 @@ import (
 	"github.com/reminderd/reminderd/internal/store"
 )
 
-// EnableWebhooks turns the outbox on for appID.
-func (d *DB) EnableWebhooks(appID string) { d.outbox.Store(&appID) }
+// EnableWebhooks turns the outbox on for the apps of hooks.
+func (d *DB) EnableWebhooks(hooks store.WebhookApps) { d.outbox.Store(&hooks) }
 
-// outboxApp is the app of the outbox, and whether it is on.
-func (d *DB) outboxApp() (string, bool) {
+// outboxOn is whose events the outbox keeps, and whether it is on.
+func (d *DB) outboxOn() (store.WebhookApps, bool) {
 	p := d.outbox.Load()
 	if p == nil {
-		return "", false
+		return store.WebhookApps{}, false
 	}
 	return *p, true
 }
@@ -42,12 +42,16 @@ func insertWebhook(ctx context.Context, q *pgsqlc.Queries, appID, typ, reminderI
 // outboxOutcomes writes the events of recorded outcomes (as the SQLite
 // driver's): what each record reports, and a parked sent event it applied.
 func (d *DB) outboxOutcomes(ctx context.Context, q *pgsqlc.Queries, reqs []*outcomeReq) error {
-	app, on := d.outboxApp()
+	hooks, on := d.outboxOn()
 	if !on {
 		return nil
 	}
 	for _, req := range reqs {
 		r := req.o.Claim.Reminder
+		app, kept := hooks.App(r.AppID)
+		if !kept {
+			continue
+		}
 		if typ, dl, ok := store.OutcomeWebhook(req.o, req.rec); ok {
 			if err := insertWebhook(ctx, q, app, typ, r.ID, r.OpenID, store.NewDeliveryPayload(dl), req.o.At); err != nil {
 				return err
@@ -75,9 +79,13 @@ func outboxSentEvent(ctx context.Context, q *pgsqlc.Queries, app string, id int6
 // outboxConsent writes a consent.changed event for the ledger row of
 // (openID, templateID) as it is now in q's transaction.
 func (d *DB) outboxConsent(ctx context.Context, q *pgsqlc.Queries, openID, templateID, cause string, at time.Time) error {
-	app, on := d.outboxApp()
+	hooks, on := d.outboxOn()
 	if !on {
 		return nil
+	}
+	app, kept, err := consentApp(ctx, q, hooks, openID, templateID)
+	if err != nil || !kept {
+		return err
 	}
 	row, err := q.GetConsent(ctx, pgsqlc.GetConsentParams{Openid: openID, TemplateID: templateID})
 	if isNoRows(err) {
@@ -89,11 +97,30 @@ func (d *DB) outboxConsent(ctx context.Context, q *pgsqlc.Queries, openID, templ
 	return insertWebhook(ctx, q, app, store.EventConsentChanged, "", openID, store.NewConsentPayload(consentFromRow(row), cause), at)
 }
 
+// consentApp is the app of a consent change: the ledger's rows carry none,
+// and a template id is one app's, so the app listing the template (one
+// where the user has reminders first, then by appid); Default when no app
+// lists it.
+func consentApp(ctx context.Context, q *pgsqlc.Queries, hooks store.WebhookApps, openID, templateID string) (string, bool, error) {
+	apps, err := q.ConsentApps(ctx, pgsqlc.ConsentAppsParams{Openid: openID, TemplateID: templateID})
+	if err != nil {
+		return "", false, fmt.Errorf("webhook outbox: apps of template %s: %w", templateID, err)
+	}
+	if len(apps) == 0 {
+		app, kept := hooks.App("")
+		return app, kept, nil
+	}
+	// The user's app only: were its webhook off, another app listing the
+	// same template id must not hear of this user.
+	app, kept := hooks.App(apps[0])
+	return app, kept, nil
+}
+
 // outboxPush writes the webhook events of an applied push: consent.changed
 // for the answers that changed the ledger and for the unsubscribes,
 // reminder.delivered or .undelivered for the sent events applied.
 func (d *DB) outboxPush(ctx context.Context, q *pgsqlc.Queries, e store.PushEvent, done pushDone) error {
-	app, on := d.outboxApp()
+	hooks, on := d.outboxOn()
 	if !on {
 		return nil
 	}
@@ -111,6 +138,15 @@ func (d *DB) outboxPush(ctx context.Context, q *pgsqlc.Queries, e store.PushEven
 		row, err := q.DeliveryByMsgid(ctx, &m)
 		if err != nil {
 			return fmt.Errorf("webhook outbox: delivery of msgid %d: %w", m, err)
+		}
+		// The event is its reminder's app's.
+		rem, err := q.GetReminder(ctx, row.ReminderID)
+		if err != nil {
+			return fmt.Errorf("webhook outbox: reminder %s: %w", row.ReminderID, err)
+		}
+		app, kept := hooks.App(rem.Appid)
+		if !kept {
+			continue
 		}
 		if err := outboxSentEvent(ctx, q, app, row.ID, e.OpenID, e.At); err != nil {
 			return err

@@ -29,6 +29,8 @@ func Events(t *testing.T, open Open[store.Store]) {
 		{"CancelEvent", testCancelEvent},
 		{"ClaimTakesTheFirstAlternativeWithACredit", testClaimAlternatives},
 		{"PromptedListsAlternatives", testPromptedAlternatives},
+		{"EventsCarryTheirApp", testEventApps},      // apps_events.go
+		{"CreateEventsAllOrNone", testCreateEvents}, // apps_events.go
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}

@@ -28,6 +28,7 @@ func reminderTests(t *testing.T, open Open[ReminderDriver]) {
 	t.Run("count ahead", func(t *testing.T) { testCountAhead(t, fresh(t, open)) })
 	consentTests(t, open)         // consents.go
 	consentSettingsTests(t, open) // consent_settings.go
+	appTests(t, open)             // apps.go
 }
 
 // newReminder is a one-off reminder of openID for template at fireAt,

@@ -37,6 +37,7 @@ func Webhooks(t *testing.T, open Open[WebhookDriver]) {
 		{"ConcurrentClaimsNeverOverlap", testWebhookConcurrentClaims},
 		{"ListAndRetry", testWebhookListRetry},
 		{"RetainDeletesOldDeliveredAndDead", testWebhookRetain},
+		{"EachRowIsItsAppsOwn", testWebhookApps}, // apps_events.go
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}
@@ -98,7 +99,7 @@ func testWebhookOutcomes(t *testing.T, s store.Store) {
 		create(t, s, id, "o"+id, longTerm, et0)
 		accept(t, s, "o"+id, longTerm, et0.Add(-time.Hour))
 	}
-	s.EnableWebhooks(hookApp)
+	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
 	cs := claimAt(t, s, "w", et0, 10)
 	at := et0.Add(time.Second)
 	record(t, s, sent(byID(t, cs, "sent"), at, 77))
@@ -145,7 +146,7 @@ func testWebhookBatch(t *testing.T, s store.Store) {
 		create(t, s, id, "o"+id, longTerm, et0)
 		accept(t, s, "o"+id, longTerm, et0.Add(-time.Hour))
 	}
-	s.EnableWebhooks(hookApp)
+	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
 	cs := claimAt(t, s, "w", et0, 10)
 	var wg sync.WaitGroup
 	for i, c := range cs {
@@ -174,7 +175,7 @@ func testWebhookSentEvents(t *testing.T, s store.Store) {
 	create(t, s, "early", "oB", longTerm, et0)
 	accept(t, s, "oA", longTerm, et0.Add(-time.Hour))
 	accept(t, s, "oB", longTerm, et0.Add(-time.Hour))
-	s.EnableWebhooks(hookApp)
+	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
 	cs := claimAt(t, s, "w", et0, 10)
 	record(t, s, sent(byID(t, cs, "late"), et0.Add(time.Second), 501))
 	push(t, s, store.PushEvent{At: et0.Add(2 * time.Second), OpenID: "oA",
@@ -208,7 +209,7 @@ func testWebhookSentEvents(t *testing.T, s store.Store) {
 // counted writes nothing more.
 func testWebhookConsents(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s.EnableWebhooks(hookApp)
+	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
 	if _, err := s.RecordAccept(ctx, "oA", oneTime, false, store.SourceClient, et0); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +243,7 @@ func testWebhookConsents(t *testing.T, s store.Store) {
 // transaction; an accept that pairs with the popup's adds nothing.
 func testWebhookReports(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s.EnableWebhooks(hookApp)
+	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
 	if err := s.ReportConsents(ctx, "oA", []store.Answer{{TemplateID: oneTime, Status: store.ConsentAccept},
 		{TemplateID: longTerm, Status: store.ConsentReject}}, et0); err != nil {
 		t.Fatal(err)
@@ -274,7 +275,7 @@ func testWebhookReports(t *testing.T, s store.Store) {
 // next attempt; a delivered or dead one never again.
 func testWebhookClaim(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s.EnableWebhooks(hookApp)
+	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
 	for i, o := range []string{"oA", "oB", "oC"} {
 		if _, err := s.RecordAccept(ctx, o, oneTime, false, store.SourceClient, et0.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
@@ -338,7 +339,7 @@ func testWebhookClaim(t *testing.T, s store.Store) {
 // Claims racing on one outbox never return one row twice.
 func testWebhookConcurrentClaims(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s.EnableWebhooks(hookApp)
+	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
 	const n = 40
 	for i := range n {
 		if err := s.SetConsentStatus(ctx, "o"+string(rune('A'+i%26))+string(rune('a'+i/26)), oneTime, store.ConsentReject, et0); err != nil {
@@ -382,7 +383,7 @@ func testWebhookConcurrentClaims(t *testing.T, s store.Store) {
 // failing or dead row due now and refuses any other.
 func testWebhookListRetry(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s.EnableWebhooks(hookApp)
+	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
 	for i := range 3 {
 		if err := s.SetConsentStatus(ctx, "oA", oneTime, store.ConsentReject, et0.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
@@ -434,7 +435,7 @@ func testWebhookListRetry(t *testing.T, s store.Store) {
 // ones last changed before its other; the rest stay; zero cutoffs keep all.
 func testWebhookRetain(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	s.EnableWebhooks(hookApp)
+	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
 	for i := range 4 {
 		if err := s.SetConsentStatus(ctx, "oA", oneTime, store.ConsentReject, et0.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)

@@ -9,6 +9,19 @@ import (
 	"context"
 )
 
+const adoptEvents = `-- name: AdoptEvents :execrows
+UPDATE events SET appid = $1 WHERE appid = ''
+`
+
+// Events written before apps existed join the configured app.
+func (q *Queries) AdoptEvents(ctx context.Context, appid string) (int64, error) {
+	result, err := q.db.Exec(ctx, adoptEvents, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const cancelEvent = `-- name: CancelEvent :execrows
 UPDATE events SET canceled_at = $1, updated_at = $1 WHERE id = $2 AND canceled_at IS NULL
 `
@@ -43,8 +56,41 @@ func (q *Queries) CancelEventReminders(ctx context.Context, arg CancelEventRemin
 	return result.RowsAffected(), nil
 }
 
+const eventIDsByExternalRef = `-- name: EventIDsByExternalRef :many
+SELECT id FROM events
+WHERE appid = $1 AND external_ref = $2 AND external_ref <> '' AND canceled_at IS NULL
+ORDER BY id
+`
+
+type EventIDsByExternalRefParams struct {
+	Appid       string
+	ExternalRef string
+}
+
+// The events of app @appid not canceled with the backend's reference
+// (every attendee's), through events_app_ref.
+func (q *Queries) EventIDsByExternalRef(ctx context.Context, arg EventIDsByExternalRefParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, eventIDsByExternalRef, arg.Appid, arg.ExternalRef)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const eventReminders = `-- name: EventReminders :many
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders WHERE event_id = $1 ORDER BY fire_at, id
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid FROM reminders WHERE event_id = $1 ORDER BY fire_at, id
 `
 
 func (q *Queries) EventReminders(ctx context.Context, eventID *string) ([]Reminder, error) {
@@ -87,6 +133,7 @@ func (q *Queries) EventReminders(ctx context.Context, eventID *string) ([]Remind
 			&i.Lead,
 			&i.Alternatives,
 			&i.ExternalRef,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -99,7 +146,7 @@ func (q *Queries) EventReminders(ctx context.Context, eventID *string) ([]Remind
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending')) AS pending
+SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, e.appid, EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending')) AS pending
 FROM events e WHERE e.id = $1
 `
 
@@ -121,6 +168,7 @@ type GetEventRow struct {
 	RequestHash    *string
 	CreatedAt      int64
 	UpdatedAt      int64
+	Appid          string
 	Pending        bool
 }
 
@@ -146,13 +194,14 @@ func (q *Queries) GetEvent(ctx context.Context, id string) (GetEventRow, error) 
 		&i.RequestHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Appid,
 		&i.Pending,
 	)
 	return i, err
 }
 
 const getEventByIdempotencyKey = `-- name: GetEventByIdempotencyKey :one
-SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending')) AS pending
+SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, e.appid, EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending')) AS pending
 FROM events e WHERE e.openid = $1 AND e.idempotency_key = $2
 `
 
@@ -179,6 +228,7 @@ type GetEventByIdempotencyKeyRow struct {
 	RequestHash    *string
 	CreatedAt      int64
 	UpdatedAt      int64
+	Appid          string
 	Pending        bool
 }
 
@@ -203,6 +253,7 @@ func (q *Queries) GetEventByIdempotencyKey(ctx context.Context, arg GetEventById
 		&i.RequestHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Appid,
 		&i.Pending,
 	)
 	return i, err
@@ -211,9 +262,9 @@ func (q *Queries) GetEventByIdempotencyKey(ctx context.Context, arg GetEventById
 const insertEvent = `-- name: InsertEvent :exec
 
 INSERT INTO events (id, openid, title, location, start_at, end_at, expires_at, timezone, page, external_ref,
-                    leads, templates, idempotency_key, request_hash, created_at, updated_at)
+                    leads, templates, idempotency_key, request_hash, created_at, updated_at, appid)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-        $11, $12, $13, $14, $15::bigint, $15::bigint)
+        $11, $12, $13, $14, $15::bigint, $15::bigint, $16)
 `
 
 type InsertEventParams struct {
@@ -232,6 +283,7 @@ type InsertEventParams struct {
 	IdempotencyKey *string
 	RequestHash    *string
 	Now            int64
+	Appid          string
 }
 
 // Events (store.Events): a meeting with several reminders (PostgreSQL).
@@ -252,18 +304,21 @@ func (q *Queries) InsertEvent(ctx context.Context, arg InsertEventParams) error 
 		arg.IdempotencyKey,
 		arg.RequestHash,
 		arg.Now,
+		arg.Appid,
 	)
 	return err
 }
 
 const listAllEvents = `-- name: ListAllEvents :many
-SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending')) AS pending
+SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, e.appid, EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending')) AS pending
 FROM events e
-WHERE e.start_at > $1::bigint OR (e.start_at = $1::bigint AND e.id > $2)
-ORDER BY e.start_at, e.id LIMIT $3
+WHERE (CAST($1 AS TEXT) = '' OR e.appid = CAST($1 AS TEXT))
+  AND (e.start_at > $2::bigint OR (e.start_at = $2::bigint AND e.id > $3))
+ORDER BY e.start_at, e.id LIMIT $4
 `
 
 type ListAllEventsParams struct {
+	Appid        string
 	AfterStartAt int64
 	AfterID      string
 	MaxRows      int32
@@ -287,12 +342,19 @@ type ListAllEventsRow struct {
 	RequestHash    *string
 	CreatedAt      int64
 	UpdatedAt      int64
+	Appid          string
 	Pending        bool
 }
 
-// Everyone's events in (start_at, id) order after a cursor (the admin's).
+// Everyone's events in (start_at, id) order after a cursor (the admin's),
+// of app @appid (” any).
 func (q *Queries) ListAllEvents(ctx context.Context, arg ListAllEventsParams) ([]ListAllEventsRow, error) {
-	rows, err := q.db.Query(ctx, listAllEvents, arg.AfterStartAt, arg.AfterID, arg.MaxRows)
+	rows, err := q.db.Query(ctx, listAllEvents,
+		arg.Appid,
+		arg.AfterStartAt,
+		arg.AfterID,
+		arg.MaxRows,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -318,6 +380,7 @@ func (q *Queries) ListAllEvents(ctx context.Context, arg ListAllEventsParams) ([
 			&i.RequestHash,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Appid,
 			&i.Pending,
 		); err != nil {
 			return nil, err
@@ -331,14 +394,16 @@ func (q *Queries) ListAllEvents(ctx context.Context, arg ListAllEventsParams) ([
 }
 
 const listUserEvents = `-- name: ListUserEvents :many
-SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending')) AS pending
+SELECT e.id, e.openid, e.title, e.location, e.start_at, e.end_at, e.expires_at, e.timezone, e.page, e.external_ref, e.leads, e.templates, e.canceled_at, e.idempotency_key, e.request_hash, e.created_at, e.updated_at, e.appid, EXISTS (SELECT 1 FROM reminders r WHERE r.event_id = e.id AND r.status IN ('scheduled', 'sending')) AS pending
 FROM events e
-WHERE e.openid = $1 AND (e.start_at > $2::bigint OR (e.start_at = $2::bigint AND e.id > $3))
-ORDER BY e.start_at, e.id LIMIT $4
+WHERE e.openid = $1 AND (CAST($2 AS TEXT) = '' OR e.appid = CAST($2 AS TEXT))
+  AND (e.start_at > $3::bigint OR (e.start_at = $3::bigint AND e.id > $4))
+ORDER BY e.start_at, e.id LIMIT $5
 `
 
 type ListUserEventsParams struct {
 	Openid       string
+	Appid        string
 	AfterStartAt int64
 	AfterID      string
 	MaxRows      int32
@@ -362,13 +427,16 @@ type ListUserEventsRow struct {
 	RequestHash    *string
 	CreatedAt      int64
 	UpdatedAt      int64
+	Appid          string
 	Pending        bool
 }
 
-// One user's events in (start_at, id) order after a cursor.
+// One user's events in (start_at, id) order after a cursor (of app @appid;
+// ” any).
 func (q *Queries) ListUserEvents(ctx context.Context, arg ListUserEventsParams) ([]ListUserEventsRow, error) {
 	rows, err := q.db.Query(ctx, listUserEvents,
 		arg.Openid,
+		arg.Appid,
 		arg.AfterStartAt,
 		arg.AfterID,
 		arg.MaxRows,
@@ -398,6 +466,7 @@ func (q *Queries) ListUserEvents(ctx context.Context, arg ListUserEventsParams) 
 			&i.RequestHash,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Appid,
 			&i.Pending,
 		); err != nil {
 			return nil, err

@@ -10,20 +10,26 @@ import (
 )
 
 const acquireTokenFetch = `-- name: AcquireTokenFetch :execrows
-INSERT INTO wechat_token (id, value, expires_at, updated_at, fetcher, fetching_until)
-VALUES (1, '', 0, $1, $2, $3)
-ON CONFLICT (id) DO UPDATE SET fetcher = excluded.fetcher, fetching_until = excluded.fetching_until
+INSERT INTO wechat_token (appid, value, expires_at, updated_at, fetcher, fetching_until)
+VALUES ($1, '', 0, $2, $3, $4)
+ON CONFLICT (appid) DO UPDATE SET fetcher = excluded.fetcher, fetching_until = excluded.fetching_until
 WHERE wechat_token.fetching_until <= excluded.updated_at OR wechat_token.fetcher = excluded.fetcher
 `
 
 type AcquireTokenFetchParams struct {
+	Appid  string
 	Now    int64
 	Holder string
 	Until  int64
 }
 
 func (q *Queries) AcquireTokenFetch(ctx context.Context, arg AcquireTokenFetchParams) (int64, error) {
-	result, err := q.db.Exec(ctx, acquireTokenFetch, arg.Now, arg.Holder, arg.Until)
+	result, err := q.db.Exec(ctx, acquireTokenFetch,
+		arg.Appid,
+		arg.Now,
+		arg.Holder,
+		arg.Until,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -77,16 +83,17 @@ func (q *Queries) AcquireUserSend(ctx context.Context, arg AcquireUserSendParams
 
 const invalidateToken = `-- name: InvalidateToken :execrows
 UPDATE wechat_token SET value = '', expires_at = 0, updated_at = $1
-WHERE id = 1 AND version = $2 AND value <> ''
+WHERE appid = $2 AND version = $3 AND value <> ''
 `
 
 type InvalidateTokenParams struct {
 	Now     int64
+	Appid   string
 	Version int64
 }
 
 func (q *Queries) InvalidateToken(ctx context.Context, arg InvalidateTokenParams) (int64, error) {
-	result, err := q.db.Exec(ctx, invalidateToken, arg.Now, arg.Version)
+	result, err := q.db.Exec(ctx, invalidateToken, arg.Now, arg.Appid, arg.Version)
 	if err != nil {
 		return 0, err
 	}
@@ -95,7 +102,7 @@ func (q *Queries) InvalidateToken(ctx context.Context, arg InvalidateTokenParams
 
 const loadFleetToken = `-- name: LoadFleetToken :one
 
-SELECT value, expires_at, version FROM wechat_token WHERE id = 1
+SELECT value, expires_at, version FROM wechat_token WHERE appid = $1
 `
 
 type LoadFleetTokenRow struct {
@@ -106,19 +113,24 @@ type LoadFleetTokenRow struct {
 
 // Several processes on one database: the shared access token's fetch lease
 // and compare-and-set version, and the per-openid send lease.
-func (q *Queries) LoadFleetToken(ctx context.Context) (LoadFleetTokenRow, error) {
-	row := q.db.QueryRow(ctx, loadFleetToken)
+func (q *Queries) LoadFleetToken(ctx context.Context, appid string) (LoadFleetTokenRow, error) {
+	row := q.db.QueryRow(ctx, loadFleetToken, appid)
 	var i LoadFleetTokenRow
 	err := row.Scan(&i.Value, &i.ExpiresAt, &i.Version)
 	return i, err
 }
 
 const releaseTokenFetch = `-- name: ReleaseTokenFetch :exec
-UPDATE wechat_token SET fetcher = '', fetching_until = 0 WHERE id = 1 AND fetcher = $1
+UPDATE wechat_token SET fetcher = '', fetching_until = 0 WHERE appid = $1 AND fetcher = $2
 `
 
-func (q *Queries) ReleaseTokenFetch(ctx context.Context, holder string) error {
-	_, err := q.db.Exec(ctx, releaseTokenFetch, holder)
+type ReleaseTokenFetchParams struct {
+	Appid  string
+	Holder string
+}
+
+func (q *Queries) ReleaseTokenFetch(ctx context.Context, arg ReleaseTokenFetchParams) error {
+	_, err := q.db.Exec(ctx, releaseTokenFetch, arg.Appid, arg.Holder)
 	return err
 }
 
@@ -137,9 +149,9 @@ func (q *Queries) ReleaseUserSend(ctx context.Context, arg ReleaseUserSendParams
 }
 
 const saveFetchedToken = `-- name: SaveFetchedToken :one
-INSERT INTO wechat_token (id, value, expires_at, updated_at, version, fetcher, fetching_until)
-VALUES (1, $1, $2, $3, 1, $4, 0)
-ON CONFLICT (id) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at,
+INSERT INTO wechat_token (appid, value, expires_at, updated_at, version, fetcher, fetching_until)
+VALUES ($1, $2, $3, $4, 1, $5, 0)
+ON CONFLICT (appid) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at,
     updated_at = excluded.updated_at, version = wechat_token.version + 1,
     fetcher = CASE WHEN wechat_token.fetcher = excluded.fetcher THEN '' ELSE wechat_token.fetcher END,
     fetching_until = CASE WHEN wechat_token.fetcher = excluded.fetcher THEN 0 ELSE wechat_token.fetching_until END
@@ -147,6 +159,7 @@ RETURNING version
 `
 
 type SaveFetchedTokenParams struct {
+	Appid     string
 	Value     string
 	ExpiresAt int64
 	Now       int64
@@ -155,6 +168,7 @@ type SaveFetchedTokenParams struct {
 
 func (q *Queries) SaveFetchedToken(ctx context.Context, arg SaveFetchedTokenParams) (int64, error) {
 	row := q.db.QueryRow(ctx, saveFetchedToken,
+		arg.Appid,
 		arg.Value,
 		arg.ExpiresAt,
 		arg.Now,

@@ -66,6 +66,7 @@ type Event struct {
 	RequestHash    *string
 	CreatedAt      int64
 	UpdatedAt      int64
+	Appid          string
 }
 
 type Instance struct {
@@ -135,6 +136,7 @@ type Reminder struct {
 	Lead           string
 	Alternatives   string
 	ExternalRef    *string
+	Appid          string
 }
 
 type Session struct {
@@ -142,6 +144,7 @@ type Session struct {
 	Openid    string
 	CreatedAt int64
 	ExpiresAt int64
+	Appid     string
 }
 
 type Snooze struct {
@@ -161,6 +164,7 @@ type Template struct {
 	Position int64
 	Present  bool
 	SyncedAt int64
+	Appid    string
 }
 
 type UserSend struct {
@@ -190,11 +194,11 @@ type WebhookOutbox struct {
 }
 
 type WechatToken struct {
-	ID            int64
 	Value         string
 	ExpiresAt     int64
 	UpdatedAt     int64
 	Version       int64
 	Fetcher       string
 	FetchingUntil int64
+	Appid         string
 }

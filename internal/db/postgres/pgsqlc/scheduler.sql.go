@@ -104,7 +104,7 @@ SET status = 'sending', attempts = attempts + 1, lease_until = $1::bigint, lease
     credit_held = (id = ANY($3::text[])), updated_at = $4::bigint,
     send_started = CASE WHEN $5::boolean THEN false END
 WHERE id = ANY($6::text[]) AND status = 'scheduled'
-RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref
+RETURNING id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid
 `
 
 type ClaimRemindersParams struct {
@@ -166,6 +166,7 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 			&i.Lead,
 			&i.Alternatives,
 			&i.ExternalRef,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}

@@ -10,11 +10,11 @@ import (
 )
 
 const listTemplates = `-- name: ListTemplates :many
-SELECT id, title, kind, content, keywords, position, present, synced_at FROM templates WHERE present ORDER BY position, id
+SELECT id, title, kind, content, keywords, position, present, synced_at, appid FROM templates WHERE appid = $1 AND present ORDER BY position, id
 `
 
-func (q *Queries) ListTemplates(ctx context.Context) ([]Template, error) {
-	rows, err := q.db.Query(ctx, listTemplates)
+func (q *Queries) ListTemplates(ctx context.Context, appid string) ([]Template, error) {
+	rows, err := q.db.Query(ctx, listTemplates, appid)
 	if err != nil {
 		return nil, err
 	}
@@ -31,6 +31,7 @@ func (q *Queries) ListTemplates(ctx context.Context) ([]Template, error) {
 			&i.Position,
 			&i.Present,
 			&i.SyncedAt,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -43,13 +44,13 @@ func (q *Queries) ListTemplates(ctx context.Context) ([]Template, error) {
 }
 
 const markTemplatesAbsent = `-- name: MarkTemplatesAbsent :execrows
-UPDATE templates SET present = false WHERE present
+UPDATE templates SET present = false WHERE appid = $1 AND present
 `
 
 // The first statement of a sync's transaction: every template is absent
 // until the sync's UpsertTemplate names it again.
-func (q *Queries) MarkTemplatesAbsent(ctx context.Context) (int64, error) {
-	result, err := q.db.Exec(ctx, markTemplatesAbsent)
+func (q *Queries) MarkTemplatesAbsent(ctx context.Context, appid string) (int64, error) {
+	result, err := q.db.Exec(ctx, markTemplatesAbsent, appid)
 	if err != nil {
 		return 0, err
 	}
@@ -57,14 +58,15 @@ func (q *Queries) MarkTemplatesAbsent(ctx context.Context) (int64, error) {
 }
 
 const upsertTemplate = `-- name: UpsertTemplate :exec
-INSERT INTO templates (id, title, kind, content, keywords, position, present, synced_at)
-VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint, true, $7::bigint)
-ON CONFLICT (id) DO UPDATE SET
+INSERT INTO templates (appid, id, title, kind, content, keywords, position, present, synced_at)
+VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::bigint, true, $8::bigint)
+ON CONFLICT (appid, id) DO UPDATE SET
     title = excluded.title, kind = excluded.kind, content = excluded.content,
     keywords = excluded.keywords, position = excluded.position, present = true, synced_at = excluded.synced_at
 `
 
 type UpsertTemplateParams struct {
+	Appid    string
 	ID       string
 	Title    string
 	Kind     string
@@ -76,6 +78,7 @@ type UpsertTemplateParams struct {
 
 func (q *Queries) UpsertTemplate(ctx context.Context, arg UpsertTemplateParams) error {
 	_, err := q.db.Exec(ctx, upsertTemplate,
+		arg.Appid,
 		arg.ID,
 		arg.Title,
 		arg.Kind,

@@ -68,6 +68,40 @@ func (q *Queries) ClaimWebhooks(ctx context.Context, arg ClaimWebhooksParams) ([
 	return items, nil
 }
 
+const consentApps = `-- name: ConsentApps :many
+SELECT t.appid FROM templates t WHERE t.id = $1
+ORDER BY EXISTS (SELECT 1 FROM reminders r WHERE r.openid = $2 AND r.appid = t.appid) DESC, t.appid
+`
+
+type ConsentAppsParams struct {
+	TemplateID string
+	Openid     string
+}
+
+// The apps a consent change of (@openid, @template_id) may be of: those
+// whose template list has the template, first those where the user has a
+// reminder (an openid is one app's; two apps may list one template id,
+// as the sandbox's fakes do).
+func (q *Queries) ConsentApps(ctx context.Context, arg ConsentAppsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, consentApps, arg.TemplateID, arg.Openid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var appid string
+		if err := rows.Scan(&appid); err != nil {
+			return nil, err
+		}
+		items = append(items, appid)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const deleteOldWebhooks = `-- name: DeleteOldWebhooks :execrows
 DELETE FROM webhook_outbox
 WHERE (state = 'delivered' AND delivered_at < CAST($1 AS BIGINT)) OR (state = 'dead' AND updated_at < CAST($2 AS BIGINT))
@@ -249,17 +283,19 @@ func (q *Queries) InsertWebhook(ctx context.Context, arg InsertWebhookParams) er
 
 const listExternalRefReminders = `-- name: ListExternalRefReminders :many
 
-SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref FROM reminders
+SELECT id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data, page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery, send_started, snoozed, series_at, event_id, lead, alternatives, external_ref, appid FROM reminders
 WHERE external_ref = $1
-  AND (CAST($2 AS TEXT) = '' OR openid = CAST($2 AS TEXT))
-  AND (CAST($3 AS TEXT) = '' OR status = CAST($3 AS TEXT))
-  AND (fire_at, id) > (CAST($4 AS BIGINT), CAST($5 AS TEXT))
+  AND (CAST($2 AS TEXT) = '' OR appid = CAST($2 AS TEXT))
+  AND (CAST($3 AS TEXT) = '' OR openid = CAST($3 AS TEXT))
+  AND (CAST($4 AS TEXT) = '' OR status = CAST($4 AS TEXT))
+  AND (fire_at, id) > (CAST($5 AS BIGINT), CAST($6 AS TEXT))
 ORDER BY fire_at, id
-LIMIT $6
+LIMIT $7
 `
 
 type ListExternalRefRemindersParams struct {
 	ExternalRef *string
+	Appid       string
 	Openid      string
 	Status      string
 	AfterFireAt int64
@@ -271,10 +307,11 @@ type ListExternalRefRemindersParams struct {
 // (migration 7).
 // The reminders of one external reference (the service API's listing), in
 // (fire_at, id) order after a cursor, through reminders_external_ref; an
-// empty @openid or @status matches every one.
+// empty @appid, @openid or @status matches every one.
 func (q *Queries) ListExternalRefReminders(ctx context.Context, arg ListExternalRefRemindersParams) ([]Reminder, error) {
 	rows, err := q.db.Query(ctx, listExternalRefReminders,
 		arg.ExternalRef,
+		arg.Appid,
 		arg.Openid,
 		arg.Status,
 		arg.AfterFireAt,
@@ -319,6 +356,7 @@ func (q *Queries) ListExternalRefReminders(ctx context.Context, arg ListExternal
 			&i.Lead,
 			&i.Alternatives,
 			&i.ExternalRef,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}

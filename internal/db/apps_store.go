@@ -1,0 +1,76 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/db/dbsqlc"
+	"github.com/reminderd/reminderd/internal/store"
+)
+
+// The operations of store.Apps.
+
+// AdoptRows gives appID the sessions, reminders, events, templates and token
+// without an app, in one transaction.
+func (d *DB) AdoptRows(ctx context.Context, appID string) (int64, error) {
+	var n int64
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		r, err := q.AdoptReminders(ctx, appID)
+		if err != nil {
+			return err
+		}
+		s, err := q.AdoptSessions(ctx, appID)
+		if err != nil {
+			return err
+		}
+		tm, err := q.AdoptTemplates(ctx, appID)
+		if err != nil {
+			return err
+		}
+		ev, err := q.AdoptEvents(ctx, appID)
+		if err != nil {
+			return err
+		}
+		tk, err := q.AdoptToken(ctx, appID)
+		n = r + s + tm + tk + ev
+		return err
+	})
+	return n, storeErr(err, "adopt rows for app "+appID)
+}
+
+// CountRemindersByApp reads on the read pool, from the app index.
+func (d *DB) CountRemindersByApp(ctx context.Context) (map[string]map[store.Status]int64, error) {
+	rows, err := d.Read.CountRemindersByApp(ctx)
+	if err != nil {
+		return nil, storeErr(err, "count reminders by app")
+	}
+	out := map[string]map[store.Status]int64{}
+	for _, r := range rows {
+		if out[r.Appid] == nil {
+			out[r.Appid] = map[store.Status]int64{}
+		}
+		out[r.Appid][store.Status(r.Status)] = r.N
+	}
+	return out, nil
+}
+
+// CountAppReminders reads on the read pool.
+func (d *DB) CountAppReminders(ctx context.Context, appID string, now time.Time) (store.Counts, error) {
+	counts, err := d.Read.CountAppRemindersByStatus(ctx, appID)
+	if err != nil {
+		return store.Counts{}, storeErr(err, "count reminders of app "+appID)
+	}
+	c := store.Counts{ByStatus: make(map[store.Status]int64, len(counts))}
+	for _, row := range counts {
+		c.ByStatus[store.Status(row.Status)] = row.N
+	}
+	backlog, err := d.Read.AppDueBacklog(ctx, dbsqlc.AppDueBacklogParams{Appid: appID, Now: now.UnixMilli()})
+	if err != nil {
+		return store.Counts{}, storeErr(err, "count due reminders of app "+appID)
+	}
+	c.DueBacklog = backlog.N
+	if backlog.N > 0 {
+		c.OldestDueAt = instant(backlog.OldestDueAt)
+	}
+	return c, nil
+}

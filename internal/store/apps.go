@@ -1,0 +1,48 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Apps are the store's operations across mini-programs. A reminder and a
+// session carry their app's AppID; the ledger's rows belong to their
+// openid's app (WeChat names a user by a different openid in each
+// mini-program), so they carry none.
+type Apps interface {
+	// AdoptRows gives appID every session, reminder, event, template and token
+	// written before apps existed (AppID ""): the configured app of a
+	// deployment that upgraded. It returns how many rows it changed.
+	AdoptRows(ctx context.Context, appID string) (int64, error)
+	// CountRemindersByApp counts every app's reminders by status.
+	CountRemindersByApp(ctx context.Context) (map[string]map[Status]int64, error)
+	// CountAppReminders is CountReminders for one app's reminders.
+	CountAppReminders(ctx context.Context, appID string, now time.Time) (Counts, error)
+	AppViews
+}
+
+// TokenStore is one app's access token, shared by the processes on the
+// database (EngineStore's token operations are app ""'s).
+type TokenStore interface {
+	LoadToken(ctx context.Context) (Token, error)
+	SaveToken(ctx context.Context, t Token, at time.Time) error
+	AcquireTokenFetch(ctx context.Context, holder string, now, until time.Time) (bool, error)
+	ReleaseTokenFetch(ctx context.Context, holder string) error
+	SaveFetchedToken(ctx context.Context, t Token, holder string, at time.Time) (int64, error)
+	InvalidateToken(ctx context.Context, version int64, at time.Time) (bool, error)
+}
+
+// TemplateStore is one app's template list (EngineStore's Templates and
+// SyncTemplates are app ""'s).
+type TemplateStore interface {
+	Templates(ctx context.Context) ([]Template, error)
+	SyncTemplates(ctx context.Context, list []Template, at time.Time) error
+}
+
+// AppViews are the per-app views of the token and the templates.
+type AppViews interface {
+	// AppTokens is appID's access token row.
+	AppTokens(appID string) TokenStore
+	// AppTemplates is appID's template list.
+	AppTemplates(appID string) TemplateStore
+}
