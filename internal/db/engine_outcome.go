@@ -77,13 +77,32 @@ func (d *DB) recordBatch(ctx context.Context, reqs []*outcomeReq) []error {
 				return err
 			}
 		}
+		if err := releaseUserSends(ctx, q, reqs); err != nil {
+			return err
+		}
 		return d.outboxOutcomes(ctx, q, reqs)
 	}, func(i int, q *dbsqlc.Queries) error {
 		if err := recordOne(ctx, q, reqs[i]); err != nil {
 			return err
 		}
+		if err := releaseUserSends(ctx, q, reqs[i:i+1]); err != nil {
+			return err
+		}
 		return d.outboxOutcomes(ctx, q, reqs[i:i+1])
 	})
+}
+
+// releaseUserSends gives up the send leases of the batch's outcomes
+// (Outcome.ReleaseUserSend; one process on SQLite takes none).
+func releaseUserSends(ctx context.Context, q *dbsqlc.Queries, reqs []*outcomeReq) error {
+	for _, req := range reqs {
+		if h := req.o.ReleaseUserSend; h != "" {
+			if err := q.ReleaseUserSend(ctx, dbsqlc.ReleaseUserSendParams{Openid: req.o.Claim.Reminder.OpenID, Holder: h}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // plainSent reports whether o is a send whose record is all there is to

@@ -14,13 +14,15 @@ import (
 // (keyedMutex) stays the cheap first gate; on a store that several
 // processes share (store.SharedByProcesses) the worker then takes the
 // user's send lease in the store (a row: holder until), releases it once the
-// outcome is recorded, and defers the claim briefly (UserBusyDelay, no
+// outcome is recorded (in the record's own transaction:
+// Outcome.ReleaseUserSend), and defers the claim briefly (UserBusyDelay, no
 // attempt used) when another process holds it. The lease outlasts the
 // claim's lease (userSendUntil), so that it holds until the send and its
 // record are done, and a process that dies mid-send blocks the user only
 // until it runs out. On SQLite (one process) no lease
-// is taken: the hot path there has no extra write; on PostgreSQL it has two
-// small ones per send (the lease's upsert and its delete).
+// is taken: the hot path there has no extra write; on PostgreSQL it has one
+// statement and commit per send (the lease's upsert with the start mark),
+// and the lease's delete rides in the record's batch.
 //
 // The quota pause holds across processes: a 45009 is recorded as the
 // "quota" pause row with the outcome, and every engine re-reads that row at

@@ -103,6 +103,9 @@ func (e *Engine) record(ctx context.Context, c store.Claim, res result) error {
 // outcome is what is to be written of claim c's result at now.
 func (e *Engine) outcome(c store.Claim, res result, now time.Time) store.Outcome {
 	o := store.Outcome{Claim: c, At: now, Counted: res.counted, Credit: e.credit(c, res)}
+	if res.leased {
+		o.ReleaseUserSend = e.cfg.Owner
+	}
 	o.Complete, o.Reschedule = e.transition(c, res, now)
 	if !res.quotaUntil.IsZero() {
 		o.Pause = &store.Pause{Name: quotaPauseName(e.quotaKey(c.Reminder.AppID)), Until: res.quotaUntil, Reason: "daily quota reached (45009)", Since: now}

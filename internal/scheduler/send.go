@@ -65,6 +65,9 @@ type result struct {
 	// invalidAnswer: WeChat's answer arrived malformed (wechat.ErrInvalidAnswer).
 	invalidAnswer bool
 	quotaUntil    time.Time // a 45009: sending paused until then (persisted with the record)
+	// leased: the user's send lease was taken for this claim (fleet.go);
+	// the record gives it up in its transaction.
+	leased bool
 }
 
 // permanentReasons maps permanent errcodes to the contract's reasons.
@@ -114,6 +117,7 @@ func (e *Engine) process(c store.Claim) {
 	} else {
 		release = rel // the user's send lease across processes (fleet.go)
 		res = e.attempt(ctx, c)
+		res.leased = e.store.SharedByProcesses()
 		// The send slot bounds the sends in flight to WeChat: it is free
 		// once WeChat has answered. The outcome's record queues for the
 		// writer without holding it, so the next send starts while the
@@ -125,10 +129,12 @@ func (e *Engine) process(c store.Claim) {
 	// must see the credit this one consumed.
 	if err := e.record(context.WithoutCancel(ctx), c, res); err != nil {
 		e.log.Error("record outcome", "reminder_id", c.Reminder.ID, "attempt", c.Reminder.Attempts, "error", err)
+		release() // the record did not give it up
+	} else if !res.leased {
+		release()
 	}
-	// The lease goes before the in-process lock: the next worker of this
+	// The lease went before the in-process lock: the next worker of this
 	// user here takes the lease under the same owner.
-	release()
 	if unlockUser != nil {
 		unlockUser()
 	}

@@ -190,6 +190,11 @@ type Outcome struct {
 	At    time.Time // the record's instant
 	// Counted: this outcome was counted in ExpectOutcomes' inFlight.
 	Counted bool
+	// ReleaseUserSend names the holder of the user's send lease taken for
+	// this claim (AcquireUserSend; "" for none): the record gives the lease
+	// up in its own transaction, so that giving it up costs no commit of
+	// its own.
+	ReleaseUserSend string
 
 	// Delivery is the attempt's record (nil: none, as for a claim that
 	// settles an attempt of unknown outcome by its sent event). Of its

@@ -47,3 +47,8 @@ SELECT (SELECT count(*) FROM lease)::bigint AS leased, (SELECT count(*) FROM mar
 -- name: ReleaseUserSend :exec
 DELETE FROM user_sends WHERE openid = @openid AND holder = @holder;
 
+
+-- name: ReleaseUserSends :exec
+-- The send leases given up with the outcomes of a batch (parallel arrays).
+DELETE FROM user_sends u USING (SELECT unnest(@openids::text[]) AS openid, unnest(@holders::text[]) AS holder) r
+WHERE u.openid = r.openid AND u.holder = r.holder;

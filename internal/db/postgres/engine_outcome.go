@@ -88,6 +88,9 @@ func (d *DB) recordBatch(ctx context.Context, reqs []*outcomeReq) []error {
 					return err
 				}
 			}
+			if err := releaseUserSends(ctx, q, reqs); err != nil {
+				return err
+			}
 			return d.outboxOutcomes(ctx, q, reqs)
 		})
 		if err == nil {
@@ -99,10 +102,28 @@ func (d *DB) recordBatch(ctx context.Context, reqs []*outcomeReq) []error {
 			if err := recordOne(ctx, q, req); err != nil {
 				return err
 			}
+			if err := releaseUserSends(ctx, q, []*outcomeReq{req}); err != nil {
+				return err
+			}
 			return d.outboxOutcomes(ctx, q, []*outcomeReq{req})
 		})
 	}
 	return errs
+}
+
+// releaseUserSends gives up the send leases of the batch's outcomes
+// (Outcome.ReleaseUserSend) with one statement.
+func releaseUserSends(ctx context.Context, q *pgsqlc.Queries, reqs []*outcomeReq) error {
+	var p pgsqlc.ReleaseUserSendsParams
+	for _, req := range reqs {
+		if h := req.o.ReleaseUserSend; h != "" {
+			p.Openids, p.Holders = append(p.Openids, req.o.Claim.Reminder.OpenID), append(p.Holders, h)
+		}
+	}
+	if len(p.Openids) == 0 {
+		return nil
+	}
+	return q.ReleaseUserSends(ctx, p)
 }
 
 // Advisory lock keys (EngineXactLock): per-key serialisation across

@@ -48,6 +48,7 @@ func engineTests(t *testing.T, open Open[EngineDriver]) {
 		{"UserSendLease", testUserSendLease},
 		{"RescuerGivesUnstartedClaimsBack", testRescueUnstarted},
 		{"UserSendLeaseRefusedToALostClaim", testUserSendLeaseOfALostClaim},
+		{"RecordReleasesTheUserSendLease", testRecordReleasesUserSend},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}

@@ -290,3 +290,29 @@ func testUserSendLeaseOfALostClaim(t *testing.T, s store.EngineStore) {
 		t.Fatalf("claim after the refusal: %+v", cs)
 	}
 }
+
+// An outcome recorded with ReleaseUserSend gives the user's send lease up
+// in its transaction: another holder may take it at once; one recorded
+// without it leaves the lease held.
+func testRecordReleasesUserSend(t *testing.T, s store.EngineStore) {
+	ctx := context.Background()
+	create(t, s, "a", "oA", oneTime, et0)
+	create(t, s, "b", "oB", oneTime, et0)
+	cs := claimAt(t, s, "p1", et0, 10)
+	for _, c := range cs {
+		if ok, err := s.AcquireUserSend(ctx, c.Reminder.OpenID, "p1", et0, et0.Add(5*time.Minute), c.Reminder.ID); err != nil || !ok {
+			t.Fatalf("lease of %s: %v, %v", c.Reminder.OpenID, ok, err)
+		}
+	}
+	a, b := byID(t, cs, "a"), byID(t, cs, "b")
+	oa := sent(a, et0.Add(time.Second), 1)
+	oa.ReleaseUserSend = "p1"
+	record(t, s, oa)
+	record(t, s, sent(b, et0.Add(time.Second), 2))
+	if ok, err := s.AcquireUserSend(ctx, "oA", "p2", et0.Add(2*time.Second), et0.Add(time.Minute), ""); err != nil || !ok {
+		t.Fatalf("oA after a record that released it: %v, %v; want free", ok, err)
+	}
+	if ok, err := s.AcquireUserSend(ctx, "oB", "p2", et0.Add(2*time.Second), et0.Add(time.Minute), ""); err != nil || ok {
+		t.Fatalf("oB after a record that kept it: %v, %v; want still p1's", ok, err)
+	}
+}

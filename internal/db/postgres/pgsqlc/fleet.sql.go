@@ -148,6 +148,22 @@ func (q *Queries) ReleaseUserSend(ctx context.Context, arg ReleaseUserSendParams
 	return err
 }
 
+const releaseUserSends = `-- name: ReleaseUserSends :exec
+DELETE FROM user_sends u USING (SELECT unnest($1::text[]) AS openid, unnest($2::text[]) AS holder) r
+WHERE u.openid = r.openid AND u.holder = r.holder
+`
+
+type ReleaseUserSendsParams struct {
+	Openids []string
+	Holders []string
+}
+
+// The send leases given up with the outcomes of a batch (parallel arrays).
+func (q *Queries) ReleaseUserSends(ctx context.Context, arg ReleaseUserSendsParams) error {
+	_, err := q.db.Exec(ctx, releaseUserSends, arg.Openids, arg.Holders)
+	return err
+}
+
 const saveFetchedToken = `-- name: SaveFetchedToken :one
 INSERT INTO wechat_token (appid, value, expires_at, updated_at, version, fetcher, fetching_until)
 VALUES ($1, $2, $3, $4, 1, $5, 0)
