@@ -219,10 +219,12 @@ func (e *Engine) observe(r store.Reminder, res result, status store.DeliveryStat
 	if res.verdict == vFailed || res.verdict == vAbandon || res.verdict == vUnknown || res.late || o.PossibleDuplicate {
 		level = slog.LevelWarn
 	}
-	e.log.LogAttrs(context.Background(), level, "send", slog.String("reminder_id", r.ID), slog.Int64("attempt", r.Attempts),
-		slog.String("status", o.Status), slog.String("reason", o.Reason), slog.Int64("errcode", o.ErrCode),
-		slog.Int64("latency_ms", res.latency.Milliseconds()), slog.Bool("late", res.late), slog.Bool("possible_duplicate", o.PossibleDuplicate))
+	// The metrics first: whoever reads the log line (an operator, a test)
+	// then finds the send counted.
 	if e.cfg.Observer != nil {
 		e.cfg.Observer(o)
 	}
+	e.log.LogAttrs(context.Background(), level, "send", slog.String("reminder_id", r.ID), slog.Int64("attempt", r.Attempts),
+		slog.String("status", o.Status), slog.String("reason", o.Reason), slog.Int64("errcode", o.ErrCode),
+		slog.Int64("latency_ms", res.latency.Milliseconds()), slog.Bool("late", res.late), slog.Bool("possible_duplicate", o.PossibleDuplicate))
 }
