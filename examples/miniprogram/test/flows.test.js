@@ -40,7 +40,7 @@ function tick () { return new Promise((resolve) => setImmediate(resolve)) }
 async function settle () { for (let i = 0; i < 30; i++) await tick() }
 
 // fakeServer imitates the parts of reminderd the example calls, following
-// the contract (docs/contract.md): sessions, templates, the consent ledger
+// the project's API (docs/api.md, internal/api/openapi.json): sessions, templates, the consent ledger
 // and the settings WeChat's getSetting reports, the prompt planner
 // ({template_ids, silent, blocked, main_switch}), reminders, events (one
 // reminder per lead, the templates alternatives), and snooze.
