@@ -371,7 +371,7 @@ func (a *Account) pushSentEvent(sent Send) {
 	go func() {
 		defer a.srv.pushWG.Done()
 		if err := a.pushEvent(context.Background(), ev); err != nil {
-			a.srv.log.Warn("fake wechat: sent event push failed", "error", err)
+			a.srv.log.Warn("fake wechat: sent event push failed", "appid", a.appID, "error", err)
 		}
 	}()
 }
