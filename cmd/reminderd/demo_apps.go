@@ -142,7 +142,7 @@ func (d *demoSecondApp) waitDelivered(ctx context.Context) (demoReminder, error)
 			if r.Status != "sent" || len(r.Deliveries) == 0 || r.Deliveries[0].MsgID == nil {
 				return r, fmt.Errorf("the reminder ended %s, want sent", r.Status)
 			}
-			if d := r.Deliveries[len(r.Deliveries)-1].Delivered; d != nil && *d {
+			if del := r.Deliveries[len(r.Deliveries)-1].Delivered; del != nil && *del {
 				return r, nil
 			}
 		}
