@@ -384,7 +384,9 @@ func TestDemo(t *testing.T) {
 	if err := run(context.Background(), []string{"demo"}, env(nil), &out, io.Discard); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"no_consent", "page_invalid", "scheduled for its first occurrence", "recurrence must not be @every", "refused at creation (422)", "Every reminder ended as it should"} {
+	for _, want := range []string{"no_consent", "page_invalid", "scheduled for its first occurrence", "recurrence must not be @every", "refused at creation (422)", "Every reminder ended as it should",
+		"second mini-program wxsandbox00000002: demo-user-of-app-2 logged in", "GET /fake/sends?appid=wxsandbox00000002",
+		"GET /admin/v1/apps: " + wechattest.DefaultAppID + " serving", "wxsandbox00000002 serving (sent 1,", "a second mini-program got a reminder"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out.String())
 		}
