@@ -127,7 +127,7 @@ func (a *App) buildApp(ctx context.Context, ac AppConfig) (*appParts, error) {
 	wcfg.Now = now
 	wcfg.Logger = log.With("component", "wechat", "appid", id)
 	wcfg.TokenStore = tokenStore{a.Store.AppTokens(id)}
-	wcfg.OnToken = func(e wechat.TokenEvent) { a.Metrics.TokenEvent(e.Kind) }
+	wcfg.OnToken = func(e wechat.TokenEvent) { a.Metrics.TokenEvent(id, e.Kind) }
 	client, err := wechat.New(wcfg)
 	if err != nil {
 		return nil, fmt.Errorf("app %s: %w", id, err)

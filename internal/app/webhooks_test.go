@@ -68,7 +68,7 @@ func TestWebhooksWiring(t *testing.T) {
 	rec := httptest.NewRecorder()
 	a.Handler.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	m := rec.Body.String()
-	if !strings.Contains(m, `reminderd_webhook_deliveries_total{result="delivered",type="consent.changed"} 1`) ||
+	if !strings.Contains(m, `reminderd_webhook_deliveries_total{appid="`+fake.AppID()+`",result="delivered",type="consent.changed"} 1`) ||
 		!strings.Contains(m, "reminderd_webhook_outbox_depth 0") {
 		t.Fatalf("metrics:\n%s", grep(m, "webhook"))
 	}
