@@ -97,9 +97,12 @@ type App struct {
 	// Handler is the HTTP API (mini-program, admin, message push, health,
 	// metrics).
 	Handler http.Handler
-	// Webhooks posts the webhook outbox (nil: no webhook is configured);
-	// run it beside the engine, and stop it before Close.
+	// Webhooks posts the webhook outbox; run it beside the engine with
+	// RunWebhooks (which waits until an app has a webhook), and stop it
+	// before Close.
 	Webhooks *webhook.Dispatcher
+
+	hooks webhookSwitch // webhooks.go
 }
 
 // New opens the database and builds everything on it. The catalog is
@@ -210,30 +213,21 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	if targets == nil {
 		targets = appTargets{&a.apps}
 	}
-	hooked := hookedApps(parts, targets)
-	if len(hooked) > 0 {
-		// Before anything runs: every event from now on is in the outbox,
-		// each row its own app's (an app's webhook set or changed on
-		// SIGHUP counts from then on).
-		database.EnableWebhooks(store.WebhookApps{Default: first.cfg.WeChat.AppID, On: func(app string) bool {
-			_, ok := targets.Target(app)
-			return ok
-		}})
-		acfg.Webhooks = database
-		acfg.WebhookWake = func() { a.Webhooks.Wake() }
-		log.Info("webhooks on", "apps", hooked)
-	}
+	a.hooks.init(database, first.cfg.WeChat.AppID, targets)
+	acfg.Webhooks, acfg.WebhooksOn = database, a.WebhooksOn
+	acfg.WebhookWake = func() { a.Webhooks.Wake() }
 	srv := api.New(acfg)
 	a.Handler = srv
-	if len(hooked) > 0 {
-		wm := m.Webhooks(database.WebhookDepth, log)
-		owner := cfg.Owner
-		if owner == "" {
-			owner = "proc-" + store.NewWebhookID(now())
-		}
-		a.Webhooks = webhook.New(webhook.Config{Store: database, Targets: targets, Owner: owner,
-			Render: srv.RenderReminder, Now: now, Observe: wm.Observe, Logger: log.With("component", "webhooks")})
+	owner := cfg.Owner
+	if owner == "" {
+		owner = "proc-" + store.NewWebhookID(now())
 	}
+	// Built whatever the configuration, so that a SIGHUP that gives an app
+	// its first webhook has a dispatcher to start (switchWebhooks).
+	a.Webhooks = webhook.New(webhook.Config{Store: database, Targets: targets, Owner: owner,
+		Render: srv.RenderReminder, Now: now, Observe: a.hooks.observe, Logger: log.With("component", "webhooks")})
+	// Before anything runs: every event from now on is in the outbox.
+	a.switchWebhooks(parts)
 	return a, nil
 }
 

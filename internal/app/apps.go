@@ -198,6 +198,10 @@ func (a *App) SetApps(ctx context.Context, apps []AppConfig) (added, removed []s
 	}
 	a.apps.p.Store(&next)
 	a.Apps.Set(apiApps(next))
+	// An app's webhook added, changed or removed counts from its next
+	// event (appTargets reads the set just stored); the first one turns
+	// webhooks on.
+	a.switchWebhooks(next)
 	return added, removed, nil
 }
 
