@@ -55,12 +55,12 @@ type Config struct {
 	// outcome after the metrics.
 	Engine scheduler.Config
 	// API configures the HTTP API. New sets its DB, Catalog, Login, Engine,
-	// Token, Push, Metrics, ObserveHTTP, Webhooks, WebhookWake, Now and
+	// Token, Push, Metrics, ObserveHTTP, Webhooks, WebhookWake, WebhooksOn, Now and
 	// Logger.
 	API api.Config
 	// Webhooks, when set, are where each app's events go instead of its
-	// AppConfig.Webhook. No app with a target at start: no outbox, no
-	// dispatcher.
+	// AppConfig.Webhook. Webhooks are off (no outbox row, no scan) until
+	// an app has a target, at start or on SetApps (webhooks.go).
 	Webhooks webhook.Targets
 	// Owner names this process in the webhook outbox's leases (default a
 	// random name).
