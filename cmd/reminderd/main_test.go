@@ -364,7 +364,12 @@ func TestEndToEnd(t *testing.T) {
 	}
 	metricsText, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, want := range []string{`reminderd_reminders{status="canceled"} 1`, `reminderd_token_events_total{kind="fetched"} 2` /* one per sandbox app */, `reminderd_breaker_state{state="closed"} 1`} {
+	first := wechattest.DefaultAppID
+	for _, want := range []string{`reminderd_reminders{appid="` + first + `",status="canceled"} 1`,
+		// One token per sandbox app, each its own.
+		`reminderd_token_events_total{appid="` + first + `",kind="fetched"} 1`,
+		`reminderd_token_events_total{appid="` + sandboxSecondAppID + `",kind="fetched"} 1`,
+		`reminderd_breaker_state{appid="` + first + `",state="closed"} 1`, `reminderd_breakers_state{state="closed"} 1`} {
 		if !strings.Contains(string(metricsText), want) {
 			t.Fatalf("/metrics lacks %q", want)
 		}

@@ -206,9 +206,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	hooksDone := make(chan struct{})
 	go func() {
 		defer close(hooksDone)
-		if a.Webhooks != nil {
-			a.Webhooks.Run(ctx)
-		}
+		a.RunWebhooks(ctx) // waits until an app has a webhook
 	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
