@@ -115,9 +115,11 @@ WHERE id = @id AND status = 'scheduled';
 UPDATE reminders SET status = 'canceled', updated_at = @now WHERE id = @id AND status = 'scheduled';
 
 -- name: CancelReminders :many
--- CancelReminder for every id among @ids: the ids it canceled.
+-- Cancels @ids, which the caller locked (LockReminders) and found
+-- scheduled: the ids it canceled. No status is checked here, for the
+-- reason ClaimReminders gives.
 UPDATE reminders SET status = 'canceled', updated_at = @now
-WHERE id = ANY(@ids::text[]) AND status = 'scheduled'
+WHERE id = ANY(@ids::text[])
 RETURNING id;
 
 -- name: RetryReminder :execrows

@@ -222,20 +222,29 @@ func recordSent(ctx context.Context, q *pgsqlc.Queries, reqs []*outcomeReq) ([]*
 		p.StartedAts, p.LatencyMs = append(p.StartedAts, req.o.Claim.ClaimedAt.UnixMilli()), append(p.LatencyMs, dl.Latency.Milliseconds())
 	}
 	if len(sent) > 0 {
-		rows, err := q.InsertSentDeliveries(ctx, p)
+		written, err := q.InsertSentDeliveries(ctx, p)
 		if err != nil {
 			return nil, fmt.Errorf("record deliveries: %w", err)
 		}
-		status := make(map[string]store.DeliveryStatus, len(rows))
-		for _, row := range rows {
-			status[row.ReminderID] = store.DeliveryStatus(row.Status)
+		isSent := make(map[string]bool, len(written))
+		for _, id := range written {
+			isSent[id] = true
 		}
-		for _, req := range sent {
-			st, ok := status[req.o.Claim.Reminder.ID]
-			if !ok {
-				return nil, fmt.Errorf("record deliveries: no row written for %s", req.o.Claim.Reminder.ID)
+		dup := pgsqlc.InsertDuplicateDeliveriesParams{Now: p.Now}
+		for i, req := range sent {
+			st := store.DeliverySent
+			if !isSent[req.o.Claim.Reminder.ID] {
+				st = store.DeliveryDuplicate
+				dup.Ids, dup.OccurrenceAts, dup.Attempts = append(dup.Ids, p.Ids[i]), append(dup.OccurrenceAts, p.OccurrenceAts[i]), append(dup.Attempts, p.Attempts[i])
+				dup.Msgids, dup.HasMsgids = append(dup.Msgids, p.Msgids[i]), append(dup.HasMsgids, p.HasMsgids[i])
+				dup.StartedAts, dup.LatencyMs = append(dup.StartedAts, p.StartedAts[i]), append(dup.LatencyMs, p.LatencyMs[i])
 			}
 			req.rec = store.Recorded{Status: st}
+		}
+		if len(dup.Ids) > 0 {
+			if err := q.InsertDuplicateDeliveries(ctx, dup); err != nil {
+				return nil, fmt.Errorf("record duplicate deliveries: %w", err)
+			}
 		}
 	}
 	return rest, nil

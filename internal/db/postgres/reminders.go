@@ -175,8 +175,8 @@ func (d *DB) casReminder(ctx context.Context, id string, set func(q *pgsqlc.Quer
 }
 
 // CancelReminders cancels the scheduled ones among ids in one transaction:
-// it locks their rows in id order (LockReminders), then cancels the
-// scheduled ones in one statement.
+// it locks their rows in id order (LockReminders), then cancels the ones it
+// found scheduled in one statement.
 func (d *DB) CancelReminders(ctx context.Context, ids []string, now time.Time) (store.CancelCounts, error) {
 	if len(ids) == 0 {
 		return store.CancelCounts{}, nil
@@ -187,7 +187,13 @@ func (d *DB) CancelReminders(ctx context.Context, ids []string, now time.Time) (
 		if err != nil {
 			return err
 		}
-		canceled, err := q.CancelReminders(ctx, pgsqlc.CancelRemindersParams{Ids: ids, Now: now.UnixMilli()})
+		var scheduled []string
+		for id, r := range found {
+			if r.Status == string(store.StatusScheduled) {
+				scheduled = append(scheduled, id)
+			}
+		}
+		canceled, err := q.CancelReminders(ctx, pgsqlc.CancelRemindersParams{Ids: scheduled, Now: now.UnixMilli()})
 		if err != nil {
 			return err
 		}

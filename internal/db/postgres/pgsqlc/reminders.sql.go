@@ -102,7 +102,7 @@ func (q *Queries) CancelReminder(ctx context.Context, arg CancelReminderParams) 
 
 const cancelReminders = `-- name: CancelReminders :many
 UPDATE reminders SET status = 'canceled', updated_at = $1
-WHERE id = ANY($2::text[]) AND status = 'scheduled'
+WHERE id = ANY($2::text[])
 RETURNING id
 `
 
@@ -111,7 +111,9 @@ type CancelRemindersParams struct {
 	Ids []string
 }
 
-// CancelReminder for every id among @ids: the ids it canceled.
+// Cancels @ids, which the caller locked (LockReminders) and found
+// scheduled: the ids it canceled. No status is checked here, for the
+// reason ClaimReminders gives.
 func (q *Queries) CancelReminders(ctx context.Context, arg CancelRemindersParams) ([]string, error) {
 	rows, err := q.db.Query(ctx, cancelReminders, arg.Now, arg.Ids)
 	if err != nil {
