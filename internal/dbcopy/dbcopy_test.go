@@ -89,16 +89,16 @@ func populate(t *testing.T, path string) {
 	for i, u := range users {
 		// A client report and the popup event of the same accept: paired
 		// (the earlier grant refers to the later one).
-		_, err := d.RecordAccept(ctx, u, "tplA", false, store.SourceClient, t0.Add(time.Duration(i)*time.Second))
+		_, err := d.RecordAccept(ctx, "", u, "tplA", false, store.SourceClient, t0.Add(time.Duration(i)*time.Second))
 		must(err)
-		_, err = d.RecordAccept(ctx, u, "tplA", false, store.SourceEvent, t0.Add(time.Duration(i)*time.Second+500*time.Millisecond))
+		_, err = d.RecordAccept(ctx, "", u, "tplA", false, store.SourceEvent, t0.Add(time.Duration(i)*time.Second+500*time.Millisecond))
 		must(err)
-		_, err = d.RecordAccept(ctx, u, "tplA", false, store.SourceClient, t0.Add(time.Hour))
+		_, err = d.RecordAccept(ctx, "", u, "tplA", false, store.SourceClient, t0.Add(time.Hour))
 		must(err)
 	}
-	_, err = d.RecordAccept(ctx, "oU1", "tplL", true, store.SourceEvent, t0)
+	_, err = d.RecordAccept(ctx, "", "oU1", "tplL", true, store.SourceEvent, t0)
 	must(err)
-	must(d.SetConsentStatus(ctx, "oU4", "tplA", store.ConsentReject, t0.Add(2*time.Hour)))
+	must(d.SetConsentStatus(ctx, "", "oU4", "tplA", store.ConsentReject, t0.Add(2*time.Hour)))
 	for i, u := range users {
 		h := sha256.Sum256([]byte(u))
 		must(d.CreateSession(ctx, store.Session{TokenHash: fmt.Sprintf("%x", h), OpenID: u, CreatedAt: t0,
@@ -438,7 +438,7 @@ func TestCopyWholeDeployment(t *testing.T) {
 	if err := pg.QueryRow(ctx, "SELECT max(id) FROM deliveries").Scan(&maxDelivery); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ps.RecordAccept(ctx, "oNew", "tplA", false, store.SourceClient, t0.Add(3*time.Hour)); err != nil {
+	if _, err := ps.RecordAccept(ctx, "", "oNew", "tplA", false, store.SourceClient, t0.Add(3*time.Hour)); err != nil {
 		t.Fatalf("an accept after the copy: %v", err)
 	}
 	kinds := func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }
@@ -514,8 +514,8 @@ func compareStores(t *testing.T, a, b store.Store) {
 	cb, eb := b.CountReminders(ctx, t0.Add(time.Hour))
 	same("counts", ca, cb, ea, eb)
 	for _, u := range []string{"oU1", "oU2", "oU3", "oU4", "oRaw"} {
-		x, ex := a.ListConsents(ctx, u)
-		y, ey := b.ListConsents(ctx, u)
+		x, ex := a.ListConsents(ctx, "", u)
+		y, ey := b.ListConsents(ctx, "", u)
 		same("the consent ledger of "+u, x, y, ex, ey)
 		if len(x) == 0 {
 			t.Errorf("no ledger for %s", u)
@@ -526,8 +526,8 @@ func compareStores(t *testing.T, a, b store.Store) {
 		if u != "oRaw" {
 			same("the session of "+u, sx, sy, ex, ey)
 		}
-		px, ex := a.ListPrompted(ctx, u, 10)
-		py, ey := b.ListPrompted(ctx, u, 10)
+		px, ex := a.ListPrompted(ctx, "", u, 10)
+		py, ey := b.ListPrompted(ctx, "", u, 10)
 		same("the prompt of "+u, px, py, ex, ey)
 	}
 	ta, ea := a.Templates(ctx)

@@ -199,7 +199,7 @@ func (h *harness) deliveries(id string) []store.Delivery {
 }
 
 func (h *harness) credits(openID, tmpl string) int64 {
-	c, _ := h.db.GetConsent(context.Background(), openID, tmpl) // none: 0 credits
+	c, _ := h.db.GetConsent(context.Background(), "", openID, tmpl) // none: 0 credits
 	return c.Credits
 }
 
