@@ -20,9 +20,9 @@ var ErrSnoozePastSeries = errors.New("snooze reaches the series' next occurrence
 // app's ledger's).
 type SnoozeRequest struct {
 	ID, AppID, OpenID string
-	At         time.Time
-	Answers    []store.Answer
-	Key, Hash  string
+	At                time.Time
+	Answers           []store.Answer
+	Key, Hash         string
 }
 
 // SnoozeResult is the snoozed reminder; SeriesAt is the series' next
