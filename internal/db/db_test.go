@@ -348,7 +348,7 @@ func TestUpgradeFromVersion1KeepsData(t *testing.T) {
 	for _, q := range []string{ms[0].SQL, "PRAGMA user_version = 1",
 		`INSERT INTO reminders (id, openid, template_id, status, fire_at, due_at, timezone, data, attempts, lease_until, lease_owner, created_at, updated_at)
 		 VALUES ('r1', 'o', 't', 'sending', 5, 5, 'UTC', '{"a":"b"}', 1, 99, 'old', 1, 5)`,
-		`INSERT INTO consents (appid, openid, template_id, credits, status, updated_at) VALUES ('', 'o', 't', 3, 'accept', 1)`} {
+		`INSERT INTO consents (openid, template_id, credits, status, updated_at) VALUES ('o', 't', 3, 'accept', 1)`} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatal(err)
 		}
