@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"io"
 	"strings"
 	"testing"
 
@@ -94,5 +95,33 @@ func TestConsentLedgerIsPerApp(t *testing.T) {
 	}
 	if c := consentsOfResp(t, ta.do("GET", "/v1/consents", tokA, nil))[meetingID]; c["credits"] != 1.0 {
 		t.Errorf("A's credits after B's popup: %v, want 1", c["credits"])
+	}
+}
+
+// The admin consent page shows one app's ledger: the one named by appid,
+// else the first served.
+func TestAdminConsentPageIsPerApp(t *testing.T) {
+	ta := newTwoApps(t)
+	tokA, tokB := ta.loginA("u1"), ta.loginB("u1")
+	ta.want(ta.do("POST", "/v1/consents", tokA, map[string]any{"results": map[string]string{meetingID: "accept"}}), 200, "")
+	ta.want(ta.do("POST", "/v1/consents", tokB, map[string]any{"results": map[string]string{meetingID: "reject"}}), 200, "")
+	c := webClient(t, ta.harness)
+	page := func(query string) string {
+		res, err := c.Get(ta.srv.URL + "/admin/consents?openid=u1" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("consent page%s: %d %s", query, res.StatusCode, b)
+		}
+		return string(b)
+	}
+	if a := page(""); !strings.Contains(a, `data-status="accept"`) || strings.Contains(a, `data-status="reject"`) {
+		t.Errorf("the first app's page:\n%s", a)
+	}
+	if b := page("&appid=" + appB); !strings.Contains(b, `data-status="reject"`) || strings.Contains(b, `data-status="accept"`) {
+		t.Errorf("B's page:\n%s", b)
 	}
 }
