@@ -206,13 +206,15 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 			func(string) string { return "" }, out, io.Discard)
 	}()
 	defer func() { stopServe(); <-served }()
-	var base, fakeURL, code string
+	var base, fakeURL, code, adminToken, secondApp string
 	for {
 		_, grew := out.next()
 		base = out.find(regexp.MustCompile(`listening on (\S+)`))
 		fakeURL = out.find(regexp.MustCompile(`fake WeChat at (\S+)`))
 		code = out.find(regexp.MustCompile(`valid 5 minutes\): (\S+)`))
-		if base != "" && fakeURL != "" && code != "" {
+		adminToken = out.find(regexp.MustCompile(`admin token: (\S+)`))
+		secondApp = out.find(regexp.MustCompile(`a second mini-program (\S+)`))
+		if base != "" && fakeURL != "" && code != "" && adminToken != "" && secondApp != "" {
 			break
 		}
 		select {
@@ -327,6 +329,12 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		cases = append(cases, demoCase{"event lead " + r.Lead, r.ID, "sent", ""})
 	}
 
+	// The second mini-program's user, on the same fake WeChat.
+	second, err := demoSecondAppStart(c, base, fakeURL, secondApp, time.Now(), say)
+	if err != nil {
+		return err
+	}
+
 	// 5. Watch them fire.
 	seen := map[string]string{}
 	recurringID := cases[3].id
@@ -398,6 +406,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		time.Sleep(100 * time.Millisecond)
 	}
 	say("WeChat's sent events marked every accepted message delivered")
+	secondFailures := second.end(ctx, fakeURL, &demoClient{http: c.http, base: base, token: adminToken}, say)
 
 	// 6. The outcomes.
 	fmt.Fprintln(stdout)
@@ -434,6 +443,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	tw.Flush()
 	failures = append(failures, demoEventOutcome(c, base, ev.ID, stdout)...)
+	failures = append(failures, secondFailures...)
 	if recurringNext == "" {
 		failures = append(failures, "the recurring reminder was never seen scheduled")
 	} else if f, err := time.Parse(time.RFC3339, recurringNext); err != nil || f.Before(now) || f.After(now.Add(24*time.Hour)) ||
@@ -446,6 +456,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	fmt.Fprintln(stdout, "\nEvery reminder ended as it should: sent with consent, skipped without, refused by WeChat for a bad page,")
 	fmt.Fprintln(stdout, "a recurring one scheduled for its next 09:00 (an @every one refused), an invalid value stopped before it could reach WeChat,")
 	fmt.Fprintln(stdout, "and an event moved after its creation whose two leads went out through its two templates, each where the user had a credit,")
-	fmt.Fprintln(stdout, "one of them snoozed from its card and sent again on the credit its 稍后提醒 tap earned.")
+	fmt.Fprintln(stdout, "one of them snoozed from its card and sent again on the credit its 稍后提醒 tap earned;")
+	fmt.Fprintln(stdout, "and a user of a second mini-program got a reminder through that app's own account at the same fake WeChat.")
 	return nil
 }

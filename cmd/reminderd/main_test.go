@@ -364,7 +364,12 @@ func TestEndToEnd(t *testing.T) {
 	}
 	metricsText, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, want := range []string{`reminderd_reminders{status="canceled"} 1`, `reminderd_token_events_total{kind="fetched"} 2` /* one per sandbox app */, `reminderd_breaker_state{state="closed"} 1`} {
+	first := wechattest.DefaultAppID
+	for _, want := range []string{`reminderd_reminders{appid="` + first + `",status="canceled"} 1`,
+		// One token per sandbox app, each its own.
+		`reminderd_token_events_total{appid="` + first + `",kind="fetched"} 1`,
+		`reminderd_token_events_total{appid="` + sandboxSecondAppID + `",kind="fetched"} 1`,
+		`reminderd_breaker_state{appid="` + first + `",state="closed"} 1`, `reminderd_breakers_state{state="closed"} 1`} {
 		if !strings.Contains(string(metricsText), want) {
 			t.Fatalf("/metrics lacks %q", want)
 		}
@@ -384,7 +389,9 @@ func TestDemo(t *testing.T) {
 	if err := run(context.Background(), []string{"demo"}, env(nil), &out, io.Discard); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"no_consent", "page_invalid", "scheduled for its first occurrence", "recurrence must not be @every", "refused at creation (422)", "Every reminder ended as it should"} {
+	for _, want := range []string{"no_consent", "page_invalid", "scheduled for its first occurrence", "recurrence must not be @every", "refused at creation (422)", "Every reminder ended as it should",
+		"second mini-program wxsandbox00000002: demo-user-of-app-2 logged in", "GET /fake/sends?appid=wxsandbox00000002",
+		"GET /admin/v1/apps: " + wechattest.DefaultAppID + " serving", "wxsandbox00000002 serving (sent 1,", "a second mini-program got a reminder"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out.String())
 		}

@@ -161,7 +161,7 @@ func TestPostgresEndToEnd(t *testing.T) {
 	}
 	text, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, want := range []string{`reminderd_reminders{status="sent"} 1`, `reminderd_sends_total{appid="` + fake.AppID() + `",errcode="0",reason="",status="sent"} 1`} {
+	for _, want := range []string{`reminderd_reminders{appid="` + fake.AppID() + `",status="sent"} 1`, `reminderd_sends_total{appid="` + fake.AppID() + `",errcode="0",reason="",status="sent"} 1`} {
 		if !strings.Contains(string(text), want+"\n") {
 			t.Errorf("/metrics lacks %s", want)
 		}

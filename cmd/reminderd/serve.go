@@ -120,11 +120,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.Apps != "" {
 		zone = cfg.apps[0].Location()
 	}
-	var fake, fake2 *wechattest.Server
+	var fake *wechattest.Server
 	var extra []app.AppConfig // the sandbox's second fake app
 	if cfg.Sandbox() {
 		log.Warn("sandbox mode: REMINDERD_WECHAT_APPID is not set, so reminderd talks to a built-in fake WeChat on loopback; nothing reaches real users")
-		fake, err = wechattest.Start("127.0.0.1:0", wechattest.Options{Logger: log.With("component", "fake_wechat")})
+		fake, err = wechattest.Start("127.0.0.1:0", sandboxFakeOptions(log))
 		if err != nil {
 			return err
 		}
@@ -136,10 +136,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if pushToken == "" {
 			pushToken, aesKey = randomToken(16), newAESKey()
 		}
-		if fake2, extra, err = startSecondFake(wcfg, log); err != nil {
-			return err
-		}
-		defer fake2.Close()
+		extra = []app.AppConfig{sandboxSecondApp(fake, wcfg)}
 		if adminToken == "" {
 			adminToken = randomToken(24)
 		}
@@ -193,11 +190,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 		second := extra[0]
-		if err := fake2.SetPush(base+"/wechat/push/"+second.WeChat.AppID, second.PushToken, second.AESKey, false); err != nil {
+		if err := fake.App(second.WeChat.AppID).SetPush(base+"/wechat/push/"+second.WeChat.AppID, second.PushToken, second.AESKey, false); err != nil {
 			return err
 		}
 		printSandboxBanner(stdout, base, fake, adminToken)
-		fmt.Fprintf(stdout, "sandbox: a second mini-program %s (its own fake WeChat at %s): log in with {\"code\":…,\"appid\":\"%s\"}\n", second.WeChat.AppID, fake2.URL, second.WeChat.AppID)
+		printSecondAppBanner(stdout, fake, second.WeChat.AppID)
 	}
 	stopHUP := reloadAppsOnHUP(ctx, cfg, wcfg, a, getenv, log)
 	defer stopHUP()
@@ -209,9 +206,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	hooksDone := make(chan struct{})
 	go func() {
 		defer close(hooksDone)
-		if a.Webhooks != nil {
-			a.Webhooks.Run(ctx)
-		}
+		a.RunWebhooks(ctx) // waits until an app has a webhook
 	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
@@ -252,4 +247,11 @@ func printSandboxBanner(w io.Writer, base string, fake *wechattest.Server, admin
 		wechattest.MeetingTemplateID, base)
 	fmt.Fprintf(w, "sandbox: (a consent report is granted at the fake WeChat too: it stands in for the popup you cannot tap)\n")
 	fmt.Fprintf(w, "sandbox: more codes: curl -d '{\"openid\":\"%s\"}' %s/fake/login\n", sandboxUser, fake.URL)
+}
+
+// printSecondAppBanner tells how to try the sandbox's second mini-program:
+// the same fake WeChat, its own account (codes, ledger, sends).
+func printSecondAppBanner(w io.Writer, fake *wechattest.Server, appID string) {
+	fmt.Fprintf(w, "sandbox: a second mini-program %s (its own account at the same fake WeChat): log in with {\"code\":…,\"appid\":\"%s\"}\n", appID, appID)
+	fmt.Fprintf(w, "sandbox: its codes: curl -d '{\"openid\":\"%s\"}' '%s/fake/login?appid=%s'\n", sandboxUser, fake.URL, appID)
 }

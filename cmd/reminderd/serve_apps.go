@@ -45,20 +45,25 @@ func fromSet(set apps.Set, base wechat.Config) []app.AppConfig {
 	return out
 }
 
-// startSecondFake starts the sandbox's second fake WeChat, with its own
-// AppID, secret, push token and key, and the demo templates.
-func startSecondFake(first wechat.Config, log *slog.Logger) (*wechattest.Server, []app.AppConfig, error) {
-	fake, err := wechattest.Start("127.0.0.1:0", wechattest.Options{AppID: sandboxSecondAppID, Secret: randomToken(16),
-		Logger: log.With("component", "fake_wechat", "appid", sandboxSecondAppID)})
-	if err != nil {
-		return nil, nil, err
-	}
+// sandboxFakeOptions are the sandbox's fake WeChat: one server with two
+// accounts, the first app's (the defaults) and sandboxSecondAppID with its
+// own secret, as one WeChat serves many mini-programs.
+func sandboxFakeOptions(log *slog.Logger) wechattest.Options {
+	return wechattest.Options{Logger: log.With("component", "fake_wechat"),
+		Apps: []wechattest.AppOptions{{AppID: sandboxSecondAppID, Secret: randomToken(16)}}}
+}
+
+// sandboxSecondApp is the app of the fake's second account, with the demo
+// templates: the first app's client settings (the same fake's URL), its own
+// appid, secret, push token and key.
+func sandboxSecondApp(fake *wechattest.Server, first wechat.Config) app.AppConfig {
+	acct := fake.App(sandboxSecondAppID)
 	for _, t := range wechattest.DemoTemplates() {
-		fake.AddTemplate(t)
+		acct.AddTemplate(t)
 	}
 	w := first
-	w.BaseURL, w.AppID, w.Secret = fake.URL, fake.AppID(), fake.Secret()
-	return fake, []app.AppConfig{{WeChat: w, PushToken: randomToken(16), AESKey: newAESKey(), SandboxGrant: fake.ReportAccept}}, nil
+	w.AppID, w.Secret = acct.AppID(), acct.Secret()
+	return app.AppConfig{WeChat: w, PushToken: randomToken(16), AESKey: newAESKey(), SandboxGrant: acct.ReportAccept}
 }
 
 // reloadAppsOnHUP re-reads the apps file on each SIGHUP: an app added

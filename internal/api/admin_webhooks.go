@@ -102,8 +102,8 @@ func (s *Server) handleAdminListWebhooks(w http.ResponseWriter, r *http.Request)
 		Webhooks   []webhookJSON `json:"webhooks"`
 		NextCursor *string       `json:"next_cursor"`
 	}{Webhooks: []webhookJSON{}}
-	if s.webhooks != nil {
-		page, err := s.webhooks.ListWebhooks(r.Context(), wq)
+	if outbox := s.outbox(); outbox != nil {
+		page, err := outbox.ListWebhooks(r.Context(), wq)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -124,11 +124,12 @@ func (s *Server) handleAdminGetWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) writeWebhook(w http.ResponseWriter, r *http.Request, id string) {
-	if s.webhooks == nil {
+	outbox := s.outbox()
+	if outbox == nil {
 		s.writeError(w, r, notFound("webhook "+id))
 		return
 	}
-	wh, err := s.webhooks.GetWebhook(r.Context(), id)
+	wh, err := outbox.GetWebhook(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		s.writeError(w, r, notFound("webhook "+id))
 		return
@@ -142,10 +143,11 @@ func (s *Server) writeWebhook(w http.ResponseWriter, r *http.Request, id string)
 // retryWebhook makes a failing or dead delivery due now and wakes the
 // dispatcher; a refusal says why.
 func (s *Server) retryWebhook(r *http.Request, id string) error {
-	if s.webhooks == nil {
+	outbox := s.outbox()
+	if outbox == nil {
 		return notFound("webhook " + id)
 	}
-	err := s.webhooks.RetryWebhook(r.Context(), id, s.now())
+	err := outbox.RetryWebhook(r.Context(), id, s.now())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("webhook " + id)
@@ -169,6 +171,14 @@ func (s *Server) handleAdminRetryWebhook(w http.ResponseWriter, r *http.Request)
 	s.writeWebhook(w, r, id)
 }
 
+// outbox is the webhook outbox while webhooks are on, else nil.
+func (s *Server) outbox() store.WebhookStore {
+	if s.webhooksOn != nil && !s.webhooksOn() {
+		return nil
+	}
+	return s.webhooks
+}
+
 // webWebhook is an outbox row as the page shows it.
 type webWebhook struct {
 	webhookJSON
@@ -183,8 +193,9 @@ func (s *Server) handleWebWebhooks(w http.ResponseWriter, r *http.Request, pd pa
 		state = store.WebhookState(v)
 	}
 	var list []webWebhook
-	if s.webhooks != nil {
-		page, err := s.webhooks.ListWebhooks(r.Context(), store.WebhookQuery{State: state, Limit: maxLimit})
+	outbox := s.outbox()
+	if outbox != nil {
+		page, err := outbox.ListWebhooks(r.Context(), store.WebhookQuery{State: state, Limit: maxLimit})
 		if err != nil {
 			s.webError(w, r, pd, err)
 			return
@@ -207,7 +218,7 @@ func (s *Server) handleWebWebhooks(w http.ResponseWriter, r *http.Request, pd pa
 		States   []string
 		Enabled  bool
 		Webhooks []webWebhook
-	}{pd, string(state), webhookStates, s.webhooks != nil, list})
+	}{pd, string(state), webhookStates, outbox != nil, list})
 }
 
 // webTime is how the admin page shows an instant.

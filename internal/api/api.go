@@ -112,6 +112,10 @@ type Config struct {
 	// webhook is configured (empty lists). WebhookWake is told of a retry.
 	Webhooks    store.WebhookStore
 	WebhookWake func()
+	// WebhooksOn, when set, reports whether webhooks are on now (a SIGHUP
+	// may give the first app its webhook): while it says no, Webhooks is
+	// treated as nil.
+	WebhooksOn func() bool
 	// Now is the clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -149,6 +153,7 @@ type Server struct {
 	service     ServiceAuth
 	webhooks    store.WebhookStore
 	webhookWake func()
+	webhooksOn  func() bool
 
 	// The services every surface calls (internal/service).
 	reminders *service.Reminders
@@ -182,6 +187,7 @@ func New(cfg Config) *Server {
 		service:     cfg.Service,
 		webhooks:    cfg.Webhooks,
 		webhookWake: cfg.WebhookWake,
+		webhooksOn:  cfg.WebhooksOn,
 	}
 	if s.engine == nil {
 		s.engine = noEngine{}

@@ -126,7 +126,8 @@ func newHarnessWith(t testing.TB, opt db.Options, tweak func(*api.Config)) *harn
 	eng := &wake{}
 	zone, _ := time.LoadLocation("Asia/Shanghai")
 	m := metrics.New(func(context.Context) (metrics.State, error) {
-		return metrics.State{RemindersByStatus: map[string]int64{"scheduled": 0}, Breaker: "closed"}, nil
+		return metrics.State{Apps: []metrics.AppState{{AppID: fake.AppID(), Served: true, RemindersByStatus: map[string]int64{"scheduled": 0},
+			Breaker: "closed"}}, Breaker: "closed"}, nil
 	}, log)
 	cfg := api.Config{DB: d, Catalog: cat, Login: client, Engine: eng, Token: client, Push: rcv,
 		Metrics: m.Handler(), AdminToken: adminToken, DefaultZone: zone, Now: clock.Now, Logger: log}

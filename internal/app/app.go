@@ -13,8 +13,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -53,12 +55,12 @@ type Config struct {
 	// outcome after the metrics.
 	Engine scheduler.Config
 	// API configures the HTTP API. New sets its DB, Catalog, Login, Engine,
-	// Token, Push, Metrics, ObserveHTTP, Webhooks, WebhookWake, Now and
+	// Token, Push, Metrics, ObserveHTTP, Webhooks, WebhookWake, WebhooksOn, Now and
 	// Logger.
 	API api.Config
 	// Webhooks, when set, are where each app's events go instead of its
-	// AppConfig.Webhook. No app with a target at start: no outbox, no
-	// dispatcher.
+	// AppConfig.Webhook. Webhooks are off (no outbox row, no scan) until
+	// an app has a target, at start or on SetApps (webhooks.go).
 	Webhooks webhook.Targets
 	// Owner names this process in the webhook outbox's leases (default a
 	// random name).
@@ -95,9 +97,12 @@ type App struct {
 	// Handler is the HTTP API (mini-program, admin, message push, health,
 	// metrics).
 	Handler http.Handler
-	// Webhooks posts the webhook outbox (nil: no webhook is configured);
-	// run it beside the engine, and stop it before Close.
+	// Webhooks posts the webhook outbox; run it beside the engine with
+	// RunWebhooks (which waits until an app has a webhook), and stop it
+	// before Close.
 	Webhooks *webhook.Dispatcher
+
+	hooks webhookSwitch // webhooks.go
 }
 
 // New opens the database and builds everything on it. The catalog is
@@ -134,7 +139,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	// counts from the service every surface reads them from.
 	reminders := service.NewReminders(database, wakeLater{a}, now)
 	a.Metrics = metrics.New(func(ctx context.Context) (metrics.State, error) {
-		return engineState(ctx, reminders, database, a.Engine)
+		return engineState(ctx, reminders, database, a.Engine, a.apps.ids())
 	}, log.With("component", "metrics"))
 
 	a.now, a.log = now, log
@@ -164,7 +169,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	observer, m := cfg.Engine.Observer, a.Metrics
 	ecfg.Observer = func(o scheduler.Outcome) {
 		m.ObserveSend(o.AppID, o.Status, o.Reason, o.ErrCode, o.Sent, o.Latency, o.Lateness)
-		m.ObserveTruth(o.Late, o.PossibleDuplicate, o.Settled, o.InvalidAnswer)
+		m.ObserveTruth(o.AppID, o.Late, o.PossibleDuplicate, o.Settled, o.InvalidAnswer)
 		if observer != nil {
 			observer(o)
 		}
@@ -208,30 +213,21 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	if targets == nil {
 		targets = appTargets{&a.apps}
 	}
-	hooked := hookedApps(parts, targets)
-	if len(hooked) > 0 {
-		// Before anything runs: every event from now on is in the outbox,
-		// each row its own app's (an app's webhook set or changed on
-		// SIGHUP counts from then on).
-		database.EnableWebhooks(store.WebhookApps{Default: first.cfg.WeChat.AppID, On: func(app string) bool {
-			_, ok := targets.Target(app)
-			return ok
-		}})
-		acfg.Webhooks = database
-		acfg.WebhookWake = func() { a.Webhooks.Wake() }
-		log.Info("webhooks on", "apps", hooked)
-	}
+	a.hooks.init(database, first.cfg.WeChat.AppID, targets)
+	acfg.Webhooks, acfg.WebhooksOn = database, a.WebhooksOn
+	acfg.WebhookWake = func() { a.Webhooks.Wake() }
 	srv := api.New(acfg)
 	a.Handler = srv
-	if len(hooked) > 0 {
-		wm := m.Webhooks(database.WebhookDepth, log)
-		owner := cfg.Owner
-		if owner == "" {
-			owner = "proc-" + store.NewWebhookID(now())
-		}
-		a.Webhooks = webhook.New(webhook.Config{Store: database, Targets: targets, Owner: owner,
-			Render: srv.RenderReminder, Now: now, Observe: wm.Observe, Logger: log.With("component", "webhooks")})
+	owner := cfg.Owner
+	if owner == "" {
+		owner = "proc-" + store.NewWebhookID(now())
 	}
+	// Built whatever the configuration, so that a SIGHUP that gives an app
+	// its first webhook has a dispatcher to start (switchWebhooks).
+	a.Webhooks = webhook.New(webhook.Config{Store: database, Targets: targets, Owner: owner,
+		Render: srv.RenderReminder, Now: now, Observe: a.hooks.observe, Logger: log.With("component", "webhooks")})
+	// Before anything runs: every event from now on is in the outbox.
+	a.switchWebhooks(parts)
 	return a, nil
 }
 
@@ -331,30 +327,53 @@ type checkpointer interface {
 	CheckpointState() (walFrames, failures int64)
 }
 
-// engineState is what /metrics reads at each scrape: the reminder counts of
-// service.Stats, and the engine's and the database's own state.
-func engineState(ctx context.Context, reminders *service.Reminders, d store.Store, eng *scheduler.Engine) (metrics.State, error) {
-	st := metrics.State{RemindersByStatus: map[string]int64{}, Breaker: "closed"}
-	for _, s := range store.Statuses() {
-		st.RemindersByStatus[string(s)] = 0
-	}
-	stats, err := reminders.Stats(ctx)
+// engineState is what /metrics reads at each scrape: each app's reminder
+// counts by status (one grouped count, the one GET /admin/v1/apps reads),
+// each served app's due backlog (service.Reminders.AppStats, on the app
+// index), breaker and quota pause, and the engine's and the database's own
+// state.
+func engineState(ctx context.Context, reminders *service.Reminders, d store.Store, eng *scheduler.Engine, served []string) (metrics.State, error) {
+	st := metrics.State{Breaker: "closed"}
+	counts, err := d.CountRemindersByApp(ctx)
 	if err != nil {
 		return st, err
 	}
-	for s, n := range stats.ByStatus {
-		st.RemindersByStatus[string(s)] = n
+	for _, id := range served {
+		stats, err := reminders.AppStats(ctx, id)
+		if err != nil {
+			return st, err
+		}
+		a := metrics.AppState{AppID: id, Served: true, RemindersByStatus: statusCounts(counts[id]), DueBacklog: stats.DueBacklog,
+			OldestDueAge: stats.OldestDueAge(), Breaker: "closed"}
+		if eng != nil {
+			a.Breaker = eng.BreakerOf(id)
+			a.QuotaPaused = !eng.QuotaPausedUntilOf(id).IsZero()
+		}
+		st.Apps = append(st.Apps, a)
+		delete(counts, id)
 	}
-	st.DueBacklog = stats.DueBacklog
-	st.OldestDueAge = stats.OldestDueAge()
+	// The apps only the data names: removed from the configuration, their
+	// reminders kept and deferred.
+	for _, id := range slices.Sorted(maps.Keys(counts)) {
+		st.Apps = append(st.Apps, metrics.AppState{AppID: id, RemindersByStatus: statusCounts(counts[id])})
+	}
 	if c, ok := d.(checkpointer); ok { // SQLite's WAL; PostgreSQL has none of its own to report
 		st.WALFrames, st.CheckpointFailures = c.CheckpointState()
 	}
 	if eng != nil {
 		st.Breaker = eng.Breaker()
-		st.QuotaPaused = !eng.QuotaPausedUntil().IsZero()
 	}
 	return st, nil
+}
+
+// statusCounts is every status's count, zero included, so that a status
+// with no reminder reads 0 and not a gap.
+func statusCounts(by map[store.Status]int64) map[string]int64 {
+	out := make(map[string]int64, len(store.Statuses()))
+	for _, s := range store.Statuses() {
+		out[string(s)] = by[s]
+	}
+	return out
 }
 
 // Retention is how long delivery records of past sends are kept.

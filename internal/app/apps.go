@@ -128,7 +128,7 @@ func (a *App) buildApp(ctx context.Context, ac AppConfig) (*appParts, error) {
 	wcfg.Now = now
 	wcfg.Logger = log.With("component", "wechat", "appid", id)
 	wcfg.TokenStore = tokenStore{a.Store.AppTokens(id)}
-	wcfg.OnToken = func(e wechat.TokenEvent) { a.Metrics.TokenEvent(e.Kind) }
+	wcfg.OnToken = func(e wechat.TokenEvent) { a.Metrics.TokenEvent(id, e.Kind) }
 	client, err := wechat.New(wcfg)
 	if err != nil {
 		return nil, fmt.Errorf("app %s: %w", id, err)
@@ -199,6 +199,10 @@ func (a *App) SetApps(ctx context.Context, apps []AppConfig) (added, removed []s
 	}
 	a.apps.p.Store(&next)
 	a.Apps.Set(apiApps(next))
+	// An app's webhook added, changed or removed counts from its next
+	// event (appTargets reads the set just stored); the first one turns
+	// webhooks on.
+	a.switchWebhooks(next)
 	return added, removed, nil
 }
 

@@ -81,8 +81,8 @@ func TestSeveralAppsWebhooksAndServiceTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if a.Webhooks == nil {
-		t.Fatal("no dispatcher though both apps have a webhook")
+	if !a.WebhooksOn() {
+		t.Fatal("webhooks off though both apps have a webhook")
 	}
 	due(t, a, fakeA, "ra", fakeA.AppID(), "user-a")
 	due(t, a, fakeB, "rb", appB, "user-b")

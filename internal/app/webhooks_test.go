@@ -18,7 +18,7 @@ import (
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
-// Without a webhook URL there is no dispatcher and no outbox row; with one,
+// Without a webhook URL webhooks are off and no outbox row is written; with one,
 // a consent change is posted by the app's dispatcher with the reminder
 // rendered by the API, and the metrics count it.
 func TestWebhooksWiring(t *testing.T) {
@@ -30,8 +30,8 @@ func TestWebhooksWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer plain.Close()
-	if plain.Webhooks != nil {
-		t.Fatal("a dispatcher without a webhook URL")
+	if plain.WebhooksOn() {
+		t.Fatal("webhooks on without a webhook URL")
 	}
 
 	var mu sync.Mutex
@@ -51,8 +51,8 @@ func TestWebhooksWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if a.Webhooks == nil {
-		t.Fatal("no dispatcher with a webhook URL")
+	if !a.WebhooksOn() {
+		t.Fatal("webhooks off with a webhook URL")
 	}
 	if _, err := a.Store.RecordAccept(ctx, fake.AppID(), "oA", wechattest.MeetingTemplateID, false, store.SourceClient, clock.Now()); err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestWebhooksWiring(t *testing.T) {
 	rec := httptest.NewRecorder()
 	a.Handler.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	m := rec.Body.String()
-	if !strings.Contains(m, `reminderd_webhook_deliveries_total{result="delivered",type="consent.changed"} 1`) ||
+	if !strings.Contains(m, `reminderd_webhook_deliveries_total{appid="`+fake.AppID()+`",result="delivered",type="consent.changed"} 1`) ||
 		!strings.Contains(m, "reminderd_webhook_outbox_depth 0") {
 		t.Fatalf("metrics:\n%s", grep(m, "webhook"))
 	}

@@ -20,39 +20,55 @@ func scrape(t *testing.T, m *Metrics) string {
 }
 
 func TestMetrics(t *testing.T) {
-	state := State{RemindersByStatus: map[string]int64{"scheduled": 7, "sent": 3}, DueBacklog: 2,
-		OldestDueAge: 1500 * time.Millisecond, Breaker: "half_open", QuotaPaused: true, WALFrames: 812, CheckpointFailures: 3}
+	state := State{Apps: []AppState{
+		{AppID: "wxa", Served: true, RemindersByStatus: map[string]int64{"scheduled": 7, "sent": 3}, DueBacklog: 2,
+			OldestDueAge: 1500 * time.Millisecond, Breaker: "half_open", QuotaPaused: true},
+		{AppID: "wxb", Served: true, RemindersByStatus: map[string]int64{"scheduled": 1}, Breaker: "closed"},
+	}, Breaker: "closed", WALFrames: 812, CheckpointFailures: 3}
 	m := New(func(context.Context) (State, error) { return state, nil }, slog.New(slog.DiscardHandler))
 	m.ObserveSend("wxa", "sent", "", 0, true, 40*time.Millisecond, 300*time.Millisecond)
 	m.ObserveSend("wxa", "sent", "", 0, true, 60*time.Millisecond, 2*time.Second)
 	m.ObserveSend("wxa", "retry", "", -1, true, 20*time.Millisecond, 0)
 	m.ObserveSend("wxa", "skipped", "expired", -2, false, 0, 0)
-	m.TokenEvent("fetched")
+	m.ObserveSend("wxb", "sent", "", 0, true, 10*time.Millisecond, 100*time.Millisecond)
+	m.TokenEvent("wxa", "fetched")
+	m.TokenEvent("wxb", "fetch_failed")
 	m.Rescued(4)
-	m.ObserveTruth(true, false, false, false)
-	m.ObserveTruth(false, true, true, false)
-	m.ObserveTruth(false, true, false, true)
+	m.ObserveTruth("wxa", true, false, false, false)
+	m.ObserveTruth("wxa", false, true, true, false)
+	m.ObserveTruth("wxb", false, true, false, true)
 	out := scrape(t, m)
 	for _, want := range []string{
-		`reminderd_reminders{status="scheduled"} 7`,
-		`reminderd_due_backlog 2`,
-		`reminderd_oldest_due_age_seconds 1.5`,
-		`reminderd_breaker_state{state="half_open"} 1`,
-		`reminderd_breaker_state{state="open"} 0`,
-		`reminderd_quota_paused 1`,
+		`reminderd_reminders{appid="wxa",status="scheduled"} 7`,
+		`reminderd_reminders{appid="wxb",status="scheduled"} 1`,
+		`reminderd_due_backlog{appid="wxa"} 2`,
+		`reminderd_due_backlog{appid="wxb"} 0`,
+		`reminderd_oldest_due_age_seconds{appid="wxa"} 1.5`,
+		`reminderd_breaker_state{appid="wxa",state="half_open"} 1`,
+		`reminderd_breaker_state{appid="wxa",state="open"} 0`,
+		`reminderd_breaker_state{appid="wxb",state="closed"} 1`,
+		`reminderd_breakers_state{state="closed"} 1`,
+		`reminderd_breakers_state{state="half_open"} 0`,
+		`reminderd_quota_paused{appid="wxa"} 1`,
+		`reminderd_quota_paused{appid="wxb"} 0`,
 		`reminderd_sends_total{appid="wxa",errcode="0",reason="",status="sent"} 2`,
 		`reminderd_sends_total{appid="wxa",errcode="-1",reason="",status="retry"} 1`,
 		`reminderd_sends_total{appid="wxa",errcode="none",reason="expired",status="skipped"} 1`,
-		`reminderd_send_lateness_seconds_count 2`,
-		`reminderd_send_lateness_seconds_bucket{le="0.5"} 1`,
-		`reminderd_send_latency_seconds_count 3`,
-		`reminderd_skipped_expired_total 1`,
-		`reminderd_token_events_total{kind="fetched"} 1`,
+		`reminderd_sends_total{appid="wxb",errcode="0",reason="",status="sent"} 1`,
+		`reminderd_send_lateness_seconds_count{appid="wxa"} 2`,
+		`reminderd_send_lateness_seconds_bucket{appid="wxa",le="0.5"} 1`,
+		`reminderd_send_lateness_seconds_count{appid="wxb"} 1`,
+		`reminderd_send_latency_seconds_count{appid="wxa"} 3`,
+		`reminderd_send_latency_seconds_count{appid="wxb"} 1`,
+		`reminderd_skipped_expired_total{appid="wxa"} 1`,
+		`reminderd_token_events_total{appid="wxa",kind="fetched"} 1`,
+		`reminderd_token_events_total{appid="wxb",kind="fetch_failed"} 1`,
 		`reminderd_leases_rescued_total 4`,
-		`reminderd_sends_late_total 1`,
-		`reminderd_possible_duplicates_total 2`,
-		`reminderd_unknown_settled_total 1`,
-		`reminderd_wechat_invalid_answers_total 1`,
+		`reminderd_sends_late_total{appid="wxa"} 1`,
+		`reminderd_possible_duplicates_total{appid="wxa"} 1`,
+		`reminderd_possible_duplicates_total{appid="wxb"} 1`,
+		`reminderd_unknown_settled_total{appid="wxa"} 1`,
+		`reminderd_wechat_invalid_answers_total{appid="wxb"} 1`,
 		`reminderd_state_scrape_ok 1`,
 		`reminderd_wal_frames 812`,
 		`reminderd_checkpoint_failures_total 3`,
@@ -61,6 +77,74 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(out, want+"\n") && !strings.Contains(out, want+" ") {
 			t.Errorf("scrape lacks %q", want)
 		}
+	}
+	for _, unwanted := range []string{
+		`reminderd_wechat_invalid_answers_total{appid="wxa"}`, // nothing counted: no series
+		`reminderd_skipped_expired_total{appid="wxb"}`,
+	} {
+		if strings.Contains(out, unwanted) {
+			t.Errorf("scrape has %q", unwanted)
+		}
+	}
+}
+
+// An app removed from the configuration keeps its reminder counts, and has
+// no backlog, breaker or quota series: nothing of it runs.
+func TestMetricsRemovedApp(t *testing.T) {
+	state := State{Apps: []AppState{{AppID: "wxgone", RemindersByStatus: map[string]int64{"scheduled": 4}}}, Breaker: "closed"}
+	m := New(func(context.Context) (State, error) { return state, nil }, slog.New(slog.DiscardHandler))
+	out := scrape(t, m)
+	if !strings.Contains(out, `reminderd_reminders{appid="wxgone",status="scheduled"} 4`+"\n") {
+		t.Errorf("scrape lacks the removed app's reminders:\n%s", out)
+	}
+	for _, name := range []string{"reminderd_due_backlog{", "reminderd_breaker_state{", "reminderd_quota_paused{", "reminderd_oldest_due_age_seconds{"} {
+		if strings.Contains(out, name) {
+			t.Errorf("a removed app has %s…}", name)
+		}
+	}
+}
+
+// Every metric family carries appid where it is about one app, and only the
+// process's own have none: the exposition names each family's labels.
+func TestMetricsLabels(t *testing.T) {
+	state := State{Apps: []AppState{{AppID: "wxa", Served: true, RemindersByStatus: map[string]int64{"scheduled": 1}, Breaker: "closed"}}, Breaker: "closed"}
+	m := New(func(context.Context) (State, error) { return state, nil }, slog.New(slog.DiscardHandler))
+	w := m.Webhooks(func(context.Context) (int64, error) { return 0, nil }, slog.New(slog.DiscardHandler))
+	m.ObserveSend("wxa", "sent", "", 0, true, time.Millisecond, time.Millisecond)
+	m.ObserveSend("wxa", "skipped", "expired", -2, false, 0, 0)
+	m.ObserveTruth("wxa", true, true, true, true)
+	m.TokenEvent("wxa", "fetched")
+	m.Rescued(1)
+	m.ObserveHTTP("GET", "/healthz", 200, time.Millisecond)
+	w.Observe("wxa", "reminder.sent", "delivered")
+	// The process's own: the HTTP server, lease rescue (a dead process's
+	// leases, whatever app), the database and the outbox as a whole.
+	process := map[string]bool{"reminderd_http_requests_total": true, "reminderd_http_request_duration_seconds": true,
+		"reminderd_leases_rescued_total": true, "reminderd_state_scrape_ok": true, "reminderd_wal_frames": true,
+		"reminderd_checkpoint_failures_total": true, "reminderd_webhook_outbox_depth": true, "reminderd_breakers_state": true}
+	fams, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, f := range fams {
+		name := f.GetName()
+		if !strings.HasPrefix(name, "reminderd_") {
+			continue
+		}
+		seen++
+		for _, mt := range f.GetMetric() {
+			has := false
+			for _, l := range mt.GetLabel() {
+				has = has || l.GetName() == "appid"
+			}
+			if has == process[name] {
+				t.Errorf("%s: appid label %v, want %v", name, has, !process[name])
+			}
+		}
+	}
+	if seen < 20 {
+		t.Errorf("gathered %d reminderd families", seen)
 	}
 }
 

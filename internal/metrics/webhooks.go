@@ -14,13 +14,13 @@ type Webhooks struct {
 	deliveries *prometheus.CounterVec
 }
 
-// Webhooks registers reminderd_webhook_deliveries_total{type,result} and
+// Webhooks registers reminderd_webhook_deliveries_total{appid,type,result} and
 // the outbox depth gauge, read at each scrape through depth.
 func (m *Metrics) Webhooks(depth func(ctx context.Context) (int64, error), log *slog.Logger) *Webhooks {
 	w := &Webhooks{deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "reminderd_webhook_deliveries_total",
-		Help: "Webhook posts by event type and result: delivered (a 2xx answer), failed (retried later), dead (given up a day after the event; an admin may retry it).",
-	}, []string{"type", "result"})}
+		Help: "Webhook posts by the event's app, event type and result: delivered (a 2xx answer), failed (retried later), dead (given up a day after the event; an admin may retry it).",
+	}, []string{"appid", "type", "result"})}
 	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "reminderd_webhook_outbox_depth",
 		Help: "Webhook events not yet delivered nor dead: pending and failing rows of the outbox.",
@@ -38,5 +38,7 @@ func (m *Metrics) Webhooks(depth func(ctx context.Context) (int64, error), log *
 	return w
 }
 
-// Observe counts one post.
-func (w *Webhooks) Observe(typ, result string) { w.deliveries.WithLabelValues(typ, result).Inc() }
+// Observe counts one post of an event of app appID.
+func (w *Webhooks) Observe(appID, typ, result string) {
+	w.deliveries.WithLabelValues(appID, typ, result).Inc()
+}

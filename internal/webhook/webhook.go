@@ -82,9 +82,9 @@ type Config struct {
 	Now     func() time.Time
 	// Every is the period of the outbox scan (default 1 s).
 	Every time.Duration
-	// Observe is told of every post: its type and result (delivered,
-	// failed, dead).
-	Observe func(typ, result string)
+	// Observe is told of every post: its event's app, type and result
+	// (delivered, failed, dead).
+	Observe func(appID, typ, result string)
 	Logger  *slog.Logger
 }
 
@@ -112,7 +112,7 @@ func New(cfg Config) *Dispatcher {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Observe == nil {
-		cfg.Observe = func(string, string) {}
+		cfg.Observe = func(string, string, string) {}
 	}
 	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1)}
 }
@@ -199,7 +199,7 @@ func (d *Dispatcher) deliver(ctx context.Context, w store.Webhook) error {
 	}
 	result := map[store.WebhookState]string{store.WebhookDelivered: "delivered", store.WebhookFailing: "failed",
 		store.WebhookDead: "dead"}[res.State]
-	d.cfg.Observe(w.Type, result)
+	d.cfg.Observe(w.AppID, w.Type, result)
 	if perr != nil {
 		d.cfg.Logger.Warn("webhook post failed", "webhook_id", w.ID, "type", w.Type, "attempt", w.Attempts+1,
 			"status", status, "error", perr, "state", res.State)

@@ -114,7 +114,7 @@ func newFixture(t *testing.T, timeout time.Duration) *fixture {
 		Render: func(ctx context.Context, id string) (json.RawMessage, error) {
 			return json.RawMessage(`{"id":"` + id + `","status":"sent"}`), nil
 		},
-		Observe: func(typ, result string) { f.mu.Lock(); f.seen[typ+" "+result]++; f.mu.Unlock() }})
+		Observe: func(_, typ, result string) { f.mu.Lock(); f.seen[typ+" "+result]++; f.mu.Unlock() }})
 	return f
 }
 

@@ -26,23 +26,30 @@ RETURNING version;
 UPDATE wechat_token SET value = '', expires_at = 0, updated_at = @now
 WHERE appid = @appid AND version = @version AND value <> '';
 
--- name: AcquireUserSend :one
--- The user's send lease for holder, unless another holder has it past
--- @now; with it, in the same statement, holder's claim of @reminder_id is
--- marked started if it is still holder's (a claim rescued meanwhile is
--- not: marked 0, and the caller gives the lease back and does not send).
-WITH lease AS (
-    INSERT INTO user_sends (openid, holder, until) VALUES (@openid, @holder, @until)
+-- name: AcquireUserSends :many
+-- AcquireUserSend for several sends at once (parallel arrays, one openid
+-- at most once): each user's send lease for its holder, unless another
+-- holder has it past @now; with it, each holder's claim of its reminder is
+-- marked started if it is still the holder's. One statement, so one commit
+-- for the sends of a whole batch.
+WITH req AS (
+    SELECT unnest(@openids::text[]) AS openid, unnest(@holders::text[]) AS holder,
+           unnest(@untils::bigint[]) AS until, unnest(@reminder_ids::text[]) AS reminder_id
+), lease AS (
+    INSERT INTO user_sends (openid, holder, until) SELECT req.openid, req.holder, req.until FROM req
     ON CONFLICT (openid) DO UPDATE SET holder = excluded.holder, until = excluded.until
     WHERE user_sends.until <= @now OR user_sends.holder = excluded.holder
-    RETURNING 1
+    RETURNING user_sends.openid
 ), mark AS (
-    UPDATE reminders SET send_started = true
-    WHERE id = @reminder_id::text AND status = 'sending' AND lease_owner = @holder
-      AND EXISTS (SELECT 1 FROM lease)
-    RETURNING 1
+    UPDATE reminders m SET send_started = true FROM req
+    WHERE m.id = req.reminder_id AND m.status = 'sending' AND m.lease_owner = req.holder
+      AND req.openid IN (SELECT lease.openid FROM lease)
+    RETURNING m.id
 )
-SELECT (SELECT count(*) FROM lease)::bigint AS leased, (SELECT count(*) FROM mark)::bigint AS marked;
+SELECT req.openid::text AS openid,
+       (req.openid IN (SELECT lease.openid FROM lease))::bool AS leased,
+       (req.reminder_id IN (SELECT mark.id FROM mark))::bool AS marked
+FROM req;
 
 -- name: ReleaseUserSend :exec
 DELETE FROM user_sends WHERE openid = @openid AND holder = @holder;

@@ -39,6 +39,8 @@ type DB struct {
 	health probe.Cache
 	// outcomes group-commits RecordOutcome (engine_outcome.go).
 	outcomes *batch.Batcher[*outcomeReq]
+	// leases group-commits AcquireUserSend (fleet.go).
+	leases *batch.Batcher[*leaseReq]
 	// outbox is the app whose webhook events are written (webhooks.go);
 	// nil: none are.
 	outbox atomic.Pointer[store.WebhookApps]
@@ -81,6 +83,7 @@ func Open(ctx context.Context, url string, opt Options) (*DB, error) {
 		d.now = time.Now
 	}
 	d.outcomes = batch.New(maxOutcomes, d.recordBatch)
+	d.leases = batch.New(maxLeases, d.acquireBatch)
 	return d, nil
 }
 

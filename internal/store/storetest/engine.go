@@ -49,6 +49,7 @@ func engineTests(t *testing.T, open Open[EngineDriver]) {
 		{"RescuerGivesUnstartedClaimsBack", testRescueUnstarted},
 		{"UserSendLeaseRefusedToALostClaim", testUserSendLeaseOfALostClaim},
 		{"RecordReleasesTheUserSendLease", testRecordReleasesUserSend},
+		{"UserSendLeasesAtOnce", testUserSendLeasesAtOnce},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -314,5 +315,109 @@ func testRecordReleasesUserSend(t *testing.T, s store.EngineStore) {
 	}
 	if ok, err := s.AcquireUserSend(ctx, "oB", "p2", et0.Add(2*time.Second), et0.Add(time.Minute), ""); err != nil || ok {
 		t.Fatalf("oB after a record that kept it: %v, %v; want still p1's", ok, err)
+	}
+}
+
+// Send leases taken at once, as a busy process's workers take them (a
+// driver may group them): each claim still its holder's gets its user's
+// lease and is marked started; each claim rescued meanwhile is refused and
+// its user left free; two holders asking for one user at once get it once.
+func testUserSendLeasesAtOnce(t *testing.T, s store.EngineStore) {
+	ctx := context.Background()
+	const lost, live = 8, 24
+	for i := range lost {
+		id := fmt.Sprintf("l%02d", i)
+		create(t, s, id, "u-"+id, oneTime, et0)
+		accept(t, s, "u-"+id, oneTime, et0.Add(-time.Hour))
+	}
+	if cs, err := s.ClaimDue(ctx, store.ClaimParams{Now: et0, LeaseUntil: et0.Add(time.Minute), Owner: "slow", Max: 100, Kind: kinds,
+		MarkStarts: true}); err != nil || len(cs) != lost {
+		t.Fatalf("claimed %d, %v", len(cs), err)
+	}
+	at := et0.Add(2 * time.Minute)
+	if n, err := s.RescueExpiredLeases(ctx, at, 5*time.Minute); err != nil || n != lost {
+		t.Fatalf("rescued %d, %v", n, err)
+	}
+	for i := range live {
+		id := fmt.Sprintf("v%02d", i)
+		create(t, s, id, "u-"+id, oneTime, at)
+		accept(t, s, "u-"+id, oneTime, et0.Add(-time.Hour))
+	}
+	cs, err := s.ClaimDue(ctx, store.ClaimParams{Now: at, LeaseUntil: at.Add(time.Minute), Owner: "p1", Max: 100, Kind: kinds,
+		MarkStarts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var liveClaims []store.Claim
+	for _, c := range cs {
+		if c.Reminder.ID[0] == 'v' {
+			liveClaims = append(liveClaims, c)
+		}
+	}
+	if len(liveClaims) != live {
+		t.Fatalf("claimed %v", claimIDs(cs))
+	}
+	type ask struct{ openID, holder, reminderID string }
+	var asks []ask
+	for i := range lost {
+		id := fmt.Sprintf("l%02d", i)
+		asks = append(asks, ask{"u-" + id, "slow", id})
+	}
+	for _, c := range liveClaims {
+		asks = append(asks, ask{c.Reminder.OpenID, "p1", c.Reminder.ID})
+	}
+	// One user asked for by two holders at once, with no claim.
+	asks = append(asks, ask{"shared", "h1", ""}, ask{"shared", "h2", ""})
+	got := make([]bool, len(asks))
+	var wg sync.WaitGroup
+	for i, a := range asks {
+		wg.Go(func() {
+			ok, err := s.AcquireUserSend(ctx, a.openID, a.holder, at, at.Add(5*time.Minute), a.reminderID)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = ok
+		})
+	}
+	wg.Wait()
+	shared := 0
+	for i, a := range asks {
+		switch {
+		case a.openID == "shared":
+			if got[i] {
+				shared++
+			}
+		case a.holder == "slow" && got[i]:
+			t.Errorf("%s: the lease granted to a claim rescued meanwhile", a.reminderID)
+		case a.holder == "p1" && !got[i]:
+			t.Errorf("%s: the lease refused to a live claim", a.reminderID)
+		}
+	}
+	if shared != 1 {
+		t.Fatalf("one user asked for by two holders at once: granted %d times, want once", shared)
+	}
+	for _, a := range asks {
+		if a.openID == "shared" {
+			continue
+		}
+		// A refused claim's user is free; a granted one's is held.
+		ok, err := s.AcquireUserSend(ctx, a.openID, "other", at.Add(time.Second), at.Add(time.Minute), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := a.holder == "slow"; ok != want {
+			t.Errorf("%s's user taken by another holder: %v, want %v", a.reminderID, ok, want)
+		}
+	}
+	// The live claims were marked started: a rescue after their lease
+	// keeps each as an attempt of unknown outcome.
+	after := at.Add(10 * time.Minute)
+	if _, err := s.RescueExpiredLeases(ctx, after, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range liveClaims {
+		if last, err := s.LastUnknownAttempt(ctx, c.Reminder.ID, at); err != nil || last.IsZero() {
+			t.Errorf("%s after the rescue: last unknown attempt %v, %v; want its claim (its send started)", c.Reminder.ID, last, err)
+		}
 	}
 }

@@ -59,31 +59,31 @@ func ParseFaultAfterAccept(name string) (FaultAfterAccept, error) {
 // with f (after any still queued). Sends WeChat refuses (43101, 47003, …)
 // are answered normally and do not count. n ≤ 0 or NoFaultAfterAccept
 // clears the queue.
-func (s *Server) FailNextSends(n int, f FaultAfterAccept) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (a *Account) FailNextSends(n int, f FaultAfterAccept) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if n <= 0 || f == NoFaultAfterAccept {
-		s.failNext = nil
+		a.failNext = nil
 		return
 	}
 	for range n {
-		s.failNext = append(s.failNext, f)
+		a.failNext = append(a.failNext, f)
 	}
 }
 
 // afterAcceptFault picks the fault for a send just accepted: the queue of
-// FailNextSends first, then the After… rates. The caller holds s.mu.
-func (s *Server) afterAcceptFault() FaultAfterAccept {
-	if len(s.failNext) > 0 {
-		f := s.failNext[0]
-		s.failNext = s.failNext[1:]
+// FailNextSends first, then the After… rates. The caller holds a.mu.
+func (a *Account) afterAcceptFault() FaultAfterAccept {
+	if len(a.failNext) > 0 {
+		f := a.failNext[0]
+		a.failNext = a.failNext[1:]
 		return f
 	}
-	f := s.faults
+	f := a.faults
 	if f.AfterLostRate+f.AfterResetRate+f.AfterTruncatedRate+f.AfterHangRate+f.AfterEmptyRate <= 0 {
 		return NoFaultAfterAccept
 	}
-	roll := s.rnd.Float64()
+	roll := a.rnd.Float64()
 	for _, c := range []struct {
 		rate  float64
 		fault FaultAfterAccept

@@ -17,7 +17,7 @@ import (
 // AddTemplate registers a template with the account, replacing one with the
 // same ID. Content is rendered from Keywords when empty; Keywords are parsed
 // from Content when empty.
-func (s *Server) AddTemplate(t wechat.Template) {
+func (a *Account) AddTemplate(t wechat.Template) {
 	if t.Kind == "" {
 		t.Kind = wechat.OneTime
 	}
@@ -36,24 +36,24 @@ func (s *Server) AddTemplate(t wechat.Template) {
 		}
 		t.Content = b.String()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.templates = slices.DeleteFunc(s.templates, func(x wechat.Template) bool { return x.ID == t.ID })
-	s.templates = append(s.templates, t)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.templates = slices.DeleteFunc(a.templates, func(x wechat.Template) bool { return x.ID == t.ID })
+	a.templates = append(a.templates, t)
 }
 
 // RemoveTemplate deletes a template from the account.
-func (s *Server) RemoveTemplate(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.templates = slices.DeleteFunc(s.templates, func(x wechat.Template) bool { return x.ID == id })
+func (a *Account) RemoveTemplate(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.templates = slices.DeleteFunc(a.templates, func(x wechat.Template) bool { return x.ID == id })
 }
 
-// template finds a template. The caller holds s.mu.
-func (s *Server) template(id string) *wechat.Template {
-	for i := range s.templates {
-		if s.templates[i].ID == id {
-			return &s.templates[i]
+// template finds a template. The caller holds a.mu.
+func (a *Account) template(id string) *wechat.Template {
+	for i := range a.templates {
+		if a.templates[i].ID == id {
+			return &a.templates[i]
 		}
 	}
 	return nil
@@ -110,40 +110,40 @@ func SandboxTemplates() []wechat.Template {
 // long-term not mixed. Each accept adds one credit (one-time) or grants the
 // template (long-term). If a push target is set, the signed popup event is
 // pushed before Popup returns.
-func (s *Server) Popup(ctx context.Context, openID string, answers map[string]string) (map[string]string, error) {
+func (a *Account) Popup(ctx context.Context, openID string, answers map[string]string) (map[string]string, error) {
 	if len(answers) == 0 || len(answers) > 3 {
 		return nil, fmt.Errorf("requestSubscribeMessage:fail 10002 between 1 and 3 template ids, got %d", len(answers))
 	}
-	s.mu.Lock()
+	a.mu.Lock()
 	var kinds []wechat.TemplateKind
 	for id := range answers {
-		t := s.template(id)
+		t := a.template(id)
 		if t == nil {
-			s.mu.Unlock()
+			a.mu.Unlock()
 			return nil, fmt.Errorf("requestSubscribeMessage:fail 20001 no template data for %s", id)
 		}
 		kinds = append(kinds, t.Kind)
 	}
 	if slices.Contains(kinds, wechat.OneTime) && slices.Contains(kinds, wechat.LongTerm) {
-		s.mu.Unlock()
+		a.mu.Unlock()
 		return nil, fmt.Errorf("requestSubscribeMessage:fail 20002 one-time and long-term templates mixed")
 	}
-	s.users[openID] = true
+	a.users[openID] = true
 	out := map[string]string{"errMsg": "requestSubscribeMessage:ok"}
-	ev := &wechat.Event{ToUserName: "gh_fa4e00000001", FromUserName: openID, CreateTime: s.now().Unix(),
+	ev := &wechat.Event{ToUserName: a.originalID, FromUserName: openID, CreateTime: a.now().Unix(),
 		MsgType: "event", Event: "subscribe_msg_popup_event"}
 	ids := slices.Sorted(maps.Keys(answers))
 	for _, id := range ids {
 		status := answers[id]
 		out[id] = status
 		key := ledgerKey{openID, id}
-		if strings.HasPrefix(status, "accept") && !s.claimAccept(s.reportAccepts, key) {
-			if s.template(id).Kind == wechat.LongTerm {
-				s.longTerm[key] = true
+		if strings.HasPrefix(status, "accept") && !a.claimAccept(a.reportAccepts, key) {
+			if a.template(id).Kind == wechat.LongTerm {
+				a.longTerm[key] = true
 			} else {
-				s.credits[key]++
+				a.credits[key]++
 			}
-			s.addPending(s.popupAccepts, key)
+			a.addPending(a.popupAccepts, key)
 		}
 		if status == "accept" || status == "reject" || strings.HasPrefix(status, "accept") {
 			st := "reject"
@@ -153,9 +153,9 @@ func (s *Server) Popup(ctx context.Context, openID string, answers map[string]st
 			ev.Popup = append(ev.Popup, wechat.PopupItem{TemplateID: id, SubscribeStatus: st, PopupScene: 0})
 		}
 	}
-	s.mu.Unlock()
+	a.mu.Unlock()
 	if len(ev.Popup) > 0 {
-		if err := s.pushEvent(ctx, ev); err != nil {
+		if err := a.pushEvent(ctx, ev); err != nil {
 			return out, err
 		}
 	}
@@ -176,32 +176,32 @@ const PairWindow = 120 * time.Second
 // report claimed it yet, that popup was the accept being reported: nothing
 // is added and granted is false. A Popup within PairWindow after a report
 // pairs with it the same way. Each call claims or grants one accept.
-func (s *Server) ReportAccept(openID, templateID string) (granted bool, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.template(templateID)
+func (a *Account) ReportAccept(openID, templateID string) (granted bool, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t := a.template(templateID)
 	if t == nil {
 		return false, fmt.Errorf("no template %s in the fake account", templateID)
 	}
 	key := ledgerKey{openID, templateID}
-	if s.claimAccept(s.popupAccepts, key) {
+	if a.claimAccept(a.popupAccepts, key) {
 		return false, nil
 	}
-	s.users[openID] = true
+	a.users[openID] = true
 	if t.Kind == wechat.LongTerm {
-		s.longTerm[key] = true
+		a.longTerm[key] = true
 	} else {
-		s.credits[key]++
+		a.credits[key]++
 	}
-	s.addPending(s.reportAccepts, key)
+	a.addPending(a.reportAccepts, key)
 	return true, nil
 }
 
 // claimAccept takes the oldest accept of key in pending that is at most
 // PairWindow old, dropping older ones; it reports whether there was one.
-// The caller holds s.mu.
-func (s *Server) claimAccept(pending map[ledgerKey][]time.Time, key ledgerKey) bool {
-	since := s.now().Add(-PairWindow)
+// The caller holds a.mu.
+func (a *Account) claimAccept(pending map[ledgerKey][]time.Time, key ledgerKey) bool {
+	since := a.now().Add(-PairWindow)
 	list := pending[key]
 	for len(list) > 0 && list[0].Before(since) {
 		list = list[1:]
@@ -219,50 +219,50 @@ func (s *Server) claimAccept(pending map[ledgerKey][]time.Time, key ledgerKey) b
 }
 
 // addPending records an accept of key, now, in pending, dropping those
-// older than PairWindow. The caller holds s.mu.
-func (s *Server) addPending(pending map[ledgerKey][]time.Time, key ledgerKey) {
-	since := s.now().Add(-PairWindow)
+// older than PairWindow. The caller holds a.mu.
+func (a *Account) addPending(pending map[ledgerKey][]time.Time, key ledgerKey) {
+	since := a.now().Add(-PairWindow)
 	list := pending[key]
 	for len(list) > 0 && list[0].Before(since) {
 		list = list[1:]
 	}
-	pending[key] = append(list, s.now())
+	pending[key] = append(list, a.now())
 }
 
 // Unsubscribe simulates the user turning templates off in settings: credits
 // drop to zero and, with a push target, a change event is pushed.
-func (s *Server) Unsubscribe(ctx context.Context, openID string, templateIDs ...string) error {
-	s.mu.Lock()
-	ev := &wechat.Event{ToUserName: "gh_fa4e00000001", FromUserName: openID, CreateTime: s.now().Unix(),
+func (a *Account) Unsubscribe(ctx context.Context, openID string, templateIDs ...string) error {
+	a.mu.Lock()
+	ev := &wechat.Event{ToUserName: a.originalID, FromUserName: openID, CreateTime: a.now().Unix(),
 		MsgType: "event", Event: "subscribe_msg_change_event"}
 	for _, id := range templateIDs {
 		key := ledgerKey{openID, id}
-		delete(s.credits, key)
-		delete(s.longTerm, key)
+		delete(a.credits, key)
+		delete(a.longTerm, key)
 		ev.Change = append(ev.Change, wechat.ChangeItem{TemplateID: id, SubscribeStatus: "reject"})
 	}
-	s.mu.Unlock()
-	return s.pushEvent(ctx, ev)
+	a.mu.Unlock()
+	return a.pushEvent(ctx, ev)
 }
 
 // Credits returns the user's remaining one-time credits for a template.
-func (s *Server) Credits(openID, templateID string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.credits[ledgerKey{openID, templateID}]
+func (a *Account) Credits(openID, templateID string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.credits[ledgerKey{openID, templateID}]
 }
 
 // Grant adds credits without a popup (test setup).
-func (s *Server) Grant(openID, templateID string, credits int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.users[openID] = true
+func (a *Account) Grant(openID, templateID string, credits int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.users[openID] = true
 	key := ledgerKey{openID, templateID}
-	if t := s.template(templateID); t != nil && t.Kind == wechat.LongTerm {
-		s.longTerm[key] = credits > 0
+	if t := a.template(templateID); t != nil && t.Kind == wechat.LongTerm {
+		a.longTerm[key] = credits > 0
 		return
 	}
-	s.credits[key] += credits
+	a.credits[key] += credits
 }
 
 // pushTarget is where events are pushed, as configured in the mini-program
@@ -284,36 +284,37 @@ type PushRecord struct {
 // SetPush configures message push: events are POSTed to url, signed with
 // token and, when aesKey is set, encrypted (safe mode); json selects the
 // JSON format instead of XML. An empty url turns pushing off.
-func (s *Server) SetPush(url, token, aesKey string, json bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (a *Account) SetPush(url, token, aesKey string, json bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if url == "" {
-		s.push = nil
+		a.push = nil
 		return nil
 	}
-	rcv, err := wechat.NewReceiver(wechat.PushConfig{Token: token, AESKey: aesKey, AppID: s.appID, Now: s.now})
+	rcv, err := wechat.NewReceiver(wechat.PushConfig{Token: token, AESKey: aesKey, AppID: a.appID, Now: a.now})
 	if err != nil {
 		return fmt.Errorf("fake push config: %w", err)
 	}
-	s.push = &pushTarget{url: url, json: json, rcv: rcv}
+	a.push = &pushTarget{url: url, json: json, rcv: rcv}
 	return nil
 }
 
 // Pushes returns every push attempt so far.
-func (s *Server) Pushes() []PushRecord {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.pushes)
+func (a *Account) Pushes() []PushRecord {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.pushes)
 }
 
-// WaitPushes waits for asynchronous pushes (sent events) in flight.
-func (s *Server) WaitPushes() { s.pushWG.Wait() }
+// WaitPushes waits for asynchronous pushes (sent events) in flight, of
+// every account of the server.
+func (a *Account) WaitPushes() { a.srv.pushWG.Wait() }
 
 // pushEvent delivers one event to the push target, if any.
-func (s *Server) pushEvent(ctx context.Context, ev *wechat.Event) error {
-	s.mu.Lock()
-	target := s.push
-	s.mu.Unlock()
+func (a *Account) pushEvent(ctx context.Context, ev *wechat.Event) error {
+	a.mu.Lock()
+	target := a.push
+	a.mu.Unlock()
 	if target == nil {
 		return nil
 	}
@@ -335,7 +336,7 @@ func (s *Server) pushEvent(ctx context.Context, ev *wechat.Event) error {
 	} else {
 		req.Header.Set("Content-Type", "text/xml")
 	}
-	resp, err := s.pushClient.Do(req)
+	resp, err := a.srv.pushClient.Do(req)
 	if err != nil {
 		rec.Err = err.Error()
 	} else {
@@ -346,31 +347,31 @@ func (s *Server) pushEvent(ctx context.Context, ev *wechat.Event) error {
 			err = fmt.Errorf("push %s: HTTP %d", ev.Event, resp.StatusCode)
 		}
 	}
-	s.mu.Lock()
-	s.pushes = append(s.pushes, rec)
-	s.mu.Unlock()
+	a.mu.Lock()
+	a.pushes = append(a.pushes, rec)
+	a.mu.Unlock()
 	return err
 }
 
 // pushSentEvent pushes the sent event for an accepted send in the background,
 // as WeChat reports the final outcome later.
-func (s *Server) pushSentEvent(sent Send) {
-	s.mu.Lock()
-	on := s.push != nil
-	ev := &wechat.Event{ToUserName: "gh_fa4e00000001", FromUserName: sent.ToUser, CreateTime: s.now().Unix(),
+func (a *Account) pushSentEvent(sent Send) {
+	a.mu.Lock()
+	on := a.push != nil
+	ev := &wechat.Event{ToUserName: a.originalID, FromUserName: sent.ToUser, CreateTime: a.now().Unix(),
 		MsgType: "event", Event: "subscribe_msg_sent_event",
 		Sent: []wechat.SentItem{{TemplateID: sent.TemplateID, MsgID: sent.MsgID, ErrorCode: 0, ErrorStatus: "success"}}}
 	if on {
-		s.pushWG.Add(1)
+		a.srv.pushWG.Add(1)
 	}
-	s.mu.Unlock()
+	a.mu.Unlock()
 	if !on {
 		return
 	}
 	go func() {
-		defer s.pushWG.Done()
-		if err := s.pushEvent(context.Background(), ev); err != nil {
-			s.log.Warn("fake wechat: sent event push failed", "error", err)
+		defer a.srv.pushWG.Done()
+		if err := a.pushEvent(context.Background(), ev); err != nil {
+			a.srv.log.Warn("fake wechat: sent event push failed", "appid", a.appID, "error", err)
 		}
 	}()
 }

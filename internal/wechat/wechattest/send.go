@@ -17,23 +17,23 @@ import (
 var beijing = time.FixedZone("CST", 8*3600)
 
 // SetFaults replaces the injected faults.
-func (s *Server) SetFaults(f Faults) {
-	s.mu.Lock()
-	s.faults = f
-	s.mu.Unlock()
+func (a *Account) SetFaults(f Faults) {
+	a.mu.Lock()
+	a.faults = f
+	a.mu.Unlock()
 }
 
 // injectFault applies the configured faults to a request and reports whether
 // it has answered it.
-func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, isSend bool) bool {
-	s.mu.Lock()
-	f := s.faults
+func (a *Account) injectFault(w http.ResponseWriter, r *http.Request, isSend bool) bool {
+	a.mu.Lock()
+	f := a.faults
 	if !isSend && !f.AllEndpoints {
-		s.mu.Unlock()
+		a.mu.Unlock()
 		return false
 	}
-	roll := s.rnd.Float64()
-	s.mu.Unlock()
+	roll := a.rnd.Float64()
+	a.mu.Unlock()
 	if f.Latency > 0 {
 		select {
 		case <-time.After(f.Latency):
@@ -68,12 +68,18 @@ type sendReq struct {
 	} `json:"data"`
 }
 
+// handleSend answers a send on the account that issued its token: a token
+// reaches only its own account's users, templates and ledgers.
 func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	tok := r.URL.Query().Get("access_token")
-	s.mu.Lock()
-	s.counts.Send++
-	code, msg := s.checkToken(tok)
-	s.mu.Unlock()
+	s.tokenAccount(tok).serveSend(w, r, tok)
+}
+
+func (a *Account) serveSend(w http.ResponseWriter, r *http.Request, tok string) {
+	a.mu.Lock()
+	a.counts.Send++
+	code, msg := a.checkToken(tok)
+	a.mu.Unlock()
 	if code != 0 {
 		writeErr(w, code, msg)
 		return
@@ -90,51 +96,51 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	}
 	// The user is "in flight" for the whole request, latency included, so
 	// that a concurrent send to the same openid is seen and refused.
-	s.mu.Lock()
-	busy := s.inflight[req.ToUser] > 0
-	s.inflight[req.ToUser]++
+	a.mu.Lock()
+	busy := a.inflight[req.ToUser] > 0
+	a.inflight[req.ToUser]++
 	if busy {
-		s.counts.UserBusy++
+		a.counts.UserBusy++
 	}
-	if s.arrived != nil {
+	if a.arrived != nil {
 		select {
-		case s.arrived <- req.ToUser:
+		case a.arrived <- req.ToUser:
 		default: // the test is not waiting for this one
 		}
 	}
-	s.mu.Unlock()
+	a.mu.Unlock()
 	released := false
 	release := func() {
 		if released {
 			return
 		}
 		released = true
-		s.mu.Lock()
-		s.inflight[req.ToUser]--
-		if s.inflight[req.ToUser] == 0 {
-			delete(s.inflight, req.ToUser)
+		a.mu.Lock()
+		a.inflight[req.ToUser]--
+		if a.inflight[req.ToUser] == 0 {
+			delete(a.inflight, req.ToUser)
 		}
-		s.mu.Unlock()
+		a.mu.Unlock()
 	}
 	defer release()
 	if busy {
 		writeErr(w, wechat.CodeUserBusy, "reach max api daily quota limit for the user: concurrent requests")
 		return
 	}
-	if s.injectFault(w, r, true) {
+	if a.injectFault(w, r, true) {
 		return
 	}
 
-	s.mu.Lock()
-	sent, code, msg := s.acceptSend(&req)
+	a.mu.Lock()
+	sent, code, msg := a.acceptSend(&req)
 	fault := NoFaultAfterAccept
 	if code == 0 {
-		fault = s.afterAcceptFault()
+		fault = a.afterAcceptFault()
 	}
 	if code == wechat.CodeNoCredit {
-		s.counts.NoCredit++
+		a.counts.NoCredit++
 	}
-	s.mu.Unlock()
+	a.mu.Unlock()
 	if code != 0 {
 		writeErr(w, code, msg)
 		return
@@ -146,21 +152,21 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		// pushes the sent event whatever happens to the answer (which may
 		// reach the client before this handler returns).
 		release()
-		s.pushSentEvent(sent)
+		a.pushSentEvent(sent)
 		loseAnswer(w, r, fault, answer)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_, _ = io.WriteString(w, answer)
-	s.pushSentEvent(sent)
+	a.pushSentEvent(sent)
 }
 
-// acceptSend applies WeChat's rules to a decoded send. The caller holds s.mu.
-func (s *Server) acceptSend(req *sendReq) (Send, int, string) {
-	if req.ToUser == "" || !s.users[req.ToUser] {
+// acceptSend applies WeChat's rules to a decoded send. The caller holds a.mu.
+func (a *Account) acceptSend(req *sendReq) (Send, int, string) {
+	if req.ToUser == "" || !a.users[req.ToUser] {
 		return Send{}, wechat.CodeInvalidOpenID, "invalid openid"
 	}
-	tmpl := s.template(req.TemplateID)
+	tmpl := a.template(req.TemplateID)
 	if tmpl == nil {
 		return Send{}, wechat.CodeInvalidTemplate, "invalid template_id"
 	}
@@ -172,7 +178,7 @@ func (s *Server) acceptSend(req *sendReq) (Send, int, string) {
 	}
 	if req.Page != "" {
 		path, _, _ := strings.Cut(req.Page, "?")
-		if !s.pages[strings.TrimPrefix(path, "/")] {
+		if !a.pages[strings.TrimPrefix(path, "/")] {
 			return Send{}, wechat.CodeInvalidPage, "invalid page"
 		}
 	}
@@ -187,57 +193,56 @@ func (s *Server) acceptSend(req *sendReq) (Send, int, string) {
 		}
 		data[kw.Key] = *v.Value
 	}
-	if s.faults.DailyQuota > 0 {
-		day := s.now().In(beijing).Format(time.DateOnly)
-		if day != s.quotaDay {
-			s.quotaDay, s.quotaUsed = day, 0
+	if a.faults.DailyQuota > 0 {
+		day := a.now().In(beijing).Format(time.DateOnly)
+		if day != a.quotaDay {
+			a.quotaDay, a.quotaUsed = day, 0
 		}
-		if s.quotaUsed >= s.faults.DailyQuota {
+		if a.quotaUsed >= a.faults.DailyQuota {
 			return Send{}, wechat.CodeQuota, "reach max api daily quota limit"
 		}
 	}
 	key := ledgerKey{req.ToUser, req.TemplateID}
 	if tmpl.Kind == wechat.LongTerm {
-		if !s.longTerm[key] {
+		if !a.longTerm[key] {
 			return Send{}, wechat.CodeNoCredit, "user refuse to accept the msg"
 		}
 	} else {
-		if s.credits[key] <= 0 {
+		if a.credits[key] <= 0 {
 			return Send{}, wechat.CodeNoCredit, "user refuse to accept the msg"
 		}
-		s.credits[key]--
+		a.credits[key]--
 	}
-	s.quotaUsed++
+	a.quotaUsed++
 	sent := Send{
-		MsgID:            s.nextMsgID,
+		MsgID:            a.srv.lastMsgID.Add(1),
 		ToUser:           req.ToUser,
 		TemplateID:       req.TemplateID,
 		Page:             req.Page,
 		MiniprogramState: req.MiniprogramState,
 		Lang:             req.Lang,
 		Data:             data,
-		At:               s.now(),
+		At:               a.now(),
 	}
-	s.nextMsgID++
-	s.sends = append(s.sends, sent)
+	a.sends = append(a.sends, sent)
 	return sent, 0, ""
 }
 
 // NotifySends makes every subscribe send that arrives (before its latency
 // and its answer) put its openid on ch, if ch has room: a test waits on it
 // for a send to be in flight instead of sleeping. nil stops it.
-func (s *Server) NotifySends(ch chan<- string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.arrived = ch
+func (a *Account) NotifySends(ch chan<- string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.arrived = ch
 }
 
 // Sends returns every send WeChat accepted, in order.
-func (s *Server) Sends() []Send {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Send, len(s.sends))
-	for i, x := range s.sends {
+func (a *Account) Sends() []Send {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]Send, len(a.sends))
+	for i, x := range a.sends {
 		x.Data = maps.Clone(x.Data)
 		out[i] = x
 	}
@@ -245,14 +250,14 @@ func (s *Server) Sends() []Send {
 }
 
 // Counts returns how many calls each endpoint has answered.
-func (s *Server) Counts() Counts {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.counts
+func (a *Account) Counts() Counts {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.counts
 }
 
 // QuotaResetsAt is when the daily quota resets: the next midnight in Beijing.
-func (s *Server) QuotaResetsAt() time.Time {
-	t := s.now().In(beijing)
+func (a *Account) QuotaResetsAt() time.Time {
+	t := a.now().In(beijing)
 	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, beijing)
 }

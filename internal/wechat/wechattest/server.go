@@ -3,6 +3,12 @@
 // enforces them, plus controls for tests (login codes, user popups, faults)
 // and a record of everything accepted.
 //
+// One Server serves several mini-program accounts (Account), as WeChat does:
+// each has its own credentials, tokens, login codes, users, templates,
+// ledgers, quota, faults and push target, and a token reaches only the
+// account it was issued for. The methods of Account called on the Server act
+// on its first (default) account.
+//
 // It is used by the tests of every package, by `reminderd serve` in sandbox
 // mode and by `reminderd demo`. It listens on loopback only.
 package wechattest
@@ -13,14 +19,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/reminderd/reminderd/internal/wechat"
 )
 
 // Defaults of a fake account.
@@ -32,7 +36,8 @@ const (
 	FirstMsgID int64 = 1_700_000_000_000_000_001
 )
 
-// Options configure a Server. The zero value is usable.
+// Options configure a Server. The zero value is usable. AppID, Secret and
+// Pages are those of the first (default) account; Apps adds more.
 type Options struct {
 	AppID  string // default DefaultAppID
 	Secret string // default DefaultSecret
@@ -44,116 +49,52 @@ type Options struct {
 	// Pages are the mini-program's pages; a send naming another page gets
 	// 41030. Default: pages/index/index and pages/meeting/detail.
 	Pages []string
+	// Apps are further accounts the server serves, after the first.
+	Apps []AppOptions
 	// Seed makes fault injection reproducible (default: random).
 	Seed uint64
 	// Logger for the fake's own lines (default: discard).
 	Logger *slog.Logger
 }
 
+// AppOptions configure one further account of a Server.
+type AppOptions struct {
+	AppID  string // required, unique on the server
+	Secret string // default: random
+	Pages  []string
+}
+
 // Server is a running fake WeChat.
 type Server struct {
-	// URL is the base URL to give a wechat.Client.
+	// Account is the first (default) account: what the fake's methods and
+	// its /fake/* controls act on when no appid is named.
+	*Account
+	// URL is the base URL to give a wechat.Client (of any account).
 	URL string
 
-	appID, secret string
-	now           func() time.Time
-	tokenTTL      time.Duration
-	log           *slog.Logger
-	httpSrv       *http.Server
-	ts            *httptest.Server
-	pushClient    *http.Client
-	pushWG        sync.WaitGroup
+	now        func() time.Time
+	tokenTTL   time.Duration
+	log        *slog.Logger
+	seed       uint64
+	httpSrv    *http.Server
+	ts         *httptest.Server
+	pushClient *http.Client
+	pushWG     sync.WaitGroup
+	// lastMsgID is shared by the accounts, as WeChat's msgids are unique
+	// across mini-programs.
+	lastMsgID atomic.Int64
 
-	mu        sync.Mutex
-	rnd       *mrand.Rand
-	pages     map[string]bool
-	tokens    map[string]*tokenRec
-	stable    string // current stable token
-	legacy    string // newest legacy token
-	codes     map[string]*codeRec
-	blocked   map[string]bool
-	users     map[string]bool // openids known to this account
-	templates []wechat.Template
-	credits   map[ledgerKey]int
-	longTerm  map[ledgerKey]bool
-	// Accepts not yet paired (ReportAccept): popups no report claimed, and
-	// reports granted with no popup seen.
-	popupAccepts  map[ledgerKey][]time.Time
-	reportAccepts map[ledgerKey][]time.Time
-	inflight      map[string]int
-	arrived       chan<- string // NotifySends
-	nextMsgID     int64
-	sends         []Send
-	counts        Counts
-	faults        Faults
-	failNext      []FaultAfterAccept // faults for the next accepted sends, in order
-	quotaDay      string
-	quotaUsed     int
-	push          *pushTarget
-	pushes        []PushRecord
+	appsMu sync.Mutex
+	apps   []*Account // in the order added; apps[0] is Account
 }
 
-type tokenRec struct {
-	expiresAt  time.Time
-	validUntil time.Time // earlier than expiresAt once superseded or revoked
-	legacy     bool
-}
-
-type codeRec struct {
-	openID    string
-	expiresAt time.Time
-	used      bool
-}
-
-type ledgerKey struct{ openID, templateID string }
-
-// Send is one send WeChat accepted.
-type Send struct {
-	MsgID            int64
-	ToUser           string
-	TemplateID       string
-	Page             string
-	MiniprogramState string
-	Lang             string
-	Data             map[string]string
-	At               time.Time
-}
-
-// Counts are the calls the fake has answered, by endpoint.
-type Counts struct {
-	StableToken, LegacyToken, Code2Session, Send, GetTemplate int
-	// UserBusy counts the sends answered 43108 (another send to the user
-	// in flight), NoCredit those answered 43101 (no credit left).
-	UserBusy, NoCredit int
-}
-
-// Faults are injected into subscribe sends (and, with AllEndpoints, into
-// every endpoint). Rates are shares of requests in [0,1], drawn in order:
-// hang, HTTP 500, -1.
-//
-// The After… rates apply to subscribe sends WeChat has accepted: the message
-// is recorded in Sends, the credit is used and the sent event is pushed, but
-// the answer is lost in one of the ways of FaultAfterAccept (drawn in the
-// order of its constants). A client cannot tell these from a send that
-// failed; only the sent event says it went out.
-type Faults struct {
-	Latency      time.Duration // added to every affected request
-	BusyRate     float64       // errcode -1
-	HTTP500Rate  float64       // HTTP 500 with an HTML body
-	HangRate     float64       // never answers until the client gives up
-	DailyQuota   int           // successful sends per day (Beijing time); 0 = unlimited
-	AllEndpoints bool
-
-	AfterLostRate      float64 // AnswerLost
-	AfterResetRate     float64 // ConnectionReset
-	AfterTruncatedRate float64 // TruncatedAnswer
-	AfterHangRate      float64 // HangAfterAccept
-	AfterEmptyRate     float64 // EmptyAnswer
-}
-
-// New starts a fake on a loopback httptest server. Close it when done.
+// New starts a fake on a loopback httptest server. Close it when done. It
+// panics on invalid Options (an AppOptions without AppID or a duplicate).
 func New(opts Options) *Server {
-	s := newServer(opts)
+	s, err := newServer(opts)
+	if err != nil {
+		panic(err)
+	}
 	s.ts = httptest.NewServer(s.Handler())
 	s.URL = s.ts.URL
 	return s
@@ -169,44 +110,29 @@ func Start(addr string, opts Options) (*Server, error) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return nil, fmt.Errorf("fake wechat address %q: must be a loopback address", addr)
 	}
+	s, err := newServer(opts)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("fake wechat: %w", err)
 	}
-	s := newServer(opts)
 	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	s.URL = "http://" + ln.Addr().String()
 	go func() { _ = s.httpSrv.Serve(ln) }()
 	return s, nil
 }
 
-func newServer(opts Options) *Server {
+func newServer(opts Options) (*Server, error) {
 	s := &Server{
-		appID:      opts.AppID,
-		secret:     opts.Secret,
 		now:        opts.Now,
 		tokenTTL:   opts.TokenTTL,
 		log:        opts.Logger,
+		seed:       opts.Seed,
 		pushClient: &http.Client{Timeout: 5 * time.Second},
-		pages:      map[string]bool{},
-		tokens:     map[string]*tokenRec{},
-		codes:      map[string]*codeRec{},
-		blocked:    map[string]bool{},
-		users:      map[string]bool{},
-		credits:    map[ledgerKey]int{},
-		longTerm:   map[ledgerKey]bool{},
-
-		popupAccepts:  map[ledgerKey][]time.Time{},
-		reportAccepts: map[ledgerKey][]time.Time{},
-		inflight:      map[string]int{},
-		nextMsgID:     FirstMsgID,
 	}
-	if s.appID == "" {
-		s.appID = DefaultAppID
-	}
-	if s.secret == "" {
-		s.secret = DefaultSecret
-	}
+	s.lastMsgID.Store(FirstMsgID - 1)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -216,20 +142,86 @@ func newServer(opts Options) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	pages := opts.Pages
-	if len(pages) == 0 {
-		pages = []string{"pages/index/index", "pages/meeting/detail"}
-	}
-	for _, p := range pages {
-		s.pages[p] = true
-	}
-	seed := opts.Seed
-	if seed == 0 {
+	if s.seed == 0 {
 		n, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-		seed = n.Uint64()
+		s.seed = n.Uint64()
 	}
-	s.rnd = mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	return s
+	first := AppOptions{AppID: opts.AppID, Secret: opts.Secret, Pages: opts.Pages}
+	if first.AppID == "" {
+		first.AppID = DefaultAppID
+	}
+	if first.Secret == "" {
+		first.Secret = DefaultSecret
+	}
+	var err error
+	if s.Account, err = s.addApp(first); err != nil {
+		return nil, err
+	}
+	for _, o := range opts.Apps {
+		if _, err := s.addApp(o); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// AddApp adds an account to the running server: its tokens, codes and
+// ledgers are its own from the start. It panics on an empty or duplicate
+// AppID (a test's mistake).
+func (s *Server) AddApp(o AppOptions) *Account {
+	a, err := s.addApp(o)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+func (s *Server) addApp(o AppOptions) (*Account, error) {
+	if o.AppID == "" {
+		return nil, fmt.Errorf("fake wechat: an app needs an AppID")
+	}
+	if o.Secret == "" {
+		o.Secret = randomHex(16)
+	}
+	s.appsMu.Lock()
+	defer s.appsMu.Unlock()
+	for _, a := range s.apps {
+		if a.appID == o.AppID {
+			return nil, fmt.Errorf("fake wechat: app %s added twice", o.AppID)
+		}
+	}
+	a := newAccount(s, o, len(s.apps))
+	s.apps = append(s.apps, a)
+	return a, nil
+}
+
+// App returns the account of appID, or nil if the server has none.
+func (s *Server) App(appID string) *Account {
+	s.appsMu.Lock()
+	defer s.appsMu.Unlock()
+	for _, a := range s.apps {
+		if a.appID == appID {
+			return a
+		}
+	}
+	return nil
+}
+
+// Apps returns the accounts, the default first.
+func (s *Server) Apps() []*Account {
+	s.appsMu.Lock()
+	defer s.appsMu.Unlock()
+	return append([]*Account(nil), s.apps...)
+}
+
+// tokenOwner returns the account that issued tok, or nil.
+func (s *Server) tokenOwner(tok string) *Account {
+	for _, a := range s.Apps() {
+		if a.hasToken(tok) {
+			return a
+		}
+	}
+	return nil
 }
 
 // Close stops the server and waits for pushes in flight.
@@ -244,10 +236,6 @@ func (s *Server) Close() {
 	s.pushWG.Wait()
 }
 
-// AppID and Secret are the fake account's credentials.
-func (s *Server) AppID() string  { return s.appID }
-func (s *Server) Secret() string { return s.secret }
-
 // Handler serves WeChat's endpoints and the fake's HTTP controls.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -259,6 +247,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /fake/login", s.handleFakeLogin)
 	mux.HandleFunc("POST /fake/popup", s.handleFakePopup)
 	mux.HandleFunc("POST /fake/fail-next-sends", s.handleFakeFailNextSends)
+	mux.HandleFunc("GET /fake/sends", s.handleFakeSends)
+	mux.HandleFunc("GET /fake/apps", s.handleFakeApps)
 	return mux
 }
 

@@ -36,49 +36,70 @@ func (q *Queries) AcquireTokenFetch(ctx context.Context, arg AcquireTokenFetchPa
 	return result.RowsAffected(), nil
 }
 
-const acquireUserSend = `-- name: AcquireUserSend :one
-WITH lease AS (
-    INSERT INTO user_sends (openid, holder, until) VALUES ($1, $2, $3)
+const acquireUserSends = `-- name: AcquireUserSends :many
+WITH req AS (
+    SELECT unnest($1::text[]) AS openid, unnest($2::text[]) AS holder,
+           unnest($3::bigint[]) AS until, unnest($4::text[]) AS reminder_id
+), lease AS (
+    INSERT INTO user_sends (openid, holder, until) SELECT req.openid, req.holder, req.until FROM req
     ON CONFLICT (openid) DO UPDATE SET holder = excluded.holder, until = excluded.until
-    WHERE user_sends.until <= $4 OR user_sends.holder = excluded.holder
-    RETURNING 1
+    WHERE user_sends.until <= $5 OR user_sends.holder = excluded.holder
+    RETURNING user_sends.openid
 ), mark AS (
-    UPDATE reminders SET send_started = true
-    WHERE id = $5::text AND status = 'sending' AND lease_owner = $2
-      AND EXISTS (SELECT 1 FROM lease)
-    RETURNING 1
+    UPDATE reminders m SET send_started = true FROM req
+    WHERE m.id = req.reminder_id AND m.status = 'sending' AND m.lease_owner = req.holder
+      AND req.openid IN (SELECT lease.openid FROM lease)
+    RETURNING m.id
 )
-SELECT (SELECT count(*) FROM lease)::bigint AS leased, (SELECT count(*) FROM mark)::bigint AS marked
+SELECT req.openid::text AS openid,
+       (req.openid IN (SELECT lease.openid FROM lease))::bool AS leased,
+       (req.reminder_id IN (SELECT mark.id FROM mark))::bool AS marked
+FROM req
 `
 
-type AcquireUserSendParams struct {
-	Openid     string
-	Holder     string
-	Until      int64
-	Now        int64
-	ReminderID string
+type AcquireUserSendsParams struct {
+	Openids     []string
+	Holders     []string
+	Untils      []int64
+	ReminderIds []string
+	Now         int64
 }
 
-type AcquireUserSendRow struct {
-	Leased int64
-	Marked int64
+type AcquireUserSendsRow struct {
+	Openid string
+	Leased bool
+	Marked bool
 }
 
-// The user's send lease for holder, unless another holder has it past
-// @now; with it, in the same statement, holder's claim of @reminder_id is
-// marked started if it is still holder's (a claim rescued meanwhile is
-// not: marked 0, and the caller gives the lease back and does not send).
-func (q *Queries) AcquireUserSend(ctx context.Context, arg AcquireUserSendParams) (AcquireUserSendRow, error) {
-	row := q.db.QueryRow(ctx, acquireUserSend,
-		arg.Openid,
-		arg.Holder,
-		arg.Until,
+// AcquireUserSend for several sends at once (parallel arrays, one openid
+// at most once): each user's send lease for its holder, unless another
+// holder has it past @now; with it, each holder's claim of its reminder is
+// marked started if it is still the holder's. One statement, so one commit
+// for the sends of a whole batch.
+func (q *Queries) AcquireUserSends(ctx context.Context, arg AcquireUserSendsParams) ([]AcquireUserSendsRow, error) {
+	rows, err := q.db.Query(ctx, acquireUserSends,
+		arg.Openids,
+		arg.Holders,
+		arg.Untils,
+		arg.ReminderIds,
 		arg.Now,
-		arg.ReminderID,
 	)
-	var i AcquireUserSendRow
-	err := row.Scan(&i.Leased, &i.Marked)
-	return i, err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AcquireUserSendsRow{}
+	for rows.Next() {
+		var i AcquireUserSendsRow
+		if err := rows.Scan(&i.Openid, &i.Leased, &i.Marked); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const invalidateToken = `-- name: InvalidateToken :execrows
