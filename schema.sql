@@ -32,32 +32,39 @@ CREATE TABLE templates (
     PRIMARY KEY (appid, id)
 ) STRICT;
 
--- The consent ledger: one row per (openid, template). credits is the number
+-- The consent ledger: one row per (app, openid, template). credits is the number
 -- of sends the user's accepts still allow; it can never go below zero. A
 -- claim reserves its credit (reminders.credit_held) and gives it back if it
 -- ends without a send; zeroed_at is when the ledger was last emptied
 -- (unsubscribe, 43101), so that a credit reserved before then is not given
--- back. (Columns added by a migration sit where ALTER TABLE puts them.)
+-- back. appid is the user's mini-program (migration 13).
 CREATE TABLE consents (
     openid      TEXT    NOT NULL CHECK (openid <> ''),
     template_id TEXT    NOT NULL CHECK (template_id <> ''),
     credits     INTEGER NOT NULL DEFAULT 0 CHECK (credits >= 0),
     status      TEXT    NOT NULL CHECK (status IN ('accept', 'reject', 'ban', 'filter', 'unsubscribed', 'refused')),
     long_term   INTEGER NOT NULL DEFAULT 0 CHECK (long_term IN (0, 1)),
-    updated_at  INTEGER NOT NULL, zeroed_at INTEGER NOT NULL DEFAULT 0, setting TEXT CHECK (setting IN ('accept', 'reject', 'ban')), audio INTEGER NOT NULL DEFAULT 0 CHECK (audio IN (0, 1)),
-    PRIMARY KEY (openid, template_id)
+    updated_at  INTEGER NOT NULL,
+    zeroed_at   INTEGER NOT NULL DEFAULT 0,
+    setting     TEXT CHECK (setting IN ('accept', 'reject', 'ban')),
+    audio       INTEGER NOT NULL DEFAULT 0 CHECK (audio IN (0, 1)),
+    appid       TEXT    NOT NULL,
+    PRIMARY KEY (appid, openid, template_id)
 ) STRICT, WITHOUT ROWID;
 
--- A user's main switch of subscriptions, as wx.getSetting last reported it.
+-- A user's main switch of subscriptions in an app, as wx.getSetting last
+-- reported it.
 CREATE TABLE consent_settings (
-    openid      TEXT    NOT NULL PRIMARY KEY CHECK (openid <> ''),
+    openid      TEXT    NOT NULL CHECK (openid <> ''),
     main_switch INTEGER NOT NULL CHECK (main_switch IN (0, 1)),
-    updated_at  INTEGER NOT NULL
+    updated_at  INTEGER NOT NULL,
+    appid       TEXT    NOT NULL,
+    PRIMARY KEY (appid, openid)
 ) STRICT, WITHOUT ROWID;
 
 -- Every accept as reported by the mini-program (source 'client') or by
 -- WeChat's popup event (source 'event'). A report and an event for the same
--- openid and template within 120 s describe one accept: the second to arrive
+-- app, openid and template within 120 s describe one accept: the second to arrive
 -- is paired with the first and adds no credit.
 CREATE TABLE consent_grants (
     id          INTEGER NOT NULL PRIMARY KEY,
@@ -65,10 +72,11 @@ CREATE TABLE consent_grants (
     template_id TEXT    NOT NULL,
     source      TEXT    NOT NULL CHECK (source IN ('client', 'event')),
     received_at INTEGER NOT NULL,
-    paired_with INTEGER REFERENCES consent_grants (id) ON DELETE SET NULL
+    paired_with INTEGER REFERENCES consent_grants (id) ON DELETE SET NULL,
+    appid       TEXT    NOT NULL
 ) STRICT;
 
-CREATE INDEX consent_grants_unpaired ON consent_grants (openid, template_id, source, received_at)
+CREATE INDEX consent_grants_unpaired ON consent_grants (appid, openid, template_id, source, received_at)
     WHERE paired_with IS NULL;
 
 -- Reminders. fire_at is the scheduled instant of the current occurrence;
@@ -234,14 +242,16 @@ CREATE TABLE instances (
 ) STRICT;
 CREATE INDEX instances_last_seen ON instances (last_seen_at);
 
--- The Idempotency-Keys of snoozes, per user, with their request's hash.
+-- The Idempotency-Keys of snoozes, per app and user, with their request's
+-- hash.
 CREATE TABLE snoozes (
     openid          TEXT    NOT NULL,
     idempotency_key TEXT    NOT NULL,
     request_hash    TEXT    NOT NULL,
     reminder_id     TEXT    NOT NULL,
     created_at      INTEGER NOT NULL,
-    PRIMARY KEY (openid, idempotency_key)
+    appid           TEXT    NOT NULL,
+    PRIMARY KEY (appid, openid, idempotency_key)
 ) STRICT, WITHOUT ROWID;
 
 -- Events: a meeting with several reminders (its leads), as given; each

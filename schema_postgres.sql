@@ -55,13 +55,16 @@ CREATE TABLE consents (
     zeroed_at   BIGINT  NOT NULL DEFAULT 0,
     setting     TEXT CHECK (setting IN ('accept', 'reject', 'ban')),
     audio       BOOLEAN NOT NULL DEFAULT false,
-    PRIMARY KEY (openid, template_id)
+    appid       TEXT    NOT NULL,
+    PRIMARY KEY (appid, openid, template_id)
 );
 
 CREATE TABLE consent_settings (
-    openid      TEXT    NOT NULL PRIMARY KEY CHECK (openid <> ''),
+    openid      TEXT    NOT NULL CHECK (openid <> ''),
     main_switch BOOLEAN NOT NULL,
-    updated_at  BIGINT  NOT NULL
+    updated_at  BIGINT  NOT NULL,
+    appid       TEXT    NOT NULL,
+    PRIMARY KEY (appid, openid)
 );
 
 CREATE TABLE consent_grants (
@@ -70,10 +73,11 @@ CREATE TABLE consent_grants (
     template_id TEXT   NOT NULL,
     source      TEXT   NOT NULL CHECK (source IN ('client', 'event')),
     received_at BIGINT NOT NULL,
-    paired_with BIGINT REFERENCES consent_grants (id) ON DELETE SET NULL
+    paired_with BIGINT REFERENCES consent_grants (id) ON DELETE SET NULL,
+    appid       TEXT   NOT NULL
 );
 
-CREATE INDEX consent_grants_unpaired ON consent_grants (openid, template_id, source, received_at)
+CREATE INDEX consent_grants_unpaired ON consent_grants (appid, openid, template_id, source, received_at)
     WHERE paired_with IS NULL;
 
 CREATE TABLE reminders (
@@ -219,7 +223,8 @@ CREATE TABLE snoozes (
     request_hash    TEXT    NOT NULL,
     reminder_id     TEXT    NOT NULL,
     created_at      BIGINT  NOT NULL,
-    PRIMARY KEY (openid, idempotency_key)
+    appid           TEXT    NOT NULL,
+    PRIMARY KEY (appid, openid, idempotency_key)
 );
 
 -- Events: a meeting with several reminders (its leads); each lead is one

@@ -1,7 +1,7 @@
 -- name: DueReminders :many
 -- The due reminders in due order, through the partial index (it holds only
 -- scheduled rows, so this does not grow with the table).
-SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives FROM reminders r INDEXED BY reminders_due
+SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives, r.appid FROM reminders r INDEXED BY reminders_due
 WHERE r.status = 'scheduled' AND r.due_at <= @now ORDER BY r.due_at, r.id LIMIT @max_rows;
 
 -- name: ClaimReminder :one
@@ -104,7 +104,7 @@ WHERE id = @id AND status = 'sending' AND lease_owner = @owner AND attempts = @a
 
 -- name: ExpiredLeases :many
 -- Reminders whose lease ran out (a crashed or killed process), with their claim.
-SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
+SELECT id, appid, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
 FROM reminders INDEXED BY reminders_lease
 WHERE status = 'sending' AND lease_until < @now
 ORDER BY lease_until;
@@ -140,17 +140,19 @@ WHERE id < coalesce((SELECT d.id FROM deliveries d WHERE d.started_at >= @before
 SELECT count(*) FROM deliveries WHERE status = 'sending';
 
 -- name: LedgerFor :many
--- The ledger rows of one template for a claim batch's users (a JSON array of
--- openids): one read per template in the batch.
+-- The ledger rows of one app's template for a claim batch's users of that
+-- app (a JSON array of openids): one read per app and template in the batch.
 SELECT c.openid, c.credits, c.long_term FROM consents c
-WHERE c.openid IN (SELECT j.value FROM json_each(CAST(@openids AS TEXT)) j) AND c.template_id = @template_id;
+WHERE c.appid = @appid AND c.openid IN (SELECT j.value FROM json_each(CAST(@openids AS TEXT)) j) AND c.template_id = @template_id;
 
 -- name: TakeCredits :execrows
--- Takes one credit of a template from each of the given users (a JSON array
--- of openids) that has one: a claim batch's reservations, one statement per
--- template and per credit taken from the same user.
+-- Takes one credit of an app's template from each of the given users of
+-- that app (a JSON array of openids) that has one: a claim batch's
+-- reservations, one statement per app and template and per credit taken from
+-- the same user.
 UPDATE consents SET credits = credits - 1, updated_at = @now
-WHERE openid IN (SELECT j.value FROM json_each(CAST(@openids AS TEXT)) j) AND template_id = @template_id AND credits > 0;
+WHERE appid = @appid AND openid IN (SELECT j.value FROM json_each(CAST(@openids AS TEXT)) j) AND template_id = @template_id
+  AND credits > 0;
 
 -- name: ClaimReminders :many
 -- Claims a batch of due reminders (a JSON array of ids): status sending, one

@@ -70,13 +70,3 @@ SELECT * FROM deliveries WHERE msgid = ? ORDER BY id DESC LIMIT 1;
 -- ones once nobody will retry them.
 DELETE FROM webhook_outbox
 WHERE (state = 'delivered' AND delivered_at < @delivered_before) OR (state = 'dead' AND updated_at < @dead_before);
-
--- name: ConsentApps :many
--- The apps a consent change of (@openid, @template_id) may be of: those
--- whose template list has the template, first those where the user has a
--- reminder (an openid is one app's; two apps may list one template id,
--- as the sandbox's fakes do).
-SELECT t.appid FROM templates t
-LEFT JOIN (SELECT DISTINCT appid FROM reminders WHERE openid = @openid) mine ON mine.appid = t.appid
-WHERE t.id = @template_id
-ORDER BY mine.appid IS NULL, t.appid;

@@ -49,7 +49,7 @@ func copySource(t *testing.T) string {
 		Timezone: "Asia/Shanghai", Data: `{"thing1":"x"}`, CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.RecordAccept(ctx, "oA", "tplA", false, store.SourceClient, now); err != nil {
+	if _, err := d.RecordAccept(ctx, "", "oA", "tplA", false, store.SourceClient, now); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.CreateSession(ctx, store.Session{TokenHash: strings.Repeat("a", 64), OpenID: "oA", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {

@@ -116,7 +116,7 @@ func (f *fleet) seed(n, users int, first time.Time, spread time.Duration, credit
 	}
 	for u := range users {
 		c := credits(u)
-		if _, err := f.pool.Exec(ctx, `INSERT INTO consents (openid, template_id, credits, status, updated_at) VALUES ($1, $2, $3, 'accept', $4)`,
+		if _, err := f.pool.Exec(ctx, `INSERT INTO consents (appid, openid, template_id, credits, status, updated_at) VALUES ('', $1, $2, $3, 'accept', $4)`,
 			fleetUser(u), wechattest.MeetingTemplateID, c, now.UnixMilli()); err != nil {
 			f.t.Fatal(err)
 		}

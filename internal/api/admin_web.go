@@ -464,18 +464,28 @@ type webConsent struct {
 	LongTerm                             bool
 }
 
+// consentsApp is the app whose ledger the consents page shows: the one
+// named, else the first served (each app has its own ledger).
+func (s *Server) consentsApp(named string) string {
+	if list := s.apps.List(); named == "" && len(list) > 0 {
+		return list[0].AppID
+	}
+	return named
+}
+
 func (s *Server) handleWebConsents(w http.ResponseWriter, r *http.Request, pd pageData) {
 	oid := r.URL.Query().Get("openid")
+	app := s.consentsApp(r.URL.Query().Get("appid"))
 	var list []webConsent
 	if oid != "" {
-		rows, err := s.consents.List(r.Context(), oid)
+		rows, err := s.consents.List(r.Context(), app, oid)
 		if err != nil {
 			s.webError(w, r, pd, err)
 			return
 		}
 		for _, c := range rows {
 			title := c.TemplateID
-			if t, ok := s.catalog.Get(c.TemplateID); ok {
+			if t, ok := s.catalogOf(app).Get(c.TemplateID); ok {
 				title = t.Title
 			}
 			list = append(list, webConsent{TemplateID: c.TemplateID, Title: title, Status: string(c.Status), Credits: c.Credits,
@@ -486,6 +496,7 @@ func (s *Server) handleWebConsents(w http.ResponseWriter, r *http.Request, pd pa
 	s.renderPage(w, r, "consents", http.StatusOK, struct {
 		pageData
 		OpenID   string
+		AppID    string
 		Consents []webConsent
-	}{pd, oid, list})
+	}{pd, oid, app, list})
 }

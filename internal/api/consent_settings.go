@@ -52,10 +52,10 @@ func (s *Server) handleConsentSettings(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rows, err := s.consents.SaveSettings(r.Context(), openID(r.Context()), set, s.now())
+	rows, err := s.consents.SaveSettings(r.Context(), appID(r.Context()), openID(r.Context()), set, s.now())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	encode(w, http.StatusOK, consentsOf(appID(r.Context()), rows))
+	encode(w, http.StatusOK, consentsOf(rows))
 }

@@ -107,7 +107,7 @@ func (s *Server) handleReportConsents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	oid := openID(r.Context())
-	if err := s.consents.Report(r.Context(), oid, storeAnswers(answers), s.now()); err != nil {
+	if err := s.consents.Report(r.Context(), appID(r.Context()), oid, storeAnswers(answers), s.now()); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -202,19 +202,20 @@ func (s *Server) handleListConsents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) writeConsents(w http.ResponseWriter, r *http.Request, oid string) {
-	rows, err := s.consents.List(r.Context(), oid)
+	rows, err := s.consents.List(r.Context(), appID(r.Context()), oid)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	encode(w, http.StatusOK, consentsOf(appID(r.Context()), rows))
+	encode(w, http.StatusOK, consentsOf(rows))
 }
 
-// consentsOf is the answer's shape of a user's ledger rows (of app app).
-func consentsOf(app string, rows []store.Consent) consentsResponse {
+// consentsOf is the answer's shape of a user's ledger rows, each with its
+// app's AppID (the ledger is per app).
+func consentsOf(rows []store.Consent) consentsResponse {
 	out := consentsResponse{Consents: make([]consentJSON, 0, len(rows))}
 	for _, c := range rows {
-		cj := consentJSON{AppID: app, TemplateID: c.TemplateID, Credits: c.Credits, Status: string(c.Status),
+		cj := consentJSON{AppID: c.AppID, TemplateID: c.TemplateID, Credits: c.Credits, Status: string(c.Status),
 			LongTerm: c.LongTerm, UpdatedAt: formatUTC(c.UpdatedAt), Audio: c.Audio}
 		if c.Setting != "" {
 			v := string(c.Setting)
@@ -228,7 +229,7 @@ func consentsOf(app string, rows []store.Consent) consentsResponse {
 // handleConsentPrompt answers the plan of the caller's next consent
 // request (service.Consents.Prompt).
 func (s *Server) handleConsentPrompt(w http.ResponseWriter, r *http.Request) {
-	plan, err := s.consents.Prompt(r.Context(), openID(r.Context()))
+	plan, err := s.consents.Prompt(r.Context(), appID(r.Context()), openID(r.Context()))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -95,7 +95,7 @@ func (s *Server) applyEvent(ctx context.Context, e *wechat.Event, m wechat.PushM
 // pushEvent is the store's view of a push event: the answers of known
 // templates, the templates turned off, the sent events.
 func (s *Server) pushEvent(ctx context.Context, e *wechat.Event, m wechat.PushMeta) (store.PushEvent, error) {
-	ev := store.PushEvent{At: s.now(), BodyHash: hex.EncodeToString(m.Key[:]), OpenID: e.FromUserName}
+	ev := store.PushEvent{At: s.now(), BodyHash: hex.EncodeToString(m.Key[:]), AppID: appID(ctx), OpenID: e.FromUserName}
 	if m.Plaintext {
 		ev.Query = m.Timestamp + ":" + m.Nonce
 	}

@@ -70,7 +70,7 @@ func (s *Server) handleSnoozeReminder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.reminders.Snooze(ctx, service.SnoozeRequest{ID: id, OpenID: oid, At: at, Answers: storeAnswers(answers), Key: key, Hash: hash})
+	res, err := s.reminders.Snooze(ctx, service.SnoozeRequest{ID: id, AppID: appID(ctx), OpenID: oid, At: at, Answers: storeAnswers(answers), Key: key, Hash: hash})
 	if errors.Is(err, service.ErrSnoozePastSeries) {
 		err = fieldErrors{field: fmt.Sprintf("must come before the series' next occurrence (%s): a snooze adds one occurrence before it and leaves the series as it is",
 			formatUTC(res.SeriesAt))}.err()
@@ -88,7 +88,7 @@ func (s *Server) handleSnoozeReminder(w http.ResponseWriter, r *http.Request) {
 // replaySnooze answers a snooze whose Idempotency-Key was seen: the
 // reminder as it is, or a conflict for another request.
 func (s *Server) replaySnooze(w http.ResponseWriter, r *http.Request, id, oid, key, hash string) bool {
-	seen, err := s.reminders.SnoozeSeen(r.Context(), service.SnoozeRequest{ID: id, OpenID: oid, Key: key, Hash: hash})
+	seen, err := s.reminders.SnoozeSeen(r.Context(), service.SnoozeRequest{ID: id, AppID: appID(r.Context()), OpenID: oid, Key: key, Hash: hash})
 	switch {
 	case err != nil:
 		s.writeError(w, r, err)

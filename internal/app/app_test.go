@@ -100,6 +100,9 @@ func TestNewAdoptsRowsWithoutAnApp(t *testing.T) {
 		Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := d.RecordAccept(ctx, "", "o1", "t", false, store.SourceClient, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	d.Close()
 	a, err := app.New(ctx, app.Config{DB: path, WeChat: wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret()}}, app.Deps{})
 	if err != nil {
@@ -109,6 +112,9 @@ func TestNewAdoptsRowsWithoutAnApp(t *testing.T) {
 	r, err := a.Store.GetReminder(ctx, "old")
 	if err != nil || r.AppID != fake.AppID() {
 		t.Fatalf("old reminder %+v %v, want it of %s", r, err, fake.AppID())
+	}
+	if c, err := a.Store.GetConsent(ctx, fake.AppID(), "o1", "t"); err != nil || c.Credits != 1 {
+		t.Fatalf("old consent %+v %v, want its credit in %s's ledger", c, err, fake.AppID())
 	}
 	if apps := a.Apps.List(); len(apps) != 1 || apps[0].AppID != fake.AppID() {
 		t.Fatalf("apps %+v", apps)

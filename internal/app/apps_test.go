@@ -30,7 +30,7 @@ func due(t *testing.T, a *app.App, f *wechattest.Server, id, appID, openID strin
 		Data: `{"thing1":"评审会","time2":"2026-12-01 14:00","thing3":"A栋"}`}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Store.RecordAccept(ctx, openID, wechattest.MeetingTemplateID, false, store.SourceClient, now); err != nil {
+	if _, err := a.Store.RecordAccept(ctx, appID, openID, wechattest.MeetingTemplateID, false, store.SourceClient, now); err != nil {
 		t.Fatal(err)
 	}
 	f.Grant(openID, wechattest.MeetingTemplateID, 1)

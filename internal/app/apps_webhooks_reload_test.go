@@ -66,7 +66,7 @@ func TestWebhooksSwitchedOnBySetApps(t *testing.T) {
 	}
 
 	// A consent change of B not yet posted when B's webhook is removed.
-	if _, err := a.Store.RecordAccept(ctx, "user-b3", wechattest.MeetingTemplateID, false, store.SourceClient, time.Now()); err != nil {
+	if _, err := a.Store.RecordAccept(ctx, appB, "user-b3", wechattest.MeetingTemplateID, false, store.SourceClient, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 

@@ -54,7 +54,7 @@ func TestWebhooksWiring(t *testing.T) {
 	if !a.WebhooksOn() {
 		t.Fatal("webhooks off with a webhook URL")
 	}
-	if _, err := a.Store.RecordAccept(ctx, "oA", wechattest.MeetingTemplateID, false, store.SourceClient, clock.Now()); err != nil {
+	if _, err := a.Store.RecordAccept(ctx, fake.AppID(), "oA", wechattest.MeetingTemplateID, false, store.SourceClient, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := a.Webhooks.RunOnce(ctx); err != nil || n != 1 {

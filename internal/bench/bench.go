@@ -669,8 +669,8 @@ func fillScanTable(ctx context.Context, d *db.DB, t *scanTable) error {
 		return err
 	}
 	// The due reminders' users have a credit each, which the claim reserves.
-	if _, err := d.W.ExecContext(ctx, `INSERT INTO consents (openid, template_id, credits, status, updated_at)
-		SELECT DISTINCT openid, template_id, 1, 'accept', ?1 FROM reminders WHERE due_at <= ?1`, now.UnixMilli()); err != nil {
+	if _, err := d.W.ExecContext(ctx, `INSERT INTO consents (appid, openid, template_id, credits, status, updated_at)
+		SELECT DISTINCT appid, openid, template_id, 1, 'accept', ?1 FROM reminders WHERE due_at <= ?1`, now.UnixMilli()); err != nil {
 		return err
 	}
 	// Half of the rest are finished: the due scan must not read them.

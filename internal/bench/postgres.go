@@ -92,9 +92,10 @@ func pgSeed(ctx context.Context, pool *pgxpool.Pool, n int, fire func(i int) tim
 			ids, users, fires, wechattest.MeetingTemplateID, meetingData, now); err != nil {
 			return fmt.Errorf("seed reminders: %w", err)
 		}
-		if _, err := pool.Exec(ctx, `INSERT INTO consents (openid, template_id, credits, status, updated_at)
-			SELECT openid, $2, 1, 'accept', $3 FROM unnest($1::text[]) AS u(openid)
-			ON CONFLICT (openid, template_id) DO UPDATE SET credits = consents.credits + 1, status = 'accept'`,
+		// The reminders' app ('', the column's default) is their credits' too.
+		if _, err := pool.Exec(ctx, `INSERT INTO consents (appid, openid, template_id, credits, status, updated_at)
+			SELECT '', openid, $2, 1, 'accept', $3 FROM unnest($1::text[]) AS u(openid)
+			ON CONFLICT (appid, openid, template_id) DO UPDATE SET credits = consents.credits + 1, status = 'accept'`,
 			users, wechattest.MeetingTemplateID, now); err != nil {
 			return fmt.Errorf("seed credits: %w", err)
 		}
@@ -148,8 +149,8 @@ func newPGScanTable(ctx context.Context, base string, rows int) (*scanTable, err
 		         'Asia/Shanghai', $5, '', $4, $4 FROM generate_series(0, $1::bigint - 1) AS i`,
 			[]any{rows, wechattest.MeetingTemplateID, t.now.Add(-time.Minute).UnixMilli(), now, meetingData}},
 		// The due reminders' users have a credit each, which the claim reserves.
-		{`INSERT INTO consents (openid, template_id, credits, status, updated_at)
-		  SELECT DISTINCT openid, template_id, 1, 'accept', $1::bigint FROM reminders WHERE due_at <= $1::bigint`, []any{now}},
+		{`INSERT INTO consents (appid, openid, template_id, credits, status, updated_at)
+		  SELECT DISTINCT appid, openid, template_id, 1, 'accept', $1::bigint FROM reminders WHERE due_at <= $1::bigint`, []any{now}},
 		// Half of the rest are finished: the due scan must not read them.
 		{`UPDATE reminders SET status = 'sent' WHERE right(id, 1)::int % 2 = 0 AND fire_at > $1`, []any{now}},
 		{`ANALYZE`, nil},

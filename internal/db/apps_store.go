@@ -10,8 +10,8 @@ import (
 
 // The operations of store.Apps.
 
-// AdoptRows gives appID the sessions, reminders, events, templates and token
-// without an app, in one transaction.
+// AdoptRows gives appID the sessions, reminders, events, templates, token
+// and ledger rows without an app, in one transaction.
 func (d *DB) AdoptRows(ctx context.Context, appID string) (int64, error) {
 	var n int64
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
@@ -32,10 +32,30 @@ func (d *DB) AdoptRows(ctx context.Context, appID string) (int64, error) {
 			return err
 		}
 		tk, err := q.AdoptToken(ctx, appID)
-		n = r + s + tm + tk + ev
+		if err != nil {
+			return err
+		}
+		l, err := adoptLedger(ctx, q, appID)
+		n = r + s + tm + tk + ev + l
 		return err
 	})
 	return n, storeErr(err, "adopt rows for app "+appID)
+}
+
+// adoptLedger gives appID the consent ledger's rows without an app: its
+// consents, main switches, accepts and snooze keys.
+func adoptLedger(ctx context.Context, q *dbsqlc.Queries, appID string) (int64, error) {
+	var n int64
+	for _, adopt := range []func(context.Context, string) (int64, error){
+		q.AdoptConsents, q.AdoptConsentSettings, q.AdoptGrants, q.AdoptSnoozes,
+	} {
+		m, err := adopt(ctx, appID)
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
 }
 
 // CountRemindersByApp reads on the read pool, from the app index.

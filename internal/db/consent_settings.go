@@ -15,37 +15,37 @@ import (
 // The consent settings, whole reports and snoozes of store.ConsentSettings.
 
 // ReportConsents records a report's answers in one transaction.
-func (d *DB) ReportConsents(ctx context.Context, openID string, answers []store.Answer, now time.Time) error {
-	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error { return d.reportTx(ctx, q, openID, answers, now) })
+func (d *DB) ReportConsents(ctx context.Context, appID, openID string, answers []store.Answer, now time.Time) error {
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error { return d.reportTx(ctx, q, appID, openID, answers, now) })
 	return storeErr(err, "consent report of "+openID)
 }
 
 // reportTx is ReportConsents in the caller's transaction q, with the
 // webhook events of the ledger rows it changed (consent.changed).
-func (d *DB) reportTx(ctx context.Context, q *dbsqlc.Queries, openID string, answers []store.Answer, now time.Time) error {
+func (d *DB) reportTx(ctx context.Context, q *dbsqlc.Queries, appID, openID string, answers []store.Answer, now time.Time) error {
 	for _, a := range answers {
 		if a.Status != store.ConsentAccept {
-			if err := q.SetConsentStatus(ctx, dbsqlc.SetConsentStatusParams{Openid: openID, TemplateID: a.TemplateID,
+			if err := q.SetConsentStatus(ctx, dbsqlc.SetConsentStatusParams{Appid: appID, Openid: openID, TemplateID: a.TemplateID,
 				Status: string(a.Status), Now: now.UnixMilli()}); err != nil {
 				return err
 			}
-			if err := d.outboxConsent(ctx, q, openID, a.TemplateID, store.CauseReport, now); err != nil {
+			if err := d.outboxConsent(ctx, q, appID, openID, a.TemplateID, store.CauseReport, now); err != nil {
 				return err
 			}
 			continue
 		}
-		counted, err := recordAcceptTx(ctx, q, openID, a.TemplateID, a.LongTerm, sourceClient, now)
+		counted, err := recordAcceptTx(ctx, q, appID, openID, a.TemplateID, a.LongTerm, sourceClient, now)
 		if err != nil {
 			return err
 		}
 		// The row exists now: the accept added to it or paired with an
 		// accept that did.
-		if err := q.SetConsentAudio(ctx, dbsqlc.SetConsentAudioParams{Audio: b2i(a.Audio), Openid: openID,
+		if err := q.SetConsentAudio(ctx, dbsqlc.SetConsentAudioParams{Audio: b2i(a.Audio), Appid: appID, Openid: openID,
 			TemplateID: a.TemplateID}); err != nil {
 			return err
 		}
 		if counted {
-			if err := d.outboxConsent(ctx, q, openID, a.TemplateID, store.CauseReport, now); err != nil {
+			if err := d.outboxConsent(ctx, q, appID, openID, a.TemplateID, store.CauseReport, now); err != nil {
 				return err
 			}
 		}
@@ -54,18 +54,18 @@ func (d *DB) reportTx(ctx context.Context, q *dbsqlc.Queries, openID string, ans
 }
 
 // SaveConsentSettings replaces the user's saved choices and main switch.
-func (d *DB) SaveConsentSettings(ctx context.Context, openID string, s store.Settings, now time.Time) error {
+func (d *DB) SaveConsentSettings(ctx context.Context, appID, openID string, s store.Settings, now time.Time) error {
 	ms := now.UnixMilli()
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		if err := q.SetMainSwitch(ctx, dbsqlc.SetMainSwitchParams{Openid: openID, MainSwitch: b2i(s.MainSwitch), Now: ms}); err != nil {
+		if err := q.SetMainSwitch(ctx, dbsqlc.SetMainSwitchParams{Appid: appID, Openid: openID, MainSwitch: b2i(s.MainSwitch), Now: ms}); err != nil {
 			return err
 		}
-		if err := q.ClearConsentSettings(ctx, dbsqlc.ClearConsentSettingsParams{Openid: openID, Now: ms}); err != nil {
+		if err := q.ClearConsentSettings(ctx, dbsqlc.ClearConsentSettingsParams{Appid: appID, Openid: openID, Now: ms}); err != nil {
 			return err
 		}
 		for _, id := range sortedKeys(s.Items) {
 			v := string(s.Items[id])
-			if err := q.SetConsentSetting(ctx, dbsqlc.SetConsentSettingParams{Openid: openID, TemplateID: id, Status: string(store.SettingStatus(s.Items[id])),
+			if err := q.SetConsentSetting(ctx, dbsqlc.SetConsentSettingParams{Appid: appID, Openid: openID, TemplateID: id, Status: string(store.SettingStatus(s.Items[id])),
 				Now: ms, Setting: sql.NullString{String: v, Valid: true}}); err != nil {
 				return err
 			}
@@ -76,8 +76,8 @@ func (d *DB) SaveConsentSettings(ctx context.Context, openID string, s store.Set
 }
 
 // MainSwitch reads on the read pool.
-func (d *DB) MainSwitch(ctx context.Context, openID string) (bool, error) {
-	on, err := d.Read.GetMainSwitch(ctx, openID)
+func (d *DB) MainSwitch(ctx context.Context, appID, openID string) (bool, error) {
+	on, err := d.Read.GetMainSwitch(ctx, dbsqlc.GetMainSwitchParams{Appid: appID, Openid: openID})
 	if errors.Is(err, sql.ErrNoRows) {
 		return true, nil
 	}
@@ -88,8 +88,8 @@ func (d *DB) MainSwitch(ctx context.Context, openID string) (bool, error) {
 }
 
 // SnoozeKey reads on the read pool.
-func (d *DB) SnoozeKey(ctx context.Context, openID, key string) (string, string, error) {
-	row, err := d.Read.GetSnoozeKey(ctx, dbsqlc.GetSnoozeKeyParams{Openid: openID, IdempotencyKey: key})
+func (d *DB) SnoozeKey(ctx context.Context, appID, openID, key string) (string, string, error) {
+	row, err := d.Read.GetSnoozeKey(ctx, dbsqlc.GetSnoozeKeyParams{Appid: appID, Openid: openID, IdempotencyKey: key})
 	if err != nil {
 		return "", "", storeErr(err, "snooze key of "+openID)
 	}
@@ -101,7 +101,7 @@ func (d *DB) SnoozeReminder(ctx context.Context, s store.Snooze) (store.Snoozed,
 	var out store.Snoozed
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		if s.IdempotencyKey != "" {
-			row, err := q.GetSnoozeKey(ctx, dbsqlc.GetSnoozeKeyParams{Openid: s.OpenID, IdempotencyKey: s.IdempotencyKey})
+			row, err := q.GetSnoozeKey(ctx, dbsqlc.GetSnoozeKeyParams{Appid: s.AppID, Openid: s.OpenID, IdempotencyKey: s.IdempotencyKey})
 			switch {
 			case err == nil && (row.RequestHash != s.RequestHash || row.ReminderID != s.ID):
 				return fmt.Errorf("idempotency key used for another snooze: %w", store.ErrConflict)
@@ -125,11 +125,11 @@ func (d *DB) SnoozeReminder(ctx context.Context, s store.Snooze) (store.Snoozed,
 		if n != 1 {
 			return snoozeRefused(reminderFromRow(rem))
 		}
-		if err := d.reportTx(ctx, q, s.OpenID, s.Answers, s.Now); err != nil {
+		if err := d.reportTx(ctx, q, s.AppID, s.OpenID, s.Answers, s.Now); err != nil {
 			return err
 		}
 		if s.IdempotencyKey != "" {
-			if err := q.InsertSnoozeKey(ctx, dbsqlc.InsertSnoozeKeyParams{Openid: s.OpenID, IdempotencyKey: s.IdempotencyKey,
+			if err := q.InsertSnoozeKey(ctx, dbsqlc.InsertSnoozeKeyParams{Appid: s.AppID, Openid: s.OpenID, IdempotencyKey: s.IdempotencyKey,
 				RequestHash: s.RequestHash, ReminderID: s.ID, Now: s.Now.UnixMilli()}); err != nil {
 				return err
 			}

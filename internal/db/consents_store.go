@@ -11,20 +11,20 @@ import (
 // The consent ledger's operations of store.ReminderStore.
 
 // SetConsentStatus records a reject, ban or filter answer.
-func (d *DB) SetConsentStatus(ctx context.Context, openID, templateID string, status store.ConsentStatus, now time.Time) error {
+func (d *DB) SetConsentStatus(ctx context.Context, appID, openID, templateID string, status store.ConsentStatus, now time.Time) error {
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		if err := q.SetConsentStatus(ctx, dbsqlc.SetConsentStatusParams{Openid: openID, TemplateID: templateID,
+		if err := q.SetConsentStatus(ctx, dbsqlc.SetConsentStatusParams{Appid: appID, Openid: openID, TemplateID: templateID,
 			Status: string(status), Now: now.UnixMilli()}); err != nil {
 			return err
 		}
-		return d.outboxConsent(ctx, q, openID, templateID, store.CauseReport, now)
+		return d.outboxConsent(ctx, q, appID, openID, templateID, store.CauseReport, now)
 	})
 	return storeErr(err, "set consent "+openID+"/"+templateID)
 }
 
 // GetConsent reads on the read pool.
-func (d *DB) GetConsent(ctx context.Context, openID, templateID string) (store.Consent, error) {
-	row, err := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: openID, TemplateID: templateID})
+func (d *DB) GetConsent(ctx context.Context, appID, openID, templateID string) (store.Consent, error) {
+	row, err := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Appid: appID, Openid: openID, TemplateID: templateID})
 	if err != nil {
 		return store.Consent{}, storeErr(err, "consent "+openID+"/"+templateID)
 	}
@@ -32,8 +32,8 @@ func (d *DB) GetConsent(ctx context.Context, openID, templateID string) (store.C
 }
 
 // ListConsents reads on the read pool.
-func (d *DB) ListConsents(ctx context.Context, openID string) ([]store.Consent, error) {
-	rows, err := d.Read.ListConsents(ctx, openID)
+func (d *DB) ListConsents(ctx context.Context, appID, openID string) ([]store.Consent, error) {
+	rows, err := d.Read.ListConsents(ctx, dbsqlc.ListConsentsParams{Appid: appID, Openid: openID})
 	if err != nil {
 		return nil, storeErr(err, "list consents of "+openID)
 	}
@@ -45,8 +45,8 @@ func (d *DB) ListConsents(ctx context.Context, openID string) ([]store.Consent, 
 }
 
 // ListPrompted reads on the read pool, through the user's own index.
-func (d *DB) ListPrompted(ctx context.Context, openID string, max int) ([]store.Prompted, error) {
-	rows, err := d.Read.ListScheduledForPrompt(ctx, dbsqlc.ListScheduledForPromptParams{Openid: openID, MaxRows: int64(max)})
+func (d *DB) ListPrompted(ctx context.Context, appID, openID string, max int) ([]store.Prompted, error) {
+	rows, err := d.Read.ListScheduledForPrompt(ctx, dbsqlc.ListScheduledForPromptParams{Openid: openID, Appid: appID, MaxRows: int64(max)})
 	if err != nil {
 		return nil, storeErr(err, "list reminders to prompt for of "+openID)
 	}

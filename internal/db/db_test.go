@@ -230,7 +230,7 @@ func TestRecordAcceptPairsReportAndEvent(t *testing.T) {
 		{store.SourceClient, 183 * time.Second, true, 5},  // nothing left to pair with
 	}
 	for i, s := range steps {
-		counted, err := d.RecordAccept(ctx, "o1", "t1", false, s.source, t0.Add(s.at))
+		counted, err := d.RecordAccept(ctx, "", "o1", "t1", false, s.source, t0.Add(s.at))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -238,7 +238,7 @@ func TestRecordAcceptPairsReportAndEvent(t *testing.T) {
 			t.Fatalf("step %d (%s at %v): counted=%v credits=%d, want %v and %d", i, s.source, s.at, counted, credits(), s.counted, s.credits)
 		}
 	}
-	if _, err := d.RecordAccept(ctx, "o1", "t1", false, "bogus", t0); err == nil {
+	if _, err := d.RecordAccept(ctx, "", "o1", "t1", false, "bogus", t0); err == nil {
 		t.Fatal("unknown source accepted")
 	}
 }
@@ -246,7 +246,7 @@ func TestRecordAcceptPairsReportAndEvent(t *testing.T) {
 func TestRecordAcceptLongTerm(t *testing.T) {
 	d := testkit.SQLite(t)
 	ctx := context.Background()
-	if _, err := d.RecordAccept(ctx, "o1", "lt", true, store.SourceClient, time.Now()); err != nil {
+	if _, err := d.RecordAccept(ctx, "", "o1", "lt", true, store.SourceClient, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := d.Read.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: "o1", TemplateID: "lt"})

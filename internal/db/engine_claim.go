@@ -74,7 +74,7 @@ func claimDue(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams) ([]st
 	}
 	for _, r := range due {
 		// The batch statements take their keys as JSON (jsonSafe).
-		if !jsonSafe(r.ID, r.Openid, r.TemplateID) {
+		if !jsonSafe(r.ID, r.Openid, r.TemplateID, r.Appid) {
 			return claimEach(ctx, q, p, due)
 		}
 	}
@@ -82,7 +82,7 @@ func claimDue(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams) ([]st
 	ids := make([]string, len(due))
 	alts := map[string][]store.Alternative{}
 	for i, r := range due {
-		ds[i] = store.Due{ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, UnknownAttempt: r.UnknownAt.Valid}
+		ds[i] = store.Due{ID: r.ID, AppID: r.Appid, OpenID: r.Openid, TemplateID: r.TemplateID, UnknownAttempt: r.UnknownAt.Valid}
 		if a := alternativesOf(r.Alternatives); len(a) > 0 {
 			if !jsonSafe(store.AlternativeIDs(a)...) {
 				return claimEach(ctx, q, p, due)
@@ -100,29 +100,31 @@ func claimDue(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams) ([]st
 		return nil, err
 	}
 	// Round k takes a (k+1)-th credit from each of its users, one
-	// statement per template: a compare-and-set (credits > 0) per user.
+	// statement per app and template: a compare-and-set (credits > 0) per
+	// user.
 	for k := int64(0); ; k++ {
-		round := map[string][]string{}
-		var templates []string
+		round := map[appTemplate][]string{}
+		var templates []appTemplate
 		for _, ut := range plan.Order {
 			if plan.Take[ut] > k {
-				if round[ut.TemplateID] == nil {
-					templates = append(templates, ut.TemplateID)
+				at := appTemplate{ut.AppID, ut.TemplateID}
+				if round[at] == nil {
+					templates = append(templates, at)
 				}
-				round[ut.TemplateID] = append(round[ut.TemplateID], ut.OpenID)
+				round[at] = append(round[at], ut.OpenID)
 			}
 		}
 		if len(templates) == 0 {
 			break
 		}
-		for _, tid := range templates {
-			openids := round[tid]
-			n, err := q.TakeCredits(ctx, dbsqlc.TakeCreditsParams{Openids: jsonArg(openids), TemplateID: tid, Now: now})
+		for _, at := range templates {
+			openids := round[at]
+			n, err := q.TakeCredits(ctx, dbsqlc.TakeCreditsParams{Appid: at.appID, Openids: jsonArg(openids), TemplateID: at.templateID, Now: now})
 			if err != nil {
 				return nil, err
 			}
 			if n != int64(len(openids)) {
-				return nil, fmt.Errorf("reserved %d of %d %s credits: %w", n, len(openids), tid, store.ErrConflict)
+				return nil, fmt.Errorf("reserved %d of %d %s credits of app %q: %w", n, len(openids), at.templateID, at.appID, store.ErrConflict)
 			}
 		}
 	}
@@ -152,32 +154,37 @@ func inDueOrder(ids []string, rems []dbsqlc.Reminder, plan store.CreditPlan, now
 	return claimed
 }
 
-// ledgerFor reads the ledger rows of the due reminders' users: one
-// statement per template.
+// appTemplate is one app's template: the ledger reads and takes per app,
+// each app's users having their own rows.
+type appTemplate struct{ appID, templateID string }
+
+// ledgerFor reads the ledger rows of the due reminders' users, each in its
+// reminder's app: one statement per app and template.
 func ledgerFor(ctx context.Context, q *dbsqlc.Queries, due []store.Due) (map[store.UserTemplate]store.Ledger, error) {
-	// The batch's users per template, in first-seen order.
-	var templates []string
-	users := make(map[string][]string)
+	// The batch's users per app and template, in first-seen order.
+	var templates []appTemplate
+	users := make(map[appTemplate][]string)
 	seen := make(map[store.UserTemplate]bool, len(due))
 	for _, r := range due {
 		for _, tid := range store.CandidateTemplates(r) {
-			if ut := (store.UserTemplate{OpenID: r.OpenID, TemplateID: tid}); !seen[ut] {
+			if ut := (store.UserTemplate{AppID: r.AppID, OpenID: r.OpenID, TemplateID: tid}); !seen[ut] {
 				seen[ut] = true
-				if users[tid] == nil {
-					templates = append(templates, tid)
+				at := appTemplate{r.AppID, tid}
+				if users[at] == nil {
+					templates = append(templates, at)
 				}
-				users[tid] = append(users[tid], r.OpenID)
+				users[at] = append(users[at], r.OpenID)
 			}
 		}
 	}
 	ledger := make(map[store.UserTemplate]store.Ledger, len(seen))
-	for _, tid := range templates {
-		rows, err := q.LedgerFor(ctx, dbsqlc.LedgerForParams{Openids: jsonArg(users[tid]), TemplateID: tid})
+	for _, at := range templates {
+		rows, err := q.LedgerFor(ctx, dbsqlc.LedgerForParams{Appid: at.appID, Openids: jsonArg(users[at]), TemplateID: at.templateID})
 		if err != nil {
 			return nil, err
 		}
 		for _, l := range rows {
-			ledger[store.UserTemplate{OpenID: l.Openid, TemplateID: tid}] = store.Ledger{Credits: l.Credits, LongTerm: l.LongTerm == 1}
+			ledger[store.UserTemplate{AppID: at.appID, OpenID: l.Openid, TemplateID: at.templateID}] = store.Ledger{Credits: l.Credits, LongTerm: l.LongTerm == 1}
 		}
 	}
 	return ledger, nil
@@ -214,7 +221,7 @@ func claimEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, due 
 		c := store.Claim{ClaimedAt: instant(now)}
 		held := int64(0)
 		alts := alternativesOf(r.Alternatives)
-		d := store.Due{ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, UnknownAttempt: r.UnknownAt.Valid,
+		d := store.Due{ID: r.ID, AppID: r.Appid, OpenID: r.Openid, TemplateID: r.TemplateID, UnknownAttempt: r.UnknownAt.Valid,
 			Alternatives: store.AlternativeIDs(alts)}
 		if len(alts) == 0 {
 			d.Alternatives = nil
@@ -225,7 +232,7 @@ func claimEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, due 
 				break
 			}
 			var err error
-			if c.Covered, held, err = coverEach(ctx, q, p, r.Openid, tid, now); err != nil {
+			if c.Covered, held, err = coverEach(ctx, q, p, r.Appid, r.Openid, tid, now); err != nil {
 				return nil, err
 			}
 			if c.Covered {
@@ -248,18 +255,19 @@ func claimEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, due 
 	return claimed, nil
 }
 
-// coverEach is one template's cover of a send to openid, one statement at
-// a time: a one-time credit taken (held 1), or the long-term grant.
-func coverEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, openid, tid string, now int64) (covered bool, held int64, err error) {
+// coverEach is one template's cover of a send to openid of appID, one
+// statement at a time: a one-time credit taken (held 1), or the long-term
+// grant.
+func coverEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, appID, openid, tid string, now int64) (covered bool, held int64, err error) {
 	kind, ok := p.Kind(tid)
 	switch {
 	case !ok:
 		return false, 0, nil
 	case kind == store.KindOneTime:
-		n, err := q.ConsumeCredit(ctx, dbsqlc.ConsumeCreditParams{Openid: openid, TemplateID: tid, Now: now})
+		n, err := q.ConsumeCredit(ctx, dbsqlc.ConsumeCreditParams{Appid: appID, Openid: openid, TemplateID: tid, Now: now})
 		return n == 1, n, err
 	case kind == store.KindLongTerm:
-		g, err := q.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: openid, TemplateID: tid})
+		g, err := q.GetConsent(ctx, dbsqlc.GetConsentParams{Appid: appID, Openid: openid, TemplateID: tid})
 		if err != nil && !isNotFound(err) {
 			return false, 0, err
 		}

@@ -341,15 +341,15 @@ func settleCredit(ctx context.Context, q *dbsqlc.Queries, o store.Outcome, lost 
 	r := o.Claim.Reminder
 	switch {
 	case o.Credit == store.CreditZero:
-		return q.ZeroConsent(ctx, dbsqlc.ZeroConsentParams{Openid: r.OpenID, TemplateID: r.TemplateID,
+		return q.ZeroConsent(ctx, dbsqlc.ZeroConsentParams{Appid: r.AppID, Openid: r.OpenID, TemplateID: r.TemplateID,
 			Status: "refused", Now: now})
 	case lost:
 	case o.Credit == store.CreditConsume:
-		n, err := q.ConsumeCredit(ctx, dbsqlc.ConsumeCreditParams{Openid: r.OpenID, TemplateID: r.TemplateID, Now: now})
+		n, err := q.ConsumeCredit(ctx, dbsqlc.ConsumeCreditParams{Appid: r.AppID, Openid: r.OpenID, TemplateID: r.TemplateID, Now: now})
 		rec.NoCredit = err == nil && n == 0
 		return err
 	case o.Credit == store.CreditRefund:
-		_, err := q.RefundCredit(ctx, dbsqlc.RefundCreditParams{Openid: r.OpenID, TemplateID: r.TemplateID, Now: now,
+		_, err := q.RefundCredit(ctx, dbsqlc.RefundCreditParams{Appid: r.AppID, Openid: r.OpenID, TemplateID: r.TemplateID, Now: now,
 			ClaimedAt: o.Claim.ClaimedAt.UnixMilli()})
 		return err
 	}

@@ -80,9 +80,9 @@ func applyPush(ctx context.Context, q *dbsqlc.Queries, e store.PushEvent) (done 
 	for _, a := range e.Answers {
 		counted := true // a reject changes the status
 		if a.Accept {
-			counted, err = recordAcceptTx(ctx, q, e.OpenID, a.TemplateID, a.LongTerm, sourceEvent, e.At)
+			counted, err = recordAcceptTx(ctx, q, e.AppID, e.OpenID, a.TemplateID, a.LongTerm, sourceEvent, e.At)
 		} else {
-			err = q.SetConsentStatus(ctx, dbsqlc.SetConsentStatusParams{Openid: e.OpenID, TemplateID: a.TemplateID,
+			err = q.SetConsentStatus(ctx, dbsqlc.SetConsentStatusParams{Appid: e.AppID, Openid: e.OpenID, TemplateID: a.TemplateID,
 				Status: "reject", Now: now})
 		}
 		if err != nil {
@@ -93,7 +93,7 @@ func applyPush(ctx context.Context, q *dbsqlc.Queries, e store.PushEvent) (done 
 		}
 	}
 	for _, tid := range e.Unsubscribed {
-		if err := q.ZeroConsent(ctx, dbsqlc.ZeroConsentParams{Openid: e.OpenID, TemplateID: tid,
+		if err := q.ZeroConsent(ctx, dbsqlc.ZeroConsentParams{Appid: e.AppID, Openid: e.OpenID, TemplateID: tid,
 			Status: "unsubscribed", Now: now}); err != nil {
 			return done, err
 		}
@@ -130,12 +130,12 @@ func (d *DB) outboxPush(ctx context.Context, q *dbsqlc.Queries, e store.PushEven
 		return nil
 	}
 	for _, tid := range done.answered {
-		if err := d.outboxConsent(ctx, q, e.OpenID, tid, store.CausePopup, e.At); err != nil {
+		if err := d.outboxConsent(ctx, q, e.AppID, e.OpenID, tid, store.CausePopup, e.At); err != nil {
 			return err
 		}
 	}
 	for _, tid := range e.Unsubscribed {
-		if err := d.outboxConsent(ctx, q, e.OpenID, tid, store.CauseUnsubscribe, e.At); err != nil {
+		if err := d.outboxConsent(ctx, q, e.AppID, e.OpenID, tid, store.CauseUnsubscribe, e.At); err != nil {
 			return err
 		}
 	}

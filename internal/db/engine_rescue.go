@@ -30,7 +30,7 @@ func (d *DB) RescueExpiredLeases(ctx context.Context, at time.Time, unknownWait 
 					return err
 				}
 				if ok > 0 && x.CreditHeld == 1 {
-					if _, err := q.RefundCredit(ctx, dbsqlc.RefundCreditParams{Openid: x.Openid, TemplateID: x.TemplateID, Now: now,
+					if _, err := q.RefundCredit(ctx, dbsqlc.RefundCreditParams{Appid: x.Appid, Openid: x.Openid, TemplateID: x.TemplateID, Now: now,
 						ClaimedAt: x.ClaimedAt}); err != nil {
 						return err
 					}

@@ -117,8 +117,8 @@ func (d *DB) probe(ctx context.Context, commit bool) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	err := d.withRawTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO consent_grants (openid, template_id, source, received_at)
-			VALUES ('reminderd-write-probe', printf('%.*c', 10000, 'x'), 'client', 0)`)
+		res, err := tx.ExecContext(ctx, `INSERT INTO consent_grants (appid, openid, template_id, source, received_at)
+			VALUES ('', 'reminderd-write-probe', printf('%.*c', 10000, 'x'), 'client', 0)`)
 		if err != nil {
 			return err
 		}

@@ -23,19 +23,20 @@ const (
 // paired, the two describe one accept: they are paired and no credit is
 // added. Otherwise one credit is added (one-time) or the template granted
 // (long-term). It reports whether the accept added to the ledger.
-func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source store.GrantSource, now time.Time) (counted bool, err error) {
+func (d *DB) RecordAccept(ctx context.Context, appID, openID, templateID string, longTerm bool, source store.GrantSource, now time.Time) (counted bool, err error) {
 	err = d.WithTx(ctx, func(q *dbsqlc.Queries) error {
-		counted, err = recordAcceptTx(ctx, q, openID, templateID, longTerm, string(source), now)
+		counted, err = recordAcceptTx(ctx, q, appID, openID, templateID, longTerm, string(source), now)
 		if err != nil || !counted {
 			return err
 		}
-		return d.outboxConsent(ctx, q, openID, templateID, causeOf(source), now)
+		return d.outboxConsent(ctx, q, appID, openID, templateID, causeOf(source), now)
 	})
 	return counted, storeErr(err, "consent ledger")
 }
 
-// recordAcceptTx is RecordAccept in the caller's transaction q.
-func recordAcceptTx(ctx context.Context, q *dbsqlc.Queries, openID, templateID string, longTerm bool, source string, now time.Time) (counted bool, err error) {
+// recordAcceptTx is RecordAccept in the caller's transaction q: it pairs
+// only with an accept of the same app.
+func recordAcceptTx(ctx context.Context, q *dbsqlc.Queries, appID, openID, templateID string, longTerm bool, source string, now time.Time) (counted bool, err error) {
 	other := sourceEvent
 	if source == sourceEvent {
 		other = sourceClient
@@ -45,11 +46,11 @@ func recordAcceptTx(ctx context.Context, q *dbsqlc.Queries, openID, templateID s
 	ms := now.UnixMilli()
 	err = func() error {
 		match, err := q.FindUnpairedGrant(ctx, dbsqlc.FindUnpairedGrantParams{
-			Openid: openID, TemplateID: templateID, Source: other, Since: ms - store.PairWindow.Milliseconds(),
+			Appid: appID, Openid: openID, TemplateID: templateID, Source: other, Since: ms - store.PairWindow.Milliseconds(),
 		})
 		switch {
 		case err == nil:
-			id, err := q.InsertGrant(ctx, dbsqlc.InsertGrantParams{Openid: openID, TemplateID: templateID, Source: source,
+			id, err := q.InsertGrant(ctx, dbsqlc.InsertGrantParams{Appid: appID, Openid: openID, TemplateID: templateID, Source: source,
 				ReceivedAt: ms, PairedWith: sql.NullInt64{Int64: match, Valid: true}})
 			if err != nil {
 				return err
@@ -66,11 +67,11 @@ func recordAcceptTx(ctx context.Context, q *dbsqlc.Queries, openID, templateID s
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		if _, err := q.InsertGrant(ctx, dbsqlc.InsertGrantParams{Openid: openID, TemplateID: templateID, Source: source,
+		if _, err := q.InsertGrant(ctx, dbsqlc.InsertGrantParams{Appid: appID, Openid: openID, TemplateID: templateID, Source: source,
 			ReceivedAt: ms}); err != nil {
 			return err
 		}
-		p := dbsqlc.AddCreditParams{Openid: openID, TemplateID: templateID, Credits: 1, Now: ms}
+		p := dbsqlc.AddCreditParams{Appid: appID, Openid: openID, TemplateID: templateID, Credits: 1, Now: ms}
 		if longTerm {
 			p.Credits, p.LongTerm = 0, 1
 		}

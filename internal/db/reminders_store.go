@@ -82,7 +82,7 @@ func replay(prev dbsqlc.Reminder, r store.NewReminder) (store.Created, error) {
 // instead of on the read pool after the commit.
 func prefillCoverage(ctx context.Context, q *dbsqlc.Queries, c *store.Created) error {
 	r := c.Reminder
-	row, err := q.GetConsent(ctx, dbsqlc.GetConsentParams{Openid: r.OpenID, TemplateID: r.TemplateID})
+	row, err := q.GetConsent(ctx, dbsqlc.GetConsentParams{Appid: r.AppID, Openid: r.OpenID, TemplateID: r.TemplateID})
 	if isNotFound(err) {
 		return nil
 	}
@@ -302,7 +302,7 @@ func (d *DB) CountAhead(ctx context.Context, r store.Reminder) (int64, error) {
 }
 
 func aheadParams(r store.Reminder) dbsqlc.CountAheadOfReminderParams {
-	return dbsqlc.CountAheadOfReminderParams{Openid: r.OpenID, TemplateID: r.TemplateID, FireAt: r.FireAt.UnixMilli(), ID: r.ID}
+	return dbsqlc.CountAheadOfReminderParams{Openid: r.OpenID, Appid: r.AppID, TemplateID: r.TemplateID, FireAt: r.FireAt.UnixMilli(), ID: r.ID}
 }
 
 // CreateReminder stores r as a scheduled reminder (InsertReminder) and

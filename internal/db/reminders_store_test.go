@@ -38,7 +38,7 @@ func TestOperationsSayErrFull(t *testing.T) {
 			return d.CreateSession(ctx, store.Session{TokenHash: fmt.Sprintf("%064x", 200000+i), OpenID: "o", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 		},
 		"accept": func(i int) error {
-			_, err := d.RecordAccept(ctx, "o", fmt.Sprintf("t%d", i), false, store.SourceClient, now)
+			_, err := d.RecordAccept(ctx, "", "o", fmt.Sprintf("t%d", i), false, store.SourceClient, now)
 			return err
 		},
 	} {

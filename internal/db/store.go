@@ -60,7 +60,7 @@ func alternativesOf(s string) []store.Alternative {
 
 // consentFromRow maps a consents row to the domain's Consent.
 func consentFromRow(r dbsqlc.Consent) store.Consent {
-	return store.Consent{OpenID: r.Openid, TemplateID: r.TemplateID, Credits: r.Credits, Status: store.ConsentStatus(r.Status),
+	return store.Consent{AppID: r.Appid, OpenID: r.Openid, TemplateID: r.TemplateID, Credits: r.Credits, Status: store.ConsentStatus(r.Status),
 		LongTerm: r.LongTerm == 1, UpdatedAt: instant(r.UpdatedAt), ZeroedAt: zeroedAt(r.ZeroedAt),
 		Setting: store.ConsentStatus(r.Setting.String), Audio: r.Audio == 1}
 }

@@ -89,16 +89,16 @@ func populate(t *testing.T, path string) {
 	for i, u := range users {
 		// A client report and the popup event of the same accept: paired
 		// (the earlier grant refers to the later one).
-		_, err := d.RecordAccept(ctx, u, "tplA", false, store.SourceClient, t0.Add(time.Duration(i)*time.Second))
+		_, err := d.RecordAccept(ctx, "", u, "tplA", false, store.SourceClient, t0.Add(time.Duration(i)*time.Second))
 		must(err)
-		_, err = d.RecordAccept(ctx, u, "tplA", false, store.SourceEvent, t0.Add(time.Duration(i)*time.Second+500*time.Millisecond))
+		_, err = d.RecordAccept(ctx, "", u, "tplA", false, store.SourceEvent, t0.Add(time.Duration(i)*time.Second+500*time.Millisecond))
 		must(err)
-		_, err = d.RecordAccept(ctx, u, "tplA", false, store.SourceClient, t0.Add(time.Hour))
+		_, err = d.RecordAccept(ctx, "", u, "tplA", false, store.SourceClient, t0.Add(time.Hour))
 		must(err)
 	}
-	_, err = d.RecordAccept(ctx, "oU1", "tplL", true, store.SourceEvent, t0)
+	_, err = d.RecordAccept(ctx, "", "oU1", "tplL", true, store.SourceEvent, t0)
 	must(err)
-	must(d.SetConsentStatus(ctx, "oU4", "tplA", store.ConsentReject, t0.Add(2*time.Hour)))
+	must(d.SetConsentStatus(ctx, "", "oU4", "tplA", store.ConsentReject, t0.Add(2*time.Hour)))
 	for i, u := range users {
 		h := sha256.Sum256([]byte(u))
 		must(d.CreateSession(ctx, store.Session{TokenHash: fmt.Sprintf("%x", h), OpenID: u, CreatedAt: t0,
@@ -172,9 +172,9 @@ func populate(t *testing.T, path string) {
 		`INSERT INTO sessions (token_hash, openid, created_at, expires_at) VALUES ('` + strings.Repeat("f", 64) + `', 'o''quote', 1, 9223372036854775807)`,
 		`INSERT INTO templates (id, title, kind, content, keywords, position, present, synced_at) VALUES ('tplRaw', '', 'one_time', 'line1
 line2	tab', '[ ]', -3, 0, 0)`,
-		`INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at, zeroed_at) VALUES ('oRaw', 'tplRaw', 0, 'refused', 1, -1, 9223372036854775807)`,
-		`INSERT INTO consent_grants (id, openid, template_id, source, received_at, paired_with) VALUES (5001, 'oRaw', 'tplRaw', 'client', 1, NULL)`,
-		`INSERT INTO consent_grants (id, openid, template_id, source, received_at, paired_with) VALUES (5000, 'oRaw', 'tplRaw', 'event', 0, 5001)`,
+		`INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at, zeroed_at) VALUES ('', 'oRaw', 'tplRaw', 0, 'refused', 1, -1, 9223372036854775807)`,
+		`INSERT INTO consent_grants (id, appid, openid, template_id, source, received_at, paired_with) VALUES (5001, '', 'oRaw', 'tplRaw', 'client', 1, NULL)`,
+		`INSERT INTO consent_grants (id, appid, openid, template_id, source, received_at, paired_with) VALUES (5000, '', 'oRaw', 'tplRaw', 'event', 0, 5001)`,
 		`INSERT INTO reminders (id, openid, template_id, status, reason, fire_at, due_at, expires_at, window_ms, recurrence, timezone, data,
 			page, attempts, lease_until, lease_owner, idempotency_key, request_hash, created_at, updated_at, credit_held, unknown_at, delivery)
 			VALUES ('rRaw', 'oRaw', 'tplRaw', 'skipped', 'expired', -5, -5, -5, 0, '', 'UTC', '{"k":"v" }', '', 0, NULL, NULL, NULL, NULL,
@@ -186,10 +186,10 @@ line2	tab', '[ ]', -3, 0, 0)`,
 		`INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id) VALUES (-1, 1, 'success', 3, '', '')`,
 		`INSERT INTO push_seen (key, body_hash, seen_at) VALUES ('q:1:2', '', 4)`,
 		`INSERT INTO pauses (name, until, reason, updated_at) VALUES ('raw', -1, 'why ''not''', 5)`,
-		`INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at, setting, audio) VALUES ('oRaw', 'tplSet', 2, 'accept', 0, 7, 'ban', 1)`,
-		`INSERT INTO consent_settings (openid, main_switch, updated_at) VALUES ('oRaw', 0, 8)`,
+		`INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at, setting, audio) VALUES ('', 'oRaw', 'tplSet', 2, 'accept', 0, 7, 'ban', 1)`,
+		`INSERT INTO consent_settings (appid, openid, main_switch, updated_at) VALUES ('', 'oRaw', 0, 8)`,
 		`UPDATE reminders SET snoozed = 1, series_at = 86400000 WHERE id = 'rRaw'`,
-		`INSERT INTO snoozes (openid, idempotency_key, request_hash, reminder_id, created_at) VALUES ('oRaw', 'k ✓', 'h', 'rRaw', 9)`,
+		`INSERT INTO snoozes (appid, openid, idempotency_key, request_hash, reminder_id, created_at) VALUES ('', 'oRaw', 'k ✓', 'h', 'rRaw', 9)`,
 		`DELETE FROM wechat_token`,
 		`INSERT INTO wechat_token (appid, value, expires_at, updated_at) VALUES ('', 'TOKEN ✓', 9223372036854775807, 6)`,
 	}
@@ -438,7 +438,7 @@ func TestCopyWholeDeployment(t *testing.T) {
 	if err := pg.QueryRow(ctx, "SELECT max(id) FROM deliveries").Scan(&maxDelivery); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ps.RecordAccept(ctx, "oNew", "tplA", false, store.SourceClient, t0.Add(3*time.Hour)); err != nil {
+	if _, err := ps.RecordAccept(ctx, "", "oNew", "tplA", false, store.SourceClient, t0.Add(3*time.Hour)); err != nil {
 		t.Fatalf("an accept after the copy: %v", err)
 	}
 	kinds := func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }
@@ -514,8 +514,8 @@ func compareStores(t *testing.T, a, b store.Store) {
 	cb, eb := b.CountReminders(ctx, t0.Add(time.Hour))
 	same("counts", ca, cb, ea, eb)
 	for _, u := range []string{"oU1", "oU2", "oU3", "oU4", "oRaw"} {
-		x, ex := a.ListConsents(ctx, u)
-		y, ey := b.ListConsents(ctx, u)
+		x, ex := a.ListConsents(ctx, "", u)
+		y, ey := b.ListConsents(ctx, "", u)
 		same("the consent ledger of "+u, x, y, ex, ey)
 		if len(x) == 0 {
 			t.Errorf("no ledger for %s", u)
@@ -526,8 +526,8 @@ func compareStores(t *testing.T, a, b store.Store) {
 		if u != "oRaw" {
 			same("the session of "+u, sx, sy, ex, ey)
 		}
-		px, ex := a.ListPrompted(ctx, u, 10)
-		py, ey := b.ListPrompted(ctx, u, 10)
+		px, ex := a.ListPrompted(ctx, "", u, 10)
+		py, ey := b.ListPrompted(ctx, "", u, 10)
 		same("the prompt of "+u, px, py, ex, ey)
 	}
 	ta, ea := a.Templates(ctx)

@@ -42,7 +42,7 @@ func TestBreakerIsPerApp(t *testing.T) {
 	var bad []string
 	for i := range 3 {
 		o := fmt.Sprintf("b%d", i)
-		h.grant(o, meetingID, 1)
+		h.grantIn("wxbad", o, meetingID, 1)
 		bad = append(bad, h.add(o, t0, inApp("wxbad")))
 	}
 	for range 3 {
@@ -61,7 +61,7 @@ func TestBreakerIsPerApp(t *testing.T) {
 	var good []string
 	for i := range 3 {
 		o := fmt.Sprintf("g%d", i)
-		h.grant(o, meetingID, 1)
+		h.grantIn("wxgood", o, meetingID, 1)
 		good = append(good, h.add(o, h.now(), inApp("wxgood")))
 	}
 	late := h.add("b9", h.now(), inApp("wxbad"))
@@ -94,7 +94,7 @@ func TestQuotaPauseIsPerApp(t *testing.T) {
 		c.Concurrency = 1
 		c.Apps = func() []string { return []string{"wxquota", "wxgood"} }
 	})
-	h.grant("q1", meetingID, 1)
+	h.grantIn("wxquota", "q1", meetingID, 1)
 	q1 := h.add("q1", t0, inApp("wxquota"))
 	h.cycle()
 	until := h.eng.QuotaPausedUntilOf("wxquota")
@@ -107,7 +107,7 @@ func TestQuotaPauseIsPerApp(t *testing.T) {
 	if _, err := h.db.Pause(context.Background(), "quota"); err == nil {
 		t.Fatal("one app's quota wrote the pause of every app")
 	}
-	h.grant("g1", meetingID, 1)
+	h.grantIn("wxgood", "g1", meetingID, 1)
 	g1 := h.add("g1", h.now(), inApp("wxgood"))
 	q2 := h.add("q1", h.now(), inApp("wxquota"))
 	for range 3 {

@@ -137,7 +137,7 @@ func TestUserRefusedZeroesLedger(t *testing.T) {
 	id := h.add("oA", t0)
 	h.cycle()
 	h.wantState(id, "failed", "user_refused")
-	c, _ := h.db.GetConsent(context.Background(), "oA", meetingID)
+	c, _ := h.db.GetConsent(context.Background(), "", "oA", meetingID)
 	if c.Credits != 0 || c.Status != "refused" {
 		t.Fatalf("ledger after 43101: %+v", c)
 	}

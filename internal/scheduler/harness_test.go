@@ -160,11 +160,17 @@ func (h *harness) sentEventFor(openID, templateID string, msgid int64, delivered
 // one) and on WeChat.
 func (h *harness) grant(openID, tmpl string, n int) {
 	h.t.Helper()
+	h.grantIn("", openID, tmpl, n)
+}
+
+// grantIn is grant in app's ledger (the popups pushed for app).
+func (h *harness) grantIn(app, openID, tmpl string, n int) {
+	h.t.Helper()
 	t, _ := h.cat.Get(tmpl)
 	for range n {
 		h.pushes++
 		if _, err := h.db.ApplyPushEvent(context.Background(), store.PushEvent{At: h.now(), BodyHash: fmt.Sprintf("accept-%d", h.pushes),
-			OpenID: openID, Answers: []store.ConsentAnswer{{TemplateID: tmpl, LongTerm: t.Kind == wechat.LongTerm, Accept: true}}}); err != nil {
+			AppID: app, OpenID: openID, Answers: []store.ConsentAnswer{{TemplateID: tmpl, LongTerm: t.Kind == wechat.LongTerm, Accept: true}}}); err != nil {
 			h.t.Fatal(err)
 		}
 	}
@@ -199,7 +205,7 @@ func (h *harness) deliveries(id string) []store.Delivery {
 }
 
 func (h *harness) credits(openID, tmpl string) int64 {
-	c, _ := h.db.GetConsent(context.Background(), openID, tmpl) // none: 0 credits
+	c, _ := h.db.GetConsent(context.Background(), "", openID, tmpl) // none: 0 credits
 	return c.Credits
 }
 

@@ -78,7 +78,7 @@ func seedDue(t *testing.T, now time.Time, specs map[string][3]string) *db.DB {
 			Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.RecordAccept(ctx, s[0], s[1], s[1] == "long", store.SourceClient, now.Add(-time.Hour)); err != nil {
+		if _, err := d.RecordAccept(ctx, "", s[0], s[1], s[1] == "long", store.SourceClient, now.Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -167,7 +167,7 @@ func (w *recordWorld) deliveries(id string) []dbsqlc.Delivery {
 
 func (w *recordWorld) credits(openid, tpl string) int64 {
 	w.t.Helper()
-	c, err := w.d.GetConsent(w.ctx, openid, tpl)
+	c, err := w.d.GetConsent(w.ctx, "", openid, tpl)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestClaimRolledBackWhenSendingPausesMeanwhile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := d.GetConsent(ctx, "o"+id, "one")
+		c, err := d.GetConsent(ctx, "", "o"+id, "one")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -399,7 +399,7 @@ func TestWorkersAreReusedAndEndWithTheEngine(t *testing.T) {
 			Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.RecordAccept(ctx, o, "one", false, store.SourceClient, now); err != nil {
+		if _, err := d.RecordAccept(ctx, "", o, "one", false, store.SourceClient, now); err != nil {
 			t.Fatal(err)
 		}
 	}

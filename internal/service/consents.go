@@ -26,9 +26,9 @@ func NewConsents(st store.ReminderStore, templates Templates) *Consents {
 	return &Consents{store: st, templates: templates}
 }
 
-// List returns a user's consent rows.
-func (c *Consents) List(ctx context.Context, openid string) ([]store.Consent, error) {
-	return c.store.ListConsents(ctx, openid)
+// List returns a user's consent rows in app (each app has its own ledger).
+func (c *Consents) List(ctx context.Context, app, openid string) ([]store.Consent, error) {
+	return c.store.ListConsents(ctx, app, openid)
 }
 
 // MaxPromptIDs is how many template ids one wx.requestSubscribeMessage call
@@ -36,17 +36,17 @@ func (c *Consents) List(ctx context.Context, openid string) ([]store.Consent, er
 const MaxPromptIDs = 3
 
 // Prompt plans a user's next consent request (PlanPrompt) from their
-// pending reminders, their ledger and their main switch.
-func (c *Consents) Prompt(ctx context.Context, openid string) (Plan, error) {
-	pending, err := c.store.ListPrompted(ctx, openid, maxNeeds)
+// pending reminders, their ledger and their main switch, all in app.
+func (c *Consents) Prompt(ctx context.Context, app, openid string) (Plan, error) {
+	pending, err := c.store.ListPrompted(ctx, app, openid, maxNeeds)
 	if err != nil {
 		return Plan{}, err
 	}
-	rows, err := c.store.ListConsents(ctx, openid)
+	rows, err := c.store.ListConsents(ctx, app, openid)
 	if err != nil {
 		return Plan{}, err
 	}
-	on, err := c.store.MainSwitch(ctx, openid)
+	on, err := c.store.MainSwitch(ctx, app, openid)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -63,17 +63,17 @@ func (c *Consents) Prompt(ctx context.Context, openid string) (Plan, error) {
 }
 
 // SaveSettings stores what wx.getSetting reported (validated and limited
-// to known templates by the caller) and returns the user's ledger.
-func (c *Consents) SaveSettings(ctx context.Context, openid string, s store.Settings, now time.Time) ([]store.Consent, error) {
-	if err := c.store.SaveConsentSettings(ctx, openid, s, now); err != nil {
+// to known templates by the caller) and returns the user's ledger in app.
+func (c *Consents) SaveSettings(ctx context.Context, app, openid string, s store.Settings, now time.Time) ([]store.Consent, error) {
+	if err := c.store.SaveConsentSettings(ctx, app, openid, s, now); err != nil {
 		return nil, err
 	}
-	return c.store.ListConsents(ctx, openid)
+	return c.store.ListConsents(ctx, app, openid)
 }
 
 // Report records a whole consent report, in one transaction: an accept
 // is paired with WeChat's popup event of the same accept (RecordAccept) and
 // keeps its variant, any other answer sets the status and keeps the credits.
-func (c *Consents) Report(ctx context.Context, openid string, answers []store.Answer, now time.Time) error {
-	return c.store.ReportConsents(ctx, openid, answers, now)
+func (c *Consents) Report(ctx context.Context, app, openid string, answers []store.Answer, now time.Time) error {
+	return c.store.ReportConsents(ctx, app, openid, answers, now)
 }

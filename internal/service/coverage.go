@@ -14,7 +14,7 @@ import (
 type Coverage struct {
 	c     *Consents
 	rows  map[string]store.Consent
-	users map[string]map[string]string // openid → reminder id → the template covering it (CoverWith)
+	users map[string]map[string]string // app and openid → reminder id → the template covering it (CoverWith)
 }
 
 // Coverage starts the coverage of one answer.
@@ -27,17 +27,22 @@ func (c *Consents) Coverage() *Coverage {
 // again.
 func (cv *Coverage) Prefill(c store.Created) {
 	r := c.Reminder
-	cv.rows[r.OpenID+"\x00"+r.TemplateID] = c.Consent
+	cv.rows[ledgerKey(r.AppID, r.OpenID, r.TemplateID)] = c.Consent
 }
 
-// Consent returns the user's ledger row for a template (the zero row when
-// the user never answered for it).
-func (cv *Coverage) Consent(ctx context.Context, openid, templateID string) (store.Consent, error) {
-	key := openid + "\x00" + templateID
+// ledgerKey names a ledger row in the memo: the ledger is per app.
+func ledgerKey(app, openid, templateID string) string {
+	return app + "\x00" + openid + "\x00" + templateID
+}
+
+// Consent returns the user's ledger row in app for a template (the zero
+// row when the user never answered for it there).
+func (cv *Coverage) Consent(ctx context.Context, app, openid, templateID string) (store.Consent, error) {
+	key := ledgerKey(app, openid, templateID)
 	if row, ok := cv.rows[key]; ok {
 		return row, nil
 	}
-	row, err := cv.c.store.GetConsent(ctx, openid, templateID)
+	row, err := cv.c.store.GetConsent(ctx, app, openid, templateID)
 	if errors.Is(err, store.ErrNotFound) {
 		row, err = store.Consent{}, nil
 	}
@@ -55,7 +60,7 @@ func (cv *Coverage) Consent(ctx context.Context, openid, templateID string) (sto
 // and its credits are those of the template that covers it (else of its
 // current template).
 func (cv *Coverage) Of(ctx context.Context, r store.Reminder) (credits int64, covered bool, err error) {
-	c, err := cv.Consent(ctx, r.OpenID, r.TemplateID)
+	c, err := cv.Consent(ctx, r.AppID, r.OpenID, r.TemplateID)
 	if err != nil {
 		return 0, false, err
 	}
@@ -70,7 +75,7 @@ func (cv *Coverage) Of(ctx context.Context, r store.Reminder) (credits int64, co
 	if c.Credits == 0 && len(r.Alternatives) == 0 {
 		return 0, false, nil
 	}
-	user, err := cv.user(ctx, r.OpenID)
+	user, err := cv.user(ctx, r.AppID, r.OpenID)
 	if err != nil {
 		return c.Credits, false, err
 	}
@@ -80,22 +85,23 @@ func (cv *Coverage) Of(ctx context.Context, r store.Reminder) (credits int64, co
 	case r.TemplateID:
 		return c.Credits, true, nil
 	default:
-		via, err := cv.Consent(ctx, r.OpenID, tid)
+		via, err := cv.Consent(ctx, r.AppID, r.OpenID, tid)
 		return via.Credits, err == nil, err
 	}
 }
 
-// user applies the coverage rule to a user's pending reminders, once per
-// answer.
-func (cv *Coverage) user(ctx context.Context, openid string) (map[string]string, error) {
-	if m, ok := cv.users[openid]; ok {
+// user applies the coverage rule to a user's pending reminders in app,
+// once per answer.
+func (cv *Coverage) user(ctx context.Context, app, openid string) (map[string]string, error) {
+	key := app + "\x00" + openid
+	if m, ok := cv.users[key]; ok {
 		return m, nil
 	}
-	pending, err := cv.c.store.ListPrompted(ctx, openid, maxNeeds)
+	pending, err := cv.c.store.ListPrompted(ctx, app, openid, maxNeeds)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := cv.c.store.ListConsents(ctx, openid)
+	rows, err := cv.c.store.ListConsents(ctx, app, openid)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +111,7 @@ func (cv *Coverage) user(ctx context.Context, openid string) (map[string]string,
 	for i, n := range needs {
 		m[n.Key] = via[i]
 	}
-	cv.users[openid] = m
+	cv.users[key] = m
 	return m, nil
 }
 
@@ -130,7 +136,7 @@ func (cv *Coverage) RetryOutlook(ctx context.Context, r store.Reminder) (Outlook
 	if !r.Status.Ended() {
 		return "", nil
 	}
-	c, err := cv.Consent(ctx, r.OpenID, r.TemplateID)
+	c, err := cv.Consent(ctx, r.AppID, r.OpenID, r.TemplateID)
 	if err != nil {
 		return "", err
 	}

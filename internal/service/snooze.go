@@ -14,14 +14,15 @@ import (
 // an occurrence of the series (which a snooze leaves as it is).
 var ErrSnoozePastSeries = errors.New("snooze reaches the series' next occurrence")
 
-// SnoozeRequest is a snooze of reminder ID of OpenID to At, validated by
-// the caller (At after now), with the consent answers given at the tap and
-// an optional idempotency key and its request's hash.
+// SnoozeRequest is a snooze of reminder ID of OpenID in app AppID to At,
+// validated by the caller (At after now), with the consent answers given at
+// the tap and an optional idempotency key and its request's hash (both the
+// app's ledger's).
 type SnoozeRequest struct {
-	ID, OpenID string
-	At         time.Time
-	Answers    []store.Answer
-	Key, Hash  string
+	ID, AppID, OpenID string
+	At                time.Time
+	Answers           []store.Answer
+	Key, Hash         string
 }
 
 // SnoozeResult is the snoozed reminder; SeriesAt is the series' next
@@ -43,6 +44,7 @@ func (s *Reminders) Snooze(ctx context.Context, req SnoozeRequest) (SnoozeResult
 	if err != nil {
 		return SnoozeResult{}, err
 	}
+	req.AppID = rem.AppID // the key and the answers are the reminder's app's
 	if seen, err := s.SnoozeSeen(ctx, req); seen || err != nil {
 		return SnoozeResult{Reminder: rem, Replayed: seen}, err
 	}
@@ -58,7 +60,7 @@ func (s *Reminders) Snooze(ctx context.Context, req SnoozeRequest) (SnoozeResult
 	if !seriesAt.IsZero() && !req.At.Before(seriesAt) {
 		return SnoozeResult{SeriesAt: seriesAt}, ErrSnoozePastSeries
 	}
-	done, err := s.store.SnoozeReminder(ctx, store.Snooze{ID: req.ID, OpenID: req.OpenID, WasFireAt: rem.FireAt, FireAt: req.At,
+	done, err := s.store.SnoozeReminder(ctx, store.Snooze{ID: req.ID, AppID: rem.AppID, OpenID: req.OpenID, WasFireAt: rem.FireAt, FireAt: req.At,
 		Snoozed: snoozed, SeriesAt: seriesAt, Answers: req.Answers, IdempotencyKey: req.Key, RequestHash: req.Hash, Now: s.now()})
 	if se := stateError(err); se != nil {
 		return SnoozeResult{}, conflict("reminder %s is %s; only a sent, skipped or scheduled reminder can be snoozed", req.ID, se.Status)
@@ -82,7 +84,7 @@ func (s *Reminders) SnoozeSeen(ctx context.Context, req SnoozeRequest) (bool, er
 	if req.Key == "" {
 		return false, nil
 	}
-	hash, id, err := s.store.SnoozeKey(ctx, req.OpenID, req.Key)
+	hash, id, err := s.store.SnoozeKey(ctx, req.AppID, req.OpenID, req.Key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return false, nil

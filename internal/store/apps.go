@@ -5,14 +5,15 @@ import (
 	"time"
 )
 
-// Apps are the store's operations across mini-programs. A reminder and a
-// session carry their app's AppID; the ledger's rows belong to their
-// openid's app (WeChat names a user by a different openid in each
-// mini-program), so they carry none.
+// Apps are the store's operations across mini-programs. A reminder, an
+// event, a session and a consent ledger row carry their app's AppID
+// (WeChat names a user by a different openid in each mini-program, but two
+// apps may see the same string, and must not share a ledger).
 type Apps interface {
-	// AdoptRows gives appID every session, reminder, event, template and token
-	// written before apps existed (AppID ""): the configured app of a
-	// deployment that upgraded. It returns how many rows it changed.
+	// AdoptRows gives appID every session, reminder, event, template, token
+	// and ledger row (consents, main switches, accepts, snooze keys) written
+	// before apps existed (AppID ""): the configured app of a deployment
+	// that upgraded. It returns how many rows it changed.
 	AdoptRows(ctx context.Context, appID string) (int64, error)
 	// CountRemindersByApp counts every app's reminders by status.
 	CountRemindersByApp(ctx context.Context) (map[string]map[Status]int64, error)

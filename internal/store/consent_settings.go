@@ -7,22 +7,24 @@ import (
 
 // ConsentSettings are the consent operations of POST /v1/consents/settings,
 // of a whole consent report, and of a snooze (which records a report in
-// the transaction that re-schedules).
+// the transaction that re-schedules). Like Consents, each is one app's.
 type ConsentSettings interface {
 	// ReportConsents records the answers of one consent report in one
 	// transaction: each accept as RecordAccept from the client (and its
 	// variant, Answer.Audio), any other answer as SetConsentStatus.
-	ReportConsents(ctx context.Context, openID string, answers []Answer, now time.Time) error
+	ReportConsents(ctx context.Context, appID, openID string, answers []Answer, now time.Time) error
 	// SaveConsentSettings stores what wx.getSetting reported: the main
 	// switch, and Items as the user's saved choices (Consent.Setting), which
-	// replace the ones saved before: a template not in Items has none.
-	SaveConsentSettings(ctx context.Context, openID string, s Settings, now time.Time) error
-	// MainSwitch returns the user's main switch as last reported; true when
-	// the user never reported one (subscriptions are on by default).
-	MainSwitch(ctx context.Context, openID string) (bool, error)
-	// SnoozeKey returns the request hash and reminder of openID's snooze
-	// made with key; ErrNotFound when the key was never used.
-	SnoozeKey(ctx context.Context, openID, key string) (hash, reminderID string, err error)
+	// replace the ones saved before in appID: a template not in Items has
+	// none.
+	SaveConsentSettings(ctx context.Context, appID, openID string, s Settings, now time.Time) error
+	// MainSwitch returns the user's main switch in appID as last reported;
+	// true when the user never reported one (subscriptions are on by
+	// default).
+	MainSwitch(ctx context.Context, appID, openID string) (bool, error)
+	// SnoozeKey returns the request hash and reminder of openID's snooze in
+	// appID made with key; ErrNotFound when the key was never used there.
+	SnoozeKey(ctx context.Context, appID, openID, key string) (hash, reminderID string, err error)
 	// SnoozeReminder makes reminder s.ID due again at s.FireAt, in one
 	// transaction with s.Answers (as ReportConsents) and s's key: a
 	// compare-and-set on s.WasFireAt and a status of sent, skipped or
@@ -49,7 +51,8 @@ type Settings struct {
 
 // Snooze is a snooze to apply.
 type Snooze struct {
-	ID, OpenID string
+	// AppID is the user's app: the answers and the key are its ledger's.
+	ID, AppID, OpenID string
 	// WasFireAt is the FireAt the snooze was planned from.
 	WasFireAt time.Time
 	FireAt    time.Time

@@ -318,7 +318,10 @@ type PushEvent struct {
 	BodyHash string
 	// Query, for a plaintext push, is its signed query (timestamp:nonce):
 	// it admits one body only ("" for an encrypted push).
-	Query  string
+	Query string
+	// AppID is the app the push came in for (/wechat/push/{appid}): its
+	// answers and unsubscribes are that app's ledger's.
+	AppID  string
 	OpenID string
 	// Answers are a popup's answers (subscribe_msg_popup_event), for known
 	// templates.
@@ -355,7 +358,8 @@ type PushApplied struct {
 
 // Due is a due reminder as a claim sees it, in due order.
 type Due struct {
-	ID, OpenID, TemplateID string
+	// AppID is the reminder's app: its credit is that app's ledger's.
+	ID, AppID, OpenID, TemplateID string
 	// UnknownAttempt: the occurrence has an attempt of unknown outcome,
 	// whose credit counts as used.
 	UnknownAttempt bool
@@ -364,14 +368,14 @@ type Due struct {
 	Alternatives []string
 }
 
-// Ledger is a (user, template) ledger row as a claim reads it.
+// Ledger is an (app, user, template) ledger row as a claim reads it.
 type Ledger struct {
 	Credits  int64
 	LongTerm bool
 }
 
-// UserTemplate names a ledger row.
-type UserTemplate struct{ OpenID, TemplateID string }
+// UserTemplate names a ledger row: a user of an app and a template.
+type UserTemplate struct{ AppID, OpenID, TemplateID string }
 
 // CreditPlan is what a claim of a batch reserves, by PlanCredits: the one
 // rule both drivers apply, whatever statements they write it with.
@@ -431,7 +435,7 @@ func CandidateTemplates(r Due) []string {
 // covered: a one-time credit left in the ledger (reserved), or the
 // long-term grant.
 func (p *CreditPlan) cover(r Due, tid string, kind func(string) (TemplateKind, bool), ledger map[UserTemplate]Ledger) bool {
-	ut := UserTemplate{r.OpenID, tid}
+	ut := UserTemplate{r.AppID, r.OpenID, tid}
 	k, ok := kind(tid)
 	switch {
 	case !ok:

@@ -101,6 +101,9 @@ type TrendBucket struct {
 // Consent is a user's ledger row for one template: the one-time credits
 // left, the long-term grant, the last answer.
 type Consent struct {
+	// AppID is the mini-program the user answered in: each app has its own
+	// ledger (an openid is one app's name of a user).
+	AppID      string
 	OpenID     string
 	TemplateID string
 	Credits    int64

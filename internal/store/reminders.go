@@ -235,25 +235,28 @@ type Deliveries interface {
 	DeliveriesPerHour(ctx context.Context, since time.Time, slack time.Duration) ([]TrendBucket, error)
 }
 
-// Consents are the operations on the consent ledger.
+// Consents are the operations on the consent ledger. The ledger is per
+// app: every operation names the app (appID) whose user openID is, and
+// never reads or writes another app's rows, though the openid be the same.
 type Consents interface {
-	// RecordAccept records one accept of (openID, templateID) reported by
-	// source. An accept of the other source within PairWindow not yet
-	// paired describes the same accept: the two are paired and nothing is
-	// added. Otherwise one credit is added (one-time) or the template
-	// granted (longTerm). It reports whether the accept added to the ledger.
-	RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source GrantSource, now time.Time) (counted bool, err error)
+	// RecordAccept records one accept of (openID, templateID) in appID
+	// reported by source. An accept of the other source within PairWindow
+	// not yet paired, of the same app, describes the same accept: the two
+	// are paired and nothing is added. Otherwise one credit is added
+	// (one-time) or the template granted (longTerm). It reports whether the
+	// accept added to the ledger.
+	RecordAccept(ctx context.Context, appID, openID, templateID string, longTerm bool, source GrantSource, now time.Time) (counted bool, err error)
 	// SetConsentStatus records a reject, ban or filter answer: the status
 	// changes, the credits stay.
-	SetConsentStatus(ctx context.Context, openID, templateID string, status ConsentStatus, now time.Time) error
+	SetConsentStatus(ctx context.Context, appID, openID, templateID string, status ConsentStatus, now time.Time) error
 	// GetConsent returns the user's row for a template; ErrNotFound when
-	// the user never answered for it.
-	GetConsent(ctx context.Context, openID, templateID string) (Consent, error)
-	// ListConsents returns the user's rows, by template id.
-	ListConsents(ctx context.Context, openID string) ([]Consent, error)
-	// ListPrompted returns up to max of the user's pending reminders that
-	// hold no credit, most urgent (FireAt, then ID) first.
-	ListPrompted(ctx context.Context, openID string, max int) ([]Prompted, error)
+	// the user never answered for it in appID.
+	GetConsent(ctx context.Context, appID, openID, templateID string) (Consent, error)
+	// ListConsents returns the user's rows in appID, by template id.
+	ListConsents(ctx context.Context, appID, openID string) ([]Consent, error)
+	// ListPrompted returns up to max of the user's pending reminders of
+	// appID that hold no credit, most urgent (FireAt, then ID) first.
+	ListPrompted(ctx context.Context, appID, openID string, max int) ([]Prompted, error)
 }
 
 // Sessions are the operations on sessions.

@@ -41,7 +41,7 @@ type WebhookStore interface {
 	// whose webhook URL is configured); until it is called nothing is
 	// written to it, so the send path costs nothing without webhooks. Each
 	// row carries its own app: a reminder's, or a consent's (the app whose
-	// template it is).
+	// ledger changed; Default for a row written before apps existed).
 	EnableWebhooks(hooks WebhookApps)
 	// ClaimWebhooks leases up to max rows due at now to owner until
 	// leaseUntil, in due order. A leased row is not claimed again before

@@ -140,7 +140,7 @@ func (f *fixture) only(t *testing.T) store.Webhook {
 // marked delivered.
 func TestPostsSignedEvent(t *testing.T) {
 	f := newFixture(t, 0)
-	if _, err := f.st.RecordAccept(context.Background(), "oA", "tpl", false, store.SourceClient, f.clock.Now()); err != nil {
+	if _, err := f.st.RecordAccept(context.Background(), "", "oA", "tpl", false, store.SourceClient, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Second)
@@ -196,7 +196,7 @@ func TestPostsSignedEvent(t *testing.T) {
 func TestRetrySchedule(t *testing.T) {
 	f := newFixture(t, 0)
 	f.rc.answer(503, false)
-	if err := f.st.SetConsentStatus(context.Background(), "oA", "tpl", store.ConsentReject, f.clock.Now()); err != nil {
+	if err := f.st.SetConsentStatus(context.Background(), "", "oA", "tpl", store.ConsentReject, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	created := f.clock.Now()
@@ -265,7 +265,7 @@ func TestRetrySchedule(t *testing.T) {
 func TestTimeoutIsAFailure(t *testing.T) {
 	f := newFixture(t, 50*time.Millisecond)
 	f.rc.answer(200, true)
-	if err := f.st.SetConsentStatus(context.Background(), "oA", "tpl", store.ConsentBan, f.clock.Now()); err != nil {
+	if err := f.st.SetConsentStatus(context.Background(), "", "oA", "tpl", store.ConsentBan, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	f.run(t)

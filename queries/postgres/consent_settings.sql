@@ -1,25 +1,25 @@
 -- name: SetConsentAudio :exec
 -- Which variant of accept the client reported last (acceptWithAudio).
-UPDATE consents SET audio = @audio::boolean WHERE openid = @openid AND template_id = @template_id;
+UPDATE consents SET audio = @audio::boolean WHERE appid = @appid AND openid = @openid AND template_id = @template_id;
 
 -- name: ClearConsentSettings :exec
 -- A settings report replaces the saved choices of the user: a template it does
 -- not list has none any more.
-UPDATE consents SET setting = NULL, updated_at = @now WHERE openid = @openid AND setting IS NOT NULL;
+UPDATE consents SET setting = NULL, updated_at = @now WHERE appid = @appid AND openid = @openid AND setting IS NOT NULL;
 
 -- name: SetConsentSetting :exec
 -- The saved choice of the user for a template. A template never answered gets a
 -- row with no credit whose status is the choice.
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at, setting)
-VALUES (@openid::text, @template_id::text, 0, @status::text, false, @now::bigint, @choice::text)
-ON CONFLICT (openid, template_id) DO UPDATE SET setting = excluded.setting, updated_at = excluded.updated_at;
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at, setting)
+VALUES (@appid::text, @openid::text, @template_id::text, 0, @status::text, false, @now::bigint, @choice::text)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET setting = excluded.setting, updated_at = excluded.updated_at;
 
 -- name: SetMainSwitch :exec
-INSERT INTO consent_settings (openid, main_switch, updated_at) VALUES (@openid, @main_switch::boolean, @now)
-ON CONFLICT (openid) DO UPDATE SET main_switch = excluded.main_switch, updated_at = excluded.updated_at;
+INSERT INTO consent_settings (appid, openid, main_switch, updated_at) VALUES (@appid, @openid, @main_switch::boolean, @now)
+ON CONFLICT (appid, openid) DO UPDATE SET main_switch = excluded.main_switch, updated_at = excluded.updated_at;
 
 -- name: GetMainSwitch :one
-SELECT main_switch FROM consent_settings WHERE openid = @openid;
+SELECT main_switch FROM consent_settings WHERE appid = @appid AND openid = @openid;
 
 -- name: SnoozeReminder :execrows
 -- Due again at fire_at as a new occurrence (its window moves with it; no
@@ -32,11 +32,11 @@ UPDATE reminders SET status = 'scheduled', reason = NULL, fire_at = @fire_at::bi
 WHERE id = @id::text AND status IN ('sent', 'skipped', 'scheduled') AND fire_at = @was_fire_at::bigint;
 
 -- name: GetSnoozeKey :one
-SELECT request_hash, reminder_id FROM snoozes WHERE openid = @openid AND idempotency_key = @idempotency_key;
+SELECT request_hash, reminder_id FROM snoozes WHERE appid = @appid AND openid = @openid AND idempotency_key = @idempotency_key;
 
 -- name: InsertSnoozeKey :exec
-INSERT INTO snoozes (openid, idempotency_key, request_hash, reminder_id, created_at)
-VALUES (@openid, @idempotency_key, @request_hash, @reminder_id, @now);
+INSERT INTO snoozes (appid, openid, idempotency_key, request_hash, reminder_id, created_at)
+VALUES (@appid, @openid, @idempotency_key, @request_hash, @reminder_id, @now);
 
 -- name: DeleteOldSnoozeKeys :execrows
 -- Retention: a snooze's key is kept as long as the delivery records.

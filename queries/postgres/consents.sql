@@ -1,41 +1,41 @@
 -- name: GetConsent :one
-SELECT * FROM consents WHERE openid = @openid AND template_id = @template_id;
+SELECT * FROM consents WHERE appid = @appid AND openid = @openid AND template_id = @template_id;
 
 -- name: ListConsents :many
-SELECT * FROM consents WHERE openid = @openid ORDER BY template_id;
+SELECT * FROM consents WHERE appid = @appid AND openid = @openid ORDER BY template_id;
 
 -- name: AddCredit :exec
 -- One accept: one more credit for a one-time template, the grant for a long-term one.
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
-VALUES (@openid, @template_id, @credits, 'accept', @long_term, @now)
-ON CONFLICT (openid, template_id) DO UPDATE SET
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at)
+VALUES (@appid, @openid, @template_id, @credits, 'accept', @long_term, @now)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET
     credits = consents.credits + excluded.credits, status = 'accept',
     long_term = consents.long_term OR excluded.long_term, updated_at = excluded.updated_at;
 
 -- name: SetConsentStatus :exec
 -- A reject, ban or filter answer: the status changes, the credits stay.
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
-VALUES (@openid, @template_id, 0, @status, false, @now)
-ON CONFLICT (openid, template_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at;
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at)
+VALUES (@appid, @openid, @template_id, 0, @status, false, @now)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at;
 
 -- name: LockGrants :exec
 -- Serialises the accepts of one user and template across processes until
 -- the transaction ends (the consents row may not exist yet, so no row lock
 -- would do): a client report and a popup event of one accept, recorded at
 -- once by two processes, still find each other.
-SELECT pg_advisory_xact_lock(hashtextextended('reminderd grant ' || @openid::text || '/' || @template_id::text, 0));
+SELECT pg_advisory_xact_lock(hashtextextended('reminderd grant ' || @appid::text || '/' || @openid::text || '/' || @template_id::text, 0));
 
 -- name: FindUnpairedGrant :one
 -- The earliest unpaired accept from the other source within the pairing window.
 SELECT id FROM consent_grants
-WHERE openid = @openid AND template_id = @template_id AND source = @source
+WHERE appid = @appid AND openid = @openid AND template_id = @template_id AND source = @source
   AND paired_with IS NULL AND received_at >= @since
 ORDER BY received_at, id
 LIMIT 1;
 
 -- name: InsertGrant :one
-INSERT INTO consent_grants (openid, template_id, source, received_at, paired_with)
-VALUES (@openid, @template_id, @source, @received_at, @paired_with)
+INSERT INTO consent_grants (appid, openid, template_id, source, received_at, paired_with)
+VALUES (@appid, @openid, @template_id, @source, @received_at, @paired_with)
 RETURNING id;
 
 -- name: PairGrant :execrows
@@ -49,7 +49,7 @@ DELETE FROM consent_grants WHERE id = @id;
 -- The caller's reminders still to be sent, most urgent first, for the consent prompt planner.
 -- A claim holding a credit is covered (its credit has left the ledger already).
 SELECT id, template_id, fire_at, alternatives FROM reminders
-WHERE openid = @openid AND status IN ('scheduled', 'sending') AND NOT credit_held
+WHERE openid = @openid AND appid = @appid AND status IN ('scheduled', 'sending') AND NOT credit_held
 ORDER BY fire_at, id
 LIMIT @max_rows;
 
@@ -58,5 +58,23 @@ LIMIT @max_rows;
 -- given one and still need a credit from the ledger (a claim holding one does
 -- not), through the user's own index.
 SELECT count(*) FROM reminders
-WHERE openid = @openid AND template_id = @template_id AND status IN ('scheduled', 'sending') AND NOT credit_held
+WHERE openid = @openid AND appid = @appid AND template_id = @template_id AND status IN ('scheduled', 'sending') AND NOT credit_held
   AND (fire_at, id) < (CAST(@fire_at AS BIGINT), CAST(@id AS TEXT));
+
+-- name: AdoptConsents :execrows
+-- The ledger's rows written before apps existed join the configured app; a
+-- row the app has already (a second adoption) leaves the unowned one alone.
+UPDATE consents SET appid = @appid WHERE appid = ''
+  AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.appid = @appid AND c.openid = consents.openid AND c.template_id = consents.template_id);
+
+-- name: AdoptConsentSettings :execrows
+UPDATE consent_settings SET appid = @appid WHERE appid = ''
+  AND NOT EXISTS (SELECT 1 FROM consent_settings c WHERE c.appid = @appid AND c.openid = consent_settings.openid);
+
+-- name: AdoptGrants :execrows
+UPDATE consent_grants SET appid = @appid WHERE appid = '';
+
+-- name: AdoptSnoozes :execrows
+UPDATE snoozes SET appid = @appid WHERE appid = ''
+  AND NOT EXISTS (SELECT 1 FROM snoozes s WHERE s.appid = @appid AND s.openid = snoozes.openid
+                  AND s.idempotency_key = snoozes.idempotency_key);

@@ -38,6 +38,6 @@ WHERE openid = @openid::text AND template_id = @template_id::text AND unknown_at
 
 -- name: PushSetConsentStatus :exec
 -- A reject answer: the status changes, the credits stay.
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
-VALUES (@openid::text, @template_id::text, 0, @status::text, false, @now::bigint)
-ON CONFLICT (openid, template_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at;
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at)
+VALUES (@appid::text, @openid::text, @template_id::text, 0, @status::text, false, @now::bigint)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at;

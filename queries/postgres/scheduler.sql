@@ -8,29 +8,31 @@
 -- for, so two claims never take one reminder and never queue on each
 -- other; LIMIT counts only the rows this claim locked and that are still
 -- scheduled when locked.
-SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives FROM reminders r
+SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives, r.appid FROM reminders r
 WHERE r.status = 'scheduled' AND r.due_at <= @now::bigint
 ORDER BY r.due_at, r.id
 LIMIT @max_rows::bigint
 FOR UPDATE SKIP LOCKED;
 
 -- name: ClaimLedgerFor :many
--- The ledger rows of a claim batch's (user, template) pairs (parallel
--- arrays), locked FOR UPDATE in (template, user) order until the claim
+-- The ledger rows of a claim batch's (app, user, template) triples (parallel
+-- arrays), locked FOR UPDATE in (app, template, user) order until the claim
 -- commits: the credits read stay the credits the claim takes from, in any
 -- process, and two claims lock shared rows in one order.
-SELECT c.openid, c.template_id, c.credits, c.long_term FROM consents c
-WHERE (c.openid, c.template_id) IN (SELECT unnest(@openids::text[]), unnest(@template_ids::text[]))
-ORDER BY c.template_id, c.openid
+SELECT c.appid, c.openid, c.template_id, c.credits, c.long_term FROM consents c
+WHERE (c.appid, c.openid, c.template_id) IN (SELECT unnest(@appids::text[]), unnest(@openids::text[]), unnest(@template_ids::text[]))
+ORDER BY c.appid, c.template_id, c.openid
 FOR UPDATE OF c;
 
 -- name: ClaimTakeCredits :execrows
--- Takes n credits of a template from each given user, compare-and-set on
--- credits >= n (a user's k-th reminder of the batch takes a k-th credit):
--- one statement for the batch. The rows are locked by ClaimLedgerFor.
+-- Takes n credits of an app's template from each given user of the app,
+-- compare-and-set on credits >= n (a user's k-th reminder of the batch takes
+-- a k-th credit): one statement for the batch. The rows are locked by
+-- ClaimLedgerFor.
 UPDATE consents c SET credits = c.credits - t.n, updated_at = @now::bigint
-FROM (SELECT unnest(@openids::text[]) AS openid, unnest(@template_ids::text[]) AS template_id, unnest(@ns::bigint[]) AS n) t
-WHERE c.openid = t.openid AND c.template_id = t.template_id AND c.credits >= t.n;
+FROM (SELECT unnest(@appids::text[]) AS appid, unnest(@openids::text[]) AS openid, unnest(@template_ids::text[]) AS template_id,
+             unnest(@ns::bigint[]) AS n) t
+WHERE c.appid = t.appid AND c.openid = t.openid AND c.template_id = t.template_id AND c.credits >= t.n;
 
 -- name: ClaimReminders :many
 -- Claims a batch of due reminders: status sending, one more attempt, a
@@ -136,19 +138,19 @@ WHERE id = (SELECT d.id FROM deliveries d WHERE d.reminder_id = @reminder_id::te
 -- Compare-and-set: takes one credit only if there is one (the row lock of
 -- the UPDATE re-checks credits > 0 against a concurrent writer's commit).
 UPDATE consents SET credits = credits - 1, updated_at = @now::bigint
-WHERE openid = @openid::text AND template_id = @template_id::text AND credits > 0;
+WHERE appid = @appid::text AND openid = @openid::text AND template_id = @template_id::text AND credits > 0;
 
 -- name: OutcomeRefundCredit :execrows
 -- Gives back a credit reserved at claimed_at by a claim that ended without a
 -- send, unless the ledger was emptied since (an unsubscribe, a 43101).
 UPDATE consents SET credits = credits + 1, updated_at = @now::bigint
-WHERE openid = @openid::text AND template_id = @template_id::text AND zeroed_at < @claimed_at::bigint;
+WHERE appid = @appid::text AND openid = @openid::text AND template_id = @template_id::text AND zeroed_at < @claimed_at::bigint;
 
 -- name: LedgerZero :exec
 -- The user unsubscribed (change event) or WeChat answered 43101: nothing is left.
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at, zeroed_at)
-VALUES (@openid::text, @template_id::text, 0, @status::text, false, @now::bigint, @now::bigint)
-ON CONFLICT (openid, template_id) DO UPDATE SET
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at, zeroed_at)
+VALUES (@appid::text, @openid::text, @template_id::text, 0, @status::text, false, @now::bigint, @now::bigint)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET
     credits = 0, long_term = false, status = excluded.status, updated_at = excluded.updated_at, zeroed_at = excluded.updated_at;
 
 -- name: SetPause :exec
@@ -165,7 +167,7 @@ DELETE FROM pauses WHERE name = @name::text;
 -- Reminders whose lease ran out, with their claim, locked for the rescue.
 -- SKIP LOCKED: a row another process's rescuer (or a record) holds is
 -- passed over, so two rescuers never rescue one claim twice.
-SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
+SELECT id, appid, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
 FROM reminders
 WHERE status = 'sending' AND lease_until < @now::bigint
 ORDER BY lease_until

@@ -70,11 +70,3 @@ SELECT * FROM deliveries WHERE msgid = $1 ORDER BY id DESC LIMIT 1;
 -- ones once nobody will retry them.
 DELETE FROM webhook_outbox
 WHERE (state = 'delivered' AND delivered_at < CAST(@delivered_before AS BIGINT)) OR (state = 'dead' AND updated_at < CAST(@dead_before AS BIGINT));
-
--- name: ConsentApps :many
--- The apps a consent change of (@openid, @template_id) may be of: those
--- whose template list has the template, first those where the user has a
--- reminder (an openid is one app's; two apps may list one template id,
--- as the sandbox's fakes do).
-SELECT t.appid FROM templates t WHERE t.id = @template_id
-ORDER BY EXISTS (SELECT 1 FROM reminders r WHERE r.openid = @openid AND r.appid = t.appid) DESC, t.appid;

@@ -11,18 +11,19 @@ import (
 )
 
 const clearConsentSettings = `-- name: ClearConsentSettings :exec
-UPDATE consents SET setting = NULL, updated_at = ?1 WHERE openid = ?2 AND setting IS NOT NULL
+UPDATE consents SET setting = NULL, updated_at = ?1 WHERE appid = ?2 AND openid = ?3 AND setting IS NOT NULL
 `
 
 type ClearConsentSettingsParams struct {
 	Now    int64
+	Appid  string
 	Openid string
 }
 
 // A settings report replaces the saved choices of the user: a template it does
 // not list has none any more.
 func (q *Queries) ClearConsentSettings(ctx context.Context, arg ClearConsentSettingsParams) error {
-	_, err := q.exec(ctx, q.clearConsentSettingsStmt, clearConsentSettings, arg.Now, arg.Openid)
+	_, err := q.exec(ctx, q.clearConsentSettingsStmt, clearConsentSettings, arg.Now, arg.Appid, arg.Openid)
 	return err
 }
 
@@ -40,21 +41,27 @@ func (q *Queries) DeleteOldSnoozeKeys(ctx context.Context, before int64) (int64,
 }
 
 const getMainSwitch = `-- name: GetMainSwitch :one
-SELECT main_switch FROM consent_settings WHERE openid = ?1
+SELECT main_switch FROM consent_settings WHERE appid = ?1 AND openid = ?2
 `
 
-func (q *Queries) GetMainSwitch(ctx context.Context, openid string) (int64, error) {
-	row := q.queryRow(ctx, q.getMainSwitchStmt, getMainSwitch, openid)
+type GetMainSwitchParams struct {
+	Appid  string
+	Openid string
+}
+
+func (q *Queries) GetMainSwitch(ctx context.Context, arg GetMainSwitchParams) (int64, error) {
+	row := q.queryRow(ctx, q.getMainSwitchStmt, getMainSwitch, arg.Appid, arg.Openid)
 	var main_switch int64
 	err := row.Scan(&main_switch)
 	return main_switch, err
 }
 
 const getSnoozeKey = `-- name: GetSnoozeKey :one
-SELECT request_hash, reminder_id FROM snoozes WHERE openid = ?1 AND idempotency_key = ?2
+SELECT request_hash, reminder_id FROM snoozes WHERE appid = ?1 AND openid = ?2 AND idempotency_key = ?3
 `
 
 type GetSnoozeKeyParams struct {
+	Appid          string
 	Openid         string
 	IdempotencyKey string
 }
@@ -65,18 +72,19 @@ type GetSnoozeKeyRow struct {
 }
 
 func (q *Queries) GetSnoozeKey(ctx context.Context, arg GetSnoozeKeyParams) (GetSnoozeKeyRow, error) {
-	row := q.queryRow(ctx, q.getSnoozeKeyStmt, getSnoozeKey, arg.Openid, arg.IdempotencyKey)
+	row := q.queryRow(ctx, q.getSnoozeKeyStmt, getSnoozeKey, arg.Appid, arg.Openid, arg.IdempotencyKey)
 	var i GetSnoozeKeyRow
 	err := row.Scan(&i.RequestHash, &i.ReminderID)
 	return i, err
 }
 
 const insertSnoozeKey = `-- name: InsertSnoozeKey :exec
-INSERT INTO snoozes (openid, idempotency_key, request_hash, reminder_id, created_at)
-VALUES (?1, ?2, ?3, ?4, ?5)
+INSERT INTO snoozes (appid, openid, idempotency_key, request_hash, reminder_id, created_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 `
 
 type InsertSnoozeKeyParams struct {
+	Appid          string
 	Openid         string
 	IdempotencyKey string
 	RequestHash    string
@@ -86,6 +94,7 @@ type InsertSnoozeKeyParams struct {
 
 func (q *Queries) InsertSnoozeKey(ctx context.Context, arg InsertSnoozeKeyParams) error {
 	_, err := q.exec(ctx, q.insertSnoozeKeyStmt, insertSnoozeKey,
+		arg.Appid,
 		arg.Openid,
 		arg.IdempotencyKey,
 		arg.RequestHash,
@@ -96,28 +105,35 @@ func (q *Queries) InsertSnoozeKey(ctx context.Context, arg InsertSnoozeKeyParams
 }
 
 const setConsentAudio = `-- name: SetConsentAudio :exec
-UPDATE consents SET audio = ?1 WHERE openid = ?2 AND template_id = ?3
+UPDATE consents SET audio = ?1 WHERE appid = ?2 AND openid = ?3 AND template_id = ?4
 `
 
 type SetConsentAudioParams struct {
 	Audio      int64
+	Appid      string
 	Openid     string
 	TemplateID string
 }
 
 // Which variant of accept the client reported last (acceptWithAudio).
 func (q *Queries) SetConsentAudio(ctx context.Context, arg SetConsentAudioParams) error {
-	_, err := q.exec(ctx, q.setConsentAudioStmt, setConsentAudio, arg.Audio, arg.Openid, arg.TemplateID)
+	_, err := q.exec(ctx, q.setConsentAudioStmt, setConsentAudio,
+		arg.Audio,
+		arg.Appid,
+		arg.Openid,
+		arg.TemplateID,
+	)
 	return err
 }
 
 const setConsentSetting = `-- name: SetConsentSetting :exec
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at, setting)
-VALUES (?1, ?2, 0, ?3, 0, ?4, ?5)
-ON CONFLICT (openid, template_id) DO UPDATE SET setting = excluded.setting, updated_at = excluded.updated_at
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at, setting)
+VALUES (?1, ?2, ?3, 0, ?4, 0, ?5, ?6)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET setting = excluded.setting, updated_at = excluded.updated_at
 `
 
 type SetConsentSettingParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Status     string
@@ -129,6 +145,7 @@ type SetConsentSettingParams struct {
 // row with no credit whose status is the choice.
 func (q *Queries) SetConsentSetting(ctx context.Context, arg SetConsentSettingParams) error {
 	_, err := q.exec(ctx, q.setConsentSettingStmt, setConsentSetting,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Status,
@@ -139,18 +156,24 @@ func (q *Queries) SetConsentSetting(ctx context.Context, arg SetConsentSettingPa
 }
 
 const setMainSwitch = `-- name: SetMainSwitch :exec
-INSERT INTO consent_settings (openid, main_switch, updated_at) VALUES (?1, ?2, ?3)
-ON CONFLICT (openid) DO UPDATE SET main_switch = excluded.main_switch, updated_at = excluded.updated_at
+INSERT INTO consent_settings (appid, openid, main_switch, updated_at) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (appid, openid) DO UPDATE SET main_switch = excluded.main_switch, updated_at = excluded.updated_at
 `
 
 type SetMainSwitchParams struct {
+	Appid      string
 	Openid     string
 	MainSwitch int64
 	Now        int64
 }
 
 func (q *Queries) SetMainSwitch(ctx context.Context, arg SetMainSwitchParams) error {
-	_, err := q.exec(ctx, q.setMainSwitchStmt, setMainSwitch, arg.Openid, arg.MainSwitch, arg.Now)
+	_, err := q.exec(ctx, q.setMainSwitchStmt, setMainSwitch,
+		arg.Appid,
+		arg.Openid,
+		arg.MainSwitch,
+		arg.Now,
+	)
 	return err
 }
 

@@ -11,14 +11,15 @@ import (
 )
 
 const addCredit = `-- name: AddCredit :exec
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
-VALUES (?1, ?2, ?3, 'accept', ?4, ?5)
-ON CONFLICT (openid, template_id) DO UPDATE SET
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at)
+VALUES (?1, ?2, ?3, ?4, 'accept', ?5, ?6)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET
     credits = credits + excluded.credits, status = 'accept',
     long_term = max(long_term, excluded.long_term), updated_at = excluded.updated_at
 `
 
 type AddCreditParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Credits    int64
@@ -29,6 +30,7 @@ type AddCreditParams struct {
 // One accept: one more credit for a one-time template, the grant for a long-term one.
 func (q *Queries) AddCredit(ctx context.Context, arg AddCreditParams) error {
 	_, err := q.exec(ctx, q.addCreditStmt, addCredit,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Credits,
@@ -38,20 +40,80 @@ func (q *Queries) AddCredit(ctx context.Context, arg AddCreditParams) error {
 	return err
 }
 
+const adoptConsentSettings = `-- name: AdoptConsentSettings :execrows
+UPDATE consent_settings SET appid = ?1 WHERE appid = ''
+  AND NOT EXISTS (SELECT 1 FROM consent_settings c WHERE c.appid = ?1 AND c.openid = consent_settings.openid)
+`
+
+func (q *Queries) AdoptConsentSettings(ctx context.Context, appid string) (int64, error) {
+	result, err := q.exec(ctx, q.adoptConsentSettingsStmt, adoptConsentSettings, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const adoptConsents = `-- name: AdoptConsents :execrows
+UPDATE consents SET appid = ?1 WHERE appid = ''
+  AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.appid = ?1 AND c.openid = consents.openid AND c.template_id = consents.template_id)
+`
+
+// The ledger's rows written before apps existed join the configured app; a
+// row the app has already (a second adoption) leaves the unowned one alone.
+func (q *Queries) AdoptConsents(ctx context.Context, appid string) (int64, error) {
+	result, err := q.exec(ctx, q.adoptConsentsStmt, adoptConsents, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const adoptGrants = `-- name: AdoptGrants :execrows
+UPDATE consent_grants SET appid = ?1 WHERE appid = ''
+`
+
+func (q *Queries) AdoptGrants(ctx context.Context, appid string) (int64, error) {
+	result, err := q.exec(ctx, q.adoptGrantsStmt, adoptGrants, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const adoptSnoozes = `-- name: AdoptSnoozes :execrows
+UPDATE snoozes SET appid = ?1 WHERE appid = ''
+  AND NOT EXISTS (SELECT 1 FROM snoozes s WHERE s.appid = ?1 AND s.openid = snoozes.openid
+                  AND s.idempotency_key = snoozes.idempotency_key)
+`
+
+func (q *Queries) AdoptSnoozes(ctx context.Context, appid string) (int64, error) {
+	result, err := q.exec(ctx, q.adoptSnoozesStmt, adoptSnoozes, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const consumeCredit = `-- name: ConsumeCredit :execrows
 UPDATE consents SET credits = credits - 1, updated_at = ?1
-WHERE openid = ?2 AND template_id = ?3 AND credits > 0
+WHERE appid = ?2 AND openid = ?3 AND template_id = ?4 AND credits > 0
 `
 
 type ConsumeCreditParams struct {
 	Now        int64
+	Appid      string
 	Openid     string
 	TemplateID string
 }
 
 // Compare-and-set: takes one credit only if there is one.
 func (q *Queries) ConsumeCredit(ctx context.Context, arg ConsumeCreditParams) (int64, error) {
-	result, err := q.exec(ctx, q.consumeCreditStmt, consumeCredit, arg.Now, arg.Openid, arg.TemplateID)
+	result, err := q.exec(ctx, q.consumeCreditStmt, consumeCredit,
+		arg.Now,
+		arg.Appid,
+		arg.Openid,
+		arg.TemplateID,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -60,12 +122,13 @@ func (q *Queries) ConsumeCredit(ctx context.Context, arg ConsumeCreditParams) (i
 
 const countAheadOfReminder = `-- name: CountAheadOfReminder :one
 SELECT count(*) FROM reminders INDEXED BY reminders_owner
-WHERE openid = ?1 AND template_id = ?2 AND status IN ('scheduled', 'sending') AND credit_held = 0
-  AND (fire_at < ?3 OR (fire_at = ?3 AND id < ?4))
+WHERE openid = ?1 AND appid = ?2 AND template_id = ?3 AND status IN ('scheduled', 'sending') AND credit_held = 0
+  AND (fire_at < ?4 OR (fire_at = ?4 AND id < ?5))
 `
 
 type CountAheadOfReminderParams struct {
 	Openid     string
+	Appid      string
 	TemplateID string
 	FireAt     int64
 	ID         string
@@ -77,6 +140,7 @@ type CountAheadOfReminderParams struct {
 func (q *Queries) CountAheadOfReminder(ctx context.Context, arg CountAheadOfReminderParams) (int64, error) {
 	row := q.queryRow(ctx, q.countAheadOfReminderStmt, countAheadOfReminder,
 		arg.Openid,
+		arg.Appid,
 		arg.TemplateID,
 		arg.FireAt,
 		arg.ID,
@@ -100,13 +164,14 @@ func (q *Queries) DeleteOldGrants(ctx context.Context, before int64) (int64, err
 
 const findUnpairedGrant = `-- name: FindUnpairedGrant :one
 SELECT id FROM consent_grants
-WHERE openid = ?1 AND template_id = ?2 AND source = ?3
-  AND paired_with IS NULL AND received_at >= ?4
+WHERE appid = ?1 AND openid = ?2 AND template_id = ?3 AND source = ?4
+  AND paired_with IS NULL AND received_at >= ?5
 ORDER BY received_at, id
 LIMIT 1
 `
 
 type FindUnpairedGrantParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Source     string
@@ -116,6 +181,7 @@ type FindUnpairedGrantParams struct {
 // The earliest unpaired accept from the other source within the pairing window.
 func (q *Queries) FindUnpairedGrant(ctx context.Context, arg FindUnpairedGrantParams) (int64, error) {
 	row := q.queryRow(ctx, q.findUnpairedGrantStmt, findUnpairedGrant,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Source,
@@ -127,16 +193,17 @@ func (q *Queries) FindUnpairedGrant(ctx context.Context, arg FindUnpairedGrantPa
 }
 
 const getConsent = `-- name: GetConsent :one
-SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio FROM consents WHERE openid = ? AND template_id = ?
+SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio, appid FROM consents WHERE appid = ?1 AND openid = ?2 AND template_id = ?3
 `
 
 type GetConsentParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 }
 
 func (q *Queries) GetConsent(ctx context.Context, arg GetConsentParams) (Consent, error) {
-	row := q.queryRow(ctx, q.getConsentStmt, getConsent, arg.Openid, arg.TemplateID)
+	row := q.queryRow(ctx, q.getConsentStmt, getConsent, arg.Appid, arg.Openid, arg.TemplateID)
 	var i Consent
 	err := row.Scan(
 		&i.Openid,
@@ -148,17 +215,19 @@ func (q *Queries) GetConsent(ctx context.Context, arg GetConsentParams) (Consent
 		&i.ZeroedAt,
 		&i.Setting,
 		&i.Audio,
+		&i.Appid,
 	)
 	return i, err
 }
 
 const insertGrant = `-- name: InsertGrant :one
-INSERT INTO consent_grants (openid, template_id, source, received_at, paired_with)
-VALUES (?1, ?2, ?3, ?4, ?5)
+INSERT INTO consent_grants (appid, openid, template_id, source, received_at, paired_with)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 RETURNING id
 `
 
 type InsertGrantParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Source     string
@@ -168,6 +237,7 @@ type InsertGrantParams struct {
 
 func (q *Queries) InsertGrant(ctx context.Context, arg InsertGrantParams) (int64, error) {
 	row := q.queryRow(ctx, q.insertGrantStmt, insertGrant,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Source,
@@ -180,11 +250,16 @@ func (q *Queries) InsertGrant(ctx context.Context, arg InsertGrantParams) (int64
 }
 
 const listConsents = `-- name: ListConsents :many
-SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio FROM consents WHERE openid = ? ORDER BY template_id
+SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio, appid FROM consents WHERE appid = ?1 AND openid = ?2 ORDER BY template_id
 `
 
-func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, error) {
-	rows, err := q.query(ctx, q.listConsentsStmt, listConsents, openid)
+type ListConsentsParams struct {
+	Appid  string
+	Openid string
+}
+
+func (q *Queries) ListConsents(ctx context.Context, arg ListConsentsParams) ([]Consent, error) {
+	rows, err := q.query(ctx, q.listConsentsStmt, listConsents, arg.Appid, arg.Openid)
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +277,7 @@ func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, e
 			&i.ZeroedAt,
 			&i.Setting,
 			&i.Audio,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -218,13 +294,14 @@ func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, e
 
 const listScheduledForPrompt = `-- name: ListScheduledForPrompt :many
 SELECT id, template_id, fire_at, alternatives FROM reminders INDEXED BY reminders_owner
-WHERE openid = ?1 AND status IN ('scheduled', 'sending') AND credit_held = 0
+WHERE openid = ?1 AND appid = ?2 AND status IN ('scheduled', 'sending') AND credit_held = 0
 ORDER BY fire_at, id
-LIMIT ?2
+LIMIT ?3
 `
 
 type ListScheduledForPromptParams struct {
 	Openid  string
+	Appid   string
 	MaxRows int64
 }
 
@@ -238,7 +315,7 @@ type ListScheduledForPromptRow struct {
 // The caller's reminders still to be sent, most urgent first, for the consent prompt planner.
 // A claim holding a credit is covered (its credit has left the ledger already).
 func (q *Queries) ListScheduledForPrompt(ctx context.Context, arg ListScheduledForPromptParams) ([]ListScheduledForPromptRow, error) {
-	rows, err := q.query(ctx, q.listScheduledForPromptStmt, listScheduledForPrompt, arg.Openid, arg.MaxRows)
+	rows, err := q.query(ctx, q.listScheduledForPromptStmt, listScheduledForPrompt, arg.Openid, arg.Appid, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -284,11 +361,12 @@ func (q *Queries) PairGrant(ctx context.Context, arg PairGrantParams) (int64, er
 
 const refundCredit = `-- name: RefundCredit :execrows
 UPDATE consents SET credits = credits + 1, updated_at = ?1
-WHERE openid = ?2 AND template_id = ?3 AND zeroed_at < ?4
+WHERE appid = ?2 AND openid = ?3 AND template_id = ?4 AND zeroed_at < ?5
 `
 
 type RefundCreditParams struct {
 	Now        int64
+	Appid      string
 	Openid     string
 	TemplateID string
 	ClaimedAt  int64
@@ -299,6 +377,7 @@ type RefundCreditParams struct {
 func (q *Queries) RefundCredit(ctx context.Context, arg RefundCreditParams) (int64, error) {
 	result, err := q.exec(ctx, q.refundCreditStmt, refundCredit,
 		arg.Now,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.ClaimedAt,
@@ -310,12 +389,13 @@ func (q *Queries) RefundCredit(ctx context.Context, arg RefundCreditParams) (int
 }
 
 const setConsentStatus = `-- name: SetConsentStatus :exec
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
-VALUES (?1, ?2, 0, ?3, 0, ?4)
-ON CONFLICT (openid, template_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at)
+VALUES (?1, ?2, ?3, 0, ?4, 0, ?5)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at
 `
 
 type SetConsentStatusParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Status     string
@@ -325,6 +405,7 @@ type SetConsentStatusParams struct {
 // A reject, ban or filter answer: the status changes, the credits stay.
 func (q *Queries) SetConsentStatus(ctx context.Context, arg SetConsentStatusParams) error {
 	_, err := q.exec(ctx, q.setConsentStatusStmt, setConsentStatus,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Status,
@@ -334,13 +415,14 @@ func (q *Queries) SetConsentStatus(ctx context.Context, arg SetConsentStatusPara
 }
 
 const zeroConsent = `-- name: ZeroConsent :exec
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at, zeroed_at)
-VALUES (?1, ?2, 0, ?3, 0, ?4, ?4)
-ON CONFLICT (openid, template_id) DO UPDATE SET
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at, zeroed_at)
+VALUES (?1, ?2, ?3, 0, ?4, 0, ?5, ?5)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET
     credits = 0, long_term = 0, status = excluded.status, updated_at = excluded.updated_at, zeroed_at = excluded.updated_at
 `
 
 type ZeroConsentParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Status     string
@@ -350,6 +432,7 @@ type ZeroConsentParams struct {
 // The user unsubscribed (change event) or WeChat answered 43101: nothing is left.
 func (q *Queries) ZeroConsent(ctx context.Context, arg ZeroConsentParams) error {
 	_, err := q.exec(ctx, q.zeroConsentStmt, zeroConsent,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Status,

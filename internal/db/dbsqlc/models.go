@@ -18,6 +18,7 @@ type Consent struct {
 	ZeroedAt   int64
 	Setting    sql.NullString
 	Audio      int64
+	Appid      string
 }
 
 type ConsentGrant struct {
@@ -27,12 +28,14 @@ type ConsentGrant struct {
 	Source     string
 	ReceivedAt int64
 	PairedWith sql.NullInt64
+	Appid      string
 }
 
 type ConsentSetting struct {
 	Openid     string
 	MainSwitch int64
 	UpdatedAt  int64
+	Appid      string
 }
 
 type Delivery struct {
@@ -157,6 +160,7 @@ type Snooze struct {
 	RequestHash    string
 	ReminderID     string
 	CreatedAt      int64
+	Appid          string
 }
 
 type Template struct {

@@ -42,8 +42,8 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 		want []string
 	}{
 		"DueReminders":   {dueReminders, []any{int64(1), int64(10)}, []string{"reminders_due"}},
-		"LedgerFor":      {ledgerFor, []any{openids, "t"}, []string{"PRIMARY KEY (openid=? AND template_id=?)"}},
-		"TakeCredits":    {takeCredits, []any{int64(1), openids, "t"}, []string{"PRIMARY KEY (openid=? AND template_id=?)"}},
+		"LedgerFor":      {ledgerFor, []any{"wxa", openids, "t"}, []string{"PRIMARY KEY (appid=? AND openid=? AND template_id=?)"}},
+		"TakeCredits":    {takeCredits, []any{int64(1), "wxa", openids, "t"}, []string{"PRIMARY KEY (appid=? AND openid=? AND template_id=?)"}},
 		"ClaimReminders": {claimReminders, []any{int64(1), "owner", `[]`, int64(1), int64(0), `["rem_x"]`}, []string{"sqlite_autoindex_reminders_1 (id=?)"}},
 		// Recording a batch of sends.
 		"PendingSentEvents": {pendingSentEvents, []any{`[1]`}, []string{"pending_sent_events USING INTEGER PRIMARY KEY (rowid=?)"}},
@@ -51,9 +51,9 @@ func TestHotQueriesUseTheirIndexes(t *testing.T) {
 		"CompleteSentReminders": {completeSentReminders, []any{int64(1), `[["rem_x",1,1]]`, "owner"}, []string{"SEARCH reminders USING", "id=?)"}},
 		// A user's own reminders come from the user's index, in its order.
 		"ListUserReminders":      {listUserReminders, []any{"o", "", "", "", "", int64(0), int64(9), int64(0), "", int64(20)}, []string{"reminders_owner (openid=?"}},
-		"CountAheadOfReminder":   {countAheadOfReminder, []any{"o", "t", int64(5), "r"}, []string{"reminders_owner (openid=?"}},
+		"CountAheadOfReminder":   {countAheadOfReminder, []any{"o", "wxa", "t", int64(5), "r"}, []string{"reminders_owner (openid=?"}},
 		"CountScheduledForOwner": {countScheduledForOwner, []any{"o"}, []string{"COVERING INDEX reminders_user_scheduled (openid=?"}},
-		"ListScheduledForPrompt": {listScheduledForPrompt, []any{"o", int64(20)}, []string{"reminders_owner (openid=?"}},
+		"ListScheduledForPrompt": {listScheduledForPrompt, []any{"o", "wxa", int64(20)}, []string{"reminders_owner (openid=?"}},
 		"ListStatusReminders": {listStatusReminders, []any{"failed", int64(0), int64(9), "", "", "", int64(0), "", int64(9), "z", int64(20)},
 			[]string{"reminders_status (status=? AND fire_at>?"}},
 		// Where a template-filtered page stops reading: from the index alone.

@@ -36,14 +36,26 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.addCreditStmt, err = db.PrepareContext(ctx, addCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query AddCredit: %w", err)
 	}
+	if q.adoptConsentSettingsStmt, err = db.PrepareContext(ctx, adoptConsentSettings); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptConsentSettings: %w", err)
+	}
+	if q.adoptConsentsStmt, err = db.PrepareContext(ctx, adoptConsents); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptConsents: %w", err)
+	}
 	if q.adoptEventsStmt, err = db.PrepareContext(ctx, adoptEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query AdoptEvents: %w", err)
+	}
+	if q.adoptGrantsStmt, err = db.PrepareContext(ctx, adoptGrants); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptGrants: %w", err)
 	}
 	if q.adoptRemindersStmt, err = db.PrepareContext(ctx, adoptReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query AdoptReminders: %w", err)
 	}
 	if q.adoptSessionsStmt, err = db.PrepareContext(ctx, adoptSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query AdoptSessions: %w", err)
+	}
+	if q.adoptSnoozesStmt, err = db.PrepareContext(ctx, adoptSnoozes); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptSnoozes: %w", err)
 	}
 	if q.adoptTemplatesStmt, err = db.PrepareContext(ctx, adoptTemplates); err != nil {
 		return nil, fmt.Errorf("error preparing query AdoptTemplates: %w", err)
@@ -83,9 +95,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.completeSentRemindersStmt, err = db.PrepareContext(ctx, completeSentReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteSentReminders: %w", err)
-	}
-	if q.consentAppsStmt, err = db.PrepareContext(ctx, consentApps); err != nil {
-		return nil, fmt.Errorf("error preparing query ConsentApps: %w", err)
 	}
 	if q.consumeCreditStmt, err = db.PrepareContext(ctx, consumeCredit); err != nil {
 		return nil, fmt.Errorf("error preparing query ConsumeCredit: %w", err)
@@ -469,9 +478,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing addCreditStmt: %w", cerr)
 		}
 	}
+	if q.adoptConsentSettingsStmt != nil {
+		if cerr := q.adoptConsentSettingsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptConsentSettingsStmt: %w", cerr)
+		}
+	}
+	if q.adoptConsentsStmt != nil {
+		if cerr := q.adoptConsentsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptConsentsStmt: %w", cerr)
+		}
+	}
 	if q.adoptEventsStmt != nil {
 		if cerr := q.adoptEventsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adoptEventsStmt: %w", cerr)
+		}
+	}
+	if q.adoptGrantsStmt != nil {
+		if cerr := q.adoptGrantsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptGrantsStmt: %w", cerr)
 		}
 	}
 	if q.adoptRemindersStmt != nil {
@@ -482,6 +506,11 @@ func (q *Queries) Close() error {
 	if q.adoptSessionsStmt != nil {
 		if cerr := q.adoptSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adoptSessionsStmt: %w", cerr)
+		}
+	}
+	if q.adoptSnoozesStmt != nil {
+		if cerr := q.adoptSnoozesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptSnoozesStmt: %w", cerr)
 		}
 	}
 	if q.adoptTemplatesStmt != nil {
@@ -547,11 +576,6 @@ func (q *Queries) Close() error {
 	if q.completeSentRemindersStmt != nil {
 		if cerr := q.completeSentRemindersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing completeSentRemindersStmt: %w", cerr)
-		}
-	}
-	if q.consentAppsStmt != nil {
-		if cerr := q.consentAppsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing consentAppsStmt: %w", cerr)
 		}
 	}
 	if q.consumeCreditStmt != nil {
@@ -1192,9 +1216,13 @@ type Queries struct {
 	acquireTokenFetchStmt           *sql.Stmt
 	acquireUserSendStmt             *sql.Stmt
 	addCreditStmt                   *sql.Stmt
+	adoptConsentSettingsStmt        *sql.Stmt
+	adoptConsentsStmt               *sql.Stmt
 	adoptEventsStmt                 *sql.Stmt
+	adoptGrantsStmt                 *sql.Stmt
 	adoptRemindersStmt              *sql.Stmt
 	adoptSessionsStmt               *sql.Stmt
+	adoptSnoozesStmt                *sql.Stmt
 	adoptTemplatesStmt              *sql.Stmt
 	adoptTokenStmt                  *sql.Stmt
 	appDueBacklogStmt               *sql.Stmt
@@ -1208,7 +1236,6 @@ type Queries struct {
 	clearConsentSettingsStmt        *sql.Stmt
 	completeReminderStmt            *sql.Stmt
 	completeSentRemindersStmt       *sql.Stmt
-	consentAppsStmt                 *sql.Stmt
 	consumeCreditStmt               *sql.Stmt
 	countAheadOfReminderStmt        *sql.Stmt
 	countAppRemindersByStatusStmt   *sql.Stmt
@@ -1338,9 +1365,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		acquireTokenFetchStmt:           q.acquireTokenFetchStmt,
 		acquireUserSendStmt:             q.acquireUserSendStmt,
 		addCreditStmt:                   q.addCreditStmt,
+		adoptConsentSettingsStmt:        q.adoptConsentSettingsStmt,
+		adoptConsentsStmt:               q.adoptConsentsStmt,
 		adoptEventsStmt:                 q.adoptEventsStmt,
+		adoptGrantsStmt:                 q.adoptGrantsStmt,
 		adoptRemindersStmt:              q.adoptRemindersStmt,
 		adoptSessionsStmt:               q.adoptSessionsStmt,
+		adoptSnoozesStmt:                q.adoptSnoozesStmt,
 		adoptTemplatesStmt:              q.adoptTemplatesStmt,
 		adoptTokenStmt:                  q.adoptTokenStmt,
 		appDueBacklogStmt:               q.appDueBacklogStmt,
@@ -1354,7 +1385,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		clearConsentSettingsStmt:        q.clearConsentSettingsStmt,
 		completeReminderStmt:            q.completeReminderStmt,
 		completeSentRemindersStmt:       q.completeSentRemindersStmt,
-		consentAppsStmt:                 q.consentAppsStmt,
 		consumeCreditStmt:               q.consumeCreditStmt,
 		countAheadOfReminderStmt:        q.countAheadOfReminderStmt,
 		countAppRemindersByStatusStmt:   q.countAppRemindersByStatusStmt,

@@ -340,7 +340,7 @@ func (q *Queries) DeletePendingSentEvent(ctx context.Context, msgid int64) error
 }
 
 const dueReminders = `-- name: DueReminders :many
-SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives FROM reminders r INDEXED BY reminders_due
+SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives, r.appid FROM reminders r INDEXED BY reminders_due
 WHERE r.status = 'scheduled' AND r.due_at <= ?1 ORDER BY r.due_at, r.id LIMIT ?2
 `
 
@@ -355,6 +355,7 @@ type DueRemindersRow struct {
 	TemplateID   string
 	UnknownAt    sql.NullInt64
 	Alternatives string
+	Appid        string
 }
 
 // The due reminders in due order, through the partial index (it holds only
@@ -374,6 +375,7 @@ func (q *Queries) DueReminders(ctx context.Context, arg DueRemindersParams) ([]D
 			&i.TemplateID,
 			&i.UnknownAt,
 			&i.Alternatives,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -389,7 +391,7 @@ func (q *Queries) DueReminders(ctx context.Context, arg DueRemindersParams) ([]D
 }
 
 const expiredLeases = `-- name: ExpiredLeases :many
-SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
+SELECT id, appid, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
 FROM reminders INDEXED BY reminders_lease
 WHERE status = 'sending' AND lease_until < ?1
 ORDER BY lease_until
@@ -397,6 +399,7 @@ ORDER BY lease_until
 
 type ExpiredLeasesRow struct {
 	ID          string
+	Appid       string
 	Openid      string
 	TemplateID  string
 	FireAt      int64
@@ -419,6 +422,7 @@ func (q *Queries) ExpiredLeases(ctx context.Context, now sql.NullInt64) ([]Expir
 		var i ExpiredLeasesRow
 		if err := rows.Scan(
 			&i.ID,
+			&i.Appid,
 			&i.Openid,
 			&i.TemplateID,
 			&i.FireAt,
@@ -620,10 +624,11 @@ func (q *Queries) LastUnknownAttemptAt(ctx context.Context, arg LastUnknownAttem
 
 const ledgerFor = `-- name: LedgerFor :many
 SELECT c.openid, c.credits, c.long_term FROM consents c
-WHERE c.openid IN (SELECT j.value FROM json_each(CAST(?1 AS TEXT)) j) AND c.template_id = ?2
+WHERE c.appid = ?1 AND c.openid IN (SELECT j.value FROM json_each(CAST(?2 AS TEXT)) j) AND c.template_id = ?3
 `
 
 type LedgerForParams struct {
+	Appid      string
 	Openids    string
 	TemplateID string
 }
@@ -634,10 +639,10 @@ type LedgerForRow struct {
 	LongTerm int64
 }
 
-// The ledger rows of one template for a claim batch's users (a JSON array of
-// openids): one read per template in the batch.
+// The ledger rows of one app's template for a claim batch's users of that
+// app (a JSON array of openids): one read per app and template in the batch.
 func (q *Queries) LedgerFor(ctx context.Context, arg LedgerForParams) ([]LedgerForRow, error) {
-	rows, err := q.query(ctx, q.ledgerForStmt, ledgerFor, arg.Openids, arg.TemplateID)
+	rows, err := q.query(ctx, q.ledgerForStmt, ledgerFor, arg.Appid, arg.Openids, arg.TemplateID)
 	if err != nil {
 		return nil, err
 	}
@@ -971,20 +976,28 @@ func (q *Queries) SyncReminderDelivery(ctx context.Context, arg SyncReminderDeli
 
 const takeCredits = `-- name: TakeCredits :execrows
 UPDATE consents SET credits = credits - 1, updated_at = ?1
-WHERE openid IN (SELECT j.value FROM json_each(CAST(?2 AS TEXT)) j) AND template_id = ?3 AND credits > 0
+WHERE appid = ?2 AND openid IN (SELECT j.value FROM json_each(CAST(?3 AS TEXT)) j) AND template_id = ?4
+  AND credits > 0
 `
 
 type TakeCreditsParams struct {
 	Now        int64
+	Appid      string
 	Openids    string
 	TemplateID string
 }
 
-// Takes one credit of a template from each of the given users (a JSON array
-// of openids) that has one: a claim batch's reservations, one statement per
-// template and per credit taken from the same user.
+// Takes one credit of an app's template from each of the given users of
+// that app (a JSON array of openids) that has one: a claim batch's
+// reservations, one statement per app and template and per credit taken from
+// the same user.
 func (q *Queries) TakeCredits(ctx context.Context, arg TakeCreditsParams) (int64, error) {
-	result, err := q.exec(ctx, q.takeCreditsStmt, takeCredits, arg.Now, arg.Openids, arg.TemplateID)
+	result, err := q.exec(ctx, q.takeCreditsStmt, takeCredits,
+		arg.Now,
+		arg.Appid,
+		arg.Openids,
+		arg.TemplateID,
+	)
 	if err != nil {
 		return 0, err
 	}

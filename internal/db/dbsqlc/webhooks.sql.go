@@ -72,45 +72,6 @@ func (q *Queries) ClaimWebhooks(ctx context.Context, arg ClaimWebhooksParams) ([
 	return items, nil
 }
 
-const consentApps = `-- name: ConsentApps :many
-SELECT t.appid FROM templates t
-LEFT JOIN (SELECT DISTINCT appid FROM reminders WHERE openid = ?1) mine ON mine.appid = t.appid
-WHERE t.id = ?2
-ORDER BY mine.appid IS NULL, t.appid
-`
-
-type ConsentAppsParams struct {
-	Openid     string
-	TemplateID string
-}
-
-// The apps a consent change of (@openid, @template_id) may be of: those
-// whose template list has the template, first those where the user has a
-// reminder (an openid is one app's; two apps may list one template id,
-// as the sandbox's fakes do).
-func (q *Queries) ConsentApps(ctx context.Context, arg ConsentAppsParams) ([]string, error) {
-	rows, err := q.query(ctx, q.consentAppsStmt, consentApps, arg.Openid, arg.TemplateID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []string{}
-	for rows.Next() {
-		var appid string
-		if err := rows.Scan(&appid); err != nil {
-			return nil, err
-		}
-		items = append(items, appid)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const deleteOldWebhooks = `-- name: DeleteOldWebhooks :execrows
 DELETE FROM webhook_outbox
 WHERE (state = 'delivered' AND delivered_at < ?1) OR (state = 'dead' AND updated_at < ?2)

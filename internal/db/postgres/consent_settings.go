@@ -16,37 +16,37 @@ import (
 // The consent settings, whole reports and snoozes of store.ConsentSettings.
 
 // ReportConsents records a report's answers in one transaction.
-func (d *DB) ReportConsents(ctx context.Context, openID string, answers []store.Answer, now time.Time) error {
-	err := d.withTx(ctx, func(q *pgsqlc.Queries) error { return d.reportTx(ctx, q, openID, answers, now) })
+func (d *DB) ReportConsents(ctx context.Context, appID, openID string, answers []store.Answer, now time.Time) error {
+	err := d.withTx(ctx, func(q *pgsqlc.Queries) error { return d.reportTx(ctx, q, appID, openID, answers, now) })
 	return storeErr(err, "consent report of "+openID)
 }
 
 // reportTx is ReportConsents in the caller's transaction q, with the
 // webhook events of the ledger rows it changed (consent.changed).
-func (d *DB) reportTx(ctx context.Context, q *pgsqlc.Queries, openID string, answers []store.Answer, now time.Time) error {
+func (d *DB) reportTx(ctx context.Context, q *pgsqlc.Queries, appID, openID string, answers []store.Answer, now time.Time) error {
 	for _, a := range answers {
 		if a.Status != store.ConsentAccept {
-			if err := q.SetConsentStatus(ctx, pgsqlc.SetConsentStatusParams{Openid: openID, TemplateID: a.TemplateID,
+			if err := q.SetConsentStatus(ctx, pgsqlc.SetConsentStatusParams{Appid: appID, Openid: openID, TemplateID: a.TemplateID,
 				Status: string(a.Status), Now: now.UnixMilli()}); err != nil {
 				return err
 			}
-			if err := d.outboxConsent(ctx, q, openID, a.TemplateID, store.CauseReport, now); err != nil {
+			if err := d.outboxConsent(ctx, q, appID, openID, a.TemplateID, store.CauseReport, now); err != nil {
 				return err
 			}
 			continue
 		}
-		counted, err := recordAcceptTx(ctx, q, openID, a.TemplateID, a.LongTerm, store.SourceClient, now)
+		counted, err := recordAcceptTx(ctx, q, appID, openID, a.TemplateID, a.LongTerm, store.SourceClient, now)
 		if err != nil {
 			return err
 		}
 		// The row exists now: the accept added to it or paired with an
 		// accept that did.
-		if err := q.SetConsentAudio(ctx, pgsqlc.SetConsentAudioParams{Audio: a.Audio, Openid: openID,
+		if err := q.SetConsentAudio(ctx, pgsqlc.SetConsentAudioParams{Audio: a.Audio, Appid: appID, Openid: openID,
 			TemplateID: a.TemplateID}); err != nil {
 			return err
 		}
 		if counted {
-			if err := d.outboxConsent(ctx, q, openID, a.TemplateID, store.CauseReport, now); err != nil {
+			if err := d.outboxConsent(ctx, q, appID, openID, a.TemplateID, store.CauseReport, now); err != nil {
 				return err
 			}
 		}
@@ -55,7 +55,7 @@ func (d *DB) reportTx(ctx context.Context, q *pgsqlc.Queries, openID string, ans
 }
 
 // SaveConsentSettings replaces the user's saved choices and main switch.
-func (d *DB) SaveConsentSettings(ctx context.Context, openID string, s store.Settings, now time.Time) error {
+func (d *DB) SaveConsentSettings(ctx context.Context, appID, openID string, s store.Settings, now time.Time) error {
 	ms := now.UnixMilli()
 	ids := make([]string, 0, len(s.Items))
 	for id := range s.Items {
@@ -63,15 +63,15 @@ func (d *DB) SaveConsentSettings(ctx context.Context, openID string, s store.Set
 	}
 	sort.Strings(ids) // rows written in one order: two reports do not deadlock
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
-		if err := q.SetMainSwitch(ctx, pgsqlc.SetMainSwitchParams{Openid: openID, MainSwitch: s.MainSwitch, Now: ms}); err != nil {
+		if err := q.SetMainSwitch(ctx, pgsqlc.SetMainSwitchParams{Appid: appID, Openid: openID, MainSwitch: s.MainSwitch, Now: ms}); err != nil {
 			return err
 		}
-		if err := q.ClearConsentSettings(ctx, pgsqlc.ClearConsentSettingsParams{Openid: openID, Now: ms}); err != nil {
+		if err := q.ClearConsentSettings(ctx, pgsqlc.ClearConsentSettingsParams{Appid: appID, Openid: openID, Now: ms}); err != nil {
 			return err
 		}
 		for _, id := range ids {
 			v := string(s.Items[id])
-			if err := q.SetConsentSetting(ctx, pgsqlc.SetConsentSettingParams{Openid: openID, TemplateID: id, Status: string(store.SettingStatus(s.Items[id])),
+			if err := q.SetConsentSetting(ctx, pgsqlc.SetConsentSettingParams{Appid: appID, Openid: openID, TemplateID: id, Status: string(store.SettingStatus(s.Items[id])),
 				Now: ms, Choice: v}); err != nil {
 				return err
 			}
@@ -82,8 +82,8 @@ func (d *DB) SaveConsentSettings(ctx context.Context, openID string, s store.Set
 }
 
 // MainSwitch is true for a user who never reported one.
-func (d *DB) MainSwitch(ctx context.Context, openID string) (bool, error) {
-	on, err := d.q.GetMainSwitch(ctx, openID)
+func (d *DB) MainSwitch(ctx context.Context, appID, openID string) (bool, error) {
+	on, err := d.q.GetMainSwitch(ctx, pgsqlc.GetMainSwitchParams{Appid: appID, Openid: openID})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return true, nil
 	}
@@ -94,8 +94,8 @@ func (d *DB) MainSwitch(ctx context.Context, openID string) (bool, error) {
 }
 
 // SnoozeKey returns the hash and reminder of a snooze's key.
-func (d *DB) SnoozeKey(ctx context.Context, openID, key string) (string, string, error) {
-	row, err := d.q.GetSnoozeKey(ctx, pgsqlc.GetSnoozeKeyParams{Openid: openID, IdempotencyKey: key})
+func (d *DB) SnoozeKey(ctx context.Context, appID, openID, key string) (string, string, error) {
+	row, err := d.q.GetSnoozeKey(ctx, pgsqlc.GetSnoozeKeyParams{Appid: appID, Openid: openID, IdempotencyKey: key})
 	if err != nil {
 		return "", "", storeErr(err, "snooze key of "+openID)
 	}
@@ -111,10 +111,10 @@ func (d *DB) SnoozeReminder(ctx context.Context, s store.Snooze) (store.Snoozed,
 			// Two snoozes with one key (a retry racing the original) take
 			// turns: the second finds the first's key and replays it,
 			// instead of failing the compare-and-set on the moved reminder.
-			if err := q.EngineXactLock(ctx, "snooze:"+s.OpenID+"\n"+s.IdempotencyKey); err != nil {
+			if err := q.EngineXactLock(ctx, "snooze:"+s.AppID+"\n"+s.OpenID+"\n"+s.IdempotencyKey); err != nil {
 				return err
 			}
-			row, err := q.GetSnoozeKey(ctx, pgsqlc.GetSnoozeKeyParams{Openid: s.OpenID, IdempotencyKey: s.IdempotencyKey})
+			row, err := q.GetSnoozeKey(ctx, pgsqlc.GetSnoozeKeyParams{Appid: s.AppID, Openid: s.OpenID, IdempotencyKey: s.IdempotencyKey})
 			switch {
 			case err == nil && (row.RequestHash != s.RequestHash || row.ReminderID != s.ID):
 				return fmt.Errorf("idempotency key used for another snooze: %w", store.ErrConflict)
@@ -138,11 +138,11 @@ func (d *DB) SnoozeReminder(ctx context.Context, s store.Snooze) (store.Snoozed,
 		if n != 1 {
 			return snoozeRefused(reminderFromRow(rem))
 		}
-		if err := d.reportTx(ctx, q, s.OpenID, s.Answers, s.Now); err != nil {
+		if err := d.reportTx(ctx, q, s.AppID, s.OpenID, s.Answers, s.Now); err != nil {
 			return err
 		}
 		if s.IdempotencyKey != "" {
-			if err := q.InsertSnoozeKey(ctx, pgsqlc.InsertSnoozeKeyParams{Openid: s.OpenID, IdempotencyKey: s.IdempotencyKey,
+			if err := q.InsertSnoozeKey(ctx, pgsqlc.InsertSnoozeKeyParams{Appid: s.AppID, Openid: s.OpenID, IdempotencyKey: s.IdempotencyKey,
 				RequestHash: s.RequestHash, ReminderID: s.ID, Now: s.Now.UnixMilli()}); err != nil {
 				return err
 			}

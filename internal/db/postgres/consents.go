@@ -16,9 +16,9 @@ import (
 
 // RecordAccept records one accept of (openID, templateID) reported by
 // source, in one transaction (recordAcceptTx).
-func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTerm bool, source store.GrantSource, now time.Time) (counted bool, err error) {
+func (d *DB) RecordAccept(ctx context.Context, appID, openID, templateID string, longTerm bool, source store.GrantSource, now time.Time) (counted bool, err error) {
 	err = d.withTx(ctx, func(q *pgsqlc.Queries) error {
-		counted, err = recordAcceptTx(ctx, q, openID, templateID, longTerm, source, now)
+		counted, err = recordAcceptTx(ctx, q, appID, openID, templateID, longTerm, source, now)
 		if err != nil || !counted {
 			return err
 		}
@@ -26,21 +26,21 @@ func (d *DB) RecordAccept(ctx context.Context, openID, templateID string, longTe
 		if source == store.SourceEvent {
 			cause = store.CausePopup
 		}
-		return d.outboxConsent(ctx, q, openID, templateID, cause, now)
+		return d.outboxConsent(ctx, q, appID, openID, templateID, cause, now)
 	})
 	return counted, storeErr(err, "consent ledger")
 }
 
 // recordAcceptTx is RecordAccept in the caller's transaction q. It first
-// takes the advisory lock of (openID, templateID) (LockGrants,
-// pg_advisory_xact_lock): accepts of one user and template are recorded one
+// takes the advisory lock of (appID, openID, templateID) (LockGrants,
+// pg_advisory_xact_lock): accepts of one app's user and template are recorded one
 // after the other across processes, and under READ COMMITTED each sees the
 // grants the ones before it committed, so a client report and a popup event
 // of one accept pair whichever process records them. If the other source
-// reported an accept within PairWindow not yet paired, the two are paired
+// reported an accept of the app within PairWindow not yet paired, the two are paired
 // and nothing is added; otherwise one credit is added (one-time) or the
 // template granted (long-term).
-func recordAcceptTx(ctx context.Context, q *pgsqlc.Queries, openID, templateID string, longTerm bool, source store.GrantSource, now time.Time) (counted bool, err error) {
+func recordAcceptTx(ctx context.Context, q *pgsqlc.Queries, appID, openID, templateID string, longTerm bool, source store.GrantSource, now time.Time) (counted bool, err error) {
 	other := store.SourceEvent
 	if source == store.SourceEvent {
 		other = store.SourceClient
@@ -49,15 +49,15 @@ func recordAcceptTx(ctx context.Context, q *pgsqlc.Queries, openID, templateID s
 	}
 	ms := now.UnixMilli()
 	err = func() error {
-		if err := q.LockGrants(ctx, pgsqlc.LockGrantsParams{Openid: openID, TemplateID: templateID}); err != nil {
+		if err := q.LockGrants(ctx, pgsqlc.LockGrantsParams{Appid: appID, Openid: openID, TemplateID: templateID}); err != nil {
 			return err
 		}
 		match, err := q.FindUnpairedGrant(ctx, pgsqlc.FindUnpairedGrantParams{
-			Openid: openID, TemplateID: templateID, Source: string(other), Since: ms - store.PairWindow.Milliseconds(),
+			Appid: appID, Openid: openID, TemplateID: templateID, Source: string(other), Since: ms - store.PairWindow.Milliseconds(),
 		})
 		switch {
 		case err == nil:
-			id, err := q.InsertGrant(ctx, pgsqlc.InsertGrantParams{Openid: openID, TemplateID: templateID, Source: string(source),
+			id, err := q.InsertGrant(ctx, pgsqlc.InsertGrantParams{Appid: appID, Openid: openID, TemplateID: templateID, Source: string(source),
 				ReceivedAt: ms, PairedWith: &match})
 			if err != nil {
 				return err
@@ -74,11 +74,11 @@ func recordAcceptTx(ctx context.Context, q *pgsqlc.Queries, openID, templateID s
 		case !errors.Is(err, pgx.ErrNoRows):
 			return err
 		}
-		if _, err := q.InsertGrant(ctx, pgsqlc.InsertGrantParams{Openid: openID, TemplateID: templateID, Source: string(source),
+		if _, err := q.InsertGrant(ctx, pgsqlc.InsertGrantParams{Appid: appID, Openid: openID, TemplateID: templateID, Source: string(source),
 			ReceivedAt: ms}); err != nil {
 			return err
 		}
-		p := pgsqlc.AddCreditParams{Openid: openID, TemplateID: templateID, Credits: 1, Now: ms}
+		p := pgsqlc.AddCreditParams{Appid: appID, Openid: openID, TemplateID: templateID, Credits: 1, Now: ms}
 		if longTerm {
 			p.Credits, p.LongTerm = 0, true
 		}
@@ -92,20 +92,20 @@ func recordAcceptTx(ctx context.Context, q *pgsqlc.Queries, openID, templateID s
 }
 
 // SetConsentStatus records a reject, ban or filter answer.
-func (d *DB) SetConsentStatus(ctx context.Context, openID, templateID string, status store.ConsentStatus, now time.Time) error {
+func (d *DB) SetConsentStatus(ctx context.Context, appID, openID, templateID string, status store.ConsentStatus, now time.Time) error {
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
-		if err := q.SetConsentStatus(ctx, pgsqlc.SetConsentStatusParams{Openid: openID, TemplateID: templateID,
+		if err := q.SetConsentStatus(ctx, pgsqlc.SetConsentStatusParams{Appid: appID, Openid: openID, TemplateID: templateID,
 			Status: string(status), Now: now.UnixMilli()}); err != nil {
 			return err
 		}
-		return d.outboxConsent(ctx, q, openID, templateID, store.CauseReport, now)
+		return d.outboxConsent(ctx, q, appID, openID, templateID, store.CauseReport, now)
 	})
 	return storeErr(err, "set consent "+openID+"/"+templateID)
 }
 
 // GetConsent returns the user's row for a template.
-func (d *DB) GetConsent(ctx context.Context, openID, templateID string) (store.Consent, error) {
-	row, err := d.q.GetConsent(ctx, pgsqlc.GetConsentParams{Openid: openID, TemplateID: templateID})
+func (d *DB) GetConsent(ctx context.Context, appID, openID, templateID string) (store.Consent, error) {
+	row, err := d.q.GetConsent(ctx, pgsqlc.GetConsentParams{Appid: appID, Openid: openID, TemplateID: templateID})
 	if err != nil {
 		return store.Consent{}, storeErr(err, "consent "+openID+"/"+templateID)
 	}
@@ -113,8 +113,8 @@ func (d *DB) GetConsent(ctx context.Context, openID, templateID string) (store.C
 }
 
 // ListConsents returns the user's rows, by template id.
-func (d *DB) ListConsents(ctx context.Context, openID string) ([]store.Consent, error) {
-	rows, err := d.q.ListConsents(ctx, openID)
+func (d *DB) ListConsents(ctx context.Context, appID, openID string) ([]store.Consent, error) {
+	rows, err := d.q.ListConsents(ctx, pgsqlc.ListConsentsParams{Appid: appID, Openid: openID})
 	if err != nil {
 		return nil, storeErr(err, "list consents of "+openID)
 	}
@@ -127,11 +127,11 @@ func (d *DB) ListConsents(ctx context.Context, openID string) ([]store.Consent, 
 
 // ListPrompted returns up to max of the user's pending reminders that hold
 // no credit, most urgent first, through the user's index.
-func (d *DB) ListPrompted(ctx context.Context, openID string, max int) ([]store.Prompted, error) {
+func (d *DB) ListPrompted(ctx context.Context, appID, openID string, max int) ([]store.Prompted, error) {
 	if max <= 0 {
 		return []store.Prompted{}, nil
 	}
-	rows, err := d.q.ListScheduledForPrompt(ctx, pgsqlc.ListScheduledForPromptParams{Openid: openID, MaxRows: int32(min(max, 1<<30))})
+	rows, err := d.q.ListScheduledForPrompt(ctx, pgsqlc.ListScheduledForPromptParams{Openid: openID, Appid: appID, MaxRows: int32(min(max, 1<<30))})
 	if err != nil {
 		return nil, storeErr(err, "list reminders to prompt for of "+openID)
 	}

@@ -82,7 +82,7 @@ func claimDue(ctx context.Context, q *pgsqlc.Queries, p store.ClaimParams) ([]st
 	ids := make([]string, len(due))
 	alts := map[string][]store.Alternative{}
 	for i, r := range due {
-		ds[i] = store.Due{ID: r.ID, OpenID: r.Openid, TemplateID: r.TemplateID, UnknownAttempt: r.UnknownAt != nil}
+		ds[i] = store.Due{ID: r.ID, AppID: r.Appid, OpenID: r.Openid, TemplateID: r.TemplateID, UnknownAttempt: r.UnknownAt != nil}
 		if a := alternativesOf(r.Alternatives); len(a) > 0 {
 			alts[r.ID], ds[i].Alternatives = a, store.AlternativeIDs(a)
 		}
@@ -99,6 +99,7 @@ func claimDue(ctx context.Context, q *pgsqlc.Queries, p store.ClaimParams) ([]st
 	if len(plan.Order) > 0 {
 		tp := pgsqlc.ClaimTakeCreditsParams{Now: now}
 		for _, ut := range plan.Order {
+			tp.Appids = append(tp.Appids, ut.AppID)
 			tp.Openids = append(tp.Openids, ut.OpenID)
 			tp.TemplateIds = append(tp.TemplateIds, ut.TemplateID)
 			tp.Ns = append(tp.Ns, plan.Take[ut])
@@ -132,15 +133,16 @@ func claimDue(ctx context.Context, q *pgsqlc.Queries, p store.ClaimParams) ([]st
 	return claimed, nil
 }
 
-// ledgerFor reads and locks the ledger rows of the due reminders' users:
-// one statement for the batch.
+// ledgerFor reads and locks the ledger rows of the due reminders' users,
+// each in its reminder's app: one statement for the batch.
 func ledgerFor(ctx context.Context, q *pgsqlc.Queries, due []store.Due) (map[store.UserTemplate]store.Ledger, error) {
 	var p pgsqlc.ClaimLedgerForParams
 	seen := make(map[store.UserTemplate]bool, len(due))
 	for _, r := range due {
 		for _, tid := range store.CandidateTemplates(r) {
-			if ut := (store.UserTemplate{OpenID: r.OpenID, TemplateID: tid}); !seen[ut] {
+			if ut := (store.UserTemplate{AppID: r.AppID, OpenID: r.OpenID, TemplateID: tid}); !seen[ut] {
 				seen[ut] = true
+				p.Appids = append(p.Appids, r.AppID)
 				p.Openids = append(p.Openids, r.OpenID)
 				p.TemplateIds = append(p.TemplateIds, tid)
 			}
@@ -152,7 +154,7 @@ func ledgerFor(ctx context.Context, q *pgsqlc.Queries, due []store.Due) (map[sto
 	}
 	ledger := make(map[store.UserTemplate]store.Ledger, len(rows))
 	for _, l := range rows {
-		ledger[store.UserTemplate{OpenID: l.Openid, TemplateID: l.TemplateID}] = store.Ledger{Credits: l.Credits, LongTerm: l.LongTerm}
+		ledger[store.UserTemplate{AppID: l.Appid, OpenID: l.Openid, TemplateID: l.TemplateID}] = store.Ledger{Credits: l.Credits, LongTerm: l.LongTerm}
 	}
 	return ledger, nil
 }

@@ -54,7 +54,7 @@ func TestTwoProcessesClaimAndRescueWithoutOverlap(t *testing.T) {
 	}
 	defer ledger.Close()
 	for openid, n := range credits {
-		if _, err := ledger.Exec(ctx, `INSERT INTO consents (openid, template_id, credits, status, updated_at) VALUES ($1, 'tpl_one', $2, 'accept', 0)`,
+		if _, err := ledger.Exec(ctx, `INSERT INTO consents (appid, openid, template_id, credits, status, updated_at) VALUES ('', $1, 'tpl_one', $2, 'accept', 0)`,
 			openid, n); err != nil {
 			t.Fatal(err)
 		}

@@ -420,14 +420,14 @@ func settleCredit(ctx context.Context, q *pgsqlc.Queries, o store.Outcome, lost 
 	r := o.Claim.Reminder
 	switch {
 	case o.Credit == store.CreditZero:
-		return q.LedgerZero(ctx, pgsqlc.LedgerZeroParams{Openid: r.OpenID, TemplateID: r.TemplateID, Status: "refused", Now: now})
+		return q.LedgerZero(ctx, pgsqlc.LedgerZeroParams{Appid: r.AppID, Openid: r.OpenID, TemplateID: r.TemplateID, Status: "refused", Now: now})
 	case lost:
 	case o.Credit == store.CreditConsume:
-		n, err := q.OutcomeConsumeCredit(ctx, pgsqlc.OutcomeConsumeCreditParams{Openid: r.OpenID, TemplateID: r.TemplateID, Now: now})
+		n, err := q.OutcomeConsumeCredit(ctx, pgsqlc.OutcomeConsumeCreditParams{Appid: r.AppID, Openid: r.OpenID, TemplateID: r.TemplateID, Now: now})
 		rec.NoCredit = err == nil && n == 0
 		return err
 	case o.Credit == store.CreditRefund:
-		_, err := q.OutcomeRefundCredit(ctx, pgsqlc.OutcomeRefundCreditParams{Openid: r.OpenID, TemplateID: r.TemplateID, Now: now,
+		_, err := q.OutcomeRefundCredit(ctx, pgsqlc.OutcomeRefundCreditParams{Appid: r.AppID, Openid: r.OpenID, TemplateID: r.TemplateID, Now: now,
 			ClaimedAt: o.Claim.ClaimedAt.UnixMilli()})
 		return err
 	}

@@ -34,7 +34,7 @@ func claimN(t *testing.T, n int, t0 time.Time) (*DB, *pgxpool.Pool, []store.Clai
 			TemplateID: "tpl_long", FireAt: t0, Timezone: "Asia/Shanghai", Data: `{}`, CreatedAt: t0.Add(-time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := raw.Exec(ctx, `INSERT INTO consents (openid, template_id, credits, status, updated_at) VALUES ($1, 'tpl_long', 0, 'accept', 0)`,
+		if _, err := raw.Exec(ctx, `INSERT INTO consents (appid, openid, template_id, credits, status, updated_at) VALUES ('', $1, 'tpl_long', 0, 'accept', 0)`,
 			fmt.Sprintf("o%d", i)); err != nil {
 			t.Fatal(err)
 		}

@@ -83,9 +83,9 @@ func applyPush(ctx context.Context, q *pgsqlc.Queries, e store.PushEvent) (done 
 	for _, a := range e.Answers {
 		counted := true // a reject changes the status
 		if a.Accept {
-			counted, err = recordAcceptTx(ctx, q, e.OpenID, a.TemplateID, a.LongTerm, store.SourceEvent, e.At)
+			counted, err = recordAcceptTx(ctx, q, e.AppID, e.OpenID, a.TemplateID, a.LongTerm, store.SourceEvent, e.At)
 		} else {
-			err = q.PushSetConsentStatus(ctx, pgsqlc.PushSetConsentStatusParams{Openid: e.OpenID, TemplateID: a.TemplateID,
+			err = q.PushSetConsentStatus(ctx, pgsqlc.PushSetConsentStatusParams{Appid: e.AppID, Openid: e.OpenID, TemplateID: a.TemplateID,
 				Status: "reject", Now: now})
 		}
 		if err != nil {
@@ -96,7 +96,7 @@ func applyPush(ctx context.Context, q *pgsqlc.Queries, e store.PushEvent) (done 
 		}
 	}
 	for _, tid := range e.Unsubscribed {
-		if err := q.LedgerZero(ctx, pgsqlc.LedgerZeroParams{Openid: e.OpenID, TemplateID: tid, Status: "unsubscribed",
+		if err := q.LedgerZero(ctx, pgsqlc.LedgerZeroParams{Appid: e.AppID, Openid: e.OpenID, TemplateID: tid, Status: "unsubscribed",
 			Now: now}); err != nil {
 			return done, err
 		}

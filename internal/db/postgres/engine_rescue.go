@@ -35,7 +35,7 @@ func (d *DB) RescueExpiredLeases(ctx context.Context, at time.Time, unknownWait 
 					return err
 				}
 				if ok > 0 && x.CreditHeld {
-					if _, err := q.OutcomeRefundCredit(ctx, pgsqlc.OutcomeRefundCreditParams{Openid: x.Openid, TemplateID: x.TemplateID,
+					if _, err := q.OutcomeRefundCredit(ctx, pgsqlc.OutcomeRefundCreditParams{Appid: x.Appid, Openid: x.Openid, TemplateID: x.TemplateID,
 						Now: now, ClaimedAt: x.ClaimedAt}); err != nil {
 						return err
 					}

@@ -154,14 +154,14 @@ func TestConcurrentAcceptsPairAcrossProcesses(t *testing.T) {
 		counted := make([]bool, len(ps))
 		errs := make([]error, len(ps))
 		atOnce(len(ps), func(i int) {
-			counted[i], errs[i] = ps[i].RecordAccept(ctx, openID, "t", false, sources[i], at.Add(time.Duration(i)*time.Second))
+			counted[i], errs[i] = ps[i].RecordAccept(ctx, "", openID, "t", false, sources[i], at.Add(time.Duration(i)*time.Second))
 		})
 		for _, err := range errs {
 			if err != nil {
 				t.Fatal(err)
 			}
 		}
-		c, err := ps[0].GetConsent(ctx, openID, "t")
+		c, err := ps[0].GetConsent(ctx, "", openID, "t")
 		if err != nil {
 			t.Fatal(err)
 		}

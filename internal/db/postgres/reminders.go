@@ -93,7 +93,7 @@ func replay(prev pgsqlc.Reminder, r store.NewReminder) (store.Created, error) {
 // long-term grant, the count ahead.
 func prefillCoverage(ctx context.Context, q *pgsqlc.Queries, c *store.Created) error {
 	r := c.Reminder
-	row, err := q.GetConsent(ctx, pgsqlc.GetConsentParams{Openid: r.OpenID, TemplateID: r.TemplateID})
+	row, err := q.GetConsent(ctx, pgsqlc.GetConsentParams{Appid: r.AppID, Openid: r.OpenID, TemplateID: r.TemplateID})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -326,5 +326,5 @@ func (d *DB) CountAhead(ctx context.Context, r store.Reminder) (int64, error) {
 }
 
 func aheadParams(r store.Reminder) pgsqlc.CountAheadOfReminderParams {
-	return pgsqlc.CountAheadOfReminderParams{Openid: r.OpenID, TemplateID: r.TemplateID, FireAt: r.FireAt.UnixMilli(), ID: r.ID}
+	return pgsqlc.CountAheadOfReminderParams{Openid: r.OpenID, Appid: r.AppID, TemplateID: r.TemplateID, FireAt: r.FireAt.UnixMilli(), ID: r.ID}
 }

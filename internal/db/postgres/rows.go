@@ -58,7 +58,7 @@ func remindersFromRows(rows []pgsqlc.Reminder) []store.Reminder {
 
 // consentFromRow maps a consents row to the domain's Consent.
 func consentFromRow(r pgsqlc.Consent) store.Consent {
-	c := store.Consent{OpenID: r.Openid, TemplateID: r.TemplateID, Credits: r.Credits, Status: store.ConsentStatus(r.Status),
+	c := store.Consent{AppID: r.Appid, OpenID: r.Openid, TemplateID: r.TemplateID, Credits: r.Credits, Status: store.ConsentStatus(r.Status),
 		LongTerm: r.LongTerm, UpdatedAt: instant(r.UpdatedAt), Setting: store.ConsentStatus(deref(r.Setting)), Audio: r.Audio}
 	if r.ZeroedAt != 0 { // consents.zeroed_at's "never" is 0
 		c.ZeroedAt = instant(r.ZeroedAt)

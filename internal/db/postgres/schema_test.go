@@ -220,7 +220,7 @@ func TestConstraints(t *testing.T) {
 	if err := update(ctx, c, "status = 'sending', lease_until = 5"); err != nil {
 		t.Fatalf("refused a good reminder: %v", err)
 	}
-	_, err := c.Exec(ctx, `INSERT INTO consents (openid, template_id, credits, status, updated_at) VALUES ('o', 't', -1, 'accept', 1)`)
+	_, err := c.Exec(ctx, `INSERT INTO consents (appid, openid, template_id, credits, status, updated_at) VALUES ('', 'o', 't', -1, 'accept', 1)`)
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || pe.Code != "23514" || pe.ConstraintName != "consents_credits_check" {
 		t.Errorf("a negative credit: %v", err)

@@ -76,18 +76,19 @@ func outboxSentEvent(ctx context.Context, q *pgsqlc.Queries, app string, id int6
 	return insertWebhook(ctx, q, app, store.SentEventWebhook(dl), dl.ReminderID, openID, store.NewDeliveryPayload(dl), at)
 }
 
-// outboxConsent writes a consent.changed event for the ledger row of
-// (openID, templateID) as it is now in q's transaction.
-func (d *DB) outboxConsent(ctx context.Context, q *pgsqlc.Queries, openID, templateID, cause string, at time.Time) error {
+// outboxConsent writes a consent.changed event for appID's ledger row of
+// (openID, templateID) as it is now in q's transaction: the row's app's
+// event (Default's for a row written before apps existed).
+func (d *DB) outboxConsent(ctx context.Context, q *pgsqlc.Queries, appID, openID, templateID, cause string, at time.Time) error {
 	hooks, on := d.outboxOn()
 	if !on {
 		return nil
 	}
-	app, kept, err := consentApp(ctx, q, hooks, openID, templateID)
-	if err != nil || !kept {
-		return err
+	app, kept := hooks.App(appID)
+	if !kept {
+		return nil
 	}
-	row, err := q.GetConsent(ctx, pgsqlc.GetConsentParams{Openid: openID, TemplateID: templateID})
+	row, err := q.GetConsent(ctx, pgsqlc.GetConsentParams{Appid: appID, Openid: openID, TemplateID: templateID})
 	if isNoRows(err) {
 		return nil // nothing changed: the user has no row for it
 	}
@@ -95,25 +96,6 @@ func (d *DB) outboxConsent(ctx context.Context, q *pgsqlc.Queries, openID, templ
 		return fmt.Errorf("webhook outbox: consent %s/%s: %w", openID, templateID, err)
 	}
 	return insertWebhook(ctx, q, app, store.EventConsentChanged, "", openID, store.NewConsentPayload(consentFromRow(row), cause), at)
-}
-
-// consentApp is the app of a consent change: the ledger's rows carry none,
-// and a template id is one app's, so the app listing the template (one
-// where the user has reminders first, then by appid); Default when no app
-// lists it.
-func consentApp(ctx context.Context, q *pgsqlc.Queries, hooks store.WebhookApps, openID, templateID string) (string, bool, error) {
-	apps, err := q.ConsentApps(ctx, pgsqlc.ConsentAppsParams{Openid: openID, TemplateID: templateID})
-	if err != nil {
-		return "", false, fmt.Errorf("webhook outbox: apps of template %s: %w", templateID, err)
-	}
-	if len(apps) == 0 {
-		app, kept := hooks.App("")
-		return app, kept, nil
-	}
-	// The user's app only: were its webhook off, another app listing the
-	// same template id must not hear of this user.
-	app, kept := hooks.App(apps[0])
-	return app, kept, nil
 }
 
 // outboxPush writes the webhook events of an applied push: consent.changed
@@ -125,12 +107,12 @@ func (d *DB) outboxPush(ctx context.Context, q *pgsqlc.Queries, e store.PushEven
 		return nil
 	}
 	for _, tid := range done.answered {
-		if err := d.outboxConsent(ctx, q, e.OpenID, tid, store.CausePopup, e.At); err != nil {
+		if err := d.outboxConsent(ctx, q, e.AppID, e.OpenID, tid, store.CausePopup, e.At); err != nil {
 			return err
 		}
 	}
 	for _, tid := range e.Unsubscribed {
-		if err := d.outboxConsent(ctx, q, e.OpenID, tid, store.CauseUnsubscribe, e.At); err != nil {
+		if err := d.outboxConsent(ctx, q, e.AppID, e.OpenID, tid, store.CauseUnsubscribe, e.At); err != nil {
 			return err
 		}
 	}

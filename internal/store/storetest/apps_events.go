@@ -141,7 +141,7 @@ func testCreateEvents(t *testing.T, s store.Store) {
 }
 
 // Each outbox row is its own app's: an outcome its reminder's, a consent
-// change the app whose template it is; an app without a webhook writes
+// change the app whose ledger it changed; an app without a webhook writes
 // none, and Default takes what has no app.
 func testWebhookApps(t *testing.T, s store.Store) {
 	ctx := context.Background()
@@ -162,7 +162,7 @@ func testWebhookApps(t *testing.T, s store.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		accept(t, s, "o"+x.id, longTerm, et0.Add(-time.Hour))
+		acceptIn(t, s, x.app, "o"+x.id, longTerm, et0.Add(-time.Hour))
 	}
 	// wxc has no webhook.
 	s.EnableWebhooks(store.WebhookApps{Default: "wxa", On: func(app string) bool { return app == "wxa" || app == "wxb" }})
@@ -170,16 +170,16 @@ func testWebhookApps(t *testing.T, s store.Store) {
 	for i, id := range []string{"ra", "rb", "rc", "rold"} {
 		record(t, s, sent(byID(t, cs, id), et0.Add(time.Second), int64(100+i)))
 	}
-	if _, err := s.RecordAccept(ctx, "oX", oneTime2, false, store.SourceClient, et0.Add(time.Second)); err != nil {
+	if _, err := s.RecordAccept(ctx, "wxb", "oX", oneTime2, false, store.SourceClient, et0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	// A template of both apps: the app where the user has reminders.
-	if _, err := s.RecordAccept(ctx, "orb", longTerm, true, store.SourceClient, et0.Add(time.Second)); err != nil {
+	// A template of both apps: the app whose ledger it is.
+	if _, err := s.RecordAccept(ctx, "wxb", "orb", longTerm, true, store.SourceClient, et0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	// orc's app (wxc) has no webhook: no row, not even for wxa, which
 	// lists the same template id.
-	if _, err := s.RecordAccept(ctx, "orc", longTerm, true, store.SourceClient, et0.Add(time.Second)); err != nil {
+	if _, err := s.RecordAccept(ctx, "wxc", "orc", longTerm, true, store.SourceClient, et0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}

@@ -23,7 +23,7 @@ func consentSettingsTests(t *testing.T, open Open[ReminderDriver]) {
 
 func mustConsent(t *testing.T, s store.ReminderStore, openID, templateID string) store.Consent {
 	t.Helper()
-	c, err := s.GetConsent(context.Background(), openID, templateID)
+	c, err := s.GetConsent(context.Background(), "", openID, templateID)
 	if err != nil {
 		t.Fatalf("consent %s/%s: %v", openID, templateID, err)
 	}
@@ -34,7 +34,7 @@ func mustConsent(t *testing.T, s store.ReminderStore, openID, templateID string)
 // its variant, a plain accept clears it), other answers set the status.
 func testReportAudio(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
-	err := s.ReportConsents(ctx, "o1", []store.Answer{{TemplateID: "t1", Status: store.ConsentAccept, Audio: true},
+	err := s.ReportConsents(ctx, "", "o1", []store.Answer{{TemplateID: "t1", Status: store.ConsentAccept, Audio: true},
 		{TemplateID: "t2", Status: store.ConsentReject}, {TemplateID: "lt", LongTerm: true, Status: store.ConsentAccept}}, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -50,10 +50,10 @@ func testReportAudio(t *testing.T, s store.ReminderStore) {
 	}
 	// The same report's accept reported again by WeChat's popup event is
 	// paired; a later plain accept counts and clears the variant.
-	if counted, err := s.RecordAccept(ctx, "o1", "t1", false, store.SourceEvent, t0.Add(time.Second)); err != nil || counted {
+	if counted, err := s.RecordAccept(ctx, "", "o1", "t1", false, store.SourceEvent, t0.Add(time.Second)); err != nil || counted {
 		t.Fatalf("popup event of the reported accept: counted %v, %v", counted, err)
 	}
-	if err := s.ReportConsents(ctx, "o1", []store.Answer{{TemplateID: "t1", Status: store.ConsentAccept}}, t0.Add(time.Minute)); err != nil {
+	if err := s.ReportConsents(ctx, "", "o1", []store.Answer{{TemplateID: "t1", Status: store.ConsentAccept}}, t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if c := mustConsent(t, s, "o1", "t1"); c.Credits != 2 || c.Audio {
@@ -67,13 +67,13 @@ func testReportAudio(t *testing.T, s store.ReminderStore) {
 // never reported one).
 func testSettings(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
-	if on, err := s.MainSwitch(ctx, "o1"); err != nil || !on {
+	if on, err := s.MainSwitch(ctx, "", "o1"); err != nil || !on {
 		t.Fatalf("main switch never reported: %v, %v; want on", on, err)
 	}
-	if err := s.ReportConsents(ctx, "o1", []store.Answer{{TemplateID: "t1", Status: store.ConsentAccept}}, t0); err != nil {
+	if err := s.ReportConsents(ctx, "", "o1", []store.Answer{{TemplateID: "t1", Status: store.ConsentAccept}}, t0); err != nil {
 		t.Fatal(err)
 	}
-	err := s.SaveConsentSettings(ctx, "o1", store.Settings{MainSwitch: true,
+	err := s.SaveConsentSettings(ctx, "", "o1", store.Settings{MainSwitch: true,
 		Items: map[string]store.ConsentStatus{"t1": store.ConsentAccept, "t2": store.ConsentReject}}, t0.Add(time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func testSettings(t *testing.T, s store.ReminderStore) {
 	if c := mustConsent(t, s, "o1", "t2"); c.Setting != store.ConsentReject || c.Credits != 0 || c.Status != store.ConsentReject {
 		t.Fatalf("t2, never answered: %+v", c)
 	}
-	err = s.SaveConsentSettings(ctx, "o1", store.Settings{MainSwitch: false, Items: map[string]store.ConsentStatus{"t2": store.ConsentBan}}, t0.Add(2*time.Second))
+	err = s.SaveConsentSettings(ctx, "", "o1", store.Settings{MainSwitch: false, Items: map[string]store.ConsentStatus{"t2": store.ConsentBan}}, t0.Add(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +94,13 @@ func testSettings(t *testing.T, s store.ReminderStore) {
 	if c := mustConsent(t, s, "o1", "t2"); c.Setting != store.ConsentBan {
 		t.Fatalf("t2: %+v", c)
 	}
-	if on, err := s.MainSwitch(ctx, "o1"); err != nil || on {
+	if on, err := s.MainSwitch(ctx, "", "o1"); err != nil || on {
 		t.Fatalf("main switch: %v, %v; want off", on, err)
 	}
-	if on, _ := s.MainSwitch(ctx, "o2"); !on {
+	if on, _ := s.MainSwitch(ctx, "", "o2"); !on {
 		t.Fatal("another user's main switch is off")
 	}
-	rows, err := s.ListConsents(ctx, "o2")
+	rows, err := s.ListConsents(ctx, "", "o2")
 	if err != nil || len(rows) != 0 {
 		t.Fatalf("another user's ledger: %v, %v", rows, err)
 	}
@@ -172,7 +172,7 @@ func testSnooze(t *testing.T, s store.ReminderStore) {
 func testSnoozeKey(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	rem := mustCreate(t, s, newReminder("r1", "o1", "t1", t0.Add(time.Hour)))
-	if _, _, err := s.SnoozeKey(ctx, "o1", "k"); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.SnoozeKey(ctx, "", "o1", "k"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unused key: %v, want ErrNotFound", err)
 	}
 	sn := store.Snooze{ID: "r1", OpenID: "o1", WasFireAt: rem.FireAt, FireAt: t0.Add(2 * time.Hour),
@@ -181,7 +181,7 @@ func testSnoozeKey(t *testing.T, s store.ReminderStore) {
 	if _, err := s.SnoozeReminder(ctx, sn); err != nil {
 		t.Fatal(err)
 	}
-	if hash, id, err := s.SnoozeKey(ctx, "o1", "k"); err != nil || hash != "h1" || id != "r1" {
+	if hash, id, err := s.SnoozeKey(ctx, "", "o1", "k"); err != nil || hash != "h1" || id != "r1" {
 		t.Fatalf("key: %q %q %v", hash, id, err)
 	}
 	again := sn
@@ -199,7 +199,7 @@ func testSnoozeKey(t *testing.T, s store.ReminderStore) {
 	if _, err := s.SnoozeReminder(ctx, other); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("the key with another request: %v, want ErrConflict", err)
 	}
-	if _, _, err := s.SnoozeKey(ctx, "o2", "k"); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.SnoozeKey(ctx, "", "o2", "k"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another user's key: %v, want ErrNotFound", err)
 	}
 }
@@ -294,10 +294,10 @@ func testSnoozeKeyRetention(t *testing.T, s store.ReminderStore) {
 	if err := es.Retain(ctx, store.Retention{Deliveries: t0.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.SnoozeKey(ctx, "o1", "old"); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.SnoozeKey(ctx, "", "o1", "old"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the old snooze key was kept: %v", err)
 	}
-	if _, _, err := s.SnoozeKey(ctx, "o1", "new"); err != nil {
+	if _, _, err := s.SnoozeKey(ctx, "", "o1", "new"); err != nil {
 		t.Errorf("the new snooze key was deleted: %v", err)
 	}
 }

@@ -26,7 +26,7 @@ func consentTests(t *testing.T, open Open[ReminderDriver]) {
 // credits returns the user's credits for a template (0 without a row).
 func credits(t *testing.T, s store.ReminderStore, openID, templateID string) int64 {
 	t.Helper()
-	c, err := s.GetConsent(context.Background(), openID, templateID)
+	c, err := s.GetConsent(context.Background(), "", openID, templateID)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0
 	}
@@ -40,7 +40,7 @@ func credits(t *testing.T, s store.ReminderStore, openID, templateID string) int
 // PairWindow of each other in either order, count once.
 func testAcceptPairing(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
-	if _, err := s.GetConsent(ctx, "o1", "t1"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetConsent(ctx, "", "o1", "t1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a consent never given: %v, want ErrNotFound", err)
 	}
 	for i, step := range []struct {
@@ -58,7 +58,7 @@ func testAcceptPairing(t *testing.T, s store.ReminderStore) {
 		{store.SourceClient, 182 * time.Second, false, 4},                             // pairs with the event just before
 		{store.SourceClient, 183 * time.Second, true, 5},                              // nothing left to pair with
 	} {
-		counted, err := s.RecordAccept(ctx, "o1", "t1", false, step.source, t0.Add(step.at))
+		counted, err := s.RecordAccept(ctx, "", "o1", "t1", false, step.source, t0.Add(step.at))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,39 +68,39 @@ func testAcceptPairing(t *testing.T, s store.ReminderStore) {
 		}
 	}
 	// Pairs are per user and template.
-	if counted, _ := s.RecordAccept(ctx, "o2", "t1", false, store.SourceEvent, t0.Add(184*time.Second)); !counted {
+	if counted, _ := s.RecordAccept(ctx, "", "o2", "t1", false, store.SourceEvent, t0.Add(184*time.Second)); !counted {
 		t.Error("another user's event paired with o1's report")
 	}
-	c, err := s.GetConsent(ctx, "o1", "t1")
+	c, err := s.GetConsent(ctx, "", "o1", "t1")
 	if err != nil || c.Status != store.ConsentAccept || c.LongTerm || c.OpenID != "o1" || c.TemplateID != "t1" {
 		t.Errorf("consent %+v, %v", c, err)
 	}
 	sameInstant(t, "updated_at", c.UpdatedAt, t0.Add(183*time.Second))
 	// A long-term template is granted, without credits.
-	if _, err := s.RecordAccept(ctx, "o1", "lt", true, store.SourceClient, t0); err != nil {
+	if _, err := s.RecordAccept(ctx, "", "o1", "lt", true, store.SourceClient, t0); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := s.GetConsent(ctx, "o1", "lt"); err != nil || !c.LongTerm || c.Credits != 0 {
+	if c, err := s.GetConsent(ctx, "", "o1", "lt"); err != nil || !c.LongTerm || c.Credits != 0 {
 		t.Errorf("long-term consent %+v, %v", c, err)
 	}
 }
 
 func testConsentStatus(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
-	if _, err := s.RecordAccept(ctx, "o1", "t2", false, store.SourceClient, t0); err != nil {
+	if _, err := s.RecordAccept(ctx, "", "o1", "t2", false, store.SourceClient, t0); err != nil {
 		t.Fatal(err)
 	}
 	// A reject keeps the credits the user has.
-	if err := s.SetConsentStatus(ctx, "o1", "t2", store.ConsentReject, t0.Add(time.Second)); err != nil {
+	if err := s.SetConsentStatus(ctx, "", "o1", "t2", store.ConsentReject, t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetConsentStatus(ctx, "o1", "t1", store.ConsentBan, t0); err != nil {
+	if err := s.SetConsentStatus(ctx, "", "o1", "t1", store.ConsentBan, t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetConsentStatus(ctx, "o2", "t1", store.ConsentFilter, t0); err != nil {
+	if err := s.SetConsentStatus(ctx, "", "o2", "t1", store.ConsentFilter, t0); err != nil {
 		t.Fatal(err)
 	}
-	list, err := s.ListConsents(ctx, "o1")
+	list, err := s.ListConsents(ctx, "", "o1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func testConsentStatus(t *testing.T, s store.ReminderStore) {
 		t.Errorf("t2 after a reject: %+v, want its credit kept", c)
 	}
 	sameInstant(t, "t2 updated_at", list[1].UpdatedAt, t0.Add(time.Second))
-	if list, err := s.ListConsents(ctx, "o9"); err != nil || len(list) != 0 {
+	if list, err := s.ListConsents(ctx, "", "o9"); err != nil || len(list) != 0 {
 		t.Errorf("a stranger's consents: %v, %v", list, err)
 	}
 }
@@ -130,7 +130,7 @@ func testPrompted(t *testing.T, s store.ReminderStore) {
 	if err := s.CancelReminder(ctx, "rem_x", t0); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.ListPrompted(ctx, "o1", 10)
+	got, err := s.ListPrompted(ctx, "", "o1", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func testPrompted(t *testing.T, s store.ReminderStore) {
 	if len(got) > 0 {
 		sameInstant(t, "first fire_at", got[0].FireAt, t0.Add(time.Hour))
 	}
-	if got, _ := s.ListPrompted(ctx, "o1", 2); len(got) != 2 {
+	if got, _ := s.ListPrompted(ctx, "", "o1", 2); len(got) != 2 {
 		t.Errorf("at most 2: %d", len(got))
 	}
 }
@@ -154,7 +154,7 @@ func testPrompted(t *testing.T, s store.ReminderStore) {
 func testCreatedCoverage(t *testing.T, s store.ReminderStore) {
 	ctx := context.Background()
 	for i := range 2 {
-		if _, err := s.RecordAccept(ctx, "o1", "t1", false, store.SourceClient, t0.Add(time.Duration(i)*time.Hour)); err != nil {
+		if _, err := s.RecordAccept(ctx, "", "o1", "t1", false, store.SourceClient, t0.Add(time.Duration(i)*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -103,11 +103,17 @@ func push(t *testing.T, s store.EngineStore, e store.PushEvent) store.PushApplie
 	return out
 }
 
-// accept adds one accept of tpl by openid at: a credit of a one-time
-// template, the grant of a long-term one.
+// accept adds one accept of tpl by openid at, in app "" (create's): a
+// credit of a one-time template, the grant of a long-term one.
 func accept(t *testing.T, s store.EngineStore, openid, tpl string, at time.Time) {
 	t.Helper()
-	push(t, s, store.PushEvent{At: at, OpenID: openid,
+	acceptIn(t, s, "", openid, tpl, at)
+}
+
+// acceptIn is accept in app's ledger (a popup pushed for app).
+func acceptIn(t *testing.T, s store.EngineStore, app, openid, tpl string, at time.Time) {
+	t.Helper()
+	push(t, s, store.PushEvent{At: at, AppID: app, OpenID: openid,
 		Answers: []store.ConsentAnswer{{TemplateID: tpl, LongTerm: tpl == longTerm, Accept: true}}})
 }
 

@@ -489,7 +489,7 @@ func testPromptedAlternatives(t *testing.T, s store.Store) {
 	e, rems := newEvent("evt_1", "oA", et0.Add(2*time.Hour), time.Hour)
 	mustCreateEvent(t, s, e, rems)
 	create(t, s, "plain", "oA", oneTime, et0.Add(2*time.Hour))
-	ps, err := s.ListPrompted(context.Background(), "oA", 10)
+	ps, err := s.ListPrompted(context.Background(), "", "oA", 10)
 	if err != nil || len(ps) != 2 {
 		t.Fatalf("prompted: %+v, %v", ps, err)
 	}

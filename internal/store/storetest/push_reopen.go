@@ -27,7 +27,7 @@ func PushOnceAcrossReopen(t *testing.T, first store.Store, closeFirst func() err
 	if out := push(t, second, e); !out.Duplicate {
 		t.Fatalf("the same push after a restart: %+v, want Duplicate", out)
 	}
-	c, err := second.GetConsent(ctx, "oA", oneTime)
+	c, err := second.GetConsent(ctx, "", "oA", oneTime)
 	if err != nil || c.Credits != 1 {
 		t.Fatalf("credits after the push and its repeat across a restart: %+v, %v; want 1", c, err)
 	}

@@ -43,6 +43,7 @@ func Run(t *testing.T, open Open[store.Store]) {
 		Engine(t, func(t *testing.T) EngineDriver { return open(t) })
 	})
 	t.Run("events", func(t *testing.T) { Events(t, open) })
+	t.Run("ledger apps", func(t *testing.T) { LedgerApps(t, open) })
 	t.Run("webhooks", func(t *testing.T) {
 		Webhooks(t, func(t *testing.T) WebhookDriver { return open(t) })
 	})

@@ -81,7 +81,7 @@ func testWebhooksOff(t *testing.T, s store.Store) {
 	accept(t, s, "oA", longTerm, et0)
 	record(t, s, sent(claimAt(t, s, "w", et0, 10)[0], et0.Add(time.Second), 11))
 	sentEvent(t, s, "oA", longTerm, 11, et0.Add(2*time.Second))
-	if _, err := s.RecordAccept(context.Background(), "oB", oneTime, false, store.SourceClient, et0); err != nil {
+	if _, err := s.RecordAccept(context.Background(), "", "oB", oneTime, false, store.SourceClient, et0); err != nil {
 		t.Fatal(err)
 	}
 	if rows := outbox(t, s, et0.Add(time.Hour)); len(rows) != 0 {
@@ -210,12 +210,12 @@ func testWebhookSentEvents(t *testing.T, s store.Store) {
 func testWebhookConsents(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
-	if _, err := s.RecordAccept(ctx, "oA", oneTime, false, store.SourceClient, et0); err != nil {
+	if _, err := s.RecordAccept(ctx, "", "oA", oneTime, false, store.SourceClient, et0); err != nil {
 		t.Fatal(err)
 	}
 	// The popup event of the same accept: paired, nothing changed.
 	accept(t, s, "oA", oneTime, et0.Add(time.Second))
-	if err := s.SetConsentStatus(ctx, "oA", longTerm, store.ConsentReject, et0.Add(2*time.Second)); err != nil {
+	if err := s.SetConsentStatus(ctx, "", "oA", longTerm, store.ConsentReject, et0.Add(2*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	push(t, s, store.PushEvent{At: et0.Add(3 * time.Second), OpenID: "oA", Unsubscribed: []string{oneTime}})
@@ -244,7 +244,7 @@ func testWebhookConsents(t *testing.T, s store.Store) {
 func testWebhookReports(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
-	if err := s.ReportConsents(ctx, "oA", []store.Answer{{TemplateID: oneTime, Status: store.ConsentAccept},
+	if err := s.ReportConsents(ctx, "", "oA", []store.Answer{{TemplateID: oneTime, Status: store.ConsentAccept},
 		{TemplateID: longTerm, Status: store.ConsentReject}}, et0); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func testWebhookClaim(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
 	for i, o := range []string{"oA", "oB", "oC"} {
-		if _, err := s.RecordAccept(ctx, o, oneTime, false, store.SourceClient, et0.Add(time.Duration(i)*time.Second)); err != nil {
+		if _, err := s.RecordAccept(ctx, "", o, oneTime, false, store.SourceClient, et0.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -342,7 +342,7 @@ func testWebhookConcurrentClaims(t *testing.T, s store.Store) {
 	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
 	const n = 40
 	for i := range n {
-		if err := s.SetConsentStatus(ctx, "o"+string(rune('A'+i%26))+string(rune('a'+i/26)), oneTime, store.ConsentReject, et0); err != nil {
+		if err := s.SetConsentStatus(ctx, "", "o"+string(rune('A'+i%26))+string(rune('a'+i/26)), oneTime, store.ConsentReject, et0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -385,7 +385,7 @@ func testWebhookListRetry(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
 	for i := range 3 {
-		if err := s.SetConsentStatus(ctx, "oA", oneTime, store.ConsentReject, et0.Add(time.Duration(i)*time.Second)); err != nil {
+		if err := s.SetConsentStatus(ctx, "", "oA", oneTime, store.ConsentReject, et0.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -437,7 +437,7 @@ func testWebhookRetain(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	s.EnableWebhooks(store.WebhookApps{Default: hookApp})
 	for i := range 4 {
-		if err := s.SetConsentStatus(ctx, "oA", oneTime, store.ConsentReject, et0.Add(time.Duration(i)*time.Second)); err != nil {
+		if err := s.SetConsentStatus(ctx, "", "oA", oneTime, store.ConsentReject, et0.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}

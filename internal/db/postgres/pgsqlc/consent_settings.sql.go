@@ -10,18 +10,19 @@ import (
 )
 
 const clearConsentSettings = `-- name: ClearConsentSettings :exec
-UPDATE consents SET setting = NULL, updated_at = $1 WHERE openid = $2 AND setting IS NOT NULL
+UPDATE consents SET setting = NULL, updated_at = $1 WHERE appid = $2 AND openid = $3 AND setting IS NOT NULL
 `
 
 type ClearConsentSettingsParams struct {
 	Now    int64
+	Appid  string
 	Openid string
 }
 
 // A settings report replaces the saved choices of the user: a template it does
 // not list has none any more.
 func (q *Queries) ClearConsentSettings(ctx context.Context, arg ClearConsentSettingsParams) error {
-	_, err := q.db.Exec(ctx, clearConsentSettings, arg.Now, arg.Openid)
+	_, err := q.db.Exec(ctx, clearConsentSettings, arg.Now, arg.Appid, arg.Openid)
 	return err
 }
 
@@ -39,21 +40,27 @@ func (q *Queries) DeleteOldSnoozeKeys(ctx context.Context, before int64) (int64,
 }
 
 const getMainSwitch = `-- name: GetMainSwitch :one
-SELECT main_switch FROM consent_settings WHERE openid = $1
+SELECT main_switch FROM consent_settings WHERE appid = $1 AND openid = $2
 `
 
-func (q *Queries) GetMainSwitch(ctx context.Context, openid string) (bool, error) {
-	row := q.db.QueryRow(ctx, getMainSwitch, openid)
+type GetMainSwitchParams struct {
+	Appid  string
+	Openid string
+}
+
+func (q *Queries) GetMainSwitch(ctx context.Context, arg GetMainSwitchParams) (bool, error) {
+	row := q.db.QueryRow(ctx, getMainSwitch, arg.Appid, arg.Openid)
 	var main_switch bool
 	err := row.Scan(&main_switch)
 	return main_switch, err
 }
 
 const getSnoozeKey = `-- name: GetSnoozeKey :one
-SELECT request_hash, reminder_id FROM snoozes WHERE openid = $1 AND idempotency_key = $2
+SELECT request_hash, reminder_id FROM snoozes WHERE appid = $1 AND openid = $2 AND idempotency_key = $3
 `
 
 type GetSnoozeKeyParams struct {
+	Appid          string
 	Openid         string
 	IdempotencyKey string
 }
@@ -64,18 +71,19 @@ type GetSnoozeKeyRow struct {
 }
 
 func (q *Queries) GetSnoozeKey(ctx context.Context, arg GetSnoozeKeyParams) (GetSnoozeKeyRow, error) {
-	row := q.db.QueryRow(ctx, getSnoozeKey, arg.Openid, arg.IdempotencyKey)
+	row := q.db.QueryRow(ctx, getSnoozeKey, arg.Appid, arg.Openid, arg.IdempotencyKey)
 	var i GetSnoozeKeyRow
 	err := row.Scan(&i.RequestHash, &i.ReminderID)
 	return i, err
 }
 
 const insertSnoozeKey = `-- name: InsertSnoozeKey :exec
-INSERT INTO snoozes (openid, idempotency_key, request_hash, reminder_id, created_at)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO snoozes (appid, openid, idempotency_key, request_hash, reminder_id, created_at)
+VALUES ($1, $2, $3, $4, $5, $6)
 `
 
 type InsertSnoozeKeyParams struct {
+	Appid          string
 	Openid         string
 	IdempotencyKey string
 	RequestHash    string
@@ -85,6 +93,7 @@ type InsertSnoozeKeyParams struct {
 
 func (q *Queries) InsertSnoozeKey(ctx context.Context, arg InsertSnoozeKeyParams) error {
 	_, err := q.db.Exec(ctx, insertSnoozeKey,
+		arg.Appid,
 		arg.Openid,
 		arg.IdempotencyKey,
 		arg.RequestHash,
@@ -95,28 +104,35 @@ func (q *Queries) InsertSnoozeKey(ctx context.Context, arg InsertSnoozeKeyParams
 }
 
 const setConsentAudio = `-- name: SetConsentAudio :exec
-UPDATE consents SET audio = $1::boolean WHERE openid = $2 AND template_id = $3
+UPDATE consents SET audio = $1::boolean WHERE appid = $2 AND openid = $3 AND template_id = $4
 `
 
 type SetConsentAudioParams struct {
 	Audio      bool
+	Appid      string
 	Openid     string
 	TemplateID string
 }
 
 // Which variant of accept the client reported last (acceptWithAudio).
 func (q *Queries) SetConsentAudio(ctx context.Context, arg SetConsentAudioParams) error {
-	_, err := q.db.Exec(ctx, setConsentAudio, arg.Audio, arg.Openid, arg.TemplateID)
+	_, err := q.db.Exec(ctx, setConsentAudio,
+		arg.Audio,
+		arg.Appid,
+		arg.Openid,
+		arg.TemplateID,
+	)
 	return err
 }
 
 const setConsentSetting = `-- name: SetConsentSetting :exec
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at, setting)
-VALUES ($1::text, $2::text, 0, $3::text, false, $4::bigint, $5::text)
-ON CONFLICT (openid, template_id) DO UPDATE SET setting = excluded.setting, updated_at = excluded.updated_at
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at, setting)
+VALUES ($1::text, $2::text, $3::text, 0, $4::text, false, $5::bigint, $6::text)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET setting = excluded.setting, updated_at = excluded.updated_at
 `
 
 type SetConsentSettingParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Status     string
@@ -128,6 +144,7 @@ type SetConsentSettingParams struct {
 // row with no credit whose status is the choice.
 func (q *Queries) SetConsentSetting(ctx context.Context, arg SetConsentSettingParams) error {
 	_, err := q.db.Exec(ctx, setConsentSetting,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Status,
@@ -138,18 +155,24 @@ func (q *Queries) SetConsentSetting(ctx context.Context, arg SetConsentSettingPa
 }
 
 const setMainSwitch = `-- name: SetMainSwitch :exec
-INSERT INTO consent_settings (openid, main_switch, updated_at) VALUES ($1, $2::boolean, $3)
-ON CONFLICT (openid) DO UPDATE SET main_switch = excluded.main_switch, updated_at = excluded.updated_at
+INSERT INTO consent_settings (appid, openid, main_switch, updated_at) VALUES ($1, $2, $3::boolean, $4)
+ON CONFLICT (appid, openid) DO UPDATE SET main_switch = excluded.main_switch, updated_at = excluded.updated_at
 `
 
 type SetMainSwitchParams struct {
+	Appid      string
 	Openid     string
 	MainSwitch bool
 	Now        int64
 }
 
 func (q *Queries) SetMainSwitch(ctx context.Context, arg SetMainSwitchParams) error {
-	_, err := q.db.Exec(ctx, setMainSwitch, arg.Openid, arg.MainSwitch, arg.Now)
+	_, err := q.db.Exec(ctx, setMainSwitch,
+		arg.Appid,
+		arg.Openid,
+		arg.MainSwitch,
+		arg.Now,
+	)
 	return err
 }
 

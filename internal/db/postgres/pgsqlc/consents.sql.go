@@ -10,14 +10,15 @@ import (
 )
 
 const addCredit = `-- name: AddCredit :exec
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
-VALUES ($1, $2, $3, 'accept', $4, $5)
-ON CONFLICT (openid, template_id) DO UPDATE SET
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at)
+VALUES ($1, $2, $3, $4, 'accept', $5, $6)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET
     credits = consents.credits + excluded.credits, status = 'accept',
     long_term = consents.long_term OR excluded.long_term, updated_at = excluded.updated_at
 `
 
 type AddCreditParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Credits    int64
@@ -28,6 +29,7 @@ type AddCreditParams struct {
 // One accept: one more credit for a one-time template, the grant for a long-term one.
 func (q *Queries) AddCredit(ctx context.Context, arg AddCreditParams) error {
 	_, err := q.db.Exec(ctx, addCredit,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Credits,
@@ -37,14 +39,69 @@ func (q *Queries) AddCredit(ctx context.Context, arg AddCreditParams) error {
 	return err
 }
 
+const adoptConsentSettings = `-- name: AdoptConsentSettings :execrows
+UPDATE consent_settings SET appid = $1 WHERE appid = ''
+  AND NOT EXISTS (SELECT 1 FROM consent_settings c WHERE c.appid = $1 AND c.openid = consent_settings.openid)
+`
+
+func (q *Queries) AdoptConsentSettings(ctx context.Context, appid string) (int64, error) {
+	result, err := q.db.Exec(ctx, adoptConsentSettings, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const adoptConsents = `-- name: AdoptConsents :execrows
+UPDATE consents SET appid = $1 WHERE appid = ''
+  AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.appid = $1 AND c.openid = consents.openid AND c.template_id = consents.template_id)
+`
+
+// The ledger's rows written before apps existed join the configured app; a
+// row the app has already (a second adoption) leaves the unowned one alone.
+func (q *Queries) AdoptConsents(ctx context.Context, appid string) (int64, error) {
+	result, err := q.db.Exec(ctx, adoptConsents, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const adoptGrants = `-- name: AdoptGrants :execrows
+UPDATE consent_grants SET appid = $1 WHERE appid = ''
+`
+
+func (q *Queries) AdoptGrants(ctx context.Context, appid string) (int64, error) {
+	result, err := q.db.Exec(ctx, adoptGrants, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const adoptSnoozes = `-- name: AdoptSnoozes :execrows
+UPDATE snoozes SET appid = $1 WHERE appid = ''
+  AND NOT EXISTS (SELECT 1 FROM snoozes s WHERE s.appid = $1 AND s.openid = snoozes.openid
+                  AND s.idempotency_key = snoozes.idempotency_key)
+`
+
+func (q *Queries) AdoptSnoozes(ctx context.Context, appid string) (int64, error) {
+	result, err := q.db.Exec(ctx, adoptSnoozes, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const countAheadOfReminder = `-- name: CountAheadOfReminder :one
 SELECT count(*) FROM reminders
-WHERE openid = $1 AND template_id = $2 AND status IN ('scheduled', 'sending') AND NOT credit_held
-  AND (fire_at, id) < (CAST($3 AS BIGINT), CAST($4 AS TEXT))
+WHERE openid = $1 AND appid = $2 AND template_id = $3 AND status IN ('scheduled', 'sending') AND NOT credit_held
+  AND (fire_at, id) < (CAST($4 AS BIGINT), CAST($5 AS TEXT))
 `
 
 type CountAheadOfReminderParams struct {
 	Openid     string
+	Appid      string
 	TemplateID string
 	FireAt     int64
 	ID         string
@@ -56,6 +113,7 @@ type CountAheadOfReminderParams struct {
 func (q *Queries) CountAheadOfReminder(ctx context.Context, arg CountAheadOfReminderParams) (int64, error) {
 	row := q.db.QueryRow(ctx, countAheadOfReminder,
 		arg.Openid,
+		arg.Appid,
 		arg.TemplateID,
 		arg.FireAt,
 		arg.ID,
@@ -77,13 +135,14 @@ func (q *Queries) DeleteGrant(ctx context.Context, id int64) error {
 
 const findUnpairedGrant = `-- name: FindUnpairedGrant :one
 SELECT id FROM consent_grants
-WHERE openid = $1 AND template_id = $2 AND source = $3
-  AND paired_with IS NULL AND received_at >= $4
+WHERE appid = $1 AND openid = $2 AND template_id = $3 AND source = $4
+  AND paired_with IS NULL AND received_at >= $5
 ORDER BY received_at, id
 LIMIT 1
 `
 
 type FindUnpairedGrantParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Source     string
@@ -93,6 +152,7 @@ type FindUnpairedGrantParams struct {
 // The earliest unpaired accept from the other source within the pairing window.
 func (q *Queries) FindUnpairedGrant(ctx context.Context, arg FindUnpairedGrantParams) (int64, error) {
 	row := q.db.QueryRow(ctx, findUnpairedGrant,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Source,
@@ -104,16 +164,17 @@ func (q *Queries) FindUnpairedGrant(ctx context.Context, arg FindUnpairedGrantPa
 }
 
 const getConsent = `-- name: GetConsent :one
-SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio FROM consents WHERE openid = $1 AND template_id = $2
+SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio, appid FROM consents WHERE appid = $1 AND openid = $2 AND template_id = $3
 `
 
 type GetConsentParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 }
 
 func (q *Queries) GetConsent(ctx context.Context, arg GetConsentParams) (Consent, error) {
-	row := q.db.QueryRow(ctx, getConsent, arg.Openid, arg.TemplateID)
+	row := q.db.QueryRow(ctx, getConsent, arg.Appid, arg.Openid, arg.TemplateID)
 	var i Consent
 	err := row.Scan(
 		&i.Openid,
@@ -125,17 +186,19 @@ func (q *Queries) GetConsent(ctx context.Context, arg GetConsentParams) (Consent
 		&i.ZeroedAt,
 		&i.Setting,
 		&i.Audio,
+		&i.Appid,
 	)
 	return i, err
 }
 
 const insertGrant = `-- name: InsertGrant :one
-INSERT INTO consent_grants (openid, template_id, source, received_at, paired_with)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO consent_grants (appid, openid, template_id, source, received_at, paired_with)
+VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING id
 `
 
 type InsertGrantParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Source     string
@@ -145,6 +208,7 @@ type InsertGrantParams struct {
 
 func (q *Queries) InsertGrant(ctx context.Context, arg InsertGrantParams) (int64, error) {
 	row := q.db.QueryRow(ctx, insertGrant,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Source,
@@ -157,11 +221,16 @@ func (q *Queries) InsertGrant(ctx context.Context, arg InsertGrantParams) (int64
 }
 
 const listConsents = `-- name: ListConsents :many
-SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio FROM consents WHERE openid = $1 ORDER BY template_id
+SELECT openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio, appid FROM consents WHERE appid = $1 AND openid = $2 ORDER BY template_id
 `
 
-func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, error) {
-	rows, err := q.db.Query(ctx, listConsents, openid)
+type ListConsentsParams struct {
+	Appid  string
+	Openid string
+}
+
+func (q *Queries) ListConsents(ctx context.Context, arg ListConsentsParams) ([]Consent, error) {
+	rows, err := q.db.Query(ctx, listConsents, arg.Appid, arg.Openid)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +248,7 @@ func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, e
 			&i.ZeroedAt,
 			&i.Setting,
 			&i.Audio,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -192,13 +262,14 @@ func (q *Queries) ListConsents(ctx context.Context, openid string) ([]Consent, e
 
 const listScheduledForPrompt = `-- name: ListScheduledForPrompt :many
 SELECT id, template_id, fire_at, alternatives FROM reminders
-WHERE openid = $1 AND status IN ('scheduled', 'sending') AND NOT credit_held
+WHERE openid = $1 AND appid = $2 AND status IN ('scheduled', 'sending') AND NOT credit_held
 ORDER BY fire_at, id
-LIMIT $2
+LIMIT $3
 `
 
 type ListScheduledForPromptParams struct {
 	Openid  string
+	Appid   string
 	MaxRows int32
 }
 
@@ -212,7 +283,7 @@ type ListScheduledForPromptRow struct {
 // The caller's reminders still to be sent, most urgent first, for the consent prompt planner.
 // A claim holding a credit is covered (its credit has left the ledger already).
 func (q *Queries) ListScheduledForPrompt(ctx context.Context, arg ListScheduledForPromptParams) ([]ListScheduledForPromptRow, error) {
-	rows, err := q.db.Query(ctx, listScheduledForPrompt, arg.Openid, arg.MaxRows)
+	rows, err := q.db.Query(ctx, listScheduledForPrompt, arg.Openid, arg.Appid, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -237,10 +308,11 @@ func (q *Queries) ListScheduledForPrompt(ctx context.Context, arg ListScheduledF
 }
 
 const lockGrants = `-- name: LockGrants :exec
-SELECT pg_advisory_xact_lock(hashtextextended('reminderd grant ' || $1::text || '/' || $2::text, 0))
+SELECT pg_advisory_xact_lock(hashtextextended('reminderd grant ' || $1::text || '/' || $2::text || '/' || $3::text, 0))
 `
 
 type LockGrantsParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 }
@@ -250,7 +322,7 @@ type LockGrantsParams struct {
 // would do): a client report and a popup event of one accept, recorded at
 // once by two processes, still find each other.
 func (q *Queries) LockGrants(ctx context.Context, arg LockGrantsParams) error {
-	_, err := q.db.Exec(ctx, lockGrants, arg.Openid, arg.TemplateID)
+	_, err := q.db.Exec(ctx, lockGrants, arg.Appid, arg.Openid, arg.TemplateID)
 	return err
 }
 
@@ -272,12 +344,13 @@ func (q *Queries) PairGrant(ctx context.Context, arg PairGrantParams) (int64, er
 }
 
 const setConsentStatus = `-- name: SetConsentStatus :exec
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
-VALUES ($1, $2, 0, $3, false, $4)
-ON CONFLICT (openid, template_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at)
+VALUES ($1, $2, $3, 0, $4, false, $5)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at
 `
 
 type SetConsentStatusParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Status     string
@@ -287,6 +360,7 @@ type SetConsentStatusParams struct {
 // A reject, ban or filter answer: the status changes, the credits stay.
 func (q *Queries) SetConsentStatus(ctx context.Context, arg SetConsentStatusParams) error {
 	_, err := q.db.Exec(ctx, setConsentStatus,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Status,

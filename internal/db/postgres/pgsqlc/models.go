@@ -14,6 +14,7 @@ type Consent struct {
 	ZeroedAt   int64
 	Setting    *string
 	Audio      bool
+	Appid      string
 }
 
 type ConsentGrant struct {
@@ -23,12 +24,14 @@ type ConsentGrant struct {
 	Source     string
 	ReceivedAt int64
 	PairedWith *int64
+	Appid      string
 }
 
 type ConsentSetting struct {
 	Openid     string
 	MainSwitch bool
 	UpdatedAt  int64
+	Appid      string
 }
 
 type Delivery struct {
@@ -153,6 +156,7 @@ type Snooze struct {
 	RequestHash    string
 	ReminderID     string
 	CreatedAt      int64
+	Appid          string
 }
 
 type Template struct {

@@ -64,12 +64,13 @@ func (q *Queries) PushSeenBody(ctx context.Context, key string) (string, error) 
 }
 
 const pushSetConsentStatus = `-- name: PushSetConsentStatus :exec
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at)
-VALUES ($1::text, $2::text, 0, $3::text, false, $4::bigint)
-ON CONFLICT (openid, template_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at)
+VALUES ($1::text, $2::text, $3::text, 0, $4::text, false, $5::bigint)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at
 `
 
 type PushSetConsentStatusParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Status     string
@@ -79,6 +80,7 @@ type PushSetConsentStatusParams struct {
 // A reject answer: the status changes, the credits stay.
 func (q *Queries) PushSetConsentStatus(ctx context.Context, arg PushSetConsentStatusParams) error {
 	_, err := q.db.Exec(ctx, pushSetConsentStatus,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Status,

@@ -51,30 +51,32 @@ func (q *Queries) ApplyPendingSentEvent(ctx context.Context, arg ApplyPendingSen
 }
 
 const claimLedgerFor = `-- name: ClaimLedgerFor :many
-SELECT c.openid, c.template_id, c.credits, c.long_term FROM consents c
-WHERE (c.openid, c.template_id) IN (SELECT unnest($1::text[]), unnest($2::text[]))
-ORDER BY c.template_id, c.openid
+SELECT c.appid, c.openid, c.template_id, c.credits, c.long_term FROM consents c
+WHERE (c.appid, c.openid, c.template_id) IN (SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::text[]))
+ORDER BY c.appid, c.template_id, c.openid
 FOR UPDATE OF c
 `
 
 type ClaimLedgerForParams struct {
+	Appids      []string
 	Openids     []string
 	TemplateIds []string
 }
 
 type ClaimLedgerForRow struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Credits    int64
 	LongTerm   bool
 }
 
-// The ledger rows of a claim batch's (user, template) pairs (parallel
-// arrays), locked FOR UPDATE in (template, user) order until the claim
+// The ledger rows of a claim batch's (app, user, template) triples (parallel
+// arrays), locked FOR UPDATE in (app, template, user) order until the claim
 // commits: the credits read stay the credits the claim takes from, in any
 // process, and two claims lock shared rows in one order.
 func (q *Queries) ClaimLedgerFor(ctx context.Context, arg ClaimLedgerForParams) ([]ClaimLedgerForRow, error) {
-	rows, err := q.db.Query(ctx, claimLedgerFor, arg.Openids, arg.TemplateIds)
+	rows, err := q.db.Query(ctx, claimLedgerFor, arg.Appids, arg.Openids, arg.TemplateIds)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +85,7 @@ func (q *Queries) ClaimLedgerFor(ctx context.Context, arg ClaimLedgerForParams) 
 	for rows.Next() {
 		var i ClaimLedgerForRow
 		if err := rows.Scan(
+			&i.Appid,
 			&i.Openid,
 			&i.TemplateID,
 			&i.Credits,
@@ -184,23 +187,27 @@ func (q *Queries) ClaimReminders(ctx context.Context, arg ClaimRemindersParams) 
 
 const claimTakeCredits = `-- name: ClaimTakeCredits :execrows
 UPDATE consents c SET credits = c.credits - t.n, updated_at = $1::bigint
-FROM (SELECT unnest($2::text[]) AS openid, unnest($3::text[]) AS template_id, unnest($4::bigint[]) AS n) t
-WHERE c.openid = t.openid AND c.template_id = t.template_id AND c.credits >= t.n
+FROM (SELECT unnest($2::text[]) AS appid, unnest($3::text[]) AS openid, unnest($4::text[]) AS template_id,
+             unnest($5::bigint[]) AS n) t
+WHERE c.appid = t.appid AND c.openid = t.openid AND c.template_id = t.template_id AND c.credits >= t.n
 `
 
 type ClaimTakeCreditsParams struct {
 	Now         int64
+	Appids      []string
 	Openids     []string
 	TemplateIds []string
 	Ns          []int64
 }
 
-// Takes n credits of a template from each given user, compare-and-set on
-// credits >= n (a user's k-th reminder of the batch takes a k-th credit):
-// one statement for the batch. The rows are locked by ClaimLedgerFor.
+// Takes n credits of an app's template from each given user of the app,
+// compare-and-set on credits >= n (a user's k-th reminder of the batch takes
+// a k-th credit): one statement for the batch. The rows are locked by
+// ClaimLedgerFor.
 func (q *Queries) ClaimTakeCredits(ctx context.Context, arg ClaimTakeCreditsParams) (int64, error) {
 	result, err := q.db.Exec(ctx, claimTakeCredits,
 		arg.Now,
+		arg.Appids,
 		arg.Openids,
 		arg.TemplateIds,
 		arg.Ns,
@@ -348,7 +355,7 @@ func (q *Queries) DeletePendingSentEvent(ctx context.Context, msgid int64) error
 
 const dueReminders = `-- name: DueReminders :many
 
-SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives FROM reminders r
+SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives, r.appid FROM reminders r
 WHERE r.status = 'scheduled' AND r.due_at <= $1::bigint
 ORDER BY r.due_at, r.id
 LIMIT $2::bigint
@@ -366,6 +373,7 @@ type DueRemindersRow struct {
 	TemplateID   string
 	UnknownAt    *int64
 	Alternatives string
+	Appid        string
 }
 
 // The engine's queries (store.EngineStore): claims, outcomes, the rescuer,
@@ -391,6 +399,7 @@ func (q *Queries) DueReminders(ctx context.Context, arg DueRemindersParams) ([]D
 			&i.TemplateID,
 			&i.UnknownAt,
 			&i.Alternatives,
+			&i.Appid,
 		); err != nil {
 			return nil, err
 		}
@@ -414,7 +423,7 @@ func (q *Queries) EngineXactLock(ctx context.Context, key string) error {
 }
 
 const expiredLeases = `-- name: ExpiredLeases :many
-SELECT id, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
+SELECT id, appid, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
 FROM reminders
 WHERE status = 'sending' AND lease_until < $1::bigint
 ORDER BY lease_until
@@ -423,6 +432,7 @@ FOR UPDATE SKIP LOCKED
 
 type ExpiredLeasesRow struct {
 	ID          string
+	Appid       string
 	Openid      string
 	TemplateID  string
 	FireAt      int64
@@ -447,6 +457,7 @@ func (q *Queries) ExpiredLeases(ctx context.Context, now int64) ([]ExpiredLeases
 		var i ExpiredLeasesRow
 		if err := rows.Scan(
 			&i.ID,
+			&i.Appid,
 			&i.Openid,
 			&i.TemplateID,
 			&i.FireAt,
@@ -710,13 +721,14 @@ func (q *Queries) LastUnknownAttemptAt(ctx context.Context, arg LastUnknownAttem
 }
 
 const ledgerZero = `-- name: LedgerZero :exec
-INSERT INTO consents (openid, template_id, credits, status, long_term, updated_at, zeroed_at)
-VALUES ($1::text, $2::text, 0, $3::text, false, $4::bigint, $4::bigint)
-ON CONFLICT (openid, template_id) DO UPDATE SET
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at, zeroed_at)
+VALUES ($1::text, $2::text, $3::text, 0, $4::text, false, $5::bigint, $5::bigint)
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET
     credits = 0, long_term = false, status = excluded.status, updated_at = excluded.updated_at, zeroed_at = excluded.updated_at
 `
 
 type LedgerZeroParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Status     string
@@ -726,6 +738,7 @@ type LedgerZeroParams struct {
 // The user unsubscribed (change event) or WeChat answered 43101: nothing is left.
 func (q *Queries) LedgerZero(ctx context.Context, arg LedgerZeroParams) error {
 	_, err := q.db.Exec(ctx, ledgerZero,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.Status,
@@ -806,11 +819,12 @@ func (q *Queries) OccurrenceSent(ctx context.Context, arg OccurrenceSentParams) 
 
 const outcomeConsumeCredit = `-- name: OutcomeConsumeCredit :execrows
 UPDATE consents SET credits = credits - 1, updated_at = $1::bigint
-WHERE openid = $2::text AND template_id = $3::text AND credits > 0
+WHERE appid = $2::text AND openid = $3::text AND template_id = $4::text AND credits > 0
 `
 
 type OutcomeConsumeCreditParams struct {
 	Now        int64
+	Appid      string
 	Openid     string
 	TemplateID string
 }
@@ -818,7 +832,12 @@ type OutcomeConsumeCreditParams struct {
 // Compare-and-set: takes one credit only if there is one (the row lock of
 // the UPDATE re-checks credits > 0 against a concurrent writer's commit).
 func (q *Queries) OutcomeConsumeCredit(ctx context.Context, arg OutcomeConsumeCreditParams) (int64, error) {
-	result, err := q.db.Exec(ctx, outcomeConsumeCredit, arg.Now, arg.Openid, arg.TemplateID)
+	result, err := q.db.Exec(ctx, outcomeConsumeCredit,
+		arg.Now,
+		arg.Appid,
+		arg.Openid,
+		arg.TemplateID,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -827,11 +846,12 @@ func (q *Queries) OutcomeConsumeCredit(ctx context.Context, arg OutcomeConsumeCr
 
 const outcomeRefundCredit = `-- name: OutcomeRefundCredit :execrows
 UPDATE consents SET credits = credits + 1, updated_at = $1::bigint
-WHERE openid = $2::text AND template_id = $3::text AND zeroed_at < $4::bigint
+WHERE appid = $2::text AND openid = $3::text AND template_id = $4::text AND zeroed_at < $5::bigint
 `
 
 type OutcomeRefundCreditParams struct {
 	Now        int64
+	Appid      string
 	Openid     string
 	TemplateID string
 	ClaimedAt  int64
@@ -842,6 +862,7 @@ type OutcomeRefundCreditParams struct {
 func (q *Queries) OutcomeRefundCredit(ctx context.Context, arg OutcomeRefundCreditParams) (int64, error) {
 	result, err := q.db.Exec(ctx, outcomeRefundCredit,
 		arg.Now,
+		arg.Appid,
 		arg.Openid,
 		arg.TemplateID,
 		arg.ClaimedAt,

@@ -68,40 +68,6 @@ func (q *Queries) ClaimWebhooks(ctx context.Context, arg ClaimWebhooksParams) ([
 	return items, nil
 }
 
-const consentApps = `-- name: ConsentApps :many
-SELECT t.appid FROM templates t WHERE t.id = $1
-ORDER BY EXISTS (SELECT 1 FROM reminders r WHERE r.openid = $2 AND r.appid = t.appid) DESC, t.appid
-`
-
-type ConsentAppsParams struct {
-	TemplateID string
-	Openid     string
-}
-
-// The apps a consent change of (@openid, @template_id) may be of: those
-// whose template list has the template, first those where the user has a
-// reminder (an openid is one app's; two apps may list one template id,
-// as the sandbox's fakes do).
-func (q *Queries) ConsentApps(ctx context.Context, arg ConsentAppsParams) ([]string, error) {
-	rows, err := q.db.Query(ctx, consentApps, arg.TemplateID, arg.Openid)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []string{}
-	for rows.Next() {
-		var appid string
-		if err := rows.Scan(&appid); err != nil {
-			return nil, err
-		}
-		items = append(items, appid)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const deleteOldWebhooks = `-- name: DeleteOldWebhooks :execrows
 DELETE FROM webhook_outbox
 WHERE (state = 'delivered' AND delivered_at < CAST($1 AS BIGINT)) OR (state = 'dead' AND updated_at < CAST($2 AS BIGINT))
