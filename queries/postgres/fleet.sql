@@ -30,8 +30,11 @@ WHERE appid = @appid AND version = @version AND value <> '';
 -- AcquireUserSend for several sends at once (parallel arrays, one openid
 -- at most once): each user's send lease for its holder, unless another
 -- holder has it past @now; with it, each holder's claim of its reminder is
--- marked started if it is still the holder's. One statement, so one commit
--- for the sends of a whole batch.
+-- marked started (send_starts) if it is still the holder's. One statement,
+-- so one commit for the sends of a whole batch. The claim is matched by
+-- its owner and lease_until, not by status, so that no plan can take a
+-- partial index of status instead of the primary key (a claim's
+-- lease_until is set exactly while it is sending: reminders_lease_iff_sending).
 WITH req AS (
     SELECT unnest(@openids::text[]) AS openid, unnest(@holders::text[]) AS holder,
            unnest(@untils::bigint[]) AS until, unnest(@reminder_ids::text[]) AS reminder_id
@@ -41,14 +44,16 @@ WITH req AS (
     WHERE user_sends.until <= @now OR user_sends.holder = excluded.holder
     RETURNING user_sends.openid
 ), mark AS (
-    UPDATE reminders m SET send_started = true FROM req
-    WHERE m.id = req.reminder_id AND m.status = 'sending' AND m.lease_owner = req.holder
+    INSERT INTO send_starts (reminder_id, attempt)
+    SELECT m.id, m.attempts FROM reminders m JOIN req ON m.id = req.reminder_id
+    WHERE m.lease_until IS NOT NULL AND m.lease_owner = req.holder
       AND req.openid IN (SELECT lease.openid FROM lease)
-    RETURNING m.id
+    ON CONFLICT (reminder_id) DO UPDATE SET attempt = excluded.attempt
+    RETURNING send_starts.reminder_id
 )
 SELECT req.openid::text AS openid,
        (req.openid IN (SELECT lease.openid FROM lease))::bool AS leased,
-       (req.reminder_id IN (SELECT mark.id FROM mark))::bool AS marked
+       (req.reminder_id IN (SELECT mark.reminder_id FROM mark))::bool AS marked
 FROM req;
 
 -- name: ReleaseUserSend :exec
@@ -56,6 +61,11 @@ DELETE FROM user_sends WHERE openid = @openid AND holder = @holder;
 
 
 -- name: ReleaseUserSends :exec
--- The send leases given up with the outcomes of a batch (parallel arrays).
+-- The send leases given up with the outcomes of a batch (parallel arrays),
+-- and the start marks of the batch's claims (@reminder_ids), whose records
+-- make them moot.
+WITH starts AS (
+    DELETE FROM send_starts WHERE reminder_id = ANY(@reminder_ids::text[])
+)
 DELETE FROM user_sends u USING (SELECT unnest(@openids::text[]) AS openid, unnest(@holders::text[]) AS holder) r
 WHERE u.openid = r.openid AND u.holder = r.holder;

@@ -167,7 +167,9 @@ DELETE FROM pauses WHERE name = @name::text;
 -- Reminders whose lease ran out, with their claim, locked for the rescue.
 -- SKIP LOCKED: a row another process's rescuer (or a record) holds is
 -- passed over, so two rescuers never rescue one claim twice.
-SELECT id, appid, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
+-- start_marked: its worker took the user's send lease (send_starts).
+SELECT id, appid, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started,
+       EXISTS (SELECT 1 FROM send_starts s WHERE s.reminder_id = reminders.id AND s.attempt = reminders.attempts)::bool AS start_marked
 FROM reminders
 WHERE status = 'sending' AND lease_until < @now::bigint
 ORDER BY lease_until
@@ -291,9 +293,15 @@ SELECT count(*) FROM pending_sent_events WHERE msgid = @msgid::bigint;
 
 -- name: RescueUnstarted :execrows
 -- Back to scheduled, due now, as if never claimed (the attempt counter goes
--- back): an expired claim marked unstarted (send_started false), whose
--- worker never took the user's send lease, so WeChat cannot have its send.
--- Compare-and-set on the expired claim (locked by ExpiredLeases).
+-- back): an expired claim marked unstarted (send_started false) with no
+-- start mark (send_starts), whose worker never took the user's send lease,
+-- so WeChat cannot have its send. Compare-and-set on the expired claim
+-- (locked by ExpiredLeases).
 UPDATE reminders SET status = 'scheduled', due_at = @now::bigint, lease_until = NULL, lease_owner = NULL, credit_held = false,
     attempts = attempts - 1, send_started = NULL, updated_at = @now::bigint
-WHERE id = @id::text AND status = 'sending' AND lease_until < @now::bigint AND attempts = @attempts::bigint AND send_started = false;
+WHERE id = @id::text AND status = 'sending' AND lease_until < @now::bigint AND attempts = @attempts::bigint AND send_started = false
+  AND NOT EXISTS (SELECT 1 FROM send_starts s WHERE s.reminder_id = @id::text AND s.attempt = @attempts::bigint);
+
+-- name: DeleteSendStart :exec
+-- A rescued claim's start mark.
+DELETE FROM send_starts WHERE reminder_id = @reminder_id::text;

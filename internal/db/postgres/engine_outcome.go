@@ -112,12 +112,14 @@ func (d *DB) recordBatch(ctx context.Context, reqs []*outcomeReq) []error {
 }
 
 // releaseUserSends gives up the send leases of the batch's outcomes
-// (Outcome.ReleaseUserSend) with one statement.
+// (Outcome.ReleaseUserSend), and their claims' start marks, with one
+// statement.
 func releaseUserSends(ctx context.Context, q *pgsqlc.Queries, reqs []*outcomeReq) error {
 	var p pgsqlc.ReleaseUserSendsParams
 	for _, req := range reqs {
 		if h := req.o.ReleaseUserSend; h != "" {
 			p.Openids, p.Holders = append(p.Openids, req.o.Claim.Reminder.OpenID), append(p.Holders, h)
+			p.ReminderIds = append(p.ReminderIds, req.o.Claim.Reminder.ID)
 		}
 	}
 	if len(p.Openids) == 0 {

@@ -28,7 +28,7 @@ func (d *DB) RescueExpiredLeases(ctx context.Context, at time.Time, unknownWait 
 			return err
 		}
 		for _, x := range expired {
-			if x.SendStarted != nil && !*x.SendStarted {
+			if x.SendStarted != nil && !*x.SendStarted && !x.StartMarked {
 				// Its worker never took the user's send lease: not sent.
 				ok, err := q.RescueUnstarted(ctx, pgsqlc.RescueUnstartedParams{ID: x.ID, Now: now, Attempts: x.Attempts})
 				if err != nil {
@@ -54,6 +54,9 @@ func (d *DB) RescueExpiredLeases(ctx context.Context, at time.Time, unknownWait 
 				continue
 			}
 			n++
+			if err := q.DeleteSendStart(ctx, x.ID); err != nil {
+				return err
+			}
 			// A claim recorded as a 'sending' delivery row (a database
 			// copied from an older deployment) makes that row the record.
 			legacy, err := q.AbandonDeliveries(ctx, pgsqlc.AbandonDeliveriesParams{ReminderID: x.ID, Now: now})

@@ -142,6 +142,11 @@ type Reminder struct {
 	Appid          string
 }
 
+type SendStart struct {
+	ReminderID string
+	Attempt    int64
+}
+
 type Session struct {
 	TokenHash string
 	Openid    string

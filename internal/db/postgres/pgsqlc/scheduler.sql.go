@@ -353,6 +353,16 @@ func (q *Queries) DeletePendingSentEvent(ctx context.Context, msgid int64) error
 	return err
 }
 
+const deleteSendStart = `-- name: DeleteSendStart :exec
+DELETE FROM send_starts WHERE reminder_id = $1::text
+`
+
+// A rescued claim's start mark.
+func (q *Queries) DeleteSendStart(ctx context.Context, reminderID string) error {
+	_, err := q.db.Exec(ctx, deleteSendStart, reminderID)
+	return err
+}
+
 const dueReminders = `-- name: DueReminders :many
 
 SELECT r.id, r.openid, r.template_id, r.unknown_at, r.alternatives, r.appid FROM reminders r
@@ -423,7 +433,8 @@ func (q *Queries) EngineXactLock(ctx context.Context, key string) error {
 }
 
 const expiredLeases = `-- name: ExpiredLeases :many
-SELECT id, appid, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started
+SELECT id, appid, openid, template_id, fire_at, attempts, credit_held, updated_at AS claimed_at, unknown_at, send_started,
+       EXISTS (SELECT 1 FROM send_starts s WHERE s.reminder_id = reminders.id AND s.attempt = reminders.attempts)::bool AS start_marked
 FROM reminders
 WHERE status = 'sending' AND lease_until < $1::bigint
 ORDER BY lease_until
@@ -441,11 +452,13 @@ type ExpiredLeasesRow struct {
 	ClaimedAt   int64
 	UnknownAt   *int64
 	SendStarted *bool
+	StartMarked bool
 }
 
 // Reminders whose lease ran out, with their claim, locked for the rescue.
 // SKIP LOCKED: a row another process's rescuer (or a record) holds is
 // passed over, so two rescuers never rescue one claim twice.
+// start_marked: its worker took the user's send lease (send_starts).
 func (q *Queries) ExpiredLeases(ctx context.Context, now int64) ([]ExpiredLeasesRow, error) {
 	rows, err := q.db.Query(ctx, expiredLeases, now)
 	if err != nil {
@@ -466,6 +479,7 @@ func (q *Queries) ExpiredLeases(ctx context.Context, now int64) ([]ExpiredLeases
 			&i.ClaimedAt,
 			&i.UnknownAt,
 			&i.SendStarted,
+			&i.StartMarked,
 		); err != nil {
 			return nil, err
 		}
@@ -1008,6 +1022,7 @@ const rescueUnstarted = `-- name: RescueUnstarted :execrows
 UPDATE reminders SET status = 'scheduled', due_at = $1::bigint, lease_until = NULL, lease_owner = NULL, credit_held = false,
     attempts = attempts - 1, send_started = NULL, updated_at = $1::bigint
 WHERE id = $2::text AND status = 'sending' AND lease_until < $1::bigint AND attempts = $3::bigint AND send_started = false
+  AND NOT EXISTS (SELECT 1 FROM send_starts s WHERE s.reminder_id = $2::text AND s.attempt = $3::bigint)
 `
 
 type RescueUnstartedParams struct {
@@ -1017,9 +1032,10 @@ type RescueUnstartedParams struct {
 }
 
 // Back to scheduled, due now, as if never claimed (the attempt counter goes
-// back): an expired claim marked unstarted (send_started false), whose
-// worker never took the user's send lease, so WeChat cannot have its send.
-// Compare-and-set on the expired claim (locked by ExpiredLeases).
+// back): an expired claim marked unstarted (send_started false) with no
+// start mark (send_starts), whose worker never took the user's send lease,
+// so WeChat cannot have its send. Compare-and-set on the expired claim
+// (locked by ExpiredLeases).
 func (q *Queries) RescueUnstarted(ctx context.Context, arg RescueUnstartedParams) (int64, error) {
 	result, err := q.db.Exec(ctx, rescueUnstarted, arg.Now, arg.ID, arg.Attempts)
 	if err != nil {
