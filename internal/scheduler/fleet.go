@@ -20,9 +20,10 @@ import (
 // claim's lease (userSendUntil), so that it holds until the send and its
 // record are done, and a process that dies mid-send blocks the user only
 // until it runs out. On SQLite (one process) no lease
-// is taken: the hot path there has no extra write; on PostgreSQL it has one
-// statement and commit per send (the lease's upsert with the start mark),
-// and the lease's delete rides in the record's batch.
+// is taken: the hot path there has no extra write; on PostgreSQL the
+// lease's upsert with the claim's start mark is one statement, which the
+// driver group-commits for the concurrent sends of the process, and the
+// lease's delete rides in the record's batch.
 //
 // The quota pause holds across processes: a 45009 is recorded as the
 // "quota" pause row with the outcome, and every engine re-reads that row at
