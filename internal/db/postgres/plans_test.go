@@ -37,17 +37,16 @@ func namedQuery(t *testing.T, file, name string) string {
 	if i < 0 {
 		t.Fatalf("no query %s in %s", name, file)
 	}
-	s = s[i:]
-	if j := strings.Index(s, ";"); j >= 0 {
-		s = s[:j]
-	}
 	var code []string
-	for _, line := range strings.Split(s, "\n") {
+	for _, line := range strings.Split(s[i:], "\n") {
 		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
 			code = append(code, line)
 		}
 	}
 	s = strings.Join(code, "\n")
+	if j := strings.Index(s, ";"); j >= 0 {
+		s = s[:j]
+	}
 	num := map[string]int{}
 	return regexp.MustCompile(`@[a-z_]+`).ReplaceAllStringFunc(s, func(p string) string {
 		if _, ok := num[p]; !ok {
