@@ -10,7 +10,7 @@ import (
 // same openid and template in two apps are two rows, and A's credits and
 // grant cover A's reminders only.
 func TestPlanCreditsPerApp(t *testing.T) {
-	kind := func(id string) (store.TemplateKind, bool) {
+	kind := func(_, id string) (store.TemplateKind, bool) {
 		if id == "long" {
 			return store.KindLongTerm, true
 		}

@@ -39,7 +39,7 @@ func claimN(t *testing.T, n int, t0 time.Time) (*DB, *pgxpool.Pool, []store.Clai
 			t.Fatal(err)
 		}
 	}
-	kind := func(string) (store.TemplateKind, bool) { return store.KindLongTerm, true }
+	kind := func(string, string) (store.TemplateKind, bool) { return store.KindLongTerm, true }
 	now := t0.Add(time.Second)
 	cs, err := d.ClaimDue(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Owner: "w", Max: n, Kind: kind})
 	if err != nil || len(cs) != n {
