@@ -76,7 +76,7 @@ func TestRecordBatchPlainSends(t *testing.T) {
 		t0.UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(ctx, `INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at) VALUES (303, true, 'success', 0)`); err != nil {
+	if _, err := raw.Exec(ctx, `INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, appid) VALUES (303, true, 'success', 0, '')`); err != nil {
 		t.Fatal(err)
 	}
 	// The bulk path writes one instant, the latest outcome's, for the
