@@ -174,15 +174,20 @@ CREATE UNIQUE INDEX deliveries_once ON deliveries (reminder_id, occurrence_at) W
 CREATE INDEX deliveries_msgid ON deliveries (msgid) WHERE msgid IS NOT NULL;
 
 -- Sent events (subscribe_msg_sent_event) that arrived before the outcome of
--- their send was recorded: applied to the delivery when it is.
+-- their send was recorded: applied to the delivery when it is. An event is
+-- the app's it was pushed to (migration 14): it settles or wakes only that
+-- app's reminders.
 CREATE TABLE pending_sent_events (
     msgid        INTEGER NOT NULL PRIMARY KEY,
     delivered    INTEGER NOT NULL CHECK (delivered IN (0, 1)),
     event_status TEXT    NOT NULL,
-    received_at  INTEGER NOT NULL
-, openid TEXT NOT NULL DEFAULT '', template_id TEXT NOT NULL DEFAULT '') STRICT;
+    received_at  INTEGER NOT NULL,
+    openid       TEXT    NOT NULL DEFAULT '',
+    template_id  TEXT    NOT NULL DEFAULT '',
+    appid        TEXT    NOT NULL
+) STRICT;
 
-CREATE INDEX pending_sent_events_user ON pending_sent_events (openid, template_id, received_at) WHERE openid <> '';
+CREATE INDEX pending_sent_events_user ON pending_sent_events (appid, openid, template_id, received_at) WHERE openid <> '';
 
 -- The cached WeChat access token, one row per app (migration 12), so a
 -- restart does not refetch.

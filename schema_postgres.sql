@@ -158,10 +158,11 @@ CREATE TABLE pending_sent_events (
     event_status TEXT    NOT NULL,
     received_at  BIGINT  NOT NULL,
     openid       TEXT    NOT NULL DEFAULT '',
-    template_id  TEXT    NOT NULL DEFAULT ''
+    template_id  TEXT    NOT NULL DEFAULT '',
+    appid        TEXT    NOT NULL
 );
 
-CREATE INDEX pending_sent_events_user ON pending_sent_events (openid, template_id, received_at) WHERE openid <> '';
+CREATE INDEX pending_sent_events_user ON pending_sent_events (appid, openid, template_id, received_at) WHERE openid <> '';
 
 CREATE TABLE wechat_token (
     value      TEXT   NOT NULL,

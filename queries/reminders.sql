@@ -114,8 +114,8 @@ UPDATE deliveries SET delivered = @delivered, event_status = @event_status
 WHERE msgid = @msgid AND status = 'sent' AND delivered IS NULL;
 
 -- name: SavePendingSentEvent :exec
-INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id)
-VALUES (@msgid, @delivered, @event_status, @now, @openid, @template_id)
+INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id, appid)
+VALUES (@msgid, @delivered, @event_status, @now, @openid, @template_id, @appid)
 ON CONFLICT (msgid) DO NOTHING;
 
 -- name: SetDeliveryByMsgid :exec
@@ -126,10 +126,11 @@ WHERE id IN (SELECT d.reminder_id FROM deliveries d WHERE d.msgid = @msgid AND d
              AND d.occurrence_at = reminders.fire_at);
 
 -- name: WakeUnknownReminders :execrows
--- A sent event that matched no delivery may settle a reminder of this user
--- and template waiting out an unknown outcome: it is due now.
+-- A sent event that matched no delivery may settle a reminder of this app,
+-- user and template waiting out an unknown outcome: it is due now.
 UPDATE reminders SET due_at = @now
-WHERE openid = @openid AND template_id = @template_id AND unknown_at IS NOT NULL AND status = 'scheduled' AND due_at > @now;
+WHERE openid = @openid AND template_id = @template_id AND appid = @appid AND unknown_at IS NOT NULL
+  AND status = 'scheduled' AND due_at > @now;
 
 -- name: RememberPush :execrows
 -- A push applied: 1 if key is new, 0 if it was seen before.
@@ -206,6 +207,10 @@ UPDATE sessions SET appid = @appid WHERE appid = '';
 
 -- name: AdoptTemplates :execrows
 UPDATE templates SET appid = @appid WHERE appid = '';
+
+-- name: AdoptPendingSentEvents :execrows
+-- Parked sent events pushed before they carried their app.
+UPDATE pending_sent_events SET appid = @appid WHERE appid = '';
 
 -- name: AdoptToken :execrows
 -- The token of the app the deployment ran with; a second adoption (there

@@ -167,10 +167,11 @@ WHERE id IN (SELECT j.value FROM json_each(CAST(@ids AS TEXT)) j) AND +status = 
 RETURNING *;
 
 -- name: PendingSentEventFor :one
--- The earliest parked sent event for a user and template received at or
--- after @since: it settles an attempt of unknown outcome made at @since.
+-- The earliest parked sent event for an app's user and template received
+-- at or after @since: it settles an attempt of unknown outcome made at
+-- @since.
 SELECT msgid, delivered, event_status FROM pending_sent_events INDEXED BY pending_sent_events_user
-WHERE openid = @openid AND template_id = @template_id AND openid <> '' AND received_at >= @since
+WHERE appid = @appid AND openid = @openid AND template_id = @template_id AND openid <> '' AND received_at >= @since
 ORDER BY received_at, msgid LIMIT 1;
 
 -- name: SettleUnknownDelivery :execrows

@@ -368,7 +368,7 @@ func TestCoverageCountsCreditsHeldByClaims(t *testing.T) {
 	ctx := context.Background()
 	// The engine claims the first (due in an hour), holding one credit.
 	claims, err := h.db.ClaimDue(ctx, store.ClaimParams{Now: t0.Add(time.Hour), LeaseUntil: t0.Add(time.Hour + time.Minute), Owner: "engine", Max: 1,
-		Kind: func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }})
+		Kind: func(string, string) (store.TemplateKind, bool) { return store.KindOneTime, true }})
 	if err != nil || len(claims) != 1 || claims[0].Reminder.ID != first["id"].(string) || !claims[0].Reminder.CreditHeld {
 		t.Fatalf("claimed %+v (%v), want the first holding a credit", claims, err)
 	}

@@ -341,7 +341,7 @@ func TestPatchEventLeavesASendingLead(t *testing.T) {
 	r := h.do("POST", "/v1/events", tok, meetingEvent(time.Hour, "PT1H", "PT15M"))
 	h.want(r, 201, "")
 	id := r.str("id")
-	kinds := func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }
+	kinds := func(string, string) (store.TemplateKind, bool) { return store.KindOneTime, true }
 	cs, err := h.db.ClaimDue(context.Background(), store.ClaimParams{Now: t0, LeaseUntil: t0.Add(time.Minute), Owner: "w", Max: 10, Kind: kinds})
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("claim: %d, %v", len(cs), err)
@@ -402,7 +402,7 @@ func TestPatchEventReplansASkippedLead(t *testing.T) {
 	r := h.do("POST", "/v1/events", tok, meetingEvent(time.Hour, "PT1H", "PT15M"))
 	h.want(r, 201, "")
 	id := r.str("id")
-	kinds := func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }
+	kinds := func(string, string) (store.TemplateKind, bool) { return store.KindOneTime, true }
 	ctx := context.Background()
 	cs, err := h.db.ClaimDue(ctx, store.ClaimParams{Now: t0, LeaseUntil: t0.Add(time.Minute), Owner: "w", Max: 10, Kind: kinds})
 	if err != nil || len(cs) != 1 {
@@ -436,7 +436,7 @@ func TestPatchEventUnderWay(t *testing.T) {
 	h.want(r, 201, "")
 	id := r.str("id")
 	// Its one lead was sent at t0.
-	kinds := func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }
+	kinds := func(string, string) (store.TemplateKind, bool) { return store.KindOneTime, true }
 	ctx := context.Background()
 	cs, err := h.db.ClaimDue(ctx, store.ClaimParams{Now: t0, LeaseUntil: t0.Add(time.Minute), Owner: "w", Max: 10, Kind: kinds})
 	if err != nil || len(cs) != 1 {

@@ -106,8 +106,9 @@ func (r appSender) Send(ctx context.Context, req wechat.SendRequest) (wechat.Sen
 	return p.client.Send(ctx, req)
 }
 
-// appTemplates looks a template up in the apps' catalogs, in order: a
-// template id is one account's.
+// appTemplates looks a template up in the apps' catalogs: GetIn in its
+// app's (a template id is one account's, and two apps may give the same id
+// to templates of different kinds), Get in each, in order.
 type appTemplates struct{ set *appSet }
 
 func (t appTemplates) Get(id string) (*wechat.Template, bool) {
@@ -117,6 +118,15 @@ func (t appTemplates) Get(id string) (*wechat.Template, bool) {
 		}
 	}
 	return nil, false
+}
+
+// GetIn is app appID's template id; an app not served has none.
+func (t appTemplates) GetIn(appID, id string) (*wechat.Template, bool) {
+	p, ok := t.set.get(appID)
+	if !ok {
+		return nil, false
+	}
+	return p.catalog.Get(id)
 }
 
 // buildApp makes an app's client, catalog (loaded, and synced if due) and

@@ -63,12 +63,12 @@ func (d *DB) OccurrenceSent(ctx context.Context, reminderID string, occurrence t
 }
 
 // PendingSentEvent is the earliest sent event parked for the user and
-// template received at or after since, or ErrNotFound.
-func (d *DB) PendingSentEvent(ctx context.Context, openID, templateID string, since time.Time) (store.SentEvent, error) {
-	ev, err := d.Read.PendingSentEventFor(ctx, dbsqlc.PendingSentEventForParams{Openid: openID, TemplateID: templateID,
+// template of app appID received at or after since, or ErrNotFound.
+func (d *DB) PendingSentEvent(ctx context.Context, appID, openID, templateID string, since time.Time) (store.SentEvent, error) {
+	ev, err := d.Read.PendingSentEventFor(ctx, dbsqlc.PendingSentEventForParams{Appid: appID, Openid: openID, TemplateID: templateID,
 		Since: since.UnixMilli()})
 	if err != nil {
-		return store.SentEvent{}, notFound(err, "pending sent event for "+openID+"/"+templateID)
+		return store.SentEvent{}, notFound(err, "pending sent event for "+appID+"/"+openID+"/"+templateID)
 	}
 	return store.SentEvent{MsgID: ev.Msgid, Delivered: ev.Delivered == 1, Status: ev.EventStatus, TemplateID: templateID}, nil
 }

@@ -228,7 +228,7 @@ func claimEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, due 
 		}
 		for _, tid := range store.CandidateTemplates(d) {
 			if d.UnknownAttempt {
-				_, c.Covered = p.Kind(r.TemplateID) // the attempt of unknown outcome used the credit
+				_, c.Covered = p.Kind(r.Appid, r.TemplateID) // the attempt of unknown outcome used the credit
 				break
 			}
 			var err error
@@ -259,7 +259,7 @@ func claimEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, due 
 // statement at a time: a one-time credit taken (held 1), or the long-term
 // grant.
 func coverEach(ctx context.Context, q *dbsqlc.Queries, p store.ClaimParams, appID, openid, tid string, now int64) (covered bool, held int64, err error) {
-	kind, ok := p.Kind(tid)
+	kind, ok := p.Kind(appID, tid)
 	switch {
 	case !ok:
 		return false, 0, nil

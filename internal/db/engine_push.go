@@ -181,13 +181,15 @@ func applySentEvent(ctx context.Context, q *dbsqlc.Queries, e store.PushEvent, e
 	if known, err := q.DeliveryWithMsgid(ctx, someInt(ev.MsgID)); err != nil || known > 0 {
 		return false, false, err
 	}
-	// Parked with its user and template: it may be the event of a send
-	// whose outcome is not recorded yet, or of one whose answer was lost
-	// (unknown), which it then settles.
+	// Parked with its app, user and template: it may be the event of a
+	// send whose outcome is not recorded yet, or of one whose answer was
+	// lost (unknown), which it then settles. Another app's reminder of the
+	// same openid and template id is another user's.
 	if err := q.SavePendingSentEvent(ctx, dbsqlc.SavePendingSentEventParams{Msgid: ev.MsgID, Delivered: b2i(ev.Delivered),
-		EventStatus: ev.Status, Now: e.At.UnixMilli(), Openid: e.OpenID, TemplateID: ev.TemplateID}); err != nil {
+		EventStatus: ev.Status, Now: e.At.UnixMilli(), Openid: e.OpenID, TemplateID: ev.TemplateID, Appid: e.AppID}); err != nil {
 		return false, false, err
 	}
-	n, err = q.WakeUnknownReminders(ctx, dbsqlc.WakeUnknownRemindersParams{Now: e.At.UnixMilli(), Openid: e.OpenID, TemplateID: ev.TemplateID})
+	n, err = q.WakeUnknownReminders(ctx, dbsqlc.WakeUnknownRemindersParams{Now: e.At.UnixMilli(), Openid: e.OpenID,
+		TemplateID: ev.TemplateID, Appid: e.AppID})
 	return n > 0, false, err
 }

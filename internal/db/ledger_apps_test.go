@@ -26,7 +26,7 @@ func TestClaimOneByOneTakesTheReminderAppsCredit(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs, err := d.ClaimDue(ctx, store.ClaimParams{Now: t0, LeaseUntil: t0.Add(time.Minute), Owner: "w", Max: 10,
-		Kind: func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }})
+		Kind: func(string, string) (store.TemplateKind, bool) { return store.KindOneTime, true }})
 	if err != nil || len(cs) != 2 {
 		t.Fatalf("claimed %+v %v", cs, err)
 	}

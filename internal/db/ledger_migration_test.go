@@ -97,7 +97,7 @@ func TestMigrationOfTheLedgerToAppsKeepsItsCredits(t *testing.T) {
 	if err := d.W.QueryRowContext(ctx, `SELECT count(*) FROM consent_grants WHERE appid = 'wxaaaa' AND paired_with IS NOT NULL`).Scan(&paired); err != nil || paired != 4 {
 		t.Fatalf("paired grants %d (%v), want 4", paired, err)
 	}
-	kind := func(id string) (store.TemplateKind, bool) {
+	kind := func(_, id string) (store.TemplateKind, bool) {
 		if id == "long" {
 			return store.KindLongTerm, true
 		}

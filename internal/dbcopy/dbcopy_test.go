@@ -126,7 +126,7 @@ func populate(t *testing.T, path string) {
 	must(d.CancelReminder(ctx, "r29", t0))
 	kinds := map[string]store.TemplateKind{"tplA": store.KindOneTime, "tplL": store.KindLongTerm}
 	claims, err := d.ClaimDue(ctx, store.ClaimParams{Now: t0.Add(12 * time.Minute), LeaseUntil: t0.Add(20 * time.Minute), Owner: "p1",
-		Max: 10, Kind: func(id string) (store.TemplateKind, bool) { k, ok := kinds[id]; return k, ok }})
+		Max: 10, Kind: func(_, id string) (store.TemplateKind, bool) { k, ok := kinds[id]; return k, ok }})
 	must(err)
 	if len(claims) < 8 {
 		t.Fatalf("claimed %d", len(claims))
@@ -183,7 +183,7 @@ line2	tab', '[ ]', -3, 0, 0)`,
 			latency_ms, delivered, event_status, possible_duplicate) VALUES (9000, 'rRaw', -5, 1, 'abandoned', NULL, '', NULL, 0, NULL, NULL, NULL, '', 1)`,
 		`INSERT INTO deliveries (id, reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at,
 			latency_ms, delivered, event_status, possible_duplicate) VALUES (9001, 'rRaw', -5, 2, 'sent', 0, 'ok', 9223372036854775807, 1, 2, 1, 0, 'failed:x', 0)`,
-		`INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id) VALUES (-1, 1, 'success', 3, '', '')`,
+		`INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id, appid) VALUES (-1, 1, 'success', 3, '', '', '')`,
 		`INSERT INTO push_seen (key, body_hash, seen_at) VALUES ('q:1:2', '', 4)`,
 		`INSERT INTO pauses (name, until, reason, updated_at) VALUES ('raw', -1, 'why ''not''', 5)`,
 		`INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at, setting, audio) VALUES ('', 'oRaw', 'tplSet', 2, 'accept', 0, 7, 'ban', 1)`,
@@ -441,7 +441,7 @@ func TestCopyWholeDeployment(t *testing.T) {
 	if _, err := ps.RecordAccept(ctx, "", "oNew", "tplA", false, store.SourceClient, t0.Add(3*time.Hour)); err != nil {
 		t.Fatalf("an accept after the copy: %v", err)
 	}
-	kinds := func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }
+	kinds := func(string, string) (store.TemplateKind, bool) { return store.KindOneTime, true }
 	_, err = ps.CreateReminder(ctx, store.NewReminder{ID: "rNew", OpenID: "oNew", TemplateID: "tplA", FireAt: t0.Add(100 * 24 * time.Hour),
 		Timezone: "UTC", Data: `{}`, CreatedAt: t0})
 	if err != nil {
@@ -545,8 +545,8 @@ func compareStores(t *testing.T, a, b store.Store) {
 	nb, eb := b.NextDueAt(ctx)
 	same("next due", na, nb, ea, eb)
 	// The parked sent event is found on both.
-	ea1, ex := a.PendingSentEvent(ctx, "oU2", "tplA", t0)
-	eb1, ey := b.PendingSentEvent(ctx, "oU2", "tplA", t0)
+	ea1, ex := a.PendingSentEvent(ctx, "", "oU2", "tplA", t0)
+	eb1, ey := b.PendingSentEvent(ctx, "", "oU2", "tplA", t0)
 	same("the parked sent event", ea1, eb1, ex, ey)
 	// A push applied before is a duplicate on both.
 	pe := store.PushEvent{At: t0.Add(time.Hour), BodyHash: strings.Repeat("a", 64), OpenID: "oU1"}

@@ -31,11 +31,12 @@ func (e *Engine) claim(ctx context.Context, want int) (claimed []store.Claim, ab
 	return claimed, aborted, err
 }
 
-// TemplateKinds is the ClaimParams.Kind of the templates tpl knows (for
-// reminderd bench too, which times the claim).
-func TemplateKinds(tpl Templates) func(templateID string) (store.TemplateKind, bool) {
-	return func(id string) (store.TemplateKind, bool) {
-		t, ok := tpl.Get(id)
+// TemplateKinds is the ClaimParams.Kind of the templates tpl knows, each
+// app's in its own catalog when tpl is an AppTemplates (for reminderd bench
+// too, which times the claim).
+func TemplateKinds(tpl Templates) func(appID, templateID string) (store.TemplateKind, bool) {
+	return func(appID, id string) (store.TemplateKind, bool) {
+		t, ok := templateOf(tpl, appID, id)
 		if !ok {
 			return "", false
 		}

@@ -119,10 +119,10 @@ func (e *Engine) outcome(c store.Claim, res result, now time.Time) store.Outcome
 	return o
 }
 
-// longTerm reports whether the template is a long-term one (a send uses no
-// credit).
-func (e *Engine) longTerm(templateID string) bool {
-	t, ok := e.cfg.Templates.Get(templateID)
+// longTerm reports whether app appID's template is a long-term one (a send
+// uses no credit).
+func (e *Engine) longTerm(appID, templateID string) bool {
+	t, ok := templateOf(e.cfg.Templates, appID, templateID)
 	return ok && t.Kind == wechat.LongTerm
 }
 
@@ -142,7 +142,7 @@ func (e *Engine) credit(c store.Claim, res result) store.CreditAction {
 		return store.CreditZero
 	case res.verdict == vSent && !r.CreditHeld:
 		// Nothing held: take one now.
-		if e.longTerm(r.TemplateID) {
+		if e.longTerm(r.AppID, r.TemplateID) {
 			return store.CreditKeep
 		}
 		return store.CreditConsume

@@ -177,7 +177,7 @@ func (e *Engine) attempt(ctx context.Context, c store.Claim) result {
 	if res, stop := e.breakerOpen(r, now); stop {
 		return res
 	}
-	_, ok := e.cfg.Templates.Get(r.TemplateID)
+	_, ok := templateOf(e.cfg.Templates, r.AppID, r.TemplateID)
 	if !ok {
 		return result{verdict: vFailed, reason: store.ReasonTemplateInvalid, errmsg: "template no longer in the account's template list"}
 	}

@@ -29,7 +29,7 @@ func (e *Engine) unknownPending(ctx context.Context, r store.Reminder, now time.
 	} else if sent {
 		return result{verdict: vSettled, alreadySent: true, errmsg: "the occurrence was recorded sent by a late outcome"}, true
 	}
-	ev, err := e.store.PendingSentEvent(ctx, r.OpenID, r.TemplateID, r.UnknownAt)
+	ev, err := e.store.PendingSentEvent(ctx, r.AppID, r.OpenID, r.TemplateID, r.UnknownAt)
 	switch {
 	case err == nil:
 		return result{verdict: vSettled, errmsg: "settled by WeChat's sent event", event: ev, hasEvent: true}, true

@@ -33,7 +33,7 @@ func fixture(t *testing.T, now time.Time) (store.Store, *service.Reminders, *wak
 	// The engine's states, which no operation of the API sets: all three
 	// claimed (sending), two of them then ended.
 	claims, err := d.ClaimDue(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Owner: "engine", Max: 10,
-		Kind: func(string) (store.TemplateKind, bool) { return "", false }})
+		Kind: func(string, string) (store.TemplateKind, bool) { return "", false }})
 	if err != nil || len(claims) != 3 {
 		t.Fatalf("claimed %d (%v), want 3", len(claims), err)
 	}

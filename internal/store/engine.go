@@ -50,8 +50,9 @@ type EngineStore interface {
 	// at) has a delivery recorded sent.
 	OccurrenceSent(ctx context.Context, reminderID string, occurrence time.Time) (bool, error)
 	// PendingSentEvent is the earliest sent event parked for the user and
-	// template received at or after since, or ErrNotFound.
-	PendingSentEvent(ctx context.Context, openID, templateID string, since time.Time) (SentEvent, error)
+	// template of app appID (pushed to that app) received at or after
+	// since, or ErrNotFound.
+	PendingSentEvent(ctx context.Context, appID, openID, templateID string, since time.Time) (SentEvent, error)
 	// LastUnknownAttempt is when the occurrence's latest attempt of unknown
 	// outcome started (zero: none).
 	LastUnknownAttempt(ctx context.Context, reminderID string, occurrence time.Time) (time.Time, error)
@@ -158,9 +159,11 @@ type ClaimParams struct {
 	Owner      string
 	// Max bounds the claim.
 	Max int
-	// Kind says a template's kind; false: not a known template (the claim
-	// is then not covered, and the send fails it).
-	Kind func(templateID string) (TemplateKind, bool)
+	// Kind says the kind of app appID's template; false: not a known
+	// template (the claim is then not covered, and the send fails it). A
+	// template id is one account's: another app's template of the same id
+	// may be of the other kind.
+	Kind func(appID, templateID string) (TemplateKind, bool)
 	// Abort, if set, is asked just before the claim commits: true rolls it
 	// back and ClaimDue returns no claims (sending was paused meanwhile).
 	Abort func() bool
@@ -320,7 +323,8 @@ type PushEvent struct {
 	// it admits one body only ("" for an encrypted push).
 	Query string
 	// AppID is the app the push came in for (/wechat/push/{appid}): its
-	// answers and unsubscribes are that app's ledger's.
+	// answers and unsubscribes are that app's ledger's, and its parked sent
+	// events settle or wake only that app's reminders.
 	AppID  string
 	OpenID string
 	// Answers are a popup's answers (subscribe_msg_popup_event), for known
@@ -399,16 +403,16 @@ type CreditPlan struct {
 // the k-th credit, while the ledger has them; a long-term template is
 // covered if granted and holds nothing; an occurrence with an attempt of
 // unknown outcome takes none (that attempt used it); a template kind
-// does not know is not covered. A reminder with alternatives takes the
+// does not know is not covered. A template's kind is the reminder's app's. A reminder with alternatives takes the
 // first of them that covers it by that rule (Chosen when it is not its
 // current template); covered by none, it stays on its template.
-func PlanCredits(due []Due, kind func(templateID string) (TemplateKind, bool), ledger map[UserTemplate]Ledger) CreditPlan {
+func PlanCredits(due []Due, kind func(appID, templateID string) (TemplateKind, bool), ledger map[UserTemplate]Ledger) CreditPlan {
 	p := CreditPlan{Covered: make(map[string]bool, len(due)), Held: []string{}, Take: map[UserTemplate]int64{},
 		Chosen: map[string]string{}}
 	for _, r := range due {
 		if r.UnknownAttempt {
 			// The attempt of unknown outcome used its template's credit.
-			_, p.Covered[r.ID] = kind(r.TemplateID)
+			_, p.Covered[r.ID] = kind(r.AppID, r.TemplateID)
 			continue
 		}
 		for _, tid := range CandidateTemplates(r) {
@@ -434,9 +438,9 @@ func CandidateTemplates(r Due) []string {
 // cover plans r's send through template tid and reports whether it is
 // covered: a one-time credit left in the ledger (reserved), or the
 // long-term grant.
-func (p *CreditPlan) cover(r Due, tid string, kind func(string) (TemplateKind, bool), ledger map[UserTemplate]Ledger) bool {
+func (p *CreditPlan) cover(r Due, tid string, kind func(appID, templateID string) (TemplateKind, bool), ledger map[UserTemplate]Ledger) bool {
 	ut := UserTemplate{r.AppID, r.OpenID, tid}
-	k, ok := kind(tid)
+	k, ok := kind(r.AppID, tid)
 	switch {
 	case !ok:
 	case k == KindOneTime && ledger[ut].Credits > p.Take[ut]:

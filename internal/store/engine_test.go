@@ -12,7 +12,7 @@ import (
 // k-th reminder the k-th credit, long-term covered if granted, an unknown
 // attempt's credit used, an unknown template uncovered.
 func TestPlanCredits(t *testing.T) {
-	kind := func(id string) (store.TemplateKind, bool) {
+	kind := func(_, id string) (store.TemplateKind, bool) {
 		switch id {
 		case "one":
 			return store.KindOneTime, true

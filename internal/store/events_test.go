@@ -11,7 +11,7 @@ import (
 // the credits of earlier reminders count, a long-term grant covers, and
 // with none it stays on its template, uncovered.
 func TestPlanCreditsAlternatives(t *testing.T) {
-	kind := func(id string) (store.TemplateKind, bool) {
+	kind := func(_, id string) (store.TemplateKind, bool) {
 		switch id {
 		case "one", "two":
 			return store.KindOneTime, true

@@ -286,7 +286,7 @@ func TestReminderEventBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs, err := f.st.ClaimDue(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Owner: "w", Max: 1,
-		Kind: func(string) (store.TemplateKind, bool) { return store.KindLongTerm, true }})
+		Kind: func(string, string) (store.TemplateKind, bool) { return store.KindLongTerm, true }})
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("claim %v %v", cs, err)
 	}
@@ -332,7 +332,7 @@ func TestRenderFailureIsAFailedAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs, err := f.st.ClaimDue(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Owner: "w", Max: 1,
-		Kind: func(string) (store.TemplateKind, bool) { return store.KindLongTerm, true }})
+		Kind: func(string, string) (store.TemplateKind, bool) { return store.KindLongTerm, true }})
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("claim %v %v", cs, err)
 	}

@@ -27,14 +27,16 @@ WHERE id IN (SELECT d.reminder_id FROM deliveries d WHERE d.msgid = @msgid::bigi
 SELECT count(*) FROM deliveries WHERE msgid = @msgid::bigint;
 
 -- name: SavePendingSentEvent :exec
-INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id)
-VALUES (@msgid::bigint, @delivered::boolean, @event_status::text, @now::bigint, @openid::text, @template_id::text)
+INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id, appid)
+VALUES (@msgid::bigint, @delivered::boolean, @event_status::text, @now::bigint, @openid::text, @template_id::text, @appid::text)
 ON CONFLICT (msgid) DO NOTHING;
 
 -- name: WakeUnknownReminders :execrows
+-- A reminder of the event's app, user and template waiting out an unknown
+-- outcome is due now.
 UPDATE reminders SET due_at = @now::bigint
-WHERE openid = @openid::text AND template_id = @template_id::text AND unknown_at IS NOT NULL AND status = 'scheduled'
-  AND due_at > @now::bigint;
+WHERE openid = @openid::text AND template_id = @template_id::text AND appid = @appid::text AND unknown_at IS NOT NULL
+  AND status = 'scheduled' AND due_at > @now::bigint;
 
 -- name: PushSetConsentStatus :exec
 -- A reject answer: the status changes, the credits stay.

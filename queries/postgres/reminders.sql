@@ -204,6 +204,10 @@ UPDATE sessions SET appid = @appid WHERE appid = '';
 -- name: AdoptTemplates :execrows
 UPDATE templates SET appid = @appid WHERE appid = '';
 
+-- name: AdoptPendingSentEvents :execrows
+-- Parked sent events pushed before they carried their app.
+UPDATE pending_sent_events SET appid = @appid WHERE appid = '';
+
 -- name: AdoptToken :execrows
 -- The token of the app the deployment ran with; a second adoption (there
 -- is a row of the app already) leaves the unowned row alone.

@@ -194,10 +194,11 @@ VALUES (@reminder_id::text, @occurrence_at::bigint, @attempt::bigint, 'abandoned
         @started_at::bigint, @now::bigint, @possible_duplicate::boolean);
 
 -- name: PendingSentEventFor :one
--- The earliest parked sent event for a user and template received at or
--- after @since.
+-- The earliest parked sent event for an app's user and template received
+-- at or after @since.
 SELECT msgid, delivered, event_status FROM pending_sent_events
-WHERE openid = @openid::text AND template_id = @template_id::text AND openid <> '' AND received_at >= @since::bigint
+WHERE appid = @appid::text AND openid = @openid::text AND template_id = @template_id::text AND openid <> ''
+  AND received_at >= @since::bigint
 ORDER BY received_at, msgid LIMIT 1;
 
 -- name: OccurrenceFirstAttempt :one

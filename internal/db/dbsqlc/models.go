@@ -104,6 +104,7 @@ type PendingSentEvent struct {
 	ReceivedAt  int64
 	Openid      string
 	TemplateID  string
+	Appid       string
 }
 
 type PushSeen struct {

@@ -48,6 +48,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adoptGrantsStmt, err = db.PrepareContext(ctx, adoptGrants); err != nil {
 		return nil, fmt.Errorf("error preparing query AdoptGrants: %w", err)
 	}
+	if q.adoptPendingSentEventsStmt, err = db.PrepareContext(ctx, adoptPendingSentEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query AdoptPendingSentEvents: %w", err)
+	}
 	if q.adoptRemindersStmt, err = db.PrepareContext(ctx, adoptReminders); err != nil {
 		return nil, fmt.Errorf("error preparing query AdoptReminders: %w", err)
 	}
@@ -496,6 +499,11 @@ func (q *Queries) Close() error {
 	if q.adoptGrantsStmt != nil {
 		if cerr := q.adoptGrantsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adoptGrantsStmt: %w", cerr)
+		}
+	}
+	if q.adoptPendingSentEventsStmt != nil {
+		if cerr := q.adoptPendingSentEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adoptPendingSentEventsStmt: %w", cerr)
 		}
 	}
 	if q.adoptRemindersStmt != nil {
@@ -1220,6 +1228,7 @@ type Queries struct {
 	adoptConsentsStmt               *sql.Stmt
 	adoptEventsStmt                 *sql.Stmt
 	adoptGrantsStmt                 *sql.Stmt
+	adoptPendingSentEventsStmt      *sql.Stmt
 	adoptRemindersStmt              *sql.Stmt
 	adoptSessionsStmt               *sql.Stmt
 	adoptSnoozesStmt                *sql.Stmt
@@ -1369,6 +1378,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adoptConsentsStmt:               q.adoptConsentsStmt,
 		adoptEventsStmt:                 q.adoptEventsStmt,
 		adoptGrantsStmt:                 q.adoptGrantsStmt,
+		adoptPendingSentEventsStmt:      q.adoptPendingSentEventsStmt,
 		adoptRemindersStmt:              q.adoptRemindersStmt,
 		adoptSessionsStmt:               q.adoptSessionsStmt,
 		adoptSnoozesStmt:                q.adoptSnoozesStmt,

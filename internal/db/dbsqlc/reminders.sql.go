@@ -10,6 +10,19 @@ import (
 	"database/sql"
 )
 
+const adoptPendingSentEvents = `-- name: AdoptPendingSentEvents :execrows
+UPDATE pending_sent_events SET appid = ?1 WHERE appid = ''
+`
+
+// Parked sent events pushed before they carried their app.
+func (q *Queries) AdoptPendingSentEvents(ctx context.Context, appid string) (int64, error) {
+	result, err := q.exec(ctx, q.adoptPendingSentEventsStmt, adoptPendingSentEvents, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const adoptReminders = `-- name: AdoptReminders :execrows
 UPDATE reminders SET appid = ?1 WHERE appid = ''
 `
@@ -1087,8 +1100,8 @@ func (q *Queries) RetryReminder(ctx context.Context, arg RetryReminderParams) (i
 }
 
 const savePendingSentEvent = `-- name: SavePendingSentEvent :exec
-INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id, appid)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
 ON CONFLICT (msgid) DO NOTHING
 `
 
@@ -1099,6 +1112,7 @@ type SavePendingSentEventParams struct {
 	Now         int64
 	Openid      string
 	TemplateID  string
+	Appid       string
 }
 
 func (q *Queries) SavePendingSentEvent(ctx context.Context, arg SavePendingSentEventParams) error {
@@ -1109,6 +1123,7 @@ func (q *Queries) SavePendingSentEvent(ctx context.Context, arg SavePendingSentE
 		arg.Now,
 		arg.Openid,
 		arg.TemplateID,
+		arg.Appid,
 	)
 	return err
 }
@@ -1170,19 +1185,26 @@ func (q *Queries) UpdateScheduledReminder(ctx context.Context, arg UpdateSchedul
 
 const wakeUnknownReminders = `-- name: WakeUnknownReminders :execrows
 UPDATE reminders SET due_at = ?1
-WHERE openid = ?2 AND template_id = ?3 AND unknown_at IS NOT NULL AND status = 'scheduled' AND due_at > ?1
+WHERE openid = ?2 AND template_id = ?3 AND appid = ?4 AND unknown_at IS NOT NULL
+  AND status = 'scheduled' AND due_at > ?1
 `
 
 type WakeUnknownRemindersParams struct {
 	Now        int64
 	Openid     string
 	TemplateID string
+	Appid      string
 }
 
-// A sent event that matched no delivery may settle a reminder of this user
-// and template waiting out an unknown outcome: it is due now.
+// A sent event that matched no delivery may settle a reminder of this app,
+// user and template waiting out an unknown outcome: it is due now.
 func (q *Queries) WakeUnknownReminders(ctx context.Context, arg WakeUnknownRemindersParams) (int64, error) {
-	result, err := q.exec(ctx, q.wakeUnknownRemindersStmt, wakeUnknownReminders, arg.Now, arg.Openid, arg.TemplateID)
+	result, err := q.exec(ctx, q.wakeUnknownRemindersStmt, wakeUnknownReminders,
+		arg.Now,
+		arg.Openid,
+		arg.TemplateID,
+		arg.Appid,
+	)
 	if err != nil {
 		return 0, err
 	}

@@ -713,11 +713,12 @@ func (q *Queries) OccurrenceSent(ctx context.Context, arg OccurrenceSentParams) 
 
 const pendingSentEventFor = `-- name: PendingSentEventFor :one
 SELECT msgid, delivered, event_status FROM pending_sent_events INDEXED BY pending_sent_events_user
-WHERE openid = ?1 AND template_id = ?2 AND openid <> '' AND received_at >= ?3
+WHERE appid = ?1 AND openid = ?2 AND template_id = ?3 AND openid <> '' AND received_at >= ?4
 ORDER BY received_at, msgid LIMIT 1
 `
 
 type PendingSentEventForParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Since      int64
@@ -729,10 +730,16 @@ type PendingSentEventForRow struct {
 	EventStatus string
 }
 
-// The earliest parked sent event for a user and template received at or
-// after @since: it settles an attempt of unknown outcome made at @since.
+// The earliest parked sent event for an app's user and template received
+// at or after @since: it settles an attempt of unknown outcome made at
+// @since.
 func (q *Queries) PendingSentEventFor(ctx context.Context, arg PendingSentEventForParams) (PendingSentEventForRow, error) {
-	row := q.queryRow(ctx, q.pendingSentEventForStmt, pendingSentEventFor, arg.Openid, arg.TemplateID, arg.Since)
+	row := q.queryRow(ctx, q.pendingSentEventForStmt, pendingSentEventFor,
+		arg.Appid,
+		arg.Openid,
+		arg.TemplateID,
+		arg.Since,
+	)
 	var i PendingSentEventForRow
 	err := row.Scan(&i.Msgid, &i.Delivered, &i.EventStatus)
 	return i, err

@@ -12,8 +12,8 @@ import (
 
 // The operations of store.Apps.
 
-// AdoptRows gives appID the sessions, reminders, events, templates, token
-// and ledger rows without an app, in one transaction.
+// AdoptRows gives appID the sessions, reminders, events, templates, token,
+// parked sent events and ledger rows without an app, in one transaction.
 func (d *DB) AdoptRows(ctx context.Context, appID string) (int64, error) {
 	var n int64
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
@@ -37,8 +37,12 @@ func (d *DB) AdoptRows(ctx context.Context, appID string) (int64, error) {
 		if err != nil {
 			return err
 		}
+		pe, err := q.AdoptPendingSentEvents(ctx, appID)
+		if err != nil {
+			return err
+		}
 		l, err := adoptLedger(ctx, q, appID)
-		n = r + s + tm + tk + ev + l
+		n = r + s + tm + tk + ev + pe + l
 		return err
 	})
 	return n, storeErr(err, "adopt rows for app "+appID)

@@ -73,12 +73,12 @@ func (d *DB) OccurrenceSent(ctx context.Context, reminderID string, occurrence t
 }
 
 // PendingSentEvent is the earliest sent event parked for the user and
-// template received at or after since, or ErrNotFound.
-func (d *DB) PendingSentEvent(ctx context.Context, openID, templateID string, since time.Time) (store.SentEvent, error) {
-	ev, err := d.q.PendingSentEventFor(ctx, pgsqlc.PendingSentEventForParams{Openid: openID, TemplateID: templateID,
+// template of app appID received at or after since, or ErrNotFound.
+func (d *DB) PendingSentEvent(ctx context.Context, appID, openID, templateID string, since time.Time) (store.SentEvent, error) {
+	ev, err := d.q.PendingSentEventFor(ctx, pgsqlc.PendingSentEventForParams{Appid: appID, Openid: openID, TemplateID: templateID,
 		Since: since.UnixMilli()})
 	if err != nil {
-		return store.SentEvent{}, storeErr(err, "pending sent event for "+openID+"/"+templateID)
+		return store.SentEvent{}, storeErr(err, "pending sent event for "+appID+"/"+openID+"/"+templateID)
 	}
 	return store.SentEvent{MsgID: ev.Msgid, Delivered: ev.Delivered, Status: ev.EventStatus, TemplateID: templateID}, nil
 }

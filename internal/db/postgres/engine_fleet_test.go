@@ -59,7 +59,7 @@ func TestTwoProcessesClaimAndRescueWithoutOverlap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	kind := func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }
+	kind := func(string, string) (store.TemplateKind, bool) { return store.KindOneTime, true }
 	now := t0.Add(time.Second)
 
 	// Four claimers per process, claiming batches of 7 until none is left.
@@ -223,7 +223,7 @@ func TestTwoProcessesSentEventMeetsItsRecord(t *testing.T) {
 		}
 	}
 	cs, err := procs[0].ClaimDue(ctx, store.ClaimParams{Now: t0, LeaseUntil: t0.Add(time.Minute), Owner: "w", Max: n,
-		Kind: func(string) (store.TemplateKind, bool) { return store.KindLongTerm, true }})
+		Kind: func(string, string) (store.TemplateKind, bool) { return store.KindLongTerm, true }})
 	if err != nil || len(cs) != n {
 		t.Fatalf("claimed %d, %v", len(cs), err)
 	}

@@ -39,7 +39,7 @@ func claimN(t *testing.T, n int, t0 time.Time) (*DB, *pgxpool.Pool, []store.Clai
 			t.Fatal(err)
 		}
 	}
-	kind := func(string) (store.TemplateKind, bool) { return store.KindLongTerm, true }
+	kind := func(string, string) (store.TemplateKind, bool) { return store.KindLongTerm, true }
 	now := t0.Add(time.Second)
 	cs, err := d.ClaimDue(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Owner: "w", Max: n, Kind: kind})
 	if err != nil || len(cs) != n {
@@ -76,7 +76,7 @@ func TestRecordBatchPlainSends(t *testing.T) {
 		t0.UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(ctx, `INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at) VALUES (303, true, 'success', 0)`); err != nil {
+	if _, err := raw.Exec(ctx, `INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, appid) VALUES (303, true, 'success', 0, '')`); err != nil {
 		t.Fatal(err)
 	}
 	// The bulk path writes one instant, the latest outcome's, for the

@@ -137,10 +137,11 @@ func applySentEvent(ctx context.Context, q *pgsqlc.Queries, e store.PushEvent, e
 	if known, err := q.DeliveryWithMsgid(ctx, ev.MsgID); err != nil || known > 0 {
 		return false, false, err
 	}
-	// Parked with its user and template: the event of a send whose outcome
-	// is not recorded yet, or of one whose answer was lost (unknown).
+	// Parked with its app, user and template: the event of a send whose
+	// outcome is not recorded yet, or of one whose answer was lost
+	// (unknown), of that app's user only.
 	if err := q.SavePendingSentEvent(ctx, pgsqlc.SavePendingSentEventParams{Msgid: ev.MsgID, Delivered: ev.Delivered,
-		EventStatus: ev.Status, Now: e.At.UnixMilli(), Openid: e.OpenID, TemplateID: ev.TemplateID}); err != nil {
+		EventStatus: ev.Status, Now: e.At.UnixMilli(), Openid: e.OpenID, TemplateID: ev.TemplateID, Appid: e.AppID}); err != nil {
 		return false, false, err
 	}
 	// A record of an unknown outcome not committed yet is not woken (its
@@ -148,6 +149,6 @@ func applySentEvent(ctx context.Context, q *pgsqlc.Queries, e store.PushEvent, e
 	// the SQLite driver's serial order gives too): its claim finds the
 	// parked event once its wait is over.
 	n, err = q.WakeUnknownReminders(ctx, pgsqlc.WakeUnknownRemindersParams{Now: e.At.UnixMilli(), Openid: e.OpenID,
-		TemplateID: ev.TemplateID})
+		TemplateID: ev.TemplateID, Appid: e.AppID})
 	return n > 0, false, err
 }

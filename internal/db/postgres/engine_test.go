@@ -33,7 +33,7 @@ func TestClaimDueRolledBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := store.ClaimParams{Now: t0, LeaseUntil: t0.Add(time.Minute), Owner: "bench", Max: 10,
-		Kind: func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }}
+		Kind: func(string, string) (store.TemplateKind, bool) { return store.KindOneTime, true }}
 	for range 2 {
 		if n, err := d.ClaimDueRolledBack(ctx, p); err != nil || n != 3 {
 			t.Fatalf("rolled-back claim: %d, %v; want 3", n, err)

@@ -78,7 +78,7 @@ func TestMigrationOfTheLedgerToAppsKeepsItsCredits(t *testing.T) {
 		t.Fatalf("the report of the adopted event: counted %v (%v), want it paired", counted, err)
 	}
 	cs, err := d.ClaimDue(ctx, store.ClaimParams{Now: time.UnixMilli(now), LeaseUntil: time.UnixMilli(now + 60_000), Owner: "w", Max: 10,
-		Kind: func(string) (store.TemplateKind, bool) { return store.KindOneTime, true }})
+		Kind: func(string, string) (store.TemplateKind, bool) { return store.KindOneTime, true }})
 	if err != nil || len(cs) != 1 || !cs[0].Covered || !cs[0].Reminder.CreditHeld {
 		t.Fatalf("claimed %+v %v: want r1 covered by the adopted credit", cs, err)
 	}

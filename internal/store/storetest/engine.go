@@ -65,7 +65,7 @@ const (
 )
 
 // kinds is the ClaimParams.Kind of the suite's templates.
-func kinds(id string) (store.TemplateKind, bool) {
+func kinds(_, id string) (store.TemplateKind, bool) {
 	switch id {
 	case oneTime:
 		return store.KindOneTime, true

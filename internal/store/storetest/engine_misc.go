@@ -103,7 +103,7 @@ func testPushConsent(t *testing.T, s store.EngineStore) {
 	if out := sentEvent(t, s, "oA", longTerm, 50, et0.Add(6*time.Second)); out.Woken {
 		t.Fatalf("sent event of a recorded send: %+v", out)
 	}
-	if _, err := s.PendingSentEvent(ctx, "oA", longTerm, et0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.PendingSentEvent(ctx, "", "oA", longTerm, et0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the event of a recorded send was parked: %v", err)
 	}
 	push(t, s, store.PushEvent{At: et0.Add(7 * time.Second), OpenID: "oA", Unsubscribed: []string{longTerm}})
@@ -139,7 +139,7 @@ func testRetain(t *testing.T, s store.EngineStore) {
 	if ok, err := s.OccurrenceSent(ctx, "new", et0.Add(time.Hour)); err != nil || !ok {
 		t.Errorf("the new delivery was deleted: %v, %v", ok, err)
 	}
-	if _, err := s.PendingSentEvent(ctx, "oB", oneTime, time.Time{}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.PendingSentEvent(ctx, "", "oB", oneTime, time.Time{}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the old parked event was kept: %v", err)
 	}
 	if out := push(t, s, store.PushEvent{At: cut, BodyHash: "seen", OpenID: "oB"}); out.Duplicate {

@@ -148,7 +148,7 @@ func testEarlySentEvent(t *testing.T, s store.EngineStore) {
 	if applied := sentEvent(t, s, "oA", oneTime, 77, et0.Add(time.Second)); applied.Woken || applied.Duplicate {
 		t.Fatalf("early sent event: %+v", applied)
 	}
-	if ev, err := s.PendingSentEvent(ctx, "oA", oneTime, et0); err != nil || ev.MsgID != 77 || !ev.Delivered {
+	if ev, err := s.PendingSentEvent(ctx, "", "oA", oneTime, et0); err != nil || ev.MsgID != 77 || !ev.Delivered {
 		t.Fatalf("parked event: %+v, %v", ev, err)
 	}
 	// Both outcomes keep their reminders scheduled at the same occurrence,
@@ -158,7 +158,7 @@ func testEarlySentEvent(t *testing.T, s store.EngineStore) {
 		o.Complete, o.Reschedule = nil, &store.Reschedule{FireAt: et0, DueAt: et0.Add(time.Hour), Attempts: c.Reminder.Attempts}
 		record(t, s, o)
 	}
-	if _, err := s.PendingSentEvent(ctx, "oA", oneTime, et0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.PendingSentEvent(ctx, "", "oA", oneTime, et0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the parked event after the record: %v, want ErrNotFound", err)
 	}
 	again := claimAt(t, s, "w", et0.Add(time.Hour), 10)
@@ -180,7 +180,7 @@ func testGroupCommit(t *testing.T, s store.EngineStore) {
 	}
 	// a_lost is claimed first, with a short lease, and rescued.
 	lost, err := s.ClaimDue(ctx, store.ClaimParams{Now: et0, LeaseUntil: et0.Add(time.Second), Owner: "w", Max: 1,
-		Kind: func(string) (store.TemplateKind, bool) { return store.KindLongTerm, true }})
+		Kind: func(string, string) (store.TemplateKind, bool) { return store.KindLongTerm, true }})
 	if err != nil || len(lost) != 1 {
 		t.Fatalf("claim: %v, %v", claimIDs(lost), err)
 	}
@@ -292,7 +292,7 @@ func testUnknownSettle(t *testing.T, s store.EngineStore) {
 	if ok, err := s.OccurrenceSent(ctx, "a", et0); err != nil || ok {
 		t.Fatalf("occurrence sent before the settle: %v, %v", ok, err)
 	}
-	if _, err := s.PendingSentEvent(ctx, "oA", oneTime, et0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.PendingSentEvent(ctx, "", "oA", oneTime, et0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("pending event before any: %v, want ErrNotFound", err)
 	}
 	at := et0.Add(10 * time.Second)
@@ -302,10 +302,10 @@ func testUnknownSettle(t *testing.T, s store.EngineStore) {
 	if next, err := s.NextDueAt(ctx); err != nil || !next.Equal(at) {
 		t.Fatalf("next due %v, %v; want the event's instant", next, err)
 	}
-	if _, err := s.PendingSentEvent(ctx, "oA", oneTime, at.Add(time.Millisecond)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.PendingSentEvent(ctx, "", "oA", oneTime, at.Add(time.Millisecond)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("an event received before since: %v, want ErrNotFound", err)
 	}
-	ev, err := s.PendingSentEvent(ctx, "oA", oneTime, c.ClaimedAt)
+	ev, err := s.PendingSentEvent(ctx, "", "oA", oneTime, c.ClaimedAt)
 	if err != nil || ev.MsgID != 9 || !ev.Delivered || ev.Status != "success" {
 		t.Fatalf("pending event %+v, %v", ev, err)
 	}
@@ -322,7 +322,7 @@ func testUnknownSettle(t *testing.T, s store.EngineStore) {
 	if ok, err := s.OccurrenceSent(ctx, "a", et0); err != nil || !ok {
 		t.Fatalf("occurrence sent after the settle: %v, %v", ok, err)
 	}
-	if _, err := s.PendingSentEvent(ctx, "oA", oneTime, c.ClaimedAt); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.PendingSentEvent(ctx, "", "oA", oneTime, c.ClaimedAt); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the settling event is still parked: %v", err)
 	}
 	// The unknown attempt used the credit.
@@ -363,7 +363,7 @@ func testSettleEventTaken(t *testing.T, s store.EngineStore) {
 	if len(c2) != 1 || c2[0].Reminder.ID != "a" {
 		t.Fatalf("claim of the woken reminder: %v", claimIDs(c2))
 	}
-	ev, err := s.PendingSentEvent(ctx, "oA", oneTime, c2[0].Reminder.UnknownAt)
+	ev, err := s.PendingSentEvent(ctx, "", "oA", oneTime, c2[0].Reminder.UnknownAt)
 	if err != nil || ev.MsgID != 9 {
 		t.Fatalf("pending event %+v, %v", ev, err)
 	}

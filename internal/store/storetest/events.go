@@ -40,11 +40,11 @@ func Events(t *testing.T, open Open[store.Store]) {
 const oneTime2 = "tpl_one_2"
 
 // altKinds is kinds with oneTime2.
-func altKinds(id string) (store.TemplateKind, bool) {
+func altKinds(app, id string) (store.TemplateKind, bool) {
 	if id == oneTime2 {
 		return store.KindOneTime, true
 	}
-	return kinds(id)
+	return kinds(app, id)
 }
 
 // alts are the alternatives of the suite's event reminders: oneTime, then

@@ -34,6 +34,9 @@ func LedgerApps(t *testing.T, open Open[store.Store]) {
 		{"SnoozeKeysPerApp", testLedgerAppsSnoozeKeys},
 		{"PromptedAndCoveragePerApp", testLedgerAppsPrompted},
 		{"AdoptedLedgerGivesItsCredits", testLedgerAppsAdopt},
+		{"ParkedSentEventSettlesAndWakesItsAppOnly", testLedgerAppsParkedSentEvent},
+		{"AdoptedParkedSentEventIsTheApps", testLedgerAppsAdoptParked},
+		{"TemplateKindIsTheAppsOwn", testLedgerAppsKindPerApp},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}

@@ -114,8 +114,8 @@ func (q *Queries) RememberPush(ctx context.Context, arg RememberPushParams) (int
 }
 
 const savePendingSentEvent = `-- name: SavePendingSentEvent :exec
-INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id)
-VALUES ($1::bigint, $2::boolean, $3::text, $4::bigint, $5::text, $6::text)
+INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id, appid)
+VALUES ($1::bigint, $2::boolean, $3::text, $4::bigint, $5::text, $6::text, $7::text)
 ON CONFLICT (msgid) DO NOTHING
 `
 
@@ -126,6 +126,7 @@ type SavePendingSentEventParams struct {
 	Now         int64
 	Openid      string
 	TemplateID  string
+	Appid       string
 }
 
 func (q *Queries) SavePendingSentEvent(ctx context.Context, arg SavePendingSentEventParams) error {
@@ -136,6 +137,7 @@ func (q *Queries) SavePendingSentEvent(ctx context.Context, arg SavePendingSentE
 		arg.Now,
 		arg.Openid,
 		arg.TemplateID,
+		arg.Appid,
 	)
 	return err
 }
@@ -158,18 +160,26 @@ func (q *Queries) SetDeliveryByMsgid(ctx context.Context, arg SetDeliveryByMsgid
 
 const wakeUnknownReminders = `-- name: WakeUnknownReminders :execrows
 UPDATE reminders SET due_at = $1::bigint
-WHERE openid = $2::text AND template_id = $3::text AND unknown_at IS NOT NULL AND status = 'scheduled'
-  AND due_at > $1::bigint
+WHERE openid = $2::text AND template_id = $3::text AND appid = $4::text AND unknown_at IS NOT NULL
+  AND status = 'scheduled' AND due_at > $1::bigint
 `
 
 type WakeUnknownRemindersParams struct {
 	Now        int64
 	Openid     string
 	TemplateID string
+	Appid      string
 }
 
+// A reminder of the event's app, user and template waiting out an unknown
+// outcome is due now.
 func (q *Queries) WakeUnknownReminders(ctx context.Context, arg WakeUnknownRemindersParams) (int64, error) {
-	result, err := q.db.Exec(ctx, wakeUnknownReminders, arg.Now, arg.Openid, arg.TemplateID)
+	result, err := q.db.Exec(ctx, wakeUnknownReminders,
+		arg.Now,
+		arg.Openid,
+		arg.TemplateID,
+		arg.Appid,
+	)
 	if err != nil {
 		return 0, err
 	}

@@ -9,6 +9,19 @@ import (
 	"context"
 )
 
+const adoptPendingSentEvents = `-- name: AdoptPendingSentEvents :execrows
+UPDATE pending_sent_events SET appid = $1 WHERE appid = ''
+`
+
+// Parked sent events pushed before they carried their app.
+func (q *Queries) AdoptPendingSentEvents(ctx context.Context, appid string) (int64, error) {
+	result, err := q.db.Exec(ctx, adoptPendingSentEvents, appid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const adoptReminders = `-- name: AdoptReminders :execrows
 UPDATE reminders SET appid = $1 WHERE appid = ''
 `

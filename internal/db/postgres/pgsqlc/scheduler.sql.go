@@ -889,11 +889,13 @@ func (q *Queries) OutcomeRefundCredit(ctx context.Context, arg OutcomeRefundCred
 
 const pendingSentEventFor = `-- name: PendingSentEventFor :one
 SELECT msgid, delivered, event_status FROM pending_sent_events
-WHERE openid = $1::text AND template_id = $2::text AND openid <> '' AND received_at >= $3::bigint
+WHERE appid = $1::text AND openid = $2::text AND template_id = $3::text AND openid <> ''
+  AND received_at >= $4::bigint
 ORDER BY received_at, msgid LIMIT 1
 `
 
 type PendingSentEventForParams struct {
+	Appid      string
 	Openid     string
 	TemplateID string
 	Since      int64
@@ -905,10 +907,15 @@ type PendingSentEventForRow struct {
 	EventStatus string
 }
 
-// The earliest parked sent event for a user and template received at or
-// after @since.
+// The earliest parked sent event for an app's user and template received
+// at or after @since.
 func (q *Queries) PendingSentEventFor(ctx context.Context, arg PendingSentEventForParams) (PendingSentEventForRow, error) {
-	row := q.db.QueryRow(ctx, pendingSentEventFor, arg.Openid, arg.TemplateID, arg.Since)
+	row := q.db.QueryRow(ctx, pendingSentEventFor,
+		arg.Appid,
+		arg.Openid,
+		arg.TemplateID,
+		arg.Since,
+	)
 	var i PendingSentEventForRow
 	err := row.Scan(&i.Msgid, &i.Delivered, &i.EventStatus)
 	return i, err
