@@ -286,7 +286,7 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE state IN ('pending', 'failing');
 CREATE INDEX webhook_outbox_state ON webhook_outbox (state, created_at, id);
 
--- A fleet's start marks (migration 10): a claim whose worker took the user's
+-- A fleet's start marks (migration 11): a claim whose worker took the user's
 -- send lease, by reminder and attempt, until the claim's record.
 CREATE TABLE send_starts (
     reminder_id TEXT   NOT NULL PRIMARY KEY,
