@@ -259,7 +259,7 @@ func (s *Server) webReminder(r *http.Request, cc *service.Coverage, rem store.Re
 	}
 	var data map[string]string
 	_ = json.Unmarshal(rj.Data, &data)
-	t, known := s.catalog.Get(rem.TemplateID)
+	t, known := s.catalogOf(rem.AppID).Get(rem.TemplateID)
 	if known {
 		out.TemplateTitle = t.Title
 		for _, k := range t.Keywords {

@@ -32,7 +32,7 @@ func (s *Server) webEventOf(r *http.Request, e store.Event) (webEvent, error) {
 	we := webEvent{ID: e.ID, OpenID: e.OpenID, Title: e.Title, Location: e.Location, Status: e.Status(),
 		StartAt: e.StartAt.In(loc).Format("2006-01-02 15:04 -07:00"), ExternalRef: e.ExternalRef}
 	for _, t := range e.Templates {
-		we.Templates = append(we.Templates, s.templateTitle(t.TemplateID))
+		we.Templates = append(we.Templates, s.templateTitle(e.AppID, t.TemplateID))
 	}
 	rems, err := s.store.EventReminders(r.Context(), e.ID)
 	if err != nil {
@@ -40,7 +40,7 @@ func (s *Server) webEventOf(r *http.Request, e store.Event) (webEvent, error) {
 	}
 	for _, rem := range rems {
 		l := webLead{Lead: rem.Lead, ReminderID: rem.ID, Status: string(rem.Status), Reason: string(rem.Reason),
-			FireAt: rem.FireAt.In(loc).Format("2006-01-02 15:04"), TemplateID: rem.TemplateID, TemplateTitle: s.templateTitle(rem.TemplateID)}
+			FireAt: rem.FireAt.In(loc).Format("2006-01-02 15:04"), TemplateID: rem.TemplateID, TemplateTitle: s.templateTitle(rem.AppID, rem.TemplateID)}
 		for i, a := range rem.Alternatives {
 			if a.TemplateID == rem.TemplateID {
 				l.Choice = i + 1
@@ -51,9 +51,10 @@ func (s *Server) webEventOf(r *http.Request, e store.Event) (webEvent, error) {
 	return we, nil
 }
 
-// templateTitle is a template's title, or its id when it is not known.
-func (s *Server) templateTitle(id string) string {
-	if t, ok := s.catalog.Get(id); ok {
+// templateTitle is the title of app's template id, or the id when it is not
+// known.
+func (s *Server) templateTitle(app, id string) string {
+	if t, ok := s.catalogOf(app).Get(id); ok {
 		return t.Title
 	}
 	return id

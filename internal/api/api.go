@@ -215,7 +215,7 @@ func New(cfg Config) *Server {
 	}
 	s.adminFailures.now = s.now
 	s.reminders = service.NewReminders(s.store, s.engine, s.now)
-	s.consents = service.NewConsents(s.store, s.catalog)
+	s.consents = service.NewConsents(s.store, appTemplates{s})
 	s.handler = s.routes()
 	return s
 }

@@ -241,6 +241,14 @@ func (s *Server) receiver(r *http.Request) (*wechat.Receiver, error) {
 // push's).
 func (s *Server) catalogFor(ctx context.Context) *catalog.Catalog { return s.catalogOf(appID(ctx)) }
 
+// appTemplates looks templates up in their app's catalog (the services'
+// service.Templates).
+type appTemplates struct{ s *Server }
+
+func (t appTemplates) GetIn(appID, id string) (*wechat.Template, bool) {
+	return t.s.catalogOf(appID).Get(id)
+}
+
 // catalogOf is app appID's templates; Config.Catalog when the app has
 // none of its own.
 func (s *Server) catalogOf(appID string) *catalog.Catalog {

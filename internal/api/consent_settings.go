@@ -41,7 +41,7 @@ func (s *Server) handleConsentSettings(w http.ResponseWriter, r *http.Request) {
 				fe.add("itemSettings."+id, `must be "accept", "reject" or "ban"`)
 				continue
 			}
-			if _, known := s.catalog.Get(id); !known {
+			if _, known := s.catalogFor(r.Context()).Get(id); !known {
 				s.logFor(r.Context()).Info("consent setting of a template not known; ignored", "template_id", id)
 				continue
 			}

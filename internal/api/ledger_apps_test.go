@@ -125,3 +125,38 @@ func TestAdminConsentPageIsPerApp(t *testing.T) {
 		t.Errorf("B's page:\n%s", b)
 	}
 }
+
+// A session's consent settings go by its own app's template list: a
+// setting of a template only app B has is kept for B's user (it was
+// ignored as unknown, looked up in the first app's list), and not for A's.
+func TestConsentSettingsGoByTheSessionsApp(t *testing.T) {
+	ta := newTwoApps(t)
+	tokB := ta.loginB("u1")
+	r := ta.do("POST", "/v1/consents/settings", tokB, map[string]any{"mainSwitch": true,
+		"itemSettings": map[string]string{onlyBTemplate: "ban"}})
+	ta.want(r, 200, "")
+	if c := consentsOfResp(t, r)[onlyBTemplate]; c == nil || c["setting"] != "ban" || c["appid"] != appB {
+		t.Fatalf("B's setting of its own template: %s", r.raw)
+	}
+	tokA := ta.loginA("u1")
+	r = ta.do("POST", "/v1/consents/settings", tokA, map[string]any{"mainSwitch": true,
+		"itemSettings": map[string]string{onlyBTemplate: "ban"}})
+	ta.want(r, 200, "")
+	if c := consentsOfResp(t, r)[onlyBTemplate]; c != nil {
+		t.Fatalf("A's setting of a template A does not have was kept: %s", r.raw)
+	}
+}
+
+// B's prompt plans over B's templates: a reminder through a template only B
+// has is asked for (its kind and title come from B's list).
+func TestPromptGoesByTheSessionsApp(t *testing.T) {
+	ta := newTwoApps(t)
+	tokB := ta.loginB("u1")
+	ta.create(tokB, map[string]any{"template_id": onlyBTemplate, "fire_at": t0.Add(3600e9).Format("2006-01-02T15:04:05Z07:00"),
+		"data": map[string]string{"thing1": "x"}})
+	r := ta.do("GET", "/v1/consents/prompt", tokB, nil)
+	ta.want(r, 200, "")
+	if !strings.Contains(r.raw, onlyBTemplate) {
+		t.Fatalf("B's prompt does not ask for B's own template: %s", r.raw)
+	}
+}

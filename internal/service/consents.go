@@ -8,9 +8,10 @@ import (
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
-// Templates looks templates up by id (a *catalog.Catalog).
+// Templates looks an app's templates up by id: each mini-program has its
+// own, and one id may be one-time in one app and long-term in another.
 type Templates interface {
-	Get(id string) (*wechat.Template, bool)
+	GetIn(appID, id string) (*wechat.Template, bool)
 }
 
 // Consents answers what the consent ledger means for a user's reminders:
@@ -54,7 +55,7 @@ func (c *Consents) Prompt(ctx context.Context, app, openid string) (Plan, error)
 	infos := map[string]TemplateInfo{}
 	for _, n := range needs {
 		for _, id := range n.Templates {
-			if t, ok := c.templates.Get(id); ok {
+			if t, ok := c.templates.GetIn(app, id); ok {
 				infos[id] = TemplateInfo{Kind: t.Kind, Title: t.Title}
 			}
 		}

@@ -141,7 +141,7 @@ func (cv *Coverage) RetryOutlook(ctx context.Context, r store.Reminder) (Outlook
 		return "", err
 	}
 	consent := c.Credits > 0
-	if t, ok := cv.c.templates.Get(r.TemplateID); ok && t.Kind == wechat.LongTerm {
+	if t, ok := cv.c.templates.GetIn(r.AppID, r.TemplateID); ok && t.Kind == wechat.LongTerm {
 		consent = c.LongTerm
 	}
 	switch {
