@@ -289,6 +289,6 @@ CREATE INDEX webhook_outbox_state ON webhook_outbox (state, created_at, id);
 -- A fleet's start marks (migration 11): a claim whose worker took the user's
 -- send lease, by reminder and attempt, until the claim's record.
 CREATE TABLE send_starts (
-    reminder_id TEXT   NOT NULL PRIMARY KEY,
+    reminder_id TEXT   NOT NULL PRIMARY KEY REFERENCES reminders (id) ON DELETE CASCADE,
     attempt     BIGINT NOT NULL
 );

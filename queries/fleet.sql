@@ -43,6 +43,7 @@ DELETE FROM user_sends WHERE openid = @openid AND holder = @holder;
 
 -- name: MarkSendStarted :execrows
 -- The send of holder's claim of the reminder starts (taken with the user's
--- send lease): 0 rows when the claim is no longer holder's (rescued).
+-- send lease): 0 rows when the claim is no longer holder's at that attempt
+-- (rescued, or rescued and claimed again).
 UPDATE reminders SET send_started = 1
-WHERE id = @id AND status = 'sending' AND lease_owner = @holder;
+WHERE id = @id AND status = 'sending' AND lease_owner = @holder AND attempts = @attempts;

@@ -82,7 +82,7 @@ var errClaimLost = errors.New("the claim is no longer the holder's")
 // AcquireUserSend takes openID's send lease for holder, and marks the send
 // of holder's claim of reminderID started, in one transaction: a claim
 // rescued meanwhile takes no lease (false).
-func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string) (bool, error) {
+func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string, attempt int64) (bool, error) {
 	var n int64
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
 		if err := q.DropExpiredUserSend(ctx, dbsqlc.DropExpiredUserSendParams{Openid: openID, Now: now.UnixMilli()}); err != nil {
@@ -93,7 +93,7 @@ func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, un
 		if err != nil || n == 0 || reminderID == "" {
 			return err
 		}
-		marked, err := q.MarkSendStarted(ctx, dbsqlc.MarkSendStartedParams{ID: reminderID, Holder: someStr(holder)})
+		marked, err := q.MarkSendStarted(ctx, dbsqlc.MarkSendStartedParams{ID: reminderID, Holder: someStr(holder), Attempts: attempt})
 		if err == nil && marked == 0 {
 			err = errClaimLost
 		}

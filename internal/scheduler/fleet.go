@@ -43,7 +43,7 @@ func (e *Engine) sendLease(ctx context.Context, c store.Claim) (res result, rele
 	}
 	openID := c.Reminder.OpenID
 	now := e.now()
-	got, err := e.store.AcquireUserSend(ctx, openID, e.cfg.Owner, now, userSendUntil(now, c.Reminder.LeaseUntil, e.cfg.SendBudget, e.cfg.ClientTimeout), c.Reminder.ID)
+	got, err := e.store.AcquireUserSend(ctx, openID, e.cfg.Owner, now, userSendUntil(now, c.Reminder.LeaseUntil, e.cfg.SendBudget, e.cfg.ClientTimeout), c.Reminder.ID, c.Reminder.Attempts)
 	if err != nil || !got {
 		msg := "another process is sending to this user"
 		if err != nil {

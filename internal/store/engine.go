@@ -98,8 +98,11 @@ type EngineStore interface {
 	// unless another holder has it past now: at most one send to a user in
 	// flight across the processes. It reports whether holder has it. With
 	// the lease, in the same transaction, it marks the send of holder's
-	// claim of reminderID started (ClaimParams.MarkStarts).
-	AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string) (bool, error)
+	// claim of reminderID at attempt started (ClaimParams.MarkStarts); a
+	// claim no longer holder's at that attempt (rescued, or rescued and
+	// claimed again) is not marked: the lease is given back and it reports
+	// false.
+	AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string, attempt int64) (bool, error)
 	// ReleaseUserSend gives openID's send lease up, if holder has it.
 	ReleaseUserSend(ctx context.Context, openID, holder string) error
 	// SharedByProcesses reports whether several processes may share the

@@ -304,5 +304,5 @@ WHERE id = @id::text AND status = 'sending' AND lease_until < @now::bigint AND a
   AND NOT EXISTS (SELECT 1 FROM send_starts s WHERE s.reminder_id = @id::text AND s.attempt = @attempts::bigint);
 
 -- name: DeleteSendStart :exec
--- A rescued claim's start mark.
-DELETE FROM send_starts WHERE reminder_id = @reminder_id::text;
+-- A rescued claim's start mark (of its attempt only).
+DELETE FROM send_starts WHERE reminder_id = @reminder_id::text AND attempt = @attempt::bigint;

@@ -116,18 +116,20 @@ func (q *Queries) LoadFleetToken(ctx context.Context, appid string) (LoadFleetTo
 
 const markSendStarted = `-- name: MarkSendStarted :execrows
 UPDATE reminders SET send_started = 1
-WHERE id = ?1 AND status = 'sending' AND lease_owner = ?2
+WHERE id = ?1 AND status = 'sending' AND lease_owner = ?2 AND attempts = ?3
 `
 
 type MarkSendStartedParams struct {
-	ID     string
-	Holder sql.NullString
+	ID       string
+	Holder   sql.NullString
+	Attempts int64
 }
 
 // The send of holder's claim of the reminder starts (taken with the user's
-// send lease): 0 rows when the claim is no longer holder's (rescued).
+// send lease): 0 rows when the claim is no longer holder's at that attempt
+// (rescued, or rescued and claimed again).
 func (q *Queries) MarkSendStarted(ctx context.Context, arg MarkSendStartedParams) (int64, error) {
-	result, err := q.exec(ctx, q.markSendStartedStmt, markSendStarted, arg.ID, arg.Holder)
+	result, err := q.exec(ctx, q.markSendStartedStmt, markSendStarted, arg.ID, arg.Holder, arg.Attempts)
 	if err != nil {
 		return 0, err
 	}

@@ -120,6 +120,7 @@ func releaseUserSends(ctx context.Context, q *pgsqlc.Queries, reqs []*outcomeReq
 		if h := req.o.ReleaseUserSend; h != "" {
 			p.Openids, p.Holders = append(p.Openids, req.o.Claim.Reminder.OpenID), append(p.Holders, h)
 			p.ReminderIds = append(p.ReminderIds, req.o.Claim.Reminder.ID)
+			p.Attempts = append(p.Attempts, req.o.Claim.Reminder.Attempts)
 		}
 	}
 	if len(p.Openids) == 0 {

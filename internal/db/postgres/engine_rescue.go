@@ -54,7 +54,7 @@ func (d *DB) RescueExpiredLeases(ctx context.Context, at time.Time, unknownWait 
 				continue
 			}
 			n++
-			if err := q.DeleteSendStart(ctx, x.ID); err != nil {
+			if err := q.DeleteSendStart(ctx, pgsqlc.DeleteSendStartParams{ReminderID: x.ID, Attempt: x.Attempts}); err != nil {
 				return err
 			}
 			// A claim recorded as a 'sending' delivery row (a database

@@ -84,8 +84,8 @@ func (a appView) InvalidateToken(ctx context.Context, version int64, at time.Tim
 // group-committed (d.leases, acquireBatch), one statement and one commit
 // for all of them. A claim rescued meanwhile is not marked: the lease is
 // given back and it reports false.
-func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string) (bool, error) {
-	req := &leaseReq{openID: openID, holder: holder, now: now, until: until, reminderID: reminderID}
+func (d *DB) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string, attempt int64) (bool, error) {
+	req := &leaseReq{openID: openID, holder: holder, now: now, until: until, reminderID: reminderID, attempt: attempt}
 	if err := d.leases.Do(ctx, req); err != nil {
 		return false, storeErr(err, "acquire the send lease")
 	}
@@ -100,6 +100,7 @@ type leaseReq struct {
 	openID, holder string
 	now, until     time.Time
 	reminderID     string
+	attempt        int64
 	got            bool
 }
 
@@ -147,6 +148,7 @@ func (d *DB) acquireRound(ctx context.Context, reqs []*leaseReq, round []int) er
 		p.Holders = append(p.Holders, r.holder)
 		p.Untils = append(p.Untils, r.until.UnixMilli())
 		p.ReminderIds = append(p.ReminderIds, r.reminderID)
+		p.Attempts = append(p.Attempts, r.attempt)
 		p.Now = min(p.Now, r.now.UnixMilli())
 	}
 	rows, err := d.q.AcquireUserSends(ctx, p)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db/pgtest"
+	"github.com/reminderd/reminderd/internal/db/postgres/pgsqlc"
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // One batch of send leases may ask for one user twice (two holders of the
@@ -59,7 +61,7 @@ func TestStartMarksEndWithTheRecord(t *testing.T) {
 	d, raw, cs := claimN(t, 3, t0)
 	at := t0.Add(2 * time.Second)
 	for _, c := range cs {
-		if ok, err := d.AcquireUserSend(ctx, c.Reminder.OpenID, "w", at, at.Add(time.Minute), c.Reminder.ID); err != nil || !ok {
+		if ok, err := d.AcquireUserSend(ctx, c.Reminder.OpenID, "w", at, at.Add(time.Minute), c.Reminder.ID, c.Reminder.Attempts); err != nil || !ok {
 			t.Fatalf("lease of %s: %v, %v", c.Reminder.ID, ok, err)
 		}
 	}
@@ -117,5 +119,133 @@ func TestStartMarkOfAnEarlierVersionCounts(t *testing.T) {
 	}
 	if last, err := d.LastUnknownAttempt(ctx, cs[1].Reminder.ID, t0); err != nil || !last.IsZero() {
 		t.Fatalf("r1 (never started): last unknown attempt %v, %v; want none", last, err)
+	}
+}
+
+// A worker's send lease taken while a rescue of its claim is under way
+// waits for the rescue and reads its result (found by review: the mark
+// read the claim without a lock, so a claim the rescuer gave back as never
+// started was marked, sent, and then sent again by the next claim).
+func TestStartMarkWaitsForARescueUnderWay(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	d, raw, cs := claimN(t, 1, t0)
+	c := cs[0]
+	if _, err := raw.Exec(ctx, `UPDATE reminders SET send_started = false`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := raw.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	now := t0.Add(5 * time.Minute).UnixMilli()
+	q := pgsqlc.New(tx)
+	if exp, err := q.ExpiredLeases(ctx, now); err != nil || len(exp) != 1 || exp[0].StartMarked {
+		t.Fatalf("expired %+v, %v", exp, err)
+	}
+	if n, err := q.RescueUnstarted(ctx, pgsqlc.RescueUnstartedParams{ID: c.Reminder.ID, Now: now, Attempts: c.Reminder.Attempts}); err != nil || n != 1 {
+		t.Fatalf("rescue %d, %v", n, err)
+	}
+	type result struct {
+		got bool
+		err error
+	}
+	done := make(chan result, 1)
+	at := t0.Add(2 * time.Second)
+	go func() {
+		got, err := d.AcquireUserSend(ctx, c.Reminder.OpenID, "w", at, at.Add(time.Minute), c.Reminder.ID, c.Reminder.Attempts)
+		done <- result{got, err}
+	}()
+	// The lease's statement is seen waiting on the rescue's row lock.
+	for waiting := 0; waiting == 0; {
+		select {
+		case r := <-done:
+			t.Fatalf("the send lease answered (%v, %v) while the rescue of its claim was under way", r.got, r.err)
+		default:
+		}
+		if err := raw.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%AcquireUserSends%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.got {
+		t.Fatalf("the send lease of a claim given back: %v, %v; want refused", r.got, r.err)
+	}
+	var marks int
+	if err := raw.QueryRow(ctx, `SELECT count(*) FROM send_starts`).Scan(&marks); err != nil || marks != 0 {
+		t.Fatalf("%d start marks (%v), want none", marks, err)
+	}
+}
+
+// A stalled worker's late record of attempt 1 leaves attempt 2's start mark
+// alone (found by review: marks were deleted by reminder alone, so the
+// next rescue took attempt 2's started send for one never started, and
+// sent it again).
+func TestStaleRecordKeepsTheNextClaimsMark(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	d, raw, cs := claimN(t, 1, t0)
+	c1 := cs[0]
+	at := t0.Add(2 * time.Second)
+	if ok, err := d.AcquireUserSend(ctx, c1.Reminder.OpenID, "w", at, at.Add(time.Minute), c1.Reminder.ID, c1.Reminder.Attempts); err != nil || !ok {
+		t.Fatalf("lease of attempt 1: %v, %v", ok, err)
+	}
+	// w stalls; its claim is rescued as started (an unknown outcome).
+	if n, err := d.RescueExpiredLeases(ctx, t0.Add(5*time.Minute), time.Minute); err != nil || n != 1 {
+		t.Fatalf("rescue of attempt 1: %d, %v", n, err)
+	}
+	now := t0.Add(20 * time.Minute)
+	kind := func(string, string) (store.TemplateKind, bool) { return store.KindLongTerm, true }
+	cs2, err := d.ClaimDue(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Owner: "v", Max: 1, Kind: kind, MarkStarts: true})
+	if err != nil || len(cs2) != 1 {
+		t.Fatalf("claim of attempt 2: %v, %v", cs2, err)
+	}
+	c2 := cs2[0]
+	if ok, err := d.AcquireUserSend(ctx, c2.Reminder.OpenID, "v", now, now.Add(2*time.Minute), c2.Reminder.ID, c2.Reminder.Attempts); err != nil || !ok {
+		t.Fatalf("lease of attempt 2: %v, %v", ok, err)
+	}
+	// w's late outcome of attempt 1.
+	late := sentOutcome(c1, now.Add(time.Second), 555)
+	late.o.ReleaseUserSend = "w"
+	for _, err := range d.recordBatch(ctx, []*outcomeReq{late}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// v dies mid-send: its claim's rescue finds it started.
+	if _, err := d.RescueExpiredLeases(ctx, now.Add(10*time.Minute), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var attempts int64
+	var unknown *int64
+	if err := raw.QueryRow(ctx, `SELECT attempts, unknown_at FROM reminders WHERE id = $1`, c2.Reminder.ID).Scan(&attempts, &unknown); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != c2.Reminder.Attempts || unknown == nil {
+		t.Fatalf("after attempt 2's rescue: attempts %d, unknown_at %v; want attempt %d kept as an unknown outcome", attempts, unknown, c2.Reminder.Attempts)
+	}
+}
+
+// A stalled worker whose claim was rescued and claimed again by its own
+// process gets no lease for the new claim: the mark names the attempt.
+func TestStartMarkNamesTheAttempt(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	d, _, cs := claimN(t, 1, t0)
+	c1 := cs[0]
+	if n, err := d.RescueExpiredLeases(ctx, t0.Add(5*time.Minute), time.Minute); err != nil || n != 1 {
+		t.Fatalf("rescue: %d, %v", n, err)
+	}
+	now := t0.Add(20 * time.Minute)
+	kind := func(string, string) (store.TemplateKind, bool) { return store.KindLongTerm, true }
+	if cs2, err := d.ClaimDue(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Owner: "w", Max: 1, Kind: kind, MarkStarts: true}); err != nil || len(cs2) != 1 {
+		t.Fatalf("claim again: %v, %v", cs2, err)
+	}
+	if ok, err := d.AcquireUserSend(ctx, c1.Reminder.OpenID, "w", now, now.Add(time.Minute), c1.Reminder.ID, c1.Reminder.Attempts); err != nil || ok {
+		t.Fatalf("the stale claim's lease: %v, %v; want refused", ok, err)
 	}
 }

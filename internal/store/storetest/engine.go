@@ -50,6 +50,7 @@ func engineTests(t *testing.T, open Open[EngineDriver]) {
 		{"UserSendLeaseRefusedToALostClaim", testUserSendLeaseOfALostClaim},
 		{"RecordReleasesTheUserSendLease", testRecordReleasesUserSend},
 		{"UserSendLeasesAtOnce", testUserSendLeasesAtOnce},
+		{"UserSendLeaseNamesTheAttempt", testUserSendLeaseNamesTheAttempt},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}

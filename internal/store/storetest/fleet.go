@@ -172,7 +172,7 @@ func testUserSendLease(t *testing.T, s store.EngineStore) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ok, err := s.AcquireUserSend(ctx, u, h, et0, until, "")
+				ok, err := s.AcquireUserSend(ctx, u, h, et0, until, "", 0)
 				if err != nil {
 					t.Error(err)
 				}
@@ -198,20 +198,20 @@ func testUserSendLease(t *testing.T, s store.EngineStore) {
 		t.Fatal(err)
 	}
 	// Released by its holder (whichever it was): free.
-	if ok, err := s.AcquireUserSend(ctx, "u1", "p9", et0.Add(time.Second), until, ""); err != nil || !ok {
+	if ok, err := s.AcquireUserSend(ctx, "u1", "p9", et0.Add(time.Second), until, "", 0); err != nil || !ok {
 		t.Fatalf("u1 after its release: %v, %v; want granted", ok, err)
 	}
-	if ok, err := s.AcquireUserSend(ctx, "u1", "p9", et0.Add(2*time.Second), until.Add(time.Second), ""); err != nil || !ok {
+	if ok, err := s.AcquireUserSend(ctx, "u1", "p9", et0.Add(2*time.Second), until.Add(time.Second), "", 0); err != nil || !ok {
 		t.Fatalf("u1 again by its holder: %v, %v; want granted", ok, err)
 	}
 	if err := s.ReleaseUserSend(ctx, "u1", "p8"); err != nil { // not the holder
 		t.Fatal(err)
 	}
-	if ok, err := s.AcquireUserSend(ctx, "u1", "p8", et0.Add(3*time.Second), until, ""); err != nil || ok {
+	if ok, err := s.AcquireUserSend(ctx, "u1", "p8", et0.Add(3*time.Second), until, "", 0); err != nil || ok {
 		t.Fatalf("u1 within p9's lease: %v, %v; want refused", ok, err)
 	}
 	// u2's lease runs out: anyone takes it.
-	if ok, err := s.AcquireUserSend(ctx, "u2", "p8", until, until.Add(time.Minute), ""); err != nil || !ok {
+	if ok, err := s.AcquireUserSend(ctx, "u2", "p8", until, until.Add(time.Minute), "", 0); err != nil || !ok {
 		t.Fatalf("u2 after its lease: %v, %v; want granted", ok, err)
 	}
 }
@@ -233,7 +233,7 @@ func testRescueUnstarted(t *testing.T, s store.EngineStore) {
 	if err != nil || len(cs) != 2 {
 		t.Fatalf("claimed %v, %v", claimIDs(cs), err)
 	}
-	if ok, err := s.AcquireUserSend(ctx, "oB", "dead", et0, et0.Add(2*time.Minute), "b"); err != nil || !ok {
+	if ok, err := s.AcquireUserSend(ctx, "oB", "dead", et0, et0.Add(2*time.Minute), "b", 1); err != nil || !ok {
 		t.Fatalf("b's send lease: %v, %v", ok, err)
 	}
 	at := et0.Add(2 * time.Minute)
@@ -278,10 +278,10 @@ func testUserSendLeaseOfALostClaim(t *testing.T, s store.EngineStore) {
 	if n, err := s.RescueExpiredLeases(ctx, at, 5*time.Minute); err != nil || n != 1 {
 		t.Fatalf("rescued %d, %v", n, err)
 	}
-	if ok, err := s.AcquireUserSend(ctx, "oA", "slow", at, at.Add(time.Minute), "a"); err != nil || ok {
+	if ok, err := s.AcquireUserSend(ctx, "oA", "slow", at, at.Add(time.Minute), "a", 1); err != nil || ok {
 		t.Fatalf("the lost claim's send lease: %v, %v; want refused", ok, err)
 	}
-	if ok, err := s.AcquireUserSend(ctx, "oA", "other", at, at.Add(time.Minute), ""); err != nil || !ok {
+	if ok, err := s.AcquireUserSend(ctx, "oA", "other", at, at.Add(time.Minute), "", 0); err != nil || !ok {
 		t.Fatalf("another holder after the refusal: %v, %v; want the user free", ok, err)
 	}
 	// The reminder is claimable and was never marked started: a later
@@ -301,7 +301,7 @@ func testRecordReleasesUserSend(t *testing.T, s store.EngineStore) {
 	create(t, s, "b", "oB", oneTime, et0)
 	cs := claimAt(t, s, "p1", et0, 10)
 	for _, c := range cs {
-		if ok, err := s.AcquireUserSend(ctx, c.Reminder.OpenID, "p1", et0, et0.Add(5*time.Minute), c.Reminder.ID); err != nil || !ok {
+		if ok, err := s.AcquireUserSend(ctx, c.Reminder.OpenID, "p1", et0, et0.Add(5*time.Minute), c.Reminder.ID, c.Reminder.Attempts); err != nil || !ok {
 			t.Fatalf("lease of %s: %v, %v", c.Reminder.OpenID, ok, err)
 		}
 	}
@@ -310,10 +310,10 @@ func testRecordReleasesUserSend(t *testing.T, s store.EngineStore) {
 	oa.ReleaseUserSend = "p1"
 	record(t, s, oa)
 	record(t, s, sent(b, et0.Add(time.Second), 2))
-	if ok, err := s.AcquireUserSend(ctx, "oA", "p2", et0.Add(2*time.Second), et0.Add(time.Minute), ""); err != nil || !ok {
+	if ok, err := s.AcquireUserSend(ctx, "oA", "p2", et0.Add(2*time.Second), et0.Add(time.Minute), "", 0); err != nil || !ok {
 		t.Fatalf("oA after a record that released it: %v, %v; want free", ok, err)
 	}
-	if ok, err := s.AcquireUserSend(ctx, "oB", "p2", et0.Add(2*time.Second), et0.Add(time.Minute), ""); err != nil || ok {
+	if ok, err := s.AcquireUserSend(ctx, "oB", "p2", et0.Add(2*time.Second), et0.Add(time.Minute), "", 0); err != nil || ok {
 		t.Fatalf("oB after a record that kept it: %v, %v; want still p1's", ok, err)
 	}
 }
@@ -357,22 +357,25 @@ func testUserSendLeasesAtOnce(t *testing.T, s store.EngineStore) {
 	if len(liveClaims) != live {
 		t.Fatalf("claimed %v", claimIDs(cs))
 	}
-	type ask struct{ openID, holder, reminderID string }
+	type ask struct {
+		openID, holder, reminderID string
+		attempt                    int64
+	}
 	var asks []ask
 	for i := range lost {
 		id := fmt.Sprintf("l%02d", i)
-		asks = append(asks, ask{"u-" + id, "slow", id})
+		asks = append(asks, ask{"u-" + id, "slow", id, 1})
 	}
 	for _, c := range liveClaims {
-		asks = append(asks, ask{c.Reminder.OpenID, "p1", c.Reminder.ID})
+		asks = append(asks, ask{c.Reminder.OpenID, "p1", c.Reminder.ID, c.Reminder.Attempts})
 	}
 	// One user asked for by two holders at once, with no claim.
-	asks = append(asks, ask{"shared", "h1", ""}, ask{"shared", "h2", ""})
+	asks = append(asks, ask{"shared", "h1", "", 0}, ask{"shared", "h2", "", 0})
 	got := make([]bool, len(asks))
 	var wg sync.WaitGroup
 	for i, a := range asks {
 		wg.Go(func() {
-			ok, err := s.AcquireUserSend(ctx, a.openID, a.holder, at, at.Add(5*time.Minute), a.reminderID)
+			ok, err := s.AcquireUserSend(ctx, a.openID, a.holder, at, at.Add(5*time.Minute), a.reminderID, a.attempt)
 			if err != nil {
 				t.Error(err)
 			}
@@ -401,7 +404,7 @@ func testUserSendLeasesAtOnce(t *testing.T, s store.EngineStore) {
 			continue
 		}
 		// A refused claim's user is free; a granted one's is held.
-		ok, err := s.AcquireUserSend(ctx, a.openID, "other", at.Add(time.Second), at.Add(time.Minute), "")
+		ok, err := s.AcquireUserSend(ctx, a.openID, "other", at.Add(time.Second), at.Add(time.Minute), "", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -419,5 +422,33 @@ func testUserSendLeasesAtOnce(t *testing.T, s store.EngineStore) {
 		if last, err := s.LastUnknownAttempt(ctx, c.Reminder.ID, at); err != nil || last.IsZero() {
 			t.Errorf("%s after the rescue: last unknown attempt %v, %v; want its claim (its send started)", c.Reminder.ID, last, err)
 		}
+	}
+}
+
+// A claim rescued and claimed again by the same holder is a new attempt: a
+// stalled worker of the old one gets no send lease for it, the new one's
+// worker does.
+func testUserSendLeaseNamesTheAttempt(t *testing.T, s store.EngineStore) {
+	ctx := context.Background()
+	create(t, s, "a", "oA", oneTime, et0)
+	accept(t, s, "oA", oneTime, et0.Add(-time.Hour))
+	accept(t, s, "oA", oneTime, et0.Add(-time.Hour))
+	if _, err := s.ClaimDue(ctx, store.ClaimParams{Now: et0, LeaseUntil: et0.Add(time.Minute), Owner: "w", Max: 10, Kind: kinds,
+		MarkStarts: true}); err != nil {
+		t.Fatal(err)
+	}
+	at := et0.Add(2 * time.Minute)
+	if n, err := s.RescueExpiredLeases(ctx, at, 5*time.Minute); err != nil || n != 1 {
+		t.Fatalf("rescued %d, %v", n, err)
+	}
+	cs, err := s.ClaimDue(ctx, store.ClaimParams{Now: at, LeaseUntil: at.Add(time.Minute), Owner: "w", Max: 10, Kind: kinds, MarkStarts: true})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("claimed again %v, %v", claimIDs(cs), err)
+	}
+	if ok, err := s.AcquireUserSend(ctx, "oA", "w", at, at.Add(time.Minute), "a", cs[0].Reminder.Attempts-1); err != nil || ok {
+		t.Fatalf("the old attempt's lease: %v, %v; want refused", ok, err)
+	}
+	if ok, err := s.AcquireUserSend(ctx, "oA", "w", at, at.Add(time.Minute), "a", cs[0].Reminder.Attempts); err != nil || !ok {
+		t.Fatalf("the new attempt's lease: %v, %v; want granted", ok, err)
 	}
 }

@@ -6,6 +6,6 @@
 -- send (docs/performance.md). A claim marked true by a process of an earlier
 -- version still counts as started.
 CREATE TABLE send_starts (
-    reminder_id TEXT   NOT NULL PRIMARY KEY,
+    reminder_id TEXT   NOT NULL PRIMARY KEY REFERENCES reminders (id) ON DELETE CASCADE,
     attempt     BIGINT NOT NULL
 );

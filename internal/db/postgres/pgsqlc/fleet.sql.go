@@ -39,17 +39,19 @@ func (q *Queries) AcquireTokenFetch(ctx context.Context, arg AcquireTokenFetchPa
 const acquireUserSends = `-- name: AcquireUserSends :many
 WITH req AS (
     SELECT unnest($1::text[]) AS openid, unnest($2::text[]) AS holder,
-           unnest($3::bigint[]) AS until, unnest($4::text[]) AS reminder_id
+           unnest($3::bigint[]) AS until, unnest($4::text[]) AS reminder_id,
+           unnest($5::bigint[]) AS attempt
 ), lease AS (
     INSERT INTO user_sends (openid, holder, until) SELECT req.openid, req.holder, req.until FROM req
     ON CONFLICT (openid) DO UPDATE SET holder = excluded.holder, until = excluded.until
-    WHERE user_sends.until <= $5 OR user_sends.holder = excluded.holder
+    WHERE user_sends.until <= $6 OR user_sends.holder = excluded.holder
     RETURNING user_sends.openid
 ), mark AS (
     INSERT INTO send_starts (reminder_id, attempt)
     SELECT m.id, m.attempts FROM reminders m JOIN req ON m.id = req.reminder_id
-    WHERE m.lease_until IS NOT NULL AND m.lease_owner = req.holder
+    WHERE m.lease_until IS NOT NULL AND m.lease_owner = req.holder AND m.attempts = req.attempt
       AND req.openid IN (SELECT lease.openid FROM lease)
+    FOR KEY SHARE OF m
     ON CONFLICT (reminder_id) DO UPDATE SET attempt = excluded.attempt
     RETURNING send_starts.reminder_id
 )
@@ -64,6 +66,7 @@ type AcquireUserSendsParams struct {
 	Holders     []string
 	Untils      []int64
 	ReminderIds []string
+	Attempts    []int64
 	Now         int64
 }
 
@@ -76,17 +79,22 @@ type AcquireUserSendsRow struct {
 // AcquireUserSend for several sends at once (parallel arrays, one openid
 // at most once): each user's send lease for its holder, unless another
 // holder has it past @now; with it, each holder's claim of its reminder is
-// marked started (send_starts) if it is still the holder's. One statement,
-// so one commit for the sends of a whole batch. The claim is matched by
-// its owner and lease_until, not by status, so that no plan can take a
-// partial index of status instead of the primary key (a claim's
-// lease_until is set exactly while it is sending: reminders_lease_iff_sending).
+// marked started (send_starts) if it is still the holder's at its attempt.
+// One statement, so one commit for the sends of a whole batch. The claim is
+// matched by its owner, attempt and lease_until, not by status, so that no
+// plan can take a partial index of status instead of the primary key (a
+// claim's lease_until is set exactly while it is sending:
+// reminders_lease_iff_sending), and its row is locked (FOR KEY SHARE): a
+// rescue under way (ExpiredLeases holds the row FOR UPDATE) is waited for
+// and its result read, so that a claim the rescuer gives back is never
+// marked, and a rescuer that comes after the mark skips the row.
 func (q *Queries) AcquireUserSends(ctx context.Context, arg AcquireUserSendsParams) ([]AcquireUserSendsRow, error) {
 	rows, err := q.db.Query(ctx, acquireUserSends,
 		arg.Openids,
 		arg.Holders,
 		arg.Untils,
 		arg.ReminderIds,
+		arg.Attempts,
 		arg.Now,
 	)
 	if err != nil {
@@ -176,7 +184,8 @@ func (q *Queries) ReleaseUserSend(ctx context.Context, arg ReleaseUserSendParams
 
 const releaseUserSends = `-- name: ReleaseUserSends :exec
 WITH starts AS (
-    DELETE FROM send_starts WHERE reminder_id = ANY($3::text[])
+    DELETE FROM send_starts s USING (SELECT unnest($3::text[]) AS id, unnest($4::bigint[]) AS attempt) c
+    WHERE s.reminder_id = c.id AND s.attempt = c.attempt
 )
 DELETE FROM user_sends u USING (SELECT unnest($1::text[]) AS openid, unnest($2::text[]) AS holder) r
 WHERE u.openid = r.openid AND u.holder = r.holder
@@ -186,13 +195,20 @@ type ReleaseUserSendsParams struct {
 	Openids     []string
 	Holders     []string
 	ReminderIds []string
+	Attempts    []int64
 }
 
 // The send leases given up with the outcomes of a batch (parallel arrays),
-// and the start marks of the batch's claims (@reminder_ids), whose records
-// make them moot.
+// and the start marks of the batch's claims (@reminder_ids at @attempts),
+// whose records make them moot: only the recorded attempt's, never a later
+// claim's that a stale record would otherwise wipe.
 func (q *Queries) ReleaseUserSends(ctx context.Context, arg ReleaseUserSendsParams) error {
-	_, err := q.db.Exec(ctx, releaseUserSends, arg.Openids, arg.Holders, arg.ReminderIds)
+	_, err := q.db.Exec(ctx, releaseUserSends,
+		arg.Openids,
+		arg.Holders,
+		arg.ReminderIds,
+		arg.Attempts,
+	)
 	return err
 }
 

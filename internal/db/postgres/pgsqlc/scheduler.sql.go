@@ -354,12 +354,17 @@ func (q *Queries) DeletePendingSentEvent(ctx context.Context, msgid int64) error
 }
 
 const deleteSendStart = `-- name: DeleteSendStart :exec
-DELETE FROM send_starts WHERE reminder_id = $1::text
+DELETE FROM send_starts WHERE reminder_id = $1::text AND attempt = $2::bigint
 `
 
-// A rescued claim's start mark.
-func (q *Queries) DeleteSendStart(ctx context.Context, reminderID string) error {
-	_, err := q.db.Exec(ctx, deleteSendStart, reminderID)
+type DeleteSendStartParams struct {
+	ReminderID string
+	Attempt    int64
+}
+
+// A rescued claim's start mark (of its attempt only).
+func (q *Queries) DeleteSendStart(ctx context.Context, arg DeleteSendStartParams) error {
+	_, err := q.db.Exec(ctx, deleteSendStart, arg.ReminderID, arg.Attempt)
 	return err
 }
 
