@@ -259,32 +259,23 @@ RETURNING r.id;
 
 -- name: InsertSentDeliveries :many
 -- InsertDelivery for a batch of sends WeChat accepted whose claims
--- CompleteSentReminders completed (it holds their row locks): one sent row
--- per element of the arrays, except where its occurrence has a sent row
--- already (deliveries_once): those are left out, and the caller writes them
--- duplicate (InsertDuplicateDeliveries). A msgid is NULL where @has_msgids
--- is false. Returns the reminders written sent. The conflict goes by the
--- unique index itself: no subquery whose plan could scan every sent row
--- (a generic plan made while the table was small did, per batch).
+-- CompleteSentReminders completed (it holds their row locks): one row of
+-- @status per element of the arrays. Written sent, a row whose occurrence
+-- has a sent row already (deliveries_once) is left out, and the caller
+-- writes it again as duplicate (a duplicate row conflicts with nothing). A
+-- msgid is NULL where @has_msgids is false. Returns the reminders written.
+-- The conflict goes by the unique index itself: no subquery whose plan
+-- could scan every sent row (a generic plan made while the table was small
+-- did, per batch).
 INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms,
                         possible_duplicate)
-SELECT c.id, c.occurrence_at, c.attempt, 'sent', 0, '', CASE WHEN c.has_msgid THEN c.msgid END, c.started_at, @now::bigint,
+SELECT c.id, c.occurrence_at, c.attempt, @status::text, 0, '', CASE WHEN c.has_msgid THEN c.msgid END, c.started_at, @now::bigint,
        c.latency_ms, false
 FROM (SELECT unnest(@ids::text[]) AS id, unnest(@occurrence_ats::bigint[]) AS occurrence_at, unnest(@attempts::bigint[]) AS attempt,
              unnest(@msgids::bigint[]) AS msgid, unnest(@has_msgids::boolean[]) AS has_msgid,
              unnest(@started_ats::bigint[]) AS started_at, unnest(@latency_ms::bigint[]) AS latency_ms) AS c
 ON CONFLICT (reminder_id, occurrence_at) WHERE status = 'sent' DO NOTHING
 RETURNING reminder_id;
-
--- name: InsertDuplicateDeliveries :exec
--- The rows InsertSentDeliveries left out, written duplicate.
-INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms,
-                        possible_duplicate)
-SELECT c.id, c.occurrence_at, c.attempt, 'duplicate', 0, '', CASE WHEN c.has_msgid THEN c.msgid END, c.started_at, @now::bigint,
-       c.latency_ms, false
-FROM (SELECT unnest(@ids::text[]) AS id, unnest(@occurrence_ats::bigint[]) AS occurrence_at, unnest(@attempts::bigint[]) AS attempt,
-             unnest(@msgids::bigint[]) AS msgid, unnest(@has_msgids::boolean[]) AS has_msgid,
-             unnest(@started_ats::bigint[]) AS started_at, unnest(@latency_ms::bigint[]) AS latency_ms) AS c;
 
 -- name: SentEventParked :one
 -- Whether the sent event of @msgid is still parked (a settle checks it in

@@ -211,7 +211,7 @@ func recordSent(ctx context.Context, q *pgsqlc.Queries, reqs []*outcomeReq) ([]*
 			done[id] = true
 		}
 	}
-	p := pgsqlc.InsertSentDeliveriesParams{Now: now.UnixMilli()}
+	p := pgsqlc.InsertSentDeliveriesParams{Now: now.UnixMilli(), Status: string(store.DeliverySent)}
 	var sent []*outcomeReq
 	for _, req := range bulk {
 		dl, r := req.o.Delivery, req.o.Claim.Reminder
@@ -233,7 +233,7 @@ func recordSent(ctx context.Context, q *pgsqlc.Queries, reqs []*outcomeReq) ([]*
 		for _, id := range written {
 			isSent[id] = true
 		}
-		dup := pgsqlc.InsertDuplicateDeliveriesParams{Now: p.Now}
+		dup := pgsqlc.InsertSentDeliveriesParams{Now: p.Now, Status: string(store.DeliveryDuplicate)}
 		for i, req := range sent {
 			st := store.DeliverySent
 			if !isSent[req.o.Claim.Reminder.ID] {
@@ -245,7 +245,7 @@ func recordSent(ctx context.Context, q *pgsqlc.Queries, reqs []*outcomeReq) ([]*
 			req.rec = store.Recorded{Status: st}
 		}
 		if len(dup.Ids) > 0 {
-			if err := q.InsertDuplicateDeliveries(ctx, dup); err != nil {
+			if _, err := q.InsertSentDeliveries(ctx, dup); err != nil {
 				return nil, fmt.Errorf("record duplicate deliveries: %w", err)
 			}
 		}

@@ -151,7 +151,7 @@ func TestClaimPlanGoesByPrimaryKey(t *testing.T) {
 func TestSentDeliveriesPlanReadsNoDeliveries(t *testing.T) {
 	pool := staleTables(t)
 	plan := genericPlan(t, pool, namedQuery(t, "scheduler.sql", "InsertSentDeliveries"),
-		"3000", "'{rem_00000000000000000300}'", "'{1000}'", "'{2}'", "'{7}'", "'{true}'", "'{2000}'", "'{5}'")
+		"'sent'", "3000", "'{rem_00000000000000000300}'", "'{1000}'", "'{2}'", "'{7}'", "'{true}'", "'{2000}'", "'{5}'")
 	// The insert's own conflict check goes by deliveries_once; no scan of
 	// deliveries may appear in the plan.
 	if strings.Contains(plan, "Scan on deliveries") || strings.Contains(plan, "SubPlan") {

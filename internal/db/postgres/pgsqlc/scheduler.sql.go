@@ -626,55 +626,20 @@ func (q *Queries) InsertDelivery(ctx context.Context, arg InsertDeliveryParams) 
 	return id, err
 }
 
-const insertDuplicateDeliveries = `-- name: InsertDuplicateDeliveries :exec
-INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms,
-                        possible_duplicate)
-SELECT c.id, c.occurrence_at, c.attempt, 'duplicate', 0, '', CASE WHEN c.has_msgid THEN c.msgid END, c.started_at, $1::bigint,
-       c.latency_ms, false
-FROM (SELECT unnest($2::text[]) AS id, unnest($3::bigint[]) AS occurrence_at, unnest($4::bigint[]) AS attempt,
-             unnest($5::bigint[]) AS msgid, unnest($6::boolean[]) AS has_msgid,
-             unnest($7::bigint[]) AS started_at, unnest($8::bigint[]) AS latency_ms) AS c
-`
-
-type InsertDuplicateDeliveriesParams struct {
-	Now           int64
-	Ids           []string
-	OccurrenceAts []int64
-	Attempts      []int64
-	Msgids        []int64
-	HasMsgids     []bool
-	StartedAts    []int64
-	LatencyMs     []int64
-}
-
-// The rows InsertSentDeliveries left out, written duplicate.
-func (q *Queries) InsertDuplicateDeliveries(ctx context.Context, arg InsertDuplicateDeliveriesParams) error {
-	_, err := q.db.Exec(ctx, insertDuplicateDeliveries,
-		arg.Now,
-		arg.Ids,
-		arg.OccurrenceAts,
-		arg.Attempts,
-		arg.Msgids,
-		arg.HasMsgids,
-		arg.StartedAts,
-		arg.LatencyMs,
-	)
-	return err
-}
-
 const insertSentDeliveries = `-- name: InsertSentDeliveries :many
 INSERT INTO deliveries (reminder_id, occurrence_at, attempt, status, errcode, errmsg, msgid, started_at, finished_at, latency_ms,
                         possible_duplicate)
-SELECT c.id, c.occurrence_at, c.attempt, 'sent', 0, '', CASE WHEN c.has_msgid THEN c.msgid END, c.started_at, $1::bigint,
+SELECT c.id, c.occurrence_at, c.attempt, $1::text, 0, '', CASE WHEN c.has_msgid THEN c.msgid END, c.started_at, $2::bigint,
        c.latency_ms, false
-FROM (SELECT unnest($2::text[]) AS id, unnest($3::bigint[]) AS occurrence_at, unnest($4::bigint[]) AS attempt,
-             unnest($5::bigint[]) AS msgid, unnest($6::boolean[]) AS has_msgid,
-             unnest($7::bigint[]) AS started_at, unnest($8::bigint[]) AS latency_ms) AS c
+FROM (SELECT unnest($3::text[]) AS id, unnest($4::bigint[]) AS occurrence_at, unnest($5::bigint[]) AS attempt,
+             unnest($6::bigint[]) AS msgid, unnest($7::boolean[]) AS has_msgid,
+             unnest($8::bigint[]) AS started_at, unnest($9::bigint[]) AS latency_ms) AS c
 ON CONFLICT (reminder_id, occurrence_at) WHERE status = 'sent' DO NOTHING
 RETURNING reminder_id
 `
 
 type InsertSentDeliveriesParams struct {
+	Status        string
 	Now           int64
 	Ids           []string
 	OccurrenceAts []int64
@@ -686,15 +651,17 @@ type InsertSentDeliveriesParams struct {
 }
 
 // InsertDelivery for a batch of sends WeChat accepted whose claims
-// CompleteSentReminders completed (it holds their row locks): one sent row
-// per element of the arrays, except where its occurrence has a sent row
-// already (deliveries_once): those are left out, and the caller writes them
-// duplicate (InsertDuplicateDeliveries). A msgid is NULL where @has_msgids
-// is false. Returns the reminders written sent. The conflict goes by the
-// unique index itself: no subquery whose plan could scan every sent row
-// (a generic plan made while the table was small did, per batch).
+// CompleteSentReminders completed (it holds their row locks): one row of
+// @status per element of the arrays. Written sent, a row whose occurrence
+// has a sent row already (deliveries_once) is left out, and the caller
+// writes it again as duplicate (a duplicate row conflicts with nothing). A
+// msgid is NULL where @has_msgids is false. Returns the reminders written.
+// The conflict goes by the unique index itself: no subquery whose plan
+// could scan every sent row (a generic plan made while the table was small
+// did, per batch).
 func (q *Queries) InsertSentDeliveries(ctx context.Context, arg InsertSentDeliveriesParams) ([]string, error) {
 	rows, err := q.db.Query(ctx, insertSentDeliveries,
+		arg.Status,
 		arg.Now,
 		arg.Ids,
 		arg.OccurrenceAts,
