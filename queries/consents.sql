@@ -72,19 +72,113 @@ WHERE openid = @openid AND appid = @appid AND template_id = @template_id AND sta
   AND (fire_at < @fire_at OR (fire_at = @fire_at AND id < @id));
 
 -- name: AdoptConsents :execrows
--- The ledger's rows written before apps existed join the configured app; a
--- row the app has already (a second adoption) leaves the unowned one alone.
-UPDATE consents SET appid = @appid WHERE appid = ''
-  AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.appid = @appid AND c.openid = consents.openid AND c.template_id = consents.template_id);
+-- The ledger's rows written before apps existed (migrations 13 and 14) join
+-- the app their user belongs to: the app of the user's newest reminder, else
+-- of their newest session, else the configured first app (@appid). The same
+-- openid in two apps shared one row then, so the row goes to one app only:
+-- a credit is never doubled. AdoptRows adopts reminders and sessions first.
+-- A row its app has already (written since) is merged: no credit lost and
+-- none doubled, so the credits add up, less those earned before the other
+-- row was emptied (an unsubscribe or a 43101 after them); the newer row's
+-- answer (status, long-term grant, setting) stands. DeleteUnownedConsents
+-- then removes the rows adopted.
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio)
+SELECT t.appid, c.openid, c.template_id, c.credits, c.status, c.long_term, c.updated_at, c.zeroed_at, c.setting, c.audio
+FROM consents c JOIN (
+    SELECT u.openid, coalesce(r.appid, s.appid, CAST(@appid AS TEXT)) AS appid
+    FROM (SELECT DISTINCT openid FROM consents WHERE appid = '') u
+    LEFT JOIN (
+        SELECT openid, appid FROM (
+            SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+            FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM consents WHERE appid = '')) newest
+        WHERE n = 1) r ON r.openid = u.openid
+    LEFT JOIN (
+        SELECT openid, appid FROM (
+            SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+            FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM consents WHERE appid = '')) newest
+        WHERE n = 1) s ON s.openid = u.openid) t ON t.openid = c.openid
+WHERE c.appid = ''
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET
+    credits = CASE WHEN consents.zeroed_at > excluded.updated_at THEN 0 ELSE excluded.credits END
+            + CASE WHEN excluded.zeroed_at > consents.updated_at THEN 0 ELSE consents.credits END,
+    status = CASE WHEN excluded.updated_at > consents.updated_at THEN excluded.status ELSE consents.status END,
+    long_term = CASE WHEN excluded.updated_at > consents.updated_at THEN excluded.long_term ELSE consents.long_term END,
+    setting = CASE WHEN excluded.updated_at > consents.updated_at THEN excluded.setting ELSE consents.setting END,
+    audio = CASE WHEN excluded.updated_at > consents.updated_at THEN excluded.audio ELSE consents.audio END,
+    updated_at = max(consents.updated_at, excluded.updated_at),
+    zeroed_at = max(consents.zeroed_at, excluded.zeroed_at);
+
+-- name: DeleteUnownedConsents :execrows
+DELETE FROM consents WHERE appid = '';
 
 -- name: AdoptConsentSettings :execrows
-UPDATE consent_settings SET appid = @appid WHERE appid = ''
-  AND NOT EXISTS (SELECT 1 FROM consent_settings c WHERE c.appid = @appid AND c.openid = consent_settings.openid);
+-- A user's main switch joins their app as AdoptConsents decides; where the
+-- app has one already, the newer report stands.
+INSERT INTO consent_settings (appid, openid, main_switch, updated_at)
+SELECT t.appid, c.openid, c.main_switch, c.updated_at
+FROM consent_settings c JOIN (
+    SELECT u.openid, coalesce(r.appid, s.appid, CAST(@appid AS TEXT)) AS appid
+    FROM (SELECT DISTINCT openid FROM consent_settings WHERE appid = '') u
+    LEFT JOIN (
+        SELECT openid, appid FROM (
+            SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+            FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM consent_settings WHERE appid = '')) newest
+        WHERE n = 1) r ON r.openid = u.openid
+    LEFT JOIN (
+        SELECT openid, appid FROM (
+            SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+            FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM consent_settings WHERE appid = '')) newest
+        WHERE n = 1) s ON s.openid = u.openid) t ON t.openid = c.openid
+WHERE c.appid = ''
+ON CONFLICT (appid, openid) DO UPDATE SET
+    main_switch = CASE WHEN excluded.updated_at > consent_settings.updated_at THEN excluded.main_switch ELSE consent_settings.main_switch END,
+    updated_at = max(consent_settings.updated_at, excluded.updated_at);
+
+-- name: DeleteUnownedConsentSettings :execrows
+DELETE FROM consent_settings WHERE appid = '';
 
 -- name: AdoptGrants :execrows
-UPDATE consent_grants SET appid = @appid WHERE appid = '';
+-- Accepts join their user's app as AdoptConsents decides, so that a popup
+-- event pairs with the client's report in the same app.
+UPDATE consent_grants SET appid = (
+    SELECT t.appid FROM (
+        SELECT u.openid, coalesce(r.appid, s.appid, CAST(@appid AS TEXT)) AS appid
+        FROM (SELECT DISTINCT openid FROM consent_grants WHERE appid = '') u
+        LEFT JOIN (
+            SELECT openid, appid FROM (
+                SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+                FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM consent_grants WHERE appid = '')) newest
+            WHERE n = 1) r ON r.openid = u.openid
+        LEFT JOIN (
+            SELECT openid, appid FROM (
+                SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+                FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM consent_grants WHERE appid = '')) newest
+            WHERE n = 1) s ON s.openid = u.openid) t
+    WHERE t.openid = consent_grants.openid)
+WHERE appid = '';
 
 -- name: AdoptSnoozes :execrows
-UPDATE snoozes SET appid = @appid WHERE appid = ''
-  AND NOT EXISTS (SELECT 1 FROM snoozes s WHERE s.appid = @appid AND s.openid = snoozes.openid
-                  AND s.idempotency_key = snoozes.idempotency_key);
+-- A snooze key joins the app of the reminder it snoozed, else its user's app
+-- as AdoptConsents decides. A key the app has already keeps its first
+-- answer; DeleteUnownedSnoozes then removes the rows adopted.
+INSERT INTO snoozes (appid, openid, idempotency_key, request_hash, reminder_id, created_at)
+SELECT coalesce((SELECT r.appid FROM reminders r WHERE r.id = z.reminder_id AND r.appid <> ''), t.appid),
+       z.openid, z.idempotency_key, z.request_hash, z.reminder_id, z.created_at
+FROM snoozes z JOIN (
+    SELECT u.openid, coalesce(r.appid, s.appid, CAST(@appid AS TEXT)) AS appid
+    FROM (SELECT DISTINCT openid FROM snoozes WHERE appid = '') u
+    LEFT JOIN (
+        SELECT openid, appid FROM (
+            SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+            FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM snoozes WHERE appid = '')) newest
+        WHERE n = 1) r ON r.openid = u.openid
+    LEFT JOIN (
+        SELECT openid, appid FROM (
+            SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+            FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM snoozes WHERE appid = '')) newest
+        WHERE n = 1) s ON s.openid = u.openid) t ON t.openid = z.openid
+WHERE z.appid = ''
+ON CONFLICT (appid, openid, idempotency_key) DO NOTHING;
+
+-- name: DeleteUnownedSnoozes :execrows
+DELETE FROM snoozes WHERE appid = '';

@@ -209,8 +209,25 @@ UPDATE sessions SET appid = @appid WHERE appid = '';
 UPDATE templates SET appid = @appid WHERE appid = '';
 
 -- name: AdoptPendingSentEvents :execrows
--- Parked sent events pushed before they carried their app.
-UPDATE pending_sent_events SET appid = @appid WHERE appid = '';
+-- Parked sent events pushed before they carried their app join their user's
+-- app as AdoptConsents decides (one without an openid: the first app), so
+-- they settle that app's unknown outcomes.
+UPDATE pending_sent_events SET appid = (
+    SELECT t.appid FROM (
+        SELECT u.openid, coalesce(r.appid, s.appid, CAST(@appid AS TEXT)) AS appid
+        FROM (SELECT DISTINCT openid FROM pending_sent_events WHERE appid = '') u
+        LEFT JOIN (
+            SELECT openid, appid FROM (
+                SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+                FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM pending_sent_events WHERE appid = '')) newest
+            WHERE n = 1) r ON r.openid = u.openid
+        LEFT JOIN (
+            SELECT openid, appid FROM (
+                SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+                FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM pending_sent_events WHERE appid = '')) newest
+            WHERE n = 1) s ON s.openid = u.openid) t
+    WHERE t.openid = pending_sent_events.openid)
+WHERE appid = '';
 
 -- name: AdoptToken :execrows
 -- The token of the app the deployment ran with; a second adoption (there

@@ -14,9 +14,10 @@ import (
 	"github.com/reminderd/reminderd/internal/wechat"
 )
 
-// adoptRows gives the configured app the sessions, reminders and consent
-// ledger written before apps existed (migrations 12 and 13 leave them
-// without an AppID), so that an upgraded deployment's users keep their
+// adoptRows gives the configured app the sessions and reminders written
+// before apps existed (migrations 12 and 13 leave them without an AppID),
+// and each consent ledger row of that time to its user's app (appID for a
+// user known to no app), so that an upgraded deployment's users keep their
 // sessions, reminders and credits.
 func adoptRows(ctx context.Context, s store.Apps, appID string, log *slog.Logger) error {
 	if appID == "" {

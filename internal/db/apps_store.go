@@ -10,8 +10,10 @@ import (
 
 // The operations of store.Apps.
 
-// AdoptRows gives appID the sessions, reminders, events, templates, token,
-// parked sent events and ledger rows without an app, in one transaction.
+// AdoptRows gives appID the sessions, reminders, events, templates and token
+// without an app, then the parked sent events and ledger rows without an app
+// to their users' apps (appID for a user known to no app), in one
+// transaction.
 func (d *DB) AdoptRows(ctx context.Context, appID string) (int64, error) {
 	var n int64
 	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
@@ -46,18 +48,33 @@ func (d *DB) AdoptRows(ctx context.Context, appID string) (int64, error) {
 	return n, storeErr(err, "adopt rows for app "+appID)
 }
 
-// adoptLedger gives appID the consent ledger's rows without an app: its
-// consents, main switches, accepts and snooze keys.
+// adoptLedger gives the consent ledger's rows without an app (its consents,
+// main switches, accepts and snooze keys) to their users' apps, appID for a
+// user known to no app (the queries decide, per row). A row whose app has
+// one with the same key already is merged into it and the unowned one
+// deleted, so no row is left behind without an app.
 func adoptLedger(ctx context.Context, q *dbsqlc.Queries, appID string) (int64, error) {
 	var n int64
-	for _, adopt := range []func(context.Context, string) (int64, error){
-		q.AdoptConsents, q.AdoptConsentSettings, q.AdoptGrants, q.AdoptSnoozes,
+	for _, step := range []struct {
+		adopt  func(context.Context, string) (int64, error)
+		delete func(context.Context) (int64, error)
+	}{
+		{q.AdoptConsents, q.DeleteUnownedConsents},
+		{q.AdoptConsentSettings, q.DeleteUnownedConsentSettings},
+		{q.AdoptGrants, nil},
+		{q.AdoptSnoozes, q.DeleteUnownedSnoozes},
 	} {
-		m, err := adopt(ctx, appID)
+		m, err := step.adopt(ctx, appID)
 		if err != nil {
 			return n, err
 		}
 		n += m
+		if step.delete == nil {
+			continue
+		}
+		if _, err := step.delete(ctx); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
 }

@@ -10,11 +10,15 @@ import (
 // (WeChat names a user by a different openid in each mini-program, but two
 // apps may see the same string, and must not share a ledger).
 type Apps interface {
-	// AdoptRows gives appID every session, reminder, event, template,
-	// token, parked sent event and ledger row (consents, main switches,
-	// accepts, snooze keys) written before apps existed (AppID ""): the
-	// configured app of a deployment that upgraded. It returns how many
-	// rows it changed.
+	// AdoptRows gives appID (the first configured app of a deployment
+	// that upgraded) every session, reminder, event, template and token
+	// written before apps existed (AppID ""); each parked sent event and
+	// ledger row (consents, main switches, accepts, snooze keys) of that
+	// time goes to its user's app: that of the openid's newest reminder,
+	// else of its newest session, else appID (a snooze key: its reminder's
+	// app first). A ledger row whose app has one with its key already is
+	// merged into it (docs/operations.md). It returns how many rows it
+	// changed.
 	AdoptRows(ctx context.Context, appID string) (int64, error)
 	// CountRemindersByApp counts every app's reminders by status.
 	CountRemindersByApp(ctx context.Context) (map[string]map[Status]int64, error)

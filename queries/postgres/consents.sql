@@ -62,19 +62,119 @@ WHERE openid = @openid AND appid = @appid AND template_id = @template_id AND sta
   AND (fire_at, id) < (CAST(@fire_at AS BIGINT), CAST(@id AS TEXT));
 
 -- name: AdoptConsents :execrows
--- The ledger's rows written before apps existed join the configured app; a
--- row the app has already (a second adoption) leaves the unowned one alone.
-UPDATE consents SET appid = @appid WHERE appid = ''
-  AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.appid = @appid AND c.openid = consents.openid AND c.template_id = consents.template_id);
+-- The ledger's rows written before apps existed (migrations 9 and 10) join
+-- the app their user belongs to: the app of the user's newest reminder, else
+-- of their newest session, else the configured first app (@appid). The same
+-- openid in two apps shared one row then, so the row goes to one app only:
+-- a credit is never doubled. AdoptRows adopts reminders and sessions first.
+-- A row its app has already (written since) is merged: no credit lost and
+-- none doubled, so the credits add up, less those earned before the other
+-- row was emptied (an unsubscribe or a 43101 after them); the newer row's
+-- answer (status, long-term grant, setting) stands. DeleteUnownedConsents
+-- then removes the rows adopted.
+WITH users AS (SELECT DISTINCT openid FROM consents WHERE appid = ''),
+by_reminder AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+        FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+by_session AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+        FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+target AS (
+    SELECT u.openid, coalesce(r.appid, s.appid, CAST(@appid AS TEXT)) AS appid
+    FROM users u LEFT JOIN by_reminder r ON r.openid = u.openid LEFT JOIN by_session s ON s.openid = u.openid)
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio)
+SELECT t.appid, c.openid, c.template_id, c.credits, c.status, c.long_term, c.updated_at, c.zeroed_at, c.setting, c.audio
+FROM consents c JOIN target t ON t.openid = c.openid
+WHERE c.appid = ''
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET
+    credits = CASE WHEN consents.zeroed_at > excluded.updated_at THEN 0 ELSE excluded.credits END
+            + CASE WHEN excluded.zeroed_at > consents.updated_at THEN 0 ELSE consents.credits END,
+    status = CASE WHEN excluded.updated_at > consents.updated_at THEN excluded.status ELSE consents.status END,
+    long_term = CASE WHEN excluded.updated_at > consents.updated_at THEN excluded.long_term ELSE consents.long_term END,
+    setting = CASE WHEN excluded.updated_at > consents.updated_at THEN excluded.setting ELSE consents.setting END,
+    audio = CASE WHEN excluded.updated_at > consents.updated_at THEN excluded.audio ELSE consents.audio END,
+    updated_at = GREATEST(consents.updated_at, excluded.updated_at),
+    zeroed_at = GREATEST(consents.zeroed_at, excluded.zeroed_at);
+
+-- name: DeleteUnownedConsents :execrows
+DELETE FROM consents WHERE appid = '';
 
 -- name: AdoptConsentSettings :execrows
-UPDATE consent_settings SET appid = @appid WHERE appid = ''
-  AND NOT EXISTS (SELECT 1 FROM consent_settings c WHERE c.appid = @appid AND c.openid = consent_settings.openid);
+-- A user's main switch joins their app as AdoptConsents decides; where the
+-- app has one already, the newer report stands.
+WITH users AS (SELECT DISTINCT openid FROM consent_settings WHERE appid = ''),
+by_reminder AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+        FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+by_session AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+        FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+target AS (
+    SELECT u.openid, coalesce(r.appid, s.appid, CAST(@appid AS TEXT)) AS appid
+    FROM users u LEFT JOIN by_reminder r ON r.openid = u.openid LEFT JOIN by_session s ON s.openid = u.openid)
+INSERT INTO consent_settings (appid, openid, main_switch, updated_at)
+SELECT t.appid, c.openid, c.main_switch, c.updated_at
+FROM consent_settings c JOIN target t ON t.openid = c.openid
+WHERE c.appid = ''
+ON CONFLICT (appid, openid) DO UPDATE SET
+    main_switch = CASE WHEN excluded.updated_at > consent_settings.updated_at THEN excluded.main_switch ELSE consent_settings.main_switch END,
+    updated_at = GREATEST(consent_settings.updated_at, excluded.updated_at);
+
+-- name: DeleteUnownedConsentSettings :execrows
+DELETE FROM consent_settings WHERE appid = '';
 
 -- name: AdoptGrants :execrows
-UPDATE consent_grants SET appid = @appid WHERE appid = '';
+-- Accepts join their user's app as AdoptConsents decides, so that a popup
+-- event pairs with the client's report in the same app.
+WITH users AS (SELECT DISTINCT openid FROM consent_grants WHERE appid = ''),
+by_reminder AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+        FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+by_session AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+        FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+target AS (
+    SELECT u.openid, coalesce(r.appid, s.appid, CAST(@appid AS TEXT)) AS appid
+    FROM users u LEFT JOIN by_reminder r ON r.openid = u.openid LEFT JOIN by_session s ON s.openid = u.openid)
+UPDATE consent_grants g SET appid = t.appid FROM target t
+WHERE g.appid = '' AND t.openid = g.openid;
 
 -- name: AdoptSnoozes :execrows
-UPDATE snoozes SET appid = @appid WHERE appid = ''
-  AND NOT EXISTS (SELECT 1 FROM snoozes s WHERE s.appid = @appid AND s.openid = snoozes.openid
-                  AND s.idempotency_key = snoozes.idempotency_key);
+-- A snooze key joins the app of the reminder it snoozed, else its user's app
+-- as AdoptConsents decides. A key the app has already keeps its first
+-- answer; DeleteUnownedSnoozes then removes the rows adopted.
+WITH users AS (SELECT DISTINCT openid FROM snoozes WHERE appid = ''),
+by_reminder AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+        FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+by_session AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+        FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+target AS (
+    SELECT u.openid, coalesce(r.appid, s.appid, CAST(@appid AS TEXT)) AS appid
+    FROM users u LEFT JOIN by_reminder r ON r.openid = u.openid LEFT JOIN by_session s ON s.openid = u.openid)
+INSERT INTO snoozes (appid, openid, idempotency_key, request_hash, reminder_id, created_at)
+SELECT coalesce((SELECT r.appid FROM reminders r WHERE r.id = z.reminder_id AND r.appid <> ''), t.appid),
+       z.openid, z.idempotency_key, z.request_hash, z.reminder_id, z.created_at
+FROM snoozes z JOIN target t ON t.openid = z.openid
+WHERE z.appid = ''
+ON CONFLICT (appid, openid, idempotency_key) DO NOTHING;
+
+-- name: DeleteUnownedSnoozes :execrows
+DELETE FROM snoozes WHERE appid = '';

@@ -11,10 +11,27 @@ import (
 )
 
 const adoptPendingSentEvents = `-- name: AdoptPendingSentEvents :execrows
-UPDATE pending_sent_events SET appid = ?1 WHERE appid = ''
+UPDATE pending_sent_events SET appid = (
+    SELECT t.appid FROM (
+        SELECT u.openid, coalesce(r.appid, s.appid, CAST(?1 AS TEXT)) AS appid
+        FROM (SELECT DISTINCT openid FROM pending_sent_events WHERE appid = '') u
+        LEFT JOIN (
+            SELECT openid, appid FROM (
+                SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+                FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM pending_sent_events WHERE appid = '')) newest
+            WHERE n = 1) r ON r.openid = u.openid
+        LEFT JOIN (
+            SELECT openid, appid FROM (
+                SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+                FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM pending_sent_events WHERE appid = '')) newest
+            WHERE n = 1) s ON s.openid = u.openid) t
+    WHERE t.openid = pending_sent_events.openid)
+WHERE appid = ''
 `
 
-// Parked sent events pushed before they carried their app.
+// Parked sent events pushed before they carried their app join their user's
+// app as AdoptConsents decides (one without an openid: the first app), so
+// they settle that app's unknown outcomes.
 func (q *Queries) AdoptPendingSentEvents(ctx context.Context, appid string) (int64, error) {
 	result, err := q.exec(ctx, q.adoptPendingSentEventsStmt, adoptPendingSentEvents, appid)
 	if err != nil {

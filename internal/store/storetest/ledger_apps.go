@@ -34,6 +34,7 @@ func LedgerApps(t *testing.T, open Open[store.Store]) {
 		{"SnoozeKeysPerApp", testLedgerAppsSnoozeKeys},
 		{"PromptedAndCoveragePerApp", testLedgerAppsPrompted},
 		{"AdoptedLedgerGivesItsCredits", testLedgerAppsAdopt},
+		{"AdoptedLedgerGoesToEachUsersApp", testLedgerAppsAdoptPerUser},
 		{"ParkedSentEventSettlesAndWakesItsAppOnly", testLedgerAppsParkedSentEvent},
 		{"AdoptedParkedSentEventIsTheApps", testLedgerAppsAdoptParked},
 		{"TemplateKindIsTheAppsOwn", testLedgerAppsKindPerApp},

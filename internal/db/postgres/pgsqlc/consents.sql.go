@@ -40,10 +40,31 @@ func (q *Queries) AddCredit(ctx context.Context, arg AddCreditParams) error {
 }
 
 const adoptConsentSettings = `-- name: AdoptConsentSettings :execrows
-UPDATE consent_settings SET appid = $1 WHERE appid = ''
-  AND NOT EXISTS (SELECT 1 FROM consent_settings c WHERE c.appid = $1 AND c.openid = consent_settings.openid)
+WITH users AS (SELECT DISTINCT openid FROM consent_settings WHERE appid = ''),
+by_reminder AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+        FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+by_session AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+        FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+target AS (
+    SELECT u.openid, coalesce(r.appid, s.appid, CAST($1 AS TEXT)) AS appid
+    FROM users u LEFT JOIN by_reminder r ON r.openid = u.openid LEFT JOIN by_session s ON s.openid = u.openid)
+INSERT INTO consent_settings (appid, openid, main_switch, updated_at)
+SELECT t.appid, c.openid, c.main_switch, c.updated_at
+FROM consent_settings c JOIN target t ON t.openid = c.openid
+WHERE c.appid = ''
+ON CONFLICT (appid, openid) DO UPDATE SET
+    main_switch = CASE WHEN excluded.updated_at > consent_settings.updated_at THEN excluded.main_switch ELSE consent_settings.main_switch END,
+    updated_at = GREATEST(consent_settings.updated_at, excluded.updated_at)
 `
 
+// A user's main switch joins their app as AdoptConsents decides; where the
+// app has one already, the newer report stands.
 func (q *Queries) AdoptConsentSettings(ctx context.Context, appid string) (int64, error) {
 	result, err := q.db.Exec(ctx, adoptConsentSettings, appid)
 	if err != nil {
@@ -53,12 +74,45 @@ func (q *Queries) AdoptConsentSettings(ctx context.Context, appid string) (int64
 }
 
 const adoptConsents = `-- name: AdoptConsents :execrows
-UPDATE consents SET appid = $1 WHERE appid = ''
-  AND NOT EXISTS (SELECT 1 FROM consents c WHERE c.appid = $1 AND c.openid = consents.openid AND c.template_id = consents.template_id)
+WITH users AS (SELECT DISTINCT openid FROM consents WHERE appid = ''),
+by_reminder AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+        FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+by_session AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+        FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+target AS (
+    SELECT u.openid, coalesce(r.appid, s.appid, CAST($1 AS TEXT)) AS appid
+    FROM users u LEFT JOIN by_reminder r ON r.openid = u.openid LEFT JOIN by_session s ON s.openid = u.openid)
+INSERT INTO consents (appid, openid, template_id, credits, status, long_term, updated_at, zeroed_at, setting, audio)
+SELECT t.appid, c.openid, c.template_id, c.credits, c.status, c.long_term, c.updated_at, c.zeroed_at, c.setting, c.audio
+FROM consents c JOIN target t ON t.openid = c.openid
+WHERE c.appid = ''
+ON CONFLICT (appid, openid, template_id) DO UPDATE SET
+    credits = CASE WHEN consents.zeroed_at > excluded.updated_at THEN 0 ELSE excluded.credits END
+            + CASE WHEN excluded.zeroed_at > consents.updated_at THEN 0 ELSE consents.credits END,
+    status = CASE WHEN excluded.updated_at > consents.updated_at THEN excluded.status ELSE consents.status END,
+    long_term = CASE WHEN excluded.updated_at > consents.updated_at THEN excluded.long_term ELSE consents.long_term END,
+    setting = CASE WHEN excluded.updated_at > consents.updated_at THEN excluded.setting ELSE consents.setting END,
+    audio = CASE WHEN excluded.updated_at > consents.updated_at THEN excluded.audio ELSE consents.audio END,
+    updated_at = GREATEST(consents.updated_at, excluded.updated_at),
+    zeroed_at = GREATEST(consents.zeroed_at, excluded.zeroed_at)
 `
 
-// The ledger's rows written before apps existed join the configured app; a
-// row the app has already (a second adoption) leaves the unowned one alone.
+// The ledger's rows written before apps existed (migrations 9 and 10) join
+// the app their user belongs to: the app of the user's newest reminder, else
+// of their newest session, else the configured first app (@appid). The same
+// openid in two apps shared one row then, so the row goes to one app only:
+// a credit is never doubled. AdoptRows adopts reminders and sessions first.
+// A row its app has already (written since) is merged: no credit lost and
+// none doubled, so the credits add up, less those earned before the other
+// row was emptied (an unsubscribe or a 43101 after them); the newer row's
+// answer (status, long-term grant, setting) stands. DeleteUnownedConsents
+// then removes the rows adopted.
 func (q *Queries) AdoptConsents(ctx context.Context, appid string) (int64, error) {
 	result, err := q.db.Exec(ctx, adoptConsents, appid)
 	if err != nil {
@@ -68,9 +122,26 @@ func (q *Queries) AdoptConsents(ctx context.Context, appid string) (int64, error
 }
 
 const adoptGrants = `-- name: AdoptGrants :execrows
-UPDATE consent_grants SET appid = $1 WHERE appid = ''
+WITH users AS (SELECT DISTINCT openid FROM consent_grants WHERE appid = ''),
+by_reminder AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+        FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+by_session AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+        FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+target AS (
+    SELECT u.openid, coalesce(r.appid, s.appid, CAST($1 AS TEXT)) AS appid
+    FROM users u LEFT JOIN by_reminder r ON r.openid = u.openid LEFT JOIN by_session s ON s.openid = u.openid)
+UPDATE consent_grants g SET appid = t.appid FROM target t
+WHERE g.appid = '' AND t.openid = g.openid
 `
 
+// Accepts join their user's app as AdoptConsents decides, so that a popup
+// event pairs with the client's report in the same app.
 func (q *Queries) AdoptGrants(ctx context.Context, appid string) (int64, error) {
 	result, err := q.db.Exec(ctx, adoptGrants, appid)
 	if err != nil {
@@ -80,11 +151,31 @@ func (q *Queries) AdoptGrants(ctx context.Context, appid string) (int64, error) 
 }
 
 const adoptSnoozes = `-- name: AdoptSnoozes :execrows
-UPDATE snoozes SET appid = $1 WHERE appid = ''
-  AND NOT EXISTS (SELECT 1 FROM snoozes s WHERE s.appid = $1 AND s.openid = snoozes.openid
-                  AND s.idempotency_key = snoozes.idempotency_key)
+WITH users AS (SELECT DISTINCT openid FROM snoozes WHERE appid = ''),
+by_reminder AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+        FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+by_session AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+        FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+target AS (
+    SELECT u.openid, coalesce(r.appid, s.appid, CAST($1 AS TEXT)) AS appid
+    FROM users u LEFT JOIN by_reminder r ON r.openid = u.openid LEFT JOIN by_session s ON s.openid = u.openid)
+INSERT INTO snoozes (appid, openid, idempotency_key, request_hash, reminder_id, created_at)
+SELECT coalesce((SELECT r.appid FROM reminders r WHERE r.id = z.reminder_id AND r.appid <> ''), t.appid),
+       z.openid, z.idempotency_key, z.request_hash, z.reminder_id, z.created_at
+FROM snoozes z JOIN target t ON t.openid = z.openid
+WHERE z.appid = ''
+ON CONFLICT (appid, openid, idempotency_key) DO NOTHING
 `
 
+// A snooze key joins the app of the reminder it snoozed, else its user's app
+// as AdoptConsents decides. A key the app has already keeps its first
+// answer; DeleteUnownedSnoozes then removes the rows adopted.
 func (q *Queries) AdoptSnoozes(ctx context.Context, appid string) (int64, error) {
 	result, err := q.db.Exec(ctx, adoptSnoozes, appid)
 	if err != nil {
@@ -131,6 +222,42 @@ DELETE FROM consent_grants WHERE id = $1
 func (q *Queries) DeleteGrant(ctx context.Context, id int64) error {
 	_, err := q.db.Exec(ctx, deleteGrant, id)
 	return err
+}
+
+const deleteUnownedConsentSettings = `-- name: DeleteUnownedConsentSettings :execrows
+DELETE FROM consent_settings WHERE appid = ''
+`
+
+func (q *Queries) DeleteUnownedConsentSettings(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteUnownedConsentSettings)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const deleteUnownedConsents = `-- name: DeleteUnownedConsents :execrows
+DELETE FROM consents WHERE appid = ''
+`
+
+func (q *Queries) DeleteUnownedConsents(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteUnownedConsents)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const deleteUnownedSnoozes = `-- name: DeleteUnownedSnoozes :execrows
+DELETE FROM snoozes WHERE appid = ''
+`
+
+func (q *Queries) DeleteUnownedSnoozes(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteUnownedSnoozes)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const findUnpairedGrant = `-- name: FindUnpairedGrant :one

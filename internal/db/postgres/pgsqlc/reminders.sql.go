@@ -10,10 +10,27 @@ import (
 )
 
 const adoptPendingSentEvents = `-- name: AdoptPendingSentEvents :execrows
-UPDATE pending_sent_events SET appid = $1 WHERE appid = ''
+WITH users AS (SELECT DISTINCT openid FROM pending_sent_events WHERE appid = ''),
+by_reminder AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, id DESC) AS n
+        FROM reminders WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+by_session AS (
+    SELECT openid, appid FROM (
+        SELECT openid, appid, row_number() OVER (PARTITION BY openid ORDER BY created_at DESC, token_hash DESC) AS n
+        FROM sessions WHERE appid <> '' AND openid IN (SELECT openid FROM users)) newest
+    WHERE n = 1),
+target AS (
+    SELECT u.openid, coalesce(r.appid, s.appid, CAST($1 AS TEXT)) AS appid
+    FROM users u LEFT JOIN by_reminder r ON r.openid = u.openid LEFT JOIN by_session s ON s.openid = u.openid)
+UPDATE pending_sent_events p SET appid = t.appid FROM target t
+WHERE p.appid = '' AND t.openid = p.openid
 `
 
-// Parked sent events pushed before they carried their app.
+// Parked sent events pushed before they carried their app join their user's
+// app as AdoptConsents decides (one without an openid: the first app), so
+// they settle that app's unknown outcomes.
 func (q *Queries) AdoptPendingSentEvents(ctx context.Context, appid string) (int64, error) {
 	result, err := q.db.Exec(ctx, adoptPendingSentEvents, appid)
 	if err != nil {
