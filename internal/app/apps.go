@@ -28,7 +28,7 @@ func adoptRows(ctx context.Context, s store.Apps, appID string, log *slog.Logger
 		return fmt.Errorf("give the rows written before apps existed to app %s: %w", appID, err)
 	}
 	if n > 0 {
-		log.Info("rows written before apps existed now belong to the configured app", "appid", appID, "rows", n)
+		log.Info("rows written before apps existed now belong to an app: the ledger's to its users' apps, the rest to the first", "appid", appID, "rows", n)
 	}
 	return nil
 }
