@@ -2,9 +2,7 @@ package db_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,23 +15,7 @@ import (
 // keeps working and the old reminder is that app's.
 func TestMigrationToAppsKeepsOldData(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", db.DSN(path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := db.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:7] {
-		if _, err := raw.Exec(m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := raw.Exec(fmt.Sprintf("PRAGMA user_version = %d", m.Version)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	raw, path := atVersion(t, 7, "")
 	now := time.Now().UnixMilli()
 	hash := "ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12"
 	for _, q := range []string{
@@ -77,26 +59,7 @@ func TestMigrationToAppsKeepsOldData(t *testing.T) {
 // adoption gives the configured app the event with the rest.
 func TestMigrationToAppsFromVersion11(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v11.db")
-	raw, err := sql.Open("sqlite", db.DSN(path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := db.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ms[10].Version != 11 || ms[11].Name != "0012_apps.sql" {
-		t.Fatalf("migrations %s, %s", ms[10].Name, ms[11].Name)
-	}
-	for _, m := range ms[:11] {
-		if _, err := raw.Exec(m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := raw.Exec(fmt.Sprintf("PRAGMA user_version = %d", m.Version)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	raw, path := atVersion(t, 11, "0012_apps.sql")
 	now := time.Now().UnixMilli()
 	for _, q := range []string{
 		fmt.Sprintf(`INSERT INTO templates (id, title, kind, content, keywords, position, present, synced_at)

@@ -2,9 +2,7 @@ package db_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,26 +22,7 @@ const (
 // credit for template "one" each) carry no app yet, opened (migrated).
 func adoptV12(t *testing.T, now int64) *db.DB {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "v12.db")
-	raw, err := sql.Open("sqlite", db.DSN(path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := db.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ms[11].Version != 12 {
-		t.Fatalf("migration %s", ms[11].Name)
-	}
-	for _, m := range ms[:12] {
-		if _, err := raw.Exec(m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := raw.Exec(fmt.Sprintf("PRAGMA user_version = %d", m.Version)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	raw, path := atVersion(t, 12, "")
 	reminder := func(id, app, openID string, created int64) string {
 		return fmt.Sprintf(`INSERT INTO reminders (id, appid, openid, template_id, status, fire_at, due_at, timezone, data, created_at, updated_at)
 			VALUES ('%s', '%s', '%s', 'one', 'scheduled', %d, %d, 'Asia/Shanghai', '{}', %d, %d)`, id, app, openID, now-1000, now-1000, created, created)

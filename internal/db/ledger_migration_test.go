@@ -2,9 +2,7 @@ package db_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,26 +17,7 @@ import (
 // then cover its reminders.
 func TestMigrationOfTheLedgerToAppsKeepsItsCredits(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v12.db")
-	raw, err := sql.Open("sqlite", db.DSN(path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := db.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ms[11].Version != 12 || ms[12].Name != "0013_ledger_apps.sql" {
-		t.Fatalf("migrations %s, %s", ms[11].Name, ms[12].Name)
-	}
-	for _, m := range ms[:12] {
-		if _, err := raw.Exec(m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := raw.Exec(fmt.Sprintf("PRAGMA user_version = %d", m.Version)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	raw, path := atVersion(t, 12, "0013_ledger_apps.sql")
 	now := time.Now().UnixMilli()
 	for _, q := range []string{
 		// A deployment of version 12 had adopted its reminders already.

@@ -2,9 +2,6 @@ package db_test
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,26 +14,7 @@ import (
 // configured app adopts them and finds them for its user.
 func TestMigrationOfParkedSentEventsToAppsKeepsThem(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v13.db")
-	raw, err := sql.Open("sqlite", db.DSN(path, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := db.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ms[12].Version != 13 || ms[13].Name != "0014_parked_apps.sql" {
-		t.Fatalf("migrations %s, %s", ms[12].Name, ms[13].Name)
-	}
-	for _, m := range ms[:13] {
-		if _, err := raw.Exec(m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := raw.Exec(fmt.Sprintf("PRAGMA user_version = %d", m.Version)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	raw, path := atVersion(t, 13, "0014_parked_apps.sql")
 	for _, q := range []string{
 		`INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id) VALUES (41, 0, 'failed:user block', 1000, 'o1', 'one')`,
 		// One parked before events carried their user (migration 5).

@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/reminderd/reminderd/internal/db/pgtest"
 	"github.com/reminderd/reminderd/internal/db/postgres"
 	"github.com/reminderd/reminderd/internal/store"
 )
@@ -27,26 +26,7 @@ const (
 func adoptV8(t *testing.T, now int64) (*postgres.DB, *pgx.Conn) {
 	t.Helper()
 	ctx := context.Background()
-	url := pgtest.Database(t)
-	c := connect(t, url)
-	ms, err := postgres.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ms[7].Version != 8 {
-		t.Fatalf("migration %s", ms[7].Name)
-	}
-	if _, err := c.Exec(ctx, `CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:8] {
-		if _, err := c.Exec(ctx, m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := c.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)", m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	url, c := atVersion(t, 8, "")
 	reminder := func(id, app, openID string, created int64) string {
 		return fmt.Sprintf(`INSERT INTO reminders (id, appid, openid, template_id, status, fire_at, due_at, timezone, data, created_at, updated_at)
 			VALUES ('%s', '%s', '%s', 'one', 'scheduled', %d, %d, 'Asia/Shanghai', '{}', %d, %d)`, id, app, openID, now-1000, now-1000, created, created)

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db/pgtest"
 	"github.com/reminderd/reminderd/internal/db/postgres"
 	"github.com/reminderd/reminderd/internal/store"
 )
@@ -17,26 +16,7 @@ import (
 // reminders.
 func TestMigrationOfTheLedgerToAppsKeepsItsCredits(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.Database(t)
-	c := connect(t, url)
-	ms, err := postgres.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ms[7].Version != 8 || ms[8].Name != "0009_ledger_apps.sql" {
-		t.Fatalf("migrations %s, %s", ms[7].Name, ms[8].Name)
-	}
-	if _, err := c.Exec(ctx, `CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:8] {
-		if _, err := c.Exec(ctx, m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := c.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)", m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	url, c := atVersion(t, 8, "0009_ledger_apps.sql")
 	now := time.Now().UnixMilli()
 	for _, q := range []string{
 		fmt.Sprintf(`INSERT INTO reminders (id, appid, openid, template_id, status, fire_at, due_at, timezone, data, created_at, updated_at)

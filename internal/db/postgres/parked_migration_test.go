@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/db/pgtest"
 	"github.com/reminderd/reminderd/internal/db/postgres"
 )
 
@@ -14,26 +13,7 @@ import (
 // configured app adopts them and finds them for its user.
 func TestMigrationOfParkedSentEventsToAppsKeepsThem(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.Database(t)
-	c := connect(t, url)
-	ms, err := postgres.Migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ms[8].Version != 9 || ms[9].Name != "0010_parked_apps.sql" {
-		t.Fatalf("migrations %s, %s", ms[8].Name, ms[9].Name)
-	}
-	if _, err := c.Exec(ctx, `CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:9] {
-		if _, err := c.Exec(ctx, m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := c.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)", m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	url, c := atVersion(t, 9, "0010_parked_apps.sql")
 	if _, err := c.Exec(ctx, `INSERT INTO pending_sent_events (msgid, delivered, event_status, received_at, openid, template_id)
 		VALUES (41, false, 'failed:user block', 1000, 'o1', 'one')`); err != nil {
 		t.Fatal(err)
