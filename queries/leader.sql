@@ -37,3 +37,22 @@ SELECT i.id, i.host, i.started_at, i.last_seen_at,
 FROM instances i LEFT JOIN leader l ON l.name = @leader_name
 WHERE i.last_seen_at >= @since
 ORDER BY i.started_at, i.id;
+
+-- The sole-sender lease (store.EngineStore.SoleSender): a row of leader
+-- named 'sole_sender', holder '' when free. SQLite serialises writers, so
+-- the read below is already the writer's.
+
+-- name: EnsureSoleSender :exec
+INSERT INTO leader (name, holder, elected_at, expires_at) VALUES (@name, '', 0, 0) ON CONFLICT (name) DO NOTHING;
+
+-- name: GetSoleSender :one
+SELECT holder, elected_at, expires_at FROM leader WHERE name = @name;
+
+-- name: OthersMaySend :one
+-- Whether a process other than @id may be sending: seen since @since, or
+-- holding a user's send lease that has not run out at @now.
+SELECT CAST(EXISTS (SELECT 1 FROM instances WHERE id <> @id AND last_seen_at > @since) AS INTEGER) AS seen,
+       CAST(EXISTS (SELECT 1 FROM user_sends WHERE holder <> @id AND until > @now) AS INTEGER) AS leasing;
+
+-- name: SetSoleSender :exec
+UPDATE leader SET holder = @holder, elected_at = @elected_at, expires_at = @expires_at WHERE name = @name;

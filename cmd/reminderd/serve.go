@@ -167,7 +167,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			ScanEvery: cfg.scanEvery, Concurrency: cfg.concurrency, RateLimit: cfg.sendRate,
 			// The send budget is shorter than the lease (validate).
 			MaxAttempts: cfg.maxAttempts, DefaultLateness: cfg.defaultLateness, Lease: cfg.lease, LeaderTTL: cfg.leaderTTL, Heartbeat: cfg.heartbeat, SendBudget: sendBudget(cfg.wechatTimeout),
-			UnknownWait: cfg.unknownWait, ClientTimeout: cfg.wechatTimeout, ResendWithoutPage: cfg.resendWithoutPage,
+			UnknownWait: cfg.unknownWait, ClientTimeout: cfg.wechatTimeout, ResendWithoutPage: cfg.resendWithoutPage, NoSoleSender: !cfg.soleSender,
 		},
 		API: apiCfg,
 	}, app.Deps{Now: now, Logger: log})

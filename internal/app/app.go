@@ -362,6 +362,7 @@ func engineState(ctx context.Context, reminders *service.Reminders, d store.Stor
 	}
 	if eng != nil {
 		st.Breaker = eng.Breaker()
+		st.SoleSender = eng.SoleSender()
 	}
 	return st, nil
 }

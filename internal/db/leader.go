@@ -78,3 +78,44 @@ func (d *DB) Instances(ctx context.Context, leaderName string, now time.Time, st
 	}
 	return out, nil
 }
+
+// SoleSender is one tick of the sole-sender lease for in, with in's
+// heartbeat, in one write transaction on the caller's clock.
+func (d *DB) SoleSender(ctx context.Context, in store.Instance, want bool, now time.Time, ttl, grace, window time.Duration) (store.SoleState, error) {
+	var st store.SoleState
+	at := now.UnixMilli()
+	err := d.WithTx(ctx, func(q *dbsqlc.Queries) error {
+		if err := q.HeartbeatInstance(ctx, dbsqlc.HeartbeatInstanceParams{ID: in.ID, Host: in.Host,
+			StartedAt: in.StartedAt.UnixMilli(), Now: at}); err != nil {
+			return err
+		}
+		if err := q.EnsureSoleSender(ctx, store.SoleSenderName); err != nil {
+			return err
+		}
+		row, err := q.GetSoleSender(ctx, store.SoleSenderName)
+		if err != nil {
+			return err
+		}
+		others, err := q.OthersMaySend(ctx, dbsqlc.OthersMaySendParams{ID: in.ID, Since: at - window.Milliseconds(), Now: at})
+		if err != nil {
+			return err
+		}
+		var holder string
+		var until int64
+		var write bool
+		st, holder, until, write = store.SoleTick(row.Holder, row.ExpiresAt, in.ID, want, others.Seen != 0 || others.Leasing != 0,
+			at, ttl.Milliseconds(), grace.Milliseconds())
+		if !write {
+			return nil
+		}
+		elected := row.ElectedAt
+		if holder != row.Holder {
+			elected = at
+		}
+		return q.SetSoleSender(ctx, dbsqlc.SetSoleSenderParams{Name: store.SoleSenderName, Holder: holder, ElectedAt: elected, ExpiresAt: until})
+	})
+	if err != nil {
+		return store.SoleFree, fmt.Errorf("the sole-sender lease: %w", err)
+	}
+	return st, nil
+}

@@ -30,6 +30,10 @@ type State struct {
 	// checkpoint; CheckpointFailures counts the failed ones.
 	WALFrames          int64
 	CheckpointFailures int64
+	// SoleSender is this process's view of the fleet's sole-sender lease
+	// (held, yielding, free, other), "" where it takes none (SQLite, or
+	// REMINDERD_SOLE_SENDER=false).
+	SoleSender string
 }
 
 // AppState is one app's part of the State.
@@ -218,6 +222,7 @@ var (
 	descQuota     = prometheus.NewDesc("reminderd_quota_paused", "1 while the app's sending is paused by WeChat's daily quota (45009).", []string{"appid"}, nil)
 	descUp        = prometheus.NewDesc("reminderd_state_scrape_ok", "1 if the database state could be read for this scrape.", nil, nil)
 	descWAL       = prometheus.NewDesc("reminderd_wal_frames", "Pages in the SQLite WAL at the last background checkpoint (at 10,000 the writer checkpoints itself).", nil, nil)
+	descSole      = prometheus.NewDesc("reminderd_sole_sender", "This process's view of the fleet's sole-sender lease on PostgreSQL: 1 for the current state (held: alone, sending without the per-send lease; yielding: giving it up to a process that appeared; free: every process sends with the per-send lease; other: another process holds it, this one sends nothing).", []string{"state"}, nil)
 	descCkptFail  = prometheus.NewDesc("reminderd_checkpoint_failures_total", "Background WAL checkpoints that failed.", nil, nil)
 )
 
@@ -226,6 +231,9 @@ var (
 // gap.
 var breakerStates = []string{"closed", "open", "half_open"}
 
+// soleStates are reminderd_sole_sender's state values.
+var soleStates = []string{"held", "yielding", "free", "other"}
+
 // stateCollector reads the database state at scrape time.
 type stateCollector struct {
 	state StateFunc
@@ -233,7 +241,7 @@ type stateCollector struct {
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descReminders, descBacklog, descOldest, descBreaker, descBreakers, descQuota, descUp, descWAL, descCkptFail} {
+	for _, d := range []*prometheus.Desc{descReminders, descBacklog, descOldest, descBreaker, descBreakers, descQuota, descUp, descWAL, descCkptFail, descSole} {
 		ch <- d
 	}
 }
@@ -253,6 +261,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, s := range breakerStates {
 		ch <- prometheus.MustNewConstMetric(descBreakers, prometheus.GaugeValue, oneIf(s == st.Breaker), s)
+	}
+	if st.SoleSender != "" {
+		for _, s := range soleStates {
+			ch <- prometheus.MustNewConstMetric(descSole, prometheus.GaugeValue, oneIf(s == st.SoleSender), s)
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(descWAL, prometheus.GaugeValue, float64(st.WALFrames))
 	ch <- prometheus.MustNewConstMetric(descCkptFail, prometheus.CounterValue, float64(st.CheckpointFailures))

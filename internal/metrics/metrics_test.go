@@ -24,7 +24,7 @@ func TestMetrics(t *testing.T) {
 		{AppID: "wxa", Served: true, RemindersByStatus: map[string]int64{"scheduled": 7, "sent": 3}, DueBacklog: 2,
 			OldestDueAge: 1500 * time.Millisecond, Breaker: "half_open", QuotaPaused: true},
 		{AppID: "wxb", Served: true, RemindersByStatus: map[string]int64{"scheduled": 1}, Breaker: "closed"},
-	}, Breaker: "closed", WALFrames: 812, CheckpointFailures: 3}
+	}, Breaker: "closed", WALFrames: 812, CheckpointFailures: 3, SoleSender: "yielding"}
 	m := New(func(context.Context) (State, error) { return state, nil }, slog.New(slog.DiscardHandler))
 	m.ObserveSend("wxa", "sent", "", 0, true, 40*time.Millisecond, 300*time.Millisecond)
 	m.ObserveSend("wxa", "sent", "", 0, true, 60*time.Millisecond, 2*time.Second)
@@ -51,6 +51,8 @@ func TestMetrics(t *testing.T) {
 		`reminderd_breakers_state{state="half_open"} 0`,
 		`reminderd_quota_paused{appid="wxa"} 1`,
 		`reminderd_quota_paused{appid="wxb"} 0`,
+		`reminderd_sole_sender{state="yielding"} 1`,
+		`reminderd_sole_sender{state="held"} 0`,
 		`reminderd_sends_total{appid="wxa",errcode="0",reason="",status="sent"} 2`,
 		`reminderd_sends_total{appid="wxa",errcode="-1",reason="",status="retry"} 1`,
 		`reminderd_sends_total{appid="wxa",errcode="none",reason="expired",status="skipped"} 1`,
@@ -107,7 +109,8 @@ func TestMetricsRemovedApp(t *testing.T) {
 // Every metric family carries appid where it is about one app, and only the
 // process's own have none: the exposition names each family's labels.
 func TestMetricsLabels(t *testing.T) {
-	state := State{Apps: []AppState{{AppID: "wxa", Served: true, RemindersByStatus: map[string]int64{"scheduled": 1}, Breaker: "closed"}}, Breaker: "closed"}
+	state := State{Apps: []AppState{{AppID: "wxa", Served: true, RemindersByStatus: map[string]int64{"scheduled": 1}, Breaker: "closed"}}, Breaker: "closed",
+		SoleSender: "held"}
 	m := New(func(context.Context) (State, error) { return state, nil }, slog.New(slog.DiscardHandler))
 	w := m.Webhooks(func(context.Context) (int64, error) { return 0, nil }, slog.New(slog.DiscardHandler))
 	m.ObserveSend("wxa", "sent", "", 0, true, time.Millisecond, time.Millisecond)
@@ -118,10 +121,12 @@ func TestMetricsLabels(t *testing.T) {
 	m.ObserveHTTP("GET", "/healthz", 200, time.Millisecond)
 	w.Observe("wxa", "reminder.sent", "delivered")
 	// The process's own: the HTTP server, lease rescue (a dead process's
-	// leases, whatever app), the database and the outbox as a whole.
+	// leases, whatever app), the database, the outbox and the sole-sender
+	// lease as a whole.
 	process := map[string]bool{"reminderd_http_requests_total": true, "reminderd_http_request_duration_seconds": true,
 		"reminderd_leases_rescued_total": true, "reminderd_state_scrape_ok": true, "reminderd_wal_frames": true,
-		"reminderd_checkpoint_failures_total": true, "reminderd_webhook_outbox_depth": true, "reminderd_breakers_state": true}
+		"reminderd_checkpoint_failures_total": true, "reminderd_webhook_outbox_depth": true, "reminderd_breakers_state": true,
+		"reminderd_sole_sender": true}
 	fams, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)

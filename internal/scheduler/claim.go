@@ -16,12 +16,26 @@ import (
 // (its reminders would only be deferred).
 func (e *Engine) claim(ctx context.Context, want int) (claimed []store.Claim, aborted bool, err error) {
 	now := e.now()
+	// A fleet's engine takes the user's send lease before every send,
+	// which marks the send started (fleet.go): its rescuer can tell a
+	// claim that never started from one WeChat may have. A process that
+	// holds the sole-sender lease takes none, and marks nothing; one
+	// whose fleet has another sole sender claims nothing (sole.go).
+	mark := e.store.SharedByProcesses()
+	if mark {
+		var ok bool
+		if ok, mark = e.sole.claimMode(now); !ok {
+			return nil, false, nil
+		}
+	}
+	defer func() {
+		for i := range claimed {
+			claimed[i].StartsUnmarked = !mark
+		}
+	}()
 	claimed, err = e.store.ClaimDue(ctx, store.ClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease), Owner: e.cfg.Owner,
 		Max: want, Kind: TemplateKinds(e.cfg.Templates),
-		// A fleet's engine takes the user's send lease before every send,
-		// which marks the send started (fleet.go): its rescuer can tell a
-		// claim that never started from one WeChat may have.
-		MarkStarts: e.store.SharedByProcesses(),
+		MarkStarts: mark,
 		// Asked again before the commit: the wait for the writer can be
 		// long under load, and the breaker may open meanwhile.
 		Abort: func() bool {

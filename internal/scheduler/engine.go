@@ -106,6 +106,14 @@ type Config struct {
 	// Heartbeat is how often the process renews its lease and its instance
 	// row (5 s) (leader.go).
 	Heartbeat time.Duration
+	// SoleTTL is how long the sole-sender lease lasts unrenewed (5 s;
+	// sole.go), renewed five times as often. A process alone on a shared
+	// store holds it and sends without the per-send lease; when it dies
+	// without giving it up, the others wait SoleTTL plus SendBudget.
+	SoleTTL time.Duration
+	// NoSoleSender: never take the sole-sender lease; every send on a
+	// shared store takes the per-send lease (REMINDERD_SOLE_SENDER=false).
+	NoSoleSender bool
 	// Host is the machine's name in GET /admin/v1/instances (os.Hostname).
 	Host string
 	// Serves reports whether the reminders of an app are sent (nil: every
@@ -201,6 +209,7 @@ func (c *Config) defaults() {
 	}
 	def(&c.Heartbeat, 5*time.Second)
 	def(&c.LeaderTTL, 15*time.Second)
+	def(&c.SoleTTL, 5*time.Second)
 	if c.LeaderTTL < 2*c.Heartbeat {
 		c.LeaderTTL = 3 * c.Heartbeat
 	}
@@ -220,6 +229,7 @@ type Engine struct {
 	limiter *rate.Limiter
 	jobs    *Jobs
 	leader  *leader
+	sole    *sole // the sole-sender lease (sole.go)
 
 	wake         chan struct{}
 	slots        chan struct{} // one per send in flight
@@ -276,6 +286,8 @@ func New(cfg Config) (*Engine, error) {
 		window: cfg.LeaderTTL, log: cfg.Logger,
 		self: store.Instance{ID: cfg.Owner, Host: cfg.Host, StartedAt: cfg.Now()}}
 	e.jobs.leader = e.leader
+	e.sole = &sole{store: cfg.Store, self: e.leader.self, now: cfg.Now, ttl: cfg.SoleTTL, every: max(cfg.SoleTTL/5, time.Millisecond),
+		grace: cfg.SendBudget, window: cfg.LeaderTTL, log: cfg.Logger}
 	if cfg.RateLimit > 0 {
 		e.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit)))
 	}
@@ -377,6 +389,20 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	beatDone := make(chan struct{})
 	go func() { e.leader.run(jobsCtx); close(beatDone) }()
+	soleDone := make(chan struct{})
+	if e.store.SharedByProcesses() && !e.cfg.NoSoleSender {
+		// The sole-sender lease's first tick before the first scan: until
+		// it, no claim is made (sole.go).
+		if err := e.sole.Tick(jobsCtx); err != nil {
+			e.log.Warn("sole-sender lease tick failed", "error", err)
+		}
+		go func() {
+			e.sole.run(jobsCtx, func(err error) { e.log.Warn("sole-sender lease tick failed", "error", err) })
+			close(soleDone)
+		}()
+	} else {
+		close(soleDone)
+	}
 	jobsDone := make(chan error, 1)
 	go func() { jobsDone <- e.jobs.Run(jobsCtx) }()
 	e.Wake(time.Time{}) // reminders that fell due while the process was down
@@ -395,6 +421,7 @@ loop:
 	stopJobs()
 	<-jobsDone
 	<-beatDone
+	<-soleDone
 	resignCtx, cancelResign := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	if err := e.leader.resign(resignCtx); err != nil {
 		e.log.Warn("could not resign the leadership; another process takes it over when its lease ends", "error", err)
@@ -410,6 +437,13 @@ loop:
 		<-done
 	}
 	e.cancelSend()
+	// Every send is recorded: the sole-sender lease goes, so that another
+	// process sends at once rather than when it runs out.
+	releaseCtx, cancelRelease := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if err := e.sole.release(releaseCtx); err != nil {
+		e.log.Warn("could not give the sole-sender lease up; the other processes send once it runs out", "error", err)
+	}
+	cancelRelease()
 	return nil
 }
 

@@ -3,6 +3,8 @@ package scheduler
 import (
 	"testing"
 	"time"
+
+	"github.com/reminderd/reminderd/internal/store"
 )
 
 // TestSignal is a test signal of the engine (testsignal.go).
@@ -66,3 +68,16 @@ func InitTestSignals(e *Engine) TestSignals {
 
 // PendingClaims counts the claims made and not yet processed.
 func PendingClaims(e *Engine) int64 { return e.pending.Load() }
+
+// SoleTicks is the signal of e's sole-sender lease ticks; call it before Run.
+func SoleTicks(e *Engine) *TestSignal {
+	e.sole.tick.init()
+	return &e.sole.tick
+}
+
+// SoleState is e's view of the sole-sender lease, and whether it ticked.
+func SoleState(e *Engine) (store.SoleState, bool) {
+	e.sole.mu.Lock()
+	defer e.sole.mu.Unlock()
+	return e.sole.state, e.sole.active
+}

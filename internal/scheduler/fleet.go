@@ -23,7 +23,8 @@ import (
 // is taken: the hot path there has no extra write; on PostgreSQL the
 // lease's upsert with the claim's start mark is one statement, which the
 // driver group-commits for the concurrent sends of the process, and the
-// lease's delete rides in the record's batch.
+// lease's delete rides in the record's batch. A process alone on the
+// database takes none either: it holds the sole-sender lease (sole.go).
 //
 // The quota pause holds across processes: a 45009 is recorded as the
 // "quota" pause row with the outcome, and every engine re-reads that row at
@@ -36,13 +37,25 @@ const quotaReadEvery = time.Second
 
 // sendLease takes c's user's send lease when the store is shared. ok false
 // means the claim must not be sent now: res is its deferral. release (never
-// nil) gives the lease up; call it after the outcome is recorded.
-func (e *Engine) sendLease(ctx context.Context, c store.Claim) (res result, release func(), ok bool) {
+// nil) gives the lease up; call it after the outcome is recorded. leased:
+// the lease is the store's (the record gives it up). Without it (free) the
+// send goes without one: one process on SQLite, or the fleet's sole sender
+// (sole.go), whose send must check sole.stillHeld just before WeChat.
+func (e *Engine) sendLease(ctx context.Context, c store.Claim) (res result, release func(), leased, free, ok bool) {
 	if !e.store.SharedByProcesses() {
-		return result{}, func() {}, true
+		return result{}, func() {}, false, false, true
+	}
+	now := e.now()
+	if e.sole.startFree(c, now) {
+		return result{}, e.sole.doneFree, false, true, true
+	}
+	busy := func(msg string) (result, func(), bool, bool, bool) {
+		return result{verdict: vDefer, errmsg: msg, deferUntil: now.Add(e.cfg.UserBusyDelay)}, func() {}, false, false, false
+	}
+	if !e.sole.mayShare(now) {
+		return busy("another process is the fleet's sole sender")
 	}
 	openID := c.Reminder.OpenID
-	now := e.now()
 	got, err := e.store.AcquireUserSend(ctx, openID, e.cfg.Owner, now, userSendUntil(now, c.Reminder.LeaseUntil, e.cfg.SendBudget, e.cfg.ClientTimeout), c.Reminder.ID, c.Reminder.Attempts)
 	if err != nil || !got {
 		msg := "another process is sending to this user"
@@ -50,14 +63,21 @@ func (e *Engine) sendLease(ctx context.Context, c store.Claim) (res result, rele
 			e.log.Warn("take the user's send lease", "reminder_id", c.Reminder.ID, "error", err)
 			msg = "the user's send lease could not be taken"
 		}
-		return result{verdict: vDefer, errmsg: msg, deferUntil: now.Add(e.cfg.UserBusyDelay)}, func() {}, false
+		return busy(msg)
 	}
-	return result{}, func() {
+	release = func() {
 		if err := e.store.ReleaseUserSend(context.WithoutCancel(ctx), openID, e.cfg.Owner); err != nil {
 			// It runs out by itself.
 			e.log.Warn("release the user's send lease", "reminder_id", c.Reminder.ID, "error", err)
 		}
-	}, true
+	}
+	if !e.sole.mayShare(e.now()) {
+		// The permission ran out while the lease was taken (a stalled
+		// store): another process may hold the sole-sender lease by now.
+		release()
+		return busy("another process is the fleet's sole sender")
+	}
+	return result{}, release, true, false, true
 }
 
 // userSendUntil is how long a user's send lease taken at now holds for a

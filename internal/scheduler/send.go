@@ -111,13 +111,13 @@ func (e *Engine) process(c store.Claim) {
 	unlockUser, err := e.acquire(ctx, c.Reminder.OpenID)
 	if err != nil {
 		res = result{verdict: vDefer, errmsg: "shutdown before sending", deferUntil: e.now()}
-	} else if lres, rel, ok := e.sendLease(ctx, c); !ok {
+	} else if lres, rel, leased, free, ok := e.sendLease(ctx, c); !ok {
 		res = lres
 		<-e.slots
 	} else {
 		release = rel // the user's send lease across processes (fleet.go)
-		res = e.attempt(ctx, c)
-		res.leased = e.store.SharedByProcesses()
+		res = e.attempt(ctx, c, free)
+		res.leased = leased
 		// The send slot bounds the sends in flight to WeChat: it is free
 		// once WeChat has answered. The outcome's record queues for the
 		// writer without holding it, so the next send starts while the
@@ -156,8 +156,10 @@ func (e *Engine) acquire(ctx context.Context, openID string) (func(), error) {
 	return unlockUser, nil
 }
 
-// attempt decides and, when everything allows it, sends.
-func (e *Engine) attempt(ctx context.Context, c store.Claim) result {
+// attempt decides and, when everything allows it, sends. free: it goes
+// without the user's send lease as the fleet's sole sender, as long as
+// that lease still holds just before each request (sole.go).
+func (e *Engine) attempt(ctx context.Context, c store.Claim, free bool) result {
 	r := c.Reminder
 	now := e.now()
 	if !r.UnknownAt.IsZero() {
@@ -219,6 +221,9 @@ func (e *Engine) attempt(ctx context.Context, c store.Claim) result {
 	if now.After(sendBy) {
 		return result{verdict: vDefer, errmsg: "too little lease left to send safely", deferUntil: now}
 	}
+	if free && !e.sole.stillHeld(now) {
+		return result{verdict: vDefer, errmsg: "the sole-sender lease ran out before the send", deferUntil: now}
+	}
 	req := wechat.SendRequest{AppID: r.AppID, ToUser: r.OpenID, TemplateID: r.TemplateID, Page: r.Page, Data: data}
 	start := time.Now()
 	counted := e.cfg.RecordWait > 0 // records wait for the sends counted (New)
@@ -235,7 +240,7 @@ func (e *Engine) attempt(ctx context.Context, c store.Claim) result {
 		// WeChat refused the page, so nothing was delivered: the card
 		// without its page is better than none, if the window and the
 		// lease still have room for a second send (else the 41030 stands).
-		if now := e.now(); !now.Add(e.cfg.ClientTimeout).After(deadline) && !now.After(sendBy) {
+		if now := e.now(); !now.Add(e.cfg.ClientTimeout).After(deadline) && !now.After(sendBy) && (!free || e.sole.stillHeld(now)) {
 			req.Page = ""
 			sent, err = send()
 			note = "page refused by WeChat (41030): sent without it; "

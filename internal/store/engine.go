@@ -140,7 +140,49 @@ type EngineStore interface {
 	// first, each with Leader set when it holds the live lease named
 	// leaderName.
 	Instances(ctx context.Context, leaderName string, now time.Time, stale time.Duration) ([]Instance, error)
+
+	// SoleSender is one tick of the fleet's sole-sender lease for the
+	// process in (docs/engine.md, "A process alone on the database"), in
+	// one transaction with in's heartbeat. A process that holds it sends
+	// without the per-send lease; every other process sends nothing while
+	// it is live. In the order judged:
+	//   - held by in and want false: given up (SoleFree);
+	//   - held by in and another process may be sending (an instance other
+	//     than in seen within window, or another holder's live user send
+	//     lease): kept, not renewed (SoleYielding);
+	//   - held by in: renewed for ttl (SoleHeld);
+	//   - held by another, whose lease ended less than grace ago or not at
+	//     all: SoleOther (its sends started before its lease ended may still
+	//     be in flight for grace);
+	//   - free, want true and no other process may be sending: taken for
+	//     ttl (SoleHeld); else SoleFree.
+	// The tick of a process that appears (its heartbeat, then the lease
+	// read) and the take of one that believes itself alone are serialised
+	// on the lease's row, so that the newcomer is seen or sees the holder.
+	SoleSender(ctx context.Context, in Instance, want bool, now time.Time, ttl, grace, window time.Duration) (SoleState, error)
 }
+
+// SoleState is the fleet's sole-sender lease as one process sees it
+// (EngineStore.SoleSender).
+type SoleState int
+
+const (
+	// SoleFree: no process holds it: every process sends with the
+	// per-send lease.
+	SoleFree SoleState = iota
+	// SoleHeld: this process holds it, renewed: it may send without the
+	// per-send lease.
+	SoleHeld
+	// SoleYielding: this process holds it, not renewed, as another process
+	// is live: it sends with the per-send lease, and gives it up once its
+	// sends without one are done.
+	SoleYielding
+	// SoleOther: another process holds it: this process must not send.
+	SoleOther
+)
+
+// SoleSenderName is the leader row (ElectLeader's table) of the sole-sender lease.
+const SoleSenderName = "sole_sender"
 
 // TemplateKind is how a user's accept of a template may be used (the
 // templates.kind column).
@@ -187,6 +229,12 @@ type Claim struct {
 	// long-term grant, or the credit an earlier attempt of unknown outcome
 	// used).
 	Covered bool
+	// StartsUnmarked: claimed without ClaimParams.MarkStarts (set by the
+	// engine), so a rescue takes it as possibly sent whatever happens. Only
+	// such a claim may be sent without the user's send lease: one claimed
+	// marked unstarted and sent without the lease (which marks it started)
+	// would be given back by a rescue as never sent.
+	StartsUnmarked bool
 }
 
 // Outcome is what the engine decided of one claim; RecordOutcome writes it.

@@ -44,3 +44,27 @@ SELECT i.id, i.host, i.started_at, i.last_seen_at,
 FROM instances i LEFT JOIN leader l ON l.name = @leader_name::text
 WHERE i.last_seen_at >= (extract(epoch FROM now()) * 1000)::bigint - @stale_ms::bigint
 ORDER BY i.started_at, i.id;
+
+-- The sole-sender lease (store.EngineStore.SoleSender; docs/engine.md, "A
+-- process alone on the database"): a row of leader named 'sole_sender',
+-- holder '' when free, read and written under its row lock.
+
+-- name: EnsureSoleSender :exec
+INSERT INTO leader (name, holder, elected_at, expires_at) VALUES (@name::text, '', 0, 0) ON CONFLICT (name) DO NOTHING;
+
+-- name: LockSoleSender :one
+-- The lease's row, locked to the commit, and the database's now() (the
+-- transaction's start: every judgement below is made at an instant no
+-- later than the one its writes are seen at).
+SELECT holder, elected_at, expires_at, (extract(epoch FROM now()) * 1000)::bigint AS now FROM leader WHERE name = @name::text FOR UPDATE;
+
+-- name: OthersMaySend :one
+-- Whether a process other than @id may be sending: seen since @since,
+-- or holding a user's send lease that has not run out. Read after
+-- LockSoleSender, in a snapshot that includes every tick committed before
+-- the lock was granted.
+SELECT EXISTS (SELECT 1 FROM instances WHERE id <> @id::text AND last_seen_at > @since::bigint)::bool AS seen,
+       EXISTS (SELECT 1 FROM user_sends WHERE holder <> @id::text AND until > @now::bigint)::bool AS leasing;
+
+-- name: SetSoleSender :exec
+UPDATE leader SET holder = @holder::text, elected_at = @elected_at::bigint, expires_at = @expires_at::bigint WHERE name = @name::text;

@@ -55,6 +55,19 @@ func (q *Queries) ElectLeader(ctx context.Context, arg ElectLeaderParams) (int64
 	return result.RowsAffected()
 }
 
+const ensureSoleSender = `-- name: EnsureSoleSender :exec
+
+INSERT INTO leader (name, holder, elected_at, expires_at) VALUES (?1, '', 0, 0) ON CONFLICT (name) DO NOTHING
+`
+
+// The sole-sender lease (store.EngineStore.SoleSender): a row of leader
+// named 'sole_sender', holder ” when free. SQLite serialises writers, so
+// the read below is already the writer's.
+func (q *Queries) EnsureSoleSender(ctx context.Context, name string) error {
+	_, err := q.exec(ctx, q.ensureSoleSenderStmt, ensureSoleSender, name)
+	return err
+}
+
 const forgetInstances = `-- name: ForgetInstances :execrows
 DELETE FROM instances WHERE last_seen_at < ?1 AND id <> ?2
 `
@@ -71,6 +84,23 @@ func (q *Queries) ForgetInstances(ctx context.Context, arg ForgetInstancesParams
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const getSoleSender = `-- name: GetSoleSender :one
+SELECT holder, elected_at, expires_at FROM leader WHERE name = ?1
+`
+
+type GetSoleSenderRow struct {
+	Holder    string
+	ElectedAt int64
+	ExpiresAt int64
+}
+
+func (q *Queries) GetSoleSender(ctx context.Context, name string) (GetSoleSenderRow, error) {
+	row := q.queryRow(ctx, q.getSoleSenderStmt, getSoleSender, name)
+	var i GetSoleSenderRow
+	err := row.Scan(&i.Holder, &i.ElectedAt, &i.ExpiresAt)
+	return i, err
 }
 
 const heartbeatInstance = `-- name: HeartbeatInstance :exec
@@ -148,6 +178,31 @@ func (q *Queries) ListInstances(ctx context.Context, arg ListInstancesParams) ([
 	return items, nil
 }
 
+const othersMaySend = `-- name: OthersMaySend :one
+SELECT CAST(EXISTS (SELECT 1 FROM instances WHERE id <> ?1 AND last_seen_at > ?2) AS INTEGER) AS seen,
+       CAST(EXISTS (SELECT 1 FROM user_sends WHERE holder <> ?1 AND until > ?3) AS INTEGER) AS leasing
+`
+
+type OthersMaySendParams struct {
+	ID    string
+	Since int64
+	Now   int64
+}
+
+type OthersMaySendRow struct {
+	Seen    int64
+	Leasing int64
+}
+
+// Whether a process other than @id may be sending: seen since @since, or
+// holding a user's send lease that has not run out at @now.
+func (q *Queries) OthersMaySend(ctx context.Context, arg OthersMaySendParams) (OthersMaySendRow, error) {
+	row := q.queryRow(ctx, q.othersMaySendStmt, othersMaySend, arg.ID, arg.Since, arg.Now)
+	var i OthersMaySendRow
+	err := row.Scan(&i.Seen, &i.Leasing)
+	return i, err
+}
+
 const resignLeader = `-- name: ResignLeader :execrows
 DELETE FROM leader WHERE name = ?1 AND holder = ?2
 `
@@ -164,4 +219,25 @@ func (q *Queries) ResignLeader(ctx context.Context, arg ResignLeaderParams) (int
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const setSoleSender = `-- name: SetSoleSender :exec
+UPDATE leader SET holder = ?1, elected_at = ?2, expires_at = ?3 WHERE name = ?4
+`
+
+type SetSoleSenderParams struct {
+	Holder    string
+	ElectedAt int64
+	ExpiresAt int64
+	Name      string
+}
+
+func (q *Queries) SetSoleSender(ctx context.Context, arg SetSoleSenderParams) error {
+	_, err := q.exec(ctx, q.setSoleSenderStmt, setSoleSender,
+		arg.Holder,
+		arg.ElectedAt,
+		arg.ExpiresAt,
+		arg.Name,
+	)
+	return err
 }

@@ -195,6 +195,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.electLeaderStmt, err = db.PrepareContext(ctx, electLeader); err != nil {
 		return nil, fmt.Errorf("error preparing query ElectLeader: %w", err)
 	}
+	if q.ensureSoleSenderStmt, err = db.PrepareContext(ctx, ensureSoleSender); err != nil {
+		return nil, fmt.Errorf("error preparing query EnsureSoleSender: %w", err)
+	}
 	if q.eventIDsByExternalRefStmt, err = db.PrepareContext(ctx, eventIDsByExternalRef); err != nil {
 		return nil, fmt.Errorf("error preparing query EventIDsByExternalRef: %w", err)
 	}
@@ -245,6 +248,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getSnoozeKeyStmt, err = db.PrepareContext(ctx, getSnoozeKey); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSnoozeKey: %w", err)
+	}
+	if q.getSoleSenderStmt, err = db.PrepareContext(ctx, getSoleSender); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSoleSender: %w", err)
 	}
 	if q.getTemplateStmt, err = db.PrepareContext(ctx, getTemplate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetTemplate: %w", err)
@@ -354,6 +360,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.occurrenceSentStmt, err = db.PrepareContext(ctx, occurrenceSent); err != nil {
 		return nil, fmt.Errorf("error preparing query OccurrenceSent: %w", err)
 	}
+	if q.othersMaySendStmt, err = db.PrepareContext(ctx, othersMaySend); err != nil {
+		return nil, fmt.Errorf("error preparing query OthersMaySend: %w", err)
+	}
 	if q.pairGrantStmt, err = db.PrepareContext(ctx, pairGrant); err != nil {
 		return nil, fmt.Errorf("error preparing query PairGrant: %w", err)
 	}
@@ -431,6 +440,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setReminderTemplateStmt, err = db.PrepareContext(ctx, setReminderTemplate); err != nil {
 		return nil, fmt.Errorf("error preparing query SetReminderTemplate: %w", err)
+	}
+	if q.setSoleSenderStmt, err = db.PrepareContext(ctx, setSoleSender); err != nil {
+		return nil, fmt.Errorf("error preparing query SetSoleSender: %w", err)
 	}
 	if q.settleUnknownDeliveryStmt, err = db.PrepareContext(ctx, settleUnknownDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query SettleUnknownDelivery: %w", err)
@@ -755,6 +767,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing electLeaderStmt: %w", cerr)
 		}
 	}
+	if q.ensureSoleSenderStmt != nil {
+		if cerr := q.ensureSoleSenderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing ensureSoleSenderStmt: %w", cerr)
+		}
+	}
 	if q.eventIDsByExternalRefStmt != nil {
 		if cerr := q.eventIDsByExternalRefStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventIDsByExternalRefStmt: %w", cerr)
@@ -838,6 +855,11 @@ func (q *Queries) Close() error {
 	if q.getSnoozeKeyStmt != nil {
 		if cerr := q.getSnoozeKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getSnoozeKeyStmt: %w", cerr)
+		}
+	}
+	if q.getSoleSenderStmt != nil {
+		if cerr := q.getSoleSenderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSoleSenderStmt: %w", cerr)
 		}
 	}
 	if q.getTemplateStmt != nil {
@@ -1020,6 +1042,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing occurrenceSentStmt: %w", cerr)
 		}
 	}
+	if q.othersMaySendStmt != nil {
+		if cerr := q.othersMaySendStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing othersMaySendStmt: %w", cerr)
+		}
+	}
 	if q.pairGrantStmt != nil {
 		if cerr := q.pairGrantStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pairGrantStmt: %w", cerr)
@@ -1148,6 +1175,11 @@ func (q *Queries) Close() error {
 	if q.setReminderTemplateStmt != nil {
 		if cerr := q.setReminderTemplateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setReminderTemplateStmt: %w", cerr)
+		}
+	}
+	if q.setSoleSenderStmt != nil {
+		if cerr := q.setSoleSenderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setSoleSenderStmt: %w", cerr)
 		}
 	}
 	if q.settleUnknownDeliveryStmt != nil {
@@ -1301,6 +1333,7 @@ type Queries struct {
 	dueRemindersStmt                 *sql.Stmt
 	dueWebhookStmt                   *sql.Stmt
 	electLeaderStmt                  *sql.Stmt
+	ensureSoleSenderStmt             *sql.Stmt
 	eventIDsByExternalRefStmt        *sql.Stmt
 	eventRemindersStmt               *sql.Stmt
 	expiredLeasesStmt                *sql.Stmt
@@ -1318,6 +1351,7 @@ type Queries struct {
 	getReminderByIdempotencyKeyStmt  *sql.Stmt
 	getSessionStmt                   *sql.Stmt
 	getSnoozeKeyStmt                 *sql.Stmt
+	getSoleSenderStmt                *sql.Stmt
 	getTemplateStmt                  *sql.Stmt
 	getWebhookStmt                   *sql.Stmt
 	heartbeatInstanceStmt            *sql.Stmt
@@ -1354,6 +1388,7 @@ type Queries struct {
 	nextDueAtStmt                    *sql.Stmt
 	occurrenceFirstAttemptStmt       *sql.Stmt
 	occurrenceSentStmt               *sql.Stmt
+	othersMaySendStmt                *sql.Stmt
 	pairGrantStmt                    *sql.Stmt
 	pendingSentEventForStmt          *sql.Stmt
 	pendingSentEventsStmt            *sql.Stmt
@@ -1380,6 +1415,7 @@ type Queries struct {
 	setPauseStmt                     *sql.Stmt
 	setReminderDeliveryStmt          *sql.Stmt
 	setReminderTemplateStmt          *sql.Stmt
+	setSoleSenderStmt                *sql.Stmt
 	settleUnknownDeliveryStmt        *sql.Stmt
 	snoozeReminderStmt               *sql.Stmt
 	syncReminderDeliveryStmt         *sql.Stmt
@@ -1454,6 +1490,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		dueRemindersStmt:                 q.dueRemindersStmt,
 		dueWebhookStmt:                   q.dueWebhookStmt,
 		electLeaderStmt:                  q.electLeaderStmt,
+		ensureSoleSenderStmt:             q.ensureSoleSenderStmt,
 		eventIDsByExternalRefStmt:        q.eventIDsByExternalRefStmt,
 		eventRemindersStmt:               q.eventRemindersStmt,
 		expiredLeasesStmt:                q.expiredLeasesStmt,
@@ -1471,6 +1508,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getReminderByIdempotencyKeyStmt:  q.getReminderByIdempotencyKeyStmt,
 		getSessionStmt:                   q.getSessionStmt,
 		getSnoozeKeyStmt:                 q.getSnoozeKeyStmt,
+		getSoleSenderStmt:                q.getSoleSenderStmt,
 		getTemplateStmt:                  q.getTemplateStmt,
 		getWebhookStmt:                   q.getWebhookStmt,
 		heartbeatInstanceStmt:            q.heartbeatInstanceStmt,
@@ -1507,6 +1545,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		nextDueAtStmt:                    q.nextDueAtStmt,
 		occurrenceFirstAttemptStmt:       q.occurrenceFirstAttemptStmt,
 		occurrenceSentStmt:               q.occurrenceSentStmt,
+		othersMaySendStmt:                q.othersMaySendStmt,
 		pairGrantStmt:                    q.pairGrantStmt,
 		pendingSentEventForStmt:          q.pendingSentEventForStmt,
 		pendingSentEventsStmt:            q.pendingSentEventsStmt,
@@ -1533,6 +1572,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setPauseStmt:                     q.setPauseStmt,
 		setReminderDeliveryStmt:          q.setReminderDeliveryStmt,
 		setReminderTemplateStmt:          q.setReminderTemplateStmt,
+		setSoleSenderStmt:                q.setSoleSenderStmt,
 		settleUnknownDeliveryStmt:        q.settleUnknownDeliveryStmt,
 		snoozeReminderStmt:               q.snoozeReminderStmt,
 		syncReminderDeliveryStmt:         q.syncReminderDeliveryStmt,

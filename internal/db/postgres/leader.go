@@ -72,3 +72,45 @@ func (d *DB) Instances(ctx context.Context, leaderName string, _ time.Time, stal
 	}
 	return out, nil
 }
+
+// SoleSender is one tick of the sole-sender lease for in, with in's
+// heartbeat, in one transaction on the database's clock (the now passed
+// in is ignored). The heartbeat commits with the read: a process that
+// appears is seen by every later tick, and the row's lock serialises a
+// newcomer's read with a lone process's take.
+func (d *DB) SoleSender(ctx context.Context, in store.Instance, want bool, _ time.Time, ttl, grace, window time.Duration) (store.SoleState, error) {
+	var st store.SoleState
+	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
+		if err := q.HeartbeatInstance(ctx, pgsqlc.HeartbeatInstanceParams{ID: in.ID, Host: in.Host}); err != nil {
+			return err
+		}
+		if err := q.EnsureSoleSender(ctx, store.SoleSenderName); err != nil {
+			return err
+		}
+		row, err := q.LockSoleSender(ctx, store.SoleSenderName)
+		if err != nil {
+			return err
+		}
+		others, err := q.OthersMaySend(ctx, pgsqlc.OthersMaySendParams{ID: in.ID, Since: row.Now - window.Milliseconds(), Now: row.Now})
+		if err != nil {
+			return err
+		}
+		var holder string
+		var until int64
+		var write bool
+		st, holder, until, write = store.SoleTick(row.Holder, row.ExpiresAt, in.ID, want, others.Seen || others.Leasing,
+			row.Now, ttl.Milliseconds(), grace.Milliseconds())
+		if !write {
+			return nil
+		}
+		elected := row.ElectedAt
+		if holder != row.Holder {
+			elected = row.Now
+		}
+		return q.SetSoleSender(ctx, pgsqlc.SetSoleSenderParams{Name: store.SoleSenderName, Holder: holder, ElectedAt: elected, ExpiresAt: until})
+	})
+	if err != nil {
+		return store.SoleFree, storeErr(err, "the sole-sender lease")
+	}
+	return st, nil
+}

@@ -51,6 +51,11 @@ func engineTests(t *testing.T, open Open[EngineDriver]) {
 		{"RecordReleasesTheUserSendLease", testRecordReleasesUserSend},
 		{"UserSendLeasesAtOnce", testUserSendLeasesAtOnce},
 		{"UserSendLeaseNamesTheAttempt", testUserSendLeaseNamesTheAttempt},
+		{"SoleSenderAloneTakes", testSoleAloneTakes},
+		{"SoleSenderHolderYields", testSoleHolderYields},
+		{"SoleSenderDeadHolderRunsOut", testSoleDeadHolder},
+		{"SoleSenderWaitsForUserSendLeases", testSoleWaitsForUserSendLeases},
+		{"SoleSenderOneAtATime", testSoleOneAtATime},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t, open)) })
 	}

@@ -55,6 +55,19 @@ func (q *Queries) ElectLeader(ctx context.Context, arg ElectLeaderParams) (int64
 	return result.RowsAffected(), nil
 }
 
+const ensureSoleSender = `-- name: EnsureSoleSender :exec
+
+INSERT INTO leader (name, holder, elected_at, expires_at) VALUES ($1::text, '', 0, 0) ON CONFLICT (name) DO NOTHING
+`
+
+// The sole-sender lease (store.EngineStore.SoleSender; docs/engine.md, "A
+// process alone on the database"): a row of leader named 'sole_sender',
+// holder ” when free, read and written under its row lock.
+func (q *Queries) EnsureSoleSender(ctx context.Context, name string) error {
+	_, err := q.db.Exec(ctx, ensureSoleSender, name)
+	return err
+}
+
 const forgetInstances = `-- name: ForgetInstances :execrows
 DELETE FROM instances WHERE last_seen_at < (extract(epoch FROM now()) * 1000)::bigint - $1::bigint AND id <> $2::text
 `
@@ -138,6 +151,59 @@ func (q *Queries) ListInstances(ctx context.Context, arg ListInstancesParams) ([
 	return items, nil
 }
 
+const lockSoleSender = `-- name: LockSoleSender :one
+SELECT holder, elected_at, expires_at, (extract(epoch FROM now()) * 1000)::bigint AS now FROM leader WHERE name = $1::text FOR UPDATE
+`
+
+type LockSoleSenderRow struct {
+	Holder    string
+	ElectedAt int64
+	ExpiresAt int64
+	Now       int64
+}
+
+// The lease's row, locked to the commit, and the database's now() (the
+// transaction's start: every judgement below is made at an instant no
+// later than the one its writes are seen at).
+func (q *Queries) LockSoleSender(ctx context.Context, name string) (LockSoleSenderRow, error) {
+	row := q.db.QueryRow(ctx, lockSoleSender, name)
+	var i LockSoleSenderRow
+	err := row.Scan(
+		&i.Holder,
+		&i.ElectedAt,
+		&i.ExpiresAt,
+		&i.Now,
+	)
+	return i, err
+}
+
+const othersMaySend = `-- name: OthersMaySend :one
+SELECT EXISTS (SELECT 1 FROM instances WHERE id <> $1::text AND last_seen_at > $2::bigint)::bool AS seen,
+       EXISTS (SELECT 1 FROM user_sends WHERE holder <> $1::text AND until > $3::bigint)::bool AS leasing
+`
+
+type OthersMaySendParams struct {
+	ID    string
+	Since int64
+	Now   int64
+}
+
+type OthersMaySendRow struct {
+	Seen    bool
+	Leasing bool
+}
+
+// Whether a process other than @id may be sending: seen since @since,
+// or holding a user's send lease that has not run out. Read after
+// LockSoleSender, in a snapshot that includes every tick committed before
+// the lock was granted.
+func (q *Queries) OthersMaySend(ctx context.Context, arg OthersMaySendParams) (OthersMaySendRow, error) {
+	row := q.db.QueryRow(ctx, othersMaySend, arg.ID, arg.Since, arg.Now)
+	var i OthersMaySendRow
+	err := row.Scan(&i.Seen, &i.Leasing)
+	return i, err
+}
+
 const resignLeader = `-- name: ResignLeader :execrows
 DELETE FROM leader WHERE name = $1::text AND holder = $2::text
 `
@@ -154,4 +220,25 @@ func (q *Queries) ResignLeader(ctx context.Context, arg ResignLeaderParams) (int
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const setSoleSender = `-- name: SetSoleSender :exec
+UPDATE leader SET holder = $1::text, elected_at = $2::bigint, expires_at = $3::bigint WHERE name = $4::text
+`
+
+type SetSoleSenderParams struct {
+	Holder    string
+	ElectedAt int64
+	ExpiresAt int64
+	Name      string
+}
+
+func (q *Queries) SetSoleSender(ctx context.Context, arg SetSoleSenderParams) error {
+	_, err := q.db.Exec(ctx, setSoleSender,
+		arg.Holder,
+		arg.ElectedAt,
+		arg.ExpiresAt,
+		arg.Name,
+	)
+	return err
 }

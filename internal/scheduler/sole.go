@@ -1,0 +1,202 @@
+// A process alone on the database sends without the per-send lease
+// (docs/engine.md, "A process alone on the database"). On a store that
+// several processes share, every send takes the user's send lease
+// (fleet.go): a row written and deleted per send, most of what a send costs
+// on PostgreSQL beyond SQLite's. A process that sees no other process holds
+// the fleet's sole-sender lease (store.EngineStore.SoleSender, a leader
+// row) and sends without it, as one process on SQLite does, while every
+// other process sends nothing. A process that appears is seen at the
+// holder's next tick: the holder then sends with the per-send lease, waits
+// for its sends without one to be recorded, and gives the lease up; the
+// newcomer starts sending at its first tick after that. A holder that
+// dies without giving it up blocks the others until its lease has run out
+// and the longest a send may take once started (SendBudget) has passed.
+//
+// The lease covers only what the per-send lease would: no two sends to one
+// user in flight at once. A claim made while the process held it is not
+// marked unstarted (ClaimParams.MarkStarts), so a rescue takes it as
+// possibly sent, as on SQLite; a claim made marked is never sent without
+// the per-send lease, which marks it started.
+
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/reminderd/reminderd/internal/store"
+)
+
+// sole is this process's view of the sole-sender lease. Until its first
+// tick (Run's) it is inactive, and the engine sends as a fleet's engine
+// does, each send with the per-send lease.
+type sole struct {
+	store  store.EngineStore
+	self   store.Instance
+	now    func() time.Time
+	ttl    time.Duration // the lease's duration
+	every  time.Duration // the tick's period
+	grace  time.Duration // how long a send may take once started (SendBudget)
+	window time.Duration // an instance seen this recently may be sending
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	active bool
+	state  store.SoleState
+	// heldUntil: sends without the per-send lease may start before it;
+	// shareUntil: sends with it may start before it (no other process
+	// held the lease at the last tick, which was the heartbeat that keeps
+	// any other process from taking it). Both on this process's clock, from
+	// before the tick.
+	heldUntil, shareUntil time.Time
+	free                  int // sends started without the per-send lease, not yet recorded
+
+	tick testSignal // a tick ended (tests)
+}
+
+// Tick is one tick: the lease taken, renewed, kept or given up (once the
+// sends without the per-send lease are recorded), with this process's
+// heartbeat. A failed tick keeps what the last one granted until it runs
+// out.
+func (s *sole) Tick(ctx context.Context) error {
+	defer s.tick.signal()
+	s.mu.Lock()
+	want := !(s.state == store.SoleYielding && s.free == 0)
+	s.mu.Unlock()
+	start := s.now()
+	st, err := s.store.SoleSender(ctx, s.self, want, start, s.ttl, s.grace, s.window)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.active = true
+	if err != nil {
+		return err
+	}
+	if st != s.state {
+		s.logChange(st)
+	}
+	s.state = st
+	s.heldUntil, s.shareUntil = time.Time{}, time.Time{}
+	switch st {
+	case store.SoleHeld:
+		s.heldUntil = start.Add(s.ttl)
+		s.shareUntil = start.Add(s.window)
+	case store.SoleYielding, store.SoleFree:
+		s.shareUntil = start.Add(s.window)
+	}
+	return nil
+}
+
+func (s *sole) logChange(st store.SoleState) {
+	switch st {
+	case store.SoleHeld:
+		s.log.Info("alone on the database: this process sends without the per-send lease", "instance", s.self.ID)
+	case store.SoleYielding:
+		s.log.Info("another process appeared: sending with the per-send lease, giving the sole-sender lease up", "instance", s.self.ID)
+	case store.SoleFree:
+		s.log.Info("sending with the per-send lease", "instance", s.self.ID)
+	case store.SoleOther:
+		s.log.Info("another process is the sole sender: not sending until it gives the lease up or it runs out", "instance", s.self.ID)
+	}
+}
+
+// claimMode says whether a claim may be made now, and whether it is to
+// be marked unstarted (ClaimParams.MarkStarts): not while this process
+// holds the lease (its sends take no per-send lease, which is what marks
+// a claim started).
+func (s *sole) claimMode(now time.Time) (ok, markStarts bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case !s.active:
+		return true, true
+	case s.state == store.SoleHeld && now.Before(s.heldUntil):
+		return true, false
+	case now.Before(s.shareUntil):
+		return true, true
+	}
+	return false, false
+}
+
+// startFree starts a send of c without the per-send lease, if this process
+// holds the lease at now and c is unmarked; doneFree ends it (after its
+// record).
+func (s *sole) startFree(c store.Claim, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.active || !c.StartsUnmarked || s.state != store.SoleHeld || !now.Before(s.heldUntil) {
+		return false
+	}
+	s.free++
+	return true
+}
+
+func (s *sole) doneFree() {
+	s.mu.Lock()
+	s.free--
+	s.mu.Unlock()
+}
+
+// stillHeld says whether a send started without the per-send lease may
+// go to WeChat at now (checked again just before the request).
+func (s *sole) stillHeld(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == store.SoleHeld && now.Before(s.heldUntil)
+}
+
+// mayShare says whether a send with the per-send lease may start at now.
+func (s *sole) mayShare(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.active || now.Before(s.shareUntil)
+}
+
+// run ticks every s.every until ctx ends.
+func (s *sole) run(ctx context.Context, warn func(error)) {
+	t := time.NewTicker(s.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			tctx, cancel := context.WithTimeout(ctx, s.every)
+			err := s.Tick(tctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				warn(err)
+			}
+		}
+	}
+}
+
+// release gives the lease up at shutdown, once every send is recorded.
+func (s *sole) release(ctx context.Context) error {
+	s.mu.Lock()
+	held := s.active && (s.state == store.SoleHeld || s.state == store.SoleYielding)
+	s.state, s.heldUntil, s.shareUntil = store.SoleYielding, time.Time{}, time.Time{}
+	s.mu.Unlock()
+	if !held {
+		return nil
+	}
+	// The tick heartbeats: the instance row the shutdown deleted goes
+	// again, so that no process waits for it to age out.
+	_, err := s.store.SoleSender(ctx, s.self, false, s.now(), s.ttl, s.grace, s.window)
+	return errors.Join(err, s.store.LeaveFleet(ctx, s.self.ID))
+}
+
+// SoleSender is this process's view of the sole-sender lease for
+// /metrics: held, yielding, free or other; "" until the first tick (and on
+// a store only one process uses, or with NoSoleSender, for good).
+func (e *Engine) SoleSender() string {
+	s := e.sole
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.active {
+		return ""
+	}
+	return map[store.SoleState]string{store.SoleHeld: "held", store.SoleYielding: "yielding", store.SoleFree: "free", store.SoleOther: "other"}[s.state]
+}

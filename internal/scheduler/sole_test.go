@@ -1,0 +1,289 @@
+package scheduler_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/reminderd/reminderd/internal/catalog"
+	"github.com/reminderd/reminderd/internal/db/pgtest"
+	"github.com/reminderd/reminderd/internal/db/postgres"
+	"github.com/reminderd/reminderd/internal/scheduler"
+	"github.com/reminderd/reminderd/internal/store"
+	"github.com/reminderd/reminderd/internal/wechat"
+	"github.com/reminderd/reminderd/internal/wechat/wechattest"
+)
+
+// countingStore counts the per-send leases an engine takes.
+type countingStore struct {
+	store.Store
+	acquires atomic.Int64
+}
+
+func (c *countingStore) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string, attempt int64) (bool, error) {
+	c.acquires.Add(1)
+	return c.Store.AcquireUserSend(ctx, openID, holder, now, until, reminderID, attempt)
+}
+
+// soleFleet is engines on one PostgreSQL database against one fake,
+// started and stopped one by one.
+type soleFleet struct {
+	t    *testing.T
+	url  string
+	fake *wechattest.Server
+	raw  *pgxpool.Pool
+	db   *postgres.DB // for creating reminders
+
+	mu      sync.Mutex
+	sent    map[string]int // reminder id → sent outcomes
+	busy    int            // sends answered 43108
+	sentSig chan struct{}
+	n       int
+}
+
+type soleEngine struct {
+	e     *scheduler.Engine
+	store *countingStore
+	ticks *scheduler.TestSignal
+	stop  context.CancelFunc
+	done  chan struct{}
+}
+
+func newSoleFleet(t *testing.T) *soleFleet {
+	ctx := context.Background()
+	f := &soleFleet{t: t, url: pgtest.Database(t), sent: map[string]int{}, sentSig: make(chan struct{}, 1)}
+	f.fake = wechattest.New(wechattest.Options{Seed: 9})
+	t.Cleanup(f.fake.Close)
+	for _, tm := range wechattest.DemoTemplates() {
+		f.fake.AddTemplate(tm)
+	}
+	f.fake.SetFaults(wechattest.Faults{Latency: 5 * time.Millisecond})
+	var err error
+	if f.db, err = postgres.Open(ctx, f.url, postgres.Options{MaxConns: 4}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.db.Close() })
+	if f.raw, err = pgxpool.New(ctx, f.url); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.raw.Close)
+	return f
+}
+
+// start runs an engine named owner (its own pool: another process).
+func (f *soleFleet) start(owner string, mutate func(*scheduler.Config)) *soleEngine {
+	t := f.t
+	ctx := context.Background()
+	d, err := postgres.Open(ctx, f.url, postgres.Options{MaxConns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	client, err := wechat.New(wechat.Config{BaseURL: f.fake.URL, AppID: f.fake.AppID(), Secret: f.fake.Secret(),
+		HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(d, client, time.Now, nil)
+	if err := cat.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: d}
+	cfg := scheduler.Config{Store: cs, Sender: client, Templates: cat, Owner: owner,
+		Logger: slog.New(slog.DiscardHandler), BreakerFailures: 1000, Concurrency: 8, BatchSize: 8,
+		ScanEvery: 20 * time.Millisecond, UserBusyDelay: 10 * time.Millisecond, SoleTTL: 250 * time.Millisecond,
+		Observer: f.observe}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	e, err := scheduler.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	se := &soleEngine{e: e, store: cs, ticks: scheduler.SoleTicks(e), done: make(chan struct{})}
+	runCtx, stop := context.WithCancel(ctx)
+	se.stop = stop
+	go func() { defer close(se.done); _ = e.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-se.done })
+	return se
+}
+
+func (f *soleFleet) observe(o scheduler.Outcome) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if o.ErrCode == 43108 {
+		f.busy++
+	}
+	if o.Status == "sent" {
+		f.sent[o.ReminderID]++
+		select {
+		case f.sentSig <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// add creates k reminders due now for each of users, with the consent.
+func (f *soleFleet) add(users []string, k int) []string {
+	ctx := context.Background()
+	now := time.Now()
+	var ids []string
+	for _, u := range users {
+		for range k {
+			f.n++
+			id := fmt.Sprintf("rem_%05d", f.n)
+			p := store.NewReminder{ID: id, OpenID: u, TemplateID: meetingID, FireAt: now, ExpiresAt: now.Add(time.Hour),
+				Window: time.Hour, HasWindow: true, Timezone: "Asia/Shanghai",
+				Data: fmt.Sprintf(`{"thing1":"会议 %d","time2":"2026-12-01 14:00","thing3":"A栋201"}`, f.n), CreatedAt: now}
+			if _, err := f.db.CreateReminder(ctx, p); err != nil {
+				f.t.Fatal(err)
+			}
+			if _, err := f.db.ApplyPushEvent(ctx, store.PushEvent{At: now, BodyHash: "accept-" + id, OpenID: u,
+				Answers: []store.ConsentAnswer{{TemplateID: meetingID, Accept: true}}}); err != nil {
+				f.t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		f.fake.Grant(u, meetingID, k)
+	}
+	return ids
+}
+
+// waitSent waits until every id is recorded sent.
+func (f *soleFleet) waitSent(ids []string) {
+	f.t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		f.mu.Lock()
+		all := true
+		for _, id := range ids {
+			all = all && f.sent[id] > 0
+		}
+		f.mu.Unlock()
+		if all {
+			return
+		}
+		select {
+		case <-f.sentSig:
+		case <-deadline:
+			f.t.Fatalf("not every reminder of %v was sent within 30 s", ids)
+		}
+	}
+}
+
+// marks counts ids by their claim's start mark (send_started): NULL
+// (claimed by a sole sender, unmarked) and false (marked unstarted).
+func (f *soleFleet) marks(ids []string) (unmarked, marked int) {
+	f.t.Helper()
+	if err := f.raw.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE send_started IS NULL), count(*) FILTER (WHERE send_started = false)
+		FROM reminders WHERE id = ANY($1)`, ids).Scan(&unmarked, &marked); err != nil {
+		f.t.Fatal(err)
+	}
+	return unmarked, marked
+}
+
+func waitSole(t *testing.T, se *soleEngine, who string, want store.SoleState) {
+	t.Helper()
+	se.ticks.WaitFor(t, 30*time.Second, who+"'s sole-sender lease", func() bool {
+		st, active := scheduler.SoleState(se.e)
+		return active && st == want
+	})
+}
+
+// One process on PostgreSQL is alone: it holds the sole-sender lease and
+// sends without the per-send lease, its claims unmarked. A second process
+// appears: the first yields, gives the lease up once its sends are
+// recorded, and from then on both send with the per-send lease, claims
+// marked, never two sends to one user at once. When the second stops, the
+// first is alone again.
+func TestSoleSenderAloneThenShared(t *testing.T) {
+	f := newSoleFleet(t)
+	a := f.start("procA", nil)
+	waitSole(t, a, "A alone", store.SoleHeld)
+	users := []string{"sole-o1", "sole-o2", "sole-o3", "sole-o4"}
+	alone := f.add(users, 2)
+	f.waitSent(alone)
+	if n := a.store.acquires.Load(); n != 0 {
+		t.Fatalf("A alone took %d per-send leases; want none", n)
+	}
+	if unmarked, _ := f.marks(alone); unmarked != len(alone) {
+		t.Fatalf("%d of A's %d claims unmarked; want all (a rescue takes them as possibly sent)", unmarked, len(alone))
+	}
+
+	b := f.start("procB", nil)
+	waitSole(t, a, "A beside B", store.SoleFree)
+	waitSole(t, b, "B beside A", store.SoleFree)
+	shared := f.add(users, 6)
+	f.waitSent(shared)
+	if got := a.store.acquires.Load() + b.store.acquires.Load(); got < int64(len(shared)) {
+		t.Fatalf("A and B took %d per-send leases for %d sends; want one per send at least", got, len(shared))
+	}
+	if _, marked := f.marks(shared); marked != len(shared) {
+		t.Fatalf("%d of the %d shared claims marked unstarted; want all", marked, len(shared))
+	}
+
+	b.stop()
+	<-b.done
+	waitSole(t, a, "A after B stopped", store.SoleHeld)
+	again := f.add(users, 1)
+	f.waitSent(again)
+	if unmarked, _ := f.marks(again); unmarked != len(again) {
+		t.Fatalf("%d of A's %d claims unmarked once alone again; want all", unmarked, len(again))
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.busy != 0 {
+		t.Fatalf("%d sends answered 43108 (two in flight to one user)", f.busy)
+	}
+	for id, n := range f.sent {
+		if n != 1 {
+			t.Fatalf("%s sent %d times", id, n)
+		}
+	}
+	if got, want := len(f.fake.Sends()), len(alone)+len(shared)+len(again); got != want {
+		t.Fatalf("WeChat has %d messages, want %d", got, want)
+	}
+}
+
+// A sole sender that died without giving the lease up (a kill -9: its row
+// is left live) keeps a new process from sending until the lease has run
+// out and the send budget after it has passed; then the new process sends.
+func TestSoleSenderDeadHolderBlocksUntilItRunsOut(t *testing.T) {
+	f := newSoleFleet(t)
+	const budget = 2 * time.Second
+	if _, err := f.raw.Exec(context.Background(), `INSERT INTO leader (name, holder, elected_at, expires_at)
+		VALUES ('sole_sender', 'dead', 0, (extract(epoch FROM now()) * 1000)::bigint + 500)`); err != nil {
+		t.Fatal(err)
+	}
+	var freeAt time.Time // the dead lease's end plus the grace, on the database's clock
+	if err := f.raw.QueryRow(context.Background(), `SELECT to_timestamp((expires_at + $1::bigint) / 1000.0) FROM leader WHERE name = 'sole_sender'`,
+		budget.Milliseconds()).Scan(&freeAt); err != nil {
+		t.Fatal(err)
+	}
+	ids := f.add([]string{"dead-o1", "dead-o2"}, 1)
+	c := f.start("procC", func(c *scheduler.Config) { c.SendBudget, c.Lease = budget, 30*time.Second })
+	waitSole(t, c, "C beside a dead holder", store.SoleOther)
+	if n := len(f.fake.Sends()); n != 0 {
+		t.Fatalf("C sent %d while the dead holder's lease was live", n)
+	}
+	f.waitSent(ids)
+	if st, _ := scheduler.SoleState(c.e); st != store.SoleHeld {
+		t.Fatalf("C's lease after the dead one ran out: %v; want held", st)
+	}
+	var first time.Time
+	if err := f.raw.QueryRow(context.Background(), `SELECT to_timestamp(min(started_at) / 1000.0) FROM deliveries WHERE reminder_id = ANY($1)`,
+		ids).Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	if first.Before(freeAt) {
+		t.Fatalf("C's first send started at %v, before the dead holder's lease and grace ended at %v", first, freeAt)
+	}
+}
