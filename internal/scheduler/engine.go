@@ -107,12 +107,15 @@ type Config struct {
 	// row (5 s) (leader.go).
 	Heartbeat time.Duration
 	// SoleTTL is how long the sole-sender lease lasts unrenewed (5 s;
-	// sole.go), renewed five times as often. A process alone on a shared
+	// sole.go), ticked twenty times as often (a newcomer waits for the
+	// holder's tick, then for its own). A process alone on a shared
 	// store holds it and sends without the per-send lease; when it dies
 	// without giving it up, the others wait SoleTTL plus SendBudget.
 	SoleTTL time.Duration
 	// NoSoleSender: never take the sole-sender lease; every send on a
 	// shared store takes the per-send lease (REMINDERD_SOLE_SENDER=false).
+	// The process still ticks, so that it waits for another process's
+	// lease and makes its holder yield.
 	NoSoleSender bool
 	// Host is the machine's name in GET /admin/v1/instances (os.Hostname).
 	Host string
@@ -286,8 +289,8 @@ func New(cfg Config) (*Engine, error) {
 		window: cfg.LeaderTTL, log: cfg.Logger,
 		self: store.Instance{ID: cfg.Owner, Host: cfg.Host, StartedAt: cfg.Now()}}
 	e.jobs.leader = e.leader
-	e.sole = &sole{store: cfg.Store, self: e.leader.self, now: cfg.Now, ttl: cfg.SoleTTL, every: max(cfg.SoleTTL/5, time.Millisecond),
-		grace: cfg.SendBudget, window: cfg.LeaderTTL, log: cfg.Logger}
+	e.sole = &sole{store: cfg.Store, self: e.leader.self, now: cfg.Now, ttl: cfg.SoleTTL, every: max(cfg.SoleTTL/20, time.Millisecond),
+		grace: cfg.SendBudget, window: cfg.LeaderTTL, never: cfg.NoSoleSender, log: cfg.Logger}
 	if cfg.RateLimit > 0 {
 		e.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit)))
 	}
@@ -390,7 +393,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	beatDone := make(chan struct{})
 	go func() { e.leader.run(jobsCtx); close(beatDone) }()
 	soleDone := make(chan struct{})
-	if e.store.SharedByProcesses() && !e.cfg.NoSoleSender {
+	if e.store.SharedByProcesses() {
 		// The sole-sender lease's first tick before the first scan: until
 		// it, no claim is made (sole.go).
 		if err := e.sole.Tick(jobsCtx); err != nil {
@@ -438,12 +441,16 @@ loop:
 	}
 	e.cancelSend()
 	// Every send is recorded: the sole-sender lease goes, so that another
-	// process sends at once rather than when it runs out.
-	releaseCtx, cancelRelease := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	if err := e.sole.release(releaseCtx); err != nil {
+	// process sends at once rather than when it runs out, and then the
+	// instance row.
+	leaveCtx, cancelLeave := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if err := e.sole.release(leaveCtx); err != nil {
 		e.log.Warn("could not give the sole-sender lease up; the other processes send once it runs out", "error", err)
 	}
-	cancelRelease()
+	if err := e.leader.leave(leaveCtx); err != nil {
+		e.log.Warn("could not delete this process's instance row; it ages out", "error", err)
+	}
+	cancelLeave()
 	return nil
 }
 

@@ -152,15 +152,21 @@ func (l *leader) run(ctx context.Context) {
 	}
 }
 
-// resign ends the leadership and gives the lease and the instance row
-// up, so that another process takes the periodic jobs over at its next
-// heartbeat rather than after the lease (the shutdown).
+// resign ends the leadership and gives the lease up, so that another
+// process takes the periodic jobs over at its next heartbeat rather than
+// after the lease (the shutdown). The instance row stays until leave: a
+// process still sending must stay visible, or a process alone would take
+// the sole-sender lease beside its last sends (sole.go).
 func (l *leader) resign(ctx context.Context) error {
 	l.mu.Lock()
 	l.lose("shutting down")
 	l.mu.Unlock()
-	return errors.Join(l.store.ResignLeader(ctx, LeaderName, l.self.ID), l.store.LeaveFleet(ctx, l.self.ID))
+	return l.store.ResignLeader(ctx, LeaderName, l.self.ID)
 }
+
+// leave deletes the instance row, once every send of the process is
+// recorded (the shutdown's end).
+func (l *leader) leave(ctx context.Context) error { return l.store.LeaveFleet(ctx, l.self.ID) }
 
 // Instances lists the live processes of the fleet, the leader flagged.
 func (e *Engine) Instances(ctx context.Context) ([]store.Instance, error) {

@@ -22,7 +22,6 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -41,6 +40,7 @@ type sole struct {
 	every  time.Duration // the tick's period
 	grace  time.Duration // how long a send may take once started (SendBudget)
 	window time.Duration // an instance seen this recently may be sending
+	never  bool          // never take the lease (Config.NoSoleSender): only obey it
 	log    *slog.Logger
 
 	mu     sync.Mutex
@@ -60,14 +60,29 @@ type sole struct {
 // Tick is one tick: the lease taken, renewed, kept or given up (once the
 // sends without the per-send lease are recorded), with this process's
 // heartbeat. A failed tick keeps what the last one granted until it runs
-// out.
+// out. A holder that finds another process live and nothing of its own in
+// flight without the per-send lease gives the lease up in the same tick.
 func (s *sole) Tick(ctx context.Context) error {
 	defer s.tick.signal()
 	s.mu.Lock()
-	want := !(s.state == store.SoleYielding && s.free == 0)
+	want := !s.never && !(s.state == store.SoleYielding && s.free == 0)
 	s.mu.Unlock()
 	start := s.now()
 	st, err := s.store.SoleSender(ctx, s.self, want, start, s.ttl, s.grace, s.window)
+	if err == nil && st == store.SoleYielding && want {
+		s.mu.Lock()
+		drained := s.free == 0
+		if drained {
+			// Nothing goes without the per-send lease any more (the
+			// state is yielding from here on): give it up at once rather
+			// than at the next tick, so that the newcomer starts sooner.
+			s.state, s.heldUntil = store.SoleYielding, time.Time{}
+		}
+		s.mu.Unlock()
+		if drained {
+			st, err = s.store.SoleSender(ctx, s.self, false, start, s.ttl, s.grace, s.window)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.active = true
@@ -173,7 +188,8 @@ func (s *sole) run(ctx context.Context, warn func(error)) {
 	}
 }
 
-// release gives the lease up at shutdown, once every send is recorded.
+// release gives the lease up at shutdown, once every send is recorded
+// (the instance row goes after it: leader.leave).
 func (s *sole) release(ctx context.Context) error {
 	s.mu.Lock()
 	held := s.active && (s.state == store.SoleHeld || s.state == store.SoleYielding)
@@ -182,10 +198,8 @@ func (s *sole) release(ctx context.Context) error {
 	if !held {
 		return nil
 	}
-	// The tick heartbeats: the instance row the shutdown deleted goes
-	// again, so that no process waits for it to age out.
 	_, err := s.store.SoleSender(ctx, s.self, false, s.now(), s.ttl, s.grace, s.window)
-	return errors.Join(err, s.store.LeaveFleet(ctx, s.self.ID))
+	return err
 }
 
 // SoleSender is this process's view of the sole-sender lease for

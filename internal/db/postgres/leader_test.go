@@ -9,6 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/reminderd/reminderd/internal/db/pgtest"
+	"github.com/reminderd/reminderd/internal/db/postgres"
 	"github.com/reminderd/reminderd/internal/scheduler"
 	"github.com/reminderd/reminderd/internal/store"
 	"github.com/reminderd/reminderd/internal/wechat"
@@ -156,5 +161,83 @@ func TestTwoEnginesOneLeader(t *testing.T) {
 	got, err = engines[1].Instances(ctx)
 	if err != nil || len(got) != 1 || got[0].ID != "proc-1" || !got[0].Leader || got[0].Host != "vm-1" {
 		t.Fatalf("instances after the shutdown: %+v, %v", got, err)
+	}
+}
+
+// A newcomer's tick that holds the sole-sender lease's row (its heartbeat
+// written, not yet committed) makes a lone process's tick wait for it; the
+// lone process, reading after the lock is granted, sees the newcomer and
+// does not take the lease. This holds on a server whose default isolation
+// is REPEATABLE READ too, where a snapshot taken before the wait would miss
+// the newcomer: the driver's transactions are READ COMMITTED whatever the
+// default.
+func TestSoleSenderTakeWaitsForANewcomersTick(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Database(t)
+	raw, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(ctx, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = %L', current_database(), 'repeatable read'); END $$`); err != nil {
+		t.Fatal(err)
+	}
+	d, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	check, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var iso string
+	err = check.QueryRow(ctx, `SHOW default_transaction_isolation`).Scan(&iso)
+	check.Close(ctx)
+	if err != nil || iso != "repeatable read" {
+		t.Fatalf("the test's server default: %q, %v", iso, err)
+	}
+	// A ticks once: its row exists, the lease is created free (A holds it).
+	if st, err := d.SoleSender(ctx, store.Instance{ID: "A"}, false, time.Now(), time.Minute, time.Hour, time.Hour); err != nil || st != store.SoleFree {
+		t.Fatalf("A's first tick: %v, %v", st, err)
+	}
+	// B's tick, by hand: heartbeat, then the lease's row locked.
+	tx, err := raw.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `INSERT INTO instances (id, host, started_at, last_seen_at)
+		VALUES ('B', '', (extract(epoch FROM now()) * 1000)::bigint, (extract(epoch FROM now()) * 1000)::bigint)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT holder FROM leader WHERE name = 'sole_sender' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan store.SoleState, 1)
+	go func() {
+		st, err := d.SoleSender(ctx, store.Instance{ID: "A"}, true, time.Now(), time.Minute, time.Hour, time.Hour)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- st
+	}()
+	// A's tick is waiting on the row's lock: B's transaction blocks it.
+	for waiting := false; !waiting; {
+		if err := raw.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE '%LockSoleSender%')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case st := <-got:
+			t.Fatalf("A's tick did not wait for B's lock: %v", st)
+		default:
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := <-got; st == store.SoleHeld {
+		t.Fatal("A took the sole-sender lease beside B, whose tick committed before A's read")
 	}
 }

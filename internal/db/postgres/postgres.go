@@ -104,7 +104,11 @@ const maxTxAttempts = 5
 func (d *DB) withTx(ctx context.Context, fn func(q *pgsqlc.Queries) error) error {
 	var err error
 	for range maxTxAttempts {
-		err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return fn(d.q.WithTx(tx)) })
+		// READ COMMITTED whatever the server's default_transaction_isolation:
+		// the statements' locks are reasoned for it (a statement after a row
+		// lock wait sees what committed before the lock was granted), and a
+		// startup parameter would not pass PgBouncer.
+		err = pgx.BeginTxFunc(ctx, d.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error { return fn(d.q.WithTx(tx)) })
 		if !retryable(err) {
 			return err
 		}
