@@ -31,8 +31,7 @@ type State struct {
 	WALFrames          int64
 	CheckpointFailures int64
 	// SoleSender is this process's view of the fleet's sole-sender lease
-	// (held, yielding, free, other), "" where it takes none (SQLite, or
-	// REMINDERD_SOLE_SENDER=false).
+	// (held, yielding, free, other), "" where there is none (SQLite).
 	SoleSender string
 }
 

@@ -133,20 +133,25 @@ func (l *leader) lose(why string) {
 // run heartbeats every l.every until ctx ends. The first heartbeat is
 // Run's own (Engine.Run ticks before the jobs start).
 func (l *leader) run(ctx context.Context) {
-	t := time.NewTicker(l.every)
+	tickEvery(ctx, l.every, l.Tick, func(err error) { l.log.Warn("fleet heartbeat failed", "error", err) })
+}
+
+// tickEvery calls tick every period until ctx ends; a call never outlasts
+// its period (a hung store call gives way to the next), and warn is told
+// of its errors but those of the shutdown.
+func tickEvery(ctx context.Context, every time.Duration, tick func(context.Context) error, warn func(error)) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			// A heartbeat never outlasts its period: a hung store call
-			// gives way to the next heartbeat.
-			beatCtx, cancel := context.WithTimeout(ctx, l.every)
-			err := l.Tick(beatCtx)
+			tctx, cancel := context.WithTimeout(ctx, every)
+			err := tick(tctx)
 			cancel()
 			if err != nil && ctx.Err() == nil {
-				l.log.Warn("fleet heartbeat failed", "error", err)
+				warn(err)
 			}
 		}
 	}

@@ -169,24 +169,8 @@ func (s *sole) mayShare(now time.Time) bool {
 	return !s.active || now.Before(s.shareUntil)
 }
 
-// run ticks every s.every until ctx ends.
-func (s *sole) run(ctx context.Context, warn func(error)) {
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			tctx, cancel := context.WithTimeout(ctx, s.every)
-			err := s.Tick(tctx)
-			cancel()
-			if err != nil && ctx.Err() == nil {
-				warn(err)
-			}
-		}
-	}
-}
+// run ticks every s.every until ctx ends (the first tick is Run's own).
+func (s *sole) run(ctx context.Context, warn func(error)) { tickEvery(ctx, s.every, s.Tick, warn) }
 
 // release gives the lease up at shutdown, once every send is recorded
 // (the instance row goes after it: leader.leave).
@@ -204,7 +188,7 @@ func (s *sole) release(ctx context.Context) error {
 
 // SoleSender is this process's view of the sole-sender lease for
 // /metrics: held, yielding, free or other; "" until the first tick (and on
-// a store only one process uses, or with NoSoleSender, for good).
+// a store only one process uses, for good).
 func (e *Engine) SoleSender() string {
 	s := e.sole
 	s.mu.Lock()
