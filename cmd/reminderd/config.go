@@ -132,7 +132,7 @@ func (c *config) settings() []setting {
 		{"REMINDERD_MAX_SCHEDULED_PER_USER", "max-scheduled-per-user", "500", "reminders a user may have scheduled at once", &c.MaxScheduledPerUser, false},
 		{"REMINDERD_UNKNOWN_WAIT", "unknown-wait", "2m", "how long a send of unknown outcome waits for WeChat's sent event before it is sent again", &c.UnknownWait, false},
 		{"REMINDERD_RESEND_WITHOUT_PAGE", "resend-without-page", "false", "send again without its page a message whose page WeChat refuses (41030)", &c.ResendWithoutPage, false},
-		{"REMINDERD_SOLE_SENDER", "sole-sender", "true", "on PostgreSQL, a process alone on the database sends without the per-send lease (false: every send takes it, and a crashed lone process pauses no one)", &c.SoleSender, false},
+		{"REMINDERD_SOLE_SENDER", "sole-sender", "true", "on PostgreSQL, a process alone on the database sends without the per-send lease (false: this process never does, and still waits while another does; false on every process: a crash pauses no one)", &c.SoleSender, false},
 		{"REMINDERD_SYNC", "sync", "full", "full: a write answered 2xx survives a power cut; normal: faster commits, the last ones may be lost in a power cut", &c.Sync, false},
 		{"REMINDERD_WECHAT_TIMEOUT", "wechat-timeout", "10s", "client timeout of one WeChat call", &c.WeChatTimeout, false},
 		{"REMINDERD_WECHAT_ALLOW_PLAINTEXT", "wechat-allow-plaintext", "false", "true: accept a push token without an AES key in production (plaintext pushes, whose signature does not cover the body)", &c.AllowPlaintext, false},

@@ -31,7 +31,8 @@ type State struct {
 	WALFrames          int64
 	CheckpointFailures int64
 	// SoleSender is this process's view of the fleet's sole-sender lease
-	// (held, yielding, free, other), "" where there is none (SQLite).
+	// (held, yielding, free, other, unknown), "" where there is none
+	// (SQLite).
 	SoleSender string
 }
 
@@ -221,7 +222,7 @@ var (
 	descQuota     = prometheus.NewDesc("reminderd_quota_paused", "1 while the app's sending is paused by WeChat's daily quota (45009).", []string{"appid"}, nil)
 	descUp        = prometheus.NewDesc("reminderd_state_scrape_ok", "1 if the database state could be read for this scrape.", nil, nil)
 	descWAL       = prometheus.NewDesc("reminderd_wal_frames", "Pages in the SQLite WAL at the last background checkpoint (at 10,000 the writer checkpoints itself).", nil, nil)
-	descSole      = prometheus.NewDesc("reminderd_sole_sender", "This process's view of the fleet's sole-sender lease on PostgreSQL: 1 for the current state (held: alone, sending without the per-send lease; yielding: giving it up to a process that appeared; free: every process sends with the per-send lease; other: another process holds it, this one sends nothing).", []string{"state"}, nil)
+	descSole      = prometheus.NewDesc("reminderd_sole_sender", "This process's view of the fleet's sole-sender lease on PostgreSQL: 1 for the current state (held: alone, sending without the per-send lease; yielding: giving it up to a process that appeared; free: every process sends with the per-send lease; other: another process holds it, this one sends nothing; unknown: its ticks fail, this one sends nothing).", []string{"state"}, nil)
 	descCkptFail  = prometheus.NewDesc("reminderd_checkpoint_failures_total", "Background WAL checkpoints that failed.", nil, nil)
 )
 
@@ -231,7 +232,7 @@ var (
 var breakerStates = []string{"closed", "open", "half_open"}
 
 // soleStates are reminderd_sole_sender's state values.
-var soleStates = []string{"held", "yielding", "free", "other"}
+var soleStates = []string{"held", "yielding", "free", "other", "unknown"}
 
 // stateCollector reads the database state at scrape time.
 type stateCollector struct {

@@ -395,12 +395,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	soleDone := make(chan struct{})
 	if e.store.SharedByProcesses() {
 		// The sole-sender lease's first tick before the first scan: until
-		// it, no claim is made (sole.go).
-		if err := e.sole.Tick(jobsCtx); err != nil {
+		// one succeeds, no claim is made (sole.go). Bounded, and ended by
+		// the shutdown, as its row may be waited for.
+		firstCtx, cancelFirst := context.WithTimeout(ctx, e.cfg.SoleTTL/2)
+		if err := e.sole.Tick(firstCtx); err != nil {
 			e.log.Warn("sole-sender lease tick failed", "error", err)
 		}
+		cancelFirst()
 		go func() {
-			e.sole.run(jobsCtx, func(err error) { e.log.Warn("sole-sender lease tick failed", "error", err) })
+			e.sole.run(jobsCtx)
 			close(soleDone)
 		}()
 	} else {
@@ -443,10 +446,12 @@ loop:
 	// Every send is recorded: the sole-sender lease goes, so that another
 	// process sends at once rather than when it runs out, and then the
 	// instance row.
-	leaveCtx, cancelLeave := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	if err := e.sole.release(leaveCtx); err != nil {
+	releaseCtx, cancelRelease := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if err := e.sole.release(releaseCtx); err != nil {
 		e.log.Warn("could not give the sole-sender lease up; the other processes send once it runs out", "error", err)
 	}
+	cancelRelease()
+	leaveCtx, cancelLeave := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	if err := e.leader.leave(leaveCtx); err != nil {
 		e.log.Warn("could not delete this process's instance row; it ages out", "error", err)
 	}

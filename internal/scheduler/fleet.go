@@ -53,7 +53,7 @@ func (e *Engine) sendLease(ctx context.Context, c store.Claim) (res result, rele
 		return result{verdict: vDefer, errmsg: msg, deferUntil: now.Add(e.cfg.UserBusyDelay)}, func() {}, false, false, false
 	}
 	if !e.sole.mayShare(now) {
-		return busy("another process is the fleet's sole sender")
+		return busy("not sending: another process holds the fleet's sole-sender lease, or it could not be read")
 	}
 	openID := c.Reminder.OpenID
 	got, err := e.store.AcquireUserSend(ctx, openID, e.cfg.Owner, now, userSendUntil(now, c.Reminder.LeaseUntil, e.cfg.SendBudget, e.cfg.ClientTimeout), c.Reminder.ID, c.Reminder.Attempts)
@@ -75,7 +75,7 @@ func (e *Engine) sendLease(ctx context.Context, c store.Claim) (res result, rele
 		// The permission ran out while the lease was taken (a stalled
 		// store): another process may hold the sole-sender lease by now.
 		release()
-		return busy("another process is the fleet's sole sender")
+		return busy("not sending: another process holds the fleet's sole-sender lease, or it could not be read")
 	}
 	return result{}, release, true, false, true
 }

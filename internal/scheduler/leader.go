@@ -133,13 +133,14 @@ func (l *leader) lose(why string) {
 // run heartbeats every l.every until ctx ends. The first heartbeat is
 // Run's own (Engine.Run ticks before the jobs start).
 func (l *leader) run(ctx context.Context) {
-	tickEvery(ctx, l.every, l.Tick, func(err error) { l.log.Warn("fleet heartbeat failed", "error", err) })
+	tickEvery(ctx, l.every, l.every, l.Tick, func(err error) { l.log.Warn("fleet heartbeat failed", "error", err) })
 }
 
-// tickEvery calls tick every period until ctx ends; a call never outlasts
-// its period (a hung store call gives way to the next), and warn is told
-// of its errors but those of the shutdown.
-func tickEvery(ctx context.Context, every time.Duration, tick func(context.Context) error, warn func(error)) {
+// tickEvery calls tick every period until ctx ends, each call bounded by
+// timeout (a hung store call gives way to a later one; a tick that runs
+// long makes the ticker drop the ticks it missed), and tells warn of its
+// errors but those of the shutdown.
+func tickEvery(ctx context.Context, every, timeout time.Duration, tick func(context.Context) error, warn func(error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -147,7 +148,7 @@ func tickEvery(ctx context.Context, every time.Duration, tick func(context.Conte
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			tctx, cancel := context.WithTimeout(ctx, every)
+			tctx, cancel := context.WithTimeout(ctx, timeout)
 			err := tick(tctx)
 			cancel()
 			if err != nil && ctx.Err() == nil {

@@ -76,6 +76,9 @@ func (s *sole) Tick(ctx context.Context) error {
 			// Nothing goes without the per-send lease any more (the
 			// state is yielding from here on): give it up at once rather
 			// than at the next tick, so that the newcomer starts sooner.
+			if s.state != store.SoleYielding {
+				s.logChange(store.SoleYielding)
+			}
 			s.state, s.heldUntil = store.SoleYielding, time.Time{}
 		}
 		s.mu.Unlock()
@@ -169,17 +172,34 @@ func (s *sole) mayShare(now time.Time) bool {
 	return !s.active || now.Before(s.shareUntil)
 }
 
-// run ticks every s.every until ctx ends (the first tick is Run's own).
-func (s *sole) run(ctx context.Context, warn func(error)) { tickEvery(ctx, s.every, s.Tick, warn) }
+// run ticks every s.every until ctx ends (the first tick is Run's own),
+// each tick bounded by half the lease (its row lock may be waited for
+// behind the other processes' ticks); a failing tick is logged at most
+// every soleWarnEvery.
+func (s *sole) run(ctx context.Context) {
+	var last time.Time
+	tickEvery(ctx, s.every, s.ttl/2, s.Tick, func(err error) {
+		if now := time.Now(); now.Sub(last) >= soleWarnEvery {
+			last = now
+			s.log.Warn("sole-sender lease tick failed", "error", err)
+		}
+	})
+}
+
+// soleWarnEvery spaces the warnings of failing ticks (four a second).
+const soleWarnEvery = 10 * time.Second
 
 // release gives the lease up at shutdown, once every send is recorded
-// (the instance row goes after it: leader.leave).
+// (the instance row goes after it: leader.leave). It asks the store
+// whatever this process believes: a tick that took the lease may have
+// committed and still failed here (its context ended), and giving up a
+// lease another process holds changes nothing.
 func (s *sole) release(ctx context.Context) error {
 	s.mu.Lock()
-	held := s.active && (s.state == store.SoleHeld || s.state == store.SoleYielding)
+	active := s.active
 	s.state, s.heldUntil, s.shareUntil = store.SoleYielding, time.Time{}, time.Time{}
 	s.mu.Unlock()
-	if !held {
+	if !active {
 		return nil
 	}
 	_, err := s.store.SoleSender(ctx, s.self, false, s.now(), s.ttl, s.grace, s.window)
@@ -187,14 +207,19 @@ func (s *sole) release(ctx context.Context) error {
 }
 
 // SoleSender is this process's view of the sole-sender lease for
-// /metrics: held, yielding, free or other; "" until the first tick (and on
-// a store only one process uses, for good).
+// /metrics: held, yielding, free or other; unknown when what the last
+// successful tick granted has run out (the ticks fail: this process sends
+// nothing); "" until the first tick (and on a store only one process
+// uses, for good).
 func (e *Engine) SoleSender() string {
 	s := e.sole
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.active {
 		return ""
+	}
+	if now := s.now(); s.state != store.SoleOther && !now.Before(s.shareUntil) && !now.Before(s.heldUntil) {
+		return "unknown"
 	}
 	return map[store.SoleState]string{store.SoleHeld: "held", store.SoleYielding: "yielding", store.SoleFree: "free", store.SoleOther: "other"}[s.state]
 }

@@ -45,3 +45,26 @@ func TestSoleSendsWithoutTheLeaseOnlyUnmarkedClaimsWhileHeld(t *testing.T) {
 		t.Fatal("a process beside another sole sender claimed or sent")
 	}
 }
+
+// The metric tells a process whose ticks fail (what the last one granted
+// has run out: it sends nothing) from one that was told the lease is free.
+func TestSoleSenderMetricSaysUnknownWhenTheGrantRanOut(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	now := t0
+	e := &Engine{sole: &sole{now: func() time.Time { return now }}}
+	if got := e.SoleSender(); got != "" {
+		t.Fatalf("before the first tick: %q; want none", got)
+	}
+	e.sole.active, e.sole.state, e.sole.shareUntil = true, store.SoleFree, t0.Add(15*time.Second)
+	if got := e.SoleSender(); got != "free" {
+		t.Fatalf("free, granted: %q", got)
+	}
+	now = t0.Add(15 * time.Second)
+	if got := e.SoleSender(); got != "unknown" {
+		t.Fatalf("free, the grant run out: %q; want unknown", got)
+	}
+	e.sole.state = store.SoleOther
+	if got := e.SoleSender(); got != "other" {
+		t.Fatalf("another's: %q", got)
+	}
+}

@@ -49,6 +49,13 @@ ORDER BY i.started_at, i.id;
 -- process alone on the database"): a row of leader named 'sole_sender',
 -- holder '' when free, read and written under its row lock.
 
+-- name: SoleSenderTimeouts :exec
+-- The tick holds one row every process's tick waits for: it never waits
+-- for the lock longer than @lock_ms, and a client that dies mid-tick (its
+-- connection idle in the transaction) loses it after @idle_ms instead of
+-- when TCP notices.
+SELECT set_config('lock_timeout', @lock_ms::text, true), set_config('idle_in_transaction_session_timeout', @idle_ms::text, true);
+
 -- name: EnsureSoleSender :exec
 INSERT INTO leader (name, holder, elected_at, expires_at) VALUES (@name::text, '', 0, 0) ON CONFLICT (name) DO NOTHING;
 

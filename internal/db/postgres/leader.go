@@ -8,6 +8,7 @@ package postgres
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/reminderd/reminderd/internal/db/postgres/pgsqlc"
@@ -73,6 +74,15 @@ func (d *DB) Instances(ctx context.Context, leaderName string, _ time.Time, stal
 	return out, nil
 }
 
+// The sole-sender tick's bounds on its row lock (SoleSenderTimeouts): every
+// process's tick waits for that one row, so a tick never waits for it long,
+// and a process that dies holding it (a VM cut off mid-transaction) loses
+// it within seconds, not when TCP keepalives notice.
+const (
+	soleLockTimeout = 2 * time.Second
+	soleIdleTimeout = 5 * time.Second
+)
+
 // SoleSender is one tick of the sole-sender lease for in, with in's
 // heartbeat, in one transaction on the database's clock (the now passed
 // in is ignored). The heartbeat commits with the read: a process that
@@ -81,6 +91,10 @@ func (d *DB) Instances(ctx context.Context, leaderName string, _ time.Time, stal
 func (d *DB) SoleSender(ctx context.Context, in store.Instance, want bool, _ time.Time, ttl, grace, window time.Duration) (store.SoleState, error) {
 	var st store.SoleState
 	err := d.withTx(ctx, func(q *pgsqlc.Queries) error {
+		if err := q.SoleSenderTimeouts(ctx, pgsqlc.SoleSenderTimeoutsParams{LockMs: strconv.FormatInt(soleLockTimeout.Milliseconds(), 10),
+			IdleMs: strconv.FormatInt(soleIdleTimeout.Milliseconds(), 10)}); err != nil {
+			return err
+		}
 		if err := q.HeartbeatInstance(ctx, pgsqlc.HeartbeatInstanceParams{ID: in.ID, Host: in.Host}); err != nil {
 			return err
 		}

@@ -241,3 +241,35 @@ func TestSoleSenderTakeWaitsForANewcomersTick(t *testing.T) {
 		t.Fatal("A took the sole-sender lease beside B, whose tick committed before A's read")
 	}
 }
+
+// A tick never waits long for the lease's row: a transaction that holds it
+// (a process cut off mid-tick) makes the tick fail after its lock timeout,
+// not hang, even with no deadline of the caller's.
+func TestSoleSenderTickDoesNotWaitForeverForTheRow(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Database(t)
+	d, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.SoleSender(ctx, store.Instance{ID: "A"}, false, time.Now(), time.Minute, time.Hour, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close(ctx)
+	tx, err := raw.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT holder FROM leader WHERE name = 'sole_sender' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.SoleSender(ctx, store.Instance{ID: "B"}, true, time.Now(), time.Minute, time.Hour, time.Hour); err == nil {
+		t.Fatal("B's tick got the lease's row while another transaction held it")
+	}
+}

@@ -20,9 +20,10 @@ import (
 // Invariants (the SQLite driver's, on a server shared by several
 // processes):
 //   - Every operation is one transaction (the outcomes of concurrent sends
-//     share one: group commit, engine_outcome.go), run by withTx, which
-//     retries a transaction the server aborted to keep transactions
-//     serializable (40001) or to break a deadlock (40P01).
+//     share one: group commit, engine_outcome.go), run by withTx at READ
+//     COMMITTED, which retries a transaction the server aborted to break a
+//     deadlock (40P01) (or, should a server still raise one, a
+//     serialization failure, 40001).
 //   - Every state change is a compare-and-set whose rows affected is
 //     checked; claims lock their rows with FOR UPDATE SKIP LOCKED, so
 //     processes never claim the same reminder and never wait on each

@@ -56,13 +56,9 @@ func (q *Queries) ElectLeader(ctx context.Context, arg ElectLeaderParams) (int64
 }
 
 const ensureSoleSender = `-- name: EnsureSoleSender :exec
-
 INSERT INTO leader (name, holder, elected_at, expires_at) VALUES ($1::text, '', 0, 0) ON CONFLICT (name) DO NOTHING
 `
 
-// The sole-sender lease (store.EngineStore.SoleSender; docs/engine.md, "A
-// process alone on the database"): a row of leader named 'sole_sender',
-// holder ” when free, read and written under its row lock.
 func (q *Queries) EnsureSoleSender(ctx context.Context, name string) error {
 	_, err := q.db.Exec(ctx, ensureSoleSender, name)
 	return err
@@ -240,5 +236,27 @@ func (q *Queries) SetSoleSender(ctx context.Context, arg SetSoleSenderParams) er
 		arg.ExpiresAt,
 		arg.Name,
 	)
+	return err
+}
+
+const soleSenderTimeouts = `-- name: SoleSenderTimeouts :exec
+
+SELECT set_config('lock_timeout', $1::text, true), set_config('idle_in_transaction_session_timeout', $2::text, true)
+`
+
+type SoleSenderTimeoutsParams struct {
+	LockMs string
+	IdleMs string
+}
+
+// The sole-sender lease (store.EngineStore.SoleSender; docs/engine.md, "A
+// process alone on the database"): a row of leader named 'sole_sender',
+// holder ” when free, read and written under its row lock.
+// The tick holds one row every process's tick waits for: it never waits
+// for the lock longer than @lock_ms, and a client that dies mid-tick (its
+// connection idle in the transaction) loses it after @idle_ms instead of
+// when TCP notices.
+func (q *Queries) SoleSenderTimeouts(ctx context.Context, arg SoleSenderTimeoutsParams) error {
+	_, err := q.db.Exec(ctx, soleSenderTimeouts, arg.LockMs, arg.IdleMs)
 	return err
 }
