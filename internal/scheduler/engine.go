@@ -110,7 +110,7 @@ type Config struct {
 	// sole.go), ticked twenty times as often (a newcomer waits for the
 	// holder's tick, then for its own). A process alone on a shared
 	// store holds it and sends without the per-send lease; when it dies
-	// without giving it up, the others wait SoleTTL plus SendBudget.
+	// without giving it up, the others wait SoleTTL plus ClientTimeout.
 	SoleTTL time.Duration
 	// NoSoleSender: never take the sole-sender lease; every send on a
 	// shared store takes the per-send lease (REMINDERD_SOLE_SENDER=false).
@@ -290,7 +290,7 @@ func New(cfg Config) (*Engine, error) {
 		self: store.Instance{ID: cfg.Owner, Host: cfg.Host, StartedAt: cfg.Now()}}
 	e.jobs.leader = e.leader
 	e.sole = &sole{store: cfg.Store, self: e.leader.self, now: cfg.Now, ttl: cfg.SoleTTL, every: max(cfg.SoleTTL/20, time.Millisecond),
-		grace: cfg.SendBudget, window: cfg.LeaderTTL, never: cfg.NoSoleSender, log: cfg.Logger}
+		grace: cfg.ClientTimeout, window: cfg.LeaderTTL, never: cfg.NoSoleSender, log: cfg.Logger}
 	if cfg.RateLimit > 0 {
 		e.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit)))
 	}

@@ -230,8 +230,16 @@ func (e *Engine) attempt(ctx context.Context, c store.Claim, free bool) result {
 	if counted {
 		e.sending.Add(1) // until the store queues its outcome (ExpectOutcomes)
 	}
+	// A send without the per-send lease runs in the sole-sender lease's
+	// term: interrupted if the lease runs out unrenewed (sole.go).
+	sendCtx, termRan := ctx, func() bool { return false }
+	if free {
+		var stop func()
+		sendCtx, stop, termRan = e.sole.freeContext(ctx)
+		defer stop()
+	}
 	send := func() (wechat.SendResult, error) {
-		return e.breaker(req.AppID).Execute(func() (wechat.SendResult, error) { return e.cfg.Sender.Send(ctx, req) })
+		return e.breaker(req.AppID).Execute(func() (wechat.SendResult, error) { return e.cfg.Sender.Send(sendCtx, req) })
 	}
 	sent, err := send()
 	note := ""
@@ -248,6 +256,13 @@ func (e *Engine) attempt(ctx context.Context, c store.Claim, free bool) result {
 	}
 	lat := time.Since(start)
 	res := e.classify(sent, err, lat, r)
+	if termRan() && errors.Is(err, context.Canceled) {
+		if errors.Is(err, wechat.ErrOutcomeUnknown) {
+			res.verdict, res.errmsg = vAbandon, "the sole-sender lease ran out during the send; outcome unknown"
+		} else {
+			res.verdict, res.errmsg, res.deferUntil = vDefer, "the sole-sender lease ran out before the request was sent", e.now()
+		}
+	}
 	res.invalidAnswer = errors.Is(err, wechat.ErrInvalidAnswer)
 	res.errmsg = note + res.errmsg
 	res.counted = counted

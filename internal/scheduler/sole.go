@@ -8,9 +8,11 @@
 // other process sends nothing. A process that appears is seen at the
 // holder's next tick: the holder then sends with the per-send lease, waits
 // for its sends without one to be recorded, and gives the lease up; the
-// newcomer starts sending at its first tick after that. A holder that
-// dies without giving it up blocks the others until its lease has run out
-// and the longest a send may take once started (SendBudget) has passed.
+// newcomer starts sending at its first tick after that. The holder's sends
+// without the per-send lease run in the lease's term, which ends when the
+// lease runs out unrenewed: a holder that dies (or stalls) without giving
+// it up blocks the others until its lease has run out and a client
+// timeout more has passed (for a request WeChat may still be answering).
 //
 // The lease covers only what the per-send lease would: no two sends to one
 // user in flight at once. A claim made while the process held it is not
@@ -38,7 +40,7 @@ type sole struct {
 	now    func() time.Time
 	ttl    time.Duration // the lease's duration
 	every  time.Duration // the tick's period
-	grace  time.Duration // how long a send may take once started (SendBudget)
+	grace  time.Duration // how long WeChat may still answer a request whose sender gave up (ClientTimeout)
 	window time.Duration // an instance seen this recently may be sending
 	never  bool          // never take the lease (Config.NoSoleSender): only obey it
 	log    *slog.Logger
@@ -53,6 +55,14 @@ type sole struct {
 	// before the tick.
 	heldUntil, shareUntil time.Time
 	free                  int // sends started without the per-send lease, not yet recorded
+	// term is the context of the sends without the per-send lease: it
+	// ends when the lease runs out unrenewed (termUntil, watched by
+	// watch), so that none of them is still at WeChat once the others may
+	// take the lease (grace after its end).
+	term      context.Context
+	endTerm   context.CancelFunc
+	termUntil time.Time
+	watch     *time.Timer
 
 	tick testSignal // a tick ended (tests)
 }
@@ -101,10 +111,49 @@ func (s *sole) Tick(ctx context.Context) error {
 	case store.SoleHeld:
 		s.heldUntil = start.Add(s.ttl)
 		s.shareUntil = start.Add(s.window)
+		s.renewTerm(s.heldUntil)
 	case store.SoleYielding, store.SoleFree:
 		s.shareUntil = start.Add(s.window)
 	}
 	return nil
+}
+
+// renewTerm makes the term last until until (s.mu held), starting one if
+// none is running; the watch ends it then unless renewed meanwhile.
+func (s *sole) renewTerm(until time.Time) {
+	if s.term == nil {
+		s.term, s.endTerm = context.WithCancel(context.Background())
+	}
+	s.termUntil = until
+	if s.watch != nil {
+		s.watch.Stop()
+	}
+	s.watch = time.AfterFunc(until.Sub(s.now()), s.expireTerm)
+}
+
+// expireTerm ends the term if it ran out unrenewed: the sends without the
+// per-send lease still at WeChat are interrupted.
+func (s *sole) expireTerm() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.term != nil && !s.now().Before(s.termUntil) {
+		s.endTerm()
+		s.term, s.endTerm = nil, nil
+	}
+}
+
+// freeContext is ctx, ended also when the term ends, for a send started
+// by startFree; ran reports whether it was the term that ended it.
+func (s *sole) freeContext(ctx context.Context) (c context.Context, stop func(), ran func() bool) {
+	s.mu.Lock()
+	term := s.term
+	s.mu.Unlock()
+	if term == nil { // run out between startFree and the request: stillHeld refuses it
+		term = ctx
+	}
+	c, cancel := context.WithCancel(ctx)
+	unhook := context.AfterFunc(term, cancel)
+	return c, func() { unhook(); cancel() }, func() bool { return term.Err() != nil && ctx.Err() == nil }
 }
 
 func (s *sole) logChange(st store.SoleState) {

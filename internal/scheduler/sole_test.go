@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,10 +22,20 @@ import (
 	"github.com/reminderd/reminderd/internal/wechat/wechattest"
 )
 
-// countingStore counts the per-send leases an engine takes.
+// countingStore counts the per-send leases an engine takes, and fails
+// its sole-sender ticks when failSole is set (a store the process cannot
+// reach).
 type countingStore struct {
 	store.Store
 	acquires atomic.Int64
+	failSole atomic.Bool
+}
+
+func (c *countingStore) SoleSender(ctx context.Context, in store.Instance, want bool, now time.Time, ttl, grace, window time.Duration) (store.SoleState, error) {
+	if c.failSole.Load() {
+		return store.SoleFree, errors.New("the database is unreachable")
+	}
+	return c.Store.SoleSender(ctx, in, want, now, ttl, grace, window)
 }
 
 func (c *countingStore) AcquireUserSend(ctx context.Context, openID, holder string, now, until time.Time, reminderID string, attempt int64) (bool, error) {
@@ -46,6 +57,8 @@ type soleFleet struct {
 	busy    int            // sends answered 43108
 	sentSig chan struct{}
 	n       int
+	// outcomes receives every outcome (dropped when full).
+	outcomes chan scheduler.Outcome
 }
 
 type soleEngine struct {
@@ -58,7 +71,8 @@ type soleEngine struct {
 
 func newSoleFleet(t *testing.T) *soleFleet {
 	ctx := context.Background()
-	f := &soleFleet{t: t, url: pgtest.Database(t), sent: map[string]int{}, sentSig: make(chan struct{}, 1)}
+	f := &soleFleet{t: t, url: pgtest.Database(t), sent: map[string]int{}, sentSig: make(chan struct{}, 1),
+		outcomes: make(chan scheduler.Outcome, 256)}
 	f.fake = wechattest.New(wechattest.Options{Seed: 9})
 	t.Cleanup(f.fake.Close)
 	for _, tm := range wechattest.DemoTemplates() {
@@ -116,6 +130,10 @@ func (f *soleFleet) start(owner string, mutate func(*scheduler.Config)) *soleEng
 }
 
 func (f *soleFleet) observe(o scheduler.Outcome) {
+	select {
+	case f.outcomes <- o:
+	default:
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if o.ErrCode == 43108 {
@@ -353,7 +371,8 @@ func TestNoSoleSenderObeysTheLease(t *testing.T) {
 
 // A sole sender that died without giving the lease up (a kill -9: its row
 // is left live) keeps a new process from sending until the lease has run
-// out and the send budget after it has passed; then the new process sends.
+// out and a client timeout after it has passed; then the new process
+// sends.
 func TestSoleSenderDeadHolderBlocksUntilItRunsOut(t *testing.T) {
 	f := newSoleFleet(t)
 	const budget = 2 * time.Second
@@ -367,7 +386,7 @@ func TestSoleSenderDeadHolderBlocksUntilItRunsOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := f.add([]string{"dead-o1", "dead-o2"}, 1)
-	c := f.start("procC", func(c *scheduler.Config) { c.SendBudget, c.Lease = budget, 30*time.Second })
+	c := f.start("procC", func(c *scheduler.Config) { c.ClientTimeout, c.Lease = budget, 30*time.Second })
 	waitSole(t, c, "C beside a dead holder", store.SoleOther)
 	if n := len(f.fake.Sends()); n != 0 {
 		t.Fatalf("C sent %d while the dead holder's lease was live", n)
@@ -383,5 +402,38 @@ func TestSoleSenderDeadHolderBlocksUntilItRunsOut(t *testing.T) {
 	}
 	if first.Before(freeAt) {
 		t.Fatalf("C's first send started at %v, before the dead holder's lease and grace ended at %v", first, freeAt)
+	}
+}
+
+// A send without the per-send lease still at WeChat when the lease runs
+// out unrenewed (the process cannot reach the database) is interrupted,
+// its outcome unknown: once the others may take the lease (a client
+// timeout after its end), no send of the old holder is still in flight.
+func TestSoleSenderSendInterruptedWhenTheLeaseRunsOut(t *testing.T) {
+	f := newSoleFleet(t)
+	a := f.start("procA", nil)
+	waitSole(t, a, "A alone", store.SoleHeld)
+	f.fake.SetFaults(wechattest.Faults{Latency: 20 * time.Second})
+	ids := f.add([]string{"cut-o1"}, 1)
+	// Wait for the request to be at the fake, then cut A off.
+	deadline := time.Now().Add(30 * time.Second)
+	for f.fake.Counts().Send == 0 && len(f.fake.Sends()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the send did not reach WeChat within 30 s")
+		}
+		select {
+		case o := <-f.outcomes:
+			t.Fatalf("an outcome before the lease ran out: %+v", o)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	a.store.failSole.Store(true)
+	select {
+	case o := <-f.outcomes:
+		if o.ReminderID != ids[0] || o.Status != "abandoned" {
+			t.Fatalf("outcome %+v; want %s abandoned (the send interrupted, its outcome unknown)", o, ids[0])
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the send went on after the sole-sender lease ran out")
 	}
 }
