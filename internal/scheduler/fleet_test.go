@@ -3,13 +3,10 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/reminderd/reminderd/internal/catalog"
 	"github.com/reminderd/reminderd/internal/db/pgtest"
 	"github.com/reminderd/reminderd/internal/db/postgres"
 	"github.com/reminderd/reminderd/internal/scheduler"
@@ -116,22 +113,9 @@ func TestOneSendPerUserInFlightAcrossProcesses(t *testing.T) {
 		if first == nil {
 			first = d
 		}
-		client, err := wechat.New(wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(),
-			HTTPClient: &http.Client{Timeout: 5 * time.Second}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cat := catalog.New(d, client, time.Now, nil)
-		if err := cat.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
-		e, err := scheduler.New(scheduler.Config{Store: d, Sender: client, Templates: cat, Owner: fmt.Sprintf("proc%d", i),
-			Logger: slog.New(slog.DiscardHandler), BreakerFailures: 1000, Concurrency: 8, BatchSize: 8,
-			ScanEvery: 50 * time.Millisecond, UserBusyDelay: 10 * time.Millisecond, Observer: observe})
-		if err != nil {
-			t.Fatal(err)
-		}
-		engines = append(engines, e)
+		engines = append(engines, fleetEngine(t, d, fake, fmt.Sprintf("proc%d", i), observe, func(c *scheduler.Config) {
+			c.ScanEvery, c.UserBusyDelay = 50*time.Millisecond, 10*time.Millisecond
+		}))
 	}
 	now := time.Now()
 	n := 0

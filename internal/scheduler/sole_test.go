@@ -100,27 +100,13 @@ func (f *soleFleet) start(owner string, mutate func(*scheduler.Config)) *soleEng
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	client, err := wechat.New(wechat.Config{BaseURL: f.fake.URL, AppID: f.fake.AppID(), Secret: f.fake.Secret(),
-		HTTPClient: &http.Client{Timeout: 5 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat := catalog.New(d, client, time.Now, nil)
-	if err := cat.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
 	cs := &countingStore{Store: d}
-	cfg := scheduler.Config{Store: cs, Sender: client, Templates: cat, Owner: owner,
-		Logger: slog.New(slog.DiscardHandler), BreakerFailures: 1000, Concurrency: 8, BatchSize: 8,
-		ScanEvery: 20 * time.Millisecond, UserBusyDelay: 10 * time.Millisecond, SoleTTL: 250 * time.Millisecond,
-		Observer: f.observe}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	e, err := scheduler.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := fleetEngine(t, cs, f.fake, owner, f.observe, func(c *scheduler.Config) {
+		c.ScanEvery, c.UserBusyDelay, c.SoleTTL = 20*time.Millisecond, 10*time.Millisecond, 250*time.Millisecond
+		if mutate != nil {
+			mutate(c)
+		}
+	})
 	se := &soleEngine{e: e, store: cs, ticks: scheduler.SoleTicks(e), done: make(chan struct{})}
 	runCtx, stop := context.WithCancel(ctx)
 	se.stop = stop
@@ -436,4 +422,32 @@ func TestSoleSenderSendInterruptedWhenTheLeaseRunsOut(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the send went on after the sole-sender lease ran out")
 	}
+}
+
+// fleetEngine is one process's engine on the shared store d against fake:
+// its own WeChat client and template catalog (synced), discarded logs, a
+// breaker that never opens, 8 sends in flight and claims of 8; mutate
+// adjusts the rest.
+func fleetEngine(t *testing.T, d store.Store, fake *wechattest.Server, owner string, observe func(scheduler.Outcome),
+	mutate func(*scheduler.Config)) *scheduler.Engine {
+	t.Helper()
+	client, err := wechat.New(wechat.Config{BaseURL: fake.URL, AppID: fake.AppID(), Secret: fake.Secret(),
+		HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(d, client, time.Now, nil)
+	if err := cat.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := scheduler.Config{Store: d, Sender: client, Templates: cat, Owner: owner,
+		Logger: slog.New(slog.DiscardHandler), BreakerFailures: 1000, Concurrency: 8, BatchSize: 8, Observer: observe}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	e, err := scheduler.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
